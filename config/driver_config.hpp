@@ -1,0 +1,65 @@
+#pragma once
+// The agent-side plugin configuration: every option of the original
+// nomad-iis plus what the Linux backend needs.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/duration.hpp"
+
+namespace nomad_iis::config {
+
+/// The `procdump { ... }` block. On Linux the dump tool is gdb's gcore.
+struct procdump_config {
+  std::string binary_path = "/usr/bin/gcore";
+  bool accept_eula = false;  ///< kept for job-file compatibility; gcore has no EULA
+};
+
+struct driver_config {
+  bool enabled = true;
+  duration fingerprint_interval = std::chrono::seconds(30);  ///< at least 10s
+  bool directory_security = true;
+  std::vector<std::string> allowed_target_websites;
+  std::vector<std::string> allowed_apppool_identities{"ApplicationPoolIdentity"};
+  std::vector<std::string> allowed_apppool_users;
+  /// Copied into an empty application folder; "" disables the copy.
+  std::string placeholder_app_path = "/var/www/html";
+  std::optional<procdump_config> procdump;
+
+  // ---- Linux backend ----
+  std::string nginx_path = "/usr/sbin/nginx";
+  std::string chromium_path = "/usr/bin/chromium";
+  /// Per-task nginx configs, sockets and pid files. "" = /var/lib/nomad_iis for
+  /// root, $TMPDIR/nomad_iis-<uid> otherwise (resolved by effective_data_dir()).
+  std::string data_dir;
+  /// Rapid-fail protection: this many worker crashes within the interval stop the pool.
+  std::int64_t rapid_fail_max_crashes = 5;
+  duration rapid_fail_interval = std::chrono::minutes(5);
+
+  // ---- Management API limits ----
+  std::uint64_t upload_max_bytes = 4ull << 30;
+  std::uint64_t zip_max_entries = 100000;
+  std::uint64_t zip_max_uncompressed_bytes = 8ull << 30;
+  /// Whether the Management API may read or write the task's secrets/ folder.
+  bool allow_secrets_access = false;
+  std::int64_t screenshot_concurrency = 2;
+  duration screenshot_timeout = std::chrono::seconds(30);
+  std::int64_t procdump_concurrency = 2;
+
+  /// The gcore path in effect: procdump.binary_path or the default.
+  std::string dump_tool_path() const {
+    return procdump ? procdump->binary_path : procdump_config{}.binary_path;
+  }
+  /// data_dir with its default applied.
+  std::string effective_data_dir() const;
+};
+
+/// Decodes cty-msgpack bytes sent by SetConfig. Empty bytes give the defaults.
+/// Throws config_error naming the field on a wrong type or an invalid value.
+driver_config decode_driver_config(std::string_view msgpack_bytes);
+
+}  // namespace nomad_iis::config

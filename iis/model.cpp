@@ -1,0 +1,1 @@
+#include "iis/model.hpp"

@@ -1,0 +1,134 @@
+#pragma once
+// The IIS model as the backend sees it: a site with bindings, application
+// pools, applications and virtual directories, fully resolved (absolute
+// paths, numeric ports, Unix users). Built by plan_site() from the job's
+// config and what Nomad told us about the task.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/task_config.hpp"
+
+namespace nomad_iis::iis {
+
+using duration = std::chrono::milliseconds;
+
+/// A process identified beyond PID reuse: the start time is field 22 of
+/// /proc/<pid>/stat (clock ticks since boot).
+struct process_ref {
+  std::int32_t pid = 0;
+  std::uint64_t start_ticks = 0;
+  bool operator==(const process_ref& other) const {
+    return pid == other.pid && start_ticks == other.start_ticks;
+  }
+};
+
+/// One group port as Nomad allocated it (TaskConfig.resources.ports).
+struct port_mapping {
+  std::string label;
+  std::int32_t value = 0;
+  std::int32_t to = 0;
+  std::string host_ip;
+};
+
+/// What Nomad told us about the task (StartTask's TaskConfig, minus the job config).
+struct task_context {
+  std::string task_id;  ///< "<alloc>/<task>/<hex>": never a path
+  std::string alloc_id;
+  std::string task_name;
+  std::string job_name;
+  std::string job_id;
+  std::string namespace_name;
+  std::string group_name;
+  std::string alloc_dir;  ///< holds alloc/ and <task>/
+  std::string stdout_path;
+  std::string stderr_path;
+  std::string user;
+  std::map<std::string, std::string> env;
+  std::vector<port_mapping> ports;
+
+  /// <alloc_dir>/<task_name>
+  std::string task_dir() const { return alloc_dir + "/" + task_name; }
+};
+
+enum class pool_status { starting, started, stopping, stopped, unknown };
+
+/// "Starting", "Started", ... as IIS and the Management API spell them.
+const char* to_string(pool_status status);
+
+struct certificate_plan {
+  enum class source { pem_files, pfx_file, self_signed };
+  source from = source::self_signed;
+  std::string cert_file;  ///< pem_files
+  std::string key_file;   ///< pem_files
+  std::string pfx_file;   ///< pfx_file
+  std::string pfx_password;
+  std::vector<std::string> hostnames;  ///< self_signed SAN; always includes localhost
+};
+
+struct binding_plan {
+  config::binding_type type = config::binding_type::http;
+  std::string ip;  ///< "" = all addresses
+  std::int32_t port = 0;
+  std::string hostname;  ///< "" = any host
+  bool require_sni = false;
+  std::optional<certificate_plan> certificate;  ///< set for https
+};
+
+struct virtual_directory_plan {
+  std::string url_path;       ///< "/app/images/"
+  std::string physical_path;  ///< absolute
+};
+
+struct application_plan {
+  std::string url_path;       ///< "/" or "/alias/"
+  std::string physical_path;  ///< absolute
+  std::string pool;
+  std::vector<virtual_directory_plan> virtual_directories;
+};
+
+struct pool_plan {
+  std::string name;
+  config::start_mode start_mode = config::start_mode::on_demand;
+  std::optional<duration> idle_timeout;
+  std::optional<duration> periodic_restart;
+  duration start_time_limit = std::chrono::seconds(90);     ///< IIS default
+  duration shutdown_time_limit = std::chrono::seconds(90);  ///< IIS default
+  bool overlapped_recycle = true;
+  config::unavailable_response unavailable = config::unavailable_response::http_level;
+  std::optional<std::int64_t> queue_length;
+  std::optional<std::string> run_as_user;  ///< applied only when the plugin is root
+  std::map<std::string, std::string> env;  ///< task env + TMP/TEMP
+  std::int64_t rapid_fail_max_crashes = 5;
+  duration rapid_fail_interval = std::chrono::minutes(5);
+};
+
+struct site_plan {
+  std::string site_name;  ///< unique and filesystem-safe, derived from alloc id + task name
+  std::string data_dir;   ///< this site's own folder for configs, sockets, certs, pid files
+  std::string task_dir;
+  std::string secrets_dir;
+  std::string tmp_dir;
+  std::string stdout_path;
+  std::string stderr_path;
+  std::string nginx_path;
+  std::string placeholder_app_path;  ///< "" = no placeholder copy
+  bool directory_security = true;
+  std::vector<binding_plan> bindings;
+  std::vector<pool_plan> pools;
+  std::vector<application_plan> applications;
+  /// Options that have no meaning on this backend, reported once as a task event.
+  std::vector<std::string> ignored_options;
+};
+
+/// Resolves a validated task config against the task's context and the
+/// driver config. Throws config::config_error naming the field (unknown port
+/// label, path escaping the task dir, unknown Unix user, ...).
+site_plan plan_site(const config::task_config& config, const task_context& task,
+                    const config::driver_config& driver);
+
+}  // namespace nomad_iis::iis

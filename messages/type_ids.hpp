@@ -1,0 +1,34 @@
+#pragma once
+// The one CAF type-id block of the project: every message type and atom.
+
+#include <caf/type_id.hpp>
+
+#include "messages/messages.hpp"
+
+CAF_BEGIN_TYPE_ID_BLOCK(nomad_iis, caf::first_custom_type_id)
+
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::set_driver_config))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::fingerprint))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::api_status))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::start_task))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::started_task))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::recover_task))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::wait_task))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::exit_result))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::stop_task))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::destroy_task))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::inspect_task))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::task_status))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::signal_task))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::sample_stats))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::task_stats))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::task_event))
+
+  CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, subscribe, "subscribe")
+  CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, unsubscribe, "unsubscr")
+  CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, tick, "tick")
+  CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, done, "done")
+  CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, site_exit, "site_exit")
+  CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, get, "get")
+
+CAF_END_TYPE_ID_BLOCK(nomad_iis)

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Sets up the machine, builds, and runs every test: the C++ unit and
+# integration suites (CTest), the Go host's integration tests against the
+# real plugin, nginx and processes, and the C++ suites once more under
+# AddressSanitizer + UndefinedBehaviorSanitizer.
+#
+#   scripts/test.sh              everything
+#   SKIP_ASAN=1 scripts/test.sh  without the sanitizer pass
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+if [ -z "${SKIP_ASAN:-}" ]; then
+  SKIP_APT=1 SKIP_GO=1 BUILD_DIR=build-asan \
+    CMAKE_ARGS="-DNOMAD_IIS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug" scripts/setup.sh
+fi
+
+echo "== C++ tests (release)" >&2
+ctest --test-dir build --output-on-failure -j2
+
+if [ -x host/test.sh ]; then
+  echo "== Go host integration tests" >&2
+  BUILD_DIR=build host/test.sh
+fi
+
+if [ -z "${SKIP_ASAN:-}" ]; then
+  echo "== C++ tests (ASan + UBSan)" >&2
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure -j2
+fi
+echo "== all tests passed" >&2
