@@ -1,1 +1,125 @@
-// implemented by the config work in progress
+#include "config/driver_config.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <limits>
+
+#include "config/error.hpp"
+#include "config/msgpack_reader.hpp"
+#include "config/text.hpp"
+
+namespace nomad_iis::config {
+namespace {
+
+using detail::fields;
+using detail::get_bool;
+using detail::get_duration;
+using detail::get_int;
+using detail::get_string;
+using detail::get_string_list;
+using detail::get_uint;
+
+constexpr duration min_fingerprint_interval = std::chrono::seconds(10);
+/// Upper bound for the worker-count options: each screenshot is a ~220 MB Chromium.
+constexpr std::int64_t max_concurrency = 64;
+
+/// A duration option that must be positive (and, for some, at least `min`).
+void read_positive_duration(const fields& f, std::string_view key, duration& out,
+                            duration min = duration(1), const char* min_text = "1ms") {
+  auto value = get_duration(f, key);
+  if (!value) return;
+  if (*value < min) {
+    throw config_error(f.path_of(key), std::string("must be at least ") + min_text + ", got " +
+                                           detail::quote(*get_string(f, key)));
+  }
+  out = *value;
+}
+
+void read_path(const fields& f, std::string_view key, std::string& out, bool may_be_empty) {
+  auto value = get_string(f, key);
+  if (!value) return;
+  if (value->empty() && !may_be_empty) throw config_error(f.path_of(key), "must not be empty");
+  out = std::move(*value);
+}
+
+}  // namespace
+
+driver_config decode_driver_config(std::string_view msgpack_bytes) {
+  driver_config config;
+  // Without a schema Nomad sends nothing; we always have one, but an empty
+  // SetConfig (e.g. from a test harness) means "all defaults".
+  if (msgpack_bytes.empty()) return config;
+  const msgpack::object_handle handle = detail::unpack_whole(msgpack_bytes);
+  const fields root(handle.get(), "");
+
+  if (auto v = get_bool(root, "enabled")) config.enabled = *v;
+  read_positive_duration(root, "fingerprint_interval", config.fingerprint_interval,
+                         min_fingerprint_interval, "10s");
+  if (auto v = get_bool(root, "directory_security")) config.directory_security = *v;
+  if (auto v = get_string_list(root, "allowed_target_websites")) {
+    config.allowed_target_websites = std::move(*v);
+  }
+  if (auto v = get_string_list(root, "allowed_apppool_identities")) {
+    for (std::size_t i = 0; i < v->size(); ++i) {
+      detail::match_name(root.path_of("allowed_apppool_identities") + "[" + std::to_string(i) + "]",
+                         (*v)[i],
+                         {"ApplicationPoolIdentity", "LocalSystem", "LocalService",
+                          "NetworkService", "SpecificUser"},
+                         false);
+    }
+    config.allowed_apppool_identities = std::move(*v);
+  }
+  if (auto v = get_string_list(root, "allowed_apppool_users")) {
+    config.allowed_apppool_users = std::move(*v);
+  }
+  read_path(root, "placeholder_app_path", config.placeholder_app_path, true);
+  auto procdumps = detail::get_blocks(root, "procdumps", "procdump", 0, 1);
+  if (!procdumps.empty()) {
+    procdump_config procdump;
+    read_path(procdumps.front(), "binary_path", procdump.binary_path, false);
+    if (auto v = get_bool(procdumps.front(), "accept_eula")) procdump.accept_eula = *v;
+    config.procdump = std::move(procdump);
+  }
+
+  read_path(root, "nginx_path", config.nginx_path, false);
+  read_path(root, "chromium_path", config.chromium_path, false);
+  read_path(root, "data_dir", config.data_dir, true);
+  if (!config.data_dir.empty() && config.data_dir.front() != '/') {
+    throw config_error("data_dir", detail::quote(config.data_dir) + " must be an absolute path");
+  }
+  if (auto v =
+          get_int(root, "rapid_fail_max_crashes", 1, std::numeric_limits<std::int32_t>::max())) {
+    config.rapid_fail_max_crashes = *v;
+  }
+  read_positive_duration(root, "rapid_fail_interval", config.rapid_fail_interval);
+
+  constexpr auto uint_max = std::numeric_limits<std::uint64_t>::max();
+  if (auto v = get_uint(root, "upload_max_bytes", 1, uint_max)) config.upload_max_bytes = *v;
+  if (auto v = get_uint(root, "zip_max_entries", 1, uint_max)) config.zip_max_entries = *v;
+  if (auto v = get_uint(root, "zip_max_uncompressed_bytes", 1, uint_max)) {
+    config.zip_max_uncompressed_bytes = *v;
+  }
+  if (auto v = get_bool(root, "allow_secrets_access")) config.allow_secrets_access = *v;
+  if (auto v = get_int(root, "screenshot_concurrency", 1, max_concurrency)) {
+    config.screenshot_concurrency = *v;
+  }
+  read_positive_duration(root, "screenshot_timeout", config.screenshot_timeout);
+  if (auto v = get_int(root, "procdump_concurrency", 1, max_concurrency)) {
+    config.procdump_concurrency = *v;
+  }
+  return config;
+}
+
+std::string driver_config::effective_data_dir() const {
+  if (!data_dir.empty()) return data_dir;
+  const uid_t uid = geteuid();
+  if (uid == 0) return "/var/lib/nomad_iis";
+  std::string base = "/tmp";
+  if (const char* tmpdir = std::getenv("TMPDIR"); tmpdir && tmpdir[0] == '/') base = tmpdir;
+  while (base.size() > 1 && base.back() == '/') base.pop_back();
+  if (base == "/") base.clear();
+  return base + "/nomad_iis-" + std::to_string(uid);
+}
+
+}  // namespace nomad_iis::config

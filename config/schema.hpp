@@ -29,10 +29,10 @@ struct spec {
   std::string type;  ///< HCL type expression for attr: "string", "bool", "number", "list(string)"
   bool required = false;
   std::uint64_t min_items = 0;
-  std::uint64_t max_items = 0;  ///< 0 = unbounded
-  std::string value;            ///< literal
-  spec_ptr nested;              ///< block, block_list; primary for defaulted
-  spec_ptr default_value;       ///< defaulted
+  std::uint64_t max_items = 0;                 ///< 0 = unbounded
+  std::string value;                           ///< literal
+  spec_ptr nested;                             ///< block, block_list; primary for defaulted
+  spec_ptr default_value;                      ///< defaulted
   std::map<std::string, spec_ptr> attributes;  ///< object
 };
 

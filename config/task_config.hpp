@@ -23,7 +23,7 @@ enum class start_mode { on_demand, always_running };
 enum class unavailable_response { http_level, tcp_level };
 
 struct application_pool {
-  std::string name = "default";  ///< at most 8 characters, unique per task
+  std::string name = "default";                        ///< at most 8 characters, unique per task
   std::optional<std::string> managed_pipeline_mode;    ///< Integrated | Classic
   std::optional<std::string> managed_runtime_version;  ///< v4.0 | v2.0 | None
   std::optional<config::start_mode> start_mode;
@@ -40,6 +40,9 @@ struct application_pool {
   std::optional<std::string> username;
   std::optional<std::string> password;  ///< a secret: never logged
   std::vector<extension> extensions;
+  /// Where the block was written, e.g. "applicationPool[1]" or "application_pool[0]",
+  /// since the two spellings are merged; "" for the implicit default pool. Used in errors.
+  std::string declared_at;
 };
 
 struct virtual_directory {
@@ -62,9 +65,9 @@ struct application {
 struct certificate {
   std::optional<std::string> thumbprint;  ///< Windows certificate store only: refused on Linux
   std::optional<std::string> pfx_file;
-  std::optional<std::string> password;    ///< pfx password, a secret
-  std::optional<std::string> cert_file;   ///< PEM
-  std::optional<std::string> key_file;    ///< PEM (PKCS#8 or traditional)
+  std::optional<std::string> password;   ///< pfx password, a secret
+  std::optional<std::string> cert_file;  ///< PEM
+  std::optional<std::string> key_file;   ///< PEM (PKCS#8 or traditional)
   bool use_self_signed = false;
 };
 
