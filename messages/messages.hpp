@@ -255,3 +255,19 @@ typename Inspector::result_type inspect(Inspector& f, task_context& x) {
 }
 
 }  // namespace nomad_iis::iis
+
+namespace nomad_iis::msg {
+
+/// The web server probe's answer, sent to the fingerprinter by the backend thread.
+struct probe_result {
+  bool healthy = false;
+  std::string version;
+  std::string reason;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, probe_result& x) {
+  return f(caf::meta::type_name("probe_result"), x.healthy, x.version, x.reason);
+}
+
+}  // namespace nomad_iis::msg

@@ -23,6 +23,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(nomad_iis, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::sample_stats))
   CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::task_stats))
   CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::task_event))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::probe_result))
 
   CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, subscribe, "subscribe")
   CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, unsubscribe, "unsubscr")

@@ -1,0 +1,100 @@
+#include "actors/supervisor.hpp"
+
+#include <caf/all.hpp>
+
+#include "actors/event_hub.hpp"
+#include "actors/fingerprinter.hpp"
+#include "actors/task_actor.hpp"
+#include "messages/error.hpp"
+#include "messages/type_ids.hpp"
+
+namespace nomad_iis {
+namespace {
+
+using supervisor_ptr = caf::stateful_actor<supervisor_state>*;
+
+const std::string not_found_text = "task not found for given id";
+
+/// Delegates `m` to the task's actor, or answers task_not_found.
+template <class Message>
+caf::result<caf::message> forward(supervisor_ptr self, const std::string& task_id, Message& m) {
+  auto it = self->state.tasks.find(task_id);
+  if (it == self->state.tasks.end()) return caf::make_error(ec::task_not_found, not_found_text);
+  return self->delegate(it->second, std::move(m));
+}
+
+caf::actor spawn_task(supervisor_ptr self, const std::string& task_id) {
+  auto task = self->spawn<caf::monitored>(task_actor, self->state.backend, self->state.hub,
+                                          self->state.driver);
+  self->state.tasks[task_id] = task;
+  self->state.task_ids[task.address()] = task_id;
+  return task;
+}
+
+}  // namespace
+
+caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
+                         std::shared_ptr<iis::backend> backend, caf::actor hub,
+                         caf::actor fingerprinter) {
+  self->state.backend = std::move(backend);
+  self->state.hub = std::move(hub);
+  self->state.fingerprinter = std::move(fingerprinter);
+  self->set_down_handler([self](const caf::down_msg& down) {
+    auto addr = caf::actor_cast<caf::actor_addr>(down.source);
+    auto it = self->state.task_ids.find(addr);
+    if (it == self->state.task_ids.end()) return;
+    auto task = self->state.tasks.find(it->second);
+    if (task != self->state.tasks.end() && task->second.address() == addr)
+      self->state.tasks.erase(task);
+    self->state.task_ids.erase(it);
+  });
+  return {
+    [self](msg::set_driver_config& cfg) {
+      self->state.driver = cfg.driver;
+      self->state.backend->configure(cfg.driver);
+      self->send(self->state.fingerprinter, cfg);
+    },
+    [self](msg::start_task& m) -> caf::result<caf::message> {
+      if (m.task.task_id.empty())
+        return caf::make_error(ec::invalid_argument, std::string("the task has no id"));
+      if (self->state.tasks.count(m.task.task_id) != 0)
+        return caf::make_error(ec::invalid_argument, "task " + m.task.task_id + " already exists");
+      auto task = spawn_task(self, m.task.task_id);
+      return self->delegate(task, std::move(m));
+    },
+    [self](msg::recover_task& m) -> caf::result<caf::message> {
+      if (m.task.task_id.empty())
+        return caf::make_error(ec::invalid_argument, std::string("the task handle has no id"));
+      if (self->state.tasks.count(m.task.task_id) != 0) return caf::make_message();  // already tracked
+      auto task = spawn_task(self, m.task.task_id);
+      return self->delegate(task, std::move(m));
+    },
+    [self](msg::wait_task& m) { return forward(self, m.task_id, m); },
+    [self](msg::stop_task& m) { return forward(self, m.task_id, m); },
+    [self](msg::destroy_task& m) { return forward(self, m.task_id, m); },
+    [self](msg::inspect_task& m) { return forward(self, m.task_id, m); },
+    [self](msg::signal_task& m) { return forward(self, m.task_id, m); },
+    [self](msg::sample_stats& m) { return forward(self, m.task_id, m); },
+  };
+}
+
+driver_actors spawn_driver(caf::actor_system& sys, std::shared_ptr<iis::backend> backend) {
+  driver_actors actors;
+  actors.hub = sys.spawn(event_hub);
+  actors.fingerprinter = sys.spawn(fingerprinter, backend);
+  actors.supervisor = sys.spawn(supervisor, backend, actors.hub, actors.fingerprinter);
+  return actors;
+}
+
+void configure_actor_system(caf::actor_system_config& cfg) {
+  cfg.add_message_types<caf::id_block::nomad_iis>();
+  cfg.add_error_category(caf::atom("nomad_iis"),
+                         [](std::uint8_t code, caf::atom_value, const caf::message& ctx) {
+                           auto text = to_string(static_cast<ec>(code));
+                           if (ctx.size() == 1 && ctx.match_element<std::string>(0))
+                             text += ": " + ctx.get_as<std::string>(0);
+                           return text;
+                         });
+}
+
+}  // namespace nomad_iis

@@ -1,0 +1,45 @@
+#pragma once
+// The driver supervisor answers Nomad's lifecycle RPCs: it maps task IDs to
+// task actors, spawns them on StartTask/RecoverTask and delegates every other
+// request to the task's own actor (whose reply goes straight to the caller).
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "config/driver_config.hpp"
+#include "iis/backend.hpp"
+
+namespace nomad_iis {
+
+struct supervisor_state {
+  std::shared_ptr<iis::backend> backend;
+  caf::actor hub;
+  caf::actor fingerprinter;
+  config::driver_config driver;
+  std::map<std::string, caf::actor> tasks;          ///< task id -> task actor
+  std::map<caf::actor_addr, std::string> task_ids;  ///< for down messages
+  static inline const char* name = "supervisor";
+};
+
+caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
+                         std::shared_ptr<iis::backend> backend, caf::actor hub,
+                         caf::actor fingerprinter);
+
+/// The actors the adapters talk to.
+struct driver_actors {
+  caf::actor supervisor;
+  caf::actor hub;
+  caf::actor fingerprinter;
+};
+
+/// Spawns hub, fingerprinter and supervisor for `backend`.
+driver_actors spawn_driver(caf::actor_system& sys, std::shared_ptr<iis::backend> backend);
+
+/// Registers the project's message types and error category.
+void configure_actor_system(caf::actor_system_config& cfg);
+
+}  // namespace nomad_iis

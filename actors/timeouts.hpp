@@ -1,0 +1,26 @@
+#pragma once
+// Every timeout the actors and their callers use, named in one place.
+
+#include <chrono>
+
+namespace nomad_iis::timeouts {
+
+using namespace std::chrono_literals;
+
+/// A request that only reads actor state (inspect, status, stats sample).
+constexpr auto query = 10s;
+
+/// Lifecycle requests that wait for a backend operation (start, stop, pool ops).
+/// Bounded by the pool time limits; generous so a slow start still answers.
+constexpr auto lifecycle = 10min;
+
+/// Graceful stop when the caller gives none (Nomad's default kill_timeout).
+constexpr auto default_kill = 5s;
+
+/// Force-destroying a running task: how long to drain before killing.
+constexpr auto forced_destroy_drain = 2s;
+
+/// Minimum spacing between fingerprints, whatever the config says.
+constexpr auto min_fingerprint_interval = 10s;
+
+}  // namespace nomad_iis::timeouts

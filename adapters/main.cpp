@@ -1,0 +1,129 @@
+// nomad_iis: the Nomad task driver plugin process. Wires the actors, the
+// Linux backend and the gRPC (and, when enabled, HTTP) adapters together.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/send.hpp>
+
+#include "actors/supervisor.hpp"
+#include "adapters/grpc/plugin_server.hpp"
+#include "adapters/plugin_options.hpp"
+#include "common/logging.hpp"
+#include "iis/backend.hpp"
+#include "messages/type_ids.hpp"
+
+namespace {
+
+/// Written by the SIGTERM handler and by GRPCController/Shutdown; the main
+/// thread waits on the read end.
+int exit_pipe[2] = {-1, -1};
+
+void on_terminate(int) {
+  char c = 't';
+  [[maybe_unused]] auto n = ::write(exit_pipe[1], &c, 1);
+}
+
+void request_exit() {
+  char c = 's';
+  [[maybe_unused]] auto n = ::write(exit_pipe[1], &c, 1);
+}
+
+void install_signal_handling() {
+  if (::pipe2(exit_pipe, O_CLOEXEC) != 0) {
+    std::perror("pipe2");
+    std::_Exit(1);
+  }
+  // Nomad does not put the plugin in its own process group: a Ctrl-C at the
+  // agent's terminal must not kill it. A closed stderr must not either.
+  ::signal(SIGINT, SIG_IGN);
+  ::signal(SIGPIPE, SIG_IGN);
+  struct sigaction sa {};
+  sa.sa_handler = on_terminate;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGTERM, &sa, nullptr);
+}
+
+void wait_for_exit_request() {
+  char c = 0;
+  while (::read(exit_pipe[0], &c, 1) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace nomad_iis;
+  if (auto problem = grpc_adapter::check_environment()) {
+    std::cerr << *problem << std::endl;
+    return 1;
+  }
+  install_signal_handling();
+
+  plugin_options options;
+  try {
+    options = parse_plugin_options({argv + 1, argv + argc});
+  } catch (const std::exception& e) {
+    logging::init("info");
+    logging::log(*spdlog::default_logger(), spdlog::level::err,
+                 std::string("invalid plugin arguments: ") + e.what());
+    return 1;
+  }
+  logging::add_secret(options.management_api_key);
+  logging::add_secret(options.management_api_jwt_secret);
+  logging::init(options.log_level);
+  auto log = logging::get("plugin");
+  for (const auto& arg : options.ignored)
+    logging::log(*log, spdlog::level::warn, "argument has no meaning on Linux and is ignored",
+                 {{"argument", arg}});
+
+  caf::actor_system_config cfg;
+  configure_actor_system(cfg);
+  // CAF's own logger and console output stay off: stdout belongs to go-plugin.
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  cfg.set("logger.console", caf::atom("none"));
+  auto* sys = new caf::actor_system(cfg);  // never destroyed: tasks' actors live until _exit
+
+  std::shared_ptr<iis::backend> backend = iis::make_linux_backend(config::driver_config{});
+  auto actors = spawn_driver(*sys, backend);
+
+  grpc_adapter::server_hooks hooks;
+  hooks.request_exit = request_exit;
+  hooks.on_config = [log, options](const config::driver_config&, bool long_lived) {
+    static std::once_flag once;
+    if (!long_lived || !options.management_api_enabled()) return;
+    std::call_once(once, [&] {
+      logging::log(*log, spdlog::level::warn,
+                   "the Management API is not available in this build yet",
+                   {{"port", std::to_string(options.management_api_port)}});
+    });
+  };
+
+  grpc_adapter::plugin_server server(*sys, actors, hooks);
+  try {
+    server.start();
+  } catch (const std::exception& e) {
+    logging::log(*log, spdlog::level::err, "cannot start the plugin server", {{"error", e.what()}});
+    return 1;
+  }
+  // The handshake is the first and only line on stdout, written once we listen.
+  std::cout << grpc_adapter::handshake_line(server.socket_path()) << std::endl;
+  logging::log(*log, spdlog::level::info, "plugin serving",
+               {{"socket", server.socket_path()}, {"version", NOMAD_IIS_VERSION}});
+
+  wait_for_exit_request();
+  logging::log(*log, spdlog::level::info, "plugin exiting; running tasks keep running");
+  // Open WaitTask calls end with a transport error, never with an exit result.
+  server.stop(std::chrono::milliseconds(1000));
+  spdlog::default_logger()->flush();
+  std::_Exit(0);
+}
