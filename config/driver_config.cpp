@@ -111,15 +111,17 @@ driver_config decode_driver_config(std::string_view msgpack_bytes) {
   return config;
 }
 
+std::string default_data_dir(std::uint32_t uid, std::string_view tmpdir) {
+  if (uid == 0) return "/var/lib/nomad_iis";
+  std::string base = !tmpdir.empty() && tmpdir.front() == '/' ? std::string(tmpdir) : "/tmp";
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base + "/nomad_iis-" + std::to_string(uid);
+}
+
 std::string driver_config::effective_data_dir() const {
   if (!data_dir.empty()) return data_dir;
-  const uid_t uid = geteuid();
-  if (uid == 0) return "/var/lib/nomad_iis";
-  std::string base = "/tmp";
-  if (const char* tmpdir = std::getenv("TMPDIR"); tmpdir && tmpdir[0] == '/') base = tmpdir;
-  while (base.size() > 1 && base.back() == '/') base.pop_back();
-  if (base == "/") base.clear();
-  return base + "/nomad_iis-" + std::to_string(uid);
+  const char* tmpdir = std::getenv("TMPDIR");
+  return default_data_dir(static_cast<std::uint32_t>(geteuid()), tmpdir ? tmpdir : "");
 }
 
 }  // namespace nomad_iis::config

@@ -54,9 +54,13 @@ struct driver_config {
   std::string dump_tool_path() const {
     return procdump ? procdump->binary_path : procdump_config{}.binary_path;
   }
-  /// data_dir with its default applied.
+  /// data_dir with its default applied (default_data_dir for geteuid() and $TMPDIR).
   std::string effective_data_dir() const;
 };
+
+/// The data_dir default for a user: /var/lib/nomad_iis for root (uid 0), else
+/// "<tmpdir or /tmp>/nomad_iis-<uid>" (tmpdir is used only when absolute).
+std::string default_data_dir(std::uint32_t uid, std::string_view tmpdir);
 
 /// Decodes cty-msgpack bytes sent by SetConfig. Empty bytes give the defaults.
 /// Throws config_error naming the field on a wrong type or an invalid value.
