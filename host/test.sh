@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds the Go host (host/build.sh) and runs its tests in GOPATH mode:
+# unit tests of host/pluginhost and the integration tests in host/tests
+# against the real plugin binary.
+#
+#   host/test.sh                          all tests, plugin = $BUILD_DIR/bin/nomad_iis
+#   host/test.sh -run 'TestRecoverTask/crash'   extra `go test` flags
+#   NOMAD_IIS_PLUGIN=/path/to/nomad_iis host/test.sh
+#   TEST_TIMEOUT=30m host/test.sh
+set -euo pipefail
+
+HOST_DIR="$(cd "$(dirname "$0")" && pwd)"
+REPO="$(cd "$HOST_DIR/.." && pwd)"
+BUILD_DIR="${BUILD_DIR:-build}"
+case "$BUILD_DIR" in
+  /*) ;;
+  *) BUILD_DIR="$REPO/$BUILD_DIR" ;;
+esac
+export BUILD_DIR
+
+"$HOST_DIR/build.sh"
+eval "$("$HOST_DIR/build.sh" --env)"
+
+export NOMAD_IIS_PLUGIN="${NOMAD_IIS_PLUGIN:-$BUILD_DIR/bin/nomad_iis}"
+if [ ! -x "$NOMAD_IIS_PLUGIN" ]; then
+  echo "host/test.sh: plugin binary $NOMAD_IIS_PLUGIN not found (build it first: scripts/setup.sh)" >&2
+  exit 1
+fi
+echo "host/test.sh: testing $NOMAD_IIS_PLUGIN" >&2
+
+mapfile -t pkgs < <(cd "$HOST_DIR" && find . -name '*_test.go' -not -path './testdata/*' -printf '%h\n' \
+  | sort -u | sed 's|^\.|nomad_iis/host|')
+# -p 1: packages one after another (the integration tests start real
+# processes); -count=1: never reuse cached results, the plugin may have changed.
+go test -p 1 -count=1 -v -timeout "${TEST_TIMEOUT:-20m}" "$@" "${pkgs[@]}"
