@@ -25,8 +25,9 @@ caf::result<caf::message> forward(supervisor_ptr self, const std::string& task_i
 
 caf::actor spawn_task(supervisor_ptr self, const std::string& task_id) {
   auto task = self->spawn<caf::monitored>(task_actor, self->state.backend, self->state.hub,
-                                          self->state.driver);
+                                          self->state.driver, self->address());
   self->state.tasks[task_id] = task;
+  self->state.spawn_seq[task_id] = ++self->state.next_seq;
   self->state.task_ids[task.address()] = task_id;
   return task;
 }
@@ -44,8 +45,11 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
     auto it = self->state.task_ids.find(addr);
     if (it == self->state.task_ids.end()) return;
     auto task = self->state.tasks.find(it->second);
-    if (task != self->state.tasks.end() && task->second.address() == addr)
+    if (task != self->state.tasks.end() && task->second.address() == addr) {
       self->state.tasks.erase(task);
+      self->state.summaries.erase(it->second);
+      self->state.spawn_seq.erase(it->second);
+    }
     self->state.task_ids.erase(it);
   });
   return {
@@ -75,6 +79,41 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
     [self](msg::inspect_task& m) { return forward(self, m.task_id, m); },
     [self](msg::signal_task& m) { return forward(self, m.task_id, m); },
     [self](msg::sample_stats& m) { return forward(self, m.task_id, m); },
+    [self](msg::task_summary& summary) {
+      if (self->state.tasks.count(summary.task_id) != 0)
+        self->state.summaries[summary.task_id] = std::move(summary);
+    },
+    [self](msg::find_task& m) -> caf::result<msg::found_task> {
+      // An alloc restarts a task under a new id: prefer the newest one.
+      const msg::task_summary* best = nullptr;
+      std::uint64_t best_seq = 0;
+      for (const auto& [id, summary] : self->state.summaries) {
+        if (summary.alloc_id != m.alloc_id || summary.task_name != m.task_name) continue;
+        auto seq = self->state.spawn_seq[id];
+        if (!best || seq > best_seq) {
+          best = &summary;
+          best_seq = seq;
+        }
+      }
+      if (!best) return caf::make_error(ec::task_not_found, "no task " + m.task_name + " in allocation " + m.alloc_id);
+      return msg::found_task{self->state.tasks.at(best->task_id), *best};
+    },
+    [self](msg::list_tasks&) {
+      msg::task_list list;
+      for (const auto& [id, summary] : self->state.summaries) list.tasks.push_back(summary);
+      return list;
+    },
+    [self](msg::get_debug_info&) {
+      msg::debug_info info;
+      std::vector<std::string> known;
+      for (const auto& [id, summary] : self->state.summaries) {
+        info.tasks.push_back(summary);
+        known.push_back(summary.site_name);
+      }
+      for (auto& d : self->state.backend->list_dangling(known))
+        info.dangling.push_back({d.site_name, d.data_dir, d.pids});
+      return info;
+    },
   };
 }
 

@@ -12,6 +12,7 @@
 
 #include "config/driver_config.hpp"
 #include "iis/backend.hpp"
+#include "messages/management.hpp"
 
 namespace nomad_iis {
 
@@ -22,6 +23,11 @@ struct supervisor_state {
   config::driver_config driver;
   std::map<std::string, caf::actor> tasks;          ///< task id -> task actor
   std::map<caf::actor_addr, std::string> task_ids;  ///< for down messages
+  /// What each task told us about itself (set once its site runs).
+  std::map<std::string, msg::task_summary> summaries;
+  /// Spawn order per task id: among tasks of one alloc and name, the newest wins.
+  std::map<std::string, std::uint64_t> spawn_seq;
+  std::uint64_t next_seq = 0;
   static inline const char* name = "supervisor";
 };
 

@@ -108,6 +108,26 @@ void publish(task_actor_ptr self, std::string message, std::map<std::string, std
   self->send(self, std::move(ev));
 }
 
+msg::task_summary summary_of(task_actor_ptr self) {
+  const auto& st = self->state;
+  msg::task_summary s;
+  s.task_id = st.task.task_id;
+  s.alloc_id = st.task.alloc_id;
+  s.task_name = st.task.task_name;
+  s.job_name = st.task.job_name;
+  s.group_name = st.task.group_name;
+  s.namespace_name = st.task.namespace_name;
+  s.recovered = st.recovered;
+  if (st.site) s.site_name = st.site->plan().site_name;
+  return s;
+}
+
+/// Tells the supervisor who we are now that the site runs.
+void announce(task_actor_ptr self) {
+  if (auto sup = caf::actor_cast<caf::actor>(self->state.supervisor))
+    self->send(sup, summary_of(self));
+}
+
 void mark_exited(task_actor_ptr self, msg::exit_result result) {
   auto& st = self->state;
   if (st.phase == task_phase::exited) return;
@@ -171,6 +191,7 @@ caf::result<msg::started_task> start(task_actor_ptr self, msg::start_task& m) {
         }
         st.phase = task_phase::running;
         st.started_at = caf::make_timestamp();
+        announce(self);
         logging::log(*log(), spdlog::level::info, "task started", {{"task_id", st.task.task_id}});
         rp.deliver(msg::started_task{encode_state(self)});
       });
@@ -197,6 +218,7 @@ caf::result<void> recover(task_actor_ptr self, msg::recover_task& m) {
   }
   st.phase = task_phase::running;
   st.recovered = true;
+  announce(self);
   logging::log(*log(), spdlog::level::info, "task recovered", {{"task_id", st.task.task_id}});
   return caf::unit;
 }
@@ -309,6 +331,151 @@ caf::result<void> signal(task_actor_ptr self, msg::signal_task& m) {
   return rp;
 }
 
+
+/// Pool names of the request, checked against the site; empty = every pool.
+caf::expected<std::vector<std::string>> known_pools(task_actor_ptr self,
+                                                    const std::vector<std::string>& names) {
+  const auto& pools = self->state.site->plan().pools;
+  for (const auto& name : names) {
+    auto it = std::find_if(pools.begin(), pools.end(), [&](const iis::pool_plan& p) { return p.name == name; });
+    if (it == pools.end()) {
+      std::string known;
+      for (const auto& p : pools) known += (known.empty() ? "" : ", ") + p.name;
+      return caf::make_error(ec::invalid_argument,
+                             "unknown application pool \"" + name + "\" (pools: " + known + ")");
+    }
+  }
+  return names;
+}
+
+caf::result<void> pool_command(task_actor_ptr self, msg::pool_command& m) {
+  if (self->state.phase != task_phase::running || !self->state.site)
+    return caf::make_error(ec::operation_failed, std::string("the task is not running"));
+  auto pools = known_pools(self, m.pools);
+  if (!pools) return pools.error();
+  auto rp = self->make_response_promise();
+  enqueue(self, [self, rp, op = m.op, pools = std::move(*pools)]() mutable {
+    if (self->state.phase != task_phase::running) {
+      rp.deliver(caf::make_error(ec::operation_failed, std::string("the task is not running")));
+      return;
+    }
+    run_op(
+        self,
+        [site = self->state.site.get(), op, pools](iis::completion done) {
+          switch (op) {
+            case msg::pool_op::start: site->start_pools(pools, std::move(done)); break;
+            case msg::pool_op::stop: site->stop_pools(pools, std::move(done)); break;
+            default: site->recycle_pools(pools, std::move(done)); break;
+          }
+        },
+        [self, rp, pools](std::optional<std::string> error) mutable {
+          if (error) {
+            rp.deliver(caf::make_error(ec::operation_failed, *error));
+            return;
+          }
+          publish(self, "Application pools changed by the Management API",
+                  {{"pools", pools.empty() ? std::string("all") : pools.front()}});
+          rp.deliver(caf::unit);
+        });
+  });
+  return rp;
+}
+
+msg::site_status site_status_of(task_actor_ptr self) {
+  auto& st = self->state;
+  msg::site_status s;
+  s.task = summary_of(self);
+  s.task_dir = st.task.task_dir();
+  s.alloc_dir = st.task.alloc_dir;
+  s.secrets_dir = s.task_dir + "/secrets";
+  if (!st.site) return s;
+  const auto& plan = st.site->plan();
+  if (!plan.secrets_dir.empty()) s.secrets_dir = plan.secrets_dir;
+  for (const auto& b : plan.bindings) {
+    if (b.type != config::binding_type::http) continue;
+    auto ip = b.ip.empty() || b.ip == "*" || b.ip == "0.0.0.0" ? std::string("127.0.0.1") : b.ip;
+    s.http_url = "http://" + (ip.find(':') != std::string::npos ? "[" + ip + "]" : ip) + ":" +
+                 std::to_string(b.port);
+    s.http_hostname = b.hostname;
+    break;
+  }
+  auto snap = st.site->snapshot();
+  auto usage = st.api_cpu.update(st.site->sample_usage(), std::chrono::steady_clock::now());
+  for (const auto& pool : snap.pools) {
+    msg::pool_info info;
+    info.name = pool.name;
+    info.status = iis::to_string(pool.status);
+    for (const auto& w : pool.workers) info.worker_pids.push_back(w.pid);
+    info.worker_running = !info.worker_pids.empty();
+    if (auto it = usage.by_pool.find(pool.name); it != usage.by_pool.end()) info.usage = it->second;
+    s.pools.push_back(std::move(info));
+  }
+  return s;
+}
+
+void release_lease(task_actor_ptr self, caf::response_promise rp) {
+  auto& st = self->state;
+  auto pools = std::move(st.lease_pools);
+  st.lease.reset();
+  st.lease_pools.clear();
+  st.busy = false;
+  if (pools.empty() || st.phase != task_phase::running) {
+    if (rp.pending()) rp.deliver(caf::unit);
+    run_queued(self);
+    return;
+  }
+  run_op(
+      self, [site = st.site.get(), pools](iis::completion done) { site->start_pools(pools, std::move(done)); },
+      [rp](std::optional<std::string> error) mutable {
+        if (!rp.pending()) return;
+        if (error)
+          rp.deliver(caf::make_error(ec::operation_failed, "restarting the pools failed: " + *error));
+        else
+          rp.deliver(caf::unit);
+      });
+}
+
+caf::result<msg::change_ticket> begin_change(task_actor_ptr self, msg::begin_change& m) {
+  if (!self->state.site)
+    return caf::make_error(ec::operation_failed, std::string("the task has no site"));
+  auto rp = self->make_response_promise<msg::change_ticket>();
+  enqueue(self, [self, rp, m]() mutable {
+    auto& st = self->state;
+    std::vector<std::string> to_stop;
+    if (m.stop_pools && st.phase == task_phase::running) {
+      auto serving = st.site->pools_serving(m.path);
+      for (const auto& pool : st.site->snapshot().pools) {
+        bool running = pool.status == iis::pool_status::started || pool.status == iis::pool_status::starting;
+        if (running && std::find(serving.begin(), serving.end(), pool.name) != serving.end())
+          to_stop.push_back(pool.name);
+      }
+    }
+    auto grant = [self, rp](std::vector<std::string> stopped) mutable {
+      auto& st = self->state;
+      auto id = ++st.next_lease;
+      st.lease = id;
+      st.lease_pools = stopped;
+      st.busy = true;  // everything else waits until end_change
+      self->delayed_send(self, timeouts::change_lease, atom::lease_expired_v, id);
+      rp.deliver(msg::change_ticket{id, std::move(stopped)});
+    };
+    if (to_stop.empty()) {
+      grant({});
+      return;
+    }
+    run_op(
+        self, [site = st.site.get(), to_stop](iis::completion done) { site->stop_pools(to_stop, std::move(done)); },
+        [self, rp, grant, to_stop](std::optional<std::string> error) mutable {
+          if (error) {
+            rp.deliver(caf::make_error(ec::operation_failed, "stopping the pools failed: " + *error));
+            return;
+          }
+          grant(to_stop);
+        });
+  });
+  return rp;
+}
+
 msg::task_status status_of(task_actor_ptr self) {
   const auto& st = self->state;
   msg::task_status s;
@@ -333,7 +500,8 @@ msg::task_status status_of(task_actor_ptr self) {
 }  // namespace
 
 caf::behavior task_actor(task_actor_ptr self, std::shared_ptr<iis::backend> backend, caf::actor hub,
-                         config::driver_config driver) {
+                         config::driver_config driver, caf::actor_addr supervisor) {
+  self->state.supervisor = std::move(supervisor);
   self->state.backend = std::move(backend);
   self->state.hub = std::move(hub);
   self->state.driver = std::move(driver);
@@ -356,6 +524,23 @@ caf::behavior task_actor(task_actor_ptr self, std::shared_ptr<iis::backend> back
                                           std::chrono::steady_clock::now());
       stats.task_id = self->state.task.task_id;
       return stats;
+    },
+    [self](msg::get_site_status&) { return site_status_of(self); },
+    [self](msg::pool_command& m) { return pool_command(self, m); },
+    [self](msg::begin_change& m) { return begin_change(self, m); },
+    [self](msg::end_change& m) -> caf::result<void> {
+      if (!self->state.lease || *self->state.lease != m.id)
+        return caf::make_error(ec::invalid_argument, std::string("no such change in progress"));
+      auto rp = self->make_response_promise();
+      release_lease(self, rp);
+      return rp;
+    },
+    [self](atom::lease_expired, std::uint64_t id) {
+      auto& st = self->state;
+      if (!st.lease || *st.lease != id) return;
+      logging::log(*log(), spdlog::level::warn, "a file change did not finish in time; pools restored",
+                   {{"task_id", st.task.task_id}});
+      release_lease(self, caf::response_promise{});
     },
     [self](atom::done, std::uint64_t id, bool ok, std::string& error) {
       auto& st = self->state;

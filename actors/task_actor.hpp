@@ -20,6 +20,7 @@
 #include "common/system_info.hpp"
 #include "config/driver_config.hpp"
 #include "iis/backend.hpp"
+#include "messages/management.hpp"
 #include "messages/messages.hpp"
 
 namespace nomad_iis {
@@ -47,6 +48,17 @@ struct task_actor_state {
   std::function<void(std::optional<std::string>)> continuation;
 
   cpu_tracker cpu{system_info::clock_ticks_per_second(), system_info::mhz_per_core()};
+  /// The Management API samples on its own schedule; a separate tracker keeps
+  /// Nomad's per-interval percentages undisturbed.
+  cpu_tracker api_cpu{system_info::clock_ticks_per_second(), system_info::mhz_per_core()};
+
+  /// A Management API file change holding the task (see msg::begin_change).
+  std::optional<std::uint64_t> lease;
+  std::vector<std::string> lease_pools;
+  std::uint64_t next_lease = 0;
+
+  /// Told our identity once the site runs, for lookups by alloc and task name.
+  caf::actor_addr supervisor;
 
   static inline const char* name = "task";
 };
@@ -55,6 +67,6 @@ using task_actor_ptr = caf::stateful_actor<task_actor_state>*;
 
 /// Handles start_task or recover_task first, then the rest of the lifecycle.
 caf::behavior task_actor(task_actor_ptr self, std::shared_ptr<iis::backend> backend,
-                         caf::actor hub, config::driver_config driver);
+                         caf::actor hub, config::driver_config driver, caf::actor_addr supervisor);
 
 }  // namespace nomad_iis

@@ -20,6 +20,10 @@ constexpr auto default_kill = 5s;
 /// Force-destroying a running task: how long to drain before killing.
 constexpr auto forced_destroy_drain = 2s;
 
+/// How long a Management API file change may hold a task before its pools
+/// are restored anyway (the upload itself is staged before the lease).
+constexpr auto change_lease = 5min;
+
 /// Minimum spacing between fingerprints, whatever the config says.
 constexpr auto min_fingerprint_interval = 10s;
 

@@ -3,6 +3,7 @@
 
 #include <caf/type_id.hpp>
 
+#include "messages/management.hpp"
 #include "messages/messages.hpp"
 
 CAF_BEGIN_TYPE_ID_BLOCK(nomad_iis, caf::first_custom_type_id)
@@ -24,6 +25,18 @@ CAF_BEGIN_TYPE_ID_BLOCK(nomad_iis, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::task_stats))
   CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::task_event))
   CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::probe_result))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::find_task))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::found_task))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::list_tasks))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::task_list))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::get_debug_info))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::debug_info))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::get_site_status))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::site_status))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::pool_command))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::begin_change))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::change_ticket))
+  CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::end_change))
 
   CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, subscribe, "subscribe")
   CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, unsubscribe, "unsubscr")
@@ -31,5 +44,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(nomad_iis, caf::first_custom_type_id)
   CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, done, "done")
   CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, site_exit, "site_exit")
   CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, get, "get")
+  CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, lease_expired, "lease_exp")
 
 CAF_END_TYPE_ID_BLOCK(nomad_iis)

@@ -1,0 +1,189 @@
+#pragma once
+// Messages of the Management API: the HTTP adapter finds a task's actor
+// through the supervisor, then talks to that actor directly, so requests on
+// one task are serialised and different tasks run in parallel.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include "messages/messages.hpp"
+
+namespace nomad_iis::msg {
+
+/// Who a task is, as the Management API lists it.
+struct task_summary {
+  std::string task_id;
+  std::string alloc_id;
+  std::string task_name;
+  std::string job_name;
+  std::string group_name;
+  std::string namespace_name;
+  std::string site_name;  ///< the backend's name for the task's site
+  bool recovered = false;
+};
+
+/// Supervisor: the actor of (alloc_id, task_name), or task_not_found.
+struct find_task {
+  std::string alloc_id;
+  std::string task_name;
+};
+
+struct found_task {
+  caf::actor task;
+  task_summary summary;
+};
+
+/// Supervisor: every tracked task.
+struct list_tasks {};
+
+struct task_list {
+  std::vector<task_summary> tasks;
+};
+
+/// Supervisor: tracked tasks plus site folders/processes no task owns.
+struct get_debug_info {};
+
+struct dangling_site {
+  std::string site_name;
+  std::string data_dir;
+  std::vector<std::int32_t> pids;
+};
+
+struct debug_info {
+  std::vector<task_summary> tasks;
+  std::vector<dangling_site> dangling;
+};
+
+// ---- sent to a task actor ----
+
+struct get_site_status {};
+
+struct pool_info {
+  std::string name;
+  std::string status;  ///< Starting, Started, Stopping, Stopped, Unknown
+  bool worker_running = false;
+  std::vector<std::int32_t> worker_pids;
+  resource_usage usage;
+};
+
+struct site_status {
+  task_summary task;
+  std::string task_dir;
+  std::string alloc_dir;
+  std::string secrets_dir;
+  /// First http binding as a loopback-reachable URL ("http://127.0.0.1:23456"), "" if none.
+  std::string http_url;
+  /// The binding's hostname when it has one (send it as Host), else "".
+  std::string http_hostname;
+  std::vector<pool_info> pools;
+};
+
+enum class pool_op : std::uint8_t { start, stop, recycle };
+
+/// Start/stop/recycle pools; an empty list means every pool.
+struct pool_command {
+  pool_op op = pool_op::recycle;
+  std::vector<std::string> pools;
+};
+
+/// Reserves the task for a file change at `path` (absolute, inside the task
+/// dir). With stop_pools, the pools serving it are stopped first. The reply
+/// comes when the change may proceed; the caller must send end_change.
+struct begin_change {
+  std::string path;
+  bool stop_pools = false;
+};
+
+struct change_ticket {
+  std::uint64_t id = 0;
+  std::vector<std::string> stopped_pools;  ///< restored by end_change
+};
+
+/// Releases the reservation and returns stopped pools to their former state.
+struct end_change {
+  std::uint64_t id = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_summary& x) {
+  return f(caf::meta::type_name("task_summary"), x.task_id, x.alloc_id, x.task_name, x.job_name,
+           x.group_name, x.namespace_name, x.site_name, x.recovered);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, find_task& x) {
+  return f(caf::meta::type_name("find_task"), x.alloc_id, x.task_name);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, found_task& x) {
+  return f(caf::meta::type_name("found_task"), x.task, x.summary);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, list_tasks&) {
+  return f(caf::meta::type_name("list_tasks"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_list& x) {
+  return f(caf::meta::type_name("task_list"), x.tasks);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, get_debug_info&) {
+  return f(caf::meta::type_name("get_debug_info"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, dangling_site& x) {
+  return f(caf::meta::type_name("dangling_site"), x.site_name, x.data_dir, x.pids);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, debug_info& x) {
+  return f(caf::meta::type_name("debug_info"), x.tasks, x.dangling);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, get_site_status&) {
+  return f(caf::meta::type_name("get_site_status"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pool_info& x) {
+  return f(caf::meta::type_name("pool_info"), x.name, x.status, x.worker_running, x.worker_pids,
+           x.usage);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, site_status& x) {
+  return f(caf::meta::type_name("site_status"), x.task, x.task_dir, x.alloc_dir, x.secrets_dir,
+           x.http_url, x.http_hostname, x.pools);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pool_command& x) {
+  return f(caf::meta::type_name("pool_command"), x.op, x.pools);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, begin_change& x) {
+  return f(caf::meta::type_name("begin_change"), x.path, x.stop_pools);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, change_ticket& x) {
+  return f(caf::meta::type_name("change_ticket"), x.id, x.stopped_pools);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, end_change& x) {
+  return f(caf::meta::type_name("end_change"), x.id);
+}
+
+}  // namespace nomad_iis::msg

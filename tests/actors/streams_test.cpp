@@ -1,0 +1,99 @@
+#define BOOST_TEST_DYN_LINK
+#include <boost/test/unit_test.hpp>
+
+#include "actors/fingerprinter.hpp"
+#include "tests/actors/fixture.hpp"
+
+using namespace nomad_iis;
+using namespace nomad_iis::test;
+
+namespace {
+
+/// Collects every message of type T that reaches it.
+template <class T>
+caf::behavior collector(caf::event_based_actor*, std::shared_ptr<std::vector<T>> seen) {
+  return {[seen](const T& x) { seen->push_back(x); }};
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(streams, fixture)
+
+BOOST_AUTO_TEST_CASE(fingerprint_comes_at_once_then_every_interval) {
+  auto seen = std::make_shared<std::vector<msg::fingerprint>>();
+  auto sub = sys.spawn(collector<msg::fingerprint>, seen);
+  caf::anon_send(actors.fingerprinter, atom::subscribe_v, sub);
+  run();
+  BOOST_TEST(world->pending_probes.size() == 1u);
+  world->answer_probes();
+  run();
+  BOOST_REQUIRE(seen->size() == 1u);
+  const auto& fp = seen->front();
+  BOOST_TEST(static_cast<int>(fp.health) == static_cast<int>(msg::health::healthy));
+  BOOST_TEST(fp.attributes.at("driver.iis.version").string_value == NOMAD_IIS_VERSION);
+  BOOST_TEST(fp.attributes.at("driver.iis.nginx_version").string_value == "1.22.1");
+  BOOST_TEST(fp.attributes.at("driver.iis.directory_security_enabled").bool_value == true);
+  BOOST_TEST(fp.attributes.count("driver.iis.management_api_enabled") == 0u);
+
+  sched.clock().advance_time(std::chrono::seconds(30));
+  run();
+  BOOST_TEST(world->pending_probes.size() == 1u);
+  world->probe_answer = {false, "", "/usr/sbin/nginx: No such file or directory"};
+  world->answer_probes();
+  run();
+  BOOST_REQUIRE(seen->size() == 2u);
+  BOOST_TEST(static_cast<int>(seen->back().health) == static_cast<int>(msg::health::unhealthy));
+  BOOST_TEST(seen->back().description.find("No such file") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(fingerprint_reflects_config_and_management_api) {
+  auto seen = std::make_shared<std::vector<msg::fingerprint>>();
+  auto sub = sys.spawn(collector<msg::fingerprint>, seen);
+  caf::anon_send(actors.fingerprinter, atom::subscribe_v, sub);
+  run();
+  world->answer_probes();
+  run();
+  config::driver_config cfg;
+  cfg.enabled = false;
+  cfg.directory_security = false;
+  caf::anon_send(actors.supervisor, msg::set_driver_config{cfg, true});
+  run();
+  BOOST_TEST(world->calls.front() == "configure");
+  BOOST_REQUIRE(seen->size() == 2u);
+  BOOST_TEST(static_cast<int>(seen->back().health) == static_cast<int>(msg::health::undetected));
+  BOOST_TEST(seen->back().attributes.at("driver.iis.directory_security_enabled").bool_value == false);
+  caf::anon_send(actors.fingerprinter, msg::api_status{true, 5004});
+  run();
+  BOOST_REQUIRE(seen->size() == 3u);
+  BOOST_TEST(seen->back().attributes.at("driver.iis.management_api_enabled").bool_value == true);
+  BOOST_TEST(seen->back().attributes.at("driver.iis.management_api_port").int_value == 5004);
+}
+
+BOOST_AUTO_TEST_CASE(site_events_reach_every_subscriber_with_task_identity) {
+  auto a = std::make_shared<std::vector<msg::task_event>>();
+  auto b = std::make_shared<std::vector<msg::task_event>>();
+  auto sub_a = sys.spawn(collector<msg::task_event>, a);
+  auto sub_b = sys.spawn(collector<msg::task_event>, b);
+  caf::anon_send(actors.hub, atom::subscribe_v, sub_a);
+  caf::anon_send(actors.hub, atom::subscribe_v, sub_b);
+  run();
+  start_running();
+  world->last_observer->on_event({"worker 101 of pool default crashed; restarted as 102", {{"pool", "default"}}});
+  run();
+  BOOST_REQUIRE(a->size() == 1u);
+  BOOST_TEST(b->size() == 1u);
+  BOOST_TEST(a->front().alloc_id == "alloc1");
+  BOOST_TEST(a->front().task_name == "web");
+  BOOST_TEST(a->front().task_id == "alloc1/web/0000beef");
+  BOOST_TEST(a->front().annotations.at("pool") == "default");
+  BOOST_TEST((a->front().timestamp != caf::timestamp{}));
+  // A subscriber that goes away is dropped.
+  caf::anon_send_exit(sub_b, caf::exit_reason::user_shutdown);
+  run();
+  world->last_observer->on_event({"second", {}});
+  run();
+  BOOST_TEST(a->size() == 2u);
+  BOOST_TEST(b->size() == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
