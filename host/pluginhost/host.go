@@ -2,7 +2,6 @@ package pluginhost
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -238,6 +237,3 @@ func (h *Host) Shutdown() KillResult {
 	}
 	return drv.Shutdown()
 }
-
-// ErrNoDriver is returned when the host has no running instance.
-var ErrNoDriver = errors.New("no running plugin instance")

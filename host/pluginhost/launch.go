@@ -44,13 +44,11 @@ func (o LaunchOptions) logger() hclog.Logger {
 
 // Instance is one plugin process behind a go-plugin client.
 type Instance struct {
-	client      *plugin.Client
-	rpc         *plugin.GRPCClient
-	driver      *DriverClient
-	reattach    plugin.ReattachConfig
-	stdio       *stdioDrain
-	reattached  bool
-	launchedFor string
+	client   *plugin.Client
+	rpc      *plugin.GRPCClient
+	driver   *DriverClient
+	reattach plugin.ReattachConfig
+	stdio    *stdioDrain
 }
 
 // KillResult reports how a plugin process ended after Kill.
@@ -76,11 +74,8 @@ func (driverPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, conn *gr
 	return NewDriverClient(conn), nil
 }
 
-func pluginSets(version int) map[int]plugin.PluginSet {
-	if version == 0 {
-		version = AppProtocolVersion
-	}
-	return map[int]plugin.PluginSet{version: {PluginSetName: driverPlugin{}}}
+func pluginSet() plugin.PluginSet {
+	return plugin.PluginSet{PluginSetName: driverPlugin{}}
 }
 
 func clientConfig(opts LaunchOptions) *plugin.ClientConfig {
@@ -89,8 +84,11 @@ func clientConfig(opts LaunchOptions) *plugin.ClientConfig {
 		hs.ProtocolVersion = uint(opts.ProtocolVersion)
 	}
 	return &plugin.ClientConfig{
-		HandshakeConfig:  hs,
-		VersionedPlugins: pluginSets(opts.ProtocolVersion),
+		HandshakeConfig: hs,
+		// Plugins (not only VersionedPlugins): go-plugin 1.0.1's reattach
+		// path never negotiates and dispenses from Plugins directly.
+		Plugins:          pluginSet(),
+		VersionedPlugins: map[int]plugin.PluginSet{int(hs.ProtocolVersion): pluginSet()},
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           opts.logger(),
 		Stderr:           opts.Stderr,
@@ -110,12 +108,11 @@ func Launch(opts LaunchOptions, purpose string) (*Instance, error) {
 	cmd.Env = append(cmd.Env, opts.Env...)
 	cfg.Cmd = cmd
 	client := plugin.NewClient(cfg)
-	inst, err := connect(client, opts.logger(), false)
+	inst, err := connect(client, opts.logger().Named(purpose))
 	if err != nil {
 		client.Kill()
 		return nil, fmt.Errorf("launch %s (%s): %w", opts.Path, purpose, err)
 	}
-	inst.launchedFor = purpose
 	return inst, nil
 }
 
@@ -126,15 +123,14 @@ func Reattach(opts LaunchOptions, rc plugin.ReattachConfig) (*Instance, error) {
 	cfg := clientConfig(opts)
 	cfg.Reattach = &rc
 	client := plugin.NewClient(cfg)
-	inst, err := connect(client, opts.logger(), true)
+	inst, err := connect(client, opts.logger().Named("reattach"))
 	if err != nil {
 		return nil, fmt.Errorf("reattach to pid %d at %s: %w", rc.Pid, rc.Addr, err)
 	}
-	inst.launchedFor = "reattach"
 	return inst, nil
 }
 
-func connect(client *plugin.Client, logger hclog.Logger, reattached bool) (*Instance, error) {
+func connect(client *plugin.Client, logger hclog.Logger) (*Instance, error) {
 	proto, err := client.Client()
 	if err != nil {
 		return nil, err
@@ -152,11 +148,10 @@ func connect(client *plugin.Client, logger hclog.Logger, reattached bool) (*Inst
 		return nil, fmt.Errorf("plugin speaks %T, not gRPC", proto)
 	}
 	inst := &Instance{
-		client:     client,
-		rpc:        grpcClient,
-		driver:     raw.(*DriverClient),
-		reattach:   *rc,
-		reattached: reattached,
+		client:   client,
+		rpc:      grpcClient,
+		driver:   raw.(*DriverClient),
+		reattach: *rc,
 	}
 	inst.stdio = startStdioDrain(inst.driver.Conn, logger)
 	return inst, nil
