@@ -56,8 +56,12 @@ type KillResult struct {
 	// Graceful is true when the process exited by itself after
 	// GRPCController/Shutdown, before go-plugin's 2 s SIGKILL deadline.
 	Graceful bool
-	// Elapsed is the time Kill took.
+	// Elapsed is the time until the process was gone.
 	Elapsed time.Duration
+	// Hung is true when go-plugin's Kill did not return within 10 s of the
+	// exit: it waits for EOF on the plugin's stdout/stderr pipes, so some
+	// other process (a task?) inherited and still holds them.
+	Hung bool
 }
 
 // driverPlugin is the go-plugin client side of a Nomad driver: it hands
@@ -194,9 +198,23 @@ func (i *Instance) WaitExit(timeout time.Duration) bool {
 func (i *Instance) Kill() KillResult {
 	i.stdio.stop()
 	start := time.Now()
-	i.client.Kill()
-	elapsed := time.Since(start)
-	return KillResult{Graceful: elapsed < 2*time.Second, Elapsed: elapsed}
+	killed := make(chan struct{})
+	go func() {
+		i.client.Kill()
+		close(killed)
+	}()
+	var res KillResult
+	for PidAlive(i.Pid()) && time.Since(start) < 10*time.Second {
+		time.Sleep(5 * time.Millisecond)
+	}
+	res.Elapsed = time.Since(start)
+	res.Graceful = res.Elapsed < 2*time.Second
+	select {
+	case <-killed:
+	case <-time.After(10 * time.Second):
+		res.Hung = true
+	}
+	return res
 }
 
 // Crash SIGKILLs the plugin process (and nothing else) and waits for it to

@@ -31,6 +31,9 @@ var recoveryModes = []recoveryMode{
 			if err == nil && !k.Graceful {
 				h.t.Errorf("plugin needed SIGKILL on agent shutdown (%v)", k.Elapsed)
 			}
+			if k.Hung {
+				h.t.Errorf("the plugin's stdout/stderr pipes stayed open after it exited: a task process inherited them")
+			}
 			return err
 		},
 		fromStateDB: true,
