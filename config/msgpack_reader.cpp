@@ -211,7 +211,8 @@ fields::fields(const msgpack::object& value, std::string path) : path_(std::move
       std::adjacent_find(entries_.begin(), entries_.end(),
                          [](const auto& a, const auto& b) { return a.first == b.first; });
   if (repeated != entries_.end()) {
-    throw config_error(path_of(repeated->first), "the key appears more than once");
+    // Keys we do not know are never checked for UTF-8, so quote rather than put one in the path.
+    throw config_error(path_, "the key " + quote(repeated->first) + " appears more than once");
   }
 }
 

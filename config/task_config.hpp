@@ -46,14 +46,14 @@ struct application_pool {
 };
 
 struct virtual_directory {
-  std::string alias;  ///< without leading '/'
+  std::string alias;  ///< without leading or trailing '/'; never empty
   std::string path;
   std::vector<extension> extensions;
 };
 
 struct application {
   std::string application_pool = "default";
-  std::string alias;  ///< "" = site root; a leading '/' is trimmed on decode
+  std::string alias;  ///< "" = site root; leading and trailing '/' are trimmed on decode
   std::string path;   ///< relative paths resolve against the task directory
   std::optional<bool> enable_preload;
   std::optional<bool> service_auto_start_enabled;
@@ -75,7 +75,9 @@ enum class binding_type { http, https };
 
 struct binding {
   binding_type type = binding_type::http;
-  std::string port;  ///< a port label of the group network, or a static port number
+  /// A port label of the group network, or a static port number (validate() leaves
+  /// static ports in canonical decimal form, 1..65535).
+  std::string port;
   std::optional<std::string> hostname;
   std::optional<bool> require_sni;
   std::optional<std::string> ip_address;
@@ -106,7 +108,11 @@ task_config decode_task_config(std::string_view msgpack_bytes);
 /// uses, checks pool names (<= 8 chars, unique), aliases (unique), identities
 /// and users against the driver config, bindings (static port needs hostname,
 /// https needs exactly one certificate source), target_website allow-list.
-/// Throws config_error on the first violation.
+/// Also refuses what could not be turned into nginx config and file names
+/// safely: aliases outside [A-Za-z0-9-._~!()/] (non-ASCII UTF-8 is fine) or
+/// with "." / ".." segments, pool names outside [A-Za-z0-9-_.], malformed
+/// hostnames and IP addresses, duplicate (ip, port, hostname) bindings.
+/// Throws config_error on the first violation and then leaves config unchanged.
 void validate(task_config& config, const driver_config& driver);
 
 }  // namespace nomad_iis::config

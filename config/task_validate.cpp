@@ -279,7 +279,9 @@ void validate_certificate(const std::string& path, const binding& b) {
   }
 }
 
-void validate_bindings(const task_config& config) {
+/// Checks the bindings; returns their ports in canonical form ("0080" -> "80").
+std::vector<std::string> validate_bindings(const task_config& config) {
+  std::vector<std::string> ports;
   // ip, port, hostname: two bindings with the same triple would collide in nginx as in IIS.
   std::map<std::tuple<std::string, std::string, std::string>, std::size_t> seen;
   for (std::size_t i = 0; i < config.bindings.size(); ++i) {
@@ -299,12 +301,14 @@ void validate_bindings(const task_config& config) {
     }
     const std::string ip = b.ip_address && *b.ip_address != "*" ? *b.ip_address : "";
     const std::string port = static_port ? std::to_string(*static_port) : b.port;
+    ports.push_back(port);
     auto [it, inserted] = seen.emplace(std::make_tuple(ip, port, b.hostname.value_or("")), i);
     if (!inserted) {
       throw config_error(path, "has the same ip_address, port and hostname as " +
                                    index_path("binding", it->second));
     }
   }
+  return ports;
 }
 
 void validate_providers(const task_config& config) {
@@ -351,9 +355,10 @@ void validate(task_config& config, const driver_config& driver) {
   for (const application_pool& pool : pools) validate_identity(pool, driver);
 
   validate_target_website(config, driver);
-  validate_bindings(config);
+  std::vector<std::string> ports = validate_bindings(config);
   validate_providers(config);
   config.application_pools = std::move(pools);
+  for (std::size_t i = 0; i < ports.size(); ++i) config.bindings[i].port = std::move(ports[i]);
 }
 
 }  // namespace nomad_iis::config

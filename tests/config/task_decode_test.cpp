@@ -114,8 +114,15 @@ BOOST_AUTO_TEST_CASE(malformed_input) {
 }
 
 BOOST_AUTO_TEST_CASE(map_keys_must_be_distinct_strings) {
-  decode_fails(node_map{{"applications", node_list{}}, {"applications", node_list{}}},
-               "applications", "more than once");
+  decode_fails(node_map{{"applications", node_list{}}, {"applications", node_list{}}}, "",
+               "the key \"applications\" appears more than once");
+  node doc = config_test::task();
+  doc["bindings"][0]["type"] = "http";
+  auto& entries = std::get<node_map>(doc["bindings"][0].value);
+  entries.emplace_back(std::string("\xa5\xa5", 2), 1);
+  entries.emplace_back(std::string("\xa5\xa5", 2), 2);
+  const std::string message = decode_fails(doc, "binding[0]", "\\xA5\\xA5");
+  BOOST_TEST(message.find('\xa5') == std::string::npos);
   // A non-string key: {1: nil}
   expect_config_error([] { cfg::decode_task_config(std::string("\x81\x01\xc0", 3)); }, "",
                       "map key is the number 1");

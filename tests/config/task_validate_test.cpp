@@ -256,6 +256,9 @@ BOOST_AUTO_TEST_CASE(binding_ports) {
   config.bindings[0].port = "65535";
   config.bindings[0].hostname = "example.com";
   validate_ok(config);
+  config.bindings[0].port = "000443";
+  validate_ok(config);
+  BOOST_TEST(config.bindings[0].port == "443");  // canonical form for the planner
 }
 
 BOOST_AUTO_TEST_CASE(binding_hostnames_and_addresses) {
