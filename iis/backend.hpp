@@ -49,6 +49,9 @@ struct pool_snapshot {
   std::string name;
   pool_status status = pool_status::unknown;
   std::vector<process_ref> workers;  ///< live worker processes of this pool
+  /// The pool's nginx master (pid 0 when the pool serves no static content): it
+  /// respawns the workers; dumps and kills in tests target the workers above.
+  process_ref supervisor;
 };
 
 struct site_snapshot {

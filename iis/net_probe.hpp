@@ -1,0 +1,27 @@
+#pragma once
+// Small socket checks: is an address free to listen on, does something accept
+// on it yet, and a free loopback port for an application process.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace nomad_iis::iis {
+
+/// nullopt when `ip`:`port` could be listened on right now ("" = all IPv4
+/// addresses), else the reason ("address already in use").
+std::optional<std::string> check_bindable(const std::string& ip, std::int32_t port);
+
+/// A TCP port on 127.0.0.1 that nothing listens on at this moment; throws
+/// std::runtime_error when none can be had.
+std::int32_t pick_loopback_port();
+
+/// Whether a TCP connection to `ip`:`port` is accepted ("" and "::" mean
+/// the local host). Never blocks longer than a local connect.
+bool accepts_tcp(const std::string& ip, std::int32_t port);
+
+/// Whether the unix socket `name` in directory `dir` accepts a connection.
+/// Goes through /proc/self/fd so long directory paths still fit sun_path.
+bool accepts_unix(const std::string& dir, const std::string& name);
+
+}  // namespace nomad_iis::iis

@@ -1,0 +1,307 @@
+#include "iis/nginx_config.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include "iis/site_layout.hpp"
+
+namespace nomad_iis::iis {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string seconds(duration value) {
+  const auto count = std::chrono::duration_cast<std::chrono::seconds>(value).count();
+  return std::to_string(std::max<long long>(count, 1)) + "s";
+}
+
+std::string listen_address(const std::string& ip, std::int32_t port) {
+  if (ip.empty()) return std::to_string(port);
+  if (ip.find(':') != std::string::npos) return "[" + ip + "]:" + std::to_string(port);
+  return ip + ":" + std::to_string(port);
+}
+
+void render_temp_paths(std::ostringstream& out, const std::string& data_dir,
+                       const std::string& instance) {
+  const std::string base = layout::temp_dir(data_dir, instance);
+  out << "  client_body_temp_path " << nginx_quote(base + "/client_body") << ";\n"
+      << "  proxy_temp_path " << nginx_quote(base + "/proxy") << ";\n"
+      << "  fastcgi_temp_path " << nginx_quote(base + "/fastcgi") << ";\n"
+      << "  uwsgi_temp_path " << nginx_quote(base + "/uwsgi") << ";\n"
+      << "  scgi_temp_path " << nginx_quote(base + "/scgi") << ";\n";
+}
+
+void render_main(std::ostringstream& out, const std::string& data_dir, const std::string& instance,
+                 const std::optional<nginx_identity>& identity, int workers,
+                 int worker_connections) {
+  out << "worker_processes " << workers << ";\n"
+      << "pid " << nginx_quote(layout::pid_file(data_dir, instance)) << ";\n"
+      << "error_log stderr warn;\n"
+      // A second, quiet log we read ourselves: start-up failures ([emerg]) and
+      // worker crashes ([alert] "worker process N exited on signal S").
+      << "error_log " << nginx_quote(layout::alert_log(data_dir, instance)) << " alert;\n";
+  if (identity) {
+    out << "user " << nginx_quote(identity->user) << " " << nginx_quote(identity->group) << ";\n";
+  }
+  out << "worker_rlimit_nofile " << worker_connections * 2 << ";\n"
+      << "events {\n  worker_connections " << worker_connections << ";\n}\n";
+}
+
+void render_denied(std::ostringstream& out, const std::vector<std::string>& denied,
+                   const std::string& indent) {
+  std::set<std::string> exact;
+  for (const auto& prefix : denied) {
+    out << indent << "location ^~ " << nginx_quote(prefix) << " { return 404; }\n";
+    std::string bare = prefix;
+    while (bare.size() > 1 && bare.back() == '/') bare.pop_back();
+    if (bare != prefix && exact.insert(bare).second) {
+      out << indent << "location = " << nginx_quote(bare) << " { return 404; }\n";
+    }
+  }
+}
+
+bool is_denied(const std::string& url_path, const std::vector<std::string>& denied) {
+  return std::find(denied.begin(), denied.end(), url_path) != denied.end();
+}
+
+std::string render_routes(const front_conf& conf) {
+  std::ostringstream out;
+  render_denied(out, conf.denied_prefixes, "    ");
+  for (const auto& route : conf.routes) {
+    if (is_denied(route.url_path, conf.denied_prefixes)) continue;
+    out << "    location " << nginx_quote(route.url_path) << " {\n";
+    switch (route.target) {
+      case front_route::kind::pool_socket:
+        out << "      proxy_pass " << nginx_quote("http://unix:" + route.socket + ":") << ";\n"
+            << "      error_page 502 = @pool_down_" << route.pool << ";\n";
+        break;
+      case front_route::kind::app_port:
+        out << "      proxy_pass http://127.0.0.1:" << route.port << ";\n"
+            << "      error_page 502 = @pool_down_" << route.pool << ";\n";
+        break;
+      case front_route::kind::unavailable:
+        out << "      return " << (route.tcp_level ? 444 : 503) << ";\n";
+        break;
+    }
+    if (route.max_body_bytes)
+      out << "      client_max_body_size " << *route.max_body_bytes << ";\n";
+    if (route.read_timeout) {
+      out << "      proxy_read_timeout " << seconds(*route.read_timeout) << ";\n"
+          << "      proxy_send_timeout " << seconds(*route.read_timeout) << ";\n";
+    }
+    out << "    }\n";
+  }
+  for (const auto& fallback : conf.fallbacks) {
+    out << "    location @pool_down_" << fallback.pool << " {  # pool " << fallback.name << "\n"
+        << "      return " << (fallback.tcp_level ? 444 : 503) << ";\n"
+        << "    }\n";
+  }
+  return out.str();
+}
+
+/// The bindings that share one listening address.
+struct listen_group {
+  std::string ip;
+  std::int32_t port = 0;
+  bool https = false;
+  std::vector<std::size_t> bindings;
+};
+
+std::vector<listen_group> group_bindings(const std::vector<binding_plan>& bindings) {
+  std::vector<listen_group> groups;
+  for (std::size_t i = 0; i < bindings.size(); ++i) {
+    const auto& b = bindings[i];
+    auto it = std::find_if(groups.begin(), groups.end(),
+                           [&](const listen_group& g) { return g.ip == b.ip && g.port == b.port; });
+    if (it == groups.end()) {
+      groups.push_back(listen_group{b.ip, b.port, b.type == config::binding_type::https, {}});
+      it = groups.end() - 1;
+    }
+    it->bindings.push_back(i);
+  }
+  return groups;
+}
+
+void render_ssl(std::ostringstream& out, const std::string& data_dir, std::size_t binding) {
+  out << "    ssl_certificate " << nginx_quote(layout::cert_file(data_dir, binding)) << ";\n"
+      << "    ssl_certificate_key " << nginx_quote(layout::key_file(data_dir, binding)) << ";\n"
+      << "    ssl_protocols TLSv1.2 TLSv1.3;\n";
+}
+
+const char* builtin_mime_types =
+    "  types {\n"
+    "    text/html html htm shtml;\n"
+    "    text/css css;\n"
+    "    text/plain txt;\n"
+    "    text/xml xml;\n"
+    "    application/javascript js mjs;\n"
+    "    application/json json;\n"
+    "    application/wasm wasm;\n"
+    "    image/gif gif;\n"
+    "    image/jpeg jpeg jpg;\n"
+    "    image/png png;\n"
+    "    image/svg+xml svg svgz;\n"
+    "    image/x-icon ico;\n"
+    "    image/webp webp;\n"
+    "    font/woff woff;\n"
+    "    font/woff2 woff2;\n"
+    "    application/pdf pdf;\n"
+    "  }\n";
+
+}  // namespace
+
+std::string nginx_quote(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f || c == '$') {
+      throw std::invalid_argument("\"" + std::string(text) +
+                                  "\" holds a character nginx cannot take literally");
+    }
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+std::vector<std::string> nginx_arguments(const std::string& nginx_path, const std::string& data_dir,
+                                         const std::string& instance) {
+  return {nginx_path,
+          "-p",
+          data_dir + "/",
+          "-c",
+          layout::conf(data_dir, instance),
+          "-e",
+          layout::alert_log(data_dir, instance),
+          "-g",
+          "daemon off;"};
+}
+
+std::string render_front_conf(const front_conf& conf) {
+  std::ostringstream out;
+  out << "# nginx front of site " << conf.site_name << " (generated by nomad_iis; do not edit)\n";
+  render_main(out, conf.data_dir, layout::front_instance, conf.worker_identity, 1, 4096);
+  out << "http {\n"
+      << "  access_log /dev/stdout;\n"
+      << "  server_tokens off;\n"
+      << "  worker_shutdown_timeout " << seconds(conf.shutdown_time_limit) << ";\n"
+      << "  client_max_body_size 30000000;  # IIS maxAllowedContentLength default\n"
+      << "  map $http_host $nomad_iis_host {\n    \"\" $host;\n    default $http_host;\n  }\n"
+      << "  map $http_upgrade $nomad_iis_connection {\n    default upgrade;\n    \"\" \"\";\n  }\n"
+      << "  proxy_http_version 1.1;\n"
+      << "  proxy_set_header Host $nomad_iis_host;\n"
+      << "  proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+      << "  proxy_set_header X-Forwarded-Proto $scheme;\n"
+      << "  proxy_set_header X-Real-IP $remote_addr;\n"
+      << "  proxy_set_header Upgrade $http_upgrade;\n"
+      << "  proxy_set_header Connection $nomad_iis_connection;\n"
+      << "  proxy_read_timeout 120s;\n"
+      << "  proxy_send_timeout 120s;\n";
+  render_temp_paths(out, conf.data_dir, layout::front_instance);
+  const std::string routes = render_routes(conf);
+  for (const auto& group : group_bindings(conf.bindings)) {
+    const std::string address = listen_address(group.ip, group.port);
+    const std::string ssl = group.https ? " ssl http2" : "";
+    std::optional<std::size_t> catch_all_binding;  // a binding without host name
+    std::optional<std::size_t> plain_tls_binding;  // a certificate for clients without SNI
+    for (std::size_t index : group.bindings) {
+      if (conf.bindings[index].hostname.empty() && !catch_all_binding) catch_all_binding = index;
+      if (!conf.bindings[index].require_sni && !plain_tls_binding) plain_tls_binding = index;
+    }
+    for (std::size_t index : group.bindings) {
+      const auto& binding = conf.bindings[index];
+      out << "  server {  # binding " << index << "\n"
+          << "    listen " << address << ssl
+          << (catch_all_binding == index ? " default_server" : "") << ";\n"
+          << "    server_name " << nginx_quote(binding.hostname) << ";\n";
+      if (group.https) render_ssl(out, conf.data_dir, index);
+      out << routes << "  }\n";
+    }
+    if (!catch_all_binding) {
+      // IIS answers "400 Bad Request - Invalid Hostname" for unknown hosts; with
+      // only SNI-requiring https bindings the handshake itself is refused.
+      out << "  server {  # requests for other host names\n"
+          << "    listen " << address << ssl << " default_server;\n"
+          << "    server_name \"\";\n";
+      if (group.https && plain_tls_binding) {
+        render_ssl(out, conf.data_dir, *plain_tls_binding);
+      } else if (group.https) {
+        out << "    ssl_reject_handshake on;\n";
+      }
+      out << "    return 400;\n  }\n";
+    }
+  }
+  out << "}\n";
+  return out.str();
+}
+
+std::string render_pool_conf(const pool_conf& conf) {
+  std::ostringstream out;
+  const std::string instance = layout::pool_instance(conf.pool);
+  out << "# nginx of application pool " << conf.pool_name << " of site " << conf.site_name
+      << " (generated by nomad_iis; do not edit)\n";
+  render_main(out, conf.data_dir, instance, conf.worker_identity, conf.worker_processes, 1024);
+  out << "http {\n";
+  if (!conf.mime_types_path.empty()) {
+    out << "  include " << nginx_quote(conf.mime_types_path) << ";\n";
+  } else {
+    out << builtin_mime_types;
+  }
+  out << "  default_type application/octet-stream;\n"
+      << "  access_log off;\n"
+      << "  sendfile on;\n"
+      << "  server_tokens off;\n"
+      << "  absolute_redirect off;\n"
+      << "  worker_shutdown_timeout " << seconds(conf.shutdown_time_limit)
+      << ";\n"
+      // IIS default documents, both spellings (Linux file names are case-sensitive),
+      // and the Debian placeholder page.
+      << "  index Default.htm default.htm index.htm index.html Default.html default.html "
+         "iisstart.htm index.nginx-debian.html;\n";
+  render_temp_paths(out, conf.data_dir, instance);
+  out << "  server {\n"
+      << "    listen " << nginx_quote("unix:" + layout::socket_name(conf.pool))
+      << " backlog=" << conf.backlog << ";\n";
+  render_denied(out, conf.denied_prefixes, "    ");
+  // IIS never serves web.config (request filtering).
+  out << "    location ~* \"(^|/)web\\.config$\" { return 404; }\n";
+  for (const auto& [url_path, directory] : conf.locations) {
+    if (is_denied(url_path, conf.denied_prefixes)) continue;
+    std::string dir = directory;
+    if (dir.empty() || dir.back() != '/') dir += '/';
+    out << "    location " << nginx_quote(url_path) << " {\n"
+        << "      alias " << nginx_quote(dir) << ";\n"
+        << "    }\n";
+  }
+  out << "  }\n}\n";
+  return out.str();
+}
+
+std::vector<std::string> denied_url_prefixes(const site_plan& plan) {
+  std::vector<std::string> prefixes{"/secrets/"};
+  const fs::path secrets(plan.secrets_dir);
+  auto add_if_covering = [&](const std::string& url_path, const std::string& physical) {
+    const auto relative = secrets.lexically_relative(fs::path(physical));
+    if (relative.empty() || *relative.begin() == "..") return;
+    std::string prefix = url_path;
+    if (relative != ".") {
+      for (const auto& part : relative) prefix += part.string() + "/";
+    }
+    if (std::find(prefixes.begin(), prefixes.end(), prefix) == prefixes.end()) {
+      prefixes.push_back(prefix);
+    }
+  };
+  for (const auto& app : plan.applications) {
+    add_if_covering(app.url_path, app.physical_path);
+    for (const auto& vdir : app.virtual_directories) {
+      add_if_covering(vdir.url_path, vdir.physical_path);
+    }
+  }
+  return prefixes;
+}
+
+}  // namespace nomad_iis::iis

@@ -1,0 +1,83 @@
+#pragma once
+// Renders the nginx configuration files of a site: the front (one server per
+// binding, one location per application and virtual directory, proxying to
+// the pools) and one per pool that serves static content.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "iis/model.hpp"
+
+namespace nomad_iis::iis {
+
+/// The `user` directive; rendered only when the plugin runs as root.
+struct nginx_identity {
+  std::string user;
+  std::string group;
+};
+
+/// Where the front sends one URL prefix.
+struct front_route {
+  enum class kind { pool_socket, app_port, unavailable };
+  std::string url_path;  ///< "/" or "/alias/"
+  kind target = kind::pool_socket;
+  std::string socket;      ///< pool_socket: relative to the data_dir
+  std::int32_t port = 0;   ///< app_port: on 127.0.0.1
+  std::size_t pool = 0;    ///< index of the pool; names the @pool_down_<n> fallback
+  bool tcp_level = false;  ///< unavailable: close the connection instead of 503
+  std::optional<std::uint64_t> max_body_bytes;  ///< web.config maxAllowedContentLength
+  std::optional<duration> read_timeout;         ///< web.config requestTimeout
+};
+
+/// The answer of a pool whose workers are gone (pool stopped or crashed).
+struct pool_fallback {
+  std::size_t pool = 0;
+  std::string name;
+  bool tcp_level = false;
+};
+
+struct front_conf {
+  std::string site_name;
+  std::string data_dir;
+  std::optional<nginx_identity> worker_identity;
+  std::vector<binding_plan> bindings;  ///< https ones use layout::cert_file/key_file
+  std::vector<front_route> routes;
+  std::vector<pool_fallback> fallbacks;
+  std::vector<std::string> denied_prefixes;  ///< URL prefixes answered with 404
+  duration shutdown_time_limit = std::chrono::seconds(90);
+};
+
+struct pool_conf {
+  std::string site_name;
+  std::string pool_name;
+  std::size_t pool = 0;
+  std::string data_dir;
+  std::optional<nginx_identity> worker_identity;
+  int worker_processes = 1;
+  std::int64_t backlog = 1000;  ///< queue_length
+  /// url_path → physical directory, for every static application and vdir.
+  std::vector<std::pair<std::string, std::string>> locations;
+  std::vector<std::string> denied_prefixes;
+  std::string mime_types_path = "/etc/nginx/mime.types";  ///< "" = a small built-in table
+  duration shutdown_time_limit = std::chrono::seconds(90);
+};
+
+std::string render_front_conf(const front_conf& conf);
+std::string render_pool_conf(const pool_conf& conf);
+
+/// URL prefixes that must never be served: "/secrets/" and every prefix that
+/// maps into the task's secrets directory through an application or vdir.
+std::vector<std::string> denied_url_prefixes(const site_plan& plan);
+
+/// `text` as an nginx string literal. Throws std::invalid_argument for '$'
+/// and control characters, which nginx strings cannot carry literally.
+std::string nginx_quote(std::string_view text);
+
+/// The nginx command line for one instance of a site.
+std::vector<std::string> nginx_arguments(const std::string& nginx_path, const std::string& data_dir,
+                                         const std::string& instance);
+
+}  // namespace nomad_iis::iis

@@ -1,0 +1,40 @@
+#include "iis/proc_stats.hpp"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace nomad_iis::iis {
+
+std::optional<process_usage> read_usage(const process_ref& process) {
+  std::ifstream in("/proc/" + std::to_string(process.pid) + "/stat");
+  if (!in) return std::nullopt;
+  std::string line;
+  std::getline(in, line);
+  const auto close = line.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream rest(line.substr(close + 1));
+  std::vector<std::string> fields;  // fields[0] is field 3 (state)
+  std::string field;
+  while (rest >> field) fields.push_back(field);
+  if (fields.size() < 22) return std::nullopt;
+  try {
+    if (process.start_ticks != 0 && std::stoull(fields[19]) != process.start_ticks) {
+      return std::nullopt;
+    }
+    static const long page_size = ::sysconf(_SC_PAGESIZE);
+    process_usage usage;
+    usage.pid = process.pid;
+    usage.user_ticks = std::stoull(fields[11]);    // field 14 utime
+    usage.system_ticks = std::stoull(fields[12]);  // field 15 stime
+    usage.rss_bytes = std::stoull(fields[21]) * static_cast<std::uint64_t>(page_size);  // 24 rss
+    return usage;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace nomad_iis::iis

@@ -1,0 +1,124 @@
+#include "iis/process_monitor.hpp"
+
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+namespace nomad_iis::iis {
+
+process_monitor::process_monitor(std::shared_ptr<executor> runner) : runner_(std::move(runner)) {
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (epoll_fd_ < 0 || wake_fd_ < 0) {
+    throw std::runtime_error(std::string("process monitor: ") + std::strerror(errno));
+  }
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.u64 = 0;  // id 0 = the wake-up eventfd
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &event);
+  thread_ = std::thread([this] { run(); });
+}
+
+process_monitor::~process_monitor() {
+  const std::uint64_t one = 1;
+  ssize_t ignored = ::write(wake_fd_, &one, sizeof one);
+  (void)ignored;
+  thread_.join();
+  for (auto& [id, item] : entries_) ::close(item.pidfd);
+  ::close(epoll_fd_);
+  ::close(wake_fd_);
+}
+
+std::uint64_t process_monitor::watch(const process_ref& process, callback on_exit) {
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, process.pid, 0));
+  std::uint64_t id = 0;
+  {
+    std::lock_guard lock(mutex_);
+    id = next_id_++;
+  }
+  // The pidfd pins the PID; checking the start time after opening it tells
+  // whether it is still the process we mean.
+  if (pidfd < 0 || read_start_ticks(process.pid) != process.start_ticks) {
+    if (pidfd >= 0) ::close(pidfd);
+    runner_->post([on_exit = std::move(on_exit)] { on_exit(exit_status{}); });
+    return id;
+  }
+  std::lock_guard lock(mutex_);
+  entries_.emplace(id, entry{pidfd, process, std::move(on_exit)});
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.u64 = id;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pidfd, &event);
+  return id;
+}
+
+void process_monitor::unwatch(std::uint64_t id) {
+  callback dropped;  // destroyed after the lock is released
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.pidfd, nullptr);
+  ::close(it->second.pidfd);
+  dropped = std::move(it->second.on_exit);
+  entries_.erase(it);
+}
+
+std::size_t process_monitor::size() const {
+  std::lock_guard lock(mutex_);
+  return entries_.size();
+}
+
+void process_monitor::run() {
+  epoll_event events[64];
+  while (true) {
+    const int count = ::epoll_wait(epoll_fd_, events, 64, -1);
+    if (count < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    for (int i = 0; i < count; ++i) {
+      if (events[i].data.u64 == 0) return;
+      finish(events[i].data.u64);
+    }
+  }
+}
+
+void process_monitor::finish(std::uint64_t id) {
+  entry item;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(id);
+    if (it == entries_.end()) return;
+    item = std::move(it->second);
+    entries_.erase(it);
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, item.pidfd, nullptr);
+  }
+  exit_status status;
+  siginfo_t info{};
+  // Only our children can be waited for; others give ECHILD and stay "unknown".
+  if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(item.pidfd), &info,
+               WEXITED | WNOHANG) == 0 &&
+      info.si_pid != 0) {
+    status.known = true;
+    if (info.si_code == CLD_EXITED) {
+      status.code = info.si_status;
+    } else {
+      status.signal = info.si_status;
+    }
+  }
+  ::close(item.pidfd);
+  runner_->post([on_exit = std::move(item.on_exit), status] { on_exit(status); });
+}
+
+}  // namespace nomad_iis::iis

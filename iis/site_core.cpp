@@ -1,0 +1,779 @@
+// site_core: bookkeeping, the job queue, async building blocks, process
+// tracking and rendering of the site's configuration files.
+
+#include "iis/site_core.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <set>
+
+#include "iis/app_command.hpp"
+#include "iis/certificates.hpp"
+#include "iis/net_probe.hpp"
+#include "iis/nginx_log.hpp"
+#include "iis/proc_stats.hpp"
+#include "iis/site_files.hpp"
+#include "iis/site_layout.hpp"
+
+namespace nomad_iis::iis {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string address_text(const std::string& ip, std::int32_t port) {
+  if (ip.empty()) return "*:" + std::to_string(port);
+  if (ip.find(':') != std::string::npos) return "[" + ip + "]:" + std::to_string(port);
+  return ip + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+std::string seconds_text(duration value) {
+  const auto ms = value.count();
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+site_core::site_core(std::shared_ptr<backend_runtime> runtime, site_plan plan,
+                     std::shared_ptr<site_observer> observer)
+    : runtime_(std::move(runtime)), plan_(std::move(plan)), observer_(std::move(observer)) {
+  pools_.resize(plan_.pools.size());
+  apps_.resize(plan_.applications.size());
+  for (std::size_t i = 0; i < plan_.applications.size(); ++i) {
+    for (std::size_t p = 0; p < plan_.pools.size(); ++p) {
+      if (plan_.pools[p].name == plan_.applications[i].pool) apps_[i].pool = p;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- job queue
+
+void site_core::enqueue(job work) {
+  bool start_now = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (detached_) return;
+    jobs_.push_back(std::move(work));
+    if (!job_running_) start_now = job_running_ = true;
+  }
+  if (start_now) runtime_->runner->post([self = shared_from_this()] { self->run_next_job(); });
+}
+
+void site_core::run_next_job() {
+  job work;
+  {
+    std::lock_guard lock(mutex_);
+    if (jobs_.empty() || detached_) {
+      job_running_ = false;
+      jobs_.clear();
+      return;
+    }
+    work = std::move(jobs_.front());
+    jobs_.pop_front();
+  }
+  auto once = std::make_shared<std::atomic<bool>>(false);
+  auto self = shared_from_this();
+  auto finished = [self, once] {
+    if (once->exchange(true)) return;
+    self->runtime_->runner->post([self] { self->run_next_job(); });
+  };
+  try {
+    work(finished);
+  } catch (const std::exception&) {
+    finished();
+  }
+}
+
+void site_core::call_out(const std::function<void()>& fn) {
+  std::lock_guard gate(gate_);
+  if (detached_) return;
+  try {
+    fn();
+  } catch (...) {
+    // An observer must not break the backend.
+  }
+}
+
+void site_core::deliver(const completion& done, std::optional<std::string> error) {
+  if (!done) return;
+  call_out([&] { done(error); });
+}
+
+void site_core::emit(const std::string& message, std::map<std::string, std::string> annotations) {
+  if (!observer_) return;
+  annotations.emplace("site", plan_.site_name);
+  site_event event{message, std::move(annotations)};
+  call_out([&] { observer_->on_event(event); });
+}
+
+void site_core::detach() {
+  {
+    std::lock_guard gate(gate_);
+    detached_ = true;
+  }
+  std::vector<std::uint64_t> watches;
+  std::vector<std::uint64_t> timers;
+  std::deque<job> dropped;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [pid, item] : processes_) watches.push_back(item.watch);
+    processes_.clear();
+    for (auto& pool : pools_) {
+      if (pool.periodic_timer) timers.push_back(pool.periodic_timer);
+      pool.periodic_timer = 0;
+    }
+    dropped.swap(jobs_);
+  }
+  for (auto id : watches) runtime_->monitor->unwatch(id);
+  for (auto id : timers) runtime_->runner->cancel(id);
+}
+
+// ---------------------------------------------------------- async building blocks
+
+void site_core::after(std::chrono::milliseconds delay, std::function<void()> fn) {
+  runtime_->runner->post_after(delay, [self = shared_from_this(), fn = std::move(fn)] {
+    if (!self->detached_) fn();
+  });
+}
+
+void site_core::poll(std::function<bool()> check, clock::time_point deadline,
+                     std::function<void(bool)> next, std::chrono::milliseconds interval) {
+  if (detached_) return;
+  if (check()) {
+    next(true);
+    return;
+  }
+  if (clock::now() >= deadline) {
+    next(false);
+    return;
+  }
+  after(interval, [self = shared_from_this(), check = std::move(check), deadline,
+                   next = std::move(next), interval]() mutable {
+    self->poll(std::move(check), deadline, std::move(next), interval);
+  });
+}
+
+void site_core::wait_ready(std::vector<ready_target> targets, step next) {
+  auto pending = std::make_shared<std::vector<ready_target>>(std::move(targets));
+  auto error = std::make_shared<std::optional<std::string>>();
+  clock::time_point latest = clock::now();
+  for (const auto& target : *pending) latest = std::max(latest, target.deadline);
+  poll(
+      [this, pending, error] {
+        const auto now = clock::now();
+        for (auto it = pending->begin(); it != pending->end();) {
+          const bool ready = it->socket.empty() ? accepts_tcp(it->ip, it->port)
+                                                : accepts_unix(plan_.data_dir, it->socket);
+          if (ready) {
+            it = pending->erase(it);
+            continue;
+          }
+          if (it->owner.pid != 0 && !is_alive(it->owner)) {
+            const std::string why = it->owner_log.empty() ? "" : last_emergency(it->owner_log);
+            *error = it->what + ": the process exited during start" +
+                     (why.empty() ? std::string() : ": " + why);
+            return true;
+          }
+          if (now >= it->deadline) {
+            *error = it->what + " did not accept connections within " + it->limit_text;
+            return true;
+          }
+          ++it;
+        }
+        return pending->empty();
+      },
+      latest + std::chrono::seconds(1),
+      [next = std::move(next), pending, error](bool done) {
+        if (!done && !*error && !pending->empty()) {
+          *error = pending->front().what + " did not accept connections in time";
+        }
+        next(*error);
+      });
+}
+
+void site_core::wait_gone(std::vector<process_ref> processes, clock::time_point deadline,
+                          std::function<void(std::vector<process_ref>)> next) {
+  auto left = std::make_shared<std::vector<process_ref>>(std::move(processes));
+  poll(
+      [left] {
+        left->erase(std::remove_if(left->begin(), left->end(),
+                                   [](const process_ref& p) { return !is_alive(p); }),
+                    left->end());
+        return left->empty();
+      },
+      deadline, [left, next = std::move(next)](bool) { next(*left); });
+}
+
+void site_core::open_outputs(clock::time_point deadline, bool fall_back_to_null,
+                             std::function<void(std::optional<std::string>, outputs_ptr)> next) {
+  auto fds = std::make_shared<output_fds>();
+  auto error = std::make_shared<std::optional<std::string>>();
+  poll(
+      [this, fds, error] {
+        // O_NONBLOCK: open() of a FIFO without a reader fails with ENXIO
+        // instead of blocking an executor thread; we retry until logmon reads.
+        auto open_one = [&](const std::string& path, unique_fd& fd) {
+          if (fd) return true;
+          const int opened = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_APPEND);
+          if (opened < 0) {
+            if (errno != ENXIO) *error = "open " + path + ": " + std::strerror(errno);
+            return false;
+          }
+          ::fcntl(opened, F_SETFL, ::fcntl(opened, F_GETFL) & ~O_NONBLOCK);
+          fd.reset(opened);
+          return true;
+        };
+        const bool out = open_one(plan_.stdout_path, fds->out);
+        const bool err = open_one(plan_.stderr_path, fds->err);
+        return (out && err) || error->has_value();
+      },
+      deadline,
+      [this, fds, error, fall_back_to_null, next = std::move(next)](bool done) {
+        if (done && !*error) {
+          next(std::nullopt, fds);
+        } else if (fall_back_to_null) {
+          next(std::nullopt, std::make_shared<output_fds>());
+        } else {
+          next(error->value_or("nobody reads the task's log FIFO " + plan_.stdout_path), nullptr);
+        }
+      },
+      std::chrono::milliseconds(50));
+}
+
+void site_core::adopt_workers(const process_ref& master, role kind, std::size_t pool,
+                              std::size_t wanted, clock::time_point deadline,
+                              std::function<void(std::vector<process_ref>)> next) {
+  auto adopted = std::make_shared<std::vector<process_ref>>();
+  poll(
+      [this, master, kind, pool, wanted, adopted] {
+        const auto children = children_of(master);
+        std::vector<process_ref> fresh;
+        std::size_t current = 0;
+        {
+          std::lock_guard lock(mutex_);
+          for (const auto& child : children) {
+            auto it = processes_.find(child.pid);
+            if (it == processes_.end()) {
+              fresh.push_back(child);
+              ++current;
+            } else if (it->second.ref == child && !it->second.retiring) {
+              ++current;
+            }
+          }
+        }
+        for (const auto& child : fresh) {
+          track(child, kind, pool);
+          adopted->push_back(child);
+        }
+        return current >= wanted;
+      },
+      deadline, [adopted, next = std::move(next)](bool) { next(*adopted); },
+      std::chrono::milliseconds(10));
+}
+
+// ---------------------------------------------------------------- processes
+
+void site_core::track(const process_ref& ref, role kind, std::size_t pool, std::size_t app) {
+  if (ref.pid <= 0) return;
+  {
+    std::lock_guard lock(mutex_);
+    if (detached_) return;
+    auto [it, inserted] = processes_.emplace(ref.pid, tracked{ref, kind, pool, app, false, 0});
+    if (!inserted) {
+      if (it->second.ref == ref) return;  // already watched
+      it->second = tracked{ref, kind, pool, app, false, 0};
+    }
+  }
+  std::weak_ptr<site_core> weak = shared_from_this();
+  const auto id = runtime_->monitor->watch(ref, [weak, ref](exit_status status) {
+    if (auto self = weak.lock()) self->on_exit(ref, status);
+  });
+  std::lock_guard lock(mutex_);
+  auto it = processes_.find(ref.pid);
+  if (it != processes_.end() && it->second.ref == ref) it->second.watch = id;
+}
+
+bool site_core::record_crash(std::size_t pool) {
+  auto& state = pools_[pool];
+  const auto now = clock::now();
+  state.crashes.push_back(now);
+  while (!state.crashes.empty() &&
+         now - state.crashes.front() > plan_.pools[pool].rapid_fail_interval) {
+    state.crashes.pop_front();
+  }
+  return static_cast<std::int64_t>(state.crashes.size()) > plan_.pools[pool].rapid_fail_max_crashes;
+}
+
+void site_core::on_exit(const process_ref& ref, exit_status status) {
+  job next;
+  auto self = shared_from_this();
+  {
+    std::lock_guard lock(mutex_);
+    auto it = processes_.find(ref.pid);
+    if (it == processes_.end() || !(it->second.ref == ref)) return;
+    const tracked item = it->second;
+    processes_.erase(it);
+    if (detached_) return;
+    switch (item.kind) {
+      case role::front_master:
+        if (front_ == ref) front_ = process_ref{};
+        if (!front_expected_exit_ && started_) {
+          front_expected_exit_ = true;
+          next = [self, status](auto finished) { self->run_front_died(status, finished); };
+        }
+        break;
+      case role::front_worker:
+        if (!item.retiring && !front_expected_exit_ && front_.pid != 0) {
+          next = [self, ref](auto finished) { self->replace_front_worker(ref, finished); };
+        }
+        break;
+      case role::pool_master: {
+        auto& pool = pools_[item.pool];
+        if (pool.master == ref) pool.master = process_ref{};
+        if (pool.status != pool_status::started || item.retiring) break;
+        if (record_crash(item.pool)) {
+          next = [self, p = item.pool](auto finished) { self->rapid_fail_stop(p, finished); };
+        } else {
+          next = [self, p = item.pool, ref, status](auto finished) {
+            self->repair_pool_master(p, ref, status, finished);
+          };
+        }
+        break;
+      }
+      case role::pool_worker: {
+        auto& pool = pools_[item.pool];
+        if (pool.status != pool_status::started || item.retiring || pool.master.pid == 0) break;
+        if (record_crash(item.pool)) {
+          next = [self, p = item.pool](auto finished) { self->rapid_fail_stop(p, finished); };
+        } else {
+          next = [self, p = item.pool, ref, status](auto finished) {
+            self->replace_pool_worker(p, ref, status, finished);
+          };
+        }
+        break;
+      }
+      case role::app: {
+        auto& app = apps_[item.app];
+        const bool current = app.process == ref;
+        if (current) app.process = process_ref{};
+        if (pools_[item.pool].status != pool_status::started || item.retiring || !current) break;
+        if (record_crash(item.pool)) {
+          next = [self, p = item.pool](auto finished) { self->rapid_fail_stop(p, finished); };
+        } else {
+          next = [self, a = item.app, ref, status](auto finished) {
+            self->restart_app(a, ref, status, finished);
+          };
+        }
+        break;
+      }
+    }
+  }
+  if (next) enqueue(std::move(next));
+}
+
+process_ref site_core::spawn_nginx(const std::string& instance, const output_fds& outputs) {
+  trim_log(layout::alert_log(plan_.data_dir, instance));
+  spawn_request request;
+  request.path = plan_.nginx_path;
+  request.args = nginx_arguments(plan_.nginx_path, plan_.data_dir, instance);
+  request.env.push_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  if (const char* tz = std::getenv("TZ")) request.env.push_back(std::string("TZ=") + tz);
+  request.cwd = plan_.data_dir;  // sockets are named relative to it
+  request.stdout_fd = outputs.out.get();
+  request.stderr_fd = outputs.err.get();
+  try {
+    return spawn_process(request);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("nginx (" + instance + "): " + e.what());
+  }
+}
+
+process_ref site_core::spawn_app(std::size_t app, std::int32_t port, const output_fds& outputs) {
+  const auto& plan_app = plan_.applications[app];
+  std::optional<process_handler> handler;
+  std::size_t pool = 0;
+  {
+    std::lock_guard lock(mutex_);
+    handler = apps_[app].handler;
+    pool = apps_[app].pool;
+  }
+  if (!handler) throw std::runtime_error("application " + plan_app.url_path + " has no handler");
+  const std::string alloc_dir = fs::path(plan_.task_dir).parent_path().string();
+  auto command = build_app_command(*handler, plan_app, plan_.pools[pool], port, alloc_dir);
+  unique_fd log_fd;
+  if (!command.stdout_log_path.empty()) {
+    std::error_code error;
+    fs::create_directories(fs::path(command.stdout_log_path).parent_path(), error);
+    log_fd.reset(
+        ::open(command.stdout_log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  }
+  command.request.stdout_fd = log_fd ? log_fd.get() : outputs.out.get();
+  command.request.stderr_fd = log_fd ? log_fd.get() : outputs.err.get();
+  const auto& user = plan_.pools[pool].run_as_user;
+  if (::geteuid() == 0 && user) {
+    command.request.account = find_account(*user);
+    if (!command.request.account) throw std::runtime_error("unknown Unix user " + *user);
+    if (log_fd) ::fchown(log_fd.get(), command.request.account->uid, command.request.account->gid);
+  }
+  process_ref ref;
+  try {
+    ref = spawn_process(command.request);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("application " + plan_app.url_path + ": " + e.what());
+  }
+  try {
+    write_file_atomic(layout::app_pid_file(plan_.data_dir, app),
+                      std::to_string(ref.pid) + " " + std::to_string(ref.start_ticks) + "\n", 0644);
+  } catch (const std::exception&) {
+    // Only list_dangling reads it.
+  }
+  return ref;
+}
+
+std::vector<process_ref> site_core::pool_processes(std::size_t pool) const {
+  std::vector<process_ref> out;
+  std::lock_guard lock(mutex_);
+  if (pools_[pool].master.pid) out.push_back(pools_[pool].master);
+  for (const auto& [pid, item] : processes_) {
+    if (item.kind != role::front_master && item.kind != role::front_worker && item.pool == pool &&
+        !(item.ref == pools_[pool].master)) {
+      out.push_back(item.ref);
+    }
+  }
+  for (const auto& app : apps_) {
+    if (app.pool == pool && app.process.pid &&
+        std::find(out.begin(), out.end(), app.process) == out.end()) {
+      out.push_back(app.process);
+    }
+  }
+  return out;
+}
+
+std::vector<process_ref> site_core::front_processes() const {
+  std::vector<process_ref> out;
+  std::lock_guard lock(mutex_);
+  if (front_.pid) out.push_back(front_);
+  for (const auto& [pid, item] : processes_) {
+    if (item.kind == role::front_worker) out.push_back(item.ref);
+  }
+  return out;
+}
+
+std::vector<process_ref> site_core::signal_all(const std::vector<process_ref>& processes,
+                                               int signal) const {
+  std::vector<process_ref> out;
+  for (const auto& process : processes) {
+    // Children first: an nginx master killed with SIGKILL leaves its workers running.
+    for (const auto& child : children_of(process)) {
+      if (std::find(out.begin(), out.end(), child) == out.end()) {
+        send_signal(child, signal);
+        out.push_back(child);
+      }
+    }
+    if (std::find(out.begin(), out.end(), process) == out.end()) {
+      send_signal(process, signal);
+      out.push_back(process);
+    }
+  }
+  return out;
+}
+
+void site_core::forget(const std::vector<process_ref>& processes) {
+  std::vector<std::uint64_t> watches;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& process : processes) {
+      auto it = processes_.find(process.pid);
+      if (it != processes_.end() && it->second.ref == process) {
+        watches.push_back(it->second.watch);
+        processes_.erase(it);
+      }
+    }
+  }
+  for (auto id : watches) runtime_->monitor->unwatch(id);
+}
+
+// ------------------------------------------------------------ configuration
+
+void site_core::analyse_apps(std::optional<std::size_t> pool) {
+  for (std::size_t i = 0; i < plan_.applications.size(); ++i) {
+    std::size_t app_pool = 0;
+    {
+      std::lock_guard lock(mutex_);
+      app_pool = apps_[i].pool;
+    }
+    if (pool && app_pool != *pool) continue;
+    web_config web;
+    try {
+      web = read_web_config(plan_.applications[i].physical_path);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("application " + plan_.applications[i].url_path + ": " + e.what());
+    }
+    std::lock_guard lock(mutex_);
+    apps_[i].handler = web.handler;
+    apps_[i].max_body = web.max_allowed_content_length;
+  }
+}
+
+bool site_core::pool_has_static(std::size_t pool) const {
+  std::lock_guard lock(mutex_);
+  return std::any_of(apps_.begin(), apps_.end(),
+                     [pool](const app_state& app) { return app.pool == pool && !app.handler; });
+}
+
+bool site_core::pool_has_apps(std::size_t pool) const {
+  std::lock_guard lock(mutex_);
+  return std::any_of(apps_.begin(), apps_.end(),
+                     [pool](const app_state& app) { return app.pool == pool && app.handler; });
+}
+
+std::optional<nginx_identity> site_core::identity_for(
+    const std::optional<std::string>& user) const {
+  if (::geteuid() != 0) return std::nullopt;
+  const std::string name = user.value_or("www-data");
+  const auto account = find_account(name);
+  if (!account) throw std::runtime_error("unknown Unix user " + name);
+  return nginx_identity{account->name, account->group};
+}
+
+void site_core::write_pool_conf(std::size_t pool) {
+  pool_conf conf;
+  conf.site_name = plan_.site_name;
+  conf.pool_name = plan_.pools[pool].name;
+  conf.pool = pool;
+  conf.data_dir = plan_.data_dir;
+  conf.worker_identity = identity_for(plan_.pools[pool].run_as_user);
+  conf.backlog = plan_.pools[pool].queue_length.value_or(1000);
+  conf.shutdown_time_limit = plan_.pools[pool].shutdown_time_limit;
+  conf.denied_prefixes = denied_url_prefixes(plan_);
+  std::error_code error;
+  if (!fs::exists(conf.mime_types_path, error)) conf.mime_types_path.clear();
+  {
+    std::lock_guard lock(mutex_);
+    for (std::size_t i = 0; i < plan_.applications.size(); ++i) {
+      if (apps_[i].pool != pool || apps_[i].handler) continue;
+      const auto& app = plan_.applications[i];
+      conf.locations.emplace_back(app.url_path, app.physical_path);
+      for (const auto& vdir : app.virtual_directories) {
+        conf.locations.emplace_back(vdir.url_path, vdir.physical_path);
+      }
+    }
+  }
+  write_file_atomic(layout::conf(plan_.data_dir, layout::pool_instance(pool)),
+                    render_pool_conf(conf));
+}
+
+void site_core::write_front_conf() {
+  front_conf conf;
+  conf.site_name = plan_.site_name;
+  conf.data_dir = plan_.data_dir;
+  conf.worker_identity = identity_for(std::string("www-data"));
+  conf.bindings = plan_.bindings;
+  conf.denied_prefixes = denied_url_prefixes(plan_);
+  conf.shutdown_time_limit = duration(0);
+  for (std::size_t p = 0; p < plan_.pools.size(); ++p) {
+    const auto& pool = plan_.pools[p];
+    conf.shutdown_time_limit = std::max(conf.shutdown_time_limit, pool.shutdown_time_limit);
+    conf.fallbacks.push_back(
+        pool_fallback{p, pool.name, pool.unavailable == config::unavailable_response::tcp_level});
+  }
+  {
+    std::lock_guard lock(mutex_);
+    std::set<std::string> app_paths;
+    for (const auto& app : plan_.applications) app_paths.insert(app.url_path);
+    for (std::size_t i = 0; i < plan_.applications.size(); ++i) {
+      const auto& app = plan_.applications[i];
+      const auto& state = apps_[i];
+      const auto& pool = plan_.pools[state.pool];
+      front_route route;
+      route.pool = state.pool;
+      route.max_body_bytes = state.max_body;
+      if (!state.handler) {
+        route.target = front_route::kind::pool_socket;
+        route.socket = layout::socket_name(state.pool);
+      } else {
+        const auto status = pools_[state.pool].status;
+        const bool down =
+            status == pool_status::stopped || status == pool_status::stopping || state.port == 0;
+        route.target = down ? front_route::kind::unavailable : front_route::kind::app_port;
+        route.port = state.port;
+        route.tcp_level = pool.unavailable == config::unavailable_response::tcp_level;
+        route.read_timeout = state.handler->request_timeout;
+      }
+      route.url_path = app.url_path;
+      conf.routes.push_back(route);
+      for (const auto& vdir : app.virtual_directories) {
+        if (app_paths.count(vdir.url_path)) continue;  // an application of its own wins
+        route.url_path = vdir.url_path;
+        conf.routes.push_back(route);
+      }
+    }
+  }
+  write_file_atomic(layout::conf(plan_.data_dir, layout::front_instance), render_front_conf(conf));
+}
+
+std::vector<site_core::ready_target> site_core::pool_targets(std::size_t pool) const {
+  std::vector<ready_target> targets;
+  const auto now = clock::now();
+  const auto& plan_pool = plan_.pools[pool];
+  std::lock_guard lock(mutex_);
+  if (pools_[pool].master.pid) {
+    ready_target target;
+    target.what = "application pool " + plan_pool.name + " (nginx)";
+    target.socket = layout::socket_name(pool);
+    target.owner = pools_[pool].master;
+    target.owner_log = layout::alert_log(plan_.data_dir, layout::pool_instance(pool));
+    target.deadline = now + plan_pool.start_time_limit;
+    target.limit_text = seconds_text(plan_pool.start_time_limit);
+    targets.push_back(target);
+  }
+  for (std::size_t i = 0; i < apps_.size(); ++i) {
+    const auto& app = apps_[i];
+    if (app.pool != pool || !app.handler || !app.process.pid) continue;
+    ready_target target;
+    target.what = "application " + plan_.applications[i].url_path + " (" +
+                  app.handler->element_name() + " process " + std::to_string(app.process.pid) +
+                  " on port " + std::to_string(app.port) + ")";
+    target.ip = "127.0.0.1";
+    target.port = app.port;
+    target.owner = app.process;
+    const auto limit = app.handler->startup_time_limit.value_or(plan_pool.start_time_limit);
+    target.deadline = now + limit;
+    target.limit_text = seconds_text(limit);
+    targets.push_back(target);
+  }
+  return targets;
+}
+
+void site_core::prepare_certificates() {
+  for (std::size_t i = 0; i < plan_.bindings.size(); ++i) {
+    const auto& binding = plan_.bindings[i];
+    if (!binding.certificate) continue;
+    const auto& cert = *binding.certificate;
+    const std::string cert_out = layout::cert_file(plan_.data_dir, i);
+    const std::string key_out = layout::key_file(plan_.data_dir, i);
+    const std::string where = "binding " + address_text(binding.ip, binding.port) +
+                              (binding.hostname.empty() ? "" : " (" + binding.hostname + ")");
+    try {
+      certificate_info info;
+      switch (cert.from) {
+        case certificate_plan::source::self_signed:
+          info = create_self_signed(cert.hostnames, cert_out, key_out);
+          emit("self-signed certificate created for " + where + ": " + info.subject +
+                   ", thumbprint " + info.thumbprint + ", valid until " + info.not_after,
+               {{"thumbprint", info.thumbprint}});
+          break;
+        case certificate_plan::source::pfx_file:
+          info = convert_pfx(cert.pfx_file, cert.pfx_password, cert_out, key_out);
+          emit("certificate installed for " + where + ": " + info.subject + ", thumbprint " +
+                   info.thumbprint,
+               {{"thumbprint", info.thumbprint}});
+          break;
+        case certificate_plan::source::pem_files:
+          info = copy_pem(cert.cert_file, cert.key_file, cert_out, key_out);
+          emit("certificate installed for " + where + ": " + info.subject + ", thumbprint " +
+                   info.thumbprint,
+               {{"thumbprint", info.thumbprint}});
+          break;
+      }
+    } catch (const std::exception& e) {
+      throw std::runtime_error(where + ": certificate: " + e.what());
+    }
+  }
+}
+
+// ------------------------------------------------------------ queries
+
+site_snapshot site_core::snapshot() const {
+  site_snapshot out;
+  std::lock_guard lock(mutex_);
+  out.front = front_;
+  out.running = front_.pid != 0 && started_;
+  for (std::size_t p = 0; p < plan_.pools.size(); ++p) {
+    pool_snapshot pool;
+    pool.name = plan_.pools[p].name;
+    pool.status = pools_[p].status;
+    pool.supervisor = pools_[p].master;
+    for (const auto& [pid, item] : processes_) {
+      if (item.pool == p && !item.retiring &&
+          (item.kind == role::pool_worker || item.kind == role::app)) {
+        pool.workers.push_back(item.ref);
+      }
+    }
+    out.pools.push_back(std::move(pool));
+  }
+  return out;
+}
+
+usage_sample site_core::sample_usage() const {
+  std::vector<std::pair<std::string, process_ref>> processes;
+  {
+    std::lock_guard lock(mutex_);
+    if (front_.pid) processes.emplace_back("", front_);
+    for (std::size_t p = 0; p < pools_.size(); ++p) {
+      if (pools_[p].master.pid) processes.emplace_back(plan_.pools[p].name, pools_[p].master);
+    }
+    for (const auto& [pid, item] : processes_) {
+      if (item.kind == role::front_master || item.kind == role::pool_master) continue;
+      processes.emplace_back(item.kind == role::front_worker ? "" : plan_.pools[item.pool].name,
+                             item.ref);
+    }
+  }
+  usage_sample sample;
+  for (const auto& [pool, ref] : processes) {
+    if (auto usage = read_usage(ref)) sample.by_pool[pool].push_back(*usage);
+  }
+  return sample;
+}
+
+std::string site_core::save_state() const {
+  saved_site state;
+  state.plan = plan_;
+  for (auto& binding : state.plan.bindings) {
+    if (binding.certificate) binding.certificate->pfx_password.clear();
+  }
+  std::lock_guard lock(mutex_);
+  state.front = front_;
+  for (std::size_t p = 0; p < pools_.size(); ++p) {
+    saved_pool pool;
+    pool.status = pools_[p].status;
+    pool.master = pools_[p].master;
+    for (std::size_t i = 0; i < apps_.size(); ++i) {
+      if (apps_[i].pool == p && apps_[i].handler) {
+        pool.apps.push_back(saved_app{i, apps_[i].port, apps_[i].process});
+      }
+    }
+    state.pools.push_back(std::move(pool));
+  }
+  return encode_state(state);
+}
+
+std::vector<std::string> site_core::pools_serving(const std::string& task_path) const {
+  const fs::path target = fs::path(task_path).lexically_normal();
+  auto overlaps = [&](const std::string& physical) {
+    const fs::path root = fs::path(physical).lexically_normal();
+    auto inside = [](const fs::path& a, const fs::path& b) {
+      const auto relative = a.lexically_relative(b);
+      return !relative.empty() && *relative.begin() != "..";
+    };
+    return inside(target, root) || inside(root, target);
+  };
+  std::vector<std::string> pools;
+  for (const auto& app : plan_.applications) {
+    bool serves = overlaps(app.physical_path);
+    for (const auto& vdir : app.virtual_directories)
+      serves = serves || overlaps(vdir.physical_path);
+    if (serves && std::find(pools.begin(), pools.end(), app.pool) == pools.end()) {
+      pools.push_back(app.pool);
+    }
+  }
+  return pools;
+}
+
+}  // namespace nomad_iis::iis

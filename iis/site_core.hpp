@@ -1,0 +1,218 @@
+#pragma once
+// The state of one site, shared by the `site` object its owner holds and by
+// every callback in flight (so destroying the `site` mid-operation is safe:
+// the core lives on, detached, until the last callback drops it).
+//
+// Operations (the owner's and our own repairs after a crash) run one at a
+// time through a job queue; each is a chain of short steps on the shared
+// executor, never a blocked thread. Process exits arrive from the shared
+// process_monitor. Completions and observer calls go through call_out(),
+// which is a no-op once the owner destroyed the site.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "iis/backend.hpp"
+#include "iis/executor.hpp"
+#include "iis/nginx_config.hpp"
+#include "iis/process.hpp"
+#include "iis/process_monitor.hpp"
+#include "iis/state_codec.hpp"
+#include "iis/web_config.hpp"
+
+namespace nomad_iis::iis {
+
+/// The threads every site shares. The monitor is declared last so it is
+/// destroyed first (it posts to the executor).
+struct backend_runtime {
+  std::shared_ptr<executor> runner;
+  std::unique_ptr<process_monitor> monitor;
+};
+
+/// "90s" or "1500ms".
+std::string seconds_text(duration value);
+
+class site_core : public std::enable_shared_from_this<site_core> {
+ public:
+  using clock = std::chrono::steady_clock;
+  using job = std::function<void(std::function<void()> finished)>;
+
+  site_core(std::shared_ptr<backend_runtime> runtime, site_plan plan,
+            std::shared_ptr<site_observer> observer);
+
+  // ---- the owner's operations (site interface) ----
+  void start(completion done);
+  void stop(duration timeout, std::string signal, completion done);
+  void start_pools(std::vector<std::string> pools, completion done);
+  void stop_pools(std::vector<std::string> pools, completion done);
+  void recycle_pools(std::vector<std::string> pools, completion done);
+  void destroy(completion done);
+  site_snapshot snapshot() const;
+  usage_sample sample_usage() const;
+  std::string save_state() const;
+  std::vector<std::string> pools_serving(const std::string& task_path) const;
+  const site_plan& plan() const { return plan_; }
+
+  /// Re-attaches to the processes in `state` (the front was checked alive by
+  /// the caller); dead parts of started pools are repaired asynchronously.
+  void recover(const saved_site& state);
+
+  /// The owner let go of the site: no more completions or observer calls,
+  /// no more watching; running processes are left alone.
+  void detach();
+
+ private:
+  enum class role { front_master, front_worker, pool_master, pool_worker, app };
+
+  /// A process we watch.
+  struct tracked {
+    process_ref ref;
+    role kind = role::front_master;
+    std::size_t pool = 0;
+    std::size_t app = 0;
+    bool retiring = false;  ///< expected to exit (old generation after a recycle)
+    std::uint64_t watch = 0;
+  };
+
+  /// Parallel to plan_.applications.
+  struct app_state {
+    std::size_t pool = 0;
+    std::optional<process_handler> handler;  ///< nullopt: static content
+    std::optional<std::uint64_t> max_body;   ///< web.config request limit
+    std::int32_t port = 0;                   ///< handler apps: where it listens
+    process_ref process;                     ///< handler apps: pid 0 when not running
+  };
+
+  /// Parallel to plan_.pools.
+  struct pool_state {
+    pool_status status = pool_status::stopped;
+    process_ref master;  ///< the pool's nginx (static content)
+    std::deque<clock::time_point> crashes;
+    std::uint64_t periodic_timer = 0;
+  };
+
+  /// The task's stdout/stderr write ends for the processes of one step.
+  struct output_fds {
+    unique_fd out;
+    unique_fd err;
+  };
+  using outputs_ptr = std::shared_ptr<output_fds>;
+
+  /// Something that must accept connections before a start counts as done.
+  struct ready_target {
+    std::string what;  ///< for the error text
+    std::string ip;    ///< tcp
+    std::int32_t port = 0;
+    std::string socket;     ///< unix socket name relative to the data_dir ("" = tcp)
+    process_ref owner;      ///< fail early when it dies
+    std::string owner_log;  ///< nginx alert log of the owner ("" = none)
+    clock::time_point deadline;
+    std::string limit_text;  ///< "90s", for the error text
+  };
+
+  using step = std::function<void(std::optional<std::string> error)>;
+
+  // ---- job queue and call-outs (site_core.cpp) ----
+  void enqueue(job work);
+  void run_next_job();
+  void call_out(const std::function<void()>& fn);
+  void deliver(const completion& done, std::optional<std::string> error);
+  void emit(const std::string& message, std::map<std::string, std::string> annotations = {});
+
+  // ---- async building blocks (site_core.cpp) ----
+  void after(std::chrono::milliseconds delay, std::function<void()> fn);
+  void poll(std::function<bool()> check, clock::time_point deadline,
+            std::function<void(bool done)> next,
+            std::chrono::milliseconds interval = std::chrono::milliseconds(20));
+  void wait_ready(std::vector<ready_target> targets, step next);
+  void wait_gone(std::vector<process_ref> processes, clock::time_point deadline,
+                 std::function<void(std::vector<process_ref> left)> next);
+  void open_outputs(clock::time_point deadline, bool fall_back_to_null,
+                    std::function<void(std::optional<std::string>, outputs_ptr)> next);
+  /// Finds new children of `master` (workers nginx started) and tracks them.
+  void adopt_workers(const process_ref& master, role kind, std::size_t pool, std::size_t wanted,
+                     clock::time_point deadline,
+                     std::function<void(std::vector<process_ref> adopted)> next);
+
+  // ---- processes (site_core.cpp) ----
+  void track(const process_ref& ref, role kind, std::size_t pool = 0, std::size_t app = 0);
+  void on_exit(const process_ref& ref, exit_status status);
+  /// Records a crash of `pool`; true when rapid-fail protection trips.
+  bool record_crash(std::size_t pool);
+  process_ref spawn_nginx(const std::string& instance, const output_fds& outputs);
+  process_ref spawn_app(std::size_t app, std::int32_t port, const output_fds& outputs);
+  /// Processes of the pool (master, workers, apps, retiring ones too).
+  std::vector<process_ref> pool_processes(std::size_t pool) const;
+  std::vector<process_ref> front_processes() const;
+  /// Signals the given processes and the untracked children of masters among them.
+  std::vector<process_ref> signal_all(const std::vector<process_ref>& processes, int signal) const;
+  void forget(const std::vector<process_ref>& processes);
+
+  // ---- configuration (site_core.cpp) ----
+  /// Reads web.config of the pool's applications (all pools when nullopt).
+  void analyse_apps(std::optional<std::size_t> pool);
+  bool pool_has_static(std::size_t pool) const;
+  bool pool_has_apps(std::size_t pool) const;
+  std::optional<nginx_identity> identity_for(const std::optional<std::string>& user) const;
+  void write_pool_conf(std::size_t pool);
+  void write_front_conf();
+  std::vector<ready_target> pool_targets(std::size_t pool) const;
+  void prepare_certificates();
+
+  // ---- flows (site_lifecycle.cpp) ----
+  void run_start(completion done, std::function<void()> finished);
+  void abort_start(const std::string& error, completion done, std::function<void()> finished);
+  void run_stop(duration timeout, int app_signal, completion done, std::function<void()> finished);
+  void run_destroy(completion done, std::function<void()> finished);
+  void run_front_died(exit_status status, std::function<void()> finished);
+  void replace_front_worker(process_ref old, std::function<void()> finished);
+
+  // ---- pool flows (site_pools.cpp) ----
+  std::optional<std::vector<std::size_t>> resolve_pools(const std::vector<std::string>& names,
+                                                        std::string& error) const;
+  void for_each_pool(std::vector<std::size_t> pools, std::function<void(std::size_t, step)> action,
+                     step done);
+  void spawn_pool(std::size_t pool, const output_fds& outputs);
+  void start_pool(std::size_t pool, step done);
+  void stop_pool(std::size_t pool, step done);
+  void recycle_pool(std::size_t pool, step done);
+  void reload_front(std::function<void(std::optional<std::string>, std::vector<process_ref>)> next);
+  void retire_apps(std::vector<process_ref> old_apps, std::vector<process_ref> old_front_workers,
+                   duration limit);
+  void arm_periodic_restart(std::size_t pool);
+  void rapid_fail_stop(std::size_t pool, std::function<void()> finished);
+  void repair_pool_master(std::size_t pool, process_ref old, exit_status status,
+                          std::function<void()> finished);
+  void replace_pool_worker(std::size_t pool, process_ref old, exit_status status,
+                           std::function<void()> finished);
+  void restart_app(std::size_t app, process_ref old, exit_status status,
+                   std::function<void()> finished);
+
+  std::shared_ptr<backend_runtime> runtime_;
+  const site_plan plan_;
+  const std::shared_ptr<site_observer> observer_;
+
+  std::recursive_mutex gate_;          ///< held while calling out; detach() takes it
+  std::atomic<bool> detached_{false};  ///< written under gate_
+
+  mutable std::mutex mutex_;  ///< guards everything below
+  bool started_ = false;
+  bool destroyed_ = false;
+  bool front_expected_exit_ = false;  ///< stop/destroy asked: no on_exit
+  process_ref front_;
+  std::vector<pool_state> pools_;
+  std::vector<app_state> apps_;
+  std::map<std::int32_t, tracked> processes_;
+  std::deque<job> jobs_;
+  bool job_running_ = false;
+};
+
+}  // namespace nomad_iis::iis

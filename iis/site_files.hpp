@@ -1,0 +1,32 @@
+#pragma once
+// The file system side of starting a site: its data_dir, the placeholder
+// copied into empty application folders, and directory modes so the pools'
+// Unix users can read their applications but never the task's secrets.
+
+#include <string>
+#include <vector>
+
+#include "iis/model.hpp"
+
+namespace nomad_iis::iis {
+
+/// Creates data_dir with run/, tmp/, logs/ and certs/, traversable (0711) so
+/// unprivileged nginx workers reach the sockets, and the task's tmp dir.
+void create_site_dirs(const site_plan& plan);
+
+/// Copies plan.placeholder_app_path into application folders that are missing
+/// or empty; returns the folders it filled.
+std::vector<std::string> copy_placeholder(const site_plan& plan);
+
+/// When root: lets each pool's user read (and, as in IIS, write local/ and
+/// tmp/) its application folders, and keeps secrets/ and private/ at 0700.
+/// Never walks into secrets/. A no-op when not root.
+void apply_directory_security(const site_plan& plan);
+
+/// rm -rf that never follows symlinks; errors are ignored.
+void remove_tree(const std::string& path);
+
+/// Writes `content` to `path` through a temporary file and rename.
+void write_file_atomic(const std::string& path, const std::string& content, unsigned mode = 0600);
+
+}  // namespace nomad_iis::iis

@@ -1,0 +1,46 @@
+#pragma once
+// Where each file of a site lives inside its data_dir. nginx runs with the
+// data_dir as working directory, so sockets are named relative to it and
+// stay short whatever the data_dir path (sun_path holds 108 bytes).
+
+#include <cstddef>
+#include <string>
+
+namespace nomad_iis::iis::layout {
+
+inline std::string pool_instance(std::size_t pool) {
+  return "pool-" + std::to_string(pool);
+}
+
+inline std::string conf(const std::string& data_dir, const std::string& instance) {
+  return data_dir + "/" + instance + ".conf";
+}
+inline std::string pid_file(const std::string& data_dir, const std::string& instance) {
+  return data_dir + "/run/" + instance + ".pid";
+}
+inline std::string alert_log(const std::string& data_dir, const std::string& instance) {
+  return data_dir + "/logs/" + instance + ".log";
+}
+inline std::string temp_dir(const std::string& data_dir, const std::string& instance) {
+  return data_dir + "/tmp/" + instance;
+}
+/// Relative to the data_dir (the working directory of every nginx).
+inline std::string socket_name(std::size_t pool) {
+  return "run/" + pool_instance(pool) + ".sock";
+}
+inline std::string run_dir(const std::string& data_dir) {
+  return data_dir + "/run";
+}
+inline std::string app_pid_file(const std::string& data_dir, std::size_t app) {
+  return data_dir + "/run/app-" + std::to_string(app) + ".pid";
+}
+inline std::string cert_file(const std::string& data_dir, std::size_t binding) {
+  return data_dir + "/certs/binding-" + std::to_string(binding) + ".crt";
+}
+inline std::string key_file(const std::string& data_dir, std::size_t binding) {
+  return data_dir + "/certs/binding-" + std::to_string(binding) + ".key";
+}
+
+constexpr const char* front_instance = "front";
+
+}  // namespace nomad_iis::iis::layout

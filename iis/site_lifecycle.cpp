@@ -1,0 +1,520 @@
+// site_core: starting, stopping, destroying and recovering the whole site,
+// and what happens when its front nginx dies on its own.
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+
+#include "iis/net_probe.hpp"
+#include "iis/nginx_log.hpp"
+#include "iis/site_core.hpp"
+#include "iis/site_files.hpp"
+#include "iis/site_layout.hpp"
+
+namespace nomad_iis::iis {
+namespace {
+
+constexpr auto kill_grace = std::chrono::seconds(3);
+constexpr auto adopt_limit = std::chrono::seconds(3);
+
+std::string join(const std::vector<std::string>& items, const char* separator = ", ") {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += separator;
+    out += item;
+  }
+  return out;
+}
+
+std::string pids_text(const std::vector<process_ref>& processes) {
+  std::vector<std::string> pids;
+  for (const auto& p : processes) pids.push_back(std::to_string(p.pid));
+  return join(pids);
+}
+
+std::string address_text(const std::string& ip, std::int32_t port) {
+  if (ip.empty()) return "*:" + std::to_string(port);
+  if (ip.find(':') != std::string::npos) return "[" + ip + "]:" + std::to_string(port);
+  return ip + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+void site_core::start(completion done) {
+  enqueue([self = shared_from_this(), done = std::move(done)](auto finished) {
+    self->run_start(done, finished);
+  });
+}
+
+void site_core::stop(duration timeout, std::string signal, completion done) {
+  int app_signal = signal.empty() ? SIGTERM : signal_from_name(signal);
+  if (app_signal == 0) app_signal = SIGTERM;
+  enqueue([self = shared_from_this(), timeout, app_signal, done = std::move(done)](auto finished) {
+    self->run_stop(timeout, app_signal, done, finished);
+  });
+}
+
+void site_core::destroy(completion done) {
+  enqueue([self = shared_from_this(), done = std::move(done)](auto finished) {
+    self->run_destroy(done, finished);
+  });
+}
+
+void site_core::run_start(completion done, std::function<void()> finished) {
+  {
+    std::lock_guard lock(mutex_);
+    if (destroyed_ || (started_ && front_.pid != 0)) {
+      const bool destroyed = destroyed_;
+      runtime_->runner->post([self = shared_from_this(), done, finished, destroyed] {
+        self->deliver(
+            done, destroyed ? std::optional<std::string>("the site was destroyed") : std::nullopt);
+        finished();
+      });
+      return;
+    }
+    front_expected_exit_ = false;
+    started_ = false;
+  }
+  if (!plan_.ignored_options.empty()) {
+    emit("options without effect on Linux: " + join(plan_.ignored_options),
+         {{"ignored_options", join(plan_.ignored_options)}});
+  }
+  std::optional<std::string> error;
+  clock::duration start_limit = std::chrono::seconds(1);
+  try {
+    create_site_dirs(plan_);
+    copy_placeholder(plan_);
+    apply_directory_security(plan_);
+    analyse_apps(std::nullopt);
+    for (std::size_t i = 0; i < plan_.applications.size(); ++i) {
+      std::optional<process_handler> handler;
+      {
+        std::lock_guard lock(mutex_);
+        handler = apps_[i].handler;
+      }
+      if (handler && handler->hosting_model == "inprocess") {
+        emit("application " + plan_.applications[i].url_path +
+             " asks for hostingModel=\"inprocess\"; on Linux its process runs out of process "
+             "behind nginx");
+      }
+    }
+    prepare_certificates();
+    std::set<std::pair<std::string, std::int32_t>> listens;
+    for (const auto& binding : plan_.bindings) {
+      if (!listens.insert({binding.ip, binding.port}).second) continue;
+      if (auto why = check_bindable(binding.ip, binding.port)) {
+        throw std::runtime_error("binding " + address_text(binding.ip, binding.port) + ": " + *why);
+      }
+    }
+    {
+      std::lock_guard lock(mutex_);
+      for (auto& pool : pools_) pool.status = pool_status::starting;
+    }
+    for (std::size_t i = 0; i < apps_.size(); ++i) {
+      bool handler = false;
+      {
+        std::lock_guard lock(mutex_);
+        handler = apps_[i].handler.has_value();
+      }
+      const std::int32_t port = handler ? pick_loopback_port() : 0;
+      std::lock_guard lock(mutex_);
+      apps_[i].port = port;
+    }
+    for (std::size_t p = 0; p < plan_.pools.size(); ++p) {
+      start_limit = std::max<clock::duration>(start_limit, plan_.pools[p].start_time_limit);
+      if (pool_has_static(p)) write_pool_conf(p);
+    }
+    write_front_conf();
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  if (error) {
+    abort_start(*error, done, finished);
+    return;
+  }
+  auto self = shared_from_this();
+  open_outputs(
+      clock::now() + start_limit, false,
+      [self, done, finished, start_limit](std::optional<std::string> error, outputs_ptr outputs) {
+        if (error) {
+          self->abort_start(*error, done, finished);
+          return;
+        }
+        std::vector<ready_target> targets;
+        try {
+          for (std::size_t p = 0; p < self->plan_.pools.size(); ++p) {
+            self->spawn_pool(p, *outputs);
+            auto pool_targets = self->pool_targets(p);
+            targets.insert(targets.end(), pool_targets.begin(), pool_targets.end());
+          }
+          const auto front = self->spawn_nginx(layout::front_instance, *outputs);
+          {
+            std::lock_guard lock(self->mutex_);
+            self->front_ = front;
+          }
+          self->track(front, role::front_master);
+          std::set<std::pair<std::string, std::int32_t>> listens;
+          for (const auto& binding : self->plan_.bindings) {
+            if (!listens.insert({binding.ip, binding.port}).second) continue;
+            ready_target target;
+            target.what = "binding " + address_text(binding.ip, binding.port);
+            target.ip = binding.ip;
+            target.port = binding.port;
+            target.owner = front;
+            target.owner_log = layout::alert_log(self->plan_.data_dir, layout::front_instance);
+            target.deadline = clock::now() + start_limit;
+            target.limit_text = seconds_text(std::chrono::duration_cast<duration>(start_limit));
+            targets.push_back(target);
+          }
+        } catch (const std::exception& e) {
+          self->abort_start(e.what(), done, finished);
+          return;
+        }
+        outputs.reset();  // our copies of the FIFO write ends go now
+        self->wait_ready(std::move(targets),
+                         [self, done, finished](std::optional<std::string> error) {
+                           if (error) {
+                             self->abort_start(*error, done, finished);
+                             return;
+                           }
+                           // Learn the workers each nginx master started.
+                           std::vector<std::tuple<process_ref, role, std::size_t>> masters;
+                           {
+                             std::lock_guard lock(self->mutex_);
+                             masters.emplace_back(self->front_, role::front_worker, 0);
+                             for (std::size_t p = 0; p < self->pools_.size(); ++p) {
+                               if (self->pools_[p].master.pid) {
+                                 masters.emplace_back(self->pools_[p].master, role::pool_worker, p);
+                               }
+                             }
+                           }
+                           auto remaining = std::make_shared<decltype(masters)>(std::move(masters));
+                           auto adopt_next = std::make_shared<std::function<void()>>();
+                           *adopt_next = [self, remaining, adopt_next, done, finished] {
+                             if (remaining->empty()) {
+                               *adopt_next = nullptr;  // break the self-reference
+                               {
+                                 std::lock_guard lock(self->mutex_);
+                                 for (auto& pool : self->pools_) pool.status = pool_status::started;
+                                 self->started_ = true;
+                               }
+                               for (std::size_t p = 0; p < self->plan_.pools.size(); ++p)
+                                 self->arm_periodic_restart(p);
+                               self->deliver(done, std::nullopt);
+                               finished();
+                               return;
+                             }
+                             auto [master, kind, pool] = remaining->back();
+                             remaining->pop_back();
+                             self->adopt_workers(master, kind, pool, 1, clock::now() + adopt_limit,
+                                                 [adopt_next](std::vector<process_ref>) {
+                                                   if (*adopt_next) (*adopt_next)();
+                                                 });
+                           };
+                           (*adopt_next)();
+                         });
+      });
+}
+
+void site_core::abort_start(const std::string& error, completion done,
+                            std::function<void()> finished) {
+  std::vector<process_ref> all;
+  {
+    std::lock_guard lock(mutex_);
+    front_expected_exit_ = true;
+    for (auto& pool : pools_) pool.status = pool_status::stopping;
+    if (front_.pid) all.push_back(front_);
+    for (const auto& [pid, item] : processes_) all.push_back(item.ref);
+  }
+  const auto killed = signal_all(all, SIGKILL);
+  wait_gone(killed, clock::now() + kill_grace,
+            [self = shared_from_this(), all, error, done, finished](std::vector<process_ref>) {
+              self->forget(all);
+              remove_tree(self->plan_.data_dir);
+              {
+                std::lock_guard lock(self->mutex_);
+                for (auto& pool : self->pools_) {
+                  pool.status = pool_status::stopped;
+                  pool.master = process_ref{};
+                }
+                for (auto& app : self->apps_) app.process = process_ref{};
+                self->front_ = process_ref{};
+                self->started_ = false;
+              }
+              self->deliver(done, error);
+              finished();
+            });
+}
+
+void site_core::run_stop(duration timeout, int app_signal, completion done,
+                         std::function<void()> finished) {
+  std::vector<std::uint64_t> timers;
+  process_ref front;
+  {
+    std::lock_guard lock(mutex_);
+    front_expected_exit_ = true;
+    for (auto& pool : pools_) {
+      if (pool.status != pool_status::stopped) pool.status = pool_status::stopping;
+      if (pool.periodic_timer) timers.push_back(pool.periodic_timer);
+      pool.periodic_timer = 0;
+    }
+    front = front_;
+  }
+  for (auto id : timers) runtime_->runner->cancel(id);
+  const auto deadline = clock::now() + timeout;
+  auto self = shared_from_this();
+  // The front first: it stops accepting and finishes what is in flight while
+  // the pools still answer; then the pools.
+  if (front.pid) send_signal(front, SIGQUIT);
+  wait_gone(front_processes(), deadline,
+            [self, deadline, app_signal, done, finished](std::vector<process_ref> front_left) {
+              std::vector<process_ref> all = front_left;
+              for (std::size_t p = 0; p < self->plan_.pools.size(); ++p) {
+                process_ref master;
+                {
+                  std::lock_guard lock(self->mutex_);
+                  master = self->pools_[p].master;
+                }
+                if (master.pid) send_signal(master, SIGQUIT);
+                for (const auto& process : self->pool_processes(p)) {
+                  all.push_back(process);
+                  std::lock_guard lock(self->mutex_);
+                  auto it = self->processes_.find(process.pid);
+                  if (it != self->processes_.end() && it->second.kind == role::app) {
+                    send_signal(process, app_signal);
+                  }
+                }
+              }
+              self->wait_gone(
+                  all, deadline, [self, all, done, finished](std::vector<process_ref> left) {
+                    const auto killed = self->signal_all(left, SIGKILL);
+                    self->wait_gone(
+                        killed, clock::now() + kill_grace,
+                        [self, all, killed, done, finished](std::vector<process_ref> survivors) {
+                          self->forget(all);
+                          self->forget(killed);
+                          for (std::size_t p = 0; p < self->plan_.pools.size(); ++p) {
+                            ::unlink((self->plan_.data_dir + "/" + layout::socket_name(p)).c_str());
+                          }
+                          {
+                            std::lock_guard lock(self->mutex_);
+                            for (auto& pool : self->pools_) {
+                              pool.status = pool_status::stopped;
+                              pool.master = process_ref{};
+                            }
+                            for (auto& app : self->apps_) app.process = process_ref{};
+                            self->front_ = process_ref{};
+                          }
+                          std::optional<std::string> error;
+                          if (!survivors.empty()) {
+                            error = "processes " + pids_text(survivors) + " survived SIGKILL";
+                          }
+                          self->deliver(done, error);
+                          finished();
+                        });
+                  });
+            });
+}
+
+void site_core::run_destroy(completion done, std::function<void()> finished) {
+  std::vector<std::uint64_t> timers;
+  std::vector<process_ref> all;
+  {
+    std::lock_guard lock(mutex_);
+    destroyed_ = true;
+    front_expected_exit_ = true;
+    for (auto& pool : pools_) {
+      if (pool.status != pool_status::stopped) pool.status = pool_status::stopping;
+      if (pool.periodic_timer) timers.push_back(pool.periodic_timer);
+      pool.periodic_timer = 0;
+      if (pool.master.pid) all.push_back(pool.master);
+    }
+    if (front_.pid) all.push_back(front_);
+    for (const auto& [pid, item] : processes_) all.push_back(item.ref);
+    for (const auto& app : apps_) {
+      if (app.process.pid) all.push_back(app.process);
+    }
+  }
+  for (auto id : timers) runtime_->runner->cancel(id);
+  const auto killed = signal_all(all, SIGKILL);
+  wait_gone(
+      killed, clock::now() + kill_grace,
+      [self = shared_from_this(), all, killed, done, finished](std::vector<process_ref> survivors) {
+        self->forget(all);
+        self->forget(killed);
+        remove_tree(self->plan_.data_dir);
+        {
+          std::lock_guard lock(self->mutex_);
+          for (auto& pool : self->pools_) {
+            pool.status = pool_status::stopped;
+            pool.master = process_ref{};
+          }
+          for (auto& app : self->apps_) app.process = process_ref{};
+          self->front_ = process_ref{};
+        }
+        std::optional<std::string> error;
+        if (!survivors.empty()) {
+          error = "processes " + pids_text(survivors) + " survived SIGKILL";
+        }
+        self->deliver(done, error);
+        finished();
+      });
+}
+
+void site_core::run_front_died(exit_status status, std::function<void()> finished) {
+  // The front holds the bindings: without it the site is down. Clean up the
+  // orphans (its workers keep the ports) and the pools, then tell the owner.
+  std::vector<process_ref> all;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& pool : pools_) {
+      pool.status = pool_status::stopping;
+      if (pool.master.pid) all.push_back(pool.master);
+    }
+    for (const auto& [pid, item] : processes_) all.push_back(item.ref);
+  }
+  const auto killed = signal_all(all, SIGKILL);
+  const std::string front_log = layout::alert_log(plan_.data_dir, layout::front_instance);
+  wait_gone(killed, clock::now() + kill_grace,
+            [self = shared_from_this(), all, killed, status, finished](std::vector<process_ref>) {
+              self->forget(all);
+              self->forget(killed);
+              {
+                std::lock_guard lock(self->mutex_);
+                for (auto& pool : self->pools_) {
+                  pool.status = pool_status::stopped;
+                  pool.master = process_ref{};
+                }
+                for (auto& app : self->apps_) app.process = process_ref{};
+              }
+              exit_info info;
+              info.exit_code = status.known ? status.code : -1;
+              info.signal = status.known ? status.signal : 0;
+              info.reason = "the front nginx of site " + self->plan_.site_name + " exited (" +
+                            describe(status) + "); the site is down";
+              if (self->observer_) self->call_out([&] { self->observer_->on_exit(info); });
+              finished();
+            });
+}
+
+void site_core::replace_front_worker(process_ref old, std::function<void()> finished) {
+  process_ref front;
+  {
+    std::lock_guard lock(mutex_);
+    front = front_;
+  }
+  if (!front.pid) {
+    finished();
+    return;
+  }
+  adopt_workers(front, role::front_worker, 0, 1, clock::now() + adopt_limit,
+                [self = shared_from_this(), old, finished](std::vector<process_ref> adopted) {
+                  std::string reason = worker_exit_reason(
+                      layout::alert_log(self->plan_.data_dir, layout::front_instance), old.pid);
+                  if (reason.empty()) reason = "status unknown";
+                  std::string message =
+                      "front worker " + std::to_string(old.pid) + " exited (" + reason + ")";
+                  if (!adopted.empty())
+                    message += "; restarted as " + std::to_string(adopted[0].pid);
+                  self->emit(message);
+                  finished();
+                });
+}
+
+void site_core::recover(const saved_site& state) {
+  std::vector<job> repairs;
+  auto self = shared_from_this();
+  {
+    std::lock_guard lock(mutex_);
+    front_ = state.front;
+    started_ = true;
+    for (std::size_t p = 0; p < pools_.size() && p < state.pools.size(); ++p) {
+      auto status = state.pools[p].status;
+      // An operation was cut short by the restart: finish it in the safe direction.
+      if (status == pool_status::starting) status = pool_status::started;
+      if (status == pool_status::stopping) status = pool_status::stopped;
+      pools_[p].status = status;
+      pools_[p].master = state.pools[p].master;
+      for (const auto& app : state.pools[p].apps) {
+        apps_[app.app].port = app.port;
+        apps_[app.app].process = app.process;
+        apps_[app.app].handler = process_handler{};  // refined below from web.config
+      }
+    }
+  }
+  for (std::size_t i = 0; i < apps_.size(); ++i) {
+    bool handler = false;
+    {
+      std::lock_guard lock(mutex_);
+      handler = apps_[i].handler.has_value();
+    }
+    if (!handler) continue;
+    try {
+      auto web = read_web_config(plan_.applications[i].physical_path);
+      std::lock_guard lock(mutex_);
+      if (web.handler) apps_[i].handler = web.handler;
+      apps_[i].max_body = web.max_allowed_content_length;
+    } catch (const std::exception&) {
+      // Keep the placeholder handler; a restart will report the problem.
+    }
+  }
+  track(state.front, role::front_master);
+  for (const auto& worker : children_of(state.front)) track(worker, role::front_worker);
+  for (std::size_t p = 0; p < pools_.size(); ++p) {
+    pool_status status;
+    process_ref master;
+    {
+      std::lock_guard lock(mutex_);
+      status = pools_[p].status;
+      master = pools_[p].master;
+    }
+    if (status == pool_status::stopped) {
+      // Leftovers of a stop that the restart interrupted.
+      std::vector<process_ref> leftovers;
+      if (is_alive(master)) leftovers.push_back(master);
+      for (const auto& app : state.pools[p].apps) {
+        if (is_alive(app.process)) leftovers.push_back(app.process);
+      }
+      signal_all(leftovers, SIGKILL);
+      std::lock_guard lock(mutex_);
+      pools_[p].master = process_ref{};
+      for (auto& app : apps_) {
+        if (app.pool == p) app.process = process_ref{};
+      }
+      continue;
+    }
+    if (master.pid) {
+      if (is_alive(master)) {
+        track(master, role::pool_master, p);
+        for (const auto& worker : children_of(master)) track(worker, role::pool_worker, p);
+      } else {
+        {
+          std::lock_guard lock(mutex_);
+          pools_[p].master = process_ref{};
+        }
+        repairs.push_back([self, p, master](auto finished) {
+          self->repair_pool_master(p, master, exit_status{}, finished);
+        });
+      }
+    }
+    for (const auto& app : state.pools[p].apps) {
+      if (app.process.pid && is_alive(app.process)) {
+        track(app.process, role::app, p, app.app);
+      } else {
+        {
+          std::lock_guard lock(mutex_);
+          apps_[app.app].process = process_ref{};
+        }
+        repairs.push_back([self, a = app.app, old = app.process](auto finished) {
+          self->restart_app(a, old, exit_status{}, finished);
+        });
+      }
+    }
+    arm_periodic_restart(p);
+  }
+  for (auto& repair : repairs) enqueue(std::move(repair));
+}
+
+}  // namespace nomad_iis::iis

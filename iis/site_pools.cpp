@@ -1,0 +1,844 @@
+// site_core: application pool lifecycle (start, stop, recycle), front
+// reloads, periodic restarts, and the repairs after a worker crashed
+// (with rapid-fail protection).
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "iis/net_probe.hpp"
+#include "iis/nginx_log.hpp"
+#include "iis/site_core.hpp"
+#include "iis/site_layout.hpp"
+
+namespace nomad_iis::iis {
+namespace {
+
+constexpr auto kill_grace = std::chrono::seconds(3);
+constexpr auto adopt_limit = std::chrono::seconds(3);
+constexpr auto repair_output_wait = std::chrono::seconds(5);
+constexpr auto front_reload_limit = std::chrono::seconds(10);
+
+}  // namespace
+
+// ------------------------------------------------------------ owner operations
+
+std::optional<std::vector<std::size_t>> site_core::resolve_pools(
+    const std::vector<std::string>& names, std::string& error) const {
+  std::vector<std::size_t> out;
+  if (names.empty()) {
+    for (std::size_t p = 0; p < plan_.pools.size(); ++p) out.push_back(p);
+    return out;
+  }
+  for (const auto& name : names) {
+    auto it = std::find_if(plan_.pools.begin(), plan_.pools.end(),
+                           [&](const pool_plan& pool) { return pool.name == name; });
+    if (it == plan_.pools.end()) {
+      error = "unknown application pool \"" + name + "\"";
+      return std::nullopt;
+    }
+    const auto index = static_cast<std::size_t>(it - plan_.pools.begin());
+    if (std::find(out.begin(), out.end(), index) == out.end()) out.push_back(index);
+  }
+  return out;
+}
+
+void site_core::for_each_pool(std::vector<std::size_t> pools,
+                              std::function<void(std::size_t, step)> action, step done) {
+  auto remaining = std::make_shared<std::vector<std::size_t>>(pools.rbegin(), pools.rend());
+  auto errors = std::make_shared<std::vector<std::string>>();
+  auto next = std::make_shared<std::function<void()>>();
+  *next = [remaining, errors, next, action = std::move(action), done = std::move(done)] {
+    if (remaining->empty()) {
+      std::optional<std::string> error;
+      for (const auto& e : *errors) error = error ? *error + "; " + e : e;
+      auto finish = done;
+      *next = nullptr;  // break the self-reference before finishing
+      finish(error);
+      return;
+    }
+    const std::size_t pool = remaining->back();
+    remaining->pop_back();
+    action(pool, [errors, next](std::optional<std::string> error) {
+      if (error) errors->push_back(*error);
+      if (*next) (*next)();
+    });
+  };
+  (*next)();
+}
+
+void site_core::start_pools(std::vector<std::string> pools, completion done) {
+  enqueue([self = shared_from_this(), pools, done](auto finished) {
+    std::string error;
+    auto list = self->resolve_pools(pools, error);
+    if (!list) {
+      self->deliver(done, error);
+      finished();
+      return;
+    }
+    self->for_each_pool(
+        *list, [self](std::size_t p, step next) { self->start_pool(p, next); },
+        [self, done, finished](std::optional<std::string> error) {
+          self->deliver(done, error);
+          finished();
+        });
+  });
+}
+
+void site_core::stop_pools(std::vector<std::string> pools, completion done) {
+  enqueue([self = shared_from_this(), pools, done](auto finished) {
+    std::string error;
+    auto list = self->resolve_pools(pools, error);
+    if (!list) {
+      self->deliver(done, error);
+      finished();
+      return;
+    }
+    self->for_each_pool(
+        *list, [self](std::size_t p, step next) { self->stop_pool(p, next); },
+        [self, done, finished](std::optional<std::string> error) {
+          self->deliver(done, error);
+          finished();
+        });
+  });
+}
+
+void site_core::recycle_pools(std::vector<std::string> pools, completion done) {
+  enqueue([self = shared_from_this(), pools, done](auto finished) {
+    std::string error;
+    auto list = self->resolve_pools(pools, error);
+    if (!list) {
+      self->deliver(done, error);
+      finished();
+      return;
+    }
+    const bool all = pools.empty();
+    self->for_each_pool(
+        *list,
+        [self, all](std::size_t p, step next) {
+          pool_status status;
+          {
+            std::lock_guard lock(self->mutex_);
+            status = self->pools_[p].status;
+          }
+          if (status != pool_status::started) {
+            // "Recycle everything" skips stopped pools, as IIS's RECYCLE signal does.
+            next(all ? std::nullopt
+                     : std::optional<std::string>("application pool " + self->plan_.pools[p].name +
+                                                  " is not started"));
+            return;
+          }
+          self->recycle_pool(p, next);
+        },
+        [self, done, finished](std::optional<std::string> error) {
+          self->deliver(done, error);
+          finished();
+        });
+  });
+}
+
+// ------------------------------------------------------------ pool lifecycle
+
+void site_core::spawn_pool(std::size_t pool, const output_fds& outputs) {
+  if (pool_has_static(pool)) {
+    ::unlink((plan_.data_dir + "/" + layout::socket_name(pool)).c_str());  // stale after SIGKILL
+    const auto master = spawn_nginx(layout::pool_instance(pool), outputs);
+    {
+      std::lock_guard lock(mutex_);
+      pools_[pool].master = master;
+    }
+    track(master, role::pool_master, pool);
+  }
+  for (std::size_t i = 0; i < apps_.size(); ++i) {
+    std::int32_t port = 0;
+    {
+      std::lock_guard lock(mutex_);
+      if (apps_[i].pool != pool || !apps_[i].handler) continue;
+      port = apps_[i].port;
+    }
+    const auto process = spawn_app(i, port, outputs);
+    {
+      std::lock_guard lock(mutex_);
+      apps_[i].process = process;
+    }
+    track(process, role::app, pool, i);
+  }
+}
+
+void site_core::start_pool(std::size_t pool, step done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (destroyed_) {
+      done("the site was destroyed");
+      return;
+    }
+    if (pools_[pool].status == pool_status::started ||
+        pools_[pool].status == pool_status::starting) {
+      done(std::nullopt);
+      return;
+    }
+    pools_[pool].status = pool_status::starting;
+    pools_[pool].crashes.clear();  // a manual start resets rapid-fail protection
+  }
+  auto self = shared_from_this();
+  auto fail = [self, pool, done](const std::string& error) {
+    const auto processes = self->pool_processes(pool);
+    const auto killed = self->signal_all(processes, SIGKILL);
+    self->wait_gone(killed, clock::now() + kill_grace,
+                    [self, pool, processes, killed, done, error](std::vector<process_ref>) {
+                      self->forget(processes);
+                      self->forget(killed);
+                      {
+                        std::lock_guard lock(self->mutex_);
+                        self->pools_[pool].status = pool_status::stopped;
+                        self->pools_[pool].master = process_ref{};
+                        for (auto& app : self->apps_) {
+                          if (app.pool == pool) app.process = process_ref{};
+                        }
+                      }
+                      done("application pool " + self->plan_.pools[pool].name + ": " + error);
+                    });
+  };
+  try {
+    analyse_apps(pool);
+    for (std::size_t i = 0; i < apps_.size(); ++i) {
+      bool handler = false;
+      {
+        std::lock_guard lock(mutex_);
+        handler = apps_[i].pool == pool && apps_[i].handler;
+      }
+      if (!handler) continue;
+      const auto port = pick_loopback_port();
+      std::lock_guard lock(mutex_);
+      apps_[i].port = port;
+    }
+    if (pool_has_static(pool)) write_pool_conf(pool);
+  } catch (const std::exception& e) {
+    fail(e.what());
+    return;
+  }
+  open_outputs(clock::now() + plan_.pools[pool].start_time_limit, false,
+               [self, pool, done, fail](std::optional<std::string> error, outputs_ptr outputs) {
+                 if (error) {
+                   fail(*error);
+                   return;
+                 }
+                 try {
+                   self->spawn_pool(pool, *outputs);
+                 } catch (const std::exception& e) {
+                   fail(e.what());
+                   return;
+                 }
+                 outputs.reset();
+                 self->wait_ready(self->pool_targets(pool), [self, pool, done, fail](
+                                                                std::optional<std::string> error) {
+                   if (error) {
+                     fail(*error);
+                     return;
+                   }
+                   auto finish = [self, pool, done] {
+                     process_ref master;
+                     {
+                       std::lock_guard lock(self->mutex_);
+                       master = self->pools_[pool].master;
+                     }
+                     auto started = [self, pool, done](std::vector<process_ref>) {
+                       {
+                         std::lock_guard lock(self->mutex_);
+                         self->pools_[pool].status = pool_status::started;
+                       }
+                       self->arm_periodic_restart(pool);
+                       done(std::nullopt);
+                     };
+                     if (master.pid) {
+                       self->adopt_workers(master, role::pool_worker, pool, 1,
+                                           clock::now() + adopt_limit, started);
+                     } else {
+                       started({});
+                     }
+                   };
+                   if (self->pool_has_apps(pool)) {
+                     // The front learns the application processes' new ports.
+                     self->reload_front([finish, fail](std::optional<std::string> error,
+                                                       std::vector<process_ref>) {
+                       if (error) {
+                         fail(*error);
+                       } else {
+                         finish();
+                       }
+                     });
+                   } else {
+                     finish();
+                   }
+                 });
+               });
+}
+
+void site_core::stop_pool(std::size_t pool, step done) {
+  std::uint64_t timer = 0;
+  {
+    std::lock_guard lock(mutex_);
+    if (pools_[pool].status == pool_status::stopped) {
+      done(std::nullopt);
+      return;
+    }
+    pools_[pool].status = pool_status::stopping;
+    timer = pools_[pool].periodic_timer;
+    pools_[pool].periodic_timer = 0;
+  }
+  if (timer) runtime_->runner->cancel(timer);
+  auto self = shared_from_this();
+  auto proceed = [self, pool, done] {
+    const auto processes = self->pool_processes(pool);
+    const auto& plan_pool = self->plan_.pools[pool];
+    for (const auto& process : processes) {
+      std::lock_guard lock(self->mutex_);
+      auto it = self->processes_.find(process.pid);
+      const bool is_master = self->pools_[pool].master == process;
+      const bool is_app = it != self->processes_.end() && it->second.kind == role::app;
+      if (is_master) send_signal(process, SIGQUIT);  // graceful: workers finish their requests
+      if (is_app) send_signal(process, SIGTERM);
+    }
+    self->wait_gone(
+        processes, clock::now() + plan_pool.shutdown_time_limit,
+        [self, pool, processes, done](std::vector<process_ref> left) {
+          const auto killed = self->signal_all(left, SIGKILL);
+          self->wait_gone(
+              killed, clock::now() + kill_grace,
+              [self, pool, processes, killed, done](std::vector<process_ref> survivors) {
+                self->forget(processes);
+                self->forget(killed);
+                ::unlink((self->plan_.data_dir + "/" + layout::socket_name(pool)).c_str());
+                {
+                  std::lock_guard lock(self->mutex_);
+                  self->pools_[pool].status = pool_status::stopped;
+                  self->pools_[pool].master = process_ref{};
+                  for (auto& app : self->apps_) {
+                    if (app.pool == pool) app.process = process_ref{};
+                  }
+                }
+                if (survivors.empty()) {
+                  done(std::nullopt);
+                } else {
+                  done("application pool " + self->plan_.pools[pool].name + ": process " +
+                       std::to_string(survivors.front().pid) + " survived SIGKILL");
+                }
+              });
+        });
+  };
+  if (pool_has_apps(pool)) {
+    // Application ports are plain TCP ports that someone else may take once
+    // the process is gone: the front stops proxying to them first.
+    reload_front([proceed](std::optional<std::string>, std::vector<process_ref>) { proceed(); });
+  } else {
+    proceed();  // the front answers 503/444 by itself once the socket is gone
+  }
+}
+
+void site_core::recycle_pool(std::size_t pool, step done) {
+  auto self = shared_from_this();
+  const auto& plan_pool = plan_.pools[pool];
+  auto restart = [self, pool, done] {
+    self->stop_pool(pool, [self, pool, done](std::optional<std::string> error) {
+      if (error) {
+        done(error);
+        return;
+      }
+      self->start_pool(pool, done);
+    });
+  };
+  if (!plan_pool.overlapped_recycle) {
+    restart();
+    return;
+  }
+  // web.config may have changed (the Management API recycles after uploads).
+  std::vector<bool> before;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& app : apps_) before.push_back(app.handler.has_value());
+  }
+  try {
+    analyse_apps(pool);
+  } catch (const std::exception& e) {
+    done("application pool " + plan_pool.name + ": " + e.what());
+    return;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    for (std::size_t i = 0; i < apps_.size(); ++i) {
+      if (apps_[i].handler.has_value() != before[i]) {
+        // An application changed between static and process: no overlap possible.
+        self->runtime_->runner->post(restart);
+        return;
+      }
+    }
+  }
+
+  // Step 2: application processes — a new one on a new port, switch, drain the old.
+  auto recycle_apps = [self, pool, done] {
+    std::vector<std::size_t> apps;
+    {
+      std::lock_guard lock(self->mutex_);
+      for (std::size_t i = 0; i < self->apps_.size(); ++i) {
+        if (self->apps_[i].pool == pool && self->apps_[i].handler) apps.push_back(i);
+      }
+    }
+    if (apps.empty()) {
+      done(std::nullopt);
+      return;
+    }
+    const auto& plan_pool = self->plan_.pools[pool];
+    self->open_outputs(
+        clock::now() + plan_pool.start_time_limit, false,
+        [self, pool, apps, done](std::optional<std::string> error, outputs_ptr outputs) {
+          const auto& plan_pool = self->plan_.pools[pool];
+          if (error) {
+            done("application pool " + plan_pool.name + ": " + *error);
+            return;
+          }
+          struct fresh {
+            std::size_t app;
+            std::int32_t port;
+            process_ref process;
+          };
+          auto started = std::make_shared<std::vector<fresh>>();
+          std::vector<ready_target> targets;
+          std::optional<std::string> spawn_error;
+          for (std::size_t i : apps) {
+            try {
+              const auto port = pick_loopback_port();
+              const auto process = self->spawn_app(i, port, *outputs);
+              started->push_back(fresh{i, port, process});
+              self->track(process, role::app, pool, i);
+              {
+                // Not current yet: its exit during start is a failed recycle, not a crash.
+                std::lock_guard lock(self->mutex_);
+                auto it = self->processes_.find(process.pid);
+                if (it != self->processes_.end()) it->second.retiring = true;
+              }
+              ready_target target;
+              target.what = "application " + self->plan_.applications[i].url_path +
+                            " (new process " + std::to_string(process.pid) + ")";
+              target.ip = "127.0.0.1";
+              target.port = port;
+              target.owner = process;
+              std::optional<duration> limit;
+              {
+                std::lock_guard lock(self->mutex_);
+                limit = self->apps_[i].handler->startup_time_limit;
+              }
+              target.deadline = clock::now() + limit.value_or(plan_pool.start_time_limit);
+              target.limit_text = seconds_text(limit.value_or(plan_pool.start_time_limit));
+              targets.push_back(target);
+            } catch (const std::exception& e) {
+              spawn_error = e.what();
+              break;
+            }
+          }
+          outputs.reset();
+          auto abandon = [self, started, done, pool](const std::string& error) {
+            std::vector<process_ref> processes;
+            for (const auto& f : *started) processes.push_back(f.process);
+            self->signal_all(processes, SIGKILL);
+            self->forget(processes);
+            done("recycle of application pool " + self->plan_.pools[pool].name + ": " + error);
+          };
+          if (spawn_error) {
+            abandon(*spawn_error);
+            return;
+          }
+          self->wait_ready(std::move(targets), [self, pool, started, done,
+                                                abandon](std::optional<std::string> error) {
+            if (error) {
+              abandon(*error);
+              return;
+            }
+            std::vector<process_ref> old_apps;
+            {
+              std::lock_guard lock(self->mutex_);
+              for (const auto& f : *started) {
+                auto& app = self->apps_[f.app];
+                if (app.process.pid) {
+                  old_apps.push_back(app.process);
+                  auto it = self->processes_.find(app.process.pid);
+                  if (it != self->processes_.end()) it->second.retiring = true;
+                }
+                app.process = f.process;
+                app.port = f.port;
+                auto it = self->processes_.find(f.process.pid);
+                if (it != self->processes_.end()) it->second.retiring = false;
+              }
+            }
+            const auto limit = self->plan_.pools[pool].shutdown_time_limit;
+            self->reload_front([self, old_apps, limit, done](std::optional<std::string> error,
+                                                             std::vector<process_ref> old_front) {
+              self->retire_apps(old_apps, old_front, limit);
+              done(error);
+            });
+          });
+        });
+  };
+
+  // Step 1: static content — SIGHUP makes nginx start new workers on the same
+  // socket while the old ones finish their requests (IIS's overlapped recycle).
+  process_ref master;
+  {
+    std::lock_guard lock(mutex_);
+    master = pools_[pool].master;
+  }
+  if (!master.pid || !pool_has_static(pool)) {
+    recycle_apps();
+    return;
+  }
+  try {
+    write_pool_conf(pool);
+  } catch (const std::exception& e) {
+    done("application pool " + plan_pool.name + ": " + e.what());
+    return;
+  }
+  const std::string log = layout::alert_log(plan_.data_dir, layout::pool_instance(pool));
+  trim_log(log);
+  std::vector<process_ref> old_workers;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [pid, item] : processes_) {
+      if (item.kind == role::pool_worker && item.pool == pool && !item.retiring) {
+        item.retiring = true;
+        old_workers.push_back(item.ref);
+      }
+    }
+  }
+  send_signal(master, SIGHUP);
+  adopt_workers(
+      master, role::pool_worker, pool, 1, clock::now() + plan_pool.start_time_limit,
+      [self, pool, old_workers, log, recycle_apps, done](std::vector<process_ref> adopted) {
+        if (adopted.empty()) {
+          {
+            std::lock_guard lock(self->mutex_);
+            for (const auto& worker : old_workers) {
+              auto it = self->processes_.find(worker.pid);
+              if (it != self->processes_.end()) it->second.retiring = false;
+            }
+          }
+          const auto why = last_emergency(log);
+          done("recycle of application pool " + self->plan_.pools[pool].name +
+               ": nginx started no new workers" + (why.empty() ? "" : ": " + why));
+          return;
+        }
+        recycle_apps();
+      });
+}
+
+void site_core::reload_front(
+    std::function<void(std::optional<std::string>, std::vector<process_ref>)> next) {
+  try {
+    write_front_conf();
+  } catch (const std::exception& e) {
+    next(std::string("front configuration: ") + e.what(), {});
+    return;
+  }
+  process_ref front;
+  std::vector<process_ref> old_workers;
+  {
+    std::lock_guard lock(mutex_);
+    front = front_;
+    if (front.pid) {
+      for (auto& [pid, item] : processes_) {
+        if (item.kind == role::front_worker && !item.retiring) {
+          item.retiring = true;
+          old_workers.push_back(item.ref);
+        }
+      }
+    }
+  }
+  if (!front.pid) {
+    next(std::nullopt, {});
+    return;
+  }
+  const std::string log = layout::alert_log(plan_.data_dir, layout::front_instance);
+  trim_log(log);
+  send_signal(front, SIGHUP);
+  adopt_workers(front, role::front_worker, 0, 1, clock::now() + front_reload_limit,
+                [self = shared_from_this(), old_workers, log,
+                 next = std::move(next)](std::vector<process_ref> adopted) {
+                  if (adopted.empty()) {
+                    {
+                      std::lock_guard lock(self->mutex_);
+                      for (const auto& worker : old_workers) {
+                        auto it = self->processes_.find(worker.pid);
+                        if (it != self->processes_.end()) it->second.retiring = false;
+                      }
+                    }
+                    const auto why = last_emergency(log);
+                    next("the front nginx did not reload" + (why.empty() ? "" : ": " + why), {});
+                    return;
+                  }
+                  next(std::nullopt, old_workers);
+                });
+}
+
+void site_core::retire_apps(std::vector<process_ref> old_apps,
+                            std::vector<process_ref> old_front_workers, duration limit) {
+  if (old_apps.empty()) return;
+  auto self = shared_from_this();
+  // Old front workers may still be proxying to the old processes: let them
+  // drain first, then stop the old processes as IIS stops an old w3wp.
+  wait_gone(
+      old_front_workers, clock::now() + limit, [self, old_apps, limit](std::vector<process_ref>) {
+        for (const auto& app : old_apps) send_signal(app, SIGTERM);
+        self->wait_gone(
+            old_apps, clock::now() + limit,
+            [self, old_apps](std::vector<process_ref> left) { self->signal_all(left, SIGKILL); });
+      });
+}
+
+void site_core::arm_periodic_restart(std::size_t pool) {
+  const auto& period = plan_.pools[pool].periodic_restart;
+  if (!period || period->count() <= 0) return;
+  std::weak_ptr<site_core> weak = shared_from_this();
+  const auto id = runtime_->runner->post_after(*period, [weak, pool] {
+    auto self = weak.lock();
+    if (!self || self->detached_) return;
+    self->enqueue([self, pool](auto finished) {
+      {
+        std::lock_guard lock(self->mutex_);
+        self->pools_[pool].periodic_timer = 0;
+        if (self->pools_[pool].status != pool_status::started) {
+          finished();
+          return;
+        }
+      }
+      self->recycle_pool(pool, [self, pool, finished](std::optional<std::string> error) {
+        self->emit("application pool " + self->plan_.pools[pool].name +
+                   " recycled (periodic_restart " +
+                   seconds_text(*self->plan_.pools[pool].periodic_restart) + ")" +
+                   (error ? ": " + *error : ""));
+        self->arm_periodic_restart(pool);
+        finished();
+      });
+    });
+  });
+  std::uint64_t previous = 0;
+  {
+    std::lock_guard lock(mutex_);
+    previous = pools_[pool].periodic_timer;
+    pools_[pool].periodic_timer = id;
+  }
+  if (previous) runtime_->runner->cancel(previous);
+}
+
+// ------------------------------------------------------------ crash repairs
+
+void site_core::rapid_fail_stop(std::size_t pool, std::function<void()> finished) {
+  std::size_t crashes = 0;
+  {
+    std::lock_guard lock(mutex_);
+    if (pools_[pool].status != pool_status::started) {
+      finished();
+      return;
+    }
+    crashes = pools_[pool].crashes.size();
+  }
+  const auto& plan_pool = plan_.pools[pool];
+  stop_pool(pool, [self = shared_from_this(), pool, crashes, finished](std::optional<std::string>) {
+    const auto& plan_pool = self->plan_.pools[pool];
+    self->emit("application pool " + plan_pool.name +
+                   " stopped by rapid-fail protection: " + std::to_string(crashes) +
+                   " worker crashes within " + seconds_text(plan_pool.rapid_fail_interval) +
+                   " (limit " + std::to_string(plan_pool.rapid_fail_max_crashes) + ")",
+               {{"pool", plan_pool.name}});
+    finished();
+  });
+  (void)plan_pool;
+}
+
+void site_core::repair_pool_master(std::size_t pool, process_ref old, exit_status status,
+                                   std::function<void()> finished) {
+  std::vector<process_ref> orphans;
+  {
+    std::lock_guard lock(mutex_);
+    if (pools_[pool].status != pool_status::started) {
+      finished();
+      return;
+    }
+    for (auto& [pid, item] : processes_) {
+      if (item.kind == role::pool_worker && item.pool == pool) {
+        item.retiring = true;
+        orphans.push_back(item.ref);
+      }
+    }
+  }
+  auto self = shared_from_this();
+  // Workers outlive a killed master and keep the old socket: end them first.
+  const auto killed = signal_all(orphans, SIGKILL);
+  auto give_up = [self, pool, old, status, finished](const std::string& error) {
+    self->emit("application pool " + self->plan_.pools[pool].name + ": nginx master " +
+               std::to_string(old.pid) + " exited (" + describe(status) +
+               ") and could not be restarted (" + error + "); stopping the pool");
+    self->stop_pool(pool, [finished](std::optional<std::string>) { finished(); });
+  };
+  wait_gone(
+      killed, clock::now() + kill_grace,
+      [self, pool, old, status, killed, finished, give_up](std::vector<process_ref>) {
+        self->forget(killed);
+        try {
+          self->write_pool_conf(pool);
+        } catch (const std::exception& e) {
+          give_up(e.what());
+          return;
+        }
+        self->open_outputs(
+            clock::now() + repair_output_wait, true,
+            [self, pool, old, status, finished, give_up](std::optional<std::string>,
+                                                         outputs_ptr outputs) {
+              process_ref master;
+              try {
+                ::unlink((self->plan_.data_dir + "/" + layout::socket_name(pool)).c_str());
+                master = self->spawn_nginx(layout::pool_instance(pool), *outputs);
+              } catch (const std::exception& e) {
+                give_up(e.what());
+                return;
+              }
+              outputs.reset();
+              {
+                std::lock_guard lock(self->mutex_);
+                self->pools_[pool].master = master;
+              }
+              self->track(master, role::pool_master, pool);
+              auto targets = self->pool_targets(pool);
+              targets.erase(std::remove_if(targets.begin(), targets.end(),
+                                           [](const ready_target& t) { return t.socket.empty(); }),
+                            targets.end());
+              self->wait_ready(targets, [self, pool, old, status, master, finished,
+                                         give_up](std::optional<std::string> error) {
+                if (error) {
+                  give_up(*error);
+                  return;
+                }
+                self->adopt_workers(
+                    master, role::pool_worker, pool, 1, clock::now() + adopt_limit,
+                    [self, pool, old, status, master, finished](std::vector<process_ref>) {
+                      self->emit("worker " + std::to_string(old.pid) + " (nginx master) of pool " +
+                                     self->plan_.pools[pool].name + " exited (" + describe(status) +
+                                     "); restarted as " + std::to_string(master.pid),
+                                 {{"pool", self->plan_.pools[pool].name}});
+                      finished();
+                    });
+              });
+            });
+      });
+}
+
+void site_core::replace_pool_worker(std::size_t pool, process_ref old, exit_status status,
+                                    std::function<void()> finished) {
+  process_ref master;
+  {
+    std::lock_guard lock(mutex_);
+    master = pools_[pool].master;
+    if (pools_[pool].status != pool_status::started || !master.pid) {
+      finished();
+      return;
+    }
+  }
+  // nginx respawns its crashed worker itself; we learn the new PID and report.
+  adopt_workers(
+      master, role::pool_worker, pool, 1, clock::now() + adopt_limit,
+      [self = shared_from_this(), pool, old, status, finished](std::vector<process_ref> adopted) {
+        std::string reason =
+            status.known ? describe(status)
+                         : worker_exit_reason(
+                               layout::alert_log(self->plan_.data_dir, layout::pool_instance(pool)),
+                               old.pid);
+        if (reason.empty()) reason = "status unknown";
+        std::string message = "worker " + std::to_string(old.pid) + " of pool " +
+                              self->plan_.pools[pool].name + " exited (" + reason + ")";
+        if (!adopted.empty()) {
+          message += "; restarted as " + std::to_string(adopted.front().pid);
+        }
+        self->emit(message, {{"pool", self->plan_.pools[pool].name}});
+        finished();
+      });
+}
+
+void site_core::restart_app(std::size_t app, process_ref old, exit_status status,
+                            std::function<void()> finished) {
+  std::size_t pool = 0;
+  std::int32_t port = 0;
+  {
+    std::lock_guard lock(mutex_);
+    pool = apps_[app].pool;
+    port = apps_[app].port;
+    if (pools_[pool].status != pool_status::started || apps_[app].process.pid) {
+      finished();
+      return;
+    }
+  }
+  auto self = shared_from_this();
+  auto give_up = [self, pool, app, old, status, finished](const std::string& error) {
+    self->emit("worker " + std::to_string(old.pid) + " of pool " + self->plan_.pools[pool].name +
+               " exited (" + describe(status) + ") and could not be restarted (" + error +
+               "); stopping the pool");
+    self->stop_pool(pool, [finished](std::optional<std::string>) { finished(); });
+  };
+  // Keep the port when it is free, so the front needs no reload.
+  std::int32_t new_port = port;
+  try {
+    if (new_port == 0 || check_bindable("127.0.0.1", new_port)) new_port = pick_loopback_port();
+  } catch (const std::exception& e) {
+    give_up(e.what());
+    return;
+  }
+  open_outputs(
+      clock::now() + repair_output_wait, true,
+      [self, pool, app, old, status, port, new_port, finished, give_up](std::optional<std::string>,
+                                                                        outputs_ptr outputs) {
+        process_ref process;
+        try {
+          self->analyse_apps(pool);
+          process = self->spawn_app(app, new_port, *outputs);
+        } catch (const std::exception& e) {
+          give_up(e.what());
+          return;
+        }
+        outputs.reset();
+        {
+          std::lock_guard lock(self->mutex_);
+          self->apps_[app].process = process;
+          self->apps_[app].port = new_port;
+        }
+        self->track(process, role::app, pool, app);
+        auto report = [self, pool, old, status, process, finished] {
+          self->emit("worker " + std::to_string(old.pid) + " of pool " +
+                         self->plan_.pools[pool].name + " exited (" + describe(status) +
+                         "); restarted as " + std::to_string(process.pid),
+                     {{"pool", self->plan_.pools[pool].name}});
+          finished();
+        };
+        auto targets = self->pool_targets(pool);
+        targets.erase(std::remove_if(targets.begin(), targets.end(),
+                                     [&](const ready_target& t) { return !(t.owner == process); }),
+                      targets.end());
+        self->wait_ready(
+            targets, [self, port, new_port, report, give_up](std::optional<std::string> error) {
+              if (error) {
+                give_up(*error);
+                return;
+              }
+              if (port == new_port) {
+                report();
+                return;
+              }
+              self->reload_front(
+                  [report, give_up](std::optional<std::string> error, std::vector<process_ref>) {
+                    if (error) {
+                      give_up(*error);
+                    } else {
+                      report();
+                    }
+                  });
+            });
+      });
+}
+
+}  // namespace nomad_iis::iis
