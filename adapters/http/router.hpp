@@ -1,0 +1,45 @@
+#pragma once
+// The Management API's route table: maps a method and a raw URL path to a
+// route with its parameters, or to 404 / 405 (with the Allow header value).
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nomad_iis::http {
+
+enum class route_id {
+  list_allocs,  ///< GET  /api/v1/allocs
+  debug,        ///< GET  /api/v1/debug
+  status,       ///< GET  /api/v1/allocs/{alloc}/{task}/status
+  start,        ///< PUT  .../start
+  stop,         ///< PUT  .../stop
+  recycle,      ///< PUT  .../recycle
+  fs_get,       ///< GET  .../fs/{path}
+  fs_put,       ///< PUT  .../fs/{path}
+  fs_patch,     ///< PATCH .../fs/{path}
+  fs_delete,    ///< DELETE .../fs/{path}
+  screenshot,   ///< GET  .../screenshot
+  procdump,     ///< GET  .../procdump
+};
+
+struct route_match {
+  /// 200 when a route matched; else 404 or 405.
+  int status = 404;
+  route_id id = route_id::list_allocs;
+  std::string alloc_id;   ///< decoded
+  std::string task_name;  ///< decoded
+  /// The raw (still encoded) segments after "fs/"; decode with decode_fs_path.
+  std::vector<std::string> fs_segments;
+  /// For 405: the methods the path accepts ("GET, PUT").
+  std::string allow;
+};
+
+/// Matches `raw_path` (the request target without the query, not decoded).
+/// Throws http_error 400 when alloc or task segments are badly encoded.
+route_match match_route(std::string_view method, std::string_view raw_path);
+
+/// Whether a route addresses one task (needs alloc/task lookup).
+bool is_task_route(route_id id);
+
+}  // namespace nomad_iis::http

@@ -1,0 +1,150 @@
+#define BOOST_TEST_DYN_LINK
+#include <boost/test/unit_test.hpp>
+
+#include "adapters/http/http_error.hpp"
+#include "adapters/http/zip_extract.hpp"
+#include "tests/http/test_util.hpp"
+
+using namespace nomad_iis::http;
+using namespace nomad_iis::http::test;
+
+namespace {
+
+/// Extracts and expects an http_error with `status` whose message mentions `needle`.
+void expect_refused(const std::string& zip, const std::string& dest, int status,
+                    const std::string& needle, zip_limits limits = {}) {
+  try {
+    extract_zip(zip, dest, limits);
+  } catch (const http_error& e) {
+    BOOST_TEST(e.status() == status);
+    BOOST_TEST(std::string(e.what()).find(needle) != std::string::npos, e.what());
+    return;
+  }
+  BOOST_FAIL("archive accepted: " + zip);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(zip_extraction)
+
+BOOST_AUTO_TEST_CASE(extracts_files_dirs_and_exec_bits) {
+  temp_dir t;
+  make_zip(t / "ok.zip", R"(z.writestr('index.html', '<h1>hi</h1>')
+z.writestr('css/site.css', 'body{}')
+z.writestr('empty/', '')
+i = zipfile.ZipInfo('bin/app'); i.external_attr = (0o100755 << 16); z.writestr(i, '#!/bin/sh\n')
+z.writestr('./dot/./x.txt', 'x'))");
+  std::filesystem::create_directory(t / "out");
+  auto stats = extract_zip(t / "ok.zip", t / "out", {});
+  BOOST_TEST(stats.files == 4u);
+  BOOST_TEST(read_file(t / "out/index.html") == "<h1>hi</h1>");
+  BOOST_TEST(read_file(t / "out/css/site.css") == "body{}");
+  BOOST_TEST(std::filesystem::is_directory(t / "out/empty"));
+  BOOST_TEST(read_file(t / "out/dot/x.txt") == "x");
+  struct stat st {};
+  BOOST_REQUIRE(::stat((t / "out/bin/app").c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 0111) != 0u);
+  BOOST_REQUIRE(::stat((t / "out/index.html").c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 0111) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(empty_archive_is_refused) {
+  temp_dir t;
+  make_zip(t / "e.zip", "pass");
+  std::filesystem::create_directory(t / "out");
+  BOOST_CHECK_THROW(extract_zip(t / "e.zip", t / "out", {}), http_error);
+}
+
+BOOST_AUTO_TEST_CASE(zip_slip_is_refused_and_nothing_extracted) {
+  for (const char* name :
+       {"../x", "a/../../x", "/etc/x", "..", "a/..", "..\\\\x", "C:/x", "a\\\\b"}) {
+    temp_dir t;
+    make_zip(t / "slip.zip",
+             std::string("z.writestr('good.txt', 'g')\nz.writestr('") + name + "', 'evil')");
+    std::filesystem::create_directory(t / "out");
+    expect_refused(t / "slip.zip", t / "out", 400, "zip entry");
+    BOOST_TEST(count_entries(t / "out") == 0u, name);
+    BOOST_TEST(!std::filesystem::exists(t / "x"));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(symlink_entry_is_refused) {
+  temp_dir t;
+  make_zip(t / "link.zip", R"(z.writestr('a.txt', 'a')
+i = zipfile.ZipInfo('link'); i.create_system = 3; i.external_attr = (0o120777 << 16); z.writestr(i, '/etc/passwd'))");
+  std::filesystem::create_directory(t / "out");
+  expect_refused(t / "link.zip", t / "out", 400, "symlink");
+  BOOST_TEST(count_entries(t / "out") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(too_many_entries) {
+  temp_dir t;
+  make_zip(t / "many.zip", "for i in range(20): z.writestr('f%d' % i, 'x')");
+  std::filesystem::create_directory(t / "out");
+  expect_refused(t / "many.zip", t / "out", 413, "more than 10 entries", {10, 1 << 20});
+  BOOST_TEST(count_entries(t / "out") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(zip_bomb_by_declared_size) {
+  temp_dir t;
+  make_zip(t / "bomb.zip", "z.writestr('zeros', b'\\0' * (8 << 20))");
+  std::filesystem::create_directory(t / "out");
+  expect_refused(t / "bomb.zip", t / "out", 413, "expands to more than", {100, 1 << 20});
+  BOOST_TEST(count_entries(t / "out") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(zip_bomb_lying_about_its_size) {
+  temp_dir t;
+  // Declares 1 KiB in both headers, inflates to 4 MiB.
+  make_zip(t / "liar.zip", R"(
+import zlib, struct, binascii
+data = b'\0' * (4 << 20)
+comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+c = comp.compress(data) + comp.flush()
+crc = binascii.crc32(data) & 0xffffffff
+name = b'zeros'
+lie = 1024
+local = struct.pack('<IHHHHHIIIHH', 0x04034b50, 20, 0, 8, 0, 0, crc, len(c), lie, len(name), 0) + name + c
+central = struct.pack('<IHHHHHHIIIHHHHHII', 0x02014b50, 20, 20, 0, 8, 0, 0, crc, len(c), lie, len(name), 0, 0, 0, 0, 0, 0) + name
+end = struct.pack('<IHHHHIIH', 0x06054b50, 0, 0, 1, 1, len(central), len(local), 0)
+open(zip_path, 'wb').write(local + central + end))",
+           true);
+  std::filesystem::create_directory(t / "out");
+  expect_refused(t / "liar.zip", t / "out", 400, "zeros");
+}
+
+BOOST_AUTO_TEST_CASE(malformed_archives) {
+  temp_dir t;
+  std::filesystem::create_directory(t / "out");
+  write_file(t / "junk.zip", std::string(1000, 'x'));
+  BOOST_CHECK_THROW(extract_zip(t / "junk.zip", t / "out", {}), http_error);
+  // A valid archive cut in half.
+  make_zip(t / "full.zip", "for i in range(50): z.writestr('f%d' % i, str(i) * 1000)");
+  auto full = read_file(t / "full.zip");
+  write_file(t / "cut.zip", full.substr(0, full.size() / 2));
+  BOOST_CHECK_THROW(extract_zip(t / "cut.zip", t / "out", {}), http_error);
+  // Corrupt compressed data (CRC/inflate failure).
+  make_zip(t / "c.zip", "z.writestr('a.txt', 'hello world ' * 1000)");
+  auto c = read_file(t / "c.zip");
+  c[60] = static_cast<char>(c[60] ^ 0x55);
+  c[70] = static_cast<char>(c[70] ^ 0x55);
+  write_file(t / "corrupt.zip", c);
+  BOOST_CHECK_THROW(extract_zip(t / "corrupt.zip", t / "out", {}), http_error);
+  write_file(t / "empty.zip", "");
+  BOOST_CHECK_THROW(extract_zip(t / "empty.zip", t / "out", {}), http_error);
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_and_conflicting_entries) {
+  temp_dir t;
+  std::filesystem::create_directory(t / "out");
+  make_zip(t / "dup.zip",
+           "import warnings; warnings.simplefilter('ignore')\nz.writestr('a', "
+           "'1')\nz.writestr('a', '2')");
+  expect_refused(t / "dup.zip", t / "out", 400, "twice");
+  temp_dir t2;
+  std::filesystem::create_directory(t2 / "out");
+  make_zip(t2 / "conf.zip", "z.writestr('a', '1')\nz.writestr('a/b', '2')");
+  expect_refused(t2 / "conf.zip", t2 / "out", 400, "zip entry");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
