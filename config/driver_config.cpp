@@ -51,6 +51,7 @@ driver_config decode_driver_config(std::string_view msgpack_bytes) {
   // SetConfig (e.g. from a test harness) means "all defaults".
   if (msgpack_bytes.empty()) return config;
   const msgpack::object_handle handle = detail::unpack_whole(msgpack_bytes);
+  if (handle.get().type == msgpack::type::NIL) return config;  // a null block: defaults too
   const fields root(handle.get(), "");
 
   if (auto v = get_bool(root, "enabled")) config.enabled = *v;

@@ -47,6 +47,8 @@ BOOST_AUTO_TEST_CASE(empty_bytes_give_the_defaults) {
   BOOST_TEST(config.enabled);
   BOOST_TEST(config.fingerprint_interval.count() == 30000);
   BOOST_TEST(config.allowed_apppool_identities.size() == 1u);
+  BOOST_TEST(cfg::decode_driver_config("\xc0").fingerprint_interval.count() == 30000);
+  expect_config_error([] { cfg::decode_driver_config("\x01"); }, "", "expected a block (map)");
 }
 
 BOOST_AUTO_TEST_CASE(fingerprint_interval_is_at_least_10s) {
