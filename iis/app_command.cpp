@@ -129,7 +129,6 @@ app_command build_app_command(const process_handler& handler, const application_
   command.request.cwd = app.physical_path;
   command.request.env = entries;
   std::string program = to_forward_slashes(expand_variables(handler.process_path, entries));
-  if (program.rfind("./", 0) == 0) program = program.substr(2);
   std::string path_env = env.get("PATH");
   if (path_env.empty()) path_env = "/usr/local/bin:/usr/bin:/bin";
   auto found = find_executable(program, app.physical_path, path_env);

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "iis/linux_site.hpp"
 #include "iis/process.hpp"
@@ -75,7 +76,13 @@ backend_info run_probe(const std::string& nginx_path) {
     output.append(buffer, static_cast<std::size_t>(n));
   }
   int status = 0;
-  if (::waitpid(process.pid, &status, WNOHANG) == 0) {
+  // EOF comes as nginx exits, a moment before it can be waited for.
+  pid_t waited = 0;
+  while ((waited = ::waitpid(process.pid, &status, WNOHANG)) == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (waited == 0) {
     ::kill(process.pid, SIGKILL);
     ::waitpid(process.pid, &status, 0);
     info.reason = nginx_path + " -v did not finish within 5s";

@@ -15,6 +15,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -126,6 +127,7 @@ std::optional<std::string> find_executable(const std::string& program, const std
   if (program.empty()) return std::nullopt;
   if (program.find('/') != std::string::npos) {
     std::string candidate = program.front() == '/' ? program : cwd + "/" + program;
+    candidate = std::filesystem::path(candidate).lexically_normal().string();
     if (usable(candidate)) return candidate;
     return std::nullopt;
   }
@@ -246,6 +248,16 @@ bool send_signal(const process_ref& ref, int signal) {
   // The pidfd pins the process: if the start time matches now, the signal reaches it.
   if (read_start_ticks(ref.pid) != ref.start_ticks) return false;
   return pidfd_send_signal(pidfd.get(), signal) == 0;
+}
+
+std::string command_line(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (auto& c : text) {
+    if (c == '\0') c = ' ';
+  }
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text;
 }
 
 std::vector<process_ref> children_of(const process_ref& parent) {

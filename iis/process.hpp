@@ -59,6 +59,10 @@ bool is_alive(const process_ref& ref);
 /// is never hit). False when it is gone.
 bool send_signal(const process_ref& ref, int signal);
 
+/// /proc/<pid>/cmdline with NULs as spaces ("" when gone). nginx shows its
+/// state there ("nginx: worker process is shutting down").
+std::string command_line(pid_t pid);
+
 /// Live children of `parent` (nginx workers of a master).
 std::vector<process_ref> children_of(const process_ref& parent);
 

@@ -246,6 +246,20 @@ void site_core::open_outputs(clock::time_point deadline, bool fall_back_to_null,
       std::chrono::milliseconds(50));
 }
 
+void site_core::wait_retired(std::vector<process_ref> workers, clock::time_point deadline,
+                             std::function<void()> next) {
+  // Between forking new workers and telling the old ones to quit, nginx
+  // still lets the old generation accept; a reload is only done after that.
+  poll(
+      [workers = std::move(workers)] {
+        return std::all_of(workers.begin(), workers.end(), [](const process_ref& worker) {
+          return !is_alive(worker) ||
+                 command_line(worker.pid).find("shutting down") != std::string::npos;
+        });
+      },
+      deadline, [next = std::move(next)](bool) { next(); }, std::chrono::milliseconds(5));
+}
+
 void site_core::adopt_workers(const process_ref& master, role kind, std::size_t pool,
                               std::size_t wanted, clock::time_point deadline,
                               std::function<void(std::vector<process_ref>)> next) {
@@ -465,21 +479,21 @@ std::vector<process_ref> site_core::front_processes() const {
   return out;
 }
 
-std::vector<process_ref> site_core::signal_all(const std::vector<process_ref>& processes,
-                                               int signal) const {
+std::vector<process_ref> site_core::kill_all(const std::vector<process_ref>& processes) const {
   std::vector<process_ref> out;
+  auto add = [&out](const process_ref& p) {
+    if (std::find(out.begin(), out.end(), p) != out.end()) return false;
+    out.push_back(p);
+    return true;
+  };
   for (const auto& process : processes) {
-    // Children first: an nginx master killed with SIGKILL leaves its workers running.
+    // Stopped first, a master cannot respawn the workers killed next.
+    send_signal(process, SIGSTOP);
     for (const auto& child : children_of(process)) {
-      if (std::find(out.begin(), out.end(), child) == out.end()) {
-        send_signal(child, signal);
-        out.push_back(child);
-      }
+      if (add(child)) send_signal(child, SIGKILL);
     }
-    if (std::find(out.begin(), out.end(), process) == out.end()) {
-      send_signal(process, signal);
-      out.push_back(process);
-    }
+    add(process);
+    send_signal(process, SIGKILL);
   }
   return out;
 }
@@ -565,6 +579,7 @@ void site_core::write_pool_conf(std::size_t pool) {
       }
     }
   }
+  make_dir(layout::temp_dir(plan_.data_dir, layout::pool_instance(pool)), 0711);
   write_file_atomic(layout::conf(plan_.data_dir, layout::pool_instance(pool)),
                     render_pool_conf(conf));
 }
@@ -615,6 +630,7 @@ void site_core::write_front_conf() {
       }
     }
   }
+  make_dir(layout::temp_dir(plan_.data_dir, layout::front_instance), 0711);
   write_file_atomic(layout::conf(plan_.data_dir, layout::front_instance), render_front_conf(conf));
 }
 

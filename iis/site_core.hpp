@@ -18,6 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "iis/backend.hpp"
@@ -137,6 +138,9 @@ class site_core : public std::enable_shared_from_this<site_core> {
                  std::function<void(std::vector<process_ref> left)> next);
   void open_outputs(clock::time_point deadline, bool fall_back_to_null,
                     std::function<void(std::optional<std::string>, outputs_ptr)> next);
+  /// Waits until old nginx workers no longer accept: gone, or "shutting down".
+  void wait_retired(std::vector<process_ref> workers, clock::time_point deadline,
+                    std::function<void()> next);
   /// Finds new children of `master` (workers nginx started) and tracks them.
   void adopt_workers(const process_ref& master, role kind, std::size_t pool, std::size_t wanted,
                      clock::time_point deadline,
@@ -152,8 +156,9 @@ class site_core : public std::enable_shared_from_this<site_core> {
   /// Processes of the pool (master, workers, apps, retiring ones too).
   std::vector<process_ref> pool_processes(std::size_t pool) const;
   std::vector<process_ref> front_processes() const;
-  /// Signals the given processes and the untracked children of masters among them.
-  std::vector<process_ref> signal_all(const std::vector<process_ref>& processes, int signal) const;
+  /// SIGKILLs the processes and their children (nginx workers outlive a
+  /// killed master); returns everything it killed, for wait_gone().
+  std::vector<process_ref> kill_all(const std::vector<process_ref>& processes) const;
   void forget(const std::vector<process_ref>& processes);
 
   // ---- configuration (site_core.cpp) ----
@@ -169,6 +174,9 @@ class site_core : public std::enable_shared_from_this<site_core> {
 
   // ---- flows (site_lifecycle.cpp) ----
   void run_start(completion done, std::function<void()> finished);
+  /// Learns the workers of each nginx master, one after the other.
+  void adopt_all(std::vector<std::tuple<process_ref, role, std::size_t>> masters,
+                 std::function<void()> next);
   void abort_start(const std::string& error, completion done, std::function<void()> finished);
   void run_stop(duration timeout, int app_signal, completion done, std::function<void()> finished);
   void run_destroy(completion done, std::function<void()> finished);
@@ -178,8 +186,17 @@ class site_core : public std::enable_shared_from_this<site_core> {
   // ---- pool flows (site_pools.cpp) ----
   std::optional<std::vector<std::size_t>> resolve_pools(const std::vector<std::string>& names,
                                                         std::string& error) const;
+  /// Runs `action` on one pool after the other; errors are reported together.
   void for_each_pool(std::vector<std::size_t> pools, std::function<void(std::size_t, step)> action,
                      step done);
+  struct pool_batch {
+    std::vector<std::size_t> pools;
+    std::size_t next = 0;
+    std::vector<std::string> errors;
+    std::function<void(std::size_t, step)> action;
+    step done;
+  };
+  void run_pool_batch(std::shared_ptr<pool_batch> batch);
   void spawn_pool(std::size_t pool, const output_fds& outputs);
   void start_pool(std::size_t pool, step done);
   void stop_pool(std::size_t pool, step done);

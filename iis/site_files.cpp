@@ -17,7 +17,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void make_dir(const std::string& path, mode_t mode) {
+}  // namespace
+
+void make_dir(const std::string& path, unsigned mode) {
   std::error_code error;
   fs::create_directories(path, error);
   if (error) throw std::runtime_error("create " + path + ": " + error.message());
@@ -25,6 +27,8 @@ void make_dir(const std::string& path, mode_t mode) {
     throw std::runtime_error("chmod " + path + ": " + std::strerror(errno));
   }
 }
+
+namespace {
 
 bool is_within(const fs::path& path, const fs::path& root) {
   const auto relative = path.lexically_relative(root);

@@ -23,6 +23,10 @@ std::vector<std::string> copy_placeholder(const site_plan& plan);
 /// Never walks into secrets/. A no-op when not root.
 void apply_directory_security(const site_plan& plan);
 
+/// mkdir -p with `mode` on the last folder (nginx creates only the last
+/// component of its temp paths).
+void make_dir(const std::string& path, unsigned mode);
+
 /// rm -rf that never follows symlinks; errors are ignored.
 void remove_tree(const std::string& path);
 

@@ -190,32 +190,35 @@ void site_core::run_start(completion done, std::function<void()> finished) {
                                }
                              }
                            }
-                           auto remaining = std::make_shared<decltype(masters)>(std::move(masters));
-                           auto adopt_next = std::make_shared<std::function<void()>>();
-                           *adopt_next = [self, remaining, adopt_next, done, finished] {
-                             if (remaining->empty()) {
-                               *adopt_next = nullptr;  // break the self-reference
-                               {
-                                 std::lock_guard lock(self->mutex_);
-                                 for (auto& pool : self->pools_) pool.status = pool_status::started;
-                                 self->started_ = true;
-                               }
-                               for (std::size_t p = 0; p < self->plan_.pools.size(); ++p)
-                                 self->arm_periodic_restart(p);
-                               self->deliver(done, std::nullopt);
-                               finished();
-                               return;
+                           self->adopt_all(std::move(masters), [self, done, finished] {
+                             {
+                               std::lock_guard lock(self->mutex_);
+                               for (auto& pool : self->pools_) pool.status = pool_status::started;
+                               self->started_ = true;
                              }
-                             auto [master, kind, pool] = remaining->back();
-                             remaining->pop_back();
-                             self->adopt_workers(master, kind, pool, 1, clock::now() + adopt_limit,
-                                                 [adopt_next](std::vector<process_ref>) {
-                                                   if (*adopt_next) (*adopt_next)();
-                                                 });
-                           };
-                           (*adopt_next)();
+                             for (std::size_t p = 0; p < self->plan_.pools.size(); ++p) {
+                               self->arm_periodic_restart(p);
+                             }
+                             self->deliver(done, std::nullopt);
+                             finished();
+                           });
                          });
       });
+}
+
+void site_core::adopt_all(std::vector<std::tuple<process_ref, role, std::size_t>> masters,
+                          std::function<void()> next) {
+  if (masters.empty()) {
+    next();
+    return;
+  }
+  const auto [master, kind, pool] = masters.back();
+  masters.pop_back();
+  adopt_workers(master, kind, pool, 1, clock::now() + adopt_limit,
+                [self = shared_from_this(), masters = std::move(masters),
+                 next = std::move(next)](std::vector<process_ref>) mutable {
+                  self->adopt_all(std::move(masters), std::move(next));
+                });
 }
 
 void site_core::abort_start(const std::string& error, completion done,
@@ -228,7 +231,7 @@ void site_core::abort_start(const std::string& error, completion done,
     if (front_.pid) all.push_back(front_);
     for (const auto& [pid, item] : processes_) all.push_back(item.ref);
   }
-  const auto killed = signal_all(all, SIGKILL);
+  const auto killed = kill_all(all);
   wait_gone(killed, clock::now() + kill_grace,
             [self = shared_from_this(), all, error, done, finished](std::vector<process_ref>) {
               self->forget(all);
@@ -289,7 +292,7 @@ void site_core::run_stop(duration timeout, int app_signal, completion done,
               }
               self->wait_gone(
                   all, deadline, [self, all, done, finished](std::vector<process_ref> left) {
-                    const auto killed = self->signal_all(left, SIGKILL);
+                    const auto killed = self->kill_all(left);
                     self->wait_gone(
                         killed, clock::now() + kill_grace,
                         [self, all, killed, done, finished](std::vector<process_ref> survivors) {
@@ -338,7 +341,7 @@ void site_core::run_destroy(completion done, std::function<void()> finished) {
     }
   }
   for (auto id : timers) runtime_->runner->cancel(id);
-  const auto killed = signal_all(all, SIGKILL);
+  const auto killed = kill_all(all);
   wait_gone(
       killed, clock::now() + kill_grace,
       [self = shared_from_this(), all, killed, done, finished](std::vector<process_ref> survivors) {
@@ -375,7 +378,7 @@ void site_core::run_front_died(exit_status status, std::function<void()> finishe
     }
     for (const auto& [pid, item] : processes_) all.push_back(item.ref);
   }
-  const auto killed = signal_all(all, SIGKILL);
+  const auto killed = kill_all(all);
   const std::string front_log = layout::alert_log(plan_.data_dir, layout::front_instance);
   wait_gone(killed, clock::now() + kill_grace,
             [self = shared_from_this(), all, killed, status, finished](std::vector<process_ref>) {
@@ -477,7 +480,7 @@ void site_core::recover(const saved_site& state) {
       for (const auto& app : state.pools[p].apps) {
         if (is_alive(app.process)) leftovers.push_back(app.process);
       }
-      signal_all(leftovers, SIGKILL);
+      kill_all(leftovers);
       std::lock_guard lock(mutex_);
       pools_[p].master = process_ref{};
       for (auto& app : apps_) {

@@ -19,6 +19,7 @@ constexpr auto kill_grace = std::chrono::seconds(3);
 constexpr auto adopt_limit = std::chrono::seconds(3);
 constexpr auto repair_output_wait = std::chrono::seconds(5);
 constexpr auto front_reload_limit = std::chrono::seconds(10);
+constexpr auto retire_limit = std::chrono::seconds(5);
 
 }  // namespace
 
@@ -46,26 +47,25 @@ std::optional<std::vector<std::size_t>> site_core::resolve_pools(
 
 void site_core::for_each_pool(std::vector<std::size_t> pools,
                               std::function<void(std::size_t, step)> action, step done) {
-  auto remaining = std::make_shared<std::vector<std::size_t>>(pools.rbegin(), pools.rend());
-  auto errors = std::make_shared<std::vector<std::string>>();
-  auto next = std::make_shared<std::function<void()>>();
-  *next = [remaining, errors, next, action = std::move(action), done = std::move(done)] {
-    if (remaining->empty()) {
-      std::optional<std::string> error;
-      for (const auto& e : *errors) error = error ? *error + "; " + e : e;
-      auto finish = done;
-      *next = nullptr;  // break the self-reference before finishing
-      finish(error);
-      return;
-    }
-    const std::size_t pool = remaining->back();
-    remaining->pop_back();
-    action(pool, [errors, next](std::optional<std::string> error) {
-      if (error) errors->push_back(*error);
-      if (*next) (*next)();
-    });
-  };
-  (*next)();
+  auto batch = std::make_shared<pool_batch>();
+  batch->pools = std::move(pools);
+  batch->action = std::move(action);
+  batch->done = std::move(done);
+  run_pool_batch(batch);
+}
+
+void site_core::run_pool_batch(std::shared_ptr<pool_batch> batch) {
+  if (batch->next == batch->pools.size()) {
+    std::optional<std::string> error;
+    for (const auto& e : batch->errors) error = error ? *error + "; " + e : e;
+    batch->done(error);
+    return;
+  }
+  const std::size_t pool = batch->pools[batch->next++];
+  batch->action(pool, [self = shared_from_this(), batch](std::optional<std::string> error) {
+    if (error) batch->errors.push_back(*error);
+    self->run_pool_batch(batch);
+  });
 }
 
 void site_core::start_pools(std::vector<std::string> pools, completion done) {
@@ -184,7 +184,7 @@ void site_core::start_pool(std::size_t pool, step done) {
   auto self = shared_from_this();
   auto fail = [self, pool, done](const std::string& error) {
     const auto processes = self->pool_processes(pool);
-    const auto killed = self->signal_all(processes, SIGKILL);
+    const auto killed = self->kill_all(processes);
     self->wait_gone(killed, clock::now() + kill_grace,
                     [self, pool, processes, killed, done, error](std::vector<process_ref>) {
                       self->forget(processes);
@@ -303,7 +303,7 @@ void site_core::stop_pool(std::size_t pool, step done) {
     self->wait_gone(
         processes, clock::now() + plan_pool.shutdown_time_limit,
         [self, pool, processes, done](std::vector<process_ref> left) {
-          const auto killed = self->signal_all(left, SIGKILL);
+          const auto killed = self->kill_all(left);
           self->wait_gone(
               killed, clock::now() + kill_grace,
               [self, pool, processes, killed, done](std::vector<process_ref> survivors) {
@@ -440,7 +440,7 @@ void site_core::recycle_pool(std::size_t pool, step done) {
           auto abandon = [self, started, done, pool](const std::string& error) {
             std::vector<process_ref> processes;
             for (const auto& f : *started) processes.push_back(f.process);
-            self->signal_all(processes, SIGKILL);
+            self->kill_all(processes);
             self->forget(processes);
             done("recycle of application pool " + self->plan_.pools[pool].name + ": " + error);
           };
@@ -526,7 +526,7 @@ void site_core::recycle_pool(std::size_t pool, step done) {
                ": nginx started no new workers" + (why.empty() ? "" : ": " + why));
           return;
         }
-        recycle_apps();
+        self->wait_retired(old_workers, clock::now() + retire_limit, recycle_apps);
       });
 }
 
@@ -574,7 +574,8 @@ void site_core::reload_front(
                     next("the front nginx did not reload" + (why.empty() ? "" : ": " + why), {});
                     return;
                   }
-                  next(std::nullopt, old_workers);
+                  self->wait_retired(old_workers, clock::now() + retire_limit,
+                                     [next, old_workers] { next(std::nullopt, old_workers); });
                 });
 }
 
@@ -587,9 +588,8 @@ void site_core::retire_apps(std::vector<process_ref> old_apps,
   wait_gone(
       old_front_workers, clock::now() + limit, [self, old_apps, limit](std::vector<process_ref>) {
         for (const auto& app : old_apps) send_signal(app, SIGTERM);
-        self->wait_gone(
-            old_apps, clock::now() + limit,
-            [self, old_apps](std::vector<process_ref> left) { self->signal_all(left, SIGKILL); });
+        self->wait_gone(old_apps, clock::now() + limit,
+                        [self, old_apps](std::vector<process_ref> left) { self->kill_all(left); });
       });
 }
 
@@ -671,7 +671,7 @@ void site_core::repair_pool_master(std::size_t pool, process_ref old, exit_statu
   }
   auto self = shared_from_this();
   // Workers outlive a killed master and keep the old socket: end them first.
-  const auto killed = signal_all(orphans, SIGKILL);
+  const auto killed = kill_all(orphans);
   auto give_up = [self, pool, old, status, finished](const std::string& error) {
     self->emit("application pool " + self->plan_.pools[pool].name + ": nginx master " +
                std::to_string(old.pid) + " exited (" + describe(status) +

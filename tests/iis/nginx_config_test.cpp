@@ -1,0 +1,183 @@
+#define BOOST_TEST_DYN_LINK
+#include <boost/test/unit_test.hpp>
+
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "iis/certificates.hpp"
+#include "iis/nginx_config.hpp"
+#include "iis/site_layout.hpp"
+#include "test_support.hpp"
+
+using namespace nomad_iis;
+using namespace nomad_iis::iis;
+using namespace nomad_iis::iis::test;
+
+namespace {
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+/// `nginx -t` on a rendered file; returns its exit code and output.
+std::pair<int, std::string> nginx_test(const std::string& data_dir, const std::string& instance) {
+  const std::string out = data_dir + "/nginx-t.txt";
+  const std::string command = "cd " + data_dir + " && /usr/sbin/nginx -t -q -p " + data_dir +
+                              "/ -c " + layout::conf(data_dir, instance) + " -e " +
+                              layout::alert_log(data_dir, instance) + " > " + out + " 2>&1";
+  const int status = std::system(command.c_str());
+  std::ifstream in(out);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return {WEXITSTATUS(status), text};
+}
+
+void make_data_dir(const std::string& data_dir) {
+  for (const char* sub : {"run", "logs", "tmp/front", "tmp/pool-0", "certs"}) {
+    std::filesystem::create_directories(data_dir + "/" + sub);
+  }
+}
+
+front_conf sample_front(const std::string& data_dir) {
+  front_conf conf;
+  conf.site_name = "alloc-web";
+  conf.data_dir = data_dir;
+  binding_plan http;
+  http.ip = "127.0.0.1";
+  http.port = 18080;
+  binding_plan named = http;
+  named.hostname = "shop.example";
+  binding_plan https;
+  https.type = config::binding_type::https;
+  https.ip = "127.0.0.1";
+  https.port = 18443;
+  https.hostname = "secure.example";
+  https.require_sni = true;
+  https.certificate = certificate_plan{};
+  conf.bindings = {http, named, https};
+  front_route root;
+  root.url_path = "/";
+  root.socket = layout::socket_name(0);
+  front_route api;
+  api.url_path = "/api/";
+  api.target = front_route::kind::app_port;
+  api.port = 30123;
+  api.pool = 1;
+  api.max_body_bytes = 1000;
+  api.read_timeout = std::chrono::seconds(30);
+  front_route down;
+  down.url_path = "/down/";
+  down.target = front_route::kind::unavailable;
+  down.tcp_level = true;
+  conf.routes = {root, api, down};
+  conf.fallbacks = {{0, "default", false}, {1, "api", true}};
+  conf.denied_prefixes = {"/secrets/", "/files/secrets/"};
+  return conf;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(iis_unit)
+BOOST_AUTO_TEST_SUITE(nginx_config)
+
+BOOST_AUTO_TEST_CASE(front_conf_has_servers_routes_and_fallbacks) {
+  const std::string text = render_front_conf(sample_front("/srv/data"));
+  BOOST_TEST(contains(text, "pid \"/srv/data/run/front.pid\";"));
+  BOOST_TEST(contains(text, "error_log stderr warn;"));
+  BOOST_TEST(contains(text, "access_log /dev/stdout;"));
+  for (const char* temp : {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"}) {
+    BOOST_TEST(contains(text, std::string("/srv/data/tmp/front/") + temp));
+  }
+  BOOST_TEST(contains(text, "listen 127.0.0.1:18080 default_server;"));
+  BOOST_TEST(contains(text, "server_name \"shop.example\";"));
+  BOOST_TEST(contains(text, "listen 127.0.0.1:18443 ssl http2;"));
+  BOOST_TEST(contains(text, "ssl_reject_handshake on;"));  // only SNI bindings on 18443
+  BOOST_TEST(contains(text, "proxy_pass \"http://unix:run/pool-0.sock:\";"));
+  BOOST_TEST(contains(text, "error_page 502 = @pool_down_0;"));
+  BOOST_TEST(contains(text, "proxy_pass http://127.0.0.1:30123;"));
+  BOOST_TEST(contains(text, "client_max_body_size 1000;"));
+  BOOST_TEST(contains(text, "proxy_read_timeout 30s;"));
+  BOOST_TEST(contains(text, "location \"/down/\" {\n      return 444;"));
+  BOOST_TEST(contains(text, "location @pool_down_0 {  # pool default\n      return 503;"));
+  BOOST_TEST(contains(text, "location @pool_down_1 {  # pool api\n      return 444;"));
+  BOOST_TEST(contains(text, "location ^~ \"/secrets/\" { return 404; }"));
+  BOOST_TEST(contains(text, "location = \"/secrets\" { return 404; }"));
+  BOOST_TEST(contains(text, "location ^~ \"/files/secrets/\" { return 404; }"));
+}
+
+BOOST_AUTO_TEST_CASE(pool_conf_serves_locations_from_a_socket) {
+  pool_conf conf;
+  conf.site_name = "s";
+  conf.pool_name = "default";
+  conf.pool = 2;
+  conf.data_dir = "/srv/data";
+  conf.backlog = 77;
+  conf.worker_identity = nginx_identity{"www-data", "www-data"};
+  conf.locations = {{"/", "/alloc/web/local/site"}, {"/img/", "/alloc/web/local/img/"}};
+  conf.denied_prefixes = {"/secrets/"};
+  const std::string text = render_pool_conf(conf);
+  BOOST_TEST(contains(text, "user \"www-data\" \"www-data\";"));
+  BOOST_TEST(contains(text, "listen \"unix:run/pool-2.sock\" backlog=77;"));
+  BOOST_TEST(contains(text, "location \"/\" {\n      alias \"/alloc/web/local/site/\";"));
+  BOOST_TEST(contains(text, "location \"/img/\" {\n      alias \"/alloc/web/local/img/\";"));
+  BOOST_TEST(contains(text, "web\\.config"));
+  BOOST_TEST(contains(text, "absolute_redirect off;"));
+  BOOST_TEST(contains(text, "/srv/data/logs/pool-2.log\" alert;"));
+}
+
+BOOST_AUTO_TEST_CASE(nginx_accepts_the_rendered_files) {
+  temp_dir root;
+  const std::string data_dir = root.path() + "/data";
+  make_data_dir(data_dir);
+  auto front = sample_front(data_dir);
+  create_self_signed({"secure.example", "localhost"}, layout::cert_file(data_dir, 2),
+                     layout::key_file(data_dir, 2));
+  std::ofstream(layout::conf(data_dir, layout::front_instance)) << render_front_conf(front);
+  auto [front_rc, front_out] = nginx_test(data_dir, layout::front_instance);
+  BOOST_TEST(front_rc == 0, front_out);
+
+  pool_conf pool;
+  pool.site_name = "s";
+  pool.pool_name = "default";
+  pool.data_dir = data_dir;
+  pool.locations = {{"/", root.path()}, {"/a b/", root.path() + "/x \"y\""}};
+  pool.denied_prefixes = {"/secrets/"};
+  std::ofstream(layout::conf(data_dir, layout::pool_instance(0))) << render_pool_conf(pool);
+  auto [pool_rc, pool_out] = nginx_test(data_dir, layout::pool_instance(0));
+  BOOST_TEST(pool_rc == 0, pool_out);
+}
+
+BOOST_AUTO_TEST_CASE(catch_all_server_uses_a_non_sni_certificate) {
+  front_conf conf = sample_front("/d");
+  conf.bindings[2].require_sni = false;
+  const std::string text = render_front_conf(conf);
+  BOOST_TEST(!contains(text, "ssl_reject_handshake"));
+  BOOST_TEST(contains(text, "listen 127.0.0.1:18443 ssl http2 default_server;"));
+}
+
+BOOST_AUTO_TEST_CASE(denied_prefixes_follow_applications_into_secrets) {
+  site_plan plan;
+  plan.task_dir = "/a/web";
+  plan.secrets_dir = "/a/web/secrets";
+  application_plan root;
+  root.url_path = "/";
+  root.physical_path = "/a/web/local";
+  application_plan whole;
+  whole.url_path = "/all/";
+  whole.physical_path = "/a";
+  whole.virtual_directories.push_back({"/all/task/", "/a/web"});
+  plan.applications = {root, whole};
+  const auto denied = denied_url_prefixes(plan);
+  const std::vector<std::string> expected{"/secrets/", "/all/web/secrets/", "/all/task/secrets/"};
+  BOOST_TEST(denied == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(quote_escapes_and_refuses_variables) {
+  BOOST_TEST(nginx_quote("a \"b\" \\c") == "\"a \\\"b\\\" \\\\c\"");
+  BOOST_CHECK_THROW(nginx_quote("/x/$uri"), std::invalid_argument);
+  BOOST_CHECK_THROW(nginx_quote("a\nb"), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+BOOST_AUTO_TEST_SUITE_END()

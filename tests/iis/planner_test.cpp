@@ -1,0 +1,258 @@
+#define BOOST_TEST_DYN_LINK
+#include <boost/test/unit_test.hpp>
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "config/error.hpp"
+#include "iis/model.hpp"
+#include "test_support.hpp"
+
+using namespace nomad_iis;
+using namespace nomad_iis::iis;
+using namespace nomad_iis::iis::test;
+
+namespace {
+
+struct planner_fixture {
+  temp_dir root;
+  fake_alloc alloc{root.path()};
+  config::driver_config driver = test_driver(root.path());
+  task_context task = test_task(alloc, 23456);
+  config::task_config config;
+
+  planner_fixture() {
+    config.applications.push_back(make_app("local/site"));
+    config.application_pools.push_back(make_pool("default"));
+    config.bindings.push_back(http_binding());
+  }
+  site_plan plan() { return plan_site(config, task, driver); }
+  std::string field_of_error() {
+    try {
+      plan();
+    } catch (const config::config_error& e) {
+      return e.path();
+    }
+    return "(no error)";
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(iis_unit)
+BOOST_FIXTURE_TEST_SUITE(planner, planner_fixture)
+
+BOOST_AUTO_TEST_CASE(pool_status_names) {
+  BOOST_TEST(std::string(to_string(pool_status::starting)) == "Starting");
+  BOOST_TEST(std::string(to_string(pool_status::started)) == "Started");
+  BOOST_TEST(std::string(to_string(pool_status::stopping)) == "Stopping");
+  BOOST_TEST(std::string(to_string(pool_status::stopped)) == "Stopped");
+  BOOST_TEST(std::string(to_string(pool_status::unknown)) == "Unknown");
+}
+
+BOOST_AUTO_TEST_CASE(site_name_and_paths) {
+  task.task_name = "web";
+  const auto p = plan();
+  BOOST_TEST(p.site_name == task.alloc_id + "-web");
+  BOOST_TEST(p.data_dir == driver.data_dir + "/sites/" + p.site_name);
+  BOOST_TEST(p.task_dir == alloc.task_dir());
+  BOOST_TEST(p.secrets_dir == alloc.task_dir() + "/secrets");
+  BOOST_TEST(p.tmp_dir == alloc.task_dir() + "/tmp");
+  BOOST_TEST(p.stdout_path == alloc.stdout_path);
+  BOOST_REQUIRE(p.applications.size() == 1u);
+  BOOST_TEST(p.applications[0].url_path == "/");
+  BOOST_TEST(p.applications[0].physical_path == alloc.task_dir() + "/local/site");
+  BOOST_TEST(p.applications[0].pool == "default");
+}
+
+BOOST_AUTO_TEST_CASE(site_name_is_filesystem_safe) {
+  task.alloc_id = "a/b c";
+  task.task_name = "t:1";
+  const auto p = plan();
+  BOOST_TEST(p.site_name == "a_b_c-t_1");
+}
+
+BOOST_AUTO_TEST_CASE(windows_separators_and_dots_are_normalised) {
+  config.applications[0].path = "local\\site\\.\\sub\\..";
+  BOOST_TEST(plan().applications[0].physical_path == alloc.task_dir() + "/local/site");
+}
+
+BOOST_AUTO_TEST_CASE(absolute_path_inside_alloc_dir_is_accepted) {
+  config.applications[0].path = alloc.alloc_dir + "/alloc/data/site/";
+  BOOST_TEST(plan().applications[0].physical_path == alloc.alloc_dir + "/alloc/data/site");
+}
+
+BOOST_AUTO_TEST_CASE(paths_escaping_the_alloc_dir_are_refused) {
+  config.applications[0].path = "../../../etc";
+  BOOST_TEST(field_of_error() == "application[0].path");
+  config.applications[0].path = "/etc";
+  BOOST_TEST(field_of_error() == "application[0].path");
+}
+
+BOOST_AUTO_TEST_CASE(symlinks_escaping_the_alloc_dir_are_refused) {
+  std::filesystem::create_directory_symlink("/etc", alloc.task_dir() + "/local/link");
+  config.applications[0].path = "local/link";
+  BOOST_TEST(field_of_error() == "application[0].path");
+}
+
+BOOST_AUTO_TEST_CASE(secrets_can_never_be_served) {
+  config.applications[0].path = "secrets";
+  BOOST_TEST(field_of_error() == "application[0].path");
+  config.applications[0].path = "local/../secrets/sub";
+  BOOST_TEST(field_of_error() == "application[0].path");
+  config.applications[0].path = "local/site";
+  config::virtual_directory vdir;
+  vdir.alias = "keys";
+  vdir.path = "secrets";
+  config.applications[0].virtual_directories.push_back(vdir);
+  BOOST_TEST(field_of_error() == "application[0].virtual_directory[0].path");
+}
+
+BOOST_AUTO_TEST_CASE(aliases_become_url_paths) {
+  config.applications.push_back(make_app("local/api", "api"));
+  config::virtual_directory vdir;
+  vdir.alias = "images";
+  vdir.path = "local/img";
+  config.applications[1].virtual_directories.push_back(vdir);
+  const auto p = plan();
+  BOOST_TEST(p.applications[1].url_path == "/api/");
+  BOOST_TEST(p.applications[1].virtual_directories[0].url_path == "/api/images/");
+  BOOST_TEST(p.applications[1].virtual_directories[0].physical_path ==
+             alloc.task_dir() + "/local/img");
+}
+
+BOOST_AUTO_TEST_CASE(port_labels_and_static_ports) {
+  BOOST_TEST(plan().bindings[0].port == 23456);
+  BOOST_TEST(plan().bindings[0].ip == "127.0.0.1");
+  config.bindings[0].port = "nope";
+  BOOST_TEST(field_of_error() == "binding[0].port");
+  config.bindings[0].port = "8081";
+  config.bindings[0].hostname = "example.com";
+  BOOST_TEST(plan().bindings[0].port == 8081);
+  BOOST_TEST(plan().bindings[0].hostname == "example.com");
+  config.bindings[0].ip_address = "*";
+  BOOST_TEST(plan().bindings[0].ip == "");
+  config.bindings[0].ip_address.reset();
+  BOOST_TEST(plan().bindings[0].ip == "");
+}
+
+BOOST_AUTO_TEST_CASE(https_certificate_sources) {
+  config.bindings[0].type = config::binding_type::https;
+  config.bindings[0].hostname = "shop.example";
+  config.bindings[0].certificate = config::certificate{};
+  config.bindings[0].certificate->use_self_signed = true;
+  auto p = plan();
+  BOOST_REQUIRE(p.bindings[0].certificate);
+  BOOST_TEST((p.bindings[0].certificate->from == certificate_plan::source::self_signed));
+  const std::vector<std::string> expected{"shop.example", "localhost", "127.0.0.1"};
+  BOOST_TEST(p.bindings[0].certificate->hostnames == expected, boost::test_tools::per_element());
+
+  config.bindings[0].certificate = config::certificate{};
+  config.bindings[0].certificate->pfx_file = "secrets/site.pfx";
+  config.bindings[0].certificate->password = "pw";
+  p = plan();
+  BOOST_TEST(p.bindings[0].certificate->pfx_file == alloc.task_dir() + "/secrets/site.pfx");
+  BOOST_TEST(p.bindings[0].certificate->pfx_password == "pw");
+
+  config.bindings[0].certificate->pfx_file = "/etc/ssl/private/other.pfx";
+  BOOST_TEST(field_of_error() == "binding[0].certificate.pfx_file");
+
+  config.bindings[0].certificate = config::certificate{};
+  config.bindings[0].certificate->thumbprint = "AB";
+  BOOST_TEST(field_of_error() == "binding[0].certificate.thumbprint");
+}
+
+BOOST_AUTO_TEST_CASE(http_and_https_cannot_share_a_port) {
+  config::binding second = http_binding();
+  second.type = config::binding_type::https;
+  second.hostname = "x.example";
+  second.certificate = config::certificate{};
+  second.certificate->use_self_signed = true;
+  config.bindings.push_back(second);
+  BOOST_TEST(field_of_error() == "binding[1]");
+}
+
+BOOST_AUTO_TEST_CASE(identities_map_to_unix_users) {
+  auto& pool = config.application_pools[0];
+  BOOST_TEST(*plan().pools[0].run_as_user == "www-data");
+  pool.identity = "NetworkService";
+  BOOST_TEST(*plan().pools[0].run_as_user == "www-data");
+  pool.identity = "LocalService";
+  BOOST_TEST(*plan().pools[0].run_as_user == "nobody");
+  pool.identity = "LocalSystem";
+  BOOST_TEST(*plan().pools[0].run_as_user == "root");
+  pool.identity = "SpecificUser";
+  pool.username = "daemon";
+  BOOST_TEST(*plan().pools[0].run_as_user == "daemon");
+  pool.username = "CONTOSO\\WebAppUser";
+  BOOST_TEST(field_of_error() == "application_pool[default].username");
+}
+
+BOOST_AUTO_TEST_CASE(pool_defaults_env_and_rapid_fail) {
+  driver.rapid_fail_max_crashes = 3;
+  driver.rapid_fail_interval = std::chrono::seconds(30);
+  const auto p = plan();
+  const auto& pool = p.pools[0];
+  BOOST_TEST(pool.start_time_limit.count() == 90000);
+  BOOST_TEST(pool.shutdown_time_limit.count() == 90000);
+  BOOST_TEST(*pool.queue_length == 1000);
+  BOOST_TEST(pool.overlapped_recycle);
+  BOOST_TEST((pool.unavailable == config::unavailable_response::http_level));
+  BOOST_TEST(pool.rapid_fail_max_crashes == 3);
+  BOOST_TEST(pool.rapid_fail_interval.count() == 30000);
+  BOOST_TEST(pool.env.at("PATH") == "/usr/local/bin:/usr/bin:/bin");
+  BOOST_TEST(pool.env.at("TMP") == alloc.task_dir() + "/tmp");
+  BOOST_TEST(pool.env.at("TEMP") == alloc.task_dir() + "/tmp");
+  BOOST_TEST(pool.env.at("TMPDIR") == alloc.task_dir() + "/tmp");
+}
+
+BOOST_AUTO_TEST_CASE(pool_options_are_carried) {
+  auto& pool = config.application_pools[0];
+  pool.disable_overlapped_recycle = true;
+  pool.service_unavailable_response = config::unavailable_response::tcp_level;
+  pool.queue_length = 50;
+  pool.start_time_limit = std::chrono::seconds(5);
+  pool.shutdown_time_limit = std::chrono::seconds(7);
+  pool.periodic_restart = std::chrono::hours(29);
+  const auto p = plan().pools[0];
+  BOOST_TEST(!p.overlapped_recycle);
+  BOOST_TEST((p.unavailable == config::unavailable_response::tcp_level));
+  BOOST_TEST(*p.queue_length == 50);
+  BOOST_TEST(p.start_time_limit.count() == 5000);
+  BOOST_TEST(p.shutdown_time_limit.count() == 7000);
+  BOOST_TEST(p.periodic_restart->count() == 29 * 3600 * 1000);
+}
+
+BOOST_AUTO_TEST_CASE(ignored_options_are_listed) {
+  auto& pool = config.application_pools[0];
+  pool.managed_runtime_version = "v4.0";
+  pool.managed_pipeline_mode = "Integrated";
+  pool.enable_32bit_app_on_win64 = true;
+  config.applications[0].enable_preload = true;
+  config.applications[0].service_auto_start_enabled = true;
+  config.applications[0].extensions.push_back(config::extension{"foo", "bar"});
+  config.permit_iusr = false;
+  const auto p = plan();
+  auto has = [&](const std::string& text) {
+    for (const auto& option : p.ignored_options) {
+      if (option.find(text) != std::string::npos) return true;
+    }
+    return false;
+  };
+  BOOST_TEST(has("managed_runtime_version"));
+  BOOST_TEST(has("managed_pipeline_mode"));
+  BOOST_TEST(has("enable_32bit_app_on_win64"));
+  BOOST_TEST(has("enable_preload"));
+  BOOST_TEST(has("service_auto_start_enabled"));
+  BOOST_TEST(has("extension \"foo\""));
+  BOOST_TEST(has("permit_iusr = false"));
+}
+
+BOOST_AUTO_TEST_CASE(target_website_is_refused) {
+  config.target_website = "Default Web Site";
+  BOOST_TEST(field_of_error() == "target_website");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,106 @@
+#define BOOST_TEST_DYN_LINK
+#include <boost/test/unit_test.hpp>
+
+#include <thread>
+
+#include "site_fixture.hpp"
+
+using namespace nomad_iis;
+using namespace nomad_iis::iis;
+using namespace nomad_iis::iis::test;
+
+namespace {
+
+std::vector<int> sorted(std::vector<int> pids) {
+  std::sort(pids.begin(), pids.end());
+  return pids;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(iis_sites)
+BOOST_FIXTURE_TEST_SUITE(recovery, site_fixture)
+
+BOOST_AUTO_TEST_CASE(recovered_site_keeps_serving_with_the_same_processes) {
+  copy_data("httpplatform", "local/py");
+  config.application_pools.push_back(make_pool("default"));
+  config.application_pools.push_back(make_pool("py"));
+  config.applications.push_back(make_app("local/site"));
+  config.applications.push_back(make_app("local/py", "py", "py"));
+  start();
+  const auto before = web->snapshot();
+  const std::string state = web->save_state();
+
+  // The plugin goes away: the site object and the backend are destroyed
+  // without stopping anything.
+  web.reset();
+  engine.reset();
+  for (int pid : all_pids(before)) BOOST_TEST(pid_alive(pid), "pid " << pid << " died");
+  BOOST_TEST(get("/file.txt").status == 200);
+
+  engine = make_linux_backend(driver);
+  auto second_observer = std::make_shared<recording_observer>();
+  web = engine->recover_site(state, second_observer);
+  const auto after = web->snapshot();
+  BOOST_TEST(after.running);
+  BOOST_TEST((after.front == before.front));
+  BOOST_TEST(sorted(all_pids(after)) == sorted(all_pids(before)), boost::test_tools::per_element());
+  BOOST_TEST(std::string(to_string(after.pools[0].status)) == "Started");
+  BOOST_TEST(get("/file.txt").status == 200);
+  BOOST_TEST(get("/py/").status == 200);
+
+  // The recovered site still watches its workers although they are not its children.
+  const auto worker = pool(after, "default").workers.at(0);
+  ::kill(worker.pid, SIGKILL);
+  BOOST_TEST(second_observer->wait_for({"worker " + std::to_string(worker.pid), "restarted as"})
+                 .has_value());
+  remember();
+
+  const auto pids = all_pids(web->snapshot());
+  BOOST_TEST(!run([&](completion done) { web->stop(std::chrono::seconds(5), "", done); }));
+  for (int pid : pids) BOOST_TEST(!pid_alive(pid), "pid " << pid);
+}
+
+BOOST_AUTO_TEST_CASE(recovering_a_dead_site_throws) {
+  config.applications.push_back(make_app("local/site"));
+  start();
+  const std::string state = web->save_state();
+  BOOST_TEST(!run([&](completion done) { web->stop(std::chrono::seconds(5), "", done); }));
+  try {
+    engine->recover_site(state, observer);
+    BOOST_FAIL("recover_site should throw");
+  } catch (const std::runtime_error& e) {
+    BOOST_TEST(std::string(e.what()).find("front nginx") != std::string::npos, e.what());
+    BOOST_TEST(std::string(e.what()).find("gone") != std::string::npos, e.what());
+  }
+  BOOST_CHECK_THROW(engine->recover_site("{}", observer), std::runtime_error);
+}
+
+BOOST_AUTO_TEST_CASE(list_dangling_finds_untracked_sites) {
+  config.applications.push_back(make_app("local/site"));
+  start();
+  const auto items = engine->list_dangling({});
+  BOOST_REQUIRE(items.size() == 1u);
+  BOOST_TEST(items[0].site_name == plan.site_name);
+  BOOST_TEST(items[0].data_dir == plan.data_dir);
+  const auto front = web->snapshot().front.pid;
+  BOOST_TEST((std::find(items[0].pids.begin(), items[0].pids.end(), front) != items[0].pids.end()));
+  BOOST_TEST(engine->list_dangling({plan.site_name}).empty());
+}
+
+BOOST_AUTO_TEST_CASE(destroying_the_site_object_mid_operation_is_safe) {
+  config.applications.push_back(make_app("local/site"));
+  create();
+  auto called = std::make_shared<std::atomic<bool>>(false);
+  web->start([called](std::optional<std::string>) { *called = true; });
+  web.reset();  // detached while the start is in flight
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  BOOST_TEST(!*called, "a completion ran after the site was destroyed");
+  // Whatever the start got to run is found by its pid files and killed by PID.
+  for (const auto& item : engine->list_dangling({})) {
+    for (int pid : item.pids) seen.insert(pid);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+BOOST_AUTO_TEST_SUITE_END()

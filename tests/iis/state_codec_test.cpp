@@ -1,0 +1,84 @@
+#define BOOST_TEST_DYN_LINK
+#include <boost/test/unit_test.hpp>
+
+#include "iis/state_codec.hpp"
+
+using namespace nomad_iis;
+using namespace nomad_iis::iis;
+
+BOOST_AUTO_TEST_SUITE(iis_unit)
+BOOST_AUTO_TEST_SUITE(state_codec)
+
+BOOST_AUTO_TEST_CASE(round_trip_keeps_everything_but_secrets) {
+  saved_site state;
+  auto& plan = state.plan;
+  plan.site_name = "a-web";
+  plan.data_dir = "/d/sites/a-web";
+  plan.task_dir = "/alloc/web";
+  plan.secrets_dir = "/alloc/web/secrets";
+  plan.tmp_dir = "/alloc/web/tmp";
+  plan.stdout_path = "/alloc/alloc/logs/.web.stdout.fifo";
+  plan.stderr_path = "/alloc/alloc/logs/.web.stderr.fifo";
+  plan.nginx_path = "/usr/sbin/nginx";
+  plan.directory_security = false;
+  binding_plan binding;
+  binding.type = config::binding_type::https;
+  binding.ip = "10.0.0.1";
+  binding.port = 443;
+  binding.hostname = "x.example";
+  binding.require_sni = true;
+  binding.certificate = certificate_plan{};
+  binding.certificate->from = certificate_plan::source::pfx_file;
+  binding.certificate->pfx_file = "/alloc/web/secrets/x.pfx";
+  plan.bindings.push_back(binding);
+  pool_plan pool;
+  pool.name = "api";
+  pool.periodic_restart = std::chrono::minutes(5);
+  pool.queue_length = 42;
+  pool.run_as_user = "www-data";
+  pool.env = {{"A", "1"}, {"QUOTE", "say \"hi\"\n"}};
+  pool.unavailable = config::unavailable_response::tcp_level;
+  pool.overlapped_recycle = false;
+  plan.pools.push_back(pool);
+  application_plan app;
+  app.url_path = "/api/";
+  app.physical_path = "/alloc/web/local/api";
+  app.pool = "api";
+  app.virtual_directories.push_back({"/api/img/", "/alloc/web/local/img"});
+  plan.applications.push_back(app);
+  plan.ignored_options = {"permit_iusr = false"};
+  state.front = process_ref{1234, 99887766};
+  saved_pool saved;
+  saved.status = pool_status::started;
+  saved.master = process_ref{1300, 5};
+  saved.apps.push_back(saved_app{0, 40001, process_ref{1400, 6}});
+  state.pools.push_back(saved);
+
+  const auto back = decode_state(encode_state(state));
+  BOOST_TEST(back.plan.site_name == "a-web");
+  BOOST_TEST(back.plan.directory_security == false);
+  BOOST_TEST(back.plan.bindings[0].ip == "10.0.0.1");
+  BOOST_TEST(back.plan.bindings[0].require_sni);
+  BOOST_TEST((back.plan.bindings[0].certificate->from == certificate_plan::source::pfx_file));
+  BOOST_TEST(back.plan.pools[0].env.at("QUOTE") == "say \"hi\"\n");
+  BOOST_TEST(back.plan.pools[0].periodic_restart->count() == 300000);
+  BOOST_TEST(*back.plan.pools[0].queue_length == 42);
+  BOOST_TEST(!back.plan.pools[0].overlapped_recycle);
+  BOOST_TEST((back.plan.pools[0].unavailable == config::unavailable_response::tcp_level));
+  BOOST_TEST(back.plan.applications[0].virtual_directories[0].url_path == "/api/img/");
+  BOOST_TEST(back.plan.ignored_options.size() == 1u);
+  BOOST_TEST((back.front == state.front));
+  BOOST_TEST((back.pools[0].status == pool_status::started));
+  BOOST_TEST((back.pools[0].master == saved.master));
+  BOOST_TEST(back.pools[0].apps[0].port == 40001);
+  BOOST_TEST((back.pools[0].apps[0].process == process_ref{1400, 6}));
+}
+
+BOOST_AUTO_TEST_CASE(bad_bytes_are_errors) {
+  BOOST_CHECK_THROW(decode_state("not json"), std::runtime_error);
+  BOOST_CHECK_THROW(decode_state("{\"version\":7}"), std::runtime_error);
+  BOOST_CHECK_THROW(decode_state("{\"version\":1,\"plan\":{}}"), std::runtime_error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+BOOST_AUTO_TEST_SUITE_END()

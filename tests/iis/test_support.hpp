@@ -1,0 +1,144 @@
+#pragma once
+// Helpers for the iis tests: a fake Nomad alloc dir whose stdout/stderr FIFOs
+// are drained like logmon does, a tiny HTTP and TLS client, an observer that
+// records what a site reports, and blocking wrappers for async operations.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/driver_config.hpp"
+#include "config/task_config.hpp"
+#include "iis/backend.hpp"
+#include "iis/model.hpp"
+
+namespace nomad_iis::iis::test {
+
+/// A fresh folder under /tmp (mode 0755 so pool users can traverse it),
+/// removed with everything below it on destruction.
+class temp_dir {
+ public:
+  temp_dir();
+  ~temp_dir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+/// Drains a FIFO into a string, as Nomad's logmon does.
+class fifo_reader {
+ public:
+  explicit fifo_reader(std::string path);
+  ~fifo_reader();
+  std::string text() const;
+
+ private:
+  void run();
+  std::string path_;
+  int fd_ = -1;
+  int stop_fd_ = -1;
+  mutable std::mutex mutex_;
+  std::string text_;
+  std::thread thread_;
+};
+
+/// <root>/alloc-<n> laid out like a Nomad alloc dir with one task "web".
+class fake_alloc {
+ public:
+  explicit fake_alloc(const std::string& root, const std::string& task = "web");
+  std::string alloc_dir;
+  std::string task_name;
+  std::string task_dir() const { return alloc_dir + "/" + task_name; }
+  std::string stdout_path;
+  std::string stderr_path;
+  std::unique_ptr<fifo_reader> out;
+  std::unique_ptr<fifo_reader> err;
+  /// Writes `content` to `<task_dir>/<relative>`, creating folders.
+  void write(const std::string& relative, const std::string& content) const;
+};
+
+/// A port nothing listens on right now (bind 127.0.0.1:0).
+int free_port();
+
+struct http_response {
+  int status = 0;  ///< 0 = no response
+  std::string headers;
+  std::string body;
+  bool closed_without_response = false;
+  std::string error;
+};
+
+/// GET over a new connection with "Connection: close".
+http_response http_get(const std::string& ip, int port, const std::string& path,
+                       const std::string& host = "localhost", int timeout_ms = 5000);
+
+struct tls_result {
+  http_response response;
+  std::vector<std::string> dns_names;  ///< subjectAltName DNS entries
+  std::vector<std::string> ip_names;   ///< subjectAltName IP entries
+  std::string error;
+};
+
+/// GET over TLS (no verification) with SNI `server_name`; reports the SANs.
+tls_result https_get(const std::string& ip, int port, const std::string& path,
+                     const std::string& server_name);
+
+/// Records events and exits; lets a test wait for one.
+class recording_observer : public site_observer {
+ public:
+  void on_event(const site_event& event) override;
+  void on_exit(const exit_info& info) override;
+  std::vector<std::string> messages() const;
+  std::optional<exit_info> exit() const;
+  /// Waits until an event message contains every one of `parts`; returns it.
+  std::optional<std::string> wait_for(const std::vector<std::string>& parts,
+                                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  bool wait_for_exit(std::chrono::milliseconds timeout);
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::string> messages_;
+  std::optional<exit_info> exit_;
+};
+
+/// Runs an async operation and waits for its completion. Also checks that
+/// the completion did not run inside the initiating call.
+std::optional<std::string> run(const std::function<void(completion)>& operation,
+                               std::chrono::seconds timeout = std::chrono::seconds(60));
+
+/// Polls `condition` every 20ms until true or `timeout`.
+bool eventually(const std::function<bool()>& condition,
+                std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+/// True while `pid` exists and is not a zombie.
+bool pid_alive(int pid);
+
+/// Every PID of a snapshot (front, supervisors, workers).
+std::vector<int> all_pids(const site_snapshot& snapshot);
+
+/// A driver config for tests: data under `root`/data, the system nginx.
+config::driver_config test_driver(const std::string& root);
+
+/// A task context for `alloc` with one dynamic port labelled "http".
+task_context test_task(const fake_alloc& alloc, int http_port);
+
+/// An application block.
+config::application make_app(const std::string& path, const std::string& alias = "",
+                             const std::string& pool = "default");
+
+/// An http binding on 127.0.0.1 for the port label "http".
+config::binding http_binding();
+
+/// A pool block.
+config::application_pool make_pool(const std::string& name);
+
+}  // namespace nomad_iis::iis::test
