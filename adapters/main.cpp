@@ -17,6 +17,7 @@
 
 #include "actors/supervisor.hpp"
 #include "adapters/grpc/plugin_server.hpp"
+#include "adapters/http/api.hpp"
 #include "adapters/plugin_options.hpp"
 #include "common/logging.hpp"
 #include "iis/backend.hpp"
@@ -98,14 +99,15 @@ int main(int argc, char** argv) {
 
   grpc_adapter::server_hooks hooks;
   hooks.request_exit = request_exit;
-  hooks.on_config = [log, options](const config::driver_config&, bool long_lived) {
-    static std::once_flag once;
-    if (!long_lived || !options.management_api_enabled()) return;
-    std::call_once(once, [&] {
-      logging::log(*log, spdlog::level::warn,
-                   "the Management API is not available in this build yet",
-                   {{"port", std::to_string(options.management_api_port)}});
-    });
+  // The Management API exists only in the long-lived instance (after a
+  // SetConfig that carries nomad_config); it binds in the background.
+  std::shared_ptr<http::management_api> management_api;
+  if (options.management_api_enabled())
+    management_api = std::make_shared<http::management_api>(*sys, actors.supervisor,
+                                                            actors.fingerprinter, options);
+  hooks.on_config = [management_api](const config::driver_config& driver, bool long_lived) {
+    if (!long_lived || !management_api) return;
+    management_api->configure(driver);
   };
 
   grpc_adapter::plugin_server server(*sys, actors, hooks);

@@ -1,0 +1,113 @@
+#include "adapters/http/api.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+
+#include <Poco/Exception.h>
+
+#include "adapters/http/api_context.hpp"
+#include "adapters/http/handlers.hpp"
+#include "adapters/http/server.hpp"
+#include "common/logging.hpp"
+#include "messages/type_ids.hpp"
+
+namespace nomad_iis::http {
+
+struct management_api::impl {
+  impl(caf::actor_system& sys, caf::actor supervisor, caf::actor fingerprinter,
+       const plugin_options& o)
+      : options(o),
+        fingerprinter(std::move(fingerprinter)),
+        log(logging::get("http")),
+        ctx(authenticator(o.management_api_key, o.management_api_jwt_secret),
+            task_client(sys, std::move(supervisor)), log) {}
+
+  server_options server_opts() const {
+    server_options s;
+    s.port = static_cast<std::uint16_t>(options.management_api_port);
+    s.bind = options.management_api_bind.empty() ? "0.0.0.0" : options.management_api_bind;
+    if (!ctx.auth.enabled()) s.bind = "127.0.0.1";
+    s.tls_cert = options.management_api_tls_cert;
+    s.tls_key = options.management_api_tls_key;
+    return s;
+  }
+
+  /// Binds, retrying with backoff until it works or the plugin exits.
+  void serve_loop(std::shared_ptr<impl> self) {
+    auto delay = std::chrono::seconds(1);
+    while (!stopping) {
+      auto opts = server_opts();
+      try {
+        auto srv = std::make_unique<http_server>(opts, new handler_factory(ctx));
+        srv->start();
+        {
+          std::lock_guard<std::mutex> lock(mutex);
+          server = std::move(srv);
+        }
+        logging::log(*log, spdlog::level::info, "management api listening",
+                     {{"address", opts.bind},
+                      {"port", std::to_string(opts.port)},
+                      {"tls", opts.tls_cert.empty() ? "false" : "true"}});
+        caf::anon_send(fingerprinter, msg::api_status{true, static_cast<std::int64_t>(opts.port)});
+        return;
+      } catch (const Poco::Exception& e) {
+        logging::log(*log, spdlog::level::err, "management api cannot listen; retrying",
+                     {{"address", opts.bind},
+                      {"port", std::to_string(opts.port)},
+                      {"error", e.displayText()},
+                      {"retry_in_s", std::to_string(delay.count())}});
+      } catch (const std::exception& e) {
+        logging::log(*log, spdlog::level::err, "management api cannot listen; retrying",
+                     {{"error", e.what()}, {"retry_in_s", std::to_string(delay.count())}});
+      }
+      std::unique_lock<std::mutex> lock(mutex);
+      cv.wait_for(lock, delay, [&] { return stopping.load(); });
+      delay = std::min(delay * 2, std::chrono::seconds(30));
+    }
+    (void)self;
+  }
+
+  plugin_options options;
+  caf::actor fingerprinter;
+  std::shared_ptr<spdlog::logger> log;
+  api_context ctx;
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::atomic<bool> stopping{false};
+  bool started = false;
+  std::unique_ptr<http_server> server;
+};
+
+management_api::management_api(caf::actor_system& sys, caf::actor supervisor,
+                               caf::actor fingerprinter, const plugin_options& options)
+    : impl_(std::make_shared<impl>(sys, std::move(supervisor), std::move(fingerprinter), options)) {
+}
+
+management_api::~management_api() {
+  impl_->stopping = true;
+  impl_->cv.notify_all();
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  if (impl_->server) impl_->server->stop();
+}
+
+void management_api::configure(const config::driver_config& driver) {
+  impl_->ctx.set_driver(driver);
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  if (impl_->started) return;
+  impl_->started = true;
+  if (!impl_->ctx.auth.enabled()) {
+    logging::log(
+        *impl_->log, spdlog::level::warn,
+        "management api has neither an API key nor a JWT secret: listening on 127.0.0.1 only, "
+        "every local caller has full access",
+        {{"requested_bind", impl_->options.management_api_bind}});
+  }
+  std::thread([self = impl_] { self->serve_loop(self); }).detach();
+}
+
+}  // namespace nomad_iis::http

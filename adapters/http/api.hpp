@@ -1,0 +1,34 @@
+#pragma once
+// The Management API as the plugin process sees it: created once in the
+// long-lived instance, it binds in the background (retrying with backoff, a
+// failure never kills the plugin), reports its port to the fingerprint, and
+// follows driver config changes.
+
+#include <memory>
+
+#include <caf/actor.hpp>
+
+#include "adapters/plugin_options.hpp"
+#include "config/driver_config.hpp"
+
+namespace caf {
+class actor_system;
+}
+
+namespace nomad_iis::http {
+
+class management_api {
+ public:
+  management_api(caf::actor_system& sys, caf::actor supervisor, caf::actor fingerprinter,
+                 const plugin_options& options);
+  ~management_api();
+
+  /// Applies a driver config; the first call starts the server.
+  void configure(const config::driver_config& driver);
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace nomad_iis::http

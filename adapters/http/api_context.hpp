@@ -1,0 +1,48 @@
+#pragma once
+// What every request handler of the Management API shares: the
+// authenticator, the actor client, the current driver config and the gates
+// for browsers and dumps.
+
+#include <memory>
+#include <mutex>
+
+#include <spdlog/logger.h>
+
+#include "adapters/http/auth.hpp"
+#include "adapters/http/limiter.hpp"
+#include "adapters/http/task_client.hpp"
+#include "config/driver_config.hpp"
+
+namespace nomad_iis::http {
+
+class api_context {
+ public:
+  api_context(authenticator auth, task_client tasks, std::shared_ptr<spdlog::logger> log)
+      : auth(std::move(auth)),
+        tasks(std::move(tasks)),
+        log(std::move(log)),
+        driver_(std::make_shared<config::driver_config>()) {}
+
+  /// The driver config in effect (SetConfig may replace it at any time).
+  std::shared_ptr<const config::driver_config> driver() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return driver_;
+  }
+  void set_driver(config::driver_config cfg) {
+    auto p = std::make_shared<const config::driver_config>(std::move(cfg));
+    std::lock_guard<std::mutex> lock(mutex_);
+    driver_ = std::move(p);
+  }
+
+  const authenticator auth;
+  task_client tasks;
+  std::shared_ptr<spdlog::logger> log;
+  limiter screenshots;
+  limiter dumps;
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const config::driver_config> driver_;
+};
+
+}  // namespace nomad_iis::http

@@ -1,0 +1,29 @@
+#pragma once
+// Core dumps of a pool's worker with gcore into a private temp dir; the
+// caller streams the file, which goes away with the dir.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace nomad_iis::http {
+
+class scoped_temp_dir;
+
+struct core_dump {
+  std::unique_ptr<scoped_temp_dir> dir;  ///< owns the file
+  std::string path;
+  std::uint64_t size = 0;
+  ~core_dump();
+  core_dump();
+  core_dump(core_dump&&) noexcept;
+  core_dump& operator=(core_dump&&) noexcept;
+};
+
+/// Dumps `pid` with the gcore at `tool`. Throws http_error (503 when the tool
+/// is missing, 504 on timeout, 502 when it fails).
+core_dump dump_process(const std::string& tool, std::int32_t pid,
+                       std::chrono::milliseconds timeout);
+
+}  // namespace nomad_iis::http

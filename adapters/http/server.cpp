@@ -1,0 +1,77 @@
+#include "adapters/http/server.hpp"
+
+#include <mutex>
+
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/SSLManager.h>
+#include <Poco/Net/SecureServerSocket.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/ThreadPool.h>
+
+namespace nomad_iis::http {
+namespace {
+
+void init_ssl_once() {
+  static std::once_flag once;
+  std::call_once(once, [] { Poco::Net::initializeSSL(); });
+}
+
+}  // namespace
+
+http_server::http_server(server_options opts, Poco::Net::HTTPRequestHandlerFactory::Ptr factory)
+    : opts_(std::move(opts)), factory_(std::move(factory)) {}
+
+http_server::~http_server() {
+  stop();
+}
+
+void http_server::start() {
+  Poco::Net::SocketAddress addr(opts_.bind, opts_.port);
+  std::unique_ptr<Poco::Net::ServerSocket> socket;
+  if (!opts_.tls_cert.empty() && !opts_.tls_key.empty()) {
+    init_ssl_once();
+    Poco::Net::Context::Ptr ctx =
+        new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, opts_.tls_key, opts_.tls_cert,
+                               "", Poco::Net::Context::VERIFY_NONE);
+    ctx->disableProtocols(Poco::Net::Context::PROTO_SSLV2 | Poco::Net::Context::PROTO_SSLV3 |
+                          Poco::Net::Context::PROTO_TLSV1 | Poco::Net::Context::PROTO_TLSV1_1);
+    ctx->enableExtendedCertificateVerification(false);
+    socket = std::make_unique<Poco::Net::SecureServerSocket>(addr, 128, ctx);
+  } else {
+    socket = std::make_unique<Poco::Net::ServerSocket>(addr, 128);
+  }
+
+  auto* params = new Poco::Net::HTTPServerParams;
+  params->setMaxThreads(opts_.max_threads);
+  params->setMaxQueued(opts_.max_queued);
+  params->setThreadIdleTime(Poco::Timespan(60, 0));
+  params->setKeepAlive(true);
+  params->setKeepAliveTimeout(Poco::Timespan(opts_.keep_alive_seconds, 0));
+  params->setMaxKeepAliveRequests(opts_.max_keep_alive_requests);
+  // Each blocking read or write on a connection gives up after this long.
+  params->setTimeout(Poco::Timespan(opts_.idle_timeout_seconds, 0));
+  params->setServerName("nomad_iis");
+
+  // Connection threads come from our own pool, sized past max_threads so
+  // the dispatcher never waits for a thread while clients queue.
+  pool_ = std::make_unique<Poco::ThreadPool>(8, opts_.max_threads + 8, 60);
+  server_ = std::make_unique<Poco::Net::HTTPServer>(factory_, *pool_, *socket, params);
+  port_ = socket->address().port();
+  server_->start();
+}
+
+void http_server::stop() {
+  if (server_) {
+    server_->stopAll(true);
+    server_.reset();
+  }
+  if (pool_) {
+    pool_->joinAll();
+    pool_.reset();
+  }
+}
+
+}  // namespace nomad_iis::http

@@ -1,0 +1,36 @@
+#pragma once
+// A private temporary directory (mkdtemp under $TMPDIR or /tmp) removed with
+// everything in it when the object goes away.
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "adapters/http/http_error.hpp"
+#include "adapters/http/swap.hpp"
+
+namespace nomad_iis::http {
+
+class scoped_temp_dir {
+ public:
+  explicit scoped_temp_dir(const std::string& prefix) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string base = tmp && *tmp == '/' ? tmp : "/tmp";
+    std::string tmpl = base + "/" + prefix + "XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    if (!::mkdtemp(buf.data()))
+      throw http_error(500, "internal", "cannot create a temporary directory");
+    path_ = buf.data();
+  }
+  ~scoped_temp_dir() { remove_tree(path_); }
+  scoped_temp_dir(const scoped_temp_dir&) = delete;
+  scoped_temp_dir& operator=(const scoped_temp_dir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace nomad_iis::http

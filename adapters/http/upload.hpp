@@ -1,0 +1,40 @@
+#pragma once
+// PUT/PATCH of a file or a zip: the body goes to a staging dir beside the
+// target (never into memory), a zip is extracted there with its guards, and
+// only then is the target swapped under a change lease.
+
+#include <cstdint>
+#include <istream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "adapters/http/paths.hpp"
+#include "adapters/http/task_client.hpp"
+#include "adapters/http/zip_extract.hpp"
+
+namespace nomad_iis::http {
+
+struct upload_request {
+  bool stop_pools = false;  ///< PUT: the pools serving the path stop for the swap
+  bool clean = false;       ///< the folder holds only the archive's content afterwards
+  bool is_zip = false;
+  std::optional<std::uint64_t> content_length;
+  std::uint64_t max_bytes = 0;
+  zip_limits limits;
+};
+
+struct upload_result {
+  std::uint64_t bytes_received = 0;
+  std::uint64_t files = 0;
+  std::vector<std::string> stopped_pools;
+};
+
+/// Receives `body` and applies it at `target`; `lease_path` is the path the
+/// task actor knows (task dir + relative). Throws http_error; on any failure
+/// the target is unchanged and the staging dir is gone.
+upload_result apply_upload(task_client& client, const task_ref& task, const resolved_path& target,
+                           const std::string& lease_path, std::istream& body,
+                           const upload_request& req);
+
+}  // namespace nomad_iis::http

@@ -1,0 +1,115 @@
+#include "adapters/http/views.hpp"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace nomad_iis::http {
+namespace {
+
+using writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void str(writer& w, const char* key, const std::string& v) {
+  w.Key(key);
+  w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
+}
+
+void pool(writer& w, const msg::pool_info& p) {
+  w.StartObject();
+  str(w, "name", p.name);
+  str(w, "status", p.status);
+  w.Key("isWorkerProcessRunning");
+  w.Bool(p.worker_running);
+  w.Key("workerProcessIds");
+  w.StartArray();
+  for (auto pid : p.worker_pids) w.Int(pid);
+  w.EndArray();
+  w.Key("cpuPercent");
+  w.Double(p.usage.percent);
+  w.Key("memoryBytes");
+  w.Uint64(p.usage.rss_bytes);
+  w.EndObject();
+}
+
+void summary(writer& w, const msg::task_summary& t) {
+  str(w, "allocId", t.alloc_id);
+  str(w, "taskName", t.task_name);
+  str(w, "namespace", t.namespace_name);
+  str(w, "jobName", t.job_name);
+  str(w, "taskGroupName", t.group_name);
+}
+
+}  // namespace
+
+std::string status_json(const msg::site_status& s) {
+  rapidjson::StringBuffer buf;
+  writer w(buf);
+  w.StartObject();
+  summary(w, s.task);
+  w.Key("defaultApplicationPool");
+  const msg::pool_info* def = nullptr;
+  for (const auto& p : s.pools)
+    if (p.name == "default") def = &p;
+  if (def)
+    pool(w, *def);
+  else
+    w.Null();
+  w.Key("applicationPools");
+  w.StartArray();
+  for (const auto& p : s.pools) pool(w, p);
+  w.EndArray();
+  w.EndObject();
+  return buf.GetString();
+}
+
+std::string alloc_list_json(const std::vector<msg::task_summary>& tasks) {
+  rapidjson::StringBuffer buf;
+  writer w(buf);
+  w.StartArray();
+  for (const auto& t : tasks) {
+    w.StartObject();
+    summary(w, t);
+    str(w, "taskId", t.task_id);
+    w.EndObject();
+  }
+  w.EndArray();
+  return buf.GetString();
+}
+
+std::string debug_json(const msg::debug_info& info) {
+  rapidjson::StringBuffer buf;
+  writer w(buf);
+  w.StartObject();
+  w.Key("taskCount");
+  w.Uint64(info.tasks.size());
+  w.Key("tasks");
+  w.StartArray();
+  for (const auto& t : info.tasks) {
+    w.StartObject();
+    str(w, "taskId", t.task_id);
+    summary(w, t);
+    str(w, "siteName", t.site_name);
+    w.Key("isRecovered");
+    w.Bool(t.recovered);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("danglingSiteCount");
+  w.Uint64(info.dangling.size());
+  w.Key("danglingSites");
+  w.StartArray();
+  for (const auto& d : info.dangling) {
+    w.StartObject();
+    str(w, "siteName", d.site_name);
+    str(w, "dataDir", d.data_dir);
+    w.Key("pids");
+    w.StartArray();
+    for (auto pid : d.pids) w.Int(pid);
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return buf.GetString();
+}
+
+}  // namespace nomad_iis::http
