@@ -24,8 +24,8 @@ struct management_api::impl {
       : options(o),
         fingerprinter(std::move(fingerprinter)),
         log(logging::get("http")),
-        ctx(authenticator(o.management_api_key, o.management_api_jwt_secret),
-            task_client(sys, std::move(supervisor)), log) {}
+        ctx(authenticator(o.management_api_key, o.management_api_jwt_secret), sys,
+            std::move(supervisor), log) {}
 
   server_options server_opts() const {
     server_options s;

@@ -17,9 +17,10 @@ namespace nomad_iis::http {
 
 class api_context {
  public:
-  api_context(authenticator auth, task_client tasks, std::shared_ptr<spdlog::logger> log)
+  api_context(authenticator auth, caf::actor_system& sys, caf::actor supervisor,
+              std::shared_ptr<spdlog::logger> log)
       : auth(std::move(auth)),
-        tasks(std::move(tasks)),
+        tasks(sys, std::move(supervisor)),
         log(std::move(log)),
         driver_(std::make_shared<config::driver_config>()) {}
 

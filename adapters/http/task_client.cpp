@@ -20,7 +20,7 @@ http_error to_http(const caf::error& err) {
       case caf::sec::request_timeout:
         return http_error(504, "timeout", "the task did not answer in time");
       case caf::sec::request_receiver_down:
-        return not_found("the task is gone");
+        return http_error(404, "task_gone", "the task is gone");
       default:
         return http_error(500, "internal", caf::to_string(err));
     }

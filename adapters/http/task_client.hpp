@@ -4,7 +4,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -29,8 +32,16 @@ class task_client {
 
   std::vector<msg::task_summary> list();
   msg::debug_info debug();
-  /// Throws http_error 404 when the supervisor knows no such task.
+  /// Throws http_error 404 when the supervisor knows no such task. Answers
+  /// come from a short-lived cache: the supervisor is one actor for all
+  /// tasks, and status polling would otherwise queue every call behind it.
   task_ref find(const std::string& alloc_id, const std::string& task_name);
+  /// Drops a cached lookup (its actor went away).
+  void forget(const std::string& alloc_id, const std::string& task_name);
+
+  /// How long a lookup is reused; a task restarted under the same alloc and
+  /// name is found at most this late.
+  static constexpr std::chrono::milliseconds lookup_ttl{1000};
   msg::site_status status(const task_ref& task);
   void pools(const task_ref& task, msg::pool_op op, std::vector<std::string> pools);
   /// Waits for the task's turn (lifecycle timeout); the caller must end_change.
@@ -38,8 +49,15 @@ class task_client {
   void end_change(const task_ref& task, std::uint64_t id);
 
  private:
+  struct cached {
+    task_ref ref;
+    std::chrono::steady_clock::time_point expires;
+  };
+
   caf::actor_system& sys_;
   caf::actor supervisor_;
+  std::mutex cache_mutex_;
+  std::map<std::pair<std::string, std::string>, cached> cache_;
 };
 
 }  // namespace nomad_iis::http
