@@ -268,9 +268,18 @@ func TestStaticAppStatsSignalAndEvents(t *testing.T) {
 		}
 	}
 
-	// A harmless signal reaches a running task.
-	if err := app.task.Signal(ctx, "SIGWINCH"); err != nil {
-		t.Errorf("SignalTask(SIGWINCH): %v", err)
+	// SIGHUP (template change_mode = "signal", `nomad alloc signal`)
+	// recycles the pools; recycling overlaps by default, so the site keeps
+	// answering throughout.
+	probe := startProber(app.url, 20*time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
+	if err := app.task.Signal(ctx, "SIGHUP"); err != nil {
+		t.Errorf("SignalTask(SIGHUP): %v", err)
+	}
+	time.Sleep(time.Second)
+	ok, fail, errs := probe.finish()
+	if fail > 0 || ok == 0 {
+		t.Errorf("across a SIGHUP recycle: %d ok, %d failed %v", ok, fail, errs)
 	}
 	app.mustServe(t, 5*time.Second)
 
