@@ -30,6 +30,7 @@ echo "host/test.sh: testing $NOMAD_IIS_PLUGIN" >&2
 
 mapfile -t pkgs < <(cd "$HOST_DIR" && find . -name '*_test.go' -not -path './testdata/*' -printf '%h\n' \
   | sort -u | sed 's|^\.|nomad_iis/host|')
+go vet "${pkgs[@]}"
 # -p 1: packages one after another (the integration tests start real
 # processes); -count=1: never reuse cached results, the plugin may have changed.
 go test -p 1 -count=1 -v -timeout "${TEST_TIMEOUT:-20m}" "$@" "${pkgs[@]}"
