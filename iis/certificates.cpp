@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -123,6 +124,20 @@ bool is_ip_literal(const std::string& name) {
          ::inet_pton(AF_INET6, name.c_str(), buffer) == 1;
 }
 
+OSSL_PROVIDER* legacy_provider = nullptr;
+OSSL_PROVIDER* default_provider = nullptr;
+
+/// Loads the legacy provider (and keeps the default one next to it) for the
+/// rest of the process; unloaded at exit before OpenSSL's own cleanup runs.
+void load_legacy_provider() {
+  legacy_provider = OSSL_PROVIDER_load(nullptr, "legacy");
+  default_provider = OSSL_PROVIDER_load(nullptr, "default");
+  std::atexit([] {
+    if (legacy_provider) OSSL_PROVIDER_unload(legacy_provider);
+    if (default_provider) OSSL_PROVIDER_unload(default_provider);
+  });
+}
+
 bio_ptr open_input(const std::string& path) {
   bio_ptr bio(BIO_new_file(path.c_str(), "rb"));
   if (!bio) {
@@ -186,10 +201,7 @@ certificate_info convert_pfx(const std::string& pfx_file, const std::string& pas
   if (!ok) {
     // Windows exports often use RC2/3DES, which OpenSSL 3 keeps in the legacy provider.
     static std::once_flag legacy_once;
-    std::call_once(legacy_once, [] {
-      OSSL_PROVIDER_load(nullptr, "legacy");
-      OSSL_PROVIDER_load(nullptr, "default");
-    });
+    std::call_once(legacy_once, load_legacy_provider);
     ERR_clear_error();
     ok = PKCS12_parse(p12.get(), password.c_str(), &raw_key, &raw_cert, &raw_chain);
   }

@@ -44,7 +44,9 @@ struct executor::impl {
       if (timers.empty()) {
         wake.wait(lock);
       } else {
-        wake.wait_until(lock, timers.begin()->first);
+        // A copy: the node may be erased by another thread while we wait.
+        const auto due = timers.begin()->first;
+        wake.wait_until(lock, due);
       }
     }
     // Drop what is left; its destructors may re-enter post()/cancel().

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <regex>
 
 #include "site_fixture.hpp"
 
@@ -16,9 +15,10 @@ namespace {
 
 /// "key=value" from the app's answer.
 std::string field(const std::string& body, const std::string& key) {
-  std::smatch match;
-  if (std::regex_search(body, match, std::regex(key + "=(\\S*)"))) return match[1];
-  return "";
+  const auto start = body.find(key + "=");
+  if (start == std::string::npos) return "";
+  const auto value = start + key.size() + 1;
+  return body.substr(value, body.find_first_of(" \n", value) - value);
 }
 
 struct platform_fixture : site_fixture {
