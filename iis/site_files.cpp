@@ -73,7 +73,15 @@ void create_site_dirs(const site_plan& plan) {
   // The sites/ folder and the data dir root must be traversable too.
   for (fs::path parent : {data_dir.parent_path().parent_path(), data_dir.parent_path()}) {
     std::error_code error;
-    if (!fs::exists(parent, error)) make_dir(parent.string(), 0711);
+    if (!fs::exists(parent, error)) {
+      make_dir(parent.string(), 0711);
+    } else if (::geteuid() == 0) {
+      // nginx workers (another user) write temp files below: they must pass through.
+      struct stat st {};
+      if (::stat(parent.c_str(), &st) == 0) {
+        ::chmod(parent.c_str(), (st.st_mode & 07777) | S_IXGRP | S_IXOTH);
+      }
+    }
   }
   make_dir(plan.data_dir, 0711);
   make_dir(plan.data_dir + "/run", 0711);

@@ -453,11 +453,12 @@ void site_core::recover(const saved_site& state) {
       std::lock_guard lock(mutex_);
       handler = apps_[i].handler.has_value();
     }
-    if (!handler) continue;
+    // Whether an application runs as a process comes from the saved state
+    // (that is how it runs now); the details come from web.config again.
     try {
       auto web = read_web_config(plan_.applications[i].physical_path);
       std::lock_guard lock(mutex_);
-      if (web.handler) apps_[i].handler = web.handler;
+      if (handler && web.handler) apps_[i].handler = web.handler;
       apps_[i].max_body = web.max_allowed_content_length;
     } catch (const std::exception&) {
       // Keep the placeholder handler; a restart will report the problem.

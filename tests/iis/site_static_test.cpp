@@ -193,6 +193,29 @@ BOOST_AUTO_TEST_CASE(non_overlapped_recycle_restarts_the_pool) {
   BOOST_TEST(get("/file.txt").status == 200);
 }
 
+BOOST_AUTO_TEST_CASE(periodic_restart_recycles_the_pool) {
+  auto pool_block = make_pool("default");
+  pool_block.periodic_restart = std::chrono::milliseconds(400);
+  config.application_pools.push_back(pool_block);
+  config.applications.push_back(make_app("local/site"));
+  start();
+  const auto before = web->snapshot().pools[0].workers;
+  BOOST_TEST(observer->wait_for({"application pool default recycled (periodic_restart 400ms)"})
+                 .has_value());
+  remember();
+  BOOST_TEST(eventually([&] {
+    const auto after = web->snapshot().pools[0].workers;
+    return !after.empty() && !(after == before);
+  }));
+  remember();
+  BOOST_TEST(get("/file.txt").status == 200);
+  // Stopping the pool ends the timer.
+  BOOST_TEST(!run([&](completion done) { web->stop_pools({}, done); }));
+  const auto events = observer->messages().size();
+  std::this_thread::sleep_for(std::chrono::milliseconds(900));
+  BOOST_TEST(observer->messages().size() == events);
+}
+
 BOOST_AUTO_TEST_CASE(https_with_a_self_signed_certificate) {
   config.bindings[0].type = config::binding_type::https;
   config.bindings[0].hostname = "shop.example";
