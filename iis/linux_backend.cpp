@@ -18,6 +18,7 @@
 #include "iis/linux_site.hpp"
 #include "iis/process.hpp"
 #include "iis/site_core.hpp"
+#include "iis/site_layout.hpp"
 #include "iis/state_codec.hpp"
 
 namespace nomad_iis::iis {
@@ -166,6 +167,13 @@ class linux_backend final : public backend {
     if (!fs::is_directory(state.plan.data_dir, error)) {
       throw std::runtime_error("site " + state.plan.site_name + ": its data directory " +
                                state.plan.data_dir + " is gone");
+    }
+    {
+      // The environment is kept next to the site, not in Nomad's state.
+      std::ifstream in(layout::environment_file(state.plan.data_dir), std::ios::binary);
+      const std::string bytes((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
+      if (!bytes.empty()) decode_environment(bytes, state.plan);
     }
     auto core = std::make_shared<site_core>(runtime_, state.plan, std::move(observer));
     core->recover(state);

@@ -69,6 +69,10 @@ void process_monitor::unwatch(std::uint64_t id) {
   auto it = entries_.find(id);
   if (it == entries_.end()) return;
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.pidfd, nullptr);
+  // Reap it if it is our child and has ended already; no zombie is left behind.
+  siginfo_t info{};
+  ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(it->second.pidfd), &info,
+           WEXITED | WNOHANG);
   ::close(it->second.pidfd);
   dropped = std::move(it->second.on_exit);
   entries_.erase(it);

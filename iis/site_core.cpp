@@ -117,12 +117,12 @@ void site_core::detach() {
     std::lock_guard gate(gate_);
     detached_ = true;
   }
-  std::vector<std::uint64_t> watches;
+  // The monitor keeps watching (its callbacks only hold a weak_ptr and find
+  // nothing): so our children are still reaped when they end.
   std::vector<std::uint64_t> timers;
   std::deque<job> dropped;
   {
     std::lock_guard lock(mutex_);
-    for (auto& [pid, item] : processes_) watches.push_back(item.watch);
     processes_.clear();
     for (auto& pool : pools_) {
       if (pool.periodic_timer) timers.push_back(pool.periodic_timer);
@@ -130,7 +130,6 @@ void site_core::detach() {
     }
     dropped.swap(jobs_);
   }
-  for (auto id : watches) runtime_->monitor->unwatch(id);
   for (auto id : timers) runtime_->runner->cancel(id);
 }
 
@@ -274,6 +273,8 @@ void site_core::adopt_workers(const process_ref& master, role kind, std::size_t 
           for (const auto& child : children) {
             auto it = processes_.find(child.pid);
             if (it == processes_.end()) {
+              // An old generation worker we never tracked: not one of the new ones.
+              if (command_line(child.pid).find("shutting down") != std::string::npos) continue;
               fresh.push_back(child);
               ++current;
             } else if (it->second.ref == child && !it->second.retiring) {
@@ -499,18 +500,13 @@ std::vector<process_ref> site_core::kill_all(const std::vector<process_ref>& pro
 }
 
 void site_core::forget(const std::vector<process_ref>& processes) {
-  std::vector<std::uint64_t> watches;
-  {
-    std::lock_guard lock(mutex_);
-    for (const auto& process : processes) {
-      auto it = processes_.find(process.pid);
-      if (it != processes_.end() && it->second.ref == process) {
-        watches.push_back(it->second.watch);
-        processes_.erase(it);
-      }
-    }
+  // Only our bookkeeping: the monitor's watch stays until the exit, so the
+  // process is reaped (a zombie would otherwise stay until the plugin ends).
+  std::lock_guard lock(mutex_);
+  for (const auto& process : processes) {
+    auto it = processes_.find(process.pid);
+    if (it != processes_.end() && it->second.ref == process) processes_.erase(it);
   }
-  for (auto id : watches) runtime_->monitor->unwatch(id);
 }
 
 // ------------------------------------------------------------ configuration

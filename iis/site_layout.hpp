@@ -41,6 +41,11 @@ inline std::string key_file(const std::string& data_dir, std::size_t binding) {
   return data_dir + "/certs/binding-" + std::to_string(binding) + ".key";
 }
 
+/// The pools' environment (may hold secrets, so not in the driver state).
+inline std::string environment_file(const std::string& data_dir) {
+  return data_dir + "/environment.json";
+}
+
 constexpr const char* front_instance = "front";
 
 }  // namespace nomad_iis::iis::layout

@@ -12,6 +12,7 @@
 #include "iis/site_core.hpp"
 #include "iis/site_files.hpp"
 #include "iis/site_layout.hpp"
+#include "iis/state_codec.hpp"
 
 namespace nomad_iis::iis {
 namespace {
@@ -85,6 +86,7 @@ void site_core::run_start(completion done, std::function<void()> finished) {
   clock::duration start_limit = std::chrono::seconds(1);
   try {
     create_site_dirs(plan_);
+    write_file_atomic(layout::environment_file(plan_.data_dir), encode_environment(plan_), 0600);
     copy_placeholder(plan_);
     apply_directory_security(plan_);
     analyse_apps(std::nullopt);

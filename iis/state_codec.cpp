@@ -54,10 +54,6 @@ void write_pool(writer& w, const pool_plan& pool) {
   put(w, "tcp_level", pool.unavailable == config::unavailable_response::tcp_level ? 1 : 0);
   if (pool.queue_length) put(w, "queue_length", *pool.queue_length);
   if (pool.run_as_user) put(w, "run_as_user", *pool.run_as_user);
-  w.Key("env");
-  w.StartObject();
-  for (const auto& [name, text] : pool.env) put(w, name.c_str(), text);
-  w.EndObject();
   put(w, "rapid_fail_max_crashes", pool.rapid_fail_max_crashes);
   put(w, "rapid_fail_interval_ms", pool.rapid_fail_interval.count());
   w.EndObject();
@@ -193,12 +189,6 @@ pool_plan read_pool(const value& v) {
                                                  : config::unavailable_response::http_level;
   if (has(v, "queue_length")) pool.queue_length = number(v, "queue_length");
   if (has(v, "run_as_user")) pool.run_as_user = text(v, "run_as_user");
-  const auto& env = member(v, "env");
-  if (!env.IsObject()) missing("env");
-  for (const auto& entry : env.GetObject()) {
-    if (!entry.value.IsString()) missing("env");
-    pool.env[entry.name.GetString()] = entry.value.GetString();
-  }
   pool.rapid_fail_max_crashes = number(v, "rapid_fail_max_crashes");
   pool.rapid_fail_interval = duration(number(v, "rapid_fail_interval_ms"));
   return pool;
@@ -321,6 +311,40 @@ saved_site decode_state(std::string_view bytes) {
   }
   if (state.pools.size() != state.plan.pools.size()) missing("pools");
   return state;
+}
+
+std::string encode_environment(const site_plan& plan) {
+  rapidjson::StringBuffer buffer;
+  writer w(buffer);
+  w.StartObject();
+  for (const auto& pool : plan.pools) {
+    w.Key(pool.name.c_str(), static_cast<rapidjson::SizeType>(pool.name.size()));
+    w.StartObject();
+    for (const auto& [name, text] : pool.env) {
+      w.Key(name.c_str(), static_cast<rapidjson::SizeType>(name.size()));
+      w.String(text.c_str(), static_cast<rapidjson::SizeType>(text.size()));
+    }
+    w.EndObject();
+  }
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+void decode_environment(std::string_view bytes, site_plan& plan) {
+  rapidjson::Document document;
+  document.Parse(bytes.data(), bytes.size());
+  if (document.HasParseError() || !document.IsObject()) {
+    throw std::runtime_error("saved environment is not a JSON object");
+  }
+  for (auto& pool : plan.pools) {
+    auto it = document.FindMember(pool.name.c_str());
+    if (it == document.MemberEnd() || !it->value.IsObject()) continue;
+    for (const auto& entry : it->value.GetObject()) {
+      if (!entry.value.IsString()) continue;
+      pool.env[std::string(entry.name.GetString(), entry.name.GetStringLength())] =
+          std::string(entry.value.GetString(), entry.value.GetStringLength());
+    }
+  }
 }
 
 }  // namespace nomad_iis::iis

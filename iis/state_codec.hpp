@@ -30,10 +30,19 @@ struct saved_site {
   std::vector<saved_pool> pools;  ///< parallel to plan.pools
 };
 
-/// Secrets are left out: the pfx password is not needed once the PEM files exist.
+/// Secrets are left out: the pfx password (not needed once the PEM files
+/// exist) and the pools' environment, which may hold Vault tokens; that
+/// lives in the site's data_dir instead (encode_environment).
 std::string encode_state(const saved_site& state);
 
-/// Throws std::runtime_error naming what is missing or malformed.
+/// Throws std::runtime_error naming what is missing or malformed. The pools'
+/// env comes back empty: fill it with decode_environment().
 saved_site decode_state(std::string_view bytes);
+
+/// The pools' environment variables as JSON ({"pool": {"NAME": "value"}}).
+std::string encode_environment(const site_plan& plan);
+
+/// Puts the variables from encode_environment() bytes back into `plan`.
+void decode_environment(std::string_view bytes, site_plan& plan);
 
 }  // namespace nomad_iis::iis

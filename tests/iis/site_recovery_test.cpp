@@ -56,6 +56,18 @@ BOOST_AUTO_TEST_CASE(recovered_site_keeps_serving_with_the_same_processes) {
                  .has_value());
   remember();
 
+  // An application process restarted after recovery gets the task's environment
+  // back from the data dir (it is not in the driver state).
+  BOOST_TEST(state.find("NOMAD_TASK_NAME") == std::string::npos);
+  const int app = pool(web->snapshot(), "py").workers.at(0).pid;
+  ::kill(app, SIGKILL);
+  BOOST_TEST(
+      second_observer->wait_for({"worker " + std::to_string(app), "restarted as"}).has_value());
+  remember();
+  const auto body = get("/py/").body;
+  BOOST_TEST(body.find("hello from httpPlatform") != std::string::npos, body);
+  BOOST_TEST(body.find("tmp=" + alloc.task_dir() + "/tmp") != std::string::npos, body);
+
   const auto pids = all_pids(web->snapshot());
   BOOST_TEST(!run([&](completion done) { web->stop(std::chrono::seconds(5), "", done); }));
   for (int pid : pids) BOOST_TEST(!pid_alive(pid), "pid " << pid);
