@@ -8,8 +8,9 @@ cpu_tracker::cpu_tracker(std::int64_t ticks_per_second, double mhz_per_core)
     : ticks_per_second_(ticks_per_second > 0 ? ticks_per_second : 100),
       mhz_per_core_(mhz_per_core) {}
 
-msg::resource_usage cpu_tracker::usage_of(const iis::process_usage& p, double elapsed_seconds,
-                                          const std::map<std::int32_t, last_times>& previous) const {
+msg::resource_usage cpu_tracker::usage_of(
+    const iis::process_usage& p, double elapsed_seconds,
+    const std::map<std::int32_t, last_times>& previous) const {
   msg::resource_usage u;
   u.rss_bytes = p.rss_bytes;
   auto it = previous.find(p.pid);

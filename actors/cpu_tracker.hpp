@@ -17,7 +17,8 @@ class cpu_tracker {
   cpu_tracker(std::int64_t ticks_per_second, double mhz_per_core);
 
   /// Usage since the previous call (0% on the first). Forgets processes that vanished.
-  msg::task_stats update(const iis::usage_sample& sample, std::chrono::steady_clock::time_point now);
+  msg::task_stats update(const iis::usage_sample& sample,
+                         std::chrono::steady_clock::time_point now);
 
  private:
   struct last_times {

@@ -13,9 +13,9 @@ namespace nomad_iis {
 struct driver_state {
   static constexpr std::int32_t current_version = 1;
   std::int32_t version = current_version;
-  iis::task_context task;      ///< identity and paths (env omitted: it may hold secrets)
+  iis::task_context task;          ///< identity and paths (env omitted: it may hold secrets)
   std::int64_t started_at_ns = 0;  ///< unix epoch nanoseconds
-  std::string site;            ///< the backend's save_state() bytes
+  std::string site;                ///< the backend's save_state() bytes
 };
 
 std::string encode(const driver_state& state);

@@ -10,8 +10,9 @@ namespace nomad_iis {
 namespace {
 
 void remove(std::vector<caf::actor>& xs, const caf::actor_addr& who) {
-  xs.erase(std::remove_if(xs.begin(), xs.end(), [&](const caf::actor& x) { return x.address() == who; }),
-           xs.end());
+  xs.erase(
+      std::remove_if(xs.begin(), xs.end(), [&](const caf::actor& x) { return x.address() == who; }),
+      xs.end());
 }
 
 }  // namespace
@@ -21,16 +22,16 @@ caf::behavior event_hub(caf::stateful_actor<event_hub_state>* self) {
     remove(self->state.subscribers, caf::actor_cast<caf::actor_addr>(down.source));
   });
   return {
-    [self](atom::subscribe, caf::actor subscriber) {
-      self->monitor(subscriber);
-      self->state.subscribers.push_back(std::move(subscriber));
-    },
-    [self](atom::unsubscribe, const caf::actor& subscriber) {
-      remove(self->state.subscribers, subscriber.address());
-    },
-    [self](const msg::task_event& event) {
-      for (const auto& subscriber : self->state.subscribers) self->send(subscriber, event);
-    },
+      [self](atom::subscribe, caf::actor subscriber) {
+        self->monitor(subscriber);
+        self->state.subscribers.push_back(std::move(subscriber));
+      },
+      [self](atom::unsubscribe, const caf::actor& subscriber) {
+        remove(self->state.subscribers, subscriber.address());
+      },
+      [self](const msg::task_event& event) {
+        for (const auto& subscriber : self->state.subscribers) self->send(subscriber, event);
+      },
   };
 }
 

@@ -100,51 +100,52 @@ caf::behavior fingerprinter(caf::stateful_actor<fingerprinter_state>* self,
                subs.end());
   });
   return {
-    [self](atom::subscribe, caf::actor subscriber) {
-      self->monitor(subscriber);
-      if (self->state.last_probe) {
-        self->send(subscriber, make_fingerprint(self->state.driver, self->state.api,
-                                                *self->state.last_probe));
-      } else {
+      [self](atom::subscribe, caf::actor subscriber) {
+        self->monitor(subscriber);
+        if (self->state.last_probe) {
+          self->send(subscriber, make_fingerprint(self->state.driver, self->state.api,
+                                                  *self->state.last_probe));
+        } else {
+          probe(self);
+        }
+        if (self->state.subscribers.empty()) {
+          ++self->state.tick_generation;  // an older tick chain, if any, stops here
+          schedule_tick(self);
+        }
+        self->state.subscribers.push_back(std::move(subscriber));
+      },
+      [self](atom::unsubscribe, const caf::actor& subscriber) {
+        auto& subs = self->state.subscribers;
+        subs.erase(std::remove(subs.begin(), subs.end(), subscriber), subs.end());
+      },
+      [self](const msg::set_driver_config& cfg) {
+        bool interval_changed =
+            cfg.driver.fingerprint_interval != self->state.driver.fingerprint_interval;
+        self->state.driver = cfg.driver;
+        if (interval_changed && !self->state.subscribers.empty()) {
+          ++self->state.tick_generation;
+          schedule_tick(self);
+        }
+        broadcast(self);
+      },
+      [self](const msg::api_status& api) {
+        self->state.api = api;
+        broadcast(self);
+      },
+      [self](atom::tick, std::uint64_t generation) {
+        if (generation != self->state.tick_generation || self->state.subscribers.empty()) return;
         probe(self);
-      }
-      if (self->state.subscribers.empty()) {
-        ++self->state.tick_generation;  // an older tick chain, if any, stops here
         schedule_tick(self);
-      }
-      self->state.subscribers.push_back(std::move(subscriber));
-    },
-    [self](atom::unsubscribe, const caf::actor& subscriber) {
-      auto& subs = self->state.subscribers;
-      subs.erase(std::remove(subs.begin(), subs.end(), subscriber), subs.end());
-    },
-    [self](const msg::set_driver_config& cfg) {
-      bool interval_changed = cfg.driver.fingerprint_interval != self->state.driver.fingerprint_interval;
-      self->state.driver = cfg.driver;
-      if (interval_changed && !self->state.subscribers.empty()) {
-        ++self->state.tick_generation;
-        schedule_tick(self);
-      }
-      broadcast(self);
-    },
-    [self](const msg::api_status& api) {
-      self->state.api = api;
-      broadcast(self);
-    },
-    [self](atom::tick, std::uint64_t generation) {
-      if (generation != self->state.tick_generation || self->state.subscribers.empty()) return;
-      probe(self);
-      schedule_tick(self);
-    },
-    [self](const msg::probe_result& result) {
-      self->state.probing = false;
-      self->state.last_probe = result;
-      broadcast(self);
-    },
-    [self](atom::get) -> caf::result<msg::fingerprint> {
-      if (!self->state.last_probe) return msg::fingerprint{};
-      return make_fingerprint(self->state.driver, self->state.api, *self->state.last_probe);
-    },
+      },
+      [self](const msg::probe_result& result) {
+        self->state.probing = false;
+        self->state.last_probe = result;
+        broadcast(self);
+      },
+      [self](atom::get) -> caf::result<msg::fingerprint> {
+        if (!self->state.last_probe) return msg::fingerprint{};
+        return make_fingerprint(self->state.driver, self->state.api, *self->state.last_probe);
+      },
   };
 }
 

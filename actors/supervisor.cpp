@@ -53,67 +53,71 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
     self->state.task_ids.erase(it);
   });
   return {
-    [self](msg::set_driver_config& cfg) {
-      self->state.driver = cfg.driver;
-      self->state.backend->configure(cfg.driver);
-      self->send(self->state.fingerprinter, cfg);
-    },
-    [self](msg::start_task& m) -> caf::result<caf::message> {
-      if (m.task.task_id.empty())
-        return caf::make_error(ec::invalid_argument, std::string("the task has no id"));
-      if (self->state.tasks.count(m.task.task_id) != 0)
-        return caf::make_error(ec::invalid_argument, "task " + m.task.task_id + " already exists");
-      auto task = spawn_task(self, m.task.task_id);
-      return self->delegate(task, std::move(m));
-    },
-    [self](msg::recover_task& m) -> caf::result<caf::message> {
-      if (m.task.task_id.empty())
-        return caf::make_error(ec::invalid_argument, std::string("the task handle has no id"));
-      if (self->state.tasks.count(m.task.task_id) != 0) return caf::make_message();  // already tracked
-      auto task = spawn_task(self, m.task.task_id);
-      return self->delegate(task, std::move(m));
-    },
-    [self](msg::wait_task& m) { return forward(self, m.task_id, m); },
-    [self](msg::stop_task& m) { return forward(self, m.task_id, m); },
-    [self](msg::destroy_task& m) { return forward(self, m.task_id, m); },
-    [self](msg::inspect_task& m) { return forward(self, m.task_id, m); },
-    [self](msg::signal_task& m) { return forward(self, m.task_id, m); },
-    [self](msg::sample_stats& m) { return forward(self, m.task_id, m); },
-    [self](msg::task_summary& summary) {
-      if (self->state.tasks.count(summary.task_id) != 0)
-        self->state.summaries[summary.task_id] = std::move(summary);
-    },
-    [self](msg::find_task& m) -> caf::result<msg::found_task> {
-      // An alloc restarts a task under a new id: prefer the newest one.
-      const msg::task_summary* best = nullptr;
-      std::uint64_t best_seq = 0;
-      for (const auto& [id, summary] : self->state.summaries) {
-        if (summary.alloc_id != m.alloc_id || summary.task_name != m.task_name) continue;
-        auto seq = self->state.spawn_seq[id];
-        if (!best || seq > best_seq) {
-          best = &summary;
-          best_seq = seq;
+      [self](msg::set_driver_config& cfg) {
+        self->state.driver = cfg.driver;
+        self->state.backend->configure(cfg.driver);
+        self->send(self->state.fingerprinter, cfg);
+      },
+      [self](msg::start_task& m) -> caf::result<caf::message> {
+        if (m.task.task_id.empty())
+          return caf::make_error(ec::invalid_argument, std::string("the task has no id"));
+        if (self->state.tasks.count(m.task.task_id) != 0)
+          return caf::make_error(ec::invalid_argument,
+                                 "task " + m.task.task_id + " already exists");
+        auto task = spawn_task(self, m.task.task_id);
+        return self->delegate(task, std::move(m));
+      },
+      [self](msg::recover_task& m) -> caf::result<caf::message> {
+        if (m.task.task_id.empty())
+          return caf::make_error(ec::invalid_argument, std::string("the task handle has no id"));
+        if (self->state.tasks.count(m.task.task_id) != 0)
+          return caf::make_message();  // already tracked
+        auto task = spawn_task(self, m.task.task_id);
+        return self->delegate(task, std::move(m));
+      },
+      [self](msg::wait_task& m) { return forward(self, m.task_id, m); },
+      [self](msg::stop_task& m) { return forward(self, m.task_id, m); },
+      [self](msg::destroy_task& m) { return forward(self, m.task_id, m); },
+      [self](msg::inspect_task& m) { return forward(self, m.task_id, m); },
+      [self](msg::signal_task& m) { return forward(self, m.task_id, m); },
+      [self](msg::sample_stats& m) { return forward(self, m.task_id, m); },
+      [self](msg::task_summary& summary) {
+        if (self->state.tasks.count(summary.task_id) != 0)
+          self->state.summaries[summary.task_id] = std::move(summary);
+      },
+      [self](msg::find_task& m) -> caf::result<msg::found_task> {
+        // An alloc restarts a task under a new id: prefer the newest one.
+        const msg::task_summary* best = nullptr;
+        std::uint64_t best_seq = 0;
+        for (const auto& [id, summary] : self->state.summaries) {
+          if (summary.alloc_id != m.alloc_id || summary.task_name != m.task_name) continue;
+          auto seq = self->state.spawn_seq[id];
+          if (!best || seq > best_seq) {
+            best = &summary;
+            best_seq = seq;
+          }
         }
-      }
-      if (!best) return caf::make_error(ec::task_not_found, "no task " + m.task_name + " in allocation " + m.alloc_id);
-      return msg::found_task{self->state.tasks.at(best->task_id), *best};
-    },
-    [self](msg::list_tasks&) {
-      msg::task_list list;
-      for (const auto& [id, summary] : self->state.summaries) list.tasks.push_back(summary);
-      return list;
-    },
-    [self](msg::get_debug_info&) {
-      msg::debug_info info;
-      std::vector<std::string> known;
-      for (const auto& [id, summary] : self->state.summaries) {
-        info.tasks.push_back(summary);
-        known.push_back(summary.site_name);
-      }
-      for (auto& d : self->state.backend->list_dangling(known))
-        info.dangling.push_back({d.site_name, d.data_dir, d.pids});
-      return info;
-    },
+        if (!best)
+          return caf::make_error(ec::task_not_found,
+                                 "no task " + m.task_name + " in allocation " + m.alloc_id);
+        return msg::found_task{self->state.tasks.at(best->task_id), *best};
+      },
+      [self](msg::list_tasks&) {
+        msg::task_list list;
+        for (const auto& [id, summary] : self->state.summaries) list.tasks.push_back(summary);
+        return list;
+      },
+      [self](msg::get_debug_info&) {
+        msg::debug_info info;
+        std::vector<std::string> known;
+        for (const auto& [id, summary] : self->state.summaries) {
+          info.tasks.push_back(summary);
+          known.push_back(summary.site_name);
+        }
+        for (auto& d : self->state.backend->list_dangling(known))
+          info.dangling.push_back({d.site_name, d.data_dir, d.pids});
+        return info;
+      },
   };
 }
 

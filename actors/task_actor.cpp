@@ -101,7 +101,8 @@ void run_queued(task_actor_ptr self) {
   }
 }
 
-void publish(task_actor_ptr self, std::string message, std::map<std::string, std::string> annotations = {}) {
+void publish(task_actor_ptr self, std::string message,
+             std::map<std::string, std::string> annotations = {}) {
   msg::task_event ev;
   ev.message = std::move(message);
   ev.annotations = std::move(annotations);
@@ -170,7 +171,8 @@ caf::result<msg::started_task> start(task_actor_ptr self, msg::start_task& m) {
     return caf::make_error(ec::invalid_config, std::string(e.what()));
   }
   try {
-    st.site = st.backend->create_site(std::move(plan), std::make_shared<actor_observer>(self->address()));
+    st.site =
+        st.backend->create_site(std::move(plan), std::make_shared<actor_observer>(self->address()));
   } catch (const std::exception& e) {
     self->quit();
     return caf::make_error(ec::start_failed, std::string(e.what()));
@@ -210,7 +212,8 @@ caf::result<void> recover(task_actor_ptr self, msg::recover_task& m) {
     if (st.task.job_name.empty()) st.task.job_name = saved.task.job_name;
     if (st.task.namespace_name.empty()) st.task.namespace_name = saved.task.namespace_name;
     if (st.task.group_name.empty()) st.task.group_name = saved.task.group_name;
-    st.site = st.backend->recover_site(saved.site, std::make_shared<actor_observer>(self->address()));
+    st.site =
+        st.backend->recover_site(saved.site, std::make_shared<actor_observer>(self->address()));
     st.started_at = from_epoch_ns(saved.started_at_ns);
   } catch (const std::exception& e) {
     self->quit();
@@ -226,7 +229,8 @@ caf::result<void> recover(task_actor_ptr self, msg::recover_task& m) {
 caf::result<void> stop(task_actor_ptr self, msg::stop_task& m) {
   if (!is_live(self->state.phase)) return caf::unit;
   auto rp = self->make_response_promise();
-  auto timeout = m.timeout.count() > 0 ? m.timeout : std::chrono::milliseconds(timeouts::default_kill);
+  auto timeout =
+      m.timeout.count() > 0 ? m.timeout : std::chrono::milliseconds(timeouts::default_kill);
   enqueue(self, [self, rp, timeout, signal = std::move(m.signal)]() mutable {
     auto& st = self->state;
     if (st.phase != task_phase::running) {
@@ -242,7 +246,8 @@ caf::result<void> stop(task_actor_ptr self, msg::stop_task& m) {
         [self, rp](std::optional<std::string> error) mutable {
           if (error) {
             self->state.phase = task_phase::running;
-            rp.deliver(caf::make_error(ec::operation_failed, "stopping the site failed: " + *error));
+            rp.deliver(
+                caf::make_error(ec::operation_failed, "stopping the site failed: " + *error));
             return;
           }
           mark_exited(self, msg::exit_result{});
@@ -254,8 +259,9 @@ caf::result<void> stop(task_actor_ptr self, msg::stop_task& m) {
 
 caf::result<void> destroy(task_actor_ptr self, msg::destroy_task& m) {
   if (is_live(self->state.phase) && !m.force)
-    return caf::make_error(ec::task_running,
-                           std::string("task is still running; stop it first or destroy with force"));
+    return caf::make_error(
+        ec::task_running,
+        std::string("task is still running; stop it first or destroy with force"));
   auto rp = self->make_response_promise();
   enqueue(self, [self, rp]() mutable {
     auto finish = [self, rp]() mutable {
@@ -265,7 +271,8 @@ caf::result<void> destroy(task_actor_ptr self, msg::destroy_task& m) {
         return;
       }
       run_op(
-          self, [site = self->state.site.get()](iis::completion done) { site->destroy(std::move(done)); },
+          self,
+          [site = self->state.site.get()](iis::completion done) { site->destroy(std::move(done)); },
           [self, rp](std::optional<std::string> error) mutable {
             if (is_live(self->state.phase))
               mark_exited(self, msg::exit_result{0, 9, false, "destroyed while running"});
@@ -283,7 +290,8 @@ caf::result<void> destroy(task_actor_ptr self, msg::destroy_task& m) {
       run_op(
           self,
           [site = self->state.site.get()](iis::completion done) {
-            site->stop(std::chrono::milliseconds(timeouts::forced_destroy_drain), "", std::move(done));
+            site->stop(std::chrono::milliseconds(timeouts::forced_destroy_drain), "",
+                       std::move(done));
           },
           [self, finish](std::optional<std::string>) mutable {
             mark_exited(self, msg::exit_result{});
@@ -315,9 +323,15 @@ caf::result<void> signal(task_actor_ptr self, msg::signal_task& m) {
         self,
         [site = self->state.site.get(), action](iis::completion done) {
           switch (action) {
-            case signal_action::recycle: site->recycle_pools({}, std::move(done)); break;
-            case signal_action::start: site->start_pools({}, std::move(done)); break;
-            default: site->stop_pools({}, std::move(done)); break;
+            case signal_action::recycle:
+              site->recycle_pools({}, std::move(done));
+              break;
+            case signal_action::start:
+              site->start_pools({}, std::move(done));
+              break;
+            default:
+              site->stop_pools({}, std::move(done));
+              break;
           }
         },
         [self, rp, name](std::optional<std::string> error) mutable {
@@ -331,13 +345,13 @@ caf::result<void> signal(task_actor_ptr self, msg::signal_task& m) {
   return rp;
 }
 
-
 /// Pool names of the request, checked against the site; empty = every pool.
 caf::expected<std::vector<std::string>> known_pools(task_actor_ptr self,
                                                     const std::vector<std::string>& names) {
   const auto& pools = self->state.site->plan().pools;
   for (const auto& name : names) {
-    auto it = std::find_if(pools.begin(), pools.end(), [&](const iis::pool_plan& p) { return p.name == name; });
+    auto it = std::find_if(pools.begin(), pools.end(),
+                           [&](const iis::pool_plan& p) { return p.name == name; });
     if (it == pools.end()) {
       std::string known;
       for (const auto& p : pools) known += (known.empty() ? "" : ", ") + p.name;
@@ -363,9 +377,15 @@ caf::result<void> pool_command(task_actor_ptr self, msg::pool_command& m) {
         self,
         [site = self->state.site.get(), op, pools](iis::completion done) {
           switch (op) {
-            case msg::pool_op::start: site->start_pools(pools, std::move(done)); break;
-            case msg::pool_op::stop: site->stop_pools(pools, std::move(done)); break;
-            default: site->recycle_pools(pools, std::move(done)); break;
+            case msg::pool_op::start:
+              site->start_pools(pools, std::move(done));
+              break;
+            case msg::pool_op::stop:
+              site->stop_pools(pools, std::move(done));
+              break;
+            default:
+              site->recycle_pools(pools, std::move(done));
+              break;
           }
         },
         [self, rp, pools](std::optional<std::string> error) mutable {
@@ -425,11 +445,15 @@ void release_lease(task_actor_ptr self, caf::response_promise rp) {
     return;
   }
   run_op(
-      self, [site = st.site.get(), pools](iis::completion done) { site->start_pools(pools, std::move(done)); },
+      self,
+      [site = st.site.get(), pools](iis::completion done) {
+        site->start_pools(pools, std::move(done));
+      },
       [rp](std::optional<std::string> error) mutable {
         if (!rp.pending()) return;
         if (error)
-          rp.deliver(caf::make_error(ec::operation_failed, "restarting the pools failed: " + *error));
+          rp.deliver(
+              caf::make_error(ec::operation_failed, "restarting the pools failed: " + *error));
         else
           rp.deliver(caf::unit);
       });
@@ -445,7 +469,8 @@ caf::result<msg::change_ticket> begin_change(task_actor_ptr self, msg::begin_cha
     if (m.stop_pools && st.phase == task_phase::running) {
       auto serving = st.site->pools_serving(m.path);
       for (const auto& pool : st.site->snapshot().pools) {
-        bool running = pool.status == iis::pool_status::started || pool.status == iis::pool_status::starting;
+        bool running =
+            pool.status == iis::pool_status::started || pool.status == iis::pool_status::starting;
         if (running && std::find(serving.begin(), serving.end(), pool.name) != serving.end())
           to_stop.push_back(pool.name);
       }
@@ -464,10 +489,14 @@ caf::result<msg::change_ticket> begin_change(task_actor_ptr self, msg::begin_cha
       return;
     }
     run_op(
-        self, [site = st.site.get(), to_stop](iis::completion done) { site->stop_pools(to_stop, std::move(done)); },
+        self,
+        [site = st.site.get(), to_stop](iis::completion done) {
+          site->stop_pools(to_stop, std::move(done));
+        },
         [self, rp, grant, to_stop](std::optional<std::string> error) mutable {
           if (error) {
-            rp.deliver(caf::make_error(ec::operation_failed, "stopping the pools failed: " + *error));
+            rp.deliver(
+                caf::make_error(ec::operation_failed, "stopping the pools failed: " + *error));
             return;
           }
           grant(to_stop);
@@ -506,71 +535,72 @@ caf::behavior task_actor(task_actor_ptr self, std::shared_ptr<iis::backend> back
   self->state.hub = std::move(hub);
   self->state.driver = std::move(driver);
   return {
-    [self](msg::start_task& m) { return start(self, m); },
-    [self](msg::recover_task& m) { return recover(self, m); },
-    [self](msg::stop_task& m) { return stop(self, m); },
-    [self](msg::destroy_task& m) { return destroy(self, m); },
-    [self](msg::signal_task& m) { return signal(self, m); },
-    [self](msg::inspect_task&) { return status_of(self); },
-    [self](msg::wait_task&) -> caf::result<msg::exit_result> {
-      if (self->state.phase == task_phase::exited) return self->state.result;
-      auto rp = self->make_response_promise<msg::exit_result>();
-      self->state.waiters.emplace_back(rp);
-      return rp;
-    },
-    [self](msg::sample_stats&) -> caf::result<msg::task_stats> {
-      if (!self->state.site) return caf::make_error(ec::operation_failed, std::string("no site"));
-      auto stats = self->state.cpu.update(self->state.site->sample_usage(),
-                                          std::chrono::steady_clock::now());
-      stats.task_id = self->state.task.task_id;
-      return stats;
-    },
-    [self](msg::get_site_status&) { return site_status_of(self); },
-    [self](msg::pool_command& m) { return pool_command(self, m); },
-    [self](msg::begin_change& m) { return begin_change(self, m); },
-    [self](msg::end_change& m) -> caf::result<void> {
-      if (!self->state.lease || *self->state.lease != m.id)
-        return caf::make_error(ec::invalid_argument, std::string("no such change in progress"));
-      auto rp = self->make_response_promise();
-      release_lease(self, rp);
-      return rp;
-    },
-    [self](atom::lease_expired, std::uint64_t id) {
-      auto& st = self->state;
-      if (!st.lease || *st.lease != id) return;
-      logging::log(*log(), spdlog::level::warn, "a file change did not finish in time; pools restored",
-                   {{"task_id", st.task.task_id}});
-      release_lease(self, caf::response_promise{});
-    },
-    [self](atom::done, std::uint64_t id, bool ok, std::string& error) {
-      auto& st = self->state;
-      if (id != st.op_id || !st.busy) return;  // a late report of an abandoned operation
-      auto then = std::move(st.continuation);
-      st.continuation = nullptr;
-      st.busy = false;
-      if (then) then(ok ? std::nullopt : std::optional<std::string>(std::move(error)));
-      run_queued(self);
-    },
-    [self](atom::site_exit, std::int32_t code, std::int32_t sig, std::string& reason) {
-      auto& st = self->state;
-      if (st.phase != task_phase::running) return;  // starting/stopping report through their op
-      logging::log(*log(), spdlog::level::err, "site exited on its own",
-                   {{"task_id", st.task.task_id}, {"reason", reason}});
-      msg::exit_result r;
-      r.signal = sig;
-      r.exit_code = code != 0 ? code : (sig != 0 ? 128 + sig : 1);
-      r.err = reason.empty() ? "the site's web server exited" : reason;
-      publish(self, "Site exited: " + r.err);
-      mark_exited(self, std::move(r));
-    },
-    [self](msg::task_event& ev) {
-      const auto& st = self->state;
-      ev.task_id = st.task.task_id;
-      ev.alloc_id = st.task.alloc_id;
-      ev.task_name = st.task.task_name;
-      if (ev.timestamp == caf::timestamp{}) ev.timestamp = caf::make_timestamp();
-      if (st.hub) self->send(st.hub, std::move(ev));
-    },
+      [self](msg::start_task& m) { return start(self, m); },
+      [self](msg::recover_task& m) { return recover(self, m); },
+      [self](msg::stop_task& m) { return stop(self, m); },
+      [self](msg::destroy_task& m) { return destroy(self, m); },
+      [self](msg::signal_task& m) { return signal(self, m); },
+      [self](msg::inspect_task&) { return status_of(self); },
+      [self](msg::wait_task&) -> caf::result<msg::exit_result> {
+        if (self->state.phase == task_phase::exited) return self->state.result;
+        auto rp = self->make_response_promise<msg::exit_result>();
+        self->state.waiters.emplace_back(rp);
+        return rp;
+      },
+      [self](msg::sample_stats&) -> caf::result<msg::task_stats> {
+        if (!self->state.site) return caf::make_error(ec::operation_failed, std::string("no site"));
+        auto stats = self->state.cpu.update(self->state.site->sample_usage(),
+                                            std::chrono::steady_clock::now());
+        stats.task_id = self->state.task.task_id;
+        return stats;
+      },
+      [self](msg::get_site_status&) { return site_status_of(self); },
+      [self](msg::pool_command& m) { return pool_command(self, m); },
+      [self](msg::begin_change& m) { return begin_change(self, m); },
+      [self](msg::end_change& m) -> caf::result<void> {
+        if (!self->state.lease || *self->state.lease != m.id)
+          return caf::make_error(ec::invalid_argument, std::string("no such change in progress"));
+        auto rp = self->make_response_promise();
+        release_lease(self, rp);
+        return rp;
+      },
+      [self](atom::lease_expired, std::uint64_t id) {
+        auto& st = self->state;
+        if (!st.lease || *st.lease != id) return;
+        logging::log(*log(), spdlog::level::warn,
+                     "a file change did not finish in time; pools restored",
+                     {{"task_id", st.task.task_id}});
+        release_lease(self, caf::response_promise{});
+      },
+      [self](atom::done, std::uint64_t id, bool ok, std::string& error) {
+        auto& st = self->state;
+        if (id != st.op_id || !st.busy) return;  // a late report of an abandoned operation
+        auto then = std::move(st.continuation);
+        st.continuation = nullptr;
+        st.busy = false;
+        if (then) then(ok ? std::nullopt : std::optional<std::string>(std::move(error)));
+        run_queued(self);
+      },
+      [self](atom::site_exit, std::int32_t code, std::int32_t sig, std::string& reason) {
+        auto& st = self->state;
+        if (st.phase != task_phase::running) return;  // starting/stopping report through their op
+        logging::log(*log(), spdlog::level::err, "site exited on its own",
+                     {{"task_id", st.task.task_id}, {"reason", reason}});
+        msg::exit_result r;
+        r.signal = sig;
+        r.exit_code = code != 0 ? code : (sig != 0 ? 128 + sig : 1);
+        r.err = reason.empty() ? "the site's web server exited" : reason;
+        publish(self, "Site exited: " + r.err);
+        mark_exited(self, std::move(r));
+      },
+      [self](msg::task_event& ev) {
+        const auto& st = self->state;
+        ev.task_id = st.task.task_id;
+        ev.alloc_id = st.task.alloc_id;
+        ev.task_name = st.task.task_name;
+        if (ev.timestamp == caf::timestamp{}) ev.timestamp = caf::make_timestamp();
+        if (st.hub) self->send(st.hub, std::move(ev));
+      },
   };
 }
 

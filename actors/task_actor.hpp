@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include <caf/response_promise.hpp>
 #include <caf/actor.hpp>
+#include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "actors/cpu_tracker.hpp"
@@ -66,7 +66,7 @@ struct task_actor_state {
 using task_actor_ptr = caf::stateful_actor<task_actor_state>*;
 
 /// Handles start_task or recover_task first, then the rest of the lifecycle.
-caf::behavior task_actor(task_actor_ptr self, std::shared_ptr<iis::backend> backend,
-                         caf::actor hub, config::driver_config driver, caf::actor_addr supervisor);
+caf::behavior task_actor(task_actor_ptr self, std::shared_ptr<iis::backend> backend, caf::actor hub,
+                         config::driver_config driver, caf::actor_addr supervisor);
 
 }  // namespace nomad_iis

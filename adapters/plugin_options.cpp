@@ -25,7 +25,8 @@ plugin_options parse_plugin_options(const std::vector<std::string>& args) {
   for (std::size_t i = 0; i < args.size(); ++i) {
     const auto& arg = args[i];
     if (arg.rfind("--", 0) != 0)
-      throw std::invalid_argument("unexpected argument \"" + arg + "\" (options look like --name=value)");
+      throw std::invalid_argument("unexpected argument \"" + arg +
+                                  "\" (options look like --name=value)");
     std::string name = arg.substr(2);
     std::string value;
     auto eq = name.find('=');
@@ -38,8 +39,10 @@ plugin_options parse_plugin_options(const std::vector<std::string>& args) {
       throw std::invalid_argument("--" + name + " needs a value");
     }
     if (name == "log-level") {
-      if (value != "trace" && value != "debug" && value != "info" && value != "warn" && value != "error")
-        throw std::invalid_argument("--log-level: \"" + value + "\" is not one of trace, debug, info, warn, error");
+      if (value != "trace" && value != "debug" && value != "info" && value != "warn" &&
+          value != "error")
+        throw std::invalid_argument("--log-level: \"" + value +
+                                    "\" is not one of trace, debug, info, warn, error");
       opts.log_level = value;
     } else if (name == "management-api-port") {
       opts.management_api_port = parse_port(name, value);

@@ -10,8 +10,8 @@ namespace nomad_iis {
 
 struct plugin_options {
   std::string log_level = "info";
-  std::int64_t management_api_port = 0;  ///< 0 = Management API off
-  std::string management_api_key;        ///< a secret
+  std::int64_t management_api_port = 0;   ///< 0 = Management API off
+  std::string management_api_key;         ///< a secret
   std::string management_api_jwt_secret;  ///< a secret
   std::string management_api_bind;        ///< "" = 0.0.0.0, or 127.0.0.1 without auth
   std::string management_api_tls_cert;

@@ -206,8 +206,8 @@ typename Inspector::result_type inspect(Inspector& f, inspect_task& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_status& x) {
-  return f(caf::meta::type_name("task_status"), x.id, x.name, x.state, x.started_at,
-           x.completed_at, x.result, x.attributes);
+  return f(caf::meta::type_name("task_status"), x.id, x.name, x.state, x.started_at, x.completed_at,
+           x.result, x.attributes);
 }
 
 template <class Inspector>

@@ -71,9 +71,15 @@ void fill(drivers::TaskStatus* out, const msg::task_status& status) {
   out->set_id(status.id);
   out->set_name(status.name);
   switch (status.state) {
-    case msg::task_state::running: out->set_state(drivers::RUNNING); break;
-    case msg::task_state::exited: out->set_state(drivers::EXITED); break;
-    default: out->set_state(drivers::UNKNOWN); break;
+    case msg::task_state::running:
+      out->set_state(drivers::RUNNING);
+      break;
+    case msg::task_state::exited:
+      out->set_state(drivers::EXITED);
+      break;
+    default:
+      out->set_state(drivers::UNKNOWN);
+      break;
   }
   set_time(out->mutable_started_at(), status.started_at);
   set_time(out->mutable_completed_at(), status.completed_at);
@@ -82,8 +88,8 @@ void fill(drivers::TaskStatus* out, const msg::task_status& status) {
 
 void fill(drivers::TaskStats* out, const msg::task_stats& stats) {
   out->set_id(stats.task_id);
-  set_time(out->mutable_timestamp(), stats.timestamp == caf::timestamp{} ? caf::make_timestamp()
-                                                                           : stats.timestamp);
+  set_time(out->mutable_timestamp(),
+           stats.timestamp == caf::timestamp{} ? caf::make_timestamp() : stats.timestamp);
   fill_usage(out->mutable_agg_resource_usage(), stats.total);
   for (const auto& [pid, usage] : stats.by_pid)
     fill_usage(&(*out->mutable_resource_usage_by_pid())[std::to_string(pid)], usage);
@@ -94,15 +100,27 @@ drivers::FingerprintResponse to_proto(const msg::fingerprint& fp) {
   for (const auto& [key, attr] : fp.attributes) {
     auto& a = (*out.mutable_attributes())[key];
     switch (attr.what) {
-      case msg::fingerprint_attribute::kind::string_value: a.set_string_val(attr.string_value); break;
-      case msg::fingerprint_attribute::kind::int_value: a.set_int_val(attr.int_value); break;
-      case msg::fingerprint_attribute::kind::bool_value: a.set_bool_val(attr.bool_value); break;
+      case msg::fingerprint_attribute::kind::string_value:
+        a.set_string_val(attr.string_value);
+        break;
+      case msg::fingerprint_attribute::kind::int_value:
+        a.set_int_val(attr.int_value);
+        break;
+      case msg::fingerprint_attribute::kind::bool_value:
+        a.set_bool_val(attr.bool_value);
+        break;
     }
   }
   switch (fp.health) {
-    case msg::health::healthy: out.set_health(drivers::FingerprintResponse::HEALTHY); break;
-    case msg::health::unhealthy: out.set_health(drivers::FingerprintResponse::UNHEALTHY); break;
-    default: out.set_health(drivers::FingerprintResponse::UNDETECTED); break;
+    case msg::health::healthy:
+      out.set_health(drivers::FingerprintResponse::HEALTHY);
+      break;
+    case msg::health::unhealthy:
+      out.set_health(drivers::FingerprintResponse::UNHEALTHY);
+      break;
+    default:
+      out.set_health(drivers::FingerprintResponse::UNDETECTED);
+      break;
   }
   out.set_health_description(fp.description);
   return out;

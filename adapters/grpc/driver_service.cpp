@@ -22,8 +22,12 @@ constexpr std::size_t stats_queue = 4;
 constexpr auto default_stats_interval = std::chrono::seconds(1);
 constexpr auto min_stats_interval = std::chrono::milliseconds(100);
 
-caf::duration query_timeout() { return caf::duration{timeouts::query}; }
-caf::duration lifecycle_timeout() { return caf::duration{timeouts::lifecycle}; }
+caf::duration query_timeout() {
+  return caf::duration{timeouts::query};
+}
+caf::duration lifecycle_timeout() {
+  return caf::duration{timeouts::lifecycle};
+}
 
 std::chrono::milliseconds to_ms(const google::protobuf::Duration& d) {
   return std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
@@ -31,7 +35,8 @@ std::chrono::milliseconds to_ms(const google::protobuf::Duration& d) {
 
 /// A stream fed by a bridge actor subscribed to `source`.
 template <class Response, class Message>
-grpc::ServerWriteReactor<Response>* subscribe_stream(caf::actor_system& sys, const caf::actor& source,
+grpc::ServerWriteReactor<Response>* subscribe_stream(caf::actor_system& sys,
+                                                     const caf::actor& source,
                                                      std::size_t max_queued) {
   auto* writer = new stream_writer<Response>(max_queued);
   auto channel = writer->channel();
@@ -48,9 +53,9 @@ grpc::ServerWriteReactor<Response>* subscribe_stream(caf::actor_system& sys, con
 driver_service::driver_service(caf::actor_system& sys, driver_actors actors)
     : sys_(sys), actors_(std::move(actors)) {}
 
-grpc::ServerUnaryReactor* driver_service::TaskConfigSchema(grpc::CallbackServerContext* ctx,
-                                                           const drivers::TaskConfigSchemaRequest*,
-                                                           drivers::TaskConfigSchemaResponse* response) {
+grpc::ServerUnaryReactor* driver_service::TaskConfigSchema(
+    grpc::CallbackServerContext* ctx, const drivers::TaskConfigSchemaRequest*,
+    drivers::TaskConfigSchemaResponse* response) {
   *response->mutable_spec() = to_proto(*config::task_config_schema());
   return finish_now(ctx, grpc::Status::OK);
 }
@@ -75,25 +80,26 @@ grpc::ServerWriteReactor<drivers::FingerprintResponse>* driver_service::Fingerpr
 
 grpc::ServerWriteReactor<drivers::DriverTaskEvent>* driver_service::TaskEvents(
     grpc::CallbackServerContext*, const drivers::TaskEventsRequest*) {
-  return subscribe_stream<drivers::DriverTaskEvent, msg::task_event>(sys_, actors_.hub, event_queue);
+  return subscribe_stream<drivers::DriverTaskEvent, msg::task_event>(sys_, actors_.hub,
+                                                                     event_queue);
 }
 
 grpc::ServerUnaryReactor* driver_service::StartTask(grpc::CallbackServerContext* ctx,
                                                     const drivers::StartTaskRequest* request,
                                                     drivers::StartTaskResponse* response) {
   if (!request->has_task() || request->task().id().empty())
-    return finish_now(ctx, {grpc::StatusCode::INVALID_ARGUMENT, "StartTask needs a task with an id"});
+    return finish_now(ctx,
+                      {grpc::StatusCode::INVALID_ARGUMENT, "StartTask needs a task with an id"});
   msg::start_task m{to_context(request->task()), request->task().msgpack_driver_config()};
-  return ask<msg::started_task>(
-      sys_, actors_.supervisor, std::move(m), lifecycle_timeout(),
-      [request, response](msg::started_task& started) {
-        auto* handle = response->mutable_handle();
-        handle->set_version(1);
-        *handle->mutable_config() = request->task();
-        handle->set_state(drivers::RUNNING);
-        handle->set_driver_state(started.driver_state);
-        return grpc::Status::OK;
-      });
+  return ask<msg::started_task>(sys_, actors_.supervisor, std::move(m), lifecycle_timeout(),
+                                [request, response](msg::started_task& started) {
+                                  auto* handle = response->mutable_handle();
+                                  handle->set_version(1);
+                                  *handle->mutable_config() = request->task();
+                                  handle->set_state(drivers::RUNNING);
+                                  handle->set_driver_state(started.driver_state);
+                                  return grpc::Status::OK;
+                                });
 }
 
 grpc::ServerUnaryReactor* driver_service::RecoverTask(grpc::CallbackServerContext* ctx,
@@ -162,20 +168,20 @@ grpc::ServerWriteReactor<drivers::TaskStatsResponse>* driver_service::TaskStats(
                             interval](caf::event_based_actor* self) -> caf::behavior {
     self->send(self, atom::tick_v, std::uint64_t{0});
     return {
-      [=](atom::tick, std::uint64_t) {
-        self->request(supervisor, query_timeout(), msg::sample_stats{id})
-            .then(
-                [=](msg::task_stats& stats) {
-                  drivers::TaskStatsResponse response;
-                  fill(response.mutable_stats(), stats);
-                  channel->post(std::move(response));
-                  self->delayed_send(self, interval, atom::tick_v, std::uint64_t{0});
-                },
-                [=](caf::error& err) {
-                  channel->finish(to_status(err));
-                  self->quit();
-                });
-      },
+        [=](atom::tick, std::uint64_t) {
+          self->request(supervisor, query_timeout(), msg::sample_stats{id})
+              .then(
+                  [=](msg::task_stats& stats) {
+                    drivers::TaskStatsResponse response;
+                    fill(response.mutable_stats(), stats);
+                    channel->post(std::move(response));
+                    self->delayed_send(self, interval, atom::tick_v, std::uint64_t{0});
+                  },
+                  [=](caf::error& err) {
+                    channel->finish(to_status(err));
+                    self->quit();
+                  });
+        },
     };
   });
   channel->bridge = bridge.address();
@@ -197,7 +203,8 @@ grpc::ServerUnaryReactor* driver_service::ExecTask(grpc::CallbackServerContext* 
 }
 
 grpc::ServerUnaryReactor* driver_service::Init(grpc::CallbackServerContext* ctx,
-                                               const drivers::InitRequest*, drivers::InitResponse*) {
+                                               const drivers::InitRequest*,
+                                               drivers::InitResponse*) {
   return finish_now(ctx, grpc::Status::OK);
 }
 

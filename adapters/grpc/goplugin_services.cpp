@@ -4,7 +4,8 @@ namespace nomad_iis::grpc_adapter {
 namespace {
 
 /// Reads and ignores whatever the host sends until it cancels or closes.
-class idle_broker_stream final : public grpc::ServerBidiReactor<plugin::ConnInfo, plugin::ConnInfo> {
+class idle_broker_stream final
+    : public grpc::ServerBidiReactor<plugin::ConnInfo, plugin::ConnInfo> {
  public:
   idle_broker_stream() { StartRead(&incoming_); }
   void OnReadDone(bool ok) override {

@@ -2,11 +2,11 @@
 
 #include <unistd.h>
 
+#include <sys/stat.h>
 #include <cstdlib>
 #include <random>
 #include <sstream>
 #include <stdexcept>
-#include <sys/stat.h>
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -73,10 +73,9 @@ plugin_server::plugin_server(caf::actor_system& sys, driver_actors actors, serve
 plugin_server::~plugin_server() = default;
 
 void plugin_server::start() {
-  services_.reset(new services{base_service(actors_.supervisor, hooks_.on_config),
-                               driver_service(sys_, actors_),
-                               controller_service(hooks_.request_exit), broker_service(),
-                               stdio_service()});
+  services_.reset(new services{
+      base_service(actors_.supervisor, hooks_.on_config), driver_service(sys_, actors_),
+      controller_service(hooks_.request_exit), broker_service(), stdio_service()});
   socket_path_ = fresh_socket_path();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;

@@ -26,17 +26,22 @@ grpc::Status to_status(const caf::error& err) {
   }
   auto text = message_of(err);
   switch (code_of(err)) {
-    case ec::task_not_found: return {grpc::StatusCode::NOT_FOUND, text};
+    case ec::task_not_found:
+      return {grpc::StatusCode::NOT_FOUND, text};
     case ec::invalid_config:
       return with_recoverable(grpc::StatusCode::INVALID_ARGUMENT, text, false);
     case ec::start_failed:
       return with_recoverable(grpc::StatusCode::FAILED_PRECONDITION, text, true);
     case ec::recover_failed:
-    case ec::task_running: return {grpc::StatusCode::FAILED_PRECONDITION, text};
+    case ec::task_running:
+      return {grpc::StatusCode::FAILED_PRECONDITION, text};
     case ec::unsupported:
-    case ec::invalid_argument: return {grpc::StatusCode::INVALID_ARGUMENT, text};
-    case ec::shutting_down: return {grpc::StatusCode::ABORTED, text};
-    default: return {grpc::StatusCode::INTERNAL, text};
+    case ec::invalid_argument:
+      return {grpc::StatusCode::INVALID_ARGUMENT, text};
+    case ec::shutting_down:
+      return {grpc::StatusCode::ABORTED, text};
+    default:
+      return {grpc::StatusCode::INTERNAL, text};
   }
 }
 

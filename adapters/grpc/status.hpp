@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include <caf/error.hpp>
 #include <grpcpp/support/status.h>
+#include <caf/error.hpp>
 
 namespace nomad_iis::grpc_adapter {
 

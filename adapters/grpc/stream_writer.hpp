@@ -10,10 +10,10 @@
 #include <mutex>
 #include <utility>
 
+#include <grpcpp/grpcpp.h>
 #include <caf/actor.hpp>
 #include <caf/actor_cast.hpp>
 #include <caf/send.hpp>
-#include <grpcpp/grpcpp.h>
 
 namespace nomad_iis::grpc_adapter {
 

@@ -10,10 +10,10 @@
 #include <memory>
 #include <utility>
 
+#include <grpcpp/grpcpp.h>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
-#include <grpcpp/grpcpp.h>
 
 #include "adapters/grpc/status.hpp"
 
@@ -67,9 +67,8 @@ grpc::ServerUnaryReactor* ask(caf::actor_system& sys, const caf::actor& target, 
   auto bridge = sys.spawn([state, target, request = std::move(request), timeout,
                            on_reply = std::move(on_reply)](caf::event_based_actor* self) mutable {
     self->request(target, timeout, std::move(request))
-        .then(
-            [state, on_reply](Reply& reply) mutable { state->finish(on_reply(reply)); },
-            [state](caf::error& err) { state->finish(to_status(err)); });
+        .then([state, on_reply](Reply& reply) mutable { state->finish(on_reply(reply)); },
+              [state](caf::error& err) { state->finish(to_status(err)); });
   });
   state->bridge = bridge.address();
   return reactor;

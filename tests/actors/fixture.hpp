@@ -56,8 +56,9 @@ struct fixture {
   fixture() {
     sys.await_actors_before_shutdown(false);
     actors = spawn_driver(sys, backend);
-    alloc_dir = std::filesystem::temp_directory_path() /
-                ("nomad_iis_actor_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++));
+    alloc_dir =
+        std::filesystem::temp_directory_path() /
+        ("nomad_iis_actor_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++));
     std::filesystem::create_directories(alloc_dir / "web" / "local");
     run();
   }
@@ -127,7 +128,8 @@ struct fixture {
 
   /// Starts a task and lets the backend's start succeed.
   std::string start_running(const std::string& id = "alloc1/web/0000beef") {
-    auto started = ask<msg::started_task>(actors.supervisor, msg::start_task{task(id), static_sample_config()});
+    auto started = ask<msg::started_task>(actors.supervisor,
+                                          msg::start_task{task(id), static_sample_config()});
     complete_all();
     if (!started->value) throw std::runtime_error("start did not succeed");
     return started->value->driver_state;

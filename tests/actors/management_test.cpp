@@ -77,7 +77,8 @@ BOOST_AUTO_TEST_CASE(a_change_lease_stops_serving_pools_holds_the_task_and_resto
 BOOST_AUTO_TEST_CASE(a_change_without_stopping_pools_is_granted_at_once) {
   start_running();
   auto task = ask<msg::found_task>(actors.supervisor, msg::find_task{"alloc1", "web"})->value->task;
-  auto ticket = ask<msg::change_ticket>(task, msg::begin_change{(alloc_dir / "web").string(), false});
+  auto ticket =
+      ask<msg::change_ticket>(task, msg::begin_change{(alloc_dir / "web").string(), false});
   BOOST_REQUIRE(ticket->value);
   BOOST_TEST(ticket->value->stopped_pools.empty());
   auto wrong = ask_void(task, msg::end_change{ticket->value->id + 1});
@@ -90,7 +91,8 @@ BOOST_AUTO_TEST_CASE(a_change_without_stopping_pools_is_granted_at_once) {
 BOOST_AUTO_TEST_CASE(an_abandoned_lease_expires_and_restores_pools) {
   start_running();
   auto task = ask<msg::found_task>(actors.supervisor, msg::find_task{"alloc1", "web"})->value->task;
-  auto ticket = ask<msg::change_ticket>(task, msg::begin_change{(alloc_dir / "web").string(), true});
+  auto ticket =
+      ask<msg::change_ticket>(task, msg::begin_change{(alloc_dir / "web").string(), true});
   world->complete_next();
   run();
   BOOST_REQUIRE(ticket->value);

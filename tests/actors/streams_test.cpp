@@ -61,7 +61,8 @@ BOOST_AUTO_TEST_CASE(fingerprint_reflects_config_and_management_api) {
   BOOST_TEST(world->calls.front() == "configure");
   BOOST_REQUIRE(seen->size() == 2u);
   BOOST_TEST(static_cast<int>(seen->back().health) == static_cast<int>(msg::health::undetected));
-  BOOST_TEST(seen->back().attributes.at("driver.iis.directory_security_enabled").bool_value == false);
+  BOOST_TEST(seen->back().attributes.at("driver.iis.directory_security_enabled").bool_value ==
+             false);
   caf::anon_send(actors.fingerprinter, msg::api_status{true, 5004});
   run();
   BOOST_REQUIRE(seen->size() == 3u);
@@ -78,7 +79,8 @@ BOOST_AUTO_TEST_CASE(site_events_reach_every_subscriber_with_task_identity) {
   caf::anon_send(actors.hub, atom::subscribe_v, sub_b);
   run();
   start_running();
-  world->last_observer->on_event({"worker 101 of pool default crashed; restarted as 102", {{"pool", "default"}}});
+  world->last_observer->on_event(
+      {"worker 101 of pool default crashed; restarted as 102", {{"pool", "default"}}});
   run();
   BOOST_REQUIRE(a->size() == 1u);
   BOOST_TEST(b->size() == 1u);

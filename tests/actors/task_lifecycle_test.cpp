@@ -11,7 +11,8 @@ using namespace nomad_iis::test;
 BOOST_FIXTURE_TEST_SUITE(task_lifecycle, fixture)
 
 BOOST_AUTO_TEST_CASE(start_answers_only_after_the_backend_started_the_site) {
-  auto started = ask<msg::started_task>(actors.supervisor, msg::start_task{task(), static_sample_config()});
+  auto started =
+      ask<msg::started_task>(actors.supervisor, msg::start_task{task(), static_sample_config()});
   BOOST_TEST(!started->answered());
   BOOST_TEST(world->calls == (std::vector<std::string>{"create", "start"}));
   complete_all();
@@ -25,7 +26,8 @@ BOOST_AUTO_TEST_CASE(start_answers_only_after_the_backend_started_the_site) {
 BOOST_AUTO_TEST_CASE(driver_state_never_carries_the_task_env) {
   auto t = task();
   t.env["DB_PASSWORD"] = "hunter2";
-  auto started = ask<msg::started_task>(actors.supervisor, msg::start_task{t, static_sample_config()});
+  auto started =
+      ask<msg::started_task>(actors.supervisor, msg::start_task{t, static_sample_config()});
   complete_all();
   BOOST_REQUIRE(started->value);
   BOOST_TEST(started->value->driver_state.find("hunter2") == std::string::npos);
@@ -35,12 +37,15 @@ BOOST_AUTO_TEST_CASE(wait_blocks_until_stop_then_reports_exit_zero) {
   start_running();
   auto waited = ask<msg::exit_result>(actors.supervisor, msg::wait_task{"alloc1/web/0000beef"});
   BOOST_TEST(!waited->answered());
-  auto inspected = ask<msg::task_status>(actors.supervisor, msg::inspect_task{"alloc1/web/0000beef"});
+  auto inspected =
+      ask<msg::task_status>(actors.supervisor, msg::inspect_task{"alloc1/web/0000beef"});
   BOOST_REQUIRE(inspected->value);
-  BOOST_TEST(static_cast<int>(inspected->value->state) == static_cast<int>(msg::task_state::running));
+  BOOST_TEST(static_cast<int>(inspected->value->state) ==
+             static_cast<int>(msg::task_state::running));
   BOOST_TEST((inspected->value->completed_at == caf::timestamp{}));
 
-  auto stopped = ask_void(actors.supervisor, msg::stop_task{"alloc1/web/0000beef", std::chrono::seconds(3), "SIGTERM"});
+  auto stopped = ask_void(
+      actors.supervisor, msg::stop_task{"alloc1/web/0000beef", std::chrono::seconds(3), "SIGTERM"});
   BOOST_TEST(!stopped->answered());
   BOOST_TEST(world->calls.back() == "stop:SIGTERM");
   complete_all();
@@ -69,7 +74,8 @@ BOOST_AUTO_TEST_CASE(destroy_after_stop_forgets_the_task) {
   complete_all();
   BOOST_TEST(destroyed->done);
   BOOST_TEST(world->sites_alive == 0);
-  auto inspected = ask<msg::task_status>(actors.supervisor, msg::inspect_task{"alloc1/web/0000beef"});
+  auto inspected =
+      ask<msg::task_status>(actors.supervisor, msg::inspect_task{"alloc1/web/0000beef"});
   BOOST_REQUIRE(inspected->error);
   BOOST_TEST(static_cast<int>(code_of(*inspected->error)) == static_cast<int>(ec::task_not_found));
   BOOST_TEST(message_of(*inspected->error) == "task not found for given id");
@@ -91,25 +97,31 @@ BOOST_AUTO_TEST_CASE(destroy_refuses_a_running_task_unless_forced) {
 }
 
 BOOST_AUTO_TEST_CASE(invalid_config_is_refused_and_nothing_is_created) {
-  auto started = ask<msg::started_task>(actors.supervisor, msg::start_task{task(), std::string("\x81\xa3" "bad", 5)});
+  auto started =
+      ask<msg::started_task>(actors.supervisor, msg::start_task{task(), std::string("\x81\xa3"
+                                                                                    "bad",
+                                                                                    5)});
   BOOST_REQUIRE(started->error);
   BOOST_TEST(static_cast<int>(code_of(*started->error)) == static_cast<int>(ec::invalid_config));
   BOOST_TEST(world->calls.empty());
-  auto inspected = ask<msg::task_status>(actors.supervisor, msg::inspect_task{"alloc1/web/0000beef"});
+  auto inspected =
+      ask<msg::task_status>(actors.supervisor, msg::inspect_task{"alloc1/web/0000beef"});
   BOOST_TEST(inspected->error.has_value());
 }
 
 BOOST_AUTO_TEST_CASE(unknown_port_label_names_the_binding) {
   auto t = task();
   t.ports.clear();
-  auto started = ask<msg::started_task>(actors.supervisor, msg::start_task{t, static_sample_config()});
+  auto started =
+      ask<msg::started_task>(actors.supervisor, msg::start_task{t, static_sample_config()});
   BOOST_REQUIRE(started->error);
   BOOST_TEST(static_cast<int>(code_of(*started->error)) == static_cast<int>(ec::invalid_config));
   BOOST_TEST(message_of(*started->error).find("httplabel") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(backend_start_failure_is_retryable_and_forgets_the_task) {
-  auto started = ask<msg::started_task>(actors.supervisor, msg::start_task{task(), static_sample_config()});
+  auto started =
+      ask<msg::started_task>(actors.supervisor, msg::start_task{task(), static_sample_config()});
   world->fail_next = "binding 127.0.0.1:23456: address already in use";
   complete_all();
   BOOST_REQUIRE(started->error);
@@ -117,7 +129,8 @@ BOOST_AUTO_TEST_CASE(backend_start_failure_is_retryable_and_forgets_the_task) {
   BOOST_TEST(message_of(*started->error).find("address already in use") != std::string::npos);
   BOOST_TEST(world->sites_alive == 0);
   // The same id may be started again (Nomad retries with a new id, but tolerate both).
-  auto retry = ask<msg::started_task>(actors.supervisor, msg::start_task{task(), static_sample_config()});
+  auto retry =
+      ask<msg::started_task>(actors.supervisor, msg::start_task{task(), static_sample_config()});
   complete_all();
   BOOST_TEST(retry->value.has_value());
 }

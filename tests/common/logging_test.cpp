@@ -18,8 +18,9 @@ rapidjson::Document parse(const std::string& line) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(line_is_hclog_json) {
-  auto doc = parse(logging::format_line(spdlog::level::warn, "nomad_iis.driver", "pool \"a\" stopped",
-                                        {{"task_id", "x/y/1"}, {"@level", "ignored"}}));
+  auto doc =
+      parse(logging::format_line(spdlog::level::warn, "nomad_iis.driver", "pool \"a\" stopped",
+                                 {{"task_id", "x/y/1"}, {"@level", "ignored"}}));
   BOOST_TEST(doc["@level"].GetString() == std::string("warn"));
   BOOST_TEST(doc["@message"].GetString() == std::string("pool \"a\" stopped"));
   BOOST_TEST(doc["@module"].GetString() == std::string("nomad_iis.driver"));
@@ -43,6 +44,7 @@ BOOST_AUTO_TEST_CASE(secrets_never_appear) {
 BOOST_AUTO_TEST_CASE(levels_map_to_hclog_names) {
   BOOST_TEST(parse(logging::format_line(spdlog::level::trace, "m", "", {}))["@level"].GetString() ==
              std::string("trace"));
-  BOOST_TEST(parse(logging::format_line(spdlog::level::critical, "m", "", {}))["@level"].GetString() ==
-             std::string("error"));
+  BOOST_TEST(
+      parse(logging::format_line(spdlog::level::critical, "m", "", {}))["@level"].GetString() ==
+      std::string("error"));
 }
