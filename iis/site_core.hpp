@@ -49,7 +49,7 @@ class site_core : public std::enable_shared_from_this<site_core> {
   site_core(std::shared_ptr<backend_runtime> runtime, site_plan plan,
             std::shared_ptr<site_observer> observer);
 
-  // ---- the owner's operations (site interface) ----
+  // ---- the owner's operations (site interface; queries in site_queries.cpp) ----
   void start(completion done);
   void stop(duration timeout, std::string signal, completion done);
   void start_pools(std::vector<std::string> pools, completion done);
@@ -161,7 +161,7 @@ class site_core : public std::enable_shared_from_this<site_core> {
   std::vector<process_ref> kill_all(const std::vector<process_ref>& processes) const;
   void forget(const std::vector<process_ref>& processes);
 
-  // ---- configuration (site_core.cpp) ----
+  // ---- configuration files and certificates (site_configs.cpp) ----
   /// Reads web.config of the pool's applications (all pools when nullopt).
   void analyse_apps(std::optional<std::size_t> pool);
   bool pool_has_static(std::size_t pool) const;
@@ -197,14 +197,24 @@ class site_core : public std::enable_shared_from_this<site_core> {
     step done;
   };
   void run_pool_batch(std::shared_ptr<pool_batch> batch);
+  /// Spawns the pool's nginx (static content) and application processes.
   void spawn_pool(std::size_t pool, const output_fds& outputs);
   void start_pool(std::size_t pool, step done);
+  /// Graceful within shutdown_time_limit, then SIGKILL.
   void stop_pool(std::size_t pool, step done);
+  /// Overlapped: SIGHUP the pool's nginx, new application processes on new
+  /// ports behind a front reload; otherwise stop + start.
   void recycle_pool(std::size_t pool, step done);
+  /// Re-renders the front and SIGHUPs it; done once the old workers stopped
+  /// accepting. Hands back the old workers (they may still drain).
   void reload_front(std::function<void(std::optional<std::string>, std::vector<process_ref>)> next);
+  /// Stops replaced application processes once the front workers that may
+  /// still proxy to them are gone.
   void retire_apps(std::vector<process_ref> old_apps, std::vector<process_ref> old_front_workers,
                    duration limit);
   void arm_periodic_restart(std::size_t pool);
+
+  // ---- crash repairs (site_repairs.cpp) ----
   void rapid_fail_stop(std::size_t pool, std::function<void()> finished);
   void repair_pool_master(std::size_t pool, process_ref old, exit_status status,
                           std::function<void()> finished);
