@@ -19,7 +19,6 @@ struct executor::impl {
   std::map<std::uint64_t, decltype(timers)::iterator> timer_index;
   std::uint64_t next_timer = 1;
   std::vector<std::thread> threads;
-  std::vector<std::thread::id> thread_ids;
 
   void run() {
     std::unique_lock lock(mutex);
@@ -61,7 +60,6 @@ executor::executor(std::size_t threads) : impl_(std::make_shared<impl>()) {
   std::lock_guard lock(impl_->mutex);
   for (std::size_t i = 0; i < threads; ++i) {
     impl_->threads.emplace_back([state = impl_] { state->run(); });
-    impl_->thread_ids.push_back(impl_->threads.back().get_id());
   }
 }
 
@@ -113,14 +111,6 @@ void executor::cancel(std::uint64_t timer_id) {
   impl_->timers.erase(it->second);
   impl_->timer_index.erase(it);
   // `dropped` is destroyed after the lock is released (declared first).
-}
-
-bool executor::on_own_thread() const {
-  std::lock_guard lock(impl_->mutex);
-  for (const auto& id : impl_->thread_ids) {
-    if (id == std::this_thread::get_id()) return true;
-  }
-  return false;
 }
 
 }  // namespace nomad_iis::iis

@@ -30,9 +30,6 @@ class executor {
   /// Drops a timer that has not fired yet (no effect once it runs).
   void cancel(std::uint64_t timer_id);
 
-  /// True on one of this executor's threads.
-  bool on_own_thread() const;
-
  private:
   struct impl;
   std::shared_ptr<impl> impl_;  ///< shared with the threads so a self-detached thread outlives us

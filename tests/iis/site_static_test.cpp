@@ -236,6 +236,21 @@ BOOST_AUTO_TEST_CASE(https_with_a_self_signed_certificate) {
   BOOST_TEST(https_get("127.0.0.1", port, "/file.txt", "other.example").response.status == 400);
 }
 
+BOOST_AUTO_TEST_CASE(require_sni_refuses_clients_without_it) {
+  config.bindings[0].type = config::binding_type::https;
+  config.bindings[0].hostname = "sni.example";
+  config.bindings[0].require_sni = true;
+  config.bindings[0].certificate = config::certificate{};
+  config.bindings[0].certificate->use_self_signed = true;
+  config.applications.push_back(make_app("local/site"));
+  start();
+  const auto with_sni = https_get("127.0.0.1", port, "/file.txt", "sni.example");
+  BOOST_TEST(with_sni.error.empty(), with_sni.error);
+  BOOST_TEST(with_sni.response.status == 200);
+  const auto without = https_get("127.0.0.1", port, "/file.txt", "");
+  BOOST_TEST(!without.error.empty(), "a client without SNI got " << without.response.status);
+}
+
 BOOST_AUTO_TEST_CASE(start_fails_cleanly_when_the_port_is_taken) {
   config.applications.push_back(make_app("local/site"));
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
