@@ -22,6 +22,9 @@ type AllocOptions struct {
 	// Root is the directory that holds alloc dirs; the alloc's own dir is
 	// <Root>/<ID>.
 	Root string
+	// Index is the alloc's index within its group (NOMAD_ALLOC_INDEX and
+	// the "[n]" of NOMAD_ALLOC_NAME); zero for a single allocation.
+	Index int
 }
 
 func (o *AllocOptions) fillDefaults() {

@@ -26,11 +26,22 @@ type LogMon struct {
 // StartLogMon creates <logdir>/.<task>.stdout.fifo and .stderr.fifo
 // (mode 0600) and starts reading them.
 func StartLogMon(logDir, task string) (*LogMon, error) {
-	out, err := startFifoReader(logDir, task, "stdout")
+	return startLogMon(logDir, task, false)
+}
+
+// ReopenLogMon is logmon after an agent restart: it reads the FIFOs a
+// running task still writes to (creating them only if they are missing),
+// so the task's open write ends keep working.
+func ReopenLogMon(logDir, task string) (*LogMon, error) {
+	return startLogMon(logDir, task, true)
+}
+
+func startLogMon(logDir, task string, reuse bool) (*LogMon, error) {
+	out, err := startFifoReader(logDir, task, "stdout", reuse)
 	if err != nil {
 		return nil, err
 	}
-	errR, err := startFifoReader(logDir, task, "stderr")
+	errR, err := startFifoReader(logDir, task, "stderr", reuse)
 	if err != nil {
 		out.Stop()
 		return nil, err
@@ -62,11 +73,13 @@ type FifoReader struct {
 	err      error
 }
 
-func startFifoReader(logDir, task, stream string) (*FifoReader, error) {
+func startFifoReader(logDir, task, stream string, reuse bool) (*FifoReader, error) {
 	path := filepath.Join(logDir, "."+task+"."+stream+".fifo")
-	_ = os.Remove(path)
-	if err := syscall.Mkfifo(path, 0o600); err != nil {
-		return nil, &os.PathError{Op: "mkfifo", Path: path, Err: err}
+	if st, err := os.Lstat(path); !reuse || err != nil || st.Mode()&os.ModeNamedPipe == 0 {
+		_ = os.Remove(path)
+		if err := syscall.Mkfifo(path, 0o600); err != nil {
+			return nil, &os.PathError{Op: "mkfifo", Path: path, Err: err}
+		}
 	}
 	rot, err := newFileRotator(logDir, task+"."+stream, defaultLogFileMB<<20, defaultLogMaxFiles)
 	if err != nil {

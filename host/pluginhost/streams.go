@@ -173,6 +173,18 @@ func (w *EventWatcher) Events() []*driverpb.DriverTaskEvent {
 	return append([]*driverpb.DriverTaskEvent(nil), w.events...)
 }
 
+// Since returns the events after the first n, and a channel that is closed
+// when the watcher changes next (a new event, or the stream ending).
+func (w *EventWatcher) Since(n int) ([]*driverpb.DriverTaskEvent, <-chan struct{}) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []*driverpb.DriverTaskEvent
+	if n < len(w.events) {
+		out = append(out, w.events[n:]...)
+	}
+	return out, w.changed
+}
+
 // WaitFor waits for an event that satisfies match.
 func (w *EventWatcher) WaitFor(ctx context.Context, match func(*driverpb.DriverTaskEvent) bool) (*driverpb.DriverTaskEvent, error) {
 	seen := 0

@@ -52,8 +52,8 @@ func BuildTaskEnv(alloc AllocOptions, dir AllocDir, spec TaskSpec) map[string]st
 	if len(alloc.ID) >= 8 {
 		set("NOMAD_SHORT_ALLOC_ID", alloc.ID[:8])
 	}
-	set("NOMAD_ALLOC_NAME", alloc.JobID+"."+alloc.Group+"[0]")
-	set("NOMAD_ALLOC_INDEX", "0")
+	set("NOMAD_ALLOC_NAME", alloc.JobID+"."+alloc.Group+"["+strconv.Itoa(alloc.Index)+"]")
+	set("NOMAD_ALLOC_INDEX", strconv.Itoa(alloc.Index))
 	set("NOMAD_TASK_NAME", spec.Name)
 	set("NOMAD_GROUP_NAME", alloc.Group)
 	set("NOMAD_JOB_ID", alloc.JobID)
@@ -62,6 +62,9 @@ func BuildTaskEnv(alloc AllocOptions, dir AllocDir, spec TaskSpec) map[string]st
 	set("NOMAD_REGION", alloc.Region)
 	set("NOMAD_DC", alloc.Datacenter)
 	for k, v := range PortEnv(alloc.Ports) {
+		env[k] = v
+	}
+	for k, v := range MetaEnv(spec.Meta) {
 		env[k] = v
 	}
 	for k, v := range spec.Env {
@@ -84,6 +87,17 @@ func PortEnv(ports []Port) map[string]string {
 		put("NOMAD_HOST_IP_", p.HostIP)
 		put("NOMAD_ADDR_", p.Addr())
 		put("NOMAD_HOST_ADDR_", p.Addr())
+	}
+	return env
+}
+
+// MetaEnv returns NOMAD_META_<key> for each meta entry, as Nomad sets it:
+// once with the key as written and once upper-cased, both cleaned.
+func MetaEnv(meta map[string]string) map[string]string {
+	env := map[string]string{}
+	for k, v := range meta {
+		env[cleanPortKey("NOMAD_META_"+k)] = v
+		env[cleanPortKey("NOMAD_META_"+strings.ToUpper(k))] = v
 	}
 	return env
 }

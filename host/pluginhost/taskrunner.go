@@ -35,6 +35,8 @@ type TaskSpec struct {
 	KillSignal string
 	// NoHostEnv leaves the host environment out of the task env.
 	NoHostEnv bool
+	// Meta is the merged job, group and task meta (NOMAD_META_*).
+	Meta map[string]string
 }
 
 func (s TaskSpec) withDefaults() TaskSpec {

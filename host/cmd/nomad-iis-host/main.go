@@ -4,6 +4,8 @@
 //	nomad-iis-host info   --plugin PATH [--plugin-config JSON] [-- plugin args]
 //	nomad-iis-host encode --plugin PATH --which task|driver --config JSON [--port label=N ...]
 //	nomad-iis-host run    --plugin PATH --task-config JSON --port label=N ... [--local DIR]
+//	nomad-iis-host agent  [-config FILE] [-dev] [-plugin PATH] [-- plugin args]
+//	nomad-iis-host job    run|status|stop|validate|parse ...
 //
 // JSON arguments are HCL-JSON (blocks as objects or arrays of objects);
 // "@file" reads them from a file.
@@ -22,6 +24,9 @@ commands:
           capabilities and the first fingerprint as JSON
   encode  print the hex msgpack Nomad would send for a task or driver config
   run     start one task, print its ports and URLs, stop it on Ctrl-C
+  agent   run the single-node host: the plugin, Nomad's Jobs HTTP API,
+          placement, restarts, state and recovery
+  job     run, status, stop, validate or parse a job file against an agent
 
 Run "nomad-iis-host <command> -h" for the flags of a command.
 `)
@@ -40,6 +45,10 @@ func main() {
 		err = cmdEncode(os.Args[2:])
 	case "run":
 		err = cmdRun(os.Args[2:])
+	case "agent":
+		err = cmdAgent(os.Args[2:])
+	case "job":
+		err = cmdJob(os.Args[2:])
 	case "-h", "--help", "help":
 		usage()
 		return

@@ -1,0 +1,23 @@
+// Package agent is a single-node stand-in for a Nomad client and server:
+// it launches the driver plugin through pluginhost exactly as a Nomad
+// client does, serves the part of Nomad's HTTP API that tools use to find
+// and manage work (jobs, allocations, nodes), places each job's task groups
+// on this node, runs them through the plugin with Nomad's restart policy,
+// and persists its state so a restarted agent recovers its tasks with
+// RecoverTask.
+//
+// It is a development and test host, not a scheduler: one node, no raft,
+// no clustering. Files:
+//
+//   - config.go, hclconv.go: the agent's configuration (JSON or HCL).
+//   - structs_job.go, structs_alloc.go, extra.go: Nomad's JSON shapes.
+//   - canonicalize.go, validate.go: defaults and checks for a registered job.
+//   - store.go, persist.go: the state (indexes, jobs, versions, allocations)
+//     with blocking-query support, written atomically to a JSON file.
+//   - scheduler.go, ports.go: placement of allocations on this node.
+//   - allocrunner.go, taskrunner.go, restarts.go, artifacts.go, events.go:
+//     running allocations through the plugin.
+//   - pluginmon.go: re-dispensing a plugin that died and recovering tasks.
+//   - agent.go: start, recovery after a restart, shutdown.
+//   - http.go, http_jobs.go, http_allocs.go, http_nodes.go: the HTTP API.
+package agent

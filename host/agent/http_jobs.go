@@ -1,0 +1,259 @@
+package agent
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+func (a *Agent) jobsRequest(w http.ResponseWriter, r *http.Request) (interface{}, error) {
+	switch r.Method {
+	case http.MethodGet:
+		ns := namespaceOf(r)
+		prefix := r.URL.Query().Get("prefix")
+		return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
+			list, idx := a.store.Jobs(ns, prefix)
+			return list, idx, nil
+		})
+	case http.MethodPut, http.MethodPost:
+		return a.register(w, r, "")
+	}
+	return nil, errMethod
+}
+
+func (a *Agent) jobSpecific(w http.ResponseWriter, r *http.Request) (interface{}, error) {
+	path := strings.TrimPrefix(r.URL.Path, "/v1/job/")
+	id, suffix := splitSuffix(path, "allocations", "summary", "versions", "evaluations", "deployments", "deployment")
+	if id == "" || strings.Contains(id, "/") {
+		return nil, coded(http.StatusNotFound, "Invalid URL path")
+	}
+	key := JobKey{namespaceOf(r), id}
+	if suffix != "" && r.Method != http.MethodGet {
+		return nil, errMethod
+	}
+	switch suffix {
+	case "allocations":
+		withResources, err := queryBool(r, "resources")
+		if err != nil {
+			return nil, err
+		}
+		return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
+			list, idx, err := a.store.JobAllocs(key)
+			if !withResources {
+				for _, s := range list {
+					s.AllocatedResources = nil
+				}
+			}
+			return list, idx, err
+		})
+	case "summary":
+		return a.blockingQuery(w, r, func() (interface{}, uint64, error) { return a.store.Summary(key) })
+	case "versions":
+		return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
+			vs, idx, err := a.store.Versions(key)
+			return &JobVersionsResponse{Versions: vs, QueryMeta: QueryMeta{Index: idx, KnownLeader: true}}, idx, err
+		})
+	case "evaluations", "deployments":
+		return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
+			j, idx := a.store.Job(key)
+			if j == nil {
+				return nil, idx, ErrJobNotFound
+			}
+			return []interface{}{}, idx, nil
+		})
+	case "deployment":
+		return nil, nil
+	}
+	switch r.Method {
+	case http.MethodGet:
+		return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
+			j, idx := a.store.Job(key)
+			if j == nil {
+				return nil, idx, ErrJobNotFound
+			}
+			return j, idx, nil
+		})
+	case http.MethodPut, http.MethodPost:
+		return a.register(w, r, id)
+	case http.MethodDelete:
+		return a.deregister(w, r, key)
+	}
+	return nil, errMethod
+}
+
+// register is POST /v1/jobs and POST /v1/job/:id.
+func (a *Agent) register(w http.ResponseWriter, r *http.Request, urlID string) (interface{}, error) {
+	var req JobRegisterRequest
+	if err := decodeBody(r, &req); err != nil {
+		return nil, err
+	}
+	job := req.Job
+	if job == nil {
+		return nil, coded(http.StatusBadRequest, "Job must be specified")
+	}
+	if urlID != "" && job.ID != urlID {
+		return nil, coded(http.StatusBadRequest, "Job ID does not match name (Job.ID %q, URL %q)", job.ID, urlID)
+	}
+	if job.Namespace == "" {
+		job.Namespace = namespaceOf(r)
+	}
+	warnings, err := a.prepareJob(job)
+	if err != nil {
+		return nil, err
+	}
+	key := JobKey{job.Namespace, job.ID}
+	if req.PreserveCounts {
+		if old, _ := a.store.Job(key); old != nil {
+			for _, g := range job.TaskGroups {
+				if og := groupOf(old, g.Name); og != nil {
+					g.Count = og.Count
+				}
+			}
+		}
+	}
+	res, err := a.store.UpsertJob(job, req.EnforceIndex, req.JobModifyIndex)
+	if err != nil {
+		return nil, err
+	}
+	evalID := a.newEval(key)
+	setIndex(w, res.Index)
+	return &JobRegisterResponse{EvalID: evalID, EvalCreateIndex: res.Index, JobModifyIndex: res.Job.JobModifyIndex,
+		Warnings: strings.Join(warnings, "\n"), QueryMeta: QueryMeta{Index: res.Index, KnownLeader: true}}, nil
+}
+
+// prepareJob canonicalizes and validates a job against this node.
+func (a *Agent) prepareJob(job *Job) ([]string, error) {
+	job.Canonicalize(a.cfg.Region)
+	return job.Validate(ValidateOptions{Driver: a.DriverName(), TaskConfig: a.checkTaskConfig})
+}
+
+func (a *Agent) deregister(w http.ResponseWriter, r *http.Request, key JobKey) (interface{}, error) {
+	purge, err := queryBool(r, "purge")
+	if err != nil {
+		return nil, err
+	}
+	_, idx, err := a.store.StopJob(key, purge)
+	if err != nil {
+		return nil, err
+	}
+	evalID := a.newEval(key)
+	setIndex(w, idx)
+	return &JobDeregisterResponse{EvalID: evalID, EvalCreateIndex: idx, JobModifyIndex: idx,
+		QueryMeta: QueryMeta{Index: idx, KnownLeader: true}}, nil
+}
+
+// jobsParse is POST /v1/jobs/parse: HCL job text to the API's JSON job.
+func (a *Agent) jobsParse(w http.ResponseWriter, r *http.Request) (interface{}, error) {
+	if r.Method != http.MethodPut && r.Method != http.MethodPost {
+		return nil, errMethod
+	}
+	var req JobParseRequest
+	if err := decodeBody(r, &req); err != nil {
+		return nil, err
+	}
+	if req.JobHCL == "" {
+		return nil, coded(http.StatusBadRequest, "Job spec is empty")
+	}
+	job, err := ParseJobHCL([]byte(req.JobHCL), "input.hcl")
+	if err != nil {
+		return nil, coded(http.StatusBadRequest, "%v", err)
+	}
+	if req.Canonicalize {
+		job.Canonicalize(a.cfg.Region)
+	}
+	return job, nil
+}
+
+// validateJob is POST /v1/validate/job.
+func (a *Agent) validateJob(w http.ResponseWriter, r *http.Request) (interface{}, error) {
+	if r.Method != http.MethodPut && r.Method != http.MethodPost {
+		return nil, errMethod
+	}
+	var req JobRegisterRequest
+	if err := decodeBody(r, &req); err != nil {
+		return nil, err
+	}
+	if req.Job == nil {
+		return nil, coded(http.StatusBadRequest, "Job must be specified")
+	}
+	warnings, err := a.prepareJob(req.Job)
+	out := &JobValidateResponse{DriverConfigValidated: true, Warnings: strings.Join(warnings, "\n")}
+	if ve, ok := err.(*ValidationError); ok {
+		out.ValidationErrors = ve.Problems
+		out.Error = ve.Error()
+	} else if err != nil {
+		out.Error = err.Error()
+	}
+	return out, nil
+}
+
+// allocsList is GET /v1/allocations (?prefix=, ?resources=true,
+// ?task_states=false).
+func (a *Agent) allocsList(w http.ResponseWriter, r *http.Request) (interface{}, error) {
+	if r.Method != http.MethodGet {
+		return nil, errMethod
+	}
+	prefix := r.URL.Query().Get("prefix")
+	ns := namespaceOf(r)
+	withResources, err := queryBool(r, "resources")
+	if err != nil {
+		return nil, err
+	}
+	taskStates := true
+	if s := r.URL.Query().Get("task_states"); s != "" {
+		if taskStates, err = strconv.ParseBool(s); err != nil {
+			return nil, coded(http.StatusBadRequest, "Failed to parse value of \"task_states\" (%v) as a bool", s)
+		}
+	}
+	return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
+		list, idx := a.store.Allocs(func(al *Allocation) bool {
+			return strings.HasPrefix(al.ID, prefix) && (ns == "*" || al.Namespace == ns)
+		})
+		for _, s := range list {
+			if !withResources {
+				s.AllocatedResources = nil
+			}
+			if !taskStates {
+				s.TaskStates = nil
+			}
+		}
+		return list, idx, nil
+	})
+}
+
+// allocSpecific is GET /v1/allocation/:id (a unique ID prefix works too).
+func (a *Agent) allocSpecific(w http.ResponseWriter, r *http.Request) (interface{}, error) {
+	if r.Method != http.MethodGet {
+		return nil, errMethod
+	}
+	id := strings.TrimPrefix(r.URL.Path, "/v1/allocation/")
+	if id == "" || strings.Contains(id, "/") {
+		return nil, coded(http.StatusNotFound, "Invalid URL path")
+	}
+	return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
+		full, err := a.resolveAllocID(id)
+		if err != nil {
+			return nil, a.store.TableIndex(tableAllocs), err
+		}
+		al, idx := a.store.Alloc(full)
+		if al == nil {
+			return nil, idx, ErrAllocNotFound
+		}
+		return al, idx, nil
+	})
+}
+
+// resolveAllocID accepts a full ID or a unique prefix (as the CLI does).
+func (a *Agent) resolveAllocID(id string) (string, error) {
+	if al, _ := a.store.Alloc(id); al != nil {
+		return id, nil
+	}
+	list, _ := a.store.Allocs(func(al *Allocation) bool { return strings.HasPrefix(al.ID, id) })
+	switch len(list) {
+	case 1:
+		return list[0].ID, nil
+	case 0:
+		return "", ErrAllocNotFound
+	}
+	return "", coded(http.StatusBadRequest, "allocation ID prefix %q matches %d allocations", id, len(list))
+}

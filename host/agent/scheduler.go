@@ -1,0 +1,293 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"nomad_iis/host/pluginhost"
+)
+
+// scheduler reconciles each job with its allocations on this node, one
+// job at a time: it places missing allocations (ports included), stops
+// those no longer wanted, replaces those whose group changed, and keeps
+// those whose group only changed its count.
+type scheduler struct {
+	a *Agent
+
+	mu     sync.Mutex
+	dirty  map[JobKey]bool
+	kick   chan struct{}
+	quit   chan struct{}
+	done   chan struct{}
+	active bool
+}
+
+func newScheduler(a *Agent) *scheduler {
+	return &scheduler{a: a, dirty: map[JobKey]bool{}, kick: make(chan struct{}, 1),
+		quit: make(chan struct{}), done: make(chan struct{})}
+}
+
+func (s *scheduler) start() {
+	s.mu.Lock()
+	s.active = true
+	s.mu.Unlock()
+	go s.loop()
+}
+
+func (s *scheduler) stop() {
+	s.mu.Lock()
+	active := s.active
+	s.active = false
+	s.mu.Unlock()
+	if active {
+		close(s.quit)
+		<-s.done
+	}
+}
+
+// Enqueue asks for a job to be reconciled.
+func (s *scheduler) Enqueue(key JobKey) {
+	s.mu.Lock()
+	s.dirty[key] = true
+	s.mu.Unlock()
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// allocTerminal is called when an allocation's tasks are all dead: ports
+// are free again, so the jobs waiting for them are looked at.
+func (s *scheduler) allocTerminal() {
+	keys := s.a.store.QueuedJobs()
+	if len(keys) == 0 {
+		return
+	}
+	s.mu.Lock()
+	for _, k := range keys {
+		s.dirty[k] = true
+	}
+	s.mu.Unlock()
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (s *scheduler) loop() {
+	defer close(s.done)
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-s.kick:
+		}
+		s.mu.Lock()
+		keys := make([]JobKey, 0, len(s.dirty))
+		for k := range s.dirty {
+			keys = append(keys, k)
+		}
+		s.dirty = map[JobKey]bool{}
+		s.mu.Unlock()
+		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+		for _, k := range keys {
+			s.reconcile(k)
+		}
+	}
+}
+
+// stopAlloc marks an allocation desired-stop and tells its runner.
+func (s *scheduler) stopAlloc(id, why string) {
+	_, _ = s.a.store.UpdateAlloc(id, func(r *allocRecord) bool {
+		if r.Alloc.DesiredStatus == AllocDesiredStop {
+			return false
+		}
+		r.Alloc.DesiredStatus, r.Alloc.DesiredDescription = AllocDesiredStop, why
+		return true
+	})
+	if r := s.a.runner(id); r != nil {
+		r.kill(why, false)
+	}
+}
+
+func (s *scheduler) reconcile(key JobKey) {
+	a := s.a
+	job, _ := a.store.Job(key)
+	var live []*allocRecord
+	for _, rec := range a.store.AllocRecords() {
+		al := rec.Alloc
+		if al.JobID == key.ID && al.Namespace == key.Namespace && al.DesiredStatus == AllocDesiredRun {
+			live = append(live, rec)
+		}
+	}
+	defer a.store.EvalDone(key)
+	if job == nil || job.Stop {
+		for _, rec := range live {
+			s.stopAlloc(rec.Alloc.ID, "alloc not needed due to job update")
+		}
+		if job != nil {
+			for _, g := range job.TaskGroups {
+				a.store.SetQueued(key, g.Name, 0)
+			}
+		}
+		a.gcAllocs(key)
+		return
+	}
+	byGroup := map[string][]*allocRecord{}
+	for _, rec := range live {
+		al := rec.Alloc
+		g := groupOf(job, al.TaskGroup)
+		switch {
+		case g == nil:
+			s.stopAlloc(al.ID, "alloc not needed due to job update")
+			continue
+		case al.Job == nil || al.Job.Version != job.Version:
+			if !sameGroup(groupOf(al.Job, al.TaskGroup), g) {
+				s.stopAlloc(al.ID, "alloc is being updated due to job update")
+				continue
+			}
+			_, _ = a.store.UpdateAlloc(al.ID, func(r *allocRecord) bool {
+				r.Alloc.Job = job
+				return true
+			})
+		}
+		byGroup[al.TaskGroup] = append(byGroup[al.TaskGroup], rec)
+	}
+	evalID := a.evalID(key)
+	for _, g := range job.TaskGroups {
+		keep := byGroup[g.Name]
+		sort.Slice(keep, func(i, j int) bool { return keep[i].GroupIndex < keep[j].GroupIndex })
+		count := *g.Count
+		if job.Type == JobTypeSystem || job.Type == JobTypeSysBatch {
+			count = 1
+		}
+		used := map[int]bool{}
+		for i, rec := range keep {
+			if i >= count {
+				s.stopAlloc(rec.Alloc.ID, "alloc not needed due to job update")
+				continue
+			}
+			used[rec.GroupIndex] = true
+		}
+		queued := 0
+		for idx := 0; idx < count; idx++ {
+			if used[idx] {
+				continue
+			}
+			if err := s.place(job, g, idx, evalID); err != nil {
+				queued++
+				a.log.Warn("allocation not placed", "job", key.String(), "group", g.Name, "index", idx, "error", err)
+			}
+		}
+		a.store.SetQueued(key, g.Name, queued)
+	}
+	a.gcAllocs(key)
+}
+
+// evalID is the ID of the job's latest evaluation.
+func (a *Agent) evalID(key JobKey) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	id := a.evalIDs[key]
+	if id == "" {
+		id = pluginhost.NewUUID()
+		a.evalIDs[key] = id
+	}
+	return id
+}
+
+// newEval starts a new evaluation of a job and returns its ID.
+func (a *Agent) newEval(key JobKey) string {
+	id := pluginhost.NewUUID()
+	a.mu.Lock()
+	a.evalIDs[key] = id
+	a.mu.Unlock()
+	a.sched.Enqueue(key)
+	return id
+}
+
+// usedPorts maps host ports held by allocations whose tasks may still run.
+func (a *Agent) usedPorts() map[int]string {
+	used := map[int]string{}
+	for _, rec := range a.store.AllocRecords() {
+		al := rec.Alloc
+		if allocClientTerminal(al) || al.AllocatedResources == nil {
+			continue
+		}
+		for _, p := range al.AllocatedResources.Shared.Ports {
+			used[p.Value] = al.Name
+		}
+	}
+	return used
+}
+
+// errNoStart is returned when the agent is exiting.
+var errNoStart = errors.New("the agent is shutting down")
+
+// place creates one allocation of a group and starts its runner.
+func (s *scheduler) place(job *Job, g *TaskGroup, idx int, evalID string) error {
+	a := s.a
+	if a.isStopping() {
+		return errNoStart
+	}
+	var ports []Port
+	for _, n := range g.Networks {
+		ports = append(ports, n.ReservedPorts...)
+		for _, d := range n.DynamicPorts {
+			d.Value = 0
+			ports = append(ports, d)
+		}
+	}
+	for _, t := range g.Tasks {
+		ports = append(ports, t.taskPorts()...)
+	}
+	mapped, err := a.ports.assign(ports, a.usedPorts())
+	if err != nil {
+		return err
+	}
+	res := &AllocatedResources{Tasks: map[string]*AllocatedTaskResources{}, Shared: AllocatedSharedResources{Ports: mapped}}
+	if len(g.Networks) > 0 || len(mapped) > 0 {
+		nw := &NetworkResource{Mode: "host", IP: a.cfg.Client.HostIP}
+		for _, m := range mapped {
+			p := Port{Label: m.Label, Value: m.Value, To: m.To, HostNetwork: "default"}
+			if isReserved(ports, m.Label) {
+				nw.ReservedPorts = append(nw.ReservedPorts, p)
+			} else {
+				nw.DynamicPorts = append(nw.DynamicPorts, p)
+			}
+		}
+		res.Shared.Networks = []*NetworkResource{nw}
+	}
+	states := map[string]*TaskState{}
+	for _, t := range g.Tasks {
+		tr := &AllocatedTaskResources{Cpu: AllocatedCpuResources{CpuShares: int64(*t.Resources.CPU)},
+			Memory: AllocatedMemoryResources{MemoryMB: int64(*t.Resources.MemoryMB)}}
+		if t.Resources.MemoryMaxMB != nil {
+			tr.Memory.MemoryMaxMB = int64(*t.Resources.MemoryMaxMB)
+		}
+		res.Tasks[t.Name] = tr
+		states[t.Name] = &TaskState{State: TaskStatePending}
+	}
+	al := &Allocation{
+		ID: pluginhost.NewUUID(), Namespace: job.Namespace, EvalID: evalID,
+		Name: fmt.Sprintf("%s.%s[%d]", job.ID, g.Name, idx), NodeID: a.nodeID, NodeName: a.cfg.Name,
+		JobID: job.ID, Job: job, TaskGroup: g.Name, AllocatedResources: res,
+		DesiredStatus: AllocDesiredRun, ClientStatus: AllocClientPending, ClientDescription: "No tasks have started",
+		TaskStates: states,
+	}
+	rec := &allocRecord{Alloc: al, GroupIndex: idx, Tasks: map[string]*taskRecord{}}
+	a.store.PutAlloc(rec)
+	a.addRunner(a.store.AllocRecord(al.ID), runFresh)
+	return nil
+}
+
+func isReserved(ports []Port, label string) bool {
+	for _, p := range ports {
+		if p.Label == label {
+			return p.Value > 0
+		}
+	}
+	return false
+}
