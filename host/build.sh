@@ -71,5 +71,10 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 go vet "${pkgs[@]}"
-go build -o "$BUILD_DIR/bin/nomad-iis-host" nomad_iis/host/cmd/nomad-iis-host
-echo "host/build.sh: built $BUILD_DIR/bin/nomad-iis-host" >&2
+built=()
+for dir in "$HOST_DIR"/cmd/*/; do
+  name="$(basename "$dir")"
+  go build -o "$BUILD_DIR/bin/$name" "nomad_iis/host/cmd/$name"
+  built+=("$BUILD_DIR/bin/$name")
+done
+echo "host/build.sh: built ${built[*]}" >&2

@@ -278,3 +278,9 @@ func (j *Jobs) Post(ctx context.Context, path string, in, out interface{}) error
 	_, err := j.do(ctx, http.MethodPost, path, nil, in, out)
 	return err
 }
+
+// Get reads a path of the Jobs API into out.
+func (j *Jobs) Get(ctx context.Context, path string, out interface{}) error {
+	_, err := j.do(ctx, http.MethodGet, path, nil, nil, out)
+	return err
+}

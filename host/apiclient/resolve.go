@@ -231,3 +231,8 @@ func lastEvents(s *agent.AllocListStub) string {
 	sort.Strings(parts)
 	return strings.Join(parts, "; ")
 }
+
+// NodeMgmtURL is the Management API base URL of a node.
+func (r *Resolver) NodeMgmtURL(ctx context.Context, nodeID string) (string, error) {
+	return r.mgmtURL(ctx, nodeID)
+}
