@@ -16,6 +16,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "adapters/http/body_reader.hpp"
 #include "adapters/http/download.hpp"
 #include "adapters/http/http_error.hpp"
 #include "adapters/http/json_errors.hpp"
@@ -282,10 +283,10 @@ class exchange {
         throw http_error(413, "upload_too_large",
                          "the upload is larger than " + std::to_string(up.max_bytes) + " bytes");
     }
-    if (req_.getExpectContinue()) res_.sendContinue();
-    auto result = apply_upload(ctx_.tasks, task_, target, lease_path, req_.stream(), up);
+    auto result = apply_upload(ctx_.tasks, task_, target, lease_path, make_body_reader(req_), up);
     body_consumed_ = true;
     send_json(res_, upload_json(result));
+    result.leftovers.reset();  // the replaced tree goes after the client has its answer
   }
 
   void screenshot() {

@@ -5,10 +5,12 @@
 
 #include <cstdint>
 #include <istream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "adapters/http/body_reader.hpp"
 #include "adapters/http/paths.hpp"
 #include "adapters/http/task_client.hpp"
 #include "adapters/http/zip_extract.hpp"
@@ -24,17 +26,22 @@ struct upload_request {
   zip_limits limits;
 };
 
+class staging_dir;
+
 struct upload_result {
   std::uint64_t bytes_received = 0;
   std::uint64_t files = 0;
   std::vector<std::string> stopped_pools;
+  /// What the swap replaced; dropping it removes the old tree, which the
+  /// caller does after answering the client.
+  std::shared_ptr<staging_dir> leftovers;
 };
 
 /// Receives `body` and applies it at `target`; `lease_path` is the path the
 /// task actor knows (task dir + relative). Throws http_error; on any failure
 /// the target is unchanged and the staging dir is gone.
 upload_result apply_upload(task_client& client, const task_ref& task, const resolved_path& target,
-                           const std::string& lease_path, std::istream& body,
+                           const std::string& lease_path, const body_reader& body,
                            const upload_request& req);
 
 }  // namespace nomad_iis::http

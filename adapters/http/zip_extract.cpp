@@ -6,12 +6,14 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
-#include <set>
 #include <vector>
 
 #include <Poco/Exception.h>
+#include <Poco/Zip/ParseCallback.h>
 #include <Poco/Zip/SkipCallback.h>
 #include <Poco/Zip/ZipArchive.h>
 #include <Poco/Zip/ZipLocalFileHeader.h>
@@ -32,28 +34,6 @@ http_error refused(const std::string& entry, const std::string& why) {
 http_error malformed(const std::string& why) {
   return bad_request("bad_zip", "malformed zip archive: " + why);
 }
-
-/// Counts local headers while ZipArchive parses, so duplicates (which its
-/// name-keyed maps would hide) and archives with too many entries are caught
-/// before reading them all.
-class counting_callback : public Poco::Zip::SkipCallback {
- public:
-  explicit counting_callback(std::uint64_t max_entries) : max_(max_entries) {}
-  bool handleZipEntry(std::istream& in, const Poco::Zip::ZipLocalFileHeader& hdr) override {
-    if (++count_ > max_)
-      throw http_error(413, "zip_too_many_entries",
-                       "the zip archive has more than " + std::to_string(max_) + " entries");
-    if (!names_.insert(hdr.getFileName()).second)
-      throw refused(hdr.getFileName(), "the name appears twice in the archive");
-    return Poco::Zip::SkipCallback::handleZipEntry(in, hdr);
-  }
-  std::uint64_t count() const { return count_; }
-
- private:
-  std::uint64_t max_;
-  std::uint64_t count_ = 0;
-  std::set<std::string> names_;
-};
 
 void make_dirs(const std::string& dest, const std::string& relative, const std::string& entry) {
   std::string path = dest;
@@ -131,96 +111,62 @@ std::string checked_entry_name(const std::string& name) {
   return clean;
 }
 
-zip_stats extract_zip(const std::string& zip_path, const std::string& dest,
-                      const zip_limits& limits) {
-  std::vector<char> in_buf(io_buffer);
-  std::ifstream in;
-  in.rdbuf()->pubsetbuf(in_buf.data(), static_cast<std::streamsize>(in_buf.size()));
-  in.open(zip_path, std::ios::binary);
-  if (!in) throw http_error(500, "internal", "the staged upload cannot be read");
+namespace {
 
-  counting_callback counter(limits.max_entries);
-  std::unique_ptr<Poco::Zip::ZipArchive> archive;
-  try {
-    archive = std::make_unique<Poco::Zip::ZipArchive>(in, counter);
-  } catch (const http_error&) {
-    throw;
-  } catch (const Poco::Exception& e) {
-    throw malformed(e.displayText());
-  } catch (const std::exception& e) {
-    throw malformed(e.what());
-  }
+/// Extracts each entry as ZipArchive's parser reaches its local header.
+class extracting_callback : public Poco::Zip::ParseCallback {
+ public:
+  extracting_callback(const std::string& dest, const zip_limits& limits, zip_stats& stats)
+      : dest_(dest), limits_(limits), stats_(stats), buf_(io_buffer) {}
 
-  // ---- check everything before writing anything ----
-  std::uint64_t infos = 0, declared_total = 0;
-  for (auto it = archive->fileInfoBegin(); it != archive->fileInfoEnd(); ++it) {
-    const auto& info = it->second;
-    const auto& name = info.getFileName();
-    ++infos;
-    checked_entry_name(name);
-    if (archive->findHeader(name) == archive->headerEnd())
-      throw refused(name, "listed in the central directory but has no local header");
-    if (info.isEncrypted()) throw refused(name, "encrypted entries are not supported");
-    if ((unix_mode(info) & S_IFMT) == S_IFLNK)
-      throw refused(name, "symlink entries are not allowed");
-    if (!info.isDirectory()) {
-      auto method = info.getCompressionMethod();
-      if (method != Poco::Zip::ZipCommon::CM_STORE && method != Poco::Zip::ZipCommon::CM_DEFLATE)
-        throw refused(name, "unsupported compression method " + std::to_string(method));
-      declared_total += info.getUncompressedSize();
-      if (declared_total > limits.max_uncompressed_bytes)
-        throw http_error(413, "zip_too_large",
-                         "the zip archive expands to more than " +
-                             std::to_string(limits.max_uncompressed_bytes) + " bytes");
-    }
-  }
-  if (counter.count() == 0) throw malformed("no entries found (empty or not a zip archive)");
-  if (infos != counter.count())
-    throw malformed("the central directory lists " + std::to_string(infos) +
-                    " entries, the archive holds " + std::to_string(counter.count()));
-
-  // ---- extract, counting what actually inflates ----
-  zip_stats stats;
-  std::vector<char> buf(io_buffer);
-  for (auto it = archive->fileInfoBegin(); it != archive->fileInfoEnd(); ++it) {
-    const auto& info = it->second;
-    const auto& name = info.getFileName();
+  bool handleZipEntry(std::istream& in, const Poco::Zip::ZipLocalFileHeader& hdr) override {
+    const auto& name = hdr.getFileName();
+    if (++count_ > limits_.max_entries)
+      throw http_error(
+          413, "zip_too_many_entries",
+          "the zip archive has more than " + std::to_string(limits_.max_entries) + " entries");
+    if (extracted_.count(name)) throw refused(name, "the name appears twice in the archive");
     auto clean = checked_entry_name(name);
-    if (info.isDirectory()) {
-      make_dirs(dest, clean, name);
-      ++stats.directories;
-      continue;
+    if (hdr.isEncrypted()) throw refused(name, "encrypted entries are not supported");
+    if (hdr.isDirectory()) {
+      make_dirs(dest_, clean, name);
+      extracted_[name] = 0;
+      ++stats_.directories;
+      // Some zippers give folders a deflated empty body: step over it.
+      return Poco::Zip::SkipCallback().handleZipEntry(in, hdr);
     }
+    auto method = hdr.getCompressionMethod();
+    if (method != Poco::Zip::ZipCommon::CM_STORE && method != Poco::Zip::ZipCommon::CM_DEFLATE)
+      throw refused(name, "unsupported compression method " + std::to_string(method));
+    if (!hdr.searchCRCAndSizesAfterData() &&
+        hdr.getUncompressedSize() > limits_.max_uncompressed_bytes - stats_.bytes)
+      throw too_large();
     auto slash = clean.rfind('/');
-    if (slash != std::string::npos) make_dirs(dest, clean.substr(0, slash), name);
-    const bool exec = (unix_mode(info) & 0100) != 0;
-    std::string out_path = dest + "/" + clean;
-    fd_closer out{::open(out_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                         exec ? 0755 : 0644)};
+    if (slash != std::string::npos) make_dirs(dest_, clean.substr(0, slash), name);
+    const std::string out_path = dest_ + "/" + clean;
+    fd_closer out{
+        ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644)};
     if (out.fd < 0) throw refused(name, std::string("cannot be written: ") + std::strerror(errno));
-
-    const auto declared = info.getUncompressedSize();
     std::uint64_t written = 0;
     try {
-      in.clear();
-      auto header = archive->findHeader(name);
-      Poco::Zip::ZipInputStream zin(in, header->second, true);
+      Poco::Zip::ZipInputStream zin(in, hdr, false);
       while (true) {
-        zin.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+        zin.read(buf_.data(), static_cast<std::streamsize>(buf_.size()));
         auto n = static_cast<std::size_t>(zin.gcount());
         if (n == 0) break;
         written += n;
-        stats.bytes += n;
-        if (written > declared) throw refused(name, "inflates beyond its declared size");
-        if (stats.bytes > limits.max_uncompressed_bytes)
-          throw http_error(413, "zip_too_large",
-                           "the zip archive expands to more than " +
-                               std::to_string(limits.max_uncompressed_bytes) + " bytes");
-        write_all(out.fd, buf.data(), n, name);
+        stats_.bytes += n;
+        if (stats_.bytes > limits_.max_uncompressed_bytes) throw too_large();
+        if (!hdr.searchCRCAndSizesAfterData() && written > hdr.getUncompressedSize())
+          throw refused(name, "inflates beyond its declared size");
+        write_all(out.fd, buf_.data(), n, name);
       }
       if (zin.bad()) throw refused(name, "the compressed data is corrupt");
-      if (written != declared) throw refused(name, "the data is shorter than declared");
       if (!zin.crcValid()) throw refused(name, "CRC mismatch");
+      if (!hdr.searchCRCAndSizesAfterData()) {  // continue exactly after this entry's data
+        in.clear();
+        in.seekg(hdr.getDataEndPos());
+      }
     } catch (const http_error&) {
       throw;
     } catch (const Poco::Exception& e) {
@@ -228,9 +174,92 @@ zip_stats extract_zip(const std::string& zip_path, const std::string& dest,
     } catch (const std::exception& e) {
       throw refused(name, std::string("the compressed data is corrupt (") + e.what() + ")");
     }
-    ++stats.files;
+    if (!hdr.searchCRCAndSizesAfterData() && written != hdr.getUncompressedSize())
+      throw refused(name, "the data is shorter than declared");
+    extracted_[name] = written;
+    ++stats_.files;
+    return true;
+  }
+
+  /// After the parse: the central directory must list exactly what was
+  /// extracted, with the same sizes, and no symlink entry.
+  void verify(const Poco::Zip::ZipArchive& archive) {
+    if (count_ == 0) throw malformed("no entries found (empty or not a zip archive)");
+    std::uint64_t infos = 0;
+    for (auto it = archive.fileInfoBegin(); it != archive.fileInfoEnd(); ++it) {
+      const auto& info = it->second;
+      const auto& name = info.getFileName();
+      ++infos;
+      auto found = extracted_.find(name);
+      if (found == extracted_.end())
+        throw refused(name, "listed in the central directory but has no local header");
+      const auto mode = unix_mode(info);
+      if ((mode & S_IFMT) == S_IFLNK) throw refused(name, "symlink entries are not allowed");
+      if (info.isEncrypted()) throw refused(name, "encrypted entries are not supported");
+      if (!info.isDirectory() && info.getUncompressedSize() != found->second)
+        throw refused(name, "the central directory and the data disagree on its size");
+      if (!info.isDirectory() && (mode & 0100) != 0)
+        ::chmod((dest_ + "/" + checked_entry_name(name)).c_str(), 0755);
+    }
+    if (infos != count_)
+      throw malformed("the central directory lists " + std::to_string(infos) +
+                      " entries, the archive holds " + std::to_string(count_) + " (truncated?)");
+  }
+
+ private:
+  http_error too_large() const {
+    return http_error(413, "zip_too_large",
+                      "the zip archive expands to more than " +
+                          std::to_string(limits_.max_uncompressed_bytes) + " bytes");
+  }
+
+  const std::string& dest_;
+  const zip_limits& limits_;
+  zip_stats& stats_;
+  std::vector<char> buf_;
+  std::uint64_t count_ = 0;
+  std::map<std::string, std::uint64_t> extracted_;  ///< name -> bytes
+};
+
+/// Empties `dest` (what a refused archive left there).
+void clear_dir(const std::string& dest) {
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(dest, ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+    std::filesystem::remove_all(it->path(), ec);
+}
+
+}  // namespace
+
+zip_stats extract_zip_stream(std::istream& in, const std::string& dest, const zip_limits& limits) {
+  zip_stats stats;
+  extracting_callback extractor(dest, limits, stats);
+  try {
+    try {
+      Poco::Zip::ZipArchive archive(in, extractor);
+      extractor.verify(archive);
+    } catch (const http_error&) {
+      throw;
+    } catch (const Poco::Exception& e) {
+      throw malformed(e.displayText());
+    } catch (const std::exception& e) {
+      throw malformed(e.what());
+    }
+  } catch (...) {
+    clear_dir(dest);
+    throw;
   }
   return stats;
+}
+
+zip_stats extract_zip(const std::string& zip_path, const std::string& dest,
+                      const zip_limits& limits) {
+  std::vector<char> in_buf(io_buffer);
+  std::ifstream in;
+  in.rdbuf()->pubsetbuf(in_buf.data(), static_cast<std::streamsize>(in_buf.size()));
+  in.open(zip_path, std::ios::binary);
+  if (!in) throw http_error(500, "internal", "the archive cannot be read");
+  return extract_zip_stream(in, dest, limits);
 }
 
 }  // namespace nomad_iis::http

@@ -1,10 +1,14 @@
 #pragma once
-// Guarded zip extraction for uploads: the whole archive is checked before
-// anything is written (entry names, symlink entries, encryption, entry count,
-// declared sizes), and extraction re-counts the bytes it actually inflates, so
-// archives that lie about their sizes are caught too.
+// Guarded zip extraction for uploads. Entries are extracted as the archive
+// is read front to back (so extraction can overlap the upload): each local
+// header is checked before its data is written (name, encryption, method,
+// entry count, size budget), the bytes actually inflated are counted (so
+// archives that lie about sizes are caught), and at the end the central
+// directory must agree with what was extracted and hold no symlink entry.
+// On any failure everything written to the destination is removed.
 
 #include <cstdint>
+#include <istream>
 #include <string>
 
 namespace nomad_iis::http {
@@ -20,15 +24,18 @@ struct zip_stats {
   std::uint64_t bytes = 0;
 };
 
-/// Extracts the archive file `zip_path` into the existing directory `dest`.
-/// Throws http_error: 400 for a malformed archive or a refused entry (the
-/// message names it), 413 past a limit. After a throw, `dest` may hold
-/// partial output: it must be a staging directory the caller removes.
+/// Extracts the archive read from `in` (seekable within what it delivered)
+/// into the existing, empty directory `dest`. Throws http_error: 400 for a
+/// malformed archive or a refused entry (the message names it), 413 past a
+/// limit; `dest` is left empty then.
+zip_stats extract_zip_stream(std::istream& in, const std::string& dest, const zip_limits& limits);
+
+/// extract_zip_stream over the archive file `zip_path`.
 zip_stats extract_zip(const std::string& zip_path, const std::string& dest,
                       const zip_limits& limits);
 
 /// Checks one entry name (as stored in the archive); throws http_error 400.
-/// Returns the name without a trailing '/'.
+/// Returns the name normalised (no "." components, no trailing '/').
 std::string checked_entry_name(const std::string& name);
 
 }  // namespace nomad_iis::http

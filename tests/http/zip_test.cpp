@@ -1,6 +1,12 @@
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
+
+#include <thread>
+
+#include "adapters/http/download.hpp"
+#include "adapters/http/growing_file.hpp"
 #include "adapters/http/http_error.hpp"
 #include "adapters/http/zip_extract.hpp"
 #include "tests/http/test_util.hpp"
@@ -145,6 +151,70 @@ BOOST_AUTO_TEST_CASE(duplicate_and_conflicting_entries) {
   std::filesystem::create_directory(t2 / "out");
   make_zip(t2 / "conf.zip", "z.writestr('a', '1')\nz.writestr('a/b', '2')");
   expect_refused(t2 / "conf.zip", t2 / "out", 400, "zip entry");
+}
+
+BOOST_AUTO_TEST_CASE(round_trip_of_our_own_streamed_zip) {
+  // Folder downloads are written without seeking (data descriptors); the
+  // upload side must read them back.
+  temp_dir t;
+  write_file(t / "src/a.txt", std::string(100000, 'a'));
+  write_file(t / "src/sub/b.bin", std::string("\0\1\2", 3));
+  write_file(t / "src/sub/deeper/c.txt", "");
+  std::filesystem::create_directories(t / "src/emptydir");
+  BOOST_REQUIRE(::symlink("/etc/passwd", (t / "src/link").c_str()) == 0);
+  {
+    std::ofstream out(t / "src.zip", std::ios::binary);
+    write_folder_zip(t / "src", "", out);
+  }
+  std::filesystem::create_directory(t / "out");
+  auto stats = extract_zip(t / "src.zip", t / "out", {});
+  BOOST_TEST(stats.files == 3u);
+  BOOST_TEST(read_file(t / "out/a.txt") == std::string(100000, 'a'));
+  BOOST_TEST(read_file(t / "out/sub/b.bin") == std::string("\0\1\2", 3));
+  BOOST_TEST(std::filesystem::exists(t / "out/sub/deeper/c.txt"));
+  BOOST_TEST(std::filesystem::is_directory(t / "out/emptydir"));
+  BOOST_TEST(!std::filesystem::exists(t / "out/link"));  // links are skipped
+}
+
+BOOST_AUTO_TEST_CASE(extracts_from_a_growing_file) {
+  temp_dir t;
+  make_zip(t / "g.zip",
+           "for i in range(200): z.writestr('d%d/f%d.txt' % (i % 7, i), str(i) * 5000)");
+  auto bytes = read_file(t / "g.zip");
+  int fd = ::open((t / "copy.zip").c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+  BOOST_REQUIRE(fd >= 0);
+  growing_file progress;
+  std::thread writer([&] {
+    for (std::size_t off = 0; off < bytes.size(); off += 777) {
+      auto n = std::min<std::size_t>(777, bytes.size() - off);
+      BOOST_REQUIRE(::write(fd, bytes.data() + off, n) == static_cast<ssize_t>(n));
+      progress.add(n);
+      if (off % 50000 < 777) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    progress.finish();
+  });
+  std::filesystem::create_directory(t / "out");
+  growing_file_buf buf(fd, progress, 4096);
+  std::istream in(&buf);
+  auto stats = extract_zip_stream(in, t / "out", {});
+  writer.join();
+  ::close(fd);
+  BOOST_TEST(stats.files == 200u);
+  BOOST_TEST(read_file(t / "out/d3/f199.txt") == [] {
+    std::string s;
+    for (int i = 0; i < 5000; ++i) s += "199";
+    return s;
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(truncated_growing_file_is_refused_and_cleaned) {
+  temp_dir t;
+  make_zip(t / "g.zip", "for i in range(50): z.writestr('f%d.txt' % i, str(i) * 5000)");
+  auto bytes = read_file(t / "g.zip");
+  write_file(t / "half.zip", bytes.substr(0, bytes.size() * 2 / 3));
+  std::filesystem::create_directory(t / "out");
+  BOOST_CHECK_THROW(extract_zip(t / "half.zip", t / "out", {}), http_error);
+  BOOST_TEST(count_entries(t / "out") == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

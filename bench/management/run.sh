@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Management API benchmarks, in one run on this machine against its own
+# baselines (ratios matter; the machine is noisy):
+#   1. GET .../status with wrk -c64 vs nginx serving a 1 KB file
+#      (targets: >= 0.5x nginx req/s, p99 < 5 ms)
+#   2. PUT of a 200 MB / 2,000-file zip (extracted) vs `unzip` (target <= 1.25x)
+#   3. GET of the folder as a zip vs `zip -r -1` (target <= 1.25x)
+# with the plugin's peak RSS during each (VmHWM, reset per phase).
+#
+#   bench/management/run.sh                 plugin = $BUILD_DIR/bin/nomad_iis (BUILD_DIR=build)
+#   DURATION=5 FILES=500 bench/management/run.sh   shorter
+#
+# Needs: wrk, curl, zip, unzip, base64, the plugin and host/build.sh's
+# nomad-iis-host. Everything listens on 127.0.0.1 and is stopped by pid.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+REPO=$(pwd)
+BUILD_DIR="${BUILD_DIR:-build}"
+case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$REPO/$BUILD_DIR" ;; esac
+PLUGIN="${NOMAD_IIS_PLUGIN:-$BUILD_DIR/bin/nomad_iis}"
+HOST_BIN="$BUILD_DIR/bin/nomad-iis-host"
+DURATION="${DURATION:-10}"
+FILES="${FILES:-2000}"
+FILE_KB="${FILE_KB:-100}"
+KEY="bench-key-$(date +%s%N)"
+
+for tool in wrk curl zip unzip base64; do
+  command -v "$tool" >/dev/null || { echo "run.sh: $tool is missing" >&2; exit 2; }
+done
+[ -x "$PLUGIN" ] || { echo "run.sh: no plugin at $PLUGIN" >&2; exit 2; }
+[ -x "$HOST_BIN" ] || BUILD_DIR="$BUILD_DIR" host/build.sh >/dev/null
+
+WORK=$(mktemp -d /tmp/niis-bench-XXXXXX)
+chmod 755 "$WORK"
+HOST_PID=""
+cleanup() {
+  if [ -n "$HOST_PID" ] && kill -0 "$HOST_PID" 2>/dev/null; then
+    kill -INT "$HOST_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$HOST_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$HOST_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+API_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$HOST_BIN" run --plugin "$PLUGIN" --task-config @host/testdata/jobs/static-app.json \
+  --free-port httplabel --local host/testdata/static-app \
+  --plugin-config "{\"data_dir\":\"$WORK/data\"}" --alloc-root "$WORK/allocs" \
+  -- "--management-api-port=$API_PORT" "--management-api-key=$KEY" --management-api-bind=127.0.0.1 \
+  >"$WORK/host.log" 2>&1 &
+HOST_PID=$!
+for _ in $(seq 1 300); do
+  grep -q "press Ctrl-C" "$WORK/host.log" && break
+  kill -0 "$HOST_PID" 2>/dev/null || { cat "$WORK/host.log" >&2; exit 1; }
+  sleep 0.1
+done
+SITE=$(grep -o 'http://127.0.0.1:[0-9]*/' "$WORK/host.log" | head -1)
+ALLOC_DIR=$(sed -n 's/^  alloc dir: //p' "$WORK/host.log")
+ALLOC=$(basename "$ALLOC_DIR")
+LOCAL="$ALLOC_DIR/app/local"
+PLUGIN_PID=$(pgrep -P "$HOST_PID" | head -1)
+API="http://127.0.0.1:$API_PORT/api/v1/allocs/$ALLOC/app"
+until curl -sf -o /dev/null -H "X-Api-Key: $KEY" "$API/status"; do sleep 0.1; done
+
+reset_peak() { echo 5 >"/proc/$PLUGIN_PID/clear_refs"; }
+peak_mb() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$PLUGIN_PID/status"; }
+now() { date +%s.%N; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+rows=()
+row() { rows+=("$(printf '| %-34s | %14s | %14s | %6s | %-8s | %8s |' "$@")"); }
+
+# ---- 1. status vs nginx ----
+head -c 1024 /dev/zero | tr '\0' 'a' >"$LOCAL/1k.txt"
+wrk_run() { wrk -t2 -c64 -d"${DURATION}s" --latency "$@" 2>&1; }
+reset_peak
+status_out=$(wrk_run -H "X-Api-Key: $KEY" "$API/status")
+status_rss=$(peak_mb)
+nginx_out=$(wrk_run "${SITE}1k.txt")
+rps() { awk '/Requests\/sec/ {print $2}' <<<"$1"; }
+p99() { awk '$1 == "99%" {print $2}' <<<"$1"; }
+errors() { awk '/Non-2xx|Socket errors/' <<<"$1"; }
+s_rps=$(rps "$status_out"); n_rps=$(rps "$nginx_out")
+row "status req/s (wrk -c64, ${DURATION}s)" "$s_rps" "$n_rps nginx" "$(ratio "$s_rps" "$n_rps")" ">= 0.5" "$status_rss"
+row "status p99 latency" "$(p99 "$status_out")" "$(p99 "$nginx_out") nginx" "" "< 5ms" ""
+[ -z "$(errors "$status_out")" ] || echo "status errors: $(errors "$status_out")" >&2
+
+# ---- 2. zip upload vs unzip ----
+mkdir -p "$WORK/site"
+for i in $(seq 1 "$FILES"); do
+  d="$WORK/site/d$((i % 20))"
+  mkdir -p "$d"
+  head -c $((FILE_KB * 768)) /dev/urandom | base64 -w 76 >"$d/f$i.txt"
+done
+total_mb=$(du -sm "$WORK/site" | cut -f1)
+(cd "$WORK/site" && zip -r -1 -q "$WORK/site.zip" .)
+sync
+t0=$(now); unzip -q -o "$WORK/site.zip" -d "$WORK/unzipped"; sync; t1=$(now)
+unzip_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+rm -rf "$WORK/unzipped"
+reset_peak
+t0=$(now)
+code=$(curl -s -o "$WORK/upload.json" -w '%{http_code}' -X PUT -H "X-Api-Key: $KEY" \
+  -H "Content-Type: application/zip" --data-binary @"$WORK/site.zip" "$API/fs/local%2Fsite?clean=true")
+sync; t1=$(now)
+[ "$code" = 200 ] || { echo "upload failed: $code $(cat "$WORK/upload.json")" >&2; exit 1; }
+upload_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+row "zip upload ${total_mb} MB / $FILES files (s)" "$upload_s" "$unzip_s unzip" "$(ratio "$upload_s" "$unzip_s")" "<= 1.25" "$(peak_mb)"
+
+# ---- 3. folder download vs zip -r -1 ----
+rm -f "$WORK/site.zip"
+sync
+t0=$(now); (cd "$LOCAL/site" && zip -r -1 -q "$WORK/baseline.zip" .); sync; t1=$(now)
+zip_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+reset_peak
+t0=$(now)
+code=$(curl -s -o "$WORK/download.zip" -w '%{http_code}' -H "X-Api-Key: $KEY" "$API/fs/local%2Fsite")
+sync; t1=$(now)
+[ "$code" = 200 ] || { echo "download failed: $code" >&2; exit 1; }
+download_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+unzip -tq "$WORK/download.zip" >/dev/null || { echo "the downloaded zip is broken" >&2; exit 1; }
+row "folder download as zip (s)" "$download_s" "$zip_s zip -r -1" "$(ratio "$download_s" "$zip_s")" "<= 1.25" "$(peak_mb)"
+
+echo
+echo "Management API benchmarks ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
+printf '| %-34s | %14s | %14s | %6s | %-8s | %8s |\n' "metric" "plugin" "baseline" "ratio" "target" "peak MB"
+printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..36})" "$(printf -- '-%.0s' {1..16})" \
+  "$(printf -- '-%.0s' {1..16})" "--------" "----------" "----------"
+printf '%s\n' "${rows[@]}"
