@@ -10,6 +10,7 @@
 #include "iis/net_probe.hpp"
 #include "iis/nginx_log.hpp"
 #include "iis/site_core.hpp"
+#include "iis/ancestor_access.hpp"
 #include "iis/site_files.hpp"
 #include "iis/site_layout.hpp"
 #include "iis/state_codec.hpp"
@@ -89,6 +90,10 @@ void site_core::run_start(completion done, std::function<void()> finished) {
     write_file_atomic(layout::environment_file(plan_.data_dir), encode_environment(plan_), 0600);
     copy_placeholder(plan_);
     apply_directory_security(plan_);
+    if (auto granted = grant_ancestor_search(plan_); !granted.empty()) {
+      emit("let the pools' users pass through folders above the allocation: " + join(granted),
+           {{"granted", join(granted)}});
+    }
     analyse_apps(std::nullopt);
     for (std::size_t i = 0; i < plan_.applications.size(); ++i) {
       std::optional<process_handler> handler;
