@@ -292,8 +292,13 @@ func convertNetworks(v interface{}, path string) (interface{}, error) {
 				n[k] = x
 			}
 		}
-		sortPorts(n["ReservedPorts"].([]interface{}))
-		sortPorts(n["DynamicPorts"].([]interface{}))
+		for _, k := range []string{"ReservedPorts", "DynamicPorts"} {
+			if ports := n[k].([]interface{}); len(ports) == 0 {
+				delete(n, k)
+			} else {
+				sortPorts(ports)
+			}
+		}
 		out = append(out, n)
 	}
 	return out, nil

@@ -44,6 +44,8 @@ type Resolver struct {
 	Jobs *Jobs
 	// MgmtURL overrides the Management API address found on the node.
 	MgmtURL string
+	// NoMgmt skips finding the Management API (targets get no MgmtURL).
+	NoMgmt bool
 
 	mu    sync.Mutex
 	nodes map[string]string
@@ -116,6 +118,8 @@ func (r *Resolver) target(ctx context.Context, allocID, task string, job *agent.
 	switch {
 	case task == "" && len(tasks) == 1:
 		task = tasks[0]
+	case task == "" && r.NoMgmt:
+		task = tasks[0]
 	case task == "":
 		return Target{}, fmt.Errorf("allocation %s has tasks %s: choose one with --task", al.ID, strings.Join(tasks, ", "))
 	case al.TaskStates[task] == nil:
@@ -124,6 +128,9 @@ func (r *Resolver) target(ctx context.Context, allocID, task string, job *agent.
 	t := Target{AllocID: al.ID, Name: al.Name, JobID: al.JobID, Group: al.TaskGroup, Task: task, NodeID: al.NodeID}
 	if al.AllocatedResources != nil {
 		t.Ports = al.AllocatedResources.Shared.Ports
+	}
+	if r.NoMgmt {
+		return t, nil
 	}
 	if t.MgmtURL, err = r.mgmtURL(ctx, al.NodeID); err != nil {
 		return Target{}, err

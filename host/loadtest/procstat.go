@@ -89,7 +89,8 @@ func (s *sampler) sample() {
 	if pid == s.lastPid && ticks >= s.lastTick {
 		d := ticks - s.lastTick
 		s.ticks += d
-		if dt := now.Sub(s.lastAt).Seconds(); dt > 0 {
+		// Ticks are 10 ms: only windows of some length give a usable rate.
+		if dt := now.Sub(s.lastAt).Seconds(); dt >= 0.4 {
 			pct := float64(d) / clockTicks / dt * 100
 			if pct > st.CPUMaxPct {
 				st.CPUMaxPct = pct

@@ -25,8 +25,9 @@ type SpawnOptions struct {
 	HostBin, Plugin, Site string
 	// Allocs is the job's count.
 	Allocs int
-	// Marker is written into the site's index.html check (informational).
-	Marker string
+	// LogLevel is the agent's log level (default info; debug includes the
+	// plugin's own debug lines and its exit status).
+	LogLevel string
 }
 
 // Spawned is a private agent with a registered job.
@@ -71,9 +72,13 @@ func Spawn(ctx context.Context, o SpawnOptions) (*Spawned, error) {
 		return nil, err
 	}
 	addrFile := filepath.Join(dir, "addr")
+	logLevel := o.LogLevel
+	if logLevel == "" {
+		logLevel = "info"
+	}
 	s.cmd = exec.Command(o.HostBin, "agent", "-data-dir", filepath.Join(dir, "data"), "-plugin", o.Plugin,
 		"-http-port", "0", "-bind", "127.0.0.1", "-addr-file", addrFile, "-stop-on-exit", "-plugin-startup", "short",
-		"-log-level", "info", "--",
+		"-log-level", logLevel, "--",
 		"--management-api-port="+strconv.Itoa(port), "--management-api-key="+s.APIKey, "--management-api-bind=127.0.0.1")
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -138,6 +143,15 @@ func LoadJob(id string, count int, site string) *agent.Job {
 			}},
 		}},
 	}
+}
+
+// KeepLog copies the agent's log (so far) to path.
+func (s *Spawned) KeepLog(path string) error {
+	b, err := os.ReadFile(s.Log)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }
 
 // Stop stops the agent by pid (SIGTERM; it stops its tasks), SIGKILLs it

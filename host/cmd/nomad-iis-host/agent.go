@@ -147,7 +147,7 @@ func (f *agentFlags) load(pluginArgs []string) (*agent.Config, func(), error) {
 }
 
 // runAgent starts the agent and runs it until SIGINT/SIGTERM. A second
-// signal during shutdown kills the plugin and exits at once.
+// SIGINT during shutdown kills the plugin and exits at once.
 func runAgent(cfg *agent.Config, addrFile string, log hclog.Logger) error {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
@@ -179,19 +179,26 @@ func runAgent(cfg *agent.Config, addrFile string, log hclog.Logger) error {
 	fmt.Printf("==> %v: shutting down (%s); press Ctrl-C again to force\n", sig, onExit)
 	done := make(chan error, 1)
 	go func() { done <- a.Shutdown(cfg.StopTasksOnExit) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			return err
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				return err
+			}
+			fmt.Println("==> agent stopped")
+			return nil
+		case sig := <-sigs:
+			// Only a second Ctrl-C forces: a supervisor's SIGTERM that
+			// arrives while a Ctrl-C shutdown runs must not cut it short.
+			if sig != syscall.SIGINT {
+				fmt.Printf("==> %v: already shutting down\n", sig)
+				continue
+			}
+			fmt.Printf("==> %v again: killing the plugin and exiting now\n", sig)
+			if drv := a.Host().Driver(); drv != nil {
+				pluginhost.KillPids([]int{drv.Pid()})
+			}
+			os.Exit(1)
 		}
-		fmt.Println("==> agent stopped")
-		return nil
-	case sig := <-sigs:
-		fmt.Printf("==> %v again: killing the plugin and exiting now\n", sig)
-		if drv := a.Host().Driver(); drv != nil {
-			pluginhost.KillPids([]int{drv.Pid()})
-		}
-		os.Exit(1)
 	}
-	return nil
 }

@@ -24,6 +24,7 @@ subcommands:
   run FILE        register a job (JSON, or HCL: .hcl/.nomad) and wait for its allocations
   status [ID]     list jobs, or show one job with its allocations and URLs
   stop ID         stop a job (-purge removes it)
+  urls ID         print "<alloc ID> <port label> <URL>" for each running allocation
   validate FILE   check a job file against the agent (driver config included)
   parse FILE      print a job file as the API's JSON ({"Job": ...})
 
@@ -73,6 +74,11 @@ func cmdJob(args []string) error {
 		}
 		fmt.Printf("==> job %q stopped (evaluation %s, index %d)\n", fs.Arg(0), resp.EvalID, resp.Index)
 		return nil
+	case "urls":
+		if fs.NArg() != 1 {
+			return usagef("job urls needs a job ID")
+		}
+		return jobURLs(ctx, jobs, fs.Arg(0))
 	case "validate":
 		if fs.NArg() != 1 {
 			return usagef("job validate needs one job file")
@@ -212,6 +218,19 @@ func jobStatus(ctx context.Context, jobs *apiclient.Jobs, id string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", s.ID[:8], s.Name, s.DesiredStatus, s.ClientStatus, restarts, urls)
 	}
 	return tw.Flush()
+}
+
+func jobURLs(ctx context.Context, jobs *apiclient.Jobs, id string) error {
+	targets, err := (&apiclient.Resolver{Jobs: jobs, NoMgmt: true}).JobTargets(ctx, id, "")
+	if err != nil {
+		return err
+	}
+	for _, t := range targets {
+		for _, p := range t.Ports {
+			fmt.Printf("%s %s http://%s:%d/\n", t.AllocID, p.Label, p.HostIP, p.Value)
+		}
+	}
+	return nil
 }
 
 func jobValidate(ctx context.Context, jobs *apiclient.Jobs, job *agent.Job) error {

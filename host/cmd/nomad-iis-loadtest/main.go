@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -43,6 +44,7 @@ func run() int {
 	hostBin := flag.String("host-bin", "build/bin/nomad-iis-host", "nomad-iis-host binary (-spawn)")
 	plugin := flag.String("plugin", "build/bin/nomad_iis", "plugin binary (-spawn)")
 	site := flag.String("site", "examples/static-app", "site every allocation serves (-spawn)")
+	agentLog := flag.String("agent-log-level", "info", "log level of the private agent (-spawn)")
 	clients := flag.Int("clients", -1, "concurrent Management API clients (default: the preset's)")
 	allocs := flag.Int("allocs", -1, "allocations used / placed with -spawn (default: the preset's)")
 	appClients := flag.Int("app-clients", -1, "concurrent site clients (default: the preset's)")
@@ -103,7 +105,8 @@ func run() int {
 		}
 		fmt.Fprintf(os.Stderr, "nomad-iis-loadtest: starting a private agent with %d allocation(s)...\n", n)
 		t0 := time.Now()
-		s, err := loadtest.Spawn(ctx, loadtest.SpawnOptions{HostBin: *hostBin, Plugin: *plugin, Site: *site, Allocs: n})
+		s, err := loadtest.Spawn(ctx, loadtest.SpawnOptions{HostBin: *hostBin, Plugin: *plugin, Site: *site, Allocs: n,
+			LogLevel: *agentLog})
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "nomad-iis-loadtest: %v\n", err)
 			return 1
@@ -117,7 +120,10 @@ func run() int {
 		cfg.Address, cfg.Job, cfg.APIKey = s.Address, s.Job, s.APIKey
 		code := report(ctx, cfg, *jsonOut)
 		if code != 0 {
-			fmt.Fprintf(os.Stderr, "agent log (last lines):\n%s\n", s.LogTail(30))
+			kept := filepath.Join(os.TempDir(), fmt.Sprintf("nomad-iis-loadtest-%d.log", time.Now().Unix()))
+			if err := s.KeepLog(kept); err == nil {
+				fmt.Fprintf(os.Stderr, "agent log kept in %s; last lines:\n%s\n", kept, s.LogTail(15))
+			}
 		}
 		return code
 	}
