@@ -129,6 +129,56 @@ void announce(task_actor_ptr self) {
     self->send(sup, summary_of(self));
 }
 
+/// "Application pools a, b recycled (SIGHUP)" for the task's event stream.
+void publish_pool_change(task_actor_ptr self, msg::pool_op op,
+                         const std::vector<std::string>& pools, const std::string& cause) {
+  std::string names;
+  if (pools.empty()) {
+    for (const auto& p : self->state.site->plan().pools)
+      names += (names.empty() ? "" : ", ") + p.name;
+  } else {
+    for (const auto& p : pools) names += (names.empty() ? "" : ", ") + p;
+  }
+  const char* verb = op == msg::pool_op::start  ? "started"
+                     : op == msg::pool_op::stop ? "stopped"
+                                                : "recycled";
+  publish(self, "Application pool " + names + " " + verb + " (" + cause + ")",
+          {{"pools", names}, {"operation", verb}, {"cause", cause}});
+}
+
+/// Runs one pool operation (an empty list = every pool), reports it as a task
+/// event and answers `rp`. Called from the operation queue.
+void run_pool_op(task_actor_ptr self, caf::response_promise rp, msg::pool_op op,
+                 std::vector<std::string> pools, std::string cause) {
+  if (self->state.phase != task_phase::running) {
+    rp.deliver(caf::make_error(ec::operation_failed, std::string("the task is not running")));
+    return;
+  }
+  run_op(
+      self,
+      [site = self->state.site.get(), op, pools](iis::completion done) {
+        switch (op) {
+          case msg::pool_op::start:
+            site->start_pools(pools, std::move(done));
+            break;
+          case msg::pool_op::stop:
+            site->stop_pools(pools, std::move(done));
+            break;
+          default:
+            site->recycle_pools(pools, std::move(done));
+            break;
+        }
+      },
+      [self, rp, op, pools, cause](std::optional<std::string> error) mutable {
+        if (error) {
+          rp.deliver(caf::make_error(ec::operation_failed, cause + " failed: " + *error));
+          return;
+        }
+        publish_pool_change(self, op, pools, cause);
+        rp.deliver(caf::unit);
+      });
+}
+
 void mark_exited(task_actor_ptr self, msg::exit_result result) {
   auto& st = self->state;
   if (st.phase == task_phase::exited) return;
@@ -144,15 +194,13 @@ bool is_live(task_phase phase) {
          phase == task_phase::stopping;
 }
 
-/// Maps the signals SignalTask accepts to pool operations.
-enum class signal_action { recycle, start, stop, unsupported };
-
-signal_action action_for(const std::string& signal) {
+/// The pool operation a SignalTask signal stands for, if any.
+std::optional<msg::pool_op> pool_op_for(const std::string& signal) {
   auto s = upper(signal);
-  if (s == "SIGHUP" || s == "HUP" || s == "RECYCLE") return signal_action::recycle;
-  if (s == "START") return signal_action::start;
-  if (s == "STOP") return signal_action::stop;
-  return signal_action::unsupported;
+  if (s == "SIGHUP" || s == "HUP" || s == "RECYCLE") return msg::pool_op::recycle;
+  if (s == "START") return msg::pool_op::start;
+  if (s == "STOP") return msg::pool_op::stop;
+  return std::nullopt;
 }
 
 caf::result<msg::started_task> start(task_actor_ptr self, msg::start_task& m) {
@@ -305,8 +353,8 @@ caf::result<void> destroy(task_actor_ptr self, msg::destroy_task& m) {
 }
 
 caf::result<void> signal(task_actor_ptr self, msg::signal_task& m) {
-  auto action = action_for(m.signal);
-  if (action == signal_action::unsupported)
+  auto op = pool_op_for(m.signal);
+  if (!op)
     return caf::make_error(ec::unsupported,
                            "signal " + m.signal +
                                " is not supported; use SIGHUP or RECYCLE (recycle every pool), "
@@ -314,33 +362,8 @@ caf::result<void> signal(task_actor_ptr self, msg::signal_task& m) {
   if (self->state.phase != task_phase::running)
     return caf::make_error(ec::operation_failed, std::string("the task is not running"));
   auto rp = self->make_response_promise();
-  enqueue(self, [self, rp, action, name = upper(m.signal)]() mutable {
-    if (self->state.phase != task_phase::running) {
-      rp.deliver(caf::make_error(ec::operation_failed, std::string("the task is not running")));
-      return;
-    }
-    run_op(
-        self,
-        [site = self->state.site.get(), action](iis::completion done) {
-          switch (action) {
-            case signal_action::recycle:
-              site->recycle_pools({}, std::move(done));
-              break;
-            case signal_action::start:
-              site->start_pools({}, std::move(done));
-              break;
-            default:
-              site->stop_pools({}, std::move(done));
-              break;
-          }
-        },
-        [self, rp, name](std::optional<std::string> error) mutable {
-          if (error) {
-            rp.deliver(caf::make_error(ec::operation_failed, name + " failed: " + *error));
-            return;
-          }
-          rp.deliver(caf::unit);
-        });
+  enqueue(self, [self, rp, op = *op, cause = "signal " + upper(m.signal)]() mutable {
+    run_pool_op(self, rp, op, {}, cause);
   });
   return rp;
 }
@@ -369,34 +392,7 @@ caf::result<void> pool_command(task_actor_ptr self, msg::pool_command& m) {
   if (!pools) return pools.error();
   auto rp = self->make_response_promise();
   enqueue(self, [self, rp, op = m.op, pools = std::move(*pools)]() mutable {
-    if (self->state.phase != task_phase::running) {
-      rp.deliver(caf::make_error(ec::operation_failed, std::string("the task is not running")));
-      return;
-    }
-    run_op(
-        self,
-        [site = self->state.site.get(), op, pools](iis::completion done) {
-          switch (op) {
-            case msg::pool_op::start:
-              site->start_pools(pools, std::move(done));
-              break;
-            case msg::pool_op::stop:
-              site->stop_pools(pools, std::move(done));
-              break;
-            default:
-              site->recycle_pools(pools, std::move(done));
-              break;
-          }
-        },
-        [self, rp, pools](std::optional<std::string> error) mutable {
-          if (error) {
-            rp.deliver(caf::make_error(ec::operation_failed, *error));
-            return;
-          }
-          publish(self, "Application pools changed by the Management API",
-                  {{"pools", pools.empty() ? std::string("all") : pools.front()}});
-          rp.deliver(caf::unit);
-        });
+    run_pool_op(self, rp, op, pools, "Management API");
   });
   return rp;
 }

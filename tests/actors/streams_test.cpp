@@ -98,4 +98,22 @@ BOOST_AUTO_TEST_CASE(site_events_reach_every_subscriber_with_task_identity) {
   BOOST_TEST(b->size() == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(pool_operations_are_reported_as_task_events) {
+  auto seen = std::make_shared<std::vector<msg::task_event>>();
+  auto sub = sys.spawn(collector<msg::task_event>, seen);
+  caf::anon_send(actors.hub, atom::subscribe_v, sub);
+  run();
+  start_running();
+  ask_void(actors.supervisor, msg::signal_task{"alloc1/web/0000beef", "SIGHUP"});
+  complete_all();
+  BOOST_REQUIRE(seen->size() == 1u);
+  BOOST_TEST(seen->back().message == "Application pool default recycled (signal SIGHUP)");
+  BOOST_TEST(seen->back().annotations.at("operation") == "recycled");
+  auto task = ask<msg::found_task>(actors.supervisor, msg::find_task{"alloc1", "web"})->value->task;
+  ask_void(task, msg::pool_command{msg::pool_op::stop, {"default"}});
+  complete_all();
+  BOOST_REQUIRE(seen->size() == 2u);
+  BOOST_TEST(seen->back().message == "Application pool default stopped (Management API)");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
