@@ -16,8 +16,12 @@
 #include <Poco/Zip/ParseCallback.h>
 #include <Poco/Zip/SkipCallback.h>
 #include <Poco/Zip/ZipArchive.h>
+#include <Poco/Zip/ZipArchiveInfo.h>
+#include <Poco/Zip/ZipDataInfo.h>
+#include <Poco/Zip/ZipFileInfo.h>
 #include <Poco/Zip/ZipLocalFileHeader.h>
 #include <Poco/Zip/ZipStream.h>
+#include <Poco/Zip/ZipUtil.h>
 
 #include "adapters/http/http_error.hpp"
 #include "adapters/http/paths.hpp"
@@ -117,7 +121,7 @@ namespace {
 class extracting_callback : public Poco::Zip::ParseCallback {
  public:
   extracting_callback(const std::string& dest, const zip_limits& limits, zip_stats& stats)
-      : dest_(dest), limits_(limits), stats_(stats), buf_(io_buffer) {}
+      : dest_(dest), limits_(limits), stats_(stats) {}
 
   bool handleZipEntry(std::istream& in, const Poco::Zip::ZipLocalFileHeader& hdr) override {
     const auto& name = hdr.getFileName();
@@ -125,6 +129,9 @@ class extracting_callback : public Poco::Zip::ParseCallback {
       throw http_error(
           413, "zip_too_many_entries",
           "the zip archive has more than " + std::to_string(limits_.max_entries) + " entries");
+    // ZipArchive keeps every header it parsed: bound what they may hold.
+    metadata_ += static_cast<std::uint64_t>(hdr.getDataStartPos() - hdr.getStartPos());
+    if (metadata_ > max_metadata) throw malformed("the entries' headers are too large");
     if (extracted_.count(name)) throw refused(name, "the name appears twice in the archive");
     auto clean = checked_entry_name(name);
     if (hdr.isEncrypted()) throw refused(name, "encrypted entries are not supported");
@@ -133,7 +140,8 @@ class extracting_callback : public Poco::Zip::ParseCallback {
       extracted_[name] = 0;
       ++stats_.directories;
       // Some zippers give folders a deflated empty body: step over it.
-      return Poco::Zip::SkipCallback().handleZipEntry(in, hdr);
+      Poco::Zip::SkipCallback().handleZipEntry(in, hdr);
+      return next_record(in, 0);
     }
     auto method = hdr.getCompressionMethod();
     if (method != Poco::Zip::ZipCommon::CM_STORE && method != Poco::Zip::ZipCommon::CM_DEFLATE)
@@ -150,8 +158,9 @@ class extracting_callback : public Poco::Zip::ParseCallback {
     std::uint64_t written = 0;
     try {
       Poco::Zip::ZipInputStream zin(in, hdr, false);
+      if (!buf_) buf_.reset(new char[io_buffer]);
       while (true) {
-        zin.read(buf_.data(), static_cast<std::streamsize>(buf_.size()));
+        zin.read(buf_.get(), static_cast<std::streamsize>(io_buffer));
         auto n = static_cast<std::size_t>(zin.gcount());
         if (n == 0) break;
         written += n;
@@ -159,7 +168,7 @@ class extracting_callback : public Poco::Zip::ParseCallback {
         if (stats_.bytes > limits_.max_uncompressed_bytes) throw too_large();
         if (!hdr.searchCRCAndSizesAfterData() && written > hdr.getUncompressedSize())
           throw refused(name, "inflates beyond its declared size");
-        write_all(out.fd, buf_.data(), n, name);
+        write_all(out.fd, buf_.get(), n, name);
       }
       if (zin.bad()) throw refused(name, "the compressed data is corrupt");
       if (!zin.crcValid()) throw refused(name, "CRC mismatch");
@@ -178,16 +187,33 @@ class extracting_callback : public Poco::Zip::ParseCallback {
       throw refused(name, "the data is shorter than declared");
     extracted_[name] = written;
     ++stats_.files;
+    return next_record(in,
+                       hdr.searchCRCAndSizesAfterData() ? descriptor_size(in, hdr, written) : 0);
+  }
+
+  /// Before Poco's parser may reach any record but a local header, the
+  /// trailing records are read here with bounds Poco lacks: its Zip64
+  /// end-of-central-directory parser allocates whatever size the record
+  /// claims (found by fuzzing), and a central directory could be huge.
+  /// `skip` is the size of the data descriptor Poco reads after this call.
+  /// The trailer is checked here, then parsed by Poco too (safely now).
+  bool next_record(std::istream& in, std::streamoff skip) {
+    const auto here = in.tellg();
+    in.seekg(here + skip);
+    if (peek_signature(in) != std::string(Poco::Zip::ZipLocalFileHeader::HEADER, 4))
+      read_trailer(in);
+    in.clear();
+    in.seekg(here);
     return true;
   }
 
   /// After the parse: the central directory must list exactly what was
   /// extracted, with the same sizes, and no symlink entry.
-  void verify(const Poco::Zip::ZipArchive& archive) {
+  void verify() {
     if (count_ == 0) throw malformed("no entries found (empty or not a zip archive)");
+    if (!saw_end_) throw malformed("no end of central directory record (truncated?)");
     std::uint64_t infos = 0;
-    for (auto it = archive.fileInfoBegin(); it != archive.fileInfoEnd(); ++it) {
-      const auto& info = it->second;
+    for (const auto& info : infos_) {
       const auto& name = info.getFileName();
       ++infos;
       auto found = extracted_.find(name);
@@ -213,10 +239,94 @@ class extracting_callback : public Poco::Zip::ParseCallback {
                           std::to_string(limits_.max_uncompressed_bytes) + " bytes");
   }
 
+  /// The size of the descriptor that follows streamed data (crc and sizes,
+  /// 32- or 64-bit, with or without a signature): the layout whose sizes
+  /// match what was actually read.
+  static std::streamoff descriptor_size(std::istream& in, const Poco::Zip::ZipLocalFileHeader& hdr,
+                                        std::uint64_t written) {
+    auto pos = in.tellg();
+    const auto compressed = static_cast<std::uint64_t>(pos - std::streampos(hdr.getDataStartPos()));
+    char raw[24] = {};
+    in.read(raw, sizeof raw);
+    const auto n = static_cast<std::size_t>(in.gcount());
+    in.clear();
+    const std::size_t off =
+        n >= 4 && std::memcmp(raw, Poco::Zip::ZipDataInfo::HEADER, 4) == 0 ? 4 : 0;
+    std::streamoff skip = -1;
+    if (n >= off + 12 && Poco::Zip::ZipUtil::get32BitValue(raw, off + 4) == compressed &&
+        Poco::Zip::ZipUtil::get32BitValue(raw, off + 8) == written)
+      skip = static_cast<std::streamoff>(off + 12);
+    else if (n >= off + 20 && Poco::Zip::ZipUtil::get64BitValue(raw, off + 4) == compressed &&
+             Poco::Zip::ZipUtil::get64BitValue(raw, off + 12) == written)
+      skip = static_cast<std::streamoff>(off + 20);
+    if (skip < 0) throw refused(hdr.getFileName(), "its data descriptor does not match the data");
+    in.seekg(pos);
+    return skip;
+  }
+
+  static std::string peek_signature(std::istream& in) {
+    char sig[4] = {0, 0, 0, 0};
+    auto pos = in.tellg();
+    in.read(sig, 4);
+    auto n = in.gcount();
+    in.clear();
+    in.seekg(pos);
+    return std::string(sig, static_cast<std::size_t>(n));
+  }
+
+  void read_trailer(std::istream& in) {
+    const std::string central(Poco::Zip::ZipFileInfo::HEADER, 4);
+    const std::string end(Poco::Zip::ZipArchiveInfo::HEADER, 4);
+    const std::string end64(Poco::Zip::ZipArchiveInfo64::HEADER, 4);
+    const std::string locator64(Poco::Zip::ZipArchiveInfo64::LOCATOR_HEADER, 4);
+    while (true) {
+      auto sig = peek_signature(in);
+      if (sig.size() < 4) return;  // EOF: verify() reports the missing end record
+      auto start = in.tellg();
+      if (sig == central) {
+        if (infos_.size() >= limits_.max_entries)
+          throw malformed("the central directory lists too many entries");
+        in.seekg(4, std::ios::cur);
+        infos_.emplace_back(in, true);
+      } else if (sig == end) {
+        in.seekg(4, std::ios::cur);
+        Poco::Zip::ZipArchiveInfo info(in, true);
+        saw_end_ = true;
+        // Nothing may follow: Poco would scan it for more records.
+        if (!peek_signature(in).empty()) throw malformed("data after the end of the archive");
+        return;
+      } else if (sig == end64) {
+        char raw[12];
+        in.read(raw, sizeof raw);
+        if (in.gcount() != static_cast<std::streamsize>(sizeof raw))
+          throw malformed("truncated zip64 end record");
+        if (Poco::Zip::ZipUtil::get64BitValue(raw, 4) > max_zip64_record)
+          throw malformed("the zip64 end record claims an absurd size");
+        in.seekg(start + std::streamoff(4));
+        Poco::Zip::ZipArchiveInfo64 info(in, true);
+      } else if (sig == locator64) {
+        in.seekg(20, std::ios::cur);
+      } else {
+        throw malformed("unexpected data after the entries");
+      }
+      if (!in.good()) throw malformed("truncated central directory");
+      metadata_ += static_cast<std::uint64_t>(in.tellg() - start);
+      if (metadata_ > max_metadata) throw malformed("the central directory is too large");
+    }
+  }
+
+  /// Header and central-directory bytes held in memory, at most.
+  static constexpr std::uint64_t max_metadata = 64ull << 20;
+  /// A zip64 end record larger than this carries nothing we want.
+  static constexpr std::uint64_t max_zip64_record = 64 << 10;
+
+  std::vector<Poco::Zip::ZipFileInfo> infos_;
+  std::uint64_t metadata_ = 0;
+  bool saw_end_ = false;
   const std::string& dest_;
   const zip_limits& limits_;
   zip_stats& stats_;
-  std::vector<char> buf_;
+  std::unique_ptr<char[]> buf_;  ///< allocated (not zeroed) at the first file
   std::uint64_t count_ = 0;
   std::map<std::string, std::uint64_t> extracted_;  ///< name -> bytes
 };
@@ -236,8 +346,13 @@ zip_stats extract_zip_stream(std::istream& in, const std::string& dest, const zi
   extracting_callback extractor(dest, limits, stats);
   try {
     try {
+      char first[4] = {0, 0, 0, 0};
+      in.read(first, 4);
+      if (in.gcount() != 4 || std::memcmp(first, Poco::Zip::ZipLocalFileHeader::HEADER, 4) != 0)
+        throw malformed("no entries found (empty or not a zip archive)");
+      in.seekg(0);
       Poco::Zip::ZipArchive archive(in, extractor);
-      extractor.verify(archive);
+      extractor.verify();
     } catch (const http_error&) {
       throw;
     } catch (const Poco::Exception& e) {
