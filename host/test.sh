@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the Go host (host/build.sh) and runs its tests in GOPATH mode:
-# unit tests of host/pluginhost and the integration tests in host/tests
-# against the real plugin binary.
+# unit tests (host/pluginhost, host/agent) and the integration tests in
+# host/tests (plugin protocol, Management API, and host/tests/agent: the
+# agent's Jobs API, placement, restart recovery, nomad-iis-ctl, the load
+# test and scripts/run.sh) against the real plugin binary.
 #
 #   host/test.sh                          all tests, plugin = $BUILD_DIR/bin/nomad_iis
 #   host/test.sh -run 'TestRecoverTask/crash'   extra `go test` flags
@@ -27,6 +29,10 @@ if [ ! -x "$NOMAD_IIS_PLUGIN" ]; then
   exit 1
 fi
 echo "host/test.sh: testing $NOMAD_IIS_PLUGIN" >&2
+# The agent tests (host/tests/agent) run the binaries build.sh produced.
+export NOMAD_IIS_HOST_BIN="${NOMAD_IIS_HOST_BIN:-$BUILD_DIR/bin/nomad-iis-host}"
+export NOMAD_IIS_CTL_BIN="${NOMAD_IIS_CTL_BIN:-$BUILD_DIR/bin/nomad-iis-ctl}"
+export NOMAD_IIS_LOADTEST_BIN="${NOMAD_IIS_LOADTEST_BIN:-$BUILD_DIR/bin/nomad-iis-loadtest}"
 
 mapfile -t pkgs < <(cd "$HOST_DIR" && find . -name '*_test.go' -not -path './testdata/*' -printf '%h\n' \
   | sort -u | sed 's|^\.|nomad_iis/host|')

@@ -11,6 +11,7 @@
 #   scripts/run.sh
 #   HTTP_PORT=4646 MGMT_PORT=5004 scripts/run.sh   (the defaults)
 #   SKIP_SETUP=1 scripts/run.sh                    (already built)
+#   HOST_BIN=... PLUGIN=... JOB_FILE=...            (other binaries or job)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$(pwd)"
@@ -22,12 +23,12 @@ fi
 HTTP_PORT="${HTTP_PORT:-4646}"
 MGMT_PORT="${MGMT_PORT:-5004}"
 JOB_FILE="${JOB_FILE:-examples/jobs/static-app.json}"
-HOST_BIN="$REPO/build/bin/nomad-iis-host"
-PLUGIN="$REPO/build/bin/nomad_iis"
+HOST_BIN="${HOST_BIN:-$REPO/build/bin/nomad-iis-host}"
+PLUGIN="${PLUGIN:-$REPO/build/bin/nomad_iis}"
 
 # Everything the host writes lives here; workers run as www-data, so the
 # directory must be world-traversable.
-RUN_DIR="$(mktemp -d /tmp/nomad-iis-run-XXXXXX)"
+RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/nomad-iis-run-XXXXXX")"
 chmod 755 "$RUN_DIR"
 KEY="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 ADDR_FILE="$RUN_DIR/addr"

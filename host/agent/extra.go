@@ -3,6 +3,8 @@ package agent
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"reflect"
 	"sort"
 	"strings"
@@ -120,4 +122,32 @@ func warnExtra(path string, extra Extra, warnings *[]string) {
 	for _, k := range keys {
 		*warnings = append(*warnings, path+"."+k+": not supported by this single-node host; ignored")
 	}
+}
+
+// FieldError is a JSON value of the wrong type, with the path of its field
+// in the job ("Job.TaskGroups.Tasks.KillTimeout").
+type FieldError struct {
+	Path string
+	Msg  string
+}
+
+func (e *FieldError) Error() string { return e.Path + ": " + e.Msg }
+
+// wrapJSONError prefixes a decode error with the struct level it happened
+// in. encoding/json would otherwise replace the path of an error from a
+// nested UnmarshalJSON with the outer field's.
+func wrapJSONError(level string, err error) error {
+	var fe *FieldError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &fe):
+		return &FieldError{Path: level + "." + fe.Path, Msg: fe.Msg}
+	case errors.As(err, &te):
+		path := level
+		if te.Field != "" {
+			path += "." + te.Field
+		}
+		return &FieldError{Path: path, Msg: fmt.Sprintf("cannot use a JSON %s as %s", te.Value, te.Type)}
+	}
+	return err
 }

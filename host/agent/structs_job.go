@@ -62,7 +62,7 @@ type plainJob Job
 // UnmarshalJSON decodes a job and keeps unknown members in Extra.
 func (j *Job) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, (*plainJob)(j)); err != nil {
-		return err
+		return wrapJSONError("Job", err)
 	}
 	extra, err := captureExtra(b, reflect.TypeOf(plainJob{}))
 	j.Extra = extra
@@ -91,7 +91,7 @@ type plainTaskGroup TaskGroup
 // UnmarshalJSON decodes a group and keeps unknown members in Extra.
 func (g *TaskGroup) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, (*plainTaskGroup)(g)); err != nil {
-		return err
+		return wrapJSONError("TaskGroups", err)
 	}
 	extra, err := captureExtra(b, reflect.TypeOf(plainTaskGroup{}))
 	g.Extra = extra
@@ -129,7 +129,7 @@ type plainTask Task
 // UnmarshalJSON decodes a task and keeps unknown members in Extra.
 func (t *Task) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, (*plainTask)(t)); err != nil {
-		return err
+		return wrapJSONError("Tasks", err)
 	}
 	extra, err := captureExtra(b, reflect.TypeOf(plainTask{}))
 	t.Extra = extra

@@ -83,3 +83,18 @@ func TestUnknownFieldsRoundTripAndWarn(t *testing.T) {
 		t.Errorf("warnings: %q", warnings)
 	}
 }
+
+func TestJSONTypeErrorsNameTheField(t *testing.T) {
+	for src, want := range map[string]string{
+		`{"Job":{"ID":"x","TaskGroups":[{"Name":"w","Count":"three"}]}}`:                                 "Job.TaskGroups.Count: cannot use a JSON string as int",
+		`{"Job":{"ID":"x","TaskGroups":[{"Name":"w","Tasks":[{"Name":"t","KillTimeout":"5s"}]}]}}`:       "Job.TaskGroups.Tasks.KillTimeout",
+		`{"Job":{"ID":"x","TaskGroups":[{"Name":"w","Tasks":[{"Name":"t","Resources":{"CPU":true}}]}]}}`: "Job.TaskGroups.Tasks.Resources.CPU",
+		`{"Job":{"ID":"x","Priority":"high"}}`:                                                           "Job.Priority",
+	} {
+		var req JobRegisterRequest
+		err := json.Unmarshal([]byte(src), &req)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v (want %q)", src, err, want)
+		}
+	}
+}

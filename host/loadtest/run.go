@@ -143,7 +143,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			for i := c; runCtx.Err() == nil; i++ {
 				op := pick(rng, ops, weights)
 				t := targets[rng.Intn(len(targets))]
-				rctx, rcancel := context.WithTimeout(runCtx, cfg.RequestTimeout)
+				// In-flight requests finish after the run's end (a request cut
+				// by the deadline would look like a failure of the target).
+				rctx, rcancel := context.WithTimeout(ctx, cfg.RequestTimeout)
 				t0 := time.Now()
 				err := w.do(rctx, op, t)
 				rcancel()
@@ -152,8 +154,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 					recs[op].ok(t1.Sub(t0))
 					continue
 				}
-				if runCtx.Err() != nil {
-					return // cut by the end of the run: not counted
+				if ctx.Err() != nil {
+					return // interrupted: not counted
 				}
 				recs[op].fail(fmt.Sprintf("%s %s: %v", op, t.AllocID[:8], err), ch.expected(t0, t1))
 				time.Sleep(50 * time.Millisecond)
@@ -169,12 +171,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				t := targets[i%len(targets)]
 				u := t.PortURL("")
 				t0 := time.Now()
-				err := appGet(runCtx, appHTTP, u, cfg.Marker)
+				err := appGet(ctx, appHTTP, u, cfg.Marker)
 				if err == nil {
 					recs[OpApp].ok(time.Since(t0))
 					continue
 				}
-				if runCtx.Err() != nil {
+				if ctx.Err() != nil {
 					return
 				}
 				recs[OpApp].fail(fmt.Sprintf("%s: %v", t.AllocID[:8], err), false)
@@ -296,6 +298,13 @@ func (r *Report) judge(cfg Config) {
 		if o.Requests == 0 && (op == OpApp && cfg.AppClients > 0 || op != OpApp && cfg.Clients > 0) {
 			r.Failures = append(r.Failures, fmt.Sprintf("%s: no request completed", op))
 		}
+	}
+	wantPids := 1
+	if cfg.KillAt > 0 {
+		wantPids = 2
+	}
+	if len(r.Plugin.Pids) > wantPids {
+		r.Failures = append(r.Failures, fmt.Sprintf("the plugin died on its own during the run (pids %v); see the agent's log", r.Plugin.Pids))
 	}
 	if cfg.KillAt > 0 {
 		switch {

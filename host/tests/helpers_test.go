@@ -135,12 +135,20 @@ func (h *testHost) track() {
 // when the schema has it and the config does not set it.
 func startHost(t *testing.T, pluginConfig map[string]interface{}) *testHost {
 	t.Helper()
+	return startHostWithArgs(t, pluginConfig, nil)
+}
+
+// startHostWithArgs is startHost with plugin arguments (the agent config's
+// `args`), e.g. to turn the Management API on.
+func startHostWithArgs(t *testing.T, pluginConfig map[string]interface{}, args []string) *testHost {
+	t.Helper()
 	dir := tempDir(t)
 	cfg := map[string]interface{}{}
 	for k, v := range pluginConfig {
 		cfg[k] = v
 	}
 	opts := launchOptions(t)
+	opts.Args = args
 	if _, set := cfg["data_dir"]; !set && configHasAttribute(t, opts, "data_dir") {
 		cfg["data_dir"] = filepath.Join(dir, "data")
 	}
