@@ -14,6 +14,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
+/// The task's stdout as nginx reopens it on every start and reload (see
+/// site_core::reload_front for why that cannot block).
+constexpr const char* stdout_log = "/dev/stdout";
+
 std::string seconds(duration value) {
   const auto count = std::chrono::duration_cast<std::chrono::seconds>(value).count();
   return std::to_string(std::max<long long>(count, 1)) + "s";
@@ -71,9 +75,44 @@ bool is_denied(const std::string& url_path, const std::vector<std::string>& deni
   return std::find(denied.begin(), denied.end(), url_path) != denied.end();
 }
 
+/// A pool with an idle timeout: every request also appends to its activity
+/// log (a location's access_log replaces the inherited ones, so both again).
+void render_logs(std::ostringstream& out, const front_route& route) {
+  if (route.activity_log.empty()) return;
+  out << "      access_log " << stdout_log << ";\n"
+      << "      access_log " << nginx_quote(route.activity_log)
+      << " nomad_iis_activity buffer=4k flush=1s;\n";
+}
+
+void render_read_timeout(std::ostringstream& out, const std::optional<duration>& timeout) {
+  if (!timeout) return;
+  out << "      proxy_read_timeout " << seconds(*timeout) << ";\n"
+      << "      proxy_send_timeout " << seconds(*timeout) << ";\n";
+}
+
+/// The way a request takes while an application process is idle or starting:
+/// the port refuses, so it waits on the backend's socket; the backend resets
+/// that socket once the app accepts, and the request goes to the port again.
+void render_app_waiting(std::ostringstream& out, const front_route& route) {
+  out << "    location @app_wait_" << route.app << " {  # the app starts on demand\n"
+      << "      proxy_pass " << nginx_quote("http://unix:" + route.wait_socket + ":") << ";\n"
+      << "      proxy_read_timeout " << seconds(route.wait_timeout) << ";\n"
+      << "      error_page 502 504 = @app_retry_" << route.app << ";\n"
+      << "      recursive_error_pages on;\n";
+  render_logs(out, route);
+  out << "    }\n"
+      << "    location @app_retry_" << route.app << " {\n"
+      << "      proxy_pass http://127.0.0.1:" << route.port << ";\n"
+      << "      error_page 502 = @pool_down_" << route.pool << ";\n";
+  render_read_timeout(out, route.read_timeout);
+  render_logs(out, route);
+  out << "    }\n";
+}
+
 std::string render_routes(const front_conf& conf) {
   std::ostringstream out;
   render_denied(out, conf.denied_prefixes, "    ");
+  std::set<std::size_t> waiting_apps;
   for (const auto& route : conf.routes) {
     if (is_denied(route.url_path, conf.denied_prefixes)) continue;
     out << "    location " << nginx_quote(route.url_path) << " {\n";
@@ -83,8 +122,13 @@ std::string render_routes(const front_conf& conf) {
             << "      error_page 502 = @pool_down_" << route.pool << ";\n";
         break;
       case front_route::kind::app_port:
-        out << "      proxy_pass http://127.0.0.1:" << route.port << ";\n"
-            << "      error_page 502 = @pool_down_" << route.pool << ";\n";
+        out << "      proxy_pass http://127.0.0.1:" << route.port << ";\n";
+        if (route.wait_socket.empty()) {
+          out << "      error_page 502 = @pool_down_" << route.pool << ";\n";
+        } else {
+          out << "      error_page 502 = @app_wait_" << route.app << ";\n"
+              << "      recursive_error_pages on;\n";
+        }
         break;
       case front_route::kind::unavailable:
         out << "      return " << (route.tcp_level ? 444 : 503) << ";\n";
@@ -92,11 +136,13 @@ std::string render_routes(const front_conf& conf) {
     }
     if (route.max_body_bytes)
       out << "      client_max_body_size " << *route.max_body_bytes << ";\n";
-    if (route.read_timeout) {
-      out << "      proxy_read_timeout " << seconds(*route.read_timeout) << ";\n"
-          << "      proxy_send_timeout " << seconds(*route.read_timeout) << ";\n";
-    }
+    render_read_timeout(out, route.read_timeout);
+    if (route.target != front_route::kind::unavailable) render_logs(out, route);
     out << "    }\n";
+  }
+  for (const auto& route : conf.routes) {
+    if (route.target != front_route::kind::app_port || route.wait_socket.empty()) continue;
+    if (waiting_apps.insert(route.app).second) render_app_waiting(out, route);
   }
   for (const auto& fallback : conf.fallbacks) {
     out << "    location @pool_down_" << fallback.pool << " {  # pool " << fallback.name << "\n"
@@ -190,7 +236,8 @@ std::string render_front_conf(const front_conf& conf) {
   render_main(out, conf.data_dir, layout::front_instance, conf.worker_identity, 1, 4096,
               conf.shutdown_time_limit);
   out << "http {\n"
-      << "  access_log /dev/stdout;\n"
+      << "  access_log " << stdout_log << ";\n"
+      << "  log_format nomad_iis_activity \".\";  # one byte per request: idle_timeout\n"
       << "  server_tokens off;\n"
       << "  client_max_body_size 30000000;  # IIS maxAllowedContentLength default\n"
       << "  map $http_host $nomad_iis_host {\n    \"\" $host;\n    default $http_host;\n  }\n"
@@ -266,8 +313,8 @@ std::string render_pool_conf(const pool_conf& conf) {
          "iisstart.htm index.nginx-debian.html;\n";
   render_temp_paths(out, conf.data_dir, instance);
   out << "  server {\n"
-      << "    listen " << nginx_quote("unix:" + layout::socket_name(conf.pool))
-      << " backlog=" << conf.backlog << ";\n";
+      << "    listen " << nginx_quote("unix:" + conf.listen_socket) << " backlog=" << conf.backlog
+      << ";\n";
   render_denied(out, conf.denied_prefixes, "    ");
   // IIS never serves web.config (request filtering).
   out << "    location ~* \"(^|/)web\\.config$\" { return 404; }\n";

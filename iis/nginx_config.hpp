@@ -30,6 +30,14 @@ struct front_route {
   bool tcp_level = false;  ///< unavailable: close the connection instead of 503
   std::optional<std::uint64_t> max_body_bytes;  ///< web.config maxAllowedContentLength
   std::optional<duration> read_timeout;         ///< web.config requestTimeout
+  /// Absolute path of the pool's activity log ("" = the pool never idles).
+  std::string activity_log;
+  /// app_port: when the port refuses (the app is idle or starting), the
+  /// request waits on this unix socket until the backend starts the app and
+  /// resets it, then goes to the port again ("" = straight to 503/444).
+  std::string wait_socket;
+  std::size_t app = 0;  ///< app_port: names the @app_wait_<n> and @app_retry_<n> locations
+  duration wait_timeout = std::chrono::seconds(95);  ///< app_port: the longest start
 };
 
 /// The answer of a pool whose workers are gone (pool stopped or crashed).
@@ -58,6 +66,9 @@ struct pool_conf {
   std::optional<nginx_identity> worker_identity;
   int worker_processes = 1;
   std::int64_t backlog = 1000;  ///< queue_length
+  /// The socket nginx listens on: inherited from the backend (NGINX="3;"),
+  /// which matches it by this exact name.
+  std::string listen_socket;
   /// url_path → physical directory, for every static application and vdir.
   std::vector<std::pair<std::string, std::string>> locations;
   std::vector<std::string> denied_prefixes;

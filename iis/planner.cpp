@@ -165,7 +165,9 @@ site_plan plan_site(const config::task_config& config, const task_context& task,
     pool_plan out;
     out.name = pool.name;
     out.start_mode = pool.start_mode.value_or(config::start_mode::on_demand);
-    out.idle_timeout = pool.idle_timeout;
+    // IIS's processModel.idleTimeout default; 0 turns idle stops off.
+    out.idle_timeout = pool.idle_timeout.value_or(std::chrono::minutes(20));
+    if (out.idle_timeout->count() <= 0) out.idle_timeout.reset();
     out.periodic_restart = pool.periodic_restart;
     if (out.periodic_restart && out.periodic_restart->count() <= 0) out.periodic_restart.reset();
     if (pool.start_time_limit) out.start_time_limit = *pool.start_time_limit;
@@ -193,7 +195,6 @@ site_plan plan_site(const config::task_config& config, const task_context& task,
     if (pool.managed_pipeline_mode) ignored.push_back(field + ".managed_pipeline_mode");
     if (pool.managed_runtime_version) ignored.push_back(field + ".managed_runtime_version");
     if (pool.enable_32bit_app_on_win64) ignored.push_back(field + ".enable_32bit_app_on_win64");
-    if (pool.idle_timeout) ignored.push_back(field + ".idle_timeout");
     if (pool.password) ignored.push_back(field + ".password");
     for (const auto& extension : pool.extensions) {
       ignored.push_back(field + ".extension \"" + extension.name + "\"");

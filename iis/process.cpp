@@ -164,12 +164,18 @@ process_ref spawn_process(const spawn_request& request) {
   const bool switch_user = request.account && ::geteuid() == 0;
   const int out_fd = request.stdout_fd >= 0 ? request.stdout_fd : dev_null.get();
   const int err_fd = request.stderr_fd >= 0 ? request.stderr_fd : dev_null.get();
+  const std::vector<int>& inherited = request.inherit_fds;
+  std::vector<int> raised(inherited.size(), -1);  // allocated before fork
 
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
-    // Child: async-signal-safe calls only until exec.
-    const int report = report_write.get();
+    // Child: async-signal-safe calls only until exec. The report pipe moves
+    // above the numbers the inherited descriptors will take.
+    const int first_raised = 3 + static_cast<int>(inherited.size());
+    int report = report_write.get();
+    if (report < first_raised) report = ::fcntl(report, F_DUPFD_CLOEXEC, first_raised);
+    if (report < 0) ::_exit(127);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -184,6 +190,11 @@ process_ref spawn_process(const spawn_request& request) {
     const int err = ::fcntl(err_fd, F_DUPFD_CLOEXEC, 3);
     const int in = ::fcntl(dev_null.get(), F_DUPFD_CLOEXEC, 3);
     if (out < 0 || err < 0 || in < 0) child_fail(report, 4);
+    // Raised copies of the inherited descriptors, above every target number.
+    for (std::size_t i = 0; i < inherited.size(); ++i) {
+      raised[i] = ::fcntl(inherited[i], F_DUPFD_CLOEXEC, first_raised);
+      if (raised[i] < 0) child_fail(report, 4);
+    }
     if (!move_fd(in, 0) || !move_fd(out, 1) || !move_fd(err, 2)) child_fail(report, 4);
     if (switch_user) {
       const auto& account = *request.account;
@@ -194,6 +205,10 @@ process_ref spawn_process(const spawn_request& request) {
     }
     if (!request.cwd.empty() && ::chdir(request.cwd.c_str()) != 0) child_fail(report, 2);
     ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    for (std::size_t i = 0; i < inherited.size(); ++i) {
+      // dup2 leaves the target without close-on-exec.
+      if (::dup2(raised[i], 3 + static_cast<int>(i)) < 0) child_fail(report, 4);
+    }
     ::execve(request.path.c_str(), argv.data(), envp.data());
     child_fail(report, 3);
   }

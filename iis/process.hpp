@@ -37,10 +37,13 @@ struct spawn_request {
   int stderr_fd = -1;  ///< -1 = /dev/null
   /// Switch to this account before exec (only when we are root).
   std::optional<unix_account> account;
+  /// Descriptors the child keeps, as 3, 4, ... in this order (a pool's
+  /// listening socket handed to nginx through NGINX="3;").
+  std::vector<int> inherit_fds;
 };
 
 /// Starts the process in a new session with stdin on /dev/null and no other
-/// inherited descriptors. Throws std::runtime_error naming the cause when
+/// inherited descriptors than `inherit_fds`. Throws std::runtime_error naming the cause when
 /// fork or exec fails ("exec /x/y: No such file or directory").
 process_ref spawn_process(const spawn_request& request);
 

@@ -35,7 +35,9 @@ process_monitor::~process_monitor() {
   ssize_t ignored = ::write(wake_fd_, &one, sizeof one);
   (void)ignored;
   thread_.join();
-  for (auto& [id, item] : entries_) ::close(item.pidfd);
+  for (auto& [id, item] : entries_) {
+    if (!item.on_ready) ::close(item.pidfd);  // readable watches do not own their fd
+  }
   ::close(epoll_fd_);
   ::close(wake_fd_);
 }
@@ -55,7 +57,7 @@ std::uint64_t process_monitor::watch(const process_ref& process, callback on_exi
     return id;
   }
   std::lock_guard lock(mutex_);
-  entries_.emplace(id, entry{pidfd, process, std::move(on_exit)});
+  entries_.emplace(id, entry{pidfd, process, std::move(on_exit), nullptr});
   epoll_event event{};
   event.events = EPOLLIN;
   event.data.u64 = id;
@@ -63,12 +65,32 @@ std::uint64_t process_monitor::watch(const process_ref& process, callback on_exi
   return id;
 }
 
+std::uint64_t process_monitor::watch_readable(int fd, std::function<void()> on_ready) {
+  std::lock_guard lock(mutex_);
+  const std::uint64_t id = next_id_++;
+  entries_.emplace(id, entry{fd, process_ref{}, nullptr, std::move(on_ready)});
+  epoll_event event{};
+  event.events = EPOLLIN | EPOLLONESHOT;
+  event.data.u64 = id;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
+    entries_.erase(id);
+    throw std::runtime_error(std::string("epoll_ctl: ") + std::strerror(errno));
+  }
+  return id;
+}
+
 void process_monitor::unwatch(std::uint64_t id) {
   callback dropped;  // destroyed after the lock is released
+  std::function<void()> dropped_ready;
   std::lock_guard lock(mutex_);
   auto it = entries_.find(id);
   if (it == entries_.end()) return;
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.pidfd, nullptr);
+  if (it->second.on_ready) {
+    dropped_ready = std::move(it->second.on_ready);
+    entries_.erase(it);
+    return;
+  }
   // Reap it if it is our child and has ended already; no zombie is left behind.
   siginfo_t info{};
   ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(it->second.pidfd), &info,
@@ -107,6 +129,10 @@ void process_monitor::finish(std::uint64_t id) {
     item = std::move(it->second);
     entries_.erase(it);
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, item.pidfd, nullptr);
+  }
+  if (item.on_ready) {
+    runner_->post(std::move(item.on_ready));
+    return;
   }
   exit_status status;
   siginfo_t info{};

@@ -2,7 +2,9 @@
 // One thread for all sites that learns of process exits without polling:
 // a pidfd per watched process in one epoll set. Our own children are reaped
 // here (waitid on the pidfd) so they never linger as zombies; a recovered
-// process is not our child and ends with an unknown status.
+// process is not our child and ends with an unknown status. The same epoll
+// set also reports pending connections on the listening sockets of idle
+// application pools (socket activation), so 200 idle sites cost no threads.
 
 #include <cstdint>
 #include <functional>
@@ -31,7 +33,11 @@ class process_monitor {
   /// PID now names another process). Returns an id for unwatch().
   std::uint64_t watch(const process_ref& process, callback on_exit);
 
-  /// Forgets a watch; its callback may still run if the exit raced with this.
+  /// Calls `on_ready` once when `fd` becomes readable (a listening socket: a
+  /// connection waits). The fd stays the caller's: unwatch() before closing it.
+  std::uint64_t watch_readable(int fd, std::function<void()> on_ready);
+
+  /// Forgets a watch; its callback may still run if the event raced with this.
   void unwatch(std::uint64_t id);
 
   /// Number of live watches (for tests and the debug endpoint).
@@ -39,9 +45,10 @@ class process_monitor {
 
  private:
   struct entry {
-    int pidfd = -1;
+    int pidfd = -1;  ///< or the caller's fd when `readable` is set
     process_ref process;
     callback on_exit;
+    std::function<void()> on_ready;  ///< set for watch_readable()
   };
 
   void run();

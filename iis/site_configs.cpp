@@ -77,6 +77,7 @@ void site_core::write_pool_conf(std::size_t pool) {
   conf.data_dir = plan_.data_dir;
   conf.worker_identity = identity_for(plan_.pools[pool].run_as_user);
   conf.backlog = plan_.pools[pool].queue_length.value_or(1000);
+  conf.listen_socket = layout::pool_bind_name(pool);
   conf.shutdown_time_limit = plan_.pools[pool].shutdown_time_limit;
   conf.denied_prefixes = denied_url_prefixes(plan_);
   std::error_code error;
@@ -122,6 +123,9 @@ void site_core::write_front_conf() {
       front_route route;
       route.pool = state.pool;
       route.max_body_bytes = state.max_body;
+      if (pool.idle_timeout && pool.idle_timeout->count() > 0) {
+        route.activity_log = layout::activity_log(plan_.data_dir, state.pool);
+      }
       if (!state.handler) {
         route.target = front_route::kind::pool_socket;
         route.socket = layout::socket_name(state.pool);
@@ -133,6 +137,13 @@ void site_core::write_front_conf() {
         route.port = state.port;
         route.tcp_level = pool.unavailable == config::unavailable_response::tcp_level;
         route.read_timeout = state.handler->request_timeout;
+        if (pool.start_mode == config::start_mode::on_demand || !route.activity_log.empty()) {
+          // The pool may be without its process: requests wait for its start.
+          route.wait_socket = layout::app_wait_socket(i);
+          route.app = i;
+          route.wait_timeout = state.handler->startup_time_limit.value_or(pool.start_time_limit) +
+                               std::chrono::seconds(5);
+        }
       }
       route.url_path = app.url_path;
       conf.routes.push_back(route);
@@ -155,7 +166,7 @@ std::vector<site_core::ready_target> site_core::pool_targets(std::size_t pool) c
   if (pools_[pool].master.pid) {
     ready_target target;
     target.what = "application pool " + plan_pool.name + " (nginx)";
-    target.socket = layout::socket_name(pool);
+    target.nginx_workers = true;
     target.owner = pools_[pool].master;
     target.owner_log = layout::alert_log(plan_.data_dir, layout::pool_instance(pool));
     target.deadline = now + plan_pool.start_time_limit;

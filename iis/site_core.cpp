@@ -119,12 +119,26 @@ void site_core::detach() {
     std::lock_guard lock(mutex_);
     processes_.clear();
     for (auto& pool : pools_) {
-      if (pool.periodic_timer) timers.push_back(pool.periodic_timer);
-      pool.periodic_timer = 0;
+      for (auto* timer : {&pool.periodic_timer, &pool.idle_timer}) {
+        if (*timer) timers.push_back(*timer);
+        *timer = 0;
+      }
     }
     dropped.swap(jobs_);
   }
   for (auto id : timers) runtime_->runner->cancel(id);
+  // Our sockets die with the plugin as well: a recovery creates them again.
+  // The files stay (a running pool nginx still serves through them).
+  for (std::size_t p = 0; p < pools_.size(); ++p) {
+    disarm_activation(p);
+    std::lock_guard lock(mutex_);
+    pools_[p].listener.reset();
+    for (auto& app : apps_) {
+      if (app.pool != p) continue;
+      app.wait_socket.reset();
+      app.port_hold.reset();
+    }
+  }
 }
 
 // ---------------------------------------------------------- async building blocks
@@ -161,8 +175,9 @@ void site_core::wait_ready(std::vector<ready_target> targets, step next) {
       [this, pending, error] {
         const auto now = clock::now();
         for (auto it = pending->begin(); it != pending->end();) {
-          const bool ready = it->socket.empty() ? accepts_tcp(it->ip, it->port)
-                                                : accepts_unix(plan_.data_dir, it->socket);
+          const bool ready = it->nginx_workers    ? !children_of(it->owner).empty()
+                             : it->socket.empty() ? accepts_tcp(it->ip, it->port)
+                                                  : accepts_unix(plan_.data_dir, it->socket);
           if (ready) {
             it = pending->erase(it);
             continue;
@@ -345,7 +360,8 @@ void site_core::on_exit(const process_ref& ref, exit_status status) {
       case role::pool_master: {
         auto& pool = pools_[item.pool];
         if (pool.master == ref) pool.master = process_ref{};
-        if (pool.status != pool_status::started || item.retiring) break;
+        // An idle pool's exits belong to its idle stop or its start on demand.
+        if (pool.status != pool_status::started || item.retiring || pool.idle) break;
         if (record_crash(item.pool)) {
           next = [self, p = item.pool](auto finished) { self->rapid_fail_stop(p, finished); };
         } else {
@@ -357,7 +373,10 @@ void site_core::on_exit(const process_ref& ref, exit_status status) {
       }
       case role::pool_worker: {
         auto& pool = pools_[item.pool];
-        if (pool.status != pool_status::started || item.retiring || pool.master.pid == 0) break;
+        if (pool.status != pool_status::started || item.retiring || pool.master.pid == 0 ||
+            pool.idle) {
+          break;
+        }
         if (record_crash(item.pool)) {
           next = [self, p = item.pool](auto finished) { self->rapid_fail_stop(p, finished); };
         } else {
@@ -371,7 +390,10 @@ void site_core::on_exit(const process_ref& ref, exit_status status) {
         auto& app = apps_[item.app];
         const bool current = app.process == ref;
         if (current) app.process = process_ref{};
-        if (pools_[item.pool].status != pool_status::started || item.retiring || !current) break;
+        if (pools_[item.pool].status != pool_status::started || item.retiring || !current ||
+            pools_[item.pool].idle) {
+          break;
+        }
         if (record_crash(item.pool)) {
           next = [self, p = item.pool](auto finished) { self->rapid_fail_stop(p, finished); };
         } else {
@@ -386,13 +408,20 @@ void site_core::on_exit(const process_ref& ref, exit_status status) {
   if (next) enqueue(std::move(next));
 }
 
-process_ref site_core::spawn_nginx(const std::string& instance, const output_fds& outputs) {
+process_ref site_core::spawn_nginx(const std::string& instance, const output_fds& outputs,
+                                   int listener) {
   trim_log(layout::alert_log(plan_.data_dir, instance));
   spawn_request request;
   request.path = plan_.nginx_path;
   request.args = nginx_arguments(plan_.nginx_path, plan_.data_dir, instance);
   request.env.push_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   if (const char* tz = std::getenv("TZ")) request.env.push_back(std::string("TZ=") + tz);
+  if (listener >= 0) {
+    // nginx's own inheritance (as in its binary upgrade): it uses fd 3 for the
+    // `listen` whose address is the socket's bound name instead of binding.
+    request.inherit_fds.push_back(listener);
+    request.env.push_back("NGINX=3;");
+  }
   request.cwd = plan_.data_dir;  // sockets are named relative to it
   request.stdout_fd = outputs.out.get();
   request.stderr_fd = outputs.err.get();

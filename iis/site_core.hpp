@@ -90,6 +90,11 @@ class site_core : public std::enable_shared_from_this<site_core> {
     std::optional<std::uint64_t> max_body;   ///< web.config request limit
     std::int32_t port = 0;                   ///< handler apps: where it listens
     process_ref process;                     ///< handler apps: pid 0 when not running
+    /// While the pool has no worker: requests that found the port refusing
+    /// wait here (the front's @app_wait), and the port stays reserved.
+    unique_fd wait_socket;
+    std::uint64_t wait_watch = 0;
+    unique_fd port_hold;
   };
 
   /// Parallel to plan_.pools.
@@ -98,6 +103,17 @@ class site_core : public std::enable_shared_from_this<site_core> {
     process_ref master;  ///< the pool's nginx (static content)
     std::deque<clock::time_point> crashes;
     std::uint64_t periodic_timer = 0;
+    /// Started without a worker: OnDemand before its first request, or
+    /// stopped by idle_timeout. IIS still shows such a pool as Started.
+    bool idle = false;
+    bool waking = false;  ///< a start on demand is queued or running
+    /// Static content: the pool's listening socket, owned here and inherited
+    /// by its nginx, so requests queue in its backlog while no nginx runs.
+    /// Empty after a plugin restart until the pool next stops (nginx has it).
+    unique_fd listener;
+    std::uint64_t listener_watch = 0;
+    std::uint64_t idle_timer = 0;
+    clock::time_point last_activity;
   };
 
   /// The task's stdout/stderr write ends for the processes of one step.
@@ -112,7 +128,10 @@ class site_core : public std::enable_shared_from_this<site_core> {
     std::string what;  ///< for the error text
     std::string ip;    ///< tcp
     std::int32_t port = 0;
-    std::string socket;     ///< unix socket name relative to the data_dir ("" = tcp)
+    std::string socket;  ///< unix socket name relative to the data_dir ("" = tcp)
+    /// An nginx on an inherited socket (connecting proves nothing, the backlog
+    /// is ours): ready once the master started a worker.
+    bool nginx_workers = false;
     process_ref owner;      ///< fail early when it dies
     std::string owner_log;  ///< nginx alert log of the owner ("" = none)
     clock::time_point deadline;
@@ -151,7 +170,9 @@ class site_core : public std::enable_shared_from_this<site_core> {
   void on_exit(const process_ref& ref, exit_status status);
   /// Records a crash of `pool`; true when rapid-fail protection trips.
   bool record_crash(std::size_t pool);
-  process_ref spawn_nginx(const std::string& instance, const output_fds& outputs);
+  /// `listener` >= 0: handed to nginx as its inherited socket (NGINX="3;").
+  process_ref spawn_nginx(const std::string& instance, const output_fds& outputs,
+                          int listener = -1);
   process_ref spawn_app(std::size_t app, std::int32_t port, const output_fds& outputs);
   /// Processes of the pool (master, workers, apps, retiring ones too).
   std::vector<process_ref> pool_processes(std::size_t pool) const;
@@ -199,6 +220,8 @@ class site_core : public std::enable_shared_from_this<site_core> {
   void run_pool_batch(std::shared_ptr<pool_batch> batch);
   /// Spawns the pool's nginx (static content) and application processes.
   void spawn_pool(std::size_t pool, const output_fds& outputs);
+  /// The pool's nginx on the pool's listening socket (created if need be).
+  process_ref spawn_pool_master(std::size_t pool, const output_fds& outputs);
   void start_pool(std::size_t pool, step done);
   /// Graceful within shutdown_time_limit, then SIGKILL.
   void stop_pool(std::size_t pool, step done);
@@ -213,6 +236,32 @@ class site_core : public std::enable_shared_from_this<site_core> {
   void retire_apps(std::vector<process_ref> old_apps, std::vector<process_ref> old_front_workers,
                    duration limit);
   void arm_periodic_restart(std::size_t pool);
+
+  // ---- on-demand starts and idle stops (site_demand.cpp) ----
+  /// A pool can be Started without a worker (OnDemand, or idle_timeout).
+  bool pool_can_idle(std::size_t pool) const;
+  /// Static content: creates the pool's listening socket unless we hold it.
+  void open_listener(std::size_t pool);
+  /// The pool has no worker now: watch its sockets, reserve its app ports.
+  void arm_activation(std::size_t pool);
+  /// Stops watching (the pool's workers take the connections from here on).
+  void disarm_activation(std::size_t pool);
+  /// Resets the connections waiting for the pool's apps (the front then
+  /// retries the app's port) and closes the wait sockets.
+  void release_waiters(std::size_t pool);
+  /// Closes every socket of the pool's activation (stop, destroy, detach).
+  void close_activation(std::size_t pool);
+  void on_activation(std::size_t pool);
+  /// Job: starts the workers of an idle pool (a request waits, or AlwaysRunning).
+  void wake_pool(std::size_t pool, std::string reason, std::function<void()> finished);
+  void arm_idle_check(std::size_t pool);
+  void check_idle(std::size_t pool);
+  /// Something still holds a connection to the pool's workers.
+  bool pool_busy(std::size_t pool) const;
+  /// Job: stops the workers of a pool idle for idle_timeout; the pool stays Started.
+  void idle_stop(std::size_t pool, std::function<void()> finished);
+  /// web.config turned an application from static into a process or back.
+  bool app_kinds_changed(std::size_t pool);
 
   // ---- crash repairs (site_repairs.cpp) ----
   void rapid_fail_stop(std::size_t pool, std::function<void()> finished);
@@ -240,6 +289,7 @@ class site_core : public std::enable_shared_from_this<site_core> {
   std::map<std::int32_t, tracked> processes_;
   std::deque<job> jobs_;
   bool job_running_ = false;
+  unique_fd front_reader_;  ///< held while the front starts (see hold_fifo_reader)
 };
 
 }  // namespace nomad_iis::iis

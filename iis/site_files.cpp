@@ -173,6 +173,13 @@ void remove_tree(const std::string& path) {
   fs::remove_all(path, error);
 }
 
+unique_fd hold_fifo_reader(const std::string& path) {
+  struct stat st {};
+  if (path.empty() || ::stat(path.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) return unique_fd();
+  // O_NONBLOCK: opening a FIFO for reading never waits for a writer.
+  return unique_fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+}
+
 void write_file_atomic(const std::string& path, const std::string& content, unsigned mode) {
   const std::string temp = path + ".tmp";
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);

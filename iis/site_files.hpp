@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "iis/model.hpp"
+#include "iis/process.hpp"
 
 namespace nomad_iis::iis {
 
@@ -29,6 +30,12 @@ void make_dir(const std::string& path, unsigned mode);
 
 /// rm -rf that never follows symlinks; errors are ignored.
 void remove_tree(const std::string& path);
+
+/// A read end of the FIFO at `path` (empty when it is no FIFO). Held while
+/// the front (re)loads: nginx reopens /dev/stdout, the task's stdout FIFO, and
+/// that open blocks the master for as long as no reader (logmon) has the FIFO
+/// open. We never read from it, so logmon still gets every line.
+unique_fd hold_fifo_reader(const std::string& path);
 
 /// Writes `content` to `path` through a temporary file and rename.
 void write_file_atomic(const std::string& path, const std::string& content, unsigned mode = 0600);

@@ -24,9 +24,24 @@ inline std::string alert_log(const std::string& data_dir, const std::string& ins
 inline std::string temp_dir(const std::string& data_dir, const std::string& instance) {
   return data_dir + "/tmp/" + instance;
 }
-/// Relative to the data_dir (the working directory of every nginx).
+/// Relative to the data_dir (the working directory of every nginx): the name
+/// the front connects to.
 inline std::string socket_name(std::size_t pool) {
   return "run/" + pool_instance(pool) + ".sock";
+}
+/// The name the pool's socket is bound as, which its nginx listens on. A hard
+/// link of socket_name(): an nginx whose parent changed (a plugin restart)
+/// unlinks this one on exit, the front's name survives.
+inline std::string pool_bind_name(std::size_t pool) {
+  return "run/" + pool_instance(pool) + ".bind";
+}
+/// Where requests for an application process wait while its pool starts.
+inline std::string app_wait_socket(std::size_t app) {
+  return "run/app-" + std::to_string(app) + ".wait";
+}
+/// The front appends a byte per finished request of the pool (idle_timeout).
+inline std::string activity_log(const std::string& data_dir, std::size_t pool) {
+  return data_dir + "/run/activity-" + std::to_string(pool) + ".log";
 }
 inline std::string run_dir(const std::string& data_dir) {
   return data_dir + "/run";

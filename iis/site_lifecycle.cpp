@@ -7,10 +7,10 @@
 #include <algorithm>
 #include <set>
 
+#include "iis/ancestor_access.hpp"
 #include "iis/net_probe.hpp"
 #include "iis/nginx_log.hpp"
 #include "iis/site_core.hpp"
-#include "iis/ancestor_access.hpp"
 #include "iis/site_files.hpp"
 #include "iis/site_layout.hpp"
 #include "iis/state_codec.hpp"
@@ -131,7 +131,10 @@ void site_core::run_start(completion done, std::function<void()> finished) {
     }
     for (std::size_t p = 0; p < plan_.pools.size(); ++p) {
       start_limit = std::max<clock::duration>(start_limit, plan_.pools[p].start_time_limit);
-      if (pool_has_static(p)) write_pool_conf(p);
+      if (pool_has_static(p)) {
+        write_pool_conf(p);
+        open_listener(p);
+      }
     }
     write_front_conf();
   } catch (const std::exception& e) {
@@ -152,10 +155,14 @@ void site_core::run_start(completion done, std::function<void()> finished) {
         std::vector<ready_target> targets;
         try {
           for (std::size_t p = 0; p < self->plan_.pools.size(); ++p) {
+            // OnDemand: the first request starts the worker (IIS's startMode).
+            if (self->plan_.pools[p].start_mode == config::start_mode::on_demand) continue;
             self->spawn_pool(p, *outputs);
             auto pool_targets = self->pool_targets(p);
             targets.insert(targets.end(), pool_targets.begin(), pool_targets.end());
           }
+          // Held until the front runs: its open of /dev/stdout must not block.
+          self->front_reader_ = hold_fifo_reader(self->plan_.stdout_path);
           const auto front = self->spawn_nginx(layout::front_instance, *outputs);
           {
             std::lock_guard lock(self->mutex_);
@@ -180,36 +187,52 @@ void site_core::run_start(completion done, std::function<void()> finished) {
           return;
         }
         outputs.reset();  // our copies of the FIFO write ends go now
-        self->wait_ready(std::move(targets),
-                         [self, done, finished](std::optional<std::string> error) {
-                           if (error) {
-                             self->abort_start(*error, done, finished);
-                             return;
-                           }
-                           // Learn the workers each nginx master started.
-                           std::vector<std::tuple<process_ref, role, std::size_t>> masters;
-                           {
-                             std::lock_guard lock(self->mutex_);
-                             masters.emplace_back(self->front_, role::front_worker, 0);
-                             for (std::size_t p = 0; p < self->pools_.size(); ++p) {
-                               if (self->pools_[p].master.pid) {
-                                 masters.emplace_back(self->pools_[p].master, role::pool_worker, p);
-                               }
-                             }
-                           }
-                           self->adopt_all(std::move(masters), [self, done, finished] {
-                             {
-                               std::lock_guard lock(self->mutex_);
-                               for (auto& pool : self->pools_) pool.status = pool_status::started;
-                               self->started_ = true;
-                             }
-                             for (std::size_t p = 0; p < self->plan_.pools.size(); ++p) {
-                               self->arm_periodic_restart(p);
-                             }
-                             self->deliver(done, std::nullopt);
-                             finished();
-                           });
-                         });
+        self->wait_ready(
+            std::move(targets), [self, done, finished](std::optional<std::string> error) {
+              if (error) {
+                self->abort_start(*error, done, finished);
+                return;
+              }
+              // Learn the workers each nginx master started.
+              std::vector<std::tuple<process_ref, role, std::size_t>> masters;
+              {
+                std::lock_guard lock(self->mutex_);
+                masters.emplace_back(self->front_, role::front_worker, 0);
+                for (std::size_t p = 0; p < self->pools_.size(); ++p) {
+                  if (self->pools_[p].master.pid) {
+                    masters.emplace_back(self->pools_[p].master, role::pool_worker, p);
+                  }
+                }
+              }
+              self->adopt_all(std::move(masters), [self, done, finished] {
+                self->front_reader_.reset();
+                const auto now = clock::now();
+                {
+                  std::lock_guard lock(self->mutex_);
+                  for (std::size_t p = 0; p < self->pools_.size(); ++p) {
+                    auto& pool = self->pools_[p];
+                    pool.status = pool_status::started;
+                    pool.idle = self->plan_.pools[p].start_mode == config::start_mode::on_demand;
+                    pool.last_activity = now;
+                  }
+                  self->started_ = true;
+                }
+                try {
+                  for (std::size_t p = 0; p < self->plan_.pools.size(); ++p) {
+                    if (self->pools_[p].idle) self->arm_activation(p);
+                  }
+                } catch (const std::exception& e) {
+                  self->abort_start(e.what(), done, finished);
+                  return;
+                }
+                for (std::size_t p = 0; p < self->plan_.pools.size(); ++p) {
+                  self->arm_periodic_restart(p);
+                  self->arm_idle_check(p);
+                }
+                self->deliver(done, std::nullopt);
+                finished();
+              });
+            });
       });
 }
 
@@ -239,14 +262,17 @@ void site_core::abort_start(const std::string& error, completion done,
     for (const auto& [pid, item] : processes_) all.push_back(item.ref);
   }
   const auto killed = kill_all(all);
+  front_reader_.reset();
   wait_gone(killed, clock::now() + kill_grace,
             [self = shared_from_this(), all, error, done, finished](std::vector<process_ref>) {
               self->forget(all);
+              for (std::size_t p = 0; p < self->pools_.size(); ++p) self->close_activation(p);
               remove_tree(self->plan_.data_dir);
               {
                 std::lock_guard lock(self->mutex_);
                 for (auto& pool : self->pools_) {
                   pool.status = pool_status::stopped;
+                  pool.idle = false;
                   pool.master = process_ref{};
                 }
                 for (auto& app : self->apps_) app.process = process_ref{};
@@ -267,65 +293,69 @@ void site_core::run_stop(duration timeout, int app_signal, completion done,
     front_expected_exit_ = true;
     for (auto& pool : pools_) {
       if (pool.status != pool_status::stopped) pool.status = pool_status::stopping;
-      if (pool.periodic_timer) timers.push_back(pool.periodic_timer);
-      pool.periodic_timer = 0;
+      for (auto* timer : {&pool.periodic_timer, &pool.idle_timer}) {
+        if (*timer) timers.push_back(*timer);
+        *timer = 0;
+      }
     }
     front = front_;
   }
   for (auto id : timers) runtime_->runner->cancel(id);
+  for (std::size_t p = 0; p < pools_.size(); ++p) disarm_activation(p);
   const auto deadline = clock::now() + timeout;
   auto self = shared_from_this();
   // The front first: it stops accepting and finishes what is in flight while
   // the pools still answer; then the pools.
   if (front.pid) send_signal(front, SIGQUIT);
-  wait_gone(front_processes(), deadline,
-            [self, deadline, app_signal, done, finished](std::vector<process_ref> front_left) {
-              std::vector<process_ref> all = front_left;
-              for (std::size_t p = 0; p < self->plan_.pools.size(); ++p) {
-                process_ref master;
-                {
-                  std::lock_guard lock(self->mutex_);
-                  master = self->pools_[p].master;
-                }
-                if (master.pid) send_signal(master, SIGQUIT);
-                for (const auto& process : self->pool_processes(p)) {
-                  all.push_back(process);
-                  std::lock_guard lock(self->mutex_);
-                  auto it = self->processes_.find(process.pid);
-                  if (it != self->processes_.end() && it->second.kind == role::app) {
-                    send_signal(process, app_signal);
-                  }
-                }
-              }
-              self->wait_gone(
-                  all, deadline, [self, all, done, finished](std::vector<process_ref> left) {
-                    const auto killed = self->kill_all(left);
-                    self->wait_gone(
-                        killed, clock::now() + kill_grace,
-                        [self, all, killed, done, finished](std::vector<process_ref> survivors) {
-                          self->forget(all);
-                          self->forget(killed);
-                          for (std::size_t p = 0; p < self->plan_.pools.size(); ++p) {
-                            ::unlink((self->plan_.data_dir + "/" + layout::socket_name(p)).c_str());
-                          }
-                          {
-                            std::lock_guard lock(self->mutex_);
-                            for (auto& pool : self->pools_) {
-                              pool.status = pool_status::stopped;
-                              pool.master = process_ref{};
+  wait_gone(
+      front_processes(), deadline,
+      [self, deadline, app_signal, done, finished](std::vector<process_ref> front_left) {
+        std::vector<process_ref> all = front_left;
+        for (std::size_t p = 0; p < self->plan_.pools.size(); ++p) {
+          process_ref master;
+          {
+            std::lock_guard lock(self->mutex_);
+            master = self->pools_[p].master;
+          }
+          if (master.pid) send_signal(master, SIGQUIT);
+          for (const auto& process : self->pool_processes(p)) {
+            all.push_back(process);
+            std::lock_guard lock(self->mutex_);
+            auto it = self->processes_.find(process.pid);
+            if (it != self->processes_.end() && it->second.kind == role::app) {
+              send_signal(process, app_signal);
+            }
+          }
+        }
+        self->wait_gone(all, deadline, [self, all, done, finished](std::vector<process_ref> left) {
+          const auto killed = self->kill_all(left);
+          self->wait_gone(killed, clock::now() + kill_grace,
+                          [self, all, killed, done, finished](std::vector<process_ref> survivors) {
+                            self->forget(all);
+                            self->forget(killed);
+                            for (std::size_t p = 0; p < self->plan_.pools.size(); ++p) {
+                              self->close_activation(p);
                             }
-                            for (auto& app : self->apps_) app.process = process_ref{};
-                            self->front_ = process_ref{};
-                          }
-                          std::optional<std::string> error;
-                          if (!survivors.empty()) {
-                            error = "processes " + pids_text(survivors) + " survived SIGKILL";
-                          }
-                          self->deliver(done, error);
-                          finished();
-                        });
-                  });
-            });
+                            {
+                              std::lock_guard lock(self->mutex_);
+                              for (auto& pool : self->pools_) {
+                                pool.status = pool_status::stopped;
+                                pool.idle = false;
+                                pool.waking = false;
+                                pool.master = process_ref{};
+                              }
+                              for (auto& app : self->apps_) app.process = process_ref{};
+                              self->front_ = process_ref{};
+                            }
+                            std::optional<std::string> error;
+                            if (!survivors.empty()) {
+                              error = "processes " + pids_text(survivors) + " survived SIGKILL";
+                            }
+                            self->deliver(done, error);
+                            finished();
+                          });
+        });
+      });
 }
 
 void site_core::run_destroy(completion done, std::function<void()> finished) {
@@ -337,8 +367,10 @@ void site_core::run_destroy(completion done, std::function<void()> finished) {
     front_expected_exit_ = true;
     for (auto& pool : pools_) {
       if (pool.status != pool_status::stopped) pool.status = pool_status::stopping;
-      if (pool.periodic_timer) timers.push_back(pool.periodic_timer);
-      pool.periodic_timer = 0;
+      for (auto* timer : {&pool.periodic_timer, &pool.idle_timer}) {
+        if (*timer) timers.push_back(*timer);
+        *timer = 0;
+      }
       if (pool.master.pid) all.push_back(pool.master);
     }
     if (front_.pid) all.push_back(front_);
@@ -354,11 +386,14 @@ void site_core::run_destroy(completion done, std::function<void()> finished) {
       [self = shared_from_this(), all, killed, done, finished](std::vector<process_ref> survivors) {
         self->forget(all);
         self->forget(killed);
+        for (std::size_t p = 0; p < self->pools_.size(); ++p) self->close_activation(p);
         remove_tree(self->plan_.data_dir);
         {
           std::lock_guard lock(self->mutex_);
           for (auto& pool : self->pools_) {
             pool.status = pool_status::stopped;
+            pool.idle = false;
+            pool.waking = false;
             pool.master = process_ref{};
           }
           for (auto& app : self->apps_) app.process = process_ref{};
@@ -391,10 +426,13 @@ void site_core::run_front_died(exit_status status, std::function<void()> finishe
             [self = shared_from_this(), all, killed, status, finished](std::vector<process_ref>) {
               self->forget(all);
               self->forget(killed);
+              for (std::size_t p = 0; p < self->pools_.size(); ++p) self->close_activation(p);
               {
                 std::lock_guard lock(self->mutex_);
                 for (auto& pool : self->pools_) {
                   pool.status = pool_status::stopped;
+                  pool.idle = false;
+                  pool.waking = false;
                   pool.master = process_ref{};
                 }
                 for (auto& app : self->apps_) app.process = process_ref{};
@@ -446,6 +484,8 @@ void site_core::recover(const saved_site& state) {
       if (status == pool_status::starting) status = pool_status::started;
       if (status == pool_status::stopping) status = pool_status::stopped;
       pools_[p].status = status;
+      pools_[p].idle = status == pool_status::started && state.pools[p].idle;
+      pools_[p].last_activity = clock::now();
       pools_[p].master = state.pools[p].master;
       for (const auto& app : state.pools[p].apps) {
         apps_[app.app].port = app.port;
@@ -481,19 +521,40 @@ void site_core::recover(const saved_site& state) {
       status = pools_[p].status;
       master = pools_[p].master;
     }
-    if (status == pool_status::stopped) {
-      // Leftovers of a stop that the restart interrupted.
+    bool idle = false;
+    {
+      std::lock_guard lock(mutex_);
+      idle = pools_[p].idle;
+    }
+    if (status == pool_status::stopped || idle) {
+      // Leftovers of a stop (or an idle stop) that the restart interrupted.
       std::vector<process_ref> leftovers;
       if (is_alive(master)) leftovers.push_back(master);
       for (const auto& app : state.pools[p].apps) {
         if (is_alive(app.process)) leftovers.push_back(app.process);
       }
       kill_all(leftovers);
-      std::lock_guard lock(mutex_);
-      pools_[p].master = process_ref{};
-      for (auto& app : apps_) {
-        if (app.pool == p) app.process = process_ref{};
+      {
+        std::lock_guard lock(mutex_);
+        pools_[p].master = process_ref{};
+        for (auto& app : apps_) {
+          if (app.pool == p) app.process = process_ref{};
+        }
       }
+      if (!idle) continue;
+      // Our sockets died with the plugin: new ones take over their names.
+      try {
+        if (pool_has_static(p)) open_listener(p);
+        arm_activation(p);
+      } catch (const std::exception& e) {
+        repairs.push_back([self, p, error = std::string(e.what())](auto finished) {
+          self->emit("application pool " + self->plan_.pools[p].name +
+                     " cannot wait for requests after the plugin restart (" + error +
+                     "); stopping it");
+          self->stop_pool(p, [finished](std::optional<std::string>) { finished(); });
+        });
+      }
+      arm_periodic_restart(p);
       continue;
     }
     if (master.pid) {
@@ -524,6 +585,7 @@ void site_core::recover(const saved_site& state) {
       }
     }
     arm_periodic_restart(p);
+    arm_idle_check(p);
   }
   for (auto& repair : repairs) enqueue(std::move(repair));
 }

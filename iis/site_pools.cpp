@@ -10,6 +10,7 @@
 #include "iis/net_probe.hpp"
 #include "iis/nginx_log.hpp"
 #include "iis/site_core.hpp"
+#include "iis/site_files.hpp"
 #include "iis/site_layout.hpp"
 
 namespace nomad_iis::iis {
@@ -140,21 +141,30 @@ void site_core::recycle_pools(std::vector<std::string> pools, completion done) {
 
 // ------------------------------------------------------------ pool lifecycle
 
-void site_core::spawn_pool(std::size_t pool, const output_fds& outputs) {
-  if (pool_has_static(pool)) {
-    ::unlink((plan_.data_dir + "/" + layout::socket_name(pool)).c_str());  // stale after SIGKILL
-    const auto master = spawn_nginx(layout::pool_instance(pool), outputs);
-    {
-      std::lock_guard lock(mutex_);
-      pools_[pool].master = master;
-    }
-    track(master, role::pool_master, pool);
+process_ref site_core::spawn_pool_master(std::size_t pool, const output_fds& outputs) {
+  open_listener(pool);
+  int listener = -1;
+  {
+    std::lock_guard lock(mutex_);
+    listener = pools_[pool].listener.get();
   }
+  const auto master = spawn_nginx(layout::pool_instance(pool), outputs, listener);
+  {
+    std::lock_guard lock(mutex_);
+    pools_[pool].master = master;
+  }
+  track(master, role::pool_master, pool);
+  return master;
+}
+
+void site_core::spawn_pool(std::size_t pool, const output_fds& outputs) {
+  if (pool_has_static(pool)) spawn_pool_master(pool, outputs);
   for (std::size_t i = 0; i < apps_.size(); ++i) {
     std::int32_t port = 0;
     {
       std::lock_guard lock(mutex_);
       if (apps_[i].pool != pool || !apps_[i].handler) continue;
+      apps_[i].port_hold.reset();  // the app binds the port itself
       port = apps_[i].port;
     }
     const auto process = spawn_app(i, port, outputs);
@@ -179,6 +189,8 @@ void site_core::start_pool(std::size_t pool, step done) {
       return;
     }
     pools_[pool].status = pool_status::starting;
+    pools_[pool].idle = false;
+    pools_[pool].waking = false;
     pools_[pool].crashes.clear();  // a manual start resets rapid-fail protection
   }
   auto self = shared_from_this();
@@ -189,9 +201,11 @@ void site_core::start_pool(std::size_t pool, step done) {
                     [self, pool, processes, killed, done, error](std::vector<process_ref>) {
                       self->forget(processes);
                       self->forget(killed);
+                      self->close_activation(pool);
                       {
                         std::lock_guard lock(self->mutex_);
                         self->pools_[pool].status = pool_status::stopped;
+                        self->pools_[pool].idle = false;
                         self->pools_[pool].master = process_ref{};
                         for (auto& app : self->apps_) {
                           if (app.pool == pool) app.process = process_ref{};
@@ -213,9 +227,40 @@ void site_core::start_pool(std::size_t pool, step done) {
       std::lock_guard lock(mutex_);
       apps_[i].port = port;
     }
-    if (pool_has_static(pool)) write_pool_conf(pool);
+    if (pool_has_static(pool)) {
+      write_pool_conf(pool);
+      open_listener(pool);
+    }
   } catch (const std::exception& e) {
     fail(e.what());
+    return;
+  }
+  if (plan_.pools[pool].start_mode == config::start_mode::on_demand) {
+    // IIS starts the pool, not its worker: the first request does that.
+    {
+      std::lock_guard lock(mutex_);
+      pools_[pool].status = pool_status::started;
+      pools_[pool].idle = true;
+    }
+    try {
+      arm_activation(pool);
+    } catch (const std::exception& e) {
+      fail(e.what());
+      return;
+    }
+    arm_periodic_restart(pool);
+    if (!pool_has_apps(pool)) {
+      done(std::nullopt);
+      return;
+    }
+    // The front routes the applications to their ports again.
+    reload_front([done, fail](std::optional<std::string> error, std::vector<process_ref>) {
+      if (error) {
+        fail(*error);
+      } else {
+        done(std::nullopt);
+      }
+    });
     return;
   }
   open_outputs(clock::now() + plan_.pools[pool].start_time_limit, false,
@@ -247,8 +292,10 @@ void site_core::start_pool(std::size_t pool, step done) {
                        {
                          std::lock_guard lock(self->mutex_);
                          self->pools_[pool].status = pool_status::started;
+                         self->pools_[pool].last_activity = clock::now();
                        }
                        self->arm_periodic_restart(pool);
+                       self->arm_idle_check(pool);
                        done(std::nullopt);
                      };
                      if (master.pid) {
@@ -277,6 +324,7 @@ void site_core::start_pool(std::size_t pool, step done) {
 
 void site_core::stop_pool(std::size_t pool, step done) {
   std::uint64_t timer = 0;
+  std::uint64_t idle_timer = 0;
   {
     std::lock_guard lock(mutex_);
     if (pools_[pool].status == pool_status::stopped) {
@@ -286,8 +334,12 @@ void site_core::stop_pool(std::size_t pool, step done) {
     pools_[pool].status = pool_status::stopping;
     timer = pools_[pool].periodic_timer;
     pools_[pool].periodic_timer = 0;
+    idle_timer = pools_[pool].idle_timer;
+    pools_[pool].idle_timer = 0;
   }
   if (timer) runtime_->runner->cancel(timer);
+  if (idle_timer) runtime_->runner->cancel(idle_timer);
+  disarm_activation(pool);
   auto self = shared_from_this();
   auto proceed = [self, pool, done] {
     const auto processes = self->pool_processes(pool);
@@ -309,10 +361,13 @@ void site_core::stop_pool(std::size_t pool, step done) {
               [self, pool, processes, killed, done](std::vector<process_ref> survivors) {
                 self->forget(processes);
                 self->forget(killed);
-                ::unlink((self->plan_.data_dir + "/" + layout::socket_name(pool)).c_str());
+                // Requests still queued for the pool get their 503/444 now.
+                self->close_activation(pool);
                 {
                   std::lock_guard lock(self->mutex_);
                   self->pools_[pool].status = pool_status::stopped;
+                  self->pools_[pool].idle = false;
+                  self->pools_[pool].waking = false;
                   self->pools_[pool].master = process_ref{};
                   for (auto& app : self->apps_) {
                     if (app.pool == pool) app.process = process_ref{};
@@ -348,6 +403,28 @@ void site_core::recycle_pool(std::size_t pool, step done) {
       self->start_pool(pool, done);
     });
   };
+  bool idle = false;
+  {
+    std::lock_guard lock(mutex_);
+    idle = pools_[pool].idle;
+  }
+  if (idle) {
+    // No worker to recycle: the next start reads everything anew, unless
+    // web.config moved an application between static content and a process.
+    bool changed = false;
+    try {
+      changed = app_kinds_changed(pool);
+    } catch (const std::exception& e) {
+      done("application pool " + plan_pool.name + ": " + e.what());
+      return;
+    }
+    if (changed) {
+      restart();
+    } else {
+      done(std::nullopt);
+    }
+    return;
+  }
   if (!plan_pool.overlapped_recycle) {
     restart();
     return;
@@ -558,10 +635,14 @@ void site_core::reload_front(
   }
   const std::string log = layout::alert_log(plan_.data_dir, layout::front_instance);
   trim_log(log);
+  // nginx reopens /dev/stdout (the task's stdout FIFO) while it reloads; with
+  // no reader that open would block its master until logmon came back.
+  auto reader = std::make_shared<unique_fd>(hold_fifo_reader(plan_.stdout_path));
   send_signal(front, SIGHUP);
   adopt_workers(front, role::front_worker, 0, 1, clock::now() + front_reload_limit,
-                [self = shared_from_this(), old_workers, log,
+                [self = shared_from_this(), old_workers, log, reader,
                  next = std::move(next)](std::vector<process_ref> adopted) {
+                  reader->reset();  // new workers run: the master opened its logs
                   if (adopted.empty()) {
                     {
                       std::lock_guard lock(self->mutex_);

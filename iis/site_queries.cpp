@@ -71,6 +71,7 @@ std::string site_core::save_state() const {
     saved_pool pool;
     pool.status = pools_[p].status;
     pool.master = pools_[p].master;
+    pool.idle = pools_[p].idle;
     for (std::size_t i = 0; i < apps_.size(); ++i) {
       if (apps_[i].pool == p && apps_[i].handler) {
         pool.apps.push_back(saved_app{i, apps_[i].port, apps_[i].process});

@@ -51,7 +51,7 @@ void site_core::repair_pool_master(std::size_t pool, process_ref old, exit_statu
   std::vector<process_ref> orphans;
   {
     std::lock_guard lock(mutex_);
-    if (pools_[pool].status != pool_status::started) {
+    if (pools_[pool].status != pool_status::started || pools_[pool].idle) {
       finished();
       return;
     }
@@ -71,56 +71,52 @@ void site_core::repair_pool_master(std::size_t pool, process_ref old, exit_statu
                ") and could not be restarted (" + error + "); stopping the pool");
     self->stop_pool(pool, [finished](std::optional<std::string>) { finished(); });
   };
-  wait_gone(
-      killed, clock::now() + kill_grace,
-      [self, pool, old, status, killed, finished, give_up](std::vector<process_ref>) {
-        self->forget(killed);
-        try {
-          self->write_pool_conf(pool);
-        } catch (const std::exception& e) {
-          give_up(e.what());
-          return;
-        }
-        self->open_outputs(
-            clock::now() + repair_output_wait, true,
-            [self, pool, old, status, finished, give_up](std::optional<std::string>,
-                                                         outputs_ptr outputs) {
-              process_ref master;
+  wait_gone(killed, clock::now() + kill_grace,
+            [self, pool, old, status, killed, finished, give_up](std::vector<process_ref>) {
+              self->forget(killed);
               try {
-                ::unlink((self->plan_.data_dir + "/" + layout::socket_name(pool)).c_str());
-                master = self->spawn_nginx(layout::pool_instance(pool), *outputs);
+                self->write_pool_conf(pool);
               } catch (const std::exception& e) {
                 give_up(e.what());
                 return;
               }
-              outputs.reset();
-              {
-                std::lock_guard lock(self->mutex_);
-                self->pools_[pool].master = master;
-              }
-              self->track(master, role::pool_master, pool);
-              auto targets = self->pool_targets(pool);
-              targets.erase(std::remove_if(targets.begin(), targets.end(),
-                                           [](const ready_target& t) { return t.socket.empty(); }),
-                            targets.end());
-              self->wait_ready(targets, [self, pool, old, status, master, finished,
-                                         give_up](std::optional<std::string> error) {
-                if (error) {
-                  give_up(*error);
-                  return;
-                }
-                self->adopt_workers(
-                    master, role::pool_worker, pool, 1, clock::now() + adopt_limit,
-                    [self, pool, old, status, master, finished](std::vector<process_ref>) {
-                      self->emit("worker " + std::to_string(old.pid) + " (nginx master) of pool " +
-                                     self->plan_.pools[pool].name + " exited (" + describe(status) +
-                                     "); restarted as " + std::to_string(master.pid),
-                                 {{"pool", self->plan_.pools[pool].name}});
-                      finished();
+              self->open_outputs(
+                  clock::now() + repair_output_wait, true,
+                  [self, pool, old, status, finished, give_up](std::optional<std::string>,
+                                                               outputs_ptr outputs) {
+                    process_ref master;
+                    try {
+                      // Requests queue in the pool's socket meanwhile (ours, inherited).
+                      master = self->spawn_pool_master(pool, *outputs);
+                    } catch (const std::exception& e) {
+                      give_up(e.what());
+                      return;
+                    }
+                    outputs.reset();
+                    auto targets = self->pool_targets(pool);
+                    targets.erase(
+                        std::remove_if(targets.begin(), targets.end(),
+                                       [&](const ready_target& t) { return !(t.owner == master); }),
+                        targets.end());
+                    self->wait_ready(targets, [self, pool, old, status, master, finished,
+                                               give_up](std::optional<std::string> error) {
+                      if (error) {
+                        give_up(*error);
+                        return;
+                      }
+                      self->adopt_workers(
+                          master, role::pool_worker, pool, 1, clock::now() + adopt_limit,
+                          [self, pool, old, status, master, finished](std::vector<process_ref>) {
+                            self->emit(
+                                "worker " + std::to_string(old.pid) + " (nginx master) of pool " +
+                                    self->plan_.pools[pool].name + " exited (" + describe(status) +
+                                    "); restarted as " + std::to_string(master.pid),
+                                {{"pool", self->plan_.pools[pool].name}});
+                            finished();
+                          });
                     });
-              });
+                  });
             });
-      });
 }
 
 void site_core::replace_pool_worker(std::size_t pool, process_ref old, exit_status status,
@@ -129,7 +125,7 @@ void site_core::replace_pool_worker(std::size_t pool, process_ref old, exit_stat
   {
     std::lock_guard lock(mutex_);
     master = pools_[pool].master;
-    if (pools_[pool].status != pool_status::started || !master.pid) {
+    if (pools_[pool].status != pool_status::started || pools_[pool].idle || !master.pid) {
       finished();
       return;
     }
@@ -162,7 +158,8 @@ void site_core::restart_app(std::size_t app, process_ref old, exit_status status
     std::lock_guard lock(mutex_);
     pool = apps_[app].pool;
     port = apps_[app].port;
-    if (pools_[pool].status != pool_status::started || apps_[app].process.pid) {
+    if (pools_[pool].status != pool_status::started || pools_[pool].idle ||
+        apps_[app].process.pid) {
       finished();
       return;
     }

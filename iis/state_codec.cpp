@@ -259,6 +259,7 @@ std::string encode_state(const saved_site& state) {
     w.StartObject();
     put(w, "status", static_cast<std::int64_t>(pool.status));
     put(w, "master", pool.master);
+    put_bool(w, "idle", pool.idle);
     w.Key("apps");
     w.StartArray();
     for (const auto& app : pool.apps) {
@@ -296,6 +297,8 @@ saved_site decode_state(std::string_view bytes) {
     if (status < 0 || status > 4) missing("status");
     pool.status = static_cast<pool_status>(status);
     pool.master = ref(p, "master");
+    // Older states have no "idle": their pools always ran.
+    pool.idle = has(p, "idle") && flag(p, "idle");
     for (const auto& a : array(p, "apps").GetArray()) {
       saved_app app;
       const auto index = number(a, "app");

@@ -21,6 +21,7 @@ struct saved_app {
 struct saved_pool {
   pool_status status = pool_status::stopped;
   process_ref master;  ///< pool nginx; pid 0 when none
+  bool idle = false;   ///< Started without a worker (OnDemand or idle_timeout)
   std::vector<saved_app> apps;
 };
 

@@ -70,7 +70,14 @@ front_conf sample_front(const std::string& data_dir) {
   down.url_path = "/down/";
   down.target = front_route::kind::unavailable;
   down.tcp_level = true;
-  conf.routes = {root, api, down};
+  front_route lazy = api;  // an application process of an OnDemand pool with an idle timeout
+  lazy.url_path = "/lazy/";
+  lazy.port = 30124;
+  lazy.app = 3;
+  lazy.wait_socket = layout::app_wait_socket(3);
+  lazy.wait_timeout = std::chrono::seconds(25);
+  lazy.activity_log = data_dir + "/run/activity-1.log";
+  conf.routes = {root, api, down, lazy};
   conf.fallbacks = {{0, "default", false}, {1, "api", true}};
   conf.denied_prefixes = {"/secrets/", "/files/secrets/"};
   return conf;
@@ -106,6 +113,30 @@ BOOST_AUTO_TEST_CASE(front_conf_has_servers_routes_and_fallbacks) {
   BOOST_TEST(contains(text, "location ^~ \"/files/secrets/\" { return 404; }"));
 }
 
+BOOST_AUTO_TEST_CASE(on_demand_app_waits_for_its_start_and_idle_pools_log_activity) {
+  const std::string text = render_front_conf(sample_front("/srv/data"));
+  BOOST_TEST(contains(text, "log_format nomad_iis_activity"));
+  // The port refuses while the app is idle: wait on the backend's socket,
+  // then (reset once the app accepts) ask the port again, else 503/444.
+  BOOST_TEST(contains(text,
+                      "location \"/lazy/\" {\n      proxy_pass http://127.0.0.1:30124;\n"
+                      "      error_page 502 = @app_wait_3;\n      recursive_error_pages on;"));
+  BOOST_TEST(contains(text, "location @app_wait_3 {"));
+  BOOST_TEST(contains(text,
+                      "proxy_pass \"http://unix:run/app-3.wait:\";\n"
+                      "      proxy_read_timeout 25s;\n"
+                      "      error_page 502 504 = @app_retry_3;"));
+  BOOST_TEST(contains(text,
+                      "location @app_retry_3 {\n      proxy_pass http://127.0.0.1:30124;\n"
+                      "      error_page 502 = @pool_down_1;"));
+  BOOST_TEST(contains(text, "access_log \"/srv/data/run/activity-1.log\" nomad_iis_activity"));
+  // Pools that never idle keep the plain routes.
+  BOOST_TEST(contains(text,
+                      "proxy_pass http://127.0.0.1:30123;\n"
+                      "      error_page 502 = @pool_down_1;"));
+  BOOST_TEST(!contains(text, "@app_wait_0"));
+}
+
 BOOST_AUTO_TEST_CASE(pool_conf_serves_locations_from_a_socket) {
   pool_conf conf;
   conf.site_name = "s";
@@ -113,12 +144,13 @@ BOOST_AUTO_TEST_CASE(pool_conf_serves_locations_from_a_socket) {
   conf.pool = 2;
   conf.data_dir = "/srv/data";
   conf.backlog = 77;
+  conf.listen_socket = layout::pool_bind_name(2);
   conf.worker_identity = nginx_identity{"www-data", "www-data"};
   conf.locations = {{"/", "/alloc/web/local/site"}, {"/img/", "/alloc/web/local/img/"}};
   conf.denied_prefixes = {"/secrets/"};
   const std::string text = render_pool_conf(conf);
   BOOST_TEST(contains(text, "user \"www-data\" \"www-data\";"));
-  BOOST_TEST(contains(text, "listen \"unix:run/pool-2.sock\" backlog=77;"));
+  BOOST_TEST(contains(text, "listen \"unix:run/pool-2.bind\" backlog=77;"));
   BOOST_TEST(contains(text, "location \"/\" {\n      alias \"/alloc/web/local/site/\";"));
   BOOST_TEST(contains(text, "location \"/img/\" {\n      alias \"/alloc/web/local/img/\";"));
   BOOST_TEST(contains(text, "web\\.config"));
@@ -141,6 +173,7 @@ BOOST_AUTO_TEST_CASE(nginx_accepts_the_rendered_files) {
   pool.site_name = "s";
   pool.pool_name = "default";
   pool.data_dir = data_dir;
+  pool.listen_socket = layout::pool_bind_name(0);
   pool.locations = {{"/", root.path()}, {"/a b/", root.path() + "/x \"y\""}};
   pool.denied_prefixes = {"/secrets/"};
   std::ofstream(layout::conf(data_dir, layout::pool_instance(0))) << render_pool_conf(pool);

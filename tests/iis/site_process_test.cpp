@@ -24,8 +24,8 @@ std::string field(const std::string& body, const std::string& key) {
 struct platform_fixture : site_fixture {
   platform_fixture() {
     copy_data("httpplatform", "local/py");
-    config.application_pools.push_back(make_pool("default"));
-    config.application_pools.push_back(make_pool("py"));
+    config.application_pools.push_back(running_pool("default"));
+    config.application_pools.push_back(running_pool("py"));
     config.applications.push_back(make_app("local/site"));
     config.applications.push_back(make_app("local/py", "py", "py"));
   }

@@ -23,8 +23,8 @@ BOOST_FIXTURE_TEST_SUITE(recovery, site_fixture)
 
 BOOST_AUTO_TEST_CASE(recovered_site_keeps_serving_with_the_same_processes) {
   copy_data("httpplatform", "local/py");
-  config.application_pools.push_back(make_pool("default"));
-  config.application_pools.push_back(make_pool("py"));
+  config.application_pools.push_back(running_pool("default"));
+  config.application_pools.push_back(running_pool("py"));
   config.applications.push_back(make_app("local/site"));
   config.applications.push_back(make_app("local/py", "py", "py"));
   start();

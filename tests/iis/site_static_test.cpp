@@ -138,6 +138,7 @@ BOOST_AUTO_TEST_CASE(tcp_level_pool_closes_connections_when_stopped) {
 }
 
 BOOST_AUTO_TEST_CASE(overlapped_recycle_loses_no_request) {
+  config.application_pools.push_back(running_pool("default"));
   config.applications.push_back(make_app("local/site"));
   start();
   const auto before = web->snapshot().pools[0].workers;
@@ -179,7 +180,7 @@ BOOST_AUTO_TEST_CASE(overlapped_recycle_loses_no_request) {
 }
 
 BOOST_AUTO_TEST_CASE(non_overlapped_recycle_restarts_the_pool) {
-  auto pool_block = make_pool("default");
+  auto pool_block = running_pool("default");
   pool_block.disable_overlapped_recycle = true;
   config.application_pools.push_back(pool_block);
   config.applications.push_back(make_app("local/site"));
@@ -194,7 +195,7 @@ BOOST_AUTO_TEST_CASE(non_overlapped_recycle_restarts_the_pool) {
 }
 
 BOOST_AUTO_TEST_CASE(periodic_restart_recycles_the_pool) {
-  auto pool_block = make_pool("default");
+  auto pool_block = running_pool("default");
   pool_block.periodic_restart = std::chrono::milliseconds(400);
   config.application_pools.push_back(pool_block);
   config.applications.push_back(make_app("local/site"));
@@ -272,6 +273,7 @@ BOOST_AUTO_TEST_CASE(start_fails_cleanly_when_the_port_is_taken) {
 }
 
 BOOST_AUTO_TEST_CASE(killed_worker_is_replaced_and_reported) {
+  config.application_pools.push_back(running_pool("default"));
   config.applications.push_back(make_app("local/site"));
   start();
   const auto worker = web->snapshot().pools[0].workers.at(0);
@@ -289,6 +291,7 @@ BOOST_AUTO_TEST_CASE(killed_worker_is_replaced_and_reported) {
 }
 
 BOOST_AUTO_TEST_CASE(killed_pool_master_is_restarted) {
+  config.application_pools.push_back(running_pool("default"));
   config.applications.push_back(make_app("local/site"));
   start();
   const auto before = web->snapshot().pools[0];
@@ -308,6 +311,7 @@ BOOST_AUTO_TEST_CASE(killed_pool_master_is_restarted) {
 BOOST_AUTO_TEST_CASE(rapid_fail_protection_stops_the_pool) {
   driver.rapid_fail_max_crashes = 2;
   driver.rapid_fail_interval = std::chrono::minutes(1);
+  config.application_pools.push_back(running_pool("default"));
   config.applications.push_back(make_app("local/site"));
   start();
   for (int crash = 1; crash <= 2; ++crash) {

@@ -353,4 +353,10 @@ config::application_pool make_pool(const std::string& name) {
   return pool;
 }
 
+config::application_pool running_pool(const std::string& name) {
+  auto pool = make_pool(name);
+  pool.start_mode = config::start_mode::always_running;
+  return pool;
+}
+
 }  // namespace nomad_iis::iis::test

@@ -138,7 +138,10 @@ config::application make_app(const std::string& path, const std::string& alias =
 /// An http binding on 127.0.0.1 for the port label "http".
 config::binding http_binding();
 
-/// A pool block.
+/// A pool block (IIS defaults: OnDemand, 20 minutes idle timeout).
 config::application_pool make_pool(const std::string& name);
+
+/// A pool block whose worker starts with the site (start_mode AlwaysRunning).
+config::application_pool running_pool(const std::string& name);
 
 }  // namespace nomad_iis::iis::test
