@@ -150,15 +150,25 @@ func (r *Resolver) mgmtURL(ctx context.Context, nodeID string) (string, error) {
 		return u, nil
 	}
 	r.mu.Unlock()
-	node, err := r.Jobs.Node(ctx, nodeID)
-	if err != nil {
-		return "", fmt.Errorf("node %s: %w", nodeID, err)
-	}
+	// A plugin that just started reports its Management API in a later
+	// fingerprint than its first: look again for a few seconds.
+	var node *agent.Node
 	var port string
-	for name, d := range node.Drivers {
-		if p := d.Attributes["driver."+name+".management_api_port"]; p != "" {
-			port = p
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		var err error
+		if node, err = r.Jobs.Node(ctx, nodeID); err != nil {
+			return "", fmt.Errorf("node %s: %w", nodeID, err)
 		}
+		for name, d := range node.Drivers {
+			if p := d.Attributes["driver."+name+".management_api_port"]; p != "" {
+				port = p
+			}
+		}
+		if port != "" || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if port == "" {
 		return "", fmt.Errorf("node %s does not report a Management API (no driver.iis.management_api_port in its "+
