@@ -97,13 +97,14 @@ type persister struct {
 	want    uint64
 	done    uint64
 	lastErr error
+	urgent  chan struct{}
 	kick    chan struct{}
 	stop    chan struct{}
 	stopped chan struct{}
 }
 
 func newPersister(path string, snap func() ([]byte, error)) *persister {
-	p := &persister{path: path, snap: snap, kick: make(chan struct{}, 1),
+	p := &persister{path: path, snap: snap, kick: make(chan struct{}, 1), urgent: make(chan struct{}, 1),
 		stop: make(chan struct{}), stopped: make(chan struct{})}
 	p.cond = sync.NewCond(&p.mu)
 	go p.loop()
@@ -134,6 +135,10 @@ func (p *persister) Sync() error {
 	default:
 	}
 	seq := p.Dirty()
+	select {
+	case p.urgent <- struct{}{}:
+	default:
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for p.done < seq {
@@ -145,14 +150,28 @@ func (p *persister) Sync() error {
 func (p *persister) loop() {
 	defer close(p.stopped)
 	for {
+		urgent := false
 		select {
 		case <-p.kick:
+		case <-p.urgent:
+			urgent = true
 		case <-p.stop:
 			p.writeOnce()
 			return
 		}
-		// Let a burst of writes settle into one file write.
-		time.Sleep(20 * time.Millisecond)
+		// Let a burst of changes settle into one file write: a short pause
+		// when someone waits for the write (Sync), a longer one otherwise.
+		if !urgent {
+			select {
+			case <-p.urgent:
+				urgent = true
+			case <-time.After(200 * time.Millisecond):
+			case <-p.stop:
+			}
+		}
+		if urgent {
+			time.Sleep(5 * time.Millisecond)
+		}
 		p.writeOnce()
 	}
 }

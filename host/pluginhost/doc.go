@@ -14,6 +14,7 @@
 //   - host.go: the three launches together, plus restart, crash and reattach.
 //   - alloc.go, allocdir.go, taskenv.go, taskconfig.go, logmon.go,
 //     taskrunner.go: an allocation with its directories, environment, log
-//     FIFOs and the per-task RPCs.
+//     FIFOs and the per-task RPCs; taskadopt.go: a runner for a task an
+//     earlier agent process started (persisted handle, reopened FIFOs).
 //   - probe.go, handshake.go, procs.go: raw process checks used by tests.
 package pluginhost
