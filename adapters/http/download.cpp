@@ -90,7 +90,9 @@ void add_tree(walk_state& w, const std::string& dir, const std::string& prefix) 
   std::vector<std::string> names;
   while (auto* ent = ::readdir(d.get())) {
     std::string n = ent->d_name;
-    if (n != "." && n != "..") names.push_back(std::move(n));
+    // Staging dirs of uploads in progress are not content.
+    if (n != "." && n != ".." && n.rfind(".nomad-iis-staging-", 0) != 0)
+      names.push_back(std::move(n));
   }
   std::sort(names.begin(), names.end());
   for (const auto& name : names) {

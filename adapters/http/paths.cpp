@@ -82,6 +82,8 @@ std::vector<std::string> split_relative(std::string_view path) {
     if (end == std::string_view::npos) end = path.size();
     auto part = path.substr(start, end - start);
     if (part == "..") throw bad_path("\"..\" is not allowed in a path");
+    if (part.rfind(".nomad-iis-staging-", 0) == 0)
+      throw bad_path("staging folders of uploads in progress are not accessible");
     if (part.size() > max_component_length) throw bad_path("a path component is too long");
     if (!part.empty() && part != ".") parts.emplace_back(part);
     start = end + 1;

@@ -99,6 +99,8 @@ BOOST_AUTO_TEST_CASE(traversal_forms_are_400) {
                  segs({"%2fetc%2fpasswd"}), segs({"local", "..", "..", "outside"})}) {
     BOOST_TEST(status_of([&] { resolve_path(tree.scope, decode_fs_path(s)); }) == 400, s.front());
   }
+  BOOST_TEST(status_of([&] { resolve_path(tree.scope, "local/.nomad-iis-staging-abc123/x"); }) ==
+             400);
   std::string nul("local/a\0b", 9);
   BOOST_TEST(status_of([&] { resolve_path(tree.scope, nul); }) == 400);
 }
