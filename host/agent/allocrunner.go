@@ -28,7 +28,9 @@ type allocRunner struct {
 	job    *Job
 	group  *TaskGroup
 	palloc *pluginhost.Alloc
-	tasks  []*taskRunner
+
+	mu    sync.Mutex
+	tasks []*taskRunner
 
 	killOnce   sync.Once
 	killCh     chan struct{}
@@ -87,7 +89,7 @@ func (r *allocRunner) run(mode runMode) {
 		return
 	}
 	var wg sync.WaitGroup
-	for _, t := range r.tasks {
+	for _, t := range r.taskRunners() {
 		wg.Add(1)
 		go func(t *taskRunner) {
 			defer wg.Done()
@@ -143,9 +145,18 @@ func (r *allocRunner) setup() error {
 			palloc.Close()
 			return err
 		}
+		r.mu.Lock()
 		r.tasks = append(r.tasks, newTaskRunner(r, t, ptr))
+		r.mu.Unlock()
 	}
 	return nil
+}
+
+// taskRunners returns the allocation's task runners.
+func (r *allocRunner) taskRunners() []*taskRunner {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*taskRunner(nil), r.tasks...)
 }
 
 func mergeMeta(levels ...map[string]string) map[string]string {

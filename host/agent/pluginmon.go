@@ -175,7 +175,7 @@ func (m *pluginMonitor) recoverAll() (int, int) {
 	m.a.mu.Lock()
 	var tasks []*taskRunner
 	for _, r := range m.a.runners {
-		tasks = append(tasks, r.tasks...)
+		tasks = append(tasks, r.taskRunners()...)
 	}
 	m.a.mu.Unlock()
 	sem := make(chan struct{}, 32)

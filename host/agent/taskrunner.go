@@ -173,7 +173,11 @@ func (t *taskRunner) start() (started, stop bool) {
 	case <-a.ctx.Done():
 		return false, true
 	}
-	_, err := t.ptr.Start(a.ctx)
+	// Not cancelled by the agent's exit: a task the plugin started must
+	// get its handle persisted, or a restarted agent could not recover it.
+	sctx, scancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	_, err := t.ptr.Start(sctx)
+	scancel()
 	<-a.startSem
 	if err != nil {
 		if a.ctx.Err() != nil {
