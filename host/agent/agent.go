@@ -285,6 +285,10 @@ func (a *Agent) serveHTTP() error {
 		}
 	}()
 	a.log.Info("HTTP API listening", "address", "http://"+ln.Addr().String())
+	if ip := net.ParseIP(a.cfg.BindAddr); ip != nil && !ip.IsLoopback() {
+		a.log.Warn("the HTTP API listens beyond loopback and has no ACLs: anyone who reaches it can run jobs",
+			"bind_addr", a.cfg.BindAddr)
+	}
 	return nil
 }
 
