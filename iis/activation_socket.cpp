@@ -84,18 +84,20 @@ void remove_socket_file(const std::string& dir, const std::string& name) {
 }
 
 unique_fd reserve_tcp_port(std::int32_t port) {
-  unique_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return fd;
-  // No SO_REUSEADDR: with it on both sides Linux lets another non-listening
-  // socket bind the same port.
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<std::uint16_t>(port));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    fd.reset();
+  // Without SO_REUSEADDR first: that keeps every other socket off the port.
+  // The app's closed connections in TIME_WAIT refuse that bind, though; then
+  // SO_REUSEADDR still keeps off whoever binds without it.
+  for (const int reuse : {0, 1}) {
+    unique_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) return fd;
+    if (reuse) ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) return fd;
   }
-  return fd;
+  return unique_fd();
 }
 
 bool has_pending_connection(int fd) {

@@ -207,6 +207,7 @@ void site_core::run_start(completion done, std::function<void()> finished) {
               self->adopt_all(std::move(masters), [self, done, finished] {
                 self->front_reader_.reset();
                 const auto now = clock::now();
+                std::vector<std::size_t> idle;
                 {
                   std::lock_guard lock(self->mutex_);
                   for (std::size_t p = 0; p < self->pools_.size(); ++p) {
@@ -214,13 +215,12 @@ void site_core::run_start(completion done, std::function<void()> finished) {
                     pool.status = pool_status::started;
                     pool.idle = self->plan_.pools[p].start_mode == config::start_mode::on_demand;
                     pool.last_activity = now;
+                    if (pool.idle) idle.push_back(p);
                   }
                   self->started_ = true;
                 }
                 try {
-                  for (std::size_t p = 0; p < self->plan_.pools.size(); ++p) {
-                    if (self->pools_[p].idle) self->arm_activation(p);
-                  }
+                  for (std::size_t p : idle) self->arm_activation(p);
                 } catch (const std::exception& e) {
                   self->abort_start(e.what(), done, finished);
                   return;

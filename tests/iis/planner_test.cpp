@@ -197,6 +197,8 @@ BOOST_AUTO_TEST_CASE(pool_defaults_env_and_rapid_fail) {
   BOOST_TEST(pool.start_time_limit.count() == 90000);
   BOOST_TEST(pool.shutdown_time_limit.count() == 90000);
   BOOST_TEST(*pool.queue_length == 1000);
+  BOOST_TEST((pool.start_mode == config::start_mode::on_demand));
+  BOOST_TEST(pool.idle_timeout->count() == 20 * 60 * 1000);  // IIS's processModel default
   BOOST_TEST(pool.overlapped_recycle);
   BOOST_TEST((pool.unavailable == config::unavailable_response::http_level));
   BOOST_TEST(pool.rapid_fail_max_crashes == 3);
@@ -222,6 +224,17 @@ BOOST_AUTO_TEST_CASE(pool_options_are_carried) {
   BOOST_TEST(p.start_time_limit.count() == 5000);
   BOOST_TEST(p.shutdown_time_limit.count() == 7000);
   BOOST_TEST(p.periodic_restart->count() == 29 * 3600 * 1000);
+}
+
+BOOST_AUTO_TEST_CASE(idle_timeout_zero_means_never) {
+  config.application_pools[0].idle_timeout = std::chrono::seconds(0);
+  BOOST_TEST(!plan().pools[0].idle_timeout.has_value());
+  config.application_pools[0].idle_timeout = std::chrono::minutes(5);
+  const auto p = plan();
+  BOOST_TEST(p.pools[0].idle_timeout->count() == 5 * 60 * 1000);
+  for (const auto& option : p.ignored_options) {
+    BOOST_TEST(option.find("idle_timeout") == std::string::npos, option);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(ignored_options_are_listed) {

@@ -39,6 +39,8 @@ BOOST_AUTO_TEST_CASE(round_trip_keeps_everything_but_secrets) {
   pool.env = {{"A", "1"}, {"QUOTE", "say \"hi\"\n"}};
   pool.unavailable = config::unavailable_response::tcp_level;
   pool.overlapped_recycle = false;
+  pool.start_mode = config::start_mode::always_running;
+  pool.idle_timeout = std::chrono::seconds(45);
   plan.pools.push_back(pool);
   application_plan app;
   app.url_path = "/api/";
@@ -51,6 +53,7 @@ BOOST_AUTO_TEST_CASE(round_trip_keeps_everything_but_secrets) {
   saved_pool saved;
   saved.status = pool_status::started;
   saved.master = process_ref{1300, 5};
+  saved.idle = true;
   saved.apps.push_back(saved_app{0, 40001, process_ref{1400, 6}});
   state.pools.push_back(saved);
 
@@ -75,6 +78,9 @@ BOOST_AUTO_TEST_CASE(round_trip_keeps_everything_but_secrets) {
   BOOST_TEST((back.front == state.front));
   BOOST_TEST((back.pools[0].status == pool_status::started));
   BOOST_TEST((back.pools[0].master == saved.master));
+  BOOST_TEST(back.pools[0].idle);
+  BOOST_TEST((back.plan.pools[0].start_mode == config::start_mode::always_running));
+  BOOST_TEST(back.plan.pools[0].idle_timeout->count() == 45000);
   BOOST_TEST(back.pools[0].apps[0].port == 40001);
   BOOST_TEST((back.pools[0].apps[0].process == process_ref{1400, 6}));
 }

@@ -145,12 +145,13 @@ void parse_response(const std::string& raw, http_response& response) {
 
 }  // namespace
 
-http_response http_get(const std::string& ip, int port, const std::string& path,
-                       const std::string& host, int timeout_ms) {
+namespace {
+
+http_response exchange(const std::string& ip, int port, const std::string& request,
+                       int timeout_ms) {
   http_response response;
   const int fd = connect_to(ip, port, timeout_ms, response.error);
   if (fd < 0) return response;
-  const std::string request = request_text(path, host);
   if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) < 0) {
     response.error = std::string("send: ") + std::strerror(errno);
   }
@@ -168,6 +169,22 @@ http_response http_get(const std::string& ip, int port, const std::string& path,
   ::close(fd);
   parse_response(raw, response);
   return response;
+}
+
+}  // namespace
+
+http_response http_get(const std::string& ip, int port, const std::string& path,
+                       const std::string& host, int timeout_ms) {
+  return exchange(ip, port, request_text(path, host), timeout_ms);
+}
+
+http_response http_post(const std::string& ip, int port, const std::string& path,
+                        const std::string& body, int timeout_ms) {
+  const std::string request = "POST " + path +
+                              " HTTP/1.1\r\nHost: localhost\r\nUser-Agent: iis-test\r\n"
+                              "Content-Type: text/plain\r\nContent-Length: " +
+                              std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  return exchange(ip, port, request, timeout_ms);
 }
 
 tls_result https_get(const std::string& ip, int port, const std::string& path,

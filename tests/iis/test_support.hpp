@@ -80,6 +80,10 @@ struct http_response {
 http_response http_get(const std::string& ip, int port, const std::string& path,
                        const std::string& host = "localhost", int timeout_ms = 5000);
 
+/// POST of `body` (text/plain) over a new connection with "Connection: close".
+http_response http_post(const std::string& ip, int port, const std::string& path,
+                        const std::string& body, int timeout_ms = 5000);
+
 struct tls_result {
   http_response response;
   std::vector<std::string> dns_names;  ///< subjectAltName DNS entries

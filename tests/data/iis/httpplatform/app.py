@@ -25,6 +25,15 @@ def main():
             self.end_headers()
             self.wfile.write(body)
 
+        def do_POST(self):
+            data = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            body = b"pid=%d received=" % os.getpid() + data
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
         def log_message(self, fmt, *fmt_args):
             sys.stderr.write("app.py: " + (fmt % fmt_args) + "\n")
 

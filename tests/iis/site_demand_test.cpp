@@ -1,0 +1,314 @@
+#define BOOST_TEST_DYN_LINK
+#include <boost/test/unit_test.hpp>
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "site_fixture.hpp"
+
+using namespace nomad_iis;
+using namespace nomad_iis::iis;
+using namespace nomad_iis::iis::test;
+
+namespace {
+
+constexpr auto idle_timeout = std::chrono::seconds(2);
+
+config::application_pool idling_pool(const std::string& name,
+                                     config::start_mode mode = config::start_mode::on_demand) {
+  auto pool = make_pool(name);
+  pool.start_mode = mode;
+  pool.idle_timeout = idle_timeout;
+  return pool;
+}
+
+/// "key=value" from the test app's answer.
+std::string field(const std::string& body, const std::string& key) {
+  const auto start = body.find(key + "=");
+  if (start == std::string::npos) return "";
+  const auto value = start + key.size() + 1;
+  return body.substr(value, body.find_first_of(" \n", value) - value);
+}
+
+/// Runs `count` requests at once; returns how many got each status.
+std::map<int, int> at_once(int count, const std::function<http_response()>& request) {
+  std::atomic<bool> go{false};
+  std::vector<std::thread> clients;
+  std::vector<int> statuses(static_cast<std::size_t>(count));
+  for (int i = 0; i < count; ++i) {
+    clients.emplace_back([&, i] {
+      while (!go) std::this_thread::yield();
+      statuses[static_cast<std::size_t>(i)] = request().status;
+    });
+  }
+  go = true;
+  for (auto& client : clients) client.join();
+  std::map<int, int> by_status;
+  for (int status : statuses) ++by_status[status];
+  return by_status;
+}
+
+std::string describe(const std::map<int, int>& by_status) {
+  std::string text;
+  for (const auto& [status, n] : by_status) {
+    text += std::to_string(status) + "x" + std::to_string(n) + " ";
+  }
+  return text;
+}
+
+struct demand_fixture : site_fixture {
+  /// Workers of the pool right now.
+  std::vector<process_ref> workers(const std::string& name) {
+    return pool(web->snapshot(), name).workers;
+  }
+  /// Workers of the pool once it has some: a request may be answered a few
+  /// milliseconds before the backend has learnt the new worker's PID.
+  std::vector<process_ref> running_workers(const std::string& name) {
+    eventually([&] { return !workers(name).empty(); });
+    return workers(name);
+  }
+  std::string status(const std::string& name) {
+    return to_string(pool(web->snapshot(), name).status);
+  }
+  /// The site object goes away as in a plugin restart; a new backend recovers it.
+  void restart_plugin() {
+    remember();
+    const std::string state = web->save_state();
+    web.reset();
+    engine.reset();
+    engine = make_linux_backend(driver);
+    observer = std::make_shared<recording_observer>();
+    web = engine->recover_site(state, observer);
+  }
+};
+
+struct app_fixture : demand_fixture {
+  app_fixture() {
+    copy_data("httpplatform", "local/py");
+    config.application_pools.push_back(running_pool("default"));
+    config.applications.push_back(make_app("local/site"));
+    config.applications.push_back(make_app("local/py", "py", "py"));
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(iis_sites)
+BOOST_FIXTURE_TEST_SUITE(on_demand, demand_fixture)
+
+BOOST_AUTO_TEST_CASE(first_request_starts_the_pool_and_idle_timeout_stops_it) {
+  config.application_pools.push_back(idling_pool("default"));
+  config.applications.push_back(make_app("local/site"));
+  start();
+  BOOST_TEST(status("default") == "Started");
+  BOOST_TEST(workers("default").empty(), "OnDemand: no worker before the first request");
+  BOOST_TEST(pool(web->snapshot(), "default").supervisor.pid == 0);
+
+  const auto first = get("/file.txt");
+  BOOST_TEST(first.status == 200);
+  BOOST_TEST(first.body == "static file content");
+  BOOST_TEST(observer->wait_for({"application pool default started on demand"}).has_value());
+  const auto started = running_workers("default");
+  BOOST_REQUIRE(!started.empty());
+  remember();
+
+  // Requests keep it running; then it idles for idle_timeout and its workers go.
+  for (int i = 0; i < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    BOOST_TEST(get("/file.txt").status == 200);
+  }
+  BOOST_TEST(pid_alive(started[0].pid), "stopped although requests came in");
+  BOOST_REQUIRE(observer->wait_for({"application pool default idle for 2s; worker stopped"},
+                                   std::chrono::seconds(8)));
+  BOOST_TEST(status("default") == "Started");
+  BOOST_TEST(workers("default").empty());
+  BOOST_TEST(eventually([&] { return !pid_alive(started[0].pid); }));
+
+  // The next request waits for a new worker instead of failing.
+  BOOST_TEST(get("/file.txt").status == 200);
+  const auto again = running_workers("default");
+  BOOST_REQUIRE(!again.empty());
+  BOOST_TEST(again[0].pid != started[0].pid);
+  remember();
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_first_requests_all_succeed) {
+  config.application_pools.push_back(idling_pool("default"));
+  config.applications.push_back(make_app("local/site"));
+  start();
+  const auto by_status = at_once(24, [&] { return get("/file.txt"); });
+  remember();
+  BOOST_TEST(by_status.size() == 1u, describe(by_status));
+  BOOST_TEST(by_status.count(200), describe(by_status));
+  BOOST_TEST(pool(web->snapshot(), "default").supervisor.pid > 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_full_queue_answers_503) {
+  // A pool nginx that takes 2s to come up, so requests pile up meanwhile.
+  const std::string slow = root.path() + "/slow-nginx";
+  std::ofstream(slow) << "#!/usr/bin/python3\n"
+                         "import os, sys, time\n"
+                         "if any('pool-' in a for a in sys.argv): time.sleep(2)\n"
+                         "os.execv('/usr/sbin/nginx', ['/usr/sbin/nginx'] + sys.argv[1:])\n";
+  ::chmod(slow.c_str(), 0755);
+  driver.nginx_path = slow;
+  auto pool_block = idling_pool("default");
+  pool_block.queue_length = 10;
+  config.application_pools.push_back(pool_block);
+  config.applications.push_back(make_app("local/site"));
+  start();
+  const auto by_status =
+      at_once(40, [&] { return http_get("127.0.0.1", port, "/file.txt", "localhost", 15000); });
+  remember();
+  // The backlog holds queue_length (+1, as Linux counts) requests; HTTP.sys's 503 for the rest.
+  BOOST_TEST(by_status.count(503), describe(by_status));
+  BOOST_TEST((by_status.count(200) && by_status.at(200) >= 10), describe(by_status));
+  BOOST_TEST(by_status.size() == 2u, describe(by_status));
+}
+
+BOOST_AUTO_TEST_CASE(always_running_starts_at_once_and_idle_brings_a_fresh_worker) {
+  config.application_pools.push_back(idling_pool("default", config::start_mode::always_running));
+  config.applications.push_back(make_app("local/site"));
+  start();
+  const auto first = workers("default");
+  BOOST_REQUIRE_MESSAGE(!first.empty(), "AlwaysRunning starts its worker with the site");
+  // IIS stops the idle worker and, AlwaysRunning, starts another at once.
+  BOOST_REQUIRE(observer->wait_for({"idle for 2s; worker stopped, starting a new one"},
+                                   std::chrono::seconds(8)));
+  BOOST_REQUIRE(observer->wait_for({"application pool default started again (AlwaysRunning)"}));
+  remember();
+  const auto second = workers("default");
+  BOOST_REQUIRE(!second.empty());
+  BOOST_TEST(second[0].pid != first[0].pid);
+  BOOST_TEST(!pid_alive(first[0].pid));
+  BOOST_TEST(get("/file.txt").status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(idle_pools_wake_after_a_plugin_restart) {
+  alloc.write("local/b/x.txt", "pool b");
+  config.application_pools.push_back(idling_pool("default"));
+  config.application_pools.push_back(idling_pool("second"));
+  config.applications.push_back(make_app("local/site"));
+  config.applications.push_back(make_app("local/b", "b", "second"));
+  start();
+  BOOST_TEST(get("/b/x.txt").status == 200);  // "second" runs, "default" never started
+  const auto second = running_workers("second");
+  BOOST_REQUIRE(!second.empty());
+
+  restart_plugin();
+  BOOST_TEST(workers("default").empty());
+  BOOST_TEST((workers("second") == second));
+  BOOST_TEST(status("default") == "Started");
+  // The idle pool got a new socket: its first request starts it.
+  BOOST_TEST(get("/file.txt").status == 200);
+  BOOST_TEST(observer->wait_for({"application pool default started on demand"}).has_value());
+  remember();
+  // The running one (its nginx held the only socket) idles, then wakes again.
+  BOOST_REQUIRE(observer->wait_for({"application pool second idle for 2s; worker stopped"},
+                                   std::chrono::seconds(8)));
+  BOOST_TEST(eventually([&] { return !pid_alive(second[0].pid); }));
+  BOOST_TEST(get("/b/x.txt").body == "pool b");
+  remember();
+  const auto woken = running_workers("second");
+  BOOST_REQUIRE(!woken.empty());
+  BOOST_TEST(woken[0].pid != second[0].pid);
+}
+
+BOOST_AUTO_TEST_CASE(a_stopped_idle_pool_answers_503_and_starts_on_demand_again) {
+  config.application_pools.push_back(idling_pool("default"));
+  config.applications.push_back(make_app("local/site"));
+  start();
+  BOOST_TEST(!run([&](completion done) { web->stop_pools({}, done); }));
+  BOOST_TEST(status("default") == "Stopped");
+  BOOST_TEST(get("/file.txt").status == 503);
+  BOOST_TEST(workers("default").empty());
+  BOOST_TEST(!run([&](completion done) { web->start_pools({}, done); }));
+  BOOST_TEST(workers("default").empty());
+  BOOST_TEST(get("/file.txt").status == 200);
+  remember();
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(on_demand_apps, app_fixture)
+
+BOOST_AUTO_TEST_CASE(an_app_starts_on_the_first_request_and_stops_when_idle) {
+  config.application_pools.push_back(idling_pool("py"));
+  start();
+  BOOST_TEST(workers("py").empty());
+  BOOST_TEST(get("/file.txt").status == 200);  // the AlwaysRunning pool is not held up
+  const auto first = get("/py/hello");
+  BOOST_REQUIRE_MESSAGE(first.status == 200, first.status << " " << first.body);
+  BOOST_TEST(first.body.find("hello from httpPlatform") != std::string::npos);
+  remember();
+  const auto pid = field(first.body, "pid");
+  BOOST_TEST(pid == std::to_string(running_workers("py").at(0).pid));
+  BOOST_TEST(observer->wait_for({"application pool py started on demand"}).has_value());
+
+  BOOST_REQUIRE(observer->wait_for({"application pool py idle for 2s; worker stopped"},
+                                   std::chrono::seconds(8)));
+  BOOST_TEST(eventually([&] { return !pid_alive(std::stoi(pid)); }));
+  BOOST_TEST(status("py") == "Started");
+  // A POST wakes it too, and its body reaches the new process intact.
+  const auto posted = http_post("127.0.0.1", port, "/py/echo", "the body");
+  BOOST_REQUIRE_MESSAGE(posted.status == 200, posted.status << " " << posted.body);
+  BOOST_TEST(posted.body.find("received=the body") != std::string::npos, posted.body);
+  BOOST_TEST(field(posted.body, "pid") != pid);
+  remember();
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_first_requests_to_an_app_all_succeed) {
+  config.application_pools.push_back(idling_pool("py"));
+  start();
+  const auto by_status =
+      at_once(16, [&] { return http_get("127.0.0.1", port, "/py/", "localhost", 20000); });
+  remember();
+  BOOST_TEST(by_status.size() == 1u, describe(by_status));
+  BOOST_TEST(by_status.count(200), describe(by_status));
+  BOOST_TEST(running_workers("py").size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(an_app_that_cannot_start_trips_rapid_fail_protection) {
+  driver.rapid_fail_max_crashes = 1;
+  alloc.write("local/py/web.config",
+              "<configuration><system.webServer><httpPlatform processPath=\"python3\" "
+              "arguments=\"-c &quot;import sys; sys.exit(4)&quot;\" startupTimeLimit=\"5\"/>"
+              "</system.webServer></configuration>");
+  config.application_pools.push_back(idling_pool("py"));
+  start();  // OnDemand: nothing runs yet, so nothing fails yet
+  BOOST_TEST(get("/py/").status == 503);
+  BOOST_TEST(observer->wait_for({"application pool py could not start on demand"}).has_value());
+  BOOST_TEST(status("py") == "Started");
+  BOOST_TEST(get("/py/").status == 503);
+  BOOST_TEST(
+      observer->wait_for({"application pool py stopped by rapid-fail protection"}).has_value());
+  BOOST_TEST(status("py") == "Stopped");
+  BOOST_TEST(get("/file.txt").status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(front_reload_does_not_block_without_a_stdout_reader) {
+  config.application_pools.push_back(running_pool("py"));
+  start();
+  BOOST_TEST(get("/py/").status == 200);
+  // logmon goes away: nobody reads the task's stdout FIFO.
+  alloc.out.reset();
+  // Stopping an app pool reloads the front (its routes answer 503 now).
+  const auto began = std::chrono::steady_clock::now();
+  const auto error = run([&](completion done) { web->stop_pools({"py"}, done); });
+  BOOST_TEST(!error, error.value_or(""));
+  BOOST_TEST((std::chrono::steady_clock::now() - began < std::chrono::seconds(8)));
+  BOOST_TEST(get("/py/").status == 503);
+  // logmon is back: the reloaded front still logs to the task's stdout.
+  alloc.out = std::make_unique<fifo_reader>(alloc.stdout_path);
+  BOOST_TEST(eventually([&] {
+    get("/after-reload.txt");
+    return alloc.out->text().find("GET /after-reload.txt") != std::string::npos;
+  }));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+BOOST_AUTO_TEST_SUITE_END()
