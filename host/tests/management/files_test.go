@@ -174,6 +174,13 @@ func TestZipGuards(t *testing.T) {
 	if !strings.Contains(status, " 413 ") {
 		t.Errorf("upload past upload_max_bytes: %q, want 413", status)
 	}
+	// A single file sent chunked could be cut without anyone noticing: 411.
+	status = rawStatus(t, e.port, fmt.Sprintf("PUT /api/v1/allocs/%s/app/fs/local/x.txt HTTP/1.1\r\nHost: x\r\n"+
+		"X-Api-Key: %s\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+		a.alloc.ID(), apiKey))
+	if !strings.Contains(status, " 411 ") {
+		t.Errorf("chunked single-file upload: %q, want 411", status)
+	}
 	if after := snapshot(t, a.localDir()); !sameTree(before, after) {
 		t.Errorf("a refused archive changed the target: %v", keys(after))
 	}
