@@ -48,8 +48,6 @@ type Config struct {
 
 	// PluginPath overrides PluginDir/<name> (command line only).
 	PluginPath string `json:"-"`
-	// HTTPPortSet is true when Ports.HTTP was given (0 then means "any").
-	HTTPPortSet bool `json:"-"`
 }
 
 // PortsConfig is the agent's ports block.
@@ -112,7 +110,6 @@ func LoadConfig(path string) (*Config, error) {
 	if err := dec.Decode(&cfg); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	cfg.HTTPPortSet = cfg.Ports.HTTP != nil
 	if cfg.DataDir != "" && !filepath.IsAbs(cfg.DataDir) {
 		cfg.DataDir = filepath.Join(filepath.Dir(path), cfg.DataDir)
 	}
