@@ -118,9 +118,7 @@ std::vector<std::int32_t> live_pids(const fs::path& run_dir) {
         has_start ? start : read_start_ticks(static_cast<pid_t>(pid)).value_or(0)};
     if (!is_alive(ref)) continue;
     if (!has_start) {
-      std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
-      std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-      if (text.find("nginx") == std::string::npos) continue;
+      if (command_line(static_cast<pid_t>(pid)).find("nginx") == std::string::npos) continue;
     }
     pids.push_back(ref.pid);
   }

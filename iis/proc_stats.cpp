@@ -1,5 +1,7 @@
 #include "iis/proc_stats.hpp"
 
+#include "iis/proc_file.hpp"
+
 #include <unistd.h>
 
 #include <fstream>
@@ -10,10 +12,9 @@
 namespace nomad_iis::iis {
 
 std::optional<process_usage> read_usage(const process_ref& process) {
-  std::ifstream in("/proc/" + std::to_string(process.pid) + "/stat");
-  if (!in) return std::nullopt;
-  std::string line;
-  std::getline(in, line);
+  const auto stat = read_small_file("/proc/" + std::to_string(process.pid) + "/stat");
+  if (!stat) return std::nullopt;
+  const std::string line = stat->substr(0, stat->find('\n'));
   const auto close = line.rfind(')');
   if (close == std::string::npos) return std::nullopt;
   std::istringstream rest(line.substr(close + 1));

@@ -1,5 +1,7 @@
 #include "iis/process.hpp"
 
+#include "iis/proc_file.hpp"
+
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -46,10 +48,9 @@ int pidfd_send_signal(int pidfd, int sig) {
 
 /// The fields after the command name of /proc/<pid>/stat (field 3 first).
 std::optional<std::vector<std::string>> read_stat_fields(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  if (!in) return std::nullopt;
-  std::string line;
-  std::getline(in, line);
+  const auto stat = read_small_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return std::nullopt;
+  const std::string line = stat->substr(0, stat->find('\n'));
   const auto close = line.rfind(')');
   if (close == std::string::npos) return std::nullopt;
   std::istringstream rest(line.substr(close + 1));
@@ -266,8 +267,7 @@ bool send_signal(const process_ref& ref, int signal) {
 }
 
 std::string command_line(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text = read_small_file("/proc/" + std::to_string(pid) + "/cmdline").value_or("");
   for (auto& c : text) {
     if (c == '\0') c = ' ';
   }
@@ -280,8 +280,8 @@ std::vector<process_ref> children_of(const process_ref& parent) {
   if (!is_alive(parent)) return children;
   std::vector<pid_t> pids;
   const std::string base = "/proc/" + std::to_string(parent.pid);
-  std::ifstream in(base + "/task/" + std::to_string(parent.pid) + "/children");
-  if (in) {
+  if (auto listed = read_small_file(base + "/task/" + std::to_string(parent.pid) + "/children")) {
+    std::istringstream in(*listed);
     pid_t pid = 0;
     while (in >> pid) pids.push_back(pid);
   } else if (DIR* dir = ::opendir("/proc")) {

@@ -466,10 +466,14 @@ process_ref site_core::spawn_app(std::size_t app, std::int32_t port, const outpu
     throw std::runtime_error("application " + plan_app.url_path + ": " + e.what());
   }
   try {
+    // Read by list_dangling and by a recovery (the port: the driver state is
+    // StartTask's, the app may have moved since).
     write_file_atomic(layout::app_pid_file(plan_.data_dir, app),
-                      std::to_string(ref.pid) + " " + std::to_string(ref.start_ticks) + "\n", 0644);
+                      std::to_string(ref.pid) + " " + std::to_string(ref.start_ticks) + " " +
+                          std::to_string(port) + "\n",
+                      0644);
   } catch (const std::exception&) {
-    // Only list_dangling reads it.
+    // Without it a recovery falls back on the driver state.
   }
   return ref;
 }

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "iis/ancestor_access.hpp"
@@ -17,6 +19,34 @@
 
 namespace nomad_iis::iis {
 namespace {
+
+namespace fs = std::filesystem;
+
+/// The pool's nginx master as its pid file names it, if that process is an
+/// nginx master working in this site's folder.
+process_ref running_pool_master(const std::string& data_dir, std::size_t pool) {
+  std::ifstream in(layout::pid_file(data_dir, layout::pool_instance(pool)));
+  std::int32_t pid = 0;
+  if (!(in >> pid) || pid <= 0) return {};
+  const auto ticks = read_start_ticks(pid);
+  if (!ticks || command_line(pid).find("nginx: master process") == std::string::npos) return {};
+  std::error_code error;
+  const auto cwd = fs::read_symlink("/proc/" + std::to_string(pid) + "/cwd", error);
+  if (error || cwd != fs::path(data_dir)) return {};
+  return process_ref{pid, *ticks};
+}
+
+/// The application process its pid file names ("pid start_ticks port"), if alive.
+std::optional<std::pair<process_ref, std::int32_t>> running_app(const std::string& data_dir,
+                                                                std::size_t app) {
+  std::ifstream in(layout::app_pid_file(data_dir, app));
+  process_ref ref;
+  std::int32_t port = 0;
+  if (!(in >> ref.pid >> ref.start_ticks >> port) || port <= 0 || !is_alive(ref)) {
+    return std::nullopt;
+  }
+  return std::make_pair(ref, port);
+}
 
 constexpr auto kill_grace = std::chrono::seconds(3);
 constexpr auto adopt_limit = std::chrono::seconds(3);
@@ -484,7 +514,6 @@ void site_core::recover(const saved_site& state) {
       if (status == pool_status::starting) status = pool_status::started;
       if (status == pool_status::stopping) status = pool_status::stopped;
       pools_[p].status = status;
-      pools_[p].idle = status == pool_status::started && state.pools[p].idle;
       pools_[p].last_activity = clock::now();
       pools_[p].master = state.pools[p].master;
       for (const auto& app : state.pools[p].apps) {
@@ -515,36 +544,51 @@ void site_core::recover(const saved_site& state) {
   for (const auto& worker : children_of(state.front)) track(worker, role::front_worker);
   for (std::size_t p = 0; p < pools_.size(); ++p) {
     pool_status status;
-    process_ref master;
     {
       std::lock_guard lock(mutex_);
       status = pools_[p].status;
-      master = pools_[p].master;
     }
-    bool idle = false;
+    // Nomad keeps the state StartTask returned: since then the pool may have
+    // started on demand, stopped when idle or replaced a crashed worker. The
+    // run/ folder says what runs now (nginx keeps its pid file current).
+    process_ref master = running_pool_master(plan_.data_dir, p);
+    if (!master.pid && is_alive(state.pools[p].master)) master = state.pools[p].master;
+    std::vector<std::pair<std::size_t, process_ref>> dead_apps;
+    std::vector<std::tuple<std::size_t, process_ref, std::int32_t>> live_apps;
+    for (const auto& app : state.pools[p].apps) {
+      if (auto running = running_app(plan_.data_dir, app.app)) {
+        live_apps.emplace_back(app.app, running->first, running->second);
+      } else if (is_alive(app.process)) {
+        live_apps.emplace_back(app.app, app.process, app.port);
+      } else {
+        dead_apps.emplace_back(app.app, app.process);
+      }
+    }
     {
       std::lock_guard lock(mutex_);
-      idle = pools_[p].idle;
-    }
-    if (status == pool_status::stopped || idle) {
-      // Leftovers of a stop (or an idle stop) that the restart interrupted.
-      std::vector<process_ref> leftovers;
-      if (is_alive(master)) leftovers.push_back(master);
-      for (const auto& app : state.pools[p].apps) {
-        if (is_alive(app.process)) leftovers.push_back(app.process);
+      pools_[p].master = process_ref{};
+      for (auto& app : apps_) {
+        if (app.pool == p) app.process = process_ref{};
       }
+    }
+    if (status == pool_status::stopped) {
+      // Leftovers of a stop that the restart interrupted.
+      std::vector<process_ref> leftovers;
+      if (master.pid) leftovers.push_back(master);
+      for (const auto& [app, process, port] : live_apps) leftovers.push_back(process);
       kill_all(leftovers);
+      continue;
+    }
+    const bool has_static = pool_has_static(p);
+    if (!master.pid && live_apps.empty() &&
+        plan_.pools[p].start_mode == config::start_mode::on_demand) {
+      // Idle: our sockets died with the plugin, new ones take over their names.
       {
         std::lock_guard lock(mutex_);
-        pools_[p].master = process_ref{};
-        for (auto& app : apps_) {
-          if (app.pool == p) app.process = process_ref{};
-        }
+        pools_[p].idle = true;
       }
-      if (!idle) continue;
-      // Our sockets died with the plugin: new ones take over their names.
       try {
-        if (pool_has_static(p)) open_listener(p);
+        if (has_static) open_listener(p);
         arm_activation(p);
       } catch (const std::exception& e) {
         repairs.push_back([self, p, error = std::string(e.what())](auto finished) {
@@ -557,32 +601,29 @@ void site_core::recover(const saved_site& state) {
       arm_periodic_restart(p);
       continue;
     }
-    if (master.pid) {
-      if (is_alive(master)) {
-        track(master, role::pool_master, p);
-        for (const auto& worker : children_of(master)) track(worker, role::pool_worker, p);
-      } else {
-        {
-          std::lock_guard lock(mutex_);
-          pools_[p].master = process_ref{};
-        }
-        repairs.push_back([self, p, master](auto finished) {
-          self->repair_pool_master(p, master, exit_status{}, finished);
-        });
+    {
+      std::lock_guard lock(mutex_);
+      pools_[p].idle = false;
+      pools_[p].master = master;
+      for (const auto& [app, process, port] : live_apps) {
+        apps_[app].process = process;
+        apps_[app].port = port;
       }
     }
-    for (const auto& app : state.pools[p].apps) {
-      if (app.process.pid && is_alive(app.process)) {
-        track(app.process, role::app, p, app.app);
-      } else {
-        {
-          std::lock_guard lock(mutex_);
-          apps_[app.app].process = process_ref{};
-        }
-        repairs.push_back([self, a = app.app, old = app.process](auto finished) {
-          self->restart_app(a, old, exit_status{}, finished);
-        });
-      }
+    if (master.pid) {
+      // Its nginx holds the pool's socket; we take it over when it next stops.
+      track(master, role::pool_master, p);
+      for (const auto& worker : children_of(master)) track(worker, role::pool_worker, p);
+    } else if (has_static) {
+      repairs.push_back([self, p, old = state.pools[p].master](auto finished) {
+        self->repair_pool_master(p, old, exit_status{}, finished);
+      });
+    }
+    for (const auto& [app, process, port] : live_apps) track(process, role::app, p, app);
+    for (const auto& [app, old] : dead_apps) {
+      repairs.push_back([self, a = app, old = old](auto finished) {
+        self->restart_app(a, old, exit_status{}, finished);
+      });
     }
     arm_periodic_restart(p);
     arm_idle_check(p);

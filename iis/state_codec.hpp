@@ -21,7 +21,9 @@ struct saved_app {
 struct saved_pool {
   pool_status status = pool_status::stopped;
   process_ref master;  ///< pool nginx; pid 0 when none
-  bool idle = false;   ///< Started without a worker (OnDemand or idle_timeout)
+  /// Started without a worker. Informational: a recovery goes by what runs,
+  /// since Nomad hands back StartTask's state however old it is.
+  bool idle = false;
   std::vector<saved_app> apps;
 };
 

@@ -74,10 +74,10 @@ struct demand_fixture : site_fixture {
   std::string status(const std::string& name) {
     return to_string(pool(web->snapshot(), name).status);
   }
-  /// The site object goes away as in a plugin restart; a new backend recovers it.
-  void restart_plugin() {
+  /// The site object goes away as in a plugin restart; a new backend recovers
+  /// it from `state`, which Nomad keeps from StartTask.
+  void restart_plugin(const std::string& state) {
     remember();
-    const std::string state = web->save_state();
     web.reset();
     engine.reset();
     engine = make_linux_backend(driver);
@@ -195,11 +195,12 @@ BOOST_AUTO_TEST_CASE(idle_pools_wake_after_a_plugin_restart) {
   config.applications.push_back(make_app("local/site"));
   config.applications.push_back(make_app("local/b", "b", "second"));
   start();
-  BOOST_TEST(get("/b/x.txt").status == 200);  // "second" runs, "default" never started
+  const std::string state = web->save_state();  // both idle then
+  BOOST_TEST(get("/b/x.txt").status == 200);    // "second" runs, "default" never started
   const auto second = running_workers("second");
   BOOST_REQUIRE(!second.empty());
 
-  restart_plugin();
+  restart_plugin(state);
   BOOST_TEST(workers("default").empty());
   BOOST_TEST((workers("second") == second));
   BOOST_TEST(status("default") == "Started");
@@ -258,6 +259,26 @@ BOOST_AUTO_TEST_CASE(an_app_starts_on_the_first_request_and_stops_when_idle) {
   BOOST_REQUIRE_MESSAGE(posted.status == 200, posted.status << " " << posted.body);
   BOOST_TEST(posted.body.find("received=the body") != std::string::npos, posted.body);
   BOOST_TEST(field(posted.body, "pid") != pid);
+  remember();
+}
+
+BOOST_AUTO_TEST_CASE(a_woken_app_is_found_again_after_a_plugin_restart) {
+  config.application_pools.push_back(idling_pool("py"));
+  start();
+  const std::string state = web->save_state();  // "py" idle then
+  const auto pid = field(get("/py/").body, "pid");
+  BOOST_REQUIRE(!pid.empty());
+  remember();
+  restart_plugin(state);
+  const auto found = workers("py");
+  BOOST_REQUIRE_EQUAL(found.size(), 1u);
+  BOOST_TEST(std::to_string(found[0].pid) == pid);
+  BOOST_TEST(field(get("/py/").body, "pid") == pid);
+  BOOST_REQUIRE(observer->wait_for({"application pool py idle for 2s; worker stopped"},
+                                   std::chrono::seconds(8)));
+  const auto again = get("/py/");
+  BOOST_TEST(again.status == 200);
+  BOOST_TEST(field(again.body, "pid") != pid);
   remember();
 }
 
