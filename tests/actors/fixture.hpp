@@ -62,7 +62,14 @@ struct fixture {
     std::filesystem::create_directories(alloc_dir / "web" / "local");
     run();
   }
-  ~fixture() { std::filesystem::remove_all(alloc_dir); }
+  ~fixture() {
+    // The test scheduler fires every pending timer on shutdown; a live
+    // fingerprinter would re-arm its tick forever.
+    for (const auto& a : {actors.fingerprinter, actors.hub, actors.supervisor})
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    run();
+    std::filesystem::remove_all(alloc_dir);
+  }
 
   static int& counter() {
     static int n = 0;
