@@ -48,7 +48,9 @@ class site_observer {
 struct pool_snapshot {
   std::string name;
   pool_status status = pool_status::unknown;
-  std::vector<process_ref> workers;  ///< live worker processes of this pool
+  /// Live worker processes of this pool; none while a Started pool is idle
+  /// (OnDemand before its first request, or stopped by idle_timeout).
+  std::vector<process_ref> workers;
   /// The pool's nginx master (pid 0 when the pool serves no static content): it
   /// respawns the workers; dumps and kills in tests target the workers above.
   process_ref supervisor;
@@ -81,8 +83,9 @@ class site {
   virtual ~site() = default;
 
   /// Creates configs, certificates and folders, then starts the front web
-  /// server and every pool (AlwaysRunning and OnDemand alike; OnDemand pools
-  /// may be stopped later by idle_timeout). On failure everything created is
+  /// server and the workers of the AlwaysRunning pools. An OnDemand pool is
+  /// Started without a worker: its first request starts one (and waits for
+  /// it), and idle_timeout stops it again. On failure everything created is
   /// removed again before the completion runs.
   virtual void start(completion done) = 0;
 

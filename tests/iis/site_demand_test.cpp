@@ -111,7 +111,9 @@ BOOST_AUTO_TEST_CASE(first_request_starts_the_pool_and_idle_timeout_stops_it) {
   const auto first = get("/file.txt");
   BOOST_TEST(first.status == 200);
   BOOST_TEST(first.body == "static file content");
-  BOOST_TEST(observer->wait_for({"application pool default started on demand"}).has_value());
+  const auto woke = observer->wait_for({"application pool default started on demand"});
+  BOOST_REQUIRE(woke);
+  BOOST_TEST_MESSAGE(*woke);  // how long the first request waited for nginx
   const auto started = running_workers("default");
   BOOST_REQUIRE(!started.empty());
   remember();
@@ -248,7 +250,9 @@ BOOST_AUTO_TEST_CASE(an_app_starts_on_the_first_request_and_stops_when_idle) {
   remember();
   const auto pid = field(first.body, "pid");
   BOOST_TEST(pid == std::to_string(running_workers("py").at(0).pid));
-  BOOST_TEST(observer->wait_for({"application pool py started on demand"}).has_value());
+  const auto woke = observer->wait_for({"application pool py started on demand"});
+  BOOST_REQUIRE(woke);
+  BOOST_TEST_MESSAGE(*woke);
 
   BOOST_REQUIRE(observer->wait_for({"application pool py idle for 2s; worker stopped"},
                                    std::chrono::seconds(8)));
