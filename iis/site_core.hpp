@@ -260,8 +260,12 @@ class site_core : public std::enable_shared_from_this<site_core> {
   bool pool_busy(std::size_t pool) const;
   /// Job: stops the workers of a pool idle for idle_timeout; the pool stays Started.
   void idle_stop(std::size_t pool, std::function<void()> finished);
-  /// web.config turned an application from static into a process or back.
+  /// Reads the pool's web.config files again: true when one turned an
+  /// application from static content into a process or back (the front's
+  /// routes must change: see take_front_stale()).
   bool app_kinds_changed(std::size_t pool);
+  /// The front's configuration still routes applications by their old kind.
+  bool take_front_stale();
 
   // ---- crash repairs (site_repairs.cpp) ----
   void rapid_fail_stop(std::size_t pool, std::function<void()> finished);
@@ -289,7 +293,8 @@ class site_core : public std::enable_shared_from_this<site_core> {
   std::map<std::int32_t, tracked> processes_;
   std::deque<job> jobs_;
   bool job_running_ = false;
-  unique_fd front_reader_;  ///< held while the front starts (see hold_fifo_reader)
+  unique_fd front_reader_;    ///< held while the front starts (see hold_fifo_reader)
+  bool front_stale_ = false;  ///< an application changed kind; reload the front on the next start
 };
 
 }  // namespace nomad_iis::iis

@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "iis/activation_socket.hpp"
 #include "iis/net_probe.hpp"
@@ -135,11 +136,18 @@ bool site_core::app_kinds_changed(std::size_t pool) {
     for (const auto& app : apps_) before.push_back(app.handler.has_value());
   }
   analyse_apps(pool);
+  bool changed = false;
   std::lock_guard lock(mutex_);
   for (std::size_t i = 0; i < apps_.size(); ++i) {
-    if (apps_[i].handler.has_value() != before[i]) return true;
+    changed = changed || apps_[i].handler.has_value() != before[i];
   }
-  return false;
+  front_stale_ = front_stale_ || changed;
+  return changed;
+}
+
+bool site_core::take_front_stale() {
+  std::lock_guard lock(mutex_);
+  return std::exchange(front_stale_, false);
 }
 
 void site_core::wake_pool(std::size_t pool, std::string reason, std::function<void()> finished) {

@@ -249,7 +249,7 @@ void site_core::start_pool(std::size_t pool, step done) {
       return;
     }
     arm_periodic_restart(pool);
-    if (!pool_has_apps(pool)) {
+    if (!pool_has_apps(pool) && !take_front_stale()) {
       done(std::nullopt);
       return;
     }
@@ -305,7 +305,7 @@ void site_core::start_pool(std::size_t pool, step done) {
                        started({});
                      }
                    };
-                   if (self->pool_has_apps(pool)) {
+                   if (self->pool_has_apps(pool) || self->take_front_stale()) {
                      // The front learns the application processes' new ports.
                      self->reload_front([finish, fail](std::optional<std::string> error,
                                                        std::vector<process_ref>) {
@@ -446,6 +446,7 @@ void site_core::recycle_pool(std::size_t pool, step done) {
     for (std::size_t i = 0; i < apps_.size(); ++i) {
       if (apps_[i].handler.has_value() != before[i]) {
         // An application changed between static and process: no overlap possible.
+        front_stale_ = true;
         self->runtime_->runner->post(restart);
         return;
       }

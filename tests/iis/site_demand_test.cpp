@@ -235,6 +235,28 @@ BOOST_AUTO_TEST_CASE(a_stopped_idle_pool_answers_503_and_starts_on_demand_again)
   remember();
 }
 
+BOOST_AUTO_TEST_CASE(recycle_follows_an_application_between_static_and_process) {
+  config.application_pools.push_back(idling_pool("default"));
+  config.application_pools.push_back(idling_pool("py"));
+  config.applications.push_back(make_app("local/site"));
+  config.applications.push_back(make_app("local/py", "py", "py"));
+  alloc.write("local/py/x.txt", "static for now");
+  start();
+  BOOST_TEST(get("/py/x.txt").body == "static for now");
+  remember();
+  // An upload brings a web.config: the pool's application becomes a process.
+  copy_data("httpplatform", "local/py");
+  BOOST_TEST(!run([&](completion done) { web->recycle_pools({"py"}, done); }));
+  const auto app = get("/py/hello");
+  BOOST_TEST(app.body.find("hello from httpPlatform") != std::string::npos, app.body);
+  remember();
+  // And back: the front routes it to the pool's nginx again.
+  std::filesystem::remove(alloc.task_dir() + "/local/py/web.config");
+  BOOST_TEST(!run([&](completion done) { web->recycle_pools({"py"}, done); }));
+  BOOST_TEST(get("/py/x.txt").body == "static for now");
+  remember();
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(on_demand_apps, app_fixture)
