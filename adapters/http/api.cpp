@@ -37,7 +37,8 @@ struct management_api::impl {
     return s;
   }
 
-  /// Binds, retrying with backoff until it works or the plugin exits.
+  /// Binds, retrying with backoff until it works or the plugin exits;
+  /// `self` keeps this alive for the detached thread.
   void serve_loop(std::shared_ptr<impl> self) {
     auto delay = std::chrono::seconds(1);
     while (!stopping) {

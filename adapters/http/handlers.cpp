@@ -284,7 +284,7 @@ class exchange {
                          "the upload is larger than " + std::to_string(up.max_bytes) + " bytes");
     }
     auto result = apply_upload(ctx_.tasks, task_, target, lease_path, make_body_reader(req_), up);
-    body_consumed_ = true;
+    body_consumed = true;
     send_json(res_, upload_json(result));
     result.leftovers.reset();  // the replaced tree goes after the client has its answer
   }
@@ -354,7 +354,8 @@ class exchange {
   }
 
  public:
-  bool body_consumed_ = false;
+  /// Whether the request body was read to its end (else the connection closes).
+  bool body_consumed = false;
 
  private:
   api_context& ctx_;
@@ -379,7 +380,7 @@ void request_handler::handleRequest(HTTPServerRequest& request, HTTPServerRespon
     status = e.status();
     error = e.what();
     // An unread body would be parsed as the next request: close instead.
-    if (!ex.body_consumed_ &&
+    if (!ex.body_consumed &&
         (request.getChunkedTransferEncoding() || request.getContentLength64() > 0))
       response.setKeepAlive(false);
     if (response.sent())
