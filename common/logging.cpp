@@ -1,5 +1,6 @@
 #include "common/logging.hpp"
 
+#include <cctype>
 #include <chrono>
 #include <ctime>
 #include <mutex>
@@ -129,12 +130,35 @@ void add_secret(std::string secret) {
   secrets.push_back(std::move(secret));
 }
 
+namespace {
+
+bool is_token_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+         c == '+' || c == '/' || c == '=';
+}
+
+/// A secret counts only where it stands alone: "k" must not blank every "k"
+/// of a log line, but "--key=k" or "key k." still hide it. The '=' of an
+/// option is a separator when it comes before the secret.
+bool stands_alone(const std::string& text, std::size_t pos, std::size_t len) {
+  bool left = pos == 0 || text[pos - 1] == '=' || !is_token_char(text[pos - 1]);
+  bool right = pos + len >= text.size() || !is_token_char(text[pos + len]);
+  return left && right;
+}
+
+}  // namespace
+
 std::string redact(std::string text) {
+  static const std::string mask = "[redacted]";
   std::lock_guard<std::mutex> lock(secrets_mutex);
   for (const auto& secret : secrets) {
     for (auto pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos)) {
-      text.replace(pos, secret.size(), "[redacted]");
-      pos += 10;
+      if (stands_alone(text, pos, secret.size())) {
+        text.replace(pos, secret.size(), mask);
+        pos += mask.size();
+      } else {
+        pos += 1;
+      }
     }
   }
   return text;
