@@ -5,6 +5,8 @@
 #include "actors/event_hub.hpp"
 #include "actors/fingerprinter.hpp"
 #include "actors/task_actor.hpp"
+#include "actors/timeouts.hpp"
+#include "common/logging.hpp"
 #include "messages/error.hpp"
 #include "messages/type_ids.hpp"
 
@@ -106,6 +108,25 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
         msg::task_list list;
         for (const auto& [id, summary] : self->state.summaries) list.tasks.push_back(summary);
         return list;
+      },
+      [self](atom::hand_over) -> caf::result<void> {
+        if (self->state.tasks.empty()) return caf::unit;
+        auto rp = self->make_response_promise();
+        auto remaining = std::make_shared<std::size_t>(self->state.tasks.size());
+        auto one_done = [rp, remaining]() mutable {
+          if (--*remaining == 0) rp.deliver(caf::unit);
+        };
+        for (const auto& [id, task] : self->state.tasks) {
+          self->request(task, timeouts::hand_over, atom::hand_over_v)
+              .then([one_done]() mutable { one_done(); },
+                    [one_done, id = id](caf::error& error) mutable {
+                      logging::log(*logging::get("task"), spdlog::level::warn,
+                                   "the site did not start its idle pools before the exit",
+                                   {{"task_id", id}, {"error", caf::to_string(error)}});
+                      one_done();
+                    });
+        }
+        return rp;
       },
       [self](msg::get_debug_info&) {
         msg::debug_info info;

@@ -560,6 +560,24 @@ caf::behavior task_actor(task_actor_ptr self, std::shared_ptr<iis::backend> back
         release_lease(self, rp);
         return rp;
       },
+      [self](atom::hand_over) -> caf::result<void> {
+        auto& st = self->state;
+        if (!st.site || !is_live(st.phase)) return caf::unit;
+        auto rp = self->make_response_promise();
+        st.hand_over_waiters.push_back(rp);
+        if (st.hand_over_waiters.size() == 1) {
+          auto addr = self->address();
+          st.site->hand_over([addr](std::optional<std::string>) {
+            if (auto owner = caf::actor_cast<caf::actor>(addr))
+              caf::anon_send(owner, atom::handed_over_v);
+          });
+        }
+        return rp;
+      },
+      [self](atom::handed_over) {
+        for (auto& rp : self->state.hand_over_waiters) rp.deliver(caf::unit);
+        self->state.hand_over_waiters.clear();
+      },
       [self](atom::lease_expired, std::uint64_t id) {
         auto& st = self->state;
         if (!st.lease || *st.lease != id) return;

@@ -40,6 +40,8 @@ struct task_actor_state {
   bool recovered = false;
   /// WaitTask callers; all get the exit result.
   std::vector<caf::response_promise> waiters;
+  /// Callers waiting for the site to be handed over (the plugin exits).
+  std::vector<caf::response_promise> hand_over_waiters;
 
   /// Backend operations run one at a time; the rest wait here in order.
   std::deque<std::function<void()>> queued;

@@ -24,6 +24,11 @@ constexpr auto forced_destroy_drain = 2s;
 /// are restored anyway (the upload itself is staged before the lease).
 constexpr auto change_lease = 5min;
 
+/// How long an exiting plugin waits for its sites to start their idle pools
+/// (nobody answers their activation sockets until a recovery). Shutdown must
+/// end within 2 s, the gRPC server's drain included.
+constexpr auto hand_over = 800ms;
+
 /// Minimum spacing between fingerprints, whatever the config says.
 constexpr auto min_fingerprint_interval = 10s;
 

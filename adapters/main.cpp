@@ -13,9 +13,11 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include "actors/supervisor.hpp"
+#include "actors/timeouts.hpp"
 #include "adapters/grpc/plugin_server.hpp"
 #include "adapters/http/api.hpp"
 #include "adapters/plugin_options.hpp"
@@ -58,6 +60,27 @@ void wait_for_exit_request() {
   char c = 0;
   while (::read(exit_pipe[0], &c, 1) < 0 && errno == EINTR) {
   }
+}
+
+/// Lets every site start its idle pools before we exit: until a recovery
+/// nobody answers their activation sockets. Bounded by timeouts::hand_over.
+void hand_over_sites(caf::actor_system& sys, const caf::actor& supervisor, spdlog::logger& log) {
+  caf::scoped_actor self{sys};
+  const auto began = std::chrono::steady_clock::now();
+  self->request(supervisor, nomad_iis::timeouts::hand_over + std::chrono::milliseconds(100),
+                nomad_iis::atom::hand_over_v)
+      .receive(
+          [&] {
+            const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - began);
+            nomad_iis::logging::log(log, spdlog::level::debug, "sites handed over",
+                                    {{"elapsed_ms", std::to_string(took.count())}});
+          },
+          [&](caf::error& error) {
+            nomad_iis::logging::log(log, spdlog::level::warn,
+                                    "not every site started its idle pools before exit",
+                                    {{"error", caf::to_string(error)}});
+          });
 }
 
 }  // namespace
@@ -124,8 +147,9 @@ int main(int argc, char** argv) {
 
   wait_for_exit_request();
   logging::log(*log, spdlog::level::info, "plugin exiting; running tasks keep running");
+  hand_over_sites(*sys, actors.supervisor, *log);
   // Open WaitTask calls end with a transport error, never with an exit result.
-  server.stop(std::chrono::milliseconds(1000));
+  server.stop(std::chrono::milliseconds(800));
   spdlog::default_logger()->flush();
   std::_Exit(0);
 }

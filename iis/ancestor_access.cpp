@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "iis/process.hpp"
+#include "iis/user_access.hpp"
 
 namespace nomad_iis::iis {
 namespace {
@@ -26,33 +27,6 @@ struct acl_holder {
     if (acl) acl_free(acl);
   }
 };
-
-/// Whether `account` may search `dir` by its mode bits or an ACL entry naming it.
-bool can_search(const std::string& dir, const struct stat& st, const unix_account& account) {
-  if (st.st_uid == account.uid) return st.st_mode & S_IXUSR;
-  acl_holder holder{acl_get_file(dir.c_str(), ACL_TYPE_ACCESS)};
-  if (holder.acl) {
-    acl_entry_t entry;
-    for (int which = ACL_FIRST_ENTRY; acl_get_entry(holder.acl, which, &entry) == 1;
-         which = ACL_NEXT_ENTRY) {
-      acl_tag_t tag;
-      if (acl_get_tag_type(entry, &tag) != 0 || tag != ACL_USER) continue;
-      auto* qualifier = static_cast<uid_t*>(acl_get_qualifier(entry));
-      bool named = qualifier && *qualifier == account.uid;
-      if (qualifier) acl_free(qualifier);
-      if (!named) continue;
-      acl_permset_t perms;
-      // With a mask the group-class mode bits are the mask: both must allow it.
-      return acl_get_permset(entry, &perms) == 0 && acl_get_perm(perms, ACL_EXECUTE) == 1 &&
-             (st.st_mode & S_IXGRP);
-    }
-  }
-  bool in_group =
-      st.st_gid == account.gid ||
-      std::find(account.groups.begin(), account.groups.end(), st.st_gid) != account.groups.end();
-  if (in_group) return st.st_mode & S_IXGRP;
-  return st.st_mode & S_IXOTH;
-}
 
 /// Adds "u:<uid>:--x" to the folder's access ACL. False when ACLs are unsupported.
 bool add_search_entry(const std::string& dir, const unix_account& account) {
@@ -93,7 +67,7 @@ std::vector<std::string> grant_ancestor_search(const site_plan& plan) {
     for (fs::path dir = alloc_dir.parent_path(); !dir.empty(); dir = dir.parent_path()) {
       struct stat st {};
       if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) break;
-      if (!can_search(dir.string(), st, *account)) {
+      if (!user_may(dir.string(), *account, X_OK)) {
         if (add_search_entry(dir.string(), *account)) {
           changed.push_back(dir.string() + " (ACL u:" + user + ":--x)");
         } else if (::chmod(dir.c_str(), (st.st_mode & 07777) | S_IXOTH) == 0) {

@@ -1,5 +1,7 @@
 #include "iis/app_command.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <ctime>
@@ -126,21 +128,28 @@ app_command build_app_command(const process_handler& handler, const application_
   const auto entries = env.entries();
 
   app_command command;
+  if (::geteuid() == 0 && pool.run_as_user) {
+    command.request.account = find_account(*pool.run_as_user);
+    if (!command.request.account)
+      throw std::runtime_error("unknown Unix user " + *pool.run_as_user);
+  }
   command.request.cwd = app.physical_path;
   command.request.env = entries;
   std::string program = to_forward_slashes(expand_variables(handler.process_path, entries));
   std::string path_env = env.get("PATH");
   if (path_env.empty()) path_env = "/usr/local/bin:/usr/bin:/bin";
-  auto found = find_executable(program, app.physical_path, path_env);
+  const auto& as = command.request.account;
+  auto found = find_executable(program, app.physical_path, path_env, as);
   // Windows deployments name "MyApp.exe"; the Linux build of the app is "MyApp".
   if (!found && program.size() > 4 && upper(program.substr(program.size() - 4)) == ".EXE") {
-    found = find_executable(program.substr(0, program.size() - 4), app.physical_path, path_env);
+    found = find_executable(program.substr(0, program.size() - 4), app.physical_path, path_env, as);
   }
   if (!found) {
     throw std::runtime_error(
         std::string("web.config <") + handler.element_name() + "> processPath \"" +
         handler.process_path + "\" is not an executable file (looked in " +
-        (program.find('/') == std::string::npos ? "PATH=" + path_env : app.physical_path) + ")");
+        (program.find('/') == std::string::npos ? "PATH=" + path_env : app.physical_path) +
+        (as ? ", as user " + as->name : std::string()) + ")");
   }
   command.request.path = *found;
   command.request.args.push_back(*found);

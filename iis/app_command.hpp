@@ -13,7 +13,7 @@
 namespace nomad_iis::iis {
 
 struct app_command {
-  spawn_request request;        ///< path, args, env, cwd filled; fds and account not
+  spawn_request request;        ///< path, args, env, cwd and (as root) account filled; fds not
   std::string stdout_log_path;  ///< stdoutLogEnabled target; "" = the task's stdout/stderr
 };
 

@@ -28,6 +28,7 @@ class linux_site final : public site {
     core_->recycle_pools(std::move(pools), std::move(done));
   }
   void destroy(completion done) override { core_->destroy(std::move(done)); }
+  void hand_over(completion done) override { core_->hand_over(std::move(done)); }
   site_snapshot snapshot() const override { return core_->snapshot(); }
   usage_sample sample_usage() const override { return core_->sample_usage(); }
   std::string save_state() const override { return core_->save_state(); }

@@ -1,6 +1,7 @@
 #include "iis/process.hpp"
 
 #include "iis/proc_file.hpp"
+#include "iis/user_access.hpp"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -119,11 +120,13 @@ std::optional<unix_account> find_account(const std::string& name) {
 }
 
 std::optional<std::string> find_executable(const std::string& program, const std::string& cwd,
-                                           const std::string& path_env) {
-  auto usable = [](const std::string& candidate) {
+                                           const std::string& path_env,
+                                           const std::optional<unix_account>& as) {
+  auto usable = [&as](const std::string& candidate) {
     struct stat st {};
-    return ::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-           ::access(candidate.c_str(), X_OK) == 0;
+    if (::stat(candidate.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    if (as) return user_can_reach(candidate, *as) && user_may(candidate, *as, X_OK);
+    return ::access(candidate.c_str(), X_OK) == 0;
   };
   if (program.empty()) return std::nullopt;
   if (program.find('/') != std::string::npos) {

@@ -48,9 +48,13 @@ struct spawn_request {
 process_ref spawn_process(const spawn_request& request);
 
 /// `program` as exec will run it: names with a '/' resolve against `cwd`,
-/// bare names search `path_env` (a PATH value). nullopt when not executable.
+/// bare names search `path_env` (a PATH value). With `as`, only candidates
+/// that account may reach and execute count (root may see a PATH entry such
+/// as /root/.pyenv/shims that the pool's user cannot use). nullopt when
+/// nothing executable is found.
 std::optional<std::string> find_executable(const std::string& program, const std::string& cwd,
-                                           const std::string& path_env);
+                                           const std::string& path_env,
+                                           const std::optional<unix_account>& as = std::nullopt);
 
 /// Field 22 of /proc/<pid>/stat, nullopt when the PID does not exist.
 std::optional<std::uint64_t> read_start_ticks(pid_t pid);

@@ -223,7 +223,7 @@ void site_core::open_outputs(clock::time_point deadline, bool fall_back_to_null,
   auto fds = std::make_shared<output_fds>();
   auto error = std::make_shared<std::optional<std::string>>();
   poll(
-      [this, fds, error] {
+      [this, fds, error, fall_back_to_null] {
         // O_NONBLOCK: open() of a FIFO without a reader fails with ENXIO
         // instead of blocking an executor thread; we retry until logmon reads.
         auto open_one = [&](const std::string& path, unique_fd& fd) {
@@ -239,11 +239,12 @@ void site_core::open_outputs(clock::time_point deadline, bool fall_back_to_null,
         };
         const bool out = open_one(plan_.stdout_path, fds->out);
         const bool err = open_one(plan_.stderr_path, fds->err);
-        return (out && err) || error->has_value();
+        // An exiting plugin cannot wait for logmon.
+        return (out && err) || error->has_value() || (fall_back_to_null && handing_over_);
       },
       deadline,
       [this, fds, error, fall_back_to_null, next = std::move(next)](bool done) {
-        if (done && !*error) {
+        if (done && !*error && fds->out && fds->err) {
           next(std::nullopt, fds);
         } else if (fall_back_to_null) {
           next(std::nullopt, std::make_shared<output_fds>());
@@ -453,12 +454,8 @@ process_ref site_core::spawn_app(std::size_t app, std::int32_t port, const outpu
   }
   command.request.stdout_fd = log_fd ? log_fd.get() : outputs.out.get();
   command.request.stderr_fd = log_fd ? log_fd.get() : outputs.err.get();
-  const auto& user = plan_.pools[pool].run_as_user;
-  if (::geteuid() == 0 && user) {
-    command.request.account = find_account(*user);
-    if (!command.request.account) throw std::runtime_error("unknown Unix user " + *user);
-    if (log_fd) ::fchown(log_fd.get(), command.request.account->uid, command.request.account->gid);
-  }
+  if (command.request.account && log_fd)
+    ::fchown(log_fd.get(), command.request.account->uid, command.request.account->gid);
   process_ref ref;
   try {
     ref = spawn_process(command.request);

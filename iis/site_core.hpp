@@ -56,6 +56,7 @@ class site_core : public std::enable_shared_from_this<site_core> {
   void stop_pools(std::vector<std::string> pools, completion done);
   void recycle_pools(std::vector<std::string> pools, completion done);
   void destroy(completion done);
+  void hand_over(completion done);
   site_snapshot snapshot() const;
   usage_sample sample_usage() const;
   std::string save_state() const;
@@ -253,7 +254,10 @@ class site_core : public std::enable_shared_from_this<site_core> {
   void close_activation(std::size_t pool);
   void on_activation(std::size_t pool);
   /// Job: starts the workers of an idle pool (a request waits, or AlwaysRunning).
-  void wake_pool(std::size_t pool, std::string reason, std::function<void()> finished);
+  /// `output_wait`: how long to wait for logmon to read the task's FIFOs
+  /// before the workers write to /dev/null instead.
+  void wake_pool(std::size_t pool, std::string reason, std::function<void()> finished,
+                 clock::duration output_wait);
   void arm_idle_check(std::size_t pool);
   void check_idle(std::size_t pool);
   /// Something still holds a connection to the pool's workers.
@@ -280,8 +284,9 @@ class site_core : public std::enable_shared_from_this<site_core> {
   const site_plan plan_;
   const std::shared_ptr<site_observer> observer_;
 
-  std::recursive_mutex gate_;          ///< held while calling out; detach() takes it
-  std::atomic<bool> detached_{false};  ///< written under gate_
+  std::recursive_mutex gate_;              ///< held while calling out; detach() takes it
+  std::atomic<bool> detached_{false};      ///< written under gate_
+  std::atomic<bool> handing_over_{false};  ///< the plugin exits: start idle pools, fast
 
   mutable std::mutex mutex_;  ///< guards everything below
   bool started_ = false;

@@ -125,7 +125,33 @@ void site_core::on_activation(std::size_t pool) {
     state.waking = true;
   }
   enqueue([self = shared_from_this(), pool](auto finished) {
-    self->wake_pool(pool, "on demand", finished);
+    self->wake_pool(pool, "on demand", finished, wake_output_wait);
+  });
+}
+
+void site_core::hand_over(completion done) {
+  handing_over_ = true;
+  std::vector<std::size_t> idle;
+  {
+    std::lock_guard lock(mutex_);
+    for (std::size_t p = 0; p < pools_.size(); ++p) {
+      auto& state = pools_[p];
+      if (state.status != pool_status::started || !state.idle || state.waking) continue;
+      state.waking = true;  // an activation meanwhile finds the wake queued
+      idle.push_back(p);
+    }
+  }
+  for (auto p : idle) {
+    enqueue([self = shared_from_this(), p](auto finished) {
+      // No waiting for logmon: the plugin has little time left (Nomad's
+      // logmon outlives the plugin and reads at once).
+      self->wake_pool(p, "as the plugin exits", finished, clock::duration::zero());
+    });
+  }
+  // Jobs run in order: this one runs after the wakes (and any wake in flight).
+  enqueue([self = shared_from_this(), done = std::move(done)](auto finished) {
+    self->deliver(done, std::nullopt);
+    finished();
   });
 }
 
@@ -150,7 +176,8 @@ bool site_core::take_front_stale() {
   return std::exchange(front_stale_, false);
 }
 
-void site_core::wake_pool(std::size_t pool, std::string reason, std::function<void()> finished) {
+void site_core::wake_pool(std::size_t pool, std::string reason, std::function<void()> finished,
+                          clock::duration output_wait) {
   const auto began = clock::now();
   {
     std::lock_guard lock(mutex_);
@@ -237,7 +264,7 @@ void site_core::wake_pool(std::size_t pool, std::string reason, std::function<vo
     fail(e.what());
     return;
   }
-  open_outputs(clock::now() + wake_output_wait, true,
+  open_outputs(clock::now() + output_wait, true,
                [self, pool, name, reason, began, port_moved, finished, fail](
                    std::optional<std::string>, outputs_ptr outputs) {
                  try {
@@ -451,7 +478,7 @@ void site_core::idle_stop(std::size_t pool, std::function<void()> finished) {
                         std::lock_guard lock(self->mutex_);
                         self->pools_[pool].waking = true;
                       }
-                      self->wake_pool(pool, "again (AlwaysRunning)", finished);
+                      self->wake_pool(pool, "again (AlwaysRunning)", finished, wake_output_wait);
                       return;
                     }
                     try {

@@ -45,5 +45,7 @@ CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, done, "done")
 CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, site_exit, "site_exit")
 CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, get, "get")
 CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, lease_expired, "lease_exp")
+CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, hand_over, "hand_over")
+CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, handed_over, "handed")
 
 CAF_END_TYPE_ID_BLOCK(nomad_iis)

@@ -64,6 +64,7 @@ class fake_site final : public iis::site {
     hold("recycle", std::move(done));
   }
   void destroy(iis::completion done) override { hold("destroy", std::move(done)); }
+  void hand_over(iis::completion done) override { hold("hand_over", std::move(done)); }
 
   iis::site_snapshot snapshot() const override {
     iis::site_snapshot s;

@@ -238,4 +238,29 @@ BOOST_AUTO_TEST_CASE(stats_sum_every_process_in_nomad_units) {
   BOOST_TEST(second->value->total.total_ticks > 0.0);
 }
 
+BOOST_AUTO_TEST_CASE(an_exiting_plugin_waits_until_every_site_handed_over) {
+  start_running("alloc1/web/0000beef");
+  start_running("alloc2/web/0000cafe");
+  world->calls.clear();
+  auto handed = ask_void(actors.supervisor, atom::hand_over_v);
+  // Both sites are asked at once; the answer waits for the last one.
+  BOOST_TEST(world->calls == (std::vector<std::string>{"hand_over", "hand_over"}));
+  BOOST_TEST(!handed->answered());
+  world->complete_next();
+  run();
+  BOOST_TEST(!handed->answered());
+  world->complete_next();
+  run();
+  BOOST_TEST(handed->done);
+}
+
+BOOST_AUTO_TEST_CASE(a_site_that_does_not_hand_over_in_time_does_not_hold_up_the_exit) {
+  start_running();
+  auto handed = ask_void(actors.supervisor, atom::hand_over_v);
+  BOOST_TEST(!handed->answered());
+  sched.trigger_timeouts();
+  run();
+  BOOST_TEST(handed->done);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

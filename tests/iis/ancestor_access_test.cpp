@@ -11,6 +11,7 @@
 
 #include "iis/ancestor_access.hpp"
 #include "iis/process.hpp"
+#include "iis/user_access.hpp"
 
 using namespace nomad_iis::iis;
 namespace fs = std::filesystem;
@@ -72,6 +73,33 @@ BOOST_AUTO_TEST_CASE(pool_users_pass_through_closed_folders_above_the_alloc_dir)
   // Idempotent: a second start changes nothing.
   BOOST_TEST(grant_ancestor_search(plan).empty());
   fs::remove_all(root);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(iis_unit)
+
+BOOST_AUTO_TEST_CASE(programs_are_looked_up_with_the_pool_users_rights) {
+  auto www = find_account("www-data");
+  if (::geteuid() != 0 || !www) {
+    BOOST_TEST_MESSAGE("needs root and the www-data user");
+    return;
+  }
+  // Like /root/.pyenv/shims first in PATH: root may use it, www-data may not.
+  fs::path closed = fs::temp_directory_path() / ("niis-path-" + std::to_string(::getpid()));
+  fs::create_directories(closed);
+  ::chmod(closed.c_str(), 0700);
+  auto shim = (closed / "true").string();
+  { std::ofstream(shim) << "#!/bin/sh\n"; }
+  ::chmod(shim.c_str(), 0755);
+  const std::string path = closed.string() + ":/usr/bin:/bin";
+  BOOST_TEST(find_executable("true", "/", path).value_or("") == shim);
+  auto as_www = find_executable("true", "/", path, www);
+  BOOST_REQUIRE(as_www.has_value());
+  BOOST_TEST(*as_www != shim);
+  BOOST_TEST(user_may(*as_www, *www, X_OK));
+  BOOST_TEST(!find_executable("true", "/", closed.string(), www).has_value());
+  fs::remove_all(closed);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -221,6 +221,42 @@ BOOST_AUTO_TEST_CASE(idle_pools_wake_after_a_plugin_restart) {
   BOOST_TEST(woken[0].pid != second[0].pid);
 }
 
+BOOST_AUTO_TEST_CASE(idle_pools_start_as_the_plugin_exits_and_serve_while_it_is_gone) {
+  copy_data("httpplatform", "local/py");
+  config.application_pools.push_back(idling_pool("default"));
+  config.application_pools.push_back(idling_pool("py"));
+  config.applications.push_back(make_app("local/site"));
+  config.applications.push_back(make_app("local/py", "py", "py"));
+  start();
+  BOOST_TEST(workers("default").empty());
+  BOOST_TEST(workers("py").empty());
+
+  const auto error = run([&](completion done) { web->hand_over(done); });
+  BOOST_REQUIRE_MESSAGE(!error, error.value_or(""));
+  BOOST_TEST(!workers("default").empty());
+  BOOST_TEST(!workers("py").empty());
+  BOOST_TEST(
+      observer->wait_for({"application pool default started as the plugin exits"}).has_value());
+  const std::string state = web->save_state();
+  remember();
+  // The plugin is gone: nobody holds the activation sockets; the workers serve.
+  web.reset();
+  engine.reset();
+  BOOST_TEST(get("/file.txt").status == 200);
+  const auto app = get("/py/hello");
+  BOOST_TEST(app.status == 200, app.status << " " << app.body);
+
+  // The recovered site finds them running and idles them out again.
+  engine = make_linux_backend(driver);
+  observer = std::make_shared<recording_observer>();
+  web = engine->recover_site(state, observer);
+  BOOST_TEST(!workers("default").empty());
+  BOOST_TEST(observer
+                 ->wait_for({"application pool default idle for 2s; worker stopped"},
+                            std::chrono::seconds(8))
+                 .has_value());
+}
+
 BOOST_AUTO_TEST_CASE(a_stopped_idle_pool_answers_503_and_starts_on_demand_again) {
   config.application_pools.push_back(idling_pool("default"));
   config.applications.push_back(make_app("local/site"));
