@@ -254,6 +254,8 @@ class site_core : public std::enable_shared_from_this<site_core> {
   void close_activation(std::size_t pool);
   void on_activation(std::size_t pool);
   /// Job: starts the workers of an idle pool (a request waits, or AlwaysRunning).
+  /// Writes or removes the pool's stopped marker (see layout::pool_stopped_marker).
+  void persist_pool_stopped(std::size_t pool, bool stopped);
   /// `output_wait`: how long to wait for logmon to read the task's FIFOs
   /// before the workers write to /dev/null instead.
   void wake_pool(std::size_t pool, std::string reason, std::function<void()> finished,

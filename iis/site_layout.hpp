@@ -43,6 +43,11 @@ inline std::string app_wait_socket(std::size_t app) {
 inline std::string activity_log(const std::string& data_dir, std::size_t pool) {
   return data_dir + "/run/activity-" + std::to_string(pool) + ".log";
 }
+/// Present while the pool is stopped (by request or rapid-fail protection).
+/// Nomad keeps StartTask's driver state only, so a recovery learns it here.
+inline std::string pool_stopped_marker(const std::string& data_dir, std::size_t pool) {
+  return data_dir + "/run/pool-" + std::to_string(pool) + ".stopped";
+}
 inline std::string run_dir(const std::string& data_dir) {
   return data_dir + "/run";
 }

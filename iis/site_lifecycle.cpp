@@ -513,6 +513,11 @@ void site_core::recover(const saved_site& state) {
       // An operation was cut short by the restart: finish it in the safe direction.
       if (status == pool_status::starting) status = pool_status::started;
       if (status == pool_status::stopping) status = pool_status::stopped;
+      // Since StartTask a pool may have been stopped or started on request.
+      const bool stopped_marker =
+          ::access(layout::pool_stopped_marker(plan_.data_dir, p).c_str(), F_OK) == 0;
+      if (stopped_marker) status = pool_status::stopped;
+      if (!stopped_marker && status == pool_status::stopped) status = pool_status::started;
       pools_[p].status = status;
       pools_[p].last_activity = clock::now();
       pools_[p].master = state.pools[p].master;

@@ -2,6 +2,7 @@
 // reloads, periodic restarts, and the repairs after a worker crashed
 // (with rapid-fail protection).
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -189,6 +190,7 @@ void site_core::start_pool(std::size_t pool, step done) {
       return;
     }
     pools_[pool].status = pool_status::starting;
+    persist_pool_stopped(pool, false);
     pools_[pool].idle = false;
     pools_[pool].waking = false;
     pools_[pool].crashes.clear();  // a manual start resets rapid-fail protection
@@ -332,6 +334,7 @@ void site_core::stop_pool(std::size_t pool, step done) {
       return;
     }
     pools_[pool].status = pool_status::stopping;
+    persist_pool_stopped(pool, true);
     timer = pools_[pool].periodic_timer;
     pools_[pool].periodic_timer = 0;
     idle_timer = pools_[pool].idle_timer;
@@ -708,6 +711,17 @@ void site_core::arm_periodic_restart(std::size_t pool) {
     pools_[pool].periodic_timer = id;
   }
   if (previous) runtime_->runner->cancel(previous);
+}
+
+void site_core::persist_pool_stopped(std::size_t pool, bool stopped) {
+  const auto marker = layout::pool_stopped_marker(plan_.data_dir, pool);
+  if (!stopped) {
+    ::unlink(marker.c_str());
+    return;
+  }
+  // Best effort: without it a recovery would start the pool again, no worse.
+  const int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd >= 0) ::close(fd);
 }
 
 }  // namespace nomad_iis::iis

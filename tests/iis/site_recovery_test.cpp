@@ -73,6 +73,41 @@ BOOST_AUTO_TEST_CASE(recovered_site_keeps_serving_with_the_same_processes) {
   for (int pid : pids) BOOST_TEST(!pid_alive(pid), "pid " << pid);
 }
 
+BOOST_AUTO_TEST_CASE(a_pool_stopped_on_request_stays_stopped_after_a_plugin_restart) {
+  alloc.write("local/b/x.txt", "pool b");
+  config.application_pools.push_back(running_pool("default"));
+  config.application_pools.push_back(running_pool("second"));
+  config.applications.push_back(make_app("local/site"));
+  config.applications.push_back(make_app("local/b", "b", "second"));
+  start();
+  // Nomad keeps what StartTask returned: both pools Started.
+  const std::string state = web->save_state();
+  BOOST_REQUIRE(!run([&](completion done) { web->stop_pools({"second"}, done); }));
+  BOOST_TEST(get("/b/x.txt").status == 503);
+
+  auto restart_plugin = [&] {
+    remember();
+    web.reset();
+    engine.reset();
+    engine = make_linux_backend(driver);
+    observer = std::make_shared<recording_observer>();
+    web = engine->recover_site(state, observer);
+  };
+  restart_plugin();
+  BOOST_TEST(std::string(to_string(pool(web->snapshot(), "second").status)) == "Stopped");
+  BOOST_TEST(pool(web->snapshot(), "second").workers.empty());
+  BOOST_TEST(get("/b/x.txt").status == 503);
+  BOOST_TEST(get("/file.txt").status == 200);
+
+  // Started again on request, it stays started across the next restart.
+  BOOST_REQUIRE(!run([&](completion done) { web->start_pools({"second"}, done); }));
+  BOOST_TEST(get("/b/x.txt").body == "pool b");
+  restart_plugin();
+  BOOST_TEST(std::string(to_string(pool(web->snapshot(), "second").status)) == "Started");
+  BOOST_TEST(get("/b/x.txt").body == "pool b");
+  remember();
+}
+
 BOOST_AUTO_TEST_CASE(recovering_a_dead_site_throws) {
   config.applications.push_back(make_app("local/site"));
   start();
