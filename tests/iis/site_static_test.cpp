@@ -39,6 +39,12 @@ BOOST_AUTO_TEST_CASE(serves_files_and_stops_without_leftovers) {
   BOOST_TEST(logo.headers.find("image/svg+xml") != std::string::npos);
   BOOST_TEST(get("/missing.txt").status == 404);
 
+  // The OnDemand pool's first request was answered by the worker it woke; the
+  // backend learns that worker's PID a moment later.
+  BOOST_TEST(eventually([&] {
+    const auto pools = web->snapshot().pools;
+    return !pools.empty() && !pools[0].workers.empty();
+  }));
   const auto snapshot = web->snapshot();
   BOOST_TEST(snapshot.running);
   BOOST_TEST(snapshot.front.pid > 0);
