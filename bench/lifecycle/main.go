@@ -201,6 +201,9 @@ func run() error {
 	failed := 0
 	for err := range errs {
 		if err != nil {
+			if failed == 0 {
+				fmt.Fprintf(os.Stderr, "first RecoverTask error: %v\n", err)
+			}
 			failed++
 		}
 	}
