@@ -127,8 +127,13 @@ void site_core::detach() {
     dropped.swap(jobs_);
   }
   for (auto id : timers) runtime_->runner->cancel(id);
-  // Our sockets die with the plugin as well: a recovery creates them again.
-  // The files stay (a running pool nginx still serves through them).
+  // Our sockets die with the plugin as well; their keepers hold them (and may
+  // start idle pools: the lock that says we own the site goes now) until a
+  // recovery takes them back. The files stay.
+  {
+    std::lock_guard lock(mutex_);
+    site_lock_.reset();
+  }
   for (std::size_t p = 0; p < pools_.size(); ++p) {
     disarm_activation(p);
     std::lock_guard lock(mutex_);
@@ -412,6 +417,17 @@ void site_core::on_exit(const process_ref& ref, exit_status status) {
 process_ref site_core::spawn_nginx(const std::string& instance, const output_fds& outputs,
                                    int listener) {
   trim_log(layout::alert_log(plan_.data_dir, instance));
+  auto request = nginx_request(instance, listener);
+  request.stdout_fd = outputs.out.get();
+  request.stderr_fd = outputs.err.get();
+  try {
+    return spawn_process(request);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("nginx (" + instance + "): " + e.what());
+  }
+}
+
+spawn_request site_core::nginx_request(const std::string& instance, int listener) const {
   spawn_request request;
   request.path = plan_.nginx_path;
   request.args = nginx_arguments(plan_.nginx_path, plan_.data_dir, instance);
@@ -424,13 +440,7 @@ process_ref site_core::spawn_nginx(const std::string& instance, const output_fds
     request.env.push_back("NGINX=3;");
   }
   request.cwd = plan_.data_dir;  // sockets are named relative to it
-  request.stdout_fd = outputs.out.get();
-  request.stderr_fd = outputs.err.get();
-  try {
-    return spawn_process(request);
-  } catch (const std::exception& e) {
-    throw std::runtime_error("nginx (" + instance + "): " + e.what());
-  }
+  return request;
 }
 
 process_ref site_core::spawn_app(std::size_t app, std::int32_t port, const output_fds& outputs) {

@@ -174,6 +174,8 @@ class site_core : public std::enable_shared_from_this<site_core> {
   /// `listener` >= 0: handed to nginx as its inherited socket (NGINX="3;").
   process_ref spawn_nginx(const std::string& instance, const output_fds& outputs,
                           int listener = -1);
+  /// How an nginx instance is started (outputs left to the caller).
+  spawn_request nginx_request(const std::string& instance, int listener) const;
   process_ref spawn_app(std::size_t app, std::int32_t port, const output_fds& outputs);
   /// Processes of the pool (master, workers, apps, retiring ones too).
   std::vector<process_ref> pool_processes(std::size_t pool) const;
@@ -241,10 +243,20 @@ class site_core : public std::enable_shared_from_this<site_core> {
   // ---- on-demand starts and idle stops (site_demand.cpp) ----
   /// A pool can be Started without a worker (OnDemand, or idle_timeout).
   bool pool_can_idle(std::size_t pool) const;
-  /// Static content: creates the pool's listening socket unless we hold it.
+  /// Static content: the pool's listening socket unless we hold it: taken
+  /// back from its keeper after a plugin restart, else a new one (kept by a
+  /// keeper when the pool can idle).
   void open_listener(std::size_t pool);
   /// The pool has no worker now: watch its sockets, reserve its app ports.
   void arm_activation(std::size_t pool);
+  /// An app's wait socket unless we hold it (taken back from its keeper after
+  /// a plugin restart, else new and kept). Called under mutex_.
+  void open_wait_socket(std::size_t app);
+  /// Starts a keeper for an activation socket (socket_keeper.hpp), recorded
+  /// at `record`; with `pool`, one that starts that pool while we are gone.
+  /// Called under mutex_.
+  void keep_socket(int fd, const std::string& record, const std::string& what,
+                   std::optional<std::size_t> pool);
   /// Stops watching (the pool's workers take the connections from here on).
   void disarm_activation(std::size_t pool);
   /// Resets the connections waiting for the pool's apps (the front then
@@ -286,8 +298,11 @@ class site_core : public std::enable_shared_from_this<site_core> {
   const site_plan plan_;
   const std::shared_ptr<site_observer> observer_;
 
-  std::recursive_mutex gate_;              ///< held while calling out; detach() takes it
-  std::atomic<bool> detached_{false};      ///< written under gate_
+  std::recursive_mutex gate_;          ///< held while calling out; detach() takes it
+  std::atomic<bool> detached_{false};  ///< written under gate_
+  /// Held shared while we own the site: keepers start idle pools only
+  /// when it is free (socket_keeper.hpp). Guarded by mutex_.
+  unique_fd site_lock_;
   std::atomic<bool> handing_over_{false};  ///< the plugin exits: start idle pools, fast
 
   mutable std::mutex mutex_;  ///< guards everything below

@@ -16,6 +16,7 @@
 #include "iis/pool_activity.hpp"
 #include "iis/site_core.hpp"
 #include "iis/site_layout.hpp"
+#include "iis/socket_keeper.hpp"
 
 namespace nomad_iis::iis {
 namespace {
@@ -41,9 +42,62 @@ bool site_core::pool_can_idle(std::size_t pool) const {
 
 void site_core::open_listener(std::size_t pool) {
   std::lock_guard lock(mutex_);
-  if (pools_[pool].listener) return;
-  pools_[pool].listener = listen_unix(plan_.data_dir, layout::pool_bind_name(pool),
-                                      layout::socket_name(pool), backlog_of(plan_.pools[pool]));
+  auto& state = pools_[pool];
+  const auto record = layout::pool_keeper_record(plan_.data_dir, pool);
+  const std::string what = "pool " + plan_.pools[pool].name;
+  if (state.listener) {
+    // The keeper may have become the pool's nginx while we were gone.
+    const auto keeper = recorded_keeper(record);
+    if (pool_can_idle(pool) && (!keeper || *keeper == state.master)) {
+      keep_socket(state.listener.get(), record, what, pool);
+    }
+    return;
+  }
+  // After a plugin restart: the same socket, with what queued meanwhile.
+  if (auto kept = take_back_socket(record)) {
+    state.listener = std::move(kept->fd);
+    return;
+  }
+  stop_keeper(record);  // one whose socket we cannot have
+  state.listener = listen_unix(plan_.data_dir, layout::pool_bind_name(pool),
+                               layout::socket_name(pool), backlog_of(plan_.pools[pool]));
+  if (pool_can_idle(pool)) keep_socket(state.listener.get(), record, what, pool);
+}
+
+void site_core::open_wait_socket(std::size_t app) {
+  auto& state = apps_[app];
+  if (state.wait_socket) return;
+  const auto name = layout::app_wait_socket(app);
+  const auto record = layout::app_keeper_record(plan_.data_dir, app);
+  if (auto kept = take_back_socket(record)) {
+    state.wait_socket = std::move(kept->fd);
+    return;
+  }
+  stop_keeper(record);
+  state.wait_socket = listen_unix(plan_.data_dir, name, name, backlog_of(plan_.pools[state.pool]));
+  keep_socket(state.wait_socket.get(), record, "application " + std::to_string(app), std::nullopt);
+}
+
+void site_core::keep_socket(int fd, const std::string& record, const std::string& what,
+                            std::optional<std::size_t> pool) {
+  try {
+    if (!site_lock_) site_lock_ = hold_site_lock(layout::site_lock(plan_.data_dir));
+    keeper_spec spec;
+    spec.record_path = record;
+    spec.title = "nomad-iis socket keeper (" + what + ") " + plan_.data_dir;
+    spec.lock_path = layout::site_lock(plan_.data_dir);
+    if (pool) {
+      const auto instance = layout::pool_instance(*pool);
+      spec.activate = nginx_request(instance, fd);
+      spec.activate_pid_file = layout::pid_file(plan_.data_dir, instance);
+      spec.stdout_path = plan_.stdout_path;
+      spec.stderr_path = plan_.stderr_path;
+    }
+    const auto keeper = start_keeper(fd, spec);
+    runtime_->monitor->watch(keeper, [](exit_status) {});  // reaps it once stopped
+  } catch (const std::exception&) {
+    // Best effort: the socket still lives as long as the plugin does.
+  }
 }
 
 void site_core::arm_activation(std::size_t pool) {
@@ -61,10 +115,7 @@ void site_core::arm_activation(std::size_t pool) {
   for (std::size_t i = 0; i < apps_.size(); ++i) {
     auto& app = apps_[i];
     if (app.pool != pool || !app.handler) continue;
-    if (!app.wait_socket) {
-      const auto name = layout::app_wait_socket(i);
-      app.wait_socket = listen_unix(plan_.data_dir, name, name, backlog_of(plan_.pools[pool]));
-    }
+    open_wait_socket(i);
     // Keeps the idle app's port from being taken; empty if someone has it.
     if (!app.port_hold && !app.process.pid && app.port) app.port_hold = reserve_tcp_port(app.port);
     if (!app.wait_watch) {
@@ -95,8 +146,10 @@ void site_core::release_waiters(std::size_t pool) {
     if (!app.wait_socket) continue;
     remove_socket_file(plan_.data_dir, layout::app_wait_socket(i));
     // Closing a listener resets what waits in its backlog: the front takes
-    // that as a 502 and tries the app's port again (@app_retry).
+    // that as a 502 and tries the app's port again (@app_retry). Every copy
+    // must go, the keeper's too.
     app.wait_socket.reset();
+    stop_keeper(layout::app_keeper_record(plan_.data_dir, i));
   }
 }
 
@@ -105,6 +158,7 @@ void site_core::close_activation(std::size_t pool) {
   release_waiters(pool);
   std::lock_guard lock(mutex_);
   pools_[pool].listener.reset();
+  stop_keeper(layout::pool_keeper_record(plan_.data_dir, pool));
   remove_socket_file(plan_.data_dir, layout::socket_name(pool));
   remove_socket_file(plan_.data_dir, layout::pool_bind_name(pool));
   for (auto& app : apps_) {
@@ -423,10 +477,7 @@ void site_core::idle_stop(std::size_t pool, std::function<void()> finished) {
     if (pool_has_static(pool)) open_listener(pool);
     std::lock_guard lock(mutex_);
     for (std::size_t i = 0; i < apps_.size(); ++i) {
-      auto& app = apps_[i];
-      if (app.pool != pool || !app.handler || app.wait_socket) continue;
-      const auto name = layout::app_wait_socket(i);
-      app.wait_socket = listen_unix(plan_.data_dir, name, name, backlog_of(plan_pool));
+      if (apps_[i].pool == pool && apps_[i].handler) open_wait_socket(i);
     }
   } catch (const std::exception& e) {
     emit("application pool " + plan_pool.name + " stays up although idle: " + e.what());

@@ -48,6 +48,17 @@ inline std::string activity_log(const std::string& data_dir, std::size_t pool) {
 inline std::string pool_stopped_marker(const std::string& data_dir, std::size_t pool) {
   return data_dir + "/run/pool-" + std::to_string(pool) + ".stopped";
 }
+/// Who keeps an idle pool's listening socket (or an app's wait socket) while
+/// the plugin may be gone (see socket_keeper.hpp).
+inline std::string pool_keeper_record(const std::string& data_dir, std::size_t pool) {
+  return data_dir + "/run/keeper-pool-" + std::to_string(pool) + ".pid";
+}
+inline std::string app_keeper_record(const std::string& data_dir, std::size_t app) {
+  return data_dir + "/run/keeper-app-" + std::to_string(app) + ".pid";
+}
+inline std::string site_lock(const std::string& data_dir) {
+  return data_dir + "/run/site.lock";
+}
 inline std::string run_dir(const std::string& data_dir) {
   return data_dir + "/run";
 }

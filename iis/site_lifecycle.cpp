@@ -15,6 +15,7 @@
 #include "iis/site_core.hpp"
 #include "iis/site_files.hpp"
 #include "iis/site_layout.hpp"
+#include "iis/socket_keeper.hpp"
 #include "iis/state_codec.hpp"
 
 namespace nomad_iis::iis {
@@ -506,6 +507,12 @@ void site_core::recover(const saved_site& state) {
   auto self = shared_from_this();
   {
     std::lock_guard lock(mutex_);
+    // Ours again: from now on the keepers leave starting idle pools to us.
+    try {
+      site_lock_ = hold_site_lock(layout::site_lock(plan_.data_dir));
+    } catch (const std::exception&) {
+      // Without it a keeper may start a pool we are about to start too.
+    }
     front_ = state.front;
     started_ = true;
     for (std::size_t p = 0; p < pools_.size() && p < state.pools.size(); ++p) {
@@ -582,6 +589,10 @@ void site_core::recover(const saved_site& state) {
       if (master.pid) leftovers.push_back(master);
       for (const auto& [app, process, port] : live_apps) leftovers.push_back(process);
       kill_all(leftovers);
+      stop_keeper(layout::pool_keeper_record(plan_.data_dir, p));
+      for (const auto& app : state.pools[p].apps) {
+        stop_keeper(layout::app_keeper_record(plan_.data_dir, app.app));
+      }
       continue;
     }
     const bool has_static = pool_has_static(p);
@@ -615,8 +626,21 @@ void site_core::recover(const saved_site& state) {
         apps_[app].port = port;
       }
     }
+    // Requests parked for an app that has started meanwhile: resetting them
+    // (the keeper's copy is the last one) sends the front to the app's port.
+    for (const auto& [app, process, port] : live_apps) {
+      stop_keeper(layout::app_keeper_record(plan_.data_dir, app));
+    }
+    if (has_static) {
+      // The listener the pool's nginx inherited, kept while we were gone.
+      if (auto kept = take_back_socket(layout::pool_keeper_record(plan_.data_dir, p))) {
+        std::lock_guard lock(mutex_);
+        pools_[p].listener = std::move(kept->fd);
+      }
+    }
     if (master.pid) {
-      // Its nginx holds the pool's socket; we take it over when it next stops.
+      // Its nginx holds the pool's socket; without a keeper's copy we open a
+      // new one when it next stops.
       track(master, role::pool_master, p);
       for (const auto& worker : children_of(master)) track(worker, role::pool_worker, p);
     } else if (has_static) {

@@ -4,10 +4,12 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <thread>
 
+#include "iis/process.hpp"
 #include "site_fixture.hpp"
 
 using namespace nomad_iis;
@@ -32,6 +34,23 @@ std::string field(const std::string& body, const std::string& key) {
   if (start == std::string::npos) return "";
   const auto value = start + key.size() + 1;
   return body.substr(value, body.find_first_of(" \n", value) - value);
+}
+
+/// The socket keepers of the site in `data_dir` (iis/socket_keeper.hpp).
+std::vector<int> keeper_pids(const std::string& data_dir) {
+  std::vector<int> pids;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
+    const auto name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const int pid = std::stoi(name);
+    const auto line = command_line(pid);
+    if (line.find("socket keeper") != std::string::npos &&
+        line.find(data_dir) != std::string::npos && pid_alive(pid)) {
+      pids.push_back(pid);
+    }
+  }
+  return pids;
 }
 
 /// Runs `count` requests at once; returns how many got each status.
@@ -255,6 +274,41 @@ BOOST_AUTO_TEST_CASE(idle_pools_start_as_the_plugin_exits_and_serve_while_it_is_
                  ->wait_for({"application pool default idle for 2s; worker stopped"},
                             std::chrono::seconds(8))
                  .has_value());
+}
+
+BOOST_AUTO_TEST_CASE(an_idle_pool_starts_on_demand_while_the_plugin_is_gone) {
+  config.application_pools.push_back(idling_pool("default"));
+  config.applications.push_back(make_app("local/site"));
+  start();
+  const std::string state = web->save_state();
+  const std::string data_dir = plan.data_dir;
+  BOOST_TEST(workers("default").empty());
+  BOOST_TEST(keeper_pids(data_dir).size() == 1u);
+
+  // A kill -9 of the plugin: the site object goes without a hand-over.
+  remember();
+  web.reset();
+  engine.reset();
+  const auto served = get("/file.txt");
+  BOOST_TEST(served.status == 200, served.status << " " << served.body);
+
+  // The recovered site adopts the nginx the keeper started, idles it out, and
+  // then starts the pool itself again; a new keeper waits meanwhile.
+  engine = make_linux_backend(driver);
+  observer = std::make_shared<recording_observer>();
+  web = engine->recover_site(state, observer);
+  BOOST_REQUIRE(!workers("default").empty());
+  BOOST_TEST(get("/file.txt").status == 200);
+  BOOST_REQUIRE(observer->wait_for({"application pool default idle for 2s; worker stopped"},
+                                   std::chrono::seconds(8)));
+  BOOST_TEST(keeper_pids(data_dir).size() == 1u);
+  BOOST_TEST(get("/file.txt").body == "static file content");
+  BOOST_TEST(observer->wait_for({"application pool default started on demand"}).has_value());
+  remember();
+
+  BOOST_REQUIRE(!run([&](completion done) { web->destroy(done); }));
+  web.reset();
+  BOOST_TEST(eventually([&] { return keeper_pids(data_dir).empty(); }));
 }
 
 BOOST_AUTO_TEST_CASE(a_stopped_idle_pool_answers_503_and_starts_on_demand_again) {
