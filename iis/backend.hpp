@@ -101,10 +101,11 @@ class site {
   /// Kills whatever still runs and removes the site's data_dir.
   virtual void destroy(completion done) = 0;
 
-  /// The plugin is about to exit and leave the site running. Nobody will
-  /// answer the activation sockets of idle pools until a recovery, so their
-  /// workers start now (the recovered site idles them out again). May be
-  /// called while another operation runs; `done` runs once every wake ended.
+  /// The plugin is about to exit and leave the site running. Idle pools
+  /// that nothing could start until a recovery (those with application
+  /// processes, or without a socket keeper) start their workers now; the
+  /// recovered site idles them out again. May be called while another
+  /// operation runs; `done` runs once every wake ended.
   virtual void hand_over(completion done) = 0;
 
   virtual site_snapshot snapshot() const = 0;

@@ -185,12 +185,19 @@ void site_core::on_activation(std::size_t pool) {
 
 void site_core::hand_over(completion done) {
   handing_over_ = true;
+  // A keeper starts a static pool itself; application processes it cannot.
+  std::vector<bool> keeper_starts(pools_.size());
+  for (std::size_t p = 0; p < pools_.size(); ++p) {
+    keeper_starts[p] =
+        !pool_has_apps(p) && recorded_keeper(layout::pool_keeper_record(plan_.data_dir, p));
+  }
   std::vector<std::size_t> idle;
   {
     std::lock_guard lock(mutex_);
     for (std::size_t p = 0; p < pools_.size(); ++p) {
       auto& state = pools_[p];
       if (state.status != pool_status::started || !state.idle || state.waking) continue;
+      if (keeper_starts[p]) continue;
       state.waking = true;  // an activation meanwhile finds the wake queued
       idle.push_back(p);
     }
