@@ -93,16 +93,6 @@ struct demand_fixture : site_fixture {
   std::string status(const std::string& name) {
     return to_string(pool(web->snapshot(), name).status);
   }
-  /// The site object goes away as in a plugin restart; a new backend recovers
-  /// it from `state`, which Nomad keeps from StartTask.
-  void restart_plugin(const std::string& state) {
-    remember();
-    web.reset();
-    engine.reset();
-    engine = make_linux_backend(driver);
-    observer = std::make_shared<recording_observer>();
-    web = engine->recover_site(state, observer);
-  }
 };
 
 struct app_fixture : demand_fixture {
@@ -258,18 +248,14 @@ BOOST_AUTO_TEST_CASE(idle_pools_start_as_the_plugin_exits_and_serve_while_it_is_
   BOOST_TEST(workers("default").empty());
   BOOST_TEST(observer->wait_for({"application pool py started as the plugin exits"}).has_value());
   const std::string state = web->save_state();
-  remember();
   // The plugin is gone: both serve.
-  web.reset();
-  engine.reset();
+  lose_plugin();
   const auto app = get("/py/hello");
   BOOST_TEST(app.status == 200, app.status << " " << app.body);
   BOOST_TEST(get("/file.txt").status == 200);
 
   // The recovered site finds them running and idles them out again.
-  engine = make_linux_backend(driver);
-  observer = std::make_shared<recording_observer>();
-  web = engine->recover_site(state, observer);
+  recover_plugin(state);
   BOOST_TEST(!workers("py").empty());
   BOOST_TEST(!workers("default").empty());
   BOOST_TEST(
@@ -288,17 +274,13 @@ BOOST_AUTO_TEST_CASE(an_idle_pool_starts_on_demand_while_the_plugin_is_gone) {
   BOOST_TEST(keeper_pids(data_dir).size() == 1u);
 
   // A kill -9 of the plugin: the site object goes without a hand-over.
-  remember();
-  web.reset();
-  engine.reset();
+  lose_plugin();
   const auto served = get("/file.txt");
   BOOST_TEST(served.status == 200, served.status << " " << served.body);
 
   // The recovered site adopts the nginx the keeper started, idles it out, and
   // then starts the pool itself again; a new keeper waits meanwhile.
-  engine = make_linux_backend(driver);
-  observer = std::make_shared<recording_observer>();
-  web = engine->recover_site(state, observer);
+  recover_plugin(state);
   BOOST_REQUIRE(!workers("default").empty());
   BOOST_TEST(get("/file.txt").status == 200);
   BOOST_REQUIRE(observer->wait_for({"application pool default idle for 2s; worker stopped"},

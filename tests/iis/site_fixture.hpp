@@ -81,6 +81,26 @@ struct site_fixture {
     for (int pid : all_pids(web->snapshot())) seen.insert(pid);
   }
 
+  /// The plugin goes away as in a kill -9: the site object and the backend
+  /// are destroyed, nothing is stopped.
+  void lose_plugin() {
+    remember();
+    web.reset();
+    engine.reset();
+  }
+
+  /// A new plugin recovers the site from `state` (Nomad keeps StartTask's).
+  void recover_plugin(const std::string& state) {
+    engine = make_linux_backend(driver);
+    observer = std::make_shared<recording_observer>();
+    web = engine->recover_site(state, observer);
+  }
+
+  void restart_plugin(const std::string& state) {
+    lose_plugin();
+    recover_plugin(state);
+  }
+
   http_response get(const std::string& path, const std::string& host = "localhost") {
     return http_get("127.0.0.1", port, path, host);
   }

@@ -85,15 +85,7 @@ BOOST_AUTO_TEST_CASE(a_pool_stopped_on_request_stays_stopped_after_a_plugin_rest
   BOOST_REQUIRE(!run([&](completion done) { web->stop_pools({"second"}, done); }));
   BOOST_TEST(get("/b/x.txt").status == 503);
 
-  auto restart_plugin = [&] {
-    remember();
-    web.reset();
-    engine.reset();
-    engine = make_linux_backend(driver);
-    observer = std::make_shared<recording_observer>();
-    web = engine->recover_site(state, observer);
-  };
-  restart_plugin();
+  restart_plugin(state);
   BOOST_TEST(std::string(to_string(pool(web->snapshot(), "second").status)) == "Stopped");
   BOOST_TEST(pool(web->snapshot(), "second").workers.empty());
   BOOST_TEST(get("/b/x.txt").status == 503);
@@ -102,7 +94,7 @@ BOOST_AUTO_TEST_CASE(a_pool_stopped_on_request_stays_stopped_after_a_plugin_rest
   // Started again on request, it stays started across the next restart.
   BOOST_REQUIRE(!run([&](completion done) { web->start_pools({"second"}, done); }));
   BOOST_TEST(get("/b/x.txt").body == "pool b");
-  restart_plugin();
+  restart_plugin(state);
   BOOST_TEST(std::string(to_string(pool(web->snapshot(), "second").status)) == "Started");
   BOOST_TEST(get("/b/x.txt").body == "pool b");
   remember();
