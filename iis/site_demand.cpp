@@ -58,7 +58,11 @@ void site_core::open_listener(std::size_t pool) {
     state.listener = std::move(kept->fd);
     return;
   }
-  stop_keeper(record);  // one whose socket we cannot have
+  // A keeper whose socket we cannot have goes; one that became the pool's
+  // running nginx stays (its own stop comes with the pool's).
+  if (const auto keeper = recorded_keeper(record); !keeper || !(*keeper == state.master)) {
+    stop_keeper(record);
+  }
   state.listener = listen_unix(plan_.data_dir, layout::pool_bind_name(pool),
                                layout::socket_name(pool), backlog_of(plan_.pools[pool]));
   if (pool_can_idle(pool)) keep_socket(state.listener.get(), record, what, pool);

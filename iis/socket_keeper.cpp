@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -103,6 +104,12 @@ std::optional<kept_socket> take_back_socket(const std::string& record_path) {
   if (!pidfd || !is_alive(*keeper)) return std::nullopt;
   unique_fd socket(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), 3, 0)));
   if (!socket) return std::nullopt;
+  // The keeper may have become the pool's nginx: make sure 3 is still a listener.
+  int listening = 0;
+  socklen_t size = sizeof listening;
+  if (::getsockopt(socket.get(), SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) != 0 || !listening) {
+    return std::nullopt;
+  }
   set_cloexec(socket.get());
   return kept_socket{std::move(socket), *keeper};
 }

@@ -301,9 +301,15 @@ func TestKilledWorkerIsRestartedWithAnEvent(t *testing.T) {
 	if code, _, err := getEventually(e.url("/"), 10*time.Second); err != nil || code != 200 {
 		t.Fatalf("GET /: %d %v", code, err)
 	}
-	workers := e.pools(t)["default"].WorkerProcessIds
-	if len(workers) == 0 {
-		t.Fatal("pool default reports no worker")
+	// The OnDemand pool answered its first request with the worker it woke;
+	// the plugin learns that worker's PID a moment later.
+	var workers []int
+	for deadline := time.Now().Add(5 * time.Second); len(workers) == 0; {
+		workers = e.pools(t)["default"].WorkerProcessIds
+		if len(workers) == 0 && time.Now().After(deadline) {
+			t.Fatal("pool default reports no worker")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if err := syscall.Kill(workers[0], syscall.SIGKILL); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"image/png"
 	"os"
 	"testing"
+	"time"
 )
 
 // TestScreenshot: a PNG of the task's page, decodable, of the asked size.
@@ -52,6 +53,14 @@ func TestProcdump(t *testing.T) {
 	}
 	e := startEnv(t, envOptions{})
 	a := e.startApp(appOptions{})
+	// The OnDemand pool's worker, woken by the first request, is known to the
+	// plugin a moment after it answered.
+	for deadline := time.Now().Add(5 * time.Second); len(a.status(t).Pools[0].WorkerIDs) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the pool reports no worker")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	r := get(t, withKey(apiKey), a.api+"/procdump")
 	expect(t, r, 200, "procdump")
 	if len(r.body) < 4 || !bytes.Equal(r.body[:4], []byte("\x7fELF")) {
