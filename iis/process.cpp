@@ -260,13 +260,17 @@ bool is_alive(const process_ref& ref) {
   }
 }
 
-bool send_signal(const process_ref& ref, int signal) {
-  if (ref.pid <= 0) return false;
+unique_fd open_pidfd(const process_ref& ref) {
+  if (ref.pid <= 0) return unique_fd{};
   unique_fd pidfd(pidfd_open(ref.pid));
-  if (!pidfd) return false;
-  // The pidfd pins the process: if the start time matches now, the signal reaches it.
-  if (read_start_ticks(ref.pid) != ref.start_ticks) return false;
-  return pidfd_send_signal(pidfd.get(), signal) == 0;
+  // The pidfd pins the process: if the start time matches now, it is `ref`.
+  if (!pidfd || read_start_ticks(ref.pid) != ref.start_ticks) return unique_fd{};
+  return pidfd;
+}
+
+bool send_signal(const process_ref& ref, int signal) {
+  const auto pidfd = open_pidfd(ref);
+  return pidfd && pidfd_send_signal(pidfd.get(), signal) == 0;
 }
 
 std::string command_line(pid_t pid) {

@@ -115,4 +115,8 @@ class unique_fd {
   int fd_ = -1;
 };
 
+/// A pidfd for exactly the process `ref` names (it pins the process, so a
+/// reused PID is never hit); empty when it is gone.
+unique_fd open_pidfd(const process_ref& ref);
+
 }  // namespace nomad_iis::iis

@@ -543,4 +543,14 @@ void site_core::forget(const std::vector<process_ref>& processes) {
   }
 }
 
+void site_core::mark_all_stopped() {
+  for (auto& pool : pools_) {
+    pool.status = pool_status::stopped;
+    pool.idle = false;
+    pool.waking = false;
+    pool.master = process_ref{};
+  }
+  for (auto& app : apps_) app.process = process_ref{};
+}
+
 }  // namespace nomad_iis::iis

@@ -72,6 +72,13 @@ class site_core : public std::enable_shared_from_this<site_core> {
   void detach();
 
  private:
+  /// How long killed processes may take to be gone.
+  static constexpr auto kill_grace = std::chrono::seconds(3);
+  /// How long a new nginx master may take to fork its workers.
+  static constexpr auto adopt_limit = std::chrono::seconds(3);
+  /// How long a replacement for a crashed process waits for logmon.
+  static constexpr auto repair_output_wait = std::chrono::seconds(5);
+
   enum class role { front_master, front_worker, pool_master, pool_worker, app };
 
   /// A process we watch.
@@ -184,6 +191,9 @@ class site_core : public std::enable_shared_from_this<site_core> {
   /// killed master); returns everything it killed, for wait_gone().
   std::vector<process_ref> kill_all(const std::vector<process_ref>& processes) const;
   void forget(const std::vector<process_ref>& processes);
+  /// Every pool Stopped with no process (the site was stopped, destroyed or
+  /// lost its front). Called under mutex_.
+  void mark_all_stopped();
 
   // ---- configuration files and certificates (site_configs.cpp) ----
   /// Reads web.config of the pool's applications (all pools when nullopt).

@@ -21,8 +21,6 @@
 namespace nomad_iis::iis {
 namespace {
 
-constexpr auto kill_grace = std::chrono::seconds(3);
-constexpr auto adopt_limit = std::chrono::seconds(3);
 /// A start on demand does not wait long for logmon: a request is waiting.
 constexpr auto wake_output_wait = std::chrono::seconds(1);
 constexpr auto min_idle_check = std::chrono::milliseconds(100);

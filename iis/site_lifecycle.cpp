@@ -49,9 +49,6 @@ std::optional<std::pair<process_ref, std::int32_t>> running_app(const std::strin
   return std::make_pair(ref, port);
 }
 
-constexpr auto kill_grace = std::chrono::seconds(3);
-constexpr auto adopt_limit = std::chrono::seconds(3);
-
 std::string join(const std::vector<std::string>& items, const char* separator = ", ") {
   std::string out;
   for (const auto& item : items) {
@@ -301,12 +298,7 @@ void site_core::abort_start(const std::string& error, completion done,
               remove_tree(self->plan_.data_dir);
               {
                 std::lock_guard lock(self->mutex_);
-                for (auto& pool : self->pools_) {
-                  pool.status = pool_status::stopped;
-                  pool.idle = false;
-                  pool.master = process_ref{};
-                }
-                for (auto& app : self->apps_) app.process = process_ref{};
+                self->mark_all_stopped();
                 self->front_ = process_ref{};
                 self->started_ = false;
               }
@@ -369,13 +361,7 @@ void site_core::run_stop(duration timeout, int app_signal, completion done,
                             }
                             {
                               std::lock_guard lock(self->mutex_);
-                              for (auto& pool : self->pools_) {
-                                pool.status = pool_status::stopped;
-                                pool.idle = false;
-                                pool.waking = false;
-                                pool.master = process_ref{};
-                              }
-                              for (auto& app : self->apps_) app.process = process_ref{};
+                              self->mark_all_stopped();
                               self->front_ = process_ref{};
                             }
                             std::optional<std::string> error;
@@ -421,13 +407,7 @@ void site_core::run_destroy(completion done, std::function<void()> finished) {
         remove_tree(self->plan_.data_dir);
         {
           std::lock_guard lock(self->mutex_);
-          for (auto& pool : self->pools_) {
-            pool.status = pool_status::stopped;
-            pool.idle = false;
-            pool.waking = false;
-            pool.master = process_ref{};
-          }
-          for (auto& app : self->apps_) app.process = process_ref{};
+          self->mark_all_stopped();
           self->front_ = process_ref{};
         }
         std::optional<std::string> error;
@@ -460,13 +440,7 @@ void site_core::run_front_died(exit_status status, std::function<void()> finishe
               for (std::size_t p = 0; p < self->pools_.size(); ++p) self->close_activation(p);
               {
                 std::lock_guard lock(self->mutex_);
-                for (auto& pool : self->pools_) {
-                  pool.status = pool_status::stopped;
-                  pool.idle = false;
-                  pool.waking = false;
-                  pool.master = process_ref{};
-                }
-                for (auto& app : self->apps_) app.process = process_ref{};
+                self->mark_all_stopped();
               }
               exit_info info;
               info.exit_code = status.known ? status.code : -1;

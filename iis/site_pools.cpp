@@ -17,9 +17,6 @@
 namespace nomad_iis::iis {
 namespace {
 
-constexpr auto kill_grace = std::chrono::seconds(3);
-constexpr auto adopt_limit = std::chrono::seconds(3);
-constexpr auto repair_output_wait = std::chrono::seconds(5);
 constexpr auto front_reload_limit = std::chrono::seconds(10);
 constexpr auto retire_limit = std::chrono::seconds(5);
 

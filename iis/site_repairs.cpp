@@ -13,14 +13,6 @@
 #include "iis/site_layout.hpp"
 
 namespace nomad_iis::iis {
-namespace {
-
-constexpr auto kill_grace = std::chrono::seconds(3);
-constexpr auto adopt_limit = std::chrono::seconds(3);
-constexpr auto repair_output_wait = std::chrono::seconds(5);
-
-}  // namespace
-
 // ------------------------------------------------------------ crash repairs
 
 void site_core::rapid_fail_stop(std::size_t pool, std::function<void()> finished) {

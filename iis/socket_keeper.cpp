@@ -99,9 +99,8 @@ std::optional<process_ref> recorded_keeper(const std::string& record_path) {
 std::optional<kept_socket> take_back_socket(const std::string& record_path) {
   const auto keeper = read_record(record_path);
   if (!keeper) return std::nullopt;
-  unique_fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, keeper->pid, 0)));
-  // The pidfd pins the process: a matching start time now means it is ours.
-  if (!pidfd || !is_alive(*keeper)) return std::nullopt;
+  const auto pidfd = open_pidfd(*keeper);
+  if (!pidfd || !is_alive(*keeper)) return std::nullopt;  // not a zombie either
   unique_fd socket(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), 3, 0)));
   if (!socket) return std::nullopt;
   // The keeper may have become the pool's nginx: make sure 3 is still a listener.

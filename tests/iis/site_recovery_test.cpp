@@ -33,14 +33,11 @@ BOOST_AUTO_TEST_CASE(recovered_site_keeps_serving_with_the_same_processes) {
 
   // The plugin goes away: the site object and the backend are destroyed
   // without stopping anything.
-  web.reset();
-  engine.reset();
+  lose_plugin();
   for (int pid : all_pids(before)) BOOST_TEST(pid_alive(pid), "pid " << pid << " died");
   BOOST_TEST(get("/file.txt").status == 200);
 
-  engine = make_linux_backend(driver);
-  auto second_observer = std::make_shared<recording_observer>();
-  web = engine->recover_site(state, second_observer);
+  recover_plugin(state);
   const auto after = web->snapshot();
   BOOST_TEST(after.running);
   BOOST_TEST((after.front == before.front));
@@ -52,8 +49,8 @@ BOOST_AUTO_TEST_CASE(recovered_site_keeps_serving_with_the_same_processes) {
   // The recovered site still watches its workers although they are not its children.
   const auto worker = pool(after, "default").workers.at(0);
   ::kill(worker.pid, SIGKILL);
-  BOOST_TEST(second_observer->wait_for({"worker " + std::to_string(worker.pid), "restarted as"})
-                 .has_value());
+  BOOST_TEST(
+      observer->wait_for({"worker " + std::to_string(worker.pid), "restarted as"}).has_value());
   remember();
 
   // An application process restarted after recovery gets the task's environment
@@ -61,8 +58,7 @@ BOOST_AUTO_TEST_CASE(recovered_site_keeps_serving_with_the_same_processes) {
   BOOST_TEST(state.find("NOMAD_TASK_NAME") == std::string::npos);
   const int app = pool(web->snapshot(), "py").workers.at(0).pid;
   ::kill(app, SIGKILL);
-  BOOST_TEST(
-      second_observer->wait_for({"worker " + std::to_string(app), "restarted as"}).has_value());
+  BOOST_TEST(observer->wait_for({"worker " + std::to_string(app), "restarted as"}).has_value());
   remember();
   const auto body = get("/py/").body;
   BOOST_TEST(body.find("hello from httpPlatform") != std::string::npos, body);
