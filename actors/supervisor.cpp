@@ -1,5 +1,7 @@
 #include "actors/supervisor.hpp"
 
+#include <type_traits>
+
 #include <caf/all.hpp>
 
 #include "actors/event_hub.hpp"
@@ -17,12 +19,57 @@ using supervisor_ptr = caf::stateful_actor<supervisor_state>*;
 
 const std::string not_found_text = "task not found for given id";
 
-/// Delegates `m` to the task's actor, or answers task_not_found.
-template <class Message>
-caf::result<caf::message> forward(supervisor_ptr self, const std::string& task_id, Message& m) {
+/// A task actor that quit while a request to it was queued means the task
+/// is gone: callers get task_not_found, as for an id never seen.
+caf::error task_error(caf::error error) {
+  if (error == caf::sec::request_receiver_down)
+    return caf::make_error(ec::task_not_found, not_found_text);
+  return error;
+}
+
+/// Forgets a task whose actor is gone or going (destroyed, or down).
+void forget_task(supervisor_ptr self, const caf::actor_addr& addr) {
+  auto it = self->state.task_ids.find(addr);
+  if (it == self->state.task_ids.end()) return;
+  auto task = self->state.tasks.find(it->second);
+  if (task != self->state.tasks.end() && task->second.address() == addr) {
+    self->state.tasks.erase(task);
+    self->state.summaries.erase(it->second);
+    self->state.spawn_seq.erase(it->second);
+  }
+  self->state.task_ids.erase(it);
+}
+
+/// Relays `m` to the task's actor and its reply (of type Reply, or none for
+/// void) back, or answers task_not_found. `on_success` runs before the reply
+/// is delivered, so the caller's next request already sees its effect.
+template <class Reply, class Message, class OnSuccess = void (*)(supervisor_ptr, const caf::actor&)>
+caf::result<caf::message> forward(
+    supervisor_ptr self, const std::string& task_id, Message& m,
+    OnSuccess on_success = [](supervisor_ptr, const caf::actor&) {}) {
   auto it = self->state.tasks.find(task_id);
   if (it == self->state.tasks.end()) return caf::make_error(ec::task_not_found, not_found_text);
-  return self->delegate(it->second, std::move(m));
+  auto rp = self->make_response_promise();
+  auto task = it->second;
+  auto on_error = [rp](caf::error& error) mutable { rp.deliver(task_error(std::move(error))); };
+  if constexpr (std::is_void_v<Reply>) {
+    self->request(task, caf::infinite, std::move(m))
+        .then(
+            [self, rp, task, on_success]() mutable {
+              on_success(self, task);
+              rp.deliver(caf::unit);
+            },
+            on_error);
+  } else {
+    self->request(task, caf::infinite, std::move(m))
+        .then(
+            [self, rp, task, on_success](Reply& reply) mutable {
+              on_success(self, task);
+              rp.deliver(std::move(reply));
+            },
+            on_error);
+  }
+  return rp;
 }
 
 caf::actor spawn_task(supervisor_ptr self, const std::string& task_id) {
@@ -43,16 +90,7 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
   self->state.hub = std::move(hub);
   self->state.fingerprinter = std::move(fingerprinter);
   self->set_down_handler([self](const caf::down_msg& down) {
-    auto addr = caf::actor_cast<caf::actor_addr>(down.source);
-    auto it = self->state.task_ids.find(addr);
-    if (it == self->state.task_ids.end()) return;
-    auto task = self->state.tasks.find(it->second);
-    if (task != self->state.tasks.end() && task->second.address() == addr) {
-      self->state.tasks.erase(task);
-      self->state.summaries.erase(it->second);
-      self->state.spawn_seq.erase(it->second);
-    }
-    self->state.task_ids.erase(it);
+    forget_task(self, caf::actor_cast<caf::actor_addr>(down.source));
   });
   return {
       [self](msg::set_driver_config& cfg) {
@@ -77,12 +115,18 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
         auto task = spawn_task(self, m.task.task_id);
         return self->delegate(task, std::move(m));
       },
-      [self](msg::wait_task& m) { return forward(self, m.task_id, m); },
-      [self](msg::stop_task& m) { return forward(self, m.task_id, m); },
-      [self](msg::destroy_task& m) { return forward(self, m.task_id, m); },
-      [self](msg::inspect_task& m) { return forward(self, m.task_id, m); },
-      [self](msg::signal_task& m) { return forward(self, m.task_id, m); },
-      [self](msg::sample_stats& m) { return forward(self, m.task_id, m); },
+      [self](msg::wait_task& m) { return forward<msg::exit_result>(self, m.task_id, m); },
+      [self](msg::stop_task& m) { return forward<void>(self, m.task_id, m); },
+      [self](msg::destroy_task& m) {
+        // Forgotten before the reply, not when its down message comes: the
+        // caller may ask about the task again before that.
+        return forward<void>(self, m.task_id, m, [](supervisor_ptr self, const caf::actor& task) {
+          forget_task(self, task.address());
+        });
+      },
+      [self](msg::inspect_task& m) { return forward<msg::task_status>(self, m.task_id, m); },
+      [self](msg::signal_task& m) { return forward<void>(self, m.task_id, m); },
+      [self](msg::sample_stats& m) { return forward<msg::task_stats>(self, m.task_id, m); },
       [self](msg::task_summary& summary) {
         if (self->state.tasks.count(summary.task_id) != 0)
           self->state.summaries[summary.task_id] = std::move(summary);

@@ -1,7 +1,7 @@
 #pragma once
 // The driver supervisor answers Nomad's lifecycle RPCs: it maps task IDs to
 // task actors, spawns them on StartTask/RecoverTask and delegates every other
-// request to the task's own actor (whose reply goes straight to the caller).
+// request to the task's own actor, relaying its reply.
 
 #include <map>
 #include <memory>

@@ -81,6 +81,32 @@ BOOST_AUTO_TEST_CASE(destroy_after_stop_forgets_the_task) {
   BOOST_TEST(message_of(*inspected->error) == "task not found for given id");
 }
 
+BOOST_AUTO_TEST_CASE(a_request_that_meets_the_destroyed_task_actor_is_answered_not_found) {
+  const std::string id = "alloc1/web/0000beef";
+  start_running(id);
+  ask_void(actors.supervisor, msg::stop_task{id, {}, ""});
+  complete_all();
+  auto destroyed = ask_void(actors.supervisor, msg::destroy_task{id, false});
+  // The backend finishes the destroy; the task actor has not yet run.
+  world->complete_next();
+  // An InspectTask reaches the supervisor first and is relayed to the task
+  // actor, which quits before it reads it.
+  auto inspected = std::make_shared<outcome<msg::task_status>>();
+  auto asker = sys.spawn([inspected, dest = actors.supervisor](caf::event_based_actor* self) {
+    self->request(dest, caf::infinite, msg::inspect_task{"alloc1/web/0000beef"})
+        .then([inspected](msg::task_status& s) { inspected->value = std::move(s); },
+              [inspected](caf::error& e) { inspected->error = std::move(e); });
+  });
+  BOOST_REQUIRE(sched.prioritize(asker));
+  sched.run_once();
+  BOOST_REQUIRE(sched.prioritize(actors.supervisor));
+  sched.run_once();
+  run();
+  BOOST_TEST(destroyed->done);
+  BOOST_REQUIRE(inspected->error);
+  BOOST_TEST(static_cast<int>(code_of(*inspected->error)) == static_cast<int>(ec::task_not_found));
+}
+
 BOOST_AUTO_TEST_CASE(destroy_refuses_a_running_task_unless_forced) {
   start_running();
   auto refused = ask_void(actors.supervisor, msg::destroy_task{"alloc1/web/0000beef", false});
