@@ -1,14 +1,16 @@
 #include "adapters/http/server.hpp"
 
+#include "adapters/http/connection.hpp"
+
 #include <mutex>
 
 #include <Poco/Net/Context.h>
-#include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/SSLManager.h>
 #include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/TCPServer.h>
 #include <Poco/ThreadPool.h>
 
 namespace nomad_iis::http {
@@ -22,7 +24,9 @@ void init_ssl_once() {
 }  // namespace
 
 http_server::http_server(server_options opts, Poco::Net::HTTPRequestHandlerFactory::Ptr factory)
-    : opts_(std::move(opts)), factory_(std::move(factory)) {}
+    : opts_(std::move(opts)),
+      factory_(std::move(factory)),
+      connections_(std::make_shared<connection_registry>()) {}
 
 http_server::~http_server() {
   stop();
@@ -58,14 +62,16 @@ void http_server::start() {
   // Connection threads come from our own pool, sized past max_threads so
   // the dispatcher never waits for a thread while clients queue.
   pool_ = std::make_unique<Poco::ThreadPool>(8, opts_.max_threads + 8, 60);
-  server_ = std::make_unique<Poco::Net::HTTPServer>(factory_, *pool_, *socket, params);
+  server_ = std::make_unique<Poco::Net::TCPServer>(
+      new api_connection_factory(params, factory_, connections_), *pool_, *socket, params);
   port_ = socket->address().port();
   server_->start();
 }
 
 void http_server::stop() {
   if (server_) {
-    server_->stopAll(true);
+    server_->stop();
+    connections_->stop_all();
     server_.reset();
   }
   if (pool_) {

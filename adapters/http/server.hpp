@@ -1,7 +1,8 @@
 #pragma once
 // The Poco HTTP(S) server of the Management API: thread-per-connection,
 // sized so 64 keep-alive clients are all served, with bounded keep-alive,
-// idle timeouts and Poco's request/header size limits.
+// idle timeouts and Poco's request/header size limits (answered in JSON by
+// api_connection).
 
 #include <cstdint>
 #include <memory>
@@ -12,11 +13,13 @@
 namespace Poco {
 class ThreadPool;
 namespace Net {
-class HTTPServer;
+class TCPServer;
 }
 }  // namespace Poco
 
 namespace nomad_iis::http {
+
+class connection_registry;
 
 struct server_options {
   std::string bind = "0.0.0.0";
@@ -45,7 +48,8 @@ class http_server {
   server_options opts_;
   Poco::Net::HTTPRequestHandlerFactory::Ptr factory_;
   std::unique_ptr<Poco::ThreadPool> pool_;
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::shared_ptr<connection_registry> connections_;
+  std::unique_ptr<Poco::Net::TCPServer> server_;
   std::uint16_t port_ = 0;
 };
 

@@ -1,7 +1,10 @@
 package management
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -9,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"nomad_iis/host/pluginhost"
 )
 
 // TestBindFailureIsRetried: a taken port does not kill the plugin; the API
@@ -92,5 +97,127 @@ func Test64KeepAliveClients(t *testing.T) {
 	t.Logf("served %d requests in 3 s, %d failures", served, failures)
 	if failures > 0 || starved > 0 {
 		t.Errorf("%d failures, %d of 64 clients starved", failures, starved)
+	}
+}
+
+// rawExchange sends raw request bytes on a new connection and reads one
+// response, then reports whether the server closed the connection after it.
+func rawExchange(t *testing.T, port int, request string) (resp *http.Response, body []byte, closed bool) {
+	t.Helper()
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Write([]byte(request)); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(conn)
+	resp, err = http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatalf("reading the response to %.60q: %v", request, err)
+	}
+	body, err = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A server that keeps the connection open sends nothing more.
+	conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	_, err = r.ReadByte()
+	return resp, body, err == io.EOF
+}
+
+// TestUnreadableRequestsGetJSONErrors: a request Poco cannot parse (header
+// or URI over its limits, a garbled request line) is answered like every
+// other error of the API, with a JSON body naming the problem (Poco's own
+// connection sends a bare 400), and the connection is closed; the server
+// goes on serving.
+func TestUnreadableRequestsGetJSONErrors(t *testing.T) {
+	e := startEnv(t, envOptions{})
+	auth := "X-Api-Key: " + apiKey + "\r\n"
+	cases := []struct {
+		name, request string
+		code          int
+		errorCode     string
+		mentions      string
+	}{
+		{"header value over 8 KiB",
+			"GET /api/v1/allocs HTTP/1.1\r\nHost: x\r\n" + auth + "X-Big: " + strings.Repeat("a", 9000) + "\r\n\r\n",
+			431, "headers_too_large", "Field value too long"},
+		{"too many header fields",
+			"GET /api/v1/allocs HTTP/1.1\r\nHost: x\r\n" + auth + strings.Repeat("X-Many: 1\r\n", 150) + "\r\n",
+			431, "headers_too_large", "Too many header fields"},
+		{"URI over 16 KiB",
+			"GET /api/v1/allocs?job=" + strings.Repeat("j", 17000) + " HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n",
+			400, "bad_request", "URIs are limited to 16 KiB"},
+		{"not HTTP",
+			"GET / FTP/1.0\r\nHost: x\r\n\r\n",
+			400, "bad_request", "not an HTTP request"},
+		{"unsupported HTTP version",
+			"GET / HTTP/9.9\r\nHost: x\r\n\r\n",
+			505, "http_version_not_supported", "HTTP/9.9"},
+		{"malformed Content-Length",
+			"PUT /api/v1/allocs HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: abc\r\n\r\n",
+			400, "bad_request", "malformed value"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp, body, closed := rawExchange(t, e.port, c.request)
+			r := apiResponse{code: resp.StatusCode, body: body, header: resp.Header}
+			expect(t, r, c.code, c.name)
+			if r.errorCode() != c.errorCode {
+				t.Errorf("error code %q, want %q (%v)", r.errorCode(), c.errorCode, r)
+			}
+			if !strings.Contains(string(body), c.mentions) {
+				t.Errorf("message does not name the problem (%q): %s", c.mentions, body)
+			}
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("Content-Type %q", ct)
+			}
+			if !closed {
+				t.Error("the connection stayed open after an unreadable request")
+			}
+		})
+	}
+	// A well-formed request on a keep-alive connection still works and the
+	// connection stays open.
+	resp, body, closed := rawExchange(t, e.port, "GET /api/v1/allocs HTTP/1.1\r\nHost: x\r\n"+auth+"\r\n")
+	if resp.StatusCode != 200 || closed {
+		t.Errorf("after the bad requests: HTTP %d %s, closed=%v", resp.StatusCode, body, closed)
+	}
+}
+
+// TestShutdownEndsIdleKeepAliveConnections: an open idle keep-alive
+// connection does not hold up the plugin's exit past Nomad's grace.
+func TestShutdownEndsIdleKeepAliveConnections(t *testing.T) {
+	e := startEnv(t, envOptions{})
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", e.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	conn.Write([]byte("GET /api/v1/allocs HTTP/1.1\r\nHost: x\r\nX-Api-Key: " + apiKey + "\r\n\r\n"))
+	r := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("first request: %v %v", resp, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	pid := e.pid()
+	start := time.Now()
+	e.host.Shutdown()
+	if left := pluginhost.WaitPidsGone([]int{pid}, 5*time.Second); len(left) > 0 {
+		t.Fatal("the plugin did not exit")
+	}
+	took := time.Since(start)
+	if strings.Contains(e.log.String(), "plugin failed to exit gracefully") || took > 2*time.Second {
+		t.Errorf("exit with an idle keep-alive connection took %v (forced: %v)", took,
+			strings.Contains(e.log.String(), "plugin failed to exit gracefully"))
+	}
+	if _, err := r.ReadByte(); err != io.EOF {
+		t.Errorf("the idle connection was not closed: %v", err)
 	}
 }

@@ -1,0 +1,154 @@
+#include "adapters/http/connection.hpp"
+
+#include <memory>
+#include <string>
+
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
+#include <Poco/Net/HTTPServerResponseImpl.h>
+#include <Poco/Net/HTTPServerSession.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Timestamp.h>
+
+#include "adapters/http/json_errors.hpp"
+
+namespace nomad_iis::http {
+namespace {
+
+using Poco::Net::HTTPResponse;
+using Poco::Net::HTTPServerResponseImpl;
+using Poco::Net::HTTPServerSession;
+
+struct unreadable_request {
+  int status;
+  const char* code;
+  std::string message;
+};
+
+/// What to answer for a request Poco could not read; Poco names the limit it
+/// hit only in its message text.
+unreadable_request classify_unreadable(const Poco::Exception& error) {
+  const std::string& text = error.message();
+  const std::string prefix = "the request could not be read: ";
+  if (dynamic_cast<const Poco::SyntaxException*>(&error))
+    return {400, "bad_request", prefix + "a header has a malformed value (" + text + ")"};
+  if (text.find("Field") != std::string::npos || text.find("header fields") != std::string::npos)
+    return {431, "headers_too_large",
+            prefix + text + " (limits: header name 256 bytes, value 8 KiB, 100 fields)"};
+  if (text.find("URI") != std::string::npos)
+    return {400, "bad_request", prefix + text + " (URIs are limited to 16 KiB)"};
+  return {400, "bad_request", prefix + (text.empty() ? error.displayText() : text)};
+}
+
+/// Answers a request that cannot be served with a JSON error and ends
+/// keep-alive. Written through send(): with no parsed request Poco's
+/// sendBuffer would drop the body.
+void reject(HTTPServerSession& session, const unreadable_request& answer) {
+  try {
+    HTTPServerResponseImpl response(session);
+    response.setVersion(Poco::Net::HTTPMessage::HTTP_1_1);
+    response.setStatusAndReason(static_cast<HTTPResponse::HTTPStatus>(answer.status));
+    response.setKeepAlive(false);
+    response.setContentType("application/json; charset=utf-8");
+    auto body = error_json(answer.code, answer.message);
+    response.setContentLength(static_cast<std::streamsize>(body.size()));
+    response.send() << body << std::flush;
+  } catch (const std::exception&) {
+    // the client is gone; nothing to answer
+  }
+  session.setKeepAlive(false);
+}
+
+}  // namespace
+
+void connection_registry::add(api_connection* c) {
+  std::lock_guard lock(mutex_);
+  open_.insert(c);
+}
+
+void connection_registry::remove(api_connection* c) {
+  std::lock_guard lock(mutex_);
+  open_.erase(c);
+}
+
+void connection_registry::stop_all() {
+  std::lock_guard lock(mutex_);
+  stopping_ = true;
+  for (auto* c : open_) {
+    try {
+      c->socket().shutdown();  // wakes a read blocked on it
+    } catch (...) {
+    }
+  }
+}
+
+api_connection::api_connection(const Poco::Net::StreamSocket& socket,
+                               Poco::Net::HTTPServerParams::Ptr params,
+                               Poco::Net::HTTPRequestHandlerFactory::Ptr handlers,
+                               std::shared_ptr<connection_registry> registry)
+    : Poco::Net::TCPServerConnection(socket),
+      params_(std::move(params)),
+      handlers_(std::move(handlers)),
+      registry_(std::move(registry)) {
+  registry_->add(this);
+}
+
+api_connection::~api_connection() {
+  registry_->remove(this);
+}
+
+void api_connection::run() {
+  HTTPServerSession session(socket(), params_);
+  while (!registry_->stopping() && session.hasMoreRequests()) {
+    try {
+      serve_one(session);
+    } catch (const Poco::Net::NoMessageException&) {
+      break;  // the client closed the connection between requests
+    } catch (const Poco::Net::MessageException& e) {
+      reject(session, classify_unreadable(e));
+      break;                                    // the rest of the stream cannot be trusted
+    } catch (const Poco::SyntaxException& e) {  // e.g. Content-Length: abc
+      reject(session, classify_unreadable(e));
+      break;
+    } catch (const std::exception&) {
+      break;  // network error or timeout: the connection is done
+    }
+  }
+}
+
+void api_connection::serve_one(HTTPServerSession& session) {
+  HTTPServerResponseImpl response(session);
+  Poco::Net::HTTPServerRequestImpl request(response, session, params_);
+  const auto& version = request.getVersion();
+  if (version.rfind("HTTP/1.", 0) != 0) {
+    if (version.rfind("HTTP/", 0) == 0)
+      reject(session, {505, "http_version_not_supported",
+                       "HTTP version " + version + " is not supported; use HTTP/1.1"});
+    else
+      reject(session, {400, "bad_request", "not an HTTP request (version " + version + ")"});
+    return;
+  }
+  response.setDate(Poco::Timestamp());
+  response.setVersion(version);
+  response.setKeepAlive(params_->getKeepAlive() && request.getKeepAlive() &&
+                        session.canKeepAlive());
+  std::unique_ptr<Poco::Net::HTTPRequestHandler> handler(handlers_->createRequestHandler(request));
+  if (request.getExpectContinue()) response.sendContinue();
+  try {
+    handler->handleRequest(request, response);
+  } catch (const std::exception& e) {
+    // Handlers answer their own errors; this is a bug or a cut stream.
+    if (!response.sent()) {
+      try {
+        send_error(response, 500, "internal", e.what());
+      } catch (const std::exception&) {
+      }
+    }
+    session.setKeepAlive(false);
+    return;
+  }
+  session.setKeepAlive(params_->getKeepAlive() && response.getKeepAlive() &&
+                       session.canKeepAlive());
+}
+
+}  // namespace nomad_iis::http

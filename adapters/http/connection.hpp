@@ -1,0 +1,80 @@
+#pragma once
+// One client connection of the Management API. Poco's own HTTP connection
+// answers a request it cannot parse (a header or URI past Poco's limits, a
+// garbled request line) with a bare 400; this one reads requests with the
+// same Poco session and handler factory but answers those with the API's
+// JSON error ({"error", "message"}, 400/431/505) before closing.
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/TCPServerConnection.h>
+#include <Poco/Net/TCPServerConnectionFactory.h>
+
+namespace Poco::Net {
+class HTTPServerSession;
+}  // namespace Poco::Net
+
+namespace nomad_iis::http {
+
+class api_connection;
+
+/// The open connections, so that stopping the server ends them all (idle
+/// keep-alive ones too) instead of waiting for their timeouts.
+class connection_registry {
+ public:
+  void add(api_connection* c);
+  void remove(api_connection* c);
+  /// Ends every open connection, and any opened later.
+  void stop_all();
+  bool stopping() const { return stopping_; }
+
+ private:
+  std::mutex mutex_;
+  std::set<api_connection*> open_;
+  std::atomic<bool> stopping_{false};
+};
+
+class api_connection final : public Poco::Net::TCPServerConnection {
+ public:
+  api_connection(const Poco::Net::StreamSocket& socket, Poco::Net::HTTPServerParams::Ptr params,
+                 Poco::Net::HTTPRequestHandlerFactory::Ptr handlers,
+                 std::shared_ptr<connection_registry> registry);
+  ~api_connection() override;
+  void run() override;
+
+ private:
+  /// Reads one request and hands it to a handler. Throws what Poco throws
+  /// for a request it cannot read.
+  void serve_one(Poco::Net::HTTPServerSession& session);
+
+  Poco::Net::HTTPServerParams::Ptr params_;
+  Poco::Net::HTTPRequestHandlerFactory::Ptr handlers_;
+  std::shared_ptr<connection_registry> registry_;
+
+  friend class connection_registry;
+};
+
+class api_connection_factory final : public Poco::Net::TCPServerConnectionFactory {
+ public:
+  api_connection_factory(Poco::Net::HTTPServerParams::Ptr params,
+                         Poco::Net::HTTPRequestHandlerFactory::Ptr handlers,
+                         std::shared_ptr<connection_registry> registry)
+      : params_(std::move(params)),
+        handlers_(std::move(handlers)),
+        registry_(std::move(registry)) {}
+  Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
+    return new api_connection(socket, params_, handlers_, registry_);
+  }
+
+ private:
+  Poco::Net::HTTPServerParams::Ptr params_;
+  Poco::Net::HTTPRequestHandlerFactory::Ptr handlers_;
+  std::shared_ptr<connection_registry> registry_;
+};
+
+}  // namespace nomad_iis::http
