@@ -30,7 +30,10 @@ process_ref running_pool_master(const std::string& data_dir, std::size_t pool) {
   std::int32_t pid = 0;
   if (!(in >> pid) || pid <= 0) return {};
   const auto ticks = read_start_ticks(pid);
-  if (!ticks || command_line(pid).find("nginx: master process") == std::string::npos) return {};
+  // Its own config names it (also while a keeper's exec is still starting
+  // up, before nginx retitles itself "nginx: master process").
+  const auto conf = layout::conf(data_dir, layout::pool_instance(pool));
+  if (!ticks || command_line(pid).find(" -c " + conf) == std::string::npos) return {};
   std::error_code error;
   const auto cwd = fs::read_symlink("/proc/" + std::to_string(pid) + "/cwd", error);
   if (error || cwd != fs::path(data_dir)) return {};
@@ -616,7 +619,15 @@ void site_core::recover(const saved_site& state) {
       // Its nginx holds the pool's socket; without a keeper's copy we open a
       // new one when it next stops.
       track(master, role::pool_master, p);
-      for (const auto& worker : children_of(master)) track(worker, role::pool_worker, p);
+      const auto workers = children_of(master);
+      for (const auto& worker : workers) track(worker, role::pool_worker, p);
+      if (workers.empty()) {
+        // A keeper started it just now: its worker comes in a moment.
+        repairs.push_back([self, p, master](auto finished) {
+          self->adopt_workers(master, role::pool_worker, p, 1, clock::now() + adopt_limit,
+                              [finished](std::vector<process_ref>) { finished(); });
+        });
+      }
     } else if (has_static) {
       repairs.push_back([self, p, old = state.pools[p].master](auto finished) {
         self->repair_pool_master(p, old, exit_status{}, finished);

@@ -28,13 +28,30 @@ constexpr int socket_fd = 3;
 /// (it starts the pool itself) before looking again.
 constexpr int plugin_grace_ms = 200;
 
-/// True when no plugin holds the site's lock (it holds it shared while attached).
-bool plugin_gone(const char* lock_path) {
+constexpr int no_plugin_no_lock = -2;
+
+/// When no plugin holds the site's lock (it holds it shared while attached),
+/// takes it exclusively and returns its descriptor: a plugin that comes
+/// meanwhile waits until our exec (close-on-exec releases it), and by then
+/// the pid file names us. -1 while a plugin holds it.
+int lock_if_plugin_gone(const char* lock_path) {
   const int fd = ::open(lock_path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno == ENOENT;  // the site is being removed: nobody will come
-  const bool free = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
-  ::close(fd);  // releases it at once
-  return free;
+  if (fd < 0) return errno == ENOENT ? no_plugin_no_lock : -1;  // ENOENT: the site is going
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
+  ::close(fd);
+  return -1;
+}
+
+/// Names us as the pool's nginx before the exec keeps our pid: a plugin
+/// that recovers while nginx still starts finds and adopts it.
+void claim_pid_file(const char* pid_path) {
+  const int fd = ::open(pid_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  const std::string text = std::to_string(::getpid()) + "\n";
+  if (::write(fd, text.data(), text.size()) < 0) {
+    // nginx writes it again once it runs
+  }
+  ::close(fd);
 }
 
 /// The pool's nginx already runs (started by a plugin just before it went).
@@ -81,14 +98,18 @@ int main(int argc, char** argv) {
       if (errno == EINTR) continue;
       return 1;
     }
-    if (!plugin_gone(lock_path) || already_running(pid_path)) {
+    const int lock = lock_if_plugin_gone(lock_path);
+    if (lock == -1 || already_running(pid_path)) {
+      if (lock >= 0) ::close(lock);
       ::usleep(plugin_grace_ms * 1000);
       continue;
     }
+    claim_pid_file(pid_path);
     redirect(argv[3], STDOUT_FILENO);
     redirect(argv[4], STDERR_FILENO);
     ::execv(command[0], command.data());
     std::fprintf(stderr, "nomad_iis_keeper: exec %s: %s\n", command[0], std::strerror(errno));
+    ::unlink(pid_path);
     return 127;
   }
 }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include "iis/process.hpp"
@@ -51,6 +52,42 @@ std::vector<int> keeper_pids(const std::string& data_dir) {
     }
   }
   return pids;
+}
+
+/// The parent of `pid` (0 if gone).
+int parent_of(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto end_of_name = stat.rfind(')');
+  if (end_of_name == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(end_of_name + 2));
+  char state = 0;
+  int ppid = 0;
+  rest >> state >> ppid;
+  return ppid;
+}
+
+/// The nginx masters running pool `pool` of the site in `data_dir` (a
+/// worker just forked still carries its master's title: not counted).
+std::vector<int> pool_masters(const std::string& data_dir, std::size_t pool) {
+  const std::string conf = data_dir + "/pool-" + std::to_string(pool) + ".conf";
+  std::vector<int> pids;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
+    const auto name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const int pid = std::stoi(name);
+    const auto line = command_line(pid);
+    if (line.find("nginx: master process") != std::string::npos &&
+        line.find(conf) != std::string::npos && pid_alive(pid)) {
+      pids.push_back(pid);
+    }
+  }
+  std::vector<int> masters;
+  for (int pid : pids) {
+    if (std::find(pids.begin(), pids.end(), parent_of(pid)) == pids.end()) masters.push_back(pid);
+  }
+  return masters;
 }
 
 /// Runs `count` requests at once; returns how many got each status.
@@ -293,6 +330,34 @@ BOOST_AUTO_TEST_CASE(an_idle_pool_starts_on_demand_while_the_plugin_is_gone) {
   BOOST_REQUIRE(!run([&](completion done) { web->destroy(done); }));
   web.reset();
   BOOST_TEST(eventually([&] { return keeper_pids(data_dir).empty(); }));
+}
+
+BOOST_AUTO_TEST_CASE(a_request_during_the_plugins_recovery_starts_one_nginx) {
+  config.application_pools.push_back(idling_pool("default"));
+  config.applications.push_back(make_app("local/site"));
+  start();
+  const std::string state = web->save_state();
+  const std::string data_dir = plan.data_dir;
+  // The keeper may start the pool just as the new plugin takes the site
+  // back; whichever wins, one nginx serves and the site knows it.
+  for (int round = 0; round < 8; ++round) {
+    lose_plugin();
+    http_response served;
+    std::thread request([&] { served = get("/file.txt"); });
+    std::this_thread::sleep_for(std::chrono::microseconds(round * 1000));
+    recover_plugin(state);
+    request.join();
+    BOOST_TEST(served.status == 200, "round " << round << ": " << served.status);
+    BOOST_TEST(get("/file.txt").status == 200);
+    BOOST_TEST(pool_masters(data_dir, 0).size() == 1u, "round " << round);
+    // Stopping the pool stops every nginx it has: none is unknown to the site.
+    BOOST_REQUIRE(!run([&](completion done) { web->stop_pools({}, done); }));
+    BOOST_TEST(eventually([&] { return pool_masters(data_dir, 0).empty(); }),
+               "round " << round << ": an nginx the site does not know survived the pool's stop");
+    for (int pid : pool_masters(data_dir, 0)) ::kill(pid, SIGKILL);
+    BOOST_REQUIRE(!run([&](completion done) { web->start_pools({}, done); }));
+  }
+  remember();
 }
 
 BOOST_AUTO_TEST_CASE(a_stopped_idle_pool_answers_503_and_starts_on_demand_again) {
