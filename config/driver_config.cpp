@@ -109,6 +109,7 @@ driver_config decode_driver_config(std::string_view msgpack_bytes) {
   if (auto v = get_int(root, "procdump_concurrency", 1, max_concurrency)) {
     config.procdump_concurrency = *v;
   }
+  read_positive_duration(root, "request_header_timeout", config.request_header_timeout);
   return config;
 }
 

@@ -49,6 +49,8 @@ struct driver_config {
   std::int64_t screenshot_concurrency = 2;
   duration screenshot_timeout = std::chrono::seconds(30);
   std::int64_t procdump_concurrency = 2;
+  /// From a request's first byte to the end of its headers; slower clients get 408.
+  duration request_header_timeout = std::chrono::seconds(10);
 
   /// The gcore path in effect: procdump.binary_path or the default.
   std::string dump_tool_path() const {

@@ -34,6 +34,10 @@ struct management_api::impl {
     if (!ctx.auth.enabled()) s.bind = "127.0.0.1";
     s.tls_cert = options.management_api_tls_cert;
     s.tls_key = options.management_api_tls_key;
+    if (auto driver = ctx.driver()) {
+      s.header_timeout =
+          std::chrono::duration_cast<std::chrono::milliseconds>(driver->request_header_timeout);
+    }
     return s;
   }
 
@@ -99,6 +103,10 @@ management_api::~management_api() {
 void management_api::configure(const config::driver_config& driver) {
   impl_->ctx.set_driver(driver);
   std::lock_guard<std::mutex> lock(impl_->mutex);
+  if (impl_->server) {
+    impl_->server->set_header_timeout(
+        std::chrono::duration_cast<std::chrono::milliseconds>(driver.request_header_timeout));
+  }
   if (impl_->started) return;
   impl_->started = true;
   if (!impl_->ctx.auth.enabled()) {

@@ -1,6 +1,9 @@
 #include "adapters/http/connection.hpp"
 
+#include <sys/socket.h>
+
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <Poco/Net/HTTPRequestHandler.h>
@@ -59,6 +62,21 @@ void reject(HTTPServerSession& session, const unreadable_request& answer) {
   session.setKeepAlive(false);
 }
 
+/// Marks a connection as reading headers for as long as it lives.
+class reading_headers {
+ public:
+  reading_headers(connection_registry& registry, api_connection* c) : registry_(registry), c_(c) {
+    registry_.begin_headers(c_);
+  }
+  ~reading_headers() { registry_.end_headers(c_); }
+  reading_headers(const reading_headers&) = delete;
+  reading_headers& operator=(const reading_headers&) = delete;
+
+ private:
+  connection_registry& registry_;
+  api_connection* c_;
+};
+
 }  // namespace
 
 void connection_registry::add(api_connection* c) {
@@ -69,6 +87,36 @@ void connection_registry::add(api_connection* c) {
 void connection_registry::remove(api_connection* c) {
   std::lock_guard lock(mutex_);
   open_.erase(c);
+  reading_headers_.erase(c);
+}
+
+void connection_registry::begin_headers(api_connection* c) {
+  std::lock_guard lock(mutex_);
+  reading_headers_[c] = clock::now() + header_timeout();
+}
+
+void connection_registry::end_headers(api_connection* c) {
+  std::lock_guard lock(mutex_);
+  reading_headers_.erase(c);
+}
+
+std::size_t connection_registry::expire_slow_headers(clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  std::size_t expired = 0;
+  for (auto it = reading_headers_.begin(); it != reading_headers_.end();) {
+    if (it->second > now) {
+      ++it;
+      continue;
+    }
+    auto* c = it->first;
+    c->headers_timed_out_ = true;
+    // The blocked read ends (EOF); the answer can still be sent. Raw
+    // shutdown: Poco's is a no-op on TLS sockets.
+    ::shutdown(c->socket().impl()->sockfd(), SHUT_RD);
+    it = reading_headers_.erase(it);
+    ++expired;
+  }
+  return expired;
 }
 
 void connection_registry::stop_all() {
@@ -100,25 +148,38 @@ api_connection::~api_connection() {
 void api_connection::run() {
   HTTPServerSession session(socket(), params_);
   while (!registry_->stopping() && session.hasMoreRequests()) {
+    std::optional<unreadable_request> refusal;
     try {
       serve_one(session);
+      continue;
     } catch (const Poco::Net::NoMessageException&) {
-      break;  // the client closed the connection between requests
+      // the client closed the connection between requests
     } catch (const Poco::Net::MessageException& e) {
-      reject(session, classify_unreadable(e));
-      break;                                    // the rest of the stream cannot be trusted
+      refusal = classify_unreadable(e);
     } catch (const Poco::SyntaxException& e) {  // e.g. Content-Length: abc
-      reject(session, classify_unreadable(e));
-      break;
+      refusal = classify_unreadable(e);
     } catch (const std::exception&) {
-      break;  // network error or timeout: the connection is done
+      // network error or idle timeout: the connection is done
     }
+    if (headers_timed_out_) {
+      refusal = unreadable_request{408, "request_timeout",
+                                   "the request's headers did not arrive within " +
+                                       std::to_string(registry_->header_timeout().count()) + " ms"};
+    }
+    if (refusal) reject(session, *refusal);
+    break;  // the rest of the stream cannot be trusted
   }
 }
 
 void api_connection::serve_one(HTTPServerSession& session) {
   HTTPServerResponseImpl response(session);
-  Poco::Net::HTTPServerRequestImpl request(response, session, params_);
+  std::optional<Poco::Net::HTTPServerRequestImpl> parsed;
+  {
+    reading_headers deadline(*registry_, this);
+    parsed.emplace(response, session, params_);
+  }
+  if (headers_timed_out_) throw Poco::TimeoutException("request headers");
+  auto& request = *parsed;
   const auto& version = request.getVersion();
   if (version.rfind("HTTP/1.", 0) != 0) {
     if (version.rfind("HTTP/", 0) == 0)

@@ -3,9 +3,13 @@
 // answers a request it cannot parse (a header or URI past Poco's limits, a
 // garbled request line) with a bare 400; this one reads requests with the
 // same Poco session and handler factory but answers those with the API's
-// JSON error ({"error", "message"}, 400/431/505) before closing.
+// JSON error ({"error", "message"}, 400/431/505) before closing. A client
+// that takes longer than the header timeout to send a request's headers
+// (slowloris) gets 408 and is cut off: Poco bounds each read, not the whole.
 
 #include <atomic>
+#include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -24,19 +28,40 @@ namespace nomad_iis::http {
 class api_connection;
 
 /// The open connections, so that stopping the server ends them all (idle
-/// keep-alive ones too) instead of waiting for their timeouts.
+/// keep-alive ones too) instead of waiting for their timeouts, and the ones
+/// reading headers, so that a sweep cuts off those past their deadline.
 class connection_registry {
  public:
+  using clock = std::chrono::steady_clock;
+
+  explicit connection_registry(std::chrono::milliseconds header_timeout)
+      : header_timeout_ms_(header_timeout.count()) {}
+
   void add(api_connection* c);
   void remove(api_connection* c);
   /// Ends every open connection, and any opened later.
   void stop_all();
   bool stopping() const { return stopping_; }
 
+  /// A request's headers are being read from `c` from now on / are read.
+  void begin_headers(api_connection* c);
+  void end_headers(api_connection* c);
+  /// Cuts off the connections still reading headers past their deadline;
+  /// returns how many.
+  std::size_t expire_slow_headers(clock::time_point now);
+  void set_header_timeout(std::chrono::milliseconds timeout) {
+    header_timeout_ms_ = timeout.count();
+  }
+  std::chrono::milliseconds header_timeout() const {
+    return std::chrono::milliseconds(header_timeout_ms_.load());
+  }
+
  private:
   std::mutex mutex_;
   std::set<api_connection*> open_;
+  std::map<api_connection*, clock::time_point> reading_headers_;  ///< -> deadline
   std::atomic<bool> stopping_{false};
+  std::atomic<std::int64_t> header_timeout_ms_;
 };
 
 class api_connection final : public Poco::Net::TCPServerConnection {
@@ -55,6 +80,8 @@ class api_connection final : public Poco::Net::TCPServerConnection {
   Poco::Net::HTTPServerParams::Ptr params_;
   Poco::Net::HTTPRequestHandlerFactory::Ptr handlers_;
   std::shared_ptr<connection_registry> registry_;
+  /// Set by the registry's sweep: the headers did not arrive in time.
+  std::atomic<bool> headers_timed_out_{false};
 
   friend class connection_registry;
 };

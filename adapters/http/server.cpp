@@ -21,12 +21,15 @@ void init_ssl_once() {
   std::call_once(once, [] { Poco::Net::initializeSSL(); });
 }
 
+/// How late past its header deadline a slow connection may be cut off.
+constexpr auto sweep_interval = std::chrono::milliseconds(250);
+
 }  // namespace
 
 http_server::http_server(server_options opts, Poco::Net::HTTPRequestHandlerFactory::Ptr factory)
     : opts_(std::move(opts)),
       factory_(std::move(factory)),
-      connections_(std::make_shared<connection_registry>()) {}
+      connections_(std::make_shared<connection_registry>(opts_.header_timeout)) {}
 
 http_server::~http_server() {
   stop();
@@ -66,9 +69,27 @@ void http_server::start() {
       new api_connection_factory(params, factory_, connections_), *pool_, *socket, params);
   port_ = socket->address().port();
   server_->start();
+  sweeper_ = std::thread([this] {
+    std::unique_lock lock(sweeper_mutex_);
+    while (!sweeper_wake_.wait_for(lock, sweep_interval, [this] { return sweeper_stop_; })) {
+      connections_->expire_slow_headers(connection_registry::clock::now());
+    }
+  });
+}
+
+void http_server::set_header_timeout(std::chrono::milliseconds timeout) {
+  connections_->set_header_timeout(timeout);
 }
 
 void http_server::stop() {
+  if (sweeper_.joinable()) {
+    {
+      std::lock_guard lock(sweeper_mutex_);
+      sweeper_stop_ = true;
+    }
+    sweeper_wake_.notify_all();
+    sweeper_.join();
+  }
   if (server_) {
     server_->stop();
     connections_->stop_all();

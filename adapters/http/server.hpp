@@ -4,9 +4,13 @@
 // idle timeouts and Poco's request/header size limits (answered in JSON by
 // api_connection).
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 
@@ -32,6 +36,8 @@ struct server_options {
   int keep_alive_seconds = 10;
   int max_keep_alive_requests = 10000;
   int idle_timeout_seconds = 30;
+  /// From a request's first byte to the end of its headers (slowloris guard).
+  std::chrono::milliseconds header_timeout = std::chrono::seconds(10);
 };
 
 class http_server {
@@ -43,6 +49,8 @@ class http_server {
   void stop();
   /// The bound port (useful when options.port was 0).
   std::uint16_t port() const { return port_; }
+  /// Applies to requests whose headers start after the call.
+  void set_header_timeout(std::chrono::milliseconds timeout);
 
  private:
   server_options opts_;
@@ -51,6 +59,11 @@ class http_server {
   std::shared_ptr<connection_registry> connections_;
   std::unique_ptr<Poco::Net::TCPServer> server_;
   std::uint16_t port_ = 0;
+  /// Cuts off connections whose headers are late, a few times a second.
+  std::thread sweeper_;
+  std::mutex sweeper_mutex_;
+  std::condition_variable sweeper_wake_;
+  bool sweeper_stop_ = false;
 };
 
 }  // namespace nomad_iis::http

@@ -92,11 +92,15 @@ BOOST_AUTO_TEST_CASE(a_request_that_meets_the_destroyed_task_actor_is_answered_n
   // An InspectTask reaches the supervisor first and is relayed to the task
   // actor, which quits before it reads it.
   auto inspected = std::make_shared<outcome<msg::task_status>>();
-  auto asker = sys.spawn([inspected, dest = actors.supervisor](caf::event_based_actor* self) {
-    self->request(dest, caf::infinite, msg::inspect_task{"alloc1/web/0000beef"})
-        .then([inspected](msg::task_status& s) { inspected->value = std::move(s); },
-              [inspected](caf::error& e) { inspected->error = std::move(e); });
-  });
+  // Spawned with an argument: CAF 0.17's argument-less spawn trips UBSan in
+  // a frame the suppression cannot name from a test function's lambda.
+  auto asker = sys.spawn(
+      [inspected](caf::event_based_actor* self, const caf::actor& dest) {
+        self->request(dest, caf::infinite, msg::inspect_task{"alloc1/web/0000beef"})
+            .then([inspected](msg::task_status& s) { inspected->value = std::move(s); },
+                  [inspected](caf::error& e) { inspected->error = std::move(e); });
+      },
+      actors.supervisor);
   BOOST_REQUIRE(sched.prioritize(asker));
   sched.run_once();
   BOOST_REQUIRE(sched.prioritize(actors.supervisor));

@@ -69,6 +69,9 @@ BOOST_AUTO_TEST_CASE(other_durations_must_be_positive) {
   doc = config_test::driver();
   doc["rapid_fail_interval"] = "1x";
   decode_fails(doc, "rapid_fail_interval", "is not a duration");
+  doc = config_test::driver();
+  doc["request_header_timeout"] = "0ms";
+  decode_fails(doc, "request_header_timeout", "must be at least 1ms");
 }
 
 BOOST_AUTO_TEST_CASE(lists_and_blocks) {

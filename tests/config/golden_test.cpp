@@ -178,6 +178,7 @@ BOOST_AUTO_TEST_CASE(empty_driver_config_gives_the_defaults) {
   BOOST_TEST(decoded.screenshot_concurrency == defaults.screenshot_concurrency);
   BOOST_TEST(decoded.screenshot_timeout.count() == defaults.screenshot_timeout.count());
   BOOST_TEST(decoded.procdump_concurrency == defaults.procdump_concurrency);
+  BOOST_TEST(decoded.request_header_timeout.count() == defaults.request_header_timeout.count());
 }
 
 BOOST_AUTO_TEST_CASE(full_driver_config) {
@@ -207,6 +208,7 @@ BOOST_AUTO_TEST_CASE(full_driver_config) {
   BOOST_TEST(config.screenshot_concurrency == 4);
   BOOST_TEST(config.screenshot_timeout.count() == 60000);
   BOOST_TEST(config.procdump_concurrency == 1);
+  BOOST_TEST(config.request_header_timeout.count() == 2500);
 }
 
 BOOST_AUTO_TEST_CASE(driver_config_from_the_original_docs) {

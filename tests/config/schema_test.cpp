@@ -160,6 +160,7 @@ BOOST_AUTO_TEST_CASE(driver_schema_defaults) {
   BOOST_TEST(default_of("placeholder_app_path") == "\"/var/www/html\"");
   BOOST_TEST(default_of("nginx_path") == "\"/usr/sbin/nginx\"");
   BOOST_TEST(default_of("rapid_fail_interval") == "\"5m\"");
+  BOOST_TEST(default_of("request_header_timeout") == "\"10s\"");
   BOOST_TEST(default_of("upload_max_bytes") == "4294967296");
   BOOST_TEST(default_of("zip_max_uncompressed_bytes") == "8589934592");
   const spec& procdumps = child(root, "procdumps");

@@ -210,6 +210,7 @@ node driver() {
                   {"procdumps", node_list{}},
                   {"rapid_fail_interval", "5m"},
                   {"rapid_fail_max_crashes", 5},
+                  {"request_header_timeout", "10s"},
                   {"screenshot_concurrency", 2},
                   {"screenshot_timeout", "30s"},
                   {"upload_max_bytes", static_cast<std::uint64_t>(4294967296ull)},

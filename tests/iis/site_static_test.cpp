@@ -324,10 +324,16 @@ BOOST_AUTO_TEST_CASE(rapid_fail_protection_stops_the_pool) {
     const auto worker = web->snapshot().pools[0].workers.at(0);
     ::kill(worker.pid, SIGKILL);
     BOOST_REQUIRE(observer->wait_for({"worker " + std::to_string(worker.pid), "restarted as"}));
-    BOOST_REQUIRE(eventually([&] {
+    const bool replaced = eventually([&] {
       const auto workers = web->snapshot().pools[0].workers;
       return !workers.empty() && !(workers[0] == worker);
-    }));
+    });
+    if (!replaced) {
+      std::string d = "killed " + std::to_string(worker.pid) + "; workers:";
+      for (const auto& w : web->snapshot().pools[0].workers) d += " " + std::to_string(w.pid);
+      for (const auto& m : observer->messages()) d += "\n  " + m;
+      BOOST_FAIL(d);
+    }
     remember();
   }
   ::kill(web->snapshot().pools[0].workers.at(0).pid, SIGKILL);

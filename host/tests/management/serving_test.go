@@ -221,3 +221,79 @@ func TestShutdownEndsIdleKeepAliveConnections(t *testing.T) {
 		t.Errorf("the idle connection was not closed: %v", err)
 	}
 }
+
+// TestSlowHeadersAreCutOff: a client that trickles its headers (slowloris)
+// holds a connection thread only until request_header_timeout, then gets
+// 408 with a JSON body; one that is slow but in time is served.
+func TestSlowHeadersAreCutOff(t *testing.T) {
+	e := startEnv(t, envOptions{config: map[string]interface{}{"request_header_timeout": "1s"}})
+	dial := func() (net.Conn, *bufio.Reader) {
+		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", e.port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(20 * time.Second))
+		return conn, bufio.NewReader(conn)
+	}
+	head := "GET /api/v1/allocs HTTP/1.1\r\nHost: x\r\nX-Api-Key: " + apiKey + "\r\n"
+
+	slow, slowReader := dial()
+	defer slow.Close()
+	start := time.Now()
+	var answered *http.Response
+	var body []byte
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := http.ReadResponse(slowReader, nil)
+		if err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			answered = resp
+		}
+	}()
+	slow.Write([]byte(head))
+trickle:
+	for i := 0; i < 40; i++ {
+		select {
+		case <-done:
+			break trickle
+		case <-time.After(250 * time.Millisecond):
+			slow.Write([]byte(fmt.Sprintf("X-Slow-%d: 1\r\n", i)))
+		}
+	}
+	<-done
+	took := time.Since(start)
+	if answered == nil {
+		t.Fatalf("no answer to a trickling client after %v", took)
+	}
+	r := apiResponse{code: answered.StatusCode, body: body, header: answered.Header}
+	expect(t, r, 408, "trickled headers")
+	if r.errorCode() != "request_timeout" {
+		t.Errorf("error code %q: %v", r.errorCode(), r)
+	}
+	if took < 900*time.Millisecond || took > 3*time.Second {
+		t.Errorf("cut off after %v, want about 1s", took)
+	}
+	slow.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := slowReader.ReadByte(); err != io.EOF {
+		t.Errorf("the slow connection stayed open: %v", err)
+	}
+
+	// Slow but within the timeout: served, and the deadline is per request.
+	conn, reader := dial()
+	defer conn.Close()
+	for round := 0; round < 2; round++ {
+		for _, part := range []string{head, "X-A: 1\r\n", "\r\n"} {
+			conn.Write([]byte(part))
+			time.Sleep(200 * time.Millisecond)
+		}
+		resp, err := http.ReadResponse(reader, nil)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != 200 {
+			t.Errorf("round %d: HTTP %d for headers sent in time", round, resp.StatusCode)
+		}
+	}
+}
