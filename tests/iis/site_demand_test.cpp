@@ -6,8 +6,9 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
-#include <sstream>
+#include <set>
 #include <thread>
 
 #include "iis/process.hpp"
@@ -37,55 +38,44 @@ std::string field(const std::string& body, const std::string& key) {
   return body.substr(value, body.find_first_of(" \n", value) - value);
 }
 
-/// The socket keepers of the site in `data_dir` (iis/socket_keeper.hpp).
-std::vector<int> keeper_pids(const std::string& data_dir) {
+/// Live processes whose command line passes `wanted`.
+std::vector<int> pids_whose_command_line(const std::function<bool(const std::string&)>& wanted) {
   std::vector<int> pids;
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
     const auto name = entry.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
     const int pid = std::stoi(name);
-    const auto line = command_line(pid);
-    if (line.find("socket keeper") != std::string::npos &&
-        line.find(data_dir) != std::string::npos && pid_alive(pid)) {
-      pids.push_back(pid);
-    }
+    if (wanted(command_line(pid)) && pid_alive(pid)) pids.push_back(pid);
   }
   return pids;
 }
 
-/// The parent of `pid` (0 if gone).
-int parent_of(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto end_of_name = stat.rfind(')');
-  if (end_of_name == std::string::npos) return 0;
-  std::istringstream rest(stat.substr(end_of_name + 2));
-  char state = 0;
-  int ppid = 0;
-  rest >> state >> ppid;
-  return ppid;
+/// The socket keepers of the site in `data_dir` (iis/socket_keeper.hpp).
+std::vector<int> keeper_pids(const std::string& data_dir) {
+  return pids_whose_command_line([&](const std::string& line) {
+    return line.find("socket keeper") != std::string::npos &&
+           line.find(data_dir) != std::string::npos;
+  });
 }
 
 /// The nginx masters running pool `pool` of the site in `data_dir` (a
 /// worker just forked still carries its master's title: not counted).
 std::vector<int> pool_masters(const std::string& data_dir, std::size_t pool) {
   const std::string conf = data_dir + "/pool-" + std::to_string(pool) + ".conf";
-  std::vector<int> pids;
-  std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
-    const auto name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    const int pid = std::stoi(name);
-    const auto line = command_line(pid);
-    if (line.find("nginx: master process") != std::string::npos &&
-        line.find(conf) != std::string::npos && pid_alive(pid)) {
-      pids.push_back(pid);
+  const auto pids = pids_whose_command_line([&](const std::string& line) {
+    return line.find("nginx: master process") != std::string::npos &&
+           line.find(conf) != std::string::npos;
+  });
+  std::set<int> children;
+  for (int pid : pids) {
+    if (const auto ticks = read_start_ticks(pid)) {
+      for (const auto& child : children_of(process_ref{pid, *ticks})) children.insert(child.pid);
     }
   }
   std::vector<int> masters;
   for (int pid : pids) {
-    if (std::find(pids.begin(), pids.end(), parent_of(pid)) == pids.end()) masters.push_back(pid);
+    if (!children.count(pid)) masters.push_back(pid);
   }
   return masters;
 }

@@ -193,20 +193,8 @@ func TestZipGuards(t *testing.T) {
 // rawStatus sends raw request bytes and returns the response's status line.
 func rawStatus(t *testing.T, port int, request string) string {
 	t.Helper()
-	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	conn.Write([]byte(request))
-	buf := make([]byte, 4096)
-	n, _ := conn.Read(buf)
-	line := string(buf[:n])
-	if i := strings.Index(line, "\r\n"); i >= 0 {
-		line = line[:i]
-	}
-	return line
+	resp, _, _ := rawExchange(t, port, request)
+	return resp.Proto + " " + resp.Status
 }
 
 // patternReader yields n pseudo-random bytes without holding them.
