@@ -72,6 +72,27 @@ caf::result<caf::message> forward(
   return rp;
 }
 
+/// The newest task of (alloc_id, task_name): an alloc restarts a task under
+/// a new id, and the old one may linger until it is destroyed.
+const msg::task_summary* newest_task(supervisor_ptr self, const std::string& alloc_id,
+                                     const std::string& task_name) {
+  const msg::task_summary* best = nullptr;
+  std::uint64_t best_seq = 0;
+  for (const auto& [id, summary] : self->state.summaries) {
+    if (summary.alloc_id != alloc_id || summary.task_name != task_name) continue;
+    auto seq = self->state.spawn_seq[id];
+    if (!best || seq > best_seq) {
+      best = &summary;
+      best_seq = seq;
+    }
+  }
+  return best;
+}
+
+caf::error no_such_task(const std::string& alloc_id, const std::string& task_name) {
+  return caf::make_error(ec::task_not_found, "no task " + task_name + " in allocation " + alloc_id);
+}
+
 caf::actor spawn_task(supervisor_ptr self, const std::string& task_id) {
   auto task = self->spawn<caf::monitored>(task_actor, self->state.backend, self->state.hub,
                                           self->state.driver, self->address());
@@ -132,21 +153,14 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
           self->state.summaries[summary.task_id] = std::move(summary);
       },
       [self](msg::find_task& m) -> caf::result<msg::found_task> {
-        // An alloc restarts a task under a new id: prefer the newest one.
-        const msg::task_summary* best = nullptr;
-        std::uint64_t best_seq = 0;
-        for (const auto& [id, summary] : self->state.summaries) {
-          if (summary.alloc_id != m.alloc_id || summary.task_name != m.task_name) continue;
-          auto seq = self->state.spawn_seq[id];
-          if (!best || seq > best_seq) {
-            best = &summary;
-            best_seq = seq;
-          }
-        }
-        if (!best)
-          return caf::make_error(ec::task_not_found,
-                                 "no task " + m.task_name + " in allocation " + m.alloc_id);
+        auto* best = newest_task(self, m.alloc_id, m.task_name);
+        if (!best) return no_such_task(m.alloc_id, m.task_name);
         return msg::found_task{self->state.tasks.at(best->task_id), *best};
+      },
+      [self](msg::find_site_status& m) -> caf::result<caf::message> {
+        auto* best = newest_task(self, m.alloc_id, m.task_name);
+        if (!best) return no_such_task(m.alloc_id, m.task_name);
+        return self->delegate(self->state.tasks.at(best->task_id), msg::get_site_status{});
       },
       [self](msg::list_tasks&) {
         msg::task_list list;

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <iostream>
@@ -115,6 +116,11 @@ int main(int argc, char** argv) {
   // CAF's own logger and console output stay off: stdout belongs to go-plugin.
   cfg.set("logger.verbosity", caf::atom("quiet"));
   cfg.set("logger.console", caf::atom("none"));
+  // One scheduler thread per core (CAF's default is at least four): idle
+  // workers poll, and on a small node the extra ones take CPU from nginx
+  // and the HTTP threads.
+  cfg.set("scheduler.max-threads",
+          static_cast<std::size_t>(std::max(2u, std::thread::hardware_concurrency())));
   auto* sys = new caf::actor_system(cfg);  // never destroyed: tasks' actors live until _exit
 
   std::shared_ptr<iis::backend> backend = iis::make_linux_backend(config::driver_config{});

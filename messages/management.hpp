@@ -37,6 +37,13 @@ struct found_task {
   task_summary summary;
 };
 
+/// Supervisor: the site_status of (alloc_id, task_name), answered by the
+/// task's actor itself (one request where find_task + get_site_status is two).
+struct find_site_status {
+  std::string alloc_id;
+  std::string task_name;
+};
+
 /// Supervisor: every tracked task.
 struct list_tasks {};
 
@@ -117,6 +124,11 @@ typename Inspector::result_type inspect(Inspector& f, task_summary& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, find_task& x) {
   return f(caf::meta::type_name("find_task"), x.alloc_id, x.task_name);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, find_site_status& x) {
+  return f(caf::meta::type_name("find_site_status"), x.alloc_id, x.task_name);
 }
 
 template <class Inspector>

@@ -37,6 +37,7 @@ CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::pool_command))
 CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::begin_change))
 CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::change_ticket))
 CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::end_change))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::find_site_status))
 
 CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, subscribe, "subscribe")
 CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, unsubscribe, "unsubscr")

@@ -5,15 +5,25 @@
 
 #include <memory>
 #include <mutex>
+#include <string>
+#include <utility>
 
 #include <spdlog/logger.h>
 
 #include "adapters/http/auth.hpp"
+#include "adapters/http/coalesced_reads.hpp"
 #include "adapters/http/limiter.hpp"
 #include "adapters/http/task_client.hpp"
 #include "config/driver_config.hpp"
 
 namespace nomad_iis::http {
+
+/// A task's status document, built once per coalesced read and sent to
+/// every caller of that read whose credentials cover the task.
+struct status_answer {
+  msg::task_summary task;
+  std::string body;
+};
 
 class api_context {
  public:
@@ -38,6 +48,8 @@ class api_context {
   const authenticator auth;
   task_client tasks;
   std::shared_ptr<spdlog::logger> log;
+  /// Status reads by (alloc id, task name).
+  coalesced_reads<std::pair<std::string, std::string>, status_answer> status_reads;
   limiter screenshots;
   limiter dumps;
 

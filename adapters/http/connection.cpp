@@ -87,33 +87,29 @@ void connection_registry::add(api_connection* c) {
 void connection_registry::remove(api_connection* c) {
   std::lock_guard lock(mutex_);
   open_.erase(c);
-  reading_headers_.erase(c);
 }
 
 void connection_registry::begin_headers(api_connection* c) {
-  std::lock_guard lock(mutex_);
-  reading_headers_[c] = clock::now() + header_timeout();
+  auto due = clock::now() + header_timeout();
+  c->header_deadline_.store(std::chrono::nanoseconds(due.time_since_epoch()).count());
 }
 
 void connection_registry::end_headers(api_connection* c) {
-  std::lock_guard lock(mutex_);
-  reading_headers_.erase(c);
+  c->header_deadline_.store(0);
 }
 
 std::size_t connection_registry::expire_slow_headers(clock::time_point now) {
+  const std::int64_t now_ns = std::chrono::nanoseconds(now.time_since_epoch()).count();
   std::lock_guard lock(mutex_);
   std::size_t expired = 0;
-  for (auto it = reading_headers_.begin(); it != reading_headers_.end();) {
-    if (it->second > now) {
-      ++it;
-      continue;
-    }
-    auto* c = it->first;
+  for (auto* c : open_) {
+    auto due = c->header_deadline_.load();
+    // The exchange loses to a connection that just finished its headers.
+    if (due == 0 || due > now_ns || !c->header_deadline_.compare_exchange_strong(due, 0)) continue;
     c->headers_timed_out_ = true;
     // The blocked read ends (EOF); the answer can still be sent. Raw
     // shutdown: Poco's is a no-op on TLS sockets.
     ::shutdown(c->socket().impl()->sockfd(), SHUT_RD);
-    it = reading_headers_.erase(it);
     ++expired;
   }
   return expired;

@@ -182,14 +182,11 @@ class exchange {
     }
     if (!who_.may_access_alloc(route.alloc_id))
       throw forbidden("the credentials do not cover this allocation");
+    if (route.id == route_id::status) return status(route);
     task_ = ctx_.tasks.find(route.alloc_id, route.task_name);
-    const auto& s = task_.summary;
-    if (!who_.may_access(s.alloc_id, s.namespace_name, s.job_name))
-      throw forbidden("the credentials do not cover this task's namespace or job");
+    check_task_access(task_.summary);
 
     switch (route.id) {
-      case route_id::status:
-        return send_json(res_, status_json(ctx_.tasks.status(task_)));
       case route_id::start:
         return pools(msg::pool_op::start);
       case route_id::stop:
@@ -206,6 +203,23 @@ class exchange {
   }
 
  private:
+  void check_task_access(const msg::task_summary& s) const {
+    if (!who_.may_access(s.alloc_id, s.namespace_name, s.job_name))
+      throw forbidden("the credentials do not cover this task's namespace or job");
+  }
+
+  /// Lookup and status in one coalesced read: clients polling one task at
+  /// once share the task actor's answer (see coalesced_reads).
+  void status(const route_match& route) {
+    auto answer = ctx_.status_reads.read({route.alloc_id, route.task_name}, [&] {
+      auto site = ctx_.tasks.find_status(route.alloc_id, route.task_name);
+      auto body = status_json(site);
+      return status_answer{std::move(site.task), std::move(body)};
+    });
+    check_task_access(answer->task);
+    send_json(res_, answer->body);
+  }
+
   void list_allocs() {
     auto job = query_value(query_, "job"), ns = query_value(query_, "namespace"),
          task = query_value(query_, "task");

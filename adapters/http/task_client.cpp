@@ -80,6 +80,12 @@ task_ref task_client::find(const std::string& alloc_id, const std::string& task_
   return {std::move(found.task), std::move(found.summary)};
 }
 
+msg::site_status task_client::find_status(const std::string& alloc_id,
+                                          const std::string& task_name) {
+  return ask<msg::site_status>(sys_, supervisor_, timeouts::query,
+                               msg::find_site_status{alloc_id, task_name});
+}
+
 msg::site_status task_client::status(const task_ref& task) {
   return ask<msg::site_status>(sys_, task.actor, timeouts::query, msg::get_site_status{});
 }

@@ -2,12 +2,8 @@
 // Blocking requests from HTTP threads to the actors (caf::scoped_actor with
 // the named timeouts). Actor errors become http_error with a fitting status.
 
-#include <chrono>
 #include <cstdint>
-#include <map>
-#include <mutex>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -32,16 +28,11 @@ class task_client {
 
   std::vector<msg::task_summary> list();
   msg::debug_info debug();
-  /// Throws http_error 404 when the supervisor knows no such task. Answers
-  /// come from a short-lived cache: the supervisor is one actor for all
-  /// tasks, and status polling would otherwise queue every call behind it.
+  /// Throws http_error 404 when the supervisor knows no such task.
   task_ref find(const std::string& alloc_id, const std::string& task_name);
-  /// Drops a cached lookup (its actor went away).
-  void forget(const std::string& alloc_id, const std::string& task_name);
-
-  /// How long a lookup is reused; a task restarted under the same alloc and
-  /// name is found at most this late.
-  static constexpr std::chrono::milliseconds lookup_ttl{1000};
+  /// find + status in one request (the supervisor delegates it to the
+  /// task's actor); the answer's summary says who the task is.
+  msg::site_status find_status(const std::string& alloc_id, const std::string& task_name);
   msg::site_status status(const task_ref& task);
   void pools(const task_ref& task, msg::pool_op op, std::vector<std::string> pools);
   /// Waits for the task's turn (lifecycle timeout); the caller must end_change.
@@ -49,15 +40,8 @@ class task_client {
   void end_change(const task_ref& task, std::uint64_t id);
 
  private:
-  struct cached {
-    task_ref ref;
-    std::chrono::steady_clock::time_point expires;
-  };
-
   caf::actor_system& sys_;
   caf::actor supervisor_;
-  std::mutex cache_mutex_;
-  std::map<std::pair<std::string, std::string>, cached> cache_;
 };
 
 }  // namespace nomad_iis::http
