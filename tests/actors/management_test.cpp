@@ -39,6 +39,22 @@ BOOST_AUTO_TEST_CASE(site_status_reports_pools_and_workers) {
   BOOST_TEST(status->value->pools[0].worker_pids == std::vector<std::int32_t>{101});
 }
 
+BOOST_AUTO_TEST_CASE(site_status_by_alloc_and_name_is_answered_by_the_task) {
+  auto before = ask<msg::site_status>(actors.supervisor, msg::find_site_status{"alloc1", "web"});
+  BOOST_REQUIRE(before->error);
+  BOOST_TEST(static_cast<int>(code_of(*before->error)) == static_cast<int>(ec::task_not_found));
+  start_running();
+  auto status = ask<msg::site_status>(actors.supervisor, msg::find_site_status{"alloc1", "web"});
+  BOOST_REQUIRE(status->value);
+  BOOST_TEST(status->value->task.task_id == "alloc1/web/0000beef");
+  BOOST_TEST(status->value->task.job_name == "static-sample-app");
+  BOOST_REQUIRE(status->value->pools.size() == 1u);
+  BOOST_TEST(status->value->pools[0].worker_pids == std::vector<std::int32_t>{101});
+  auto other = ask<msg::site_status>(actors.supervisor, msg::find_site_status{"alloc1", "api"});
+  BOOST_REQUIRE(other->error);
+  BOOST_TEST(static_cast<int>(code_of(*other->error)) == static_cast<int>(ec::task_not_found));
+}
+
 BOOST_AUTO_TEST_CASE(pool_commands_check_pool_names) {
   start_running();
   auto task = ask<msg::found_task>(actors.supervisor, msg::find_task{"alloc1", "web"})->value->task;
