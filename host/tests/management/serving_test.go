@@ -3,6 +3,7 @@ package management
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -294,6 +295,131 @@ trickle:
 		io.Copy(io.Discard, resp.Body)
 		if resp.StatusCode != 200 {
 			t.Errorf("round %d: HTTP %d for headers sent in time", round, resp.StatusCode)
+		}
+	}
+}
+
+// TestPolledStatusIsNeverStale: status calls of one task are coalesced
+// while many clients poll it; still, every answer must have been computed
+// after its request arrived. 32 clients poll while another stops and starts
+// the pool: a poll that began after the stop returned (and ended before the
+// start was sent) must say Stopped, one that began after the start
+// returned must say Started.
+func TestPolledStatusIsNeverStale(t *testing.T) {
+	e := startEnv(t, envOptions{})
+	a := e.startApp(appOptions{})
+	key := withKey(apiKey)
+	type poll struct {
+		began, ended time.Time
+		status       string
+		err          string
+	}
+	var mu sync.Mutex
+	var polls []poll
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < 32; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				p := poll{began: time.Now()}
+				req, _ := http.NewRequest("GET", a.api+"/status", nil)
+				req.Header.Set("X-Api-Key", apiKey)
+				resp, err := c.Do(req)
+				if err != nil {
+					p.err = err.Error()
+				} else {
+					var s taskStatus
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 || json.Unmarshal(body, &s) != nil || s.Default == nil {
+						p.err = fmt.Sprintf("%d %s", resp.StatusCode, body)
+					} else {
+						p.status = s.Default.Status
+					}
+				}
+				p.ended = time.Now()
+				mu.Lock()
+				polls = append(polls, p)
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	expect(t, call(t, key, "PUT", a.api+"/stop", nil, ""), 200, "stop")
+	stopped := time.Now()
+	time.Sleep(500 * time.Millisecond)
+	starting := time.Now()
+	expect(t, call(t, key, "PUT", a.api+"/start", nil, ""), 200, "start")
+	started := time.Now()
+	time.Sleep(500 * time.Millisecond)
+	close(done)
+	wg.Wait()
+
+	var whileStopped, afterStart, stale int
+	for _, p := range polls {
+		if p.err != "" {
+			t.Errorf("a poll failed: %s", p.err)
+			continue
+		}
+		switch {
+		case p.began.After(stopped) && p.ended.Before(starting):
+			whileStopped++
+			if p.status != "Stopped" {
+				stale++
+			}
+		case p.began.After(started):
+			afterStart++
+			if p.status != "Started" {
+				stale++
+			}
+		}
+	}
+	t.Logf("%d polls: %d while stopped, %d after the start", len(polls), whileStopped, afterStart)
+	if whileStopped < 32 || afterStart < 32 {
+		t.Fatalf("too few polls to judge (%d while stopped, %d after the start)", whileStopped, afterStart)
+	}
+	if stale > 0 {
+		t.Errorf("%d polls answered with a pool status from before they were sent", stale)
+	}
+}
+
+// TestPipelinedRequests: requests sent back to back on one connection, before
+// any answer, are all answered in order (the keep-alive wait must not miss
+// bytes already read into the session's buffer).
+func TestPipelinedRequests(t *testing.T) {
+	e := startEnv(t, envOptions{})
+	a := e.startApp(appOptions{})
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", e.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	path := strings.TrimPrefix(a.api, fmt.Sprintf("http://127.0.0.1:%d", e.port))
+	one := func(p string) string {
+		return "GET " + p + " HTTP/1.1\r\nHost: x\r\nX-Api-Key: " + apiKey + "\r\n\r\n"
+	}
+	if _, err := conn.Write([]byte(one(path+"/status") + one("/api/v1/nothing") + one(path+"/status"))); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(conn)
+	for i, want := range []int{200, 404, 200} {
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatalf("response %d: %v", i+1, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("response %d: %d, want %d (%s)", i+1, resp.StatusCode, want, body)
 		}
 	}
 }
