@@ -27,7 +27,6 @@ class coalesced_reads {
   value_ptr read(const Key& key, Compute&& compute) {
     std::unique_lock lock(mutex_);
     auto& slot = slots_[key];
-    std::shared_ptr<round> mine;
     if (slot.next) {
       // Someone else will run the next round: wait for its answer. A
       // future, not a condition variable: waking its readers does not make
@@ -36,7 +35,7 @@ class coalesced_reads {
       lock.unlock();
       return answer.get();
     }
-    mine = std::make_shared<round>();
+    auto mine = std::make_shared<round>();
     if (!slot.running) {
       slot.running = mine;
     } else {

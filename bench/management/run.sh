@@ -33,17 +33,27 @@ done
 WORK=$(mktemp -d /tmp/niis-bench-XXXXXX)
 chmod 755 "$WORK"
 HOST_PID=""
+NGINX_PIDS=()
+# Sends `signal` to `pid`, waits up to 10 s for it to exit, then kills it.
+stop_pid() {  # signal pid
+  kill -0 "$2" 2>/dev/null || return 0
+  kill "-$1" "$2" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$2" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$2" 2>/dev/null || true
+}
+stop_nginx() {
+  for pid in "${NGINX_PIDS[@]}"; do stop_pid QUIT "$pid"; done
+  NGINX_PIDS=()
+}
 cleanup() {
-  if [ -n "$HOST_PID" ] && kill -0 "$HOST_PID" 2>/dev/null; then
-    kill -INT "$HOST_PID" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$HOST_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$HOST_PID" 2>/dev/null || true
-  fi
+  stop_nginx
+  [ -z "$HOST_PID" ] || stop_pid INT "$HOST_PID"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-API_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+API_PORT=$(free_port)
 "$HOST_BIN" run --plugin "$PLUGIN" --task-config @host/testdata/jobs/static-app.json \
   --free-port httplabel --local host/testdata/static-app \
   --plugin-config "{\"data_dir\":\"$WORK/data\"}" --alloc-root "$WORK/allocs" \
@@ -82,7 +92,6 @@ head -c 1024 /dev/zero | tr '\0' 'a' >"$LOCAL/1k.txt"
 NGINX_DIR="$WORK/nginx"
 mkdir -p "$NGINX_DIR/www" "$NGINX_DIR/tmp" "$NGINX_DIR/logs"
 cp "$LOCAL/1k.txt" "$NGINX_DIR/www/1k.txt"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 nginx_conf() {  # name workers access_log port
   cat >"$NGINX_DIR/$1.conf" <<CONF
 worker_processes $2;
@@ -103,16 +112,6 @@ CONF
   for _ in $(seq 1 50); do [ -s "$NGINX_DIR/$1.pid" ] && break; sleep 0.1; done
   NGINX_PIDS+=("$(cat "$NGINX_DIR/$1.pid")")
 }
-NGINX_PIDS=()
-stop_nginx() {
-  for pid in "${NGINX_PIDS[@]}"; do
-    kill -QUIT "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  NGINX_PIDS=()
-}
-trap 'stop_nginx; cleanup' EXIT
 DEFAULT_PORT=$(free_port); LEAN_PORT=$(free_port)
 nginx_conf default auto "$NGINX_DIR/logs/access.log" "$DEFAULT_PORT"
 nginx_conf lean 1 off "$LEAN_PORT"
