@@ -48,7 +48,7 @@ struct management_api::impl {
     while (!stopping) {
       auto opts = server_opts();
       try {
-        auto srv = std::make_unique<http_server>(opts, new handler_factory(ctx));
+        auto srv = std::make_unique<http_server>(opts, new handler_factory(ctx), &ctx);
         srv->start();
         {
           std::lock_guard<std::mutex> lock(mutex);

@@ -1,7 +1,7 @@
 #include "adapters/http/connection.hpp"
 
-#include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <memory>
@@ -16,6 +16,7 @@
 #include <Poco/Timestamp.h>
 
 #include "adapters/http/json_errors.hpp"
+#include "adapters/http/reactor.hpp"
 
 namespace nomad_iis::http {
 namespace {
@@ -64,28 +65,12 @@ void reject(HTTPServerSession& session, const unreadable_request& answer) {
   session.setKeepAlive(false);
 }
 
-/// Poco's session, plus a cheaper wait between keep-alive requests: Poco
-/// polls with a fresh epoll instance each time (four system calls per
-/// request); one poll(2) and a read into the session's buffer do the same.
+/// Poco's session, telling whether it holds bytes it read ahead (a
+/// pipelined request), which keep the connection on its thread.
 class api_session final : public HTTPServerSession {
  public:
+  using HTTPServerSession::buffered;
   using HTTPServerSession::HTTPServerSession;
-
-  /// Waits for the next request's first bytes on a plain socket (TLS keeps
-  /// Poco's wait: OpenSSL may hold bytes the descriptor does not show).
-  /// False when the keep-alive timeout passed or the peer is gone; Poco's
-  /// hasMoreRequests() then finds the bytes already buffered.
-  bool await_next_request(int timeout_ms) {
-    if (buffered() > 0 || !getKeepAlive() || !canKeepAlive()) return true;
-    pollfd fd{socket().impl()->sockfd(), POLLIN, 0};
-    int ready;
-    do {
-      ready = ::poll(&fd, 1, timeout_ms);
-    } while (ready < 0 && errno == EINTR);
-    if (ready <= 0) return false;
-    refill();
-    return buffered() > 0;
-  }
 };
 
 /// Marks a connection as reading headers for as long as it lives.
@@ -155,11 +140,13 @@ void connection_registry::stop_all() {
 api_connection::api_connection(const Poco::Net::StreamSocket& socket,
                                Poco::Net::HTTPServerParams::Ptr params,
                                Poco::Net::HTTPRequestHandlerFactory::Ptr handlers,
-                               std::shared_ptr<connection_registry> registry)
+                               std::shared_ptr<connection_registry> registry,
+                               std::shared_ptr<connection_reactor> reactor)
     : Poco::Net::TCPServerConnection(socket),
       params_(std::move(params)),
       handlers_(std::move(handlers)),
-      registry_(std::move(registry)) {
+      registry_(std::move(registry)),
+      reactor_(socket.secure() ? nullptr : std::move(reactor)) {
   registry_->add(this);
 }
 
@@ -169,16 +156,13 @@ api_connection::~api_connection() {
 
 void api_connection::run() {
   api_session session(socket(), params_);
-  const bool plain = !socket().secure();
-  const int keep_alive_ms = static_cast<int>(params_->getKeepAliveTimeout().totalMilliseconds());
-  bool first = true;
   while (!registry_->stopping()) {
     std::optional<unreadable_request> refusal;
     try {
-      if (!first && plain && !session.await_next_request(keep_alive_ms)) break;
-      first = false;
       if (!session.hasMoreRequests()) break;
       serve_one(session);
+      if (reactor_ && session.getKeepAlive() && session.buffered() == 0 && return_to_reactor())
+        return;
       continue;
     } catch (const Poco::Net::NoMessageException&) {
       // the client closed the connection between requests
@@ -197,6 +181,16 @@ void api_connection::run() {
     if (refusal) reject(session, *refusal);
     break;  // the rest of the stream cannot be trusted
   }
+}
+
+bool api_connection::return_to_reactor() {
+  // The session closes its socket when this thread is done: the reactor
+  // gets its own descriptor for the connection.
+  const int fd = ::dup(socket().impl()->sockfd());
+  if (fd < 0) return false;
+  if (reactor_->adopt(fd)) return true;
+  ::close(fd);
+  return false;
 }
 
 void api_connection::serve_one(HTTPServerSession& session) {

@@ -6,6 +6,8 @@
 // JSON error ({"error", "message"}, 400/431/505) before closing. A client
 // that takes longer than the header timeout to send a request's headers
 // (slowloris) gets 408 and is cut off: Poco bounds each read, not the whole.
+// A plain connection that is idle after a request goes back to the
+// reactor (reactor.hpp), which holds idle connections without a thread.
 
 #include <atomic>
 #include <chrono>
@@ -26,6 +28,7 @@ class HTTPServerSession;
 namespace nomad_iis::http {
 
 class api_connection;
+class connection_reactor;
 
 /// The open connections, so that stopping the server ends them all (idle
 /// keep-alive ones too) instead of waiting for their timeouts, and a sweep
@@ -67,7 +70,8 @@ class api_connection final : public Poco::Net::TCPServerConnection {
  public:
   api_connection(const Poco::Net::StreamSocket& socket, Poco::Net::HTTPServerParams::Ptr params,
                  Poco::Net::HTTPRequestHandlerFactory::Ptr handlers,
-                 std::shared_ptr<connection_registry> registry);
+                 std::shared_ptr<connection_registry> registry,
+                 std::shared_ptr<connection_reactor> reactor);
   ~api_connection() override;
   void run() override;
 
@@ -75,10 +79,14 @@ class api_connection final : public Poco::Net::TCPServerConnection {
   /// Reads one request and hands it to a handler. Throws what Poco throws
   /// for a request it cannot read.
   void serve_one(Poco::Net::HTTPServerSession& session);
+  /// Gives the (idle) connection to the reactor; false when it cannot take it.
+  bool return_to_reactor();
 
   Poco::Net::HTTPServerParams::Ptr params_;
   Poco::Net::HTTPRequestHandlerFactory::Ptr handlers_;
   std::shared_ptr<connection_registry> registry_;
+  /// Null for TLS: OpenSSL may hold bytes the descriptor does not show.
+  std::shared_ptr<connection_reactor> reactor_;
   /// Set by the registry's sweep: the headers did not arrive in time.
   std::atomic<bool> headers_timed_out_{false};
   /// When the headers being read are due (steady clock, ns); 0 while no
@@ -93,18 +101,21 @@ class api_connection_factory final : public Poco::Net::TCPServerConnectionFactor
  public:
   api_connection_factory(Poco::Net::HTTPServerParams::Ptr params,
                          Poco::Net::HTTPRequestHandlerFactory::Ptr handlers,
-                         std::shared_ptr<connection_registry> registry)
+                         std::shared_ptr<connection_registry> registry,
+                         std::shared_ptr<connection_reactor> reactor)
       : params_(std::move(params)),
         handlers_(std::move(handlers)),
-        registry_(std::move(registry)) {}
+        registry_(std::move(registry)),
+        reactor_(std::move(reactor)) {}
   Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
-    return new api_connection(socket, params_, handlers_, registry_);
+    return new api_connection(socket, params_, handlers_, registry_, reactor_);
   }
 
  private:
   Poco::Net::HTTPServerParams::Ptr params_;
   Poco::Net::HTTPRequestHandlerFactory::Ptr handlers_;
   std::shared_ptr<connection_registry> registry_;
+  std::shared_ptr<connection_reactor> reactor_;
 };
 
 }  // namespace nomad_iis::http

@@ -1,6 +1,7 @@
 #include "adapters/http/server.hpp"
 
 #include "adapters/http/connection.hpp"
+#include "adapters/http/reactor.hpp"
 
 #include <mutex>
 
@@ -10,7 +11,9 @@
 #include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocketImpl.h>
 #include <Poco/Net/TCPServer.h>
+#include <Poco/Net/TCPServerDispatcher.h>
 #include <Poco/ThreadPool.h>
 
 namespace nomad_iis::http {
@@ -26,9 +29,11 @@ constexpr auto sweep_interval = std::chrono::milliseconds(250);
 
 }  // namespace
 
-http_server::http_server(server_options opts, Poco::Net::HTTPRequestHandlerFactory::Ptr factory)
+http_server::http_server(server_options opts, Poco::Net::HTTPRequestHandlerFactory::Ptr factory,
+                         api_context* fast_path)
     : opts_(std::move(opts)),
       factory_(std::move(factory)),
+      fast_path_(fast_path),
       connections_(std::make_shared<connection_registry>(opts_.header_timeout)) {}
 
 http_server::~http_server() {
@@ -38,7 +43,8 @@ http_server::~http_server() {
 void http_server::start() {
   Poco::Net::SocketAddress addr(opts_.bind, opts_.port);
   std::unique_ptr<Poco::Net::ServerSocket> socket;
-  if (!opts_.tls_cert.empty() && !opts_.tls_key.empty()) {
+  const bool tls = !opts_.tls_cert.empty() && !opts_.tls_key.empty();
+  if (tls) {
     init_ssl_once();
     Poco::Net::Context::Ptr ctx =
         new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, opts_.tls_key, opts_.tls_cert,
@@ -62,11 +68,25 @@ void http_server::start() {
   params->setTimeout(Poco::Timespan(opts_.idle_timeout_seconds, 0));
   params->setServerName("nomad_iis");
 
-  // Connection threads come from our own pool, sized past max_threads so
-  // the dispatcher never waits for a thread while clients queue.
-  pool_ = std::make_unique<Poco::ThreadPool>(8, opts_.max_threads + 8, 60);
-  server_ = std::make_unique<Poco::Net::TCPServer>(
-      new api_connection_factory(params, factory_, connections_), *pool_, *socket, params);
+  if (!tls && fast_path_) {
+    reactor_options idle;
+    idle.keep_alive = std::chrono::seconds(opts_.keep_alive_seconds);
+    idle.max_requests = static_cast<std::uint32_t>(opts_.max_keep_alive_requests);
+    reactor_ = std::make_shared<connection_reactor>(*fast_path_, idle, [this](int fd) {
+      Poco::Net::StreamSocket handed(new Poco::Net::StreamSocketImpl(fd));
+      handoff_->enqueue(handed);
+    });
+  }
+  // Connection threads come from our own pool, sized past what both
+  // dispatchers may start so neither waits for a thread while clients queue.
+  pool_ = std::make_unique<Poco::ThreadPool>(8, 2 * opts_.max_threads + 8, 60);
+  Poco::Net::TCPServerConnectionFactory::Ptr connections =
+      new api_connection_factory(params, factory_, connections_, reactor_);
+  if (reactor_) {
+    handoff_ = new Poco::Net::TCPServerDispatcher(connections, *pool_, params);
+    reactor_->start();
+  }
+  server_ = std::make_unique<Poco::Net::TCPServer>(connections, *pool_, *socket, params);
   port_ = socket->address().port();
   server_->start();
   sweeper_ = std::thread([this] {
@@ -90,10 +110,18 @@ void http_server::stop() {
     sweeper_wake_.notify_all();
     sweeper_.join();
   }
+  // The reactor first: threads that finish a request then close instead
+  // of returning their connection.
+  if (reactor_) reactor_->stop();
   if (server_) {
     server_->stop();
     connections_->stop_all();
     server_.reset();
+  }
+  if (handoff_) {
+    handoff_->stop();
+    handoff_->release();
+    handoff_ = nullptr;
   }
   if (pool_) {
     pool_->joinAll();

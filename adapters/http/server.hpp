@@ -1,8 +1,9 @@
 #pragma once
-// The Poco HTTP(S) server of the Management API: thread-per-connection,
-// sized so 64 keep-alive clients are all served, with bounded keep-alive,
-// idle timeouts and Poco's request/header size limits (answered in JSON by
-// api_connection).
+// The Poco HTTP(S) server of the Management API: a thread per connection
+// while a request is served, sized so 64 keep-alive clients are all served,
+// with bounded keep-alive, idle timeouts and Poco's request/header size
+// limits (answered in JSON by api_connection). Over plain HTTP, idle
+// connections wait in the reactor, which also answers status polls.
 
 #include <chrono>
 #include <condition_variable>
@@ -18,11 +19,14 @@ namespace Poco {
 class ThreadPool;
 namespace Net {
 class TCPServer;
-}
+class TCPServerDispatcher;
+}  // namespace Net
 }  // namespace Poco
 
 namespace nomad_iis::http {
 
+class api_context;
+class connection_reactor;
 class connection_registry;
 
 struct server_options {
@@ -42,7 +46,9 @@ struct server_options {
 
 class http_server {
  public:
-  http_server(server_options opts, Poco::Net::HTTPRequestHandlerFactory::Ptr factory);
+  /// `fast_path` (may be null) lets the reactor answer status polls itself.
+  http_server(server_options opts, Poco::Net::HTTPRequestHandlerFactory::Ptr factory,
+              api_context* fast_path);
   ~http_server();
   /// Binds and starts serving; throws Poco::Exception when it cannot bind.
   void start();
@@ -55,8 +61,13 @@ class http_server {
  private:
   server_options opts_;
   Poco::Net::HTTPRequestHandlerFactory::Ptr factory_;
+  api_context* fast_path_;
   std::unique_ptr<Poco::ThreadPool> pool_;
   std::shared_ptr<connection_registry> connections_;
+  std::shared_ptr<connection_reactor> reactor_;
+  /// Queues connections the reactor hands back to threads (reference
+  /// counted by Poco, hence not a smart pointer).
+  Poco::Net::TCPServerDispatcher* handoff_ = nullptr;
   std::unique_ptr<Poco::Net::TCPServer> server_;
   std::uint16_t port_ = 0;
   /// Cuts off connections whose headers are late, a few times a second.

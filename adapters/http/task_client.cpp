@@ -3,6 +3,7 @@
 #include <optional>
 
 #include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include "actors/timeouts.hpp"
@@ -84,6 +85,17 @@ msg::site_status task_client::find_status(const std::string& alloc_id,
                                           const std::string& task_name) {
   return ask<msg::site_status>(sys_, supervisor_, timeouts::query,
                                msg::find_site_status{alloc_id, task_name});
+}
+
+void task_client::find_status_async(const std::string& alloc_id, const std::string& task_name,
+                                    std::function<void(std::optional<msg::site_status>)> done) {
+  // A short-lived actor per read: it lives while its request is pending.
+  sys_.spawn([supervisor = supervisor_, ask = msg::find_site_status{alloc_id, task_name},
+              done = std::move(done)](caf::event_based_actor* self) mutable {
+    self->request(supervisor, timeouts::query, std::move(ask))
+        .then([done](msg::site_status& reply) { done(std::move(reply)); },
+              [done](caf::error&) { done(std::nullopt); });
+  });
 }
 
 msg::site_status task_client::status(const task_ref& task) {

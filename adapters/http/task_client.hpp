@@ -3,6 +3,8 @@
 // the named timeouts). Actor errors become http_error with a fitting status.
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,11 @@ class task_client {
   /// find + status in one request (the supervisor delegates it to the
   /// task's actor); the answer's summary says who the task is.
   msg::site_status find_status(const std::string& alloc_id, const std::string& task_name);
+  /// find_status without waiting: `done` runs on an actor thread with the
+  /// answer, or nullopt for any failure (the caller retries the blocking
+  /// way to learn which). It must not block.
+  void find_status_async(const std::string& alloc_id, const std::string& task_name,
+                         std::function<void(std::optional<msg::site_status>)> done);
   msg::site_status status(const task_ref& task);
   void pools(const task_ref& task, msg::pool_op op, std::vector<std::string> pools);
   /// Waits for the task's turn (lifecycle timeout); the caller must end_change.
