@@ -4,43 +4,24 @@
 #include <Poco/Base64Encoder.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JWT/Signer.h>
-#include <Poco/JWT/Token.h>
 
 #include <sstream>
 
 #include "adapters/http/auth.hpp"
+#include "tests/http/jwt_util.hpp"
 
 using namespace nomad_iis::http;
 using clock_type = std::chrono::system_clock;
 
 namespace {
 
-const std::string secret = "jwt-secret-for-tests-0123456789";
 const auto now = clock_type::now();
+const std::string& secret = test::jwt_secret;
+using test::at;
 
-Poco::Timestamp at(clock_type::time_point tp) {
-  return Poco::Timestamp(
-      std::chrono::duration_cast<std::chrono::microseconds>(tp.time_since_epoch()).count());
-}
-
-/// A token with nomad-iis's claims; `tweak` edits it before signing.
 std::string make_jwt(const std::function<void(Poco::JWT::Token&)>& tweak = {},
                      const std::string& key = secret) {
-  Poco::JWT::Token t;
-  t.setIssuer("NomadIIS");
-  t.setAudience("ManagementApi");
-  t.setExpiration(at(now + std::chrono::hours(1)));
-  t.setNotBefore(at(now - std::chrono::minutes(5)));
-  t.payload().set("namespace", "default");
-  t.payload().set("jobName", "web");
-  t.payload().set("allocId", "alloc-1");
-  Poco::JSON::Array::Ptr caps = new Poco::JSON::Array;
-  caps->add("Status");
-  caps->add("FilesystemAccess");
-  t.payload().set("capabilities", caps);
-  if (tweak) tweak(t);
-  Poco::JWT::Signer signer(key);
-  return signer.sign(t, Poco::JWT::Signer::ALGO_HS256);
+  return test::make_jwt(now, tweak, key);
 }
 
 std::string b64url(const std::string& s) {
