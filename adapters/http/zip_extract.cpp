@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <vector>
@@ -22,6 +23,7 @@
 #include <Poco/Zip/ZipLocalFileHeader.h>
 #include <Poco/Zip/ZipStream.h>
 #include <Poco/Zip/ZipUtil.h>
+#include <zlib.h>
 
 #include "adapters/http/http_error.hpp"
 #include "adapters/http/paths.hpp"
@@ -30,6 +32,8 @@ namespace nomad_iis::http {
 namespace {
 
 constexpr std::size_t io_buffer = 1 << 20;
+/// Compressed bytes handed to zlib at a time.
+constexpr std::size_t compressed_buffer = 256 << 10;
 
 http_error refused(const std::string& entry, const std::string& why) {
   return bad_request("bad_zip_entry", "zip entry \"" + entry + "\": " + why);
@@ -60,6 +64,27 @@ struct fd_closer {
   ~fd_closer() {
     if (fd >= 0) ::close(fd);
   }
+};
+
+/// A raw-deflate zlib stream, reset for each entry.
+class raw_inflater {
+ public:
+  raw_inflater() {
+    if (::inflateInit2(&zs_, -MAX_WBITS) != Z_OK) throw std::bad_alloc();
+  }
+  ~raw_inflater() { ::inflateEnd(&zs_); }
+  raw_inflater(const raw_inflater&) = delete;
+  raw_inflater& operator=(const raw_inflater&) = delete;
+  /// Ready for a new entry, with no input left from the last one.
+  z_stream& reset() {
+    ::inflateReset(&zs_);
+    zs_.next_in = Z_NULL;
+    zs_.avail_in = 0;
+    return zs_;
+  }
+
+ private:
+  z_stream zs_{};
 };
 
 void write_all(int fd, const char* data, std::size_t n, const std::string& entry) {
@@ -155,27 +180,23 @@ class extracting_callback : public Poco::Zip::ParseCallback {
     fd_closer out{
         ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644)};
     if (out.fd < 0) throw refused(name, std::string("cannot be written: ") + std::strerror(errno));
+    const bool streamed = hdr.searchCRCAndSizesAfterData();
     std::uint64_t written = 0;
+    std::uint32_t crc = 0;
     try {
-      Poco::Zip::ZipInputStream zin(in, hdr, false);
       if (!buf_) buf_.reset(new char[io_buffer]);
-      while (true) {
-        zin.read(buf_.get(), static_cast<std::streamsize>(io_buffer));
-        auto n = static_cast<std::size_t>(zin.gcount());
-        if (n == 0) break;
+      auto sink = [&](const char* data, std::size_t n) {
         written += n;
         stats_.bytes += n;
         if (stats_.bytes > limits_.max_uncompressed_bytes) throw too_large();
-        if (!hdr.searchCRCAndSizesAfterData() && written > hdr.getUncompressedSize())
+        if (!streamed && written > hdr.getUncompressedSize())
           throw refused(name, "inflates beyond its declared size");
-        write_all(out.fd, buf_.get(), n, name);
-      }
-      if (zin.bad()) throw refused(name, "the compressed data is corrupt");
-      if (!zin.crcValid()) throw refused(name, "CRC mismatch");
-      if (!hdr.searchCRCAndSizesAfterData()) {  // continue exactly after this entry's data
-        in.clear();
-        in.seekg(hdr.getDataEndPos());
-      }
+        write_all(out.fd, data, n, name);
+      };
+      if (method == Poco::Zip::ZipCommon::CM_DEFLATE)
+        crc = inflate_entry(in, hdr, sink);
+      else
+        crc = copy_stored_entry(in, hdr, sink);
     } catch (const http_error&) {
       throw;
     } catch (const Poco::Exception& e) {
@@ -183,12 +204,12 @@ class extracting_callback : public Poco::Zip::ParseCallback {
     } catch (const std::exception& e) {
       throw refused(name, std::string("the compressed data is corrupt (") + e.what() + ")");
     }
+    if (!streamed && crc != hdr.getCRC()) throw refused(name, "CRC mismatch");
     if (!hdr.searchCRCAndSizesAfterData() && written != hdr.getUncompressedSize())
       throw refused(name, "the data is shorter than declared");
     extracted_[name] = written;
     ++stats_.files;
-    return next_record(in,
-                       hdr.searchCRCAndSizesAfterData() ? descriptor_size(in, hdr, written) : 0);
+    return next_record(in, streamed ? descriptor_size(in, hdr, written, crc) : 0);
   }
 
   /// Before Poco's parser may reach any record but a local header, the
@@ -233,6 +254,90 @@ class extracting_callback : public Poco::Zip::ParseCallback {
   }
 
  private:
+  /// Inflates the entry's raw deflate data from `in` into `sink` with zlib
+  /// (Poco's stream would add a zlib header and an Adler-32 pass, and
+  /// inflate 1 KiB at a time); leaves `in` just after the compressed data
+  /// and returns the CRC-32 of what came out.
+  template <class Sink>
+  std::uint32_t inflate_entry(std::istream& in, const Poco::Zip::ZipLocalFileHeader& hdr,
+                              Sink& sink) {
+    const auto& name = hdr.getFileName();
+    const bool streamed = hdr.searchCRCAndSizesAfterData();
+    // Streamed entries end where the deflate stream says; the bytes read
+    // beyond it belong to the data descriptor and are read again.
+    std::uint64_t unread = streamed ? std::numeric_limits<std::uint64_t>::max()
+                                    : static_cast<std::uint64_t>(hdr.getCompressedSize());
+    if (!inflater_) inflater_ = std::make_unique<raw_inflater>();
+    if (!compressed_) compressed_.reset(new char[compressed_buffer]);
+    z_stream& zs = inflater_->reset();
+    in.seekg(hdr.getDataStartPos());  // where Poco's parser left it; cheap inside the buffer
+    uLong crc = ::crc32(0L, Z_NULL, 0);
+    int status = Z_OK;
+    while (status != Z_STREAM_END) {
+      if (zs.avail_in == 0) {
+        const auto want = std::min<std::uint64_t>(unread, compressed_buffer);
+        if (want > 0) in.read(compressed_.get(), static_cast<std::streamsize>(want));
+        const auto got = want > 0 ? in.gcount() : 0;
+        if (got <= 0) throw refused(name, "the compressed data ends early");
+        if (!streamed) unread -= static_cast<std::uint64_t>(got);
+        zs.next_in = reinterpret_cast<Bytef*>(compressed_.get());
+        zs.avail_in = static_cast<uInt>(got);
+      }
+      zs.next_out = reinterpret_cast<Bytef*>(buf_.get());
+      zs.avail_out = static_cast<uInt>(io_buffer);
+      // With input and output space, inflate either progresses or fails.
+      status = ::inflate(&zs, Z_NO_FLUSH);
+      if (status != Z_OK && status != Z_STREAM_END)
+        throw refused(name, std::string("the compressed data is corrupt") +
+                                (zs.msg ? std::string(" (") + zs.msg + ")" : std::string()));
+      const std::size_t produced = io_buffer - zs.avail_out;
+      if (produced > 0) {
+        crc = ::crc32(crc, reinterpret_cast<const Bytef*>(buf_.get()), static_cast<uInt>(produced));
+        sink(buf_.get(), produced);
+      }
+    }
+    if (!streamed && (zs.avail_in != 0 || unread != 0))
+      throw refused(name, "its compressed size does not match its data");
+    if (streamed) {
+      in.clear();
+      in.seekg(static_cast<std::streamoff>(hdr.getDataStartPos()) +
+               static_cast<std::streamoff>(zs.total_in));
+    }
+    return static_cast<std::uint32_t>(crc);
+  }
+
+  /// Copies a stored entry into `sink` and returns its CRC-32. A streamed
+  /// one goes through Poco's zip stream, which finds where it ends.
+  template <class Sink>
+  std::uint32_t copy_stored_entry(std::istream& in, const Poco::Zip::ZipLocalFileHeader& hdr,
+                                  Sink& sink) {
+    const auto& name = hdr.getFileName();
+    uLong crc = ::crc32(0L, Z_NULL, 0);
+    auto take = [&](std::size_t n) {
+      crc = ::crc32(crc, reinterpret_cast<const Bytef*>(buf_.get()), static_cast<uInt>(n));
+      sink(buf_.get(), n);
+    };
+    if (hdr.searchCRCAndSizesAfterData()) {
+      Poco::Zip::ZipInputStream zin(in, hdr, false);
+      while (zin.read(buf_.get(), static_cast<std::streamsize>(io_buffer)), zin.gcount() > 0)
+        take(static_cast<std::size_t>(zin.gcount()));
+      if (zin.bad()) throw refused(name, "the data is corrupt");
+      return static_cast<std::uint32_t>(crc);
+    }
+    if (hdr.getCompressedSize() != hdr.getUncompressedSize())
+      throw refused(name, "a stored entry's sizes disagree");
+    in.seekg(hdr.getDataStartPos());
+    auto left = static_cast<std::uint64_t>(hdr.getCompressedSize());
+    while (left > 0) {
+      in.read(buf_.get(), static_cast<std::streamsize>(std::min<std::uint64_t>(left, io_buffer)));
+      const auto got = in.gcount();
+      if (got <= 0) throw refused(name, "the data ends early");
+      left -= static_cast<std::uint64_t>(got);
+      take(static_cast<std::size_t>(got));
+    }
+    return static_cast<std::uint32_t>(crc);
+  }
+
   http_error too_large() const {
     return http_error(413, "zip_too_large",
                       "the zip archive expands to more than " +
@@ -241,9 +346,9 @@ class extracting_callback : public Poco::Zip::ParseCallback {
 
   /// The size of the descriptor that follows streamed data (crc and sizes,
   /// 32- or 64-bit, with or without a signature): the layout whose sizes
-  /// match what was actually read.
+  /// match what was actually read. Its CRC must match `crc`.
   static std::streamoff descriptor_size(std::istream& in, const Poco::Zip::ZipLocalFileHeader& hdr,
-                                        std::uint64_t written) {
+                                        std::uint64_t written, std::uint32_t crc) {
     auto pos = in.tellg();
     const auto compressed = static_cast<std::uint64_t>(pos - std::streampos(hdr.getDataStartPos()));
     char raw[24] = {};
@@ -260,6 +365,8 @@ class extracting_callback : public Poco::Zip::ParseCallback {
              Poco::Zip::ZipUtil::get64BitValue(raw, off + 12) == written)
       skip = static_cast<std::streamoff>(off + 20);
     if (skip < 0) throw refused(hdr.getFileName(), "its data descriptor does not match the data");
+    if (Poco::Zip::ZipUtil::get32BitValue(raw, off) != crc)
+      throw refused(hdr.getFileName(), "CRC mismatch");
     in.seekg(pos);
     return skip;
   }
@@ -326,7 +433,9 @@ class extracting_callback : public Poco::Zip::ParseCallback {
   const std::string& dest_;
   const zip_limits& limits_;
   zip_stats& stats_;
-  std::unique_ptr<char[]> buf_;  ///< allocated (not zeroed) at the first file
+  std::unique_ptr<char[]> buf_;         ///< allocated (not zeroed) at the first file
+  std::unique_ptr<char[]> compressed_;  ///< likewise, at the first deflated file
+  std::unique_ptr<raw_inflater> inflater_;
   std::uint64_t count_ = 0;
   std::map<std::string, std::uint64_t> extracted_;  ///< name -> bytes
 };

@@ -5,7 +5,9 @@
 #      (targets: >= 0.5x nginx req/s, p99 < 5 ms)
 #   2. PUT of a 200 MB / 2,000-file zip (extracted) vs `unzip` (target <= 1.25x)
 #   3. GET of the folder as a zip vs `zip -r -1` (target <= 1.25x)
-# with the plugin's peak RSS during each (VmHWM, reset per phase).
+# with the plugin's peak RSS during each (VmHWM, reset per phase). Each
+# measurement alternates with its baseline ROUNDS times (default 3) and
+# reports the medians.
 #
 #   bench/management/run.sh                 plugin = $BUILD_DIR/bin/nomad_iis (BUILD_DIR=build)
 #   DURATION=5 FILES=500 bench/management/run.sh   shorter
@@ -161,6 +163,11 @@ row "status p99 latency (wrk -c8, ms)" "$(to_ms "$(p99 "$status8_out")")" "" "" 
 stop_nginx
 
 # ---- 2. zip upload vs unzip ----
+# Both sides write the same 2,000 files and are timed to the end of a sync.
+# Rounds alternate like the status runs. Every round of either side writes
+# a fresh folder and nothing is removed until all rounds are done: ext4
+# makes file creation slower right after many files were deleted (it checks
+# each candidate inode for a recent delete), and only one side would pay.
 mkdir -p "$WORK/site"
 for i in $(seq 1 "$FILES"); do
   d="$WORK/site/d$((i % 20))"
@@ -170,31 +177,44 @@ done
 total_mb=$(du -sm "$WORK/site" | cut -f1)
 (cd "$WORK/site" && zip -r -1 -q "$WORK/site.zip" .)
 sync
-t0=$(now); unzip -q -o "$WORK/site.zip" -d "$WORK/unzipped"; sync; t1=$(now)
-unzip_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-rm -rf "$WORK/unzipped"
+seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+unzip_runs="" upload_runs=""
 reset_peak
-t0=$(now)
-code=$(curl -s -o "$WORK/upload.json" -w '%{http_code}' -X PUT -H "X-Api-Key: $KEY" \
-  -H "Content-Type: application/zip" --data-binary @"$WORK/site.zip" "$API/fs/local%2Fsite?clean=true")
-sync; t1=$(now)
-[ "$code" = 200 ] || { echo "upload failed: $code $(cat "$WORK/upload.json")" >&2; exit 1; }
-upload_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+for r in $(seq 1 "$ROUNDS"); do
+  t0=$(now); unzip -q -o "$WORK/site.zip" -d "$WORK/unzipped$r"; sync; t1=$(now)
+  unzip_runs+="$(seconds "$t0" "$t1") "
+  t0=$(now)
+  code=$(curl -s -o "$WORK/upload.json" -w '%{http_code}' -X PUT -H "X-Api-Key: $KEY" \
+    -H "Content-Type: application/zip" --data-binary @"$WORK/site.zip" "$API/fs/local%2Fsite$r")
+  sync; t1=$(now)
+  [ "$code" = 200 ] || { echo "upload failed: $code $(cat "$WORK/upload.json")" >&2; exit 1; }
+  upload_runs+="$(seconds "$t0" "$t1") "
+done
+upload_s=$(median "$upload_runs") unzip_s=$(median "$unzip_runs")
 row "zip upload ${total_mb} MB / $FILES files (s)" "$upload_s" "$unzip_s unzip" "$(ratio "$upload_s" "$unzip_s")" "<= 1.25" "$(peak_mb)"
+row "  each round: upload / unzip (s)" "${upload_runs% }" "${unzip_runs% }" "" "" ""
+rm -rf "$WORK/site.zip" "$WORK/site" "$WORK"/unzipped*
+for r in $(seq 2 "$ROUNDS"); do rm -rf "$LOCAL/site$r"; done
+sync
 
 # ---- 3. folder download vs zip -r -1 ----
-rm -f "$WORK/site.zip"
-sync
-t0=$(now); (cd "$LOCAL/site" && zip -r -1 -q "$WORK/baseline.zip" .); sync; t1=$(now)
-zip_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+zip_runs="" download_runs=""
 reset_peak
-t0=$(now)
-code=$(curl -s -o "$WORK/download.zip" -w '%{http_code}' -H "X-Api-Key: $KEY" "$API/fs/local%2Fsite")
-sync; t1=$(now)
-[ "$code" = 200 ] || { echo "download failed: $code" >&2; exit 1; }
-download_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-unzip -tq "$WORK/download.zip" >/dev/null || { echo "the downloaded zip is broken" >&2; exit 1; }
+for r in $(seq 1 "$ROUNDS"); do
+  t0=$(now); (cd "$LOCAL/site1" && zip -r -1 -q "$WORK/baseline.zip" .); sync; t1=$(now)
+  zip_runs+="$(seconds "$t0" "$t1") "
+  rm -f "$WORK/baseline.zip"; sync
+  t0=$(now)
+  code=$(curl -s -o "$WORK/download.zip" -w '%{http_code}' -H "X-Api-Key: $KEY" "$API/fs/local%2Fsite1")
+  sync; t1=$(now)
+  [ "$code" = 200 ] || { echo "download failed: $code" >&2; exit 1; }
+  download_runs+="$(seconds "$t0" "$t1") "
+  unzip -tq "$WORK/download.zip" >/dev/null || { echo "the downloaded zip is broken" >&2; exit 1; }
+  rm -f "$WORK/download.zip"; sync
+done
+download_s=$(median "$download_runs") zip_s=$(median "$zip_runs")
 row "folder download as zip (s)" "$download_s" "$zip_s zip -r -1" "$(ratio "$download_s" "$zip_s")" "<= 1.25" "$(peak_mb)"
+row "  each round: download / zip (s)" "${download_runs% }" "${zip_runs% }" "" "" ""
 
 echo
 echo "Management API benchmarks ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"

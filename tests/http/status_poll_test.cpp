@@ -17,8 +17,10 @@ namespace {
 const auto now = std::chrono::system_clock::now();
 const std::string path = "/api/v1/allocs/alloc-1/web%2Dtask/status";
 
-std::string request(const std::string& target = path, const std::string& extra = "X-Api-Key: k3y\r\n",
-                    const std::string& line_start = "GET ", const std::string& version = "HTTP/1.1") {
+std::string request(const std::string& target = path,
+                    const std::string& extra = "X-Api-Key: k3y\r\n",
+                    const std::string& line_start = "GET ",
+                    const std::string& version = "HTTP/1.1") {
   return line_start + target + " " + version + "\r\nHost: 127.0.0.1\r\n" + extra + "\r\n";
 }
 
@@ -58,7 +60,8 @@ BOOST_AUTO_TEST_CASE(requests_the_thread_path_answers_are_left_alone) {
   BOOST_TEST(!recognize(request(path, "X-Api-Key: wrong\r\n")).has_value());
   BOOST_TEST(!recognize(request(path, "X-Api-Key: k3y\r\nConnection: close\r\n")).has_value());
   BOOST_TEST(!recognize(request(path, "X-Api-Key: k3y\r\nContent-Length: 3\r\n")).has_value());
-  BOOST_TEST(!recognize(request(path, "X-Api-Key: k3y\r\nTransfer-Encoding: chunked\r\n")).has_value());
+  BOOST_TEST(
+      !recognize(request(path, "X-Api-Key: k3y\r\nTransfer-Encoding: chunked\r\n")).has_value());
   BOOST_TEST(!recognize(request(path, "X-Api-Key: k3y\r\nExpect: 100-continue\r\n")).has_value());
   BOOST_TEST(!recognize(request(path + "?x=1")).has_value());
   BOOST_TEST(!recognize(request(path, "X-Api-Key: k3y\r\n", "PUT ")).has_value());
@@ -69,14 +72,16 @@ BOOST_AUTO_TEST_CASE(requests_the_thread_path_answers_are_left_alone) {
   BOOST_TEST(!recognize(request("/api/v1/allocs/alloc-1/web/status/x")).has_value());
   BOOST_TEST(!recognize(request("/api/v1/allocs/%zz/web/status")).has_value());  // 400 there
   BOOST_TEST(!recognize("GET " + path + " HTTP/1.1\r\nBad Header\r\n\r\n").has_value());
-  BOOST_TEST(!recognize("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n").has_value());  // TLS hello
+  BOOST_TEST(
+      !recognize("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n").has_value());  // TLS hello
 }
 
 BOOST_AUTO_TEST_CASE(tokens_need_the_status_capability_and_the_allocation) {
   authenticator jwt("", test::jwt_secret);
   auto bearer = [](const std::string& token) { return "Authorization: Bearer " + token + "\r\n"; };
   BOOST_TEST(recognize(request(path, bearer(test::make_jwt(now))), jwt).has_value());
-  auto other_alloc = test::make_jwt(now, [](Poco::JWT::Token& t) { t.payload().set("allocId", "b"); });
+  auto other_alloc =
+      test::make_jwt(now, [](Poco::JWT::Token& t) { t.payload().set("allocId", "b"); });
   BOOST_TEST(!recognize(request(path, bearer(other_alloc)), jwt).has_value());
   auto no_status = test::make_jwt(now, [](Poco::JWT::Token& t) {
     Poco::JSON::Array::Ptr caps = new Poco::JSON::Array;
@@ -112,10 +117,12 @@ BOOST_AUTO_TEST_CASE(the_response_is_what_send_json_sends) {
 
 BOOST_AUTO_TEST_CASE(a_task_outside_the_token_s_job_gets_no_answer_here) {
   authenticator jwt("", test::jwt_secret);
-  auto poll = recognize(request(path, "Authorization: Bearer " + test::make_jwt(now) + "\r\n"), jwt);
+  auto poll =
+      recognize(request(path, "Authorization: Bearer " + test::make_jwt(now) + "\r\n"), jwt);
   BOOST_REQUIRE(poll);
   BOOST_TEST(status_poll_response(*poll, answer_for("default", "web"), "d", true).has_value());
-  BOOST_TEST(!status_poll_response(*poll, answer_for("default", "other-job"), "d", true).has_value());
+  BOOST_TEST(
+      !status_poll_response(*poll, answer_for("default", "other-job"), "d", true).has_value());
   BOOST_TEST(!status_poll_response(*poll, answer_for("prod", "web"), "d", true).has_value());
 }
 

@@ -140,6 +140,94 @@ BOOST_AUTO_TEST_CASE(malformed_archives) {
   BOOST_CHECK_THROW(extract_zip(t / "empty.zip", t / "out", {}), http_error);
 }
 
+/// A python3 script that writes `zip_path` from entries given as
+/// entry(name, data, ...) calls; each may lie about its CRC or compressed
+/// size, be stored instead of deflated, or be streamed (data descriptor).
+std::string handmade_zip(const std::string& entries) {
+  return R"(
+import zlib, struct, binascii
+parts, central = [], []
+def entry(name, data, crc=None, size_delta=0, cut=0, stored=False, streamed=False, descriptor_crc=None):
+    name = name.encode()
+    if stored:
+        c = data
+    else:
+        comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+        c = comp.compress(data) + comp.flush()
+    c = c[:len(c) - cut]
+    real = binascii.crc32(data) & 0xffffffff
+    crc = real if crc is None else crc
+    method = 0 if stored else 8
+    flags = 8 if streamed else 0
+    offset = sum(len(p) for p in parts)
+    csize = len(c) + size_delta
+    if streamed:
+        local = struct.pack('<IHHHHHIIIHH', 0x04034b50, 20, flags, method, 0, 0, 0, 0, 0, len(name), 0) + name + c
+        dcrc = crc if descriptor_crc is None else descriptor_crc
+        local += struct.pack('<IIII', 0x08074b50, dcrc, len(c), len(data))
+    else:
+        local = struct.pack('<IHHHHHIIIHH', 0x04034b50, 20, flags, method, 0, 0, crc, csize, len(data), len(name), 0) + name + c
+    parts.append(local)
+    central.append(struct.pack('<IHHHHHHIIIHHHHHII', 0x02014b50, 20, 20, flags, method, 0, 0, crc, csize, len(data), len(name), 0, 0, 0, 0, 0, offset) + name)
+)" + entries +
+         R"(
+cd = b''.join(central)
+body = b''.join(parts)
+end = struct.pack('<IHHHHIIH', 0x06054b50, 0, 0, len(central), len(central), len(cd), len(body), 0)
+open(zip_path, 'wb').write(body + cd + end))";
+}
+
+BOOST_AUTO_TEST_CASE(inflated_entries_are_checked_exactly) {
+  temp_dir t;
+  std::filesystem::create_directory(t / "out");
+  const std::string text = "entry('first', b'x' * 5000)\n";
+  struct bad {
+    const char* name;
+    std::string entries;
+    const char* needle;
+  } cases[] = {
+      {"crc", "entry('a.txt', b'hello ' * 500, crc=1234)", "CRC mismatch"},
+      {"streamed_crc", "entry('a.txt', b'hello ' * 500, streamed=True, descriptor_crc=99)",
+       "CRC mismatch"},
+      {"stored_crc", "entry('a.txt', b'hello', stored=True, crc=7)", "CRC mismatch"},
+      {"longer_than_the_stream", "entry('a.txt', b'hello ' * 500, size_delta=3)",
+       "compressed size does not match"},
+      {"shorter_than_the_stream", "entry('a.txt', b'hello ' * 500, size_delta=-4)", "a.txt"},
+      {"cut_stream", "entry('a.txt', bytes(range(256)) * 40, cut=7, size_delta=0)", "a.txt"},
+      {"streamed_cut", "entry('a.txt', bytes(range(256)) * 40, cut=7, streamed=True)", "a.txt"},
+  };
+  for (const auto& c : cases) {
+    BOOST_TEST_CONTEXT(c.name) {
+      make_zip(t / "bad.zip", handmade_zip(text + c.entries), true);
+      expect_refused(t / "bad.zip", t / "out", 400, c.needle);
+      BOOST_TEST(count_entries(t / "out") == 0u);
+    }
+  }
+  // Good ones of every kind in one archive, streamed ones between others.
+  make_zip(t / "good.zip", handmade_zip(text + R"(
+entry('s1', bytes(range(256)) * 4000, streamed=True)
+entry('plain', b'stored bytes', stored=True)
+entry('s2', b'', streamed=True)
+entry('big', bytes(range(256)) * 20000)
+entry('s3', b'tail ' * 3, streamed=True)
+entry('s4', b'stored and streamed', stored=True, streamed=True))"),
+           true);
+  auto stats = extract_zip(t / "good.zip", t / "out", {});
+  BOOST_TEST(stats.files == 7u);
+  BOOST_TEST(read_file(t / "out/first") == std::string(5000, 'x'));
+  std::string ramp;
+  for (int i = 0; i < 256; ++i) ramp += static_cast<char>(i);
+  std::string s1, big;
+  for (int i = 0; i < 4000; ++i) s1 += ramp;
+  for (int i = 0; i < 20000; ++i) big += ramp;
+  BOOST_TEST(read_file(t / "out/s1") == s1);
+  BOOST_TEST(read_file(t / "out/plain") == "stored bytes");
+  BOOST_TEST(read_file(t / "out/s2").empty());
+  BOOST_TEST(read_file(t / "out/big") == big);
+  BOOST_TEST(read_file(t / "out/s3") == "tail tail tail ");
+  BOOST_TEST(read_file(t / "out/s4") == "stored and streamed");
+}
+
 BOOST_AUTO_TEST_CASE(duplicate_and_conflicting_entries) {
   temp_dir t;
   std::filesystem::create_directory(t / "out");
