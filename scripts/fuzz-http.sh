@@ -26,7 +26,7 @@ build() {  # name sources...
   local name=$1; shift
   mkdir -p "$fuzz_dir/$name/corpus" "$fuzz_dir/$name/seed"
   echo "== building $fuzz_dir/$name/fuzz" >&2
-  "$cxx" "${flags[@]}" "$@" -o "$fuzz_dir/$name/fuzz" -lPocoZip -lPocoFoundation
+  "$cxx" "${flags[@]}" "$@" -o "$fuzz_dir/$name/fuzz" -lPocoZip -lPocoFoundation -lz
 }
 
 run() {  # name extra-args...
