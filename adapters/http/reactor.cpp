@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <mutex>
 #include <stdexcept>
 
@@ -122,7 +123,12 @@ void connection_reactor::run() {
   const int wait_ms = static_cast<int>(sweep_interval.count());
   while (true) {
     const int n = ::epoll_wait(epoll_fd_, events.data(), max_events, wait_ms);
-    if (n < 0 && errno != EINTR) break;
+    if (n < 0 && errno != EINTR) {
+      // Cannot happen with a valid epoll set; say so rather than go quiet.
+      logging::log(*ctx_.log, spdlog::level::err, "management api reactor stopped",
+                   {{"error", std::strerror(errno)}});
+      break;
+    }
     for (int i = 0; i < n; ++i) {
       if (events[i].data.fd != inbox_->wake_fd) {
         on_ready(events[i].data.fd, events[i].events);
