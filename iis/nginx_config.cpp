@@ -14,9 +14,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-/// The task's stdout as nginx reopens it on every start and reload (see
-/// site_core::reload_front for why that cannot block).
-constexpr const char* stdout_log = "/dev/stdout";
+/// The access log on the task's stdout, which nginx reopens on every start
+/// and reload (see site_core::reload_front for why that cannot block).
+/// Buffered: one write per request to the FIFO cost the site more than half
+/// its throughput (8.5k against 16k req/s measured). At most 4 KiB per
+/// write (PIPE_BUF) keeps each write atomic, so lines never interleave with
+/// the apps' own output on the same FIFO; lines show within a second.
+constexpr const char* stdout_log = "/dev/stdout combined buffer=4k flush=1s";
 
 std::string seconds(duration value) {
   const auto count = std::chrono::duration_cast<std::chrono::seconds>(value).count();

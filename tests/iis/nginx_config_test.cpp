@@ -92,7 +92,7 @@ BOOST_AUTO_TEST_CASE(front_conf_has_servers_routes_and_fallbacks) {
   const std::string text = render_front_conf(sample_front("/srv/data"));
   BOOST_TEST(contains(text, "pid \"/srv/data/run/front.pid\";"));
   BOOST_TEST(contains(text, "error_log stderr warn;"));
-  BOOST_TEST(contains(text, "access_log /dev/stdout;"));
+  BOOST_TEST(contains(text, "access_log /dev/stdout combined buffer=4k flush=1s;"));
   for (const char* temp : {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"}) {
     BOOST_TEST(contains(text, std::string("/srv/data/tmp/front/") + temp));
   }
