@@ -141,12 +141,13 @@ api_connection::api_connection(const Poco::Net::StreamSocket& socket,
                                Poco::Net::HTTPServerParams::Ptr params,
                                Poco::Net::HTTPRequestHandlerFactory::Ptr handlers,
                                std::shared_ptr<connection_registry> registry,
-                               std::shared_ptr<connection_reactor> reactor)
+                               std::shared_ptr<connection_reactor> reactor, bool request_waiting)
     : Poco::Net::TCPServerConnection(socket),
       params_(std::move(params)),
       handlers_(std::move(handlers)),
       registry_(std::move(registry)),
-      reactor_(socket.secure() ? nullptr : std::move(reactor)) {
+      reactor_(socket.secure() ? nullptr : std::move(reactor)),
+      request_waiting_(request_waiting) {
   registry_->add(this);
 }
 
@@ -155,6 +156,8 @@ api_connection::~api_connection() {
 }
 
 void api_connection::run() {
+  // Until its first bytes come, a new connection costs no thread either.
+  if (reactor_ && !request_waiting_ && !registry_->stopping() && return_to_reactor()) return;
   api_session session(socket(), params_);
   while (!registry_->stopping()) {
     std::optional<unreadable_request> refusal;

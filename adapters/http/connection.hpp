@@ -6,8 +6,9 @@
 // JSON error ({"error", "message"}, 400/431/505) before closing. A client
 // that takes longer than the header timeout to send a request's headers
 // (slowloris) gets 408 and is cut off: Poco bounds each read, not the whole.
-// A plain connection that is idle after a request goes back to the
-// reactor (reactor.hpp), which holds idle connections without a thread.
+// A plain connection that is idle (just accepted, or after a request) goes
+// to the reactor (reactor.hpp), which holds idle connections without a
+// thread and sends them back here when a request needs one.
 
 #include <atomic>
 #include <chrono>
@@ -71,7 +72,7 @@ class api_connection final : public Poco::Net::TCPServerConnection {
   api_connection(const Poco::Net::StreamSocket& socket, Poco::Net::HTTPServerParams::Ptr params,
                  Poco::Net::HTTPRequestHandlerFactory::Ptr handlers,
                  std::shared_ptr<connection_registry> registry,
-                 std::shared_ptr<connection_reactor> reactor);
+                 std::shared_ptr<connection_reactor> reactor, bool request_waiting);
   ~api_connection() override;
   void run() override;
 
@@ -87,6 +88,9 @@ class api_connection final : public Poco::Net::TCPServerConnection {
   std::shared_ptr<connection_registry> registry_;
   /// Null for TLS: OpenSSL may hold bytes the descriptor does not show.
   std::shared_ptr<connection_reactor> reactor_;
+  /// Handed over by the reactor with a request unread: serve it first
+  /// (else a fresh connection goes straight to the reactor).
+  const bool request_waiting_;
   /// Set by the registry's sweep: the headers did not arrive in time.
   std::atomic<bool> headers_timed_out_{false};
   /// When the headers being read are due (steady clock, ns); 0 while no
@@ -102,13 +106,14 @@ class api_connection_factory final : public Poco::Net::TCPServerConnectionFactor
   api_connection_factory(Poco::Net::HTTPServerParams::Ptr params,
                          Poco::Net::HTTPRequestHandlerFactory::Ptr handlers,
                          std::shared_ptr<connection_registry> registry,
-                         std::shared_ptr<connection_reactor> reactor)
+                         std::shared_ptr<connection_reactor> reactor, bool from_reactor)
       : params_(std::move(params)),
         handlers_(std::move(handlers)),
         registry_(std::move(registry)),
-        reactor_(std::move(reactor)) {}
+        reactor_(std::move(reactor)),
+        from_reactor_(from_reactor) {}
   Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
-    return new api_connection(socket, params_, handlers_, registry_, reactor_);
+    return new api_connection(socket, params_, handlers_, registry_, reactor_, from_reactor_);
   }
 
  private:
@@ -116,6 +121,8 @@ class api_connection_factory final : public Poco::Net::TCPServerConnectionFactor
   Poco::Net::HTTPRequestHandlerFactory::Ptr handlers_;
   std::shared_ptr<connection_registry> registry_;
   std::shared_ptr<connection_reactor> reactor_;
+  /// Connections the reactor hands over (a request waits) or accepted ones.
+  bool from_reactor_;
 };
 
 }  // namespace nomad_iis::http

@@ -80,13 +80,15 @@ void http_server::start() {
   // Connection threads come from our own pool, sized past what both
   // dispatchers may start so neither waits for a thread while clients queue.
   pool_ = std::make_unique<Poco::ThreadPool>(8, 2 * opts_.max_threads + 8, 60);
-  Poco::Net::TCPServerConnectionFactory::Ptr connections =
-      new api_connection_factory(params, factory_, connections_, reactor_);
+  Poco::Net::TCPServerConnectionFactory::Ptr accepted =
+      new api_connection_factory(params, factory_, connections_, reactor_, false);
   if (reactor_) {
-    handoff_ = new Poco::Net::TCPServerDispatcher(connections, *pool_, params);
+    Poco::Net::TCPServerConnectionFactory::Ptr handed =
+        new api_connection_factory(params, factory_, connections_, reactor_, true);
+    handoff_ = new Poco::Net::TCPServerDispatcher(handed, *pool_, params);
     reactor_->start();
   }
-  server_ = std::make_unique<Poco::Net::TCPServer>(connections, *pool_, *socket, params);
+  server_ = std::make_unique<Poco::Net::TCPServer>(accepted, *pool_, *socket, params);
   port_ = socket->address().port();
   server_->start();
   sweeper_ = std::thread([this] {

@@ -161,3 +161,39 @@ func TestUnreadPipelinedStatusFlood(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleConnectionsHoldNoThreads: more idle connections than there are
+// connection threads (some never sent a byte, some after a request) leave
+// the API answering at once, and the plugin's thread count stays small.
+func TestIdleConnectionsHoldNoThreads(t *testing.T) {
+	e := startEnv(t, envOptions{})
+	a := e.startApp(appOptions{})
+	before := procStatusKB(t, e.pid(), "Threads")
+	const silent, served = 300, 100 // 264 connection threads at most
+	for i := 0; i < silent; i++ {
+		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", e.port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+	}
+	for i := 0; i < served; i++ {
+		c := dialRaw(t, e, a)
+		c.expect("first request", rawRequest("GET", "/api/v1/nothing", "X-Api-Key: "+apiKey+"\r\n"), 404, `"error"`)
+	}
+	time.Sleep(300 * time.Millisecond) // the threads hand their connections over
+	quick := &http.Client{Timeout: 3 * time.Second}
+	req, _ := http.NewRequest("GET", a.api+"/status", nil)
+	req.Header.Set("X-Api-Key", apiKey)
+	resp, err := quick.Do(req)
+	if err != nil {
+		t.Fatalf("with %d idle connections a new client is not served: %v", silent+served, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status: %d", resp.StatusCode)
+	}
+	if after := procStatusKB(t, e.pid(), "Threads"); after > before+40 {
+		t.Errorf("the plugin went from %d to %d threads for %d idle connections", before, after, silent+served)
+	}
+}
