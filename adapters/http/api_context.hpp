@@ -14,6 +14,7 @@
 #include "adapters/http/coalesced_reads.hpp"
 #include "adapters/http/limiter.hpp"
 #include "adapters/http/task_client.hpp"
+#include "adapters/http/views.hpp"
 #include "config/driver_config.hpp"
 
 namespace nomad_iis::http {
@@ -24,6 +25,12 @@ struct status_answer {
   msg::task_summary task;
   std::string body;
 };
+
+/// The answer to a status read, the same on threads and in the reactor.
+inline status_answer make_status_answer(msg::site_status site) {
+  auto body = status_json(site);
+  return status_answer{std::move(site.task), std::move(body)};
+}
 
 class api_context {
  public:

@@ -106,14 +106,14 @@ class api_connection_factory final : public Poco::Net::TCPServerConnectionFactor
   api_connection_factory(Poco::Net::HTTPServerParams::Ptr params,
                          Poco::Net::HTTPRequestHandlerFactory::Ptr handlers,
                          std::shared_ptr<connection_registry> registry,
-                         std::shared_ptr<connection_reactor> reactor, bool from_reactor)
+                         std::shared_ptr<connection_reactor> reactor, bool request_waiting)
       : params_(std::move(params)),
         handlers_(std::move(handlers)),
         registry_(std::move(registry)),
         reactor_(std::move(reactor)),
-        from_reactor_(from_reactor) {}
+        request_waiting_(request_waiting) {}
   Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
-    return new api_connection(socket, params_, handlers_, registry_, reactor_, from_reactor_);
+    return new api_connection(socket, params_, handlers_, registry_, reactor_, request_waiting_);
   }
 
  private:
@@ -121,8 +121,8 @@ class api_connection_factory final : public Poco::Net::TCPServerConnectionFactor
   Poco::Net::HTTPRequestHandlerFactory::Ptr handlers_;
   std::shared_ptr<connection_registry> registry_;
   std::shared_ptr<connection_reactor> reactor_;
-  /// Connections the reactor hands over (a request waits) or accepted ones.
-  bool from_reactor_;
+  /// True for connections the reactor hands over, false for accepted ones.
+  bool request_waiting_;
 };
 
 }  // namespace nomad_iis::http

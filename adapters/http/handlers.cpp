@@ -212,9 +212,7 @@ class exchange {
   /// once share the task actor's answer (see coalesced_reads).
   void status(const route_match& route) {
     auto answer = ctx_.status_reads.read({route.alloc_id, route.task_name}, [&] {
-      auto site = ctx_.tasks.find_status(route.alloc_id, route.task_name);
-      auto body = status_json(site);
-      return status_answer{std::move(site.task), std::move(body)};
+      return make_status_answer(ctx_.tasks.find_status(route.alloc_id, route.task_name));
     });
     check_task_access(answer->task);
     send_json(res_, answer->body);

@@ -13,7 +13,6 @@
 #include <stdexcept>
 
 #include "adapters/http/api_context.hpp"
-#include "adapters/http/views.hpp"
 #include "common/logging.hpp"
 
 namespace nomad_iis::http {
@@ -220,20 +219,18 @@ void connection_reactor::start_reads() {
 }
 
 void connection_reactor::begin_read(const task_key& key) {
-  ctx_.tasks.find_status_async(key.first, key.second,
-                               [box = inbox_, key](std::optional<msg::site_status> site) {
-                                 answer_ptr answer;
-                                 if (site) {
-                                   try {
-                                     auto body = status_json(*site);
-                                     answer = std::make_shared<const status_answer>(
-                                         status_answer{std::move(site->task), std::move(body)});
-                                   } catch (const std::exception&) {
-                                     // no answer: the waiters go to the thread path
-                                   }
-                                 }
-                                 box->post_answer(key, std::move(answer));
-                               });
+  ctx_.tasks.find_status_async(
+      key.first, key.second, [box = inbox_, key](std::optional<msg::site_status> site) {
+        answer_ptr answer;
+        if (site) {
+          try {
+            answer = std::make_shared<const status_answer>(make_status_answer(std::move(*site)));
+          } catch (const std::exception&) {
+            // no answer: the waiters go to the thread path
+          }
+        }
+        box->post_answer(key, std::move(answer));
+      });
 }
 
 void connection_reactor::on_answer(const task_key& key, const answer_ptr& answer) {

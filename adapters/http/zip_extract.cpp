@@ -182,10 +182,12 @@ class extracting_callback : public Poco::Zip::ParseCallback {
     if (out.fd < 0) throw refused(name, std::string("cannot be written: ") + std::strerror(errno));
     const bool streamed = hdr.searchCRCAndSizesAfterData();
     std::uint64_t written = 0;
-    std::uint32_t crc = 0;
+    std::uint32_t crc = 0;  // crc32(0, Z_NULL, 0): zlib's initial value
     try {
       if (!buf_) buf_.reset(new char[io_buffer]);
       auto sink = [&](const char* data, std::size_t n) {
+        crc = static_cast<std::uint32_t>(
+            ::crc32(crc, reinterpret_cast<const Bytef*>(data), static_cast<uInt>(n)));
         written += n;
         stats_.bytes += n;
         if (stats_.bytes > limits_.max_uncompressed_bytes) throw too_large();
@@ -194,9 +196,9 @@ class extracting_callback : public Poco::Zip::ParseCallback {
         write_all(out.fd, data, n, name);
       };
       if (method == Poco::Zip::ZipCommon::CM_DEFLATE)
-        crc = inflate_entry(in, hdr, sink);
+        inflate_entry(in, hdr, sink);
       else
-        crc = copy_stored_entry(in, hdr, sink);
+        copy_stored_entry(in, hdr, sink);
     } catch (const http_error&) {
       throw;
     } catch (const Poco::Exception& e) {
@@ -205,7 +207,7 @@ class extracting_callback : public Poco::Zip::ParseCallback {
       throw refused(name, std::string("the compressed data is corrupt (") + e.what() + ")");
     }
     if (!streamed && crc != hdr.getCRC()) throw refused(name, "CRC mismatch");
-    if (!hdr.searchCRCAndSizesAfterData() && written != hdr.getUncompressedSize())
+    if (!streamed && written != hdr.getUncompressedSize())
       throw refused(name, "the data is shorter than declared");
     extracted_[name] = written;
     ++stats_.files;
@@ -256,11 +258,9 @@ class extracting_callback : public Poco::Zip::ParseCallback {
  private:
   /// Inflates the entry's raw deflate data from `in` into `sink` with zlib
   /// (Poco's stream would add a zlib header and an Adler-32 pass, and
-  /// inflate 1 KiB at a time); leaves `in` just after the compressed data
-  /// and returns the CRC-32 of what came out.
+  /// inflate 1 KiB at a time); leaves `in` just after the compressed data.
   template <class Sink>
-  std::uint32_t inflate_entry(std::istream& in, const Poco::Zip::ZipLocalFileHeader& hdr,
-                              Sink& sink) {
+  void inflate_entry(std::istream& in, const Poco::Zip::ZipLocalFileHeader& hdr, Sink& sink) {
     const auto& name = hdr.getFileName();
     const bool streamed = hdr.searchCRCAndSizesAfterData();
     // Streamed entries end where the deflate stream says; the bytes read
@@ -271,7 +271,6 @@ class extracting_callback : public Poco::Zip::ParseCallback {
     if (!compressed_) compressed_.reset(new char[compressed_buffer]);
     z_stream& zs = inflater_->reset();
     in.seekg(hdr.getDataStartPos());  // where Poco's parser left it; cheap inside the buffer
-    uLong crc = ::crc32(0L, Z_NULL, 0);
     int status = Z_OK;
     while (status != Z_STREAM_END) {
       if (zs.avail_in == 0) {
@@ -291,10 +290,7 @@ class extracting_callback : public Poco::Zip::ParseCallback {
         throw refused(name, std::string("the compressed data is corrupt") +
                                 (zs.msg ? std::string(" (") + zs.msg + ")" : std::string()));
       const std::size_t produced = io_buffer - zs.avail_out;
-      if (produced > 0) {
-        crc = ::crc32(crc, reinterpret_cast<const Bytef*>(buf_.get()), static_cast<uInt>(produced));
-        sink(buf_.get(), produced);
-      }
+      if (produced > 0) sink(buf_.get(), produced);
     }
     if (!streamed && (zs.avail_in != 0 || unread != 0))
       throw refused(name, "its compressed size does not match its data");
@@ -303,26 +299,19 @@ class extracting_callback : public Poco::Zip::ParseCallback {
       in.seekg(static_cast<std::streamoff>(hdr.getDataStartPos()) +
                static_cast<std::streamoff>(zs.total_in));
     }
-    return static_cast<std::uint32_t>(crc);
   }
 
-  /// Copies a stored entry into `sink` and returns its CRC-32. A streamed
-  /// one goes through Poco's zip stream, which finds where it ends.
+  /// Copies a stored entry into `sink`. A streamed one goes through Poco's
+  /// zip stream, which finds where it ends.
   template <class Sink>
-  std::uint32_t copy_stored_entry(std::istream& in, const Poco::Zip::ZipLocalFileHeader& hdr,
-                                  Sink& sink) {
+  void copy_stored_entry(std::istream& in, const Poco::Zip::ZipLocalFileHeader& hdr, Sink& sink) {
     const auto& name = hdr.getFileName();
-    uLong crc = ::crc32(0L, Z_NULL, 0);
-    auto take = [&](std::size_t n) {
-      crc = ::crc32(crc, reinterpret_cast<const Bytef*>(buf_.get()), static_cast<uInt>(n));
-      sink(buf_.get(), n);
-    };
     if (hdr.searchCRCAndSizesAfterData()) {
       Poco::Zip::ZipInputStream zin(in, hdr, false);
       while (zin.read(buf_.get(), static_cast<std::streamsize>(io_buffer)), zin.gcount() > 0)
-        take(static_cast<std::size_t>(zin.gcount()));
+        sink(buf_.get(), static_cast<std::size_t>(zin.gcount()));
       if (zin.bad()) throw refused(name, "the data is corrupt");
-      return static_cast<std::uint32_t>(crc);
+      return;
     }
     if (hdr.getCompressedSize() != hdr.getUncompressedSize())
       throw refused(name, "a stored entry's sizes disagree");
@@ -333,9 +322,8 @@ class extracting_callback : public Poco::Zip::ParseCallback {
       const auto got = in.gcount();
       if (got <= 0) throw refused(name, "the data ends early");
       left -= static_cast<std::uint64_t>(got);
-      take(static_cast<std::size_t>(got));
+      sink(buf_.get(), static_cast<std::size_t>(got));
     }
-    return static_cast<std::uint32_t>(crc);
   }
 
   http_error too_large() const {

@@ -1,7 +1,6 @@
 package management
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,58 +15,6 @@ import (
 // status polls itself and hands every other request, unread, to a
 // connection thread that gives the connection back afterwards. These tests
 // move one connection between the two on purpose.
-
-// rawClient is one keep-alive connection with requests written by hand.
-type rawClient struct {
-	t    *testing.T
-	conn net.Conn
-	r    *bufio.Reader
-	path string // the app's route prefix, /api/v1/allocs/ID/app
-}
-
-func dialRaw(t *testing.T, e *env, a *app) *rawClient {
-	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", e.port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
-	return &rawClient{t: t, conn: conn, r: bufio.NewReader(conn),
-		path: strings.TrimPrefix(a.api, fmt.Sprintf("http://127.0.0.1:%d", e.port))}
-}
-
-func rawRequest(method, target, headers string) string {
-	return method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers + "\r\n"
-}
-
-func (c *rawClient) write(s string) {
-	if _, err := c.conn.Write([]byte(s)); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-func (c *rawClient) read(what string) (int, string) {
-	resp, err := http.ReadResponse(c.r, nil)
-	if err != nil {
-		c.t.Fatalf("%s: no response: %v", what, err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		c.t.Fatalf("%s: body: %v", what, err)
-	}
-	return resp.StatusCode, string(body)
-}
-
-func (c *rawClient) expect(what, request string, code int, bodyHas string) string {
-	c.t.Helper()
-	c.write(request)
-	got, body := c.read(what)
-	if got != code || !strings.Contains(body, bodyHas) {
-		c.t.Fatalf("%s: %d %q, want %d with %q", what, got, body, code, bodyHas)
-	}
-	return body
-}
 
 // TestOneConnectionAcrossPaths: status polls, errors and file reads
 // alternate on one connection, each answered correctly and in order.

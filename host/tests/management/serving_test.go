@@ -397,29 +397,13 @@ func TestPolledStatusIsNeverStale(t *testing.T) {
 func TestPipelinedRequests(t *testing.T) {
 	e := startEnv(t, envOptions{})
 	a := e.startApp(appOptions{})
-	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", e.port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	path := strings.TrimPrefix(a.api, fmt.Sprintf("http://127.0.0.1:%d", e.port))
-	one := func(p string) string {
-		return "GET " + p + " HTTP/1.1\r\nHost: x\r\nX-Api-Key: " + apiKey + "\r\n\r\n"
-	}
-	if _, err := conn.Write([]byte(one(path+"/status") + one("/api/v1/nothing") + one(path+"/status"))); err != nil {
-		t.Fatal(err)
-	}
-	r := bufio.NewReader(conn)
+	c := dialRaw(t, e, a)
+	key := "X-Api-Key: " + apiKey + "\r\n"
+	c.write(rawRequest("GET", c.path+"/status", key) + rawRequest("GET", "/api/v1/nothing", key) +
+		rawRequest("GET", c.path+"/status", key))
 	for i, want := range []int{200, 404, 200} {
-		resp, err := http.ReadResponse(r, nil)
-		if err != nil {
-			t.Fatalf("response %d: %v", i+1, err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != want {
-			t.Errorf("response %d: %d, want %d (%s)", i+1, resp.StatusCode, want, body)
+		if code, body := c.read(fmt.Sprintf("response %d", i+1)); code != want {
+			t.Errorf("response %d: %d, want %d (%s)", i+1, code, want, body)
 		}
 	}
 }
