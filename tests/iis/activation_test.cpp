@@ -21,6 +21,7 @@
 #include "test_support.hpp"
 
 using namespace nomad_iis::iis;
+using nomad_iis::unique_fd;
 using nomad_iis::iis::test::temp_dir;
 
 namespace {
