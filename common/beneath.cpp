@@ -68,8 +68,7 @@ void walk_beneath(int dirfd, const std::function<walk_step(const walk_entry&)>& 
   struct stat root_st {};
   if (::fstat(dirfd, &root_st) != 0)
     throw std::runtime_error(std::string("walk: fstat: ") + std::strerror(errno));
-  if (visit(walk_entry{dirfd, ".", root_st, "", 0}) == walk_step::skip ||
-      !S_ISDIR(root_st.st_mode))
+  if (visit(walk_entry{dirfd, ".", root_st, "", 0}) == walk_step::skip || !S_ISDIR(root_st.st_mode))
     return;
   std::vector<walk_frame> stack;
   stack.push_back({open_stream(dirfd), ""});
@@ -78,7 +77,8 @@ void walk_beneath(int dirfd, const std::function<walk_step(const walk_entry&)>& 
     errno = 0;
     const dirent* entry = ::readdir(stack.back().dir.get());
     if (!entry) {
-      if (errno != 0) throw std::runtime_error(std::string("walk: readdir: ") + std::strerror(errno));
+      if (errno != 0)
+        throw std::runtime_error(std::string("walk: readdir: ") + std::strerror(errno));
       stack.pop_back();
       continue;
     }
@@ -125,7 +125,8 @@ bool remove_beneath(int dirfd, const std::string& name) noexcept {
     std::vector<frame> stack;
     bool complete = true;
     auto enter = [&](int parent, const std::string& child) {
-      unique_fd fd(::openat(parent, child.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      unique_fd fd(
+          ::openat(parent, child.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       dir_ptr stream = fd ? open_stream(fd.get()) : nullptr;
       if (!stream || stack.size() >= 256) return false;
       stack.push_back({std::move(fd), std::move(stream), child});

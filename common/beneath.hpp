@@ -37,11 +37,11 @@ unique_fd open_directory(const std::string& absolute);
 
 /// One entry met by walk_beneath.
 struct walk_entry {
-  int parent_fd;         ///< the directory holding it
-  const char* name;      ///< its name in parent_fd
-  const struct stat& st; ///< lstat of it (a symlink is never followed)
+  int parent_fd;              ///< the directory holding it
+  const char* name;           ///< its name in parent_fd
+  const struct stat& st;      ///< lstat of it (a symlink is never followed)
   std::string_view relative;  ///< path below the walk's root, "" for the root
-  int depth;             ///< 0 for the root
+  int depth;                  ///< 0 for the root
 };
 
 /// What the visitor wants next for a directory.

@@ -89,7 +89,8 @@ BOOST_AUTO_TEST_CASE(walk_refuses_trees_deeper_than_the_limit) {
   temp_tree t;
   auto task = t.task();
   BOOST_REQUIRE(make_dirs_beneath(task.get(), "a/b/c/d/e", 0755).get() >= 0);
-  BOOST_CHECK_THROW(walk_beneath(task.get(), [](const walk_entry&) { return walk_step::enter; }, 3),
+  BOOST_CHECK_THROW(walk_beneath(
+                        task.get(), [](const walk_entry&) { return walk_step::enter; }, 3),
                     std::runtime_error);
 }
 
