@@ -60,6 +60,24 @@ bool add_user_entry(acl_t* acl, uid_t uid, unsigned perms) {
   return true;
 }
 
+/// Lets the mask pass `perms`. An existing mask only gains those bits (so
+/// the owning group and other named users gain nothing they were masked
+/// from); a minimal ACL gets the mask of its entries.
+void widen_mask(acl_t* acl, unsigned perms) {
+  acl_entry_t entry;
+  for (int which = ACL_FIRST_ENTRY; acl_get_entry(*acl, which, &entry) == 1;
+       which = ACL_NEXT_ENTRY) {
+    acl_tag_t tag;
+    if (acl_get_tag_type(entry, &tag) != 0 || tag != ACL_MASK) continue;
+    acl_permset_t set;
+    if (acl_get_permset(entry, &set) != 0) fail("read ACL mask");
+    for (acl_perm_t bit : {ACL_READ, ACL_WRITE, ACL_EXECUTE})
+      if (perms & bit) acl_add_perm(set, bit);
+    return;
+  }
+  if (acl_calc_mask(acl) != 0) fail("compute ACL mask");
+}
+
 std::string triple(mode_t bits) {
   return std::string(bits & 4 ? "r" : "-") + (bits & 2 ? "w" : "-") + (bits & 1 ? "x" : "-");
 }
@@ -73,7 +91,7 @@ bool grant_user_access(int fd, uid_t uid, unsigned perms, bool inherit) {
     fail("read ACL");
   }
   if (add_user_entry(&access.acl, uid, perms)) {
-    if (acl_calc_mask(&access.acl) != 0) fail("compute ACL mask");
+    widen_mask(&access.acl, perms);
     if (acl_set_fd(fd, access.acl) != 0) {
       if (unsupported(errno)) return false;
       fail("set ACL");
@@ -99,7 +117,7 @@ bool grant_user_access(int fd, uid_t uid, unsigned perms, bool inherit) {
     std::swap(defaults.acl, fresh.acl);
   }
   if (!add_user_entry(&defaults.acl, uid, perms)) return true;
-  if (acl_calc_mask(&defaults.acl) != 0) fail("compute default ACL mask");
+  widen_mask(&defaults.acl, perms);
   if (acl_set_file(self.c_str(), ACL_TYPE_DEFAULT, defaults.acl) != 0) {
     if (unsupported(errno)) return false;
     fail("set default ACL");
