@@ -39,6 +39,15 @@ devtools_pipe::devtools_pipe(unique_fd to_browser, unique_fd from_browser,
 
 rapidjson::Document devtools_pipe::call(const std::string& method, const std::string& params,
                                         const std::string& session) {
+  auto answer = call_until(method, params, session, deadline_);
+  if (!answer) throw devtools_timeout("the browser did not finish in time");
+  return std::move(*answer);
+}
+
+std::optional<rapidjson::Document> devtools_pipe::call_until(const std::string& method,
+                                                             const std::string& params,
+                                                             const std::string& session,
+                                                             clock::time_point until) {
   const int id = ++next_id_;
   rapidjson::StringBuffer out;
   rapidjson::Writer<rapidjson::StringBuffer> w(out);
@@ -56,7 +65,9 @@ rapidjson::Document devtools_pipe::call(const std::string& method, const std::st
   w.EndObject();
   write_all(std::string(out.GetString(), out.GetSize()) + '\0');
   while (true) {
-    auto message = std::move(*read_message(deadline_));
+    auto next = read_message(until);
+    if (!next) return std::nullopt;
+    auto& message = *next;
     auto it = message.FindMember("id");
     if (it == message.MemberEnd()) {
       note_event(message);
@@ -111,8 +122,9 @@ std::optional<rapidjson::Document> devtools_pipe::read_message(clock::time_point
     const int ready = ::poll(&p, 1, poll_ms(std::min(until, deadline_)));
     if (ready < 0 && errno == EINTR) continue;
     if (ready == 0) {
-      if (clock::now() >= deadline_) throw devtools_timeout("the browser did not finish in time");
-      if (clock::now() >= until) return std::nullopt;
+      const auto now = clock::now();
+      if (now >= deadline_) throw devtools_timeout("the browser did not finish in time");
+      if (now >= until) return std::nullopt;
       continue;
     }
     const auto old = buffer_.size();

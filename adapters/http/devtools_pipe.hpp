@@ -40,6 +40,13 @@ class devtools_pipe {
   rapidjson::Document call(const std::string& method, const std::string& params = "{}",
                            const std::string& session = "");
 
+  /// As call, but nullopt when `until` (earlier than the deadline) passes
+  /// before the answer; an answer that comes later is ignored.
+  std::optional<rapidjson::Document> call_until(const std::string& method,
+                                                const std::string& params,
+                                                const std::string& session,
+                                                clock::time_point until);
+
   /// Waits for an event `method` of `session` not waited for before; false
   /// when `until` (earlier than the deadline) passes first.
   bool wait_event(const std::string& method, const std::string& session, clock::time_point until);

@@ -18,8 +18,11 @@ namespace {
 
 /// A proxy name that never resolves (see network_args).
 constexpr const char* dead_proxy = "http://blocked.invalid:9";
-/// Chromium may swap the page for another (a meta refresh) while we capture.
-constexpr int capture_attempts = 3;
+/// A page may navigate on (a meta refresh) just as we capture; Chromium then
+/// never answers that capture. Each attempt waits longer (a big page takes
+/// long to encode on a busy node), all within the screenshot's time limit.
+constexpr int capture_attempts = 5;
+constexpr auto capture_wait_step = std::chrono::seconds(2);
 constexpr auto capture_retry_wait = std::chrono::milliseconds(500);
 
 /// The site's origin as the browser reaches it.
@@ -126,15 +129,18 @@ std::string capture(devtools_pipe& cdp, const screenshot_request& req) {
   if (auto error = member(nav, "errorText"); !error.empty())
     throw http_error(502, "screenshot_failed", "the page did not load: " + error);
   cdp.wait_event("Page.loadEventFired", session, devtools_pipe::clock::time_point::max());
-  for (int attempt = 1;; ++attempt) {
+  for (int attempt = 1; attempt <= capture_attempts; ++attempt) {
     try {
-      return member(cdp.call("Page.captureScreenshot", R"({"format":"png"})", session), "data");
+      auto shot = cdp.call_until("Page.captureScreenshot", R"({"format":"png"})", session,
+                                 devtools_pipe::clock::now() + attempt * capture_wait_step);
+      if (shot) return member(*shot, "data");
     } catch (const devtools_error&) {
-      if (attempt >= capture_attempts) throw;
-      cdp.wait_event("Page.loadEventFired", session,
-                     devtools_pipe::clock::now() + capture_retry_wait);
+      if (attempt == capture_attempts) throw;
     }
+    cdp.wait_event("Page.loadEventFired", session,
+                   devtools_pipe::clock::now() + capture_retry_wait);
   }
+  throw http_error(502, "screenshot_failed", "the browser did not capture the page");
 }
 
 std::string decode_png(const std::string& base64) {

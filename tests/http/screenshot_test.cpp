@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <thread>
 
 #include "adapters/http/browser_home.hpp"
+#include "adapters/http/devtools_pipe.hpp"
 #include "adapters/http/screenshot.hpp"
 #include "adapters/http/subprocess.hpp"
 #include "common/unique_fd.hpp"
@@ -169,6 +171,87 @@ BOOST_AUTO_TEST_CASE(private_to_the_browser_user_and_removed) {
   }
   BOOST_TEST(::access(top.c_str(), F_OK) != 0);
   BOOST_TEST(::access("/etc/passwd", F_OK) == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(devtools)
+
+/// A pipe pair with the test playing the browser.
+struct fake_browser {
+  unique_fd commands;  ///< what the client sent (we read)
+  unique_fd answers;   ///< what we send
+  std::unique_ptr<devtools_pipe> client;
+  explicit fake_browser(std::chrono::milliseconds limit = std::chrono::seconds(5)) {
+    int c[2], a[2];
+    BOOST_REQUIRE(::pipe2(c, O_CLOEXEC) == 0 && ::pipe2(a, O_CLOEXEC) == 0);
+    commands.reset(c[0]);
+    answers.reset(a[1]);
+    client = std::make_unique<devtools_pipe>(unique_fd(c[1]), unique_fd(a[0]),
+                                             devtools_pipe::clock::now() + limit);
+  }
+  void send(const std::string& json) {
+    auto text = json + std::string(1, '\0');
+    BOOST_REQUIRE(::write(answers.get(), text.data(), text.size()) ==
+                  static_cast<ssize_t>(text.size()));
+  }
+  std::string received() {
+    char buf[4096];
+    auto n = ::read(commands.get(), buf, sizeof buf);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
+  }
+};
+
+BOOST_AUTO_TEST_CASE(answers_events_and_errors) {
+  ::signal(SIGPIPE, SIG_IGN);
+  fake_browser b;
+  // Events before the answer are kept for wait_event; the answer arrives in two pieces.
+  b.send(R"({"method":"Page.loadEventFired","sessionId":"S","params":{}})");
+  const std::string piece1 = R"({"id":1,"result":{"x")", piece2 = std::string(R"(:"y"}})") + '\0';
+  BOOST_REQUIRE(::write(b.answers.get(), piece1.data(), piece1.size()) ==
+                static_cast<ssize_t>(piece1.size()));
+  BOOST_REQUIRE(::write(b.answers.get(), piece2.data(), piece2.size()) ==
+                static_cast<ssize_t>(piece2.size()));
+  auto r = b.client->call("A.b", R"({"q":1})", "S");
+  BOOST_TEST(std::string(r["x"].GetString()) == "y");
+  BOOST_TEST(b.received() ==
+             std::string(R"({"id":1,"method":"A.b","sessionId":"S","params":{"q":1}})") +
+                 std::string(1, '\0'));
+  const auto soon = devtools_pipe::clock::now() + std::chrono::milliseconds(100);
+  BOOST_TEST(b.client->wait_event("Page.loadEventFired", "S", soon));
+  BOOST_TEST(!b.client->wait_event("Page.loadEventFired", "S", soon));  // consumed
+  b.send(R"({"id":2,"error":{"code":-32000,"message":"nope"}})");
+  BOOST_CHECK_EXCEPTION(b.client->call("C.d"), devtools_error, [](const devtools_error& e) {
+    return std::string(e.what()) == "C.d: nope";
+  });
+}
+
+BOOST_AUTO_TEST_CASE(an_unanswered_call_gives_up_and_its_late_answer_is_ignored) {
+  fake_browser b;
+  auto none = b.client->call_until("Page.captureScreenshot", "{}", "S",
+                                   devtools_pipe::clock::now() + std::chrono::milliseconds(100));
+  BOOST_TEST(!none.has_value());
+  b.send(R"({"id":1,"result":{"data":"old"}})");
+  b.send(R"({"id":2,"result":{"data":"new"}})");
+  auto r = b.client->call("Page.captureScreenshot", "{}", "S");
+  BOOST_TEST(std::string(r["data"].GetString()) == "new");
+}
+
+BOOST_AUTO_TEST_CASE(deadline_and_a_closed_pipe) {
+  {
+    fake_browser b(std::chrono::milliseconds(200));
+    BOOST_CHECK_THROW(b.client->call("A.b"), devtools_timeout);
+  }
+  {
+    fake_browser b;
+    b.answers.reset();
+    BOOST_CHECK_THROW(b.client->call("A.b"), devtools_closed);
+  }
+  {
+    fake_browser b;
+    b.send("not json");
+    BOOST_CHECK_THROW(b.client->call("A.b"), devtools_closed);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
