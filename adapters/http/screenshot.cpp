@@ -29,7 +29,8 @@ constexpr auto capture_retry_wait = std::chrono::milliseconds(500);
 struct site_origin {
   std::string host;  ///< as in the URL: "127.0.0.1", "[::1]" or the binding's hostname
   std::string port;
-  std::string ip;  ///< the binding's address without brackets
+  std::string address;  ///< the binding's address as in a URL ("[::1]")
+  std::string ip;       ///< the binding's address without brackets
   bool by_name = false;
 };
 
@@ -46,9 +47,11 @@ site_origin origin_of(const screenshot_request& req) {
   site_origin o;
   auto rest = req.base_url.substr(req.base_url.find("://") + 3);
   auto colon = rest.rfind(':');
-  o.host = colon == std::string::npos ? rest : rest.substr(0, colon);
+  o.address = o.host = colon == std::string::npos ? rest : rest.substr(0, colon);
   o.port = colon == std::string::npos ? "80" : rest.substr(colon + 1);
-  o.ip = o.host.size() > 2 && o.host.front() == '[' ? o.host.substr(1, o.host.size() - 2) : o.host;
+  o.ip = o.address.size() > 2 && o.address.front() == '['
+             ? o.address.substr(1, o.address.size() - 2)
+             : o.address;
   // A "*.example.com" binding answers any name below example.com.
   auto name = req.hostname.rfind("*.", 0) == 0 ? "www" + req.hostname.substr(1) : req.hostname;
   if (plain_hostname(name)) {
@@ -68,7 +71,8 @@ site_origin origin_of(const screenshot_request& req) {
 /// WebRTC's TCP); WebRTC's UDP, which no proxy carries, is off through the
 /// profile (browser_home.cpp).
 std::vector<std::string> network_args(const site_origin& o) {
-  std::string rules = o.by_name ? "MAP " + o.host + " " + o.ip + ", MAP * ~NOTFOUND"
+  // MAP takes an IPv6 address in brackets, EXCLUDE without (measured).
+  std::string rules = o.by_name ? "MAP " + o.host + " " + o.address + ", MAP * ~NOTFOUND"
                                 : "MAP * ~NOTFOUND, EXCLUDE " + o.ip;
   return {std::string("--proxy-server=") + dead_proxy,
           "--proxy-bypass-list=<-loopback>;" + o.host + ":" + o.port,

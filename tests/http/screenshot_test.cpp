@@ -72,6 +72,8 @@ BOOST_AUTO_TEST_CASE(ipv6_address) {
   BOOST_TEST(has(args, "--proxy-bypass-list=<-loopback>;[::1]:8080"));
   BOOST_TEST(has(args, "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE ::1"));
   BOOST_TEST(screenshot_url(request("http://[::1]:8080")) == "http://[::1]:8080/x.html");
+  auto named = chromium_args(request("http://[::1]:8080", "v6.example"), "/p");
+  BOOST_TEST(has(named, "--host-resolver-rules=MAP v6.example [::1], MAP * ~NOTFOUND"));
 }
 
 BOOST_AUTO_TEST_CASE(hostname_binding_resolves_to_its_address_only) {
