@@ -314,6 +314,12 @@ class exchange {
     shot.height = query_int(query_, "height", 720, 64, 4096);
     shot.timeout =
         std::chrono::duration_cast<std::chrono::milliseconds>(driver->screenshot_timeout);
+    try {
+      if (ctx_.browser_account) shot.user = ctx_.browser_account();
+    } catch (const std::exception& e) {
+      throw http_error(503, "screenshots_unavailable",
+                       std::string("no user to run the browser as: ") + e.what());
+    }
     if (!ctx_.screenshots.acquire(driver->screenshot_concurrency, shot.timeout))
       throw http_error(503, "busy", "too many screenshots are being taken; try again later");
     std::string png;
