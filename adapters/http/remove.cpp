@@ -35,6 +35,8 @@ void apply_delete(task_client& client, const task_ref& task, const resolved_path
   if (!target.exists()) throw not_found("\"" + target.relative + "\" does not exist");
   if (empty_only && !target.is_dir())
     throw conflict("not_a_directory", "\"" + target.relative + "\" is not a folder");
+  if (empty_only && !target.target().dir)  // a link to the task dir
+    throw bad_request("bad_path", "the task directory itself cannot be deleted or emptied");
 
   // Emptying swaps in an empty folder (same owner and mode); deleting moves
   // the entry itself (a symlink, not its target) into the staging folder.

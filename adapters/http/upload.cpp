@@ -119,7 +119,7 @@ unique_fd merge_source(const task_root& root, int dir_fd, const std::string& nam
 upload_result apply_upload(task_client& client, const task_ref& task, const task_root& root,
                            const resolved_path& target, const std::string& lease_path,
                            const body_reader& body, const upload_request& req) {
-  if (target.is_root())
+  if (target.is_root() || !target.target().dir)  // also through a link
     throw bad_request("bad_path", "the task directory itself cannot be replaced");
   if (req.is_zip && target.exists() && !target.is_dir())
     throw conflict("not_a_directory", "a zip is extracted into a folder, but the target is a file");

@@ -162,6 +162,25 @@ BOOST_AUTO_TEST_CASE(symlinks_out_are_400_inside_are_fine) {
   BOOST_TEST(status_of([&] { tree.resolve("local/sec"); }) == 403);
 }
 
+BOOST_AUTO_TEST_CASE(dot_dot_in_a_link_stays_on_the_held_folders) {
+  task_tree tree;
+  write_file(tree.t / "task/local/sub/deep/f.txt", "f");
+  BOOST_REQUIRE(::symlink("..", (tree.t / "task/local/sub/deep/up").c_str()) == 0);
+  BOOST_REQUIRE(::symlink("../..", (tree.t / "task/local/top").c_str()) == 0);
+  BOOST_REQUIRE(::symlink("..", (tree.t / "task/local/parent").c_str()) == 0);
+  auto up = tree.resolve("local/sub/deep/up");
+  BOOST_TEST((id_of(up.target()) == tree.id("task/local/sub")));
+  BOOST_TEST((id_of_fd(up.target().dir.get()) == tree.id("task/local")));
+  BOOST_TEST(up.target().name == "sub");
+  BOOST_TEST((id_of(tree.resolve("local/sub/deep/up/deep/f.txt").target()) ==
+              tree.id("task/local/sub/deep/f.txt")));
+  auto root = tree.resolve("local/parent");
+  BOOST_TEST((id_of(root.target()) == tree.id("task")));
+  BOOST_TEST(!root.target().dir);  // the task dir itself: nothing holds it
+  BOOST_TEST(status_of([&] { tree.resolve("local/top"); }) == 400);
+  BOOST_TEST(status_of([&] { tree.resolve("local/top/x"); }) == 400);
+}
+
 BOOST_AUTO_TEST_CASE(absolute_links_inside_the_task_are_followed) {
   task_tree tree;
   BOOST_REQUIRE(::symlink((tree.t / "task/local/index.html").c_str(),
