@@ -101,6 +101,7 @@ driver_config decode_driver_config(std::string_view msgpack_bytes) {
   if (auto v = get_uint(root, "zip_max_uncompressed_bytes", 1, uint_max)) {
     config.zip_max_uncompressed_bytes = *v;
   }
+  if (auto v = get_uint(root, "zip_max_ratio", 0, 1000000)) config.zip_max_ratio = *v;
   if (auto v = get_bool(root, "allow_secrets_access")) config.allow_secrets_access = *v;
   if (auto v = get_int(root, "screenshot_concurrency", 1, max_concurrency)) {
     config.screenshot_concurrency = *v;

@@ -44,6 +44,8 @@ struct driver_config {
   std::uint64_t upload_max_bytes = 4ull << 30;
   std::uint64_t zip_max_entries = 100000;
   std::uint64_t zip_max_uncompressed_bytes = 8ull << 30;
+  /// Most an uploaded zip entry may inflate per compressed byte (past 1 MiB); 0 = no limit.
+  std::uint64_t zip_max_ratio = 200;
   /// Whether the Management API may read or write the task's secrets/ folder.
   bool allow_secrets_access = false;
   std::int64_t screenshot_concurrency = 2;

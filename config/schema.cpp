@@ -169,6 +169,7 @@ spec_ptr make_driver_config_schema() {
       d("upload_max_bytes", "number", "4294967296"),
       d("zip_max_entries", "number", "100000"),
       d("zip_max_uncompressed_bytes", "number", "8589934592"),
+      d("zip_max_ratio", "number", "200"),
       d("allow_secrets_access", "bool", "false"),
       d("screenshot_concurrency", "number", "2"),
       d("screenshot_timeout", "string", "\"30s\""),

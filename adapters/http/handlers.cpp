@@ -288,7 +288,7 @@ class exchange {
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     up.is_zip = type == "application/zip" || type == "application/x-zip-compressed";
     up.max_bytes = driver.upload_max_bytes;
-    up.limits = {driver.zip_max_entries, driver.zip_max_uncompressed_bytes};
+    up.limits = {driver.zip_max_entries, driver.zip_max_uncompressed_bytes, driver.zip_max_ratio};
     const bool chunked = req_.getChunkedTransferEncoding();
     if (!chunked && !req_.hasContentLength())
       throw http_error(411, "length_required", "send the body with a Content-Length or chunked");

@@ -279,6 +279,7 @@ class extracting_callback : public Poco::Zip::ParseCallback {
       if (status != Z_OK && status != Z_STREAM_END)
         throw refused(name, std::string("the compressed data is corrupt") +
                                 (zs.msg ? std::string(" (") + zs.msg + ")" : std::string()));
+      check_ratio(name, zs.total_out, zs.total_in);
       const std::size_t produced = io_buffer - zs.avail_out;
       if (produced > 0) sink(buf_.get(), produced);
     }
@@ -321,6 +322,15 @@ class extracting_callback : public Poco::Zip::ParseCallback {
   void make_executable(const std::string& clean) const {
     const unique_fd fd = open_beneath(dest_fd_, clean, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
     if (fd) ::fchmod(fd.get(), 0755);
+  }
+
+  /// A zip bomb by ratio: `out` bytes inflated from `in` compressed ones.
+  void check_ratio(const std::string& name, std::uint64_t out, std::uint64_t in) const {
+    if (limits_.max_ratio == 0 || out <= ratio_floor || out / limits_.max_ratio <= in) return;
+    throw http_error(413, "zip_ratio_too_high",
+                     "zip entry \"" + name + "\" expands to more than " +
+                         std::to_string(limits_.max_ratio) +
+                         " times its compressed size (zip_max_ratio)");
   }
 
   http_error too_large() const {
@@ -425,6 +435,19 @@ class extracting_callback : public Poco::Zip::ParseCallback {
   std::map<std::string, std::uint64_t> extracted_;  ///< name -> bytes
 };
 
+/// An archive of no entries is only its end record (22 bytes and a
+/// comment): it must say so and hold nothing else.
+void read_empty_archive(std::istream& in) {
+  in.seekg(4);
+  Poco::Zip::ZipArchiveInfo end(in, true);
+  if (!in.good()) throw malformed("truncated end of central directory record");
+  if (end.getTotalNumberOfEntries() != 0 || end.getNumberOfEntries() != 0 ||
+      end.getCentralDirectorySize() != 0 || end.getDiskNumber() != 0)
+    throw malformed("the end record lists entries the archive does not hold");
+  char extra = 0;
+  if (in.read(&extra, 1).gcount() != 0) throw malformed("data after the end of the archive");
+}
+
 /// Empties the folder `dest_fd` (what a refused archive left there).
 void clear_dir(int dest_fd) {
   unique_fd copy(::openat(dest_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -449,6 +472,10 @@ zip_stats extract_zip_stream(std::istream& in, int dest_fd, const zip_limits& li
     try {
       char first[4] = {0, 0, 0, 0};
       in.read(first, 4);
+      if (in.gcount() == 4 && std::memcmp(first, Poco::Zip::ZipArchiveInfo::HEADER, 4) == 0) {
+        read_empty_archive(in);
+        return stats;
+      }
       if (in.gcount() != 4 || std::memcmp(first, Poco::Zip::ZipLocalFileHeader::HEADER, 4) != 0)
         throw malformed("no entries found (empty or not a zip archive)");
       in.seekg(0);

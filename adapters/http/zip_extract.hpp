@@ -16,7 +16,14 @@ namespace nomad_iis::http {
 struct zip_limits {
   std::uint64_t max_entries = 100000;
   std::uint64_t max_uncompressed_bytes = 8ull << 30;
+  /// An entry may inflate to at most this many times the compressed bytes
+  /// it consumed, once past ratio_floor; 0 = no limit.
+  std::uint64_t max_ratio = 200;
 };
+
+/// Entries below this size are never refused for their ratio: small files
+/// of zeros or repeated text legitimately compress far better than 200:1.
+constexpr std::uint64_t ratio_floor = 1 << 20;
 
 struct zip_stats {
   std::uint64_t files = 0;
@@ -26,9 +33,10 @@ struct zip_stats {
 
 /// Extracts the archive read from `in` (seekable within what it delivered)
 /// into the existing, empty folder `dest_fd`, through descriptors only
-/// (mkdirat, openat O_CREAT|O_EXCL|O_NOFOLLOW). Throws http_error: 400 for
-/// a malformed archive or a refused entry (the message names it), 413 past
-/// a limit; `dest_fd` is left empty then.
+/// (mkdirat, openat O_CREAT|O_EXCL|O_NOFOLLOW); an empty archive (only its
+/// end record) extracts nothing. Throws http_error: 400 for a malformed
+/// archive or a refused entry (the message names it), 413 past a limit;
+/// `dest_fd` is left empty then.
 zip_stats extract_zip_stream(std::istream& in, int dest_fd, const zip_limits& limits);
 
 /// extract_zip_stream into the folder `dest` (opened once; for tests and

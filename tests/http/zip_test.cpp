@@ -55,11 +55,46 @@ z.writestr('./dot/./x.txt', 'x'))");
   BOOST_TEST((st.st_mode & 0111) == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(empty_archive_is_refused) {
+BOOST_AUTO_TEST_CASE(empty_archive_extracts_nothing) {
   temp_dir t;
   make_zip(t / "e.zip", "pass");
+  BOOST_REQUIRE(read_file(t / "e.zip").size() == 22u);  // only the end record
   std::filesystem::create_directory(t / "out");
-  BOOST_CHECK_THROW(extract_zip(t / "e.zip", t / "out", {}), http_error);
+  auto stats = extract_zip(t / "e.zip", t / "out", {});
+  BOOST_TEST(stats.files == 0u);
+  BOOST_TEST(count_entries(t / "out") == 0u);
+  // An end record that claims entries, or anything after it, is no empty zip.
+  auto end = read_file(t / "e.zip");
+  auto claims = end;
+  claims[10] = 1;  // total number of entries
+  write_file(t / "claims.zip", claims);
+  expect_refused(t / "claims.zip", t / "out", 400, "lists entries");
+  write_file(t / "trailing.zip", end + "x");
+  expect_refused(t / "trailing.zip", t / "out", 400, "after the end");
+  write_file(t / "cut.zip", end.substr(0, 12));
+  BOOST_CHECK_THROW(extract_zip(t / "cut.zip", t / "out", {}), http_error);
+}
+
+BOOST_AUTO_TEST_CASE(zip_bomb_by_ratio) {
+  temp_dir t;
+  // 64 MiB of zeros deflate to about 64 KiB: a ratio near 1000:1.
+  make_zip(t / "ratio.zip",
+           "z.writestr('ok.txt', 'fine')\nz.writestr('zeros', b'\\0' * (64 << 20))");
+  std::filesystem::create_directory(t / "out");
+  expect_refused(t / "ratio.zip", t / "out", 413, "\"zeros\" expands to more than 200 times");
+  BOOST_TEST(count_entries(t / "out") == 0u);
+  // Below the floor any ratio passes; a limit of 0 turns the check off.
+  make_zip(t / "small.zip", "z.writestr('zeros', b'\\0' * (1 << 20))");
+  BOOST_TEST(extract_zip(t / "small.zip", t / "out", {}).bytes == 1u << 20);
+  std::filesystem::remove(t / "out/zeros");
+  BOOST_TEST(extract_zip(t / "ratio.zip", t / "out", {100, 1ull << 30, 0}).bytes ==
+             (64u << 20) + 4u);
+  // Real content stays well below the default ratio.
+  std::filesystem::remove_all(t / "out");
+  std::filesystem::create_directory(t / "out");
+  make_zip(t / "text.zip",
+           "z.writestr('log.txt', ''.join('line %d of the log\\n' % i for i in range(200000)))");
+  BOOST_TEST(extract_zip(t / "text.zip", t / "out", {}).files == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(zip_slip_is_refused_and_nothing_extracted) {
@@ -213,7 +248,8 @@ entry('big', bytes(range(256)) * 20000)
 entry('s3', b'tail ' * 3, streamed=True)
 entry('s4', b'stored and streamed', stored=True, streamed=True))"),
            true);
-  auto stats = extract_zip(t / "good.zip", t / "out", {});
+  // 'big' repeats 256 bytes: it deflates far better than zip_max_ratio allows.
+  auto stats = extract_zip(t / "good.zip", t / "out", {100000, 8ull << 30, 0});
   BOOST_TEST(stats.files == 7u);
   BOOST_TEST(read_file(t / "out/first") == std::string(5000, 'x'));
   std::string ramp;

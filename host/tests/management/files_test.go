@@ -159,6 +159,10 @@ func TestZipGuards(t *testing.T) {
 		{"symlink entry", makeZip(t, []zipEntry{ok, {name: "link", data: []byte("/etc/passwd"), mode: os.ModeSymlink | 0o777}}), 400, "link"},
 		{"too many entries", makeZip(t, many), 413, "entries"},
 		{"zip bomb", makeZip(t, []zipEntry{ok, {name: "zeros.bin", data: make([]byte, 64<<20)}}), 413, "expands"},
+		{"zip bomb by ratio", makeZip(t, []zipEntry{ok, {name: "zeros.bin", data: make([]byte, 4<<20)}}), 413,
+			`zeros.bin\" expands to more than 200 times its compressed size`},
+		{"past the total size", makeZip(t, []zipEntry{ok, {name: "noise.bin", data: noise(9 << 20)}}), 413,
+			"expands to more than 8388608 bytes"},
 		{"malformed", []byte("PK\x03\x04 this is not really a zip archive at all"), 400, "zip"},
 	}
 	for _, c := range cases {
@@ -186,6 +190,39 @@ func TestZipGuards(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(a.task.Dir().Dir, "..", "evil.txt")); err == nil {
 		t.Error("zip-slip wrote outside")
+	}
+	noStaging(t, a.task.Dir().Dir)
+}
+
+// noise is n pseudo-random (incompressible) bytes.
+func noise(n int) []byte {
+	b := make([]byte, n)
+	rand.New(rand.NewSource(int64(n))).Read(b)
+	return b
+}
+
+// TestEmptyZipUpload: a valid zip without entries (22 bytes) is accepted; with
+// ?clean=true it empties the folder, without it changes nothing.
+func TestEmptyZipUpload(t *testing.T) {
+	e := startEnv(t, envOptions{})
+	a := e.startApp(appOptions{})
+	key := withKey(apiKey)
+	empty := makeZip(t, nil)
+	if len(empty) != 22 {
+		t.Fatalf("empty zip has %d bytes, want 22", len(empty))
+	}
+	expect(t, call(t, key, "PUT", a.api+"/fs/local/sub/x.txt", strings.NewReader("x"), "text/plain"), 200, "a file")
+	before := snapshot(t, a.localDir())
+	r := call(t, key, "PATCH", a.api+"/fs/local/sub", bytes.NewReader(empty), "application/zip")
+	expect(t, r, 200, "PATCH of an empty zip")
+	if after := snapshot(t, a.localDir()); !sameTree(before, after) {
+		t.Errorf("an empty zip merged into the folder changed it: %v", keys(after))
+	}
+	r = call(t, key, "PUT", a.api+"/fs/local/sub?clean=true", bytes.NewReader(empty), "application/zip")
+	expect(t, r, 200, "PUT ?clean=true of an empty zip")
+	entries, err := os.ReadDir(filepath.Join(a.localDir(), "sub"))
+	if err != nil || len(entries) != 0 {
+		t.Errorf("after a clean upload of an empty zip: %v entries, err %v", len(entries), err)
 	}
 	noStaging(t, a.task.Dir().Dir)
 }
