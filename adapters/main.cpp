@@ -21,6 +21,7 @@
 
 #include "actors/supervisor.hpp"
 #include "actors/timeouts.hpp"
+#include "adapters/browser_user.hpp"
 #include "adapters/grpc/plugin_server.hpp"
 #include "adapters/http/api.hpp"
 #include "adapters/plugin_options.hpp"
@@ -148,8 +149,8 @@ int main(int argc, char** argv) {
   // SetConfig that carries nomad_config); it binds in the background.
   std::shared_ptr<http::management_api> management_api;
   if (options.management_api_enabled())
-    management_api = std::make_shared<http::management_api>(*sys, actors.supervisor,
-                                                            actors.fingerprinter, options);
+    management_api = std::make_shared<http::management_api>(
+        *sys, actors.supervisor, actors.fingerprinter, options, make_browser_account_source());
   hooks.on_config = [management_api](const config::driver_config& driver, bool long_lived) {
     if (!long_lived || !management_api) return;
     management_api->configure(driver);

@@ -39,12 +39,14 @@ void raise_open_file_limit(spdlog::logger& log) {
 
 struct management_api::impl {
   impl(caf::actor_system& sys, caf::actor supervisor, caf::actor fingerprinter,
-       const plugin_options& o)
+       const plugin_options& o, browser_account_source browser)
       : options(o),
         fingerprinter(std::move(fingerprinter)),
         log(logging::get("http")),
         ctx(authenticator(o.management_api_key, o.management_api_jwt_secret), sys,
-            std::move(supervisor), log) {}
+            std::move(supervisor), log) {
+    ctx.browser_account = std::move(browser);
+  }
 
   server_options server_opts() const {
     server_options s;
@@ -110,8 +112,10 @@ struct management_api::impl {
 };
 
 management_api::management_api(caf::actor_system& sys, caf::actor supervisor,
-                               caf::actor fingerprinter, const plugin_options& options)
-    : impl_(std::make_shared<impl>(sys, std::move(supervisor), std::move(fingerprinter), options)) {
+                               caf::actor fingerprinter, const plugin_options& options,
+                               browser_account_source browser)
+    : impl_(std::make_shared<impl>(sys, std::move(supervisor), std::move(fingerprinter), options,
+                                   std::move(browser))) {
   raise_open_file_limit(*impl_->log);
 }
 

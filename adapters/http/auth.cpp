@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include <Poco/Crypto/Crypto.h>
 #include <Poco/Dynamic/Var.h>
 #include <Poco/Exception.h>
 #include <Poco/JSON/Array.h>
@@ -94,7 +95,14 @@ bool secrets_equal(std::string_view a, std::string_view b) {
 }
 
 authenticator::authenticator(std::string api_key, std::string jwt_secret)
-    : api_key_(std::move(api_key)), jwt_secret_(std::move(jwt_secret)) {}
+    : api_key_(std::move(api_key)), jwt_secret_(std::move(jwt_secret)) {
+  // Every JWT check makes and drops a Poco digest engine, whose OpenSSL
+  // initializer is reference-counted: when concurrent checks bring the
+  // count to zero, one thread frees Poco's OpenSSL state while another
+  // allocates it (heap corruption, the plugin crashed). One reference held
+  // for the process keeps it initialized.
+  Poco::Crypto::initializeCrypto();
+}
 
 auth_result authenticator::authenticate(const std::string* api_key_header,
                                         const std::string* authorization,
