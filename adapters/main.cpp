@@ -8,8 +8,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <caf/actor_system.hpp>
@@ -97,19 +99,33 @@ int main(int argc, char** argv) {
 
   plugin_options options;
   try {
-    options = parse_plugin_options({argv + 1, argv + argc});
+    options = parse_plugin_options({argv + 1, argv + argc}, [](const char* name) {
+      const char* value = std::getenv(name);
+      return value ? std::optional<std::string>(value) : std::nullopt;
+    });
   } catch (const std::exception& e) {
     logging::init("info");
     logging::log(*spdlog::default_logger(), spdlog::level::err,
                  std::string("invalid plugin arguments: ") + e.what());
     return 1;
   }
+  // Before any thread or child exists: /proc/<pid>/cmdline is world-readable,
+  // and what we spawn (browsers, dumps) must not inherit the secrets.
+  wipe_secret_arguments(argc, argv);
+  ::unsetenv(api_key_variable);
+  ::unsetenv(jwt_secret_variable);
   logging::add_secret(options.management_api_key);
   logging::add_secret(options.management_api_jwt_secret);
   logging::init(options.log_level);
   auto log = logging::get("plugin");
   for (const auto& arg : options.ignored)
     logging::log(*log, spdlog::level::warn, "argument has no meaning on Linux and is ignored",
+                 {{"argument", arg}});
+  for (const auto& arg : options.unsafe_secret_arguments)
+    logging::log(*log, spdlog::level::warn,
+                 "a secret given as a plugin argument is unsafe: every local user can read "
+                 "it in /proc until the plugin wipes it at start-up; use " +
+                     arg + "-file=FILE or the NOMAD_IIS_MANAGEMENT_API_* environment variable",
                  {{"argument", arg}});
 
   caf::actor_system_config cfg;

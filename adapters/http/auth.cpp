@@ -83,6 +83,10 @@ bool principal::may_access(std::string_view alloc_id, std::string_view ns,
                           claim_allows(jobs, job));
 }
 
+bool principal::may_access_any_alloc() const {
+  return unrestricted || std::find(allocs.begin(), allocs.end(), "*") != allocs.end();
+}
+
 bool secrets_equal(std::string_view a, std::string_view b) {
   unsigned char da[SHA256_DIGEST_LENGTH], db[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(a.data()), a.size(), da);

@@ -176,7 +176,7 @@ class exchange {
       case route_id::list_allocs:
         return list_allocs();
       case route_id::debug:
-        return send_json(res_, debug_json(ctx_.tasks.debug()));
+        return debug();
       default:
         break;
     }
@@ -231,6 +231,19 @@ class exchange {
       visible.push_back(std::move(t));
     }
     send_json(res_, alloc_list_json(visible));
+  }
+
+  /// Only what the credentials cover, exactly as list_allocs; sites that
+  /// no task owns belong to no allocation a scoped token could name.
+  void debug() {
+    auto info = ctx_.tasks.debug();
+    auto hidden = [&](const msg::task_summary& t) {
+      return !who_.may_access(t.alloc_id, t.namespace_name, t.job_name);
+    };
+    info.tasks.erase(std::remove_if(info.tasks.begin(), info.tasks.end(), hidden),
+                     info.tasks.end());
+    if (!who_.may_access_any_alloc()) info.dangling.clear();
+    send_json(res_, debug_json(info));
   }
 
   void pools(msg::pool_op op) {

@@ -107,6 +107,19 @@ BOOST_AUTO_TEST_CASE(wildcards_and_lists) {
   BOOST_TEST(r.who->has(capability::procdump));
 }
 
+BOOST_AUTO_TEST_CASE(any_alloc_needs_the_key_or_an_alloc_wildcard) {
+  authenticator a("k3y", secret);
+  std::string key = "k3y";
+  BOOST_TEST(a.authenticate(&key, nullptr, now).who->may_access_any_alloc());
+  auto one = bearer(a, make_jwt());
+  BOOST_REQUIRE(one.who);
+  BOOST_TEST(!one.who->may_access_any_alloc());
+  auto every = bearer(a, make_jwt([](Poco::JWT::Token& t) { t.payload().set("allocId", "*"); }));
+  BOOST_REQUIRE(every.who);
+  BOOST_TEST(every.who->may_access_any_alloc());
+  BOOST_TEST(authenticator("", "").authenticate(nullptr, nullptr, now).who->may_access_any_alloc());
+}
+
 BOOST_AUTO_TEST_CASE(missing_claims_grant_nothing) {
   authenticator a("", secret);
   auto r = bearer(a, make_jwt([](Poco::JWT::Token& t) {
