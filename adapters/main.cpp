@@ -26,6 +26,7 @@
 #include "adapters/http/api.hpp"
 #include "adapters/plugin_options.hpp"
 #include "common/logging.hpp"
+#include "common/system_info.hpp"
 #include "iis/backend.hpp"
 #include "messages/type_ids.hpp"
 
@@ -127,6 +128,11 @@ int main(int argc, char** argv) {
                  "it in /proc until the plugin wipes it at start-up; use " +
                      arg + "-file=FILE or the NOMAD_IIS_MANAGEMENT_API_* environment variable",
                  {{"argument", arg}});
+
+  if (::geteuid() == 0) {
+    for (const auto& problem : system_info::missing_kernel_protections())
+      logging::log(*log, spdlog::level::warn, "kernel protection off: " + problem);
+  }
 
   caf::actor_system_config cfg;
   configure_actor_system(cfg);
