@@ -8,8 +8,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <caf/actor_system.hpp>
@@ -19,10 +21,12 @@
 
 #include "actors/supervisor.hpp"
 #include "actors/timeouts.hpp"
+#include "adapters/browser_user.hpp"
 #include "adapters/grpc/plugin_server.hpp"
 #include "adapters/http/api.hpp"
 #include "adapters/plugin_options.hpp"
 #include "common/logging.hpp"
+#include "common/system_info.hpp"
 #include "iis/backend.hpp"
 #include "messages/type_ids.hpp"
 
@@ -96,13 +100,21 @@ int main(int argc, char** argv) {
 
   plugin_options options;
   try {
-    options = parse_plugin_options({argv + 1, argv + argc});
+    options = parse_plugin_options({argv + 1, argv + argc}, [](const char* name) {
+      const char* value = std::getenv(name);
+      return value ? std::optional<std::string>(value) : std::nullopt;
+    });
   } catch (const std::exception& e) {
     logging::init("info");
     logging::log(*spdlog::default_logger(), spdlog::level::err,
                  std::string("invalid plugin arguments: ") + e.what());
     return 1;
   }
+  // Before any thread or child exists: /proc/<pid>/cmdline is world-readable,
+  // and what we spawn (browsers, dumps) must not inherit the secrets.
+  wipe_secret_arguments(argc, argv);
+  ::unsetenv(api_key_variable);
+  ::unsetenv(jwt_secret_variable);
   logging::add_secret(options.management_api_key);
   logging::add_secret(options.management_api_jwt_secret);
   logging::init(options.log_level);
@@ -110,6 +122,17 @@ int main(int argc, char** argv) {
   for (const auto& arg : options.ignored)
     logging::log(*log, spdlog::level::warn, "argument has no meaning on Linux and is ignored",
                  {{"argument", arg}});
+  for (const auto& arg : options.unsafe_secret_arguments)
+    logging::log(*log, spdlog::level::warn,
+                 "a secret given as a plugin argument is unsafe: every local user can read "
+                 "it in /proc until the plugin wipes it at start-up; use " +
+                     arg + "-file=FILE or the NOMAD_IIS_MANAGEMENT_API_* environment variable",
+                 {{"argument", arg}});
+
+  if (::geteuid() == 0) {
+    for (const auto& problem : system_info::missing_kernel_protections())
+      logging::log(*log, spdlog::level::warn, "kernel protection off: " + problem);
+  }
 
   caf::actor_system_config cfg;
   configure_actor_system(cfg);
@@ -132,8 +155,8 @@ int main(int argc, char** argv) {
   // SetConfig that carries nomad_config); it binds in the background.
   std::shared_ptr<http::management_api> management_api;
   if (options.management_api_enabled())
-    management_api = std::make_shared<http::management_api>(*sys, actors.supervisor,
-                                                            actors.fingerprinter, options);
+    management_api = std::make_shared<http::management_api>(
+        *sys, actors.supervisor, actors.fingerprinter, options, make_browser_account_source());
   hooks.on_config = [management_api](const config::driver_config& driver, bool long_lived) {
     if (!long_lived || !management_api) return;
     management_api->configure(driver);

@@ -42,4 +42,15 @@ double mhz_per_core() {
   return mhz;
 }
 
+std::vector<std::string> missing_kernel_protections(const std::string& proc_sys) {
+  std::vector<std::string> missing;
+  std::ifstream in(proc_sys + "/fs/protected_hardlinks");
+  std::string value;
+  if (!(in >> value) || value != "1")
+    missing.push_back(
+        "fs.protected_hardlinks is not 1: an app may hard-link files it does not own (such as "
+        "root-only ones) into its task folder, where the Management API would serve them");
+  return missing;
+}
+
 }  // namespace nomad_iis::system_info

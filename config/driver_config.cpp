@@ -139,6 +139,9 @@ driver_config decode_driver_config(std::string_view msgpack_bytes) {
     config.procdump_concurrency = *v;
   }
   read_positive_duration(root, "request_header_timeout", config.request_header_timeout);
+  if (auto v = get_int(root, "management_api_max_connections_per_client", 1, 1 << 20)) {
+    config.management_api_max_connections_per_client = *v;
+  }
   return config;
 }
 

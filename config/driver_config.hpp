@@ -57,6 +57,8 @@ struct driver_config {
   std::int64_t procdump_concurrency = 2;
   /// From a request's first byte to the end of its headers; slower clients get 408.
   duration request_header_timeout = std::chrono::seconds(10);
+  /// Open connections one source address may hold; past it, new ones get 503.
+  std::int64_t management_api_max_connections_per_client = 512;
 
   /// The gcore path in effect: procdump.binary_path or the default.
   std::string dump_tool_path() const {

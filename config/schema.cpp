@@ -176,6 +176,7 @@ spec_ptr make_driver_config_schema() {
       d("screenshot_timeout", "string", "\"30s\""),
       d("procdump_concurrency", "number", "2"),
       d("request_header_timeout", "string", "\"10s\""),
+      d("management_api_max_connections_per_client", "number", "512"),
   });
 }
 

@@ -11,7 +11,7 @@ ports {
 plugin "nomad_iis" {
   args = [
     "--management-api-port=5004",
-    "--management-api-key=change-me",
+    "--management-api-key-file=/etc/nomad-iis/api-key",
     "--management-api-bind=127.0.0.1",
   ]
   config {

@@ -38,10 +38,11 @@ run() {  # name extra-args...
 }
 
 if [ -z "$only" ] || [ "$only" = paths ]; then
-  build paths tests/http/fuzz_paths.cpp adapters/http/paths.cpp
+  build paths tests/http/fuzz_paths.cpp adapters/http/paths.cpp adapters/http/task_tree.cpp \
+    adapters/http/swap.cpp common/beneath.cpp
   printf '%s\n' 'local/index.html' 'local%2Findex.html' 'local/out/x' '%2e%2e/x' 'secrets/token' \
     'local/sec/token' 'local/in/../index.html' 'local/up/secrets' 'local/root/etc' '%252e%252e' \
-    'local/./sub//x' 'local\..\x' 'tmp' | split -l 1 - "$fuzz_dir/paths/seed/s"
+    'local/./sub//x' 'local\..\x' 'tmp' 'private/x' 'local/priv/x' 'local/abs/x' | split -l 1 - "$fuzz_dir/paths/seed/s"
   cat >"$fuzz_dir/paths.dict" <<'DICT'
 "/"
 ".."
@@ -60,12 +61,15 @@ if [ -z "$only" ] || [ "$only" = paths ]; then
 "up"
 "in"
 "root"
+"private"
+"priv"
+"abs"
 DICT
   run paths -max_len=256 -dict="$fuzz_dir/paths.dict"
 fi
 
 if [ -z "$only" ] || [ "$only" = zip ]; then
-  build zip tests/http/fuzz_zip.cpp adapters/http/zip_extract.cpp
+  build zip tests/http/fuzz_zip.cpp adapters/http/zip_extract.cpp common/beneath.cpp
   python3 - "$fuzz_dir/zip/seed" <<'PY'
 import io, sys, zipfile
 out = sys.argv[1]

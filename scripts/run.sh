@@ -31,6 +31,10 @@ PLUGIN="${PLUGIN:-$REPO/build/bin/nomad_iis}"
 RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/nomad-iis-run-XXXXXX")"
 chmod 755 "$RUN_DIR"
 KEY="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+# The plugin reads its key from a root-only file: a command line is
+# readable by every local user.
+KEY_FILE="$RUN_DIR/api-key"
+(umask 077 && printf '%s\n' "$KEY" >"$KEY_FILE")
 ADDR_FILE="$RUN_DIR/addr"
 AGENT_PID=""
 
@@ -75,7 +79,7 @@ trap 'exit 130' INT TERM
   -stop-on-exit \
   -addr-file "$ADDR_FILE" \
   -log-level warn \
-  -- --management-api-port="$MGMT_PORT" --management-api-key="$KEY" --management-api-bind=127.0.0.1 \
+  -- --management-api-port="$MGMT_PORT" --management-api-key-file="$KEY_FILE" --management-api-bind=127.0.0.1 \
   >"$RUN_DIR/agent.out" &
 AGENT_PID=$!
 

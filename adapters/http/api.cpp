@@ -1,5 +1,7 @@
 #include "adapters/http/api.hpp"
 
+#include <sys/resource.h>
+
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -18,14 +20,33 @@
 
 namespace nomad_iis::http {
 
+namespace {
+
+/// Every idle or slow client holds a descriptor: the soft limit (often
+/// 1024) goes up to the hard one. Processes we start inherit it.
+void raise_open_file_limit(spdlog::logger& log) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const auto was = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    logging::log(log, spdlog::level::debug, "raised the open file limit",
+                 {{"from", std::to_string(was)}, {"to", std::to_string(limit.rlim_cur)}});
+  }
+}
+
+}  // namespace
+
 struct management_api::impl {
   impl(caf::actor_system& sys, caf::actor supervisor, caf::actor fingerprinter,
-       const plugin_options& o)
+       const plugin_options& o, browser_account_source browser)
       : options(o),
         fingerprinter(std::move(fingerprinter)),
         log(logging::get("http")),
         ctx(authenticator(o.management_api_key, o.management_api_jwt_secret), sys,
-            std::move(supervisor), log) {}
+            std::move(supervisor), log) {
+    ctx.browser_account = std::move(browser);
+  }
 
   server_options server_opts() const {
     server_options s;
@@ -37,6 +58,8 @@ struct management_api::impl {
     if (auto driver = ctx.driver()) {
       s.header_timeout =
           std::chrono::duration_cast<std::chrono::milliseconds>(driver->request_header_timeout);
+      s.max_connections_per_client =
+          static_cast<std::size_t>(driver->management_api_max_connections_per_client);
     }
     return s;
   }
@@ -89,8 +112,11 @@ struct management_api::impl {
 };
 
 management_api::management_api(caf::actor_system& sys, caf::actor supervisor,
-                               caf::actor fingerprinter, const plugin_options& options)
-    : impl_(std::make_shared<impl>(sys, std::move(supervisor), std::move(fingerprinter), options)) {
+                               caf::actor fingerprinter, const plugin_options& options,
+                               browser_account_source browser)
+    : impl_(std::make_shared<impl>(sys, std::move(supervisor), std::move(fingerprinter), options,
+                                   std::move(browser))) {
+  raise_open_file_limit(*impl_->log);
 }
 
 management_api::~management_api() {
@@ -106,6 +132,8 @@ void management_api::configure(const config::driver_config& driver) {
   if (impl_->server) {
     impl_->server->set_header_timeout(
         std::chrono::duration_cast<std::chrono::milliseconds>(driver.request_header_timeout));
+    impl_->server->set_max_connections_per_client(
+        static_cast<std::size_t>(driver.management_api_max_connections_per_client));
   }
   if (impl_->started) return;
   impl_->started = true;

@@ -8,6 +8,7 @@
 
 #include <caf/actor.hpp>
 
+#include "adapters/http/screenshot.hpp"
 #include "adapters/plugin_options.hpp"
 #include "config/driver_config.hpp"
 
@@ -19,8 +20,9 @@ namespace nomad_iis::http {
 
 class management_api {
  public:
+  /// `browser` names the user screenshots' browsers run as.
   management_api(caf::actor_system& sys, caf::actor supervisor, caf::actor fingerprinter,
-                 const plugin_options& options);
+                 const plugin_options& options, browser_account_source browser = {});
   ~management_api();
 
   /// Applies a driver config; the first call starts the server.

@@ -13,6 +13,7 @@
 #include "adapters/http/auth.hpp"
 #include "adapters/http/coalesced_reads.hpp"
 #include "adapters/http/limiter.hpp"
+#include "adapters/http/screenshot.hpp"
 #include "adapters/http/task_client.hpp"
 #include "adapters/http/views.hpp"
 #include "config/driver_config.hpp"
@@ -59,6 +60,8 @@ class api_context {
   coalesced_reads<std::pair<std::string, std::string>, status_answer> status_reads;
   limiter screenshots;
   limiter dumps;
+  /// Who browsers run as (empty: the plugin's own user).
+  browser_account_source browser_account;
 
  private:
   mutable std::mutex mutex_;

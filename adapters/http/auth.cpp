@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include <Poco/Crypto/Crypto.h>
 #include <Poco/Dynamic/Var.h>
 #include <Poco/Exception.h>
 #include <Poco/JSON/Array.h>
@@ -82,6 +83,10 @@ bool principal::may_access(std::string_view alloc_id, std::string_view ns,
                           claim_allows(jobs, job));
 }
 
+bool principal::may_access_any_alloc() const {
+  return unrestricted || std::find(allocs.begin(), allocs.end(), "*") != allocs.end();
+}
+
 bool secrets_equal(std::string_view a, std::string_view b) {
   unsigned char da[SHA256_DIGEST_LENGTH], db[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(a.data()), a.size(), da);
@@ -90,7 +95,14 @@ bool secrets_equal(std::string_view a, std::string_view b) {
 }
 
 authenticator::authenticator(std::string api_key, std::string jwt_secret)
-    : api_key_(std::move(api_key)), jwt_secret_(std::move(jwt_secret)) {}
+    : api_key_(std::move(api_key)), jwt_secret_(std::move(jwt_secret)) {
+  // Every JWT check makes and drops a Poco digest engine, whose OpenSSL
+  // initializer is reference-counted: when concurrent checks bring the
+  // count to zero, one thread frees Poco's OpenSSL state while another
+  // allocates it (heap corruption, the plugin crashed). One reference held
+  // for the process keeps it initialized.
+  Poco::Crypto::initializeCrypto();
+}
 
 auth_result authenticator::authenticate(const std::string* api_key_header,
                                         const std::string* authorization,

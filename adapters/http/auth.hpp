@@ -37,6 +37,9 @@ struct principal {
   bool may_access_alloc(std::string_view alloc_id) const;
   /// Namespace, job and allocation claims all allow the task.
   bool may_access(std::string_view alloc_id, std::string_view ns, std::string_view job) const;
+  /// The API key, or an allocId claim of `*`: what belongs to no
+  /// allocation (dangling sites) is visible only then.
+  bool may_access_any_alloc() const;
 };
 
 /// The result of authenticating one request; `why` is for logs only.

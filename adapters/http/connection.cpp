@@ -3,11 +3,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include <Poco/Buffer.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponseImpl.h>
@@ -15,6 +18,7 @@
 #include <Poco/Net/NetException.h>
 #include <Poco/Timestamp.h>
 
+#include "adapters/http/framing.hpp"
 #include "adapters/http/json_errors.hpp"
 #include "adapters/http/reactor.hpp"
 
@@ -64,14 +68,6 @@ void reject(HTTPServerSession& session, const unreadable_request& answer) {
   }
   session.setKeepAlive(false);
 }
-
-/// Poco's session, telling whether it holds bytes it read ahead (a
-/// pipelined request), which keep the connection on its thread.
-class api_session final : public HTTPServerSession {
- public:
-  using HTTPServerSession::buffered;
-  using HTTPServerSession::HTTPServerSession;
-};
 
 /// Marks a connection as reading headers for as long as it lives.
 class reading_headers {
@@ -137,17 +133,59 @@ void connection_registry::stop_all() {
   }
 }
 
+int handed_socket::receiveBytes(void* buffer, int length, int flags) {
+  if (offset_ >= pending_.size()) return StreamSocketImpl::receiveBytes(buffer, length, flags);
+  const auto n = std::min(static_cast<std::size_t>(std::max(length, 0)), pending_.size() - offset_);
+  std::memcpy(buffer, pending_.data() + offset_, n);
+  if (!(flags & MSG_PEEK)) offset_ += n;
+  return static_cast<int>(n);
+}
+
+int handed_socket::available() {
+  return static_cast<int>(pending_.size() - offset_) + StreamSocketImpl::available();
+}
+
+bool handed_socket::poll(const Poco::Timespan& timeout, int mode) {
+  if ((mode & Poco::Net::Socket::SELECT_READ) && offset_ < pending_.size()) return true;
+  return StreamSocketImpl::poll(timeout, mode);
+}
+
+std::string handed_socket::take_pending() {
+  auto rest = pending_.substr(offset_);
+  pending_.clear();
+  offset_ = 0;
+  return rest;
+}
+
+Poco::Net::TCPServerConnection* api_connection_factory::createConnection(
+    const Poco::Net::StreamSocket& socket) {
+  std::shared_ptr<client_slot> slot;
+  bool refused = false;
+  if (limits_) {
+    sockaddr_storage peer{};
+    socklen_t length = sizeof peer;
+    if (::getpeername(socket.impl()->sockfd(), reinterpret_cast<sockaddr*>(&peer), &length) == 0) {
+      slot = limits_->acquire(client_limits::client_of(peer));
+      refused = !slot;
+    }
+  }
+  return new api_connection(socket, params_, handlers_, registry_, reactor_, std::move(slot),
+                            refused);
+}
+
 api_connection::api_connection(const Poco::Net::StreamSocket& socket,
                                Poco::Net::HTTPServerParams::Ptr params,
                                Poco::Net::HTTPRequestHandlerFactory::Ptr handlers,
                                std::shared_ptr<connection_registry> registry,
-                               std::shared_ptr<connection_reactor> reactor, bool request_waiting)
+                               std::shared_ptr<connection_reactor> reactor,
+                               std::shared_ptr<client_slot> slot, bool refused)
     : Poco::Net::TCPServerConnection(socket),
       params_(std::move(params)),
       handlers_(std::move(handlers)),
       registry_(std::move(registry)),
       reactor_(socket.secure() ? nullptr : std::move(reactor)),
-      request_waiting_(request_waiting) {
+      slot_(std::move(slot)),
+      refused_(refused) {
   registry_->add(this);
 }
 
@@ -156,16 +194,16 @@ api_connection::~api_connection() {
 }
 
 void api_connection::run() {
-  // Until its first bytes come, a new connection costs no thread either.
-  if (reactor_ && !request_waiting_ && !registry_->stopping() && return_to_reactor()) return;
-  api_session session(socket(), params_);
+  // Over its client's limit: closed before the TLS handshake, unanswered.
+  if (refused_) return;
+  HTTPServerSession session(socket(), params_);
   while (!registry_->stopping()) {
     std::optional<unreadable_request> refusal;
     try {
       if (!session.hasMoreRequests()) break;
       serve_one(session);
-      if (reactor_ && session.getKeepAlive() && session.buffered() == 0 && return_to_reactor())
-        return;
+      // Even with the next request read ahead: its headers may be partial.
+      if (reactor_ && session.getKeepAlive()) return return_to_reactor(session);
       continue;
     } catch (const Poco::Net::NoMessageException&) {
       // the client closed the connection between requests
@@ -186,14 +224,20 @@ void api_connection::run() {
   }
 }
 
-bool api_connection::return_to_reactor() {
+void api_connection::return_to_reactor(HTTPServerSession& session) {
+  Poco::Buffer<char> read_ahead(0);
+  session.drainBuffer(read_ahead);
+  std::string pending(read_ahead.begin(), read_ahead.size());
+  std::shared_ptr<client_slot> slot = slot_;
+  if (auto* handed = dynamic_cast<handed_socket*>(socket().impl())) {
+    pending += handed->take_pending();
+    slot = handed->slot();
+  }
   // The session closes its socket when this thread is done: the reactor
   // gets its own descriptor for the connection.
   const int fd = ::dup(socket().impl()->sockfd());
-  if (fd < 0) return false;
-  if (reactor_->adopt(fd)) return true;
-  ::close(fd);
-  return false;
+  if (fd < 0) return;
+  if (!reactor_->adopt(fd, std::move(pending), std::move(slot))) ::close(fd);
 }
 
 void api_connection::serve_one(HTTPServerSession& session) {
@@ -205,6 +249,12 @@ void api_connection::serve_one(HTTPServerSession& session) {
   }
   if (headers_timed_out_) throw Poco::TimeoutException("request headers");
   auto& request = *parsed;
+  // Framing Poco tolerates and a proxy may read differently (the reactor
+  // checks the raw lines of plain connections before they get here).
+  if (auto problem = framing_problem(request)) {
+    reject(session, {400, "bad_request", *problem});
+    return;
+  }
   const auto& version = request.getVersion();
   if (version.rfind("HTTP/1.", 0) != 0) {
     if (version.rfind("HTTP/", 0) == 0)

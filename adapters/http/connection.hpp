@@ -6,9 +6,10 @@
 // JSON error ({"error", "message"}, 400/431/505) before closing. A client
 // that takes longer than the header timeout to send a request's headers
 // (slowloris) gets 408 and is cut off: Poco bounds each read, not the whole.
-// A plain connection that is idle (just accepted, or after a request) goes
-// to the reactor (reactor.hpp), which holds idle connections without a
-// thread and sends them back here when a request needs one.
+// Plain connections are accepted by the reactor (reactor.hpp), which holds
+// them without a thread until a request's whole header block has come and
+// sends them here with the bytes it read; after the request they go back.
+// Every request's framing is checked (framing.hpp) after Poco parsed it.
 
 #include <atomic>
 #include <chrono>
@@ -16,9 +17,13 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <string>
+
+#include "adapters/http/client_limits.hpp"
 
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/StreamSocketImpl.h>
 #include <Poco/Net/TCPServerConnection.h>
 #include <Poco/Net/TCPServerConnectionFactory.h>
 
@@ -67,12 +72,38 @@ class connection_registry {
   std::atomic<std::int64_t> header_timeout_ms_;
 };
 
+/// A plain connection the reactor hands to a thread: its first reads return
+/// the bytes the reactor already took off the socket (a complete header
+/// block first), and it holds the client's connection slot.
+class handed_socket final : public Poco::Net::StreamSocketImpl {
+ public:
+  handed_socket(int fd, std::string pending, std::shared_ptr<client_slot> slot)
+      : Poco::Net::StreamSocketImpl(fd), pending_(std::move(pending)), slot_(std::move(slot)) {}
+
+  using Poco::Net::StreamSocketImpl::receiveBytes;
+  int receiveBytes(void* buffer, int length, int flags = 0) override;
+  int available() override;
+  bool poll(const Poco::Timespan& timeout, int mode) override;
+
+  /// The bytes not read yet, taken out.
+  std::string take_pending();
+  const std::shared_ptr<client_slot>& slot() const { return slot_; }
+
+ private:
+  std::string pending_;
+  std::size_t offset_ = 0;
+  std::shared_ptr<client_slot> slot_;
+};
+
 class api_connection final : public Poco::Net::TCPServerConnection {
  public:
+  /// `slot` is the client's connection slot (TLS; null = over its limit,
+  /// the connection is closed at once); a handed_socket brings its own.
   api_connection(const Poco::Net::StreamSocket& socket, Poco::Net::HTTPServerParams::Ptr params,
                  Poco::Net::HTTPRequestHandlerFactory::Ptr handlers,
                  std::shared_ptr<connection_registry> registry,
-                 std::shared_ptr<connection_reactor> reactor, bool request_waiting);
+                 std::shared_ptr<connection_reactor> reactor, std::shared_ptr<client_slot> slot,
+                 bool refused);
   ~api_connection() override;
   void run() override;
 
@@ -80,17 +111,18 @@ class api_connection final : public Poco::Net::TCPServerConnection {
   /// Reads one request and hands it to a handler. Throws what Poco throws
   /// for a request it cannot read.
   void serve_one(Poco::Net::HTTPServerSession& session);
-  /// Gives the (idle) connection to the reactor; false when it cannot take it.
-  bool return_to_reactor();
+  /// Gives the idle connection, with what the session read ahead, back to
+  /// the reactor (or closes it when the reactor has stopped).
+  void return_to_reactor(Poco::Net::HTTPServerSession& session);
 
   Poco::Net::HTTPServerParams::Ptr params_;
   Poco::Net::HTTPRequestHandlerFactory::Ptr handlers_;
   std::shared_ptr<connection_registry> registry_;
   /// Null for TLS: OpenSSL may hold bytes the descriptor does not show.
   std::shared_ptr<connection_reactor> reactor_;
-  /// Handed over by the reactor with a request unread: serve it first
-  /// (else a fresh connection goes straight to the reactor).
-  const bool request_waiting_;
+  std::shared_ptr<client_slot> slot_;
+  /// The client holds its limit of connections already.
+  const bool refused_;
   /// Set by the registry's sweep: the headers did not arrive in time.
   std::atomic<bool> headers_timed_out_{false};
   /// When the headers being read are due (steady clock, ns); 0 while no
@@ -103,26 +135,26 @@ class api_connection final : public Poco::Net::TCPServerConnection {
 
 class api_connection_factory final : public Poco::Net::TCPServerConnectionFactory {
  public:
+  /// `limits` (null for connections the reactor hands over, which bring
+  /// their slot) counts the connections this factory's server accepts.
   api_connection_factory(Poco::Net::HTTPServerParams::Ptr params,
                          Poco::Net::HTTPRequestHandlerFactory::Ptr handlers,
                          std::shared_ptr<connection_registry> registry,
-                         std::shared_ptr<connection_reactor> reactor, bool request_waiting)
+                         std::shared_ptr<connection_reactor> reactor,
+                         std::shared_ptr<client_limits> limits)
       : params_(std::move(params)),
         handlers_(std::move(handlers)),
         registry_(std::move(registry)),
         reactor_(std::move(reactor)),
-        request_waiting_(request_waiting) {}
-  Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
-    return new api_connection(socket, params_, handlers_, registry_, reactor_, request_waiting_);
-  }
+        limits_(std::move(limits)) {}
+  Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override;
 
  private:
   Poco::Net::HTTPServerParams::Ptr params_;
   Poco::Net::HTTPRequestHandlerFactory::Ptr handlers_;
   std::shared_ptr<connection_registry> registry_;
   std::shared_ptr<connection_reactor> reactor_;
-  /// True for connections the reactor hands over, false for accepted ones.
-  bool request_waiting_;
+  std::shared_ptr<client_limits> limits_;
 };
 
 }  // namespace nomad_iis::http

@@ -1,6 +1,5 @@
 #include "adapters/http/download.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,7 +7,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <streambuf>
 #include <vector>
@@ -24,10 +22,6 @@
 
 namespace nomad_iis::http {
 namespace {
-
-struct dir_closer {
-  void operator()(DIR* d) const { ::closedir(d); }
-};
 
 constexpr std::size_t io_buffer = 1 << 20;
 
@@ -74,47 +68,31 @@ class block_buffer : public std::streambuf {
   std::vector<char> buf_;
 };
 
-struct walk_state {
-  Poco::Zip::Compress& zip;
-  const std::string& skip_dir;
-  std::vector<char> read_buf = std::vector<char>(io_buffer);
+/// Reads a file descriptor through a caller's buffer (one 1 MiB buffer
+/// serves every file of a folder download).
+class fd_readbuf : public std::streambuf {
+ public:
+  fd_readbuf(int fd, std::vector<char>& buf) : fd_(fd), buf_(buf) {}
+
+ protected:
+  int_type underflow() override {
+    if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
+    ssize_t n;
+    do {
+      n = ::read(fd_, buf_.data(), buf_.size());
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) return traits_type::eof();
+    setg(buf_.data(), buf_.data(), buf_.data() + n);
+    return traits_type::to_int_type(*gptr());
+  }
+
+ private:
+  int fd_;
+  std::vector<char>& buf_;
 };
 
 Poco::DateTime mtime_of(const struct stat& st) {
   return Poco::DateTime(Poco::Timestamp::fromEpochTime(st.st_mtime));
-}
-
-void add_tree(walk_state& w, const std::string& dir, const std::string& prefix) {
-  std::unique_ptr<DIR, dir_closer> d(::opendir(dir.c_str()));
-  if (!d) return;  // vanished or unreadable: skipped
-  std::vector<std::string> names;
-  while (auto* ent = ::readdir(d.get())) {
-    std::string n = ent->d_name;
-    // Staging dirs of uploads in progress are not content.
-    if (n != "." && n != ".." && n.rfind(".nomad-iis-staging-", 0) != 0)
-      names.push_back(std::move(n));
-  }
-  std::sort(names.begin(), names.end());
-  for (const auto& name : names) {
-    std::string path = dir + "/" + name;
-    std::string rel = prefix + name;
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0) continue;
-    if (S_ISLNK(st.st_mode)) continue;  // links are skipped, never followed
-    if (S_ISDIR(st.st_mode)) {
-      if (!w.skip_dir.empty() && path == w.skip_dir) continue;
-      w.zip.addDirectory(Poco::Path(rel + "/", Poco::Path::PATH_UNIX), mtime_of(st));
-      add_tree(w, path, rel + "/");
-      continue;
-    }
-    if (!S_ISREG(st.st_mode)) continue;
-    std::ifstream in;
-    in.rdbuf()->pubsetbuf(w.read_buf.data(), static_cast<std::streamsize>(w.read_buf.size()));
-    in.open(path, std::ios::binary);
-    if (!in) continue;
-    w.zip.addFile(in, mtime_of(st), Poco::Path(rel, Poco::Path::PATH_UNIX),
-                  Poco::Zip::ZipCommon::CM_DEFLATE, Poco::Zip::ZipCommon::CL_SUPERFAST);
-  }
 }
 
 }  // namespace
@@ -128,42 +106,44 @@ std::string content_disposition(const std::string& filename) {
   return "attachment; filename=\"" + ascii + "\"; filename*=UTF-8''" + encoded;
 }
 
-void write_folder_zip(const std::string& dir, const std::string& skip_dir, std::ostream& out) {
+void write_folder_zip(int dir_fd, const task_root* root, std::ostream& out) {
   block_buffer buffered(out);
   std::ostream zout(&buffered);
   Poco::Zip::Compress zip(zout, false);
-  walk_state w{zip, skip_dir};
-  add_tree(w, dir, "");
+  std::vector<char> read_buf(io_buffer);
+  walk_folder_files(dir_fd, root, [&](std::string_view rel, int fd, const struct stat& st) {
+    const std::string name(rel);
+    if (fd < 0) {
+      zip.addDirectory(Poco::Path(name + "/", Poco::Path::PATH_UNIX), mtime_of(st));
+      return;
+    }
+    fd_readbuf file(fd, read_buf);
+    std::istream in(&file);
+    zip.addFile(in, mtime_of(st), Poco::Path(name, Poco::Path::PATH_UNIX),
+                Poco::Zip::ZipCommon::CM_DEFLATE, Poco::Zip::ZipCommon::CL_SUPERFAST);
+  });
   zip.close();
   zout.flush();
   if (!zout || !out) throw std::runtime_error("writing the zip failed");
 }
 
-void send_download(const resolved_path& target, const std::string& display_name,
-                   const std::string& skip_dir, Poco::Net::HTTPServerResponse& response) {
-  if (!target.exists) throw not_found("\"" + target.relative + "\" does not exist");
-  if (target.is_dir) {
+void send_download(const task_root& root, const resolved_path& target,
+                   const std::string& display_name, Poco::Net::HTTPServerResponse& response) {
+  if (!target.exists()) throw not_found("\"" + target.relative + "\" does not exist");
+  if (target.is_dir()) {
+    const unique_fd dir = open_folder(target.target());
     response.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
     response.setContentType("application/zip");
     response.set("Content-Disposition", content_disposition(display_name + ".zip"));
     response.setChunkedTransferEncoding(true);
     auto& out = response.send();
-    write_folder_zip(target.target, skip_dir, out);
+    write_folder_zip(dir.get(), &root, out);
     return;
   }
-  int fd = ::open(target.target.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    if (errno == ENOENT) throw not_found("\"" + target.relative + "\" does not exist");
-    throw http_error(500, "filesystem_error",
-                     std::string("cannot open the file: ") + std::strerror(errno));
-  }
-  struct closer {
-    int fd;
-    ~closer() { ::close(fd); }
-  } c{fd};
+  const unique_fd fd = open_regular_file(target.target(), target.relative);
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-    throw bad_request("bad_path", "\"" + target.relative + "\" is not a regular file");
+  if (::fstat(fd.get(), &st) != 0)
+    throw http_error(500, "filesystem_error", std::string("fstat: ") + std::strerror(errno));
   response.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
   response.setContentType("application/octet-stream");
   response.set("Content-Disposition", content_disposition(display_name));
@@ -173,7 +153,7 @@ void send_download(const resolved_path& target, const std::string& display_name,
   std::vector<char> buf(256 << 10);
   std::uint64_t left = static_cast<std::uint64_t>(st.st_size);
   while (left > 0) {
-    auto n = ::read(fd, buf.data(), std::min<std::uint64_t>(left, buf.size()));
+    auto n = ::read(fd.get(), buf.data(), std::min<std::uint64_t>(left, buf.size()));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) throw std::runtime_error("the file shrank while it was sent");
     out.write(buf.data(), n);

@@ -3,9 +3,10 @@
 // folder (a zip built while it streams, chunked, Fastest compression,
 // symlinks skipped, memory bounded by fixed buffers).
 
+#include <ostream>
 #include <string>
 
-#include "adapters/http/paths.hpp"
+#include "adapters/http/task_tree.hpp"
 
 namespace Poco::Net {
 class HTTPServerResponse;
@@ -16,14 +17,16 @@ namespace nomad_iis::http {
 /// A Content-Disposition value for `filename` (ASCII fallback plus RFC 5987).
 std::string content_disposition(const std::string& filename);
 
-/// Streams the file or folder at `target`. Folders skip `skip_dir` (the
-/// secrets dir when it is not accessible). Throws http_error before the
+/// Streams the file or folder `target` resolves to, read through the
+/// descriptors resolution produced. Folders leave out what `root` guards
+/// (secrets/ unless allowed, private/). Throws http_error before the
 /// response starts; after that, a failure throws std::runtime_error and the
 /// caller must cut the connection.
-void send_download(const resolved_path& target, const std::string& display_name,
-                   const std::string& skip_dir, Poco::Net::HTTPServerResponse& response);
+void send_download(const task_root& root, const resolved_path& target,
+                   const std::string& display_name, Poco::Net::HTTPServerResponse& response);
 
-/// Writes a zip of `dir` to `out` (the same walk the folder download uses).
-void write_folder_zip(const std::string& dir, const std::string& skip_dir, std::ostream& out);
+/// Writes a zip of the folder `dir_fd` to `out` (the walk the folder
+/// download uses; `root` may be null: nothing guarded).
+void write_folder_zip(int dir_fd, const task_root* root, std::ostream& out);
 
 }  // namespace nomad_iis::http

@@ -176,7 +176,7 @@ class exchange {
       case route_id::list_allocs:
         return list_allocs();
       case route_id::debug:
-        return send_json(res_, debug_json(ctx_.tasks.debug()));
+        return debug();
       default:
         break;
     }
@@ -233,6 +233,19 @@ class exchange {
     send_json(res_, alloc_list_json(visible));
   }
 
+  /// Only what the credentials cover, exactly as list_allocs; sites that
+  /// no task owns belong to no allocation a scoped token could name.
+  void debug() {
+    auto info = ctx_.tasks.debug();
+    auto hidden = [&](const msg::task_summary& t) {
+      return !who_.may_access(t.alloc_id, t.namespace_name, t.job_name);
+    };
+    info.tasks.erase(std::remove_if(info.tasks.begin(), info.tasks.end(), hidden),
+                     info.tasks.end());
+    if (!who_.may_access_any_alloc()) info.dangling.clear();
+    send_json(res_, debug_json(info));
+  }
+
   void pools(msg::pool_op op) {
     std::vector<std::string> names;
     if (auto name = query_value(query_, "appPoolName"); !name.empty()) names.push_back(name);
@@ -243,32 +256,39 @@ class exchange {
   void files(const route_match& route) {
     auto site = ctx_.tasks.status(task_);
     auto driver = ctx_.driver();
-    path_scope scope{site.task_dir, site.secrets_dir, driver->allow_secrets_access};
     auto path = decode_fs_path(route.fs_segments);
+    const bool empty_only = route.id == route_id::fs_delete && strip_clean_suffix(path);
+    const task_root root(site.task_dir, secrets_name(site), driver->allow_secrets_access);
+    const auto target = resolve_path(root, path);
+    const std::string lease_path = site.task_dir + "/" + target.relative;
 
     if (route.id == route_id::fs_delete) {
-      bool empty_only = strip_clean_suffix(path);
-      auto target = resolve_path(scope, path);
-      apply_delete(ctx_.tasks, task_, target, site.task_dir + "/" + target.relative, empty_only);
+      apply_delete(ctx_.tasks, task_, target, lease_path, empty_only);
       return send_json(res_, "{}");
     }
-    auto target = resolve_path(scope, path);
     if (route.id == route_id::fs_get) {
-      auto skip = scope.allow_secrets ? std::string() : canonical_secrets_dir(scope);
       auto name = target.is_root() ? task_.summary.task_name : basename_of(target.relative);
       try {
-        send_download(target, name, skip, res_);
+        send_download(root, target, name, res_);
       } catch (const std::exception& e) {
         if (!res_.sent()) throw;
         throw mid_stream_failure(e.what());
       }
       return;
     }
-    upload(route.id == route_id::fs_put, target, site.task_dir + "/" + target.relative, *driver);
+    upload(route.id == route_id::fs_put, root, target, lease_path, *driver);
   }
 
-  void upload(bool put, const resolved_path& target, const std::string& lease_path,
-              const config::driver_config& driver) {
+  /// The secrets folder's name in the task dir ("secrets"; "" if it lies elsewhere).
+  static std::string secrets_name(const msg::site_status& site) {
+    const std::string prefix = site.task_dir + "/";
+    if (site.secrets_dir.compare(0, prefix.size(), prefix) != 0) return "";
+    auto name = site.secrets_dir.substr(prefix.size());
+    return name.find('/') == std::string::npos ? name : "";
+  }
+
+  void upload(bool put, const task_root& root, const resolved_path& target,
+              const std::string& lease_path, const config::driver_config& driver) {
     upload_request up;
     up.stop_pools = put;
     up.clean = query_flag(query_, "clean");
@@ -295,7 +315,8 @@ class exchange {
         throw http_error(413, "upload_too_large",
                          "the upload is larger than " + std::to_string(up.max_bytes) + " bytes");
     }
-    auto result = apply_upload(ctx_.tasks, task_, target, lease_path, make_body_reader(req_), up);
+    auto result =
+        apply_upload(ctx_.tasks, task_, root, target, lease_path, make_body_reader(req_), up);
     body_consumed = true;
     send_json(res_, upload_json(result));
     result.leftovers.reset();  // the replaced tree goes after the client has its answer
@@ -314,6 +335,12 @@ class exchange {
     shot.height = query_int(query_, "height", 720, 64, 4096);
     shot.timeout =
         std::chrono::duration_cast<std::chrono::milliseconds>(driver->screenshot_timeout);
+    try {
+      if (ctx_.browser_account) shot.user = ctx_.browser_account();
+    } catch (const std::exception& e) {
+      throw http_error(503, "screenshots_unavailable",
+                       std::string("no user to run the browser as: ") + e.what());
+    }
     if (!ctx_.screenshots.acquire(driver->screenshot_concurrency, shot.timeout))
       throw http_error(503, "busy", "too many screenshots are being taken; try again later");
     std::string png;

@@ -19,6 +19,10 @@ std::string error_json(std::string_view code, std::string_view message);
 void send_error(Poco::Net::HTTPServerResponse& response, int status, std::string_view code,
                 std::string_view message, const std::string& allow = {});
 
+/// A whole HTTP/1.1 error response that closes the connection, for code
+/// that writes to sockets itself (the reactor).
+std::string error_response_text(int status, std::string_view code, std::string_view message);
+
 /// Sends a JSON document with status 200.
 void send_json(Poco::Net::HTTPServerResponse& response, const std::string& body, int status = 200);
 

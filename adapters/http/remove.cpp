@@ -1,9 +1,10 @@
 #include "adapters/http/remove.hpp"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 
 #include "adapters/http/change_lease.hpp"
@@ -31,24 +32,24 @@ void apply_delete(task_client& client, const task_ref& task, const resolved_path
                   const std::string& lease_path, bool empty_only) {
   if (target.is_root())
     throw bad_request("bad_path", "the task directory itself cannot be deleted or emptied");
-  if (!target.exists) throw not_found("\"" + target.relative + "\" does not exist");
-  if (empty_only && !target.is_dir)
+  if (!target.exists()) throw not_found("\"" + target.relative + "\" does not exist");
+  if (empty_only && !target.is_dir())
     throw conflict("not_a_directory", "\"" + target.relative + "\" is not a folder");
+  if (empty_only && !target.target().dir)  // a link to the task dir
+    throw bad_request("bad_path", "the task directory itself cannot be deleted or emptied");
 
   // Emptying swaps in an empty folder (same owner and mode); deleting moves
-  // the entry itself (a symlink, not its target) into the staging dir.
-  const std::string& victim = empty_only ? target.target : target.absolute;
-  staging_dir staging(victim);
-  const std::string empty = staging / "empty";
+  // the entry itself (a symlink, not its target) into the staging folder.
+  const held_entry& victim = empty_only ? target.target() : target.entry;
+  staging_dir staging(victim.dir.get());
   if (empty_only) {
-    if (::mkdir(empty.c_str(), 0755) != 0)
-      throw http_error(500, "filesystem_error", std::string("mkdir: ") + std::strerror(errno));
-    apply_ownership(empty, ownership_for(victim, 0755));
+    staging.make_dir("empty", 0700);
+    apply_ownership(staging.fd(), "empty", ownership_of(victim.st));
   }
   change_lease lease(client, task, lease_path, false);
   if (empty_only) {
-    swap_into_place(empty, victim, staging / "old");
-  } else if (::rename(victim.c_str(), (staging / "old").c_str()) != 0) {
+    swap_into_place(staging.fd(), "empty", victim.dir.get(), victim.name, true, "old");
+  } else if (::renameat(victim.dir.get(), victim.name.c_str(), staging.fd(), "old") != 0) {
     if (errno == ENOENT) throw not_found("\"" + target.relative + "\" does not exist");
     throw http_error(500, "filesystem_error",
                      std::string("delete failed: ") + std::strerror(errno));

@@ -1,23 +1,207 @@
 #include "adapters/http/screenshot.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <sstream>
 
+#include <Poco/Base64Decoder.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "adapters/http/browser_home.hpp"
+#include "adapters/http/devtools_pipe.hpp"
 #include "adapters/http/http_error.hpp"
-#include "adapters/http/subprocess.hpp"
-#include "adapters/http/temp_dir.hpp"
 
 namespace nomad_iis::http {
 namespace {
 
-/// "http://127.0.0.1:8080" -> ("127.0.0.1", "8080").
-std::pair<std::string, std::string> host_and_port(const std::string& url) {
-  auto rest = url.substr(url.find("://") + 3);
+/// A proxy name that never resolves (see network_args).
+constexpr const char* dead_proxy = "http://blocked.invalid:9";
+/// A page may navigate on (a meta refresh) just as we capture; Chromium then
+/// never answers that capture. Each attempt waits longer (a big page takes
+/// long to encode on a busy node), all within the screenshot's time limit.
+constexpr int capture_attempts = 5;
+constexpr auto capture_wait_step = std::chrono::seconds(2);
+constexpr auto capture_retry_wait = std::chrono::milliseconds(500);
+
+/// The site's origin as the browser reaches it.
+struct site_origin {
+  std::string host;  ///< as in the URL: "127.0.0.1", "[::1]" or the binding's hostname
+  std::string port;
+  std::string address;  ///< the binding's address as in a URL ("[::1]")
+  std::string ip;       ///< the binding's address without brackets
+  bool by_name = false;
+};
+
+/// A plain DNS name: nothing that could change the meaning of Chromium's
+/// rule lists ("," ";" spaces) or of the URL.
+bool plain_hostname(const std::string& name) {
+  if (name.empty() || name.size() > 253) return false;
+  for (unsigned char c : name)
+    if (!std::isalnum(c) && c != '-' && c != '.' && c != '_') return false;
+  return true;
+}
+
+site_origin origin_of(const screenshot_request& req) {
+  site_origin o;
+  auto rest = req.base_url.substr(req.base_url.find("://") + 3);
   auto colon = rest.rfind(':');
-  if (colon == std::string::npos) return {rest, "80"};
-  return {rest.substr(0, colon), rest.substr(colon + 1)};
+  o.address = o.host = colon == std::string::npos ? rest : rest.substr(0, colon);
+  o.port = colon == std::string::npos ? "80" : rest.substr(colon + 1);
+  o.ip = o.address.size() > 2 && o.address.front() == '['
+             ? o.address.substr(1, o.address.size() - 2)
+             : o.address;
+  // A "*.example.com" binding answers any name below example.com.
+  auto name = req.hostname.rfind("*.", 0) == 0 ? "www" + req.hostname.substr(1) : req.hostname;
+  if (plain_hostname(name)) {
+    o.host = name;
+    o.by_name = true;
+  }
+  return o;
+}
+
+/// Network: every request goes to a proxy whose name never resolves, except
+/// those to the site's origin (the bypass list; "<-loopback>" first removes
+/// Chromium's implicit bypass of localhost and loopback addresses). Behind
+/// that, the resolver answers "not found" for every name and address but the
+/// site's, so nothing else could be reached even directly. This works in
+/// Chromium's network service for every kind of request (subresources,
+/// frames, navigations, fetch, WebSocket, EventSource, beacons, prefetch,
+/// WebRTC's TCP); WebRTC's UDP, which no proxy carries, is off through the
+/// profile (browser_home.cpp).
+std::vector<std::string> network_args(const site_origin& o) {
+  // MAP takes an IPv6 address in brackets, EXCLUDE without (measured).
+  std::string rules = o.by_name ? "MAP " + o.host + " " + o.address + ", MAP * ~NOTFOUND"
+                                : "MAP * ~NOTFOUND, EXCLUDE " + o.ip;
+  return {std::string("--proxy-server=") + dead_proxy,
+          "--proxy-bypass-list=<-loopback>;" + o.host + ":" + o.port,
+          "--host-resolver-rules=" + rules};
+}
+
+/// A JSON object's text; `fill` writes its members.
+template <typename F>
+std::string json_object(F&& fill) {
+  rapidjson::StringBuffer out;
+  rapidjson::Writer<rapidjson::StringBuffer> w(out);
+  w.StartObject();
+  fill(w);
+  w.EndObject();
+  return {out.GetString(), out.GetSize()};
+}
+
+std::string member(const rapidjson::Value& object, const char* name) {
+  auto it = object.FindMember(name);
+  return it != object.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
+}
+
+/// A page of its own in the browser, sized to the screenshot; its session id.
+std::string open_page(devtools_pipe& cdp, const screenshot_request& req) {
+  auto target = member(cdp.call("Target.createTarget", R"({"url":"about:blank"})"), "targetId");
+  auto session = member(cdp.call("Target.attachToTarget", json_object([&](auto& w) {
+                                   w.Key("targetId");
+                                   w.String(target.c_str());
+                                   w.Key("flatten");
+                                   w.Bool(true);
+                                 })),
+                        "sessionId");
+  cdp.call("Emulation.setDeviceMetricsOverride", json_object([&](auto& w) {
+             w.Key("width");
+             w.Int(req.width);
+             w.Key("height");
+             w.Int(req.height);
+             w.Key("deviceScaleFactor");
+             w.Int(1);
+             w.Key("mobile");
+             w.Bool(false);
+           }),
+           session);
+  cdp.call("Page.enable", "{}", session);
+  return session;
+}
+
+/// Loads the page, waits for its load event and captures it; a page that
+/// navigates on (meta refresh, script) is captured once it settles.
+std::string capture(devtools_pipe& cdp, const screenshot_request& req) {
+  auto session = open_page(cdp, req);
+  const auto url = screenshot_url(req);
+  auto nav = cdp.call("Page.navigate", json_object([&](auto& w) {
+                        w.Key("url");
+                        w.String(url.c_str());
+                      }),
+                      session);
+  if (auto error = member(nav, "errorText"); !error.empty())
+    throw http_error(502, "screenshot_failed", "the page did not load: " + error);
+  cdp.wait_event("Page.loadEventFired", session, devtools_pipe::clock::time_point::max());
+  for (int attempt = 1; attempt <= capture_attempts; ++attempt) {
+    try {
+      auto shot = cdp.call_until("Page.captureScreenshot", R"({"format":"png"})", session,
+                                 devtools_pipe::clock::now() + attempt * capture_wait_step);
+      if (shot) return member(*shot, "data");
+    } catch (const devtools_error&) {
+      if (attempt == capture_attempts) throw;
+    }
+    cdp.wait_event("Page.loadEventFired", session,
+                   devtools_pipe::clock::now() + capture_retry_wait);
+  }
+  throw http_error(502, "screenshot_failed", "the browser did not capture the page");
+}
+
+std::string decode_png(const std::string& base64) {
+  std::istringstream in(base64);
+  Poco::Base64Decoder decoder(in);
+  std::string bytes((std::istreambuf_iterator<char>(decoder)), std::istreambuf_iterator<char>());
+  static const std::string magic("\x89PNG\r\n\x1a\n", 8);
+  if (bytes.compare(0, magic.size(), magic) != 0)
+    throw http_error(502, "screenshot_failed", "the browser produced no PNG image");
+  return bytes;
+}
+
+/// The DevTools pipes: [0] we write, the browser reads (its fd 3); [1] the
+/// browser writes (its fd 4), we read.
+struct pipe_pair {
+  unique_fd ours;
+  unique_fd theirs;
+};
+pipe_pair make_pipe(bool browser_reads) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    throw http_error(500, "internal", "cannot create a pipe for the browser");
+  unique_fd r(fds[0]), w(fds[1]);
+  return browser_reads ? pipe_pair{std::move(w), std::move(r)}
+                       : pipe_pair{std::move(r), std::move(w)};
+}
+
+/// Runs the browser and drives it; the browser's group is killed on return.
+std::string run_browser(const screenshot_request& req, const browser_home& home) {
+  auto commands = make_pipe(true);
+  auto answers = make_pipe(false);
+  subprocess_options o;
+  o.argv = {req.chromium_path};
+  for (auto& a : chromium_args(req, home.profile())) o.argv.push_back(std::move(a));
+  o.env = {"HOME=" + home.home(), "TMPDIR=" + home.tmp(), "PATH=/usr/bin:/bin", "LANG=C.UTF-8"};
+  o.stderr_fd = home.stderr_fd();
+  o.user = req.user;
+  o.inherit_fds = {commands.theirs.get(), answers.theirs.get()};
+  child_session browser(o);
+  commands.theirs.reset();
+  answers.theirs.reset();
+  if (!browser.started()) throw http_error(503, "screenshots_unavailable", browser.error());
+  devtools_pipe cdp(std::move(commands.ours), std::move(answers.ours),
+                    devtools_pipe::clock::now() + req.timeout);
+  try {
+    return capture(cdp, req);
+  } catch (const devtools_timeout&) {
+    throw http_error(504, "screenshot_timeout", "the browser did not finish in time");
+  } catch (const devtools_closed& e) {
+    browser.wait_until(devtools_pipe::clock::now() + std::chrono::seconds(1));
+    auto tail = file_tail(home.stderr_fd(), 300);
+    throw http_error(502, "screenshot_failed",
+                     std::string(e.what()) + " (exit code " + std::to_string(browser.exit_code()) +
+                         "): " + tail);
+  } catch (const devtools_error& e) {
+    throw http_error(502, "screenshot_failed", e.what());
+  }
 }
 
 }  // namespace
@@ -34,13 +218,16 @@ std::string screenshot_path(const std::string& raw) {
   return p;
 }
 
+std::string screenshot_url(const screenshot_request& req) {
+  auto o = origin_of(req);
+  return "http://" + o.host + ":" + o.port + req.path;
+}
+
 std::vector<std::string> chromium_args(const screenshot_request& req,
-                                       const std::string& profile_dir,
-                                       const std::string& png_path) {
-  auto [ip, port] = host_and_port(req.base_url);
+                                       const std::string& profile_dir) {
   std::vector<std::string> args = {
       "--headless",
-      "--no-sandbox",
+      "--remote-debugging-pipe",
       "--disable-gpu",
       "--disable-background-networking",
       "--disable-component-update",
@@ -49,15 +236,9 @@ std::vector<std::string> chromium_args(const screenshot_request& req,
       "--disable-dev-shm-usage",
       "--hide-scrollbars",
       "--user-data-dir=" + profile_dir,
-      "--screenshot=" + png_path,
       "--window-size=" + std::to_string(req.width) + "," + std::to_string(req.height)};
-  std::string url = req.base_url + req.path;
-  if (!req.hostname.empty() && req.hostname != "*") {
-    auto bare_ip = ip.size() > 2 && ip.front() == '[' ? ip.substr(1, ip.size() - 2) : ip;
-    args.push_back("--host-resolver-rules=MAP " + req.hostname + " " + bare_ip);
-    url = "http://" + req.hostname + ":" + port + req.path;
-  }
-  args.push_back(url);
+  for (auto& a : network_args(origin_of(req))) args.push_back(std::move(a));
+  args.push_back("about:blank");
   return args;
 }
 
@@ -65,27 +246,11 @@ std::string take_screenshot(const screenshot_request& req) {
   if (::access(req.chromium_path.c_str(), X_OK) != 0)
     throw http_error(503, "screenshots_unavailable",
                      "Chromium is not installed at " + req.chromium_path);
-  scoped_temp_dir dir("nomad-iis-shot-");
-  auto profile = dir / "profile";
-  auto png = dir / "shot.png";
-  std::vector<std::string> argv{req.chromium_path};
-  for (auto& a : chromium_args(req, profile, png)) argv.push_back(std::move(a));
-  // HOME inside the temp dir: Chromium writes caches and crash dumps there.
-  std::vector<std::string> env{"HOME=" + dir.path(), "PATH=/usr/bin:/bin", "LANG=C.UTF-8"};
-  auto r = run_subprocess(argv, env, req.timeout, dir / "stderr.log");
-  if (!r.started) throw http_error(503, "screenshots_unavailable", r.error);
-  if (r.timed_out)
-    throw http_error(504, "screenshot_timeout", "the browser did not finish in time");
-  std::ifstream in(png, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  auto bytes = ss.str();
-  static const std::string magic("\x89PNG\r\n\x1a\n", 8);
-  if (bytes.compare(0, magic.size(), magic) != 0)
-    throw http_error(
-        502, "screenshot_failed",
-        "the browser produced no image (exit code " + std::to_string(r.exit_code) + ")");
-  return bytes;
+  // Chromium refuses root without --no-sandbox, and must never run so.
+  if (::geteuid() == 0 && (!req.user || req.user->uid == 0))
+    throw http_error(503, "screenshots_unavailable", "no unprivileged user to run the browser as");
+  browser_home home(req.user);
+  return decode_png(run_browser(req, home));
 }
 
 }  // namespace nomad_iis::http

@@ -1,12 +1,23 @@
 #pragma once
-// Screenshots of a task's first http binding with headless Chromium: a fresh
-// profile per shot, a time limit, and a limit on browsers running at once.
+// Screenshots of a task's first http binding with headless Chromium: an
+// unprivileged user with Chromium's own sandbox on, a fresh profile per shot,
+// network access to nothing but the site's origin, a time limit, and a limit
+// on browsers running at once (the caller's).
 
 #include <chrono>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "adapters/http/subprocess.hpp"
+
 namespace nomad_iis::http {
+
+/// The account browsers run as, created on first use; nullopt when the
+/// plugin is not root (the browser then runs as the plugin's user). Throws
+/// std::runtime_error when it cannot be created.
+using browser_account_source = std::function<std::optional<run_as>()>;
 
 struct screenshot_request {
   std::string chromium_path;
@@ -16,14 +27,18 @@ struct screenshot_request {
   int width = 1280;
   int height = 720;
   std::chrono::milliseconds timeout{30000};
+  std::optional<run_as> user;  ///< who the browser runs as (nullopt: the plugin's user)
 };
+
+/// The URL the browser opens ("http://host:port/path").
+std::string screenshot_url(const screenshot_request& req);
 
 /// The browser's command line (without the program), exposed for tests.
 std::vector<std::string> chromium_args(const screenshot_request& req,
-                                       const std::string& profile_dir, const std::string& png_path);
+                                       const std::string& profile_dir);
 
 /// Takes the screenshot and returns the PNG bytes. Throws http_error (504 on
-/// timeout, 502 when the browser fails, 503 when it is missing).
+/// timeout, 502 when the browser or the page fails, 503 when it is missing).
 std::string take_screenshot(const screenshot_request& req);
 
 /// Checks and normalises the `path` query value ("" -> "/"); throws 400.

@@ -1,5 +1,6 @@
 #include "adapters/http/server.hpp"
 
+#include "adapters/http/client_limits.hpp"
 #include "adapters/http/connection.hpp"
 #include "adapters/http/reactor.hpp"
 
@@ -24,8 +25,10 @@ void init_ssl_once() {
   std::call_once(once, [] { Poco::Net::initializeSSL(); });
 }
 
-/// How late past its header deadline a slow connection may be cut off.
+/// How late past its header deadline a slow (TLS) connection may be cut off.
 constexpr auto sweep_interval = std::chrono::milliseconds(250);
+/// Connections the kernel queues before they are accepted.
+constexpr int backlog = 1024;
 
 }  // namespace
 
@@ -34,6 +37,7 @@ http_server::http_server(server_options opts, Poco::Net::HTTPRequestHandlerFacto
     : opts_(std::move(opts)),
       factory_(std::move(factory)),
       fast_path_(fast_path),
+      limits_(std::make_shared<client_limits>(opts_.max_connections_per_client)),
       connections_(std::make_shared<connection_registry>(opts_.header_timeout)) {}
 
 http_server::~http_server() {
@@ -42,7 +46,6 @@ http_server::~http_server() {
 
 void http_server::start() {
   Poco::Net::SocketAddress addr(opts_.bind, opts_.port);
-  std::unique_ptr<Poco::Net::ServerSocket> socket;
   const bool tls = !opts_.tls_cert.empty() && !opts_.tls_key.empty();
   if (tls) {
     init_ssl_once();
@@ -52,9 +55,9 @@ void http_server::start() {
     ctx->disableProtocols(Poco::Net::Context::PROTO_SSLV2 | Poco::Net::Context::PROTO_SSLV3 |
                           Poco::Net::Context::PROTO_TLSV1 | Poco::Net::Context::PROTO_TLSV1_1);
     ctx->enableExtendedCertificateVerification(false);
-    socket = std::make_unique<Poco::Net::SecureServerSocket>(addr, 128, ctx);
+    listener_ = std::make_unique<Poco::Net::SecureServerSocket>(addr, backlog, ctx);
   } else {
-    socket = std::make_unique<Poco::Net::ServerSocket>(addr, 128);
+    listener_ = std::make_unique<Poco::Net::ServerSocket>(addr, backlog);
   }
 
   auto* params = new Poco::Net::HTTPServerParams;
@@ -68,29 +71,33 @@ void http_server::start() {
   params->setTimeout(Poco::Timespan(opts_.idle_timeout_seconds, 0));
   params->setServerName("nomad_iis");
 
-  if (!tls && fast_path_) {
-    reactor_options idle;
-    idle.keep_alive = std::chrono::seconds(opts_.keep_alive_seconds);
-    idle.max_requests = static_cast<std::uint32_t>(opts_.max_keep_alive_requests);
-    reactor_ = std::make_shared<connection_reactor>(*fast_path_, idle, [this](int fd) {
-      Poco::Net::StreamSocket handed(new Poco::Net::StreamSocketImpl(fd));
-      handoff_->enqueue(handed);
-    });
-  }
   // Connection threads come from our own pool, sized past what both
   // dispatchers may start so neither waits for a thread while clients queue.
   pool_ = std::make_unique<Poco::ThreadPool>(8, 2 * opts_.max_threads + 8, 60);
-  Poco::Net::TCPServerConnectionFactory::Ptr accepted =
-      new api_connection_factory(params, factory_, connections_, reactor_, false);
-  if (reactor_) {
+  if (!tls && fast_path_) {
+    reactor_options reactor_opts;
+    reactor_opts.keep_alive = std::chrono::seconds(opts_.keep_alive_seconds);
+    reactor_opts.header_timeout = connections_->header_timeout();
+    reactor_opts.max_requests = static_cast<std::uint32_t>(opts_.max_keep_alive_requests);
+    reactor_ = std::make_shared<connection_reactor>(
+        *fast_path_, reactor_opts, limits_,
+        [this](int fd, std::string pending, std::shared_ptr<client_slot> slot) {
+          Poco::Net::StreamSocket handed(
+              new handed_socket(fd, std::move(pending), std::move(slot)));
+          handoff_->enqueue(handed);
+        });
+    // Handed connections bring their client's slot.
     Poco::Net::TCPServerConnectionFactory::Ptr handed =
-        new api_connection_factory(params, factory_, connections_, reactor_, true);
+        new api_connection_factory(params, factory_, connections_, reactor_, nullptr);
     handoff_ = new Poco::Net::TCPServerDispatcher(handed, *pool_, params);
-    reactor_->start();
+    reactor_->start(listener_->impl()->sockfd());
+  } else {
+    Poco::Net::TCPServerConnectionFactory::Ptr accepted =
+        new api_connection_factory(params, factory_, connections_, nullptr, limits_);
+    server_ = std::make_unique<Poco::Net::TCPServer>(accepted, *pool_, *listener_, params);
+    server_->start();
   }
-  server_ = std::make_unique<Poco::Net::TCPServer>(accepted, *pool_, *socket, params);
-  port_ = socket->address().port();
-  server_->start();
+  port_ = listener_->address().port();
   sweeper_ = std::thread([this] {
     std::unique_lock lock(sweeper_mutex_);
     while (!sweeper_wake_.wait_for(lock, sweep_interval, [this] { return sweeper_stop_; })) {
@@ -101,6 +108,11 @@ void http_server::start() {
 
 void http_server::set_header_timeout(std::chrono::milliseconds timeout) {
   connections_->set_header_timeout(timeout);
+  if (reactor_) reactor_->set_header_timeout(timeout);
+}
+
+void http_server::set_max_connections_per_client(std::size_t n) {
+  limits_->set_per_client(n);
 }
 
 void http_server::stop() {
@@ -115,11 +127,9 @@ void http_server::stop() {
   // The reactor first: threads that finish a request then close instead
   // of returning their connection.
   if (reactor_) reactor_->stop();
-  if (server_) {
-    server_->stop();
-    connections_->stop_all();
-    server_.reset();
-  }
+  if (server_) server_->stop();
+  connections_->stop_all();
+  server_.reset();
   if (handoff_) {
     handoff_->stop();
     handoff_->release();
@@ -129,6 +139,7 @@ void http_server::stop() {
     pool_->joinAll();
     pool_.reset();
   }
+  listener_.reset();
 }
 
 }  // namespace nomad_iis::http

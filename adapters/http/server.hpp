@@ -2,8 +2,10 @@
 // The Poco HTTP(S) server of the Management API: a thread per connection
 // while a request is served, sized so 64 keep-alive clients are all served,
 // with bounded keep-alive, idle timeouts and Poco's request/header size
-// limits (answered in JSON by api_connection). Over plain HTTP, idle
-// connections wait in the reactor, which also answers status polls.
+// limits (answered in JSON by api_connection). Over plain HTTP the reactor
+// accepts every connection and holds it until a request's headers are
+// complete; it also answers status polls. Each client (source address) may
+// hold a limited number of connections.
 
 #include <chrono>
 #include <condition_variable>
@@ -18,6 +20,7 @@
 namespace Poco {
 class ThreadPool;
 namespace Net {
+class ServerSocket;
 class TCPServer;
 class TCPServerDispatcher;
 }  // namespace Net
@@ -26,6 +29,7 @@ class TCPServerDispatcher;
 namespace nomad_iis::http {
 
 class api_context;
+class client_limits;
 class connection_reactor;
 class connection_registry;
 
@@ -42,6 +46,8 @@ struct server_options {
   int idle_timeout_seconds = 30;
   /// From a request's first byte to the end of its headers (slowloris guard).
   std::chrono::milliseconds header_timeout = std::chrono::seconds(10);
+  /// Open connections per source address; past it, new ones get 503.
+  std::size_t max_connections_per_client = 512;
 };
 
 class http_server {
@@ -57,17 +63,22 @@ class http_server {
   std::uint16_t port() const { return port_; }
   /// Applies to requests whose headers start after the call.
   void set_header_timeout(std::chrono::milliseconds timeout);
+  /// Applies to connections accepted after the call.
+  void set_max_connections_per_client(std::size_t n);
 
  private:
   server_options opts_;
   Poco::Net::HTTPRequestHandlerFactory::Ptr factory_;
   api_context* fast_path_;
   std::unique_ptr<Poco::ThreadPool> pool_;
+  std::shared_ptr<client_limits> limits_;
   std::shared_ptr<connection_registry> connections_;
+  std::unique_ptr<Poco::Net::ServerSocket> listener_;
   std::shared_ptr<connection_reactor> reactor_;
-  /// Queues connections the reactor hands back to threads (reference
+  /// Queues connections the reactor hands to threads (reference
   /// counted by Poco, hence not a smart pointer).
   Poco::Net::TCPServerDispatcher* handoff_ = nullptr;
+  /// Accepts TLS connections (plain ones: the reactor).
   std::unique_ptr<Poco::Net::TCPServer> server_;
   std::uint16_t port_ = 0;
   /// Cuts off connections whose headers are late, a few times a second.

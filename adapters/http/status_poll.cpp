@@ -1,5 +1,6 @@
 #include "adapters/http/status_poll.hpp"
 
+#include <algorithm>
 #include <sstream>
 
 #include <Poco/DateTimeFormat.h>
@@ -11,24 +12,19 @@
 #include <Poco/Timestamp.h>
 
 #include "adapters/http/api_context.hpp"
+#include "adapters/http/framing.hpp"
 #include "adapters/http/http_error.hpp"
 #include "adapters/http/router.hpp"
 
 namespace nomad_iis::http {
 
-std::optional<status_poll> recognize_status_poll(std::string_view bytes, const authenticator& auth,
-                                                 std::chrono::system_clock::time_point now) {
-  const auto end = bytes.find("\r\n\r\n");
-  if (end == std::string_view::npos) return std::nullopt;
-  status_poll poll;
-  poll.request_bytes = end + 4;
-  Poco::Net::HTTPRequest request;
-  try {
-    Poco::MemoryInputStream in(bytes.data(), poll.request_bytes);
-    request.read(in);
-  } catch (const Poco::Exception&) {
-    return std::nullopt;
-  }
+namespace {
+
+/// The status poll `request` (its header block `head_bytes` long) is, or
+/// nullopt.
+std::optional<status_poll> as_status_poll(const Poco::Net::HTTPRequest& request,
+                                          std::size_t head_bytes, const authenticator& auth,
+                                          std::chrono::system_clock::time_point now) {
   if (request.getMethod() != Poco::Net::HTTPRequest::HTTP_GET ||
       request.getVersion() != Poco::Net::HTTPMessage::HTTP_1_1 || !request.getKeepAlive() ||
       request.hasContentLength() || request.has("Transfer-Encoding") || request.has("Expect"))
@@ -40,6 +36,8 @@ std::optional<status_poll> recognize_status_poll(std::string_view bytes, const a
   const std::string* authz = request.has("Authorization") ? &request.get("Authorization") : nullptr;
   auto auth_result = auth.authenticate(key, authz, now);
   if (!auth_result.who || !auth_result.who->has(capability::status)) return std::nullopt;
+  status_poll poll;
+  poll.request_bytes = head_bytes;
   try {
     auto route = match_route(request.getMethod(), uri);
     if (route.status != 200 || route.id != route_id::status ||
@@ -52,6 +50,49 @@ std::optional<status_poll> recognize_status_poll(std::string_view bytes, const a
   poll.path = uri;
   poll.who = std::move(*auth_result.who);
   return poll;
+}
+
+request_verdict refusal(int status, std::string code, std::string message) {
+  request_verdict v;
+  v.what = request_verdict::action::refuse;
+  v.status = status;
+  v.code = std::move(code);
+  v.message = std::move(message);
+  return v;
+}
+
+}  // namespace
+
+request_verdict judge_request(std::string_view bytes, std::size_t max_head,
+                              const authenticator& auth,
+                              std::chrono::system_clock::time_point now) {
+  const auto end = header_block_end(bytes.substr(0, std::min(bytes.size(), max_head)));
+  if (!end) {
+    if (bytes.size() < max_head) return {};
+    return refusal(
+        431, "headers_too_large",
+        "the request's headers are larger than " + std::to_string(max_head >> 10) + " KiB");
+  }
+  const auto head = bytes.substr(0, *end);
+  if (auto problem = header_lines_problem(head)) return refusal(400, "bad_request", *problem);
+  request_verdict verdict;
+  verdict.what = request_verdict::action::to_thread;
+  Poco::Net::HTTPRequest request;
+  try {
+    Poco::MemoryInputStream in(head.data(), head.size());
+    request.read(in);
+  } catch (const Poco::Exception&) {
+    return verdict;  // the thread reads it with Poco again and answers what Poco says
+  }
+  if (auto problem = framing_problem(request)) return refusal(400, "bad_request", *problem);
+  if ((verdict.poll = as_status_poll(request, *end, auth, now)))
+    verdict.what = request_verdict::action::answer;
+  return verdict;
+}
+
+std::optional<status_poll> recognize_status_poll(std::string_view bytes, const authenticator& auth,
+                                                 std::chrono::system_clock::time_point now) {
+  return judge_request(bytes, bytes.size() + 1, auth, now).poll;
 }
 
 std::optional<std::string> status_poll_response(const status_poll& poll,

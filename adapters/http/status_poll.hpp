@@ -30,6 +30,28 @@ struct status_poll {
   principal who;
 };
 
+/// What the reactor does with the bytes a connection has sent so far.
+struct request_verdict {
+  enum class action {
+    wait,       ///< the header block is not complete yet
+    refuse,     ///< answer `status` with the JSON error, then close
+    answer,     ///< a status poll this path answers: `poll`
+    to_thread,  ///< a complete header block a connection thread serves
+  };
+  action what = action::wait;
+  std::optional<status_poll> poll;
+  int status = 0;
+  std::string code;
+  std::string message;
+};
+
+/// Judges the request at the start of `bytes`: waits for its whole header
+/// block (at most `max_head` bytes, else 431), refuses ambiguous framing
+/// (framing.hpp, 400), answers status polls here and leaves every other
+/// request, and whatever Poco's parser rejects, to a thread.
+request_verdict judge_request(std::string_view bytes, std::size_t max_head,
+                              const authenticator& auth, std::chrono::system_clock::time_point now);
+
 /// The status request at the start of `bytes`, or nullopt when they do not
 /// start with one this path may answer: incomplete, malformed, another
 /// route, a body, Connection: close, a query, or credentials that fail or

@@ -1,30 +1,46 @@
 #pragma once
-// Filesystem steps of an atomic file change: a staging dir beside the target
-// (same filesystem, so renames are atomic), the exchange of two trees, and a
-// merged tree built from hard links of the old one.
+// Filesystem steps of an atomic file change, all through descriptors: a
+// private staging folder beside the target (same filesystem, so renames are
+// atomic), the exchange of two entries, a merged tree built from hard links
+// of the old one, and owners and modes set on descriptors. Poco-free.
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <string>
 
+#include "adapters/http/task_tree.hpp"
+#include "common/unique_fd.hpp"
+
 namespace nomad_iis::http {
 
-/// A private staging directory on the target's filesystem, removed with all
-/// it holds when the object goes away.
+/// Whether `id` is the staging folder of a change in progress.
+bool is_live_staging(const file_id& id);
+
+/// A private staging folder (".nomad-iis-staging-XXXXXX", owned by the
+/// plugin, mode 0700) created in a folder given by descriptor. Everything in
+/// it is reached through its descriptor, and it is removed through it when
+/// the object goes away, also when the app renamed it meanwhile.
 class staging_dir {
  public:
-  /// Creates ".nomad-iis-staging-XXXXXX" (mode 0700) in the nearest existing
-  /// ancestor directory of `target`.
-  explicit staging_dir(const std::string& target);
+  /// Creates the folder in `parent_fd` (any directory descriptor, O_PATH too).
+  explicit staging_dir(int parent_fd);
   ~staging_dir();
   staging_dir(const staging_dir&) = delete;
   staging_dir& operator=(const staging_dir&) = delete;
 
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+  int fd() const { return fd_.get(); }
+  /// Creates the file `name` in it (O_EXCL, never through a link), open for
+  /// reading and writing.
+  unique_fd create_file(const std::string& name, mode_t mode) const;
+  /// Creates the folder `name` in it and opens it.
+  unique_fd make_dir(const std::string& name, mode_t mode) const;
 
  private:
-  std::string path_;
+  unique_fd parent_;
+  unique_fd fd_;
+  std::string name_;
+  file_id id_;
 };
 
 /// Owner and mode a new entry takes over from what it replaces (or its parent).
@@ -34,30 +50,29 @@ struct ownership {
   mode_t mode = 0;
 };
 
-/// The owner of `path`, or of its nearest existing ancestor; `mode` is
-/// `path`'s own when it exists, else `fallback_mode`.
-ownership ownership_for(const std::string& path, mode_t fallback_mode);
+/// The owner and mode of an existing entry.
+ownership ownership_of(const struct stat& st);
 
-/// Gives every entry below and including `root` the owner (only as root);
-/// `root` itself also gets `own.mode`.
-void apply_ownership(const std::string& root, const ownership& own);
+/// The owner of the folder `dir_fd`, with `mode`: what a new entry there gets.
+ownership ownership_in(int dir_fd, mode_t mode);
 
-/// Creates the missing parent directories of `path` (mode 0755, owner of the
-/// nearest existing ancestor).
-void make_parents(const std::string& path);
+/// Gives the entry `name` of `dir_fd` and everything below it `own`'s owner
+/// (only as root), and the entry itself `own.mode`, through descriptors and
+/// never through a symlink.
+void apply_ownership(int dir_fd, const std::string& name, const ownership& own);
 
-/// Puts `staged` at `target`. When `target` exists it is swapped atomically
-/// (renameat2 RENAME_EXCHANGE) so `staged` then holds the old tree; where
-/// the filesystem cannot exchange, `target` is first renamed to `aside`.
-void swap_into_place(const std::string& staged, const std::string& target,
-                     const std::string& aside);
+/// Puts the entry `staged` of `staging_fd` at `name` of `dir_fd`. What is
+/// there is exchanged atomically (renameat2 RENAME_EXCHANGE), so `staged`
+/// then holds the old entry; where the filesystem cannot exchange, the old
+/// entry is first moved to `aside` in staging. The old entry must be a
+/// folder when `expect_dir`, else a non-folder, and never a symlink: 409
+/// type_changed otherwise.
+void swap_into_place(int staging_fd, const std::string& staged, int dir_fd, const std::string& name,
+                     bool expect_dir, const std::string& aside);
 
-/// Adds to `staged` a hard link (symlinks: a copy of the link) of every entry
-/// of `old_dir` that `staged` lacks, recursively: the merged tree of a
-/// non-clean upload, with staged files taking precedence.
-void merge_links(const std::string& old_dir, const std::string& staged);
-
-/// Removes a tree without following symlinks; errors are ignored.
-void remove_tree(const std::string& path) noexcept;
+/// Adds to the folder `staged_fd` a hard link (symlinks: a copy of the link)
+/// of every entry of the folder `old_fd` it lacks, recursively: the merged
+/// tree of a non-clean upload, staged files taking precedence.
+void merge_links(int old_fd, int staged_fd);
 
 }  // namespace nomad_iis::http

@@ -1,13 +1,13 @@
 #pragma once
 // A private temporary directory (mkdtemp under $TMPDIR or /tmp) removed with
-// everything in it when the object goes away.
+// everything in it, through descriptors, when the object goes away.
 
 #include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "adapters/http/http_error.hpp"
-#include "adapters/http/swap.hpp"
+#include "common/beneath.hpp"
 
 namespace nomad_iis::http {
 
@@ -22,8 +22,12 @@ class scoped_temp_dir {
     if (!::mkdtemp(buf.data()))
       throw http_error(500, "internal", "cannot create a temporary directory");
     path_ = buf.data();
+    base_ = open_directory(base);
+    name_ = path_.substr(path_.rfind('/') + 1);
   }
-  ~scoped_temp_dir() { remove_tree(path_); }
+  ~scoped_temp_dir() {
+    if (base_) remove_beneath(base_.get(), name_);
+  }
   scoped_temp_dir(const scoped_temp_dir&) = delete;
   scoped_temp_dir& operator=(const scoped_temp_dir&) = delete;
   const std::string& path() const { return path_; }
@@ -31,6 +35,8 @@ class scoped_temp_dir {
 
  private:
   std::string path_;
+  unique_fd base_;  ///< the folder holding it, so removal never re-resolves the path
+  std::string name_;
 };
 
 }  // namespace nomad_iis::http

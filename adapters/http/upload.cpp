@@ -21,13 +21,6 @@ namespace {
 
 constexpr std::size_t io_buffer = 1 << 20;
 
-struct fd_closer {
-  int fd;
-  ~fd_closer() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 /// Streams the body into `fd`, enforcing the size limit and detecting a
 /// body that ended before its Content-Length (a cut connection). Each block
 /// written is announced to `progress` (the extractor following it), which
@@ -65,32 +58,22 @@ std::uint64_t receive(const body_reader& body, int fd, const upload_request& req
   return total;
 }
 
-int create(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw http_error(500, "filesystem_error",
-                     std::string("staging failed: ") + std::strerror(errno));
-  return fd;
-}
-
 /// Receives a zip while a second thread extracts it from the same file as
 /// it grows; the archive is complete (and checked) when both are done.
 std::pair<std::uint64_t, zip_stats> receive_and_extract(const body_reader& body,
                                                         const staging_dir& staging,
                                                         const std::string& staged,
                                                         const upload_request& req) {
-  fd_closer fd{create(staging / "upload.zip")};
-  if (::mkdir(staged.c_str(), 0755) != 0)
-    throw http_error(500, "filesystem_error",
-                     std::string("staging failed: ") + std::strerror(errno));
+  const unique_fd fd = staging.create_file("upload.zip", 0600);
+  const unique_fd dest = staging.make_dir(staged, 0755);
   growing_file progress;
   zip_stats stats;
   std::exception_ptr extract_error;
   std::thread extractor([&] {
     try {
-      growing_file_buf buf(fd.fd, progress);
+      growing_file_buf buf(fd.get(), progress);
       std::istream in(&buf);
-      stats = extract_zip_stream(in, staged, req.limits);
+      stats = extract_zip_stream(in, dest.get(), req.limits);
     } catch (...) {
       extract_error = std::current_exception();
       progress.abort();
@@ -98,7 +81,7 @@ std::pair<std::uint64_t, zip_stats> receive_and_extract(const body_reader& body,
   });
   std::uint64_t total = 0;
   try {
-    total = receive(body, fd.fd, req, &progress);
+    total = receive(body, fd.get(), req, &progress);
   } catch (...) {
     progress.finish();
     extractor.join();
@@ -110,48 +93,76 @@ std::pair<std::uint64_t, zip_stats> receive_and_extract(const body_reader& body,
   return {total, stats};
 }
 
+/// Opens the folder the target is (or will be) in, creating missing ones.
+unique_fd target_folder(const task_root& root, const held_entry& dest) {
+  return dest.missing.empty() ? unique_fd(::fcntl(dest.dir.get(), F_DUPFD_CLOEXEC, 0))
+                              : open_parent(root, dest);
+}
+
+/// The folder now at `name` of `dir_fd`, to merge the upload with: none when
+/// nothing is there, 409 when something other than a folder is.
+unique_fd merge_source(const task_root& root, int dir_fd, const std::string& name) {
+  unique_fd old(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!old) {
+    if (errno == ENOENT) return old;
+    throw conflict("type_changed", "the target changed type during the upload");
+  }
+  struct stat st {};
+  if (::fstat(old.get(), &st) != 0)
+    throw http_error(500, "filesystem_error", std::string("fstat: ") + std::strerror(errno));
+  root.check(st);
+  return old;
+}
+
 }  // namespace
 
-upload_result apply_upload(task_client& client, const task_ref& task, const resolved_path& target,
-                           const std::string& lease_path, const body_reader& body,
-                           const upload_request& req) {
-  if (target.is_root())
+upload_result apply_upload(task_client& client, const task_ref& task, const task_root& root,
+                           const resolved_path& target, const std::string& lease_path,
+                           const body_reader& body, const upload_request& req) {
+  if (target.is_root() || !target.target().dir)  // also through a link
     throw bad_request("bad_path", "the task directory itself cannot be replaced");
-  if (req.is_zip && target.exists && !target.is_dir)
+  if (req.is_zip && target.exists() && !target.is_dir())
     throw conflict("not_a_directory", "a zip is extracted into a folder, but the target is a file");
-  if (!req.is_zip && target.exists && target.is_dir)
+  if (!req.is_zip && target.exists() && target.is_dir())
     throw conflict("is_a_directory",
                    "the target is a folder; send a zip (Content-Type: application/zip)");
 
-  const std::string& dest = target.target;
-  auto staging_ptr = std::make_shared<staging_dir>(dest);
+  const held_entry& dest = target.target();
+  auto staging_ptr = std::make_shared<staging_dir>(dest.dir.get());
   const staging_dir& staging = *staging_ptr;
   upload_result result;
-  const std::string staged = staging / "new";
+  const std::string staged = "new";
+  const mode_t fallback = req.is_zip ? 0755 : 0644;
+  const ownership own =
+      dest.exists() ? ownership_of(dest.st) : ownership_in(dest.dir.get(), fallback);
 
   // 1. Receive and prepare everything without holding the task.
   if (req.is_zip) {
     auto [bytes, stats] = receive_and_extract(body, staging, staged, req);
-    ::unlink((staging / "upload.zip").c_str());
+    ::unlinkat(staging.fd(), "upload.zip", 0);
     result.bytes_received = bytes;
     result.files = stats.files;
-    apply_ownership(staged, ownership_for(dest, 0755));
   } else {
-    fd_closer fd{create(staged)};
-    result.bytes_received = receive(body, fd.fd, req, nullptr);
+    const unique_fd fd = staging.create_file(staged, 0600);
+    result.bytes_received = receive(body, fd.get(), req, nullptr);
     result.files = 1;
-    apply_ownership(staged, ownership_for(dest, 0644));
   }
+  apply_ownership(staging.fd(), staged, own);
 
   // 2. Swap while the task is held (and, for PUT, its serving pools stopped).
   change_lease lease(client, task, lease_path, req.stop_pools);
   result.stopped_pools = lease.stopped_pools();
-  struct stat st {};
-  const bool exists_now = ::lstat(dest.c_str(), &st) == 0;
-  if (req.is_zip && exists_now && S_ISDIR(st.st_mode) && !req.clean) merge_links(dest, staged);
-  if (exists_now && (req.is_zip != S_ISDIR(st.st_mode)))
-    throw conflict("type_changed", "the target changed type during the upload");
-  swap_into_place(staged, dest, staging / "old");
+  const unique_fd folder = target_folder(root, dest);
+  if (req.is_zip && !req.clean) {
+    if (auto old = merge_source(root, folder.get(), dest.name)) {
+      const unique_fd staged_fd(
+          ::openat(staging.fd(), staged.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!staged_fd)
+        throw http_error(500, "filesystem_error", std::string("staging: ") + std::strerror(errno));
+      merge_links(old.get(), staged_fd.get());
+    }
+  }
+  swap_into_place(staging.fd(), staged, folder.get(), dest.name, req.is_zip, "old");
   lease.finish();
   result.leftovers = std::move(staging_ptr);
   return result;

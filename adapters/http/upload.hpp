@@ -1,7 +1,8 @@
 #pragma once
-// PUT/PATCH of a file or a zip: the body goes to a staging dir beside the
+// PUT/PATCH of a file or a zip: the body goes to a staging folder beside the
 // target (never into memory), a zip is extracted there with its guards, and
-// only then is the target swapped under a change lease.
+// only then is the target swapped under a change lease. Everything works on
+// the descriptors resolution produced; nothing is looked up by path again.
 
 #include <cstdint>
 #include <istream>
@@ -11,8 +12,8 @@
 #include <vector>
 
 #include "adapters/http/body_reader.hpp"
-#include "adapters/http/paths.hpp"
 #include "adapters/http/task_client.hpp"
+#include "adapters/http/task_tree.hpp"
 #include "adapters/http/zip_extract.hpp"
 
 namespace nomad_iis::http {
@@ -37,11 +38,11 @@ struct upload_result {
   std::shared_ptr<staging_dir> leftovers;
 };
 
-/// Receives `body` and applies it at `target`; `lease_path` is the path the
-/// task actor knows (task dir + relative). Throws http_error; on any failure
-/// the target is unchanged and the staging dir is gone.
-upload_result apply_upload(task_client& client, const task_ref& task, const resolved_path& target,
-                           const std::string& lease_path, const body_reader& body,
-                           const upload_request& req);
+/// Receives `body` and applies it at `target` of `root`; `lease_path` is
+/// the path the task actor knows (task dir + relative). Throws http_error;
+/// on any failure the target is unchanged and the staging folder is gone.
+upload_result apply_upload(task_client& client, const task_ref& task, const task_root& root,
+                           const resolved_path& target, const std::string& lease_path,
+                           const body_reader& body, const upload_request& req);
 
 }  // namespace nomad_iis::http

@@ -1,12 +1,12 @@
 #include "adapters/http/zip_extract.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -26,7 +26,8 @@
 #include <zlib.h>
 
 #include "adapters/http/http_error.hpp"
-#include "adapters/http/paths.hpp"
+#include "common/beneath.hpp"
+#include "common/unique_fd.hpp"
 
 namespace nomad_iis::http {
 namespace {
@@ -43,28 +44,17 @@ http_error malformed(const std::string& why) {
   return bad_request("bad_zip", "malformed zip archive: " + why);
 }
 
-void make_dirs(const std::string& dest, const std::string& relative, const std::string& entry) {
-  std::string path = dest;
-  std::size_t start = 0;
-  while (start < relative.size()) {
-    auto end = relative.find('/', start);
-    if (end == std::string::npos) end = relative.size();
-    path += "/" + relative.substr(start, end - start);
-    if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
-      throw refused(entry, std::string("cannot create its folder: ") + std::strerror(errno));
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+/// Opens (creating as needed) the folders `relative` below `dest_fd`,
+/// never through a symlink.
+unique_fd make_dirs(int dest_fd, const std::string& relative, const std::string& entry) {
+  unique_fd dir = make_dirs_beneath(dest_fd, relative, 0755);
+  if (!dir) {
+    if (errno == ENOTDIR || errno == ELOOP || errno == EEXIST)
       throw refused(entry, "a file of the archive is in the way of its folder");
-    start = end + 1;
+    throw refused(entry, std::string("cannot create its folder: ") + std::strerror(errno));
   }
+  return dir;
 }
-
-struct fd_closer {
-  int fd;
-  ~fd_closer() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 /// A raw-deflate zlib stream, reset for each entry.
 class raw_inflater {
@@ -145,8 +135,8 @@ namespace {
 /// Extracts each entry as ZipArchive's parser reaches its local header.
 class extracting_callback : public Poco::Zip::ParseCallback {
  public:
-  extracting_callback(const std::string& dest, const zip_limits& limits, zip_stats& stats)
-      : dest_(dest), limits_(limits), stats_(stats) {}
+  extracting_callback(int dest_fd, const zip_limits& limits, zip_stats& stats)
+      : dest_fd_(dest_fd), limits_(limits), stats_(stats) {}
 
   bool handleZipEntry(std::istream& in, const Poco::Zip::ZipLocalFileHeader& hdr) override {
     const auto& name = hdr.getFileName();
@@ -161,7 +151,7 @@ class extracting_callback : public Poco::Zip::ParseCallback {
     auto clean = checked_entry_name(name);
     if (hdr.isEncrypted()) throw refused(name, "encrypted entries are not supported");
     if (hdr.isDirectory()) {
-      make_dirs(dest_, clean, name);
+      make_dirs(dest_fd_, clean, name);
       extracted_[name] = 0;
       ++stats_.directories;
       // Some zippers give folders a deflated empty body: step over it.
@@ -175,11 +165,12 @@ class extracting_callback : public Poco::Zip::ParseCallback {
         hdr.getUncompressedSize() > limits_.max_uncompressed_bytes - stats_.bytes)
       throw too_large();
     auto slash = clean.rfind('/');
-    if (slash != std::string::npos) make_dirs(dest_, clean.substr(0, slash), name);
-    const std::string out_path = dest_ + "/" + clean;
-    fd_closer out{
-        ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644)};
-    if (out.fd < 0) throw refused(name, std::string("cannot be written: ") + std::strerror(errno));
+    const unique_fd dir = make_dirs(
+        dest_fd_, slash == std::string::npos ? std::string() : clean.substr(0, slash), name);
+    const std::string base = slash == std::string::npos ? clean : clean.substr(slash + 1);
+    const unique_fd out(::openat(dir.get(), base.c_str(),
+                                 O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644));
+    if (!out) throw refused(name, std::string("cannot be written: ") + std::strerror(errno));
     const bool streamed = hdr.searchCRCAndSizesAfterData();
     std::uint64_t written = 0;
     std::uint32_t crc = 0;  // crc32(0, Z_NULL, 0): zlib's initial value
@@ -193,7 +184,7 @@ class extracting_callback : public Poco::Zip::ParseCallback {
         if (stats_.bytes > limits_.max_uncompressed_bytes) throw too_large();
         if (!streamed && written > hdr.getUncompressedSize())
           throw refused(name, "inflates beyond its declared size");
-        write_all(out.fd, data, n, name);
+        write_all(out.get(), data, n, name);
       };
       if (method == Poco::Zip::ZipCommon::CM_DEFLATE)
         inflate_entry(in, hdr, sink);
@@ -247,8 +238,7 @@ class extracting_callback : public Poco::Zip::ParseCallback {
       if (info.isEncrypted()) throw refused(name, "encrypted entries are not supported");
       if (!info.isDirectory() && info.getUncompressedSize() != found->second)
         throw refused(name, "the central directory and the data disagree on its size");
-      if (!info.isDirectory() && (mode & 0100) != 0)
-        ::chmod((dest_ + "/" + checked_entry_name(name)).c_str(), 0755);
+      if (!info.isDirectory() && (mode & 0100) != 0) make_executable(checked_entry_name(name));
     }
     if (infos != count_)
       throw malformed("the central directory lists " + std::to_string(infos) +
@@ -325,6 +315,13 @@ class extracting_callback : public Poco::Zip::ParseCallback {
       left -= static_cast<std::uint64_t>(got);
       sink(buf_.get(), static_cast<std::size_t>(got));
     }
+  }
+
+  /// Gives an extracted file mode 0755, opened below the destination
+  /// without following any symlink.
+  void make_executable(const std::string& clean) const {
+    const unique_fd fd = open_beneath(dest_fd_, clean, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    if (fd) ::fchmod(fd.get(), 0755);
   }
 
   /// A zip bomb by ratio: `out` bytes inflated from `in` compressed ones.
@@ -428,7 +425,7 @@ class extracting_callback : public Poco::Zip::ParseCallback {
   std::vector<Poco::Zip::ZipFileInfo> infos_;
   std::uint64_t metadata_ = 0;
   bool saw_end_ = false;
-  const std::string& dest_;
+  int dest_fd_;
   const zip_limits& limits_;
   zip_stats& stats_;
   std::unique_ptr<char[]> buf_;         ///< allocated (not zeroed) at the first file
@@ -451,19 +448,26 @@ void read_empty_archive(std::istream& in) {
   if (in.read(&extra, 1).gcount() != 0) throw malformed("data after the end of the archive");
 }
 
-/// Empties `dest` (what a refused archive left there).
-void clear_dir(const std::string& dest) {
-  std::error_code ec;
-  for (auto it = std::filesystem::directory_iterator(dest, ec);
-       !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
-    std::filesystem::remove_all(it->path(), ec);
+/// Empties the folder `dest_fd` (what a refused archive left there).
+void clear_dir(int dest_fd) {
+  unique_fd copy(::openat(dest_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  DIR* dir = copy ? ::fdopendir(copy.get()) : nullptr;
+  if (!dir) return;
+  copy.release();
+  std::vector<std::string> names;
+  while (const dirent* ent = ::readdir(dir)) {
+    const std::string name = ent->d_name;
+    if (name != "." && name != "..") names.push_back(name);
+  }
+  ::closedir(dir);
+  for (const auto& name : names) remove_beneath(dest_fd, name);
 }
 
 }  // namespace
 
-zip_stats extract_zip_stream(std::istream& in, const std::string& dest, const zip_limits& limits) {
+zip_stats extract_zip_stream(std::istream& in, int dest_fd, const zip_limits& limits) {
   zip_stats stats;
-  extracting_callback extractor(dest, limits, stats);
+  extracting_callback extractor(dest_fd, limits, stats);
   try {
     try {
       char first[4] = {0, 0, 0, 0};
@@ -485,10 +489,16 @@ zip_stats extract_zip_stream(std::istream& in, const std::string& dest, const zi
       throw malformed(e.what());
     }
   } catch (...) {
-    clear_dir(dest);
+    clear_dir(dest_fd);
     throw;
   }
   return stats;
+}
+
+zip_stats extract_zip_stream(std::istream& in, const std::string& dest, const zip_limits& limits) {
+  const unique_fd dir = open_directory(dest);
+  if (!dir) throw http_error(500, "internal", "the destination cannot be opened");
+  return extract_zip_stream(in, dir.get(), limits);
 }
 
 zip_stats extract_zip(const std::string& zip_path, const std::string& dest,

@@ -32,13 +32,19 @@ struct zip_stats {
 };
 
 /// Extracts the archive read from `in` (seekable within what it delivered)
-/// into the existing, empty directory `dest`; an empty archive (only its end
-/// record) extracts nothing. Throws http_error: 400 for a malformed archive
-/// or a refused entry (the message names it), 413 past a limit; `dest` is
-/// left empty then.
+/// into the existing, empty folder `dest_fd`, through descriptors only
+/// (mkdirat, openat O_CREAT|O_EXCL|O_NOFOLLOW); an empty archive (only its
+/// end record) extracts nothing. Throws http_error: 400 for a malformed
+/// archive or a refused entry (the message names it), 413 past a limit;
+/// `dest_fd` is left empty then.
+zip_stats extract_zip_stream(std::istream& in, int dest_fd, const zip_limits& limits);
+
+/// extract_zip_stream into the folder `dest` (opened once; for tests and
+/// tools, never below a task directory).
 zip_stats extract_zip_stream(std::istream& in, const std::string& dest, const zip_limits& limits);
 
-/// extract_zip_stream over the archive file `zip_path`.
+/// extract_zip_stream of the archive file `zip_path` into the folder `dest`
+/// (for tests and tools, like the overload above).
 zip_stats extract_zip(const std::string& zip_path, const std::string& dest,
                       const zip_limits& limits);
 

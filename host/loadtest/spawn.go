@@ -71,6 +71,13 @@ func Spawn(ctx context.Context, o SpawnOptions) (*Spawned, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The key goes to the plugin in a root-only file, never on a command line.
+	keyFile := filepath.Join(dir, "api-key")
+	if err := os.WriteFile(keyFile, []byte(s.APIKey+"\n"), 0o600); err != nil {
+		logf.Close()
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	addrFile := filepath.Join(dir, "addr")
 	logLevel := o.LogLevel
 	if logLevel == "" {
@@ -79,7 +86,7 @@ func Spawn(ctx context.Context, o SpawnOptions) (*Spawned, error) {
 	s.cmd = exec.Command(o.HostBin, "agent", "-data-dir", filepath.Join(dir, "data"), "-plugin", o.Plugin,
 		"-http-port", "0", "-bind", "127.0.0.1", "-addr-file", addrFile, "-stop-on-exit", "-plugin-startup", "short",
 		"-log-level", logLevel, "--",
-		"--management-api-port="+strconv.Itoa(port), "--management-api-key="+s.APIKey, "--management-api-bind=127.0.0.1")
+		"--management-api-port="+strconv.Itoa(port), "--management-api-key-file="+keyFile, "--management-api-bind=127.0.0.1")
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {

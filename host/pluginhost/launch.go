@@ -18,7 +18,9 @@ import (
 type LaunchOptions struct {
 	// Path of the plugin binary.
 	Path string
-	// Args are passed to the binary unchanged (agent config `args`).
+	// Args are passed to the binary unchanged (agent config `args`) and are
+	// never logged. Secrets belong in Env or in files, not here: every local
+	// user can read a process's arguments.
 	Args []string
 	// Env is added to the host's environment for the plugin process.
 	Env []string
@@ -35,9 +37,10 @@ type LaunchOptions struct {
 	ProtocolVersion int
 }
 
+// logger never logs the plugin's arguments (they may hold secrets).
 func (o LaunchOptions) logger() hclog.Logger {
 	if o.Logger != nil {
-		return o.Logger
+		return withoutArgs(o.Logger)
 	}
 	return hclog.NewNullLogger()
 }

@@ -43,7 +43,8 @@ BOOST_AUTO_TEST_CASE(secrets_never_appear) {
 
 BOOST_AUTO_TEST_CASE(short_secrets_are_hidden_only_where_they_stand_alone) {
   logging::add_secret("k");
-  auto line = logging::format_line(spdlog::level::info, "m", "kill the worker", {{"arg", "--key=k"}});
+  auto line =
+      logging::format_line(spdlog::level::info, "m", "kill the worker", {{"arg", "--key=k"}});
   BOOST_TEST(line.find("kill the worker") != std::string::npos);
   BOOST_TEST(line.find("--key=[redacted]") != std::string::npos);
 }

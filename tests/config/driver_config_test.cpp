@@ -72,6 +72,9 @@ BOOST_AUTO_TEST_CASE(other_durations_must_be_positive) {
   doc = config_test::driver();
   doc["request_header_timeout"] = "0ms";
   decode_fails(doc, "request_header_timeout", "must be at least 1ms");
+  doc = config_test::driver();
+  doc["management_api_max_connections_per_client"] = 0;
+  decode_fails(doc, "management_api_max_connections_per_client", "must be between 1 and");
 }
 
 BOOST_AUTO_TEST_CASE(lists_and_blocks) {

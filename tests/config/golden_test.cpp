@@ -180,6 +180,8 @@ BOOST_AUTO_TEST_CASE(empty_driver_config_gives_the_defaults) {
   BOOST_TEST(decoded.screenshot_timeout.count() == defaults.screenshot_timeout.count());
   BOOST_TEST(decoded.procdump_concurrency == defaults.procdump_concurrency);
   BOOST_TEST(decoded.request_header_timeout.count() == defaults.request_header_timeout.count());
+  BOOST_TEST(decoded.management_api_max_connections_per_client ==
+             defaults.management_api_max_connections_per_client);
 }
 
 BOOST_AUTO_TEST_CASE(full_driver_config) {
@@ -212,6 +214,7 @@ BOOST_AUTO_TEST_CASE(full_driver_config) {
   BOOST_TEST(config.screenshot_timeout.count() == 60000);
   BOOST_TEST(config.procdump_concurrency == 1);
   BOOST_TEST(config.request_header_timeout.count() == 2500);
+  BOOST_TEST(config.management_api_max_connections_per_client == 64);
 }
 
 BOOST_AUTO_TEST_CASE(driver_config_from_the_original_docs) {

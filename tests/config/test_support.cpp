@@ -205,6 +205,7 @@ node driver() {
                   {"directory_security", true},
                   {"enabled", true},
                   {"fingerprint_interval", "30s"},
+                  {"management_api_max_connections_per_client", 512},
                   {"nginx_path", "/usr/sbin/nginx"},
                   {"placeholder_app_path", "/var/www/html"},
                   {"procdump_concurrency", 2},

@@ -5,7 +5,10 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JWT/Signer.h>
 
+#include <atomic>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "adapters/http/auth.hpp"
 #include "tests/http/jwt_util.hpp"
@@ -104,6 +107,19 @@ BOOST_AUTO_TEST_CASE(wildcards_and_lists) {
   BOOST_TEST(r.who->has(capability::procdump));
 }
 
+BOOST_AUTO_TEST_CASE(any_alloc_needs_the_key_or_an_alloc_wildcard) {
+  authenticator a("k3y", secret);
+  std::string key = "k3y";
+  BOOST_TEST(a.authenticate(&key, nullptr, now).who->may_access_any_alloc());
+  auto one = bearer(a, make_jwt());
+  BOOST_REQUIRE(one.who);
+  BOOST_TEST(!one.who->may_access_any_alloc());
+  auto every = bearer(a, make_jwt([](Poco::JWT::Token& t) { t.payload().set("allocId", "*"); }));
+  BOOST_REQUIRE(every.who);
+  BOOST_TEST(every.who->may_access_any_alloc());
+  BOOST_TEST(authenticator("", "").authenticate(nullptr, nullptr, now).who->may_access_any_alloc());
+}
+
 BOOST_AUTO_TEST_CASE(missing_claims_grant_nothing) {
   authenticator a("", secret);
   auto r = bearer(a, make_jwt([](Poco::JWT::Token& t) {
@@ -152,6 +168,26 @@ BOOST_AUTO_TEST_CASE(bad_tokens_are_rejected) {
   BOOST_TEST(bearer(a, good).who.has_value());
   std::string lower = "bearer " + good;
   BOOST_TEST(a.authenticate(nullptr, &lower, now).who.has_value());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(auth_threads)
+
+BOOST_AUTO_TEST_CASE(concurrent_jwt_checks) {
+  // Each check makes and drops Poco's OpenSSL initializer; threads doing
+  // that at once must not tear OpenSSL down under each other.
+  const authenticator a("", secret);
+  const std::string token = make_jwt();
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 5000; ++i)
+        if (!bearer(a, token).who) ++failures;
+    });
+  for (auto& t : threads) t.join();
+  BOOST_TEST(failures.load() == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

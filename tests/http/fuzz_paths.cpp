@@ -1,6 +1,7 @@
 // libFuzzer target: Management API path decoding and resolution. Whatever
-// the input, resolution either refuses it (http_error) or yields a path
-// inside the task dir that is not in secrets/. Built by scripts/fuzz-http.sh.
+// the input, resolution either refuses it (http_error 400/403) or yields
+// descriptors of objects inside the task dir, none in secrets/ or private/.
+// Built by scripts/fuzz-http.sh.
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 
 #include "adapters/http/http_error.hpp"
 #include "adapters/http/paths.hpp"
+#include "adapters/http/task_tree.hpp"
 
 using namespace nomad_iis::http;
 
@@ -27,7 +29,7 @@ struct fixture {
     task = root + "/task";
     secrets = task + "/secrets";
     outside = root + "/outside";
-    for (auto d : {task + "/local/sub", secrets, outside, task + "/tmp"})
+    for (auto d : {task + "/local/sub", secrets, task + "/private", outside, task + "/tmp"})
       std::filesystem::create_directories(d);
     std::FILE* f = std::fopen((task + "/local/index.html").c_str(), "w");
     std::fclose(f);
@@ -36,6 +38,8 @@ struct fixture {
     ::symlink("sub", (task + "/local/in").c_str());
     ::symlink("..", (task + "/local/up").c_str());
     ::symlink("/", (task + "/local/root").c_str());
+    ::symlink("../private", (task + "/local/priv").c_str());
+    ::symlink((task + "/local/sub").c_str(), (task + "/local/abs").c_str());
     char* real = ::realpath(task.c_str(), nullptr);
     task_real = real;
     std::free(real);
@@ -45,6 +49,28 @@ struct fixture {
   }
   std::string task_real, secrets_real;
 };
+
+/// Where a descriptor points (its /proc/self/fd link).
+std::string path_of(int fd) {
+  char buf[4096];
+  auto n = ::readlink(("/proc/self/fd/" + std::to_string(fd)).c_str(), buf, sizeof buf);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
+bool is_within(const std::string& path, const std::string& dir) {
+  return path.compare(0, dir.size(), dir) == 0 &&
+         (path.size() == dir.size() || path[dir.size()] == '/');
+}
+
+/// Inside the task, never in secrets/ or private/.
+void check_held(const held_entry& e, const fixture& f) {
+  for (int fd : {e.dir.get(), e.fd.get()}) {
+    if (fd < 0) continue;
+    auto p = path_of(fd);
+    if (!is_within(p, f.task_real)) std::abort();
+    if (is_within(p, f.secrets_real) || is_within(p, f.task_real + "/private")) std::abort();
+  }
+}
 
 fixture& fx() {
   static fixture f;
@@ -65,12 +91,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     segments.push_back(input.substr(start, end - start));
     start = end + 1;
   }
-  path_scope scope{f.task, f.secrets, false};
   try {
+    const task_root root(f.task, "secrets", false);
     auto decoded = decode_fs_path(segments);
-    auto r = resolve_path(scope, decoded);
-    if (!is_within(r.target, f.task_real) || !is_within(r.absolute, f.task_real)) std::abort();
-    if (is_within(r.target, f.secrets_real) || is_within(r.absolute, f.secrets_real)) std::abort();
+    auto r = resolve_path(root, decoded);
+    check_held(r.entry, f);
+    if (r.link_target) check_held(*r.link_target, f);
     for (auto& part : split_relative(r.relative))
       if (part == ".." || part == ".") std::abort();  // normalised: no traversal components left
   } catch (const http_error& e) {

@@ -1,48 +1,121 @@
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "adapters/http/http_error.hpp"
 #include "adapters/http/remove.hpp"
 #include "adapters/http/swap.hpp"
+#include "common/beneath.hpp"
 #include "tests/http/test_util.hpp"
 
 using namespace nomad_iis::http;
 using namespace nomad_iis::http::test;
+using nomad_iis::open_directory;
+using nomad_iis::unique_fd;
+
+namespace {
+
+std::vector<std::string> staging_names(const std::string& dir) {
+  std::vector<std::string> names;
+  for (auto& e : std::filesystem::directory_iterator(dir)) {
+    auto n = e.path().filename().string();
+    if (n.rfind(".nomad-iis-staging-", 0) == 0) names.push_back(n);
+  }
+  return names;
+}
+
+}  // namespace
 
 BOOST_AUTO_TEST_SUITE(atomic_swap)
 
 BOOST_AUTO_TEST_CASE(staging_dir_is_beside_the_target_and_removed) {
   temp_dir t;
   std::filesystem::create_directories(t / "site/local");
-  std::string path;
+  auto local = open_directory(t / "site/local");
   {
-    staging_dir s(t / "site/local/new/deep/file.txt");  // nearest existing ancestor: local
-    path = s.path();
-    BOOST_TEST(path.rfind(t / "site/local/.nomad-iis-staging-", 0) == 0u);
+    staging_dir s(local.get());
+    auto names = staging_names(t / "site/local");
+    BOOST_REQUIRE(names.size() == 1u);
     struct stat st {};
-    BOOST_REQUIRE(::stat(path.c_str(), &st) == 0);
+    BOOST_REQUIRE(::stat((t / "site/local/" + names[0]).c_str(), &st) == 0);
     BOOST_TEST((st.st_mode & 0777) == 0700u);
-    write_file(s / "x/y", "data");
+    BOOST_TEST(st.st_uid == ::geteuid());
+    BOOST_TEST(is_live_staging(file_id::of(st)));
+    auto sub = s.make_dir("x", 0755);
+    BOOST_TEST(::mkdirat(sub.get(), "y", 0755) == 0);
+    auto f = s.create_file("data", 0644);
+    BOOST_TEST(::write(f.get(), "abc", 3) == 3);
+    // Created exclusively, never through a link.
+    BOOST_REQUIRE(::symlinkat((t / "outside").c_str(), s.fd(), "link") == 0);
+    BOOST_CHECK_THROW(s.create_file("link", 0644), http_error);
+    BOOST_CHECK_THROW(s.create_file("data", 0644), http_error);
   }
-  BOOST_TEST(!std::filesystem::exists(path));
+  BOOST_TEST(staging_names(t / "site/local").empty());
+  BOOST_TEST(!std::filesystem::exists(t / "outside"));
+}
+
+BOOST_AUTO_TEST_CASE(staging_dir_is_removed_when_renamed_meanwhile) {
+  temp_dir t;
+  std::filesystem::create_directories(t / "site/local");
+  write_file(t / "site/local/keep.txt", "keep");
+  auto local = open_directory(t / "site/local");
+  {
+    staging_dir s(local.get());
+    s.create_file("upload", 0644);
+    auto names = staging_names(t / "site/local");
+    BOOST_REQUIRE(names.size() == 1u);
+    BOOST_REQUIRE(
+        ::rename((t / "site/local/" + names[0]).c_str(), (t / "site/local/renamed").c_str()) == 0);
+    // A decoy under the old name is not ours to remove.
+    BOOST_REQUIRE(::mkdir((t / "site/local/" + names[0]).c_str(), 0755) == 0);
+    write_file(t / "site/local/" + names[0] + "/decoy", "decoy");
+  }
+  BOOST_TEST(!std::filesystem::exists(t / "site/local/renamed"));
+  BOOST_TEST(staging_names(t / "site/local").size() == 1u);  // the decoy stays
+  BOOST_TEST(read_file(t / "site/local/keep.txt") == "keep");
 }
 
 BOOST_AUTO_TEST_CASE(swap_exchanges_or_creates) {
   temp_dir t;
-  write_file(t / "old/a.txt", "old");
-  write_file(t / "new/b.txt", "new");
-  swap_into_place(t / "new", t / "old", t / "aside");
-  BOOST_TEST(read_file(t / "old/b.txt") == "new");
-  BOOST_TEST(read_file(t / "new/a.txt") == "old");  // the old tree, now in staging
-  write_file(t / "fresh/c.txt", "c");
-  swap_into_place(t / "fresh", t / "made/parents/target", t / "aside2");
-  BOOST_TEST(read_file(t / "made/parents/target/c.txt") == "c");
-  write_file(t / "f1", "one");
-  write_file(t / "f2", "two");
-  swap_into_place(t / "f2", t / "f1", t / "aside3");
-  BOOST_TEST(read_file(t / "f1") == "two");
+  write_file(t / "dir/old/a.txt", "old");
+  auto dir = open_directory(t / "dir");
+  staging_dir s(dir.get());
+  auto n = s.make_dir("new", 0755);
+  BOOST_REQUIRE(::close(::openat(n.get(), "b.txt", O_CREAT | O_WRONLY, 0644)) == 0);
+  swap_into_place(s.fd(), "new", dir.get(), "old", true, "aside");
+  BOOST_TEST(std::filesystem::exists(t / "dir/old/b.txt"));
+  BOOST_TEST(!std::filesystem::exists(t / "dir/old/a.txt"));
+  // The old tree is now in staging under the staged name.
+  struct stat st {};
+  BOOST_TEST(::fstatat(s.fd(), "new/a.txt", &st, AT_SYMLINK_NOFOLLOW) == 0);
+
+  s.make_dir("fresh", 0755);
+  swap_into_place(s.fd(), "fresh", dir.get(), "made", true, "aside2");
+  BOOST_TEST(std::filesystem::is_directory(t / "dir/made"));
+
+  write_file(t / "dir/f1", "one");
+  auto f = s.create_file("f2", 0644);
+  BOOST_REQUIRE(::write(f.get(), "two", 3) == 3);
+  swap_into_place(s.fd(), "f2", dir.get(), "f1", false, "aside3");
+  BOOST_TEST(read_file(t / "dir/f1") == "two");
+}
+
+BOOST_AUTO_TEST_CASE(swap_refuses_a_changed_type_and_links) {
+  temp_dir t;
+  write_file(t / "outside/x", "outside");
+  std::filesystem::create_directories(t / "dir");
+  BOOST_REQUIRE(::symlink((t / "outside").c_str(), (t / "dir/target").c_str()) == 0);
+  auto dir = open_directory(t / "dir");
+  staging_dir s(dir.get());
+  s.make_dir("new", 0755);
+  BOOST_CHECK_THROW(swap_into_place(s.fd(), "new", dir.get(), "target", true, "aside"), http_error);
+  write_file(t / "dir/file", "x");
+  BOOST_CHECK_THROW(swap_into_place(s.fd(), "new", dir.get(), "file", true, "aside"), http_error);
+  BOOST_TEST(read_file(t / "outside/x") == "outside");
+  BOOST_TEST(std::filesystem::is_symlink(t / "dir/target"));
 }
 
 BOOST_AUTO_TEST_CASE(merge_links_keeps_old_entries_staged_win) {
@@ -51,11 +124,16 @@ BOOST_AUTO_TEST_CASE(merge_links_keeps_old_entries_staged_win) {
   write_file(t / "old/replace.txt", "old");
   write_file(t / "old/dir/inner.txt", "inner");
   write_file(t / "old/dirfile/x", "x");  // a folder the upload replaces by a file
+  ::chmod((t / "old/dir").c_str(), 0750);
   BOOST_REQUIRE(::symlink("keep.txt", (t / "old/link").c_str()) == 0);
   write_file(t / "staged/replace.txt", "new");
   write_file(t / "staged/dir/added.txt", "added");
   write_file(t / "staged/dirfile", "now a file");
-  merge_links(t / "old", t / "staged");
+  {
+    auto old_fd = open_directory(t / "old");
+    auto staged_fd = open_directory(t / "staged");
+    merge_links(old_fd.get(), staged_fd.get());
+  }
   BOOST_TEST(read_file(t / "staged/keep.txt") == "keep");
   BOOST_TEST(read_file(t / "staged/replace.txt") == "new");
   BOOST_TEST(read_file(t / "staged/dir/inner.txt") == "inner");
@@ -72,17 +150,51 @@ BOOST_AUTO_TEST_CASE(merge_links_keeps_old_entries_staged_win) {
   BOOST_TEST(!std::filesystem::exists(t / "old/dir/added.txt"));
 }
 
+BOOST_AUTO_TEST_CASE(merge_never_enters_a_link) {
+  temp_dir t;
+  write_file(t / "outside/secret", "secret");
+  write_file(t / "old/a.txt", "a");
+  BOOST_REQUIRE(::symlink((t / "outside").c_str(), (t / "old/out").c_str()) == 0);
+  std::filesystem::create_directories(t / "staged");
+  auto old_fd = open_directory(t / "old");
+  auto staged_fd = open_directory(t / "staged");
+  merge_links(old_fd.get(), staged_fd.get());
+  BOOST_TEST(std::filesystem::is_symlink(t / "staged/out"));  // copied as a link
+  BOOST_TEST(!std::filesystem::exists(t / "staged/secret"));
+}
+
 BOOST_AUTO_TEST_CASE(ownership_follows_what_is_replaced) {
   temp_dir t;
   write_file(t / "dir/f", "x");
   ::chmod((t / "dir/f").c_str(), 0640);
-  auto own = ownership_for(t / "dir/f", 0644);
-  BOOST_TEST(own.mode == 0640u);
-  auto fresh = ownership_for(t / "dir/missing/g", 0644);
-  BOOST_TEST(fresh.mode == 0644u);
   struct stat st {};
+  ::lstat((t / "dir/f").c_str(), &st);
+  auto own = ownership_of(st);
+  BOOST_TEST(own.mode == 0640u);
+  auto dir = open_directory(t / "dir");
+  auto fresh = ownership_in(dir.get(), 0644);
+  BOOST_TEST(fresh.mode == 0644u);
   ::stat((t / "dir").c_str(), &st);
   BOOST_TEST(fresh.uid == st.st_uid);
+  // Applied through descriptors: the tree gets the owner, the top the mode.
+  write_file(t / "dir/tree/a/b", "b");
+  BOOST_REQUIRE(::symlink("/etc/passwd", (t / "dir/tree/link").c_str()) == 0);
+  struct stat passwd_before {};
+  ::stat("/etc/passwd", &passwd_before);
+  apply_ownership(dir.get(), "tree", {1234, 4321, 0751});
+  ::lstat((t / "dir/tree").c_str(), &st);
+  BOOST_TEST((st.st_mode & 07777) == 0751u);
+  if (::geteuid() == 0) {
+    BOOST_TEST(st.st_uid == 1234u);
+    ::lstat((t / "dir/tree/a/b").c_str(), &st);
+    BOOST_TEST(st.st_uid == 1234u);
+    ::lstat((t / "dir/tree/link").c_str(), &st);
+    BOOST_TEST(st.st_uid == 1234u);  // the link itself
+  }
+  struct stat passwd_after {};
+  ::stat("/etc/passwd", &passwd_after);
+  BOOST_TEST(passwd_after.st_uid == passwd_before.st_uid);  // never its target
+  BOOST_TEST(passwd_after.st_mode == passwd_before.st_mode);
 }
 
 BOOST_AUTO_TEST_CASE(clean_suffixes) {

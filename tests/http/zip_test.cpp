@@ -9,6 +9,7 @@
 #include "adapters/http/growing_file.hpp"
 #include "adapters/http/http_error.hpp"
 #include "adapters/http/zip_extract.hpp"
+#include "common/beneath.hpp"
 #include "tests/http/test_util.hpp"
 
 using namespace nomad_iis::http;
@@ -312,7 +313,8 @@ BOOST_AUTO_TEST_CASE(round_trip_of_our_own_streamed_zip) {
   BOOST_REQUIRE(::symlink("/etc/passwd", (t / "src/link").c_str()) == 0);
   {
     std::ofstream out(t / "src.zip", std::ios::binary);
-    write_folder_zip(t / "src", "", out);
+    const auto src = nomad_iis::open_directory(t / "src");
+    write_folder_zip(src.get(), nullptr, out);
   }
   std::filesystem::create_directory(t / "out");
   auto stats = extract_zip(t / "src.zip", t / "out", {});

@@ -156,9 +156,11 @@ func (a *agentProc) start(stopOnExit bool) {
 	if stopOnExit {
 		args = append(args, "-stop-on-exit")
 	}
-	args = append(args, "--", "--management-api-port="+strconv.Itoa(a.mgmtPort),
-		"--management-api-key="+apiKey, "--management-api-bind=127.0.0.1")
+	args = append(args, "--", "--management-api-port="+strconv.Itoa(a.mgmtPort), "--management-api-bind=127.0.0.1")
 	cmd := exec.Command(binary(t, "NOMAD_IIS_HOST_BIN"), args...)
+	// The key reaches the plugin through the agent's environment, as a
+	// Nomad agent passes its own to its plugins.
+	cmd.Env = append(os.Environ(), "NOMAD_IIS_MANAGEMENT_API_KEY="+apiKey)
 	cmd.Stdout, cmd.Stderr = a.log, a.log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

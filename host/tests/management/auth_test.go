@@ -1,8 +1,11 @@
 package management
 
 import (
+	"encoding/json"
 	"net"
 	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +84,67 @@ func TestAuthMatrix(t *testing.T) {
 	expect(t, get(t, withBearer(good), e.base+"/debug"), 403, "debug without Debug")
 	expect(t, get(t, withBearer(jwtFor("*", []string{"Debug"}, nil)), e.base+"/debug"), 200, "debug with Debug")
 	expect(t, get(t, withKey(apiKey), e.base+"/debug"), 200, "debug with key")
+}
+
+// TestDebugFollowsScope: GET debug lists only the tasks the credentials
+// cover, exactly as GET allocs does; sites no task owns (no allocation to
+// check) only for the API key and an allocId scope of "*".
+func TestDebugFollowsScope(t *testing.T) {
+	e := startEnv(t, envOptions{})
+	a := e.startApp(appOptions{})
+	b := e.startApp(appOptions{})
+	// A site folder no task owns is a dangling site.
+	if err := os.MkdirAll(filepath.Join(e.dir, "data", "sites", "leftover-site"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	debug := func(what string, who auth) (allocs []string, dangling int) {
+		t.Helper()
+		r := get(t, who, e.base+"/debug")
+		expect(t, r, 200, what)
+		var d struct {
+			TaskCount int `json:"taskCount"`
+			Tasks     []struct {
+				AllocID string `json:"allocId"`
+			} `json:"tasks"`
+			DanglingCount int           `json:"danglingSiteCount"`
+			Dangling      []interface{} `json:"danglingSites"`
+		}
+		if err := json.Unmarshal(r.body, &d); err != nil {
+			t.Fatalf("%s: %v %s", what, err, r.body)
+		}
+		for _, task := range d.Tasks {
+			allocs = append(allocs, task.AllocID)
+		}
+		sort.Strings(allocs)
+		if d.TaskCount != len(allocs) || d.DanglingCount != len(d.Dangling) {
+			t.Errorf("%s: counts disagree with the lists: %s", what, r.body)
+		}
+		return allocs, len(d.Dangling)
+	}
+	both := []string{a.alloc.ID(), b.alloc.ID()}
+	sort.Strings(both)
+	cases := []struct {
+		name     string
+		who      auth
+		allocs   []string
+		dangling int
+	}{
+		{"API key", withKey(apiKey), both, 1},
+		{"JWT for every alloc", withBearer(jwtFor("*", []string{"Debug"}, nil)), both, 1},
+		{"JWT for alloc a", withBearer(jwtFor(a.alloc.ID(), []string{"Debug"}, nil)), []string{a.alloc.ID()}, 0},
+		{"JWT for alloc b", withBearer(jwtFor(b.alloc.ID(), []string{"Debug"}, nil)), []string{b.alloc.ID()}, 0},
+		{"JWT for alloc a, another job", withBearer(jwtFor(a.alloc.ID(), []string{"Debug"},
+			func(c claims) { c["jobName"] = "another-job" })), nil, 0},
+		{"JWT for every alloc, another namespace", withBearer(jwtFor("*", []string{"Debug"},
+			func(c claims) { c["namespace"] = "other" })), nil, 1},
+	}
+	for _, c := range cases {
+		allocs, dangling := debug(c.name, c.who)
+		if strings.Join(allocs, ",") != strings.Join(c.allocs, ",") || dangling != c.dangling {
+			t.Errorf("%s: sees tasks %v and %d dangling sites, want %v and %d",
+				c.name, allocs, dangling, c.allocs, c.dangling)
+		}
+	}
 }
 
 // TestNoAuthBindsLoopbackOnly: without key and JWT secret, the API listens

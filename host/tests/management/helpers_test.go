@@ -83,6 +83,16 @@ func tempDir(t *testing.T) string {
 	return dir
 }
 
+// writeSecret writes a root-only secret file into dir and returns its path.
+func writeSecret(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // env is one started plugin (agent start with Management API args) with
 // its API base URL.
 type env struct {
@@ -95,8 +105,11 @@ type env struct {
 }
 
 type envOptions struct {
-	// args replace the default auth args (key + JWT secret) when non-nil.
+	// args replace the default auth (the key from a file, the JWT secret
+	// from the environment) when non-nil.
 	args []string
+	// env is added to the plugin's environment.
+	env []string
 	// config is merged into the agent-side plugin config.
 	config map[string]interface{}
 	// port is the API port; 0 picks a free one.
@@ -116,9 +129,10 @@ func startEnv(t *testing.T, o envOptions) *env {
 		}
 		port = p
 	}
-	args := o.args
+	args, pluginEnv := o.args, o.env
 	if args == nil {
-		args = []string{"--management-api-key=" + apiKey, "--management-api-jwt-secret=" + jwtSecret}
+		args = []string{"--management-api-key-file=" + writeSecret(t, dir, "api-key", apiKey+"\n")}
+		pluginEnv = append(pluginEnv, "NOMAD_IIS_MANAGEMENT_API_JWT_SECRET="+jwtSecret)
 	}
 	args = append([]string{fmt.Sprintf("--management-api-port=%d", port)}, args...)
 	cfg := map[string]interface{}{"data_dir": filepath.Join(dir, "data")}
@@ -141,6 +155,7 @@ func startEnv(t *testing.T, o envOptions) *env {
 	opts := pluginhost.LaunchOptions{
 		Path:         pluginPath(t),
 		Args:         args,
+		Env:          pluginEnv,
 		Logger:       hclog.New(&hclog.LoggerOptions{Name: "host", Level: hclog.Debug, Output: logBuf}),
 		StartTimeout: 20 * time.Second,
 	}

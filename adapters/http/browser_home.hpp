@@ -1,0 +1,43 @@
+#pragma once
+// The private directories of one screenshot's browser:
+//   $TMPDIR/nomad-iis-shot-XXXXXX/  the plugin's, 0711 (the browser may pass)
+//     stderr.log                    the plugin's, the browser's stderr
+//     home/                         the browser user's, 0700: HOME and TMPDIR
+//       profile/Default/Preferences a fresh profile with our settings
+// Everything is created by the plugin before the browser starts and removed
+// through descriptors afterwards, never following a link the browser made.
+
+#include <optional>
+#include <string>
+
+#include "adapters/http/subprocess.hpp"
+#include "common/unique_fd.hpp"
+
+namespace nomad_iis::http {
+
+class browser_home {
+ public:
+  /// Creates the directories for `user` (nullopt: the plugin's own user).
+  /// Throws http_error 500 when it cannot.
+  explicit browser_home(const std::optional<run_as>& user);
+  ~browser_home();
+  browser_home(const browser_home&) = delete;
+  browser_home& operator=(const browser_home&) = delete;
+
+  std::string home() const { return path_ + "/home"; }
+  std::string profile() const { return path_ + "/home/profile"; }
+  std::string tmp() const { return path_ + "/home/tmp"; }
+  /// The browser's stderr (read back with file_tail).
+  int stderr_fd() const { return stderr_.get(); }
+
+ private:
+  void create_home(const std::optional<run_as>& user);
+
+  unique_fd base_;    ///< $TMPDIR or /tmp
+  std::string name_;  ///< our directory's name in it
+  std::string path_;
+  unique_fd dir_;
+  unique_fd stderr_;
+};
+
+}  // namespace nomad_iis::http
