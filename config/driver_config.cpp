@@ -43,6 +43,27 @@ void read_path(const fields& f, std::string_view key, std::string& out, bool may
   out = std::move(*value);
 }
 
+/// An allowed_host_paths entry: absolute, without "." or ".." segments, not
+/// "/" itself (that would allow the alloc dirs); returned without trailing '/'.
+std::string checked_host_path(const std::string& field, const std::string& path) {
+  if (path.empty() || path.front() != '/')
+    throw config_error(field, detail::quote(path) + " must be an absolute path");
+  std::string out;
+  std::size_t start = 1;
+  while (start <= path.size()) {
+    auto end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    const std::string part = path.substr(start, end - start);
+    start = end + 1;
+    if (part.empty()) continue;
+    if (part == "." || part == "..")
+      throw config_error(field, detail::quote(path) + " must not contain \".\" or \"..\"");
+    out += "/" + part;
+  }
+  if (out.empty()) throw config_error(field, "\"/\" would allow every folder of the host");
+  return out;
+}
+
 }  // namespace
 
 driver_config decode_driver_config(std::string_view msgpack_bytes) {
@@ -73,6 +94,13 @@ driver_config decode_driver_config(std::string_view msgpack_bytes) {
   }
   if (auto v = get_string_list(root, "allowed_apppool_users")) {
     config.allowed_apppool_users = std::move(*v);
+  }
+  if (auto v = get_string_list(root, "allowed_host_paths")) {
+    for (std::size_t i = 0; i < v->size(); ++i) {
+      (*v)[i] = checked_host_path(
+          root.path_of("allowed_host_paths") + "[" + std::to_string(i) + "]", (*v)[i]);
+    }
+    config.allowed_host_paths = std::move(*v);
   }
   read_path(root, "placeholder_app_path", config.placeholder_app_path, true);
   auto procdumps = detail::get_blocks(root, "procdumps", "procdump", 0, 1);

@@ -26,6 +26,10 @@ struct driver_config {
   std::vector<std::string> allowed_target_websites;
   std::vector<std::string> allowed_apppool_identities{"ApplicationPoolIdentity"};
   std::vector<std::string> allowed_apppool_users;
+  /// Absolute host folders an application or virtual directory may name
+  /// (normalised, no trailing '/'). Served as they are: the driver changes
+  /// neither their owner, mode nor ACLs.
+  std::vector<std::string> allowed_host_paths;
   /// Copied into an empty application folder; "" disables the copy.
   std::string placeholder_app_path = "/var/www/html";
   std::optional<procdump_config> procdump;

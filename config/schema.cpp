@@ -157,6 +157,7 @@ spec_ptr make_driver_config_schema() {
       a("allowed_target_websites", "list(string)"),
       d("allowed_apppool_identities", "list(string)", "[\"ApplicationPoolIdentity\"]"),
       a("allowed_apppool_users", "list(string)"),
+      a("allowed_host_paths", "list(string)"),
       d("placeholder_app_path", "string", "\"/var/www/html\""),
       {"procdumps", block_list("procdump", procdump, 0, 1)},
       // Linux backend.

@@ -20,6 +20,7 @@
 #include "iis/site_core.hpp"
 #include "iis/site_layout.hpp"
 #include "iis/state_codec.hpp"
+#include "iis/unix_users.hpp"
 
 namespace nomad_iis::iis {
 namespace {
@@ -158,6 +159,9 @@ class linux_backend final : public backend {
                                      std::shared_ptr<site_observer> observer) override {
     saved_site state = decode_state(saved_state);
     if (state.front.pid <= 0 || !is_alive(state.front)) {
+      // Nomad starts such a task anew (its user is made again) or not at all:
+      // the pools' own users go unless a process of theirs still runs.
+      runtime_->runner->post([plan = state.plan] { remove_pool_users(plan); });
       throw std::runtime_error("site " + state.plan.site_name + ": its front nginx (pid " +
                                std::to_string(state.front.pid) + ") is gone");
     }

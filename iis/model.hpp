@@ -4,6 +4,8 @@
 // paths, numeric ports, Unix users). Built by plan_site() from the job's
 // config and what Nomad told us about the task.
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -102,6 +104,10 @@ struct pool_plan {
   config::unavailable_response unavailable = config::unavailable_response::http_level;
   std::optional<std::int64_t> queue_length;
   std::optional<std::string> run_as_user;  ///< applied only when the plugin is root
+  /// Non-empty when run_as_user is an account the driver makes for this pool
+  /// (ApplicationPoolIdentity as root): the comment that marks it ours. It is
+  /// created when the site starts and removed when the site is destroyed.
+  std::string managed_user_comment;
   std::map<std::string, std::string> env;  ///< task env + TMP/TEMP
   std::int64_t rapid_fail_max_crashes = 5;
   duration rapid_fail_interval = std::chrono::minutes(5);
@@ -127,8 +133,10 @@ struct site_plan {
 
 /// Resolves a validated task config against the task's context and the
 /// driver config. Throws config::config_error naming the field (unknown port
-/// label, path escaping the task dir, unknown Unix user, ...).
+/// label, path escaping the task dir, unknown Unix user, ...). Pure: it
+/// creates no user and touches no file. `as_root`: whether pools run as their
+/// own users (the plugin's euid is 0).
 site_plan plan_site(const config::task_config& config, const task_context& task,
-                    const config::driver_config& driver);
+                    const config::driver_config& driver, bool as_root = ::geteuid() == 0);
 
 }  // namespace nomad_iis::iis

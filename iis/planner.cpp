@@ -11,6 +11,7 @@
 #include "config/error.hpp"
 #include "iis/model.hpp"
 #include "iis/process.hpp"
+#include "iis/unix_users.hpp"
 
 namespace nomad_iis::iis {
 namespace {
@@ -55,14 +56,53 @@ bool is_within(const fs::path& path, const fs::path& root) {
 struct path_rules {
   fs::path alloc_dir;
   fs::path task_dir;
-  fs::path secrets_dir;
+  std::string task_name;
+  std::vector<fs::path> host_paths;  ///< allowed_host_paths
+  std::vector<fs::path> never;       ///< folders no host path may overlap (alloc root, data_dir)
 };
 
+/// What a path is allowed to be.
+enum class path_use {
+  content,      ///< application or virtual directory: served, made readable to the pool
+  certificate,  ///< a certificate file, read by the plugin: secrets/ is where Nomad puts them
+};
+
+/// Why `path` (absolute, normalised, inside the alloc dir) may not be used,
+/// or "" when it may: the task's own folders and the shared alloc/ folder,
+/// never a sibling task, secrets/ (except certificates), private/, the task
+/// dir itself, the alloc dir itself or alloc/logs.
+std::string refusal_inside_alloc(const fs::path& path, const fs::path& alloc_dir,
+                                 const std::string& task_name, path_use use) {
+  const fs::path relative = path.lexically_relative(alloc_dir);
+  auto part = relative.begin();
+  if (relative == "." || part == relative.end()) return "is the allocation directory itself";
+  const std::string top = part->string();
+  ++part;
+  const std::string second = part == relative.end() ? "" : part->string();
+  if (top == "alloc") {
+    if (second.empty()) return "is the allocation's shared alloc/ folder itself (it holds logs/)";
+    if (second == "logs") return "is inside alloc/logs, which holds the tasks' logs";
+    return "";
+  }
+  if (top != task_name) return "is inside the directory of another task (\"" + top + "\")";
+  if (second.empty()) {
+    return "is the task directory itself, which holds secrets/ and private/ (use a folder "
+           "inside it, e.g. local)";
+  }
+  if (second == "private") return "is inside the task's private/ folder";
+  if (second == "secrets" && use != path_use::certificate) {
+    return "is inside the task's secrets directory, which is never served";
+  }
+  return "";
+}
+
 /// An application, virtual directory or certificate path: relative paths are
-/// below the task dir, Windows separators are accepted, and the result must
-/// stay inside the alloc dir (also after resolving symlinks).
+/// below the task dir, Windows separators are accepted; the result must be a
+/// folder the task may use (refusal_inside_alloc) or, for content, lie in one
+/// of allowed_host_paths. Symlinks are checked too, but only as advice: the
+/// directory security step never follows them.
 std::string resolve_path(const std::string& field, const std::string& raw, const path_rules& rules,
-                         bool may_be_secret) {
+                         path_use use) {
   if (raw.empty()) throw config_error(field, "must not be empty");
   std::string text = raw;
   std::replace(text.begin(), text.end(), '\\', '/');
@@ -74,22 +114,41 @@ std::string resolve_path(const std::string& field, const std::string& raw, const
   fs::path path(text);
   if (path.is_relative()) path = rules.task_dir / path;
   path = fs::path(strip_trailing_slashes(path.lexically_normal().string()));
+  const auto refuse = [&](const std::string& why) {
+    throw config_error(field, "\"" + raw + "\" (" + path.string() + ") " + why);
+  };
   std::error_code error;
   const fs::path real = fs::weakly_canonical(path, error);
-  const fs::path real_alloc = fs::weakly_canonical(rules.alloc_dir, error);
-  if (!is_within(path, rules.alloc_dir) || (!real.empty() && !is_within(real, real_alloc))) {
-    throw config_error(field, "\"" + raw + "\" resolves to " + path.string() +
-                                  ", which is outside the allocation directory");
-  }
-  if (!may_be_secret) {
-    const fs::path real_secrets = fs::weakly_canonical(rules.secrets_dir, error);
-    if (is_within(path, rules.secrets_dir) || (!real.empty() && is_within(real, real_secrets))) {
-      throw config_error(field, "\"" + raw +
-                                    "\" is inside the task's secrets directory, which is "
-                                    "never served");
+  if (is_within(path, rules.alloc_dir)) {
+    if (auto why = refusal_inside_alloc(path, rules.alloc_dir, rules.task_name, use); !why.empty())
+      refuse(why);
+    const fs::path real_alloc = fs::weakly_canonical(rules.alloc_dir, error);
+    if (!real.empty() && real != path) {
+      if (!is_within(real, real_alloc)) refuse("leads through a symlink to " + real.string());
+      if (auto why = refusal_inside_alloc(real, real_alloc, rules.task_name, use); !why.empty())
+        refuse("leads through a symlink to " + real.string() + ", which " + why);
     }
+    return path.string();
   }
-  return path.string();
+  if (use == path_use::content && path.is_absolute()) {
+    for (const auto& never : rules.never) {
+      if (is_within(path, never) || is_within(never, path) ||
+          (!real.empty() && (is_within(real, never) || is_within(never, real)))) {
+        refuse("overlaps " + never.string() + ", where tasks and the driver keep their files");
+      }
+    }
+    for (const auto& host : rules.host_paths) {
+      if (is_within(path, host) &&
+          (real.empty() || is_within(real, fs::weakly_canonical(host, error)))) {
+        return path.string();
+      }
+    }
+    refuse(
+        "is outside the task's directory; a host folder must be listed in the driver option "
+        "allowed_host_paths");
+  }
+  refuse("is outside the task's directory");
+  return {};
 }
 
 std::string url_path_for(const std::string& base, const std::string& alias) {
@@ -100,11 +159,16 @@ std::string url_path_for(const std::string& base, const std::string& alias) {
   return base + trimmed + "/";
 }
 
-/// IIS identities mapped onto Unix accounts.
-std::string user_for_identity(const config::application_pool& pool, const std::string& field) {
-  if (pool.identity == "ApplicationPoolIdentity" || pool.identity == "NetworkService") {
-    return "www-data";
+/// IIS identities mapped onto Unix accounts. ApplicationPoolIdentity is an
+/// account of the pool's own when the plugin is root (as IIS's
+/// "IIS AppPool\<name>"); NetworkService is www-data, shared by every pool
+/// that uses it, as Windows' NetworkService account is.
+std::string user_for_identity(const config::application_pool& pool, const std::string& field,
+                              const task_context& task, bool as_root) {
+  if (pool.identity == "ApplicationPoolIdentity") {
+    return as_root ? pool_user_name(task.alloc_id, task.task_name, pool.name) : "www-data";
   }
+  if (pool.identity == "NetworkService") return "www-data";
   if (pool.identity == "LocalService") return "nobody";
   if (pool.identity == "LocalSystem") return "root";
   if (pool.identity == "SpecificUser") {
@@ -128,7 +192,7 @@ std::string normalise_ip(const std::optional<std::string>& ip) {
 }  // namespace
 
 site_plan plan_site(const config::task_config& config, const task_context& task,
-                    const config::driver_config& driver) {
+                    const config::driver_config& driver, bool as_root) {
   if (config.target_website) {
     throw config_error("target_website",
                        "there are no pre-existing websites on Linux; the task always gets its "
@@ -141,9 +205,12 @@ site_plan plan_site(const config::task_config& config, const task_context& task,
   plan.site_name = site_name_for(task);
   plan.data_dir = strip_trailing_slashes(driver.effective_data_dir()) + "/sites/" + plan.site_name;
   const fs::path alloc_dir(strip_trailing_slashes(fs::path(task.alloc_dir).lexically_normal()));
-  path_rules rules{alloc_dir, alloc_dir / task.task_name, alloc_dir / task.task_name / "secrets"};
+  path_rules rules{alloc_dir, alloc_dir / task.task_name, task.task_name, {}, {}};
+  for (const auto& host : driver.allowed_host_paths) rules.host_paths.emplace_back(host);
+  rules.never = {alloc_dir.parent_path(),
+                 fs::path(strip_trailing_slashes(driver.effective_data_dir())).lexically_normal()};
   plan.task_dir = rules.task_dir.string();
-  plan.secrets_dir = rules.secrets_dir.string();
+  plan.secrets_dir = (rules.task_dir / "secrets").string();
   plan.tmp_dir = (rules.task_dir / "tmp").string();
   plan.stdout_path = task.stdout_path.empty() ? "/dev/null" : task.stdout_path;
   plan.stderr_path = task.stderr_path.empty() ? "/dev/null" : task.stderr_path;
@@ -179,8 +246,12 @@ site_plan plan_site(const config::task_config& config, const task_context& task,
     if (*out.queue_length < 10 || *out.queue_length > 65535) {
       throw config_error(field + ".queue_length", "must be between 10 and 65535");
     }
-    const std::string user = user_for_identity(pool, field);
-    if (!find_account(user)) {
+    const std::string user = user_for_identity(pool, field, task, as_root);
+    if (as_root && pool.identity == "ApplicationPoolIdentity") {
+      // Created when the site starts (never here: planning also validates).
+      out.managed_user_comment =
+          managed_user_comment("pool " + task.alloc_id + "/" + task.task_name + "/" + pool.name);
+    } else if (!find_account(user)) {
       throw config_error(field + (pool.identity == "SpecificUser" ? ".username" : ".identity"),
                          "identity " + pool.identity + " runs as the Unix user \"" + user +
                              "\", which does not exist on this node");
@@ -210,7 +281,7 @@ site_plan plan_site(const config::task_config& config, const task_context& task,
     const std::string field = "application[" + std::to_string(i) + "]";
     application_plan out;
     out.url_path = url_path_for("/", app.alias);
-    out.physical_path = resolve_path(field + ".path", app.path, rules, false);
+    out.physical_path = resolve_path(field + ".path", app.path, rules, path_use::content);
     out.pool = app.application_pool;
     if (!pool_names.count(out.pool)) {
       throw config_error(field + ".application_pool",
@@ -227,7 +298,7 @@ site_plan plan_site(const config::task_config& config, const task_context& task,
       if (vout.url_path == out.url_path) {
         throw config_error(vfield + ".alias", "must not be empty");
       }
-      vout.physical_path = resolve_path(vfield + ".path", vdir.path, rules, false);
+      vout.physical_path = resolve_path(vfield + ".path", vdir.path, rules, path_use::content);
       for (const auto& extension : vdir.extensions) {
         ignored.push_back(vfield + ".extension \"" + extension.name + "\"");
       }
@@ -293,12 +364,15 @@ site_plan plan_site(const config::task_config& config, const task_context& task,
         throw config_error(cfield + ".thumbprint", "certificate stores do not exist on Linux");
       } else if (cert.pfx_file) {
         cp.from = certificate_plan::source::pfx_file;
-        cp.pfx_file = resolve_path(cfield + ".pfx_file", *cert.pfx_file, rules, true);
+        cp.pfx_file =
+            resolve_path(cfield + ".pfx_file", *cert.pfx_file, rules, path_use::certificate);
         cp.pfx_password = cert.password.value_or("");
       } else if (cert.cert_file && cert.key_file) {
         cp.from = certificate_plan::source::pem_files;
-        cp.cert_file = resolve_path(cfield + ".cert_file", *cert.cert_file, rules, true);
-        cp.key_file = resolve_path(cfield + ".key_file", *cert.key_file, rules, true);
+        cp.cert_file =
+            resolve_path(cfield + ".cert_file", *cert.cert_file, rules, path_use::certificate);
+        cp.key_file =
+            resolve_path(cfield + ".key_file", *cert.key_file, rules, path_use::certificate);
       } else if (cert.use_self_signed) {
         cp.from = certificate_plan::source::self_signed;
         if (!out.hostname.empty() && out.hostname != "localhost")

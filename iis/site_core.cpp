@@ -457,15 +457,11 @@ process_ref site_core::spawn_app(std::size_t app, std::int32_t port, const outpu
   auto command = build_app_command(*handler, plan_app, plan_.pools[pool], port, alloc_dir);
   unique_fd log_fd;
   if (!command.stdout_log_path.empty()) {
-    std::error_code error;
-    fs::create_directories(fs::path(command.stdout_log_path).parent_path(), error);
-    log_fd.reset(
-        ::open(command.stdout_log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    // Below the task: created through descriptors, never through a link.
+    log_fd = open_app_log(alloc_dir, command.stdout_log_path, command.request.account);
   }
   command.request.stdout_fd = log_fd ? log_fd.get() : outputs.out.get();
   command.request.stderr_fd = log_fd ? log_fd.get() : outputs.err.get();
-  if (command.request.account && log_fd)
-    ::fchown(log_fd.get(), command.request.account->uid, command.request.account->gid);
   process_ref ref;
   try {
     ref = spawn_process(command.request);

@@ -17,6 +17,7 @@
 #include "iis/site_layout.hpp"
 #include "iis/socket_keeper.hpp"
 #include "iis/state_codec.hpp"
+#include "iis/unix_users.hpp"
 
 namespace nomad_iis::iis {
 namespace {
@@ -117,10 +118,14 @@ void site_core::run_start(completion done, std::function<void()> finished) {
   std::optional<std::string> error;
   clock::duration start_limit = std::chrono::seconds(1);
   try {
+    ensure_pool_users(plan_);  // useradd: this runs on the executor, never an actor thread
     create_site_dirs(plan_);
     write_file_atomic(layout::environment_file(plan_.data_dir), encode_environment(plan_), 0600);
     copy_placeholder(plan_);
-    apply_directory_security(plan_);
+    if (auto notes = apply_directory_security(plan_); !notes.empty()) {
+      emit("directory security left some folders alone: " + join(notes, "; "),
+           {{"left_alone", join(notes, "; ")}});
+    }
     if (auto granted = grant_ancestor_search(plan_); !granted.empty()) {
       emit("let the pools' users pass through folders above the allocation: " + join(granted),
            {{"granted", join(granted)}});
@@ -299,6 +304,8 @@ void site_core::abort_start(const std::string& error, completion done,
               self->forget(all);
               for (std::size_t p = 0; p < self->pools_.size(); ++p) self->close_activation(p);
               remove_tree(self->plan_.data_dir);
+              // Nomad destroys no task whose start failed: its pools' users go now.
+              remove_pool_users(self->plan_);
               {
                 std::lock_guard lock(self->mutex_);
                 self->mark_all_stopped();
@@ -416,6 +423,8 @@ void site_core::run_destroy(completion done, std::function<void()> finished) {
         std::optional<std::string> error;
         if (!survivors.empty()) {
           error = "processes " + pids_text(survivors) + " survived SIGKILL";
+        } else if (const auto stayed = remove_pool_users(self->plan_); !stayed.empty()) {
+          error = "the pools' Unix users " + join(stayed) + " could not be removed";
         }
         self->deliver(done, error);
         finished();

@@ -54,6 +54,8 @@ void write_pool(writer& w, const pool_plan& pool) {
   put(w, "tcp_level", pool.unavailable == config::unavailable_response::tcp_level ? 1 : 0);
   if (pool.queue_length) put(w, "queue_length", *pool.queue_length);
   if (pool.run_as_user) put(w, "run_as_user", *pool.run_as_user);
+  // Absent in handles of earlier releases (their pools share www-data).
+  if (!pool.managed_user_comment.empty()) put(w, "managed_user_comment", pool.managed_user_comment);
   put(w, "rapid_fail_max_crashes", pool.rapid_fail_max_crashes);
   put(w, "rapid_fail_interval_ms", pool.rapid_fail_interval.count());
   w.EndObject();
@@ -189,6 +191,7 @@ pool_plan read_pool(const value& v) {
                                                  : config::unavailable_response::http_level;
   if (has(v, "queue_length")) pool.queue_length = number(v, "queue_length");
   if (has(v, "run_as_user")) pool.run_as_user = text(v, "run_as_user");
+  if (has(v, "managed_user_comment")) pool.managed_user_comment = text(v, "managed_user_comment");
   pool.rapid_fail_max_crashes = number(v, "rapid_fail_max_crashes");
   pool.rapid_fail_interval = duration(number(v, "rapid_fail_interval_ms"));
   return pool;

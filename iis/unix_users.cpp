@@ -152,4 +152,23 @@ bool remove_managed_user(const std::string& name, const std::string& comment) {
   }
 }
 
+void ensure_pool_users(const site_plan& plan) {
+  if (::geteuid() != 0) return;
+  for (const auto& pool : plan.pools) {
+    if (pool.managed_user_comment.empty() || !pool.run_as_user) continue;
+    ensure_managed_user(*pool.run_as_user, pool.managed_user_comment);
+  }
+}
+
+std::vector<std::string> remove_pool_users(const site_plan& plan) {
+  std::vector<std::string> stayed;
+  if (::geteuid() != 0) return stayed;
+  for (const auto& pool : plan.pools) {
+    if (pool.managed_user_comment.empty() || !pool.run_as_user) continue;
+    if (!remove_managed_user(*pool.run_as_user, pool.managed_user_comment))
+      stayed.push_back(*pool.run_as_user);
+  }
+  return stayed;
+}
+
 }  // namespace nomad_iis::iis

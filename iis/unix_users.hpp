@@ -8,7 +8,9 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
+#include "iis/model.hpp"
 #include "iis/process.hpp"
 
 namespace nomad_iis::iis {
@@ -39,5 +41,13 @@ unix_account ensure_managed_user(const std::string& name, const std::string& com
 /// user of that name is left alone). False when ours stays (userdel refuses
 /// while a process of it runs).
 bool remove_managed_user(const std::string& name, const std::string& comment);
+
+/// Makes the accounts of the plan's pools that are the driver's own
+/// (pool_plan::managed_user_comment); the others are left as they are.
+void ensure_pool_users(const site_plan& plan);
+
+/// Removes those accounts once no process of theirs runs; the names of the
+/// ones that stayed.
+std::vector<std::string> remove_pool_users(const site_plan& plan);
 
 }  // namespace nomad_iis::iis

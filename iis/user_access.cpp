@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
+#include <optional>
 
 namespace nomad_iis::iis {
 namespace {
@@ -25,8 +27,8 @@ bool has(mode_t triple, int bits) {
 }
 
 /// The permission triple an ACL entry naming `uid` grants, if there is one.
-std::optional<mode_t> named_user_entry(const std::string& path, uid_t uid) {
-  acl_holder holder{acl_get_file(path.c_str(), ACL_TYPE_ACCESS)};
+std::optional<mode_t> named_user_entry(acl_t acl, uid_t uid) {
+  acl_holder holder{acl};
   if (!holder.acl) return std::nullopt;
   acl_entry_t entry;
   for (int which = ACL_FIRST_ENTRY; acl_get_entry(holder.acl, which, &entry) == 1;
@@ -48,17 +50,15 @@ std::optional<mode_t> named_user_entry(const std::string& path, uid_t uid) {
   return std::nullopt;
 }
 
-}  // namespace
-
-bool user_may(const std::string& path, const unix_account& account, int bits) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return false;
+/// The decision of user_may once the object's stat and ACL are known.
+bool may(const struct stat& st, const std::function<acl_t()>& read_acl, const unix_account& account,
+         int bits) {
   if (account.uid == 0) {
     // root reads and writes anything; it executes what anyone may execute.
     return !(bits & X_OK) || S_ISDIR(st.st_mode) || (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH));
   }
   if (st.st_uid == account.uid) return has((st.st_mode >> 6) & 7, bits);
-  if (auto entry = named_user_entry(path, account.uid)) {
+  if (auto entry = named_user_entry(read_acl(), account.uid)) {
     // With an ACL the group class bits of the mode are the mask.
     return has(*entry & ((st.st_mode >> 3) & 7), bits);
   }
@@ -67,6 +67,22 @@ bool user_may(const std::string& path, const unix_account& account, int bits) {
       std::find(account.groups.begin(), account.groups.end(), st.st_gid) != account.groups.end();
   if (in_group) return has((st.st_mode >> 3) & 7, bits);
   return has(st.st_mode & 7, bits);
+}
+
+}  // namespace
+
+bool user_may(const std::string& path, const unix_account& account, int bits) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return false;
+  return may(
+      st, [&] { return acl_get_file(path.c_str(), ACL_TYPE_ACCESS); }, account, bits);
+}
+
+bool user_may(int fd, const unix_account& account, int bits) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return false;
+  return may(
+      st, [&] { return acl_get_fd(fd); }, account, bits);
 }
 
 bool user_can_reach(const std::string& path, const unix_account& account) {

@@ -14,6 +14,9 @@ namespace nomad_iis::iis {
 /// a path that cannot be examined gives false.
 bool user_may(const std::string& path, const unix_account& account, int bits);
 
+/// The same for the file or folder `fd` is open on (no path is resolved).
+bool user_may(int fd, const unix_account& account, int bits);
+
 /// Whether `account` may pass through every folder above `path`.
 bool user_can_reach(const std::string& path, const unix_account& account);
 

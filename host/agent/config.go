@@ -22,7 +22,8 @@ type Config struct {
 	Datacenter string `json:"datacenter"`
 	Name       string `json:"name"`
 	// DataDir holds state.json, alloc/ and the plugin's data dir. It and
-	// its parents must be world-traversable (workers run as www-data).
+	// its parents must be world-traversable (pool workers run as other
+	// Unix users: each ApplicationPoolIdentity pool its own).
 	DataDir string `json:"data_dir"`
 	// BindAddr is the HTTP API's address (default 127.0.0.1).
 	BindAddr string `json:"bind_addr"`

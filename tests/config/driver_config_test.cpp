@@ -117,6 +117,26 @@ BOOST_AUTO_TEST_CASE(paths) {
   decode_fails(doc, "enabled", "expected a bool, got the string \"true\"");
 }
 
+BOOST_AUTO_TEST_CASE(allowed_host_paths_are_absolute_folders) {
+  node doc = config_test::driver();
+  BOOST_TEST(decode(doc).allowed_host_paths.empty());
+  doc["allowed_host_paths"] = node_list{"/srv/www/", "//data//sites"};
+  const auto paths = decode(doc).allowed_host_paths;
+  BOOST_TEST_REQUIRE(paths.size() == 2u);
+  BOOST_TEST(paths[0] == "/srv/www");
+  BOOST_TEST(paths[1] == "/data/sites");
+  doc["allowed_host_paths"] = node_list{"/srv/www", "www"};
+  decode_fails(doc, "allowed_host_paths[1]", "must be an absolute path");
+  doc["allowed_host_paths"] = node_list{"C:\\inetpub\\wwwroot"};
+  decode_fails(doc, "allowed_host_paths[0]", "must be an absolute path");
+  doc["allowed_host_paths"] = node_list{"/srv/../etc"};
+  decode_fails(doc, "allowed_host_paths[0]", "must not contain");
+  doc["allowed_host_paths"] = node_list{"/"};
+  decode_fails(doc, "allowed_host_paths[0]", "every folder of the host");
+  doc["allowed_host_paths"] = "/srv/www";
+  decode_fails(doc, "allowed_host_paths", "expected a list of strings");
+}
+
 BOOST_AUTO_TEST_CASE(data_dir_defaults) {
   BOOST_TEST(cfg::default_data_dir(0, "/scratch") == "/var/lib/nomad_iis");
   BOOST_TEST(cfg::default_data_dir(1000, "") == "/tmp/nomad_iis-1000");

@@ -163,6 +163,7 @@ BOOST_AUTO_TEST_CASE(empty_driver_config_gives_the_defaults) {
   BOOST_TEST(decoded.allowed_target_websites.empty());
   BOOST_TEST(decoded.allowed_apppool_identities == defaults.allowed_apppool_identities);
   BOOST_TEST(decoded.allowed_apppool_users.empty());
+  BOOST_TEST(decoded.allowed_host_paths.empty());
   BOOST_TEST(decoded.placeholder_app_path == "/var/www/html");
   BOOST_TEST(!decoded.procdump);
   BOOST_TEST(decoded.dump_tool_path() == "/usr/bin/gcore");
@@ -192,6 +193,8 @@ BOOST_AUTO_TEST_CASE(full_driver_config) {
   BOOST_TEST(config.allowed_target_websites.size() == 2u);
   BOOST_TEST(config.allowed_apppool_identities.size() == 3u);
   BOOST_TEST(config.allowed_apppool_users.at(1) == "nomad-web");
+  BOOST_TEST(config.allowed_host_paths.size() == 2u);
+  BOOST_TEST(config.allowed_host_paths.at(1) == "/data/sites");
   BOOST_TEST(config.placeholder_app_path == "");
   BOOST_TEST_REQUIRE(config.procdump.has_value());
   BOOST_TEST(config.procdump->binary_path == "/usr/local/bin/gcore");

@@ -198,6 +198,7 @@ node driver() {
   return node_map{{"allow_secrets_access", false},
                   {"allowed_apppool_identities", node_list{"ApplicationPoolIdentity"}},
                   {"allowed_apppool_users", nullptr},
+                  {"allowed_host_paths", nullptr},
                   {"allowed_target_websites", nullptr},
                   {"chromium_path", "/usr/bin/chromium"},
                   {"data_dir", nullptr},

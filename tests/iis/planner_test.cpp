@@ -7,6 +7,8 @@
 
 #include "config/error.hpp"
 #include "iis/model.hpp"
+#include "iis/process.hpp"
+#include "iis/unix_users.hpp"
 #include "test_support.hpp"
 
 using namespace nomad_iis;
@@ -27,7 +29,9 @@ struct planner_fixture {
     config.application_pools.push_back(make_pool("default"));
     config.bindings.push_back(http_binding());
   }
-  site_plan plan() { return plan_site(config, task, driver); }
+  site_plan plan(bool as_root = ::geteuid() == 0) {
+    return plan_site(config, task, driver, as_root);
+  }
   std::string field_of_error() {
     try {
       plan();
@@ -35,6 +39,10 @@ struct planner_fixture {
       return e.path();
     }
     return "(no error)";
+  }
+  std::string field_of_error_for(const std::string& path) {
+    config.applications[0].path = path;
+    return field_of_error();
   }
 };
 
@@ -109,6 +117,112 @@ BOOST_AUTO_TEST_CASE(secrets_can_never_be_served) {
   BOOST_TEST(field_of_error() == "application[0].virtual_directory[0].path");
 }
 
+BOOST_AUTO_TEST_CASE(private_the_task_dir_and_siblings_are_refused) {
+  const auto error_of = [&](const std::string& path) {
+    config.applications[0].path = path;
+    try {
+      plan();
+    } catch (const config::config_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  for (const char* path : {"private", "private/x", "local/../private"}) {
+    BOOST_TEST(field_of_error_for(path) == "application[0].path", path);
+    BOOST_TEST(error_of(path).find("private/") != std::string::npos, error_of(path));
+  }
+  for (const char* path : {".", "local/..", "./"}) {
+    BOOST_TEST(field_of_error_for(path) == "application[0].path", path);
+    BOOST_TEST(error_of(path).find("task directory itself") != std::string::npos, error_of(path));
+  }
+  BOOST_TEST(error_of("..").find("allocation directory itself") != std::string::npos);
+  BOOST_TEST(error_of("../alloc").find("shared alloc/ folder itself") != std::string::npos);
+  BOOST_TEST(error_of("../alloc/logs").find("alloc/logs") != std::string::npos);
+  // A sibling task of the allocation: its files, above all its secrets.
+  for (const char* path : {"../side/secrets", "../side/local", "../side", "../side/private"}) {
+    BOOST_TEST(field_of_error_for(path) == "application[0].path", path);
+    BOOST_TEST(error_of(path).find("another task (\"side\")") != std::string::npos, error_of(path));
+  }
+  BOOST_TEST(error_of(alloc.alloc_dir + "/side/secrets").find("another task") != std::string::npos);
+  // The allocation's shared folder is fine: tasks share files through it.
+  config.applications[0].path = "../alloc/data/site";
+  BOOST_TEST(plan().applications[0].physical_path == alloc.alloc_dir + "/alloc/data/site");
+  config.applications[0].path = "local/app";
+  BOOST_TEST(plan().applications[0].physical_path == alloc.task_dir() + "/local/app");
+}
+
+BOOST_AUTO_TEST_CASE(virtual_directories_follow_the_same_rules) {
+  config::virtual_directory vdir;
+  vdir.alias = "ok";
+  vdir.path = "../alloc/data";
+  config.applications[0].virtual_directories.push_back(vdir);
+  vdir.alias = "bad";
+  vdir.path = "../side/secrets";
+  config.applications[0].virtual_directories.push_back(vdir);
+  BOOST_TEST(field_of_error() == "application[0].virtual_directory[1].path");
+  config.applications[0].virtual_directories[1].path = ".";
+  BOOST_TEST(field_of_error() == "application[0].virtual_directory[1].path");
+  config.applications[0].virtual_directories[1].path = "private";
+  BOOST_TEST(field_of_error() == "application[0].virtual_directory[1].path");
+}
+
+BOOST_AUTO_TEST_CASE(symlinked_folders_are_judged_by_where_they_lead) {
+  namespace fs = std::filesystem;
+  fs::create_directories(alloc.alloc_dir + "/side/secrets");
+  fs::create_directory_symlink("../../side/secrets", alloc.task_dir() + "/local/side-keys");
+  fs::create_directory_symlink("../secrets", alloc.task_dir() + "/local/keys");
+  fs::create_directory_symlink("../../alloc/data", alloc.task_dir() + "/local/shared");
+  for (const char* path : {"local/side-keys", "local/keys", "local/keys/sub"}) {
+    BOOST_TEST(field_of_error_for(path) == "application[0].path", path);
+  }
+  config.applications[0].path = "local/shared";  // stays in the allocation's shared folder
+  BOOST_TEST(plan().applications[0].physical_path == alloc.task_dir() + "/local/shared");
+}
+
+BOOST_AUTO_TEST_CASE(host_folders_only_when_allowed) {
+  temp_dir host;  // not below the allocations' folder
+  std::filesystem::create_directories(host.path() + "/www/site");
+  config.applications[0].path = host.path() + "/www/site";
+  BOOST_TEST(field_of_error() == "application[0].path");
+  driver.allowed_host_paths = {host.path() + "/www"};
+  BOOST_TEST(plan().applications[0].physical_path == host.path() + "/www/site");
+  config.applications[0].path = host.path();  // above the allowed folder
+  BOOST_TEST(field_of_error() == "application[0].path");
+  // Windows job files: C:\inetpub\wwwroot is relative on Linux, so below the task dir.
+  config.applications[0].path = "C:\\inetpub\\wwwroot";
+  BOOST_TEST(plan().applications[0].physical_path == alloc.task_dir() + "/C:/inetpub/wwwroot");
+  // A symlink in the allowed folder that leads elsewhere is refused.
+  std::filesystem::create_directory_symlink("/etc", host.path() + "/www/etc");
+  config.applications[0].path = host.path() + "/www/etc";
+  BOOST_TEST(field_of_error() == "application[0].path");
+  // The allocations and the driver's data can never be host folders.
+  driver.allowed_host_paths = {"/tmp"};
+  config.applications[0].path = alloc.alloc_dir + "/../";
+  BOOST_TEST(field_of_error() == "application[0].path");
+  config.applications[0].path = driver.data_dir;
+  BOOST_TEST(field_of_error() == "application[0].path");
+  // Certificates never come from host folders.
+  config.applications[0].path = "local/site";
+  driver.allowed_host_paths = {host.path() + "/www"};
+  config.bindings[0].type = config::binding_type::https;
+  config.bindings[0].certificate = config::certificate{};
+  config.bindings[0].certificate->cert_file = host.path() + "/www/site/c.pem";
+  config.bindings[0].certificate->key_file = "secrets/k.pem";
+  BOOST_TEST(field_of_error() == "binding[0].certificate.cert_file");
+}
+
+BOOST_AUTO_TEST_CASE(certificates_may_come_from_secrets_but_not_a_sibling) {
+  config.bindings[0].type = config::binding_type::https;
+  config.bindings[0].certificate = config::certificate{};
+  config.bindings[0].certificate->cert_file = "secrets/c.pem";
+  config.bindings[0].certificate->key_file = "../side/secrets/k.pem";
+  BOOST_TEST(field_of_error() == "binding[0].certificate.key_file");
+  config.bindings[0].certificate->key_file = "private/k.pem";
+  BOOST_TEST(field_of_error() == "binding[0].certificate.key_file");
+  config.bindings[0].certificate->key_file = "secrets/k.pem";
+  BOOST_TEST(plan().bindings[0].certificate->key_file == alloc.task_dir() + "/secrets/k.pem");
+}
+
 BOOST_AUTO_TEST_CASE(aliases_become_url_paths) {
   config.applications.push_back(make_app("local/api", "api"));
   config::virtual_directory vdir;
@@ -174,10 +288,25 @@ BOOST_AUTO_TEST_CASE(http_and_https_cannot_share_a_port) {
 }
 
 BOOST_AUTO_TEST_CASE(identities_map_to_unix_users) {
+  // As root every ApplicationPoolIdentity pool gets an account of its own,
+  // made when the site starts (planning creates nothing).
+  config.application_pools.push_back(make_pool("second"));
+  const auto own = plan(true);
+  BOOST_TEST(*own.pools[0].run_as_user == pool_user_name(task.alloc_id, task.task_name, "default"));
+  BOOST_TEST(*own.pools[1].run_as_user == pool_user_name(task.alloc_id, task.task_name, "second"));
+  BOOST_TEST(*own.pools[0].run_as_user != *own.pools[1].run_as_user);
+  BOOST_TEST(own.pools[0].managed_user_comment ==
+             managed_user_comment("pool " + task.alloc_id + "/" + task.task_name + "/default"));
+  BOOST_TEST(!find_account(*own.pools[0].run_as_user).has_value());
+  config.application_pools.pop_back();
   auto& pool = config.application_pools[0];
-  BOOST_TEST(*plan().pools[0].run_as_user == "www-data");
-  pool.identity = "NetworkService";
-  BOOST_TEST(*plan().pools[0].run_as_user == "www-data");
+  // Without root nothing changes: the workers run as the plugin's user.
+  BOOST_TEST(*plan(false).pools[0].run_as_user == "www-data");
+  BOOST_TEST(plan(false).pools[0].managed_user_comment.empty());
+  pool.identity = "NetworkService";  // shared, like Windows' NetworkService
+  BOOST_TEST(*plan(true).pools[0].run_as_user == "www-data");
+  BOOST_TEST(*plan(false).pools[0].run_as_user == "www-data");
+  BOOST_TEST(plan(true).pools[0].managed_user_comment.empty());
   pool.identity = "LocalService";
   BOOST_TEST(*plan().pools[0].run_as_user == "nobody");
   pool.identity = "LocalSystem";
@@ -185,6 +314,7 @@ BOOST_AUTO_TEST_CASE(identities_map_to_unix_users) {
   pool.identity = "SpecificUser";
   pool.username = "daemon";
   BOOST_TEST(*plan().pools[0].run_as_user == "daemon");
+  BOOST_TEST(plan(true).pools[0].managed_user_comment.empty());
   pool.username = "CONTOSO\\WebAppUser";
   BOOST_TEST(field_of_error() == "application_pool[default].username");
 }

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "iis/backend.hpp"
+#include "iis/unix_users.hpp"
 #include "test_support.hpp"
 
 namespace nomad_iis::iis::test {
@@ -57,6 +58,9 @@ struct site_fixture {
     }
     // Children first: an nginx master killed alone leaves its workers running.
     for (int pid : seen) kill_tree(pid);
+    // A site left without destroy (a lost plugin) keeps its pools' users.
+    for (int pid : seen) eventually([&] { return !pid_alive(pid); }, std::chrono::seconds(2));
+    remove_pool_users(plan);
   }
 
   /// Adds the default pool when none is configured, plans and creates the site.

@@ -5,6 +5,7 @@
 
 #include <fstream>
 
+#include "iis/unix_users.hpp"
 #include "site_fixture.hpp"
 
 using namespace nomad_iis;
@@ -51,7 +52,13 @@ BOOST_AUTO_TEST_CASE(app_process_is_served_through_nginx) {
   BOOST_TEST(field(response.body, "tmp") == alloc.task_dir() + "/tmp");
   const int pid = app_pid();
   BOOST_TEST(field(response.body, "pid") == std::to_string(pid));
-  if (::geteuid() == 0) BOOST_TEST(field(response.body, "uid") == "33");
+  if (::geteuid() == 0) {
+    // The "py" pool's own account (ApplicationPoolIdentity), not www-data (33).
+    const auto account = find_account(pool_user_name(task.alloc_id, task.task_name, "py"));
+    BOOST_REQUIRE(account.has_value());
+    BOOST_TEST(field(response.body, "uid") == std::to_string(account->uid));
+    BOOST_TEST(field(response.body, "uid") != "33");
+  }
   BOOST_TEST(pool(web->snapshot(), "py").supervisor.pid == 0);  // no static content in "py"
   BOOST_TEST(get("/file.txt").status == 200);
   BOOST_TEST(eventually([&] { return alloc.err->text().find("app.py: ") != std::string::npos; }),

@@ -12,6 +12,7 @@
 
 #include "config/error.hpp"
 #include "iis/net_probe.hpp"
+#include "iis/unix_users.hpp"
 #include "site_fixture.hpp"
 
 using namespace nomad_iis;
@@ -53,7 +54,11 @@ BOOST_AUTO_TEST_CASE(serves_files_and_stops_without_leftovers) {
   BOOST_TEST(snapshot.pools[0].supervisor.pid > 0);
   BOOST_REQUIRE(!snapshot.pools[0].workers.empty());
   if (::geteuid() == 0) {
-    BOOST_TEST(uid_of(snapshot.pools[0].workers[0].pid) == 33);  // www-data
+    // ApplicationPoolIdentity: an account of the pool's own, not www-data (33).
+    const auto account = find_account(pool_user_name(task.alloc_id, task.task_name, "default"));
+    BOOST_REQUIRE(account.has_value());
+    BOOST_TEST(account->uid != 33u);
+    BOOST_TEST(uid_of(snapshot.pools[0].workers[0].pid) == static_cast<int>(account->uid));
   }
   BOOST_TEST(::getsid(snapshot.front.pid) == snapshot.front.pid);
 
@@ -82,7 +87,23 @@ BOOST_AUTO_TEST_CASE(secrets_are_never_served) {
   alloc.write("web.config", "<configuration/>");
   config.applications.push_back(make_app("."));          // the task dir: holds secrets/
   config.applications.push_back(make_app("..", "all"));  // the alloc dir
-  start();
+  config.application_pools.push_back(make_pool("default"));
+  // Jobs can no longer name these folders ...
+  BOOST_CHECK_EXCEPTION(
+      plan_site(config, task, driver), config::config_error,
+      [](const config::config_error& e) { return e.path() == "application[0].path"; });
+  config.applications[0].path = "local/site";
+  BOOST_CHECK_EXCEPTION(
+      plan_site(config, task, driver), config::config_error,
+      [](const config::config_error& e) { return e.path() == "application[1].path"; });
+  // ... and nginx still never serves secrets/ when a plan names them anyway.
+  config.applications[1].path = "local";
+  plan = plan_site(config, task, driver);
+  plan.applications[0].physical_path = alloc.task_dir();
+  plan.applications[1].physical_path = alloc.alloc_dir;
+  web = engine->create_site(plan, observer);
+  BOOST_REQUIRE(!run([&](completion done) { web->start(done); }));
+  remember();
   BOOST_TEST(get("/local/site/file.txt").status == 200);
   BOOST_TEST(get("/all/web/local/site/file.txt").status == 200);
   for (const char* path :

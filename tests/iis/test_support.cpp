@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -10,8 +11,10 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -374,6 +377,27 @@ config::application_pool running_pool(const std::string& name) {
   auto pool = make_pool(name);
   pool.start_mode = config::start_mode::always_running;
   return pool;
+}
+
+int start_as(const unix_account& account, const std::function<int()>& body) {
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  if (::setgroups(0, nullptr) != 0 || ::setresgid(account.gid, account.gid, account.gid) != 0 ||
+      ::setresuid(account.uid, account.uid, account.uid) != 0) {
+    ::_exit(125);
+  }
+  ::_exit(body());
+}
+
+int wait_child(int pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int run_as(const unix_account& account, const std::function<int()>& body) {
+  return wait_child(start_as(account, body));
 }
 
 }  // namespace nomad_iis::iis::test

@@ -18,6 +18,7 @@
 #include "config/task_config.hpp"
 #include "iis/backend.hpp"
 #include "iis/model.hpp"
+#include "iis/process.hpp"
 
 namespace nomad_iis::iis::test {
 
@@ -128,6 +129,17 @@ bool pid_alive(int pid);
 
 /// Every PID of a snapshot (front, supervisors, workers).
 std::vector<int> all_pids(const site_snapshot& snapshot);
+
+/// Runs `body` in a child process that has dropped every privilege to
+/// `account` (uid, gid, no supplementary groups) and returns its exit code
+/// (`body`'s result; 125 when the switch failed).
+int run_as(const unix_account& account, const std::function<int()>& body);
+
+/// The same, without waiting: the child's PID (the caller stops it by PID).
+int start_as(const unix_account& account, const std::function<int()>& body);
+
+/// Waits for a child started by start_as(); its exit code.
+int wait_child(int pid);
 
 /// A driver config for tests: data under `root`/data, the system nginx.
 config::driver_config test_driver(const std::string& root);

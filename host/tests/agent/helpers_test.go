@@ -63,7 +63,7 @@ func repoPath(parts ...string) string {
 	return filepath.Join(append([]string{wd, "..", "..", ".."}, parts...)...)
 }
 
-// tempDir is a short world-traversable dir (workers run as www-data)
+// tempDir is a short world-traversable dir (pool workers run as other users)
 // removed at the end; processes still mentioning it are killed first.
 func tempDir(t *testing.T) string {
 	t.Helper()

@@ -1,0 +1,172 @@
+// Finding 2: the driver (root) changes rights below the task directory, which
+// the pools' users can write. A pool's user that puts a symlink in place of a
+// folder the driver changes (tmp/, an application folder or one above it)
+// must never make root change anything outside the task.
+
+#define BOOST_TEST_DYN_LINK
+#include <boost/test/unit_test.hpp>
+
+#include <acl/libacl.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/acl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "site_fixture.hpp"
+
+using namespace nomad_iis;
+using namespace nomad_iis::iis;
+using namespace nomad_iis::iis::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Mode, owner and ACL entry count of everything in a folder outside the task.
+std::map<std::string, std::string> fingerprint(const std::string& root) {
+  std::map<std::string, std::string> out;
+  auto describe = [](const std::string& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) return std::string("gone");
+    std::string text = std::to_string(st.st_mode) + " " + std::to_string(st.st_uid) + ":" +
+                       std::to_string(st.st_gid);
+    acl_t access = acl_get_file(path.c_str(), ACL_TYPE_ACCESS);
+    text += " acl=" + std::to_string(access ? acl_entries(access) : -1);
+    if (access) acl_free(access);
+    if (S_ISDIR(st.st_mode)) {
+      acl_t defaults = acl_get_file(path.c_str(), ACL_TYPE_DEFAULT);
+      text += " default=" + std::to_string(defaults ? acl_entries(defaults) : -1);
+      if (defaults) acl_free(defaults);
+    }
+    return text;
+  };
+  out[root] = describe(root);
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    out[entry.path().string()] = describe(entry.path().string());
+  }
+  return out;
+}
+
+/// Two pools of two identities (so the old code made tmp/ world-writable),
+/// laid out as Nomad does: task dir and local/ 0777, tmp/ 01777. Outside the
+/// task, a root-only folder a pool's user would love to open up.
+struct link_fixture : site_fixture {
+  std::string outside;
+  std::string task_dir;
+  link_fixture() {
+    task_dir = alloc.task_dir();
+    ::chmod(task_dir.c_str(), 0777);
+    ::chmod((task_dir + "/tmp").c_str(), 01777);
+    outside = root.path() + "/outside";
+    fs::create_directories(outside + "/inner");
+    std::ofstream(outside + "/secret.txt") << "root only";
+    std::ofstream(outside + "/inner/deep.txt") << "root only";
+    ::chmod(outside.c_str(), 0750);
+    ::chmod((outside + "/inner").c_str(), 0700);
+    ::chmod((outside + "/secret.txt").c_str(), 0600);
+    ::chmod((outside + "/inner/deep.txt").c_str(), 0600);
+    alloc.write("local/b/x.txt", "pool b");
+    alloc.write("local/deep/inner/y.txt", "deep");
+    auto second = make_pool("second");
+    second.identity = "LocalService";
+    config.application_pools.push_back(make_pool("default"));
+    config.application_pools.push_back(second);
+    config.applications.push_back(make_app("local/site"));
+    config.applications.push_back(make_app("local/b", "b", "second"));
+    config.applications.push_back(make_app("local/deep/inner", "deep"));
+  }
+  unix_account pool_user() {
+    auto account = find_account(*plan.pools[0].run_as_user);
+    BOOST_REQUIRE(account.has_value());
+    BOOST_REQUIRE(account->uid != 0u);
+    return *account;
+  }
+  void restart() {
+    remember();
+    BOOST_TEST(!run([&](completion done) { web->stop(std::chrono::seconds(5), "", done); }));
+    const auto error = run([&](completion done) { web->start(done); });
+    BOOST_TEST(!error, "restart failed: " << error.value_or(""));
+    remember();
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(iis_sites)
+BOOST_FIXTURE_TEST_SUITE(directory_security, link_fixture)
+
+BOOST_AUTO_TEST_CASE(links_put_in_place_of_task_folders_are_never_followed) {
+  if (::geteuid() != 0) return;  // only root changes rights
+  start();
+  const auto before = fingerprint(outside);
+  const std::string target = outside;
+  const std::string task = task_dir;
+  // The pool's user swaps tmp/ and the folder above an application for links.
+  const int code = run_as(pool_user(), [&] {
+    if (::rename((task + "/tmp").c_str(), (task + "/tmp.old").c_str()) != 0) return 1;
+    if (::symlink(target.c_str(), (task + "/tmp").c_str()) != 0) return 2;
+    if (::rename((task + "/local/deep").c_str(), (task + "/local/deep.old").c_str()) != 0) return 3;
+    if (::symlink(target.c_str(), (task + "/local/deep").c_str()) != 0) return 4;
+    return 0;
+  });
+  BOOST_REQUIRE_EQUAL(code, 0);
+  restart();  // runs the directory security again
+  const auto after = fingerprint(outside);
+  for (const auto& [path, text] : before) {
+    BOOST_TEST(after.at(path) == text, path << " changed: " << text << " -> " << after.at(path));
+  }
+  BOOST_TEST(after.size() == before.size());
+  BOOST_TEST(get("/file.txt").status == 200);
+  BOOST_TEST(get("/b/x.txt").body == "pool b");
+  const auto note = observer->wait_for({"left some folders alone", "/tmp", "never followed"});
+  BOOST_TEST(note.has_value(), "no event names the link in place of tmp/");
+}
+
+BOOST_AUTO_TEST_CASE(folders_flipped_with_links_during_restarts_are_never_followed) {
+  if (::geteuid() != 0) return;
+  start();
+  const auto before = fingerprint(outside);
+  const std::string target = outside;
+  const std::string task = task_dir;
+  // The pool's user flips tmp/ and local/deep with links to the outside
+  // folder as fast as it can while the site restarts again and again.
+  const int flipper = start_as(pool_user(), [&] {
+    if (::symlink(target.c_str(), (task + "/tmp.link").c_str()) != 0) return 1;
+    if (::symlink(target.c_str(), (task + "/local/deep.link").c_str()) != 0) return 2;
+    const auto stop = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < stop) {
+      ::renameat2(AT_FDCWD, (task + "/tmp").c_str(), AT_FDCWD, (task + "/tmp.link").c_str(),
+                  RENAME_EXCHANGE);
+      ::renameat2(AT_FDCWD, (task + "/local/deep").c_str(), AT_FDCWD,
+                  (task + "/local/deep.link").c_str(), RENAME_EXCHANGE);
+    }
+    return 0;
+  });
+  constexpr int restarts = 12;
+  int escapes = 0;
+  int failed_starts = 0;
+  for (int i = 0; i < restarts; ++i) {
+    remember();
+    run([&](completion done) { web->stop(std::chrono::seconds(5), "", done); });
+    if (run([&](completion done) { web->start(done); })) ++failed_starts;
+    remember();
+    if (fingerprint(outside) != before) ++escapes;
+  }
+  ::kill(flipper, SIGKILL);
+  wait_child(flipper);
+  BOOST_TEST(escapes == 0, escapes << " of " << restarts << " restarts changed " << outside);
+  const auto after = fingerprint(outside);
+  for (const auto& [path, text] : before) {
+    BOOST_TEST(after.at(path) == text, path << " changed: " << text << " -> " << after.at(path));
+  }
+  BOOST_TEST_MESSAGE(failed_starts << " of " << restarts << " starts failed while flipping");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+BOOST_AUTO_TEST_SUITE_END()
