@@ -431,6 +431,7 @@ msg::site_status site_status_of(task_actor_ptr self) {
 
 void release_lease(task_actor_ptr self, caf::response_promise rp) {
   auto& st = self->state;
+  st.site->refresh_access();  // queued in the site before the pools restart
   auto pools = std::move(st.lease_pools);
   st.lease.reset();
   st.lease_pools.clear();

@@ -114,6 +114,12 @@ class site {
   /// Everything recover_site() needs, as opaque bytes (goes into driver_state).
   virtual std::string save_state() const = 0;
 
+  /// A file change (Management API) put new entries in the task's folders:
+  /// the pools' users get their rights on them again (directory_security),
+  /// queued behind the site's other work, so before pools it stopped start
+  /// again. Nothing to wait for; what it leaves alone becomes an event.
+  virtual void refresh_access() = 0;
+
   /// The pools whose applications or virtual directories serve files below
   /// `task_path` (an absolute path inside the task dir).
   virtual std::vector<std::string> pools_serving(const std::string& task_path) const = 0;

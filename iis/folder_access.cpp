@@ -60,10 +60,12 @@ bool add_user_entry(acl_t* acl, uid_t uid, unsigned perms) {
   return true;
 }
 
-/// Lets the mask pass `perms`. An existing mask only gains those bits (so
-/// the owning group and other named users gain nothing they were masked
-/// from); a minimal ACL gets the mask of its entries.
-void widen_mask(acl_t* acl, unsigned perms) {
+/// Lets the mask pass `perms`; false when it already did. An existing mask
+/// only gains those bits (so the owning group and other named users gain
+/// nothing they were masked from); a minimal ACL gets the mask of its
+/// entries. An entry inherited from a default ACL is masked by the mode it
+/// was created with, so its mask may lack bits the entry has.
+bool widen_mask(acl_t* acl, unsigned perms) {
   acl_entry_t entry;
   for (int which = ACL_FIRST_ENTRY; acl_get_entry(*acl, which, &entry) == 1;
        which = ACL_NEXT_ENTRY) {
@@ -71,11 +73,17 @@ void widen_mask(acl_t* acl, unsigned perms) {
     if (acl_get_tag_type(entry, &tag) != 0 || tag != ACL_MASK) continue;
     acl_permset_t set;
     if (acl_get_permset(entry, &set) != 0) fail("read ACL mask");
-    for (acl_perm_t bit : {ACL_READ, ACL_WRITE, ACL_EXECUTE})
-      if (perms & bit) acl_add_perm(set, bit);
-    return;
+    bool changed = false;
+    for (acl_perm_t bit : {ACL_READ, ACL_WRITE, ACL_EXECUTE}) {
+      if ((perms & bit) && acl_get_perm(set, bit) != 1) {
+        acl_add_perm(set, bit);
+        changed = true;
+      }
+    }
+    return changed;
   }
   if (acl_calc_mask(acl) != 0) fail("compute ACL mask");
+  return true;
 }
 
 std::string triple(mode_t bits) {
@@ -90,8 +98,8 @@ bool grant_user_access(int fd, uid_t uid, unsigned perms, bool inherit) {
     if (unsupported(errno)) return false;
     fail("read ACL");
   }
-  if (add_user_entry(&access.acl, uid, perms)) {
-    widen_mask(&access.acl, perms);
+  const bool new_entry = add_user_entry(&access.acl, uid, perms);
+  if (widen_mask(&access.acl, perms) || new_entry) {
     if (acl_set_fd(fd, access.acl) != 0) {
       if (unsupported(errno)) return false;
       fail("set ACL");
@@ -116,8 +124,8 @@ bool grant_user_access(int fd, uid_t uid, unsigned perms, bool inherit) {
     if (!fresh.acl) fail("build default ACL");
     std::swap(defaults.acl, fresh.acl);
   }
-  if (!add_user_entry(&defaults.acl, uid, perms)) return true;
-  widen_mask(&defaults.acl, perms);
+  const bool new_default = add_user_entry(&defaults.acl, uid, perms);
+  if (!widen_mask(&defaults.acl, perms) && !new_default) return true;
   if (acl_set_file(self.c_str(), ACL_TYPE_DEFAULT, defaults.acl) != 0) {
     if (unsupported(errno)) return false;
     fail("set default ACL");

@@ -29,6 +29,7 @@ class linux_site final : public site {
   }
   void destroy(completion done) override { core_->destroy(std::move(done)); }
   void hand_over(completion done) override { core_->hand_over(std::move(done)); }
+  void refresh_access() override { core_->refresh_access(); }
   site_snapshot snapshot() const override { return core_->snapshot(); }
   usage_sample sample_usage() const override { return core_->sample_usage(); }
   std::string save_state() const override { return core_->save_state(); }

@@ -57,6 +57,7 @@ class site_core : public std::enable_shared_from_this<site_core> {
   void recycle_pools(std::vector<std::string> pools, completion done);
   void destroy(completion done);
   void hand_over(completion done);
+  void refresh_access();
   site_snapshot snapshot() const;
   usage_sample sample_usage() const;
   std::string save_state() const;
@@ -154,6 +155,8 @@ class site_core : public std::enable_shared_from_this<site_core> {
   void call_out(const std::function<void()>& fn);
   void deliver(const completion& done, std::optional<std::string> error);
   void emit(const std::string& message, std::map<std::string, std::string> annotations = {});
+  /// Applies directory_security; what it left alone becomes an event.
+  void secure_directories();
 
   // ---- async building blocks (site_core.cpp) ----
   void after(std::chrono::milliseconds delay, std::function<void()> fn);

@@ -122,10 +122,7 @@ void site_core::run_start(completion done, std::function<void()> finished) {
     create_site_dirs(plan_);
     write_file_atomic(layout::environment_file(plan_.data_dir), encode_environment(plan_), 0600);
     copy_placeholder(plan_);
-    if (auto notes = apply_directory_security(plan_); !notes.empty()) {
-      emit("directory security left some folders alone: " + join(notes, "; "),
-           {{"left_alone", join(notes, "; ")}});
-    }
+    secure_directories();
     if (auto granted = grant_ancestor_search(plan_); !granted.empty()) {
       emit("let the pools' users pass through folders above the allocation: " + join(granted),
            {{"granted", join(granted)}});
@@ -652,6 +649,24 @@ void site_core::recover(const saved_site& state) {
     arm_idle_check(p);
   }
   for (auto& repair : repairs) enqueue(std::move(repair));
+}
+
+void site_core::secure_directories() {
+  if (auto notes = apply_directory_security(plan_); !notes.empty()) {
+    emit("directory security left some folders alone: " + join(notes, "; "),
+         {{"left_alone", join(notes, "; ")}});
+  }
+}
+
+void site_core::refresh_access() {
+  enqueue([self = shared_from_this()](auto finished) {
+    try {
+      self->secure_directories();
+    } catch (const std::exception& e) {
+      self->emit(std::string("directory security failed after a file change: ") + e.what());
+    }
+    finished();
+  });
 }
 
 }  // namespace nomad_iis::iis

@@ -44,7 +44,7 @@ void apply_delete(task_client& client, const task_ref& task, const resolved_path
   staging_dir staging(victim.dir.get());
   if (empty_only) {
     staging.make_dir("empty", 0700);
-    apply_ownership(staging.fd(), "empty", ownership_of(victim.st));
+    apply_ownership(staging.fd(), "empty", ownership_of(victim));
   }
   change_lease lease(client, task, lease_path, false);
   if (empty_only) {

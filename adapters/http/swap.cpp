@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -144,14 +145,57 @@ unique_fd staging_dir::make_dir(const std::string& name, mode_t mode) const {
   return fd;
 }
 
-ownership ownership_of(const struct stat& st) {
-  return {st.st_uid, st.st_gid, static_cast<mode_t>(st.st_mode & 07777)};
+namespace {
+
+constexpr const char* acl_access_xattr = "system.posix_acl_access";
+constexpr const char* acl_default_xattr = "system.posix_acl_default";
+
+/// The raw value of `name` on `fd`, "" when it has none (or no ACL support).
+std::string read_xattr(int fd, const char* name) {
+  std::string value(256, '\0');
+  for (;;) {
+    const ssize_t n = ::fgetxattr(fd, name, value.data(), value.size());
+    if (n >= 0) return value.substr(0, static_cast<std::size_t>(n));
+    if (errno != ERANGE || value.size() >= (64u << 10)) return {};
+    value.resize(value.size() * 4);
+  }
+}
+
+}  // namespace
+
+ownership ownership_of(const held_entry& entry) {
+  ownership own{
+      entry.st.st_uid, entry.st.st_gid, static_cast<mode_t>(entry.st.st_mode & 07777), {}, {}};
+  if (S_ISLNK(entry.st.st_mode) || !entry.dir) return own;
+  // entry.fd is O_PATH, which reads no xattrs: open the name again and keep
+  // it only if it is still the same object.
+  const unique_fd fd(::openat(entry.dir.get(), entry.name.c_str(),
+                              O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  struct stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0 || st.st_dev != entry.st.st_dev ||
+      st.st_ino != entry.st.st_ino)
+    return own;
+  own.acl_access = read_xattr(fd.get(), acl_access_xattr);
+  if (S_ISDIR(st.st_mode)) own.acl_default = read_xattr(fd.get(), acl_default_xattr);
+  return own;
+}
+
+void apply_acls(int fd, const ownership& own) {
+  if (::geteuid() != 0) return;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw fs_failure("fstat", errno);
+  if (!own.acl_access.empty() &&
+      ::fsetxattr(fd, acl_access_xattr, own.acl_access.data(), own.acl_access.size(), 0) != 0)
+    throw fs_failure("setting the ACL", errno);
+  if (S_ISDIR(st.st_mode) && !own.acl_default.empty() &&
+      ::fsetxattr(fd, acl_default_xattr, own.acl_default.data(), own.acl_default.size(), 0) != 0)
+    throw fs_failure("setting the default ACL", errno);
 }
 
 ownership ownership_in(int dir_fd, mode_t mode) {
   struct stat st {};
   if (::fstat(dir_fd, &st) != 0) throw fs_failure("fstat", errno);
-  return {st.st_uid, st.st_gid, mode};
+  return {st.st_uid, st.st_gid, mode, {}, {}};
 }
 
 void apply_ownership(int dir_fd, const std::string& name, const ownership& own) {
@@ -170,6 +214,7 @@ void apply_ownership(int dir_fd, const std::string& name, const ownership& own) 
     }
   }
   if (::fchmod(fd.get(), own.mode) != 0) throw fs_failure("chmod " + name, errno);
+  apply_acls(fd.get(), own);
 }
 
 void swap_into_place(int staging_fd, const std::string& staged, int dir_fd, const std::string& name,

@@ -43,22 +43,31 @@ class staging_dir {
   file_id id_;
 };
 
-/// Owner and mode a new entry takes over from what it replaces (or its parent).
+/// Owner, mode and POSIX ACLs a new entry takes over from what it replaces
+/// (or owner alone from its parent). The ACLs carry the pools' users' rights
+/// (iis/folder_access): a replaced folder that lost them would shut its pool
+/// out, and its default ACL lets what is created in it inherit them.
 struct ownership {
   uid_t uid = 0;
   gid_t gid = 0;
   mode_t mode = 0;
+  std::string acl_access;   ///< raw system.posix_acl_access, "" when none
+  std::string acl_default;  ///< raw system.posix_acl_default (folders), "" when none
 };
 
-/// The owner and mode of an existing entry.
-ownership ownership_of(const struct stat& st);
+/// The owner, mode and ACLs of the existing `entry` (read through a
+/// descriptor of exactly the object it holds).
+ownership ownership_of(const held_entry& entry);
+
+/// Gives what `fd` is open on `own`'s ACLs (those it has, as root).
+void apply_acls(int fd, const ownership& own);
 
 /// The owner of the folder `dir_fd`, with `mode`: what a new entry there gets.
 ownership ownership_in(int dir_fd, mode_t mode);
 
 /// Gives the entry `name` of `dir_fd` and everything below it `own`'s owner
-/// (only as root), and the entry itself `own.mode`, through descriptors and
-/// never through a symlink.
+/// (only as root), and the entry itself `own.mode` and ACLs, through
+/// descriptors and never through a symlink.
 void apply_ownership(int dir_fd, const std::string& name, const ownership& own);
 
 /// Puts the entry `staged` of `staging_fd` at `name` of `dir_fd`. What is

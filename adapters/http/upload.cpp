@@ -63,9 +63,11 @@ std::uint64_t receive(const body_reader& body, int fd, const upload_request& req
 std::pair<std::uint64_t, zip_stats> receive_and_extract(const body_reader& body,
                                                         const staging_dir& staging,
                                                         const std::string& staged,
-                                                        const upload_request& req) {
+                                                        const upload_request& req,
+                                                        const ownership& own) {
   const unique_fd fd = staging.create_file("upload.zip", 0600);
   const unique_fd dest = staging.make_dir(staged, 0755);
+  apply_acls(dest.get(), own);  // before extraction: the entries inherit its default ACL
   growing_file progress;
   zip_stats stats;
   std::exception_ptr extract_error;
@@ -133,12 +135,11 @@ upload_result apply_upload(task_client& client, const task_ref& task, const task
   upload_result result;
   const std::string staged = "new";
   const mode_t fallback = req.is_zip ? 0755 : 0644;
-  const ownership own =
-      dest.exists() ? ownership_of(dest.st) : ownership_in(dest.dir.get(), fallback);
+  const ownership own = dest.exists() ? ownership_of(dest) : ownership_in(dest.dir.get(), fallback);
 
   // 1. Receive and prepare everything without holding the task.
   if (req.is_zip) {
-    auto [bytes, stats] = receive_and_extract(body, staging, staged, req);
+    auto [bytes, stats] = receive_and_extract(body, staging, staged, req, own);
     ::unlinkat(staging.fd(), "upload.zip", 0);
     result.bytes_received = bytes;
     result.files = stats.files;

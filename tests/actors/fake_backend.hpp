@@ -65,6 +65,7 @@ class fake_site final : public iis::site {
   }
   void destroy(iis::completion done) override { hold("destroy", std::move(done)); }
   void hand_over(iis::completion done) override { hold("hand_over", std::move(done)); }
+  void refresh_access() override { world_->calls.push_back("refresh_access"); }
 
   iis::site_snapshot snapshot() const override {
     iis::site_snapshot s;

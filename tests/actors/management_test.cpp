@@ -1,6 +1,8 @@
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+
 #include "tests/actors/fixture.hpp"
 
 using namespace nomad_iis;
@@ -82,6 +84,11 @@ BOOST_AUTO_TEST_CASE(a_change_lease_stops_serving_pools_holds_the_task_and_resto
   BOOST_TEST(!recycle->answered());
 
   auto ended = ask_void(task, msg::end_change{ticket->value->id});
+  // The pools' users get their rights on the new files before the pools start.
+  const auto& calls = world->calls;
+  const auto refresh = std::find(calls.begin(), calls.end(), "refresh_access");
+  BOOST_TEST(
+      (refresh != calls.end() && std::find(refresh, calls.end(), "start_pools") != calls.end()));
   BOOST_TEST(world->complete_next() == "start_pools");
   run();
   BOOST_TEST(ended->done);
@@ -102,6 +109,7 @@ BOOST_AUTO_TEST_CASE(a_change_without_stopping_pools_is_granted_at_once) {
   auto ended = ask_void(task, msg::end_change{ticket->value->id});
   BOOST_TEST(ended->done);
   BOOST_TEST(world->pending.empty());
+  BOOST_TEST(world->calls.back() == "refresh_access");
 }
 
 BOOST_AUTO_TEST_CASE(an_abandoned_lease_expires_and_restores_pools) {

@@ -134,7 +134,7 @@ BOOST_AUTO_TEST_CASE(flipping_a_folder_and_a_link_never_leads_outside) {
             ::close(::openat(staged.get(), "x", O_CREAT | O_WRONLY, 0644));
             apply_ownership(
                 staging.fd(), "new",
-                dest.exists() ? ownership_of(dest.st) : ownership_in(dest.dir.get(), 0755));
+                dest.exists() ? ownership_of(dest) : ownership_in(dest.dir.get(), 0755));
             auto folder =
                 dest.missing.empty() ? unique_fd(::dup(dest.dir.get())) : open_parent(root, dest);
             if (dest.exists()) {
@@ -151,7 +151,7 @@ BOOST_AUTO_TEST_CASE(flipping_a_folder_and_a_link_never_leads_outside) {
             const auto& victim = r.target();
             staging_dir staging(victim.dir.get());
             staging.make_dir("empty", 0700);
-            apply_ownership(staging.fd(), "empty", ownership_of(victim.st));
+            apply_ownership(staging.fd(), "empty", ownership_of(victim));
             swap_into_place(staging.fd(), "empty", victim.dir.get(), victim.name, true, "old");
           }
         }

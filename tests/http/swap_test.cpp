@@ -1,7 +1,9 @@
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
+#include <acl/libacl.h>
 #include <fcntl.h>
+#include <sys/acl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +27,41 @@ std::vector<std::string> staging_names(const std::string& dir) {
     if (n.rfind(".nomad-iis-staging-", 0) == 0) names.push_back(n);
   }
   return names;
+}
+
+/// The entry `name` of the folder `dir`, held as the resolver holds it.
+held_entry hold(const std::string& dir, const std::string& name) {
+  held_entry e;
+  e.dir = open_directory(dir);
+  e.name = name;
+  e.fd.reset(::openat(e.dir.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  ::fstatat(e.dir.get(), name.c_str(), &e.st, AT_SYMLINK_NOFOLLOW);
+  return e;
+}
+
+/// The permissions of the ACL entry for user 12345 on `path` ("" when none).
+std::string named_user_entry(const std::string& path, acl_type_t type) {
+  acl_t acl = ::acl_get_file(path.c_str(), type);
+  if (!acl) return {};
+  std::string found;
+  acl_entry_t entry;
+  for (int which = ACL_FIRST_ENTRY; ::acl_get_entry(acl, which, &entry) == 1;
+       which = ACL_NEXT_ENTRY) {
+    acl_tag_t tag;
+    ::acl_get_tag_type(entry, &tag);
+    if (tag != ACL_USER) continue;
+    auto* uid = static_cast<uid_t*>(::acl_get_qualifier(entry));
+    if (uid && *uid == 12345) {
+      acl_permset_t perms;
+      ::acl_get_permset(entry, &perms);
+      found = std::string(::acl_get_perm(perms, ACL_READ) ? "r" : "-") +
+              (::acl_get_perm(perms, ACL_WRITE) ? "w" : "-") +
+              (::acl_get_perm(perms, ACL_EXECUTE) ? "x" : "-");
+    }
+    ::acl_free(uid);
+  }
+  ::acl_free(acl);
+  return found;
 }
 
 }  // namespace
@@ -168,8 +205,7 @@ BOOST_AUTO_TEST_CASE(ownership_follows_what_is_replaced) {
   write_file(t / "dir/f", "x");
   ::chmod((t / "dir/f").c_str(), 0640);
   struct stat st {};
-  ::lstat((t / "dir/f").c_str(), &st);
-  auto own = ownership_of(st);
+  auto own = ownership_of(hold(t / "dir", "f"));
   BOOST_TEST(own.mode == 0640u);
   auto dir = open_directory(t / "dir");
   auto fresh = ownership_in(dir.get(), 0644);
@@ -181,7 +217,7 @@ BOOST_AUTO_TEST_CASE(ownership_follows_what_is_replaced) {
   BOOST_REQUIRE(::symlink("/etc/passwd", (t / "dir/tree/link").c_str()) == 0);
   struct stat passwd_before {};
   ::stat("/etc/passwd", &passwd_before);
-  apply_ownership(dir.get(), "tree", {1234, 4321, 0751});
+  apply_ownership(dir.get(), "tree", {1234, 4321, 0751, {}, {}});
   ::lstat((t / "dir/tree").c_str(), &st);
   BOOST_TEST((st.st_mode & 07777) == 0751u);
   if (::geteuid() == 0) {
@@ -195,6 +231,43 @@ BOOST_AUTO_TEST_CASE(ownership_follows_what_is_replaced) {
   ::stat("/etc/passwd", &passwd_after);
   BOOST_TEST(passwd_after.st_uid == passwd_before.st_uid);  // never its target
   BOOST_TEST(passwd_after.st_mode == passwd_before.st_mode);
+}
+
+/// A replaced folder's ACLs (the pools' users' rights) go to its
+/// replacement, and what is created in the replacement inherits them.
+BOOST_AUTO_TEST_CASE(acls_follow_what_is_replaced) {
+  if (::geteuid() != 0) return;  // only root sets ACLs for others
+  temp_dir t;
+  std::filesystem::create_directories(t / "site");
+  const std::string site = t / "site";
+  for (auto type : {ACL_TYPE_ACCESS, ACL_TYPE_DEFAULT}) {
+    acl_t acl = ::acl_from_text("u::rwx,u:12345:rwx,g::r-x,m::rwx,o::---");
+    BOOST_REQUIRE(acl);
+    BOOST_REQUIRE(::acl_set_file(site.c_str(), type, acl) == 0);
+    ::acl_free(acl);
+  }
+  const auto own = ownership_of(hold(t.path, "site"));
+  BOOST_TEST(!own.acl_access.empty());
+  BOOST_TEST(!own.acl_default.empty());
+
+  auto parent = open_directory(t.path);
+  BOOST_REQUIRE(::mkdirat(parent.get(), "new", 0755) == 0);
+  {
+    unique_fd fresh(::openat(parent.get(), "new", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    apply_acls(fresh.get(), own);
+    ::close(::openat(fresh.get(), "page.html", O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+  }
+  BOOST_TEST(named_user_entry(t / "new", ACL_TYPE_ACCESS) == "rwx");
+  BOOST_TEST(named_user_entry(t / "new", ACL_TYPE_DEFAULT) == "rwx");
+  BOOST_TEST(named_user_entry(t / "new/page.html", ACL_TYPE_ACCESS) == "rwx");  // inherited
+
+  // An emptied folder keeps them too.
+  BOOST_REQUIRE(::mkdirat(parent.get(), "empty", 0700) == 0);
+  apply_ownership(parent.get(), "empty", own);
+  BOOST_TEST(named_user_entry(t / "empty", ACL_TYPE_ACCESS) == "rwx");
+  struct stat st {};
+  ::stat((t / "empty").c_str(), &st);
+  BOOST_TEST((st.st_mode & 0777) == (own.mode & 0777));
 }
 
 BOOST_AUTO_TEST_CASE(clean_suffixes) {

@@ -64,5 +64,22 @@ BOOST_AUTO_TEST_CASE(grants_add_a_named_entry_and_inherit_without_widening_other
   BOOST_TEST(st.st_uid == ::geteuid());  // owner unchanged
 }
 
+/// A file created in a folder with a default ACL inherits the pool's entry,
+/// but its mask comes from the mode it was created with (0644: r--). A grant
+/// must open the mask even though the entry already holds the rights.
+BOOST_AUTO_TEST_CASE(an_inherited_entry_masked_by_the_create_mode_gets_its_rights) {
+  temp_dir root;
+  const std::string dir = root.path() + "/site";
+  ::mkdir(dir.c_str(), 0770);
+  const unique_fd fd = open_directory(dir);
+  BOOST_REQUIRE(grant_user_access(fd.get(), 71999, acl_read | acl_write | acl_execute, true));
+  const std::string file = dir + "/uploaded.txt";
+  ::close(::open(file.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));  // as an upload does
+  BOOST_TEST(acl_text(file, ACL_TYPE_ACCESS) == "u::rw-,u:71999:rwx,g::r-x,m::r--,o::---");
+  const unique_fd file_fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  BOOST_REQUIRE(grant_user_access(file_fd.get(), 71999, acl_read | acl_write, false));
+  BOOST_TEST(acl_text(file, ACL_TYPE_ACCESS) == "u::rw-,u:71999:rwx,g::r-x,m::rw-,o::---");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE_END()
