@@ -225,6 +225,24 @@ void grant_tree(int root, const grant& wanted, const std::set<file_id>& protecte
   }
 }
 
+/// Nomad makes the task dir, local/ and tmp/ 0777 (owner nobody), so any
+/// local user, another task's pool among them, could add, rename or remove
+/// entries there. Other users lose every right on them; the pools' users
+/// get theirs back as named ACL entries (the grants), as in IIS.
+void close_to_others(const task_dirs& dirs, const site_plan& plan,
+                     const std::set<file_id>& protected_dirs) {
+  std::vector<std::string> folders{"", "local"};
+  if (auto tmp = relative_below(plan.tmp_dir, plan.task_dir); tmp && !tmp->empty())
+    folders.push_back(*tmp);
+  for (const auto& folder : folders) {
+    const unique_fd fd = open_beneath(dirs.task.get(), folder, O_RDONLY | O_DIRECTORY);
+    struct stat st {};
+    if (!fd || ::fstat(fd.get(), &st) != 0) continue;  // missing, or a link: never followed
+    if (protected_dirs.count(file_id{st.st_dev, st.st_ino})) continue;
+    if (st.st_mode & S_IRWXO) ::fchmod(fd.get(), st.st_mode & 07777 & ~S_IRWXO);
+  }
+}
+
 }  // namespace
 
 void make_dir(const std::string& path, unsigned mode) {
@@ -313,6 +331,8 @@ std::vector<std::string> apply_directory_security(const site_plan& plan) {
     ::fchmod(fd.get(), 0700);
     protected_dirs.insert(file_id{st.st_dev, st.st_ino});
   }
+
+  close_to_others(dirs, plan, protected_dirs);
 
   std::map<std::string, unix_account> accounts;  // by pool name
   for (const auto& pool : plan.pools) {

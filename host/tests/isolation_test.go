@@ -164,10 +164,19 @@ func TestEachTaskRunsAsItsOwnUser(t *testing.T) {
 			t.Errorf("as %s: %s: %v", accounts[a].Username, script, err)
 		}
 	}
-	// ... but not task b's site.
+	// ... but nothing of task b's: not its site's files, nor the entries of
+	// its folders (Nomad makes the task dir, local/ and tmp/ 0777).
 	for _, script := range []string{
 		"echo evil >> " + other.LocalDir + "/index.html",
 		"echo evil > " + other.LocalDir + "/index.html",
+		"cat " + other.LocalDir + "/index.html",
+		"ls " + other.LocalDir,
+		"echo evil > " + other.LocalDir + "/evil.html",
+		"mv " + other.LocalDir + "/index.html " + other.LocalDir + "/moved.html",
+		"rm -f " + other.LocalDir + "/index.html && test ! -e " + other.LocalDir + "/index.html",
+		"mv " + other.LocalDir + " " + other.Dir + "/local.old",
+		"echo evil > " + other.TmpDir + "/evil.txt",
+		"ls " + other.Dir,
 	} {
 		if err := runAs(uint32(uid), uint32(gid), script); err == nil {
 			t.Errorf("as %s: %s succeeded", accounts[a].Username, script)
