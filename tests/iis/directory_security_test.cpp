@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include "site_fixture.hpp"
 
@@ -107,10 +108,17 @@ BOOST_AUTO_TEST_CASE(links_put_in_place_of_task_folders_are_never_followed) {
   const auto before = fingerprint(outside);
   const std::string target = outside;
   const std::string task = task_dir;
-  // The pool's user swaps tmp/ and the folder above an application for links.
+  // The task dir itself is closed to the pool's user (Nomad leaves it 0777):
+  // it cannot move tmp/ away ...
+  const int moved = run_as(pool_user(), [&] {
+    return ::rename((task + "/tmp").c_str(), (task + "/tmp.old").c_str()) == 0 ? 0 : errno;
+  });
+  BOOST_TEST(moved == EACCES);
+  // ... so a link takes tmp/'s place here as root (whoever can write the task
+  // dir), and the pool's user swaps the folder above an application for one.
+  BOOST_REQUIRE(::rename((task + "/tmp").c_str(), (task + "/tmp.old").c_str()) == 0);
+  BOOST_REQUIRE(::symlink(target.c_str(), (task + "/tmp").c_str()) == 0);
   const int code = run_as(pool_user(), [&] {
-    if (::rename((task + "/tmp").c_str(), (task + "/tmp.old").c_str()) != 0) return 1;
-    if (::symlink(target.c_str(), (task + "/tmp").c_str()) != 0) return 2;
     if (::rename((task + "/local/deep").c_str(), (task + "/local/deep.old").c_str()) != 0) return 3;
     if (::symlink(target.c_str(), (task + "/local/deep").c_str()) != 0) return 4;
     return 0;
@@ -134,20 +142,30 @@ BOOST_AUTO_TEST_CASE(folders_flipped_with_links_during_restarts_are_never_follow
   const auto before = fingerprint(outside);
   const std::string target = outside;
   const std::string task = task_dir;
-  // The pool's user flips tmp/ and local/deep with links to the outside
-  // folder as fast as it can while the site restarts again and again.
-  const int flipper = start_as(pool_user(), [&] {
-    if (::symlink(target.c_str(), (task + "/tmp.link").c_str()) != 0) return 1;
-    if (::symlink(target.c_str(), (task + "/local/deep.link").c_str()) != 0) return 2;
-    const auto stop = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < stop) {
-      ::renameat2(AT_FDCWD, (task + "/tmp").c_str(), AT_FDCWD, (task + "/tmp.link").c_str(),
-                  RENAME_EXCHANGE);
-      ::renameat2(AT_FDCWD, (task + "/local/deep").c_str(), AT_FDCWD,
-                  (task + "/local/deep.link").c_str(), RENAME_EXCHANGE);
-    }
-    return 0;
-  });
+  // The pool's user flips local/deep with a link to the outside folder as
+  // fast as it can while the site restarts again and again; tmp/ is flipped
+  // by root (the task dir is closed to the pool's user).
+  auto flip = [&](const std::string& folder) {
+    return [&, folder] {
+      if (::symlink(target.c_str(), (folder + ".link").c_str()) != 0) return 1;
+      const auto stop = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+      while (std::chrono::steady_clock::now() < stop)
+        ::renameat2(AT_FDCWD, folder.c_str(), AT_FDCWD, (folder + ".link").c_str(),
+                    RENAME_EXCHANGE);
+      return 0;
+    };
+  };
+  const auto root_account = find_account("root");
+  BOOST_REQUIRE(root_account.has_value());
+  const int flipper = start_as(pool_user(), flip(task + "/local/deep"));
+  const int root_flipper = start_as(*root_account, flip(task + "/tmp"));
+  for (const auto* link : {"/local/deep.link", "/tmp.link"}) {
+    struct stat st {};
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (::lstat((task + link).c_str(), &st) != 0 && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    BOOST_REQUIRE_MESSAGE(::lstat((task + link).c_str(), &st) == 0, "no flipper made " << link);
+  }
   constexpr int restarts = 12;
   int escapes = 0;
   int failed_starts = 0;
@@ -158,8 +176,10 @@ BOOST_AUTO_TEST_CASE(folders_flipped_with_links_during_restarts_are_never_follow
     remember();
     if (fingerprint(outside) != before) ++escapes;
   }
-  ::kill(flipper, SIGKILL);
-  wait_child(flipper);
+  for (const int child : {flipper, root_flipper}) {
+    ::kill(child, SIGKILL);
+    wait_child(child);
+  }
   BOOST_TEST(escapes == 0, escapes << " of " << restarts << " restarts changed " << outside);
   const auto after = fingerprint(outside);
   for (const auto& [path, text] : before) {
