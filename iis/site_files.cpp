@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "common/beneath.hpp"
+#include "common/staging_name.hpp"
 #include "iis/folder_access.hpp"
 #include "iis/process.hpp"
 #include "iis/user_access.hpp"
@@ -189,6 +190,7 @@ void grant_tree(int root, const grant& wanted, const std::set<file_id>& protecte
     if (!supported || (!dir && !S_ISREG(entry.st.st_mode))) return walk_step::skip;
     if (dir && protected_dirs.count(file_id{entry.st.st_dev, entry.st.st_ino}))
       return walk_step::skip;
+    if (dir && entry.depth > 0 && is_staging_name(entry.name)) return walk_step::skip;
     if (!dir && entry.st.st_nlink > 1) {
       ++linked;
       return walk_step::skip;

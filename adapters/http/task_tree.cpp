@@ -167,7 +167,7 @@ class walker {
   /// Names never resolved: staging folders anywhere, guarded ones at the top.
   void check_name(const std::string& name) const {
     if (name.size() > max_component_length) throw bad_path("a path component is too long");
-    if (name.compare(0, staging_prefix.size(), staging_prefix) == 0)
+    if (is_staging_name(name))
       throw bad_path("staging folders of uploads in progress are not accessible");
     if (stack_.size() == 1)
       if (auto why = root_.guarded_name(name)) throw forbidden(*why);
@@ -358,7 +358,7 @@ std::vector<std::string> split_relative(std::string_view path) {
     if (end == std::string_view::npos) end = path.size();
     auto part = path.substr(start, end - start);
     if (part == "..") throw bad_path("\"..\" is not allowed in a path");
-    if (part.compare(0, staging_prefix.size(), staging_prefix) == 0)
+    if (is_staging_name(part))
       throw bad_path("staging folders of uploads in progress are not accessible");
     if (part.size() > max_component_length) throw bad_path("a path component is too long");
     if (!part.empty() && part != ".") parts.emplace_back(part);
@@ -433,7 +433,7 @@ void walk_folder_files(
   walk_beneath(dir_fd, [&](const walk_entry& e) {
     if (e.depth == 0) return walk_step::enter;
     const std::string_view name(e.name);
-    if (name.compare(0, staging_prefix.size(), staging_prefix) == 0) return walk_step::skip;
+    if (is_staging_name(name)) return walk_step::skip;
     if (S_ISDIR(e.st.st_mode)) {
       if (is_live_staging(file_id::of(e.st)) || (root && root->guarded(e.st)))
         return walk_step::skip;

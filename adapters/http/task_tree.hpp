@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/staging_name.hpp"
 #include "common/unique_fd.hpp"
 
 namespace nomad_iis::http {
@@ -31,8 +32,8 @@ struct file_id {
   bool operator!=(const file_id& o) const { return !(*this == o); }
 };
 
-/// Prefix of the staging folders of changes in progress (never content).
-inline constexpr std::string_view staging_prefix = ".nomad-iis-staging-";
+using nomad_iis::is_staging_name;
+using nomad_iis::staging_prefix;
 
 /// A task directory opened for one request, with the folders the API never
 /// enters.

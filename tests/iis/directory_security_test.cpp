@@ -136,6 +136,29 @@ BOOST_AUTO_TEST_CASE(links_put_in_place_of_task_folders_are_never_followed) {
   BOOST_TEST(note.has_value(), "no event names the link in place of tmp/");
 }
 
+/// A Management API change in progress keeps its staging folder to itself:
+/// directory security grants the pools nothing there.
+BOOST_AUTO_TEST_CASE(staging_folders_get_no_grants) {
+  if (::geteuid() != 0) return;
+  const std::string staging = task_dir + "/local/.nomad-iis-staging-test";
+  fs::create_directories(staging);
+  ::chmod(staging.c_str(), 0700);
+  start();
+  const auto before = fingerprint(staging);
+  web->refresh_access();
+  restart();  // queued behind the refresh: both have run
+  BOOST_TEST(fingerprint(staging) == before);
+  struct stat st {};
+  BOOST_REQUIRE(::stat(staging.c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 07777) == 0700u);
+  acl_t access = acl_get_file((task_dir + "/local").c_str(), ACL_TYPE_ACCESS);
+  BOOST_TEST(access != nullptr);
+  if (access) {
+    BOOST_TEST(acl_entries(access) > 3);  // local/ itself got the pools' entries
+    acl_free(access);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(folders_flipped_with_links_during_restarts_are_never_followed) {
   if (::geteuid() != 0) return;
   start();
