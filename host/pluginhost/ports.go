@@ -2,6 +2,7 @@ package pluginhost
 
 import (
 	"fmt"
+	"math/rand"
 	"net"
 	"strconv"
 	"strings"
@@ -40,14 +41,29 @@ func ParsePort(s string) (Port, error) {
 	return Port{Label: label, Value: n, HostIP: ip}, nil
 }
 
-// FreePort asks the kernel for a currently free TCP port on 127.0.0.1.
+// Ports FreePort hands out: Nomad's default dynamic port range, which lies
+// below Linux's ephemeral range (32768-60999). A port the kernel picked from
+// the ephemeral range could be taken by any outgoing connection between
+// FreePort and the bind that follows (seen as "address already in use").
+const (
+	freePortMin = 20000
+	freePortMax = 32000
+)
+
+// FreePort returns a TCP port in Nomad's dynamic range that is free on all
+// addresses now, starting at a random place so parallel callers differ.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	start := rand.Intn(freePortMax - freePortMin)
+	for i := 0; i < freePortMax-freePortMin; i++ {
+		port := freePortMin + (start+i)%(freePortMax-freePortMin)
+		l, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return port, nil
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("no free port in %d-%d", freePortMin, freePortMax)
 }
 
 // Addr is host_ip:value, bracketed for IPv6 as net.JoinHostPort does.
