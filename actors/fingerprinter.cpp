@@ -4,6 +4,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/blocking.hpp"
 #include "actors/timeouts.hpp"
 #include "messages/type_ids.hpp"
 
@@ -48,11 +49,16 @@ void broadcast(state_ptr self) {
 void probe(state_ptr self) {
   if (self->state.probing) return;
   self->state.probing = true;
-  auto addr = self->address();
-  self->state.backend->probe([addr](iis::backend_info info) {
-    if (auto hdl = caf::actor_cast<caf::actor>(addr))
-      caf::anon_send(hdl, msg::probe_result{info.healthy, info.version, info.reason});
-  });
+  // It runs nginx: a blocking worker does it.
+  off_thread<iis::backend_info>(
+      self, self->state.workers,
+      [backend = self->state.backend, path = self->state.driver.nginx_path] {
+        return backend->probe(path);
+      },
+      [self](job_result<iis::backend_info> probed) {
+        auto info = probed.ok() ? *probed.value : iis::backend_info{false, "", probed.error};
+        self->send(self, msg::probe_result{info.healthy, info.version, info.reason});
+      });
 }
 
 void schedule_tick(state_ptr self) {
@@ -91,8 +97,9 @@ msg::fingerprint make_fingerprint(const config::driver_config& driver, const msg
 }
 
 caf::behavior fingerprinter(caf::stateful_actor<fingerprinter_state>* self,
-                            std::shared_ptr<iis::backend> backend) {
+                            std::shared_ptr<iis::backend> backend, caf::actor workers) {
   self->state.backend = std::move(backend);
+  self->state.workers = std::move(workers);
   self->set_down_handler([self](const caf::down_msg& down) {
     auto& subs = self->state.subscribers;
     subs.erase(std::remove_if(subs.begin(), subs.end(),

@@ -19,6 +19,7 @@ namespace nomad_iis {
 
 struct fingerprinter_state {
   std::shared_ptr<iis::backend> backend;
+  caf::actor workers;
   config::driver_config driver;
   msg::api_status api;
   std::optional<msg::probe_result> last_probe;
@@ -33,6 +34,6 @@ msg::fingerprint make_fingerprint(const config::driver_config& driver, const msg
                                   const msg::probe_result& probe);
 
 caf::behavior fingerprinter(caf::stateful_actor<fingerprinter_state>* self,
-                            std::shared_ptr<iis::backend> backend);
+                            std::shared_ptr<iis::backend> backend, caf::actor workers);
 
 }  // namespace nomad_iis

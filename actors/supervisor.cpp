@@ -4,6 +4,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/blocking.hpp"
 #include "actors/event_hub.hpp"
 #include "actors/fingerprinter.hpp"
 #include "actors/task_actor.hpp"
@@ -94,8 +95,9 @@ caf::error no_such_task(const std::string& alloc_id, const std::string& task_nam
 }
 
 caf::actor spawn_task(supervisor_ptr self, const std::string& task_id) {
-  auto task = self->spawn<caf::monitored>(task_actor, self->state.backend, self->state.hub,
-                                          self->state.driver, self->address());
+  site_services services{self->state.backend->processes(), self->state.workers};
+  auto task = self->spawn<caf::monitored>(task_actor, services, self->state.hub, self->state.driver,
+                                          self->address());
   self->state.tasks[task_id] = task;
   self->state.spawn_seq[task_id] = ++self->state.next_seq;
   self->state.task_ids[task.address()] = task_id;
@@ -105,9 +107,10 @@ caf::actor spawn_task(supervisor_ptr self, const std::string& task_id) {
 }  // namespace
 
 caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
-                         std::shared_ptr<iis::backend> backend, caf::actor hub,
+                         std::shared_ptr<iis::backend> backend, caf::actor workers, caf::actor hub,
                          caf::actor fingerprinter) {
   self->state.backend = std::move(backend);
+  self->state.workers = std::move(workers);
   self->state.hub = std::move(hub);
   self->state.fingerprinter = std::move(fingerprinter);
   self->set_down_handler([self](const caf::down_msg& down) {
@@ -116,7 +119,6 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
   return {
       [self](msg::set_driver_config& cfg) {
         self->state.driver = cfg.driver;
-        self->state.backend->configure(cfg.driver);
         self->send(self->state.fingerprinter, cfg);
       },
       [self](msg::start_task& m) -> caf::result<caf::message> {
@@ -186,25 +188,39 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
         }
         return rp;
       },
-      [self](msg::get_debug_info&) {
+      [self](msg::get_debug_info&) -> caf::result<msg::debug_info> {
         msg::debug_info info;
         std::vector<std::string> known;
         for (const auto& [id, summary] : self->state.summaries) {
           info.tasks.push_back(summary);
           known.push_back(summary.site_name);
         }
-        for (auto& d : self->state.backend->list_dangling(known))
-          info.dangling.push_back({d.site_name, d.data_dir, d.pids});
-        return info;
+        // Reads the data dir: a blocking worker does it.
+        auto rp = self->make_response_promise<msg::debug_info>();
+        off_thread<std::vector<iis::dangling_item>>(
+            self, self->state.workers,
+            [backend = self->state.backend, data_dir = self->state.driver.effective_data_dir(),
+             known] { return backend->list_dangling(data_dir, known); },
+            [rp, info](job_result<std::vector<iis::dangling_item>> found) mutable {
+              if (found.ok()) {
+                for (auto& d : *found.value)
+                  info.dangling.push_back({d.site_name, d.data_dir, d.pids});
+              }
+              rp.deliver(std::move(info));
+            });
+        return rp;
       },
   };
 }
 
-driver_actors spawn_driver(caf::actor_system& sys, std::shared_ptr<iis::backend> backend) {
+driver_actors spawn_driver(caf::actor_system& sys, std::shared_ptr<iis::backend> backend,
+                           bool detached_workers) {
   driver_actors actors;
+  actors.workers = spawn_blocking_pool(sys, blocking_workers, detached_workers);
   actors.hub = sys.spawn(event_hub);
-  actors.fingerprinter = sys.spawn(fingerprinter, backend);
-  actors.supervisor = sys.spawn(supervisor, backend, actors.hub, actors.fingerprinter);
+  actors.fingerprinter = sys.spawn(fingerprinter, backend, actors.workers);
+  actors.supervisor =
+      sys.spawn(supervisor, backend, actors.workers, actors.hub, actors.fingerprinter);
   return actors;
 }
 

@@ -18,6 +18,7 @@ namespace nomad_iis {
 
 struct supervisor_state {
   std::shared_ptr<iis::backend> backend;
+  caf::actor workers;  ///< blocking workers (actors/blocking.hpp)
   caf::actor hub;
   caf::actor fingerprinter;
   config::driver_config driver;
@@ -32,18 +33,25 @@ struct supervisor_state {
 };
 
 caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
-                         std::shared_ptr<iis::backend> backend, caf::actor hub,
+                         std::shared_ptr<iis::backend> backend, caf::actor workers, caf::actor hub,
                          caf::actor fingerprinter);
 
 /// The actors the adapters talk to.
 struct driver_actors {
+  caf::actor workers;
   caf::actor supervisor;
   caf::actor hub;
   caf::actor fingerprinter;
 };
 
-/// Spawns hub, fingerprinter and supervisor for `backend`.
-driver_actors spawn_driver(caf::actor_system& sys, std::shared_ptr<iis::backend> backend);
+/// Blocking workers the driver's actors share (fork/exec, file system).
+constexpr std::size_t blocking_workers = 4;
+
+/// Spawns the blocking workers, hub, fingerprinter and supervisor for
+/// `backend`. `detached_workers` = false runs the workers on CAF's scheduler
+/// (the actor tests' deterministic coordinator).
+driver_actors spawn_driver(caf::actor_system& sys, std::shared_ptr<iis::backend> backend,
+                           bool detached_workers = true);
 
 /// Registers the project's message types and error category.
 void configure_actor_system(caf::actor_system_config& cfg);

@@ -1,5 +1,7 @@
 #include "actors/task_actor.hpp"
 
+#include <signal.h>
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -7,6 +9,7 @@
 #include <caf/all.hpp>
 
 #include "actors/driver_state.hpp"
+#include "actors/task_site.hpp"
 #include "actors/timeouts.hpp"
 #include "common/logging.hpp"
 #include "config/error.hpp"
@@ -21,30 +24,6 @@ auto log() {
   static auto logger = logging::get("task");
   return logger;
 }
-
-/// Forwards what the site reports to the owning actor; holds only a weak
-/// address so a site kept alive by a backend thread never keeps the actor alive.
-class actor_observer final : public iis::site_observer {
- public:
-  explicit actor_observer(caf::actor_addr owner) : owner_(std::move(owner)) {}
-
-  void on_event(const iis::site_event& event) override {
-    if (auto owner = caf::actor_cast<caf::actor>(owner_)) {
-      msg::task_event ev;
-      ev.message = event.message;
-      ev.annotations = event.annotations;
-      caf::anon_send(owner, std::move(ev));
-    }
-  }
-
-  void on_exit(const iis::exit_info& info) override {
-    if (auto owner = caf::actor_cast<caf::actor>(owner_))
-      caf::anon_send(owner, atom::site_exit_v, info.exit_code, info.signal, info.reason);
-  }
-
- private:
-  caf::actor_addr owner_;
-};
 
 std::string upper(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
@@ -65,23 +44,8 @@ std::string encode_state(task_actor_ptr self) {
   st.task = self->state.task;
   st.task.env.clear();  // env may carry secrets; recovery does not need it
   st.started_at_ns = epoch_ns(self->state.started_at);
-  st.site = self->state.site->save_state();
+  st.site = site::save_state(self);
   return encode(st);
-}
-
-/// Runs `op` (which starts one backend operation) and, when the backend
-/// reports completion, `then`. Must only be called while not busy.
-void run_op(task_actor_ptr self, std::function<void(iis::completion)> op,
-            std::function<void(std::optional<std::string>)> then) {
-  auto& st = self->state;
-  st.busy = true;
-  st.continuation = std::move(then);
-  auto id = ++st.op_id;
-  auto addr = self->address();
-  op([addr, id](std::optional<std::string> error) {
-    if (auto owner = caf::actor_cast<caf::actor>(addr))
-      caf::anon_send(owner, atom::done_v, id, !error.has_value(), error.value_or(std::string{}));
-  });
 }
 
 /// Queues `work` (which normally calls run_op) behind the operation in flight.
@@ -99,6 +63,20 @@ void run_queued(task_actor_ptr self) {
     self->state.queued.pop_front();
     next();
   }
+}
+
+/// Runs `op` (which starts one operation and calls its `done` once, on
+/// this actor's thread) and then `then`. Must only be called while not busy.
+void run_op(task_actor_ptr self, std::function<void(site::done_fn)> op,
+            std::function<void(std::optional<std::string>)> then) {
+  self->state.busy = true;
+  auto once = std::make_shared<bool>(false);
+  op([self, once, then = std::move(then)](std::optional<std::string> error) {
+    if (std::exchange(*once, true)) return;
+    self->state.busy = false;
+    if (then) then(std::move(error));
+    run_queued(self);
+  });
 }
 
 void publish(task_actor_ptr self, std::string message,
@@ -119,7 +97,7 @@ msg::task_summary summary_of(task_actor_ptr self) {
   s.group_name = st.task.group_name;
   s.namespace_name = st.task.namespace_name;
   s.recovered = st.recovered;
-  if (st.site) s.site_name = st.site->plan().site_name;
+  if (st.plan) s.site_name = st.plan->site_name;
   return s;
 }
 
@@ -134,8 +112,7 @@ void publish_pool_change(task_actor_ptr self, msg::pool_op op,
                          const std::vector<std::string>& pools, const std::string& cause) {
   std::string names;
   if (pools.empty()) {
-    for (const auto& p : self->state.site->plan().pools)
-      names += (names.empty() ? "" : ", ") + p.name;
+    for (const auto& p : self->state.plan->pools) names += (names.empty() ? "" : ", ") + p.name;
   } else {
     for (const auto& p : pools) names += (names.empty() ? "" : ", ") + p;
   }
@@ -154,20 +131,12 @@ void run_pool_op(task_actor_ptr self, caf::response_promise rp, msg::pool_op op,
     rp.deliver(caf::make_error(ec::operation_failed, std::string("the task is not running")));
     return;
   }
+  const bool all = pools.empty();
+  auto indices = site::pool_indices(self, pools);
   run_op(
       self,
-      [site = self->state.site.get(), op, pools](iis::completion done) {
-        switch (op) {
-          case msg::pool_op::start:
-            site->start_pools(pools, std::move(done));
-            break;
-          case msg::pool_op::stop:
-            site->stop_pools(pools, std::move(done));
-            break;
-          default:
-            site->recycle_pools(pools, std::move(done));
-            break;
-        }
+      [self, op, indices, all](site::done_fn done) {
+        site::run_on_pools(self, op, indices, all, std::move(done));
       },
       [self, rp, op, pools, cause](std::optional<std::string> error) mutable {
         if (error) {
@@ -203,6 +172,8 @@ std::optional<msg::pool_op> pool_op_for(const std::string& signal) {
   return std::nullopt;
 }
 
+caf::result<msg::started_task> start_site(task_actor_ptr self, iis::site_plan plan);
+
 caf::result<msg::started_task> start(task_actor_ptr self, msg::start_task& m) {
   auto& st = self->state;
   st.task = std::move(m.task);
@@ -218,24 +189,24 @@ caf::result<msg::started_task> start(task_actor_ptr self, msg::start_task& m) {
     self->quit();
     return caf::make_error(ec::invalid_config, std::string(e.what()));
   }
-  try {
-    st.site =
-        st.backend->create_site(std::move(plan), std::make_shared<actor_observer>(self->address()));
-  } catch (const std::exception& e) {
-    self->quit();
-    return caf::make_error(ec::start_failed, std::string(e.what()));
-  }
+  return start_site(self, std::move(plan));
+}
+
+caf::result<msg::started_task> start_site(task_actor_ptr self, iis::site_plan plan) {
+  auto& st = self->state;
   st.phase = task_phase::starting;
   auto rp = self->make_response_promise<msg::started_task>();
   run_op(
-      self, [site = st.site.get()](iis::completion done) { site->start(std::move(done)); },
+      self,
+      [self, plan = std::move(plan)](site::done_fn done) mutable {
+        site::start(self, std::move(plan), std::move(done));
+      },
       [self, rp](std::optional<std::string> error) mutable {
         auto& st = self->state;
         if (error) {
           logging::log(*log(), spdlog::level::err, "task failed to start",
                        {{"task_id", st.task.task_id}, {"error", *error}});
           rp.deliver(caf::make_error(ec::start_failed, *error));
-          st.site.reset();
           self->quit();
           return;
         }
@@ -260,8 +231,7 @@ caf::result<void> recover(task_actor_ptr self, msg::recover_task& m) {
     if (st.task.job_name.empty()) st.task.job_name = saved.task.job_name;
     if (st.task.namespace_name.empty()) st.task.namespace_name = saved.task.namespace_name;
     if (st.task.group_name.empty()) st.task.group_name = saved.task.group_name;
-    st.site =
-        st.backend->recover_site(saved.site, std::make_shared<actor_observer>(self->address()));
+    site::recover(self, iis::decode_state(saved.site));
     st.started_at = from_epoch_ns(saved.started_at_ns);
   } catch (const std::exception& e) {
     self->quit();
@@ -286,10 +256,12 @@ caf::result<void> stop(task_actor_ptr self, msg::stop_task& m) {
       return;
     }
     st.phase = task_phase::stopping;
+    int app_signal = signal.empty() ? SIGTERM : iis::signal_from_name(signal);
+    if (app_signal == 0) app_signal = SIGTERM;
     run_op(
         self,
-        [site = st.site.get(), timeout, signal](iis::completion done) {
-          site->stop(timeout, signal, std::move(done));
+        [self, timeout, app_signal](site::done_fn done) {
+          site::stop(self, timeout, app_signal, std::move(done));
         },
         [self, rp](std::optional<std::string> error) mutable {
           if (error) {
@@ -313,14 +285,13 @@ caf::result<void> destroy(task_actor_ptr self, msg::destroy_task& m) {
   auto rp = self->make_response_promise();
   enqueue(self, [self, rp]() mutable {
     auto finish = [self, rp]() mutable {
-      if (!self->state.site) {
+      if (!self->state.plan) {
         rp.deliver(caf::unit);
         self->quit();
         return;
       }
       run_op(
-          self,
-          [site = self->state.site.get()](iis::completion done) { site->destroy(std::move(done)); },
+          self, [self](site::done_fn done) { site::destroy(self, std::move(done)); },
           [self, rp](std::optional<std::string> error) mutable {
             if (is_live(self->state.phase))
               mark_exited(self, msg::exit_result{0, 9, false, "destroyed while running"});
@@ -329,7 +300,6 @@ caf::result<void> destroy(task_actor_ptr self, msg::destroy_task& m) {
                            {{"task_id", self->state.task.task_id}, {"error", *error}});
             }
             rp.deliver(caf::unit);
-            self->state.site.reset();
             self->quit();
           });
     };
@@ -337,8 +307,8 @@ caf::result<void> destroy(task_actor_ptr self, msg::destroy_task& m) {
       self->state.phase = task_phase::stopping;
       run_op(
           self,
-          [site = self->state.site.get()](iis::completion done) {
-            site->stop(std::chrono::milliseconds(timeouts::forced_destroy_drain), "",
+          [self](site::done_fn done) {
+            site::stop(self, std::chrono::milliseconds(timeouts::forced_destroy_drain), SIGTERM,
                        std::move(done));
           },
           [self, finish](std::optional<std::string>) mutable {
@@ -371,7 +341,7 @@ caf::result<void> signal(task_actor_ptr self, msg::signal_task& m) {
 /// Pool names of the request, checked against the site; empty = every pool.
 caf::expected<std::vector<std::string>> known_pools(task_actor_ptr self,
                                                     const std::vector<std::string>& names) {
-  const auto& pools = self->state.site->plan().pools;
+  const auto& pools = self->state.plan->pools;
   for (const auto& name : names) {
     auto it = std::find_if(pools.begin(), pools.end(),
                            [&](const iis::pool_plan& p) { return p.name == name; });
@@ -386,7 +356,7 @@ caf::expected<std::vector<std::string>> known_pools(task_actor_ptr self,
 }
 
 caf::result<void> pool_command(task_actor_ptr self, msg::pool_command& m) {
-  if (self->state.phase != task_phase::running || !self->state.site)
+  if (self->state.phase != task_phase::running || !self->state.plan)
     return caf::make_error(ec::operation_failed, std::string("the task is not running"));
   auto pools = known_pools(self, m.pools);
   if (!pools) return pools.error();
@@ -404,8 +374,8 @@ msg::site_status site_status_of(task_actor_ptr self) {
   s.task_dir = st.task.task_dir();
   s.alloc_dir = st.task.alloc_dir;
   s.secrets_dir = s.task_dir + "/secrets";
-  if (!st.site) return s;
-  const auto& plan = st.site->plan();
+  if (!st.plan) return s;
+  const auto& plan = *st.plan;
   if (!plan.secrets_dir.empty()) s.secrets_dir = plan.secrets_dir;
   for (const auto& b : plan.bindings) {
     if (b.type != config::binding_type::http) continue;
@@ -415,15 +385,14 @@ msg::site_status site_status_of(task_actor_ptr self) {
     s.http_hostname = b.hostname;
     break;
   }
-  auto snap = st.site->snapshot();
-  auto usage = st.api_cpu.update(st.site->sample_usage(), std::chrono::steady_clock::now());
-  for (const auto& pool : snap.pools) {
+  auto usage = st.api_cpu.update(site::sample_usage(self), std::chrono::steady_clock::now());
+  for (const auto& pool : st.pool_views) {
     msg::pool_info info;
-    info.name = pool.name;
+    info.name = plan.pools[pool.pool].name;
     info.status = iis::to_string(pool.status);
     for (const auto& w : pool.workers) info.worker_pids.push_back(w.pid);
     info.worker_running = !info.worker_pids.empty();
-    if (auto it = usage.by_pool.find(pool.name); it != usage.by_pool.end()) info.usage = it->second;
+    if (auto it = usage.by_pool.find(info.name); it != usage.by_pool.end()) info.usage = it->second;
     s.pools.push_back(std::move(info));
   }
   return s;
@@ -431,20 +400,24 @@ msg::site_status site_status_of(task_actor_ptr self) {
 
 void release_lease(task_actor_ptr self, caf::response_promise rp) {
   auto& st = self->state;
-  st.site->refresh_access();  // queued in the site before the pools restart
   auto pools = std::move(st.lease_pools);
   st.lease.reset();
   st.lease_pools.clear();
   st.busy = false;
-  if (pools.empty() || st.phase != task_phase::running) {
-    if (rp.pending()) rp.deliver(caf::unit);
-    run_queued(self);
-    return;
-  }
+  const bool restart = !pools.empty() && st.phase == task_phase::running;
+  // The pools' users get their rights on what the change made before the
+  // pools start again.
   run_op(
       self,
-      [site = st.site.get(), pools](iis::completion done) {
-        site->start_pools(pools, std::move(done));
+      [self, pools, restart](site::done_fn done) {
+        site::refresh_access(self, [self, pools, restart, done] {
+          if (!restart) {
+            done(std::nullopt);
+            return;
+          }
+          site::run_on_pools(self, msg::pool_op::start, site::pool_indices(self, pools), false,
+                             done);
+        });
       },
       [rp](std::optional<std::string> error) mutable {
         if (!rp.pending()) return;
@@ -457,19 +430,20 @@ void release_lease(task_actor_ptr self, caf::response_promise rp) {
 }
 
 caf::result<msg::change_ticket> begin_change(task_actor_ptr self, msg::begin_change& m) {
-  if (!self->state.site)
+  if (!self->state.plan)
     return caf::make_error(ec::operation_failed, std::string("the task has no site"));
   auto rp = self->make_response_promise<msg::change_ticket>();
   enqueue(self, [self, rp, m]() mutable {
     auto& st = self->state;
     std::vector<std::string> to_stop;
     if (m.stop_pools && st.phase == task_phase::running) {
-      auto serving = st.site->pools_serving(m.path);
-      for (const auto& pool : st.site->snapshot().pools) {
+      auto serving = site::pools_serving(*st.plan, m.path);
+      for (const auto& pool : st.pool_views) {
+        const auto& name = st.plan->pools[pool.pool].name;
         bool running =
             pool.status == iis::pool_status::started || pool.status == iis::pool_status::starting;
-        if (running && std::find(serving.begin(), serving.end(), pool.name) != serving.end())
-          to_stop.push_back(pool.name);
+        if (running && std::find(serving.begin(), serving.end(), name) != serving.end())
+          to_stop.push_back(name);
       }
     }
     auto grant = [self, rp](std::vector<std::string> stopped) mutable {
@@ -487,8 +461,9 @@ caf::result<msg::change_ticket> begin_change(task_actor_ptr self, msg::begin_cha
     }
     run_op(
         self,
-        [site = st.site.get(), to_stop](iis::completion done) {
-          site->stop_pools(to_stop, std::move(done));
+        [self, to_stop](site::done_fn done) {
+          site::run_on_pools(self, msg::pool_op::stop, site::pool_indices(self, to_stop), false,
+                             std::move(done));
         },
         [self, rp, grant, to_stop](std::optional<std::string> error) mutable {
           if (error) {
@@ -514,25 +489,56 @@ msg::task_status status_of(task_actor_ptr self) {
   s.completed_at = st.completed_at;
   s.result = st.result;
   s.attributes["recovered"] = st.recovered ? "true" : "false";
-  if (st.site) {
-    auto snap = st.site->snapshot();
-    s.attributes["front_pid"] = std::to_string(snap.front.pid);
-    for (const auto& pool : snap.pools)
-      s.attributes["pool." + pool.name] = iis::to_string(pool.status);
+  if (st.plan) {
+    s.attributes["front_pid"] = std::to_string(st.front_view.master.pid);
+    for (const auto& pool : st.pool_views)
+      s.attributes["pool." + st.plan->pools[pool.pool].name] = iis::to_string(pool.status);
   }
   return s;
 }
 
+/// The front died on its own: the pools go, the task has exited.
+void on_front_died(task_actor_ptr self, iis::exit_status status) {
+  if (self->state.phase != task_phase::running)
+    return;  // starting/stopping report through their op
+  enqueue(self, [self, status] {
+    run_op(
+        self,
+        [self, status](site::done_fn done) {
+          site::front_died(self, status, [self, done](msg::exit_result result) {
+            auto& st = self->state;
+            if (st.phase == task_phase::running) {
+              logging::log(*log(), spdlog::level::err, "site exited on its own",
+                           {{"task_id", st.task.task_id}, {"reason", result.err}});
+              publish(self, "Site exited: " + result.err);
+              mark_exited(self, std::move(result));
+            }
+            done(std::nullopt);
+          });
+        },
+        nullptr);
+  });
+}
+
 }  // namespace
 
-caf::behavior task_actor(task_actor_ptr self, std::shared_ptr<iis::backend> backend, caf::actor hub,
+caf::behavior task_actor(task_actor_ptr self, site_services services, caf::actor hub,
                          config::driver_config driver, caf::actor_addr supervisor) {
   self->state.supervisor = std::move(supervisor);
-  self->state.backend = std::move(backend);
+  self->state.services = std::move(services);
   self->state.hub = std::move(hub);
   self->state.driver = std::move(driver);
   return {
       [self](msg::start_task& m) { return start(self, m); },
+      [self](msg::start_planned& m) {
+        self->state.task = std::move(m.task);
+        return start_site(self, std::move(m.plan));
+      },
+      [self](msg::get_site_snapshot) { return site::snapshot(self); },
+      [self](msg::get_driver_state) -> caf::result<std::string> {
+        if (!self->state.plan) return caf::make_error(ec::operation_failed, std::string("no site"));
+        return encode_state(self);
+      },
       [self](msg::recover_task& m) { return recover(self, m); },
       [self](msg::stop_task& m) { return stop(self, m); },
       [self](msg::destroy_task& m) { return destroy(self, m); },
@@ -545,9 +551,9 @@ caf::behavior task_actor(task_actor_ptr self, std::shared_ptr<iis::backend> back
         return rp;
       },
       [self](msg::sample_stats&) -> caf::result<msg::task_stats> {
-        if (!self->state.site) return caf::make_error(ec::operation_failed, std::string("no site"));
-        auto stats = self->state.cpu.update(self->state.site->sample_usage(),
-                                            std::chrono::steady_clock::now());
+        if (!self->state.plan) return caf::make_error(ec::operation_failed, std::string("no site"));
+        auto stats =
+            self->state.cpu.update(site::sample_usage(self), std::chrono::steady_clock::now());
         stats.task_id = self->state.task.task_id;
         return stats;
       },
@@ -563,21 +569,17 @@ caf::behavior task_actor(task_actor_ptr self, std::shared_ptr<iis::backend> back
       },
       [self](atom::hand_over) -> caf::result<void> {
         auto& st = self->state;
-        if (!st.site || !is_live(st.phase)) return caf::unit;
+        if (!st.plan || st.pools.empty() || !is_live(st.phase)) return caf::unit;
         auto rp = self->make_response_promise();
         st.hand_over_waiters.push_back(rp);
         if (st.hand_over_waiters.size() == 1) {
-          auto addr = self->address();
-          st.site->hand_over([addr](std::optional<std::string>) {
-            if (auto owner = caf::actor_cast<caf::actor>(addr))
-              caf::anon_send(owner, atom::handed_over_v);
+          // May run beside another operation: the pools order it themselves.
+          site::hand_over(self, [self] {
+            for (auto& waiter : self->state.hand_over_waiters) waiter.deliver(caf::unit);
+            self->state.hand_over_waiters.clear();
           });
         }
         return rp;
-      },
-      [self](atom::handed_over) {
-        for (auto& rp : self->state.hand_over_waiters) rp.deliver(caf::unit);
-        self->state.hand_over_waiters.clear();
       },
       [self](atom::lease_expired, std::uint64_t id) {
         auto& st = self->state;
@@ -587,27 +589,12 @@ caf::behavior task_actor(task_actor_ptr self, std::shared_ptr<iis::backend> back
                      {{"task_id", st.task.task_id}});
         release_lease(self, caf::response_promise{});
       },
-      [self](atom::done, std::uint64_t id, bool ok, std::string& error) {
-        auto& st = self->state;
-        if (id != st.op_id || !st.busy) return;  // a late report of an abandoned operation
-        auto then = std::move(st.continuation);
-        st.continuation = nullptr;
-        st.busy = false;
-        if (then) then(ok ? std::nullopt : std::optional<std::string>(std::move(error)));
-        run_queued(self);
+      [self](msg::pool_view& view) {
+        auto& views = self->state.pool_views;
+        if (view.pool < views.size()) views[view.pool] = std::move(view);
       },
-      [self](atom::site_exit, std::int32_t code, std::int32_t sig, std::string& reason) {
-        auto& st = self->state;
-        if (st.phase != task_phase::running) return;  // starting/stopping report through their op
-        logging::log(*log(), spdlog::level::err, "site exited on its own",
-                     {{"task_id", st.task.task_id}, {"reason", reason}});
-        msg::exit_result r;
-        r.signal = sig;
-        r.exit_code = code != 0 ? code : (sig != 0 ? 128 + sig : 1);
-        r.err = reason.empty() ? "the site's web server exited" : reason;
-        publish(self, "Site exited: " + r.err);
-        mark_exited(self, std::move(r));
-      },
+      [self](msg::front_view& view) { self->state.front_view = std::move(view); },
+      [self](msg::front_died& died) { on_front_died(self, died.status); },
       [self](msg::task_event& ev) {
         const auto& st = self->state;
         ev.task_id = st.task.task_id;

@@ -1,8 +1,10 @@
 #pragma once
-// One actor per allocation task. It owns the task's site (pools, workers,
-// config folder) and serialises every operation on it: Nomad's lifecycle
-// RPCs and Management API requests arrive here as messages and run one
-// backend operation at a time, so they never race.
+// One actor per allocation task. It owns the task's site: its data folder,
+// the front actor (the nginx holding the bindings) and one pool actor per
+// application pool, and it serialises every operation on the task: Nomad's
+// lifecycle RPCs and Management API requests arrive here as messages and
+// run one at a time, so they never race. The pools report how they look
+// after every change, so status reads are answered from here at once.
 
 #include <cstdint>
 #include <deque>
@@ -18,21 +20,39 @@
 
 #include "actors/cpu_tracker.hpp"
 #include "common/system_info.hpp"
+#include "common/unique_fd.hpp"
 #include "config/driver_config.hpp"
 #include "iis/backend.hpp"
 #include "messages/management.hpp"
 #include "messages/messages.hpp"
+#include "messages/site.hpp"
 
 namespace nomad_iis {
 
 enum class task_phase { created, starting, running, stopping, exited };
 
+/// What every task actor gets from the driver: the process port and the
+/// blocking workers.
+struct site_services {
+  std::shared_ptr<iis::launcher> launcher;
+  caf::actor workers;
+};
+
 struct task_actor_state {
   iis::task_context task;
   config::driver_config driver;
-  std::shared_ptr<iis::backend> backend;
+  site_services services;
   caf::actor hub;
-  std::unique_ptr<iis::site> site;
+  /// The site's plan once the task has one; the front and the pools are
+  /// spawned with it (linked: they end with the task actor).
+  std::shared_ptr<const iis::site_plan> plan;
+  caf::actor front;
+  std::vector<caf::actor> pools;
+  std::vector<msg::pool_view> pool_views;  ///< as the pools last told
+  msg::front_view front_view;
+  /// Held shared while we own the site: keepers start idle pools only when
+  /// it is free (socket_keeper.hpp).
+  unique_fd site_lock;
   task_phase phase = task_phase::created;
   caf::timestamp started_at{};
   caf::timestamp completed_at{};
@@ -43,11 +63,9 @@ struct task_actor_state {
   /// Callers waiting for the site to be handed over (the plugin exits).
   std::vector<caf::response_promise> hand_over_waiters;
 
-  /// Backend operations run one at a time; the rest wait here in order.
+  /// Operations run one at a time; the rest wait here in order.
   std::deque<std::function<void()>> queued;
   bool busy = false;
-  std::uint64_t op_id = 0;
-  std::function<void(std::optional<std::string>)> continuation;
 
   cpu_tracker cpu{system_info::clock_ticks_per_second(), system_info::mhz_per_core()};
   /// The Management API samples on its own schedule; a separate tracker keeps
@@ -68,7 +86,7 @@ struct task_actor_state {
 using task_actor_ptr = caf::stateful_actor<task_actor_state>*;
 
 /// Handles start_task or recover_task first, then the rest of the lifecycle.
-caf::behavior task_actor(task_actor_ptr self, std::shared_ptr<iis::backend> backend, caf::actor hub,
+caf::behavior task_actor(task_actor_ptr self, site_services services, caf::actor hub,
                          config::driver_config driver, caf::actor_addr supervisor);
 
 }  // namespace nomad_iis

@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
           static_cast<std::size_t>(std::max(2u, std::thread::hardware_concurrency())));
   auto* sys = new caf::actor_system(cfg);  // never destroyed: tasks' actors live until _exit
 
-  std::shared_ptr<iis::backend> backend = iis::make_linux_backend(config::driver_config{});
+  std::shared_ptr<iis::backend> backend = iis::make_linux_backend();
   auto actors = spawn_driver(*sys, backend);
 
   grpc_adapter::server_hooks hooks;

@@ -1,5 +1,5 @@
-// make_linux_backend(): the shared threads, probing nginx, creating and
-// recovering sites, and finding sites nobody tracks.
+// make_linux_backend(): probing nginx, the process port, and finding sites
+// nobody tracks.
 
 #include <fcntl.h>
 #include <poll.h>
@@ -11,23 +11,17 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <set>
 #include <thread>
 
-#include "iis/linux_site.hpp"
+#include "iis/backend.hpp"
 #include "iis/process.hpp"
-#include "iis/site_core.hpp"
-#include "iis/site_layout.hpp"
-#include "iis/state_codec.hpp"
-#include "iis/unix_users.hpp"
 
 namespace nomad_iis::iis {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::size_t executor_threads = 3;
 constexpr auto probe_limit = std::chrono::seconds(5);
 
 /// Each site holds a few pidfds; lift the soft descriptor limit to the hard one.
@@ -128,66 +122,14 @@ std::vector<std::int32_t> live_pids(const fs::path& run_dir) {
 
 class linux_backend final : public backend {
  public:
-  explicit linux_backend(const config::driver_config& driver) : driver_(driver) {
-    raise_fd_limit();
-    runtime_ = std::make_shared<backend_runtime>();
-    runtime_->runner = std::make_shared<executor>(executor_threads);
-    runtime_->monitor = std::make_unique<process_monitor>(runtime_->runner);
-  }
+  linux_backend() : launcher_(make_linux_launcher()) { raise_fd_limit(); }
 
-  void configure(const config::driver_config& driver) override {
-    std::lock_guard lock(mutex_);
-    driver_ = driver;
-  }
+  backend_info probe(const std::string& nginx_path) override { return run_probe(nginx_path); }
 
-  void probe(std::function<void(backend_info)> done) override {
-    std::string nginx_path;
-    {
-      std::lock_guard lock(mutex_);
-      nginx_path = driver_.nginx_path;
-    }
-    runtime_->runner->post([nginx_path, done = std::move(done)] { done(run_probe(nginx_path)); });
-  }
+  std::shared_ptr<launcher> processes() override { return launcher_; }
 
-  std::unique_ptr<site> create_site(site_plan plan,
-                                    std::shared_ptr<site_observer> observer) override {
-    auto core = std::make_shared<site_core>(runtime_, std::move(plan), std::move(observer));
-    return std::make_unique<linux_site>(std::move(core));
-  }
-
-  std::unique_ptr<site> recover_site(std::string_view saved_state,
-                                     std::shared_ptr<site_observer> observer) override {
-    saved_site state = decode_state(saved_state);
-    if (state.front.pid <= 0 || !is_alive(state.front)) {
-      // Nomad starts such a task anew (its user is made again) or not at all:
-      // the pools' own users go unless a process of theirs still runs.
-      runtime_->runner->post([plan = state.plan] { remove_pool_users(plan); });
-      throw std::runtime_error("site " + state.plan.site_name + ": its front nginx (pid " +
-                               std::to_string(state.front.pid) + ") is gone");
-    }
-    std::error_code error;
-    if (!fs::is_directory(state.plan.data_dir, error)) {
-      throw std::runtime_error("site " + state.plan.site_name + ": its data directory " +
-                               state.plan.data_dir + " is gone");
-    }
-    {
-      // The environment is kept next to the site, not in Nomad's state.
-      std::ifstream in(layout::environment_file(state.plan.data_dir), std::ios::binary);
-      const std::string bytes((std::istreambuf_iterator<char>(in)),
-                              std::istreambuf_iterator<char>());
-      if (!bytes.empty()) decode_environment(bytes, state.plan);
-    }
-    auto core = std::make_shared<site_core>(runtime_, state.plan, std::move(observer));
-    core->recover(state);
-    return std::make_unique<linux_site>(std::move(core));
-  }
-
-  std::vector<dangling_item> list_dangling(const std::vector<std::string>& known) override {
-    std::string data_dir;
-    {
-      std::lock_guard lock(mutex_);
-      data_dir = driver_.effective_data_dir();
-    }
+  std::vector<dangling_item> list_dangling(const std::string& data_dir,
+                                           const std::vector<std::string>& known) override {
     const std::set<std::string> known_set(known.begin(), known.end());
     std::vector<dangling_item> items;
     std::error_code error;
@@ -205,15 +147,13 @@ class linux_backend final : public backend {
   }
 
  private:
-  std::mutex mutex_;
-  config::driver_config driver_;
-  std::shared_ptr<backend_runtime> runtime_;
+  std::shared_ptr<launcher> launcher_;
 };
 
 }  // namespace
 
-std::unique_ptr<backend> make_linux_backend(const config::driver_config& driver) {
-  return std::make_unique<linux_backend>(driver);
+std::unique_ptr<backend> make_linux_backend() {
+  return std::make_unique<linux_backend>();
 }
 
 }  // namespace nomad_iis::iis

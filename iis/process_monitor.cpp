@@ -17,7 +17,7 @@
 
 namespace nomad_iis::iis {
 
-process_monitor::process_monitor(std::shared_ptr<executor> runner) : runner_(std::move(runner)) {
+process_monitor::process_monitor() {
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (epoll_fd_ < 0 || wake_fd_ < 0) {
@@ -53,7 +53,7 @@ std::uint64_t process_monitor::watch(const process_ref& process, callback on_exi
   // whether it is still the process we mean.
   if (pidfd < 0 || read_start_ticks(process.pid) != process.start_ticks) {
     if (pidfd >= 0) ::close(pidfd);
-    runner_->post([on_exit = std::move(on_exit)] { on_exit(exit_status{}); });
+    on_exit(exit_status{});
     return id;
   }
   std::lock_guard lock(mutex_);
@@ -131,7 +131,7 @@ void process_monitor::finish(std::uint64_t id) {
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, item.pidfd, nullptr);
   }
   if (item.on_ready) {
-    runner_->post(std::move(item.on_ready));
+    item.on_ready();
     return;
   }
   exit_status status;
@@ -148,7 +148,7 @@ void process_monitor::finish(std::uint64_t id) {
     }
   }
   ::close(item.pidfd);
-  runner_->post([on_exit = std::move(item.on_exit), status] { on_exit(status); });
+  item.on_exit(status);
 }
 
 }  // namespace nomad_iis::iis

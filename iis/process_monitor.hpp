@@ -13,7 +13,6 @@
 #include <mutex>
 #include <thread>
 
-#include "iis/executor.hpp"
 #include "iis/model.hpp"
 #include "iis/process.hpp"
 
@@ -23,8 +22,9 @@ class process_monitor {
  public:
   using callback = std::function<void(exit_status)>;
 
-  /// Callbacks are posted to `runner`, never run on the monitor thread.
-  explicit process_monitor(std::shared_ptr<executor> runner);
+  /// Callbacks run on the monitor thread (or, for a process already gone,
+  /// on the caller's): they must only send a message.
+  process_monitor();
   ~process_monitor();
   process_monitor(const process_monitor&) = delete;
   process_monitor& operator=(const process_monitor&) = delete;
@@ -54,7 +54,6 @@ class process_monitor {
   void run();
   void finish(std::uint64_t id);
 
-  std::shared_ptr<executor> runner_;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;  ///< eventfd that ends run()
   mutable std::mutex mutex_;

@@ -13,7 +13,6 @@
 #include <thread>
 
 #include "iis/activation_socket.hpp"
-#include "iis/executor.hpp"
 #include "iis/net_probe.hpp"
 #include "iis/pool_activity.hpp"
 #include "iis/process.hpp"
@@ -84,8 +83,7 @@ BOOST_AUTO_TEST_CASE(a_reserved_port_refuses_and_cannot_be_taken) {
 BOOST_AUTO_TEST_CASE(monitor_reports_a_pending_connection_once) {
   temp_dir root;
   auto listener = listen_unix(root.path(), "a.sock", "a.sock", 10);
-  auto runner = std::make_shared<executor>(1);
-  process_monitor monitor(runner);
+  process_monitor monitor;
   auto fired = std::make_shared<std::promise<void>>();
   monitor.watch_readable(listener.get(), [fired] { fired->set_value(); });
   auto client = connect_in(root.path(), "a.sock");

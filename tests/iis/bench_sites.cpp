@@ -61,9 +61,9 @@ int main(int argc, char** argv) {
   temp_dir root;
   auto driver = test_driver(root.path());
   const long rss_before = status_value("VmRSS:");
-  auto engine = make_linux_backend(driver);
+  auto engine = make_site_engine(driver);
   std::vector<std::unique_ptr<fake_alloc>> allocs;
-  std::vector<std::unique_ptr<site>> sites;
+  std::vector<std::unique_ptr<site_handle>> sites;
   auto observer = std::make_shared<recording_observer>();
   std::set<int> ports;
   for (int i = 0; i < count; ++i) {

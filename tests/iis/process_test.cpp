@@ -7,7 +7,6 @@
 #include <atomic>
 #include <future>
 
-#include "iis/executor.hpp"
 #include "iis/proc_stats.hpp"
 #include "iis/process.hpp"
 #include "iis/process_monitor.hpp"
@@ -30,8 +29,7 @@ BOOST_AUTO_TEST_CASE(spawn_runs_in_its_own_session_and_reports_exec_errors) {
   BOOST_TEST(!send_signal(process_ref{ref.pid, ref.start_ticks + 1}, SIGKILL));
   BOOST_TEST(read_usage(ref).has_value());
 
-  auto runner = std::make_shared<executor>(2);
-  process_monitor monitor(runner);
+  process_monitor monitor;
   std::promise<exit_status> exited;
   monitor.watch(ref, [&](exit_status status) { exited.set_value(status); });
   BOOST_TEST(send_signal(ref, SIGKILL));
@@ -54,8 +52,7 @@ BOOST_AUTO_TEST_CASE(spawn_runs_in_its_own_session_and_reports_exec_errors) {
 }
 
 BOOST_AUTO_TEST_CASE(monitor_reports_exit_codes_and_gone_processes) {
-  auto runner = std::make_shared<executor>(1);
-  process_monitor monitor(runner);
+  process_monitor monitor;
   spawn_request request;
   request.path = "/bin/sh";
   request.args = {"sh", "-c", "exit 3"};
@@ -79,20 +76,6 @@ BOOST_AUTO_TEST_CASE(signal_names) {
   BOOST_TEST(signal_from_name("9") == SIGKILL);
   BOOST_TEST(signal_from_name("SIGBOGUS") == 0);
   BOOST_TEST(signal_from_name("") == 0);
-}
-
-BOOST_AUTO_TEST_CASE(executor_timers_and_cancel) {
-  executor runner(2);
-  std::atomic<int> fired{0};
-  std::promise<void> done;
-  const auto cancelled = runner.post_after(std::chrono::milliseconds(50), [&] { fired += 100; });
-  runner.post_after(std::chrono::milliseconds(80), [&] {
-    fired += 1;
-    done.set_value();
-  });
-  runner.cancel(cancelled);
-  BOOST_REQUIRE(done.get_future().wait_for(std::chrono::seconds(5)) == std::future_status::ready);
-  BOOST_TEST(fired.load() == 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "iis/backend.hpp"
+#include "tests/iis/actor_site.hpp"
 #include "iis/unix_users.hpp"
 #include "test_support.hpp"
 
@@ -35,9 +36,9 @@ struct site_fixture {
   task_context task = test_task(alloc, port);
   config::task_config config;
   std::shared_ptr<recording_observer> observer = std::make_shared<recording_observer>();
-  std::unique_ptr<backend> engine = make_linux_backend(driver);
+  std::unique_ptr<site_engine> engine = make_site_engine(driver);
   site_plan plan;
-  std::unique_ptr<site> web;
+  std::unique_ptr<site_handle> web;
   std::set<int> seen;
 
   site_fixture() {
@@ -95,7 +96,7 @@ struct site_fixture {
 
   /// A new plugin recovers the site from `state` (Nomad keeps StartTask's).
   void recover_plugin(const std::string& state) {
-    engine = make_linux_backend(driver);
+    engine = make_site_engine(driver);
     observer = std::make_shared<recording_observer>();
     web = engine->recover_site(state, observer);
   }

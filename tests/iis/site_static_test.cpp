@@ -411,18 +411,14 @@ BOOST_AUTO_TEST_CASE(pools_serving_maps_paths_to_pools) {
 }
 
 BOOST_AUTO_TEST_CASE(probe_reports_the_nginx_version) {
-  std::promise<backend_info> probed;
-  engine->probe([&](backend_info info) { probed.set_value(info); });
-  auto info = probed.get_future().get();
+  auto info = engine->probe();
   BOOST_TEST(info.healthy);
   BOOST_TEST(info.version.rfind("nginx/1.", 0) == 0u);
 
   auto broken = driver;
   broken.nginx_path = "/nonexistent/nginx";
   engine->configure(broken);
-  std::promise<backend_info> failed;
-  engine->probe([&](backend_info i) { failed.set_value(i); });
-  info = failed.get_future().get();
+  info = engine->probe();
   BOOST_TEST(!info.healthy);
   BOOST_TEST(info.reason.find("/nonexistent/nginx") != std::string::npos);
 }

@@ -19,6 +19,7 @@
 #include "iis/backend.hpp"
 #include "iis/model.hpp"
 #include "iis/process.hpp"
+#include "tests/iis/actor_site.hpp"
 
 namespace nomad_iis::iis::test {
 

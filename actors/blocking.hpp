@@ -1,0 +1,65 @@
+#pragma once
+// Blocking work (fork/exec, the file system, useradd, openssl) runs on a few
+// worker actors with threads of their own, never on a task's or a pool's
+// thread: an actor hands a closure to the pool and gets the outcome back as
+// the reply to its request. Jobs wait in one queue, so a slow job never
+// holds up the ones behind it while another worker is free.
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/unit.hpp>
+
+#include "messages/site.hpp"
+
+namespace nomad_iis {
+
+/// `workers` worker actors; `detached` gives each its own thread (false in
+/// tests, where CAF's test coordinator runs them deterministically).
+caf::actor spawn_blocking_pool(caf::actor_system& sys, std::size_t workers, bool detached);
+
+/// Text of a worker's error (the pool went away).
+std::string self_error_text(const caf::error& error);
+
+/// What a job produced: its value, or what it threw.
+template <class T>
+struct job_result {
+  std::optional<T> value;
+  std::string error;
+  bool ok() const { return value.has_value(); }
+};
+
+/// Runs `work()` on `pool` and then `then(job_result<T>)` on `self`'s thread
+/// (T = caf::unit_t for work that returns nothing).
+template <class T, class Self, class Work, class Then>
+void off_thread(Self* self, const caf::actor& pool, Work work, Then then) {
+  auto out = std::make_shared<job_result<T>>();
+  auto next = std::make_shared<Then>(std::move(then));
+  msg::blocking_job job{[out, work = std::move(work)]() mutable {
+    try {
+      if constexpr (std::is_void_v<decltype(work())>) {
+        work();
+        out->value.emplace();
+      } else {
+        out->value.emplace(work());
+      }
+    } catch (const std::exception& e) {
+      out->error = e.what();
+    }
+  }};
+  self->request(pool, caf::infinite, std::move(job))
+      .then([out, next]() { (*next)(std::move(*out)); },
+            [out, next](caf::error& error) {
+              out->error = "blocking worker: " + self_error_text(error);
+              (*next)(std::move(*out));
+            });
+}
+
+}  // namespace nomad_iis

@@ -1,0 +1,319 @@
+// The pool actor: what happens when one of its processes ends on its own
+// (nginx respawned a worker, the pool's nginx master or an application
+// process died), rapid-fail protection, and periodic recycles.
+
+#include <signal.h>
+
+#include <algorithm>
+
+#include <caf/all.hpp>
+
+#include "actors/blocking.hpp"
+#include "actors/pool_flows.hpp"
+#include "iis/net_probe.hpp"
+#include "iis/nginx_log.hpp"
+#include "iis/site_layout.hpp"
+
+namespace nomad_iis::pool {
+namespace {
+
+/// How long a replacement for a crashed process waits for logmon.
+constexpr auto repair_output_wait = std::chrono::seconds(5);
+
+std::string pool_log(pool_actor_ptr self) {
+  return iis::layout::alert_log(self->state.plan().data_dir,
+                                iis::layout::pool_instance(self->state.index));
+}
+
+bool repairable(pool_actor_ptr self) {
+  const auto& st = self->state;
+  return st.status == iis::pool_status::started && !st.idle;
+}
+
+void give_up(pool_actor_ptr self, finished_fn finished, const std::string& what,
+             const std::string& error) {
+  emit(self, what + " and could not be restarted (" + error + "); stopping the pool");
+  stop_pool(self, [finished](std::optional<std::string>) { finished(); });
+}
+
+}  // namespace
+
+void repair_pool_master(pool_actor_ptr self, iis::process_ref old, iis::exit_status status,
+                        finished_fn finished) {
+  if (!repairable(self)) {
+    finished();
+    return;
+  }
+  auto& st = self->state;
+  std::vector<iis::process_ref> orphans;
+  for (auto& [pid, item] : st.processes) {
+    if (item.kind == role::worker) {
+      item.retiring = true;
+      orphans.push_back(item.ref);
+    }
+  }
+  const std::string what = "application pool " + pool_name(self) + ": nginx master " +
+                           std::to_string(old.pid) + " exited (" + iis::describe(status) + ")";
+  // Workers outlive a killed master and keep the old socket: end them first.
+  kill_and_forget(self, orphans, [self, old, status, what, finished](auto) {
+    auto plan = self->state.ctx.plan;
+    std::vector<iis::app_runtime> apps;
+    for (const auto& app : self->state.apps) apps.push_back(app.runtime);
+    off_thread<caf::unit_t>(
+        self, self->state.ctx.workers,
+        [plan, index = self->state.index, apps] { iis::write_pool_conf(*plan, index, apps); },
+        [self, old, status, what, finished](job_result<caf::unit_t> written) {
+          if (!written.ok()) {
+            give_up(self, finished, what, written.error);
+            return;
+          }
+          auto& st = self->state;
+          open_outputs(
+              self, st.polls, st.plan(), self->clock().now() + repair_output_wait, true,
+              [self] { return self->state.handing_over; },
+              [self, old, status, what, finished](std::optional<std::string>, outputs_ptr outputs) {
+                // Requests queue in the pool's socket meanwhile (ours, inherited).
+                open_listener(self, [self, old, status, what, finished,
+                                     outputs](std::optional<std::string> error) {
+                  if (error) {
+                    give_up(self, finished, what, *error);
+                    return;
+                  }
+                  // Only the master: the applications keep running.
+                  spawn_pool(
+                      self, outputs,
+                      [self, old, status, what, finished](std::optional<std::string> error) {
+                        if (error) {
+                          give_up(self, finished, what, *error);
+                          return;
+                        }
+                        auto& st = self->state;
+                        auto targets = pool_targets(self);
+                        targets.erase(std::remove_if(targets.begin(), targets.end(),
+                                                     [&](const ready_target& t) {
+                                                       return !(t.owner == st.master);
+                                                     }),
+                                      targets.end());
+                        wait_ready(
+                            self, st.polls, st.ctx, targets,
+                            [self, old, status, what, finished](std::optional<std::string> error) {
+                              if (error) {
+                                give_up(self, finished, what, *error);
+                                return;
+                              }
+                              const auto master = self->state.master;
+                              adopt_workers(
+                                  self, master, self->clock().now() + adopt_limit,
+                                  [self, old, status, master, finished](auto) {
+                                    emit(self, "worker " + std::to_string(old.pid) +
+                                                   " (nginx master) of pool " + pool_name(self) +
+                                                   " exited (" + iis::describe(status) +
+                                                   "); restarted as " + std::to_string(master.pid));
+                                    finished();
+                                  });
+                            });
+                      },
+                      true);
+                });
+              });
+        });
+  });
+}
+
+namespace {
+
+void replace_pool_worker(pool_actor_ptr self, iis::process_ref old, iis::exit_status status,
+                         finished_fn finished) {
+  const auto master = self->state.master;
+  if (!repairable(self) || !master.pid) {
+    finished();
+    return;
+  }
+  // nginx respawns its crashed worker itself; we learn the new PID and report.
+  adopt_workers(self, master, self->clock().now() + adopt_limit,
+                [self, old, status, finished](std::vector<iis::process_ref> adopted) {
+                  std::string reason = status.known
+                                           ? iis::describe(status)
+                                           : iis::worker_exit_reason(pool_log(self), old.pid);
+                  if (reason.empty()) reason = "status unknown";
+                  std::string message = "worker " + std::to_string(old.pid) + " of pool " +
+                                        pool_name(self) + " exited (" + reason + ")";
+                  if (!adopted.empty())
+                    message += "; restarted as " + std::to_string(adopted.front().pid);
+                  emit(self, message);
+                  finished();
+                });
+}
+
+}  // namespace
+
+void restart_app(pool_actor_ptr self, std::size_t index, iis::process_ref old,
+                 iis::exit_status status, finished_fn finished) {
+  auto& st = self->state;
+  if (!repairable(self) || st.apps[index].process.pid) {
+    finished();
+    return;
+  }
+  const std::string what = "worker " + std::to_string(old.pid) + " of pool " + pool_name(self) +
+                           " exited (" + iis::describe(status) + ")";
+  const auto port = st.apps[index].runtime.port;
+  // Keep the port when it is free, so the front needs no reload.
+  std::int32_t new_port = port;
+  try {
+    if (new_port == 0 || iis::check_bindable("127.0.0.1", new_port))
+      new_port = iis::pick_loopback_port();
+  } catch (const std::exception& e) {
+    give_up(self, finished, what, e.what());
+    return;
+  }
+  analyse_apps(self, [self, index, port, new_port, what, finished](std::optional<std::string> error,
+                                                                   bool) {
+    if (error || !self->state.apps[index].runtime.handler) {
+      give_up(self, finished, what, error.value_or("its web.config names no process any more"));
+      return;
+    }
+    auto& st = self->state;
+    open_outputs(
+        self, st.polls, st.plan(), self->clock().now() + repair_output_wait, true,
+        [self] { return self->state.handing_over; },
+        [self, index, port, new_port, what, finished](std::optional<std::string>,
+                                                      outputs_ptr outputs) {
+          auto& st = self->state;
+          auto plan = st.ctx.plan;
+          auto runtime = st.apps[index].runtime;
+          off_thread<iis::process_ref>(
+              self, st.ctx.workers,
+              [plan, launcher = st.ctx.launcher, runtime, new_port, outputs] {
+                auto launch = iis::app_request(*plan, runtime, new_port);
+                launch.request.stdout_fd = launch.log ? launch.log.get() : outputs->out.get();
+                launch.request.stderr_fd = launch.log ? launch.log.get() : outputs->err.get();
+                const auto process = launcher->spawn(launch.request);
+                iis::record_app(*plan, runtime.app, process, new_port);
+                return process;
+              },
+              [self, index, port, new_port, what, finished](job_result<iis::process_ref> started) {
+                if (!started.ok()) {
+                  give_up(self, finished, what, started.error);
+                  return;
+                }
+                auto& st = self->state;
+                const auto process = *started.value;
+                st.apps[index].process = process;
+                st.apps[index].runtime.port = new_port;
+                track(self, process, role::app, index);
+                auto report = [self, what, process, finished] {
+                  emit(self, what + "; restarted as " + std::to_string(process.pid));
+                  finished();
+                };
+                auto targets = pool_targets(self);
+                targets.erase(
+                    std::remove_if(targets.begin(), targets.end(),
+                                   [&](const ready_target& t) { return !(t.owner == process); }),
+                    targets.end());
+                wait_ready(self, st.polls, st.ctx, targets,
+                           [self, port, new_port, what, report,
+                            finished](std::optional<std::string> error) {
+                             if (error) {
+                               give_up(self, finished, what, *error);
+                               return;
+                             }
+                             if (port == new_port) {
+                               report();
+                               return;
+                             }
+                             reload_front(self, [self, what, report, finished](
+                                                    std::optional<std::string> error, auto) {
+                               if (error)
+                                 give_up(self, finished, what, *error);
+                               else
+                                 report();
+                             });
+                           });
+              });
+        });
+  });
+}
+
+void on_exit(pool_actor_ptr self, const iis::process_ref& ref, iis::exit_status status) {
+  auto& st = self->state;
+  auto it = st.processes.find(ref.pid);
+  if (it == st.processes.end() || !(it->second.ref == ref)) return;
+  const auto item = it->second;
+  st.processes.erase(it);
+  // An idle pool's exits belong to its idle stop or its start on demand.
+  const bool expected = st.status != iis::pool_status::started || item.retiring || st.idle;
+  operation repair;
+  switch (item.kind) {
+    case role::master:
+      if (st.master == ref) st.master = iis::process_ref{};
+      if (expected) return;
+      repair = [self, ref, status](finished_fn finished) {
+        repair_pool_master(self, ref, status, finished);
+      };
+      break;
+    case role::worker:
+      if (expected || st.master.pid == 0) return;
+      repair = [self, ref, status](finished_fn finished) {
+        replace_pool_worker(self, ref, status, finished);
+      };
+      break;
+    case role::app: {
+      auto& app = st.apps[item.app];
+      const bool current = app.process == ref;
+      if (current) app.process = iis::process_ref{};
+      if (expected || !current) return;
+      repair = [self, index = item.app, ref, status](finished_fn finished) {
+        restart_app(self, index, ref, status, finished);
+      };
+      break;
+    }
+  }
+  if (record_crash(self))
+    run_exclusive(self, [self](finished_fn finished) { rapid_fail_stop(self, finished); });
+  else
+    run_exclusive(self, std::move(repair));
+}
+
+void rapid_fail_stop(pool_actor_ptr self, finished_fn finished) {
+  auto& st = self->state;
+  if (st.status != iis::pool_status::started) {
+    finished();
+    return;
+  }
+  const auto crashes = st.crashes.size();
+  stop_pool(self, [self, crashes, finished](std::optional<std::string>) {
+    const auto& pool = self->state.pool();
+    emit(self, "application pool " + pool.name +
+                   " stopped by rapid-fail protection: " + std::to_string(crashes) +
+                   " worker crashes within " + iis::seconds_text(pool.rapid_fail_interval) +
+                   " (limit " + std::to_string(pool.rapid_fail_max_crashes) + ")");
+    finished();
+  });
+}
+
+void arm_periodic_restart(pool_actor_ptr self) {
+  auto& st = self->state;
+  const auto& period = st.pool().periodic_restart;
+  if (!period || period->count() <= 0) return;
+  self->delayed_send(self, *period, atom::periodic_v, ++st.periodic_generation);
+}
+
+void on_periodic(pool_actor_ptr self, std::uint64_t generation) {
+  if (generation != self->state.periodic_generation) return;
+  run_exclusive(self, [self, generation](finished_fn finished) {
+    auto& st = self->state;
+    if (generation != st.periodic_generation || st.status != iis::pool_status::started) {
+      finished();
+      return;
+    }
+    recycle_pool(self, true, [self, finished](std::optional<std::string> error) {
+      emit(self, "application pool " + pool_name(self) + " recycled (periodic_restart " +
+                     iis::seconds_text(*self->state.pool().periodic_restart) + ")" +
+                     (error ? ": " + *error : ""));
+      arm_periodic_restart(self);
+      finished();
+    });
+  });
+}
+
+}  // namespace nomad_iis::pool

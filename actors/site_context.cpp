@@ -1,0 +1,154 @@
+#include "actors/site_context.hpp"
+
+#include <signal.h>
+
+#include <algorithm>
+
+#include <caf/all.hpp>
+
+#include "iis/nginx_log.hpp"
+#include "messages/messages.hpp"
+#include "messages/site.hpp"
+
+namespace nomad_iis {
+
+std::uint64_t watch_process(caf::event_based_actor* self, iis::launcher& launcher,
+                            const iis::process_ref& process) {
+  auto addr = self->address();
+  return launcher.watch_exit(process, [addr, process](iis::exit_status status) {
+    if (auto owner = caf::actor_cast<caf::actor>(addr))
+      caf::anon_send(owner, msg::process_exit{process, status});
+  });
+}
+
+std::vector<iis::process_ref> kill_all(iis::launcher& launcher,
+                                       const std::vector<iis::process_ref>& processes) {
+  std::vector<iis::process_ref> out;
+  auto add = [&out](const iis::process_ref& p) {
+    if (std::find(out.begin(), out.end(), p) != out.end()) return false;
+    out.push_back(p);
+    return true;
+  };
+  for (const auto& process : processes) {
+    launcher.signal(process, SIGSTOP);
+    for (const auto& child : launcher.children(process)) {
+      if (add(child)) launcher.signal(child, SIGKILL);
+    }
+    add(process);
+    launcher.signal(process, SIGKILL);
+  }
+  return out;
+}
+
+void wait_gone(caf::event_based_actor* self, poller& polls, iis::launcher& launcher,
+               std::vector<iis::process_ref> processes, poller::time_point deadline,
+               std::function<void(std::vector<iis::process_ref>)> next) {
+  auto left = std::make_shared<std::vector<iis::process_ref>>(std::move(processes));
+  polls.start(
+      self,
+      [left, &launcher] {
+        left->erase(std::remove_if(left->begin(), left->end(),
+                                   [&](const iis::process_ref& p) { return !launcher.alive(p); }),
+                    left->end());
+        return left->empty();
+      },
+      deadline, gone_interval, [left, next = std::move(next)](bool) { next(*left); });
+}
+
+void open_outputs(caf::event_based_actor* self, poller& polls, const iis::site_plan& plan,
+                  poller::time_point deadline, bool fall_back_to_null,
+                  std::function<bool()> give_up,
+                  std::function<void(std::optional<std::string>, outputs_ptr)> next) {
+  auto fds = std::make_shared<iis::output_fds>();
+  auto error = std::make_shared<std::optional<std::string>>();
+  polls.start(
+      self,
+      [&plan, fds, error, fall_back_to_null, give_up] {
+        try {
+          iis::try_open_outputs(plan, *fds);
+        } catch (const std::exception& e) {
+          *error = e.what();
+        }
+        return fds->complete() || error->has_value() || (fall_back_to_null && give_up());
+      },
+      deadline, outputs_interval,
+      [&plan, fds, error, fall_back_to_null, next = std::move(next)](bool) {
+        if (!*error && fds->complete()) {
+          next(std::nullopt, fds);
+        } else if (fall_back_to_null) {
+          next(std::nullopt, std::make_shared<iis::output_fds>());
+        } else {
+          next(error->value_or("nobody reads the task's log FIFO " + plan.stdout_path), nullptr);
+        }
+      });
+}
+
+void emit(caf::event_based_actor* self, const site_context& ctx, const std::string& message,
+          std::map<std::string, std::string> annotations) {
+  annotations.emplace("site", ctx.plan->site_name);
+  msg::task_event event;
+  event.message = message;
+  event.annotations = std::move(annotations);
+  if (auto owner = caf::actor_cast<caf::actor>(ctx.owner)) self->send(owner, std::move(event));
+}
+
+void wait_ready(caf::event_based_actor* self, poller& polls, const site_context& ctx,
+                std::vector<ready_target> targets,
+                std::function<void(std::optional<std::string>)> next) {
+  auto pending = std::make_shared<std::vector<ready_target>>(std::move(targets));
+  auto error = std::make_shared<std::optional<std::string>>();
+  auto latest = self->clock().now();
+  for (const auto& target : *pending) latest = std::max(latest, target.deadline);
+  polls.start(
+      self,
+      [self, ctx, pending, error] {
+        auto& launcher = *ctx.launcher;
+        const auto now = self->clock().now();
+        for (auto it = pending->begin(); it != pending->end();) {
+          const bool ready = it->nginx_workers ? !launcher.children(it->owner).empty()
+                             : it->socket.empty()
+                                 ? launcher.accepts_tcp(it->ip, it->port)
+                                 : launcher.accepts_unix(ctx.plan->data_dir, it->socket);
+          if (ready) {
+            it = pending->erase(it);
+            continue;
+          }
+          if (it->owner.pid != 0 && !launcher.alive(it->owner)) {
+            const std::string why = it->owner_log.empty() ? "" : iis::last_emergency(it->owner_log);
+            *error = it->what + ": the process exited during start" +
+                     (why.empty() ? std::string() : ": " + why);
+            return true;
+          }
+          if (now >= it->deadline) {
+            *error = it->what + " did not accept connections within " + it->limit_text;
+            return true;
+          }
+          ++it;
+        }
+        return pending->empty();
+      },
+      latest + std::chrono::seconds(1), gone_interval,
+      [next = std::move(next), pending, error](bool done) {
+        if (!done && !*error && !pending->empty()) {
+          *error = pending->front().what + " did not accept connections in time";
+        }
+        next(*error);
+      });
+}
+
+void wait_retired(caf::event_based_actor* self, poller& polls, iis::launcher& launcher,
+                  std::vector<iis::process_ref> workers, poller::time_point deadline,
+                  std::function<void()> next) {
+  // Between forking new workers and telling the old ones to quit, nginx
+  // still lets the old generation accept; a reload is only done after that.
+  polls.start(
+      self,
+      [&launcher, workers = std::move(workers)] {
+        return std::all_of(workers.begin(), workers.end(), [&](const iis::process_ref& worker) {
+          return !launcher.alive(worker) || launcher.shutting_down(worker);
+        });
+      },
+      deadline, retire_interval, [next = std::move(next)](bool) { next(); });
+}
+
+}  // namespace nomad_iis

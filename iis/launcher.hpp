@@ -1,0 +1,55 @@
+#pragma once
+// The port through which the actors touch the processes and sockets of a
+// site. One interface, so the actor tests run the pool flows on a fake (no
+// processes, virtual time) and the product on Linux (fork/exec, pidfds,
+// /proc).
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "iis/model.hpp"
+#include "iis/process.hpp"
+#include "iis/socket_keeper.hpp"
+
+namespace nomad_iis::iis {
+
+class launcher {
+ public:
+  virtual ~launcher() = default;
+
+  /// Starts a process (fork/exec). May take milliseconds: call it from a
+  /// blocking worker, never from an actor's own thread.
+  virtual process_ref spawn(const spawn_request& request) = 0;
+
+  /// Starts a socket keeper that holds `fd` (socket_keeper.hpp); blocking like spawn().
+  virtual process_ref start_keeper(int fd, const keeper_spec& spec) = 0;
+
+  /// Signals exactly the process `process` names; false when it is gone.
+  virtual bool signal(const process_ref& process, int signal) = 0;
+  virtual bool alive(const process_ref& process) = 0;
+  /// Live children (the workers of an nginx master).
+  virtual std::vector<process_ref> children(const process_ref& parent) = 0;
+  /// An nginx worker of an old generation ("worker process is shutting down").
+  virtual bool shutting_down(const process_ref& worker) = 0;
+
+  virtual bool accepts_tcp(const std::string& ip, std::int32_t port) = 0;
+  /// `name` relative to `dir` (the site's data dir).
+  virtual bool accepts_unix(const std::string& dir, const std::string& name) = 0;
+
+  /// Calls `on_exit` once when the process ends. It runs on another thread
+  /// and must only send a message. Returns an id for unwatch().
+  virtual std::uint64_t watch_exit(const process_ref& process,
+                                   std::function<void(exit_status)> on_exit) = 0;
+  /// Calls `on_ready` once when `fd` (a listening socket) has a connection
+  /// waiting; same thread rules. The fd stays the caller's: unwatch first.
+  virtual std::uint64_t watch_readable(int fd, std::function<void()> on_ready) = 0;
+  virtual void unwatch(std::uint64_t id) = 0;
+};
+
+/// fork/exec, pidfds and one epoll thread for every site's exits and sockets.
+std::shared_ptr<launcher> make_linux_launcher();
+
+}  // namespace nomad_iis::iis

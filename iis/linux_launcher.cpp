@@ -1,0 +1,57 @@
+// make_linux_launcher(): the launcher port on Linux.
+
+#include "iis/launcher.hpp"
+#include "iis/net_probe.hpp"
+#include "iis/process_monitor.hpp"
+
+namespace nomad_iis::iis {
+namespace {
+
+class linux_launcher final : public launcher {
+ public:
+  process_ref spawn(const spawn_request& request) override { return spawn_process(request); }
+
+  process_ref start_keeper(int fd, const keeper_spec& spec) override {
+    const auto keeper = iis::start_keeper(fd, spec);
+    monitor_.watch(keeper, [](exit_status) {});  // reaps it once stopped
+    return keeper;
+  }
+
+  bool signal(const process_ref& process, int signal) override {
+    return send_signal(process, signal);
+  }
+  bool alive(const process_ref& process) override { return is_alive(process); }
+  std::vector<process_ref> children(const process_ref& parent) override {
+    return children_of(parent);
+  }
+  bool shutting_down(const process_ref& worker) override {
+    return command_line(worker.pid).find("shutting down") != std::string::npos;
+  }
+
+  bool accepts_tcp(const std::string& ip, std::int32_t port) override {
+    return iis::accepts_tcp(ip, port);
+  }
+  bool accepts_unix(const std::string& dir, const std::string& name) override {
+    return iis::accepts_unix(dir, name);
+  }
+
+  std::uint64_t watch_exit(const process_ref& process,
+                           std::function<void(exit_status)> on_exit) override {
+    return monitor_.watch(process, std::move(on_exit));
+  }
+  std::uint64_t watch_readable(int fd, std::function<void()> on_ready) override {
+    return monitor_.watch_readable(fd, std::move(on_ready));
+  }
+  void unwatch(std::uint64_t id) override { monitor_.unwatch(id); }
+
+ private:
+  process_monitor monitor_;
+};
+
+}  // namespace
+
+std::shared_ptr<launcher> make_linux_launcher() {
+  return std::make_shared<linux_launcher>();
+}
+
+}  // namespace nomad_iis::iis

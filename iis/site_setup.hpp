@@ -1,0 +1,103 @@
+#pragma once
+// What the actors of a site do to files, configs and certificates, as plain
+// functions without state: they may block (file system, useradd, openssl),
+// so the actors call them from blocking workers and keep the results.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/unique_fd.hpp"
+#include "iis/model.hpp"
+#include "iis/process.hpp"
+#include "iis/web_config.hpp"
+
+namespace nomad_iis::iis {
+
+/// Something worth a Nomad task event ("worker 1234 of pool default crashed; restarted").
+struct site_event {
+  std::string message;
+  std::map<std::string, std::string> annotations;
+};
+
+/// What a pool knows of one of its applications.
+struct app_runtime {
+  std::size_t app = 0;                     ///< index into plan.applications
+  std::optional<process_handler> handler;  ///< nullopt: static content
+  std::optional<std::uint64_t> max_body;   ///< web.config request limit
+  std::int32_t port = 0;                   ///< handler apps: where it listens (0 = none)
+};
+
+/// How one pool's applications are routed by the front.
+struct pool_routes {
+  std::size_t pool = 0;
+  bool down = false;  ///< stopped or stopping: its applications answer 503/444
+  std::vector<app_runtime> apps;
+};
+
+/// Users, folders, environment file, placeholder, directory security,
+/// certificates, and a check that every binding can be bound. Throws what
+/// fails; returns the events worth reporting.
+std::vector<site_event> prepare_site(const site_plan& plan);
+
+/// Applies directory security again (after a file change); what it left alone.
+std::vector<site_event> secure_site(const site_plan& plan);
+
+/// Kills nothing: removes the data dir and the pools' own users. What stayed.
+std::vector<std::string> remove_site(const site_plan& plan);
+
+/// The applications of `pool` as their web.config files say now (ports 0).
+std::vector<app_runtime> read_pool_apps(const site_plan& plan, std::size_t pool);
+
+/// Renders and writes the pool's nginx configuration (its static applications).
+void write_pool_conf(const site_plan& plan, std::size_t pool, const std::vector<app_runtime>& apps);
+
+/// Renders and writes the front's configuration from every pool's routes.
+void write_front_conf(const site_plan& plan, const std::vector<pool_routes>& routes);
+
+/// How an nginx instance of the site starts (output fds left to the caller);
+/// `listener` >= 0 is handed over as fd 3 (NGINX="3;").
+spawn_request nginx_request(const site_plan& plan, const std::string& instance, int listener);
+
+/// An application process of the pool: its spawn request with its log
+/// descriptor (stdoutLogEnabled) opened below the task without following links.
+struct app_launch {
+  spawn_request request;
+  unique_fd log;  ///< empty: the task's stdout/stderr
+};
+app_launch app_request(const site_plan& plan, const app_runtime& app, std::int32_t port);
+
+/// Records a started application ("pid start_ticks port") for recoveries.
+void record_app(const site_plan& plan, std::size_t app, const process_ref& process,
+                std::int32_t port);
+
+/// Writes or removes the pool's stopped marker (see layout::pool_stopped_marker).
+void persist_pool_stopped(const site_plan& plan, std::size_t pool, bool stopped);
+bool pool_stopped_marked(const site_plan& plan, std::size_t pool);
+
+/// The pool's nginx master as its pid file names it, if that process is an
+/// nginx master working in this site's folder.
+process_ref running_pool_master(const site_plan& plan, std::size_t pool);
+
+/// The application process its pid file names and its port, if alive.
+std::optional<std::pair<process_ref, std::int32_t>> running_app(const site_plan& plan,
+                                                                std::size_t app);
+
+/// The task's stdout/stderr FIFOs opened for writing, without blocking:
+/// empty fds while nobody reads them yet. Throws on other errors.
+struct output_fds {
+  unique_fd out;
+  unique_fd err;
+  bool complete() const { return out && err; }
+};
+void try_open_outputs(const site_plan& plan, output_fds& fds);
+
+/// "90s" or "1500ms".
+std::string seconds_text(duration value);
+/// "1.2.3.4:80", "[::1]:80", "*:80".
+std::string address_text(const std::string& ip, std::int32_t port);
+std::string join(const std::vector<std::string>& items, const char* separator = ", ");
+
+}  // namespace nomad_iis::iis

@@ -1,0 +1,156 @@
+#pragma once
+// The messages between a task actor and the actors it owns: its site's
+// front and one actor per application pool. Local only (they carry the
+// plan's and web.config's types and are never serialised), so they are
+// marked as unsafe message types instead of getting inspect() overloads.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+
+#include "iis/backend.hpp"
+#include "iis/model.hpp"
+#include "iis/process.hpp"
+#include "iis/site_setup.hpp"
+#include "iis/state_codec.hpp"
+#include "messages/management.hpp"
+
+namespace nomad_iis::msg {
+
+/// Blocking work for a worker actor (actors/blocking.hpp).
+struct blocking_job {
+  std::function<void()> work;
+};
+
+/// A process an actor watches has ended (from the launcher's monitor).
+struct process_exit {
+  iis::process_ref process;
+  iis::exit_status status;
+};
+
+// ---- task actor ----
+
+/// StartTask with a plan made already (the site suites plan in C++).
+struct start_planned {
+  iis::task_context task;
+  iis::site_plan plan;
+};
+
+/// How the site looks now (iis::site_snapshot), composed from the views.
+struct get_site_snapshot {};
+
+/// What TaskHandle.driver_state would hold now (a string).
+struct get_driver_state {};
+
+// ---- pool actor ----
+
+/// Site start, step 1: read web.config, pick ports, write the pool's nginx
+/// config, open its socket. Answered with pool_routes.
+struct pool_prepare {};
+
+/// Site start, step 2 (the front's config is written): start the workers
+/// of an AlwaysRunning pool, or wait for requests (OnDemand).
+struct pool_launch {};
+
+/// Start, stop or recycle through a signal or the Management API; `all`
+/// says the request named no pool (recycling all skips stopped pools).
+struct pool_request {
+  pool_op op = pool_op::start;
+  bool all = false;
+};
+
+/// The site stops: graceful within `timeout` (the front is gone already).
+struct pool_shutdown {
+  iis::duration timeout{};
+  int app_signal = 15;
+};
+
+/// Kill everything now (destroy, a failed start, the front died).
+struct pool_kill {};
+
+/// The plugin exits: start idle pools nothing else could start.
+struct pool_hand_over {};
+
+/// What a pool actor tells its task actor after every change.
+struct pool_view {
+  std::size_t pool = 0;
+  iis::pool_status status = iis::pool_status::stopped;
+  bool idle = false;
+  iis::process_ref master;
+  std::vector<iis::process_ref> workers;  ///< live workers (nginx workers, app processes)
+  std::vector<iis::process_ref> all;      ///< every process of the pool (usage)
+  std::vector<iis::saved_app> apps;       ///< handler apps, for the driver state
+};
+
+/// Reply to pool_prepare (and what a pool sends with front_reload).
+struct pool_prepared {
+  iis::pool_routes routes;
+};
+
+// ---- front actor ----
+
+/// Write the front's config from every pool's routes, start it, wait until
+/// its bindings accept. Answered with the front's process.
+struct front_start {
+  std::vector<iis::pool_routes> routes;
+};
+
+/// A pool's routes changed: render, SIGHUP, wait until the old workers stop
+/// accepting. Answered with front_reloaded.
+struct front_reload {
+  iis::pool_routes routes;
+};
+struct front_reloaded {
+  std::vector<iis::process_ref> old_workers;  ///< they may still drain
+};
+
+/// The site stops: SIGQUIT, wait up to `timeout`. Answered with front_left.
+struct front_stop {
+  iis::duration timeout{};
+};
+struct front_left {
+  std::vector<iis::process_ref> processes;
+};
+
+/// Kill the front now.
+struct front_kill {};
+
+/// The front's master exited on its own: the site is down.
+struct front_died {
+  iis::exit_status status;
+};
+
+/// What the front actor tells its task actor after every change.
+struct front_view {
+  iis::process_ref master;
+  std::vector<iis::process_ref> workers;
+};
+
+}  // namespace nomad_iis::msg
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::blocking_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::start_planned)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::get_site_snapshot)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::get_driver_state)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::iis::site_snapshot)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::process_exit)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::pool_prepare)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::pool_launch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::pool_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::pool_shutdown)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::pool_kill)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::pool_hand_over)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::pool_view)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::pool_prepared)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::front_start)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::front_reload)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::front_reloaded)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::front_stop)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::front_left)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::front_kill)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::front_died)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::front_view)
