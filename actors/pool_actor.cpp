@@ -84,6 +84,7 @@ void track(pool_actor_ptr self, const iis::process_ref& ref, role kind, std::siz
     it->second = pool_actor_state::tracked{ref, kind, app};
   }
   it->second.watch = watch_process(self, self->state.launcher(), ref);
+  publish(self);
 }
 
 void forget(pool_actor_ptr self, const std::vector<iis::process_ref>& processes) {
@@ -94,6 +95,7 @@ void forget(pool_actor_ptr self, const std::vector<iis::process_ref>& processes)
     auto it = tracked.find(process.pid);
     if (it != tracked.end() && it->second.ref == process) tracked.erase(it);
   }
+  publish(self);
 }
 
 void set_retiring(pool_actor_ptr self, const std::vector<iis::process_ref>& processes, bool value) {
@@ -149,6 +151,7 @@ void mark_stopped(pool_actor_ptr self) {
   st.waking = false;
   st.master = iis::process_ref{};
   for (auto& app : st.apps) app.process = iis::process_ref{};
+  publish(self);
 }
 
 std::string pool_name(pool_actor_ptr self) {
@@ -275,6 +278,9 @@ caf::behavior pool_actor(pool_actor_ptr self, site_context ctx, std::size_t inde
       },
       [self](msg::pool_kill) {
         return exclusive_reply(self, [self](step done) { kill(self, std::move(done)); });
+      },
+      [self](msg::pool_sync) {
+        return exclusive_reply(self, [](step done) { done(std::nullopt); });
       },
       [self](msg::pool_hand_over) -> caf::result<void> {
         auto rp = self->make_response_promise();

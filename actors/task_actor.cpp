@@ -241,7 +241,12 @@ caf::result<void> recover(task_actor_ptr self, msg::recover_task& m) {
   st.recovered = true;
   announce(self);
   logging::log(*log(), spdlog::level::info, "task recovered", {{"task_id", st.task.task_id}});
-  return caf::unit;
+  // Answered once the pools know what runs; requests meanwhile wait their turn.
+  auto rp = self->make_response_promise();
+  run_op(
+      self, [self](site::done_fn done) { site::settle(self, std::move(done)); },
+      [rp](std::optional<std::string>) mutable { rp.deliver(caf::unit); });
+  return rp;
 }
 
 caf::result<void> stop(task_actor_ptr self, msg::stop_task& m) {

@@ -247,6 +247,10 @@ void recover(task_actor_ptr self, iis::saved_site saved) {
       });
 }
 
+void settle(task_actor_ptr self, done_fn done) {
+  ask_pools(self, msg::pool_sync{}, std::move(done));
+}
+
 void stop(task_actor_ptr self, iis::duration timeout, int app_signal, done_fn done) {
   const auto deadline = self->clock().now() + timeout;
   self->request(self->state.front, caf::infinite, msg::front_stop{timeout})
@@ -343,8 +347,9 @@ void refresh_access(task_actor_ptr self, std::function<void()> done) {
 
 void front_died(task_actor_ptr self, iis::exit_status status,
                 std::function<void(msg::exit_result)> done) {
-  // The front holds the bindings: without it the site is down. The pools go.
-  ask_pools(self, msg::pool_kill{}, [self, status, done](std::optional<std::string>) {
+  // The front holds the bindings: without it the site is down. Its orphaned
+  // workers (they keep the ports) and the pools go.
+  kill_children(self, [self, status, done](std::optional<std::string>) {
     msg::exit_result result;
     const std::int32_t code = status.known ? status.code : -1;
     result.signal = status.known ? status.signal : 0;

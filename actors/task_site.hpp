@@ -25,6 +25,9 @@ void start(task_actor_ptr self, iis::site_plan plan, done_fn done);
 /// when its front no longer runs.
 void recover(task_actor_ptr self, iis::saved_site saved);
 
+/// Done once every pool ran what a recovery queued (the views are current).
+void settle(task_actor_ptr self, done_fn done);
+
 /// Graceful: the front first (it stops accepting and finishes what is in
 /// flight while the pools still answer), then the pools; SIGKILL at the end.
 void stop(task_actor_ptr self, iis::duration timeout, int app_signal, done_fn done);

@@ -72,6 +72,9 @@ struct pool_shutdown {
 /// Kill everything now (destroy, a failed start, the front died).
 struct pool_kill {};
 
+/// Answered once the operations queued before it ran (a recovery).
+struct pool_sync {};
+
 /// The plugin exits: start idle pools nothing else could start.
 struct pool_hand_over {};
 
@@ -143,6 +146,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::pool_launch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::pool_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::pool_shutdown)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::pool_kill)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::pool_sync)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::pool_hand_over)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::pool_view)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::pool_prepared)

@@ -54,10 +54,18 @@ site_handle::site_handle(site_engine& engine, caf::actor task, task_context cont
       context_(std::move(context)),
       plan_(std::move(plan)),
       observer_(std::move(observer)),
-      owner_ended_(std::make_shared<bool>(false)) {}
+      owner_ended_(std::make_shared<bool>(false)),
+      alive_(std::make_shared<std::atomic<bool>>(true)) {}
 
 site_handle::~site_handle() {
+  *alive_ = false;
   caf::anon_send_exit(task_, caf::exit_reason::user_shutdown);
+}
+
+completion site_handle::guarded(completion done) const {
+  return [alive = alive_, done = std::move(done)](std::optional<std::string> error) {
+    if (*alive) done(std::move(error));
+  };
 }
 
 void site_handle::ask_void(caf::message message, completion done) {
@@ -67,7 +75,7 @@ void site_handle::ask_void(caf::message message, completion done) {
             .then([done]() { done(std::nullopt); },
                   [done](caf::error& error) { done(error_text(error)); });
       },
-      task_, std::move(message), std::move(done));
+      task_, std::move(message), guarded(std::move(done)));
 }
 
 void site_handle::watch_exit() {
@@ -93,7 +101,7 @@ void site_handle::start(completion done) {
                   [done](caf::error& error) { done(error_text(error)); });
       },
       task_, msg::start_planned{context_, plan_},
-      completion([this, done](std::optional<std::string> error) {
+      guarded([this, done](std::optional<std::string> error) {
         if (!error) watch_exit();
         done(std::move(error));
       }));
@@ -177,12 +185,12 @@ std::vector<std::string> site_handle::pools_serving(const std::string& task_path
   return site::pools_serving(plan_, task_path);
 }
 
-site_engine::site_engine(const config::driver_config& driver) : driver_(driver) {
-  caf::actor_system_config cfg;
-  configure_actor_system(cfg);
-  cfg.set("logger.verbosity", caf::atom("quiet"));
-  cfg.set("logger.console", caf::atom("none"));
-  system_ = std::make_unique<caf::actor_system>(cfg);
+site_engine::site_engine(const config::driver_config& driver)
+    : driver_(driver), config_(std::make_unique<caf::actor_system_config>()) {
+  configure_actor_system(*config_);
+  config_->set("logger.verbosity", caf::atom("quiet"));
+  config_->set("logger.console", caf::atom("none"));
+  system_ = std::make_unique<caf::actor_system>(*config_);
   system_->await_actors_before_shutdown(false);
   backend_ = make_linux_backend();
   workers_ = spawn_blocking_pool(*system_, blocking_workers, true);

@@ -5,6 +5,7 @@
 // the plugin and recover the site in a new one). site_handle offers the
 // operations the suites use and turns replies into completions.
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -21,7 +22,8 @@
 
 namespace caf {
 class actor_system;
-}
+class actor_system_config;
+}  // namespace caf
 
 namespace nomad_iis::iis::test {
 
@@ -75,6 +77,8 @@ class site_handle {
 
  private:
   void ask_void(caf::message message, completion done);
+  /// `done`, unless the handle is gone by the time it runs.
+  completion guarded(completion done) const;
 
   site_engine& engine_;
   caf::actor task_;
@@ -82,6 +86,8 @@ class site_handle {
   site_plan plan_;
   std::shared_ptr<site_observer> observer_;
   std::shared_ptr<bool> owner_ended_;  ///< stop or destroy asked: no on_exit
+  /// False once the handle is gone: completions in flight are dropped.
+  std::shared_ptr<std::atomic<bool>> alive_;
 };
 
 /// One "plugin": an actor system, the Linux backend, blocking workers.
@@ -104,6 +110,7 @@ class site_engine {
   caf::actor spawn_task(const task_context& context, std::shared_ptr<site_observer> observer);
 
   config::driver_config driver_;
+  std::unique_ptr<caf::actor_system_config> config_;  ///< the system keeps a reference
   std::unique_ptr<caf::actor_system> system_;
   std::shared_ptr<backend> backend_;
   caf::actor workers_;

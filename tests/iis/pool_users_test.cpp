@@ -179,7 +179,7 @@ BOOST_AUTO_TEST_CASE(handles_of_earlier_releases_keep_www_data) {
   const std::string saved = handle["site"].GetString();
   BOOST_TEST(saved.find("\"run_as_user\":\"www-data\"") != std::string::npos);
 
-  site.restart_plugin(saved);
+  site.restart_plugin(text);  // the whole handle, as Nomad hands it back
   BOOST_TEST(site.get("/file.txt").body == "static file content");
   BOOST_TEST(worker_uid(site) == 33);
   // A replaced worker and a recycled pool run as www-data too.

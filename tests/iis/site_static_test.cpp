@@ -134,7 +134,7 @@ BOOST_AUTO_TEST_CASE(stopping_one_pool_leaves_the_other_serving) {
   start();
   BOOST_TEST(get("/b/x.txt").body == "pool b");
   BOOST_TEST(run([&](completion done) { web->stop_pools({"nope"}, done); }).value_or("") ==
-             "unknown application pool \"nope\"");
+             "unknown application pool \"nope\" (pools: default, second)");
 
   const auto second_pids = pool(web->snapshot(), "second").workers;
   BOOST_TEST(!run([&](completion done) { web->stop_pools({"second"}, done); }));
