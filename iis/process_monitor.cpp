@@ -1,19 +1,12 @@
 #include "iis/process_monitor.hpp"
 
-#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
-
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
 
 namespace nomad_iis::iis {
 
@@ -43,19 +36,17 @@ process_monitor::~process_monitor() {
 }
 
 std::uint64_t process_monitor::watch(const process_ref& process, callback on_exit) {
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, process.pid, 0));
+  auto pinned = open_pidfd(process);
   std::uint64_t id = 0;
   {
     std::lock_guard lock(mutex_);
     id = next_id_++;
   }
-  // The pidfd pins the PID; checking the start time after opening it tells
-  // whether it is still the process we mean.
-  if (pidfd < 0 || read_start_ticks(process.pid) != process.start_ticks) {
-    if (pidfd >= 0) ::close(pidfd);
+  if (!pinned) {  // gone, or its PID names another process now
     runner_->post([on_exit = std::move(on_exit)] { on_exit(exit_status{}); });
     return id;
   }
+  const int pidfd = pinned.release();
   std::lock_guard lock(mutex_);
   entries_.emplace(id, entry{pidfd, process, std::move(on_exit), nullptr});
   epoll_event event{};
@@ -92,9 +83,7 @@ void process_monitor::unwatch(std::uint64_t id) {
     return;
   }
   // Reap it if it is our child and has ended already; no zombie is left behind.
-  siginfo_t info{};
-  ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(it->second.pidfd), &info,
-           WEXITED | WNOHANG);
+  reap_exited(it->second.pidfd);
   ::close(it->second.pidfd);
   dropped = std::move(it->second.on_exit);
   entries_.erase(it);
@@ -134,19 +123,8 @@ void process_monitor::finish(std::uint64_t id) {
     runner_->post(std::move(item.on_ready));
     return;
   }
-  exit_status status;
-  siginfo_t info{};
-  // Only our children can be waited for; others give ECHILD and stay "unknown".
-  if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(item.pidfd), &info,
-               WEXITED | WNOHANG) == 0 &&
-      info.si_pid != 0) {
-    status.known = true;
-    if (info.si_code == CLD_EXITED) {
-      status.code = info.si_status;
-    } else {
-      status.signal = info.si_status;
-    }
-  }
+  // Only our children can be waited for; others stay "unknown".
+  const exit_status status = reap_exited(item.pidfd);
   ::close(item.pidfd);
   runner_->post([on_exit = std::move(item.on_exit), status] { on_exit(status); });
 }
