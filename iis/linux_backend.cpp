@@ -1,18 +1,12 @@
 // make_linux_backend(): probing nginx, the process port, and finding sites
 // nobody tracks.
 
-#include <fcntl.h>
-#include <poll.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <thread>
 
 #include "iis/backend.hpp"
 #include "iis/process.hpp"
@@ -33,59 +27,28 @@ void raise_fd_limit() {
   }
 }
 
-/// Runs `<nginx> -v` and reads its stderr ("nginx version: nginx/1.22.1").
+/// Runs `<nginx> -v` and reads its output ("nginx version: nginx/1.22.1").
 backend_info run_probe(const std::string& nginx_path) {
   backend_info info;
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    info.reason = std::string("pipe: ") + std::strerror(errno);
-    return info;
-  }
-  unique_fd read_end(fds[0]);
-  unique_fd write_end(fds[1]);
   spawn_request request;
   request.path = nginx_path;
   request.args = {nginx_path, "-v"};
   request.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
-  request.stdout_fd = write_end.get();
-  request.stderr_fd = write_end.get();
-  process_ref process;
+  run_result run;
   try {
-    process = spawn_process(request);
+    run = run_to_end(request, probe_limit);
   } catch (const std::exception& e) {
     info.reason = std::string("cannot run nginx: ") + e.what();
     return info;
   }
-  write_end.reset();
-  std::string output;
-  const auto deadline = std::chrono::steady_clock::now() + probe_limit;
-  while (true) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          deadline - std::chrono::steady_clock::now())
-                          .count();
-    if (left <= 0) break;
-    pollfd pfd{read_end.get(), POLLIN, 0};
-    if (::poll(&pfd, 1, static_cast<int>(left)) <= 0) break;
-    char buffer[512];
-    const ssize_t n = ::read(read_end.get(), buffer, sizeof buffer);
-    if (n <= 0) break;
-    output.append(buffer, static_cast<std::size_t>(n));
-  }
-  int status = 0;
-  // EOF comes as nginx exits, a moment before it can be waited for.
-  pid_t waited = 0;
-  while ((waited = ::waitpid(process.pid, &status, WNOHANG)) == 0 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  if (waited == 0) {
-    ::kill(process.pid, SIGKILL);
-    ::waitpid(process.pid, &status, 0);
+  if (run.timed_out) {
     info.reason = nginx_path + " -v did not finish within 5s";
     return info;
   }
+  const auto& output = run.output;
   const auto marker = output.find("nginx/");
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || marker == std::string::npos) {
+  if (!run.status.known || run.status.signal != 0 || run.status.code != 0 ||
+      marker == std::string::npos) {
     info.reason = nginx_path + " -v failed: " + (output.empty() ? "no output" : output);
     while (!info.reason.empty() && info.reason.back() == '\n') info.reason.pop_back();
     return info;

@@ -5,8 +5,10 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -17,11 +19,13 @@
 #include <array>
 #include <cctype>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -30,22 +34,34 @@
 namespace nomad_iis::iis {
 namespace {
 
+/// P_PIDFD of linux/wait.h; glibc 2.36 does not name it.
+constexpr auto p_pidfd = static_cast<idtype_t>(3);
+
+// glibc 2.36's <sys/pidfd.h> lacks extern "C": the system calls themselves.
+int pidfd_open(pid_t pid) {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+}
+
+int pidfd_send_signal(int pidfd, int signal) {
+  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, signal, nullptr, 0));
+}
+
 /// What the child reports through the close-on-exec pipe when a step fails.
 struct child_failure {
   int stage = 0;
   int error = 0;
 };
 
-constexpr std::array<const char*, 5> stage_names{"setsid", "set user", "chdir", "exec",
-                                                 "redirect output"};
-
-int pidfd_open(pid_t pid) {
-  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-}
-
-int pidfd_send_signal(int pidfd, int sig) {
-  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
-}
+enum spawn_stage : int {
+  stage_setsid,
+  stage_user,
+  stage_chdir,
+  stage_exec,
+  stage_redirect,
+  stage_nnp
+};
+constexpr std::array<const char*, 6> stage_names{"setsid", "set user",        "chdir",
+                                                 "exec",   "redirect output", "no new privileges"};
 
 /// The fields after the command name of /proc/<pid>/stat (field 3 first).
 std::optional<std::vector<std::string>> read_stat_fields(pid_t pid) {
@@ -69,10 +85,117 @@ std::optional<std::vector<std::string>> read_stat_fields(pid_t pid) {
   ::_exit(127);
 }
 
-/// dup2 that also clears close-on-exec when source and target are the same fd.
-bool move_fd(int from, int to) {
-  if (from == to) return ::fcntl(to, F_SETFD, 0) == 0;
-  return ::dup2(from, to) == to;
+/// What the child needs, prepared before fork (no allocation after it).
+struct exec_plan {
+  const spawn_request& request;
+  char* const* argv;
+  char* const* envp;
+  int in_fd;
+  int out_fd;
+  int err_fd;
+  bool switch_user;
+  std::vector<int>& raised;  ///< sized for inherit_fds
+};
+
+/// Everything in the forked child until exec: async-signal-safe calls only.
+[[noreturn]] void exec_child(const exec_plan& plan, int report) {
+  const auto& request = plan.request;
+  const auto& inherited = request.inherit_fds;
+  // Every source goes above the numbers the targets take (0..2 and 3, 4, ...),
+  // so no dup2 below clobbers one still to be moved.
+  const int first_raised = 3 + static_cast<int>(inherited.size());
+  if (report < first_raised) report = ::fcntl(report, F_DUPFD_CLOEXEC, first_raised);
+  if (report < 0) ::_exit(127);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction action {};
+    action.sa_handler = SIG_DFL;
+    ::sigaction(sig, &action, nullptr);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Own session: a site outlives the plugin, a helper's group can be killed whole.
+  if (::setsid() < 0) child_fail(report, stage_setsid);
+  const int in = ::fcntl(plan.in_fd, F_DUPFD_CLOEXEC, first_raised);
+  const int out = ::fcntl(plan.out_fd, F_DUPFD_CLOEXEC, first_raised);
+  const int err = ::fcntl(plan.err_fd, F_DUPFD_CLOEXEC, first_raised);
+  if (in < 0 || out < 0 || err < 0) child_fail(report, stage_redirect);
+  for (std::size_t i = 0; i < inherited.size(); ++i) {
+    plan.raised[i] = ::fcntl(inherited[i], F_DUPFD_CLOEXEC, first_raised);
+    if (plan.raised[i] < 0) child_fail(report, stage_redirect);
+  }
+  // dup2 leaves the target without close-on-exec.
+  if (::dup2(in, 0) != 0 || ::dup2(out, 1) != 1 || ::dup2(err, 2) != 2) {
+    child_fail(report, stage_redirect);
+  }
+  if (plan.switch_user) {
+    const auto& account = *request.account;
+    if (::setgroups(account.groups.size(), account.groups.data()) != 0 ||
+        ::setgid(account.gid) != 0 || ::setuid(account.uid) != 0) {
+      child_fail(report, stage_user);
+    }
+  }
+  if (request.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    child_fail(report, stage_nnp);
+  }
+  // As the account: it must be able to reach its own working directory.
+  if (!request.cwd.empty() && ::chdir(request.cwd.c_str()) != 0) child_fail(report, stage_chdir);
+  ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+  for (std::size_t i = 0; i < inherited.size(); ++i) {
+    if (::dup2(plan.raised[i], 3 + static_cast<int>(i)) < 0) child_fail(report, stage_redirect);
+  }
+  ::execve(request.path.c_str(), plan.argv, plan.envp);
+  child_fail(report, stage_exec);
+}
+
+/// The message for a step the child could not take.
+std::string failure_message(const child_failure& failure, const spawn_request& request) {
+  std::string what = stage_names[static_cast<std::size_t>(failure.stage) % stage_names.size()];
+  if (failure.stage == stage_exec) what += " " + request.path;
+  if (failure.stage == stage_chdir) what += " " + request.cwd;
+  if (failure.stage == stage_user && request.account) {
+    const auto& account = *request.account;
+    what += " " + (account.name.empty() ? std::to_string(account.uid) : account.name);
+  }
+  return what + ": " + std::strerror(failure.error);
+}
+
+exit_status status_of(const siginfo_t& info) {
+  exit_status status;
+  status.known = true;
+  if (info.si_code == CLD_EXITED) {
+    status.code = info.si_status;
+  } else {
+    status.signal = info.si_status;
+  }
+  return status;
+}
+
+/// waitid on a pidfd without blocking; nullopt while the process runs or
+/// when it is not our child.
+std::optional<exit_status> waitid_pidfd(int pidfd, int flags) {
+  siginfo_t info{};
+  if (::waitid(p_pidfd, static_cast<id_t>(pidfd), &info, WEXITED | WNOHANG | flags) != 0 ||
+      info.si_pid == 0) {
+    return std::nullopt;
+  }
+  return status_of(info);
+}
+
+/// poll() until one of `fds` is ready or `deadline` passes (0); EINTR and
+/// waits longer than poll's int milliseconds are taken care of.
+int poll_until(pollfd* fds, nfds_t count, std::chrono::steady_clock::time_point deadline) {
+  using namespace std::chrono;
+  while (true) {
+    int wait_ms = -1;
+    if (deadline != steady_clock::time_point::max()) {
+      const auto left = duration_cast<milliseconds>(deadline - steady_clock::now()).count();
+      // Rounded up, so a timeout means the deadline has passed.
+      wait_ms = left < 0 ? 0 : static_cast<int>(std::min<std::int64_t>(left + 1, INT_MAX));
+    }
+    const int ready = ::poll(fds, count, wait_ms);
+    if (ready >= 0 || errno != EINTR) return ready;
+  }
 }
 
 }  // namespace
@@ -144,7 +267,7 @@ std::optional<std::string> find_executable(const std::string& program, const std
   return std::nullopt;
 }
 
-process_ref spawn_process(const spawn_request& request) {
+child_process spawn_child(const spawn_request& request) {
   std::vector<char*> argv;
   for (const auto& arg : request.args) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
@@ -160,76 +283,157 @@ process_ref spawn_process(const spawn_request& request) {
   }
   unique_fd report_read(pipe_fds[0]);
   unique_fd report_write(pipe_fds[1]);
-  const bool switch_user = request.account && ::geteuid() == 0;
-  const int out_fd = request.stdout_fd >= 0 ? request.stdout_fd : dev_null.get();
-  const int err_fd = request.stderr_fd >= 0 ? request.stderr_fd : dev_null.get();
-  const std::vector<int>& inherited = request.inherit_fds;
-  std::vector<int> raised(inherited.size(), -1);  // allocated before fork
+  std::vector<int> raised(request.inherit_fds.size(), -1);
+  const exec_plan plan{request,
+                       argv.data(),
+                       envp.data(),
+                       dev_null.get(),
+                       request.stdout_fd >= 0 ? request.stdout_fd : dev_null.get(),
+                       request.stderr_fd >= 0 ? request.stderr_fd : dev_null.get(),
+                       request.account && ::geteuid() == 0,
+                       raised};
 
+  // Signals stay blocked across fork so no handler of ours runs in the
+  // child before it has reset them all.
+  sigset_t all;
+  sigset_t old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
   const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    // Child: async-signal-safe calls only until exec. The report pipe moves
-    // above the numbers the inherited descriptors will take.
-    const int first_raised = 3 + static_cast<int>(inherited.size());
-    int report = report_write.get();
-    if (report < first_raised) report = ::fcntl(report, F_DUPFD_CLOEXEC, first_raised);
-    if (report < 0) ::_exit(127);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (int sig = 1; sig < NSIG; ++sig) {
-      struct sigaction action {};
-      action.sa_handler = SIG_DFL;
-      ::sigaction(sig, &action, nullptr);
-    }
-    if (::setsid() < 0) child_fail(report, 0);
-    // Raise the targets above 2 first so a source fd of 0..2 is not clobbered.
-    const int out = ::fcntl(out_fd, F_DUPFD_CLOEXEC, 3);
-    const int err = ::fcntl(err_fd, F_DUPFD_CLOEXEC, 3);
-    const int in = ::fcntl(dev_null.get(), F_DUPFD_CLOEXEC, 3);
-    if (out < 0 || err < 0 || in < 0) child_fail(report, 4);
-    // Raised copies of the inherited descriptors, above every target number.
-    for (std::size_t i = 0; i < inherited.size(); ++i) {
-      raised[i] = ::fcntl(inherited[i], F_DUPFD_CLOEXEC, first_raised);
-      if (raised[i] < 0) child_fail(report, 4);
-    }
-    if (!move_fd(in, 0) || !move_fd(out, 1) || !move_fd(err, 2)) child_fail(report, 4);
-    if (switch_user) {
-      const auto& account = *request.account;
-      if (::setgroups(account.groups.size(), account.groups.data()) != 0 ||
-          ::setgid(account.gid) != 0 || ::setuid(account.uid) != 0) {
-        child_fail(report, 1);
-      }
-    }
-    if (!request.cwd.empty() && ::chdir(request.cwd.c_str()) != 0) child_fail(report, 2);
-    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-    for (std::size_t i = 0; i < inherited.size(); ++i) {
-      // dup2 leaves the target without close-on-exec.
-      if (::dup2(raised[i], 3 + static_cast<int>(i)) < 0) child_fail(report, 4);
-    }
-    ::execve(request.path.c_str(), argv.data(), envp.data());
-    child_fail(report, 3);
-  }
+  if (pid == 0) exec_child(plan, report_write.get());
+  const int fork_error = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(fork_error));
+  // Nobody else reaps our child, so its PID still names it here.
+  unique_fd pidfd(pidfd_open(pid));
+  const int pidfd_error = errno;
   report_write.reset();
   child_failure failure{};
   ssize_t got = 0;
   do {
     got = ::read(report_read.get(), &failure, sizeof failure);
   } while (got < 0 && errno == EINTR);
-  if (got == static_cast<ssize_t>(sizeof failure)) {
+  const bool failed = got == static_cast<ssize_t>(sizeof failure);
+  if (failed || !pidfd) {
+    if (!failed) ::kill(pid, SIGKILL);  // unreaped, so still ours
     int status = 0;
-    ::waitpid(pid, &status, 0);
-    std::string what = stage_names[static_cast<std::size_t>(failure.stage) % stage_names.size()];
-    if (failure.stage == 3) what += " " + request.path;
-    if (failure.stage == 2) what += " " + request.cwd;
-    if (failure.stage == 1 && request.account) what += " " + request.account->name;
-    throw std::runtime_error(what + ": " + std::strerror(failure.error));
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    throw std::runtime_error(failed ? failure_message(failure, request)
+                                    : std::string("pidfd_open: ") + std::strerror(pidfd_error));
   }
-  process_ref ref;
-  ref.pid = pid;
-  ref.start_ticks = read_start_ticks(pid).value_or(0);
-  return ref;
+  return child_process(process_ref{pid, read_start_ticks(pid).value_or(0)}, std::move(pidfd));
+}
+
+process_ref spawn_process(const spawn_request& request) {
+  return spawn_child(request).release();
+}
+
+child_process::child_process(process_ref ref, unique_fd pidfd)
+    : ref_(ref), pidfd_(std::move(pidfd)) {}
+
+child_process::~child_process() {
+  kill_group();
+}
+
+child_process& child_process::operator=(child_process&& other) noexcept {
+  if (this != &other) {
+    kill_group();
+    ref_ = other.ref_;
+    pidfd_ = std::move(other.pidfd_);
+    exited_ = std::move(other.exited_);
+  }
+  return *this;
+}
+
+std::optional<exit_status> child_process::wait_until(
+    std::chrono::steady_clock::time_point deadline) {
+  if (exited_ || !pidfd_) return exited_;
+  pollfd ready{pidfd_.get(), POLLIN, 0};
+  if (poll_until(&ready, 1, deadline) > 0) {
+    // WNOWAIT: it stays a zombie, its PID pinned, until kill_group reaps it.
+    // Unknown when it ended but is not ours to wait for (someone reaped it).
+    exited_ = waitid_pidfd(pidfd_.get(), WNOWAIT).value_or(exit_status{});
+  }
+  return exited_;
+}
+
+exit_status child_process::wait() {
+  return wait_until(std::chrono::steady_clock::time_point::max()).value_or(exit_status{});
+}
+
+bool child_process::signal(int signal) {
+  return pidfd_ && pidfd_send_signal(pidfd_.get(), signal) == 0;
+}
+
+exit_status child_process::kill_group() {
+  if (!pidfd_) return exited_.value_or(exit_status{});
+  // Still unreaped, so its PID numbers no other group: this reaches only what
+  // it started in its session (Chromium's zygotes), never a stranger.
+  ::kill(-ref_.pid, SIGKILL);
+  pidfd_send_signal(pidfd_.get(), SIGKILL);  // in case it left its group
+  siginfo_t info{};
+  int waited = 0;
+  do {
+    waited = ::waitid(p_pidfd, static_cast<id_t>(pidfd_.get()), &info, WEXITED);
+  } while (waited != 0 && errno == EINTR);
+  if (!exited_ && waited == 0) exited_ = status_of(info);
+  pidfd_.reset();
+  return exited_.value_or(exit_status{});
+}
+
+process_ref child_process::release() {
+  pidfd_.reset();
+  return ref_;
+}
+
+run_result run_to_end(spawn_request request, std::chrono::milliseconds timeout,
+                      std::size_t output_limit) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  }
+  unique_fd read_end(fds[0]);
+  unique_fd write_end(fds[1]);
+  // Ours only: the child's end stays blocking.
+  ::fcntl(read_end.get(), F_SETFL, O_NONBLOCK);
+  request.stdout_fd = request.stderr_fd = write_end.get();
+  auto child = spawn_child(request);
+  write_end.reset();
+
+  run_result result;
+  auto read_available = [&] {
+    char buffer[4096];
+    ssize_t got = 0;
+    while ((got = ::read(read_end.get(), buffer, sizeof buffer)) > 0) {
+      result.output.append(buffer, static_cast<std::size_t>(got));
+      if (result.output.size() > 2 * output_limit) {
+        result.output.erase(0, result.output.size() - output_limit);
+      }
+    }
+    return got == 0 || (errno != EAGAIN && errno != EINTR);  // end of output
+  };
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  pollfd watched[2] = {{read_end.get(), POLLIN, 0}, {child.pidfd(), POLLIN, 0}};
+  std::optional<exit_status> exited;
+  while (!exited) {
+    if (poll_until(watched, 2, deadline) <= 0) break;
+    if (watched[0].revents != 0 && read_available()) watched[0].fd = -1;  // poll skips it
+    // Once it exited, what is left in the pipe is all it wrote; something it
+    // left running may hold the pipe open, so no waiting for its end.
+    if (watched[1].revents != 0) exited = child.wait_until(deadline);
+  }
+  if (watched[0].fd >= 0) read_available();
+  result.timed_out = !exited;
+  result.status = child.kill_group();
+  if (result.output.size() > output_limit) {
+    result.output.erase(0, result.output.size() - output_limit);
+  }
+  return result;
+}
+
+exit_status reap_exited(int pidfd) {
+  return waitid_pidfd(pidfd, 0).value_or(exit_status{});
 }
 
 std::optional<std::uint64_t> read_start_ticks(pid_t pid) {

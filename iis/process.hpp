@@ -1,10 +1,15 @@
 #pragma once
-// Starting, identifying and signalling the processes of a site. Every process
-// runs in its own session so it outlives the plugin (PROTOCOL.md §6.3), and is
-// named by PID + start time so a reused PID is never mistaken for it.
+// Starting, waiting for, identifying and signalling processes: the site's
+// nginx and apps, which run in their own session so they outlive the plugin
+// (PROTOCOL.md §6.3) and are named by PID + start time so a reused PID is
+// never mistaken for them, and the helpers the plugin waits for itself
+// (nginx -v, useradd, gcore, Chromium). One fork/exec path serves them all,
+// and every process it starts comes with a pidfd.
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -32,21 +37,92 @@ std::optional<unix_account> find_account(const std::string& name);
 struct spawn_request {
   std::string path;               ///< absolute executable path (see find_executable)
   std::vector<std::string> args;  ///< argv, argv[0] included
-  std::vector<std::string> env;   ///< "NAME=value"
-  std::string cwd;
-  int stdout_fd = -1;  ///< -1 = /dev/null
-  int stderr_fd = -1;  ///< -1 = /dev/null
-  /// Switch to this account before exec (only when we are root).
+  std::vector<std::string> env;   ///< "NAME=value", the whole environment
+  std::string cwd;                ///< entered after the account switch; "" = ours
+  int stdout_fd = -1;             ///< -1 = /dev/null
+  int stderr_fd = -1;             ///< -1 = /dev/null
+  /// Switch to this account (its uid, gid and `groups` as the supplementary
+  /// groups) before exec; only when we are root.
   std::optional<unix_account> account;
+  /// PR_SET_NO_NEW_PRIVS: nothing it runs regains privileges through a
+  /// setuid program (the browser, which loads pages an app controls).
+  bool no_new_privs = false;
   /// Descriptors the child keeps, as 3, 4, ... in this order (a pool's
-  /// listening socket handed to nginx through NGINX="3;").
+  /// listening socket handed to nginx through NGINX="3;", Chromium's
+  /// --remote-debugging-pipe ends).
   std::vector<int> inherit_fds;
 };
 
+/// How a process ended, as far as we can know (only our own children give a status).
+struct exit_status {
+  bool known = false;
+  int code = 0;
+  int signal = 0;
+};
+
+/// A process we started and wait for ourselves (a helper), held through its
+/// pidfd. It stays unreaped until kill_group(), so its PID, which also
+/// numbers its process group, cannot be reused meanwhile. Dropping it kills
+/// that group and reaps it: no helper outlives its owner, no zombie stays.
+class child_process {
+ public:
+  child_process() = default;
+  child_process(process_ref ref, unique_fd pidfd);
+  ~child_process();
+  child_process(child_process&& other) noexcept = default;
+  child_process& operator=(child_process&& other) noexcept;
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+
+  const process_ref& ref() const { return ref_; }
+  int pidfd() const { return pidfd_.get(); }
+
+  /// How it ended once it has; nullopt when `deadline` passes first. Sleeps
+  /// in poll() on the pidfd, so the exit itself wakes it. Does not reap.
+  std::optional<exit_status> wait_until(std::chrono::steady_clock::time_point deadline);
+  /// Waits as long as it runs.
+  exit_status wait();
+  /// `signal` to exactly this process (pidfd_send_signal); false once it is gone.
+  bool signal(int signal);
+  /// SIGKILL to its process group (it and whatever it started there), then
+  /// reaps it; how it ended (as wait_until saw it, or by the kill).
+  exit_status kill_group();
+  /// Lets it run on unowned: whoever watches it (process_monitor) reaps it.
+  process_ref release();
+
+ private:
+  process_ref ref_;
+  unique_fd pidfd_;  ///< empty once reaped or released
+  std::optional<exit_status> exited_;
+};
+
 /// Starts the process in a new session with stdin on /dev/null and no other
-/// inherited descriptors than `inherit_fds`. Throws std::runtime_error naming the cause when
-/// fork or exec fails ("exec /x/y: No such file or directory").
+/// inherited descriptors than `inherit_fds`. Throws std::runtime_error naming
+/// the cause when fork or exec fails ("exec /x/y: No such file or directory").
+child_process spawn_child(const spawn_request& request);
+
+/// spawn_child for processes that outlive the call (the site's nginx and
+/// apps): they run on, named by PID + start time, for process_monitor to reap.
 process_ref spawn_process(const spawn_request& request);
+
+/// What run_to_end saw.
+struct run_result {
+  exit_status status;      ///< how it ended (SIGKILL after a timeout)
+  bool timed_out = false;  ///< it was still running at the time limit
+  std::string output;      ///< the end of what it wrote to stdout and stderr
+};
+
+/// Runs `request` with stdout and stderr into one pipe (the request's
+/// stdout_fd and stderr_fd are not used) until it exits or `timeout`
+/// passes, then kills its process group either way (whatever it left running
+/// goes too) and reaps it. Keeps the last `output_limit` bytes of output.
+/// Throws as spawn_child.
+run_result run_to_end(spawn_request request, std::chrono::milliseconds timeout,
+                      std::size_t output_limit = 64 * 1024);
+
+/// Reaps the ended process behind `pidfd` if it is our child (without
+/// blocking); unknown when it is not, or when it still runs.
+exit_status reap_exited(int pidfd);
 
 /// `program` as exec will run it: names with a '/' resolve against `cwd`,
 /// bare names search `path_env` (a PATH value). With `as`, only candidates
@@ -76,13 +152,6 @@ std::vector<process_ref> children_of(const process_ref& parent);
 
 /// "SIGTERM", "TERM", "term" or "15" → 15; 0 when unknown.
 int signal_from_name(std::string_view name);
-
-/// How a process ended, as far as we can know (only our own children give a status).
-struct exit_status {
-  bool known = false;
-  int code = 0;
-  int signal = 0;
-};
 
 /// "code 1", "signal 9", "status unknown".
 std::string describe(const exit_status& status);

@@ -1,78 +1,64 @@
 #include "iis/process_monitor.hpp"
 
-#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
 
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
-
 namespace nomad_iis::iis {
 
 process_monitor::process_monitor() {
-  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (epoll_fd_ < 0 || wake_fd_ < 0) {
+  epoll_fd_.reset(::epoll_create1(EPOLL_CLOEXEC));
+  wake_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!epoll_fd_ || !wake_fd_) {
     throw std::runtime_error(std::string("process monitor: ") + std::strerror(errno));
   }
   epoll_event event{};
   event.events = EPOLLIN;
   event.data.u64 = 0;  // id 0 = the wake-up eventfd
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &event);
+  ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, wake_fd_.get(), &event);
   thread_ = std::thread([this] { run(); });
 }
 
 process_monitor::~process_monitor() {
   const std::uint64_t one = 1;
-  ssize_t ignored = ::write(wake_fd_, &one, sizeof one);
+  ssize_t ignored = ::write(wake_fd_.get(), &one, sizeof one);
   (void)ignored;
   thread_.join();
-  for (auto& [id, item] : entries_) {
-    if (!item.on_ready) ::close(item.pidfd);  // readable watches do not own their fd
-  }
-  ::close(epoll_fd_);
-  ::close(wake_fd_);
 }
 
 std::uint64_t process_monitor::watch(const process_ref& process, callback on_exit) {
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, process.pid, 0));
+  auto pidfd = open_pidfd(process);
   std::uint64_t id = 0;
   {
     std::lock_guard lock(mutex_);
     id = next_id_++;
   }
-  // The pidfd pins the PID; checking the start time after opening it tells
-  // whether it is still the process we mean.
-  if (pidfd < 0 || read_start_ticks(process.pid) != process.start_ticks) {
-    if (pidfd >= 0) ::close(pidfd);
+  if (!pidfd) {  // gone, or its PID names another process now
     on_exit(exit_status{});
     return id;
   }
+  const int fd = pidfd.get();
   std::lock_guard lock(mutex_);
-  entries_.emplace(id, entry{pidfd, process, std::move(on_exit), nullptr});
+  entries_.emplace(id, entry{fd, std::move(pidfd), process, std::move(on_exit), nullptr});
   epoll_event event{};
   event.events = EPOLLIN;
   event.data.u64 = id;
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pidfd, &event);
+  ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &event);
   return id;
 }
 
 std::uint64_t process_monitor::watch_readable(int fd, std::function<void()> on_ready) {
   std::lock_guard lock(mutex_);
   const std::uint64_t id = next_id_++;
-  entries_.emplace(id, entry{fd, process_ref{}, nullptr, std::move(on_ready)});
+  entries_.emplace(id, entry{fd, unique_fd{}, process_ref{}, nullptr, std::move(on_ready)});
   epoll_event event{};
   event.events = EPOLLIN | EPOLLONESHOT;
   event.data.u64 = id;
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
+  if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &event) != 0) {
     entries_.erase(id);
     throw std::runtime_error(std::string("epoll_ctl: ") + std::strerror(errno));
   }
@@ -85,17 +71,14 @@ void process_monitor::unwatch(std::uint64_t id) {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(id);
   if (it == entries_.end()) return;
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.pidfd, nullptr);
+  ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, it->second.fd, nullptr);
   if (it->second.on_ready) {
     dropped_ready = std::move(it->second.on_ready);
     entries_.erase(it);
     return;
   }
   // Reap it if it is our child and has ended already; no zombie is left behind.
-  siginfo_t info{};
-  ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(it->second.pidfd), &info,
-           WEXITED | WNOHANG);
-  ::close(it->second.pidfd);
+  reap_exited(it->second.pidfd.get());
   dropped = std::move(it->second.on_exit);
   entries_.erase(it);
 }
@@ -108,7 +91,7 @@ std::size_t process_monitor::size() const {
 void process_monitor::run() {
   epoll_event events[64];
   while (true) {
-    const int count = ::epoll_wait(epoll_fd_, events, 64, -1);
+    const int count = ::epoll_wait(epoll_fd_.get(), events, 64, -1);
     if (count < 0) {
       if (errno == EINTR) continue;
       return;
@@ -128,26 +111,14 @@ void process_monitor::finish(std::uint64_t id) {
     if (it == entries_.end()) return;
     item = std::move(it->second);
     entries_.erase(it);
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, item.pidfd, nullptr);
+    ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, item.fd, nullptr);
   }
   if (item.on_ready) {
     item.on_ready();
     return;
   }
-  exit_status status;
-  siginfo_t info{};
-  // Only our children can be waited for; others give ECHILD and stay "unknown".
-  if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(item.pidfd), &info,
-               WEXITED | WNOHANG) == 0 &&
-      info.si_pid != 0) {
-    status.known = true;
-    if (info.si_code == CLD_EXITED) {
-      status.code = info.si_status;
-    } else {
-      status.signal = info.si_status;
-    }
-  }
-  ::close(item.pidfd);
+  // Only our children can be waited for; others stay "unknown".
+  const exit_status status = reap_exited(item.pidfd.get());
   item.on_exit(status);
 }
 

@@ -45,7 +45,8 @@ class process_monitor {
 
  private:
   struct entry {
-    int pidfd = -1;  ///< or the caller's fd when `readable` is set
+    int fd = -1;      ///< in the epoll set: `pidfd`, or the caller's for watch_readable()
+    unique_fd pidfd;  ///< ours, for watch()
     process_ref process;
     callback on_exit;
     std::function<void()> on_ready;  ///< set for watch_readable()
@@ -54,8 +55,8 @@ class process_monitor {
   void run();
   void finish(std::uint64_t id);
 
-  int epoll_fd_ = -1;
-  int wake_fd_ = -1;  ///< eventfd that ends run()
+  unique_fd epoll_fd_;
+  unique_fd wake_fd_;  ///< eventfd that ends run()
   mutable std::mutex mutex_;
   std::map<std::uint64_t, entry> entries_;
   std::uint64_t next_id_ = 1;

@@ -3,10 +3,8 @@
 #include <dirent.h>
 #include <pwd.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -86,11 +84,9 @@ int run_tool(const std::vector<std::string>& args) {
   request.path = args.front();
   request.args = args;
   request.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"};
-  const auto process = spawn_process(request);
-  int status = 0;
-  while (::waitpid(process.pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  const auto status = spawn_child(request).wait();
+  if (!status.known) return -1;
+  return status.signal != 0 ? 128 + status.signal : status.code;
 }
 
 std::string tool_path(const char* name) {

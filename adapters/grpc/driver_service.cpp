@@ -38,14 +38,13 @@ template <class Response, class Message>
 grpc::ServerWriteReactor<Response>* subscribe_stream(caf::actor_system& sys,
                                                      const caf::actor& source,
                                                      std::size_t max_queued) {
-  auto* writer = new stream_writer<Response>(max_queued);
-  auto channel = writer->channel();
-  auto bridge = sys.spawn([channel, source](caf::event_based_actor* self) -> caf::behavior {
-    self->send(source, atom::subscribe_v, caf::actor_cast<caf::actor>(self));
-    return {[channel](const Message& m) { channel->post(to_proto(m)); }};
-  });
-  channel->bridge = bridge.address();
-  return writer;
+  return new stream_writer<Response>(
+      max_queued, [&](std::shared_ptr<stream_channel<Response>> channel) {
+        return sys.spawn([channel, source](caf::event_based_actor* self) -> caf::behavior {
+          self->send(source, atom::subscribe_v, caf::actor_cast<caf::actor>(self));
+          return {[channel](const Message& m) { channel->post(to_proto(m)); }};
+        });
+      });
 }
 
 }  // namespace
@@ -162,30 +161,29 @@ grpc::ServerWriteReactor<drivers::TaskStatsResponse>* driver_service::TaskStats(
   if (request->has_collection_interval())
     interval = std::max(to_ms(request->collection_interval()),
                         std::chrono::milliseconds(min_stats_interval));
-  auto* writer = new stream_writer<drivers::TaskStatsResponse>(stats_queue);
-  auto channel = writer->channel();
-  auto bridge = sys_.spawn([channel, supervisor = actors_.supervisor, id = request->task_id(),
-                            interval](caf::event_based_actor* self) -> caf::behavior {
-    self->send(self, atom::tick_v, std::uint64_t{0});
-    return {
-        [=](atom::tick, std::uint64_t) {
-          self->request(supervisor, query_timeout(), msg::sample_stats{id})
-              .then(
-                  [=](msg::task_stats& stats) {
-                    drivers::TaskStatsResponse response;
-                    fill(response.mutable_stats(), stats);
-                    channel->post(std::move(response));
-                    self->delayed_send(self, interval, atom::tick_v, std::uint64_t{0});
-                  },
-                  [=](caf::error& err) {
-                    channel->finish(to_status(err));
-                    self->quit();
-                  });
-        },
-    };
+  using channel_ptr = std::shared_ptr<stream_channel<drivers::TaskStatsResponse>>;
+  return new stream_writer<drivers::TaskStatsResponse>(stats_queue, [&](channel_ptr channel) {
+    return sys_.spawn([channel, supervisor = actors_.supervisor, id = request->task_id(),
+                       interval](caf::event_based_actor* self) -> caf::behavior {
+      self->send(self, atom::tick_v, std::uint64_t{0});
+      return {
+          [=](atom::tick, std::uint64_t) {
+            self->request(supervisor, query_timeout(), msg::sample_stats{id})
+                .then(
+                    [=](msg::task_stats& stats) {
+                      drivers::TaskStatsResponse response;
+                      fill(response.mutable_stats(), stats);
+                      channel->post(std::move(response));
+                      self->delayed_send(self, interval, atom::tick_v, std::uint64_t{0});
+                    },
+                    [=](caf::error& err) {
+                      channel->finish(to_status(err));
+                      self->quit();
+                    });
+          },
+      };
+    });
   });
-  channel->bridge = bridge.address();
-  return writer;
 }
 
 grpc::ServerUnaryReactor* driver_service::SignalTask(grpc::CallbackServerContext*,

@@ -1,8 +1,10 @@
 #pragma once
 // One server-streaming call (Fingerprint, TaskEvents, TaskStats) fed by a
-// bridge actor: the actor posts messages, at most one write is in flight,
-// later ones queue (bounded; the oldest are dropped). The reactor deletes
-// itself when gRPC is done; the shared channel makes late posts harmless.
+// bridge actor, in gRPC's route_guide style (one small reactor per stream):
+// the actor posts messages, at most one write is in flight, later ones queue
+// (bounded; the oldest are dropped). The reactor deletes itself in OnDone;
+// the bridge holds only the shared channel, which drops whatever comes once
+// the stream is finishing, so a late post never reaches a finished stream.
 
 #include <cstddef>
 #include <deque>
@@ -12,7 +14,6 @@
 
 #include <grpcpp/grpcpp.h>
 #include <caf/actor.hpp>
-#include <caf/actor_cast.hpp>
 #include <caf/send.hpp>
 
 namespace nomad_iis::grpc_adapter {
@@ -21,105 +22,108 @@ template <class Response>
 class stream_writer;
 
 /// What the bridge actor holds: post() and finish() are safe at any time.
+/// The mutex guards only the channel's own fields and is never held while
+/// calling into gRPC, so a gRPC thread waits at most for a few assignments.
 template <class Response>
 class stream_channel {
  public:
-  explicit stream_channel(std::size_t max_queued) : max_queued_(max_queued) {}
+  stream_channel(grpc::ServerWriteReactor<Response>* writer, std::size_t max_queued)
+      : writer_(writer), max_queued_(max_queued) {}
 
   void post(Response message) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
-    if (!writer_ || finishing_) return;
-    if (writing_) {
-      if (queue_.size() >= max_queued_) queue_.pop_front();
-      queue_.push_back(std::move(message));
-      return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (finishing_ || failed_) return;
+      if (writing_) {
+        if (queue_.size() >= max_queued_) queue_.pop_front();
+        queue_.push_back(std::move(message));
+        return;
+      }
+      current_ = std::move(message);
+      writing_ = true;
     }
-    current_ = std::move(message);
-    writing_ = true;
     writer_->StartWrite(&current_);
   }
 
   void finish(grpc::Status status) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
-    if (!writer_ || finishing_) return;
-    finishing_ = true;
-    queue_.clear();
-    if (writing_) {
-      pending_status_ = std::move(status);  // finished once the write in flight completes
-      return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (finishing_) return;
+      finishing_ = true;
+      queue_.clear();
+      if (writing_) {
+        pending_status_ = std::move(status);  // finished once the write in flight completes
+        return;
+      }
     }
     writer_->Finish(std::move(status));
   }
 
-  caf::actor_addr bridge;
-
  private:
   friend class stream_writer<Response>;
 
-  void attach(stream_writer<Response>* writer) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
-    writer_ = writer;
-  }
-
-  void detach() {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
-    writer_ = nullptr;
-  }
-
   void write_done(bool ok) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
-    writing_ = false;
-    if (!writer_) return;
-    if (finishing_) {
-      writer_->Finish(std::move(pending_status_));
-      return;
+    enum class step { none, write, finish } next = step::none;
+    grpc::Status status;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      writing_ = false;
+      if (finishing_) {
+        next = step::finish;
+        status = std::move(pending_status_);
+      } else if (!ok) {  // the client went away; OnCancel finishes the stream
+        failed_ = true;
+        queue_.clear();
+      } else if (!queue_.empty()) {
+        current_ = std::move(queue_.front());
+        queue_.pop_front();
+        writing_ = true;
+        next = step::write;
+      }
     }
-    if (!ok) {  // the client went away; OnCancel handles the rest
-      queue_.clear();
-      return;
-    }
-    if (queue_.empty()) return;
-    current_ = std::move(queue_.front());
-    queue_.pop_front();
-    writing_ = true;
-    writer_->StartWrite(&current_);
+    if (next == step::write) writer_->StartWrite(&current_);
+    if (next == step::finish) writer_->Finish(std::move(status));
   }
 
-  std::recursive_mutex mutex_;
-  stream_writer<Response>* writer_ = nullptr;
+  /// Used only up to the one Finish: gRPC calls OnDone (which deletes the
+  /// reactor) only after it and after the last write completed.
+  grpc::ServerWriteReactor<Response>* const writer_;
+  const std::size_t max_queued_;
+  std::mutex mutex_;
   std::deque<Response> queue_;
-  Response current_;
+  Response current_;  ///< the write in flight; untouched until it completes
   bool writing_ = false;
   bool finishing_ = false;
+  bool failed_ = false;
   grpc::Status pending_status_;
-  std::size_t max_queued_;
 };
 
+/// The reactor gRPC sees for one stream; it deletes itself in OnDone. The
+/// bridge is spawned in the constructor, before gRPC has the reactor, so
+/// OnCancel (which gRPC calls only after the method handler returned) always
+/// finds it.
 template <class Response>
 class stream_writer final : public grpc::ServerWriteReactor<Response> {
  public:
-  explicit stream_writer(std::size_t max_queued)
-      : channel_(std::make_shared<stream_channel<Response>>(max_queued)) {
-    channel_->attach(this);
+  /// `spawn_bridge(channel)` spawns the actor that feeds the stream.
+  template <class SpawnBridge>
+  stream_writer(std::size_t max_queued, SpawnBridge&& spawn_bridge)
+      : channel_(std::make_shared<stream_channel<Response>>(this, max_queued)) {
+    bridge_ = spawn_bridge(channel_);
   }
-
-  std::shared_ptr<stream_channel<Response>> channel() const { return channel_; }
 
   void OnWriteDone(bool ok) override { channel_->write_done(ok); }
 
   void OnCancel() override {
-    if (auto bridge = caf::actor_cast<caf::actor>(channel_->bridge))
-      caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(bridge_, caf::exit_reason::user_shutdown);
     channel_->finish(grpc::Status::CANCELLED);
   }
 
-  void OnDone() override {
-    channel_->detach();
-    delete this;
-  }
+  void OnDone() override { delete this; }
 
  private:
   std::shared_ptr<stream_channel<Response>> channel_;
+  caf::actor bridge_;
 };
 
 }  // namespace nomad_iis::grpc_adapter

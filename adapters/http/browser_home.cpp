@@ -64,6 +64,17 @@ browser_home::~browser_home() {
   remove_beneath(base_.get(), name_);
 }
 
+std::string browser_home::stderr_tail(std::size_t max) const {
+  struct stat st {};
+  if (::fstat(stderr_.get(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
+  const auto size = static_cast<std::size_t>(st.st_size);
+  const auto from = size > max ? size - max : 0;
+  std::string text(size - from, '\0');
+  const auto got = ::pread(stderr_.get(), text.data(), text.size(), static_cast<off_t>(from));
+  text.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+  return text;
+}
+
 void browser_home::create_home(const std::optional<run_as>& user) {
   // Built while still ours (0700): the browser user gets each piece only
   // once it is complete.

@@ -7,13 +7,21 @@
 // Everything is created by the plugin before the browser starts and removed
 // through descriptors afterwards, never following a link the browser made.
 
+#include <sys/types.h>
+
+#include <cstddef>
 #include <optional>
 #include <string>
 
-#include "adapters/http/subprocess.hpp"
 #include "common/unique_fd.hpp"
 
 namespace nomad_iis::http {
+
+/// The identity the browser runs as (applied only when the plugin is root).
+struct run_as {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
 
 class browser_home {
  public:
@@ -27,8 +35,10 @@ class browser_home {
   std::string home() const { return path_ + "/home"; }
   std::string profile() const { return path_ + "/home/profile"; }
   std::string tmp() const { return path_ + "/home/tmp"; }
-  /// The browser's stderr (read back with file_tail).
+  /// The browser's stderr.
   int stderr_fd() const { return stderr_.get(); }
+  /// The last `max` bytes the browser wrote to it.
+  std::string stderr_tail(std::size_t max) const;
 
  private:
   void create_home(const std::optional<run_as>& user);

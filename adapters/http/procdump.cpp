@@ -4,8 +4,10 @@
 #include <unistd.h>
 
 #include "adapters/http/http_error.hpp"
-#include "adapters/http/subprocess.hpp"
 #include "adapters/http/temp_dir.hpp"
+#include "iis/process.hpp"
+
+extern char** environ;
 
 namespace nomad_iis::http {
 
@@ -21,17 +23,24 @@ core_dump dump_process(const std::string& tool, std::int32_t pid,
   core_dump dump;
   dump.dir = std::make_unique<scoped_temp_dir>("nomad-iis-dump-");
   auto prefix = *dump.dir / "core";
-  auto r = run_subprocess({tool, "-o", prefix, std::to_string(pid)}, {}, timeout,
-                          *dump.dir / "stderr.log");
-  if (!r.started) throw http_error(503, "procdump_unavailable", r.error);
+  iis::spawn_request request;
+  request.path = tool;
+  request.args = {tool, "-o", prefix, std::to_string(pid)};
+  // gcore is a script that finds bash and gdb on PATH: it gets our environment.
+  for (char** entry = environ; *entry; ++entry) request.env.emplace_back(*entry);
+  iis::run_result r;
+  try {
+    r = iis::run_to_end(request, timeout);
+  } catch (const std::exception& e) {
+    throw http_error(503, "procdump_unavailable", "cannot start " + tool + ": " + e.what());
+  }
   if (r.timed_out) throw http_error(504, "procdump_timeout", "the dump did not finish in time");
   dump.path = prefix + "." + std::to_string(pid);
   struct stat st {};
   if (::stat(dump.path.c_str(), &st) != 0 || st.st_size == 0) {
-    auto tail = r.stderr_tail.size() > 300 ? r.stderr_tail.substr(r.stderr_tail.size() - 300)
-                                           : r.stderr_tail;
+    auto tail = r.output.size() > 300 ? r.output.substr(r.output.size() - 300) : r.output;
     throw http_error(502, "procdump_failed",
-                     "gcore exited with " + std::to_string(r.exit_code) + ": " + tail);
+                     "gcore ended with " + iis::describe(r.status) + ": " + tail);
   }
   dump.size = static_cast<std::uint64_t>(st.st_size);
   return dump;

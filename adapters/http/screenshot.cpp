@@ -12,6 +12,7 @@
 #include "adapters/http/browser_home.hpp"
 #include "adapters/http/devtools_pipe.hpp"
 #include "adapters/http/http_error.hpp"
+#include "iis/process.hpp"
 
 namespace nomad_iis::http {
 namespace {
@@ -172,21 +173,37 @@ pipe_pair make_pipe(bool browser_reads) {
                        : pipe_pair{std::move(r), std::move(w)};
 }
 
+/// The browser's account: the user's own group only, no other.
+iis::unix_account browser_account(const run_as& user) {
+  iis::unix_account account;
+  account.uid = user.uid;
+  account.gid = user.gid;
+  account.groups = {user.gid};
+  return account;
+}
+
 /// Runs the browser and drives it; the browser's group is killed on return.
 std::string run_browser(const screenshot_request& req, const browser_home& home) {
   auto commands = make_pipe(true);
   auto answers = make_pipe(false);
-  subprocess_options o;
-  o.argv = {req.chromium_path};
-  for (auto& a : chromium_args(req, home.profile())) o.argv.push_back(std::move(a));
-  o.env = {"HOME=" + home.home(), "TMPDIR=" + home.tmp(), "PATH=/usr/bin:/bin", "LANG=C.UTF-8"};
-  o.stderr_fd = home.stderr_fd();
-  o.user = req.user;
-  o.inherit_fds = {commands.theirs.get(), answers.theirs.get()};
-  child_session browser(o);
+  iis::spawn_request r;
+  r.path = req.chromium_path;
+  r.args = {req.chromium_path};
+  for (auto& a : chromium_args(req, home.profile())) r.args.push_back(std::move(a));
+  r.env = {"HOME=" + home.home(), "TMPDIR=" + home.tmp(), "PATH=/usr/bin:/bin", "LANG=C.UTF-8"};
+  r.stderr_fd = home.stderr_fd();
+  if (req.user) r.account = browser_account(*req.user);
+  r.no_new_privs = true;
+  r.inherit_fds = {commands.theirs.get(), answers.theirs.get()};
+  iis::child_process browser;
+  try {
+    browser = iis::spawn_child(r);
+  } catch (const std::exception& e) {
+    throw http_error(503, "screenshots_unavailable",
+                     "cannot start " + req.chromium_path + ": " + e.what());
+  }
   commands.theirs.reset();
   answers.theirs.reset();
-  if (!browser.started()) throw http_error(503, "screenshots_unavailable", browser.error());
   devtools_pipe cdp(std::move(commands.ours), std::move(answers.ours),
                     devtools_pipe::clock::now() + req.timeout);
   try {
@@ -194,11 +211,11 @@ std::string run_browser(const screenshot_request& req, const browser_home& home)
   } catch (const devtools_timeout&) {
     throw http_error(504, "screenshot_timeout", "the browser did not finish in time");
   } catch (const devtools_closed& e) {
-    browser.wait_until(devtools_pipe::clock::now() + std::chrono::seconds(1));
-    auto tail = file_tail(home.stderr_fd(), 300);
+    const auto ended = browser.wait_until(devtools_pipe::clock::now() + std::chrono::seconds(1));
     throw http_error(502, "screenshot_failed",
-                     std::string(e.what()) + " (exit code " + std::to_string(browser.exit_code()) +
-                         "): " + tail);
+                     std::string(e.what()) + " (" +
+                         (ended ? "ended with " + iis::describe(*ended) : "still running") +
+                         "): " + home.stderr_tail(300));
   } catch (const devtools_error& e) {
     throw http_error(502, "screenshot_failed", e.what());
   }

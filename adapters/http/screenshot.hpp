@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "adapters/http/subprocess.hpp"
+#include "adapters/http/browser_home.hpp"
 
 namespace nomad_iis::http {
 

@@ -12,7 +12,6 @@
 #include "adapters/http/browser_home.hpp"
 #include "adapters/http/devtools_pipe.hpp"
 #include "adapters/http/screenshot.hpp"
-#include "adapters/http/subprocess.hpp"
 #include "common/unique_fd.hpp"
 #include "tests/http/test_util.hpp"
 
@@ -31,24 +30,6 @@ screenshot_request request(const std::string& base_url, const std::string& hostn
 
 bool has(const std::vector<std::string>& args, const std::string& arg) {
   return std::find(args.begin(), args.end(), arg) != args.end();
-}
-
-/// Runs `sh -c script` with its stderr in a temp file; what it wrote.
-std::string run_sh(const std::string& script, std::optional<run_as> user = std::nullopt,
-                   std::vector<int> fds = {}) {
-  test::temp_dir t;
-  unique_fd err(::open((t / "err").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  subprocess_options o;
-  o.argv = {"/bin/sh", "-c", script};
-  o.env = {"PATH=/usr/bin:/bin"};
-  o.stderr_fd = err.get();
-  o.user = user;
-  o.inherit_fds = std::move(fds);
-  child_session child(o);
-  BOOST_REQUIRE_MESSAGE(child.started(), child.error());
-  BOOST_REQUIRE(child.wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(10)));
-  BOOST_TEST(child.exit_code() == 0);
-  return file_tail(err.get());
 }
 
 }  // namespace
@@ -89,60 +70,6 @@ BOOST_AUTO_TEST_CASE(hostname_binding_resolves_to_its_address_only) {
   BOOST_TEST(screenshot_url(request("http://10.1.2.3:80", "*")) == "http://10.1.2.3:80/x.html");
   auto odd = chromium_args(request("http://10.1.2.3:80", "a,MAP * 10.0.0.1"), "/p");
   BOOST_TEST(has(odd, "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 10.1.2.3"));
-}
-
-BOOST_AUTO_TEST_SUITE_END()
-
-BOOST_AUTO_TEST_SUITE(subprocess)
-
-BOOST_AUTO_TEST_CASE(inherits_only_the_given_descriptors_as_3_4) {
-  int p[2];
-  BOOST_REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
-  unique_fd r(p[0]), w(p[1]);
-  // Not close-on-exec, above what ls opens itself: must not be inherited.
-  unique_fd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  unique_fd stray(::fcntl(null.get(), F_DUPFD, 100));
-  auto out = run_sh("echo hi >&3; ls /proc/self/fd >&2", std::nullopt, {w.get()});
-  w.reset();
-  char buf[16] = {};
-  BOOST_TEST(::read(r.get(), buf, sizeof buf) == 3);
-  BOOST_TEST(std::string(buf) == "hi\n");
-  // 0, 1, 2, 3 and ls's own directory descriptor.
-  BOOST_TEST(out.find(std::to_string(stray.get()) + "\n") == std::string::npos);
-}
-
-BOOST_AUTO_TEST_CASE(switches_user_and_groups) {
-  if (::geteuid() != 0) return;  // only root can switch
-  auto out = run_sh("id -u >&2; id -g >&2; id -G >&2; grep NoNewPrivs /proc/self/status >&2",
-                    run_as{65534, 65534});
-  BOOST_TEST(out == "65534\n65534\n65534\nNoNewPrivs:\t1\n");
-}
-
-BOOST_AUTO_TEST_CASE(timeout_kills_the_whole_group) {
-  child_session child([] {
-    subprocess_options o;
-    o.argv = {"/bin/sh", "-c", "sleep 30 & sleep 30"};
-    return o;
-  }());
-  BOOST_REQUIRE(child.started());
-  const pid_t group = child.pid();
-  BOOST_TEST(!child.wait_until(std::chrono::steady_clock::now() + std::chrono::milliseconds(200)));
-  child.kill_group();
-  // The background sleep went too (SIGKILL is delivered at once; reaping by init may lag).
-  bool gone = false;
-  for (int i = 0; i < 100 && !gone; ++i) {
-    gone = ::kill(-group, 0) != 0;
-    if (!gone) ::usleep(20000);
-  }
-  BOOST_TEST(gone);
-}
-
-BOOST_AUTO_TEST_CASE(missing_program_is_an_error_not_a_crash) {
-  subprocess_options o;
-  o.argv = {"/nonexistent/program"};
-  child_session child(o);
-  BOOST_TEST(!child.started());
-  BOOST_TEST(child.error().find("No such file") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
