@@ -15,7 +15,7 @@ namespace {
 namespace fs = std::filesystem;
 
 /// The access log on the task's stdout, which nginx reopens on every start
-/// and reload (see site_core::reload_front for why that cannot block).
+/// and reload (see the front actor's reload for why that cannot block).
 /// Buffered: one write per request to the FIFO cost the site more than half
 /// its throughput (8.5k against 16k req/s measured). At most 4 KiB per
 /// write (PIPE_BUF) keeps each write atomic, so lines never interleave with
