@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -81,7 +82,7 @@ struct fixture {
     driver.placeholder_app_path.clear();
     driver.directory_security = false;
     driver.allowed_apppool_identities = {"ApplicationPoolIdentity", "NetworkService"};
-    http_port = iis::pick_loopback_port();
+    http_port = free_port();
     actors = spawn_driver(sys, backend, /*detached_workers=*/false);
     configure(driver);
   }
@@ -99,6 +100,18 @@ struct fixture {
     }
     std::error_code error;
     std::filesystem::remove_all(root, error);
+  }
+
+  /// A port for the binding outside the kernel's ephemeral range (an
+  /// outgoing connection elsewhere on the node could take one of those
+  /// between now and the start's check that the binding is free).
+  static std::int32_t free_port() {
+    static std::minstd_rand random(static_cast<unsigned>(::getpid()));
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      const auto port = static_cast<std::int32_t>(20000 + random() % 12000);
+      if (!iis::check_bindable("", port)) return port;
+    }
+    throw std::runtime_error("no free port in 20000-32000");
   }
 
   static int& counter() {

@@ -583,4 +583,79 @@ BOOST_AUTO_TEST_CASE(a_pool_stopped_on_request_stays_stopped_across_a_plugin_res
   BOOST_TEST(as_int(pool_of(task, 0).status) == as_int(iis::pool_status::stopped));
 }
 
+BOOST_AUTO_TEST_CASE(a_pool_master_that_dies_while_its_site_starts_fails_the_start) {
+  config::task_config cfg;
+  cfg.application_pools = {pool_block("default", config::start_mode::always_running)};
+  cfg.applications = {app_block("local", "default"),
+                      app_block(app_folder("api"), "default", "api")};
+  const auto plan = this->plan(cfg);
+  // The application (and the front's binding) do not accept yet; the pool's
+  // nginx is up and has forked its worker.
+  procs->tcp_closed = true;
+  auto task = spawn_task();
+  auto started = ask<msg::started_task>(task, msg::start_planned{this->task(), plan});
+  BOOST_TEST(!started->answered());
+  const auto master = procs->master("pool-0");
+  BOOST_REQUIRE(master.pid != 0);
+  BOOST_REQUIRE(procs->current_workers(master).size() == 1u);
+  advance(1s);
+  procs->crash(master.pid, SIGKILL);
+  advance(1s);
+  procs->tcp_closed = false;
+  advance(5s);
+  BOOST_REQUIRE(started->answered());
+  BOOST_REQUIRE(started->error);
+  BOOST_TEST(static_cast<int>(code_of(*started->error)) == static_cast<int>(ec::start_failed));
+  BOOST_TEST(message_of(*started->error).find("exited during start") != std::string::npos);
+  BOOST_TEST(procs->live_site_processes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(an_idle_pool_waits_for_requests_again_after_a_plugin_restart) {
+  auto first = start(static_plan(pool_block("default", config::start_mode::on_demand)));
+  BOOST_TEST(procs->called("watch run/pool-0.bind"));
+  lose_plugin(first);
+  const auto mark = procs->calls.size();
+  auto task = spawn_task();
+  auto recovered = ask_void(task, msg::recover_task{this->task(), state});
+  BOOST_TEST(recovered->done);
+  BOOST_TEST(!has_call_starting(procs->calls_since(mark), "spawn"));
+  BOOST_TEST(procs->called("watch run/pool-0.bind"));
+  const auto view = pool_of(task, 0);
+  BOOST_TEST(as_int(view.status) == as_int(iis::pool_status::started));
+  BOOST_TEST(view.workers.empty());
+  // The new plugin starts the worker when a request comes.
+  BOOST_TEST(procs->fire_readable("pool-0") >= 1u);
+  run();
+  BOOST_REQUIRE(procs->master("pool-0").pid != 0);
+  BOOST_TEST(pool_of(task, 0).workers.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(an_exiting_plugin_starts_idle_application_pools) {
+  config::task_config cfg;
+  cfg.application_pools = {pool_block("api", config::start_mode::on_demand)};
+  cfg.applications = {app_block(app_folder("api"), "api")};
+  auto task = start(plan(cfg));
+  BOOST_TEST(procs->live(fake_launcher::kind::app).empty());
+  auto handed = ask_void(task, atom::hand_over_v);
+  BOOST_TEST(handed->done);
+  const auto apps = procs->live(fake_launcher::kind::app);
+  BOOST_REQUIRE(apps.size() == 1u);
+  BOOST_TEST((pool_of(task, 0).workers == apps));
+  BOOST_TEST(events_with("application pool api started as the plugin exits") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_crashed_front_worker_is_replaced_and_reported) {
+  auto task = start(static_plan(pool_block("default", config::start_mode::always_running)));
+  const auto front = procs->master("front");
+  const auto worker = procs->current_workers(front).at(0);
+  procs->crash(worker.pid, SIGSEGV);
+  run();
+  const auto replacement = procs->current_workers(front).at(0);
+  BOOST_TEST(events_with("front worker " + std::to_string(worker.pid) + " exited") == 1u);
+  BOOST_TEST(events_with("restarted as " + std::to_string(replacement.pid)) == 1u);
+  auto status = ask<msg::task_status>(task, msg::inspect_task{task_id});
+  BOOST_REQUIRE(status->value);
+  BOOST_TEST(static_cast<int>(status->value->state) == static_cast<int>(msg::task_state::running));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -298,6 +298,11 @@ BOOST_AUTO_TEST_CASE(a_site_that_dies_on_its_own_ends_wait_with_an_error) {
   BOOST_REQUIRE(inspected->value);
   BOOST_TEST(static_cast<int>(inspected->value->state) ==
              static_cast<int>(msg::task_state::exited));
+  // Nomad destroys the exited task before it starts it again: the front's
+  // workers, which outlive their master, go then.
+  auto destroyed = ask_void(actors.supervisor, msg::destroy_task{task_id, false});
+  BOOST_TEST(destroyed->done);
+  BOOST_TEST(procs->live_site_processes() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(operations_on_one_task_run_one_at_a_time_in_order) {
