@@ -190,6 +190,9 @@ void start(front_actor_ptr self, caf::typed_response_promise<msg::front_view> rp
                 auto reader = spawned.value->reader;
                 st.master = spawned.value->master;
                 watch_process(self, *st.ctx.launcher, st.master);
+                // Its workers from the moment nginx forks them: should the
+                // start fail later (the master died), the kill finds them.
+                adopt(self, deadline, [](auto) {});
                 wait_ready(
                     self, st.polls, st.ctx, binding_targets(self, deadline, limit),
                     [self, rp, finished, fail, reader](std::optional<std::string> error) mutable {
