@@ -658,4 +658,37 @@ BOOST_AUTO_TEST_CASE(a_crashed_front_worker_is_replaced_and_reported) {
   BOOST_TEST(static_cast<int>(status->value->state) == static_cast<int>(msg::task_state::running));
 }
 
+BOOST_AUTO_TEST_CASE(an_on_demand_pool_whose_worker_cannot_start_is_stopped_by_rapid_fail) {
+  auto plan = static_plan(pool_block("default", config::start_mode::on_demand));
+  plan.pools[0].rapid_fail_max_crashes = 2;
+  auto task = start(plan);
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    procs->spawn_failures["nginx pool-0"] = "exec /usr/sbin/nginx: Permission denied";
+    BOOST_REQUIRE(procs->fire_readable("pool-0") == 1u);
+    run();
+    BOOST_TEST(events_with("could not start on demand: nginx (pool-0): exec /usr/sbin/nginx: "
+                           "Permission denied") == static_cast<std::size_t>(attempt));
+    const auto expected = attempt <= 2 ? iis::pool_status::started : iis::pool_status::stopped;
+    BOOST_TEST(as_int(pool_of(task, 0).status) == as_int(expected));
+  }
+  BOOST_TEST(events_with("stopped by rapid-fail protection: 3 worker crashes") == 1u);
+  BOOST_TEST(procs->readable_watches().empty());  // a stopped pool waits for nothing
+}
+
+BOOST_AUTO_TEST_CASE(a_stop_is_not_held_up_beyond_its_timeout_by_a_periodic_recycle) {
+  auto pool_cfg = pool_block("default", config::start_mode::always_running);
+  pool_cfg.periodic_restart = std::chrono::minutes(10);
+  pool_cfg.idle_timeout = std::chrono::milliseconds(0);
+  auto task = start(static_plan(pool_cfg));
+  const auto master = procs->master("pool-0");
+  // The periodic recycle waits for nginx's new workers (up to start_time_limit, 90s).
+  procs->workers_at_once = false;
+  advance(std::chrono::minutes(10));
+  BOOST_REQUIRE(procs->called(signalled(master, "SIGHUP")));
+  auto stopped = ask_void(task, msg::stop_task{task_id, 5s, ""});
+  advance(6s);
+  BOOST_TEST(stopped->done);
+  BOOST_TEST(procs->live_site_processes() == 0u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

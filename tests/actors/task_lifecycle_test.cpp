@@ -123,6 +123,27 @@ BOOST_AUTO_TEST_CASE(wait_blocks_until_stop_then_reports_exit_zero) {
   BOOST_TEST(procs->calls.size() == calls);
 }
 
+BOOST_AUTO_TEST_CASE(a_stop_that_does_not_drain_in_time_kills_at_its_timeout) {
+  start_running();
+  const auto front = procs->master("front");
+  const auto pool = procs->master("pool-0");
+  auto waited = ask<msg::exit_result>(actors.supervisor, msg::wait_task{task_id});
+  procs->hold_graceful = true;  // nothing finishes its requests in time
+  const auto mark = procs->calls.size();
+  auto stopped = ask_void(actors.supervisor, msg::stop_task{task_id, 3s, ""});
+  advance(3s - 1ms);
+  BOOST_TEST(!stopped->answered());
+  for (const auto& call : procs->calls_since(mark))
+    BOOST_TEST(call.find("SIGKILL") == std::string::npos);
+  advance(gone_interval);
+  BOOST_TEST(stopped->done);
+  BOOST_TEST(procs->called(signalled(front, "SIGKILL")));
+  BOOST_TEST(procs->called(signalled(pool, "SIGKILL")));
+  BOOST_TEST(procs->live_site_processes() == 0u);
+  BOOST_REQUIRE(waited->value);
+  BOOST_TEST(waited->value->exit_code == 0);
+}
+
 BOOST_AUTO_TEST_CASE(destroy_after_stop_forgets_the_task) {
   const auto state = start_running();
   const auto site_dir = iis::decode_state(decode_driver_state(state).site).plan.data_dir;
