@@ -344,7 +344,9 @@ caf::behavior front_actor(front_actor_ptr self, site_context ctx,
         if (st.master.pid) st.ctx.launcher->signal(st.master, SIGQUIT);
         wait_gone(self, st.polls, *st.ctx.launcher, front_processes(self),
                   self->clock().now() + m.timeout, [self, rp](auto left) mutable {
-                    forget_all(self);
+                    // What did not drain stays known: the front_kill that
+                    // follows must find it.
+                    if (left.empty()) forget_all(self);
                     publish(self);
                     rp.deliver(msg::front_left{std::move(left)});
                   });
