@@ -691,4 +691,88 @@ BOOST_AUTO_TEST_CASE(a_stop_is_not_held_up_beyond_its_timeout_by_a_periodic_recy
   BOOST_TEST(procs->live_site_processes() == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(an_overlapped_recycle_starts_the_new_application_before_the_old_one_goes) {
+  config::task_config cfg;
+  cfg.application_pools = {pool_block("api", config::start_mode::always_running)};
+  cfg.applications = {app_block(app_folder("api"), "api")};
+  auto task = start(plan(cfg));
+  const auto front = procs->master("front");
+  const auto old = procs->live(fake_launcher::kind::app).at(0);
+  procs->hold_graceful = true;  // the old process finishes its requests when the test says
+  const auto mark = procs->calls.size();
+  auto recycled = ask_void(task, msg::pool_command{msg::pool_op::recycle, {"api"}});
+  BOOST_TEST(recycled->done);
+  const auto apps = procs->live(fake_launcher::kind::app);
+  BOOST_REQUIRE(apps.size() == 2u);
+  const auto fresh = apps[1];
+  // The new process on a port of its own, then the front switches to it,
+  // then the old one is asked to go.
+  const auto calls = procs->calls_since(mark);
+  const auto spawned = std::find(calls.begin(), calls.end(), "spawn app /bin/sh");
+  const auto reloaded = std::find(calls.begin(), calls.end(), signalled(front, "SIGHUP"));
+  const auto termed = std::find(calls.begin(), calls.end(), signalled(old, "SIGTERM"));
+  BOOST_TEST((spawned < reloaded && reloaded < termed && termed != calls.end()));
+  BOOST_TEST(procs->at(fresh.pid).request.env != procs->at(old.pid).request.env);  // its port
+  const auto view = pool_of(task, 0);
+  BOOST_TEST(as_int(view.status) == as_int(iis::pool_status::started));
+  BOOST_TEST((view.workers == std::vector<iis::process_ref>{fresh}));
+  // The old process drains, then exits: no crash, no repair.
+  const auto after = procs->calls.size();
+  procs->finish(old.pid);
+  advance(gone_interval);
+  BOOST_TEST(procs->calls.size() == after);
+  BOOST_TEST((pool_of(task, 0).workers == std::vector<iis::process_ref>{fresh}));
+  BOOST_TEST(events_with("exited") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(stopping_an_application_pool_takes_it_off_the_front_first) {
+  config::task_config cfg;
+  cfg.application_pools = {pool_block("api", config::start_mode::always_running)};
+  cfg.applications = {app_block(app_folder("api"), "api")};
+  auto task = start(plan(cfg));
+  const auto front = procs->master("front");
+  const auto app = procs->live(fake_launcher::kind::app).at(0);
+  const auto mark = procs->calls.size();
+  auto stopped = ask_void(task, msg::pool_command{msg::pool_op::stop, {"api"}});
+  BOOST_TEST(stopped->done);
+  // Its port is a plain TCP port someone else may take once the process is
+  // gone: the front stops proxying to it before the process is asked to go.
+  const auto calls = procs->calls_since(mark);
+  const auto reloaded = std::find(calls.begin(), calls.end(), signalled(front, "SIGHUP"));
+  const auto termed = std::find(calls.begin(), calls.end(), signalled(app, "SIGTERM"));
+  BOOST_TEST((reloaded < termed && termed != calls.end()));
+  BOOST_TEST(!procs->is_alive(app.pid));
+  BOOST_TEST(as_int(pool_of(task, 0).status) == as_int(iis::pool_status::stopped));
+  // Started again: a new process, and the front routes to it.
+  auto started = ask_void(task, msg::pool_command{msg::pool_op::start, {"api"}});
+  BOOST_TEST(started->done);
+  const auto apps = procs->live(fake_launcher::kind::app);
+  BOOST_REQUIRE(apps.size() == 1u);
+  BOOST_TEST((pool_of(task, 0).workers == apps));
+  BOOST_TEST(procs->count_calls(signalled(front, "SIGHUP")) == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_recovery_replaces_a_pool_master_that_died_meanwhile_and_its_workers) {
+  auto first = start(static_plan(pool_block("default", config::start_mode::always_running)));
+  const auto master = procs->master("pool-0");
+  const auto orphan = procs->current_workers(master).at(0);
+  lose_plugin(first);
+  // Killed while no plugin watches: its worker outlives it.
+  procs->crash(master.pid, SIGKILL);
+  BOOST_REQUIRE(procs->is_alive(orphan.pid));
+  auto task = spawn_task();
+  auto recovered = ask_void(task, msg::recover_task{this->task(), state});
+  BOOST_TEST(recovered->done);
+  advance(1s);
+  const auto fresh = procs->master("pool-0");
+  BOOST_REQUIRE(fresh.pid != 0);
+  BOOST_TEST(fresh.pid != master.pid);
+  const auto view = pool_of(task, 0);
+  BOOST_TEST(as_int(view.status) == as_int(iis::pool_status::started));
+  BOOST_TEST((view.workers == procs->current_workers(fresh)));
+  // The old worker still accepts on the pool's socket, serving what the old
+  // nginx was told: it must go as well.
+  BOOST_TEST(!procs->is_alive(orphan.pid));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
