@@ -190,6 +190,9 @@ void start(front_actor_ptr self, caf::typed_response_promise<msg::front_view> rp
                 auto reader = spawned.value->reader;
                 st.master = spawned.value->master;
                 watch_process(self, *st.ctx.launcher, st.master);
+                // Its workers from the moment nginx forks them: should the
+                // start fail later (the master died), the kill finds them.
+                adopt(self, deadline, [](auto) {});
                 wait_ready(
                     self, st.polls, st.ctx, binding_targets(self, deadline, limit),
                     [self, rp, finished, fail, reader](std::optional<std::string> error) mutable {
@@ -341,7 +344,9 @@ caf::behavior front_actor(front_actor_ptr self, site_context ctx,
         if (st.master.pid) st.ctx.launcher->signal(st.master, SIGQUIT);
         wait_gone(self, st.polls, *st.ctx.launcher, front_processes(self),
                   self->clock().now() + m.timeout, [self, rp](auto left) mutable {
-                    forget_all(self);
+                    // What did not drain stays known: the front_kill that
+                    // follows must find it.
+                    if (left.empty()) forget_all(self);
                     publish(self);
                     rp.deliver(msg::front_left{std::move(left)});
                   });

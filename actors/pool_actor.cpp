@@ -35,6 +35,8 @@ void run_exclusive(pool_actor_ptr self, operation op) {
     st.queued.pop_front();
     run_exclusive(self, std::move(next));
   });
+  // What the operation changed at once (Stopping, Starting) is news already.
+  publish(self);
 }
 
 msg::pool_view view_of(pool_actor_ptr self) {
@@ -209,7 +211,10 @@ template <class Flow>
 caf::result<void> exclusive_reply(pool_actor_ptr self, Flow flow) {
   auto rp = self->make_response_promise();
   run_exclusive(self, [self, rp, flow](finished_fn finished) mutable {
-    flow([rp, finished](std::optional<std::string> error) mutable {
+    flow([self, rp, finished](std::optional<std::string> error) mutable {
+      // The view first: the reply's receiver (the task actor) saves state
+      // from it as soon as the reply comes.
+      publish(self);
       if (error)
         rp.deliver(caf::make_error(ec::operation_failed, *error));
       else
@@ -242,6 +247,7 @@ caf::behavior pool_actor(pool_actor_ptr self, site_context ctx, std::size_t inde
         auto rp = self->make_response_promise<msg::pool_prepared>();
         run_exclusive(self, [self, rp](finished_fn finished) mutable {
           prepare(self, [self, rp, finished](std::optional<std::string> error) mutable {
+            publish(self);
             if (error)
               rp.deliver(caf::make_error(ec::start_failed, *error));
             else

@@ -216,6 +216,9 @@ void spawn_pool(pool_actor_ptr self, outputs_ptr outputs, step next, bool master
         if (result.value->master.pid) {
           st.master = result.value->master;
           track(self, st.master, role::master);
+          // Its workers from the moment nginx forks them: should the start
+          // fail later (the master died), the kill finds them.
+          adopt_workers(self, st.master, self->clock().now() + adopt_limit, [](auto) {});
         }
         for (const auto& [i, process] : result.value->apps) {
           st.apps[i].process = process;

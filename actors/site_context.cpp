@@ -96,41 +96,60 @@ void wait_ready(caf::event_based_actor* self, poller& polls, const site_context&
                 std::vector<ready_target> targets,
                 std::function<void(std::optional<std::string>)> next) {
   auto pending = std::make_shared<std::vector<ready_target>>(std::move(targets));
+  auto ready = std::make_shared<std::vector<bool>>(pending->size(), false);
   auto error = std::make_shared<std::optional<std::string>>();
   auto latest = self->clock().now();
   for (const auto& target : *pending) latest = std::max(latest, target.deadline);
+  auto exited = [](const ready_target& target) {
+    const std::string why = target.owner_log.empty() ? "" : iis::last_emergency(target.owner_log);
+    return target.what + ": the process exited during start" +
+           (why.empty() ? std::string() : ": " + why);
+  };
   polls.start(
       self,
-      [self, ctx, pending, error] {
+      [self, ctx, pending, ready, error, exited] {
         auto& launcher = *ctx.launcher;
         const auto now = self->clock().now();
-        for (auto it = pending->begin(); it != pending->end();) {
-          const bool ready = it->nginx_workers ? !launcher.children(it->owner).empty()
-                             : it->socket.empty()
-                                 ? launcher.accepts_tcp(it->ip, it->port)
-                                 : launcher.accepts_unix(ctx.plan->data_dir, it->socket);
-          if (ready) {
-            it = pending->erase(it);
+        bool all = true;
+        for (std::size_t i = 0; i < pending->size(); ++i) {
+          const auto& target = (*pending)[i];
+          const bool owned = target.owner.pid != 0;
+          if ((*ready)[i]) {
+            // Ready is not done while others still start: its process may die meanwhile.
+            if (owned && !launcher.alive(target.owner)) {
+              *error = exited(target);
+              return true;
+            }
             continue;
           }
-          if (it->owner.pid != 0 && !launcher.alive(it->owner)) {
-            const std::string why = it->owner_log.empty() ? "" : iis::last_emergency(it->owner_log);
-            *error = it->what + ": the process exited during start" +
-                     (why.empty() ? std::string() : ": " + why);
+          const bool accepts = target.nginx_workers ? !launcher.children(target.owner).empty()
+                               : target.socket.empty()
+                                   ? launcher.accepts_tcp(target.ip, target.port)
+                                   : launcher.accepts_unix(ctx.plan->data_dir, target.socket);
+          if (accepts) {
+            (*ready)[i] = true;
+            continue;
+          }
+          if (owned && !launcher.alive(target.owner)) {
+            *error = exited(target);
             return true;
           }
-          if (now >= it->deadline) {
-            *error = it->what + " did not accept connections within " + it->limit_text;
+          if (now >= target.deadline) {
+            *error = target.what + " did not accept connections within " + target.limit_text;
             return true;
           }
-          ++it;
+          all = false;
         }
-        return pending->empty();
+        return all;
       },
       latest + std::chrono::seconds(1), gone_interval,
-      [next = std::move(next), pending, error](bool done) {
-        if (!done && !*error && !pending->empty()) {
-          *error = pending->front().what + " did not accept connections in time";
+      [next = std::move(next), pending, ready, error](bool done) {
+        if (!done && !*error) {
+          for (std::size_t i = 0; i < pending->size(); ++i) {
+            if ((*ready)[i]) continue;
+            *error = (*pending)[i].what + " did not accept connections in time";
+            break;
+          }
         }
         next(*error);
       });

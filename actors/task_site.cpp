@@ -12,7 +12,6 @@
 #include "actors/blocking.hpp"
 #include "actors/front_actor.hpp"
 #include "actors/pool_actor.hpp"
-#include "iis/proc_stats.hpp"
 #include "iis/site_layout.hpp"
 #include "iis/socket_keeper.hpp"
 #include "iis/unix_users.hpp"
@@ -429,8 +428,9 @@ iis::site_snapshot snapshot(task_actor_ptr self) {
 iis::usage_sample sample_usage(task_actor_ptr self) {
   const auto& st = self->state;
   iis::usage_sample sample;
-  auto add = [&sample](const std::string& pool, const iis::process_ref& ref) {
-    if (auto usage = iis::read_usage(ref)) sample.by_pool[pool].push_back(*usage);
+  auto& launcher = *st.services.launcher;
+  auto add = [&sample, &launcher](const std::string& pool, const iis::process_ref& ref) {
+    if (auto usage = launcher.usage(ref)) sample.by_pool[pool].push_back(*usage);
   };
   if (st.front_view.master.pid) add("", st.front_view.master);
   for (const auto& worker : st.front_view.workers) add("", worker);

@@ -35,14 +35,6 @@ struct site_snapshot {
   std::vector<pool_snapshot> pools;
 };
 
-/// Cumulative CPU time and current memory of one process.
-struct process_usage {
-  std::int32_t pid = 0;
-  std::uint64_t user_ticks = 0;    ///< utime, clock ticks
-  std::uint64_t system_ticks = 0;  ///< stime, clock ticks
-  std::uint64_t rss_bytes = 0;
-};
-
 /// Every process of the site at one instant, grouped by pool ("" = the front).
 struct usage_sample {
   std::map<std::string, std::vector<process_usage>> by_pool;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,14 @@
 #include "iis/socket_keeper.hpp"
 
 namespace nomad_iis::iis {
+
+/// Cumulative CPU time and current memory of one process.
+struct process_usage {
+  std::int32_t pid = 0;
+  std::uint64_t user_ticks = 0;    ///< utime, clock ticks
+  std::uint64_t system_ticks = 0;  ///< stime, clock ticks
+  std::uint64_t rss_bytes = 0;
+};
 
 class launcher {
  public:
@@ -34,6 +43,8 @@ class launcher {
   virtual std::vector<process_ref> children(const process_ref& parent) = 0;
   /// An nginx worker of an old generation ("worker process is shutting down").
   virtual bool shutting_down(const process_ref& worker) = 0;
+  /// CPU time and memory (stats, Management API status); nullopt when gone.
+  virtual std::optional<process_usage> usage(const process_ref& process) = 0;
 
   virtual bool accepts_tcp(const std::string& ip, std::int32_t port) = 0;
   /// `name` relative to `dir` (the site's data dir).

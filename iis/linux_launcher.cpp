@@ -2,6 +2,7 @@
 
 #include "iis/launcher.hpp"
 #include "iis/net_probe.hpp"
+#include "iis/proc_stats.hpp"
 #include "iis/process_monitor.hpp"
 
 namespace nomad_iis::iis {
@@ -26,6 +27,9 @@ class linux_launcher final : public launcher {
   }
   bool shutting_down(const process_ref& worker) override {
     return command_line(worker.pid).find("shutting down") != std::string::npos;
+  }
+  std::optional<process_usage> usage(const process_ref& process) override {
+    return read_usage(process);
   }
 
   bool accepts_tcp(const std::string& ip, std::int32_t port) override {

@@ -1,22 +1,36 @@
 #pragma once
 // One fixture for all actor tests: an actor system on CAF's deterministic
-// test scheduler, the driver's actors on a fake backend, and helpers that
-// send a request and collect its outcome without blocking.
+// test scheduler with virtual time, the driver's actors on a fake backend
+// whose processes are a fake_launcher (blocking workers on the scheduler
+// too, so everything runs on the test's thread), scratch folders for the
+// allocation and the driver's data, and helpers that send a request and
+// collect its outcome without blocking.
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <random>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 
+#include "actors/site_context.hpp"
 #include "actors/supervisor.hpp"
+#include "iis/net_probe.hpp"
 #include "messages/error.hpp"
+#include "messages/site.hpp"
 #include "messages/type_ids.hpp"
 #include "tests/actors/fake_backend.hpp"
+#include "tests/actors/fake_launcher.hpp"
+#include "tests/actors/task_configs.hpp"
 
 namespace nomad_iis::test {
 
@@ -48,27 +62,56 @@ struct fixture {
   caf::actor_system sys{test_config()};
   caf::scheduler::test_coordinator& sched =
       dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
-  std::shared_ptr<fake_world> world = std::make_shared<fake_world>();
-  std::shared_ptr<fake_backend> backend = std::make_shared<fake_backend>(world);
+  std::shared_ptr<fake_launcher> procs = std::make_shared<fake_launcher>();
+  std::shared_ptr<fake_backend> backend = std::make_shared<fake_backend>(procs);
+  std::filesystem::path root;
+  std::filesystem::path alloc_dir;  ///< holds the task "web" with its local/
+  std::filesystem::path data_dir;   ///< the driver's data_dir
+  config::driver_config driver;
+  std::int32_t http_port = 0;  ///< the port label "httplabel"
   driver_actors actors;
-  std::filesystem::path alloc_dir;
 
   fixture() {
     sys.await_actors_before_shutdown(false);
-    actors = spawn_driver(sys, backend);
-    alloc_dir =
-        std::filesystem::temp_directory_path() /
-        ("nomad_iis_actor_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++));
+    root = std::filesystem::temp_directory_path() /
+           ("nia-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
+    alloc_dir = root / "alloc";
+    data_dir = root / "data";
     std::filesystem::create_directories(alloc_dir / "web" / "local");
-    run();
+    driver.data_dir = data_dir.string();
+    driver.placeholder_app_path.clear();
+    driver.directory_security = false;
+    driver.allowed_apppool_identities = {"ApplicationPoolIdentity", "NetworkService"};
+    http_port = free_port();
+    actors = spawn_driver(sys, backend, /*detached_workers=*/false);
+    configure(driver);
   }
+
   ~fixture() {
-    // The test scheduler fires every pending timer on shutdown; a live
-    // fingerprinter would re-arm its tick forever.
-    for (const auto& a : {actors.fingerprinter, actors.hub, actors.supervisor})
+    // Task actors and their children hold each other through requests in
+    // flight: they end explicitly. Then no timer may fire on shutdown (the
+    // test scheduler fires every pending one, and pools re-arm theirs).
+    for (const auto& actor : answered_by_) caf::anon_send_exit(actor, caf::exit_reason::kill);
+    for (const auto& a : {actors.fingerprinter, actors.hub, actors.supervisor, actors.workers})
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-    run();
-    std::filesystem::remove_all(alloc_dir);
+    for (int i = 0; i < 100; ++i) {
+      sched.clock().cancel_all();
+      if (sched.run() == 0 && !sched.has_pending_timeout()) break;
+    }
+    std::error_code error;
+    std::filesystem::remove_all(root, error);
+  }
+
+  /// A port for the binding outside the kernel's ephemeral range (an
+  /// outgoing connection elsewhere on the node could take one of those
+  /// between now and the start's check that the binding is free).
+  static std::int32_t free_port() {
+    static std::minstd_rand random(static_cast<unsigned>(::getpid()));
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      const auto port = static_cast<std::int32_t>(20000 + random() % 12000);
+      if (!iis::check_bindable("", port)) return port;
+    }
+    throw std::runtime_error("no free port in 20000-32000");
   }
 
   static int& counter() {
@@ -76,25 +119,46 @@ struct fixture {
     return n;
   }
 
-  /// Runs every queued job and fires due timers, until nothing is left.
+  /// Gives the supervisor (and the tasks it starts from now on) this config.
+  void configure(const config::driver_config& cfg) {
+    driver = cfg;
+    caf::anon_send(actors.supervisor, msg::set_driver_config{cfg, true});
+    run();
+  }
+
+  /// Runs every queued job until none is left; time stands still.
   void run() { sched.run(); }
 
-  /// Releases held backend completions one at a time until none is left.
-  void complete_all() {
-    while (!world->pending.empty()) {
-      world->complete_next();
+  /// Lets `span` of virtual time pass: every timer due meanwhile fires in
+  /// order, with everything it causes run before the next one.
+  void advance(caf::timespan span) {
+    auto& clock = sched.clock();
+    const auto until = clock.now() + span;
+    run();
+    while (!clock.schedule().empty() && clock.schedule().begin()->first <= until) {
+      clock.trigger_timeout();
       run();
     }
+    if (clock.current_time < until) clock.current_time = until;
   }
 
   template <class Reply, class Message>
   std::shared_ptr<outcome<Reply>> ask(const caf::actor& dest, Message m) {
     auto out = std::make_shared<outcome<Reply>>();
-    sys.spawn([out, dest, m](caf::event_based_actor* self) {
-      self->request(dest, caf::infinite, m)
-          .then([out](Reply& r) { out->value = std::move(r); },
-                [out](caf::error& e) { out->error = std::move(e); });
-    });
+    auto seen = answerers();
+    // Spawned with an argument: CAF 0.17's argument-less spawn trips UBSan
+    // (tests/ubsan.supp) in a frame the suppression cannot always name.
+    sys.spawn(
+        [out, m, seen](caf::event_based_actor* self, const caf::actor& dest) {
+          self->request(dest, caf::infinite, m)
+              .then(
+                  [self, out, seen](Reply& r) {
+                    seen(self->current_sender());
+                    out->value = std::move(r);
+                  },
+                  [out](caf::error& e) { out->error = std::move(e); });
+        },
+        dest);
     run();
     return out;
   }
@@ -102,10 +166,18 @@ struct fixture {
   template <class Message>
   std::shared_ptr<void_outcome> ask_void(const caf::actor& dest, Message m) {
     auto out = std::make_shared<void_outcome>();
-    sys.spawn([out, dest, m](caf::event_based_actor* self) {
-      self->request(dest, caf::infinite, m)
-          .then([out]() { out->done = true; }, [out](caf::error& e) { out->error = std::move(e); });
-    });
+    auto seen = answerers();
+    sys.spawn(
+        [out, m, seen](caf::event_based_actor* self, const caf::actor& dest) {
+          self->request(dest, caf::infinite, m)
+              .then(
+                  [self, out, seen]() {
+                    seen(self->current_sender());
+                    out->done = true;
+                  },
+                  [out](caf::error& e) { out->error = std::move(e); });
+        },
+        dest);
     run();
     return out;
   }
@@ -122,25 +194,52 @@ struct fixture {
     t.alloc_dir = alloc_dir.string();
     t.stdout_path = "/dev/null";
     t.stderr_path = "/dev/null";
-    t.ports.push_back({"httplabel", 23456, 0, "127.0.0.1"});
+    t.ports.push_back({"httplabel", http_port, 0, "127.0.0.1"});
     return t;
   }
 
-  /// Nomad's encoding of the static sample app's config block (golden file).
-  static std::string static_sample_config() {
-    std::ifstream in(std::string(NOMAD_IIS_CONFIG_DATA_DIR) + "/task_static_sample.msgpack",
-                     std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  }
-
-  /// Starts a task and lets the backend's start succeed.
-  std::string start_running(const std::string& id = "alloc1/web/0000beef") {
-    auto started = ask<msg::started_task>(actors.supervisor,
-                                          msg::start_task{task(id), static_sample_config()});
-    complete_all();
-    if (!started->value) throw std::runtime_error("start did not succeed");
+  /// Starts a task (the sample with its pool AlwaysRunning unless `config`
+  /// says otherwise) and runs until it answers.
+  std::string start_running(const std::string& id = "alloc1/web/0000beef",
+                            const std::string& config = always_running_config()) {
+    auto started = ask<msg::started_task>(actors.supervisor, msg::start_task{task(id), config});
+    if (!started->value)
+      throw std::runtime_error("start did not succeed: " +
+                               (started->error ? message_of(*started->error) : "no answer"));
     return started->value->driver_state;
   }
+
+  /// The task actor of a running task.
+  caf::actor task_actor(const std::string& alloc_id = "alloc1", const std::string& name = "web") {
+    auto found = ask<msg::found_task>(actors.supervisor, msg::find_task{alloc_id, name});
+    if (!found->value) throw std::runtime_error("no task " + name + " in " + alloc_id);
+    return found->value->task;
+  }
+
+  iis::site_snapshot snapshot(const caf::actor& task) {
+    auto snap = ask<iis::site_snapshot>(task, msg::get_site_snapshot{});
+    if (!snap->value) throw std::runtime_error("no snapshot");
+    return *snap->value;
+  }
+
+  /// Remembers an actor that must end with the test.
+  void own(const caf::actor& actor) {
+    if (std::find(answered_by_.begin(), answered_by_.end(), actor) == answered_by_.end())
+      answered_by_.push_back(actor);
+  }
+
+ private:
+  /// Whoever answers a request may be a task actor (the supervisor delegates
+  /// StartTask and RecoverTask): it ends with the test.
+  std::function<void(const caf::strong_actor_ptr&)> answerers() {
+    return [this](const caf::strong_actor_ptr& sender) {
+      auto actor = caf::actor_cast<caf::actor>(sender);
+      if (actor && std::find(answered_by_.begin(), answered_by_.end(), actor) == answered_by_.end())
+        answered_by_.push_back(actor);
+    };
+  }
+
+  std::vector<caf::actor> answered_by_;
 };
 
 }  // namespace nomad_iis::test

@@ -1,0 +1,777 @@
+// The pool actors' flows, deterministic: CAF's test coordinator with
+// virtual time, and a fake launcher standing in for nginx and the
+// application processes (the test says when workers fork, when a graceful
+// stop is over, when a request arrives, when something crashes). Sites are
+// planned in C++ as for a plugin that is not root (the pools run as
+// www-data, no Unix user is made) and started with msg::start_planned on a
+// task actor of their own.
+
+#define BOOST_TEST_DYN_LINK
+#include <boost/test/unit_test.hpp>
+
+#include <signal.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "actors/driver_state.hpp"
+#include "actors/task_actor.hpp"
+#include "config/task_config.hpp"
+#include "iis/state_codec.hpp"
+#include "tests/actors/fixture.hpp"
+
+using namespace nomad_iis;
+using namespace nomad_iis::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string task_id = "alloc1/web/0000beef";
+
+/// An httpPlatform application whose process is /bin/sh (never run: the
+/// launcher is a fake, but its processPath must resolve).
+constexpr const char* app_web_config = R"(<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <system.webServer>
+    <handlers>
+      <add name="httpPlatformHandler" path="*" verb="*" modules="httpPlatformHandler" resourceType="Unspecified" />
+    </handlers>
+    <httpPlatform processPath="/bin/sh" arguments="-c &quot;exec sleep 1000&quot;" startupTimeLimit="20" />
+  </system.webServer>
+</configuration>
+)";
+
+int as_int(iis::pool_status status) {
+  return static_cast<int>(status);
+}
+
+std::string signalled(const iis::process_ref& process, const char* signal) {
+  return "signal " + std::to_string(process.pid) + " " + signal;
+}
+
+caf::behavior collect_events(caf::event_based_actor*,
+                             std::shared_ptr<std::vector<msg::task_event>> seen) {
+  return {[seen](const msg::task_event& event) { seen->push_back(event); }};
+}
+
+config::application_pool pool_block(const std::string& name, config::start_mode mode) {
+  config::application_pool pool;
+  pool.name = name;
+  pool.start_mode = mode;
+  return pool;
+}
+
+config::application app_block(const std::string& path, const std::string& pool,
+                              const std::string& alias = "") {
+  config::application app;
+  app.path = path;
+  app.application_pool = pool;
+  app.alias = alias;
+  return app;
+}
+
+struct pool_fixture : fixture {
+  std::shared_ptr<std::vector<msg::task_event>> events =
+      std::make_shared<std::vector<msg::task_event>>();
+  /// The driver state the last start answered with (what Nomad keeps).
+  std::string state;
+
+  pool_fixture() {
+    auto collector = sys.spawn(collect_events, events);
+    own(collector);
+    caf::anon_send(actors.hub, atom::subscribe_v, collector);
+    run();
+  }
+
+  /// A folder below the task holding an application process's web.config.
+  std::string app_folder(const std::string& relative) {
+    const auto dir = alloc_dir / "web" / relative;
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "web.config") << app_web_config;
+    return relative;
+  }
+
+  /// The plan StartTask makes for `cfg` (an http binding on "httplabel"
+  /// added), as a plugin that is not root makes it.
+  iis::site_plan plan(config::task_config cfg) {
+    if (cfg.bindings.empty()) {
+      config::binding binding;
+      binding.port = "httplabel";
+      cfg.bindings.push_back(binding);
+    }
+    config::validate(cfg, driver);
+    auto plan = iis::plan_site(cfg, task(), driver, /*as_root=*/false);
+    plan.directory_security = false;
+    return plan;
+  }
+
+  /// One static application in local/ served by one pool.
+  iis::site_plan static_plan(config::application_pool pool) {
+    config::task_config cfg;
+    cfg.application_pools.push_back(pool);
+    cfg.applications.push_back(app_block("local", pool.name));
+    return plan(cfg);
+  }
+
+  caf::actor spawn_task() {
+    auto task = sys.spawn(nomad_iis::task_actor, site_services{procs, actors.workers}, actors.hub,
+                          driver, caf::actor_addr{});
+    own(task);
+    return task;
+  }
+
+  /// Starts the site on a task actor of its own and runs until it answers.
+  caf::actor start(const iis::site_plan& plan) {
+    auto task = spawn_task();
+    auto started = ask<msg::started_task>(task, msg::start_planned{this->task(), plan});
+    if (!started->value)
+      throw std::runtime_error("start did not succeed: " +
+                               (started->error ? message_of(*started->error) : "no answer"));
+    state = started->value->driver_state;
+    return task;
+  }
+
+  iis::pool_snapshot pool_of(const caf::actor& task, std::size_t index) {
+    return snapshot(task).pools.at(index);
+  }
+
+  std::size_t events_with(const std::string& text) const {
+    return static_cast<std::size_t>(
+        std::count_if(events->begin(), events->end(),
+                      [&](const auto& e) { return e.message.find(text) != std::string::npos; }));
+  }
+
+  /// The plugin is lost (kill -9): its actors end, its processes run on.
+  void lose_plugin(const caf::actor& task) {
+    caf::anon_send_exit(task, caf::exit_reason::kill);
+    run();
+  }
+};
+
+std::vector<iis::process_ref> by_pid(std::vector<iis::process_ref> processes) {
+  std::sort(processes.begin(), processes.end(),
+            [](const auto& a, const auto& b) { return a.pid < b.pid; });
+  return processes;
+}
+
+bool has_call_starting(const std::vector<std::string>& calls, const std::string& prefix) {
+  return std::any_of(calls.begin(), calls.end(),
+                     [&](const std::string& c) { return c.rfind(prefix, 0) == 0; });
+}
+
+bool has_kill(const std::vector<std::string>& calls) {
+  return std::any_of(calls.begin(), calls.end(), [](const std::string& c) {
+    return c.size() > 8 && c.compare(c.size() - 8, 8, " SIGKILL") == 0;
+  });
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(pool_flows, pool_fixture)
+
+BOOST_AUTO_TEST_CASE(an_always_running_static_pool_starts_with_its_site) {
+  const auto plan = static_plan(pool_block("default", config::start_mode::always_running));
+  procs->workers_at_once = false;
+  auto task = spawn_task();
+  auto started = ask<msg::started_task>(task, msg::start_planned{this->task(), plan});
+  BOOST_TEST(!started->answered());
+  const auto pool = procs->master("pool-0");
+  const auto front = procs->master("front");
+  BOOST_REQUIRE(pool.pid != 0);
+  BOOST_REQUIRE(front.pid != 0);
+  // The pool's nginx runs on an inherited socket (connecting to it proves
+  // nothing): the start waits until it forked its workers.
+  procs->fork_workers(front.pid);
+  advance(1s);
+  BOOST_TEST(!started->answered());
+  procs->fork_workers(pool.pid);
+  advance(gone_interval);
+  BOOST_REQUIRE(started->value);
+  const auto snap = snapshot(task);
+  BOOST_TEST(snap.running);
+  BOOST_TEST((snap.front == front));
+  BOOST_REQUIRE(snap.pools.size() == 1u);
+  BOOST_TEST(snap.pools[0].name == "default");
+  BOOST_TEST(as_int(snap.pools[0].status) == as_int(iis::pool_status::started));
+  BOOST_TEST((snap.pools[0].supervisor == pool));
+  BOOST_TEST((snap.pools[0].workers == procs->current_workers(pool)));
+  // It does not wait for requests.
+  BOOST_TEST(procs->readable_watches().empty());
+  // The driver state Nomad keeps names the pool's processes, for a recovery.
+  const auto saved = iis::decode_state(decode_driver_state(started->value->driver_state).site);
+  BOOST_REQUIRE(saved.pools.size() == 1u);
+  BOOST_TEST((saved.front == front));
+  BOOST_TEST((saved.pools[0].master == pool));
+  BOOST_TEST(as_int(saved.pools[0].status) == as_int(iis::pool_status::started));
+}
+
+BOOST_AUTO_TEST_CASE(stopping_a_pool_drains_it_and_kills_only_after_shutdown_time_limit) {
+  auto pool_cfg = pool_block("default", config::start_mode::always_running);
+  pool_cfg.shutdown_time_limit = std::chrono::seconds(30);
+  auto task = start(static_plan(pool_cfg));
+  const auto pool = procs->master("pool-0");
+  const auto worker = procs->current_workers(pool).at(0);
+  procs->hold_graceful = true;  // the workers take their time with the requests in flight
+  const auto mark = procs->calls.size();
+  auto stopped = ask_void(task, msg::pool_command{msg::pool_op::stop, {"default"}});
+  BOOST_TEST(!stopped->answered());
+  BOOST_TEST(procs->called(signalled(pool, "SIGQUIT")));
+  BOOST_TEST(as_int(pool_of(task, 0).status) == as_int(iis::pool_status::stopping));
+  advance(30s - 1ms);
+  BOOST_TEST(!has_kill(procs->calls_since(mark)));
+  BOOST_TEST(!stopped->answered());
+  BOOST_TEST(procs->is_alive(pool.pid));
+  BOOST_TEST(procs->is_alive(worker.pid));
+  advance(gone_interval);
+  BOOST_TEST(procs->called(signalled(pool, "SIGKILL")));
+  BOOST_TEST(procs->called(signalled(worker, "SIGKILL")));
+  BOOST_TEST(stopped->done);
+  BOOST_TEST(!procs->is_alive(pool.pid));
+  BOOST_TEST(!procs->is_alive(worker.pid));
+  const auto view = pool_of(task, 0);
+  BOOST_TEST(as_int(view.status) == as_int(iis::pool_status::stopped));
+  BOOST_TEST(view.workers.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_stop_that_drains_in_time_kills_nothing) {
+  auto task = start(static_plan(pool_block("default", config::start_mode::always_running)));
+  const auto pool = procs->master("pool-0");
+  procs->hold_graceful = true;
+  const auto mark = procs->calls.size();
+  auto stopped = ask_void(task, msg::pool_command{msg::pool_op::stop, {"default"}});
+  advance(10s);
+  BOOST_TEST(!stopped->answered());
+  procs->finish(pool.pid);
+  advance(gone_interval);
+  BOOST_TEST(stopped->done);
+  BOOST_TEST(!has_kill(procs->calls_since(mark)));
+  BOOST_TEST(as_int(pool_of(task, 0).status) == as_int(iis::pool_status::stopped));
+}
+
+BOOST_AUTO_TEST_CASE(an_overlapped_recycle_keeps_the_pool_started_while_old_workers_drain) {
+  auto task = start(static_plan(pool_block("default", config::start_mode::always_running)));
+  const auto pool = procs->master("pool-0");
+  const auto old_worker = procs->current_workers(pool).at(0);
+  procs->workers_at_once = false;
+  procs->retire_at_once = false;
+  const auto mark = procs->calls.size();
+  auto recycled = ask_void(task, msg::pool_command{msg::pool_op::recycle, {"default"}});
+  BOOST_TEST(procs->calls_since(mark) == (std::vector<std::string>{signalled(pool, "SIGHUP")}));
+  BOOST_TEST(!recycled->answered());
+  BOOST_TEST(as_int(pool_of(task, 0).status) == as_int(iis::pool_status::started));
+  const auto fresh = procs->fork_workers(pool.pid);
+  BOOST_REQUIRE(fresh.size() == 1u);
+  advance(adopt_interval);
+  BOOST_TEST(recycled->done);
+  const auto view = pool_of(task, 0);
+  BOOST_TEST(as_int(view.status) == as_int(iis::pool_status::started));
+  BOOST_TEST((view.supervisor == pool));
+  BOOST_TEST((view.workers == fresh));
+  // The old worker drains on its own: nothing was killed, stopped or spawned.
+  BOOST_TEST(procs->is_alive(old_worker.pid));
+  BOOST_TEST(procs->at(old_worker.pid).shutting_down);
+  BOOST_TEST(procs->calls_since(mark) == (std::vector<std::string>{signalled(pool, "SIGHUP")}));
+  // Its end is no crash: no repair, no event.
+  const auto seen = events->size();
+  const auto after = procs->calls.size();
+  procs->retire(old_worker.pid);
+  advance(1s);
+  BOOST_TEST(procs->calls.size() == after);
+  BOOST_TEST(events->size() == seen);
+  BOOST_TEST((pool_of(task, 0).workers == fresh));
+}
+
+BOOST_AUTO_TEST_CASE(a_recycle_without_overlap_stops_then_starts_the_pool) {
+  auto pool_cfg = pool_block("default", config::start_mode::always_running);
+  pool_cfg.disable_overlapped_recycle = true;
+  auto task = start(static_plan(pool_cfg));
+  const auto old = procs->master("pool-0");
+  const auto mark = procs->calls.size();
+  auto recycled = ask_void(task, msg::pool_command{msg::pool_op::recycle, {"default"}});
+  BOOST_TEST(recycled->done);
+  const auto calls = procs->calls_since(mark);
+  const auto quit = std::find(calls.begin(), calls.end(), signalled(old, "SIGQUIT"));
+  const auto spawn = std::find(calls.begin(), calls.end(), "spawn nginx pool-0");
+  BOOST_TEST((quit != calls.end() && spawn != calls.end() && quit < spawn));
+  BOOST_TEST(!procs->called(signalled(old, "SIGHUP")));
+  const auto fresh = procs->master("pool-0");
+  BOOST_TEST(fresh.pid != 0);
+  BOOST_TEST(fresh.pid != old.pid);
+  const auto view = pool_of(task, 0);
+  BOOST_TEST(as_int(view.status) == as_int(iis::pool_status::started));
+  BOOST_TEST((view.supervisor == fresh));
+  BOOST_TEST((view.workers == procs->current_workers(fresh)));
+}
+
+BOOST_AUTO_TEST_CASE(an_on_demand_pool_starts_its_worker_with_the_first_request) {
+  config::task_config cfg;
+  cfg.application_pools = {pool_block("default", config::start_mode::on_demand),
+                           pool_block("api", config::start_mode::on_demand)};
+  cfg.applications = {app_block("local", "default"), app_block(app_folder("api"), "api", "api")};
+  auto task = start(plan(cfg));
+  // Only the front runs; both pools wait for requests on their sockets.
+  BOOST_TEST(procs->count_calls("spawn") == 1u);
+  BOOST_TEST(procs->called("spawn nginx front"));
+  const auto watches = procs->readable_watches();
+  BOOST_TEST((std::find(watches.begin(), watches.end(), "run/pool-0.bind") != watches.end()));
+  BOOST_TEST((std::find(watches.begin(), watches.end(), "run/app-1.wait") != watches.end()));
+  for (std::size_t p = 0; p < 2; ++p) {
+    const auto view = pool_of(task, p);
+    BOOST_TEST(as_int(view.status) == as_int(iis::pool_status::started));
+    BOOST_TEST(view.workers.empty());
+  }
+
+  // A request for the static pool.
+  BOOST_REQUIRE(procs->fire_readable("pool-0") == 1u);
+  run();
+  const auto master = procs->master("pool-0");
+  BOOST_REQUIRE(master.pid != 0);
+  BOOST_TEST((pool_of(task, 0).workers == procs->current_workers(master)));
+  BOOST_TEST(pool_of(task, 0).workers.size() == 1u);
+  BOOST_TEST(pool_of(task, 1).workers.empty());
+  BOOST_TEST(events_with("application pool default started on demand") == 1u);
+
+  // A request for the application parks at its wait socket.
+  BOOST_REQUIRE(procs->fire_readable("app-1") == 1u);
+  run();
+  const auto apps = procs->live(fake_launcher::kind::app);
+  BOOST_REQUIRE(apps.size() == 1u);
+  BOOST_TEST((pool_of(task, 1).workers == apps));
+  auto status = ask<msg::site_status>(task, msg::get_site_status{});
+  BOOST_REQUIRE(status->value);
+  BOOST_REQUIRE(status->value->pools.size() == 2u);
+  BOOST_TEST(status->value->pools[1].name == "api");
+  BOOST_TEST(status->value->pools[1].status == "Started");
+  BOOST_TEST(status->value->pools[1].worker_running);
+  BOOST_TEST(status->value->pools[1].worker_pids == std::vector<std::int32_t>{apps[0].pid});
+}
+
+BOOST_AUTO_TEST_CASE(an_idle_on_demand_pool_stops_its_worker_and_stays_started) {
+  auto pool_cfg = pool_block("default", config::start_mode::on_demand);
+  pool_cfg.idle_timeout = std::chrono::seconds(60);
+  auto task = start(static_plan(pool_cfg));
+  BOOST_REQUIRE(procs->fire_readable("pool-0") == 1u);
+  run();
+  const auto master = procs->master("pool-0");
+  BOOST_REQUIRE(master.pid != 0);
+  BOOST_TEST(pool_of(task, 0).workers.size() == 1u);
+  advance(45s);
+  BOOST_TEST(procs->is_alive(master.pid));
+  BOOST_TEST(!procs->called(signalled(master, "SIGQUIT")));
+  advance(30s);
+  BOOST_TEST(procs->called(signalled(master, "SIGQUIT")));
+  BOOST_TEST(!procs->is_alive(master.pid));
+  const auto view = pool_of(task, 0);
+  BOOST_TEST(as_int(view.status) == as_int(iis::pool_status::started));
+  BOOST_TEST(view.workers.empty());
+  BOOST_TEST(events_with("application pool default idle for 60s; worker stopped") == 1u);
+  // It waits for the next request, which starts a new worker.
+  BOOST_REQUIRE(procs->fire_readable("pool-0") == 1u);
+  run();
+  const auto again = procs->master("pool-0");
+  BOOST_TEST(again.pid != 0);
+  BOOST_TEST(pool_of(task, 0).workers.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(an_idle_always_running_pool_gets_a_fresh_worker) {
+  auto pool_cfg = pool_block("default", config::start_mode::always_running);
+  pool_cfg.idle_timeout = std::chrono::seconds(60);
+  auto task = start(static_plan(pool_cfg));
+  const auto old = procs->master("pool-0");
+  advance(80s);
+  BOOST_TEST(!procs->is_alive(old.pid));
+  const auto fresh = procs->master("pool-0");
+  BOOST_REQUIRE(fresh.pid != 0);
+  BOOST_TEST(fresh.pid != old.pid);
+  const auto view = pool_of(task, 0);
+  BOOST_TEST(as_int(view.status) == as_int(iis::pool_status::started));
+  BOOST_TEST((view.workers == procs->current_workers(fresh)));
+  BOOST_TEST(events_with("starting a new one (AlwaysRunning)") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(crashes_are_repaired_until_rapid_fail_protection_stops_the_pool) {
+  config::task_config cfg;
+  cfg.application_pools = {pool_block("default", config::start_mode::always_running)};
+  cfg.applications = {app_block("local", "default"),
+                      app_block(app_folder("api"), "default", "api")};
+  auto plan = this->plan(cfg);
+  plan.pools[0].rapid_fail_max_crashes = 3;
+  plan.pools[0].rapid_fail_interval = std::chrono::minutes(5);
+  auto task = start(plan);
+  const auto master = procs->master("pool-0");
+  const auto worker = procs->current_workers(master).at(0);
+  const auto app = procs->live(fake_launcher::kind::app).at(0);
+
+  // 1. nginx replaces a crashed worker itself; the pool learns it.
+  procs->crash(worker.pid, SIGSEGV);
+  run();
+  const auto worker2 = procs->current_workers(master).at(0);
+  BOOST_TEST(events_with("worker " + std::to_string(worker.pid) +
+                         " of pool default exited (signal 11); restarted as " +
+                         std::to_string(worker2.pid)) == 1u);
+  BOOST_TEST((by_pid(pool_of(task, 0).workers) == by_pid({app, worker2})));
+  advance(10s);
+
+  // 2. The pool's nginx master: a new one; the old one's orphaned worker goes.
+  procs->crash(master.pid, SIGKILL);
+  advance(gone_interval);
+  const auto master2 = procs->master("pool-0");
+  BOOST_REQUIRE(master2.pid != 0);
+  BOOST_TEST(master2.pid != master.pid);
+  BOOST_TEST(!procs->is_alive(worker2.pid));
+  BOOST_TEST(procs->current_workers(master2).size() == 1u);
+  BOOST_TEST(events_with("worker " + std::to_string(master.pid) +
+                         " (nginx master) of pool default exited (signal 9); restarted as " +
+                         std::to_string(master2.pid)) == 1u);
+  BOOST_TEST(procs->is_alive(app.pid));  // the application kept running
+  advance(10s);
+
+  // 3. The application process: started again.
+  procs->crash(app.pid, SIGSEGV);
+  advance(gone_interval);
+  const auto apps = procs->live(fake_launcher::kind::app);
+  BOOST_REQUIRE(apps.size() == 1u);
+  BOOST_TEST(apps[0].pid != app.pid);
+  BOOST_TEST(events_with("worker " + std::to_string(app.pid) +
+                         " of pool default exited (signal 11); restarted as " +
+                         std::to_string(apps[0].pid)) == 1u);
+  BOOST_TEST(as_int(pool_of(task, 0).status) == as_int(iis::pool_status::started));
+  BOOST_TEST(events_with("rapid-fail") == 0u);
+  advance(10s);
+
+  // 4. One crash more than the limit within the interval: the pool stops.
+  procs->crash(procs->current_workers(master2).at(0).pid, SIGSEGV);
+  advance(gone_interval);
+  const auto view = pool_of(task, 0);
+  BOOST_TEST(as_int(view.status) == as_int(iis::pool_status::stopped));
+  BOOST_TEST(view.workers.empty());
+  BOOST_TEST(events_with("application pool default stopped by rapid-fail protection: 4 worker "
+                         "crashes within 300s (limit 3)") == 1u);
+  BOOST_TEST(procs->live(fake_launcher::kind::pool).empty());
+  BOOST_TEST(procs->live(fake_launcher::kind::app).empty());
+  BOOST_TEST(procs->live(fake_launcher::kind::worker).size() == 1u);  // the front's
+}
+
+BOOST_AUTO_TEST_CASE(crashes_further_apart_than_the_interval_never_trip_rapid_fail) {
+  auto plan = static_plan(pool_block("default", config::start_mode::always_running));
+  plan.pools[0].rapid_fail_max_crashes = 1;
+  plan.pools[0].rapid_fail_interval = std::chrono::minutes(1);
+  auto task = start(plan);
+  const auto master = procs->master("pool-0");
+  for (int i = 0; i < 4; ++i) {
+    procs->crash(procs->current_workers(master).at(0).pid, SIGSEGV);
+    advance(61s);
+  }
+  BOOST_TEST(as_int(pool_of(task, 0).status) == as_int(iis::pool_status::started));
+  BOOST_TEST(events_with("rapid-fail") == 0u);
+  BOOST_TEST(procs->current_workers(master).size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(periodic_restart_recycles_the_pool) {
+  auto pool_cfg = pool_block("default", config::start_mode::always_running);
+  pool_cfg.periodic_restart = std::chrono::minutes(10);
+  pool_cfg.idle_timeout = std::chrono::milliseconds(0);  // never idle
+  auto task = start(static_plan(pool_cfg));
+  const auto master = procs->master("pool-0");
+  const auto first = procs->current_workers(master);
+  advance(std::chrono::minutes(9));
+  BOOST_TEST(!procs->called(signalled(master, "SIGHUP")));
+  advance(std::chrono::minutes(1));
+  BOOST_TEST(procs->count_calls(signalled(master, "SIGHUP")) == 1u);
+  BOOST_TEST(events_with("application pool default recycled (periodic_restart 600s)") == 1u);
+  const auto second = procs->current_workers(master);
+  BOOST_TEST(second.size() == 1u);
+  BOOST_TEST((second != first));
+  BOOST_TEST((pool_of(task, 0).workers == second));
+  advance(std::chrono::minutes(10));
+  BOOST_TEST(procs->count_calls(signalled(master, "SIGHUP")) == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(stop_task_sends_its_signal_to_the_application_processes) {
+  config::task_config cfg;
+  cfg.application_pools = {pool_block("api", config::start_mode::always_running)};
+  cfg.applications = {app_block(app_folder("api"), "api")};
+  auto task = start(plan(cfg));
+  const auto front = procs->master("front");
+  const auto app = procs->live(fake_launcher::kind::app).at(0);
+  auto stopped = ask_void(task, msg::stop_task{task_id, 5s, "SIGINT"});
+  BOOST_TEST(stopped->done);
+  const auto& calls = procs->calls;
+  const auto quit = std::find(calls.begin(), calls.end(), signalled(front, "SIGQUIT"));
+  const auto interrupted = std::find(calls.begin(), calls.end(), signalled(app, "SIGINT"));
+  BOOST_TEST((quit != calls.end() && interrupted != calls.end() && quit < interrupted));
+  BOOST_TEST(procs->live_site_processes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_recovered_site_is_taken_over_without_starting_anything) {
+  config::task_config cfg;
+  cfg.application_pools = {pool_block("default", config::start_mode::always_running),
+                           pool_block("api", config::start_mode::always_running)};
+  cfg.applications = {app_block("local", "default"), app_block(app_folder("api"), "api", "api")};
+  auto first = start(plan(cfg));
+  const auto front = procs->master("front");
+  const auto pool = procs->master("pool-0");
+  const auto app = procs->live(fake_launcher::kind::app).at(0);
+  const auto running = procs->live_site_processes();
+  lose_plugin(first);
+  BOOST_TEST(procs->live_site_processes() == running);
+
+  const auto mark = procs->calls.size();
+  auto task = spawn_task();
+  auto recovered = ask_void(task, msg::recover_task{this->task(), state});
+  BOOST_TEST(recovered->done);
+  BOOST_TEST(!has_call_starting(procs->calls_since(mark), "spawn"));
+  BOOST_TEST(procs->live_site_processes() == running);
+  const auto snap = snapshot(task);
+  BOOST_TEST(snap.running);
+  BOOST_TEST((snap.front == front));
+  BOOST_REQUIRE(snap.pools.size() == 2u);
+  BOOST_TEST(as_int(snap.pools[0].status) == as_int(iis::pool_status::started));
+  BOOST_TEST((snap.pools[0].supervisor == pool));
+  BOOST_TEST((snap.pools[0].workers == procs->current_workers(pool)));
+  BOOST_TEST(as_int(snap.pools[1].status) == as_int(iis::pool_status::started));
+  BOOST_TEST((snap.pools[1].workers == std::vector<iis::process_ref>{app}));
+
+  // It watches them again: a crash is repaired by the new plugin.
+  procs->crash(app.pid, SIGSEGV);
+  advance(gone_interval);
+  const auto apps = procs->live(fake_launcher::kind::app);
+  BOOST_REQUIRE(apps.size() == 1u);
+  BOOST_TEST(apps[0].pid != app.pid);
+  BOOST_TEST((pool_of(task, 1).workers == apps));
+}
+
+BOOST_AUTO_TEST_CASE(a_recovery_restarts_an_application_process_that_died_meanwhile) {
+  config::task_config cfg;
+  cfg.application_pools = {pool_block("default", config::start_mode::always_running),
+                           pool_block("api", config::start_mode::always_running)};
+  cfg.applications = {app_block("local", "default"), app_block(app_folder("api"), "api", "api")};
+  auto first = start(plan(cfg));
+  const auto app = procs->live(fake_launcher::kind::app).at(0);
+  lose_plugin(first);
+  procs->crash(app.pid, SIGKILL);  // nobody watches it now
+  run();
+  BOOST_TEST(procs->live(fake_launcher::kind::app).empty());
+
+  const auto mark = procs->calls.size();
+  auto task = spawn_task();
+  auto recovered = ask_void(task, msg::recover_task{this->task(), state});
+  BOOST_TEST(recovered->done);
+  advance(gone_interval);
+  const auto calls = procs->calls_since(mark);
+  BOOST_TEST(std::count(calls.begin(), calls.end(), "spawn app /bin/sh") == 1);
+  BOOST_TEST(!has_call_starting(calls, "spawn nginx"));
+  const auto apps = procs->live(fake_launcher::kind::app);
+  BOOST_REQUIRE(apps.size() == 1u);
+  BOOST_TEST(apps[0].pid != app.pid);
+  const auto view = pool_of(task, 1);
+  BOOST_TEST(as_int(view.status) == as_int(iis::pool_status::started));
+  BOOST_TEST((view.workers == apps));
+}
+
+BOOST_AUTO_TEST_CASE(a_pool_stopped_on_request_stays_stopped_across_a_plugin_restart) {
+  auto first = start(static_plan(pool_block("default", config::start_mode::always_running)));
+  auto stopped = ask_void(first, msg::pool_command{msg::pool_op::stop, {"default"}});
+  BOOST_TEST(stopped->done);
+  lose_plugin(first);
+  const auto mark = procs->calls.size();
+  auto task = spawn_task();
+  auto recovered = ask_void(task, msg::recover_task{this->task(), state});
+  BOOST_TEST(recovered->done);
+  advance(1s);
+  BOOST_TEST(!has_call_starting(procs->calls_since(mark), "spawn"));
+  BOOST_TEST(as_int(pool_of(task, 0).status) == as_int(iis::pool_status::stopped));
+}
+
+BOOST_AUTO_TEST_CASE(a_pool_master_that_dies_while_its_site_starts_fails_the_start) {
+  config::task_config cfg;
+  cfg.application_pools = {pool_block("default", config::start_mode::always_running)};
+  cfg.applications = {app_block("local", "default"),
+                      app_block(app_folder("api"), "default", "api")};
+  const auto plan = this->plan(cfg);
+  // The application (and the front's binding) do not accept yet; the pool's
+  // nginx is up and has forked its worker.
+  procs->tcp_closed = true;
+  auto task = spawn_task();
+  auto started = ask<msg::started_task>(task, msg::start_planned{this->task(), plan});
+  BOOST_TEST(!started->answered());
+  const auto master = procs->master("pool-0");
+  BOOST_REQUIRE(master.pid != 0);
+  BOOST_REQUIRE(procs->current_workers(master).size() == 1u);
+  advance(1s);
+  procs->crash(master.pid, SIGKILL);
+  advance(1s);
+  procs->tcp_closed = false;
+  advance(5s);
+  BOOST_REQUIRE(started->answered());
+  BOOST_REQUIRE(started->error);
+  BOOST_TEST(static_cast<int>(code_of(*started->error)) == static_cast<int>(ec::start_failed));
+  BOOST_TEST(message_of(*started->error).find("exited during start") != std::string::npos);
+  BOOST_TEST(procs->live_site_processes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(an_idle_pool_waits_for_requests_again_after_a_plugin_restart) {
+  auto first = start(static_plan(pool_block("default", config::start_mode::on_demand)));
+  BOOST_TEST(procs->called("watch run/pool-0.bind"));
+  lose_plugin(first);
+  const auto mark = procs->calls.size();
+  auto task = spawn_task();
+  auto recovered = ask_void(task, msg::recover_task{this->task(), state});
+  BOOST_TEST(recovered->done);
+  BOOST_TEST(!has_call_starting(procs->calls_since(mark), "spawn"));
+  BOOST_TEST(procs->called("watch run/pool-0.bind"));
+  const auto view = pool_of(task, 0);
+  BOOST_TEST(as_int(view.status) == as_int(iis::pool_status::started));
+  BOOST_TEST(view.workers.empty());
+  // The new plugin starts the worker when a request comes.
+  BOOST_TEST(procs->fire_readable("pool-0") >= 1u);
+  run();
+  BOOST_REQUIRE(procs->master("pool-0").pid != 0);
+  BOOST_TEST(pool_of(task, 0).workers.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(an_exiting_plugin_starts_idle_application_pools) {
+  config::task_config cfg;
+  cfg.application_pools = {pool_block("api", config::start_mode::on_demand)};
+  cfg.applications = {app_block(app_folder("api"), "api")};
+  auto task = start(plan(cfg));
+  BOOST_TEST(procs->live(fake_launcher::kind::app).empty());
+  auto handed = ask_void(task, atom::hand_over_v);
+  BOOST_TEST(handed->done);
+  const auto apps = procs->live(fake_launcher::kind::app);
+  BOOST_REQUIRE(apps.size() == 1u);
+  BOOST_TEST((pool_of(task, 0).workers == apps));
+  BOOST_TEST(events_with("application pool api started as the plugin exits") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_crashed_front_worker_is_replaced_and_reported) {
+  auto task = start(static_plan(pool_block("default", config::start_mode::always_running)));
+  const auto front = procs->master("front");
+  const auto worker = procs->current_workers(front).at(0);
+  procs->crash(worker.pid, SIGSEGV);
+  run();
+  const auto replacement = procs->current_workers(front).at(0);
+  BOOST_TEST(events_with("front worker " + std::to_string(worker.pid) + " exited") == 1u);
+  BOOST_TEST(events_with("restarted as " + std::to_string(replacement.pid)) == 1u);
+  auto status = ask<msg::task_status>(task, msg::inspect_task{task_id});
+  BOOST_REQUIRE(status->value);
+  BOOST_TEST(static_cast<int>(status->value->state) == static_cast<int>(msg::task_state::running));
+}
+
+BOOST_AUTO_TEST_CASE(an_on_demand_pool_whose_worker_cannot_start_is_stopped_by_rapid_fail) {
+  auto plan = static_plan(pool_block("default", config::start_mode::on_demand));
+  plan.pools[0].rapid_fail_max_crashes = 2;
+  auto task = start(plan);
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    procs->spawn_failures["nginx pool-0"] = "exec /usr/sbin/nginx: Permission denied";
+    BOOST_REQUIRE(procs->fire_readable("pool-0") == 1u);
+    run();
+    BOOST_TEST(events_with("could not start on demand: nginx (pool-0): exec /usr/sbin/nginx: "
+                           "Permission denied") == static_cast<std::size_t>(attempt));
+    const auto expected = attempt <= 2 ? iis::pool_status::started : iis::pool_status::stopped;
+    BOOST_TEST(as_int(pool_of(task, 0).status) == as_int(expected));
+  }
+  BOOST_TEST(events_with("stopped by rapid-fail protection: 3 worker crashes") == 1u);
+  BOOST_TEST(procs->readable_watches().empty());  // a stopped pool waits for nothing
+}
+
+BOOST_AUTO_TEST_CASE(a_stop_is_not_held_up_beyond_its_timeout_by_a_periodic_recycle) {
+  auto pool_cfg = pool_block("default", config::start_mode::always_running);
+  pool_cfg.periodic_restart = std::chrono::minutes(10);
+  pool_cfg.idle_timeout = std::chrono::milliseconds(0);
+  auto task = start(static_plan(pool_cfg));
+  const auto master = procs->master("pool-0");
+  // The periodic recycle waits for nginx's new workers (up to start_time_limit, 90s).
+  procs->workers_at_once = false;
+  advance(std::chrono::minutes(10));
+  BOOST_REQUIRE(procs->called(signalled(master, "SIGHUP")));
+  auto stopped = ask_void(task, msg::stop_task{task_id, 5s, ""});
+  advance(6s);
+  BOOST_TEST(stopped->done);
+  BOOST_TEST(procs->live_site_processes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(an_overlapped_recycle_starts_the_new_application_before_the_old_one_goes) {
+  config::task_config cfg;
+  cfg.application_pools = {pool_block("api", config::start_mode::always_running)};
+  cfg.applications = {app_block(app_folder("api"), "api")};
+  auto task = start(plan(cfg));
+  const auto front = procs->master("front");
+  const auto old = procs->live(fake_launcher::kind::app).at(0);
+  procs->hold_graceful = true;  // the old process finishes its requests when the test says
+  const auto mark = procs->calls.size();
+  auto recycled = ask_void(task, msg::pool_command{msg::pool_op::recycle, {"api"}});
+  BOOST_TEST(recycled->done);
+  const auto apps = procs->live(fake_launcher::kind::app);
+  BOOST_REQUIRE(apps.size() == 2u);
+  const auto fresh = apps[1];
+  // The new process first, then the front switches to it, then the old
+  // one is asked to go.
+  const auto calls = procs->calls_since(mark);
+  const auto spawned = std::find(calls.begin(), calls.end(), "spawn app /bin/sh");
+  const auto reloaded = std::find(calls.begin(), calls.end(), signalled(front, "SIGHUP"));
+  const auto termed = std::find(calls.begin(), calls.end(), signalled(old, "SIGTERM"));
+  BOOST_TEST((spawned < reloaded && reloaded < termed && termed != calls.end()));
+  const auto view = pool_of(task, 0);
+  BOOST_TEST(as_int(view.status) == as_int(iis::pool_status::started));
+  BOOST_TEST((view.workers == std::vector<iis::process_ref>{fresh}));
+  // The old process drains, then exits: no crash, no repair.
+  const auto after = procs->calls.size();
+  procs->finish(old.pid);
+  advance(gone_interval);
+  BOOST_TEST(procs->calls.size() == after);
+  BOOST_TEST((pool_of(task, 0).workers == std::vector<iis::process_ref>{fresh}));
+  BOOST_TEST(events_with("exited") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(stopping_an_application_pool_takes_it_off_the_front_first) {
+  config::task_config cfg;
+  cfg.application_pools = {pool_block("api", config::start_mode::always_running)};
+  cfg.applications = {app_block(app_folder("api"), "api")};
+  auto task = start(plan(cfg));
+  const auto front = procs->master("front");
+  const auto app = procs->live(fake_launcher::kind::app).at(0);
+  const auto mark = procs->calls.size();
+  auto stopped = ask_void(task, msg::pool_command{msg::pool_op::stop, {"api"}});
+  BOOST_TEST(stopped->done);
+  // Its port is a plain TCP port someone else may take once the process is
+  // gone: the front stops proxying to it before the process is asked to go.
+  const auto calls = procs->calls_since(mark);
+  const auto reloaded = std::find(calls.begin(), calls.end(), signalled(front, "SIGHUP"));
+  const auto termed = std::find(calls.begin(), calls.end(), signalled(app, "SIGTERM"));
+  BOOST_TEST((reloaded < termed && termed != calls.end()));
+  BOOST_TEST(!procs->is_alive(app.pid));
+  BOOST_TEST(as_int(pool_of(task, 0).status) == as_int(iis::pool_status::stopped));
+  // Started again: a new process, and the front routes to it.
+  auto started = ask_void(task, msg::pool_command{msg::pool_op::start, {"api"}});
+  BOOST_TEST(started->done);
+  const auto apps = procs->live(fake_launcher::kind::app);
+  BOOST_REQUIRE(apps.size() == 1u);
+  BOOST_TEST((pool_of(task, 0).workers == apps));
+  BOOST_TEST(procs->count_calls(signalled(front, "SIGHUP")) == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_recovery_replaces_a_pool_master_that_died_meanwhile_and_its_workers) {
+  auto first = start(static_plan(pool_block("default", config::start_mode::always_running)));
+  const auto master = procs->master("pool-0");
+  const auto orphan = procs->current_workers(master).at(0);
+  lose_plugin(first);
+  // Killed while no plugin watches: its worker outlives it.
+  procs->crash(master.pid, SIGKILL);
+  BOOST_REQUIRE(procs->is_alive(orphan.pid));
+  auto task = spawn_task();
+  auto recovered = ask_void(task, msg::recover_task{this->task(), state});
+  BOOST_TEST(recovered->done);
+  advance(1s);
+  const auto fresh = procs->master("pool-0");
+  BOOST_REQUIRE(fresh.pid != 0);
+  BOOST_TEST(fresh.pid != master.pid);
+  const auto view = pool_of(task, 0);
+  BOOST_TEST(as_int(view.status) == as_int(iis::pool_status::started));
+  BOOST_TEST((view.workers == procs->current_workers(fresh)));
+  // The old worker still accepts on the pool's socket, serving what the old
+  // nginx was told: it must go as well.
+  BOOST_TEST(!procs->is_alive(orphan.pid));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
