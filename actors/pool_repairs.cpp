@@ -54,70 +54,87 @@ void repair_pool_master(pool_actor_ptr self, iis::process_ref old, iis::exit_sta
   }
   const std::string what = "application pool " + pool_name(self) + ": nginx master " +
                            std::to_string(old.pid) + " exited (" + iis::describe(status) + ")";
-  // Workers outlive a killed master and keep the old socket: end them first.
-  kill_and_forget(self, orphans, [self, old, status, what, finished](auto) {
-    auto plan = self->state.ctx.plan;
-    std::vector<iis::app_runtime> apps;
-    for (const auto& app : self->state.apps) apps.push_back(app.runtime);
-    off_thread<caf::unit_t>(
-        self, self->state.ctx.workers,
-        [plan, index = self->state.index, apps] { iis::write_pool_conf(*plan, index, apps); },
-        [self, old, status, what, finished](job_result<caf::unit_t> written) {
-          if (!written.ok()) {
-            give_up(self, finished, what, written.error);
-            return;
-          }
-          auto& st = self->state;
-          open_outputs(
-              self, st.polls, st.plan(), self->clock().now() + repair_output_wait, true,
-              [self] { return self->state.handing_over; },
-              [self, old, status, what, finished](std::optional<std::string>, outputs_ptr outputs) {
-                // Requests queue in the pool's socket meanwhile (ours, inherited).
-                open_listener(self, [self, old, status, what, finished,
-                                     outputs](std::optional<std::string> error) {
-                  if (error) {
-                    give_up(self, finished, what, *error);
-                    return;
-                  }
-                  // Only the master: the applications keep running.
-                  spawn_pool(
-                      self, outputs,
-                      [self, old, status, what, finished](std::optional<std::string> error) {
+  // Workers outlive a killed master and keep the old socket: end them first,
+  // also those nobody tracked (it died while no plugin watched): they stay
+  // in the group it led.
+  off_thread<std::vector<iis::process_ref>>(
+      self, st.ctx.workers,
+      [launcher = st.ctx.launcher, old, cwd = st.plan().data_dir] {
+        return old.pid > 0 ? launcher->group_members(old, cwd) : std::vector<iis::process_ref>{};
+      },
+      [self, orphans, old, status, what,
+       finished](job_result<std::vector<iis::process_ref>> members) mutable {
+        for (const auto& member : members.value.value_or(std::vector<iis::process_ref>{})) {
+          if (std::find(orphans.begin(), orphans.end(), member) == orphans.end())
+            orphans.push_back(member);
+        }
+        kill_and_forget(self, orphans, [self, old, status, what, finished](auto) {
+          auto plan = self->state.ctx.plan;
+          std::vector<iis::app_runtime> apps;
+          for (const auto& app : self->state.apps) apps.push_back(app.runtime);
+          off_thread<caf::unit_t>(
+              self, self->state.ctx.workers,
+              [plan, index = self->state.index, apps] { iis::write_pool_conf(*plan, index, apps); },
+              [self, old, status, what, finished](job_result<caf::unit_t> written) {
+                if (!written.ok()) {
+                  give_up(self, finished, what, written.error);
+                  return;
+                }
+                auto& st = self->state;
+                open_outputs(
+                    self, st.polls, st.plan(), self->clock().now() + repair_output_wait, true,
+                    [self] { return self->state.handing_over; },
+                    [self, old, status, what, finished](std::optional<std::string>,
+                                                        outputs_ptr outputs) {
+                      // Requests queue in the pool's socket meanwhile (ours, inherited).
+                      open_listener(self, [self, old, status, what, finished,
+                                           outputs](std::optional<std::string> error) {
                         if (error) {
                           give_up(self, finished, what, *error);
                           return;
                         }
-                        auto& st = self->state;
-                        auto targets = pool_targets(self);
-                        targets.erase(std::remove_if(targets.begin(), targets.end(),
-                                                     [&](const ready_target& t) {
-                                                       return !(t.owner == st.master);
-                                                     }),
-                                      targets.end());
-                        wait_ready(
-                            self, st.polls, st.ctx, targets,
+                        // Only the master: the applications keep running.
+                        spawn_pool(
+                            self, outputs,
                             [self, old, status, what, finished](std::optional<std::string> error) {
                               if (error) {
                                 give_up(self, finished, what, *error);
                                 return;
                               }
-                              const auto master = self->state.master;
-                              adopt_workers(
-                                  self, master, self->clock().now() + adopt_limit,
-                                  [self, old, status, master, finished](auto) {
-                                    emit(self, "worker " + std::to_string(old.pid) +
-                                                   " (nginx master) of pool " + pool_name(self) +
-                                                   " exited (" + iis::describe(status) +
-                                                   "); restarted as " + std::to_string(master.pid));
-                                    finished();
-                                  });
-                            });
-                      },
-                      true);
-                });
+                              auto& st = self->state;
+                              auto targets = pool_targets(self);
+                              targets.erase(std::remove_if(targets.begin(), targets.end(),
+                                                           [&](const ready_target& t) {
+                                                             return !(t.owner == st.master);
+                                                           }),
+                                            targets.end());
+                              wait_ready(self, st.polls, st.ctx, targets,
+                                         [self, old, status, what,
+                                          finished](std::optional<std::string> error) {
+                                           if (error) {
+                                             give_up(self, finished, what, *error);
+                                             return;
+                                           }
+                                           const auto master = self->state.master;
+                                           adopt_workers(
+                                               self, master, self->clock().now() + adopt_limit,
+                                               [self, old, status, master, finished](auto) {
+                                                 emit(self, "worker " + std::to_string(old.pid) +
+                                                                " (nginx master) of pool " +
+                                                                pool_name(self) + " exited (" +
+                                                                iis::describe(status) +
+                                                                "); restarted as " +
+                                                                std::to_string(master.pid));
+                                                 finished();
+                                               });
+                                         });
+                            },
+                            true);
+                      });
+                    });
               });
         });
-  });
+      });
 }
 
 namespace {

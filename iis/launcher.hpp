@@ -41,6 +41,11 @@ class launcher {
   virtual bool alive(const process_ref& process) = 0;
   /// Live children (the workers of an nginx master).
   virtual std::vector<process_ref> children(const process_ref& parent) = 0;
+  /// Live processes still in the group `leader` started that work in `cwd`
+  /// (its nginx workers after the master died). Walks /proc: call from a
+  /// blocking worker.
+  virtual std::vector<process_ref> group_members(const process_ref& leader,
+                                                 const std::string& cwd) = 0;
   /// An nginx worker of an old generation ("worker process is shutting down").
   virtual bool shutting_down(const process_ref& worker) = 0;
   /// CPU time and memory (stats, Management API status); nullopt when gone.

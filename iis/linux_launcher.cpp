@@ -25,6 +25,10 @@ class linux_launcher final : public launcher {
   std::vector<process_ref> children(const process_ref& parent) override {
     return children_of(parent);
   }
+  std::vector<process_ref> group_members(const process_ref& leader,
+                                         const std::string& cwd) override {
+    return iis::group_members(leader.pid, cwd);
+  }
   bool shutting_down(const process_ref& worker) override {
     return command_line(worker.pid).find("shutting down") != std::string::npos;
   }

@@ -481,6 +481,28 @@ std::string command_line(pid_t pid) {
   return text;
 }
 
+std::vector<process_ref> group_members(pid_t group, const std::string& cwd) {
+  std::vector<process_ref> members;
+  DIR* dir = ::opendir("/proc");
+  if (!dir) return members;
+  while (dirent* entry = ::readdir(dir)) {
+    if (!std::isdigit(static_cast<unsigned char>(entry->d_name[0]))) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(entry->d_name));
+    auto fields = read_stat_fields(pid);  // [0] state, [1] ppid, [2] pgrp, ...
+    if (!fields || (*fields)[0] == "Z" || (*fields)[2] != std::to_string(group)) continue;
+    std::error_code error;
+    const auto dir_of =
+        std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/cwd", error);
+    if (error || dir_of != std::filesystem::path(cwd)) continue;
+    try {
+      members.push_back(process_ref{pid, std::stoull((*fields)[19])});
+    } catch (const std::exception&) {
+    }
+  }
+  ::closedir(dir);
+  return members;
+}
+
 std::vector<process_ref> children_of(const process_ref& parent) {
   std::vector<process_ref> children;
   if (!is_alive(parent)) return children;

@@ -147,6 +147,12 @@ bool send_signal(const process_ref& ref, int signal);
 /// state there ("nginx: worker process is shutting down").
 std::string command_line(pid_t pid);
 
+/// Live members of process group `group` whose working folder is `cwd`
+/// (every site process leads a group; nginx workers stay in it after their
+/// master died). The folder tells them from a newcomer that reused the
+/// number once the group was gone. Walks /proc: not for an actor's thread.
+std::vector<process_ref> group_members(pid_t group, const std::string& cwd);
+
 /// Live children of `parent` (nginx workers of a master).
 std::vector<process_ref> children_of(const process_ref& parent);
 

@@ -179,6 +179,7 @@ void fake_launcher::fork_generation(process& master) {
     worker.what = kind::worker;
     worker.label = "worker";
     worker.parent = master_pid;
+    worker.group = master_pid;
     add(std::move(worker));
   }
   if (retire_at_once) {
@@ -220,6 +221,7 @@ void fake_launcher::bury(std::int32_t pid, iis::exit_status status) {
       worker.what = kind::worker;
       worker.label = "worker";
       worker.parent = p.parent;
+      worker.group = p.parent;
       add(std::move(worker));
     }
   }
@@ -363,6 +365,18 @@ std::vector<iis::process_ref> fake_launcher::children(const iis::process_ref& pa
   if (!live_entry(parent)) return out;
   for (const auto& [pid, p] : table_) {
     if (p.alive && p.parent == parent.pid) out.push_back(p.ref);
+  }
+  return out;
+}
+
+std::vector<iis::process_ref> fake_launcher::group_members(const iis::process_ref& leader,
+                                                         const std::string& cwd) {
+  // nginx workers stay in their master's group (and folder), also after it died.
+  std::vector<iis::process_ref> out;
+  const auto* master = find(leader.pid);
+  if (!master || master->request.cwd != cwd) return out;
+  for (const auto& [pid, p] : table_) {
+    if (p.alive && (pid == leader.pid || p.group == leader.pid)) out.push_back(p.ref);
   }
   return out;
 }

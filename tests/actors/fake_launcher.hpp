@@ -34,6 +34,7 @@ class fake_launcher final : public iis::launcher {
     std::string label;        ///< "nginx front", "nginx pool-0", "worker", "app /bin/sh", "keeper"
     std::string instance;     ///< nginx masters: "front", "pool-0"
     std::int32_t parent = 0;  ///< workers: their master
+    std::int32_t group = 0;   ///< process group: every spawn leads one, workers join their master's
     bool alive = true;
     bool stopped = false;        ///< SIGSTOP: a stopped master respawns nothing
     bool quitting = false;       ///< a graceful stop is held (hold_graceful)
@@ -124,6 +125,8 @@ class fake_launcher final : public iis::launcher {
   bool signal(const iis::process_ref& process, int signal) override;
   bool alive(const iis::process_ref& process) override;
   std::vector<iis::process_ref> children(const iis::process_ref& parent) override;
+  std::vector<iis::process_ref> group_members(const iis::process_ref& leader,
+                                              const std::string& cwd) override;
   bool shutting_down(const iis::process_ref& worker) override;
   std::optional<iis::process_usage> usage(const iis::process_ref& process) override;
   bool accepts_tcp(const std::string& ip, std::int32_t port) override;
