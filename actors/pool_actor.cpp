@@ -25,8 +25,8 @@ void run_exclusive(pool_actor_ptr self, operation op) {
   }
   st.busy = true;
   auto once = std::make_shared<bool>(false);
-  op([self, once] {
-    if (std::exchange(*once, true)) return;
+  op([self, once, epoch = st.epoch] {
+    if (std::exchange(*once, true) || self->state.epoch != epoch) return;
     auto& st = self->state;
     st.busy = false;
     publish(self);
@@ -37,6 +37,13 @@ void run_exclusive(pool_actor_ptr self, operation op) {
   });
   // What the operation changed at once (Stopping, Starting) is news already.
   publish(self);
+}
+
+void preempt(pool_actor_ptr self) {
+  auto& st = self->state;
+  ++st.epoch;
+  st.busy = false;
+  st.polls.clear();
 }
 
 msg::pool_view view_of(pool_actor_ptr self) {
@@ -278,11 +285,13 @@ caf::behavior pool_actor(pool_actor_ptr self, site_context ctx, std::size_t inde
         });
       },
       [self](msg::pool_shutdown& request) {
+        preempt(self);  // a stop is not held up by a recycle or a repair in flight
         return exclusive_reply(self, [self, request](step done) {
           shutdown(self, request.timeout, request.app_signal, std::move(done));
         });
       },
       [self](msg::pool_kill) {
+        preempt(self);
         return exclusive_reply(self, [self](step done) { kill(self, std::move(done)); });
       },
       [self](msg::pool_sync) {

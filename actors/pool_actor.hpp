@@ -79,6 +79,10 @@ struct pool_actor_state {
   bool front_stale = false;
 
   poller polls;
+  /// Counts preemptions: a kill or a site stop does not wait behind the
+  /// operation in flight; that operation's late answers (jobs, reloads,
+  /// its finish) carry an older epoch and are dropped.
+  std::uint64_t epoch = 0;
   /// One operation at a time; the rest wait here in order.
   bool busy = false;
   std::deque<std::function<void(std::function<void()> finished)>> queued;

@@ -66,8 +66,8 @@ void start_keepers(pool_actor_ptr self, std::vector<keeper_order> orders, step n
     next(std::nullopt);
     return;
   }
-  off_thread<caf::unit_t>(
-      self, self->state.ctx.workers,
+  pool_job<caf::unit_t>(
+      self,
       [launcher = self->state.ctx.launcher, orders] {
         for (const auto& order : orders) {
           try {
@@ -323,8 +323,8 @@ void wake_pool(pool_actor_ptr self, std::string reason, finished_fn finished,
     std::vector<iis::app_runtime> apps;
     for (const auto& app : st.apps) apps.push_back(app.runtime);
     const bool write_conf = has_static(self);
-    off_thread<caf::unit_t>(
-        self, st.ctx.workers,
+    pool_job<caf::unit_t>(
+        self,
         [plan, index = st.index, apps, write_conf] {
           if (write_conf) iis::write_pool_conf(*plan, index, apps);
         },

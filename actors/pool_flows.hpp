@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/blocking.hpp"
 #include "actors/pool_actor.hpp"
 
 namespace nomad_iis::pool {
@@ -22,6 +23,20 @@ using operation = std::function<void(finished_fn finished)>;
 // ---- pool_actor.cpp ----
 /// Runs `op` once no other operation of the pool runs.
 void run_exclusive(pool_actor_ptr self, operation op);
+/// A kill or a site stop goes first: the operation in flight is abandoned
+/// (its pending answers are dropped, its waits cleared); queued ones stay.
+void preempt(pool_actor_ptr self);
+
+/// off_thread for the pool's operations: the answer is dropped when the
+/// operation that asked was preempted meanwhile.
+template <class T, class Work, class Then>
+void pool_job(pool_actor_ptr self, Work work, Then then) {
+  off_thread<T>(
+      self, self->state.ctx.workers, std::move(work),
+      [self, epoch = self->state.epoch, then = std::move(then)](job_result<T> result) mutable {
+        if (self->state.epoch == epoch) then(std::move(result));
+      });
+}
 /// Tells the task actor how the pool looks when that changed.
 void publish(pool_actor_ptr self);
 void track(pool_actor_ptr self, const iis::process_ref& ref, role kind, std::size_t app = 0);

@@ -36,9 +36,8 @@ void write_conf_and_listen(pool_actor_ptr self, step next) {
   auto plan = self->state.ctx.plan;
   std::vector<iis::app_runtime> apps;
   for (const auto& app : self->state.apps) apps.push_back(app.runtime);
-  off_thread<caf::unit_t>(
-      self, self->state.ctx.workers,
-      [plan, index = self->state.index, apps] { iis::write_pool_conf(*plan, index, apps); },
+  pool_job<caf::unit_t>(
+      self, [plan, index = self->state.index, apps] { iis::write_pool_conf(*plan, index, apps); },
       [self, next](job_result<caf::unit_t> written) {
         if (!written.ok()) {
           next(written.error);
@@ -107,9 +106,8 @@ iis::pool_routes routes_of(pool_actor_ptr self) {
 
 void analyse_apps(pool_actor_ptr self, std::function<void(std::optional<std::string>, bool)> next) {
   auto plan = self->state.ctx.plan;
-  off_thread<std::vector<iis::app_runtime>>(
-      self, self->state.ctx.workers,
-      [plan, index = self->state.index] { return iis::read_pool_apps(*plan, index); },
+  pool_job<std::vector<iis::app_runtime>>(
+      self, [plan, index = self->state.index] { return iis::read_pool_apps(*plan, index); },
       [self, next](job_result<std::vector<iis::app_runtime>> read) {
         if (!read.ok()) {
           next(read.error, false);
@@ -134,10 +132,12 @@ void reload_front(
   self->state.front_stale = false;
   self->request(self->state.front, caf::infinite, msg::front_reload{routes_of(self)})
       .then(
-          [next](msg::front_reloaded& reloaded) {
-            next(std::nullopt, std::move(reloaded.old_workers));
+          [self, next, epoch = self->state.epoch](msg::front_reloaded& reloaded) {
+            if (self->state.epoch == epoch) next(std::nullopt, std::move(reloaded.old_workers));
           },
-          [next](caf::error& error) { next(message_of(error), {}); });
+          [self, next, epoch = self->state.epoch](caf::error& error) {
+            if (self->state.epoch == epoch) next(message_of(error), {});
+          });
 }
 
 void spawn_pool(pool_actor_ptr self, outputs_ptr outputs, step next, bool master_only) {
@@ -205,10 +205,18 @@ void spawn_pool(pool_actor_ptr self, outputs_ptr outputs, step next, bool master
         }
         return out;
       },
-      [self, next](job_result<spawned> result) {
+      [self, next, epoch = st.epoch](job_result<spawned> result) {
         auto& st = self->state;
         if (!result.ok()) {
-          next(result.error);
+          if (st.epoch == epoch) next(result.error);
+          return;
+        }
+        if (st.epoch != epoch) {
+          // A kill or stop preempted the start: what it spawned goes too.
+          std::vector<iis::process_ref> started;
+          if (result.value->master.pid) started.push_back(result.value->master);
+          for (const auto& [i, process] : result.value->apps) started.push_back(process);
+          kill_all(st.launcher(), started);
           return;
         }
         // Track what started even when something after it failed: the
@@ -517,7 +525,12 @@ void recycle_apps(pool_actor_ptr self, step done) {
               }
               return started;
             },
-            [self, handlers, ports, olds, done](job_result<std::vector<iis::process_ref>> spawned) {
+            [self, handlers, ports, olds, done,
+             epoch = st.epoch](job_result<std::vector<iis::process_ref>> spawned) {
+              if (self->state.epoch != epoch) {
+                if (spawned.ok()) kill_all(self->state.launcher(), *spawned.value);
+                return;
+              }
               if (!spawned.ok()) {
                 done("recycle of application pool " + pool_name(self) + ": " + spawned.error);
                 return;
@@ -635,8 +648,8 @@ void recycle_pool(pool_actor_ptr self, bool all, step done) {
     std::vector<iis::app_runtime> apps;
     for (const auto& app : st.apps) apps.push_back(app.runtime);
     const auto log = iis::layout::alert_log(plan->data_dir, iis::layout::pool_instance(st.index));
-    off_thread<caf::unit_t>(
-        self, st.ctx.workers,
+    pool_job<caf::unit_t>(
+        self,
         [plan, index = st.index, apps, log] {
           iis::write_pool_conf(*plan, index, apps);
           iis::trim_log(log);

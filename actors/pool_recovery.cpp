@@ -191,8 +191,8 @@ void recover(pool_actor_ptr self, const iis::saved_pool& saved) {
   run_exclusive(self, [self, saved, status](finished_fn finished) {
     auto plan = self->state.ctx.plan;
     auto launcher = self->state.ctx.launcher;
-    off_thread<recovery_facts>(
-        self, self->state.ctx.workers,
+    pool_job<recovery_facts>(
+        self,
         [plan, index = self->state.index, saved, status, launcher] {
           return gather(*plan, index, saved, status, *launcher);
         },

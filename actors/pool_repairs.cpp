@@ -57,8 +57,8 @@ void repair_pool_master(pool_actor_ptr self, iis::process_ref old, iis::exit_sta
   // Workers outlive a killed master and keep the old socket: end them first,
   // also those nobody tracked (it died while no plugin watched): they stay
   // in the group it led.
-  off_thread<std::vector<iis::process_ref>>(
-      self, st.ctx.workers,
+  pool_job<std::vector<iis::process_ref>>(
+      self,
       [launcher = st.ctx.launcher, old, cwd = st.plan().data_dir] {
         return old.pid > 0 ? launcher->group_members(old, cwd) : std::vector<iis::process_ref>{};
       },
@@ -72,8 +72,8 @@ void repair_pool_master(pool_actor_ptr self, iis::process_ref old, iis::exit_sta
           auto plan = self->state.ctx.plan;
           std::vector<iis::app_runtime> apps;
           for (const auto& app : self->state.apps) apps.push_back(app.runtime);
-          off_thread<caf::unit_t>(
-              self, self->state.ctx.workers,
+          pool_job<caf::unit_t>(
+              self,
               [plan, index = self->state.index, apps] { iis::write_pool_conf(*plan, index, apps); },
               [self, old, status, what, finished](job_result<caf::unit_t> written) {
                 if (!written.ok()) {
@@ -183,72 +183,77 @@ void restart_app(pool_actor_ptr self, std::size_t index, iis::process_ref old,
     give_up(self, finished, what, e.what());
     return;
   }
-  analyse_apps(self, [self, index, port, new_port, what, finished](std::optional<std::string> error,
-                                                                   bool) {
-    if (error || !self->state.apps[index].runtime.handler) {
-      give_up(self, finished, what, error.value_or("its web.config names no process any more"));
-      return;
-    }
-    auto& st = self->state;
-    open_outputs(
-        self, st.polls, st.plan(), self->clock().now() + repair_output_wait, true,
-        [self] { return self->state.handing_over; },
-        [self, index, port, new_port, what, finished](std::optional<std::string>,
-                                                      outputs_ptr outputs) {
-          auto& st = self->state;
-          auto plan = st.ctx.plan;
-          auto runtime = st.apps[index].runtime;
-          off_thread<iis::process_ref>(
-              self, st.ctx.workers,
-              [plan, launcher = st.ctx.launcher, runtime, new_port, outputs] {
-                auto launch = iis::app_request(*plan, runtime, new_port);
-                launch.request.stdout_fd = launch.log ? launch.log.get() : outputs->out.get();
-                launch.request.stderr_fd = launch.log ? launch.log.get() : outputs->err.get();
-                const auto process = launcher->spawn(launch.request);
-                iis::record_app(*plan, runtime.app, process, new_port);
-                return process;
-              },
-              [self, index, port, new_port, what, finished](job_result<iis::process_ref> started) {
-                if (!started.ok()) {
-                  give_up(self, finished, what, started.error);
-                  return;
-                }
-                auto& st = self->state;
-                const auto process = *started.value;
-                st.apps[index].process = process;
-                st.apps[index].runtime.port = new_port;
-                track(self, process, role::app, index);
-                auto report = [self, what, process, finished] {
-                  emit(self, what + "; restarted as " + std::to_string(process.pid));
-                  finished();
-                };
-                auto targets = pool_targets(self);
-                targets.erase(
-                    std::remove_if(targets.begin(), targets.end(),
-                                   [&](const ready_target& t) { return !(t.owner == process); }),
-                    targets.end());
-                wait_ready(self, st.polls, st.ctx, targets,
-                           [self, port, new_port, what, report,
-                            finished](std::optional<std::string> error) {
-                             if (error) {
-                               give_up(self, finished, what, *error);
-                               return;
-                             }
-                             if (port == new_port) {
-                               report();
-                               return;
-                             }
-                             reload_front(self, [self, what, report, finished](
-                                                    std::optional<std::string> error, auto) {
-                               if (error)
-                                 give_up(self, finished, what, *error);
-                               else
-                                 report();
-                             });
-                           });
-              });
-        });
-  });
+  analyse_apps(
+      self, [self, index, port, new_port, what, finished](std::optional<std::string> error, bool) {
+        if (error || !self->state.apps[index].runtime.handler) {
+          give_up(self, finished, what, error.value_or("its web.config names no process any more"));
+          return;
+        }
+        auto& st = self->state;
+        open_outputs(
+            self, st.polls, st.plan(), self->clock().now() + repair_output_wait, true,
+            [self] { return self->state.handing_over; },
+            [self, index, port, new_port, what, finished](std::optional<std::string>,
+                                                          outputs_ptr outputs) {
+              auto& st = self->state;
+              auto plan = st.ctx.plan;
+              auto runtime = st.apps[index].runtime;
+              off_thread<iis::process_ref>(
+                  self, st.ctx.workers,
+                  [plan, launcher = st.ctx.launcher, runtime, new_port, outputs] {
+                    auto launch = iis::app_request(*plan, runtime, new_port);
+                    launch.request.stdout_fd = launch.log ? launch.log.get() : outputs->out.get();
+                    launch.request.stderr_fd = launch.log ? launch.log.get() : outputs->err.get();
+                    const auto process = launcher->spawn(launch.request);
+                    iis::record_app(*plan, runtime.app, process, new_port);
+                    return process;
+                  },
+                  [self, index, port, new_port, what, finished,
+                   epoch = st.epoch](job_result<iis::process_ref> started) {
+                    if (self->state.epoch != epoch) {
+                      if (started.ok()) kill_all(self->state.launcher(), {*started.value});
+                      return;
+                    }
+                    if (!started.ok()) {
+                      give_up(self, finished, what, started.error);
+                      return;
+                    }
+                    auto& st = self->state;
+                    const auto process = *started.value;
+                    st.apps[index].process = process;
+                    st.apps[index].runtime.port = new_port;
+                    track(self, process, role::app, index);
+                    auto report = [self, what, process, finished] {
+                      emit(self, what + "; restarted as " + std::to_string(process.pid));
+                      finished();
+                    };
+                    auto targets = pool_targets(self);
+                    targets.erase(std::remove_if(
+                                      targets.begin(), targets.end(),
+                                      [&](const ready_target& t) { return !(t.owner == process); }),
+                                  targets.end());
+                    wait_ready(self, st.polls, st.ctx, targets,
+                               [self, port, new_port, what, report,
+                                finished](std::optional<std::string> error) {
+                                 if (error) {
+                                   give_up(self, finished, what, *error);
+                                   return;
+                                 }
+                                 if (port == new_port) {
+                                   report();
+                                   return;
+                                 }
+                                 reload_front(self, [self, what, report, finished](
+                                                        std::optional<std::string> error, auto) {
+                                   if (error)
+                                     give_up(self, finished, what, *error);
+                                   else
+                                     report();
+                                 });
+                               });
+                  });
+            });
+      });
 }
 
 void on_exit(pool_actor_ptr self, const iis::process_ref& ref, iis::exit_status status) {

@@ -43,8 +43,12 @@ unix_account pool_account(const site_fixture& site) {
 }
 
 /// The uid of the pool's first worker, once it runs.
+/// The uid of the pool's first worker once it dropped root: a worker is
+/// known from its fork, a moment before nginx switches it to its user.
 int worker_uid(site_fixture& site) {
   BOOST_REQUIRE(eventually([&] { return !site.web->snapshot().pools[0].workers.empty(); }));
+  eventually([&] { return uid_of(site.web->snapshot().pools[0].workers[0].pid) != 0; },
+             std::chrono::seconds(2));
   return uid_of(site.web->snapshot().pools[0].workers[0].pid);
 }
 

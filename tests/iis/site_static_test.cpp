@@ -58,7 +58,10 @@ BOOST_AUTO_TEST_CASE(serves_files_and_stops_without_leftovers) {
     const auto account = find_account(pool_user_name(task.alloc_id, task.task_name, "default"));
     BOOST_REQUIRE(account.has_value());
     BOOST_TEST(account->uid != 33u);
-    BOOST_TEST(uid_of(snapshot.pools[0].workers[0].pid) == static_cast<int>(account->uid));
+    // Known from its fork, a moment before nginx switches it to its user.
+    const auto worker = snapshot.pools[0].workers[0].pid;
+    eventually([&] { return uid_of(worker) != 0; }, std::chrono::seconds(2));
+    BOOST_TEST(uid_of(worker) == static_cast<int>(account->uid));
   }
   BOOST_TEST(::getsid(snapshot.front.pid) == snapshot.front.pid);
 
