@@ -35,21 +35,7 @@ void publish(front_actor_ptr self) {
 }
 
 void run_exclusive(front_actor_ptr self, std::function<void(finished_fn)> op) {
-  auto& st = self->state;
-  if (st.busy) {
-    st.queued.push_back(std::move(op));
-    return;
-  }
-  st.busy = true;
-  op([self] {
-    auto& st = self->state;
-    st.busy = false;
-    publish(self);
-    if (st.queued.empty()) return;
-    auto next = std::move(st.queued.front());
-    st.queued.pop_front();
-    run_exclusive(self, std::move(next));
-  });
+  self->state.ops.run(std::move(op));
 }
 
 std::string front_log(front_actor_ptr self) {
@@ -309,6 +295,7 @@ caf::behavior front_actor(front_actor_ptr self, site_context ctx,
                           std::optional<iis::process_ref> recovered) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
+  st.ops.after_each([self] { publish(self); });
   st.routes.resize(st.ctx.plan->pools.size());
   for (std::size_t p = 0; p < st.routes.size(); ++p) st.routes[p].pool = p;
   if (recovered) {

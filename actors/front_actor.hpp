@@ -14,6 +14,7 @@
 #include <caf/actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/operation_queue.hpp"
 #include "actors/poller.hpp"
 #include "actors/site_context.hpp"
 #include "common/unique_fd.hpp"
@@ -33,8 +34,7 @@ struct front_actor_state {
   bool started = false;
   bool expected_exit = false;  ///< a stop or kill was asked: no front_died
   poller polls;
-  bool busy = false;  ///< a start, reload or stop runs; others wait in order
-  std::deque<std::function<void(std::function<void()>)>> queued;
+  operation_queue ops;  ///< a start or reload runs; others wait in order
   std::optional<msg::front_view> last_view;
 
   static inline const char* name = "front";

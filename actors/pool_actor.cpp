@@ -18,32 +18,14 @@ namespace nomad_iis {
 namespace pool {
 
 void run_exclusive(pool_actor_ptr self, operation op) {
-  auto& st = self->state;
-  if (st.busy) {
-    st.queued.push_back(std::move(op));
-    return;
-  }
-  st.busy = true;
-  auto once = std::make_shared<bool>(false);
-  op([self, once, epoch = st.epoch] {
-    if (std::exchange(*once, true) || self->state.epoch != epoch) return;
-    auto& st = self->state;
-    st.busy = false;
-    publish(self);
-    if (st.queued.empty()) return;
-    auto next = std::move(st.queued.front());
-    st.queued.pop_front();
-    run_exclusive(self, std::move(next));
-  });
+  self->state.ops.run(std::move(op));
   // What the operation changed at once (Stopping, Starting) is news already.
   publish(self);
 }
 
 void preempt(pool_actor_ptr self) {
-  auto& st = self->state;
-  ++st.epoch;
-  st.busy = false;
-  st.polls.clear();
+  self->state.ops.preempt();
+  self->state.polls.clear();
 }
 
 msg::pool_view view_of(pool_actor_ptr self) {
@@ -241,6 +223,7 @@ caf::behavior pool_actor(pool_actor_ptr self, site_context ctx, std::size_t inde
   st.index = index;
   st.front = std::move(front);
   st.last_activity = self->clock().now();
+  st.ops.after_each([self] { publish(self); });
   for (std::size_t i = 0; i < st.plan().applications.size(); ++i) {
     if (st.plan().applications[i].pool != st.pool().name) continue;
     pool_actor_state::app_state app;

@@ -18,6 +18,7 @@
 #include <caf/actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/operation_queue.hpp"
 #include "actors/poller.hpp"
 #include "actors/site_context.hpp"
 #include "common/unique_fd.hpp"
@@ -79,13 +80,9 @@ struct pool_actor_state {
   bool front_stale = false;
 
   poller polls;
-  /// Counts preemptions: a kill or a site stop does not wait behind the
-  /// operation in flight; that operation's late answers (jobs, reloads,
-  /// its finish) carry an older epoch and are dropped.
-  std::uint64_t epoch = 0;
-  /// One operation at a time; the rest wait here in order.
-  bool busy = false;
-  std::deque<std::function<void(std::function<void()> finished)>> queued;
+  /// One operation at a time (a kill or a site stop preempts the one in
+  /// flight: its late answers compare the queue's epoch and drop themselves).
+  operation_queue ops;
 
   std::optional<msg::pool_view> last_view;
 

@@ -31,11 +31,11 @@ void preempt(pool_actor_ptr self);
 /// operation that asked was preempted meanwhile.
 template <class T, class Work, class Then>
 void pool_job(pool_actor_ptr self, Work work, Then then) {
-  off_thread<T>(
-      self, self->state.ctx.workers, std::move(work),
-      [self, epoch = self->state.epoch, then = std::move(then)](job_result<T> result) mutable {
-        if (self->state.epoch == epoch) then(std::move(result));
-      });
+  off_thread<T>(self, self->state.ctx.workers, std::move(work),
+                [self, epoch = self->state.ops.epoch(),
+                 then = std::move(then)](job_result<T> result) mutable {
+                  if (self->state.ops.epoch() == epoch) then(std::move(result));
+                });
 }
 /// Tells the task actor how the pool looks when that changed.
 void publish(pool_actor_ptr self);

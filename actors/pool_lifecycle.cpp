@@ -132,11 +132,12 @@ void reload_front(
   self->state.front_stale = false;
   self->request(self->state.front, caf::infinite, msg::front_reload{routes_of(self)})
       .then(
-          [self, next, epoch = self->state.epoch](msg::front_reloaded& reloaded) {
-            if (self->state.epoch == epoch) next(std::nullopt, std::move(reloaded.old_workers));
+          [self, next, epoch = self->state.ops.epoch()](msg::front_reloaded& reloaded) {
+            if (self->state.ops.epoch() == epoch)
+              next(std::nullopt, std::move(reloaded.old_workers));
           },
-          [self, next, epoch = self->state.epoch](caf::error& error) {
-            if (self->state.epoch == epoch) next(message_of(error), {});
+          [self, next, epoch = self->state.ops.epoch()](caf::error& error) {
+            if (self->state.ops.epoch() == epoch) next(message_of(error), {});
           });
 }
 
@@ -205,13 +206,13 @@ void spawn_pool(pool_actor_ptr self, outputs_ptr outputs, step next, bool master
         }
         return out;
       },
-      [self, next, epoch = st.epoch](job_result<spawned> result) {
+      [self, next, epoch = st.ops.epoch()](job_result<spawned> result) {
         auto& st = self->state;
         if (!result.ok()) {
-          if (st.epoch == epoch) next(result.error);
+          if (st.ops.epoch() == epoch) next(result.error);
           return;
         }
-        if (st.epoch != epoch) {
+        if (st.ops.epoch() != epoch) {
           // A kill or stop preempted the start: what it spawned goes too.
           std::vector<iis::process_ref> started;
           if (result.value->master.pid) started.push_back(result.value->master);
@@ -526,8 +527,8 @@ void recycle_apps(pool_actor_ptr self, step done) {
               return started;
             },
             [self, handlers, ports, olds, done,
-             epoch = st.epoch](job_result<std::vector<iis::process_ref>> spawned) {
-              if (self->state.epoch != epoch) {
+             epoch = st.ops.epoch()](job_result<std::vector<iis::process_ref>> spawned) {
+              if (self->state.ops.epoch() != epoch) {
                 if (spawned.ok()) kill_all(self->state.launcher(), *spawned.value);
                 return;
               }

@@ -209,8 +209,8 @@ void restart_app(pool_actor_ptr self, std::size_t index, iis::process_ref old,
                     return process;
                   },
                   [self, index, port, new_port, what, finished,
-                   epoch = st.epoch](job_result<iis::process_ref> started) {
-                    if (self->state.epoch != epoch) {
+                   epoch = st.ops.epoch()](job_result<iis::process_ref> started) {
+                    if (self->state.ops.epoch() != epoch) {
                       if (started.ok()) kill_all(self->state.launcher(), {*started.value});
                       return;
                     }
