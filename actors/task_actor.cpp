@@ -210,7 +210,7 @@ caf::result<msg::started_task> start(task_actor_ptr self, msg::start_task& m) {
   try {
     auto cfg = config::decode_task_config(m.config_msgpack);
     config::validate(cfg, st.driver);
-    plan = iis::plan_site(cfg, st.task, st.driver);
+    plan = st.backend->plan_site(cfg, st.task, st.driver);
   } catch (const config::config_error& e) {
     self->quit();
     return caf::make_error(ec::invalid_config, std::string(e.what()));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "iis/backend.hpp"
+#include "iis/linux_backend.hpp"
 
 namespace nomad_iis::test {
 
@@ -100,6 +101,11 @@ class fake_backend final : public iis::backend {
   void configure(const config::driver_config&) override { world_->calls.push_back("configure"); }
   void probe(std::function<void(iis::backend_info)> done) override {
     world_->pending_probes.push_back(std::move(done));
+  }
+  /// The real planner: config errors reach the actors as they would in the plugin.
+  iis::site_plan plan_site(const config::task_config& config, const iis::task_context& task,
+                           const config::driver_config& driver) override {
+    return iis::plan_site(config, task, driver);
   }
   std::unique_ptr<iis::site> create_site(iis::site_plan plan,
                                          std::shared_ptr<iis::site_observer> observer) override {

@@ -17,6 +17,7 @@
 #include "config/driver_config.hpp"
 #include "config/task_config.hpp"
 #include "iis/backend.hpp"
+#include "iis/linux_backend.hpp"
 #include "iis/model.hpp"
 #include "iis/process.hpp"
 
