@@ -16,12 +16,13 @@
 
 #include "config/driver_config.hpp"
 #include "config/task_config.hpp"
+#include "iis/failure.hpp"
 #include "iis/model.hpp"
 
 namespace nomad_iis::iis {
 
-/// Result of an asynchronous operation: nullopt on success, else what failed.
-using completion = std::function<void(std::optional<std::string> error)>;
+/// Result of an asynchronous operation: nullopt on success, else why it failed.
+using completion = std::function<void(std::optional<failure> error)>;
 
 /// Something worth a Nomad task event ("worker 1234 of pool default crashed; restarted").
 struct site_event {

@@ -19,7 +19,7 @@ struct fake_world {
   std::vector<std::string> calls;  ///< "start", "stop", "recycle", ...
   std::deque<std::pair<std::string, iis::completion>> pending;
   std::shared_ptr<iis::site_observer> last_observer;
-  std::optional<std::string> fail_next;  ///< the next completion reports this error
+  std::optional<iis::failure> fail_next;  ///< the next completion reports this failure
   bool recover_throws = false;
   iis::backend_info probe_answer{true, "nginx/1.22.1", ""};
   std::vector<std::function<void(iis::backend_info)>> pending_probes;
