@@ -14,6 +14,7 @@ cmake_minimum_required(VERSION 3.20)
 if(NOT ROOT OR NOT IS_DIRECTORY "${ROOT}")
   message(FATAL_ERROR "check_layers: -DROOT=<source dir> is required")
 endif()
+get_filename_component(ROOT "${ROOT}" ABSOLUTE)
 string(REPLACE "," ";" port_headers "${PORT_HEADERS}")
 
 set(wire_regex "^(grpc|grpcpp|grpc\\+\\+|google/protobuf)/|\\.pb\\.h$")

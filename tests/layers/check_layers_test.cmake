@@ -85,6 +85,11 @@ expect("only sources are scanned" "${tree}" PASS)
 
 expect("the repository" "${SOURCE}" PASS)
 
+# A relative ROOT, as typed by hand from the source dir.
+make_tree("${tree}" "iis/bad.cpp" "#include <Poco/Path.h>\n")
+file(RELATIVE_PATH relative_tree "${CMAKE_CURRENT_BINARY_DIR}" "${tree}")
+expect("relative root" "${relative_tree}" FAIL "iis/bad.cpp:1:" "Poco/Path.h")
+
 file(REMOVE_RECURSE "${tree}")
 if(failures GREATER 0)
   message(FATAL_ERROR "${failures} layer check case(s) failed")
