@@ -72,15 +72,20 @@ std::string encode_state(task_actor_ptr self) {
 /// Runs `op` (which starts one backend operation) and, when the backend
 /// reports completion, `then`. Must only be called while not busy.
 void run_op(task_actor_ptr self, std::function<void(iis::completion)> op,
-            std::function<void(std::optional<std::string>)> then) {
+            std::function<void(std::optional<iis::failure>)> then) {
   auto& st = self->state;
   st.busy = true;
   st.continuation = std::move(then);
   auto id = ++st.op_id;
   auto addr = self->address();
-  op([addr, id](std::optional<std::string> error) {
-    if (auto owner = caf::actor_cast<caf::actor>(addr))
-      caf::anon_send(owner, atom::done_v, id, !error.has_value(), error.value_or(std::string{}));
+  op([addr, id](std::optional<iis::failure> error) {
+    if (auto owner = caf::actor_cast<caf::actor>(addr)) {
+      if (error)
+        caf::anon_send(owner, atom::done_v, id, false, static_cast<std::uint8_t>(error->code),
+                       std::move(error->message));
+      else
+        caf::anon_send(owner, atom::done_v, id, true, std::uint8_t{0}, std::string{});
+    }
   });
 }
 
@@ -169,9 +174,9 @@ void run_pool_op(task_actor_ptr self, caf::response_promise rp, msg::pool_op op,
             break;
         }
       },
-      [self, rp, op, pools, cause](std::optional<std::string> error) mutable {
+      [self, rp, op, pools, cause](std::optional<iis::failure> error) mutable {
         if (error) {
-          rp.deliver(caf::make_error(ec::operation_failed, cause + " failed: " + *error));
+          rp.deliver(to_error(*error, cause + " failed: "));
           return;
         }
         publish_pool_change(self, op, pools, cause);
@@ -210,7 +215,7 @@ caf::result<msg::started_task> start(task_actor_ptr self, msg::start_task& m) {
   try {
     auto cfg = config::decode_task_config(m.config_msgpack);
     config::validate(cfg, st.driver);
-    plan = iis::plan_site(cfg, st.task, st.driver);
+    plan = st.backend->plan_site(cfg, st.task, st.driver);
   } catch (const config::config_error& e) {
     self->quit();
     return caf::make_error(ec::invalid_config, std::string(e.what()));
@@ -229,12 +234,15 @@ caf::result<msg::started_task> start(task_actor_ptr self, msg::start_task& m) {
   auto rp = self->make_response_promise<msg::started_task>();
   run_op(
       self, [site = st.site.get()](iis::completion done) { site->start(std::move(done)); },
-      [self, rp](std::optional<std::string> error) mutable {
+      [self, rp](std::optional<iis::failure> error) mutable {
         auto& st = self->state;
         if (error) {
           logging::log(*log(), spdlog::level::err, "task failed to start",
-                       {{"task_id", st.task.task_id}, {"error", *error}});
-          rp.deliver(caf::make_error(ec::start_failed, *error));
+                       {{"task_id", st.task.task_id},
+                        {"error", error->message},
+                        {"reason", iis::to_string(error->code)}});
+          // The error table says whether Nomad may retry (a port in use) or not (a bad web.config).
+          rp.deliver(to_error(*error));
           st.site.reset();
           self->quit();
           return;
@@ -291,11 +299,10 @@ caf::result<void> stop(task_actor_ptr self, msg::stop_task& m) {
         [site = st.site.get(), timeout, signal](iis::completion done) {
           site->stop(timeout, signal, std::move(done));
         },
-        [self, rp](std::optional<std::string> error) mutable {
+        [self, rp](std::optional<iis::failure> error) mutable {
           if (error) {
             self->state.phase = task_phase::running;
-            rp.deliver(
-                caf::make_error(ec::operation_failed, "stopping the site failed: " + *error));
+            rp.deliver(to_error(*error, "stopping the site failed: "));
             return;
           }
           mark_exited(self, msg::exit_result{});
@@ -321,12 +328,12 @@ caf::result<void> destroy(task_actor_ptr self, msg::destroy_task& m) {
       run_op(
           self,
           [site = self->state.site.get()](iis::completion done) { site->destroy(std::move(done)); },
-          [self, rp](std::optional<std::string> error) mutable {
+          [self, rp](std::optional<iis::failure> error) mutable {
             if (is_live(self->state.phase))
               mark_exited(self, msg::exit_result{0, 9, false, "destroyed while running"});
             if (error) {
               logging::log(*log(), spdlog::level::warn, "destroy left something behind",
-                           {{"task_id", self->state.task.task_id}, {"error", *error}});
+                           {{"task_id", self->state.task.task_id}, {"error", error->message}});
             }
             rp.deliver(caf::unit);
             self->state.site.reset();
@@ -341,7 +348,7 @@ caf::result<void> destroy(task_actor_ptr self, msg::destroy_task& m) {
             site->stop(std::chrono::milliseconds(timeouts::forced_destroy_drain), "",
                        std::move(done));
           },
-          [self, finish](std::optional<std::string>) mutable {
+          [self, finish](std::optional<iis::failure>) mutable {
             mark_exited(self, msg::exit_result{});
             finish();
           });
@@ -446,11 +453,10 @@ void release_lease(task_actor_ptr self, caf::response_promise rp) {
       [site = st.site.get(), pools](iis::completion done) {
         site->start_pools(pools, std::move(done));
       },
-      [rp](std::optional<std::string> error) mutable {
+      [rp](std::optional<iis::failure> error) mutable {
         if (!rp.pending()) return;
         if (error)
-          rp.deliver(
-              caf::make_error(ec::operation_failed, "restarting the pools failed: " + *error));
+          rp.deliver(to_error(*error, "restarting the pools failed: "));
         else
           rp.deliver(caf::unit);
       });
@@ -490,10 +496,9 @@ caf::result<msg::change_ticket> begin_change(task_actor_ptr self, msg::begin_cha
         [site = st.site.get(), to_stop](iis::completion done) {
           site->stop_pools(to_stop, std::move(done));
         },
-        [self, rp, grant, to_stop](std::optional<std::string> error) mutable {
+        [self, rp, grant, to_stop](std::optional<iis::failure> error) mutable {
           if (error) {
-            rp.deliver(
-                caf::make_error(ec::operation_failed, "stopping the pools failed: " + *error));
+            rp.deliver(to_error(*error, "stopping the pools failed: "));
             return;
           }
           grant(to_stop);
@@ -568,7 +573,7 @@ caf::behavior task_actor(task_actor_ptr self, std::shared_ptr<iis::backend> back
         st.hand_over_waiters.push_back(rp);
         if (st.hand_over_waiters.size() == 1) {
           auto addr = self->address();
-          st.site->hand_over([addr](std::optional<std::string>) {
+          st.site->hand_over([addr](std::optional<iis::failure>) {
             if (auto owner = caf::actor_cast<caf::actor>(addr))
               caf::anon_send(owner, atom::handed_over_v);
           });
@@ -587,13 +592,16 @@ caf::behavior task_actor(task_actor_ptr self, std::shared_ptr<iis::backend> back
                      {{"task_id", st.task.task_id}});
         release_lease(self, caf::response_promise{});
       },
-      [self](atom::done, std::uint64_t id, bool ok, std::string& error) {
+      [self](atom::done, std::uint64_t id, bool ok, std::uint8_t code, std::string& error) {
         auto& st = self->state;
         if (id != st.op_id || !st.busy) return;  // a late report of an abandoned operation
         auto then = std::move(st.continuation);
         st.continuation = nullptr;
         st.busy = false;
-        if (then) then(ok ? std::nullopt : std::optional<std::string>(std::move(error)));
+        if (then)
+          then(ok ? std::nullopt
+                  : std::optional<iis::failure>(
+                        iis::failure{static_cast<iis::errc>(code), std::move(error)}));
         run_queued(self);
       },
       [self](atom::site_exit, std::int32_t code, std::int32_t sig, std::string& reason) {

@@ -47,7 +47,7 @@ struct task_actor_state {
   std::deque<std::function<void()>> queued;
   bool busy = false;
   std::uint64_t op_id = 0;
-  std::function<void(std::optional<std::string>)> continuation;
+  std::function<void(std::optional<iis::failure>)> continuation;
 
   cpu_tracker cpu{system_info::clock_ticks_per_second(), system_info::mhz_per_core()};
   /// The Management API samples on its own schedule; a separate tracker keeps

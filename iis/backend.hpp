@@ -14,12 +14,15 @@
 #include <string_view>
 #include <vector>
 
+#include "config/driver_config.hpp"
+#include "config/task_config.hpp"
+#include "iis/failure.hpp"
 #include "iis/model.hpp"
 
 namespace nomad_iis::iis {
 
-/// Result of an asynchronous operation: nullopt on success, else what failed.
-using completion = std::function<void(std::optional<std::string> error)>;
+/// Result of an asynchronous operation: nullopt on success, else why it failed.
+using completion = std::function<void(std::optional<failure> error)>;
 
 /// Something worth a Nomad task event ("worker 1234 of pool default crashed; restarted").
 struct site_event {
@@ -152,6 +155,12 @@ class backend {
   /// Checks the web server binary; may run it, so the result comes back async.
   virtual void probe(std::function<void(backend_info)> done) = 0;
 
+  /// Resolves a validated task config against the task and this host (paths,
+  /// ports, Unix users). Throws config::config_error naming the field. Creates
+  /// nothing: create_site() and start() do.
+  virtual site_plan plan_site(const config::task_config& config, const task_context& task,
+                              const config::driver_config& driver) = 0;
+
   /// A site for `plan`; nothing runs until start().
   virtual std::unique_ptr<site> create_site(site_plan plan,
                                             std::shared_ptr<site_observer> observer) = 0;
@@ -165,8 +174,5 @@ class backend {
   /// Site folders under the data dir (and their processes) not in `known`.
   virtual std::vector<dangling_item> list_dangling(const std::vector<std::string>& known) = 0;
 };
-
-/// The Linux backend: nginx as the front and per-pool worker processes.
-std::unique_ptr<backend> make_linux_backend(const config::driver_config& driver);
 
 }  // namespace nomad_iis::iis

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <set>
 
+#include "iis/linux_backend.hpp"
 #include "iis/linux_site.hpp"
 #include "iis/process.hpp"
 #include "iis/site_core.hpp"
@@ -110,6 +111,11 @@ class linux_backend final : public backend {
       nginx_path = driver_.nginx_path;
     }
     runtime_->runner->post([nginx_path, done = std::move(done)] { done(run_probe(nginx_path)); });
+  }
+
+  site_plan plan_site(const config::task_config& config, const task_context& task,
+                      const config::driver_config& driver) override {
+    return iis::plan_site(config, task, driver);
   }
 
   std::unique_ptr<site> create_site(site_plan plan,

@@ -40,7 +40,8 @@ void site_core::analyse_apps(std::optional<std::size_t> pool) {
     try {
       web = read_web_config(plan_.applications[i].physical_path);
     } catch (const std::exception& e) {
-      throw std::runtime_error("application " + plan_.applications[i].url_path + ": " + e.what());
+      throw backend_error(code_of(e, errc::invalid_config),
+                          "application " + plan_.applications[i].url_path + ": " + e.what());
     }
     std::lock_guard lock(mutex_);
     apps_[i].handler = web.handler;
@@ -223,7 +224,7 @@ void site_core::prepare_certificates() {
           break;
       }
     } catch (const std::exception& e) {
-      throw std::runtime_error(where + ": certificate: " + e.what());
+      throw backend_error(code_of(e, errc::invalid_config), where + ": certificate: " + e.what());
     }
   }
 }

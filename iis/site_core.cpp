@@ -94,9 +94,13 @@ void site_core::call_out(const std::function<void()>& fn) {
   }
 }
 
-void site_core::deliver(const completion& done, std::optional<std::string> error) {
+void site_core::deliver(const completion& done, std::optional<failure> error) {
   if (!done) return;
   call_out([&] { done(error); });
+}
+
+void site_core::deliver(const completion& done, std::optional<std::string> error, errc code) {
+  deliver(done, error ? std::optional<failure>(failure{code, std::move(*error)}) : std::nullopt);
 }
 
 void site_core::emit(const std::string& message, std::map<std::string, std::string> annotations) {

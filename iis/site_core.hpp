@@ -153,7 +153,9 @@ class site_core : public std::enable_shared_from_this<site_core> {
   void enqueue(job work);
   void run_next_job();
   void call_out(const std::function<void()>& fn);
-  void deliver(const completion& done, std::optional<std::string> error);
+  void deliver(const completion& done, std::optional<failure> error);
+  /// A step's text reported as a failure with `code`.
+  void deliver(const completion& done, std::optional<std::string> error, errc code);
   void emit(const std::string& message, std::map<std::string, std::string> annotations = {});
   /// Applies directory_security; what it left alone becomes an event.
   void secure_directories();
@@ -214,7 +216,7 @@ class site_core : public std::enable_shared_from_this<site_core> {
   /// Learns the workers of each nginx master, one after the other.
   void adopt_all(std::vector<std::tuple<process_ref, role, std::size_t>> masters,
                  std::function<void()> next);
-  void abort_start(const std::string& error, completion done, std::function<void()> finished);
+  void abort_start(failure error, completion done, std::function<void()> finished);
   void run_stop(duration timeout, int app_signal, completion done, std::function<void()> finished);
   void run_destroy(completion done, std::function<void()> finished);
   void run_front_died(exit_status status, std::function<void()> finished);

@@ -103,7 +103,8 @@ void site_core::run_start(completion done, std::function<void()> finished) {
       const bool destroyed = destroyed_;
       runtime_->runner->post([self = shared_from_this(), done, finished, destroyed] {
         self->deliver(
-            done, destroyed ? std::optional<std::string>("the site was destroyed") : std::nullopt);
+            done, destroyed ? std::optional<std::string>("the site was destroyed") : std::nullopt,
+            errc::not_found);
         finished();
       });
       return;
@@ -115,7 +116,7 @@ void site_core::run_start(completion done, std::function<void()> finished) {
     emit("options without effect on Linux: " + join(plan_.ignored_options),
          {{"ignored_options", join(plan_.ignored_options)}});
   }
-  std::optional<std::string> error;
+  std::optional<failure> error;
   clock::duration start_limit = std::chrono::seconds(1);
   try {
     ensure_pool_users(plan_);  // useradd: this runs on the executor, never an actor thread
@@ -145,7 +146,8 @@ void site_core::run_start(completion done, std::function<void()> finished) {
     for (const auto& binding : plan_.bindings) {
       if (!listens.insert({binding.ip, binding.port}).second) continue;
       if (auto why = check_bindable(binding.ip, binding.port)) {
-        throw std::runtime_error("binding " + address_text(binding.ip, binding.port) + ": " + *why);
+        throw backend_error(
+            why->code, "binding " + address_text(binding.ip, binding.port) + ": " + why->message);
       }
     }
     {
@@ -171,7 +173,7 @@ void site_core::run_start(completion done, std::function<void()> finished) {
     }
     write_front_conf();
   } catch (const std::exception& e) {
-    error = e.what();
+    error = failure_of(e, errc::io_failure);
   }
   if (error) {
     abort_start(*error, done, finished);
@@ -182,7 +184,7 @@ void site_core::run_start(completion done, std::function<void()> finished) {
       clock::now() + start_limit, false,
       [self, done, finished, start_limit](std::optional<std::string> error, outputs_ptr outputs) {
         if (error) {
-          self->abort_start(*error, done, finished);
+          self->abort_start({errc::io_failure, *error}, done, finished);
           return;
         }
         std::vector<ready_target> targets;
@@ -216,14 +218,14 @@ void site_core::run_start(completion done, std::function<void()> finished) {
             targets.push_back(target);
           }
         } catch (const std::exception& e) {
-          self->abort_start(e.what(), done, finished);
+          self->abort_start(failure_of(e, errc::process_failed), done, finished);
           return;
         }
         outputs.reset();  // our copies of the FIFO write ends go now
         self->wait_ready(
             std::move(targets), [self, done, finished](std::optional<std::string> error) {
               if (error) {
-                self->abort_start(*error, done, finished);
+                self->abort_start({errc::process_failed, *error}, done, finished);
                 return;
               }
               // Learn the workers each nginx master started.
@@ -255,7 +257,7 @@ void site_core::run_start(completion done, std::function<void()> finished) {
                 try {
                   for (std::size_t p : idle) self->arm_activation(p);
                 } catch (const std::exception& e) {
-                  self->abort_start(e.what(), done, finished);
+                  self->abort_start(failure_of(e, errc::io_failure), done, finished);
                   return;
                 }
                 for (std::size_t p = 0; p < self->plan_.pools.size(); ++p) {
@@ -284,8 +286,7 @@ void site_core::adopt_all(std::vector<std::tuple<process_ref, role, std::size_t>
                 });
 }
 
-void site_core::abort_start(const std::string& error, completion done,
-                            std::function<void()> finished) {
+void site_core::abort_start(failure error, completion done, std::function<void()> finished) {
   std::vector<process_ref> all;
   {
     std::lock_guard lock(mutex_);
@@ -371,9 +372,11 @@ void site_core::run_stop(duration timeout, int app_signal, completion done,
                               self->mark_all_stopped();
                               self->front_ = process_ref{};
                             }
-                            std::optional<std::string> error;
+                            std::optional<failure> error;
                             if (!survivors.empty()) {
-                              error = "processes " + pids_text(survivors) + " survived SIGKILL";
+                              error = failure{
+                                  errc::process_failed,
+                                  "processes " + pids_text(survivors) + " survived SIGKILL"};
                             }
                             self->deliver(done, error);
                             finished();
@@ -417,11 +420,13 @@ void site_core::run_destroy(completion done, std::function<void()> finished) {
           self->mark_all_stopped();
           self->front_ = process_ref{};
         }
-        std::optional<std::string> error;
+        std::optional<failure> error;
         if (!survivors.empty()) {
-          error = "processes " + pids_text(survivors) + " survived SIGKILL";
+          error = failure{errc::process_failed,
+                          "processes " + pids_text(survivors) + " survived SIGKILL"};
         } else if (const auto stayed = remove_pool_users(self->plan_); !stayed.empty()) {
-          error = "the pools' Unix users " + join(stayed) + " could not be removed";
+          error = failure{errc::io_failure,
+                          "the pools' Unix users " + join(stayed) + " could not be removed"};
         }
         self->deliver(done, error);
         finished();

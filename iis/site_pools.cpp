@@ -72,14 +72,14 @@ void site_core::start_pools(std::vector<std::string> pools, completion done) {
     std::string error;
     auto list = self->resolve_pools(pools, error);
     if (!list) {
-      self->deliver(done, error);
+      self->deliver(done, error, errc::not_found);
       finished();
       return;
     }
     self->for_each_pool(
         *list, [self](std::size_t p, step next) { self->start_pool(p, next); },
         [self, done, finished](std::optional<std::string> error) {
-          self->deliver(done, error);
+          self->deliver(done, error, errc::process_failed);
           finished();
         });
   });
@@ -90,14 +90,14 @@ void site_core::stop_pools(std::vector<std::string> pools, completion done) {
     std::string error;
     auto list = self->resolve_pools(pools, error);
     if (!list) {
-      self->deliver(done, error);
+      self->deliver(done, error, errc::not_found);
       finished();
       return;
     }
     self->for_each_pool(
         *list, [self](std::size_t p, step next) { self->stop_pool(p, next); },
         [self, done, finished](std::optional<std::string> error) {
-          self->deliver(done, error);
+          self->deliver(done, error, errc::process_failed);
           finished();
         });
   });
@@ -108,7 +108,7 @@ void site_core::recycle_pools(std::vector<std::string> pools, completion done) {
     std::string error;
     auto list = self->resolve_pools(pools, error);
     if (!list) {
-      self->deliver(done, error);
+      self->deliver(done, error, errc::not_found);
       finished();
       return;
     }
@@ -131,7 +131,7 @@ void site_core::recycle_pools(std::vector<std::string> pools, completion done) {
           self->recycle_pool(p, next);
         },
         [self, done, finished](std::optional<std::string> error) {
-          self->deliver(done, error);
+          self->deliver(done, error, errc::process_failed);
           finished();
         });
   });

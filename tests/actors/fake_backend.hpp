@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "iis/backend.hpp"
+#include "iis/linux_backend.hpp"
 
 namespace nomad_iis::test {
 
@@ -18,7 +19,7 @@ struct fake_world {
   std::vector<std::string> calls;  ///< "start", "stop", "recycle", ...
   std::deque<std::pair<std::string, iis::completion>> pending;
   std::shared_ptr<iis::site_observer> last_observer;
-  std::optional<std::string> fail_next;  ///< the next completion reports this error
+  std::optional<iis::failure> fail_next;  ///< the next completion reports this failure
   bool recover_throws = false;
   iis::backend_info probe_answer{true, "nginx/1.22.1", ""};
   std::vector<std::function<void(iis::backend_info)>> pending_probes;
@@ -100,6 +101,11 @@ class fake_backend final : public iis::backend {
   void configure(const config::driver_config&) override { world_->calls.push_back("configure"); }
   void probe(std::function<void(iis::backend_info)> done) override {
     world_->pending_probes.push_back(std::move(done));
+  }
+  /// The real planner: config errors reach the actors as they would in the plugin.
+  iis::site_plan plan_site(const config::task_config& config, const iis::task_context& task,
+                           const config::driver_config& driver) override {
+    return iis::plan_site(config, task, driver);
   }
   std::unique_ptr<iis::site> create_site(iis::site_plan plan,
                                          std::shared_ptr<iis::site_observer> observer) override {

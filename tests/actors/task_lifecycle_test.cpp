@@ -152,10 +152,12 @@ BOOST_AUTO_TEST_CASE(unknown_port_label_names_the_binding) {
 BOOST_AUTO_TEST_CASE(backend_start_failure_is_retryable_and_forgets_the_task) {
   auto started =
       ask<msg::started_task>(actors.supervisor, msg::start_task{task(), static_sample_config()});
-  world->fail_next = "binding 127.0.0.1:23456: address already in use";
+  world->fail_next =
+      iis::failure{iis::errc::port_in_use, "binding 127.0.0.1:23456: address already in use"};
   complete_all();
   BOOST_REQUIRE(started->error);
-  BOOST_TEST(static_cast<int>(code_of(*started->error)) == static_cast<int>(ec::start_failed));
+  BOOST_TEST(static_cast<int>(code_of(*started->error)) == static_cast<int>(ec::port_in_use));
+  BOOST_TEST((route_of(*started->error).recoverable == retry::yes));
   BOOST_TEST(message_of(*started->error).find("address already in use") != std::string::npos);
   BOOST_TEST(world->sites_alive == 0);
   // The same id may be started again (Nomad retries with a new id, but tolerate both).
@@ -163,6 +165,40 @@ BOOST_AUTO_TEST_CASE(backend_start_failure_is_retryable_and_forgets_the_task) {
       ask<msg::started_task>(actors.supervisor, msg::start_task{task(), static_sample_config()});
   complete_all();
   BOOST_TEST(retry->value.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_config_the_backend_refuses_fails_the_start_for_good) {
+  auto started =
+      ask<msg::started_task>(actors.supervisor, msg::start_task{task(), static_sample_config()});
+  const std::string text =
+      "application /: web.config: <aspNetCore> processPath \"app\" is not an executable file";
+  world->fail_next = iis::failure{iis::errc::invalid_config, text};
+  complete_all();
+  BOOST_REQUIRE(started->error);
+  BOOST_TEST(static_cast<int>(code_of(*started->error)) == static_cast<int>(ec::invalid_config));
+  BOOST_TEST((route_of(*started->error).recoverable == retry::no));
+  BOOST_TEST(message_of(*started->error) == text);
+  BOOST_TEST(world->sites_alive == 0);
+}
+
+BOOST_AUTO_TEST_CASE(each_backend_failure_reaches_the_caller_with_its_own_code) {
+  const std::vector<std::pair<iis::errc, ec>> cases{{iis::errc::invalid_config, ec::invalid_config},
+                                                    {iis::errc::port_in_use, ec::port_in_use},
+                                                    {iis::errc::process_failed, ec::process_failed},
+                                                    {iis::errc::io_failure, ec::io_failure},
+                                                    {iis::errc::not_found, ec::invalid_argument}};
+  for (const auto& [failed, expected] : cases) {
+    start_running();
+    auto stopped = ask_void(actors.supervisor, msg::stop_task{"alloc1/web/0000beef", {}, ""});
+    world->fail_next = iis::failure{failed, "it broke"};
+    complete_all();
+    BOOST_REQUIRE(stopped->error);
+    BOOST_TEST(static_cast<int>(code_of(*stopped->error)) == static_cast<int>(expected),
+               iis::to_string(failed));
+    BOOST_TEST(message_of(*stopped->error) == "stopping the site failed: it broke");
+    ask_void(actors.supervisor, msg::destroy_task{"alloc1/web/0000beef", true});
+    complete_all();
+  }
 }
 
 BOOST_AUTO_TEST_CASE(a_site_that_dies_on_its_own_ends_wait_with_an_error) {
@@ -207,7 +243,8 @@ BOOST_AUTO_TEST_CASE(unsupported_signal_is_a_clear_error) {
 BOOST_AUTO_TEST_CASE(failed_pool_operation_reports_the_backend_error) {
   start_running();
   auto recycled = ask_void(actors.supervisor, msg::signal_task{"alloc1/web/0000beef", "recycle"});
-  world->fail_next = "pool default did not start within 90s";
+  world->fail_next =
+      iis::failure{iis::errc::process_failed, "pool default did not start within 90s"};
   complete_all();
   BOOST_REQUIRE(recycled->error);
   BOOST_TEST(message_of(*recycled->error).find("did not start") != std::string::npos);

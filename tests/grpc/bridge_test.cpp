@@ -32,6 +32,7 @@
 #include "messages/type_ids.hpp"
 #include "nomad/drivers/driver.grpc.pb.h"
 #include "tests/grpc/held_backend.hpp"
+#include "tests/grpc/recoverable.hpp"
 
 using namespace nomad_iis;
 using namespace std::chrono_literals;
@@ -233,10 +234,23 @@ BOOST_AUTO_TEST_CASE(a_start_gets_its_handle) {
 
 BOOST_AUTO_TEST_CASE(a_failed_start_gets_its_error) {
   auto c = start_async(start_request());
-  starts->next()(std::string("nginx refused the config"));
+  starts->next()(iis::failure{iis::errc::process_failed, "nginx refused the config"});
   auto status = c->wait();
   BOOST_TEST(status.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
   BOOST_TEST(status.error_message().find("nginx refused the config") != std::string::npos);
+  // A retry may succeed: Nomad restarts the task by its restart policy.
+  BOOST_TEST((test::recoverable_of(status) == std::optional<bool>(true)));
+}
+
+BOOST_AUTO_TEST_CASE(a_start_refused_for_its_config_is_not_retried) {
+  auto c = start_async(start_request());
+  starts->next()(
+      iis::failure{iis::errc::invalid_config, "application /: web.config: not well-formed"});
+  auto status = c->wait();
+  BOOST_TEST(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  BOOST_TEST(status.error_message() == "application /: web.config: not well-formed");
+  // The same config fails every start: Nomad fails the task instead.
+  BOOST_TEST((test::recoverable_of(status) == std::optional<bool>(false)));
 }
 
 BOOST_AUTO_TEST_CASE(a_start_answered_after_its_cancel_is_dropped) {

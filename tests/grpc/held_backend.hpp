@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "iis/backend.hpp"
+#include "iis/linux_backend.hpp"
 
 namespace nomad_iis::test {
 
@@ -90,6 +91,11 @@ class held_backend final : public iis::backend {
   void configure(const config::driver_config&) override {}
   void probe(std::function<void(iis::backend_info)> done) override {
     done({true, "nginx/1.22.1", ""});
+  }
+  /// The real planner: config errors reach the actors as they would in the plugin.
+  iis::site_plan plan_site(const config::task_config& config, const iis::task_context& task,
+                           const config::driver_config& driver) override {
+    return iis::plan_site(config, task, driver);
   }
   std::unique_ptr<iis::site> create_site(iis::site_plan plan,
                                          std::shared_ptr<iis::site_observer>) override {
