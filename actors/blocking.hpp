@@ -17,6 +17,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/unit.hpp>
 
+#include "iis/failure.hpp"
 #include "messages/site.hpp"
 
 namespace nomad_iis {
@@ -28,11 +29,12 @@ caf::actor spawn_blocking_pool(caf::actor_system& sys, std::size_t workers, bool
 /// Text of a worker's error (the pool went away).
 std::string self_error_text(const caf::error& error);
 
-/// What a job produced: its value, or what it threw.
+/// What a job produced: its value, or what it threw (a backend_error keeps
+/// its code; anything else counts as an I/O failure).
 template <class T>
 struct job_result {
   std::optional<T> value;
-  std::string error;
+  iis::failure error;
   bool ok() const { return value.has_value(); }
 };
 
@@ -51,13 +53,13 @@ void off_thread(Self* self, const caf::actor& pool, Work work, Then then) {
         out->value.emplace(work());
       }
     } catch (const std::exception& e) {
-      out->error = e.what();
+      out->error = iis::failure_of(e, iis::errc::io_failure);
     }
   }};
   self->request(pool, caf::infinite, std::move(job))
       .then([out, next]() { (*next)(std::move(*out)); },
             [out, next](caf::error& error) {
-              out->error = "blocking worker: " + self_error_text(error);
+              out->error = {iis::errc::io_failure, "blocking worker: " + self_error_text(error)};
               (*next)(std::move(*out));
             });
 }

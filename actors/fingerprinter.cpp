@@ -56,7 +56,8 @@ void probe(state_ptr self) {
         return backend->probe(path);
       },
       [self](job_result<iis::backend_info> probed) {
-        auto info = probed.ok() ? *probed.value : iis::backend_info{false, "", probed.error};
+        auto info =
+            probed.ok() ? *probed.value : iis::backend_info{false, "", probed.error.message};
         self->send(self, msg::probe_result{info.healthy, info.version, info.reason});
       });
 }

@@ -82,7 +82,7 @@ void adopt(front_actor_ptr self, poller::time_point deadline,
 }
 
 /// Writes the config on a blocking worker.
-void write_conf(front_actor_ptr self, std::function<void(std::optional<std::string>)> next) {
+void write_conf(front_actor_ptr self, std::function<void(std::optional<iis::failure>)> next) {
   auto plan = self->state.ctx.plan;
   off_thread<caf::unit_t>(
       self, self->state.ctx.workers,
@@ -94,7 +94,7 @@ void write_conf(front_actor_ptr self, std::function<void(std::optional<std::stri
         if (written.ok())
           next(std::nullopt);
         else
-          next("front configuration: " + written.error);
+          next(iis::failure{written.error.code, "front configuration: " + written.error.message});
       });
 }
 
@@ -129,12 +129,12 @@ void start(front_actor_ptr self, caf::typed_response_promise<msg::front_view> rp
   iis::duration limit = std::chrono::seconds(1);
   for (const auto& pool : st.ctx.plan->pools) limit = std::max(limit, pool.start_time_limit);
   const auto deadline = self->clock().now() + limit;
-  auto fail = [self, rp, finished](const std::string& error) mutable {
-    rp.deliver(caf::make_error(ec::start_failed, error));
+  auto fail = [self, rp, finished](const iis::failure& error) mutable {
+    rp.deliver(to_error(error));
     finished();
   };
   write_conf(self, [self, rp, finished, fail, deadline,
-                    limit](std::optional<std::string> error) mutable {
+                    limit](std::optional<iis::failure> error) mutable {
     if (error) {
       fail(*error);
       return;
@@ -142,7 +142,7 @@ void start(front_actor_ptr self, caf::typed_response_promise<msg::front_view> rp
     auto& st = self->state;
     open_outputs(
         self, st.polls, *st.ctx.plan, deadline, false, [] { return false; },
-        [self, rp, finished, fail, deadline, limit](std::optional<std::string> error,
+        [self, rp, finished, fail, deadline, limit](std::optional<iis::failure> error,
                                                     outputs_ptr outputs) mutable {
           if (error) {
             fail(*error);
@@ -162,7 +162,8 @@ void start(front_actor_ptr self, caf::typed_response_promise<msg::front_view> rp
                 try {
                   out.master = launcher->spawn(request);
                 } catch (const std::exception& e) {
-                  throw std::runtime_error(std::string("nginx (front): ") + e.what());
+                  throw iis::backend_error(iis::code_of(e, iis::errc::process_failed),
+                                           std::string("nginx (front): ") + e.what());
                 }
                 return out;
               },
@@ -181,7 +182,7 @@ void start(front_actor_ptr self, caf::typed_response_promise<msg::front_view> rp
                 adopt(self, deadline, [](auto) {});
                 wait_ready(
                     self, st.polls, st.ctx, binding_targets(self, deadline, limit),
-                    [self, rp, finished, fail, reader](std::optional<std::string> error) mutable {
+                    [self, rp, finished, fail, reader](std::optional<iis::failure> error) mutable {
                       if (error) {
                         fail(*error);
                         return;
@@ -208,9 +209,9 @@ void reload(front_actor_ptr self, caf::typed_response_promise<msg::front_reloade
     finished();
     return;
   }
-  write_conf(self, [self, rp, finished](std::optional<std::string> error) mutable {
+  write_conf(self, [self, rp, finished](std::optional<iis::failure> error) mutable {
     if (error) {
-      rp.deliver(caf::make_error(ec::operation_failed, *error));
+      rp.deliver(to_error(*error));
       finished();
       return;
     }
@@ -236,8 +237,8 @@ void reload(front_actor_ptr self, caf::typed_response_promise<msg::front_reloade
               if (it != st.workers.end() && it->second.ref == worker) it->second.retiring = false;
             }
             const auto why = iis::last_emergency(front_log(self));
-            rp.deliver(caf::make_error(ec::operation_failed, "the front nginx did not reload" +
-                                                                 (why.empty() ? "" : ": " + why)));
+            rp.deliver(to_error({iis::errc::process_failed, "the front nginx did not reload" +
+                                                                (why.empty() ? "" : ": " + why)}));
             finished();
             return;
           }

@@ -153,8 +153,14 @@ void emit(pool_actor_ptr self, const std::string& message) {
   nomad_iis::emit(self, self->state.ctx, message, {{"pool", pool_name(self)}});
 }
 
-std::string failure(pool_actor_ptr self, const std::string& error) {
-  return "application pool " + pool_name(self) + ": " + error;
+iis::failure pool_failure(pool_actor_ptr self, iis::failure error) {
+  error.message = "application pool " + pool_name(self) + ": " + error.message;
+  return error;
+}
+
+iis::failure recycle_failure(pool_actor_ptr self, iis::failure error) {
+  error.message = "recycle of application pool " + pool_name(self) + ": " + error.message;
+  return error;
 }
 
 void kill_and_forget(pool_actor_ptr self, std::vector<iis::process_ref> processes,
@@ -200,12 +206,12 @@ template <class Flow>
 caf::result<void> exclusive_reply(pool_actor_ptr self, Flow flow) {
   auto rp = self->make_response_promise();
   run_exclusive(self, [self, rp, flow](finished_fn finished) mutable {
-    flow([self, rp, finished](std::optional<std::string> error) mutable {
+    flow([self, rp, finished](std::optional<iis::failure> error) mutable {
       // The view first: the reply's receiver (the task actor) saves state
       // from it as soon as the reply comes.
       publish(self);
       if (error)
-        rp.deliver(caf::make_error(ec::operation_failed, *error));
+        rp.deliver(to_error(*error));
       else
         rp.deliver(caf::unit);
       finished();
@@ -236,10 +242,10 @@ caf::behavior pool_actor(pool_actor_ptr self, site_context ctx, std::size_t inde
       [self](msg::pool_prepare) -> caf::result<msg::pool_prepared> {
         auto rp = self->make_response_promise<msg::pool_prepared>();
         run_exclusive(self, [self, rp](finished_fn finished) mutable {
-          prepare(self, [self, rp, finished](std::optional<std::string> error) mutable {
+          prepare(self, [self, rp, finished](std::optional<iis::failure> error) mutable {
             publish(self);
             if (error)
-              rp.deliver(caf::make_error(ec::start_failed, *error));
+              rp.deliver(to_error(*error));
             else
               rp.deliver(msg::pool_prepared{routes_of(self)});
             finished();

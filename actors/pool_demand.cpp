@@ -132,7 +132,7 @@ void open_listener(pool_actor_ptr self, step next) {
         keepers.push_back(keeper_for(self, st.listener.get(), record, what, true));
     }
   } catch (const std::exception& e) {
-    next(std::string(e.what()));
+    next(iis::failure_of(e, iis::errc::io_failure));
     return;
   }
   start_keepers(self, std::move(keepers), next);
@@ -155,7 +155,7 @@ void arm_activation(pool_actor_ptr self, step next) {
     }
   } catch (const std::exception& e) {
     start_keepers(self, std::move(keepers),
-                  [next, error = std::string(e.what())](auto) { next(error); });
+                  [next, error = iis::failure_of(e, iis::errc::io_failure)](auto) { next(error); });
     return;
   }
   start_keepers(self, std::move(keepers), next);
@@ -234,7 +234,7 @@ void hand_over(pool_actor_ptr self, finished_fn finished) {
 namespace {
 
 /// A start on demand could not complete: kill what started, count a crash.
-void fail_wake(pool_actor_ptr self, finished_fn finished, const std::string& error) {
+void fail_wake(pool_actor_ptr self, finished_fn finished, const iis::failure& error) {
   auto processes = pool_processes(self);
   set_retiring(self, processes, true);
   kill_and_forget(self, processes, [self, finished, error](auto) {
@@ -244,7 +244,8 @@ void fail_wake(pool_actor_ptr self, finished_fn finished, const std::string& err
     st.waking = false;
     // IIS counts a worker that fails to start as a crash.
     const bool tripped = record_crash(self);
-    emit(self, "application pool " + pool_name(self) + " could not start on demand: " + error);
+    emit(self,
+         "application pool " + pool_name(self) + " could not start on demand: " + error.message);
     if (tripped) {
       rapid_fail_stop(self, finished);
       return;
@@ -252,8 +253,8 @@ void fail_wake(pool_actor_ptr self, finished_fn finished, const std::string& err
     // Waiting app requests get their 503 now; static ones stay queued and
     // start the next attempt.
     release_waiters(self);
-    arm_activation(self, [self, finished](std::optional<std::string> error) {
-      if (error) emit(self, "application pool " + pool_name(self) + ": " + *error);
+    arm_activation(self, [self, finished](std::optional<iis::failure> error) {
+      if (error) emit(self, "application pool " + pool_name(self) + ": " + error->message);
       finished();
     });
   });
@@ -287,7 +288,7 @@ void wake_pool(pool_actor_ptr self, std::string reason, finished_fn finished,
     return;
   }
   disarm_activation(self);
-  analyse_apps(self, [self, reason, finished, output_wait, began](std::optional<std::string> error,
+  analyse_apps(self, [self, reason, finished, output_wait, began](std::optional<iis::failure> error,
                                                                   bool changed) {
     if (error) {
       fail_wake(self, finished, *error);
@@ -300,8 +301,8 @@ void wake_pool(pool_actor_ptr self, std::string reason, finished_fn finished,
                      ": web.config changed an application between static content and a "
                      "process; restarting the pool");
       st.waking = false;
-      stop_pool(self, [self, finished](std::optional<std::string>) {
-        start_pool(self, [finished](std::optional<std::string>) { finished(); });
+      stop_pool(self, [self, finished](std::optional<iis::failure>) {
+        start_pool(self, [finished](std::optional<iis::failure>) { finished(); });
       });
       return;
     }
@@ -316,7 +317,7 @@ void wake_pool(pool_actor_ptr self, std::string reason, finished_fn finished,
         }
       }
     } catch (const std::exception& e) {
-      fail_wake(self, finished, e.what());
+      fail_wake(self, finished, iis::failure_of(e, iis::errc::io_failure));
       return;
     }
     auto plan = st.ctx.plan;
@@ -337,11 +338,11 @@ void wake_pool(pool_actor_ptr self, std::string reason, finished_fn finished,
           open_outputs(
               self, st.polls, st.plan(), self->clock().now() + output_wait, true,
               [self] { return self->state.handing_over; },
-              [self, reason, finished, began, port_moved](std::optional<std::string>,
+              [self, reason, finished, began, port_moved](std::optional<iis::failure>,
                                                           outputs_ptr outputs) {
                 spawn_pool(
                     self, outputs,
-                    [self, reason, finished, began, port_moved](std::optional<std::string> error) {
+                    [self, reason, finished, began, port_moved](std::optional<iis::failure> error) {
                       if (error) {
                         fail_wake(self, finished, *error);
                         return;
@@ -350,7 +351,7 @@ void wake_pool(pool_actor_ptr self, std::string reason, finished_fn finished,
                       wait_ready(
                           self, st.polls, st.ctx, pool_targets(self),
                           [self, reason, finished, began,
-                           port_moved](std::optional<std::string> error) {
+                           port_moved](std::optional<iis::failure> error) {
                             if (error) {
                               fail_wake(self, finished, *error);
                               return;
@@ -361,7 +362,7 @@ void wake_pool(pool_actor_ptr self, std::string reason, finished_fn finished,
                                 return;
                               }
                               reload_front(self, [self, reason, finished, began](
-                                                     std::optional<std::string> error, auto) {
+                                                     std::optional<iis::failure> error, auto) {
                                 if (error)
                                   fail_wake(self, finished, *error);
                                 else
@@ -408,10 +409,11 @@ void idle_stop(pool_actor_ptr self, finished_fn finished) {
   // Own the sockets before the workers go, so requests from now on wait
   // with us. After a plugin restart only the pool's nginx held its socket:
   // the new one takes over its names at once.
-  auto proceed = [self, finished](std::optional<std::string> error) {
+  auto proceed = [self, finished](std::optional<iis::failure> error) {
     auto& st = self->state;
     if (error) {
-      emit(self, "application pool " + pool_name(self) + " stays up although idle: " + *error);
+      emit(self,
+           "application pool " + pool_name(self) + " stays up although idle: " + error->message);
       arm_idle_check(self);
       finished();
       return;
@@ -434,13 +436,13 @@ void idle_stop(pool_actor_ptr self, finished_fn finished) {
         wake_pool(self, "again (AlwaysRunning)", finished, wake_output_wait);
         return;
       }
-      arm_activation(self, [self, finished](std::optional<std::string> error) {
-        if (error) emit(self, "application pool " + pool_name(self) + ": " + *error);
+      arm_activation(self, [self, finished](std::optional<iis::failure> error) {
+        if (error) emit(self, "application pool " + pool_name(self) + ": " + error->message);
         finished();
       });
     });
   };
-  auto open_waits = [self, proceed](std::optional<std::string> error) {
+  auto open_waits = [self, proceed](std::optional<iis::failure> error) {
     if (error) {
       proceed(error);
       return;
@@ -451,7 +453,7 @@ void idle_stop(pool_actor_ptr self, finished_fn finished) {
         if (app.runtime.handler) open_wait_socket(self, app, keepers);
       }
     } catch (const std::exception& e) {
-      proceed(std::string(e.what()));
+      proceed(iis::failure_of(e, iis::errc::io_failure));
       return;
     }
     start_keepers(self, std::move(keepers), proceed);

@@ -16,7 +16,7 @@
 namespace nomad_iis::pool {
 
 using role = pool_actor_state::role;
-using step = std::function<void(std::optional<std::string> error)>;
+using step = std::function<void(std::optional<iis::failure> error)>;
 using finished_fn = std::function<void()>;
 using operation = std::function<void(finished_fn finished)>;
 
@@ -53,8 +53,10 @@ bool record_crash(pool_actor_ptr self);
 void mark_stopped(pool_actor_ptr self);
 void emit(pool_actor_ptr self, const std::string& message);
 std::string pool_name(pool_actor_ptr self);
-/// "application pool x: " + error.
-std::string failure(pool_actor_ptr self, const std::string& error);
+/// "application pool x: " + the error's text; its code stays.
+iis::failure pool_failure(pool_actor_ptr self, iis::failure error);
+/// "recycle of application pool x: " + the error's text; its code stays.
+iis::failure recycle_failure(pool_actor_ptr self, iis::failure error);
 /// Kills the processes, waits for them, forgets them.
 void kill_and_forget(pool_actor_ptr self, std::vector<iis::process_ref> processes,
                      std::function<void(std::vector<iis::process_ref> survivors)> next);
@@ -68,11 +70,11 @@ iis::pool_routes routes_of(pool_actor_ptr self);
 /// Re-reads web.config (blocking worker); `changed`: an application moved
 /// between static content and a process.
 void analyse_apps(pool_actor_ptr self,
-                  std::function<void(std::optional<std::string>, bool changed)> next);
+                  std::function<void(std::optional<iis::failure>, bool changed)> next);
 /// The front routes the pool's applications anew; hands back its old workers.
 void reload_front(
     pool_actor_ptr self,
-    std::function<void(std::optional<std::string>, std::vector<iis::process_ref>)> next);
+    std::function<void(std::optional<iis::failure>, std::vector<iis::process_ref>)> next);
 /// Spawns the pool's nginx (static content) and, unless `master_only`,
 /// its application processes.
 void spawn_pool(pool_actor_ptr self, outputs_ptr outputs, step next, bool master_only = false);
@@ -83,7 +85,7 @@ void adopt_workers(pool_actor_ptr self, iis::process_ref master, poller::time_po
 void start_pool(pool_actor_ptr self, step done);
 void stop_pool(pool_actor_ptr self, step done);
 void recycle_pool(pool_actor_ptr self, bool all, step done);
-void prepare(pool_actor_ptr self, std::function<void(std::optional<std::string>)> done);
+void prepare(pool_actor_ptr self, std::function<void(std::optional<iis::failure>)> done);
 void launch(pool_actor_ptr self, step done);
 void shutdown(pool_actor_ptr self, iis::duration timeout, int app_signal, step done);
 void kill(pool_actor_ptr self, step done);

@@ -48,11 +48,11 @@ void write_conf_and_listen(pool_actor_ptr self, step next) {
 }
 
 /// Undoes a failed start: kills what runs, closes the sockets, Stopped.
-void fail_start(pool_actor_ptr self, step done, const std::string& error) {
+void fail_start(pool_actor_ptr self, step done, const iis::failure& error) {
   kill_and_forget(self, pool_processes(self), [self, done, error](std::vector<iis::process_ref>) {
     close_activation(self);
     mark_stopped(self);
-    done(failure(self, error));
+    done(pool_failure(self, error));
   });
 }
 
@@ -78,12 +78,12 @@ void spawn_and_wait(pool_actor_ptr self, step next) {
   open_outputs(
       self, self->state.polls, self->state.plan(), self->clock().now() + limit, false,
       [] { return false; },
-      [self, next](std::optional<std::string> error, outputs_ptr outputs) {
+      [self, next](std::optional<iis::failure> error, outputs_ptr outputs) {
         if (error) {
           next(error);
           return;
         }
-        spawn_pool(self, outputs, [self, next](std::optional<std::string> error) {
+        spawn_pool(self, outputs, [self, next](std::optional<iis::failure> error) {
           if (error) {
             next(error);
             return;
@@ -104,7 +104,8 @@ iis::pool_routes routes_of(pool_actor_ptr self) {
   return routes;
 }
 
-void analyse_apps(pool_actor_ptr self, std::function<void(std::optional<std::string>, bool)> next) {
+void analyse_apps(pool_actor_ptr self,
+                  std::function<void(std::optional<iis::failure>, bool)> next) {
   auto plan = self->state.ctx.plan;
   pool_job<std::vector<iis::app_runtime>>(
       self, [plan, index = self->state.index] { return iis::read_pool_apps(*plan, index); },
@@ -128,7 +129,7 @@ void analyse_apps(pool_actor_ptr self, std::function<void(std::optional<std::str
 
 void reload_front(
     pool_actor_ptr self,
-    std::function<void(std::optional<std::string>, std::vector<iis::process_ref>)> next) {
+    std::function<void(std::optional<iis::failure>, std::vector<iis::process_ref>)> next) {
   self->state.front_stale = false;
   self->request(self->state.front, caf::infinite, msg::front_reload{routes_of(self)})
       .then(
@@ -137,7 +138,7 @@ void reload_front(
               next(std::nullopt, std::move(reloaded.old_workers));
           },
           [self, next, epoch = self->state.ops.epoch()](caf::error& error) {
-            if (self->state.ops.epoch() == epoch) next(message_of(error), {});
+            if (self->state.ops.epoch() == epoch) next(failure_of(error), {});
           });
 }
 
@@ -161,7 +162,7 @@ void spawn_pool(pool_actor_ptr self, outputs_ptr outputs, step next, bool master
   struct spawned {
     iis::process_ref master;
     std::vector<std::pair<std::size_t, iis::process_ref>> apps;
-    std::string error;
+    std::optional<iis::failure> error;  ///< what failed after the processes above started
   };
   std::vector<iis::app_runtime> runtimes;
   for (const auto& app : st.apps) runtimes.push_back(app.runtime);
@@ -183,7 +184,8 @@ void spawn_pool(pool_actor_ptr self, outputs_ptr outputs, step next, bool master
             try {
               out.master = launcher->spawn(request);
             } catch (const std::exception& e) {
-              throw std::runtime_error("nginx (" + instance + "): " + e.what());
+              throw iis::backend_error(iis::code_of(e, iis::errc::process_failed),
+                                       "nginx (" + instance + "): " + e.what());
             }
           }
           for (const auto& [i, port] : order.apps) {
@@ -195,14 +197,15 @@ void spawn_pool(pool_actor_ptr self, outputs_ptr outputs, step next, bool master
             try {
               process = launcher->spawn(launch.request);
             } catch (const std::exception& e) {
-              throw std::runtime_error("application " + plan->applications[runtime.app].url_path +
-                                       ": " + e.what());
+              throw iis::backend_error(
+                  iis::code_of(e, iis::errc::process_failed),
+                  "application " + plan->applications[runtime.app].url_path + ": " + e.what());
             }
             iis::record_app(*plan, runtime.app, process, port);
             out.apps.emplace_back(i, process);
           }
         } catch (const std::exception& e) {
-          out.error = e.what();
+          out.error = iis::failure_of(e, iis::errc::process_failed);
         }
         return out;
       },
@@ -233,10 +236,7 @@ void spawn_pool(pool_actor_ptr self, outputs_ptr outputs, step next, bool master
           st.apps[i].process = process;
           track(self, process, role::app, i);
         }
-        if (!result.value->error.empty())
-          next(result.value->error);
-        else
-          next(std::nullopt);
+        next(result.value->error);
       });
 }
 
@@ -303,8 +303,8 @@ void adopt_workers(pool_actor_ptr self, iis::process_ref master, poller::time_po
       deadline, adopt_interval, [adopted, next = std::move(next)](bool) { next(*adopted); });
 }
 
-void prepare(pool_actor_ptr self, std::function<void(std::optional<std::string>)> done) {
-  analyse_apps(self, [self, done](std::optional<std::string> error, bool) {
+void prepare(pool_actor_ptr self, std::function<void(std::optional<iis::failure>)> done) {
+  analyse_apps(self, [self, done](std::optional<iis::failure> error, bool) {
     if (error) {
       done(error);
       return;
@@ -312,7 +312,7 @@ void prepare(pool_actor_ptr self, std::function<void(std::optional<std::string>)
     try {
       pick_ports(self);
     } catch (const std::exception& e) {
-      done(std::string(e.what()));
+      done(iis::failure_of(e, iis::errc::io_failure));
       return;
     }
     self->state.status = iis::pool_status::starting;
@@ -328,13 +328,13 @@ void launch(pool_actor_ptr self, step done) {
     st.status = iis::pool_status::started;
     st.idle = true;
     st.last_activity = self->clock().now();
-    arm_activation(self, [self, done](std::optional<std::string> error) {
+    arm_activation(self, [self, done](std::optional<iis::failure> error) {
       arm_periodic_restart(self);
       done(error);
     });
     return;
   }
-  spawn_and_wait(self, [self, done](std::optional<std::string> error) {
+  spawn_and_wait(self, [self, done](std::optional<iis::failure> error) {
     if (error) {
       done(error);  // the task actor kills the site
       return;
@@ -355,8 +355,8 @@ void start_pool(pool_actor_ptr self, step done) {
   st.idle = false;
   st.waking = false;
   st.crashes.clear();  // a manual start resets rapid-fail protection
-  auto fail = [self, done](const std::string& error) { fail_start(self, done, error); };
-  analyse_apps(self, [self, done, fail](std::optional<std::string> error, bool) {
+  auto fail = [self, done](const iis::failure& error) { fail_start(self, done, error); };
+  analyse_apps(self, [self, done, fail](std::optional<iis::failure> error, bool) {
     if (error) {
       fail(*error);
       return;
@@ -364,10 +364,10 @@ void start_pool(pool_actor_ptr self, step done) {
     try {
       pick_ports(self);
     } catch (const std::exception& e) {
-      fail(e.what());
+      fail(iis::failure_of(e, iis::errc::io_failure));
       return;
     }
-    write_conf_and_listen(self, [self, done, fail](std::optional<std::string> error) {
+    write_conf_and_listen(self, [self, done, fail](std::optional<iis::failure> error) {
       if (error) {
         fail(*error);
         return;
@@ -377,7 +377,7 @@ void start_pool(pool_actor_ptr self, step done) {
         // IIS starts the pool, not its worker: the first request does that.
         st.status = iis::pool_status::started;
         st.idle = true;
-        arm_activation(self, [self, done, fail](std::optional<std::string> error) {
+        arm_activation(self, [self, done, fail](std::optional<iis::failure> error) {
           if (error) {
             fail(*error);
             return;
@@ -388,7 +388,7 @@ void start_pool(pool_actor_ptr self, step done) {
             return;
           }
           // The front routes the applications to their ports again.
-          reload_front(self, [done, fail](std::optional<std::string> error, auto) {
+          reload_front(self, [done, fail](std::optional<iis::failure> error, auto) {
             if (error)
               fail(*error);
             else
@@ -397,7 +397,7 @@ void start_pool(pool_actor_ptr self, step done) {
         });
         return;
       }
-      spawn_and_wait(self, [self, done, fail](std::optional<std::string> error) {
+      spawn_and_wait(self, [self, done, fail](std::optional<iis::failure> error) {
         if (error) {
           fail(*error);
           return;
@@ -407,7 +407,7 @@ void start_pool(pool_actor_ptr self, step done) {
           return;
         }
         // The front learns the application processes' new ports.
-        reload_front(self, [self, done, fail](std::optional<std::string> error, auto) {
+        reload_front(self, [self, done, fail](std::optional<iis::failure> error, auto) {
           if (error)
             fail(*error);
           else
@@ -438,14 +438,15 @@ void stop_pool(pool_actor_ptr self, step done) {
             if (survivors.empty())
               done(std::nullopt);
             else
-              done(failure(
-                  self, "process " + std::to_string(survivors.front().pid) + " survived SIGKILL"));
+              done(pool_failure(self, {iis::errc::process_failed,
+                                       "process " + std::to_string(survivors.front().pid) +
+                                           " survived SIGKILL"}));
           });
   };
   if (has_apps(self)) {
     // Application ports are plain TCP ports that someone else may take once
     // the process is gone: the front stops proxying to them first.
-    reload_front(self, [proceed](std::optional<std::string>, auto) { proceed(); });
+    reload_front(self, [proceed](std::optional<iis::failure>, auto) { proceed(); });
   } else {
     proceed();  // the front answers 503/444 by itself once the socket is gone
   }
@@ -454,7 +455,7 @@ void stop_pool(pool_actor_ptr self, step done) {
 namespace {
 
 void restart(pool_actor_ptr self, step done) {
-  stop_pool(self, [self, done](std::optional<std::string> error) {
+  stop_pool(self, [self, done](std::optional<iis::failure> error) {
     if (error) {
       done(error);
       return;
@@ -489,9 +490,9 @@ void recycle_apps(pool_actor_ptr self, step done) {
   open_outputs(
       self, st.polls, st.plan(), self->clock().now() + st.pool().start_time_limit, false,
       [] { return false; },
-      [self, handlers, old, olds, done](std::optional<std::string> error, outputs_ptr outputs) {
+      [self, handlers, old, olds, done](std::optional<iis::failure> error, outputs_ptr outputs) {
         if (error) {
-          done(failure(self, *error));
+          done(pool_failure(self, *error));
           return;
         }
         auto& st = self->state;
@@ -500,7 +501,7 @@ void recycle_apps(pool_actor_ptr self, step done) {
           for (std::size_t k = 0; k < handlers.size(); ++k)
             ports.push_back(iis::pick_loopback_port());
         } catch (const std::exception& e) {
-          done("recycle of application pool " + pool_name(self) + ": " + e.what());
+          done(recycle_failure(self, iis::failure_of(e, iis::errc::io_failure)));
           return;
         }
         auto plan = st.ctx.plan;
@@ -533,7 +534,7 @@ void recycle_apps(pool_actor_ptr self, step done) {
                 return;
               }
               if (!spawned.ok()) {
-                done("recycle of application pool " + pool_name(self) + ": " + spawned.error);
+                done(recycle_failure(self, spawned.error));
                 return;
               }
               auto& st = self->state;
@@ -558,12 +559,12 @@ void recycle_apps(pool_actor_ptr self, step done) {
               }
               wait_ready(
                   self, st.polls, st.ctx, targets,
-                  [self, handlers, ports, started, olds, done](std::optional<std::string> error) {
+                  [self, handlers, ports, started, olds, done](std::optional<iis::failure> error) {
                     auto& st = self->state;
                     if (error) {
                       kill_all(st.launcher(), started);
                       forget(self, started);
-                      done("recycle of application pool " + pool_name(self) + ": " + *error);
+                      done(recycle_failure(self, *error));
                       return;
                     }
                     std::vector<iis::process_ref> old_apps;
@@ -577,7 +578,7 @@ void recycle_apps(pool_actor_ptr self, step done) {
                     set_retiring(self, started, false);
                     const auto limit = st.pool().shutdown_time_limit;
                     reload_front(self, [self, old_apps, limit, done](
-                                           std::optional<std::string> error,
+                                           std::optional<iis::failure> error,
                                            std::vector<iis::process_ref> old_front) {
                       // Old front workers may still proxy to the old processes:
                       // let them drain first, then stop the old processes.
@@ -606,16 +607,17 @@ void recycle_pool(pool_actor_ptr self, bool all, step done) {
   if (st.status != iis::pool_status::started) {
     // "Recycle everything" skips stopped pools, as IIS's RECYCLE signal does.
     done(all ? std::nullopt
-             : std::optional<std::string>("application pool " + pool_name(self) +
-                                          " is not started"));
+             : std::optional<iis::failure>(
+                   iis::failure{iis::errc::process_failed,
+                                "application pool " + pool_name(self) + " is not started"}));
     return;
   }
   if (st.idle) {
     // No worker to recycle: the next start reads everything anew, unless
     // web.config moved an application between static content and a process.
-    analyse_apps(self, [self, done](std::optional<std::string> error, bool changed) {
+    analyse_apps(self, [self, done](std::optional<iis::failure> error, bool changed) {
       if (error)
-        done(failure(self, *error));
+        done(pool_failure(self, *error));
       else if (changed)
         restart(self, done);
       else
@@ -628,9 +630,9 @@ void recycle_pool(pool_actor_ptr self, bool all, step done) {
     return;
   }
   // web.config may have changed (the Management API recycles after uploads).
-  analyse_apps(self, [self, done](std::optional<std::string> error, bool changed) {
+  analyse_apps(self, [self, done](std::optional<iis::failure> error, bool changed) {
     if (error) {
-      done(failure(self, *error));
+      done(pool_failure(self, *error));
       return;
     }
     if (changed) {
@@ -657,7 +659,7 @@ void recycle_pool(pool_actor_ptr self, bool all, step done) {
         },
         [self, done, log](job_result<caf::unit_t> written) {
           if (!written.ok()) {
-            done(failure(self, written.error));
+            done(pool_failure(self, written.error));
             return;
           }
           auto& st = self->state;
@@ -675,9 +677,9 @@ void recycle_pool(pool_actor_ptr self, bool all, step done) {
                           if (adopted.empty()) {
                             set_retiring(self, old_workers, false);
                             const auto why = iis::last_emergency(log);
-                            done("recycle of application pool " + pool_name(self) +
-                                 ": nginx started no new workers" +
-                                 (why.empty() ? "" : ": " + why));
+                            done(recycle_failure(self, {iis::errc::process_failed,
+                                                        "nginx started no new workers" +
+                                                            (why.empty() ? "" : ": " + why)}));
                             return;
                           }
                           wait_retired(self, st.polls, st.launcher(), old_workers,
@@ -702,7 +704,8 @@ void shutdown(pool_actor_ptr self, iis::duration timeout, int app_signal, step d
     if (survivors.empty())
       done(std::nullopt);
     else
-      done("processes " + iis::join(pids) + " survived SIGKILL");
+      done(iis::failure{iis::errc::process_failed,
+                        "processes " + iis::join(pids) + " survived SIGKILL"});
   });
 }
 
@@ -720,7 +723,8 @@ void kill(pool_actor_ptr self, step done) {
     if (left.empty())
       done(std::nullopt);
     else
-      done("processes " + iis::join(pids) + " survived SIGKILL");
+      done(iis::failure{iis::errc::process_failed,
+                        "processes " + iis::join(pids) + " survived SIGKILL"});
   });
 }
 

@@ -77,18 +77,18 @@ pool_actor_state::app_state* app_of(pool_actor_ptr self, std::size_t plan_index)
 /// Idle: our sockets died with the plugin, new ones take over their names.
 void recover_idle(pool_actor_ptr self, finished_fn finished) {
   self->state.idle = true;
-  auto failed = [self, finished](const std::string& error) {
+  auto failed = [self, finished](const iis::failure& error) {
     emit(self, "application pool " + pool_name(self) +
-                   " cannot wait for requests after the plugin restart (" + error +
+                   " cannot wait for requests after the plugin restart (" + error.message +
                    "); stopping it");
-    stop_pool(self, [finished](std::optional<std::string>) { finished(); });
+    stop_pool(self, [finished](std::optional<iis::failure>) { finished(); });
   };
-  auto arm = [self, finished, failed](std::optional<std::string> error) {
+  auto arm = [self, finished, failed](std::optional<iis::failure> error) {
     if (error) {
       failed(*error);
       return;
     }
-    arm_activation(self, [self, finished, failed](std::optional<std::string> error) {
+    arm_activation(self, [self, finished, failed](std::optional<iis::failure> error) {
       if (error) {
         failed(*error);
         return;
@@ -198,8 +198,8 @@ void recover(pool_actor_ptr self, const iis::saved_pool& saved) {
         },
         [self, finished](job_result<recovery_facts> facts) {
           if (!facts.ok()) {
-            emit(self,
-                 "application pool " + pool_name(self) + " could not be recovered: " + facts.error);
+            emit(self, "application pool " + pool_name(self) +
+                           " could not be recovered: " + facts.error.message);
             finished();
             return;
           }

@@ -31,9 +31,9 @@ bool repairable(pool_actor_ptr self) {
 }
 
 void give_up(pool_actor_ptr self, finished_fn finished, const std::string& what,
-             const std::string& error) {
-  emit(self, what + " and could not be restarted (" + error + "); stopping the pool");
-  stop_pool(self, [finished](std::optional<std::string>) { finished(); });
+             const iis::failure& error) {
+  emit(self, what + " and could not be restarted (" + error.message + "); stopping the pool");
+  stop_pool(self, [finished](std::optional<iis::failure>) { finished(); });
 }
 
 }  // namespace
@@ -84,11 +84,11 @@ void repair_pool_master(pool_actor_ptr self, iis::process_ref old, iis::exit_sta
                 open_outputs(
                     self, st.polls, st.plan(), self->clock().now() + repair_output_wait, true,
                     [self] { return self->state.handing_over; },
-                    [self, old, status, what, finished](std::optional<std::string>,
+                    [self, old, status, what, finished](std::optional<iis::failure>,
                                                         outputs_ptr outputs) {
                       // Requests queue in the pool's socket meanwhile (ours, inherited).
                       open_listener(self, [self, old, status, what, finished,
-                                           outputs](std::optional<std::string> error) {
+                                           outputs](std::optional<iis::failure> error) {
                         if (error) {
                           give_up(self, finished, what, *error);
                           return;
@@ -96,7 +96,7 @@ void repair_pool_master(pool_actor_ptr self, iis::process_ref old, iis::exit_sta
                         // Only the master: the applications keep running.
                         spawn_pool(
                             self, outputs,
-                            [self, old, status, what, finished](std::optional<std::string> error) {
+                            [self, old, status, what, finished](std::optional<iis::failure> error) {
                               if (error) {
                                 give_up(self, finished, what, *error);
                                 return;
@@ -110,7 +110,7 @@ void repair_pool_master(pool_actor_ptr self, iis::process_ref old, iis::exit_sta
                                             targets.end());
                               wait_ready(self, st.polls, st.ctx, targets,
                                          [self, old, status, what,
-                                          finished](std::optional<std::string> error) {
+                                          finished](std::optional<iis::failure> error) {
                                            if (error) {
                                              give_up(self, finished, what, *error);
                                              return;
@@ -180,20 +180,22 @@ void restart_app(pool_actor_ptr self, std::size_t index, iis::process_ref old,
     if (new_port == 0 || iis::check_bindable("127.0.0.1", new_port))
       new_port = iis::pick_loopback_port();
   } catch (const std::exception& e) {
-    give_up(self, finished, what, e.what());
+    give_up(self, finished, what, iis::failure_of(e, iis::errc::io_failure));
     return;
   }
   analyse_apps(
-      self, [self, index, port, new_port, what, finished](std::optional<std::string> error, bool) {
+      self, [self, index, port, new_port, what, finished](std::optional<iis::failure> error, bool) {
         if (error || !self->state.apps[index].runtime.handler) {
-          give_up(self, finished, what, error.value_or("its web.config names no process any more"));
+          give_up(self, finished, what,
+                  error.value_or(iis::failure{iis::errc::invalid_config,
+                                              "its web.config names no process any more"}));
           return;
         }
         auto& st = self->state;
         open_outputs(
             self, st.polls, st.plan(), self->clock().now() + repair_output_wait, true,
             [self] { return self->state.handing_over; },
-            [self, index, port, new_port, what, finished](std::optional<std::string>,
+            [self, index, port, new_port, what, finished](std::optional<iis::failure>,
                                                           outputs_ptr outputs) {
               auto& st = self->state;
               auto plan = st.ctx.plan;
@@ -234,7 +236,7 @@ void restart_app(pool_actor_ptr self, std::size_t index, iis::process_ref old,
                                   targets.end());
                     wait_ready(self, st.polls, st.ctx, targets,
                                [self, port, new_port, what, report,
-                                finished](std::optional<std::string> error) {
+                                finished](std::optional<iis::failure> error) {
                                  if (error) {
                                    give_up(self, finished, what, *error);
                                    return;
@@ -244,7 +246,7 @@ void restart_app(pool_actor_ptr self, std::size_t index, iis::process_ref old,
                                    return;
                                  }
                                  reload_front(self, [self, what, report, finished](
-                                                        std::optional<std::string> error, auto) {
+                                                        std::optional<iis::failure> error, auto) {
                                    if (error)
                                      give_up(self, finished, what, *error);
                                    else
@@ -303,7 +305,7 @@ void rapid_fail_stop(pool_actor_ptr self, finished_fn finished) {
     return;
   }
   const auto crashes = st.crashes.size();
-  stop_pool(self, [self, crashes, finished](std::optional<std::string>) {
+  stop_pool(self, [self, crashes, finished](std::optional<iis::failure>) {
     const auto& pool = self->state.pool();
     emit(self, "application pool " + pool.name +
                    " stopped by rapid-fail protection: " + std::to_string(crashes) +
@@ -328,10 +330,10 @@ void on_periodic(pool_actor_ptr self, std::uint64_t generation) {
       finished();
       return;
     }
-    recycle_pool(self, true, [self, finished](std::optional<std::string> error) {
+    recycle_pool(self, true, [self, finished](std::optional<iis::failure> error) {
       emit(self, "application pool " + pool_name(self) + " recycled (periodic_restart " +
                      iis::seconds_text(*self->state.pool().periodic_restart) + ")" +
-                     (error ? ": " + *error : ""));
+                     (error ? ": " + error->message : ""));
       arm_periodic_restart(self);
       finished();
     });

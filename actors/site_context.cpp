@@ -58,16 +58,16 @@ void wait_gone(caf::event_based_actor* self, poller& polls, iis::launcher& launc
 void open_outputs(caf::event_based_actor* self, poller& polls, const iis::site_plan& plan,
                   poller::time_point deadline, bool fall_back_to_null,
                   std::function<bool()> give_up,
-                  std::function<void(std::optional<std::string>, outputs_ptr)> next) {
+                  std::function<void(std::optional<iis::failure>, outputs_ptr)> next) {
   auto fds = std::make_shared<iis::output_fds>();
-  auto error = std::make_shared<std::optional<std::string>>();
+  auto error = std::make_shared<std::optional<iis::failure>>();
   polls.start(
       self,
       [&plan, fds, error, fall_back_to_null, give_up] {
         try {
           iis::try_open_outputs(plan, *fds);
         } catch (const std::exception& e) {
-          *error = e.what();
+          *error = iis::failure_of(e, iis::errc::io_failure);
         }
         return fds->complete() || error->has_value() || (fall_back_to_null && give_up());
       },
@@ -78,7 +78,9 @@ void open_outputs(caf::event_based_actor* self, poller& polls, const iis::site_p
         } else if (fall_back_to_null) {
           next(std::nullopt, std::make_shared<iis::output_fds>());
         } else {
-          next(error->value_or("nobody reads the task's log FIFO " + plan.stdout_path), nullptr);
+          next(error->value_or(iis::failure{
+                   iis::errc::io_failure, "nobody reads the task's log FIFO " + plan.stdout_path}),
+               nullptr);
         }
       });
 }
@@ -94,10 +96,10 @@ void emit(caf::event_based_actor* self, const site_context& ctx, const std::stri
 
 void wait_ready(caf::event_based_actor* self, poller& polls, const site_context& ctx,
                 std::vector<ready_target> targets,
-                std::function<void(std::optional<std::string>)> next) {
+                std::function<void(std::optional<iis::failure>)> next) {
   auto pending = std::make_shared<std::vector<ready_target>>(std::move(targets));
   auto ready = std::make_shared<std::vector<bool>>(pending->size(), false);
-  auto error = std::make_shared<std::optional<std::string>>();
+  auto error = std::make_shared<std::optional<iis::failure>>();
   auto latest = self->clock().now();
   for (const auto& target : *pending) latest = std::max(latest, target.deadline);
   auto exited = [](const ready_target& target) {
@@ -117,7 +119,7 @@ void wait_ready(caf::event_based_actor* self, poller& polls, const site_context&
           if ((*ready)[i]) {
             // Ready is not done while others still start: its process may die meanwhile.
             if (owned && !launcher.alive(target.owner)) {
-              *error = exited(target);
+              *error = iis::failure{iis::errc::process_failed, exited(target)};
               return true;
             }
             continue;
@@ -131,11 +133,13 @@ void wait_ready(caf::event_based_actor* self, poller& polls, const site_context&
             continue;
           }
           if (owned && !launcher.alive(target.owner)) {
-            *error = exited(target);
+            *error = iis::failure{iis::errc::process_failed, exited(target)};
             return true;
           }
           if (now >= target.deadline) {
-            *error = target.what + " did not accept connections within " + target.limit_text;
+            *error = iis::failure{
+                iis::errc::process_failed,
+                target.what + " did not accept connections within " + target.limit_text};
             return true;
           }
           all = false;
@@ -147,7 +151,8 @@ void wait_ready(caf::event_based_actor* self, poller& polls, const site_context&
         if (!done && !*error) {
           for (std::size_t i = 0; i < pending->size(); ++i) {
             if ((*ready)[i]) continue;
-            *error = (*pending)[i].what + " did not accept connections in time";
+            *error = iis::failure{iis::errc::process_failed,
+                                  (*pending)[i].what + " did not accept connections in time"};
             break;
           }
         }

@@ -18,6 +18,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include "actors/poller.hpp"
+#include "iis/failure.hpp"
 #include "iis/launcher.hpp"
 #include "iis/model.hpp"
 #include "iis/site_setup.hpp"
@@ -62,7 +63,7 @@ using outputs_ptr = std::shared_ptr<iis::output_fds>;
 void open_outputs(caf::event_based_actor* self, poller& polls, const iis::site_plan& plan,
                   poller::time_point deadline, bool fall_back_to_null,
                   std::function<bool()> give_up,
-                  std::function<void(std::optional<std::string> error, outputs_ptr)> next);
+                  std::function<void(std::optional<iis::failure> error, outputs_ptr)> next);
 
 /// A task event from the site ("site" annotation added) to the task actor.
 void emit(caf::event_based_actor* self, const site_context& ctx, const std::string& message,
@@ -86,7 +87,7 @@ struct ready_target {
 /// Calls `next(error)` once every target accepts (nullopt), or with why not.
 void wait_ready(caf::event_based_actor* self, poller& polls, const site_context& ctx,
                 std::vector<ready_target> targets,
-                std::function<void(std::optional<std::string>)> next);
+                std::function<void(std::optional<iis::failure>)> next);
 
 /// Waits until old nginx workers no longer accept: gone, or "shutting down".
 void wait_retired(caf::event_based_actor* self, poller& polls, iis::launcher& launcher,

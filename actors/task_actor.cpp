@@ -68,10 +68,10 @@ void run_queued(task_actor_ptr self) {
 /// Runs `op` (which starts one operation and calls its `done` once, on
 /// this actor's thread) and then `then`. Must only be called while not busy.
 void run_op(task_actor_ptr self, std::function<void(site::done_fn)> op,
-            std::function<void(std::optional<std::string>)> then) {
+            std::function<void(std::optional<iis::failure>)> then) {
   self->state.busy = true;
   auto once = std::make_shared<bool>(false);
-  op([self, once, then = std::move(then)](std::optional<std::string> error) {
+  op([self, once, then = std::move(then)](std::optional<iis::failure> error) {
     if (std::exchange(*once, true)) return;
     self->state.busy = false;
     if (then) then(std::move(error));
@@ -138,9 +138,9 @@ void run_pool_op(task_actor_ptr self, caf::response_promise rp, msg::pool_op op,
       [self, op, indices, all](site::done_fn done) {
         site::run_on_pools(self, op, indices, all, std::move(done));
       },
-      [self, rp, op, pools, cause](std::optional<std::string> error) mutable {
+      [self, rp, op, pools, cause](std::optional<iis::failure> error) mutable {
         if (error) {
-          rp.deliver(caf::make_error(ec::operation_failed, cause + " failed: " + *error));
+          rp.deliver(to_error(*error, cause + " failed: "));
           return;
         }
         publish_pool_change(self, op, pools, cause);
@@ -181,7 +181,7 @@ caf::result<msg::started_task> start(task_actor_ptr self, msg::start_task& m) {
   try {
     auto cfg = config::decode_task_config(m.config_msgpack);
     config::validate(cfg, st.driver);
-    plan = iis::plan_site(cfg, st.task, st.driver);
+    plan = st.services.backend->plan_site(cfg, st.task, st.driver);
   } catch (const config::config_error& e) {
     self->quit();
     return caf::make_error(ec::invalid_config, std::string(e.what()));
@@ -201,12 +201,15 @@ caf::result<msg::started_task> start_site(task_actor_ptr self, iis::site_plan pl
       [self, plan = std::move(plan)](site::done_fn done) mutable {
         site::start(self, std::move(plan), std::move(done));
       },
-      [self, rp](std::optional<std::string> error) mutable {
+      [self, rp](std::optional<iis::failure> error) mutable {
         auto& st = self->state;
         if (error) {
           logging::log(*log(), spdlog::level::err, "task failed to start",
-                       {{"task_id", st.task.task_id}, {"error", *error}});
-          rp.deliver(caf::make_error(ec::start_failed, *error));
+                       {{"task_id", st.task.task_id},
+                        {"error", error->message},
+                        {"reason", iis::to_string(error->code)}});
+          // The error table says whether Nomad may retry (a port in use) or not (a bad web.config).
+          rp.deliver(to_error(*error));
           self->quit();
           return;
         }
@@ -245,7 +248,7 @@ caf::result<void> recover(task_actor_ptr self, msg::recover_task& m) {
   auto rp = self->make_response_promise();
   run_op(
       self, [self](site::done_fn done) { site::settle(self, std::move(done)); },
-      [rp](std::optional<std::string>) mutable { rp.deliver(caf::unit); });
+      [rp](std::optional<iis::failure>) mutable { rp.deliver(caf::unit); });
   return rp;
 }
 
@@ -268,11 +271,10 @@ caf::result<void> stop(task_actor_ptr self, msg::stop_task& m) {
         [self, timeout, app_signal](site::done_fn done) {
           site::stop(self, timeout, app_signal, std::move(done));
         },
-        [self, rp](std::optional<std::string> error) mutable {
+        [self, rp](std::optional<iis::failure> error) mutable {
           if (error) {
             self->state.phase = task_phase::running;
-            rp.deliver(
-                caf::make_error(ec::operation_failed, "stopping the site failed: " + *error));
+            rp.deliver(to_error(*error, "stopping the site failed: "));
             return;
           }
           mark_exited(self, msg::exit_result{});
@@ -297,12 +299,12 @@ caf::result<void> destroy(task_actor_ptr self, msg::destroy_task& m) {
       }
       run_op(
           self, [self](site::done_fn done) { site::destroy(self, std::move(done)); },
-          [self, rp](std::optional<std::string> error) mutable {
+          [self, rp](std::optional<iis::failure> error) mutable {
             if (is_live(self->state.phase))
               mark_exited(self, msg::exit_result{0, 9, false, "destroyed while running"});
             if (error) {
               logging::log(*log(), spdlog::level::warn, "destroy left something behind",
-                           {{"task_id", self->state.task.task_id}, {"error", *error}});
+                           {{"task_id", self->state.task.task_id}, {"error", error->message}});
             }
             rp.deliver(caf::unit);
             self->quit();
@@ -316,7 +318,7 @@ caf::result<void> destroy(task_actor_ptr self, msg::destroy_task& m) {
             site::stop(self, std::chrono::milliseconds(timeouts::forced_destroy_drain), SIGTERM,
                        std::move(done));
           },
-          [self, finish](std::optional<std::string>) mutable {
+          [self, finish](std::optional<iis::failure>) mutable {
             mark_exited(self, msg::exit_result{});
             finish();
           });
@@ -424,11 +426,10 @@ void release_lease(task_actor_ptr self, caf::response_promise rp) {
                              done);
         });
       },
-      [rp](std::optional<std::string> error) mutable {
+      [rp](std::optional<iis::failure> error) mutable {
         if (!rp.pending()) return;
         if (error)
-          rp.deliver(
-              caf::make_error(ec::operation_failed, "restarting the pools failed: " + *error));
+          rp.deliver(to_error(*error, "restarting the pools failed: "));
         else
           rp.deliver(caf::unit);
       });
@@ -470,10 +471,9 @@ caf::result<msg::change_ticket> begin_change(task_actor_ptr self, msg::begin_cha
           site::run_on_pools(self, msg::pool_op::stop, site::pool_indices(self, to_stop), false,
                              std::move(done));
         },
-        [self, rp, grant, to_stop](std::optional<std::string> error) mutable {
+        [self, rp, grant, to_stop](std::optional<iis::failure> error) mutable {
           if (error) {
-            rp.deliver(
-                caf::make_error(ec::operation_failed, "stopping the pools failed: " + *error));
+            rp.deliver(to_error(*error, "stopping the pools failed: "));
             return;
           }
           grant(to_stop);

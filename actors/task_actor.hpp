@@ -31,9 +31,10 @@ namespace nomad_iis {
 
 enum class task_phase { created, starting, running, stopping, exited };
 
-/// What every task actor gets from the driver: the process port and the
-/// blocking workers.
+/// What every task actor gets from the driver: the backend (it plans), its
+/// process port and the blocking workers.
 struct site_services {
+  std::shared_ptr<iis::backend> backend;
   std::shared_ptr<iis::launcher> launcher;
   caf::actor workers;
 };

@@ -26,16 +26,21 @@ namespace fs = std::filesystem;
 /// Errors of a fan-out, in the order of the actors asked.
 struct fan_in {
   std::size_t left = 0;
-  std::vector<std::optional<std::string>> errors;
+  std::vector<std::optional<iis::failure>> errors;
 };
 
-std::optional<std::string> joined(const std::vector<std::optional<std::string>>& errors) {
+/// The failures of a fan-out as one: the texts joined, the first one's code,
+/// unless one is a config error (then no retry can succeed).
+std::optional<iis::failure> joined(const std::vector<std::optional<iis::failure>>& errors) {
+  std::optional<iis::failure> result;
   std::vector<std::string> texts;
   for (const auto& e : errors) {
-    if (e) texts.push_back(*e);
+    if (!e) continue;
+    texts.push_back(e->message);
+    if (!result || e->code == iis::errc::invalid_config) result = iis::failure{e->code, {}};
   }
-  if (texts.empty()) return std::nullopt;
-  return iis::join(texts, "; ");
+  if (result) result->message = iis::join(texts, "; ");
+  return result;
 }
 
 /// Asks every actor and calls `done(errors joined)` once all answered;
@@ -50,12 +55,12 @@ void ask_all(task_actor_ptr self, const std::vector<caf::actor>& targets, const 
   auto fan = std::make_shared<fan_in>();
   fan->left = targets.size();
   fan->errors.resize(targets.size());
-  auto finish_one = [fan, done](std::size_t i, std::optional<std::string> error) {
+  auto finish_one = [fan, done](std::size_t i, std::optional<iis::failure> error) {
     fan->errors[i] = std::move(error);
     if (--fan->left == 0) done(joined(fan->errors));
   };
   for (std::size_t i = 0; i < targets.size(); ++i) {
-    auto failed = [finish_one, i](caf::error& error) { finish_one(i, message_of(error)); };
+    auto failed = [finish_one, i](caf::error& error) { finish_one(i, failure_of(error)); };
     if constexpr (std::is_void_v<Reply>) {
       self->request(targets[i], caf::infinite, message)
           .then([finish_one, i]() { finish_one(i, std::nullopt); }, failed);
@@ -120,23 +125,24 @@ void kill_children(task_actor_ptr self, done_fn done) {
           [self, done](msg::front_left& left) {
             std::vector<std::string> pids;
             for (const auto& p : left.processes) pids.push_back(std::to_string(p.pid));
-            ask_pools(self, msg::pool_kill{}, [done, pids](std::optional<std::string> error) {
+            ask_pools(self, msg::pool_kill{}, [done, pids](std::optional<iis::failure> error) {
               if (!pids.empty())
-                done("processes " + iis::join(pids) + " survived SIGKILL");
+                done(iis::failure{iis::errc::process_failed,
+                                  "processes " + iis::join(pids) + " survived SIGKILL"});
               else
                 done(error);
             });
           },
           [self, done](caf::error& error) {
             ask_pools(self, msg::pool_kill{},
-                      [done, error](std::optional<std::string>) { done(message_of(error)); });
+                      [done, error](std::optional<iis::failure>) { done(failure_of(error)); });
           });
 }
 
 /// A start failed: everything goes, the pools' users too (Nomad destroys no
 /// task whose start failed), then `done(error)`.
-void abort_start(task_actor_ptr self, const std::string& error, done_fn done) {
-  kill_children(self, [self, error, done](std::optional<std::string>) {
+void abort_start(task_actor_ptr self, const iis::failure& error, done_fn done) {
+  kill_children(self, [self, error, done](std::optional<iis::failure>) {
     off_thread<caf::unit_t>(
         self, self->state.services.workers, [plan = self->state.plan] { iis::remove_site(*plan); },
         [error, done](job_result<caf::unit_t>) { done(error); });
@@ -151,8 +157,8 @@ struct prepared_site {
 void launch_all(task_actor_ptr self, std::vector<iis::pool_routes> routes, done_fn done) {
   auto& st = self->state;
   auto waiting = std::make_shared<int>(2);
-  auto errors = std::make_shared<std::vector<std::optional<std::string>>>(2);
-  auto finish = [self, waiting, errors, done](std::size_t i, std::optional<std::string> error) {
+  auto errors = std::make_shared<std::vector<std::optional<iis::failure>>>(2);
+  auto finish = [self, waiting, errors, done](std::size_t i, std::optional<iis::failure> error) {
     (*errors)[i] = std::move(error);
     if (--*waiting > 0) return;
     if (auto error = joined(*errors))
@@ -166,9 +172,9 @@ void launch_all(task_actor_ptr self, std::vector<iis::pool_routes> routes, done_
             self->state.front_view = view;
             finish(0, std::nullopt);
           },
-          [finish](caf::error& error) { finish(0, message_of(error)); });
+          [finish](caf::error& error) { finish(0, failure_of(error)); });
   ask_pools(self, msg::pool_launch{},
-            [finish](std::optional<std::string> error) { finish(1, std::move(error)); });
+            [finish](std::optional<iis::failure> error) { finish(1, std::move(error)); });
 }
 
 }  // namespace
@@ -199,7 +205,7 @@ void start(task_actor_ptr self, iis::site_plan plan, done_fn done) {
             [routes](std::size_t i, msg::pool_prepared& prepared) {
               (*routes)[i] = std::move(prepared.routes);
             },
-            [self, routes, done](std::optional<std::string> error) {
+            [self, routes, done](std::optional<iis::failure> error) {
               if (error) {
                 abort_start(self, *error, done);
                 return;
@@ -259,7 +265,7 @@ void stop(task_actor_ptr self, iis::duration timeout, int app_signal, done_fn do
                 std::max<caf::timespan>(deadline - self->clock().now(), caf::timespan{0});
             const auto rest = std::chrono::duration_cast<iis::duration>(remaining);
             ask_pools(self, msg::pool_shutdown{rest, app_signal},
-                      [self, left, done](std::optional<std::string> error) {
+                      [self, left, done](std::optional<iis::failure> error) {
                         if (left.processes.empty()) {
                           done(error);
                           return;
@@ -271,18 +277,20 @@ void stop(task_actor_ptr self, iis::duration timeout, int app_signal, done_fn do
                                   for (const auto& p : survivors.processes)
                                     pids.push_back(std::to_string(p.pid));
                                   if (!pids.empty())
-                                    done("processes " + iis::join(pids) + " survived SIGKILL");
+                                    done(iis::failure{
+                                        iis::errc::process_failed,
+                                        "processes " + iis::join(pids) + " survived SIGKILL"});
                                   else
                                     done(error);
                                 },
-                                [done](caf::error& e) { done(message_of(e)); });
+                                [done](caf::error& e) { done(failure_of(e)); });
                       });
           },
-          [done](caf::error& error) { done(message_of(error)); });
+          [done](caf::error& error) { done(failure_of(error)); });
 }
 
 void destroy(task_actor_ptr self, done_fn done) {
-  kill_children(self, [self, done](std::optional<std::string> killed) {
+  kill_children(self, [self, done](std::optional<iis::failure> killed) {
     off_thread<std::vector<std::string>>(
         self, self->state.services.workers,
         [plan = self->state.plan] { return iis::remove_site(*plan); },
@@ -292,7 +300,9 @@ void destroy(task_actor_ptr self, done_fn done) {
           else if (!removed.ok())
             done(removed.error);
           else if (!removed.value->empty())
-            done("the pools' Unix users " + iis::join(*removed.value) + " could not be removed");
+            done(iis::failure{
+                iis::errc::io_failure,
+                "the pools' Unix users " + iis::join(*removed.value) + " could not be removed"});
           else
             done(std::nullopt);
         });
@@ -304,7 +314,7 @@ void run_on_pools(task_actor_ptr self, msg::pool_op op, std::vector<std::size_t>
   struct batch {
     std::vector<std::size_t> pools;
     std::size_t next = 0;
-    std::vector<std::optional<std::string>> errors;
+    std::vector<std::optional<iis::failure>> errors;
   };
   auto state = std::make_shared<batch>();
   state->pools = std::move(pools);
@@ -319,7 +329,7 @@ void run_on_pools(task_actor_ptr self, msg::pool_op op, std::vector<std::size_t>
     self->request(self->state.pools[pool], caf::infinite, msg::pool_request{op, all})
         .then([step]() { (*step)(); },
               [state, step](caf::error& error) {
-                state->errors.push_back(message_of(error));
+                state->errors.push_back(failure_of(error));
                 (*step)();
               });
   };
@@ -327,7 +337,7 @@ void run_on_pools(task_actor_ptr self, msg::pool_op op, std::vector<std::size_t>
 }
 
 void hand_over(task_actor_ptr self, std::function<void()> done) {
-  ask_pools(self, msg::pool_hand_over{}, [done](std::optional<std::string>) { done(); });
+  ask_pools(self, msg::pool_hand_over{}, [done](std::optional<iis::failure>) { done(); });
 }
 
 void refresh_access(task_actor_ptr self, std::function<void()> done) {
@@ -338,8 +348,9 @@ void refresh_access(task_actor_ptr self, std::function<void()> done) {
         if (secured.ok())
           publish_events(self, *secured.value);
         else
-          publish_events(self,
-                         {{"directory security failed after a file change: " + secured.error, {}}});
+          publish_events(
+              self,
+              {{"directory security failed after a file change: " + secured.error.message, {}}});
         done();
       });
 }
@@ -348,7 +359,7 @@ void front_died(task_actor_ptr self, iis::exit_status status,
                 std::function<void(msg::exit_result)> done) {
   // The front holds the bindings: without it the site is down. Its orphaned
   // workers (they keep the ports) and the pools go.
-  kill_children(self, [self, status, done](std::optional<std::string>) {
+  kill_children(self, [self, status, done](std::optional<iis::failure>) {
     msg::exit_result result;
     const std::int32_t code = status.known ? status.code : -1;
     result.signal = status.known ? status.signal : 0;

@@ -11,11 +11,12 @@
 #include <vector>
 
 #include "actors/task_actor.hpp"
+#include "iis/failure.hpp"
 #include "iis/state_codec.hpp"
 
 namespace nomad_iis::site {
 
-using done_fn = std::function<void(std::optional<std::string> error)>;
+using done_fn = std::function<void(std::optional<iis::failure> error)>;
 
 /// Prepares the folders, spawns the front and the pools and starts them.
 /// On failure everything it made is gone again before `done` runs.

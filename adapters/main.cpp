@@ -27,7 +27,7 @@
 #include "adapters/plugin_options.hpp"
 #include "common/logging.hpp"
 #include "common/system_info.hpp"
-#include "iis/backend.hpp"
+#include "iis/linux_backend.hpp"
 #include "messages/type_ids.hpp"
 
 namespace {
@@ -146,6 +146,7 @@ int main(int argc, char** argv) {
           static_cast<std::size_t>(std::max(2u, std::thread::hardware_concurrency())));
   auto* sys = new caf::actor_system(cfg);  // never destroyed: tasks' actors live until _exit
 
+  // The composition root: the only place that picks the backend behind the port.
   std::shared_ptr<iis::backend> backend = iis::make_linux_backend();
   auto actors = spawn_driver(*sys, backend);
 

@@ -9,6 +9,8 @@
 #include <map>
 #include <stdexcept>
 
+#include "iis/failure.hpp"
+
 namespace nomad_iis::iis {
 namespace {
 
@@ -131,7 +133,7 @@ app_command build_app_command(const process_handler& handler, const application_
   if (::geteuid() == 0 && pool.run_as_user) {
     command.request.account = find_account(*pool.run_as_user);
     if (!command.request.account)
-      throw std::runtime_error("unknown Unix user " + *pool.run_as_user);
+      throw backend_error(errc::invalid_config, "unknown Unix user " + *pool.run_as_user);
   }
   command.request.cwd = app.physical_path;
   command.request.env = entries;
@@ -145,11 +147,12 @@ app_command build_app_command(const process_handler& handler, const application_
     found = find_executable(program.substr(0, program.size() - 4), app.physical_path, path_env, as);
   }
   if (!found) {
-    throw std::runtime_error(
+    throw backend_error(
+        errc::invalid_config,
         std::string("web.config <") + handler.element_name() + "> processPath \"" +
-        handler.process_path + "\" is not an executable file (looked in " +
-        (program.find('/') == std::string::npos ? "PATH=" + path_env : app.physical_path) +
-        (as ? ", as user " + as->name : std::string()) + ")");
+            handler.process_path + "\" is not an executable file (looked in " +
+            (program.find('/') == std::string::npos ? "PATH=" + path_env : app.physical_path) +
+            (as ? ", as user " + as->name : std::string()) + ")");
   }
   command.request.path = *found;
   command.request.args.push_back(*found);
@@ -167,8 +170,9 @@ app_command build_app_command(const process_handler& handler, const application_
     file = file.lexically_normal();
     const auto relative = file.lexically_relative(std::filesystem::path(log_root));
     if (relative.empty() || *relative.begin() == "..") {
-      throw std::runtime_error("web.config stdoutLogFile \"" + handler.stdout_log_file +
-                               "\" points outside the allocation directory");
+      throw backend_error(errc::invalid_config, "web.config stdoutLogFile \"" +
+                                                    handler.stdout_log_file +
+                                                    "\" points outside the allocation directory");
     }
     command.stdout_log_path = file.string() + "_" + stamp + ".log";
   }

@@ -12,6 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "config/driver_config.hpp"
+#include "config/task_config.hpp"
+#include "iis/failure.hpp"
 #include "iis/launcher.hpp"
 #include "iis/model.hpp"
 
@@ -58,6 +61,12 @@ class backend {
  public:
   virtual ~backend() = default;
 
+  /// Resolves a validated task config against the task and this host (paths,
+  /// ports, Unix users). Throws config::config_error naming the field. Creates
+  /// nothing: the task's actors do.
+  virtual site_plan plan_site(const config::task_config& config, const task_context& task,
+                              const config::driver_config& driver) = 0;
+
   /// Checks the web server binary (runs it: blocking, call from a worker).
   virtual backend_info probe(const std::string& nginx_path) = 0;
 
@@ -69,8 +78,5 @@ class backend {
   virtual std::vector<dangling_item> list_dangling(const std::string& data_dir,
                                                    const std::vector<std::string>& known) = 0;
 };
-
-/// The Linux backend: nginx as the front and per-pool worker processes.
-std::unique_ptr<backend> make_linux_backend();
 
 }  // namespace nomad_iis::iis

@@ -21,6 +21,8 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "iis/failure.hpp"
+
 namespace nomad_iis::iis {
 namespace {
 
@@ -61,13 +63,14 @@ void write_file(const std::string& path, BIO* bio, mode_t mode) {
   const long length = BIO_get_mem_data(bio, &data);
   const std::string temp = path + ".tmp";
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) throw std::runtime_error("create " + temp + ": " + std::strerror(errno));
+  // Our own data dir, unlike the job's certificate files: a retry may succeed.
+  if (fd < 0) throw backend_error(errc::io_failure, "create " + temp + ": " + std::strerror(errno));
   ::fchmod(fd, mode);
   const bool ok = length <= 0 || ::write(fd, data, static_cast<std::size_t>(length)) == length;
   ::close(fd);
   if (!ok || ::rename(temp.c_str(), path.c_str()) != 0) {
     ::unlink(temp.c_str());
-    throw std::runtime_error("write " + path + ": " + std::strerror(errno));
+    throw backend_error(errc::io_failure, "write " + path + ": " + std::strerror(errno));
   }
 }
 

@@ -9,16 +9,23 @@
 #include <stdexcept>
 #include <string>
 
+#include "iis/acl_holder.hpp"
+
 namespace nomad_iis::iis {
 namespace {
 
-/// Owns an acl_t.
-struct acl_holder {
-  acl_t acl = nullptr;
-  ~acl_holder() {
-    if (acl) acl_free(acl);
+/// Adds the bits of `perms` (acl_read, acl_write, acl_execute) that `set`
+/// lacks; true when it lacked one.
+bool add_perms(acl_permset_t set, unsigned perms) {
+  bool changed = false;
+  for (acl_perm_t bit : {ACL_READ, ACL_WRITE, ACL_EXECUTE}) {
+    if ((perms & bit) && acl_get_perm(set, bit) != 1) {
+      acl_add_perm(set, bit);
+      changed = true;
+    }
   }
-};
+  return changed;
+}
 
 bool unsupported(int error) {
   return error == ENOTSUP || error == EOPNOTSUPP;
@@ -42,14 +49,7 @@ bool add_user_entry(acl_t* acl, uid_t uid, unsigned perms) {
     if (qualifier) acl_free(qualifier);
     if (!named) continue;
     if (acl_get_permset(entry, &set) != 0) fail("read ACL entry");
-    bool changed = false;
-    for (acl_perm_t bit : {ACL_READ, ACL_WRITE, ACL_EXECUTE}) {
-      if ((perms & bit) && acl_get_perm(set, bit) != 1) {
-        acl_add_perm(set, bit);
-        changed = true;
-      }
-    }
-    return changed;
+    return add_perms(set, perms);
   }
   if (acl_create_entry(acl, &entry) != 0 || acl_set_tag_type(entry, ACL_USER) != 0 ||
       acl_set_qualifier(entry, &uid) != 0 || acl_get_permset(entry, &set) != 0 ||
@@ -73,14 +73,7 @@ bool widen_mask(acl_t* acl, unsigned perms) {
     if (acl_get_tag_type(entry, &tag) != 0 || tag != ACL_MASK) continue;
     acl_permset_t set;
     if (acl_get_permset(entry, &set) != 0) fail("read ACL mask");
-    bool changed = false;
-    for (acl_perm_t bit : {ACL_READ, ACL_WRITE, ACL_EXECUTE}) {
-      if ((perms & bit) && acl_get_perm(set, bit) != 1) {
-        acl_add_perm(set, bit);
-        changed = true;
-      }
-    }
-    return changed;
+    return add_perms(set, perms);
   }
   if (acl_calc_mask(acl) != 0) fail("compute ACL mask");
   return true;

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <set>
 
-#include "iis/backend.hpp"
+#include "iis/linux_backend.hpp"
 #include "iis/process.hpp"
 
 namespace nomad_iis::iis {
@@ -90,6 +90,11 @@ class linux_backend final : public backend {
   backend_info probe(const std::string& nginx_path) override { return run_probe(nginx_path); }
 
   std::shared_ptr<launcher> processes() override { return launcher_; }
+
+  site_plan plan_site(const config::task_config& config, const task_context& task,
+                      const config::driver_config& driver) override {
+    return iis::plan_site(config, task, driver);
+  }
 
   std::vector<dangling_item> list_dangling(const std::string& data_dir,
                                            const std::vector<std::string>& known) override {

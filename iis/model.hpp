@@ -1,10 +1,8 @@
 #pragma once
 // The IIS model as the backend sees it: a site with bindings, application
 // pools, applications and virtual directories, fully resolved (absolute
-// paths, numeric ports, Unix users). Built by plan_site() from the job's
-// config and what Nomad told us about the task.
-
-#include <unistd.h>
+// paths, numeric ports, Unix users). Built by backend::plan_site() from the
+// job's config and what Nomad told us about the task.
 
 #include <chrono>
 #include <cstdint>
@@ -130,13 +128,5 @@ struct site_plan {
   /// Options that have no meaning on this backend, reported once as a task event.
   std::vector<std::string> ignored_options;
 };
-
-/// Resolves a validated task config against the task's context and the
-/// driver config. Throws config::config_error naming the field (unknown port
-/// label, path escaping the task dir, unknown Unix user, ...). Pure: it
-/// creates no user and touches no file. `as_root`: whether pools run as their
-/// own users (the plugin's euid is 0).
-site_plan plan_site(const config::task_config& config, const task_context& task,
-                    const config::driver_config& driver, bool as_root = ::geteuid() == 0);
 
 }  // namespace nomad_iis::iis

@@ -47,21 +47,27 @@ bool make_address(const std::string& ip, std::int32_t port, bool for_connect,
 
 }  // namespace
 
-std::optional<std::string> check_bindable(const std::string& ip, std::int32_t port) {
+std::optional<failure> check_bindable(const std::string& ip, std::int32_t port) {
   sockaddr_storage address{};
   socklen_t length = 0;
-  if (!make_address(ip, port, false, address, length)) return "not an IP address";
+  if (!make_address(ip, port, false, address, length)) {
+    return failure{errc::invalid_config, "not an IP address"};
+  }
   unique_fd fd(::socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return std::string(std::strerror(errno));
+  if (!fd) return failure{errc::io_failure, std::strerror(errno)};
   const int one = 1;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // as nginx does
   if (address.ss_family == AF_INET6) {
     ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   }
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), length) != 0) {
-    std::string reason = std::strerror(errno);
+    const int error = errno;
+    std::string reason = std::strerror(error);
     for (auto& c : reason) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return reason;
+    const errc code = error == EADDRINUSE ? errc::port_in_use
+                      : error == EACCES   ? errc::invalid_config
+                                          : errc::io_failure;
+    return failure{code, reason};
   }
   return std::nullopt;
 }

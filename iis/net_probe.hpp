@@ -6,11 +6,15 @@
 #include <optional>
 #include <string>
 
+#include "iis/failure.hpp"
+
 namespace nomad_iis::iis {
 
 /// nullopt when `ip`:`port` could be listened on right now ("" = all IPv4
-/// addresses), else the reason ("address already in use").
-std::optional<std::string> check_bindable(const std::string& ip, std::int32_t port);
+/// addresses), else why not: port_in_use ("address already in use") when
+/// another process has it, invalid_config when no retry can help (not an
+/// address, a privileged port), else io_failure.
+std::optional<failure> check_bindable(const std::string& ip, std::int32_t port);
 
 /// A TCP port on 127.0.0.1 that nothing listens on at this moment; throws
 /// std::runtime_error when none can be had.

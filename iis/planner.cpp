@@ -9,6 +9,7 @@
 #include <set>
 
 #include "config/error.hpp"
+#include "iis/linux_backend.hpp"
 #include "iis/model.hpp"
 #include "iis/process.hpp"
 #include "iis/unix_users.hpp"

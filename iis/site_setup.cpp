@@ -15,6 +15,7 @@
 #include "iis/ancestor_access.hpp"
 #include "iis/app_command.hpp"
 #include "iis/certificates.hpp"
+#include "iis/failure.hpp"
 #include "iis/net_probe.hpp"
 #include "iis/nginx_config.hpp"
 #include "iis/nginx_log.hpp"
@@ -32,7 +33,7 @@ std::optional<nginx_identity> identity_for(const std::optional<std::string>& use
   if (::geteuid() != 0) return std::nullopt;
   const std::string name = user.value_or("www-data");
   const auto account = find_account(name);
-  if (!account) throw std::runtime_error("unknown Unix user " + name);
+  if (!account) throw backend_error(errc::invalid_config, "unknown Unix user " + name);
   return nginx_identity{account->name, account->group};
 }
 
@@ -73,7 +74,7 @@ std::vector<site_event> prepare_certificates(const site_plan& plan) {
           break;
       }
     } catch (const std::exception& e) {
-      throw std::runtime_error(where + ": certificate: " + e.what());
+      throw backend_error(code_of(e, errc::invalid_config), where + ": certificate: " + e.what());
     }
   }
   return events;
@@ -84,7 +85,8 @@ void check_bindings(const site_plan& plan) {
   for (const auto& binding : plan.bindings) {
     if (!listens.insert({binding.ip, binding.port}).second) continue;
     if (auto why = check_bindable(binding.ip, binding.port)) {
-      throw std::runtime_error("binding " + address_text(binding.ip, binding.port) + ": " + *why);
+      throw backend_error(
+          why->code, "binding " + address_text(binding.ip, binding.port) + ": " + why->message);
     }
   }
 }
@@ -166,7 +168,8 @@ std::vector<app_runtime> read_pool_apps(const site_plan& plan, std::size_t pool)
     try {
       web = read_web_config(app.physical_path);
     } catch (const std::exception& e) {
-      throw std::runtime_error("application " + app.url_path + ": " + e.what());
+      throw backend_error(code_of(e, errc::invalid_config),
+                          "application " + app.url_path + ": " + e.what());
     }
     apps.push_back(app_runtime{i, web.handler, web.max_allowed_content_length, 0});
   }
@@ -293,7 +296,8 @@ spawn_request nginx_request(const site_plan& plan, const std::string& instance, 
 app_launch app_request(const site_plan& plan, const app_runtime& app, std::int32_t port) {
   const auto& plan_app = plan.applications[app.app];
   if (!app.handler)
-    throw std::runtime_error("application " + plan_app.url_path + " has no handler");
+    throw backend_error(errc::invalid_config,
+                        "application " + plan_app.url_path + " has no handler");
   const pool_plan* pool = &plan.pools.front();
   for (const auto& candidate : plan.pools) {
     if (candidate.name == plan_app.pool) pool = &candidate;
@@ -371,7 +375,8 @@ void try_open_outputs(const site_plan& plan, output_fds& fds) {
     if (fd) return;
     const int opened = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_APPEND);
     if (opened < 0) {
-      if (errno != ENXIO) throw std::runtime_error("open " + path + ": " + std::strerror(errno));
+      if (errno != ENXIO)
+        throw backend_error(errc::io_failure, "open " + path + ": " + std::strerror(errno));
       return;
     }
     ::fcntl(opened, F_SETFL, ::fcntl(opened, F_GETFL) & ~O_NONBLOCK);

@@ -10,16 +10,10 @@
 #include <functional>
 #include <optional>
 
+#include "iis/acl_holder.hpp"
+
 namespace nomad_iis::iis {
 namespace {
-
-/// Owns an acl_t.
-struct acl_holder {
-  acl_t acl = nullptr;
-  ~acl_holder() {
-    if (acl) acl_free(acl);
-  }
-};
 
 /// rwx of `bits` as the low three mode bits (R_OK=4, W_OK=2, X_OK=1 already are).
 bool has(mode_t triple, int bits) {

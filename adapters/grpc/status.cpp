@@ -1,12 +1,23 @@
 #include "adapters/grpc/status.hpp"
 
-#include <caf/sec.hpp>
-
 #include "google/rpc/status.pb.h"
 #include "messages/error.hpp"
 #include "nomad/shared/structs.pb.h"
 
 namespace nomad_iis::grpc_adapter {
+namespace {
+
+constexpr bool same(rpc_code ours, grpc::StatusCode theirs) {
+  return static_cast<int>(ours) == static_cast<int>(theirs);
+}
+static_assert(same(rpc_code::invalid_argument, grpc::StatusCode::INVALID_ARGUMENT));
+static_assert(same(rpc_code::deadline_exceeded, grpc::StatusCode::DEADLINE_EXCEEDED));
+static_assert(same(rpc_code::not_found, grpc::StatusCode::NOT_FOUND));
+static_assert(same(rpc_code::failed_precondition, grpc::StatusCode::FAILED_PRECONDITION));
+static_assert(same(rpc_code::aborted, grpc::StatusCode::ABORTED));
+static_assert(same(rpc_code::internal, grpc::StatusCode::INTERNAL));
+
+}  // namespace
 
 grpc::Status with_recoverable(grpc::StatusCode code, const std::string& message, bool recoverable) {
   hashicorp::nomad::plugins::shared::structs::RecoverableError detail;
@@ -19,30 +30,11 @@ grpc::Status with_recoverable(grpc::StatusCode code, const std::string& message,
 }
 
 grpc::Status to_status(const caf::error& err) {
-  if (err.category() != caf::atom("nomad_iis")) {
-    if (err == caf::sec::request_timeout)
-      return {grpc::StatusCode::DEADLINE_EXCEEDED, "the driver did not answer in time"};
-    return {grpc::StatusCode::INTERNAL, caf::to_string(err)};
-  }
-  auto text = message_of(err);
-  switch (code_of(err)) {
-    case ec::task_not_found:
-      return {grpc::StatusCode::NOT_FOUND, text};
-    case ec::invalid_config:
-      return with_recoverable(grpc::StatusCode::INVALID_ARGUMENT, text, false);
-    case ec::start_failed:
-      return with_recoverable(grpc::StatusCode::FAILED_PRECONDITION, text, true);
-    case ec::recover_failed:
-    case ec::task_running:
-      return {grpc::StatusCode::FAILED_PRECONDITION, text};
-    case ec::unsupported:
-    case ec::invalid_argument:
-      return {grpc::StatusCode::INVALID_ARGUMENT, text};
-    case ec::shutting_down:
-      return {grpc::StatusCode::ABORTED, text};
-    default:
-      return {grpc::StatusCode::INTERNAL, text};
-  }
+  const auto& route = route_of(err);
+  const auto code = static_cast<grpc::StatusCode>(route.grpc);
+  auto text = grpc_text(err);
+  if (route.recoverable == retry::unsaid) return {code, text};
+  return with_recoverable(code, text, route.recoverable == retry::yes);
 }
 
 }  // namespace nomad_iis::grpc_adapter

@@ -1,7 +1,8 @@
 #pragma once
-// Actor errors -> gRPC statuses Nomad understands (PROTOCOL.md §9): never
-// UNAVAILABLE for an ordinary error; retryable start failures carry a
-// RecoverableError{recoverable: true} as the first status detail.
+// Actor errors -> gRPC statuses Nomad understands (PROTOCOL.md §9), as the
+// error table (messages/error.hpp) says: never UNAVAILABLE for an ordinary
+// error; a failed start carries RecoverableError{recoverable} as the first
+// status detail, true when a retry may succeed.
 
 #include <string>
 

@@ -14,30 +14,10 @@
 namespace nomad_iis::http {
 namespace {
 
-/// Maps an actor error onto the HTTP status a client can act on.
+/// An actor error as the HTTP error the error table names (messages/error.hpp).
 http_error to_http(const caf::error& err) {
-  if (err.category() == caf::atom("system")) {
-    switch (static_cast<caf::sec>(err.code())) {
-      case caf::sec::request_timeout:
-        return http_error(504, "timeout", "the task did not answer in time");
-      case caf::sec::request_receiver_down:
-        return http_error(404, "task_gone", "the task is gone");
-      default:
-        return http_error(500, "internal", caf::to_string(err));
-    }
-  }
-  auto text = message_of(err);
-  switch (code_of(err)) {
-    case ec::task_not_found:
-      return not_found("no such allocation and task on this node");
-    case ec::invalid_argument:
-    case ec::unsupported:
-      return bad_request("invalid_argument", text);
-    case ec::shutting_down:
-      return http_error(503, "shutting_down", text);
-    default:
-      return conflict("operation_failed", text);
-  }
+  const auto& route = route_of(err);
+  return http_error(route.http_status, std::string(route.http_error), http_text(err));
 }
 
 /// Sends `m` to `dest` and waits for a reply of type T.

@@ -4,7 +4,28 @@ import (
 	"fmt"
 	"math/rand"
 	"time"
+
+	"google.golang.org/grpc/status"
+
+	"nomad_iis/gen/pstructs"
 )
+
+// reasonUnrecoverable is the restart reason Nomad gives for a start error
+// that is not recoverable.
+const reasonUnrecoverable = "Error was unrecoverable"
+
+// startErrorRecoverable is what Nomad's driver client and restart tracker
+// make of a failed StartTask (plugins/drivers/client.go, restarts.go): only a
+// RecoverableError{recoverable: true} as the first status detail lets the
+// restart policy retry; any other error fails the task.
+func startErrorRecoverable(err error) bool {
+	details := status.Convert(err).Details()
+	if len(details) == 0 {
+		return false
+	}
+	rec, ok := details[0].(*pstructs.RecoverableError)
+	return ok && rec.GetRecoverable()
+}
 
 // restartTracker applies a task's restart policy the way Nomad's client
 // does: failures are counted within Interval; up to Attempts restarts wait

@@ -1,8 +1,14 @@
 package agent
 
 import (
+	"errors"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"nomad_iis/gen/pstructs"
 )
 
 func TestRestartTracker(t *testing.T) {
@@ -78,5 +84,30 @@ func TestPortAllocator(t *testing.T) {
 	}
 	if _, err := pa.assign([]Port{{Label: "s", Value: 30002}}, used); err == nil {
 		t.Error("a static port held by another allocation was given")
+	}
+}
+
+func TestStartErrorRecoverable(t *testing.T) {
+	withDetail := func(code codes.Code, recoverable bool) error {
+		st, err := status.New(code, "start failed").WithDetails(&pstructs.RecoverableError{Recoverable: recoverable})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Err()
+	}
+	cases := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"recoverable detail", withDetail(codes.FailedPrecondition, true), true},
+		{"unrecoverable detail", withDetail(codes.InvalidArgument, false), false},
+		{"no detail", status.Error(codes.FailedPrecondition, "start failed"), false},
+		{"not a status", errors.New("start failed"), false},
+	}
+	for _, c := range cases {
+		if got := startErrorRecoverable(c.err); got != c.want {
+			t.Errorf("%s: recoverable %v, want %v", c.name, got, c.want)
+		}
 	}
 }

@@ -185,6 +185,18 @@ func (t *taskRunner) start() (started, stop bool) {
 		}
 		a.log.Warn("StartTask failed", "alloc", t.r.id, "task", t.name, "error", err)
 		t.event(&TaskEvent{Type: EventDriverFailure, DriverError: err.Error(), DisplayMessage: err.Error()})
+		if !transportError(err) && !startErrorRecoverable(err) {
+			// As Nomad's task runner: the restart policy applies to
+			// recoverable start errors only; this one fails the task.
+			t.update(func(ts *TaskState, tr *taskRecord) {
+				tr.Handle = nil
+				appendEvent(ts, &TaskEvent{Type: EventNotRestarting, RestartReason: reasonUnrecoverable,
+					FailsTask: true, DisplayMessage: reasonUnrecoverable})
+				ts.State, ts.Failed, ts.FinishedAt = TaskStateDead, true, time.Now().UTC()
+			})
+			t.r.onTaskDead(t, true)
+			return false, true
+		}
 		return false, false
 	}
 	handle, err := proto.Marshal(t.ptr.Handle())

@@ -1,6 +1,7 @@
 #pragma once
-// The backend port for the actor tests: its processes are a fake_launcher,
-// its web server probe answers what the test says, and no site dangles.
+// The backend port for the actor tests: it plans with the Linux backend's
+// real planner, its processes are a fake_launcher, its web server probe
+// answers what the test says, and no site dangles.
 
 #include <memory>
 #include <string>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "iis/backend.hpp"
+#include "iis/linux_backend.hpp"
 #include "tests/actors/fake_launcher.hpp"
 
 namespace nomad_iis::test {
@@ -24,6 +26,11 @@ class fake_backend final : public iis::backend {
   iis::backend_info probe(const std::string& nginx_path) override {
     probes.push_back(nginx_path);
     return probe_answer;
+  }
+  /// The Linux backend's real planner.
+  iis::site_plan plan_site(const config::task_config& config, const iis::task_context& task,
+                           const config::driver_config& driver) override {
+    return iis::plan_site(config, task, driver);
   }
   std::shared_ptr<iis::launcher> processes() override { return launcher_; }
   std::vector<iis::dangling_item> list_dangling(const std::string&,

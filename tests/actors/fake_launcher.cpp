@@ -8,9 +8,7 @@
 #include <stdexcept>
 
 namespace nomad_iis::test {
-namespace {
 
-/// The nginx instance a spawn request runs ("front", "pool-0"): its `-c` config's name.
 std::optional<std::string> nginx_instance(const iis::spawn_request& request) {
   for (std::size_t i = 0; i + 1 < request.args.size(); ++i) {
     if (request.args[i] != "-c") continue;
@@ -25,6 +23,8 @@ std::optional<std::string> nginx_instance(const iis::spawn_request& request) {
   }
   return std::nullopt;
 }
+
+namespace {
 
 /// The name a unix socket is bound as ("run/pool-0.bind"), or "fd N".
 std::string socket_name(int fd) {
@@ -370,7 +370,7 @@ std::vector<iis::process_ref> fake_launcher::children(const iis::process_ref& pa
 }
 
 std::vector<iis::process_ref> fake_launcher::group_members(const iis::process_ref& leader,
-                                                         const std::string& cwd) {
+                                                           const std::string& cwd) {
   // nginx workers stay in their master's group (and folder), also after it died.
   std::vector<iis::process_ref> out;
   const auto* master = find(leader.pid);

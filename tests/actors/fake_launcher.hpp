@@ -159,6 +159,9 @@ class fake_launcher final : public iis::launcher {
   std::uint64_t next_watch_ = 1;
 };
 
+/// The nginx instance a spawn request runs ("front", "pool-0"): its `-c` config's name.
+std::optional<std::string> nginx_instance(const iis::spawn_request& request);
+
 /// "SIGKILL" for 9, "signal 42" for what it does not know.
 std::string signal_name(int signal);
 

@@ -6,6 +6,8 @@
 // allocation and the driver's data, and helpers that send a request and
 // collect its outcome without blocking.
 
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +26,7 @@
 
 #include "actors/site_context.hpp"
 #include "actors/supervisor.hpp"
+#include "common/unique_fd.hpp"
 #include "iis/net_probe.hpp"
 #include "messages/error.hpp"
 #include "messages/site.hpp"
@@ -56,6 +59,21 @@ inline caf::actor_system_config& test_config() {
     return c;
   }();
   return cfg;
+}
+
+/// Listens on every address at `port`, as another program would.
+inline unique_fd occupy(std::int32_t port) {
+  unique_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  const int on = 1;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_ANY);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::listen(fd.get(), 4) != 0)
+    throw std::runtime_error("cannot occupy port " + std::to_string(port));
+  return fd;
 }
 
 struct fixture {

@@ -114,8 +114,8 @@ struct pool_fixture : fixture {
   }
 
   caf::actor spawn_task() {
-    auto task = sys.spawn(nomad_iis::task_actor, site_services{procs, actors.workers}, actors.hub,
-                          driver, caf::actor_addr{});
+    auto task = sys.spawn(nomad_iis::task_actor, site_services{backend, procs, actors.workers},
+                          actors.hub, driver, caf::actor_addr{});
     own(task);
     return task;
   }
@@ -605,7 +605,7 @@ BOOST_AUTO_TEST_CASE(a_pool_master_that_dies_while_its_site_starts_fails_the_sta
   advance(5s);
   BOOST_REQUIRE(started->answered());
   BOOST_REQUIRE(started->error);
-  BOOST_TEST(static_cast<int>(code_of(*started->error)) == static_cast<int>(ec::start_failed));
+  BOOST_TEST(static_cast<int>(code_of(*started->error)) == static_cast<int>(ec::process_failed));
   BOOST_TEST(message_of(*started->error).find("exited during start") != std::string::npos);
   BOOST_TEST(procs->live_site_processes() == 0u);
 }

@@ -2,10 +2,9 @@
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 
+#include <fstream>
 #include <thread>
 
 #include "actors/driver_state.hpp"
@@ -24,21 +23,6 @@ const std::string task_id = "alloc1/web/0000beef";
 
 std::string signalled(const iis::process_ref& process, const char* signal) {
   return "signal " + std::to_string(process.pid) + " " + signal;
-}
-
-/// Listens on every address at `port`, as another program would.
-unique_fd occupy(std::int32_t port) {
-  unique_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  const int on = 1;
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_ANY);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      ::listen(fd.get(), 4) != 0)
-    throw std::runtime_error("cannot occupy port " + std::to_string(port));
-  return fd;
 }
 
 }  // namespace
@@ -259,9 +243,11 @@ BOOST_AUTO_TEST_CASE(a_failed_start_is_retryable_and_forgets_the_task) {
     auto started =
         ask<msg::started_task>(actors.supervisor, msg::start_task{task(), always_running_config()});
     BOOST_REQUIRE(started->error);
-    BOOST_TEST(static_cast<int>(code_of(*started->error)) == static_cast<int>(ec::start_failed));
+    BOOST_TEST(static_cast<int>(code_of(*started->error)) == static_cast<int>(ec::port_in_use));
+    // Nomad restarts the task by its restart policy: the port may be free by then.
+    BOOST_TEST((route_of(*started->error).recoverable == retry::yes));
     const auto message = message_of(*started->error);
-    BOOST_TEST(message.find("already in use") != std::string::npos);
+    BOOST_TEST(message.find("address already in use") != std::string::npos);
     BOOST_TEST(message.find(std::to_string(http_port)) != std::string::npos);
     BOOST_TEST(procs->live_site_processes() == 0u);
     BOOST_TEST(std::filesystem::is_empty(site_dir));  // its folder is gone again
@@ -284,7 +270,8 @@ BOOST_AUTO_TEST_CASE(a_front_that_dies_while_starting_fails_the_start_and_takes_
   procs->crash(procs->master("front").pid, SIGSEGV);
   advance(gone_interval);
   BOOST_REQUIRE(started->error);
-  BOOST_TEST(static_cast<int>(code_of(*started->error)) == static_cast<int>(ec::start_failed));
+  BOOST_TEST(static_cast<int>(code_of(*started->error)) == static_cast<int>(ec::process_failed));
+  BOOST_TEST((route_of(*started->error).recoverable == retry::yes));
   BOOST_TEST(message_of(*started->error).find("exited during start") != std::string::npos);
   BOOST_TEST(!procs->is_alive(pool.pid));
   BOOST_TEST(procs->live_site_processes() == 0u);
@@ -296,9 +283,34 @@ BOOST_AUTO_TEST_CASE(a_spawn_that_fails_fails_the_start_with_its_reason) {
   auto started =
       ask<msg::started_task>(actors.supervisor, msg::start_task{task(), always_running_config()});
   BOOST_REQUIRE(started->error);
-  BOOST_TEST(static_cast<int>(code_of(*started->error)) == static_cast<int>(ec::start_failed));
+  BOOST_TEST(static_cast<int>(code_of(*started->error)) == static_cast<int>(ec::process_failed));
   BOOST_TEST(message_of(*started->error).find("nginx (front): exec /usr/sbin/nginx") !=
              std::string::npos);
+  BOOST_TEST(procs->live_site_processes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_config_the_site_cannot_serve_fails_the_start_for_good) {
+  std::ofstream(alloc_dir / "web" / "local" / "web.config") << "<configuration><system.webServer>";
+  auto started =
+      ask<msg::started_task>(actors.supervisor, msg::start_task{task(), always_running_config()});
+  BOOST_REQUIRE(started->error);
+  BOOST_TEST(static_cast<int>(code_of(*started->error)) == static_cast<int>(ec::invalid_config));
+  // A restart would fail the same way: Nomad must not retry.
+  BOOST_TEST((route_of(*started->error).recoverable == retry::no));
+  const auto message = message_of(*started->error);
+  BOOST_TEST(message.find("application /: web.config") == 0u, message);
+  BOOST_TEST(procs->live_site_processes() == 0u);
+  BOOST_TEST(std::filesystem::is_empty(data_dir / "sites"));
+}
+
+BOOST_AUTO_TEST_CASE(a_data_dir_that_cannot_be_made_fails_the_start_as_an_io_failure) {
+  std::filesystem::create_directories(data_dir);
+  std::ofstream(data_dir / "sites") << "a file where the sites' folder belongs";
+  auto started =
+      ask<msg::started_task>(actors.supervisor, msg::start_task{task(), always_running_config()});
+  BOOST_REQUIRE(started->error);
+  BOOST_TEST(static_cast<int>(code_of(*started->error)) == static_cast<int>(ec::io_failure));
+  BOOST_TEST((route_of(*started->error).recoverable == retry::yes));
   BOOST_TEST(procs->live_site_processes() == 0u);
 }
 
@@ -376,6 +388,7 @@ BOOST_AUTO_TEST_CASE(failed_pool_operation_reports_the_pool_error) {
   BOOST_REQUIRE(recycled->error);
   BOOST_TEST(message_of(*recycled->error).find("nginx started no new workers") !=
              std::string::npos);
+  BOOST_TEST(static_cast<int>(code_of(*recycled->error)) == static_cast<int>(ec::process_failed));
   // The old workers still serve.
   const auto snap = snapshot(task_actor());
   BOOST_REQUIRE(snap.pools.size() == 1u);

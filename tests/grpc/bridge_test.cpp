@@ -32,6 +32,7 @@
 #include "messages/type_ids.hpp"
 #include "nomad/drivers/driver.grpc.pb.h"
 #include "tests/grpc/held_backend.hpp"
+#include "tests/grpc/recoverable.hpp"
 
 using namespace nomad_iis;
 using namespace std::chrono_literals;
@@ -116,21 +117,27 @@ struct server_fixture {
     cfg.set("scheduler.max-threads", std::size_t{2});
     sys = std::make_unique<caf::actor_system>(cfg);
     actors = spawn_driver(*sys, std::make_shared<test::held_backend>(starts));
+    alloc_dir = std::filesystem::temp_directory_path() /
+                ("nomad_iis_grpc_test_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(alloc_dir / "web" / "local");
+    // The sites' folders go below the test's folder, as plain as can be.
+    config::driver_config driver;
+    driver.data_dir = (alloc_dir / "data").string();
+    driver.placeholder_app_path.clear();
+    driver.directory_security = false;
+    caf::anon_send(actors.supervisor, msg::set_driver_config{driver, true});
     server =
         std::make_unique<grpc_adapter::plugin_server>(*sys, actors, grpc_adapter::server_hooks{});
     server->start();
     stub = drivers::Driver::NewStub(
         grpc::CreateChannel("unix:" + server->socket_path(), grpc::InsecureChannelCredentials()));
-    alloc_dir = std::filesystem::temp_directory_path() /
-                ("nomad_iis_grpc_test_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(alloc_dir / "web" / "local");
   }
 
   ~server_fixture() {
     for (const auto& id : tasks) destroy(id);
     stub.reset();
     server->stop(2s);
-    for (const auto& a : {actors.fingerprinter, actors.hub, actors.supervisor})
+    for (const auto& a : {actors.fingerprinter, actors.hub, actors.supervisor, actors.workers})
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     sys.reset();  // waits for every actor, the bridges included
     std::filesystem::remove_all(alloc_dir);
@@ -233,10 +240,24 @@ BOOST_AUTO_TEST_CASE(a_start_gets_its_handle) {
 
 BOOST_AUTO_TEST_CASE(a_failed_start_gets_its_error) {
   auto c = start_async(start_request());
-  starts->next()(std::string("nginx refused the config"));
+  starts->next()(iis::failure{iis::errc::process_failed, "nginx refused the config"});
   auto status = c->wait();
   BOOST_TEST(status.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
   BOOST_TEST(status.error_message().find("nginx refused the config") != std::string::npos);
+  // A retry may succeed: Nomad restarts the task by its restart policy.
+  BOOST_TEST((test::recoverable_of(status) == std::optional<bool>(true)));
+}
+
+BOOST_AUTO_TEST_CASE(a_start_refused_for_its_config_is_not_retried) {
+  auto c = start_async(start_request());
+  starts->next()(
+      iis::failure{iis::errc::invalid_config, "application /: web.config: not well-formed"});
+  auto status = c->wait();
+  BOOST_TEST(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  // The actors name the process that failed; the bridge adds nothing.
+  BOOST_TEST(status.error_message() == "nginx (front): application /: web.config: not well-formed");
+  // The same config fails every start: Nomad fails the task instead.
+  BOOST_TEST((test::recoverable_of(status) == std::optional<bool>(false)));
 }
 
 BOOST_AUTO_TEST_CASE(a_start_answered_after_its_cancel_is_dropped) {

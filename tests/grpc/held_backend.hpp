@@ -1,13 +1,16 @@
 #pragma once
-// A thread-safe backend for tests that run the real gRPC server on CAF's
-// threaded scheduler: a site's start is held until the test releases it (so
-// the test decides when the actors answer StartTask); every other operation
-// succeeds at once.
+// A thread-safe backend for tests that run the real gRPC server and the real
+// actors on CAF's threaded scheduler. Its processes are a fake_launcher
+// behind a mutex (nothing runs), and a site's front is held as it spawns
+// until the test releases it, so the test decides when StartTask is
+// answered: released with nullopt the front comes up; released with a
+// failure its spawn fails with that failure's code and text.
 
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -16,95 +19,140 @@
 #include <vector>
 
 #include "iis/backend.hpp"
+#include "iis/failure.hpp"
+#include "iis/linux_backend.hpp"
+#include "tests/actors/fake_launcher.hpp"
 
 namespace nomad_iis::test {
 
-/// The completions of site starts, in the order the sites asked.
+/// What a held front's spawn does once released.
+using release_fn = std::function<void(std::optional<iis::failure> outcome)>;
+
+/// The fronts waiting to spawn, in the order their sites started.
 class held_starts {
  public:
-  void hold(iis::completion done) {
+  /// Blocks the calling (blocking worker) thread until the test releases
+  /// this start; throws the failure it was released with.
+  void hold() {
+    auto outcome = std::make_shared<std::promise<std::optional<iis::failure>>>();
+    auto released = outcome->get_future();
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      starts_.push_back(std::move(done));
+      starts_.push_back(
+          [outcome](std::optional<iis::failure> result) { outcome->set_value(std::move(result)); });
     }
     changed_.notify_all();
+    if (auto failed = released.get()) throw iis::backend_error(failed->code, failed->message);
   }
 
   /// The next held start; throws when none comes within `limit`.
-  iis::completion next(std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+  release_fn next(std::chrono::milliseconds limit = std::chrono::seconds(30)) {
     std::unique_lock<std::mutex> lock(mutex_);
     if (!changed_.wait_for(lock, limit, [this] { return !starts_.empty(); }))
       throw std::runtime_error("no site start within the time limit");
-    auto done = std::move(starts_.front());
+    auto release = std::move(starts_.front());
     starts_.pop_front();
-    return done;
+    return release;
   }
 
  private:
   std::mutex mutex_;
   std::condition_variable changed_;
-  std::deque<iis::completion> starts_;
+  std::deque<release_fn> starts_;
 };
 
-class held_site final : public iis::site {
+/// fake_launcher for many threads: one mutex around it, and the front's
+/// spawn held (outside the mutex) until the test releases it.
+class held_launcher final : public iis::launcher {
  public:
-  held_site(std::shared_ptr<held_starts> starts, iis::site_plan plan)
-      : starts_(std::move(starts)), plan_(std::move(plan)) {}
+  explicit held_launcher(std::shared_ptr<held_starts> starts) : starts_(std::move(starts)) {}
 
-  void start(iis::completion done) override { starts_->hold(std::move(done)); }
-  void stop(iis::duration, std::string, iis::completion done) override { done(std::nullopt); }
-  void start_pools(std::vector<std::string>, iis::completion done) override { done(std::nullopt); }
-  void stop_pools(std::vector<std::string>, iis::completion done) override { done(std::nullopt); }
-  void recycle_pools(std::vector<std::string>, iis::completion done) override {
-    done(std::nullopt);
+  iis::process_ref spawn(const iis::spawn_request& request) override {
+    if (is_front(request)) starts_->hold();
+    std::lock_guard<std::mutex> lock(mutex_);
+    return fake_.spawn(request);
   }
-  void destroy(iis::completion done) override { done(std::nullopt); }
-  void hand_over(iis::completion done) override { done(std::nullopt); }
-  void refresh_access() override {}
-
-  iis::site_snapshot snapshot() const override {
-    iis::site_snapshot s;
-    s.running = true;
-    s.front = {100, 1};
-    s.pools.push_back({"default", iis::pool_status::started, {{101, 2}}, {}});
-    return s;
+  iis::process_ref start_keeper(int fd, const iis::keeper_spec& spec) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return fake_.start_keeper(fd, spec);
   }
-  iis::usage_sample sample_usage() const override {
-    iis::usage_sample u;
-    u.by_pool[""].push_back({100, 10, 5, 4096});
-    return u;
+  bool signal(const iis::process_ref& process, int signal) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return fake_.signal(process, signal);
   }
-  std::string save_state() const override { return "{\"held\":\"" + plan_.site_name + "\"}"; }
-  std::vector<std::string> pools_serving(const std::string&) const override { return {"default"}; }
-  const iis::site_plan& plan() const override { return plan_; }
+  bool alive(const iis::process_ref& process) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return fake_.alive(process);
+  }
+  std::vector<iis::process_ref> children(const iis::process_ref& parent) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return fake_.children(parent);
+  }
+  std::vector<iis::process_ref> group_members(const iis::process_ref& leader,
+                                              const std::string& cwd) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return fake_.group_members(leader, cwd);
+  }
+  bool shutting_down(const iis::process_ref& worker) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return fake_.shutting_down(worker);
+  }
+  std::optional<iis::process_usage> usage(const iis::process_ref& process) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return fake_.usage(process);
+  }
+  bool accepts_tcp(const std::string& ip, std::int32_t port) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return fake_.accepts_tcp(ip, port);
+  }
+  bool accepts_unix(const std::string& dir, const std::string& name) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return fake_.accepts_unix(dir, name);
+  }
+  std::uint64_t watch_exit(const iis::process_ref& process,
+                           std::function<void(iis::exit_status)> on_exit) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return fake_.watch_exit(process, std::move(on_exit));
+  }
+  std::uint64_t watch_readable(int fd, std::function<void()> on_ready) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return fake_.watch_readable(fd, std::move(on_ready));
+  }
+  void unwatch(std::uint64_t id) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    fake_.unwatch(id);
+  }
 
  private:
+  static bool is_front(const iis::spawn_request& request) {
+    return nginx_instance(request) == std::optional<std::string>("front");
+  }
+
   std::shared_ptr<held_starts> starts_;
-  iis::site_plan plan_;
+  std::mutex mutex_;
+  fake_launcher fake_;
 };
 
 class held_backend final : public iis::backend {
  public:
-  explicit held_backend(std::shared_ptr<held_starts> starts) : starts_(std::move(starts)) {}
+  explicit held_backend(std::shared_ptr<held_starts> starts)
+      : launcher_(std::make_shared<held_launcher>(std::move(starts))) {}
 
-  void configure(const config::driver_config&) override {}
-  void probe(std::function<void(iis::backend_info)> done) override {
-    done({true, "nginx/1.22.1", ""});
+  /// The real planner, as a plugin that is not root plans (no Unix user per
+  /// pool): config errors reach the actors as they would in the plugin.
+  iis::site_plan plan_site(const config::task_config& config, const iis::task_context& task,
+                           const config::driver_config& driver) override {
+    return iis::plan_site(config, task, driver, /*as_root=*/false);
   }
-  std::unique_ptr<iis::site> create_site(iis::site_plan plan,
-                                         std::shared_ptr<iis::site_observer>) override {
-    return std::make_unique<held_site>(starts_, std::move(plan));
-  }
-  std::unique_ptr<iis::site> recover_site(std::string_view,
-                                          std::shared_ptr<iis::site_observer>) override {
-    throw std::runtime_error("held_backend recovers nothing");
-  }
-  std::vector<iis::dangling_item> list_dangling(const std::vector<std::string>&) override {
+  iis::backend_info probe(const std::string&) override { return {true, "nginx/1.22.1", ""}; }
+  std::shared_ptr<iis::launcher> processes() override { return launcher_; }
+  std::vector<iis::dangling_item> list_dangling(const std::string&,
+                                                const std::vector<std::string>&) override {
     return {};
   }
 
  private:
-  std::shared_ptr<held_starts> starts_;
+  std::shared_ptr<held_launcher> launcher_;
 };
 
 }  // namespace nomad_iis::test

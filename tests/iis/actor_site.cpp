@@ -11,6 +11,7 @@
 #include "actors/supervisor.hpp"
 #include "actors/task_actor.hpp"
 #include "actors/task_site.hpp"
+#include "iis/linux_backend.hpp"
 #include "iis/proc_stats.hpp"
 #include "messages/error.hpp"
 #include "messages/site.hpp"
@@ -41,8 +42,8 @@ caf::behavior event_forwarder(caf::event_based_actor*, std::shared_ptr<site_obse
   };
 }
 
-std::optional<std::string> error_text(const caf::error& error) {
-  return message_of(error);
+std::optional<failure> error_text(const caf::error& error) {
+  return nomad_iis::failure_of(error);
 }
 
 }  // namespace
@@ -63,7 +64,7 @@ site_handle::~site_handle() {
 }
 
 completion site_handle::guarded(completion done) const {
-  return [alive = alive_, done = std::move(done)](std::optional<std::string> error) {
+  return [alive = alive_, done = std::move(done)](std::optional<failure> error) {
     if (*alive) done(std::move(error));
   };
 }
@@ -101,7 +102,7 @@ void site_handle::start(completion done) {
                   [done](caf::error& error) { done(error_text(error)); });
       },
       task_, msg::start_planned{context_, plan_},
-      guarded([this, done](std::optional<std::string> error) {
+      guarded([this, done](std::optional<failure> error) {
         if (!error) watch_exit();
         done(std::move(error));
       }));
@@ -202,7 +203,7 @@ site_engine::~site_engine() {
 
 caf::actor site_engine::spawn_task(const task_context&, std::shared_ptr<site_observer> observer) {
   auto hub = system_->spawn(event_forwarder, std::move(observer));
-  site_services services{backend_->processes(), workers_};
+  site_services services{backend_, backend_->processes(), workers_};
   auto task = system_->spawn(task_actor, services, hub, driver_, caf::actor_addr{});
   // The forwarder ends with its task.
   task->attach_functor(

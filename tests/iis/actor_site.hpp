@@ -17,6 +17,7 @@
 
 #include "config/driver_config.hpp"
 #include "iis/backend.hpp"
+#include "iis/failure.hpp"
 #include "iis/model.hpp"
 #include "iis/site_setup.hpp"
 
@@ -28,7 +29,7 @@ class actor_system_config;
 namespace nomad_iis::iis::test {
 
 /// Outcome of an operation: nullopt on success, else what failed.
-using completion = std::function<void(std::optional<std::string> error)>;
+using completion = std::function<void(std::optional<failure> error)>;
 
 /// How a site ended on its own.
 struct exit_info {

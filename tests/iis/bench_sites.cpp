@@ -43,12 +43,12 @@ int open_fds() {
 }
 
 /// Waits for all completions; returns how many failed.
-int wait_all(std::vector<std::future<std::optional<std::string>>>& futures) {
+int wait_all(std::vector<std::future<std::optional<failure>>>& futures) {
   int failed = 0;
   for (auto& future : futures) {
     const auto error = future.get();
     if (error) {
-      if (++failed < 5) std::cerr << "  failed: " << *error << "\n";
+      if (++failed < 5) std::cerr << "  failed: " << error->message << "\n";
     }
   }
   return failed;
@@ -80,11 +80,11 @@ int main(int argc, char** argv) {
   }
   using clock = std::chrono::steady_clock;
   auto began = clock::now();
-  std::vector<std::future<std::optional<std::string>>> futures;
+  std::vector<std::future<std::optional<failure>>> futures;
   for (auto& s : sites) {
-    auto promise = std::make_shared<std::promise<std::optional<std::string>>>();
+    auto promise = std::make_shared<std::promise<std::optional<failure>>>();
     futures.push_back(promise->get_future());
-    s->start([promise](std::optional<std::string> error) { promise->set_value(error); });
+    s->start([promise](std::optional<failure> error) { promise->set_value(error); });
   }
   const int start_failures = wait_all(futures);
   const auto start_ms =
@@ -102,9 +102,9 @@ int main(int argc, char** argv) {
   began = clock::now();
   futures.clear();
   for (auto& s : sites) {
-    auto promise = std::make_shared<std::promise<std::optional<std::string>>>();
+    auto promise = std::make_shared<std::promise<std::optional<failure>>>();
     futures.push_back(promise->get_future());
-    s->destroy([promise](std::optional<std::string> error) { promise->set_value(error); });
+    s->destroy([promise](std::optional<failure> error) { promise->set_value(error); });
   }
   const int stop_failures = wait_all(futures);
   std::cout << "destroyed in "

@@ -122,10 +122,37 @@ BOOST_AUTO_TEST_CASE(a_failing_app_fails_the_start) {
               "arguments=\"-c &quot;import sys; sys.exit(4)&quot;\" startupTimeLimit=\"5\"/>"
               "</system.webServer></configuration>");
   create();
-  const auto error = run([&](completion done) { web->start(done); });
+  const auto error = run_failure([&](completion done) { web->start(done); });
   BOOST_REQUIRE(error.has_value());
-  BOOST_TEST(error->find("application /py/") != std::string::npos, *error);
-  BOOST_TEST(error->find("exited during start") != std::string::npos, *error);
+  BOOST_TEST(error->message.find("application /py/") != std::string::npos, error->message);
+  BOOST_TEST(error->message.find("exited during start") != std::string::npos, error->message);
+  BOOST_TEST(to_string(error->code) == std::string("process_failed"));
+  BOOST_TEST(!std::filesystem::exists(plan.data_dir));
+  BOOST_TEST(all_pids(web->snapshot()).empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_broken_web_config_fails_the_start_as_a_config_error) {
+  alloc.write("local/py/web.config", "<configuration><system.webServer>");
+  create();
+  const auto error = run_failure([&](completion done) { web->start(done); });
+  BOOST_REQUIRE(error.has_value());
+  BOOST_TEST(error->message.find("application /py/: web.config") == 0u, error->message);
+  // Not retryable: the same web.config fails every start.
+  BOOST_TEST(to_string(error->code) == std::string("invalid_config"));
+  BOOST_TEST(!std::filesystem::exists(plan.data_dir));
+}
+
+BOOST_AUTO_TEST_CASE(a_process_path_that_is_no_program_fails_the_start_as_a_config_error) {
+  alloc.write("local/py/web.config",
+              "<configuration><system.webServer><httpPlatform processPath=\"no-such-program\"/>"
+              "</system.webServer></configuration>");
+  create();
+  const auto error = run_failure([&](completion done) { web->start(done); });
+  BOOST_REQUIRE(error.has_value());
+  BOOST_TEST(error->message.find("processPath \"no-such-program\" is not an executable file") !=
+                 std::string::npos,
+             error->message);
+  BOOST_TEST(to_string(error->code) == std::string("invalid_config"));
   BOOST_TEST(!std::filesystem::exists(plan.data_dir));
   BOOST_TEST(all_pids(web->snapshot()).empty());
 }

@@ -133,7 +133,7 @@ BOOST_AUTO_TEST_CASE(destroying_the_site_object_mid_operation_is_safe) {
   config.applications.push_back(make_app("local/site"));
   create();
   auto called = std::make_shared<std::atomic<bool>>(false);
-  web->start([called](std::optional<std::string>) { *called = true; });
+  web->start([called](std::optional<failure>) { *called = true; });
   web.reset();  // detached while the start is in flight
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   BOOST_TEST(!*called, "a completion ran after the site was destroyed");

@@ -281,21 +281,30 @@ bool recording_observer::wait_for_exit(std::chrono::milliseconds timeout) {
   return changed_.wait_for(lock, timeout, [&] { return exit_.has_value(); });
 }
 
-std::optional<std::string> run(const std::function<void(completion)>& operation,
-                               std::chrono::seconds timeout) {
-  auto promise = std::make_shared<std::promise<std::optional<std::string>>>();
+std::optional<failure> run_failure(const std::function<void(completion)>& operation,
+                                   std::chrono::seconds timeout) {
+  auto promise = std::make_shared<std::promise<std::optional<failure>>>();
   auto future = promise->get_future();
   auto inside = std::make_shared<std::atomic<bool>>(true);
   auto synchronous = std::make_shared<std::atomic<bool>>(false);
   const auto caller = std::this_thread::get_id();
-  operation([promise, inside, synchronous, caller](std::optional<std::string> error) {
+  operation([promise, inside, synchronous, caller](std::optional<failure> error) {
     if (*inside && std::this_thread::get_id() == caller) *synchronous = true;
     promise->set_value(std::move(error));
   });
   *inside = false;
-  if (future.wait_for(timeout) != std::future_status::ready) return "timed out waiting";
-  if (*synchronous) return "completion ran inside the initiating call";
+  if (future.wait_for(timeout) != std::future_status::ready) {
+    return failure{errc::io_failure, "timed out waiting"};
+  }
+  if (*synchronous) return failure{errc::io_failure, "completion ran inside the initiating call"};
   return future.get();
+}
+
+std::optional<std::string> run(const std::function<void(completion)>& operation,
+                               std::chrono::seconds timeout) {
+  auto error = run_failure(operation, timeout);
+  if (!error) return std::nullopt;
+  return std::move(error->message);
 }
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {

@@ -17,6 +17,7 @@
 #include "config/driver_config.hpp"
 #include "config/task_config.hpp"
 #include "iis/backend.hpp"
+#include "iis/linux_backend.hpp"
 #include "iis/model.hpp"
 #include "iis/process.hpp"
 #include "tests/iis/actor_site.hpp"
@@ -118,6 +119,10 @@ class recording_observer : public site_observer {
 
 /// Runs an async operation and waits for its completion. Also checks that
 /// the completion did not run inside the initiating call.
+std::optional<failure> run_failure(const std::function<void(completion)>& operation,
+                                   std::chrono::seconds timeout = std::chrono::seconds(60));
+
+/// run_failure(), for tests that look at the message only.
 std::optional<std::string> run(const std::function<void(completion)>& operation,
                                std::chrono::seconds timeout = std::chrono::seconds(60));
 
