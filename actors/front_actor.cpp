@@ -8,8 +8,6 @@
 #include <caf/all.hpp>
 
 #include "actors/blocking.hpp"
-#include "iis/nginx_log.hpp"
-#include "iis/site_files.hpp"
 #include "iis/site_layout.hpp"
 #include "messages/error.hpp"
 #include "messages/type_ids.hpp"
@@ -86,9 +84,9 @@ void write_conf(front_actor_ptr self, std::function<void(std::optional<iis::fail
   auto plan = self->state.ctx.plan;
   off_thread<caf::unit_t>(
       self, self->state.ctx.workers,
-      [plan, routes = self->state.routes, log = front_log(self)] {
-        iis::write_front_conf(*plan, routes);
-        iis::trim_log(log);
+      [plan, host = self->state.ctx.host, routes = self->state.routes, log = front_log(self)] {
+        host->write_front_conf(*plan, routes);
+        host->trim_log(log);
       },
       [next](job_result<caf::unit_t> written) {
         if (written.ok())
@@ -141,7 +139,7 @@ void start(front_actor_ptr self, caf::typed_response_promise<msg::front_view> rp
     }
     auto& st = self->state;
     open_outputs(
-        self, st.polls, *st.ctx.plan, deadline, false, [] { return false; },
+        self, st.polls, st.ctx, deadline, false, [] { return false; },
         [self, rp, finished, fail, deadline, limit](std::optional<iis::failure> error,
                                                     outputs_ptr outputs) mutable {
           if (error) {
@@ -152,13 +150,13 @@ void start(front_actor_ptr self, caf::typed_response_promise<msg::front_view> rp
           auto plan = st.ctx.plan;
           off_thread<spawned_front>(
               self, st.ctx.workers,
-              [plan, launcher = st.ctx.launcher, outputs] {
-                auto request = iis::nginx_request(*plan, iis::layout::front_instance, -1);
+              [plan, launcher = st.ctx.launcher, host = st.ctx.host, outputs] {
+                auto request = host->nginx_request(*plan, iis::layout::front_instance, -1);
                 request.stdout_fd = outputs->out.get();
                 request.stderr_fd = outputs->err.get();
                 spawned_front out;
                 // Held until the front runs: its open of /dev/stdout must not block.
-                out.reader = std::make_shared<unique_fd>(iis::hold_fifo_reader(plan->stdout_path));
+                out.reader = std::make_shared<unique_fd>(host->hold_fifo_reader(plan->stdout_path));
                 try {
                   out.master = launcher->spawn(request);
                 } catch (const std::exception& e) {
@@ -224,7 +222,8 @@ void reload(front_actor_ptr self, caf::typed_response_promise<msg::front_reloade
     }
     // nginx reopens /dev/stdout (the task's stdout FIFO) while it reloads;
     // with no reader that open would block its master until logmon came back.
-    auto reader = std::make_shared<unique_fd>(iis::hold_fifo_reader(st.ctx.plan->stdout_path));
+    auto reader =
+        std::make_shared<unique_fd>(st.ctx.host->hold_fifo_reader(st.ctx.plan->stdout_path));
     st.ctx.launcher->signal(st.master, SIGHUP);
     adopt(
         self, self->clock().now() + reload_limit,
@@ -236,7 +235,7 @@ void reload(front_actor_ptr self, caf::typed_response_promise<msg::front_reloade
               auto it = st.workers.find(worker.pid);
               if (it != st.workers.end() && it->second.ref == worker) it->second.retiring = false;
             }
-            const auto why = iis::last_emergency(front_log(self));
+            const auto why = st.ctx.host->last_emergency(front_log(self));
             rp.deliver(to_error({iis::errc::process_failed, "the front nginx did not reload" +
                                                                 (why.empty() ? "" : ": " + why)}));
             finished();
@@ -279,7 +278,7 @@ void on_exit(front_actor_ptr self, const iis::process_ref& ref, iis::exit_status
     }
     adopt(self, self->clock().now() + adopt_limit,
           [self, ref, finished](std::vector<iis::process_ref> adopted) {
-            std::string reason = iis::worker_exit_reason(front_log(self), ref.pid);
+            std::string reason = self->state.ctx.host->worker_exit_reason(front_log(self), ref.pid);
             if (reason.empty()) reason = "status unknown";
             std::string message =
                 "front worker " + std::to_string(ref.pid) + " exited (" + reason + ")";

@@ -22,7 +22,6 @@
 #include "actors/poller.hpp"
 #include "actors/site_context.hpp"
 #include "common/unique_fd.hpp"
-#include "iis/site_setup.hpp"
 #include "iis/state_codec.hpp"
 #include "messages/site.hpp"
 
@@ -89,6 +88,7 @@ struct pool_actor_state {
   const iis::site_plan& plan() const { return *ctx.plan; }
   const iis::pool_plan& pool() const { return ctx.plan->pools[index]; }
   iis::launcher& launcher() const { return *ctx.launcher; }
+  iis::site_host& host() const { return *ctx.host; }
 
   static inline const char* name = "pool";
 };

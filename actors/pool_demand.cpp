@@ -17,11 +17,7 @@
 
 #include "actors/blocking.hpp"
 #include "actors/pool_flows.hpp"
-#include "iis/activation_socket.hpp"
-#include "iis/net_probe.hpp"
-#include "iis/pool_activity.hpp"
 #include "iis/site_layout.hpp"
-#include "iis/socket_keeper.hpp"
 
 namespace nomad_iis::pool {
 namespace {
@@ -51,7 +47,7 @@ keeper_order keeper_for(pool_actor_ptr self, int fd, const std::string& record,
   order.spec.lock_path = iis::layout::site_lock(plan.data_dir);
   if (activates) {
     const auto instance = iis::layout::pool_instance(self->state.index);
-    order.spec.activate = iis::nginx_request(plan, instance, fd);
+    order.spec.activate = self->state.host().nginx_request(plan, instance, fd);
     order.spec.activate_pid_file = iis::layout::pid_file(plan.data_dir, instance);
     order.spec.stdout_path = plan.stdout_path;
     order.spec.stderr_path = plan.stderr_path;
@@ -88,12 +84,13 @@ void open_wait_socket(pool_actor_ptr self, pool_actor_state::app_state& app,
   const auto& plan = self->state.plan();
   const auto name = iis::layout::app_wait_socket(app.runtime.app);
   const auto record = iis::layout::app_keeper_record(plan.data_dir, app.runtime.app);
-  if (auto kept = iis::take_back_socket(record)) {
+  if (auto kept = self->state.host().take_back_socket(record)) {
     app.wait_socket = std::move(kept->fd);
     return;
   }
-  iis::stop_keeper(record);
-  app.wait_socket = iis::listen_unix(plan.data_dir, name, name, backlog_of(self->state.pool()));
+  self->state.host().stop_keeper(record);
+  app.wait_socket =
+      self->state.host().listen_unix(plan.data_dir, name, name, backlog_of(self->state.pool()));
   keepers.push_back(keeper_for(self, app.wait_socket.get(), record,
                                "application " + std::to_string(app.runtime.app), false));
 }
@@ -115,19 +112,21 @@ void open_listener(pool_actor_ptr self, step next) {
   try {
     if (st.listener) {
       // The keeper may have become the pool's nginx while we were gone.
-      const auto keeper = iis::recorded_keeper(record);
+      const auto keeper = self->state.host().recorded_keeper(record);
       if (can_idle(self) && (!keeper || *keeper == st.master))
         keepers.push_back(keeper_for(self, st.listener.get(), record, what, true));
-    } else if (auto kept = iis::take_back_socket(record)) {
+    } else if (auto kept = self->state.host().take_back_socket(record)) {
       // After a plugin restart: the same socket, with what queued meanwhile.
       st.listener = std::move(kept->fd);
     } else {
       // A keeper whose socket we cannot have goes; one that became the pool's
       // running nginx stays (its own stop comes with the pool's).
-      if (const auto keeper = iis::recorded_keeper(record); !keeper || !(*keeper == st.master))
-        iis::stop_keeper(record);
-      st.listener = iis::listen_unix(plan.data_dir, iis::layout::pool_bind_name(st.index),
-                                     iis::layout::socket_name(st.index), backlog_of(st.pool()));
+      if (const auto keeper = self->state.host().recorded_keeper(record);
+          !keeper || !(*keeper == st.master))
+        self->state.host().stop_keeper(record);
+      st.listener =
+          self->state.host().listen_unix(plan.data_dir, iis::layout::pool_bind_name(st.index),
+                                         iis::layout::socket_name(st.index), backlog_of(st.pool()));
       if (can_idle(self))
         keepers.push_back(keeper_for(self, st.listener.get(), record, what, true));
     }
@@ -149,7 +148,7 @@ void arm_activation(pool_actor_ptr self, step next) {
       open_wait_socket(self, app, keepers);
       // Keeps the idle app's port from being taken; empty if someone has it.
       if (!app.port_hold && !app.process.pid && app.runtime.port)
-        app.port_hold = iis::reserve_tcp_port(app.runtime.port);
+        app.port_hold = self->state.host().reserve_tcp_port(app.runtime.port);
       if (!app.wait_watch)
         app.wait_watch = st.launcher().watch_readable(app.wait_socket.get(), waker(self));
     }
@@ -177,12 +176,14 @@ void release_waiters(pool_actor_ptr self) {
     if (app.wait_watch) st.launcher().unwatch(app.wait_watch);
     app.wait_watch = 0;
     if (!app.wait_socket) continue;
-    iis::remove_socket_file(st.plan().data_dir, iis::layout::app_wait_socket(app.runtime.app));
+    self->state.host().remove_socket_file(st.plan().data_dir,
+                                          iis::layout::app_wait_socket(app.runtime.app));
     // Closing a listener resets what waits in its backlog: the front takes
     // that as a 502 and tries the app's port again (@app_retry). Every copy
     // must go, the keeper's too.
     app.wait_socket.reset();
-    iis::stop_keeper(iis::layout::app_keeper_record(st.plan().data_dir, app.runtime.app));
+    self->state.host().stop_keeper(
+        iis::layout::app_keeper_record(st.plan().data_dir, app.runtime.app));
   }
 }
 
@@ -192,9 +193,9 @@ void close_activation(pool_actor_ptr self) {
   auto& st = self->state;
   const auto& data_dir = st.plan().data_dir;
   st.listener.reset();
-  iis::stop_keeper(iis::layout::pool_keeper_record(data_dir, st.index));
-  iis::remove_socket_file(data_dir, iis::layout::socket_name(st.index));
-  iis::remove_socket_file(data_dir, iis::layout::pool_bind_name(st.index));
+  self->state.host().stop_keeper(iis::layout::pool_keeper_record(data_dir, st.index));
+  self->state.host().remove_socket_file(data_dir, iis::layout::socket_name(st.index));
+  self->state.host().remove_socket_file(data_dir, iis::layout::pool_bind_name(st.index));
   for (auto& app : st.apps) app.port_hold.reset();
 }
 
@@ -214,8 +215,8 @@ void hand_over(pool_actor_ptr self, finished_fn finished) {
   st.handing_over = true;
   // A keeper starts a static pool itself; application processes it cannot.
   const bool keeper_starts =
-      !has_apps(self) &&
-      iis::recorded_keeper(iis::layout::pool_keeper_record(st.plan().data_dir, st.index));
+      !has_apps(self) && self->state.host().recorded_keeper(
+                             iis::layout::pool_keeper_record(st.plan().data_dir, st.index));
   if (st.status == iis::pool_status::started && st.idle && !st.waking && !keeper_starts) {
     st.waking = true;  // an activation meanwhile finds the wake queued
     run_exclusive(self, [self](finished_fn done) {
@@ -267,7 +268,7 @@ void woken(pool_actor_ptr self, const std::string& reason, poller::time_point be
   st.idle = false;
   st.waking = false;
   st.last_activity = self->clock().now();
-  iis::take_activity(iis::layout::activity_log(st.plan().data_dir, st.index));
+  self->state.host().take_activity(iis::layout::activity_log(st.plan().data_dir, st.index));
   arm_idle_check(self);
   const auto took =
       std::chrono::duration_cast<std::chrono::milliseconds>(self->clock().now() - began);
@@ -311,8 +312,10 @@ void wake_pool(pool_actor_ptr self, std::string reason, finished_fn finished,
       for (auto& app : st.apps) {
         if (!app.runtime.handler) continue;
         app.port_hold.reset();  // the app binds it now
-        if (app.runtime.port == 0 || iis::check_bindable("127.0.0.1", app.runtime.port)) {
-          app.runtime.port = iis::pick_loopback_port();  // someone took it while we were idle
+        if (app.runtime.port == 0 ||
+            self->state.host().check_bindable("127.0.0.1", app.runtime.port)) {
+          app.runtime.port =
+              self->state.host().pick_loopback_port();  // someone took it while we were idle
           port_moved = true;
         }
       }
@@ -326,8 +329,8 @@ void wake_pool(pool_actor_ptr self, std::string reason, finished_fn finished,
     const bool write_conf = has_static(self);
     pool_job<caf::unit_t>(
         self,
-        [plan, index = st.index, apps, write_conf] {
-          if (write_conf) iis::write_pool_conf(*plan, index, apps);
+        [plan, host = st.ctx.host, index = st.index, apps, write_conf] {
+          if (write_conf) host->write_pool_conf(*plan, index, apps);
         },
         [self, reason, finished, output_wait, began, port_moved](job_result<caf::unit_t> written) {
           if (!written.ok()) {
@@ -336,7 +339,7 @@ void wake_pool(pool_actor_ptr self, std::string reason, finished_fn finished,
           }
           auto& st = self->state;
           open_outputs(
-              self, st.polls, st.plan(), self->clock().now() + output_wait, true,
+              self, st.polls, st.ctx, self->clock().now() + output_wait, true,
               [self] { return self->state.handing_over; },
               [self, reason, finished, began, port_moved](std::optional<iis::failure>,
                                                           outputs_ptr outputs) {
@@ -400,7 +403,7 @@ void idle_stop(pool_actor_ptr self, finished_fn finished) {
     finished();
     return;
   }
-  if (iis::take_activity(iis::layout::activity_log(st.plan().data_dir, st.index))) {
+  if (self->state.host().take_activity(iis::layout::activity_log(st.plan().data_dir, st.index))) {
     st.last_activity = self->clock().now();  // a request came in since the check
     arm_idle_check(self);
     finished();
@@ -471,7 +474,7 @@ void on_idle_check(pool_actor_ptr self, std::uint64_t generation) {
   if (generation != st.idle_generation) return;
   if (st.status != iis::pool_status::started || st.idle || st.waking) return;  // armed again later
   const auto now = self->clock().now();
-  if (iis::take_activity(iis::layout::activity_log(st.plan().data_dir, st.index)))
+  if (self->state.host().take_activity(iis::layout::activity_log(st.plan().data_dir, st.index)))
     st.last_activity = now;
   if (now - st.last_activity < *st.pool().idle_timeout) {
     arm_idle_check(self);
@@ -487,10 +490,11 @@ void on_idle_check(pool_actor_ptr self, std::uint64_t generation) {
   }
   off_thread<bool>(
       self, st.ctx.workers,
-      [workers, ports, bind = iis::layout::pool_bind_name(st.index)] {
-        if (!workers.empty() && iis::open_unix_connections(workers, bind) > 0) return true;
-        return std::any_of(ports.begin(), ports.end(),
-                           [](std::int32_t port) { return iis::open_tcp_connections(port) > 0; });
+      [workers, ports, host = st.ctx.host, bind = iis::layout::pool_bind_name(st.index)] {
+        if (!workers.empty() && host->open_unix_connections(workers, bind) > 0) return true;
+        return std::any_of(ports.begin(), ports.end(), [&host](std::int32_t port) {
+          return host->open_tcp_connections(port) > 0;
+        });
       },
       [self, generation](job_result<bool> busy) {
         auto& st = self->state;

@@ -10,8 +10,6 @@
 
 #include "actors/blocking.hpp"
 #include "actors/pool_flows.hpp"
-#include "iis/net_probe.hpp"
-#include "iis/nginx_log.hpp"
 #include "iis/site_layout.hpp"
 #include "messages/error.hpp"
 
@@ -23,7 +21,7 @@ constexpr auto retire_limit = std::chrono::seconds(5);
 /// Picks a fresh loopback port for every application process of the pool.
 void pick_ports(pool_actor_ptr self) {
   for (auto& app : self->state.apps) {
-    if (app.runtime.handler) app.runtime.port = iis::pick_loopback_port();
+    if (app.runtime.handler) app.runtime.port = self->state.host().pick_loopback_port();
   }
 }
 
@@ -37,7 +35,10 @@ void write_conf_and_listen(pool_actor_ptr self, step next) {
   std::vector<iis::app_runtime> apps;
   for (const auto& app : self->state.apps) apps.push_back(app.runtime);
   pool_job<caf::unit_t>(
-      self, [plan, index = self->state.index, apps] { iis::write_pool_conf(*plan, index, apps); },
+      self,
+      [plan, host = self->state.ctx.host, index = self->state.index, apps] {
+        host->write_pool_conf(*plan, index, apps);
+      },
       [self, next](job_result<caf::unit_t> written) {
         if (!written.ok()) {
           next(written.error);
@@ -76,7 +77,7 @@ void finish_start(pool_actor_ptr self, step done) {
 void spawn_and_wait(pool_actor_ptr self, step next) {
   const auto limit = self->state.pool().start_time_limit;
   open_outputs(
-      self, self->state.polls, self->state.plan(), self->clock().now() + limit, false,
+      self, self->state.polls, self->state.ctx, self->clock().now() + limit, false,
       [] { return false; },
       [self, next](std::optional<iis::failure> error, outputs_ptr outputs) {
         if (error) {
@@ -108,7 +109,10 @@ void analyse_apps(pool_actor_ptr self,
                   std::function<void(std::optional<iis::failure>, bool)> next) {
   auto plan = self->state.ctx.plan;
   pool_job<std::vector<iis::app_runtime>>(
-      self, [plan, index = self->state.index] { return iis::read_pool_apps(*plan, index); },
+      self,
+      [plan, host = self->state.ctx.host, index = self->state.index] {
+        return host->read_pool_apps(*plan, index);
+      },
       [self, next](job_result<std::vector<iis::app_runtime>> read) {
         if (!read.ok()) {
           next(read.error, false);
@@ -151,7 +155,7 @@ void spawn_pool(pool_actor_ptr self, outputs_ptr outputs, step next, bool master
   spawn_order order;
   if (has_static(self)) {
     const auto instance = iis::layout::pool_instance(st.index);
-    order.master = iis::nginx_request(st.plan(), instance, st.listener.get());
+    order.master = st.host().nginx_request(st.plan(), instance, st.listener.get());
   }
   for (std::size_t i = 0; i < st.apps.size() && !master_only; ++i) {
     auto& app = st.apps[i];
@@ -170,14 +174,14 @@ void spawn_pool(pool_actor_ptr self, outputs_ptr outputs, step next, bool master
   auto launcher = st.ctx.launcher;
   off_thread<spawned>(
       self, st.ctx.workers,
-      [plan, launcher, order, outputs, runtimes, index = st.index] {
+      [plan, launcher, host = st.ctx.host, order, outputs, runtimes, index = st.index] {
         spawned out;
         const int out_fd = outputs ? outputs->out.get() : -1;
         const int err_fd = outputs ? outputs->err.get() : -1;
         try {
           if (order.master) {
             const auto instance = iis::layout::pool_instance(index);
-            iis::trim_log(iis::layout::alert_log(plan->data_dir, instance));
+            host->trim_log(iis::layout::alert_log(plan->data_dir, instance));
             auto request = *order.master;
             request.stdout_fd = out_fd;
             request.stderr_fd = err_fd;
@@ -190,7 +194,7 @@ void spawn_pool(pool_actor_ptr self, outputs_ptr outputs, step next, bool master
           }
           for (const auto& [i, port] : order.apps) {
             const auto& runtime = runtimes[i];
-            auto launch = iis::app_request(*plan, runtime, port);
+            auto launch = host->app_request(*plan, runtime, port);
             launch.request.stdout_fd = launch.log ? launch.log.get() : out_fd;
             launch.request.stderr_fd = launch.log ? launch.log.get() : err_fd;
             iis::process_ref process;
@@ -201,7 +205,7 @@ void spawn_pool(pool_actor_ptr self, outputs_ptr outputs, step next, bool master
                   iis::code_of(e, iis::errc::process_failed),
                   "application " + plan->applications[runtime.app].url_path + ": " + e.what());
             }
-            iis::record_app(*plan, runtime.app, process, port);
+            host->record_app(*plan, runtime.app, process, port);
             out.apps.emplace_back(i, process);
           }
         } catch (const std::exception& e) {
@@ -351,7 +355,7 @@ void start_pool(pool_actor_ptr self, step done) {
     return;
   }
   st.status = iis::pool_status::starting;
-  iis::persist_pool_stopped(st.plan(), st.index, false);
+  st.host().persist_pool_stopped(st.plan(), st.index, false);
   st.idle = false;
   st.waking = false;
   st.crashes.clear();  // a manual start resets rapid-fail protection
@@ -425,7 +429,7 @@ void stop_pool(pool_actor_ptr self, step done) {
     return;
   }
   st.status = iis::pool_status::stopping;
-  iis::persist_pool_stopped(st.plan(), st.index, true);
+  st.host().persist_pool_stopped(st.plan(), st.index, true);
   ++st.periodic_generation;
   ++st.idle_generation;
   disarm_activation(self);
@@ -488,7 +492,7 @@ void recycle_apps(pool_actor_ptr self, step done) {
     olds->push_back(st.apps[i].process);
   }
   open_outputs(
-      self, st.polls, st.plan(), self->clock().now() + st.pool().start_time_limit, false,
+      self, st.polls, st.ctx, self->clock().now() + st.pool().start_time_limit, false,
       [] { return false; },
       [self, handlers, old, olds, done](std::optional<iis::failure> error, outputs_ptr outputs) {
         if (error) {
@@ -499,7 +503,7 @@ void recycle_apps(pool_actor_ptr self, step done) {
         std::vector<std::int32_t> ports;
         try {
           for (std::size_t k = 0; k < handlers.size(); ++k)
-            ports.push_back(iis::pick_loopback_port());
+            ports.push_back(st.host().pick_loopback_port());
         } catch (const std::exception& e) {
           done(recycle_failure(self, iis::failure_of(e, iis::errc::io_failure)));
           return;
@@ -509,21 +513,22 @@ void recycle_apps(pool_actor_ptr self, step done) {
         std::vector<iis::app_runtime> runtimes = *old;
         off_thread<std::vector<iis::process_ref>>(
             self, st.ctx.workers,
-            [plan, launcher, runtimes, ports, outputs] {
+            [plan, launcher, host = st.ctx.host, runtimes, ports, outputs] {
               std::vector<iis::process_ref> started;
               for (std::size_t k = 0; k < runtimes.size(); ++k) {
-                auto launch = iis::app_request(*plan, runtimes[k], ports[k]);
+                auto launch = host->app_request(*plan, runtimes[k], ports[k]);
                 launch.request.stdout_fd = launch.log ? launch.log.get() : outputs->out.get();
                 launch.request.stderr_fd = launch.log ? launch.log.get() : outputs->err.get();
                 try {
                   started.push_back(launcher->spawn(launch.request));
                 } catch (const std::exception& e) {
                   for (const auto& p : started) launcher->signal(p, SIGKILL);
-                  throw std::runtime_error("application " +
-                                           plan->applications[runtimes[k].app].url_path + ": " +
-                                           e.what());
+                  throw iis::backend_error(iis::code_of(e, iis::errc::process_failed),
+                                           "application " +
+                                               plan->applications[runtimes[k].app].url_path + ": " +
+                                               e.what());
                 }
-                iis::record_app(*plan, runtimes[k].app, started.back(), ports[k]);
+                host->record_app(*plan, runtimes[k].app, started.back(), ports[k]);
               }
               return started;
             },
@@ -653,9 +658,9 @@ void recycle_pool(pool_actor_ptr self, bool all, step done) {
     const auto log = iis::layout::alert_log(plan->data_dir, iis::layout::pool_instance(st.index));
     pool_job<caf::unit_t>(
         self,
-        [plan, index = st.index, apps, log] {
-          iis::write_pool_conf(*plan, index, apps);
-          iis::trim_log(log);
+        [plan, host = st.ctx.host, index = st.index, apps, log] {
+          host->write_pool_conf(*plan, index, apps);
+          host->trim_log(log);
         },
         [self, done, log](job_result<caf::unit_t> written) {
           if (!written.ok()) {
@@ -676,7 +681,7 @@ void recycle_pool(pool_actor_ptr self, bool all, step done) {
                           auto& st = self->state;
                           if (adopted.empty()) {
                             set_retiring(self, old_workers, false);
-                            const auto why = iis::last_emergency(log);
+                            const auto why = st.host().last_emergency(log);
                             done(recycle_failure(self, {iis::errc::process_failed,
                                                         "nginx started no new workers" +
                                                             (why.empty() ? "" : ": " + why)}));

@@ -7,7 +7,6 @@
 #include "actors/blocking.hpp"
 #include "actors/pool_flows.hpp"
 #include "iis/site_layout.hpp"
-#include "iis/socket_keeper.hpp"
 
 namespace nomad_iis::pool {
 namespace {
@@ -24,18 +23,18 @@ struct recovery_facts {
 };
 
 recovery_facts gather(const iis::site_plan& plan, std::size_t index, const iis::saved_pool& saved,
-                      iis::pool_status status, iis::launcher& launcher) {
+                      iis::pool_status status, iis::launcher& launcher, iis::site_host& host) {
   recovery_facts facts;
   facts.saved_master = saved.master;
   try {
-    facts.web = iis::read_pool_apps(plan, index);
+    facts.web = host.read_pool_apps(plan, index);
   } catch (const std::exception&) {
     // Keep the saved kinds; a restart will report the problem.
   }
-  facts.master = iis::running_pool_master(plan, index);
+  facts.master = host.running_pool_master(plan, index);
   if (!facts.master.pid && launcher.alive(saved.master)) facts.master = saved.master;
   for (const auto& app : saved.apps) {
-    if (auto running = iis::running_app(plan, app.app))
+    if (auto running = host.running_app(plan, app.app))
       facts.live_apps.emplace_back(app.app, running->first, running->second);
     else if (launcher.alive(app.process))
       facts.live_apps.emplace_back(app.app, app.process, app.port);
@@ -49,19 +48,19 @@ recovery_facts gather(const iis::site_plan& plan, std::size_t index, const iis::
     if (facts.master.pid) leftovers.push_back(facts.master);
     for (const auto& [app, process, port] : facts.live_apps) leftovers.push_back(process);
     kill_all(launcher, leftovers);
-    iis::stop_keeper(iis::layout::pool_keeper_record(data_dir, index));
+    host.stop_keeper(iis::layout::pool_keeper_record(data_dir, index));
     for (const auto& app : saved.apps)
-      iis::stop_keeper(iis::layout::app_keeper_record(data_dir, app.app));
+      host.stop_keeper(iis::layout::app_keeper_record(data_dir, app.app));
     return facts;
   }
   // Requests parked for an app that has started meanwhile: resetting them
   // (the keeper's copy is the last one) sends the front to the app's port.
   for (const auto& [app, process, port] : facts.live_apps)
-    iis::stop_keeper(iis::layout::app_keeper_record(data_dir, app));
+    host.stop_keeper(iis::layout::app_keeper_record(data_dir, app));
   if (facts.master.pid) {
     facts.master_workers = launcher.children(facts.master);
     // The listener the pool's nginx inherited, kept while we were gone.
-    if (auto kept = iis::take_back_socket(iis::layout::pool_keeper_record(data_dir, index)))
+    if (auto kept = host.take_back_socket(iis::layout::pool_keeper_record(data_dir, index)))
       facts.kept_listener = std::make_shared<unique_fd>(std::move(kept->fd));
   }
   return facts;
@@ -176,7 +175,7 @@ void recover(pool_actor_ptr self, const iis::saved_pool& saved) {
   if (status == iis::pool_status::starting) status = iis::pool_status::started;
   if (status == iis::pool_status::stopping) status = iis::pool_status::stopped;
   // Since StartTask a pool may have been stopped or started on request.
-  const bool stopped_marker = iis::pool_stopped_marked(st.plan(), st.index);
+  const bool stopped_marker = st.host().pool_stopped_marked(st.plan(), st.index);
   if (stopped_marker) status = iis::pool_status::stopped;
   if (!stopped_marker && status == iis::pool_status::stopped) status = iis::pool_status::started;
   st.status = status;
@@ -193,8 +192,8 @@ void recover(pool_actor_ptr self, const iis::saved_pool& saved) {
     auto launcher = self->state.ctx.launcher;
     pool_job<recovery_facts>(
         self,
-        [plan, index = self->state.index, saved, status, launcher] {
-          return gather(*plan, index, saved, status, *launcher);
+        [plan, index = self->state.index, saved, status, launcher, host = self->state.ctx.host] {
+          return gather(*plan, index, saved, status, *launcher, *host);
         },
         [self, finished](job_result<recovery_facts> facts) {
           if (!facts.ok()) {

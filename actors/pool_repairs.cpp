@@ -10,8 +10,6 @@
 
 #include "actors/blocking.hpp"
 #include "actors/pool_flows.hpp"
-#include "iis/net_probe.hpp"
-#include "iis/nginx_log.hpp"
 #include "iis/site_layout.hpp"
 
 namespace nomad_iis::pool {
@@ -74,7 +72,9 @@ void repair_pool_master(pool_actor_ptr self, iis::process_ref old, iis::exit_sta
           for (const auto& app : self->state.apps) apps.push_back(app.runtime);
           pool_job<caf::unit_t>(
               self,
-              [plan, index = self->state.index, apps] { iis::write_pool_conf(*plan, index, apps); },
+              [plan, host = self->state.ctx.host, index = self->state.index, apps] {
+                host->write_pool_conf(*plan, index, apps);
+              },
               [self, old, status, what, finished](job_result<caf::unit_t> written) {
                 if (!written.ok()) {
                   give_up(self, finished, what, written.error);
@@ -82,7 +82,7 @@ void repair_pool_master(pool_actor_ptr self, iis::process_ref old, iis::exit_sta
                 }
                 auto& st = self->state;
                 open_outputs(
-                    self, st.polls, st.plan(), self->clock().now() + repair_output_wait, true,
+                    self, st.polls, st.ctx, self->clock().now() + repair_output_wait, true,
                     [self] { return self->state.handing_over; },
                     [self, old, status, what, finished](std::optional<iis::failure>,
                                                         outputs_ptr outputs) {
@@ -149,9 +149,9 @@ void replace_pool_worker(pool_actor_ptr self, iis::process_ref old, iis::exit_st
   // nginx respawns its crashed worker itself; we learn the new PID and report.
   adopt_workers(self, master, self->clock().now() + adopt_limit,
                 [self, old, status, finished](std::vector<iis::process_ref> adopted) {
-                  std::string reason = status.known
-                                           ? iis::describe(status)
-                                           : iis::worker_exit_reason(pool_log(self), old.pid);
+                  std::string reason =
+                      status.known ? iis::describe(status)
+                                   : self->state.host().worker_exit_reason(pool_log(self), old.pid);
                   if (reason.empty()) reason = "status unknown";
                   std::string message = "worker " + std::to_string(old.pid) + " of pool " +
                                         pool_name(self) + " exited (" + reason + ")";
@@ -177,85 +177,85 @@ void restart_app(pool_actor_ptr self, std::size_t index, iis::process_ref old,
   // Keep the port when it is free, so the front needs no reload.
   std::int32_t new_port = port;
   try {
-    if (new_port == 0 || iis::check_bindable("127.0.0.1", new_port))
-      new_port = iis::pick_loopback_port();
+    if (new_port == 0 || self->state.host().check_bindable("127.0.0.1", new_port))
+      new_port = self->state.host().pick_loopback_port();
   } catch (const std::exception& e) {
     give_up(self, finished, what, iis::failure_of(e, iis::errc::io_failure));
     return;
   }
-  analyse_apps(
-      self, [self, index, port, new_port, what, finished](std::optional<iis::failure> error, bool) {
-        if (error || !self->state.apps[index].runtime.handler) {
-          give_up(self, finished, what,
-                  error.value_or(iis::failure{iis::errc::invalid_config,
-                                              "its web.config names no process any more"}));
-          return;
-        }
-        auto& st = self->state;
-        open_outputs(
-            self, st.polls, st.plan(), self->clock().now() + repair_output_wait, true,
-            [self] { return self->state.handing_over; },
-            [self, index, port, new_port, what, finished](std::optional<iis::failure>,
-                                                          outputs_ptr outputs) {
-              auto& st = self->state;
-              auto plan = st.ctx.plan;
-              auto runtime = st.apps[index].runtime;
-              off_thread<iis::process_ref>(
-                  self, st.ctx.workers,
-                  [plan, launcher = st.ctx.launcher, runtime, new_port, outputs] {
-                    auto launch = iis::app_request(*plan, runtime, new_port);
-                    launch.request.stdout_fd = launch.log ? launch.log.get() : outputs->out.get();
-                    launch.request.stderr_fd = launch.log ? launch.log.get() : outputs->err.get();
-                    const auto process = launcher->spawn(launch.request);
-                    iis::record_app(*plan, runtime.app, process, new_port);
-                    return process;
-                  },
-                  [self, index, port, new_port, what, finished,
-                   epoch = st.ops.epoch()](job_result<iis::process_ref> started) {
-                    if (self->state.ops.epoch() != epoch) {
-                      if (started.ok()) kill_all(self->state.launcher(), {*started.value});
-                      return;
-                    }
-                    if (!started.ok()) {
-                      give_up(self, finished, what, started.error);
-                      return;
-                    }
-                    auto& st = self->state;
-                    const auto process = *started.value;
-                    st.apps[index].process = process;
-                    st.apps[index].runtime.port = new_port;
-                    track(self, process, role::app, index);
-                    auto report = [self, what, process, finished] {
-                      emit(self, what + "; restarted as " + std::to_string(process.pid));
-                      finished();
-                    };
-                    auto targets = pool_targets(self);
-                    targets.erase(std::remove_if(
-                                      targets.begin(), targets.end(),
-                                      [&](const ready_target& t) { return !(t.owner == process); }),
-                                  targets.end());
-                    wait_ready(self, st.polls, st.ctx, targets,
-                               [self, port, new_port, what, report,
-                                finished](std::optional<iis::failure> error) {
-                                 if (error) {
-                                   give_up(self, finished, what, *error);
-                                   return;
-                                 }
-                                 if (port == new_port) {
-                                   report();
-                                   return;
-                                 }
-                                 reload_front(self, [self, what, report, finished](
-                                                        std::optional<iis::failure> error, auto) {
-                                   if (error)
-                                     give_up(self, finished, what, *error);
-                                   else
-                                     report();
-                                 });
-                               });
-                  });
-            });
-      });
+  analyse_apps(self, [self, index, port, new_port, what, finished](
+                         std::optional<iis::failure> error, bool) {
+    if (error || !self->state.apps[index].runtime.handler) {
+      give_up(self, finished, what,
+              error.value_or(iis::failure{iis::errc::invalid_config,
+                                          "its web.config names no process any more"}));
+      return;
+    }
+    auto& st = self->state;
+    open_outputs(
+        self, st.polls, st.ctx, self->clock().now() + repair_output_wait, true,
+        [self] { return self->state.handing_over; },
+        [self, index, port, new_port, what, finished](std::optional<iis::failure>,
+                                                      outputs_ptr outputs) {
+          auto& st = self->state;
+          auto plan = st.ctx.plan;
+          auto runtime = st.apps[index].runtime;
+          off_thread<iis::process_ref>(
+              self, st.ctx.workers,
+              [plan, launcher = st.ctx.launcher, host = st.ctx.host, runtime, new_port, outputs] {
+                auto launch = host->app_request(*plan, runtime, new_port);
+                launch.request.stdout_fd = launch.log ? launch.log.get() : outputs->out.get();
+                launch.request.stderr_fd = launch.log ? launch.log.get() : outputs->err.get();
+                const auto process = launcher->spawn(launch.request);
+                host->record_app(*plan, runtime.app, process, new_port);
+                return process;
+              },
+              [self, index, port, new_port, what, finished,
+               epoch = st.ops.epoch()](job_result<iis::process_ref> started) {
+                if (self->state.ops.epoch() != epoch) {
+                  if (started.ok()) kill_all(self->state.launcher(), {*started.value});
+                  return;
+                }
+                if (!started.ok()) {
+                  give_up(self, finished, what, started.error);
+                  return;
+                }
+                auto& st = self->state;
+                const auto process = *started.value;
+                st.apps[index].process = process;
+                st.apps[index].runtime.port = new_port;
+                track(self, process, role::app, index);
+                auto report = [self, what, process, finished] {
+                  emit(self, what + "; restarted as " + std::to_string(process.pid));
+                  finished();
+                };
+                auto targets = pool_targets(self);
+                targets.erase(
+                    std::remove_if(targets.begin(), targets.end(),
+                                   [&](const ready_target& t) { return !(t.owner == process); }),
+                    targets.end());
+                wait_ready(self, st.polls, st.ctx, targets,
+                           [self, port, new_port, what, report,
+                            finished](std::optional<iis::failure> error) {
+                             if (error) {
+                               give_up(self, finished, what, *error);
+                               return;
+                             }
+                             if (port == new_port) {
+                               report();
+                               return;
+                             }
+                             reload_front(self, [self, what, report, finished](
+                                                    std::optional<iis::failure> error, auto) {
+                               if (error)
+                                 give_up(self, finished, what, *error);
+                               else
+                                 report();
+                             });
+                           });
+              });
+        });
+  });
 }
 
 void on_exit(pool_actor_ptr self, const iis::process_ref& ref, iis::exit_status status) {

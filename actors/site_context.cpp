@@ -6,7 +6,6 @@
 
 #include <caf/all.hpp>
 
-#include "iis/nginx_log.hpp"
 #include "messages/messages.hpp"
 #include "messages/site.hpp"
 
@@ -55,7 +54,7 @@ void wait_gone(caf::event_based_actor* self, poller& polls, iis::launcher& launc
       deadline, gone_interval, [left, next = std::move(next)](bool) { next(*left); });
 }
 
-void open_outputs(caf::event_based_actor* self, poller& polls, const iis::site_plan& plan,
+void open_outputs(caf::event_based_actor* self, poller& polls, const site_context& ctx,
                   poller::time_point deadline, bool fall_back_to_null,
                   std::function<bool()> give_up,
                   std::function<void(std::optional<iis::failure>, outputs_ptr)> next) {
@@ -63,23 +62,23 @@ void open_outputs(caf::event_based_actor* self, poller& polls, const iis::site_p
   auto error = std::make_shared<std::optional<iis::failure>>();
   polls.start(
       self,
-      [&plan, fds, error, fall_back_to_null, give_up] {
+      [plan = ctx.plan, host = ctx.host, fds, error, fall_back_to_null, give_up] {
         try {
-          iis::try_open_outputs(plan, *fds);
+          host->try_open_outputs(*plan, *fds);
         } catch (const std::exception& e) {
           *error = iis::failure_of(e, iis::errc::io_failure);
         }
         return fds->complete() || error->has_value() || (fall_back_to_null && give_up());
       },
       deadline, outputs_interval,
-      [&plan, fds, error, fall_back_to_null, next = std::move(next)](bool) {
+      [plan = ctx.plan, fds, error, fall_back_to_null, next = std::move(next)](bool) {
         if (!*error && fds->complete()) {
           next(std::nullopt, fds);
         } else if (fall_back_to_null) {
           next(std::nullopt, std::make_shared<iis::output_fds>());
         } else {
           next(error->value_or(iis::failure{
-                   iis::errc::io_failure, "nobody reads the task's log FIFO " + plan.stdout_path}),
+                   iis::errc::io_failure, "nobody reads the task's log FIFO " + plan->stdout_path}),
                nullptr);
         }
       });
@@ -102,8 +101,8 @@ void wait_ready(caf::event_based_actor* self, poller& polls, const site_context&
   auto error = std::make_shared<std::optional<iis::failure>>();
   auto latest = self->clock().now();
   for (const auto& target : *pending) latest = std::max(latest, target.deadline);
-  auto exited = [](const ready_target& target) {
-    const std::string why = target.owner_log.empty() ? "" : iis::last_emergency(target.owner_log);
+  auto exited = [host = ctx.host](const ready_target& target) {
+    const std::string why = target.owner_log.empty() ? "" : host->last_emergency(target.owner_log);
     return target.what + ": the process exited during start" +
            (why.empty() ? std::string() : ": " + why);
   };

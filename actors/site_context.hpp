@@ -21,13 +21,14 @@
 #include "iis/failure.hpp"
 #include "iis/launcher.hpp"
 #include "iis/model.hpp"
-#include "iis/site_setup.hpp"
+#include "iis/site_host.hpp"
 
 namespace nomad_iis {
 
 struct site_context {
   std::shared_ptr<const iis::site_plan> plan;
   std::shared_ptr<iis::launcher> launcher;
+  std::shared_ptr<iis::site_host> host;
   caf::actor workers;     ///< actors/blocking.hpp
   caf::actor_addr owner;  ///< the task actor: events, pool views, a dead front
 };
@@ -60,7 +61,7 @@ void wait_gone(caf::event_based_actor* self, poller& polls, iis::launcher& launc
 /// Opens the task's log FIFOs once logmon reads them. `fall_back_to_null`:
 /// at the deadline (or when `give_up()` says so) the processes get /dev/null.
 using outputs_ptr = std::shared_ptr<iis::output_fds>;
-void open_outputs(caf::event_based_actor* self, poller& polls, const iis::site_plan& plan,
+void open_outputs(caf::event_based_actor* self, poller& polls, const site_context& ctx,
                   poller::time_point deadline, bool fall_back_to_null,
                   std::function<bool()> give_up,
                   std::function<void(std::optional<iis::failure> error, outputs_ptr)> next);

@@ -96,7 +96,7 @@ caf::error no_such_task(const std::string& alloc_id, const std::string& task_nam
 
 caf::actor spawn_task(supervisor_ptr self, const std::string& task_id) {
   site_services services{self->state.backend, self->state.backend->processes(),
-                         self->state.workers};
+                         self->state.backend->host(), self->state.workers};
   auto task = self->spawn<caf::monitored>(task_actor, services, self->state.hub, self->state.driver,
                                           self->address());
   self->state.tasks[task_id] = task;

@@ -32,10 +32,11 @@ namespace nomad_iis {
 enum class task_phase { created, starting, running, stopping, exited };
 
 /// What every task actor gets from the driver: the backend (it plans), its
-/// process port and the blocking workers.
+/// process and files-and-sockets ports, and the blocking workers.
 struct site_services {
   std::shared_ptr<iis::backend> backend;
   std::shared_ptr<iis::launcher> launcher;
+  std::shared_ptr<iis::site_host> host;
   caf::actor workers;
 };
 

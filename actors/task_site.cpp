@@ -13,8 +13,6 @@
 #include "actors/front_actor.hpp"
 #include "actors/pool_actor.hpp"
 #include "iis/site_layout.hpp"
-#include "iis/socket_keeper.hpp"
-#include "iis/unix_users.hpp"
 #include "messages/error.hpp"
 #include "messages/type_ids.hpp"
 
@@ -94,7 +92,8 @@ void publish_events(task_actor_ptr self, const std::vector<iis::site_event>& eve
 /// Spawns the front and one actor per pool, ending with the task actor.
 void spawn_children(task_actor_ptr self, std::optional<iis::saved_site> saved) {
   auto& st = self->state;
-  const site_context ctx{st.plan, st.services.launcher, st.services.workers, self->address()};
+  const site_context ctx{st.plan, st.services.launcher, st.services.host, st.services.workers,
+                         self->address()};
   std::optional<iis::process_ref> front;
   if (saved) front = saved->front;
   st.front = self->spawn(front_actor, ctx, front);
@@ -144,7 +143,8 @@ void kill_children(task_actor_ptr self, done_fn done) {
 void abort_start(task_actor_ptr self, const iis::failure& error, done_fn done) {
   kill_children(self, [self, error, done](std::optional<iis::failure>) {
     off_thread<caf::unit_t>(
-        self, self->state.services.workers, [plan = self->state.plan] { iis::remove_site(*plan); },
+        self, self->state.services.workers,
+        [plan = self->state.plan, host = self->state.services.host] { host->remove_site(*plan); },
         [error, done](job_result<caf::unit_t>) { done(error); });
   });
 }
@@ -184,11 +184,11 @@ void start(task_actor_ptr self, iis::site_plan plan, done_fn done) {
   st.plan = std::make_shared<const iis::site_plan>(std::move(plan));
   off_thread<prepared_site>(
       self, st.services.workers,
-      [plan = st.plan] {
+      [plan = st.plan, host = st.services.host] {
         prepared_site out;
-        out.events = iis::prepare_site(*plan);
+        out.events = host->prepare_site(*plan);
         out.lock = std::make_shared<unique_fd>(
-            iis::hold_site_lock(iis::layout::site_lock(plan->data_dir)));
+            host->hold_site_lock(iis::layout::site_lock(plan->data_dir)));
         return out;
       },
       [self, done](job_result<prepared_site> prepared) {
@@ -222,21 +222,15 @@ void recover(task_actor_ptr self, iis::saved_site saved) {
     // Nomad starts such a task anew (its users are made again) or not at all:
     // the pools' own users go unless a process of theirs still runs.
     off_thread<caf::unit_t>(
-        self, st.services.workers, [plan] { iis::remove_pool_users(plan); },
+        self, st.services.workers,
+        [plan, host = st.services.host] { host->remove_pool_users(plan); },
         [](job_result<caf::unit_t>) {});
     throw std::runtime_error("site " + plan.site_name + ": its front nginx (pid " +
                              std::to_string(saved.front.pid) + ") is gone");
   }
-  std::error_code error;
-  if (!fs::is_directory(plan.data_dir, error)) {
+  if (!st.services.host->load_site(plan)) {
     throw std::runtime_error("site " + plan.site_name + ": its data directory " + plan.data_dir +
                              " is gone");
-  }
-  {
-    // The environment is kept next to the site, not in Nomad's state.
-    std::ifstream in(iis::layout::environment_file(plan.data_dir), std::ios::binary);
-    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (!bytes.empty()) iis::decode_environment(bytes, plan);
   }
   st.plan = std::make_shared<const iis::site_plan>(plan);
   st.front_view.master = saved.front;
@@ -244,8 +238,8 @@ void recover(task_actor_ptr self, iis::saved_site saved) {
   // Ours again: from now on the keepers leave starting idle pools to us.
   off_thread<std::shared_ptr<unique_fd>>(
       self, st.services.workers,
-      [data_dir = st.plan->data_dir] {
-        return std::make_shared<unique_fd>(iis::hold_site_lock(iis::layout::site_lock(data_dir)));
+      [data_dir = st.plan->data_dir, host = st.services.host] {
+        return std::make_shared<unique_fd>(host->hold_site_lock(iis::layout::site_lock(data_dir)));
       },
       [self](job_result<std::shared_ptr<unique_fd>> lock) {
         if (lock.ok()) self->state.site_lock = std::move(**lock.value);
@@ -293,7 +287,9 @@ void destroy(task_actor_ptr self, done_fn done) {
   kill_children(self, [self, done](std::optional<iis::failure> killed) {
     off_thread<std::vector<std::string>>(
         self, self->state.services.workers,
-        [plan = self->state.plan] { return iis::remove_site(*plan); },
+        [plan = self->state.plan, host = self->state.services.host] {
+          return host->remove_site(*plan);
+        },
         [killed, done](job_result<std::vector<std::string>> removed) {
           if (killed)
             done(killed);
@@ -343,7 +339,9 @@ void hand_over(task_actor_ptr self, std::function<void()> done) {
 void refresh_access(task_actor_ptr self, std::function<void()> done) {
   off_thread<std::vector<iis::site_event>>(
       self, self->state.services.workers,
-      [plan = self->state.plan] { return iis::secure_site(*plan); },
+      [plan = self->state.plan, host = self->state.services.host] {
+        return host->secure_site(*plan);
+      },
       [self, done](job_result<std::vector<iis::site_event>> secured) {
         if (secured.ok())
           publish_events(self, *secured.value);

@@ -1,8 +1,9 @@
 #pragma once
 // The port between the actors and the machine: the IIS model (model.hpp),
-// the process port (launcher.hpp), what the fingerprint and the debug
-// endpoint need, and the shapes in which the actors report a site's
-// processes. The actors own every site's state; nothing here keeps any.
+// the process port (launcher.hpp), the files-and-sockets port
+// (site_host.hpp), what the fingerprint and the debug endpoint need, and the
+// shapes in which the actors report a site's processes. The actors own
+// every site's state; nothing here keeps any.
 
 #include <chrono>
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include "iis/failure.hpp"
 #include "iis/launcher.hpp"
 #include "iis/model.hpp"
+#include "iis/site_host.hpp"
 
 namespace nomad_iis::iis {
 
@@ -70,8 +72,10 @@ class backend {
   /// Checks the web server binary (runs it: blocking, call from a worker).
   virtual backend_info probe(const std::string& nginx_path) = 0;
 
-  /// Processes and sockets of every site.
+  /// Processes of every site.
   virtual std::shared_ptr<launcher> processes() = 0;
+  /// Files, users and sockets of every site.
+  virtual std::shared_ptr<site_host> host() = 0;
 
   /// Site folders under `data_dir` (and their processes) not in `known`
   /// (site names or folders). Reads the file system: call from a worker.

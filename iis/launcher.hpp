@@ -12,8 +12,7 @@
 #include <vector>
 
 #include "iis/model.hpp"
-#include "iis/process.hpp"
-#include "iis/socket_keeper.hpp"
+#include "iis/process_types.hpp"
 
 namespace nomad_iis::iis {
 
@@ -23,6 +22,20 @@ struct process_usage {
   std::uint64_t user_ticks = 0;    ///< utime, clock ticks
   std::uint64_t system_ticks = 0;  ///< stime, clock ticks
   std::uint64_t rss_bytes = 0;
+};
+
+/// What a keeper needs besides its socket.
+struct keeper_spec {
+  std::string record_path;  ///< "pid start_ticks", a *.pid file of the site's run dir
+  std::string title;        ///< its argv[0], what ps shows
+  /// Held shared by the plugin while it owns the site: free means gone.
+  std::string lock_path;
+  /// Static pools: the pool's nginx, run by the keeper itself when a
+  /// request waits and no plugin holds the lock. nullopt: hold only.
+  std::optional<spawn_request> activate;
+  std::string activate_pid_file;  ///< that nginx's pid file: it already runs
+  std::string stdout_path;        ///< the task's log FIFOs, for that nginx
+  std::string stderr_path;
 };
 
 class launcher {

@@ -85,11 +85,14 @@ std::vector<std::int32_t> live_pids(const fs::path& run_dir) {
 
 class linux_backend final : public backend {
  public:
-  linux_backend() : launcher_(make_linux_launcher()) { raise_fd_limit(); }
+  linux_backend() : launcher_(make_linux_launcher()), host_(make_linux_site_host()) {
+    raise_fd_limit();
+  }
 
   backend_info probe(const std::string& nginx_path) override { return run_probe(nginx_path); }
 
   std::shared_ptr<launcher> processes() override { return launcher_; }
+  std::shared_ptr<site_host> host() override { return host_; }
 
   site_plan plan_site(const config::task_config& config, const task_context& task,
                       const config::driver_config& driver) override {
@@ -116,6 +119,7 @@ class linux_backend final : public backend {
 
  private:
   std::shared_ptr<launcher> launcher_;
+  std::shared_ptr<site_host> host_;
 };
 
 }  // namespace

@@ -13,6 +13,9 @@
 
 namespace nomad_iis::iis {
 
+/// The Linux site host: files, users and sockets of the sites (site_host.hpp).
+std::shared_ptr<site_host> make_linux_site_host();
+
 /// The Linux backend: nginx as the front and per-pool worker processes.
 std::unique_ptr<backend> make_linux_backend();
 

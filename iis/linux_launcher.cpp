@@ -4,6 +4,7 @@
 #include "iis/net_probe.hpp"
 #include "iis/proc_stats.hpp"
 #include "iis/process_monitor.hpp"
+#include "iis/socket_keeper.hpp"
 
 namespace nomad_iis::iis {
 namespace {

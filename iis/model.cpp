@@ -2,6 +2,10 @@
 
 namespace nomad_iis::iis {
 
+const char* process_handler::element_name() const {
+  return type == kind::asp_net_core ? "aspNetCore" : "httpPlatform";
+}
+
 const char* to_string(pool_status status) {
   switch (status) {
     case pool_status::starting:
@@ -16,6 +20,27 @@ const char* to_string(pool_status status) {
       break;
   }
   return "Unknown";
+}
+
+std::string seconds_text(duration value) {
+  const auto ms = value.count();
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+std::string address_text(const std::string& ip, std::int32_t port) {
+  if (ip.empty()) return "*:" + std::to_string(port);
+  if (ip.find(':') != std::string::npos) return "[" + ip + "]:" + std::to_string(port);
+  return ip + ":" + std::to_string(port);
+}
+
+std::string join(const std::vector<std::string>& items, const char* separator) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += separator;
+    out += item;
+  }
+  return out;
 }
 
 }  // namespace nomad_iis::iis

@@ -111,6 +111,24 @@ struct pool_plan {
   duration rapid_fail_interval = std::chrono::minutes(5);
 };
 
+/// An application that web.config hands to a process (aspNetCore or httpPlatform).
+struct process_handler {
+  enum class kind { asp_net_core, http_platform };
+  kind type = kind::asp_net_core;
+  std::string process_path;  ///< as written ("dotnet", ".\\MyApp.exe")
+  std::string arguments;     ///< as written, may hold %HTTP_PLATFORM_PORT%
+  std::vector<std::pair<std::string, std::string>> environment;
+  std::optional<duration> startup_time_limit;   ///< startupTimeLimit (seconds)
+  std::optional<duration> shutdown_time_limit;  ///< aspNetCore shutdownTimeLimit (seconds)
+  std::optional<duration> request_timeout;      ///< requestTimeout ("hh:mm:ss")
+  bool stdout_log_enabled = false;
+  std::string stdout_log_file;  ///< stdoutLogFile, as written
+  std::string hosting_model;    ///< aspNetCore hostingModel, lower case; "" when absent
+
+  /// "aspNetCore" or "httpPlatform", as the element is named.
+  const char* element_name() const;
+};
+
 struct site_plan {
   std::string site_name;  ///< unique and filesystem-safe, derived from alloc id + task name
   std::string data_dir;   ///< this site's own folder for configs, sockets, certs, pid files
@@ -128,5 +146,11 @@ struct site_plan {
   /// Options that have no meaning on this backend, reported once as a task event.
   std::vector<std::string> ignored_options;
 };
+
+/// "90s" or "1500ms".
+std::string seconds_text(duration value);
+/// "1.2.3.4:80", "[::1]:80", "*:80".
+std::string address_text(const std::string& ip, std::int32_t port);
+std::string join(const std::vector<std::string>& items, const char* separator = ", ");
 
 }  // namespace nomad_iis::iis

@@ -19,46 +19,12 @@
 
 #include "common/unique_fd.hpp"
 #include "iis/model.hpp"
+#include "iis/process_types.hpp"
 
 namespace nomad_iis::iis {
 
-/// A Unix account resolved before fork() (getpwnam is not async-signal-safe).
-struct unix_account {
-  std::string name;
-  std::string group;  ///< primary group name
-  uid_t uid = 0;
-  gid_t gid = 0;
-  std::vector<gid_t> groups;
-};
-
 /// Looks `name` up; nullopt when there is no such user.
 std::optional<unix_account> find_account(const std::string& name);
-
-struct spawn_request {
-  std::string path;               ///< absolute executable path (see find_executable)
-  std::vector<std::string> args;  ///< argv, argv[0] included
-  std::vector<std::string> env;   ///< "NAME=value", the whole environment
-  std::string cwd;                ///< entered after the account switch; "" = ours
-  int stdout_fd = -1;             ///< -1 = /dev/null
-  int stderr_fd = -1;             ///< -1 = /dev/null
-  /// Switch to this account (its uid, gid and `groups` as the supplementary
-  /// groups) before exec; only when we are root.
-  std::optional<unix_account> account;
-  /// PR_SET_NO_NEW_PRIVS: nothing it runs regains privileges through a
-  /// setuid program (the browser, which loads pages an app controls).
-  bool no_new_privs = false;
-  /// Descriptors the child keeps, as 3, 4, ... in this order (a pool's
-  /// listening socket handed to nginx through NGINX="3;", Chromium's
-  /// --remote-debugging-pipe ends).
-  std::vector<int> inherit_fds;
-};
-
-/// How a process ended, as far as we can know (only our own children give a status).
-struct exit_status {
-  bool known = false;
-  int code = 0;
-  int signal = 0;
-};
 
 /// A process we started and wait for ourselves (a helper), held through its
 /// pidfd. It stays unreaped until kill_group(), so its PID, which also
@@ -155,12 +121,6 @@ std::vector<process_ref> group_members(pid_t group, const std::string& cwd);
 
 /// Live children of `parent` (nginx workers of a master).
 std::vector<process_ref> children_of(const process_ref& parent);
-
-/// "SIGTERM", "TERM", "term" or "15" → 15; 0 when unknown.
-int signal_from_name(std::string_view name);
-
-/// "code 1", "signal 9", "status unknown".
-std::string describe(const exit_status& status);
 
 /// Makes `fd` close-on-exec; used for every descriptor the backend opens.
 void set_cloexec(int fd);

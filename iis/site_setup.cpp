@@ -93,27 +93,6 @@ void check_bindings(const site_plan& plan) {
 
 }  // namespace
 
-std::string seconds_text(duration value) {
-  const auto ms = value.count();
-  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
-  return std::to_string(ms) + "ms";
-}
-
-std::string address_text(const std::string& ip, std::int32_t port) {
-  if (ip.empty()) return "*:" + std::to_string(port);
-  if (ip.find(':') != std::string::npos) return "[" + ip + "]:" + std::to_string(port);
-  return ip + ":" + std::to_string(port);
-}
-
-std::string join(const std::vector<std::string>& items, const char* separator) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += separator;
-    out += item;
-  }
-  return out;
-}
-
 std::vector<site_event> prepare_site(const site_plan& plan) {
   std::vector<site_event> events;
   if (!plan.ignored_options.empty()) {

@@ -1,7 +1,6 @@
 #pragma once
-// What the actors of a site do to files, configs and certificates, as plain
-// functions without state: they may block (file system, useradd, openssl),
-// so the actors call them from blocking workers and keep the results.
+// The Linux site host's files, configs and certificates (site_host.hpp says
+// what each does), as plain functions without state.
 
 #include <cstdint>
 #include <map>
@@ -12,30 +11,10 @@
 #include "common/unique_fd.hpp"
 #include "iis/model.hpp"
 #include "iis/process.hpp"
+#include "iis/site_host.hpp"
 #include "iis/web_config.hpp"
 
 namespace nomad_iis::iis {
-
-/// Something worth a Nomad task event ("worker 1234 of pool default crashed; restarted").
-struct site_event {
-  std::string message;
-  std::map<std::string, std::string> annotations;
-};
-
-/// What a pool knows of one of its applications.
-struct app_runtime {
-  std::size_t app = 0;                     ///< index into plan.applications
-  std::optional<process_handler> handler;  ///< nullopt: static content
-  std::optional<std::uint64_t> max_body;   ///< web.config request limit
-  std::int32_t port = 0;                   ///< handler apps: where it listens (0 = none)
-};
-
-/// How one pool's applications are routed by the front.
-struct pool_routes {
-  std::size_t pool = 0;
-  bool down = false;  ///< stopped or stopping: its applications answer 503/444
-  std::vector<app_runtime> apps;
-};
 
 /// Users, folders, environment file, placeholder, directory security,
 /// certificates, and a check that every binding can be bound. Throws what
@@ -63,10 +42,6 @@ spawn_request nginx_request(const site_plan& plan, const std::string& instance, 
 
 /// An application process of the pool: its spawn request with its log
 /// descriptor (stdoutLogEnabled) opened below the task without following links.
-struct app_launch {
-  spawn_request request;
-  unique_fd log;  ///< empty: the task's stdout/stderr
-};
 app_launch app_request(const site_plan& plan, const app_runtime& app, std::int32_t port);
 
 /// Records a started application ("pid start_ticks port") for recoveries.
@@ -87,17 +62,6 @@ std::optional<std::pair<process_ref, std::int32_t>> running_app(const site_plan&
 
 /// The task's stdout/stderr FIFOs opened for writing, without blocking:
 /// empty fds while nobody reads them yet. Throws on other errors.
-struct output_fds {
-  unique_fd out;
-  unique_fd err;
-  bool complete() const { return out && err; }
-};
 void try_open_outputs(const site_plan& plan, output_fds& fds);
-
-/// "90s" or "1500ms".
-std::string seconds_text(duration value);
-/// "1.2.3.4:80", "[::1]:80", "*:80".
-std::string address_text(const std::string& ip, std::int32_t port);
-std::string join(const std::vector<std::string>& items, const char* separator = ", ");
 
 }  // namespace nomad_iis::iis

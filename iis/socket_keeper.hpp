@@ -9,30 +9,12 @@
 #include <optional>
 #include <string>
 
+#include "iis/launcher.hpp"
 #include "iis/model.hpp"
 #include "iis/process.hpp"
+#include "iis/site_host.hpp"
 
 namespace nomad_iis::iis {
-
-/// A socket taken back from its keeper, and the keeper (still running).
-struct kept_socket {
-  unique_fd fd;
-  process_ref keeper;
-};
-
-/// What a keeper needs besides its socket.
-struct keeper_spec {
-  std::string record_path;  ///< "pid start_ticks", a *.pid file of the site's run dir
-  std::string title;        ///< its argv[0], what ps shows
-  /// Held shared by the plugin while it owns the site: free means gone.
-  std::string lock_path;
-  /// Static pools: the pool's nginx, run by the keeper itself when a
-  /// request waits and no plugin holds the lock. nullopt: hold only.
-  std::optional<spawn_request> activate;
-  std::string activate_pid_file;  ///< that nginx's pid file: it already runs
-  std::string stdout_path;        ///< the task's log FIFOs, for that nginx
-  std::string stderr_path;
-};
 
 /// Starts a keeper holding `socket_fd` (the nomad_iis_keeper program from
 /// nomad_iis.d/ beside this executable; without it a plain holder without

@@ -106,10 +106,6 @@ process_handler read_handler(const pugi::xml_node& node, process_handler::kind t
 
 }  // namespace
 
-const char* process_handler::element_name() const {
-  return type == kind::asp_net_core ? "aspNetCore" : "httpPlatform";
-}
-
 web_config parse_web_config(std::string_view xml) {
   pugi::xml_document document;
   const auto result = document.load_buffer(xml.data(), xml.size());

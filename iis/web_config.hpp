@@ -14,23 +14,6 @@
 
 namespace nomad_iis::iis {
 
-struct process_handler {
-  enum class kind { asp_net_core, http_platform };
-  kind type = kind::asp_net_core;
-  std::string process_path;  ///< as written ("dotnet", ".\\MyApp.exe")
-  std::string arguments;     ///< as written, may hold %HTTP_PLATFORM_PORT%
-  std::vector<std::pair<std::string, std::string>> environment;
-  std::optional<duration> startup_time_limit;   ///< startupTimeLimit (seconds)
-  std::optional<duration> shutdown_time_limit;  ///< aspNetCore shutdownTimeLimit (seconds)
-  std::optional<duration> request_timeout;      ///< requestTimeout ("hh:mm:ss")
-  bool stdout_log_enabled = false;
-  std::string stdout_log_file;  ///< stdoutLogFile, as written
-  std::string hosting_model;    ///< aspNetCore hostingModel, lower case; "" when absent
-
-  /// "aspNetCore" or "httpPlatform", as the element is named.
-  const char* element_name() const;
-};
-
 struct web_config {
   std::optional<process_handler> handler;
   /// requestFiltering/requestLimits@maxAllowedContentLength (bytes)

@@ -14,8 +14,7 @@
 
 #include "iis/backend.hpp"
 #include "iis/model.hpp"
-#include "iis/process.hpp"
-#include "iis/site_setup.hpp"
+#include "iis/process_types.hpp"
 #include "iis/state_codec.hpp"
 #include "messages/management.hpp"
 

@@ -33,6 +33,8 @@ class fake_backend final : public iis::backend {
     return iis::plan_site(config, task, driver);
   }
   std::shared_ptr<iis::launcher> processes() override { return launcher_; }
+  /// The Linux host: real folders, configs and sockets below the test's folder.
+  std::shared_ptr<iis::site_host> host() override { return host_; }
   std::vector<iis::dangling_item> list_dangling(const std::string&,
                                                 const std::vector<std::string>&) override {
     return {};
@@ -40,6 +42,7 @@ class fake_backend final : public iis::backend {
 
  private:
   std::shared_ptr<fake_launcher> launcher_;
+  std::shared_ptr<iis::site_host> host_ = iis::make_linux_site_host();
 };
 
 }  // namespace nomad_iis::test

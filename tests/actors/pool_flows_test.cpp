@@ -114,7 +114,8 @@ struct pool_fixture : fixture {
   }
 
   caf::actor spawn_task() {
-    auto task = sys.spawn(nomad_iis::task_actor, site_services{backend, procs, actors.workers},
+    auto task = sys.spawn(nomad_iis::task_actor,
+                          site_services{backend, procs, backend->host(), actors.workers},
                           actors.hub, driver, caf::actor_addr{});
     own(task);
     return task;

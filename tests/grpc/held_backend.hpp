@@ -146,6 +146,8 @@ class held_backend final : public iis::backend {
   }
   iis::backend_info probe(const std::string&) override { return {true, "nginx/1.22.1", ""}; }
   std::shared_ptr<iis::launcher> processes() override { return launcher_; }
+  /// The Linux host: real folders, configs and sockets below the test's folder.
+  std::shared_ptr<iis::site_host> host() override { return host_; }
   std::vector<iis::dangling_item> list_dangling(const std::string&,
                                                 const std::vector<std::string>&) override {
     return {};
@@ -153,6 +155,7 @@ class held_backend final : public iis::backend {
 
  private:
   std::shared_ptr<held_launcher> launcher_;
+  std::shared_ptr<iis::site_host> host_ = iis::make_linux_site_host();
 };
 
 }  // namespace nomad_iis::test

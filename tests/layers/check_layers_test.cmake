@@ -2,7 +2,8 @@
 # include fails the check with a message naming file, line and include; a
 # clean tree and the repository itself pass.
 #
-#   cmake -DCHECK=<check_layers.cmake> -DSOURCE=<repo> -DWORK=<scratch dir> -P check_layers_test.cmake
+#   cmake -DCHECK=<check_layers.cmake> -DSOURCE=<repo> -DWORK=<scratch dir>
+#         -DREPOSITORY_PORT=<the project's port headers, comma separated> -P check_layers_test.cmake
 cmake_minimum_required(VERSION 3.20)
 
 set(port "iis/model.hpp,iis/backend.hpp,iis/failure.hpp")
@@ -83,7 +84,14 @@ expect("iis includes an adapter" "${tree}" FAIL "iis/bad.cpp:1:" "adapters/http/
 make_tree("${tree}" "actors/tools.txt" "#include <Poco/Foundation.h>\n")
 expect("only sources are scanned" "${tree}" PASS)
 
+# The repository against the port it declares (NOMAD_IIS_PORT_HEADERS).
+if(NOT REPOSITORY_PORT)
+  message(FATAL_ERROR "-DREPOSITORY_PORT=<port headers> is required")
+endif()
+set(scratch_port "${port}")
+set(port "${REPOSITORY_PORT}")
 expect("the repository" "${SOURCE}" PASS)
+set(port "${scratch_port}")
 
 # A relative ROOT, as typed by hand from the source dir.
 make_tree("${tree}" "iis/bad.cpp" "#include <Poco/Path.h>\n")
