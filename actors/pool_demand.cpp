@@ -244,17 +244,19 @@ void fail_wake(pool_actor_ptr self, finished_fn finished, const iis::failure& er
     for (auto& app : st.apps) app.process = iis::process_ref{};
     st.waking = false;
     // IIS counts a worker that fails to start as a crash.
-    const bool tripped = record_crash(self);
-    emit(self,
-         "application pool " + pool_name(self) + " could not start on demand: " + error.message);
-    if (tripped) {
+    const std::string failed =
+        "application pool " + pool_name(self) + " could not start on demand: " + error.message;
+    if (record_crash(self)) {
+      emit(self, failed);
       rapid_fail_stop(self, finished);
       return;
     }
     // Waiting app requests get their 503 now; static ones stay queued and
-    // start the next attempt.
+    // start the next attempt. Reported once the pool waits for requests
+    // again, so that the next one wakes it.
     release_waiters(self);
-    arm_activation(self, [self, finished](std::optional<iis::failure> error) {
+    arm_activation(self, [self, finished, failed](std::optional<iis::failure> error) {
+      emit(self, failed);
       if (error) emit(self, "application pool " + pool_name(self) + ": " + error->message);
       finished();
     });
