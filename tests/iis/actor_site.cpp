@@ -199,6 +199,10 @@ site_engine::site_engine(const config::driver_config& driver)
 
 site_engine::~site_engine() {
   caf::anon_send_exit(workers_, caf::exit_reason::user_shutdown);
+  workers_ = nullptr;
+  // Every task ended with its handle (and took its front, pools and event
+  // forwarder along): wait until they are gone, so none outlives the system.
+  system_->await_all_actors_done();
 }
 
 caf::actor site_engine::spawn_task(const task_context&, std::shared_ptr<site_observer> observer) {
