@@ -93,7 +93,8 @@ ROUNDS="${ROUNDS:-3}"
 head -c 1024 /dev/zero | tr '\0' 'a' >"$LOCAL/1k.txt"
 NGINX_DIR="$WORK/nginx"
 mkdir -p "$NGINX_DIR/www" "$NGINX_DIR/tmp" "$NGINX_DIR/logs"
-cp "$LOCAL/1k.txt" "$NGINX_DIR/www/1k.txt"
+# Readable by nginx's workers: the task's own copy is not (directory_security).
+install -m 644 "$LOCAL/1k.txt" "$NGINX_DIR/www/1k.txt"
 nginx_conf() {  # name workers access_log port
   cat >"$NGINX_DIR/$1.conf" <<CONF
 worker_processes $2;
