@@ -23,6 +23,7 @@
 #include "common/unique_fd.hpp"
 #include "config/driver_config.hpp"
 #include "iis/backend.hpp"
+#include "iis/state_codec.hpp"
 #include "messages/management.hpp"
 #include "messages/messages.hpp"
 #include "messages/site.hpp"
@@ -55,6 +56,8 @@ struct task_actor_state {
   /// Held shared while we own the site: keepers start idle pools only when
   /// it is free (socket_keeper.hpp).
   unique_fd site_lock;
+  /// A recovered site until settle() spawns its front and pools.
+  std::optional<iis::saved_site> recovering;
   task_phase phase = task_phase::created;
   caf::timestamp started_at{};
   caf::timestamp completed_at{};

@@ -234,20 +234,29 @@ void recover(task_actor_ptr self, iis::saved_site saved) {
   }
   st.plan = std::make_shared<const iis::site_plan>(plan);
   st.front_view.master = saved.front;
-  spawn_children(self, std::move(saved));
-  // Ours again: from now on the keepers leave starting idle pools to us.
-  off_thread<std::shared_ptr<unique_fd>>(
-      self, st.services.workers,
-      [data_dir = st.plan->data_dir, host = st.services.host] {
-        return std::make_shared<unique_fd>(host->hold_site_lock(iis::layout::site_lock(data_dir)));
-      },
-      [self](job_result<std::shared_ptr<unique_fd>> lock) {
-        if (lock.ok()) self->state.site_lock = std::move(**lock.value);
-      });
+  st.pool_views.assign(st.plan->pools.size(), msg::pool_view{});
+  for (std::size_t p = 0; p < st.pool_views.size(); ++p) st.pool_views[p].pool = p;
+  st.recovering = std::move(saved);
 }
 
 void settle(task_actor_ptr self, done_fn done) {
-  ask_pools(self, msg::pool_sync{}, std::move(done));
+  // Ours again before the pools look at what runs: a keeper starts a pool's
+  // nginx only while no plugin holds the lock, and holds it itself until its
+  // exec named the nginx in the pool's pid file. What the pools find then
+  // stays true.
+  off_thread<std::shared_ptr<unique_fd>>(
+      self, self->state.services.workers,
+      [data_dir = self->state.plan->data_dir, host = self->state.services.host] {
+        return std::make_shared<unique_fd>(host->hold_site_lock(iis::layout::site_lock(data_dir)));
+      },
+      [self, done](job_result<std::shared_ptr<unique_fd>> lock) {
+        auto& st = self->state;
+        if (lock.ok()) st.site_lock = std::move(**lock.value);
+        auto saved = std::move(*st.recovering);
+        st.recovering.reset();
+        spawn_children(self, std::move(saved));
+        ask_pools(self, msg::pool_sync{}, done);
+      });
 }
 
 void stop(task_actor_ptr self, iis::duration timeout, int app_signal, done_fn done) {

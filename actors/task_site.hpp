@@ -22,11 +22,12 @@ using done_fn = std::function<void(std::optional<iis::failure> error)>;
 /// On failure everything it made is gone again before `done` runs.
 void start(task_actor_ptr self, iis::site_plan plan, done_fn done);
 
-/// Takes over a site an earlier plugin started. Throws naming what is gone
-/// when its front no longer runs.
+/// Takes over a site an earlier plugin started: its plan now, its actors in
+/// settle(). Throws naming what is gone when its front no longer runs.
 void recover(task_actor_ptr self, iis::saved_site saved);
 
-/// Done once every pool ran what a recovery queued (the views are current).
+/// After recover(): takes the site's lock, spawns the front and the pools
+/// on what runs, and is done once every pool knows (the views are current).
 void settle(task_actor_ptr self, done_fn done);
 
 /// Graceful: the front first (it stops accepting and finishes what is in

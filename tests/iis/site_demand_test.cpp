@@ -250,7 +250,9 @@ BOOST_AUTO_TEST_CASE(idle_pools_wake_after_a_plugin_restart) {
   BOOST_REQUIRE(observer->wait_for({"application pool second idle for 2s; worker stopped"},
                                    std::chrono::seconds(8)));
   BOOST_TEST(eventually([&] { return !pid_alive(second[0].pid); }));
-  BOOST_TEST(get("/b/x.txt").body == "pool b");
+  const auto again = get("/b/x.txt");
+  BOOST_TEST(again.body == "pool b", "status " << again.status << " " << again.error << "; events: "
+                                               << join(observer->messages(), " | "));
   remember();
   const auto woken = running_workers("second");
   BOOST_REQUIRE(!woken.empty());
