@@ -325,18 +325,12 @@ void wake_pool(pool_actor_ptr self, std::string reason, finished_fn finished,
       fail_wake(self, finished, iis::failure_of(e, iis::errc::io_failure));
       return;
     }
-    auto plan = st.ctx.plan;
-    std::vector<iis::app_runtime> apps;
-    for (const auto& app : st.apps) apps.push_back(app.runtime);
-    const bool write_conf = has_static(self);
-    pool_job<caf::unit_t>(
-        self,
-        [plan, host = st.ctx.host, index = st.index, apps, write_conf] {
-          if (write_conf) host->write_pool_conf(*plan, index, apps);
-        },
-        [self, reason, finished, output_wait, began, port_moved](job_result<caf::unit_t> written) {
-          if (!written.ok()) {
-            fail_wake(self, finished, written.error);
+    write_conf(
+        self, false,
+        [self, reason, finished, output_wait, began,
+         port_moved](std::optional<iis::failure> error) {
+          if (error) {
+            fail_wake(self, finished, *error);
             return;
           }
           auto& st = self->state;

@@ -66,7 +66,13 @@ void drain(pool_actor_ptr self, iis::duration limit, int app_signal,
            std::function<void(std::vector<iis::process_ref> survivors)> next);
 
 // ---- pool_lifecycle.cpp ----
+/// The pool's applications as its configs and the front see them.
+std::vector<iis::app_runtime> app_runtimes(pool_actor_ptr self);
 iis::pool_routes routes_of(pool_actor_ptr self);
+/// Writes the pool's nginx configuration (its static applications) on a
+/// blocking worker; with `trim_alert_log` also shortens the log a reload
+/// appends to. Nothing to write without static content.
+void write_conf(pool_actor_ptr self, bool trim_alert_log, step next);
 /// Re-reads web.config (blocking worker); `changed`: an application moved
 /// between static content and a process.
 void analyse_apps(pool_actor_ptr self,

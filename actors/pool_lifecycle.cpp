@@ -25,27 +25,19 @@ void pick_ports(pool_actor_ptr self) {
   }
 }
 
-/// Writes the pool's nginx config (blocking worker) and opens its socket.
+/// Writes the pool's nginx config and opens its socket.
 void write_conf_and_listen(pool_actor_ptr self, step next) {
   if (!has_static(self)) {
     next(std::nullopt);
     return;
   }
-  auto plan = self->state.ctx.plan;
-  std::vector<iis::app_runtime> apps;
-  for (const auto& app : self->state.apps) apps.push_back(app.runtime);
-  pool_job<caf::unit_t>(
-      self,
-      [plan, host = self->state.ctx.host, index = self->state.index, apps] {
-        host->write_pool_conf(*plan, index, apps);
-      },
-      [self, next](job_result<caf::unit_t> written) {
-        if (!written.ok()) {
-          next(written.error);
-          return;
-        }
-        open_listener(self, next);
-      });
+  write_conf(self, false, [self, next](std::optional<iis::failure> error) {
+    if (error) {
+      next(error);
+      return;
+    }
+    open_listener(self, next);
+  });
 }
 
 /// Undoes a failed start: kills what runs, closes the sockets, Stopped.
@@ -96,13 +88,42 @@ void spawn_and_wait(pool_actor_ptr self, step next) {
 
 }  // namespace
 
+std::vector<iis::app_runtime> app_runtimes(pool_actor_ptr self) {
+  std::vector<iis::app_runtime> runtimes;
+  for (const auto& app : self->state.apps) runtimes.push_back(app.runtime);
+  return runtimes;
+}
+
 iis::pool_routes routes_of(pool_actor_ptr self) {
   const auto& st = self->state;
   iis::pool_routes routes;
   routes.pool = st.index;
   routes.down = st.status == iis::pool_status::stopped || st.status == iis::pool_status::stopping;
-  for (const auto& app : st.apps) routes.apps.push_back(app.runtime);
+  routes.apps = app_runtimes(self);
   return routes;
+}
+
+void write_conf(pool_actor_ptr self, bool trim_alert_log, step next) {
+  if (!has_static(self)) {
+    next(std::nullopt);
+    return;
+  }
+  const auto& st = self->state;
+  const auto log = trim_alert_log ? iis::layout::alert_log(st.plan().data_dir,
+                                                           iis::layout::pool_instance(st.index))
+                                  : std::string();
+  pool_job<caf::unit_t>(
+      self,
+      [plan = st.ctx.plan, host = st.ctx.host, index = st.index, apps = app_runtimes(self), log] {
+        host->write_pool_conf(*plan, index, apps);
+        if (!log.empty()) host->trim_log(log);
+      },
+      [next](job_result<caf::unit_t> written) {
+        if (written.ok())
+          next(std::nullopt);
+        else
+          next(written.error);
+      });
 }
 
 void analyse_apps(pool_actor_ptr self,
@@ -168,8 +189,7 @@ void spawn_pool(pool_actor_ptr self, outputs_ptr outputs, step next, bool master
     std::vector<std::pair<std::size_t, iis::process_ref>> apps;
     std::optional<iis::failure> error;  ///< what failed after the processes above started
   };
-  std::vector<iis::app_runtime> runtimes;
-  for (const auto& app : st.apps) runtimes.push_back(app.runtime);
+  auto runtimes = app_runtimes(self);
   auto plan = st.ctx.plan;
   auto launcher = st.ctx.launcher;
   off_thread<spawned>(
@@ -652,46 +672,38 @@ void recycle_pool(pool_actor_ptr self, bool all, step done) {
     }
     // Step 1: static content. SIGHUP makes nginx start new workers on the same
     // socket while the old ones finish their requests (IIS's overlapped recycle).
-    auto plan = st.ctx.plan;
-    std::vector<iis::app_runtime> apps;
-    for (const auto& app : st.apps) apps.push_back(app.runtime);
-    const auto log = iis::layout::alert_log(plan->data_dir, iis::layout::pool_instance(st.index));
-    pool_job<caf::unit_t>(
-        self,
-        [plan, host = st.ctx.host, index = st.index, apps, log] {
-          host->write_pool_conf(*plan, index, apps);
-          host->trim_log(log);
-        },
-        [self, done, log](job_result<caf::unit_t> written) {
-          if (!written.ok()) {
-            done(pool_failure(self, written.error));
-            return;
-          }
-          auto& st = self->state;
-          std::vector<iis::process_ref> old_workers;
-          for (auto& [pid, item] : st.processes) {
-            if (item.kind == role::worker && !item.retiring) {
-              item.retiring = true;
-              old_workers.push_back(item.ref);
-            }
-          }
-          st.launcher().signal(st.master, SIGHUP);
-          adopt_workers(self, st.master, self->clock().now() + st.pool().start_time_limit,
-                        [self, old_workers, log, done](std::vector<iis::process_ref> adopted) {
-                          auto& st = self->state;
-                          if (adopted.empty()) {
-                            set_retiring(self, old_workers, false);
-                            const auto why = st.host().last_emergency(log);
-                            done(recycle_failure(self, {iis::errc::process_failed,
-                                                        "nginx started no new workers" +
-                                                            (why.empty() ? "" : ": " + why)}));
-                            return;
-                          }
-                          wait_retired(self, st.polls, st.launcher(), old_workers,
-                                       self->clock().now() + retire_limit,
-                                       [self, done] { recycle_apps(self, done); });
-                        });
-        });
+    const auto log =
+        iis::layout::alert_log(st.plan().data_dir, iis::layout::pool_instance(st.index));
+    write_conf(self, true, [self, done, log](std::optional<iis::failure> error) {
+      if (error) {
+        done(pool_failure(self, *error));
+        return;
+      }
+      auto& st = self->state;
+      std::vector<iis::process_ref> old_workers;
+      for (auto& [pid, item] : st.processes) {
+        if (item.kind == role::worker && !item.retiring) {
+          item.retiring = true;
+          old_workers.push_back(item.ref);
+        }
+      }
+      st.launcher().signal(st.master, SIGHUP);
+      adopt_workers(self, st.master, self->clock().now() + st.pool().start_time_limit,
+                    [self, old_workers, log, done](std::vector<iis::process_ref> adopted) {
+                      auto& st = self->state;
+                      if (adopted.empty()) {
+                        set_retiring(self, old_workers, false);
+                        const auto why = st.host().last_emergency(log);
+                        done(recycle_failure(self, {iis::errc::process_failed,
+                                                    "nginx started no new workers" +
+                                                        (why.empty() ? "" : ": " + why)}));
+                        return;
+                      }
+                      wait_retired(self, st.polls, st.launcher(), old_workers,
+                                   self->clock().now() + retire_limit,
+                                   [self, done] { recycle_apps(self, done); });
+                    });
+    });
   });
 }
 

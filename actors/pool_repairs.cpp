@@ -67,17 +67,10 @@ void repair_pool_master(pool_actor_ptr self, iis::process_ref old, iis::exit_sta
             orphans.push_back(member);
         }
         kill_and_forget(self, orphans, [self, old, status, what, finished](auto) {
-          auto plan = self->state.ctx.plan;
-          std::vector<iis::app_runtime> apps;
-          for (const auto& app : self->state.apps) apps.push_back(app.runtime);
-          pool_job<caf::unit_t>(
-              self,
-              [plan, host = self->state.ctx.host, index = self->state.index, apps] {
-                host->write_pool_conf(*plan, index, apps);
-              },
-              [self, old, status, what, finished](job_result<caf::unit_t> written) {
-                if (!written.ok()) {
-                  give_up(self, finished, what, written.error);
+          write_conf(
+              self, false, [self, old, status, what, finished](std::optional<iis::failure> error) {
+                if (error) {
+                  give_up(self, finished, what, *error);
                   return;
                 }
                 auto& st = self->state;
