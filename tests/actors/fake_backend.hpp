@@ -1,7 +1,11 @@
 #pragma once
-// The backend port for the actor tests: it plans with the Linux backend's
-// real planner, its processes are a fake_launcher, its web server probe
-// answers what the test says, and no site dangles.
+// The backend port for the actor and gRPC tests: it plans with the Linux
+// backend's real planner, its processes are the launcher the test gives (a
+// fake_launcher, or the gRPC tests' held_launcher), its files the Linux site
+// host below the test's folder, its web server probe answers what the test
+// says, and no site dangles.
+
+#include <unistd.h>
 
 #include <memory>
 #include <string>
@@ -16,7 +20,9 @@ namespace nomad_iis::test {
 
 class fake_backend final : public iis::backend {
  public:
-  explicit fake_backend(std::shared_ptr<fake_launcher> launcher) : launcher_(std::move(launcher)) {}
+  /// `as_root`: whether sites are planned with a Unix user per pool.
+  explicit fake_backend(std::shared_ptr<iis::launcher> launcher, bool as_root = ::geteuid() == 0)
+      : launcher_(std::move(launcher)), as_root_(as_root) {}
 
   /// What the next probes answer.
   iis::backend_info probe_answer{true, "nginx/1.22.1", ""};
@@ -30,7 +36,7 @@ class fake_backend final : public iis::backend {
   /// The Linux backend's real planner.
   iis::site_plan plan_site(const config::task_config& config, const iis::task_context& task,
                            const config::driver_config& driver) override {
-    return iis::plan_site(config, task, driver);
+    return iis::plan_site(config, task, driver, as_root_);
   }
   std::shared_ptr<iis::launcher> processes() override { return launcher_; }
   /// The Linux host: real folders, configs and sockets below the test's folder.
@@ -41,7 +47,8 @@ class fake_backend final : public iis::backend {
   }
 
  private:
-  std::shared_ptr<fake_launcher> launcher_;
+  std::shared_ptr<iis::launcher> launcher_;
+  bool as_root_;
   std::shared_ptr<iis::site_host> host_ = iis::make_linux_site_host();
 };
 

@@ -42,6 +42,10 @@ bool graceful(int signal) {
 
 }  // namespace
 
+std::string signalled(const iis::process_ref& process, const std::string& signal) {
+  return "signal " + std::to_string(process.pid) + " " + signal;
+}
+
 std::string signal_name(int signal) {
   switch (signal) {
     case 0:
@@ -316,7 +320,7 @@ iis::process_ref fake_launcher::start_keeper(int fd, const iis::keeper_spec&) {
 }
 
 bool fake_launcher::signal(const iis::process_ref& ref, int sig) {
-  calls.push_back("signal " + std::to_string(ref.pid) + " " + signal_name(sig));
+  calls.push_back(signalled(ref, signal_name(sig)));
   auto* p = live_entry(ref);
   if (!p) return false;
   const auto pid = ref.pid;

@@ -162,6 +162,9 @@ class fake_launcher final : public iis::launcher {
 /// The nginx instance a spawn request runs ("front", "pool-0"): its `-c` config's name.
 std::optional<std::string> nginx_instance(const iis::spawn_request& request);
 
+/// The call the log records for a signal: "signal 1003 SIGQUIT".
+std::string signalled(const iis::process_ref& process, const std::string& signal);
+
 /// "SIGKILL" for 9, "signal 42" for what it does not know.
 std::string signal_name(int signal);
 

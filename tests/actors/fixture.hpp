@@ -76,6 +76,9 @@ inline unique_fd occupy(std::int32_t port) {
   return fd;
 }
 
+/// The id of the task the fixture starts unless told otherwise.
+inline const std::string task_id = "alloc1/web/0000beef";
+
 struct fixture {
   caf::actor_system sys{test_config()};
   caf::scheduler::test_coordinator& sched =
@@ -201,7 +204,7 @@ struct fixture {
   }
 
   /// A task like the one Nomad describes for the static sample job.
-  iis::task_context task(const std::string& id = "alloc1/web/0000beef") {
+  iis::task_context task(const std::string& id = task_id) {
     iis::task_context t;
     t.task_id = id;
     t.alloc_id = id.substr(0, id.find('/'));
@@ -218,7 +221,7 @@ struct fixture {
 
   /// Starts a task (the sample with its pool AlwaysRunning unless `config`
   /// says otherwise) and runs until it answers.
-  std::string start_running(const std::string& id = "alloc1/web/0000beef",
+  std::string start_running(const std::string& id = task_id,
                             const std::string& config = always_running_config()) {
     auto started = ask<msg::started_task>(actors.supervisor, msg::start_task{task(id), config});
     if (!started->value)

@@ -15,10 +15,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string signalled(const iis::process_ref& process, const char* signal) {
-  return "signal " + std::to_string(process.pid) + " " + signal;
-}
-
 /// Whether the pool's user (www-data: the sample's NetworkService) may list `path`.
 bool pool_user_may_list(const std::filesystem::path& path) {
   const auto account = iis::find_account("www-data");

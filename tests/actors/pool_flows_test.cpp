@@ -26,8 +26,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string task_id = "alloc1/web/0000beef";
-
 /// An httpPlatform application whose process is /bin/sh (never run: the
 /// launcher is a fake, but its processPath must resolve).
 constexpr const char* app_web_config = R"(<?xml version="1.0" encoding="utf-8"?>
@@ -43,10 +41,6 @@ constexpr const char* app_web_config = R"(<?xml version="1.0" encoding="utf-8"?>
 
 int as_int(iis::pool_status status) {
   return static_cast<int>(status);
-}
-
-std::string signalled(const iis::process_ref& process, const char* signal) {
-  return "signal " + std::to_string(process.pid) + " " + signal;
 }
 
 caf::behavior collect_events(caf::event_based_actor*,
@@ -110,6 +104,23 @@ struct pool_fixture : fixture {
     config::task_config cfg;
     cfg.application_pools.push_back(pool);
     cfg.applications.push_back(app_block("local", pool.name));
+    return plan(cfg);
+  }
+
+  /// One pool "api" whose application is a process (app_folder("api")).
+  iis::site_plan app_plan(config::start_mode mode) {
+    config::task_config cfg;
+    cfg.application_pools = {pool_block("api", mode)};
+    cfg.applications = {app_block(app_folder("api"), "api")};
+    return plan(cfg);
+  }
+
+  /// The static pool "default" (local/) beside a pool "api" whose
+  /// application, at /api, is a process; both start as `mode` says.
+  iis::site_plan static_and_app_plan(config::start_mode mode) {
+    config::task_config cfg;
+    cfg.application_pools = {pool_block("default", mode), pool_block("api", mode)};
+    cfg.applications = {app_block("local", "default"), app_block(app_folder("api"), "api", "api")};
     return plan(cfg);
   }
 
@@ -305,11 +316,7 @@ BOOST_AUTO_TEST_CASE(a_recycle_without_overlap_stops_then_starts_the_pool) {
 }
 
 BOOST_AUTO_TEST_CASE(an_on_demand_pool_starts_its_worker_with_the_first_request) {
-  config::task_config cfg;
-  cfg.application_pools = {pool_block("default", config::start_mode::on_demand),
-                           pool_block("api", config::start_mode::on_demand)};
-  cfg.applications = {app_block("local", "default"), app_block(app_folder("api"), "api", "api")};
-  auto task = start(plan(cfg));
+  auto task = start(static_and_app_plan(config::start_mode::on_demand));
   // Only the front runs; both pools wait for requests on their sockets.
   BOOST_TEST(procs->count_calls("spawn") == 1u);
   BOOST_TEST(procs->called("spawn nginx front"));
@@ -489,10 +496,7 @@ BOOST_AUTO_TEST_CASE(periodic_restart_recycles_the_pool) {
 }
 
 BOOST_AUTO_TEST_CASE(stop_task_sends_its_signal_to_the_application_processes) {
-  config::task_config cfg;
-  cfg.application_pools = {pool_block("api", config::start_mode::always_running)};
-  cfg.applications = {app_block(app_folder("api"), "api")};
-  auto task = start(plan(cfg));
+  auto task = start(app_plan(config::start_mode::always_running));
   const auto front = procs->master("front");
   const auto app = procs->live(fake_launcher::kind::app).at(0);
   auto stopped = ask_void(task, msg::stop_task{task_id, 5s, "SIGINT"});
@@ -505,11 +509,7 @@ BOOST_AUTO_TEST_CASE(stop_task_sends_its_signal_to_the_application_processes) {
 }
 
 BOOST_AUTO_TEST_CASE(a_recovered_site_is_taken_over_without_starting_anything) {
-  config::task_config cfg;
-  cfg.application_pools = {pool_block("default", config::start_mode::always_running),
-                           pool_block("api", config::start_mode::always_running)};
-  cfg.applications = {app_block("local", "default"), app_block(app_folder("api"), "api", "api")};
-  auto first = start(plan(cfg));
+  auto first = start(static_and_app_plan(config::start_mode::always_running));
   const auto front = procs->master("front");
   const auto pool = procs->master("pool-0");
   const auto app = procs->live(fake_launcher::kind::app).at(0);
@@ -543,11 +543,7 @@ BOOST_AUTO_TEST_CASE(a_recovered_site_is_taken_over_without_starting_anything) {
 }
 
 BOOST_AUTO_TEST_CASE(a_recovery_restarts_an_application_process_that_died_meanwhile) {
-  config::task_config cfg;
-  cfg.application_pools = {pool_block("default", config::start_mode::always_running),
-                           pool_block("api", config::start_mode::always_running)};
-  cfg.applications = {app_block("local", "default"), app_block(app_folder("api"), "api", "api")};
-  auto first = start(plan(cfg));
+  auto first = start(static_and_app_plan(config::start_mode::always_running));
   const auto app = procs->live(fake_launcher::kind::app).at(0);
   lose_plugin(first);
   procs->crash(app.pid, SIGKILL);  // nobody watches it now
@@ -632,10 +628,7 @@ BOOST_AUTO_TEST_CASE(an_idle_pool_waits_for_requests_again_after_a_plugin_restar
 }
 
 BOOST_AUTO_TEST_CASE(an_exiting_plugin_starts_idle_application_pools) {
-  config::task_config cfg;
-  cfg.application_pools = {pool_block("api", config::start_mode::on_demand)};
-  cfg.applications = {app_block(app_folder("api"), "api")};
-  auto task = start(plan(cfg));
+  auto task = start(app_plan(config::start_mode::on_demand));
   BOOST_TEST(procs->live(fake_launcher::kind::app).empty());
   auto handed = ask_void(task, atom::hand_over_v);
   BOOST_TEST(handed->done);
@@ -693,10 +686,7 @@ BOOST_AUTO_TEST_CASE(a_stop_is_not_held_up_beyond_its_timeout_by_a_periodic_recy
 }
 
 BOOST_AUTO_TEST_CASE(an_overlapped_recycle_starts_the_new_application_before_the_old_one_goes) {
-  config::task_config cfg;
-  cfg.application_pools = {pool_block("api", config::start_mode::always_running)};
-  cfg.applications = {app_block(app_folder("api"), "api")};
-  auto task = start(plan(cfg));
+  auto task = start(app_plan(config::start_mode::always_running));
   const auto front = procs->master("front");
   const auto old = procs->live(fake_launcher::kind::app).at(0);
   procs->hold_graceful = true;  // the old process finishes its requests when the test says
@@ -726,10 +716,7 @@ BOOST_AUTO_TEST_CASE(an_overlapped_recycle_starts_the_new_application_before_the
 }
 
 BOOST_AUTO_TEST_CASE(stopping_an_application_pool_takes_it_off_the_front_first) {
-  config::task_config cfg;
-  cfg.application_pools = {pool_block("api", config::start_mode::always_running)};
-  cfg.applications = {app_block(app_folder("api"), "api")};
-  auto task = start(plan(cfg));
+  auto task = start(app_plan(config::start_mode::always_running));
   const auto front = procs->master("front");
   const auto app = procs->live(fake_launcher::kind::app).at(0);
   const auto mark = procs->calls.size();

@@ -17,16 +17,6 @@ using namespace nomad_iis;
 using namespace nomad_iis::test;
 using namespace std::chrono_literals;
 
-namespace {
-
-const std::string task_id = "alloc1/web/0000beef";
-
-std::string signalled(const iis::process_ref& process, const char* signal) {
-  return "signal " + std::to_string(process.pid) + " " + signal;
-}
-
-}  // namespace
-
 BOOST_FIXTURE_TEST_SUITE(task_lifecycle, fixture)
 
 BOOST_AUTO_TEST_CASE(start_answers_only_once_the_site_runs) {

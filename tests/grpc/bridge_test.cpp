@@ -31,6 +31,7 @@
 #include "common/logging.hpp"
 #include "messages/type_ids.hpp"
 #include "nomad/drivers/driver.grpc.pb.h"
+#include "tests/actors/fake_backend.hpp"
 #include "tests/grpc/held_backend.hpp"
 #include "tests/grpc/recoverable.hpp"
 
@@ -116,7 +117,9 @@ struct server_fixture {
     cfg.set("logger.console", caf::atom("none"));
     cfg.set("scheduler.max-threads", std::size_t{2});
     sys = std::make_unique<caf::actor_system>(cfg);
-    actors = spawn_driver(*sys, std::make_shared<test::held_backend>(starts));
+    // Planned as a plugin that is not root plans: no Unix user per pool.
+    actors = spawn_driver(*sys, std::make_shared<test::fake_backend>(
+                                    std::make_shared<test::held_launcher>(starts), false));
     alloc_dir = std::filesystem::temp_directory_path() /
                 ("nomad_iis_grpc_test_" + std::to_string(::getpid()));
     std::filesystem::create_directories(alloc_dir / "web" / "local");

@@ -1,10 +1,11 @@
 #pragma once
-// A thread-safe backend for tests that run the real gRPC server and the real
-// actors on CAF's threaded scheduler. Its processes are a fake_launcher
-// behind a mutex (nothing runs), and a site's front is held as it spawns
-// until the test releases it, so the test decides when StartTask is
-// answered: released with nullopt the front comes up; released with a
-// failure its spawn fails with that failure's code and text.
+// A thread-safe launcher for tests that run the real gRPC server and the
+// real actors on CAF's threaded scheduler (with tests/actors/fake_backend.hpp
+// as the backend). Its processes are a fake_launcher behind a mutex (nothing
+// runs), and a site's front is held as it spawns until the test releases
+// it, so the test decides when StartTask is answered: released with nullopt
+// the front comes up; released with a failure its spawn fails with that
+// failure's code and text.
 
 #include <chrono>
 #include <condition_variable>
@@ -18,9 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "iis/backend.hpp"
 #include "iis/failure.hpp"
-#include "iis/linux_backend.hpp"
+#include "iis/launcher.hpp"
 #include "tests/actors/fake_launcher.hpp"
 
 namespace nomad_iis::test {
@@ -131,31 +131,6 @@ class held_launcher final : public iis::launcher {
   std::shared_ptr<held_starts> starts_;
   std::mutex mutex_;
   fake_launcher fake_;
-};
-
-class held_backend final : public iis::backend {
- public:
-  explicit held_backend(std::shared_ptr<held_starts> starts)
-      : launcher_(std::make_shared<held_launcher>(std::move(starts))) {}
-
-  /// The real planner, as a plugin that is not root plans (no Unix user per
-  /// pool): config errors reach the actors as they would in the plugin.
-  iis::site_plan plan_site(const config::task_config& config, const iis::task_context& task,
-                           const config::driver_config& driver) override {
-    return iis::plan_site(config, task, driver, /*as_root=*/false);
-  }
-  iis::backend_info probe(const std::string&) override { return {true, "nginx/1.22.1", ""}; }
-  std::shared_ptr<iis::launcher> processes() override { return launcher_; }
-  /// The Linux host: real folders, configs and sockets below the test's folder.
-  std::shared_ptr<iis::site_host> host() override { return host_; }
-  std::vector<iis::dangling_item> list_dangling(const std::string&,
-                                                const std::vector<std::string>&) override {
-    return {};
-  }
-
- private:
-  std::shared_ptr<held_launcher> launcher_;
-  std::shared_ptr<iis::site_host> host_ = iis::make_linux_site_host();
 };
 
 }  // namespace nomad_iis::test
