@@ -6,6 +6,7 @@
 // holds up the ones behind it while another worker is free.
 
 #include <cstddef>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +36,8 @@ template <class T>
 struct job_result {
   std::optional<T> value;
   iis::failure error;
+  /// What the job threw, for callers that answer with its own type.
+  std::exception_ptr thrown;
   bool ok() const { return value.has_value(); }
 };
 
@@ -54,6 +57,7 @@ void off_thread(Self* self, const caf::actor& pool, Work work, Then then) {
       }
     } catch (const std::exception& e) {
       out->error = iis::failure_of(e, iis::errc::io_failure);
+      out->thrown = std::current_exception();
     }
   }};
   self->request(pool, caf::infinite, std::move(job))

@@ -10,10 +10,9 @@
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
 
-#include <Poco/Exception.h>
-
+#include "actors/blocking.hpp"
 #include "adapters/http/api_context.hpp"
-#include "adapters/http/handlers.hpp"
+#include "adapters/http/request_actor.hpp"
 #include "adapters/http/server.hpp"
 #include "common/logging.hpp"
 #include "messages/type_ids.hpp"
@@ -35,28 +34,46 @@ void raise_open_file_limit(spdlog::logger& log) {
   }
 }
 
+/// Blocking workers for the API's file steps, and for its browsers and dumps.
+constexpr std::size_t file_workers = 4;
+constexpr std::size_t tool_workers = 4;
+
 }  // namespace
+
+std::shared_ptr<api_context> make_api_context(caf::actor_system& sys, caf::actor supervisor,
+                                              authenticator auth) {
+  return std::make_shared<api_context>(std::move(auth), sys, std::move(supervisor),
+                                       spawn_blocking_pool(sys, file_workers, true),
+                                       spawn_blocking_pool(sys, tool_workers, true),
+                                       logging::get("http"));
+}
+
+request_sink make_request_sink(std::shared_ptr<api_context> ctx) {
+  return [ctx = std::move(ctx)](std::shared_ptr<exchange> ex, request_head head) {
+    ctx->sys.spawn(request_behavior, ctx, std::move(ex), std::move(head));
+  };
+}
 
 struct management_api::impl {
   impl(caf::actor_system& sys, caf::actor supervisor, caf::actor fingerprinter,
-       const plugin_options& o, browser_account_source browser)
+       const plugin_options& o, inspect::browser_account_source browser)
       : options(o),
         fingerprinter(std::move(fingerprinter)),
         log(logging::get("http")),
-        ctx(authenticator(o.management_api_key, o.management_api_jwt_secret), sys,
-            std::move(supervisor), log) {
-    ctx.browser_account = std::move(browser);
+        ctx(make_api_context(sys, std::move(supervisor),
+                             authenticator(o.management_api_key, o.management_api_jwt_secret))) {
+    ctx->browser_account = std::move(browser);
   }
 
   server_options server_opts() const {
     server_options s;
     s.port = static_cast<std::uint16_t>(options.management_api_port);
     s.bind = options.management_api_bind.empty() ? "0.0.0.0" : options.management_api_bind;
-    if (!ctx.auth.enabled()) s.bind = "127.0.0.1";
+    if (!ctx->auth.enabled()) s.bind = "127.0.0.1";
     s.tls_cert = options.management_api_tls_cert;
     s.tls_key = options.management_api_tls_key;
-    if (auto driver = ctx.driver()) {
-      s.header_timeout =
+    if (auto driver = ctx->driver()) {
+      s.limits.header_timeout =
           std::chrono::duration_cast<std::chrono::milliseconds>(driver->request_header_timeout);
       s.max_connections_per_client =
           static_cast<std::size_t>(driver->management_api_max_connections_per_client);
@@ -71,7 +88,7 @@ struct management_api::impl {
     while (!stopping) {
       auto opts = server_opts();
       try {
-        auto srv = std::make_unique<http_server>(opts, new handler_factory(ctx), &ctx);
+        auto srv = std::make_unique<http_server>(opts, make_request_sink(ctx));
         srv->start();
         {
           std::lock_guard<std::mutex> lock(mutex);
@@ -83,12 +100,6 @@ struct management_api::impl {
                       {"tls", opts.tls_cert.empty() ? "false" : "true"}});
         caf::anon_send(fingerprinter, msg::api_status{true, static_cast<std::int64_t>(opts.port)});
         return;
-      } catch (const Poco::Exception& e) {
-        logging::log(*log, spdlog::level::err, "management api cannot listen; retrying",
-                     {{"address", opts.bind},
-                      {"port", std::to_string(opts.port)},
-                      {"error", e.displayText()},
-                      {"retry_in_s", std::to_string(delay.count())}});
       } catch (const std::exception& e) {
         logging::log(*log, spdlog::level::err, "management api cannot listen; retrying",
                      {{"error", e.what()}, {"retry_in_s", std::to_string(delay.count())}});
@@ -103,7 +114,7 @@ struct management_api::impl {
   plugin_options options;
   caf::actor fingerprinter;
   std::shared_ptr<spdlog::logger> log;
-  api_context ctx;
+  std::shared_ptr<api_context> ctx;
   std::mutex mutex;
   std::condition_variable cv;
   std::atomic<bool> stopping{false};
@@ -113,7 +124,7 @@ struct management_api::impl {
 
 management_api::management_api(caf::actor_system& sys, caf::actor supervisor,
                                caf::actor fingerprinter, const plugin_options& options,
-                               browser_account_source browser)
+                               inspect::browser_account_source browser)
     : impl_(std::make_shared<impl>(sys, std::move(supervisor), std::move(fingerprinter), options,
                                    std::move(browser))) {
   raise_open_file_limit(*impl_->log);
@@ -127,7 +138,7 @@ management_api::~management_api() {
 }
 
 void management_api::configure(const config::driver_config& driver) {
-  impl_->ctx.set_driver(driver);
+  impl_->ctx->set_driver(driver);
   std::lock_guard<std::mutex> lock(impl_->mutex);
   if (impl_->server) {
     impl_->server->set_header_timeout(
@@ -137,7 +148,7 @@ void management_api::configure(const config::driver_config& driver) {
   }
   if (impl_->started) return;
   impl_->started = true;
-  if (!impl_->ctx.auth.enabled()) {
+  if (!impl_->ctx->auth.enabled()) {
     logging::log(
         *impl_->log, spdlog::level::warn,
         "management api has neither an API key nor a JWT secret: listening on 127.0.0.1 only, "

@@ -8,8 +8,10 @@
 
 #include <caf/actor.hpp>
 
-#include "adapters/http/screenshot.hpp"
+#include "adapters/http/auth.hpp"
+#include "adapters/http/exchange.hpp"
 #include "adapters/plugin_options.hpp"
+#include "iis/inspect/screenshot.hpp"
 #include "config/driver_config.hpp"
 
 namespace caf {
@@ -18,11 +20,20 @@ class actor_system;
 
 namespace nomad_iis::http {
 
+class api_context;
+
+/// What the request actors share, with their blocking workers spawned in `sys`.
+std::shared_ptr<api_context> make_api_context(caf::actor_system& sys, caf::actor supervisor,
+                                              authenticator auth);
+
+/// Each request becomes an adapter actor of its own (request_actor.hpp).
+request_sink make_request_sink(std::shared_ptr<api_context> ctx);
+
 class management_api {
  public:
   /// `browser` names the user screenshots' browsers run as.
   management_api(caf::actor_system& sys, caf::actor supervisor, caf::actor fingerprinter,
-                 const plugin_options& options, browser_account_source browser = {});
+                 const plugin_options& options, inspect::browser_account_source browser = {});
   ~management_api();
 
   /// Applies a driver config; the first call starts the server.

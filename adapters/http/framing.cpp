@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
+#include <vector>
 
-#include <Poco/Net/MessageHeader.h>
-#include <Poco/String.h>
+#include <strings.h>
 
 namespace nomad_iis::http {
 namespace {
@@ -55,6 +56,33 @@ std::size_t leading_line_breaks(std::string_view bytes) {
   return at;
 }
 
+
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string_view trimmed(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  return v;
+}
+
+/// The name and trimmed value of each line of a header block that
+/// header_lines_problem accepted (request line removed), up to its end.
+std::vector<std::pair<std::string_view, std::string_view>> header_fields(std::string_view lines) {
+  std::vector<std::pair<std::string_view, std::string_view>> fields;
+  while (!lines.empty()) {
+    const auto eol = lines.find('\n');
+    auto line = lines.substr(0, eol);
+    lines.remove_prefix(eol == std::string_view::npos ? lines.size() : eol + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const auto colon = line.find(':');
+    if (line.empty() || colon == std::string_view::npos) break;
+    fields.emplace_back(line.substr(0, colon), trimmed(line.substr(colon + 1)));
+  }
+  return fields;
+}
+
 }  // namespace
 
 std::optional<std::size_t> header_block_end(std::string_view bytes) {
@@ -95,21 +123,21 @@ std::optional<std::string> header_lines_problem(std::string_view head) {
   return std::nullopt;
 }
 
-std::optional<std::string> framing_problem(const Poco::Net::MessageHeader& headers) {
+std::optional<std::string> framing_problem(std::string_view head) {
+  head.remove_prefix(leading_line_breaks(head));
+  head.remove_prefix(std::min(head.size(), head.find('\n') + 1));  // the request line
   int lengths = 0, encodings = 0;
-  for (const auto& [name, raw_value] : headers) {
-    if (!is_token(name)) return bad_name(name);
-    const auto value = Poco::trim(raw_value);  // optional whitespace around a value is fine
-    if (Poco::icompare(name, "Content-Length") == 0) {
+  for (const auto& [name, value] : header_fields(head)) {
+    if (equal_ignoring_case(name, "Content-Length")) {
       if (++lengths > 1)
         return std::string(
             "Content-Length is given more than once (even equal values are refused)");
       if (value.empty() ||
           !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
         return std::string("Content-Length has a malformed value (not a decimal number)");
-    } else if (Poco::icompare(name, "Transfer-Encoding") == 0) {
+    } else if (equal_ignoring_case(name, "Transfer-Encoding")) {
       if (++encodings > 1) return std::string("Transfer-Encoding is given more than once");
-      if (Poco::icompare(value, "chunked") != 0)
+      if (!equal_ignoring_case(value, "chunked"))
         return "Transfer-Encoding " + shown(value) + " is not supported (only \"chunked\")";
     }
   }

@@ -1,20 +1,15 @@
 #pragma once
-// Strict request framing for the Management API. Poco's parser is lenient:
-// it keeps the first of two Content-Length headers, keeps a header name with
-// a space before its colon (so "Transfer-Encoding : chunked" is a different,
-// unknown header), joins folded lines and skips lines without a colon. A
-// proxy in front may read such a request differently, so these are refused
-// (400) before anything acts on them. Parsing stays Poco's; these are
-// validation passes over what arrived and what Poco made of it.
+// Strict request framing for the Management API. A proxy in front may read
+// an ambiguous request differently from our parser (two Content-Length
+// headers, a header name with a space before its colon, folded lines, lines
+// without a colon), so these are refused (400), naming the problem, before
+// anything acts on them. Parsing stays Beast's; these are validation passes
+// over the header block as it arrived.
 
 #include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
-
-namespace Poco::Net {
-class MessageHeader;
-}  // namespace Poco::Net
 
 namespace nomad_iis::http {
 
@@ -28,10 +23,11 @@ std::optional<std::size_t> header_block_end(std::string_view bytes);
 /// values. nullopt when nothing is.
 std::optional<std::string> header_lines_problem(std::string_view head);
 
-/// What is wrong with the headers Poco parsed: names that are not tokens,
-/// Content-Length more than once (even with equal values) or not a decimal
-/// number, Transfer-Encoding together with Content-Length, more than once,
-/// or other than exactly `chunked`. nullopt when nothing is.
-std::optional<std::string> framing_problem(const Poco::Net::MessageHeader& headers);
+/// What is wrong with the framing headers of a header block that
+/// header_lines_problem accepted: Content-Length more than once (even with
+/// equal values) or not a decimal number, Transfer-Encoding together with
+/// Content-Length, more than once, or other than exactly `chunked`.
+/// nullopt when nothing is.
+std::optional<std::string> framing_problem(std::string_view head);
 
 }  // namespace nomad_iis::http

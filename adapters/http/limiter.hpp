@@ -1,49 +1,29 @@
 #pragma once
-// A counting gate for expensive operations (browsers, dumps): callers queue
-// until a slot is free or their wait times out. The limit is read at each
-// acquire, so a new driver config takes effect without a restart.
+// A counting gate for expensive operations (browsers, dumps). Nobody blocks
+// on it: a request that finds every slot taken looks again a little later
+// (its actor's timer), until its wait is over. The limit is read at each
+// try, so a new driver config takes effect without a restart.
 
-#include <chrono>
-#include <condition_variable>
+#include <atomic>
 #include <cstdint>
-#include <mutex>
 
 namespace nomad_iis::http {
 
 class limiter {
  public:
-  /// Takes a slot when fewer than `limit` are in use, waiting up to `wait`.
-  bool acquire(std::int64_t limit, std::chrono::milliseconds wait) {
-    std::unique_lock<std::mutex> lock(mutex_);
+  /// Takes a slot when fewer than `limit` (at least 1) are in use.
+  bool try_acquire(std::int64_t limit) {
     if (limit < 1) limit = 1;
-    if (!cv_.wait_for(lock, wait, [&] { return in_use_ < limit; })) return false;
-    ++in_use_;
-    return true;
-  }
-  void release() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      --in_use_;
+    auto used = in_use_.load();
+    while (used < limit) {
+      if (in_use_.compare_exchange_weak(used, used + 1)) return true;
     }
-    cv_.notify_all();
+    return false;
   }
+  void release() { --in_use_; }
 
  private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::int64_t in_use_ = 0;
-};
-
-/// Holds one slot of a limiter for a scope.
-class limiter_slot {
- public:
-  explicit limiter_slot(limiter& l) : l_(l) {}
-  ~limiter_slot() { l_.release(); }
-  limiter_slot(const limiter_slot&) = delete;
-  limiter_slot& operator=(const limiter_slot&) = delete;
-
- private:
-  limiter& l_;
+  std::atomic<std::int64_t> in_use_{0};
 };
 
 }  // namespace nomad_iis::http

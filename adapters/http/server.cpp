@@ -1,145 +1,154 @@
 #include "adapters/http/server.hpp"
 
-#include "adapters/http/client_limits.hpp"
-#include "adapters/http/connection.hpp"
-#include "adapters/http/reactor.hpp"
-
+#include <atomic>
 #include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+#include <vector>
 
-#include <Poco/Net/Context.h>
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/SSLManager.h>
-#include <Poco/Net/SecureServerSocket.h>
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/Net/SocketAddress.h>
-#include <Poco/Net/StreamSocketImpl.h>
-#include <Poco/Net/TCPServer.h>
-#include <Poco/Net/TCPServerDispatcher.h>
-#include <Poco/ThreadPool.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+
+#include "adapters/http/client_limits.hpp"
+#include "adapters/http/json_errors.hpp"
 
 namespace nomad_iis::http {
-namespace {
 
-void init_ssl_once() {
-  static std::once_flag once;
-  std::call_once(once, [] { Poco::Net::initializeSSL(); });
-}
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
 
-/// How late past its header deadline a slow (TLS) connection may be cut off.
-constexpr auto sweep_interval = std::chrono::milliseconds(250);
-/// Connections the kernel queues before they are accepted.
-constexpr int backlog = 1024;
+struct http_server::impl {
+  impl(server_options o, request_sink s)
+      : opts(std::move(o)),
+        sink(std::move(s)),
+        io(std::make_shared<asio::io_context>()),
+        acceptor(asio::make_strand(*io)),
+        limits(std::make_shared<client_limits>(opts.max_connections_per_client)),
+        registry(make_session_registry()),
+        header_timeout_ms(opts.limits.header_timeout.count()) {}
 
-}  // namespace
+  void open() {
+    if (!opts.tls_cert.empty() || !opts.tls_key.empty()) {
+      tls.emplace(asio::ssl::context::tls_server);
+      tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1);
+      tls->use_certificate_chain_file(opts.tls_cert);
+      tls->use_private_key_file(opts.tls_key, asio::ssl::context::pem);
+    }
+    const tcp::endpoint at(asio::ip::make_address(opts.bind), opts.port);
+    acceptor.open(at.protocol());
+    acceptor.set_option(asio::socket_base::reuse_address(true));
+    acceptor.bind(at);
+    acceptor.listen(asio::socket_base::max_listen_connections);
+    port = acceptor.local_endpoint().port();
+  }
 
-http_server::http_server(server_options opts, Poco::Net::HTTPRequestHandlerFactory::Ptr factory,
-                         api_context* fast_path)
-    : opts_(std::move(opts)),
-      factory_(std::move(factory)),
-      fast_path_(fast_path),
-      limits_(std::make_shared<client_limits>(opts_.max_connections_per_client)),
-      connections_(std::make_shared<connection_registry>(opts_.header_timeout)) {}
+  void accept() {
+    // `this` outlives the accept loop: stop() closes the acceptor and joins.
+    acceptor.async_accept(asio::make_strand(*io),
+                          [self = this](boost::system::error_code ec, tcp::socket socket) {
+                            if (ec == asio::error::operation_aborted || !self->acceptor.is_open())
+                              return;
+                            if (!ec) self->admit(std::move(socket));
+                            self->accept();
+                          });
+  }
+
+  void admit(tcp::socket socket) {
+    boost::system::error_code ec;
+    const auto peer = socket.remote_endpoint(ec);
+    if (ec) return;
+    auto address = peer.address();
+    if (address.is_v6() && address.to_v6().is_v4_mapped())
+      address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+    const auto client = address.to_string();
+    auto slot = limits->acquire(client);
+    if (!slot) return refuse_over_limit(std::move(socket), client);
+    auto limits_now = opts.limits;
+    limits_now.header_timeout = std::chrono::milliseconds(header_timeout_ms.load());
+    serve_connection(std::move(socket), io, tls ? &*tls : nullptr, limits_now, std::move(slot),
+                     client, sink, registry);
+  }
+
+  /// Plain HTTP gets a JSON 503; TLS is closed before its handshake.
+  void refuse_over_limit(tcp::socket socket, const std::string& client) {
+    if (tls) return;
+    auto conn = std::make_shared<tcp::socket>(std::move(socket));
+    auto text = std::make_shared<std::string>(error_response_text(
+        503, "too_many_connections",
+        "this client (" + client + ") has " + std::to_string(limits->per_client()) +
+            " connections open, the most one client may have; close some"));
+    asio::async_write(*conn, asio::buffer(*text),
+                      [conn, text](boost::system::error_code, std::size_t) {
+                        boost::system::error_code ignored;
+                        conn->shutdown(tcp::socket::shutdown_both, ignored);
+                      });
+  }
+
+  server_options opts;
+  request_sink sink;
+  /// Shared with the connections: one an actor still holds keeps it.
+  std::shared_ptr<asio::io_context> io;
+  tcp::acceptor acceptor;
+  std::optional<asio::ssl::context> tls;
+  std::shared_ptr<client_limits> limits;
+  std::shared_ptr<session_registry> registry;
+  std::atomic<long long> header_timeout_ms;
+  std::vector<std::thread> threads;
+  std::uint16_t port = 0;
+  std::mutex mutex;
+  bool stopped = false;
+};
+
+http_server::http_server(server_options opts, request_sink sink)
+    : impl_(std::make_unique<impl>(std::move(opts), std::move(sink))) {}
 
 http_server::~http_server() {
   stop();
 }
 
 void http_server::start() {
-  Poco::Net::SocketAddress addr(opts_.bind, opts_.port);
-  const bool tls = !opts_.tls_cert.empty() && !opts_.tls_key.empty();
-  if (tls) {
-    init_ssl_once();
-    Poco::Net::Context::Ptr ctx =
-        new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, opts_.tls_key, opts_.tls_cert,
-                               "", Poco::Net::Context::VERIFY_NONE);
-    ctx->disableProtocols(Poco::Net::Context::PROTO_SSLV2 | Poco::Net::Context::PROTO_SSLV3 |
-                          Poco::Net::Context::PROTO_TLSV1 | Poco::Net::Context::PROTO_TLSV1_1);
-    ctx->enableExtendedCertificateVerification(false);
-    listener_ = std::make_unique<Poco::Net::SecureServerSocket>(addr, backlog, ctx);
-  } else {
-    listener_ = std::make_unique<Poco::Net::ServerSocket>(addr, backlog);
+  try {
+    impl_->open();
+  } catch (const std::exception& e) {
+    throw std::runtime_error("cannot serve on " + impl_->opts.bind + ":" +
+                             std::to_string(impl_->opts.port) + ": " + e.what());
   }
-
-  auto* params = new Poco::Net::HTTPServerParams;
-  params->setMaxThreads(opts_.max_threads);
-  params->setMaxQueued(opts_.max_queued);
-  params->setThreadIdleTime(Poco::Timespan(60, 0));
-  params->setKeepAlive(true);
-  params->setKeepAliveTimeout(Poco::Timespan(opts_.keep_alive_seconds, 0));
-  params->setMaxKeepAliveRequests(opts_.max_keep_alive_requests);
-  // Each blocking read or write on a connection gives up after this long.
-  params->setTimeout(Poco::Timespan(opts_.idle_timeout_seconds, 0));
-  params->setServerName("nomad_iis");
-
-  // Connection threads come from our own pool, sized past what both
-  // dispatchers may start so neither waits for a thread while clients queue.
-  pool_ = std::make_unique<Poco::ThreadPool>(8, 2 * opts_.max_threads + 8, 60);
-  if (!tls && fast_path_) {
-    reactor_options reactor_opts;
-    reactor_opts.keep_alive = std::chrono::seconds(opts_.keep_alive_seconds);
-    reactor_opts.header_timeout = connections_->header_timeout();
-    reactor_opts.max_requests = static_cast<std::uint32_t>(opts_.max_keep_alive_requests);
-    reactor_ = std::make_shared<connection_reactor>(
-        *fast_path_, reactor_opts, limits_,
-        [this](int fd, std::string pending, std::shared_ptr<client_slot> slot) {
-          Poco::Net::StreamSocket handed(
-              new handed_socket(fd, std::move(pending), std::move(slot)));
-          handoff_->enqueue(handed);
-        });
-    // Handed connections bring their client's slot.
-    Poco::Net::TCPServerConnectionFactory::Ptr handed =
-        new api_connection_factory(params, factory_, connections_, reactor_, nullptr);
-    handoff_ = new Poco::Net::TCPServerDispatcher(handed, *pool_, params);
-    reactor_->start(listener_->impl()->sockfd());
-  } else {
-    Poco::Net::TCPServerConnectionFactory::Ptr accepted =
-        new api_connection_factory(params, factory_, connections_, nullptr, limits_);
-    server_ = std::make_unique<Poco::Net::TCPServer>(accepted, *pool_, *listener_, params);
-    server_->start();
-  }
-  port_ = listener_->address().port();
-  sweeper_ = std::thread([this] {
-    std::unique_lock lock(sweeper_mutex_);
-    while (!sweeper_wake_.wait_for(lock, sweep_interval, [this] { return sweeper_stop_; })) {
-      connections_->expire_slow_headers(connection_registry::clock::now());
-    }
-  });
-}
-
-void http_server::set_header_timeout(std::chrono::milliseconds timeout) {
-  connections_->set_header_timeout(timeout);
-  if (reactor_) reactor_->set_header_timeout(timeout);
-}
-
-void http_server::set_max_connections_per_client(std::size_t n) {
-  limits_->set_per_client(n);
+  impl_->accept();
+  const int n = std::max(1, impl_->opts.io_threads);
+  for (int i = 0; i < n; ++i) impl_->threads.emplace_back([io = impl_->io] { io->run(); });
 }
 
 void http_server::stop() {
-  if (sweeper_.joinable()) {
-    {
-      std::lock_guard lock(sweeper_mutex_);
-      sweeper_stop_ = true;
-    }
-    sweeper_wake_.notify_all();
-    sweeper_.join();
-  }
-  // The reactor first: threads that finish a request then close instead
-  // of returning their connection.
-  if (reactor_) reactor_->stop();
-  if (server_) server_->stop();
-  connections_->stop_all();
-  server_.reset();
-  if (handoff_) {
-    handoff_->stop();
-    handoff_->release();
-    handoff_ = nullptr;
-  }
-  if (pool_) {
-    pool_->joinAll();
-    pool_.reset();
-  }
-  listener_.reset();
+  std::lock_guard lock(impl_->mutex);
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  asio::post(impl_->acceptor.get_executor(), [self = impl_.get()] {
+    boost::system::error_code ignored;
+    self->acceptor.close(ignored);
+  });
+  close_all(*impl_->registry);
+  // With the acceptor and every connection closed, the threads run out of
+  // work; what an actor answers later is dropped (the registry is closed).
+  for (auto& t : impl_->threads) t.join();
+  impl_->threads.clear();
+}
+
+std::uint16_t http_server::port() const {
+  return impl_->port;
+}
+
+void http_server::set_header_timeout(std::chrono::milliseconds timeout) {
+  impl_->header_timeout_ms = timeout.count();
+}
+
+void http_server::set_max_connections_per_client(std::size_t n) {
+  impl_->limits->set_per_client(n);
 }
 
 }  // namespace nomad_iis::http

@@ -76,6 +76,11 @@ class held_launcher final : public iis::launcher {
     std::lock_guard<std::mutex> lock(mutex_);
     return fake_.start_keeper(fd, spec);
   }
+  /// Graceful stops (SIGQUIT, SIGTERM) are held until their time limit.
+  void hold_graceful(bool hold) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    fake_.hold_graceful = hold;
+  }
   bool signal(const iis::process_ref& process, int signal) override {
     std::lock_guard<std::mutex> lock(mutex_);
     return fake_.signal(process, signal);

@@ -1,0 +1,226 @@
+// GET, PUT, PATCH and DELETE below .../fs/: the file work runs on blocking
+// workers in steps, the task is held (begin_change ... end_change) only
+// around the swap, and the body streams in and out in blocks without a
+// thread waiting for the client.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "actors/timeouts.hpp"
+#include "adapters/http/http_error.hpp"
+#include "adapters/http/disposition.hpp"
+#include "adapters/http/paths.hpp"
+#include "adapters/http/request_actor.hpp"
+#include "adapters/http/worker_steps.hpp"
+#include "iis/files/transfer.hpp"
+#include "messages/type_ids.hpp"
+
+namespace nomad_iis::http {
+namespace {
+
+using files::delete_job;
+using files::download_job;
+using files::upload_job;
+
+/// The most of a body read per message round.
+constexpr std::size_t block_size = 1 << 20;
+
+std::string basename_of(const std::string& rel) {
+  auto slash = rel.rfind('/');
+  return slash == std::string::npos ? rel : rel.substr(slash + 1);
+}
+
+std::string upload_json(const files::upload_outcome& r) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("bytesReceived");
+  w.Uint64(r.bytes_received);
+  w.Key("files");
+  w.Uint64(r.files);
+  w.Key("stoppedPools");
+  w.StartArray();
+  for (const auto& p : r.stopped_pools) w.String(p.c_str());
+  w.EndArray();
+  w.EndObject();
+  return buf.GetString();
+}
+
+/// Holds the task for a change at `path`, runs `work` on a worker, releases
+/// the task, then `done`. The task's other operations wait meanwhile.
+template <class Work, class Done>
+void under_lease(request_actor* self, std::string path, bool stop_pools, Work work, Done done) {
+  auto task = self->state.task.task;
+  self->request(task, timeouts::lifecycle, msg::begin_change{std::move(path), stop_pools})
+      .then(
+          [self, task, work = std::move(work), done = std::move(done)](
+              msg::change_ticket& ticket) mutable {
+            auto release = [self, task, id = ticket.id](std::function<void()> next) {
+              self->request(task, timeouts::lifecycle, msg::end_change{id})
+                  .then([self, next] { guarded(self, next); },
+                        [self](caf::error& err) { answer_error(self, err); });
+            };
+            off_thread<caf::unit_t>(
+                self, self->state.ctx->workers, std::move(work),
+                [self, release, done = std::move(done),
+                 stopped = std::move(ticket.stopped_pools)](job_result<caf::unit_t> r) mutable {
+                  if (!r.ok()) {  // released before answering, so the pools come back
+                    return release([self, thrown = thrown_by(r)] { answer_failure(self, thrown); });
+                  }
+                  release([done = std::move(done), stopped = std::move(stopped)]() mutable {
+                    done(std::move(stopped));
+                  });
+                });
+          },
+          [self](caf::error& err) { answer_error(self, err); });
+}
+
+// ---- DELETE ----
+
+void remove(request_actor* self, std::shared_ptr<delete_job> job) {
+  on_worker<caf::unit_t>(
+      self, [job] { job->prepare(); },
+      [self, job](caf::unit_t) {
+        under_lease(
+            self, job->lease_path(), false, [job] { job->apply(); },
+            [self, job](std::vector<std::string>) {
+              answer_json(self, "{}");
+              release_on_worker(self, [job] { job->release(); });
+            });
+      });
+}
+
+// ---- GET ----
+
+stream_head stream_head_of(const files::download_head& d) {
+  stream_head h;
+  h.content_type = d.is_zip ? "application/zip" : "application/octet-stream";
+  h.headers.emplace_back("Content-Disposition", content_disposition(d.filename));
+  h.length = d.length;
+  return h;
+}
+
+void download(request_actor* self, std::shared_ptr<download_job> job) {
+  on_worker<files::download_head>(
+      self, [job] { return job->open(); },
+      [self, job](files::download_head head) {
+        stream_out(
+            self, stream_head_of(head), [job](std::size_t max) { return job->next_block(max); },
+            [job] { job->release(); });
+      });
+}
+
+// ---- PUT / PATCH ----
+
+void finish_upload(request_actor* self, std::shared_ptr<upload_job> job) {
+  on_worker<caf::unit_t>(
+      self, [job] { job->finish(); },
+      [self, job](caf::unit_t) {
+        under_lease(
+            self, job->lease_path(), job->stops_pools(), [job] { job->swap(); },
+            [self, job](std::vector<std::string> stopped) {
+              auto outcome = job->outcome();
+              outcome.stopped_pools = std::move(stopped);
+              answer_json(self, upload_json(outcome));
+              release_on_worker(self, [job] { job->release(); });
+            });
+      });
+}
+
+void pump_upload(request_actor* self, std::shared_ptr<upload_job> job) {
+  self->state.on_body = [self, job](body_piece piece) {
+    if (piece.failed) {  // cut or garbled: nothing was applied
+      release_on_worker(self, [job] { job->release(); });
+      throw bad_request("upload_incomplete", "the upload ended before its body was complete");
+    }
+    const bool end = piece.end;
+    on_worker<caf::unit_t>(
+        self, [job, bytes = std::move(piece.bytes)] { job->write(bytes); },
+        [self, job, end](caf::unit_t) {
+          if (end) return finish_upload(self, job);
+          pump_upload(self, job);
+        });
+  };
+  auto me = caf::actor_cast<caf::actor>(self);
+  self->state.ex->read_body(block_size,
+                            [me](body_piece p) { caf::anon_send(me, body_arrived{std::move(p)}); });
+}
+
+void upload(request_actor* self, std::shared_ptr<upload_job> job) {
+  on_worker<caf::unit_t>(
+      self, [job] { job->prepare(); }, [self, job](caf::unit_t) { pump_upload(self, job); });
+}
+
+/// PUT/PATCH as the request asks: 411/413 before a byte is received.
+files::upload_options upload_options_of(const request_state& st,
+                                        const config::driver_config& driver) {
+  files::upload_options up;
+  up.stop_pools = st.route.id == route_id::fs_put;
+  up.clean = query_flag(st, "clean");
+  auto type = st.head.content_type.substr(0, st.head.content_type.find(';'));
+  type.erase(
+      std::remove_if(type.begin(), type.end(), [](unsigned char c) { return std::isspace(c); }),
+      type.end());
+  std::transform(type.begin(), type.end(), type.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  up.is_zip = type == "application/zip" || type == "application/x-zip-compressed";
+  up.max_bytes = driver.upload_max_bytes;
+  up.limits = {driver.zip_max_entries, driver.zip_max_uncompressed_bytes, driver.zip_max_ratio};
+  if (!st.head.chunked && !st.head.content_length)
+    throw http_error(411, "length_required", "send the body with a Content-Length or chunked");
+  // As the API has always answered: a plain file needs its length.
+  if (st.head.chunked && !up.is_zip)
+    throw http_error(411, "length_required", "single-file uploads need a Content-Length");
+  if (st.head.content_length) {
+    up.content_length = *st.head.content_length;
+    if (*up.content_length > up.max_bytes)
+      throw http_error(413, "upload_too_large",
+                       "the upload is larger than " + std::to_string(up.max_bytes) + " bytes");
+  }
+  return up;
+}
+
+/// What every file route needs: the task dir, as the task actor says.
+files::file_target target_of(const request_state& st, const msg::site_status& site) {
+  files::file_target t;
+  t.task_dir = site.task_dir;
+  t.secrets_dir = site.secrets_dir;
+  t.allow_secrets = st.ctx->driver()->allow_secrets_access;
+  t.path = decode_fs_path(st.route.fs_segments);
+  return t;
+}
+
+}  // namespace
+
+void serve_files(request_actor* self) {
+  with_status(self, [self](msg::site_status site) {
+    auto& st = self->state;
+    auto target = target_of(st, site);
+    switch (st.route.id) {
+      case route_id::fs_delete:
+        return remove(self, std::make_shared<delete_job>(std::move(target)));
+      case route_id::fs_get: {
+        auto name = st.task.summary.task_name;
+        return download(self, std::make_shared<download_job>(std::move(target), name));
+      }
+      default:
+        return upload(self, std::make_shared<upload_job>(std::move(target),
+                                                         upload_options_of(st, *st.ctx->driver())));
+    }
+  });
+}
+
+}  // namespace nomad_iis::http

@@ -1,0 +1,352 @@
+#include "adapters/http/request_actor.hpp"
+
+#include <algorithm>
+#include <ctime>
+#include <utility>
+#include <vector>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+
+#include <Poco/Exception.h>
+#include <Poco/URI.h>
+
+#include "actors/timeouts.hpp"
+#include "adapters/http/http_error.hpp"
+#include "adapters/http/json_errors.hpp"
+#include "adapters/http/views.hpp"
+#include "common/logging.hpp"
+#include "iis/files/file_error.hpp"
+#include "messages/error.hpp"
+#include "messages/type_ids.hpp"
+
+namespace nomad_iis::http {
+namespace {
+
+capability capability_for(route_id id) {
+  switch (id) {
+    case route_id::status:
+    case route_id::list_allocs:
+      return capability::status;
+    case route_id::start:
+    case route_id::stop:
+    case route_id::recycle:
+      return capability::app_pool_lifecycle;
+    case route_id::screenshot:
+      return capability::screenshots;
+    case route_id::procdump:
+      return capability::procdump;
+    case route_id::debug:
+      return capability::debug;
+    default:
+      return capability::filesystem_access;
+  }
+}
+
+int status_of(files::file_errc kind) {
+  switch (kind) {
+    case files::file_errc::bad_request:
+      return 400;
+    case files::file_errc::forbidden:
+      return 403;
+    case files::file_errc::not_found:
+      return 404;
+    case files::file_errc::conflict:
+      return 409;
+    case files::file_errc::length_required:
+      return 411;
+    case files::file_errc::too_large:
+      return 413;
+    case files::file_errc::no_space:
+      return 507;
+    case files::file_errc::internal:
+      return 500;
+  }
+  return 500;
+}
+
+void log_request(request_actor* self, int status, const std::string& error) {
+  auto& st = self->state;
+  auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - st.started)
+                .count();
+  auto level = status >= 500 ? spdlog::level::warn : spdlog::level::debug;
+  if (!st.ctx->log->should_log(level)) return;
+  logging::fields f{{"method", st.head.method},
+                    {"path", st.head.target.substr(0, st.head.target.find('?'))},
+                    {"status", std::to_string(status)},
+                    {"ms", std::to_string(static_cast<long>(ms))}};
+  if (!error.empty()) f.emplace_back("error", error);
+  logging::log(*st.ctx->log, level, "management api request", f);
+}
+
+void check_task_access(const request_state& st, const msg::task_summary& s) {
+  if (!st.who.may_access(s.alloc_id, s.namespace_name, s.job_name))
+    throw forbidden("the credentials do not cover this task's namespace or job");
+}
+
+void list_allocs(request_actor* self) {
+  auto& st = self->state;
+  self->request(st.ctx->supervisor, timeouts::query, msg::list_tasks{})
+      .then(
+          [self](msg::task_list& all) {
+            auto& st = self->state;
+            auto job = query_value(st, "job"), ns = query_value(st, "namespace"),
+                 task = query_value(st, "task");
+            std::vector<msg::task_summary> visible;
+            for (auto& t : all.tasks) {
+              if (!st.who.may_access(t.alloc_id, t.namespace_name, t.job_name)) continue;
+              if ((!job.empty() && t.job_name != job) || (!ns.empty() && t.namespace_name != ns) ||
+                  (!task.empty() && t.task_name != task))
+                continue;
+              visible.push_back(std::move(t));
+            }
+            answer_json(self, alloc_list_json(visible));
+          },
+          [self](caf::error& err) { answer_error(self, err); });
+}
+
+/// Only what the credentials cover, exactly as list_allocs; sites that no
+/// task owns belong to no allocation a scoped token could name.
+void debug(request_actor* self) {
+  auto& st = self->state;
+  self->request(st.ctx->supervisor, timeouts::query, msg::get_debug_info{})
+      .then(
+          [self](msg::debug_info& info) {
+            auto& st = self->state;
+            auto hidden = [&](const msg::task_summary& t) {
+              return !st.who.may_access(t.alloc_id, t.namespace_name, t.job_name);
+            };
+            info.tasks.erase(std::remove_if(info.tasks.begin(), info.tasks.end(), hidden),
+                             info.tasks.end());
+            if (!st.who.may_access_any_alloc()) info.dangling.clear();
+            answer_json(self, debug_json(info));
+          },
+          [self](caf::error& err) { answer_error(self, err); });
+}
+
+/// Lookup and status in one request; the task actor answers from its view.
+void status(request_actor* self) {
+  auto& st = self->state;
+  self->request(st.ctx->supervisor, timeouts::query,
+                msg::find_site_status{st.route.alloc_id, st.route.task_name})
+      .then(
+          [self](msg::site_status& site) {
+            guarded(self, [&] {
+              check_task_access(self->state, site.task);
+              answer_json(self, status_json(site));
+            });
+          },
+          [self](caf::error& err) { answer_error(self, err); });
+}
+
+void pools(request_actor* self, msg::pool_op op) {
+  auto& st = self->state;
+  std::vector<std::string> names;
+  if (auto name = query_value(st, "appPoolName"); !name.empty()) names.push_back(name);
+  self->request(st.task.task, timeouts::lifecycle, msg::pool_command{op, std::move(names)})
+      .then(
+          [self]() {
+            self->request(self->state.task.task, timeouts::query, msg::get_site_status{})
+                .then([self](msg::site_status& site) { answer_json(self, status_json(site)); },
+                      [self](caf::error& err) { answer_error(self, err); });
+          },
+          [self](caf::error& err) { answer_error(self, err); });
+}
+
+void with_task(request_actor* self) {
+  auto& st = self->state;
+  self->request(st.ctx->supervisor, timeouts::query,
+                msg::find_task{st.route.alloc_id, st.route.task_name})
+      .then(
+          [self](msg::found_task& found) {
+            guarded(self, [&] {
+              auto& st = self->state;
+              check_task_access(st, found.summary);
+              st.task = std::move(found);
+              switch (st.route.id) {
+                case route_id::start:
+                  return pools(self, msg::pool_op::start);
+                case route_id::stop:
+                  return pools(self, msg::pool_op::stop);
+                case route_id::recycle:
+                  return pools(self, msg::pool_op::recycle);
+                case route_id::screenshot:
+                  return serve_screenshot(self);
+                case route_id::procdump:
+                  return serve_procdump(self);
+                default:
+                  return serve_files(self);
+              }
+            });
+          },
+          [self](caf::error& err) { answer_error(self, err); });
+}
+
+/// Authentication first, then the route, the capability and the scope.
+void route(request_actor* self) {
+  auto& st = self->state;
+  const auto& target = st.head.target;
+  const std::string raw_path = target.substr(0, target.find('?'));
+  auto auth = st.ctx->auth.authenticate(st.head.api_key ? &*st.head.api_key : nullptr,
+                                        st.head.authorization ? &*st.head.authorization : nullptr,
+                                        std::chrono::system_clock::now());
+  if (!auth.who) {
+    logging::log(*st.ctx->log, spdlog::level::debug, "request refused", {{"reason", auth.why}});
+    throw http_error(401, "unauthorized", "missing or invalid credentials");
+  }
+  st.who = std::move(*auth.who);
+  st.route = match_route(st.head.method, raw_path);
+  if (st.route.status == 404) throw not_found("no such route");
+  if (st.route.status == 405) {
+    response r;
+    r.status = 405;
+    r.headers.emplace_back("Allow", st.route.allow);
+    r.body = error_json("method_not_allowed", st.head.method + " is not allowed here");
+    return answer(self, std::move(r));
+  }
+  try {
+    for (auto& [k, v] : Poco::URI(target).getQueryParameters()) st.query.emplace(k, v);
+  } catch (const Poco::Exception&) {
+    throw bad_request("bad_request", "the query string is malformed");
+  }
+  auto cap = capability_for(st.route.id);
+  if (!st.who.has(cap))
+    throw forbidden("the credentials lack the " + std::string(to_string(cap)) + " capability");
+  if (st.route.id == route_id::list_allocs) return list_allocs(self);
+  if (st.route.id == route_id::debug) return debug(self);
+  if (!st.who.may_access_alloc(st.route.alloc_id))
+    throw forbidden("the credentials do not cover this allocation");
+  if (st.route.id == route_id::status) return status(self);
+  with_task(self);
+}
+
+}  // namespace
+
+std::string query_value(const request_state& st, const std::string& name,
+                        const std::string& fallback) {
+  auto it = st.query.find(name);
+  return it == st.query.end() ? fallback : it->second;
+}
+
+bool query_flag(const request_state& st, const std::string& name) {
+  auto v = query_value(st, name);
+  std::transform(v.begin(), v.end(), v.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (v.empty() || v == "false" || v == "0" || v == "no") return false;
+  if (v == "true" || v == "1" || v == "yes") return true;
+  throw bad_request("bad_request", "?" + name + " must be true or false");
+}
+
+int query_int(const request_state& st, const std::string& name, int fallback, int lo, int hi) {
+  auto v = query_value(st, name);
+  if (v.empty()) return fallback;
+  try {
+    std::size_t used = 0;
+    int n = std::stoi(v, &used);
+    if (used == v.size() && n >= lo && n <= hi) return n;
+  } catch (const std::exception&) {
+  }
+  throw bad_request("bad_request", "?" + name + " must be a number from " + std::to_string(lo) +
+                                       " to " + std::to_string(hi));
+}
+
+std::string timestamp_now() {
+  char buf[32];
+  auto t = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%d-%H-%M-%S", &tm);
+  return buf;
+}
+
+void answer(request_actor* self, response r) {
+  auto& st = self->state;
+  if (st.answered) return;
+  st.answered = true;
+  if (r.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  log_request(self, r.status, r.status >= 400 ? r.body : std::string());
+  st.ex->respond(std::move(r));
+  self->quit();
+}
+
+void answer_json(request_actor* self, std::string body, int status) {
+  response r;
+  r.status = status;
+  r.body = std::move(body);
+  answer(self, std::move(r));
+}
+
+void answer_failure(request_actor* self, std::exception_ptr e) {
+  auto& st = self->state;
+  int status = 500;
+  std::string code = "internal", message = "internal error";
+  try {
+    std::rethrow_exception(std::move(e));
+  } catch (const http_error& err) {
+    status = err.status();
+    code = err.code();
+    message = err.what();
+  } catch (const files::file_error& err) {
+    status = status_of(err.kind());
+    code = err.code();
+    message = err.what();
+  } catch (const std::exception& err) {
+    log_request(self, 500, err.what());
+  } catch (...) {
+  }
+  if (st.answered) {  // mid-stream: only a cut connection tells the client
+    log_request(self, 599, message);
+    st.ex->abort();
+    self->quit();
+    return;
+  }
+  answer_json(self, error_json(code, message), status);
+}
+
+void answer_error(request_actor* self, const caf::error& err) {
+  const auto& r = route_of(err);
+  answer_failure(self, std::make_exception_ptr(
+                           http_error(r.http_status, std::string(r.http_error), http_text(err))));
+}
+
+void with_status(request_actor* self, std::function<void(msg::site_status)> next) {
+  self->request(self->state.task.task, timeouts::query, msg::get_site_status{})
+      .then([self, next](msg::site_status& site) { guarded(self, [&] { next(std::move(site)); }); },
+            [self](caf::error& err) { answer_error(self, err); });
+}
+
+void take_slot(request_actor* self, limiter& gate, std::int64_t limit,
+               std::chrono::milliseconds wait, std::function<void(bool)> granted) {
+  constexpr auto pause = std::chrono::milliseconds(50);
+  if (gate.try_acquire(limit)) return granted(true);
+  if (wait <= std::chrono::milliseconds::zero()) return granted(false);
+  self->state.on_look_again = [self, &gate, limit, wait, granted = std::move(granted)] {
+    take_slot(self, gate, limit, wait - pause, granted);
+  };
+  self->delayed_send(self, pause, look_again{});
+}
+
+caf::behavior request_behavior(request_actor* self, std::shared_ptr<api_context> ctx,
+                               std::shared_ptr<exchange> ex, request_head head) {
+  auto& st = self->state;
+  st.ctx = std::move(ctx);
+  st.ex = std::move(ex);
+  st.head = std::move(head);
+  st.started = std::chrono::steady_clock::now();
+  guarded(self, [self] { route(self); });
+  return {
+      [self](body_arrived& m) {
+        if (auto next = std::exchange(self->state.on_body, nullptr))
+          guarded(self, [&] { next(std::move(m.piece)); });
+      },
+      [self](chunk_written& m) {
+        if (auto next = std::exchange(self->state.on_written, nullptr))
+          guarded(self, [&] { next(m.ok); });
+      },
+      [self](look_again&) {
+        if (auto next = std::exchange(self->state.on_look_again, nullptr)) guarded(self, next);
+      },
+  };
+}
+
+}  // namespace nomad_iis::http
