@@ -39,7 +39,7 @@ void raise_open_file_limit(spdlog::logger& log) {
 
 struct management_api::impl {
   impl(caf::actor_system& sys, caf::actor supervisor, caf::actor fingerprinter,
-       const plugin_options& o, browser_account_source browser)
+       const plugin_options& o, inspect::browser_account_source browser)
       : options(o),
         fingerprinter(std::move(fingerprinter)),
         log(logging::get("http")),
@@ -113,7 +113,7 @@ struct management_api::impl {
 
 management_api::management_api(caf::actor_system& sys, caf::actor supervisor,
                                caf::actor fingerprinter, const plugin_options& options,
-                               browser_account_source browser)
+                               inspect::browser_account_source browser)
     : impl_(std::make_shared<impl>(sys, std::move(supervisor), std::move(fingerprinter), options,
                                    std::move(browser))) {
   raise_open_file_limit(*impl_->log);

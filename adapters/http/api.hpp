@@ -8,9 +8,9 @@
 
 #include <caf/actor.hpp>
 
-#include "adapters/http/screenshot.hpp"
 #include "adapters/plugin_options.hpp"
 #include "config/driver_config.hpp"
+#include "iis/inspect/screenshot.hpp"
 
 namespace caf {
 class actor_system;
@@ -22,7 +22,7 @@ class management_api {
  public:
   /// `browser` names the user screenshots' browsers run as.
   management_api(caf::actor_system& sys, caf::actor supervisor, caf::actor fingerprinter,
-                 const plugin_options& options, browser_account_source browser = {});
+                 const plugin_options& options, inspect::browser_account_source browser = {});
   ~management_api();
 
   /// Applies a driver config; the first call starts the server.

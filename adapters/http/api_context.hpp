@@ -13,10 +13,10 @@
 #include "adapters/http/auth.hpp"
 #include "adapters/http/coalesced_reads.hpp"
 #include "adapters/http/limiter.hpp"
-#include "adapters/http/screenshot.hpp"
 #include "adapters/http/task_client.hpp"
 #include "adapters/http/views.hpp"
 #include "config/driver_config.hpp"
+#include "iis/inspect/screenshot.hpp"
 
 namespace nomad_iis::http {
 
@@ -61,7 +61,7 @@ class api_context {
   limiter screenshots;
   limiter dumps;
   /// Who browsers run as (empty: the plugin's own user).
-  browser_account_source browser_account;
+  inspect::browser_account_source browser_account;
 
  private:
   mutable std::mutex mutex_;
