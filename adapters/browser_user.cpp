@@ -6,12 +6,12 @@
 
 namespace nomad_iis {
 
-http::browser_account_source make_browser_account_source() {
-  return []() -> std::optional<http::run_as> {
+inspect::browser_account_source make_browser_account_source() {
+  return []() -> std::optional<inspect::run_as> {
     if (::geteuid() != 0) return std::nullopt;
     const auto account =
         iis::ensure_managed_user(browser_user_name, iis::managed_user_comment("screenshots"));
-    return http::run_as{account.uid, account.gid};
+    return inspect::run_as{account.uid, account.gid};
   };
 }
 

@@ -3,7 +3,7 @@
 // itself (no login, no home), so Chromium on an app's page never runs as
 // root, and never as a pool's user (LocalService pools run as nobody).
 
-#include "adapters/http/screenshot.hpp"
+#include "iis/inspect/screenshot.hpp"
 
 namespace nomad_iis {
 
@@ -13,6 +13,6 @@ inline constexpr const char* browser_user_name = "nomad-iis-browser";
 /// For the Management API: when the plugin is root, the browser user
 /// (created on first use, useradd blocks: call it off actor threads);
 /// otherwise nullopt, the plugin's own user.
-http::browser_account_source make_browser_account_source();
+inspect::browser_account_source make_browser_account_source();
 
 }  // namespace nomad_iis

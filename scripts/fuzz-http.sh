@@ -38,8 +38,8 @@ run() {  # name extra-args...
 }
 
 if [ -z "$only" ] || [ "$only" = paths ]; then
-  build paths tests/http/fuzz_paths.cpp adapters/http/paths.cpp adapters/http/task_tree.cpp \
-    adapters/http/swap.cpp common/beneath.cpp
+  build paths tests/http/fuzz_paths.cpp adapters/http/paths.cpp iis/files/task_tree.cpp \
+    iis/files/swap.cpp iis/files/file_error.cpp common/beneath.cpp
   printf '%s\n' 'local/index.html' 'local%2Findex.html' 'local/out/x' '%2e%2e/x' 'secrets/token' \
     'local/sec/token' 'local/in/../index.html' 'local/up/secrets' 'local/root/etc' '%252e%252e' \
     'local/./sub//x' 'local\..\x' 'tmp' 'private/x' 'local/priv/x' 'local/abs/x' | split -l 1 - "$fuzz_dir/paths/seed/s"

@@ -11,8 +11,8 @@
 #include "adapters/http/auth.hpp"
 #include "adapters/http/exchange.hpp"
 #include "adapters/plugin_options.hpp"
-#include "iis/inspect/screenshot.hpp"
 #include "config/driver_config.hpp"
+#include "iis/inspect/screenshot.hpp"
 
 namespace caf {
 class actor_system;

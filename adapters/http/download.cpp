@@ -106,12 +106,12 @@ std::string content_disposition(const std::string& filename) {
   return "attachment; filename=\"" + ascii + "\"; filename*=UTF-8''" + encoded;
 }
 
-void write_folder_zip(int dir_fd, const task_root* root, std::ostream& out) {
+void write_folder_zip(int dir_fd, const files::task_root* root, std::ostream& out) {
   block_buffer buffered(out);
   std::ostream zout(&buffered);
   Poco::Zip::Compress zip(zout, false);
   std::vector<char> read_buf(io_buffer);
-  walk_folder_files(dir_fd, root, [&](std::string_view rel, int fd, const struct stat& st) {
+  files::walk_folder_files(dir_fd, root, [&](std::string_view rel, int fd, const struct stat& st) {
     const std::string name(rel);
     if (fd < 0) {
       zip.addDirectory(Poco::Path(name + "/", Poco::Path::PATH_UNIX), mtime_of(st));
@@ -127,11 +127,11 @@ void write_folder_zip(int dir_fd, const task_root* root, std::ostream& out) {
   if (!zout || !out) throw std::runtime_error("writing the zip failed");
 }
 
-void send_download(const task_root& root, const resolved_path& target,
+void send_download(const files::task_root& root, const files::resolved_path& target,
                    const std::string& display_name, Poco::Net::HTTPServerResponse& response) {
   if (!target.exists()) throw not_found("\"" + target.relative + "\" does not exist");
   if (target.is_dir()) {
-    const unique_fd dir = open_folder(target.target());
+    const unique_fd dir = files::open_folder(target.target());
     response.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
     response.setContentType("application/zip");
     response.set("Content-Disposition", content_disposition(display_name + ".zip"));
@@ -140,7 +140,7 @@ void send_download(const task_root& root, const resolved_path& target,
     write_folder_zip(dir.get(), &root, out);
     return;
   }
-  const unique_fd fd = open_regular_file(target.target(), target.relative);
+  const unique_fd fd = files::open_regular_file(target.target(), target.relative);
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0)
     throw http_error(500, "filesystem_error", std::string("fstat: ") + std::strerror(errno));

@@ -17,18 +17,19 @@
 #include <rapidjson/writer.h>
 
 #include "adapters/http/body_reader.hpp"
+#include "adapters/http/change_lease.hpp"
 #include "adapters/http/download.hpp"
+#include "adapters/http/error_status.hpp"
 #include "adapters/http/http_error.hpp"
 #include "adapters/http/json_errors.hpp"
 #include "adapters/http/paths.hpp"
-#include "adapters/http/procdump.hpp"
-#include "adapters/http/remove.hpp"
 #include "adapters/http/router.hpp"
-#include "adapters/http/screenshot.hpp"
-#include "adapters/http/temp_dir.hpp"
 #include "adapters/http/upload.hpp"
 #include "adapters/http/views.hpp"
 #include "common/logging.hpp"
+#include "iis/files/remove.hpp"
+#include "iis/inspect/procdump.hpp"
+#include "iis/inspect/screenshot.hpp"
 
 namespace nomad_iis::http {
 namespace {
@@ -257,13 +258,13 @@ class exchange {
     auto site = ctx_.tasks.status(task_);
     auto driver = ctx_.driver();
     auto path = decode_fs_path(route.fs_segments);
-    const bool empty_only = route.id == route_id::fs_delete && strip_clean_suffix(path);
-    const task_root root(site.task_dir, secrets_name(site), driver->allow_secrets_access);
-    const auto target = resolve_path(root, path);
+    const bool empty_only = route.id == route_id::fs_delete && files::strip_clean_suffix(path);
+    const files::task_root root(site.task_dir, secrets_name(site), driver->allow_secrets_access);
+    const auto target = files::resolve_path(root, path);
     const std::string lease_path = site.task_dir + "/" + target.relative;
 
     if (route.id == route_id::fs_delete) {
-      apply_delete(ctx_.tasks, task_, target, lease_path, empty_only);
+      remove_entry(target, lease_path, empty_only);
       return send_json(res_, "{}");
     }
     if (route.id == route_id::fs_get) {
@@ -287,7 +288,17 @@ class exchange {
     return name.find('/') == std::string::npos ? name : "";
   }
 
-  void upload(bool put, const task_root& root, const resolved_path& target,
+  /// Removes or empties `target`: staged without holding the task, moved
+  /// away under the change lease, deleted once the lease is released.
+  void remove_entry(const files::resolved_path& target, const std::string& lease_path,
+                    bool empty_only) {
+    files::pending_delete removal(target, empty_only);
+    change_lease lease(ctx_.tasks, task_, lease_path, false);
+    removal.apply();
+    lease.finish();
+  }
+
+  void upload(bool put, const files::task_root& root, const files::resolved_path& target,
               const std::string& lease_path, const config::driver_config& driver) {
     upload_request up;
     up.stop_pools = put;
@@ -326,11 +337,11 @@ class exchange {
     auto site = ctx_.tasks.status(task_);
     if (site.http_url.empty()) throw not_found("the task has no http binding");
     auto driver = ctx_.driver();
-    screenshot_request shot;
+    inspect::screenshot_request shot;
     shot.chromium_path = driver->chromium_path;
     shot.base_url = site.http_url;
     shot.hostname = site.http_hostname;
-    shot.path = screenshot_path(query_value(query_, "path", "/"));
+    shot.path = inspect::screenshot_path(query_value(query_, "path", "/"));
     shot.width = query_int(query_, "width", 1280, 64, 4096);
     shot.height = query_int(query_, "height", 720, 64, 4096);
     shot.timeout =
@@ -346,7 +357,7 @@ class exchange {
     std::string png;
     {
       limiter_slot slot(ctx_.screenshots);
-      png = take_screenshot(shot);
+      png = inspect::take_screenshot(shot);
     }
     res_.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
     res_.setContentType("image/png");
@@ -369,10 +380,10 @@ class exchange {
     auto driver = ctx_.driver();
     if (!ctx_.dumps.acquire(driver->procdump_concurrency, dump_queue_wait))
       throw http_error(503, "busy", "too many dumps are being taken; try again later");
-    core_dump dump;
+    inspect::core_dump dump;
     {
       limiter_slot slot(ctx_.dumps);
-      dump = dump_process(driver->dump_tool_path(), it->worker_pids.front(), dump_timeout);
+      dump = inspect::dump_process(driver->dump_tool_path(), it->worker_pids.front(), dump_timeout);
     }
     std::ifstream in(dump.path, std::ios::binary);
     if (!in) throw http_error(500, "internal", "the dump cannot be read");
@@ -412,10 +423,7 @@ void request_handler::handleRequest(HTTPServerRequest& request, HTTPServerRespon
   exchange ex(ctx_, request, response);
   int status = 0;
   std::string error;
-  try {
-    ex.run();
-    status = response.getStatus();
-  } catch (const http_error& e) {
+  auto refuse = [&](const http_error& e) {
     status = e.status();
     error = e.what();
     // An unread body would be parsed as the next request: close instead.
@@ -426,6 +434,16 @@ void request_handler::handleRequest(HTTPServerRequest& request, HTTPServerRespon
       cut_connection(request, response);
     else
       send_error(response, e.status(), e.code(), e.what());
+  };
+  try {
+    ex.run();
+    status = response.getStatus();
+  } catch (const http_error& e) {
+    refuse(e);
+  } catch (const files::file_error& e) {
+    refuse(to_http_error(e));
+  } catch (const inspect::inspect_error& e) {
+    refuse(to_http_error(e));
   } catch (const mid_stream_failure& e) {
     status = 599;
     error = e.what();

@@ -25,7 +25,7 @@ std::string decode_fs_path(const std::vector<std::string>& raw_segments) {
     } catch (const Poco::Exception&) {
       throw bad_path("the path has a malformed percent-encoding");
     }
-    check_path_text(decoded);
+    files::check_path_text(decoded);
     if (!out.empty()) out += '/';
     out += decoded;
   }

@@ -6,13 +6,14 @@
 #include <string>
 #include <vector>
 
-#include "adapters/http/task_tree.hpp"
+#include "iis/files/task_tree.hpp"
 
 namespace nomad_iis::http {
 
 /// Joins the raw (still percent-encoded) URL segments of an fs path and
 /// decodes each exactly once, so "local%2Findex.html" and "local/index.html"
-/// name the same file. Throws http_error 400 on malformed or leftover
+/// name the same file. Throws http_error or files::file_error (both 400,
+/// bad_path) on malformed or leftover
 /// encodings (double encoding), NUL, control characters and backslashes.
 std::string decode_fs_path(const std::vector<std::string>& raw_segments);
 

@@ -3,6 +3,8 @@
 // target (never into memory), a zip is extracted there with its guards, and
 // only then is the target swapped under a change lease. Everything works on
 // the descriptors resolution produced; nothing is looked up by path again.
+// The filesystem steps are iis/files/staged_upload.hpp's; this file adds the
+// body, the extracting thread and the lease.
 
 #include <cstdint>
 #include <istream>
@@ -13,8 +15,9 @@
 
 #include "adapters/http/body_reader.hpp"
 #include "adapters/http/task_client.hpp"
-#include "adapters/http/task_tree.hpp"
 #include "adapters/http/zip_extract.hpp"
+#include "iis/files/swap.hpp"
+#include "iis/files/task_tree.hpp"
 
 namespace nomad_iis::http {
 
@@ -27,22 +30,21 @@ struct upload_request {
   zip_limits limits;
 };
 
-class staging_dir;
-
 struct upload_result {
   std::uint64_t bytes_received = 0;
   std::uint64_t files = 0;
   std::vector<std::string> stopped_pools;
   /// What the swap replaced; dropping it removes the old tree, which the
   /// caller does after answering the client.
-  std::shared_ptr<staging_dir> leftovers;
+  std::shared_ptr<files::staging_dir> leftovers;
 };
 
 /// Receives `body` and applies it at `target` of `root`; `lease_path` is
-/// the path the task actor knows (task dir + relative). Throws http_error;
+/// the path the task actor knows (task dir + relative). Throws
+/// files::file_error or http_error;
 /// on any failure the target is unchanged and the staging folder is gone.
-upload_result apply_upload(task_client& client, const task_ref& task, const task_root& root,
-                           const resolved_path& target, const std::string& lease_path,
+upload_result apply_upload(task_client& client, const task_ref& task, const files::task_root& root,
+                           const files::resolved_path& target, const std::string& lease_path,
                            const body_reader& body, const upload_request& req);
 
 }  // namespace nomad_iis::http

@@ -1,5 +1,6 @@
 // libFuzzer target: Management API path decoding and resolution. Whatever
-// the input, resolution either refuses it (http_error 400/403) or yields
+// the input, resolution either refuses it (400/403: http_error, or a
+// files::file_error bad_request/forbidden) or yields
 // descriptors of objects inside the task dir, none in secrets/ or private/.
 // Built by scripts/fuzz-http.sh.
 
@@ -14,9 +15,11 @@
 
 #include "adapters/http/http_error.hpp"
 #include "adapters/http/paths.hpp"
-#include "adapters/http/task_tree.hpp"
+#include "iis/files/file_error.hpp"
+#include "iis/files/task_tree.hpp"
 
 using namespace nomad_iis::http;
+using namespace nomad_iis::files;
 
 namespace {
 
@@ -101,6 +104,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (part == ".." || part == ".") std::abort();  // normalised: no traversal components left
   } catch (const http_error& e) {
     if (e.status() != 400 && e.status() != 403) std::abort();
+  } catch (const file_error& e) {
+    if (e.kind() != file_errc::bad_request && e.kind() != file_errc::forbidden) std::abort();
   }
   return 0;
 }

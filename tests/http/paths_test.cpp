@@ -1,68 +1,36 @@
+// Management API paths as they arrive in the URL: decoded once, refused
+// with the status and JSON error the API answers (including refusals by the
+// task files module, mapped by error_status.cpp). Resolution itself:
+// tests/files/task_tree_test.cpp.
+
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cstdio>
 #include <functional>
 
+#include "adapters/http/error_status.hpp"
 #include "adapters/http/http_error.hpp"
 #include "adapters/http/paths.hpp"
-#include "adapters/http/task_tree.hpp"
+#include "iis/files/task_tree.hpp"
 #include "tests/http/test_util.hpp"
 
 using namespace nomad_iis::http;
 using namespace nomad_iis::http::test;
+namespace files = nomad_iis::files;
+namespace inspect = nomad_iis::inspect;
 
 namespace {
 
-/// A task dir with local/index.html, secrets/token, private/key and an
-/// outside file.
-struct task_tree {
-  temp_dir t;
-  bool allow_secrets = false;
-  task_tree() {
-    write_file(t / "task/local/index.html", "hi");
-    write_file(t / "task/secrets/token", "s3cr3t");
-    write_file(t / "task/private/key", "private");
-    write_file(t / "outside/passwd", "root");
-  }
-  task_root root() const { return task_root(t / "task", "secrets", allow_secrets); }
-  resolved_path resolve(std::string_view rel) const { return resolve_path(root(), rel); }
-  file_id id(const std::string& rel) const {
-    struct stat st {};
-    BOOST_REQUIRE(::lstat((t / rel).c_str(), &st) == 0);
-    return file_id::of(st);
-  }
-};
-
-file_id id_of(const held_entry& e) {
-  return file_id::of(e.st);
-}
-
-file_id id_of_fd(int fd) {
-  struct stat st {};
-  BOOST_REQUIRE(::fstat(fd, &st) == 0);
-  return file_id::of(st);
-}
-
+/// The status the API answers when `f` throws, 200 when it does not.
 int status_of(const std::function<void()>& f) {
   try {
     f();
   } catch (const http_error& e) {
     return e.status();
+  } catch (const files::file_error& e) {
+    return to_http_error(e).status();
   }
   return 200;
-}
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const http_error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 std::vector<std::string> segs(std::initializer_list<const char*> s) {
@@ -90,202 +58,53 @@ BOOST_AUTO_TEST_CASE(bad_encodings_are_400) {
   }
 }
 
-BOOST_AUTO_TEST_SUITE_END()
-
-BOOST_AUTO_TEST_SUITE(path_resolution)
-
-BOOST_AUTO_TEST_CASE(inside_paths_resolve) {
-  task_tree tree;
-  auto r = tree.resolve("local/index.html");
-  BOOST_TEST(r.exists());
-  BOOST_TEST(!r.is_dir());
-  BOOST_TEST(r.relative == "local/index.html");
-  BOOST_TEST((id_of(r.target()) == tree.id("task/local/index.html")));
-  BOOST_TEST((id_of_fd(r.target().dir.get()) == tree.id("task/local")));
-  BOOST_TEST(r.target().name == "index.html");
-  auto d = tree.resolve("./local//");
-  BOOST_TEST(d.is_dir());
-  BOOST_TEST(d.relative == "local");
-  auto root = tree.resolve("");
-  BOOST_TEST(root.is_root());
-  BOOST_TEST((id_of(root.target()) == tree.id("task")));
-  auto missing = tree.resolve("local/new/deeper/file.txt");
-  BOOST_TEST(!missing.exists());
-  BOOST_TEST((id_of_fd(missing.target().dir.get()) == tree.id("task/local")));
-  BOOST_TEST((missing.target().missing == std::vector<std::string>{"new", "deeper"}));
-  BOOST_TEST(missing.target().name == "file.txt");
-}
-
-BOOST_AUTO_TEST_CASE(traversal_forms_are_400) {
-  task_tree tree;
-  for (const char* p : {"..", "../outside/passwd", "local/../../outside/passwd", "local/..",
-                        "/etc/passwd", "local/../local", "a\\..\\b", "x/%2e%2e/y", "%2E%2E"}) {
-    BOOST_TEST(status_of([&] { tree.resolve(p); }) == 400, p);
-  }
+BOOST_AUTO_TEST_CASE(encoded_traversal_is_400_once_resolved) {
+  temp_dir t;
+  write_file(t / "task/local/index.html", "hi");
+  write_file(t / "outside/passwd", "root");
+  const files::task_root root(t / "task", "secrets", false);
   // Through decoding: every encoded traversal form is refused somewhere.
   for (auto s : {segs({"..%2foutside%2fpasswd"}), segs({"%2e%2e", "outside"}), segs({"%2E%2E%2F"}),
                  segs({"local%2F..%2F..%2Foutside"}), segs({"%252e%252e%252foutside"}),
                  segs({"%2fetc%2fpasswd"}), segs({"local", "..", "..", "outside"})}) {
-    BOOST_TEST(status_of([&] { tree.resolve(decode_fs_path(s)); }) == 400, s.front());
+    BOOST_TEST(status_of([&] { files::resolve_path(root, decode_fs_path(s)); }) == 400, s.front());
   }
-  BOOST_TEST(status_of([&] { tree.resolve("local/.nomad-iis-staging-abc123/x"); }) == 400);
-  std::string nul("local/a\0b", 9);
-  BOOST_TEST(status_of([&] { tree.resolve(nul); }) == 400);
 }
 
-BOOST_AUTO_TEST_CASE(symlinks_out_are_400_inside_are_fine) {
-  task_tree tree;
-  BOOST_REQUIRE(::symlink((tree.t / "outside").c_str(), (tree.t / "task/local/out").c_str()) == 0);
-  BOOST_REQUIRE(::symlink("../../outside/passwd", (tree.t / "task/local/pw").c_str()) == 0);
-  BOOST_REQUIRE(::symlink("/", (tree.t / "task/local/root").c_str()) == 0);
-  BOOST_REQUIRE(::symlink("index.html", (tree.t / "task/local/alias.html").c_str()) == 0);
-  BOOST_REQUIRE(::symlink("nowhere", (tree.t / "task/local/dangling").c_str()) == 0);
-  BOOST_REQUIRE(::symlink("../local", (tree.t / "task/local/loop").c_str()) == 0);
-  BOOST_REQUIRE(::symlink("../secrets", (tree.t / "task/local/sec").c_str()) == 0);
-  BOOST_REQUIRE(::symlink("self", (tree.t / "task/local/self").c_str()) == 0);
-  for (const char* p :
-       {"local/out", "local/out/passwd", "local/out/new.txt", "local/pw", "local/root/etc",
-        "local/root", "local/dangling", "local/dangling/x", "local/self"}) {
-    BOOST_TEST(status_of([&] { tree.resolve(p); }) == 400, p);
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(module_errors)
+
+/// Every kind of the files and inspect modules answers the status the API
+/// gave before they were modules, with their code and message unchanged.
+BOOST_AUTO_TEST_CASE(kinds_map_to_the_apis_statuses) {
+  using files::file_errc;
+  const std::pair<file_errc, int> file_statuses[] = {
+      {file_errc::bad_request, 400}, {file_errc::forbidden, 403},       {file_errc::not_found, 404},
+      {file_errc::conflict, 409},    {file_errc::length_required, 411}, {file_errc::too_large, 413},
+      {file_errc::no_space, 507},    {file_errc::internal, 500}};
+  for (const auto& [kind, status] : file_statuses) {
+    const auto mapped = to_http_error(files::file_error(kind, "some_code", "some message"));
+    BOOST_TEST(mapped.status() == status, files::to_string(kind));
+    BOOST_TEST(mapped.code() == "some_code");
+    BOOST_TEST(std::string(mapped.what()) == "some message");
   }
-  BOOST_TEST(message_of([&] { tree.resolve("local/out/passwd"); }).find("outside") !=
-             std::string::npos);
-  auto alias = tree.resolve("local/alias.html");
-  BOOST_TEST(alias.is_symlink());
-  BOOST_TEST((id_of(alias.target()) == tree.id("task/local/index.html")));
-  BOOST_TEST((id_of(alias.entry) == tree.id("task/local/alias.html")));
-  BOOST_TEST((id_of_fd(alias.entry.dir.get()) == tree.id("task/local")));
-  BOOST_TEST(alias.entry.name == "alias.html");
-  auto loop = tree.resolve("local/loop/loop/index.html");
-  BOOST_TEST((id_of(loop.target()) == tree.id("task/local/index.html")));
-  BOOST_TEST(status_of([&] { tree.resolve("local/sec/token"); }) == 403);
-  BOOST_TEST(status_of([&] { tree.resolve("local/sec"); }) == 403);
-}
+  BOOST_TEST(to_http_error(files::forbidden("no")).code() == "forbidden");
+  BOOST_TEST(to_http_error(files::not_found("gone")).code() == "not_found");
 
-BOOST_AUTO_TEST_CASE(dot_dot_in_a_link_stays_on_the_held_folders) {
-  task_tree tree;
-  write_file(tree.t / "task/local/sub/deep/f.txt", "f");
-  BOOST_REQUIRE(::symlink("..", (tree.t / "task/local/sub/deep/up").c_str()) == 0);
-  BOOST_REQUIRE(::symlink("../..", (tree.t / "task/local/top").c_str()) == 0);
-  BOOST_REQUIRE(::symlink("..", (tree.t / "task/local/parent").c_str()) == 0);
-  auto up = tree.resolve("local/sub/deep/up");
-  BOOST_TEST((id_of(up.target()) == tree.id("task/local/sub")));
-  BOOST_TEST((id_of_fd(up.target().dir.get()) == tree.id("task/local")));
-  BOOST_TEST(up.target().name == "sub");
-  BOOST_TEST((id_of(tree.resolve("local/sub/deep/up/deep/f.txt").target()) ==
-              tree.id("task/local/sub/deep/f.txt")));
-  auto root = tree.resolve("local/parent");
-  BOOST_TEST((id_of(root.target()) == tree.id("task")));
-  BOOST_TEST(!root.target().dir);  // the task dir itself: nothing holds it
-  BOOST_TEST(status_of([&] { tree.resolve("local/top"); }) == 400);
-  BOOST_TEST(status_of([&] { tree.resolve("local/top/x"); }) == 400);
-}
-
-BOOST_AUTO_TEST_CASE(absolute_links_inside_the_task_are_followed) {
-  task_tree tree;
-  BOOST_REQUIRE(::symlink((tree.t / "task/local/index.html").c_str(),
-                          (tree.t / "task/local/abs.html").c_str()) == 0);
-  BOOST_REQUIRE(::symlink((tree.t / "task/local").c_str(), (tree.t / "task/abs-dir").c_str()) == 0);
-  BOOST_TEST((id_of(tree.resolve("local/abs.html").target()) == tree.id("task/local/index.html")));
-  BOOST_TEST(
-      (id_of(tree.resolve("abs-dir/index.html").target()) == tree.id("task/local/index.html")));
-}
-
-BOOST_AUTO_TEST_CASE(secrets_need_permission) {
-  task_tree tree;
-  for (const char* p :
-       {"secrets", "secrets/token", "secrets/new", "./secrets/", "local/../secrets"}) {
-    auto st = status_of([&] { tree.resolve(p); });
-    BOOST_TEST((st == 403 || st == 400), p);
+  using inspect::inspect_errc;
+  const std::pair<inspect_errc, int> inspect_statuses[] = {{inspect_errc::bad_request, 400},
+                                                           {inspect_errc::failed, 502},
+                                                           {inspect_errc::unavailable, 503},
+                                                           {inspect_errc::timeout, 504},
+                                                           {inspect_errc::internal, 500}};
+  for (const auto& [kind, status] : inspect_statuses) {
+    const auto mapped =
+        to_http_error(inspect::inspect_error(kind, "screenshot_timeout", "too slow"));
+    BOOST_TEST(mapped.status() == status, inspect::to_string(kind));
+    BOOST_TEST(mapped.code() == "screenshot_timeout");
+    BOOST_TEST(std::string(mapped.what()) == "too slow");
   }
-  BOOST_TEST(status_of([&] { tree.resolve("secrets/token"); }) == 403);
-  BOOST_TEST(message_of([&] { tree.resolve("secrets/token"); }).find("secrets") !=
-             std::string::npos);
-  tree.allow_secrets = true;
-  BOOST_TEST(tree.resolve("secrets/token").exists());
-}
-
-BOOST_AUTO_TEST_CASE(secrets_are_known_by_identity) {
-  task_tree tree;
-  BOOST_REQUIRE(::symlink((tree.t / "task/secrets").c_str(), (tree.t / "task/local/abs").c_str()) ==
-                0);
-  BOOST_TEST(status_of([&] { tree.resolve("local/abs/token"); }) == 403);
-  // A request saw secrets/; then the app renames it and makes a decoy.
-  (void)tree.root();
-  BOOST_REQUIRE(::rename((tree.t / "task/secrets").c_str(), (tree.t / "task/renamed").c_str()) ==
-                0);
-  BOOST_REQUIRE(::mkdir((tree.t / "task/secrets").c_str(), 0755) == 0);
-  BOOST_REQUIRE(::symlink("../renamed", (tree.t / "task/local/to-renamed").c_str()) == 0);
-  for (const char* p : {"renamed", "renamed/token", "renamed/new.txt", "local/to-renamed/token",
-                        "secrets", "secrets/x"})
-    BOOST_TEST(status_of([&] { tree.resolve(p); }) == 403, p);
-  // Moved below local/ (what a task owning secrets/ could do).
-  BOOST_REQUIRE(
-      ::rename((tree.t / "task/renamed").c_str(), (tree.t / "task/local/deeper").c_str()) == 0);
-  BOOST_TEST(status_of([&] { tree.resolve("local/deeper/token"); }) == 403);
-  tree.allow_secrets = true;
-  BOOST_TEST(tree.resolve("local/deeper/token").exists());
-}
-
-BOOST_AUTO_TEST_CASE(private_is_always_refused) {
-  task_tree tree;
-  BOOST_REQUIRE(::symlink("../private", (tree.t / "task/local/priv").c_str()) == 0);
-  BOOST_REQUIRE(
-      ::symlink((tree.t / "task/private/key").c_str(), (tree.t / "task/local/key").c_str()) == 0);
-  for (bool allow : {false, true}) {
-    tree.allow_secrets = allow;
-    for (const char* p : {"private", "private/key", "private/new.txt", "./private/", "local/priv",
-                          "local/priv/key", "local/priv/new.txt", "local/key"}) {
-      BOOST_TEST(status_of([&] { tree.resolve(p); }) == 403, p);
-      BOOST_TEST(message_of([&] { tree.resolve(p); }).find("private") != std::string::npos, p);
-    }
-  }
-  // Renamed after a request saw it.
-  BOOST_REQUIRE(::rename((tree.t / "task/private").c_str(), (tree.t / "task/p2").c_str()) == 0);
-  BOOST_TEST(status_of([&] { tree.resolve("p2/key"); }) == 403);
-}
-
-BOOST_AUTO_TEST_CASE(file_used_as_directory) {
-  task_tree tree;
-  BOOST_TEST(status_of([&] { tree.resolve("local/index.html/x"); }) == 400);
-}
-
-BOOST_AUTO_TEST_CASE(missing_task_dir_is_409) {
-  BOOST_TEST(status_of([&] { task_root("/nonexistent/task", "secrets", false); }) == 409);
-}
-
-BOOST_AUTO_TEST_CASE(files_open_only_as_resolved) {
-  task_tree tree;
-  auto r = tree.resolve("local/index.html");
-  auto fd = open_regular_file(r.target(), r.relative);
-  char buf[8] = {};
-  BOOST_TEST(::read(fd.get(), buf, sizeof buf) == 2);
-  BOOST_TEST(std::string(buf) == "hi");
-  // Replaced after resolution: refused, not the new object.
-  auto again = tree.resolve("local/index.html");
-  BOOST_REQUIRE(::rename((tree.t / "task/local/index.html").c_str(),
-                         (tree.t / "task/local/old.html").c_str()) == 0);
-  write_file(tree.t / "task/local/index.html", "new");
-  BOOST_TEST(status_of([&] { open_regular_file(again.target(), again.relative); }) == 409);
-  // Replaced by a link: refused too (O_NOFOLLOW).
-  auto third = tree.resolve("local/index.html");
-  BOOST_REQUIRE(::unlink((tree.t / "task/local/index.html").c_str()) == 0);
-  BOOST_REQUIRE(::symlink((tree.t / "outside/passwd").c_str(),
-                          (tree.t / "task/local/index.html").c_str()) == 0);
-  BOOST_TEST(status_of([&] { open_regular_file(third.target(), third.relative); }) == 409);
-  BOOST_TEST(status_of([&] { open_regular_file(tree.resolve("local").target(), "local"); }) == 400);
-}
-
-BOOST_AUTO_TEST_CASE(missing_parents_are_made_without_following_links) {
-  task_tree tree;
-  auto root = tree.root();
-  auto r = resolve_path(root, "local/a/b/c.txt");
-  auto parent = open_parent(root, r.target());
-  BOOST_TEST((id_of_fd(parent.get()) == tree.id("task/local/a/b")));
-  // A link put where a missing folder was expected is not followed.
-  auto r2 = resolve_path(root, "local/x/y.txt");
-  BOOST_REQUIRE(::symlink((tree.t / "outside").c_str(), (tree.t / "task/local/x").c_str()) == 0);
-  BOOST_TEST(status_of([&] { open_parent(root, r2.target()); }) == 409);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,15 +1,15 @@
-#include "adapters/http/procdump.hpp"
+#include "iis/inspect/procdump.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "adapters/http/http_error.hpp"
-#include "adapters/http/temp_dir.hpp"
+#include "iis/files/temp_dir.hpp"
+#include "iis/inspect/inspect_error.hpp"
 #include "iis/process.hpp"
 
 extern char** environ;
 
-namespace nomad_iis::http {
+namespace nomad_iis::inspect {
 
 core_dump::core_dump() = default;
 core_dump::~core_dump() = default;
@@ -19,9 +19,10 @@ core_dump& core_dump::operator=(core_dump&&) noexcept = default;
 core_dump dump_process(const std::string& tool, std::int32_t pid,
                        std::chrono::milliseconds timeout) {
   if (tool.empty() || tool.front() != '/' || ::access(tool.c_str(), X_OK) != 0)
-    throw http_error(503, "procdump_unavailable", "the dump tool " + tool + " is not installed");
+    throw inspect_error(inspect_errc::unavailable, "procdump_unavailable",
+                        "the dump tool " + tool + " is not installed");
   core_dump dump;
-  dump.dir = std::make_unique<scoped_temp_dir>("nomad-iis-dump-");
+  dump.dir = std::make_unique<files::scoped_temp_dir>("nomad-iis-dump-");
   auto prefix = *dump.dir / "core";
   iis::spawn_request request;
   request.path = tool;
@@ -32,18 +33,21 @@ core_dump dump_process(const std::string& tool, std::int32_t pid,
   try {
     r = iis::run_to_end(request, timeout);
   } catch (const std::exception& e) {
-    throw http_error(503, "procdump_unavailable", "cannot start " + tool + ": " + e.what());
+    throw inspect_error(inspect_errc::unavailable, "procdump_unavailable",
+                        "cannot start " + tool + ": " + e.what());
   }
-  if (r.timed_out) throw http_error(504, "procdump_timeout", "the dump did not finish in time");
+  if (r.timed_out)
+    throw inspect_error(inspect_errc::timeout, "procdump_timeout",
+                        "the dump did not finish in time");
   dump.path = prefix + "." + std::to_string(pid);
   struct stat st {};
   if (::stat(dump.path.c_str(), &st) != 0 || st.st_size == 0) {
     auto tail = r.output.size() > 300 ? r.output.substr(r.output.size() - 300) : r.output;
-    throw http_error(502, "procdump_failed",
-                     "gcore ended with " + iis::describe(r.status) + ": " + tail);
+    throw inspect_error(inspect_errc::failed, "procdump_failed",
+                        "gcore ended with " + iis::describe(r.status) + ": " + tail);
   }
   dump.size = static_cast<std::uint64_t>(st.st_size);
   return dump;
 }
 
-}  // namespace nomad_iis::http
+}  // namespace nomad_iis::inspect

@@ -7,12 +7,14 @@
 #include <memory>
 #include <string>
 
-namespace nomad_iis::http {
-
+namespace nomad_iis::files {
 class scoped_temp_dir;
+}  // namespace nomad_iis::files
+
+namespace nomad_iis::inspect {
 
 struct core_dump {
-  std::unique_ptr<scoped_temp_dir> dir;  ///< owns the file
+  std::unique_ptr<files::scoped_temp_dir> dir;  ///< owns the file
   std::string path;
   std::uint64_t size = 0;
   ~core_dump();
@@ -21,9 +23,9 @@ struct core_dump {
   core_dump& operator=(core_dump&&) noexcept;
 };
 
-/// Dumps `pid` with the gcore at `tool`. Throws http_error (503 when the tool
-/// is missing, 504 on timeout, 502 when it fails).
+/// Dumps `pid` with the gcore at `tool`. Throws inspect_error (unavailable
+/// when the tool is missing, timeout, failed when it fails).
 core_dump dump_process(const std::string& tool, std::int32_t pid,
                        std::chrono::milliseconds timeout);
 
-}  // namespace nomad_iis::http
+}  // namespace nomad_iis::inspect

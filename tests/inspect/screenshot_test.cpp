@@ -9,13 +9,14 @@
 #include <algorithm>
 #include <thread>
 
-#include "adapters/http/browser_home.hpp"
-#include "adapters/http/devtools_pipe.hpp"
-#include "adapters/http/screenshot.hpp"
 #include "common/unique_fd.hpp"
+#include "iis/inspect/browser_home.hpp"
+#include "iis/inspect/devtools_pipe.hpp"
+#include "iis/inspect/screenshot.hpp"
 #include "tests/http/test_util.hpp"
 
-using namespace nomad_iis::http;
+using namespace nomad_iis::inspect;
+namespace test = nomad_iis::http::test;
 using nomad_iis::unique_fd;
 
 namespace {

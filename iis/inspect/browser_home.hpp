@@ -15,7 +15,7 @@
 
 #include "common/unique_fd.hpp"
 
-namespace nomad_iis::http {
+namespace nomad_iis::inspect {
 
 /// The identity the browser runs as (applied only when the plugin is root).
 struct run_as {
@@ -26,7 +26,7 @@ struct run_as {
 class browser_home {
  public:
   /// Creates the directories for `user` (nullopt: the plugin's own user).
-  /// Throws http_error 500 when it cannot.
+  /// Throws inspect_error internal when it cannot.
   explicit browser_home(const std::optional<run_as>& user);
   ~browser_home();
   browser_home(const browser_home&) = delete;
@@ -50,4 +50,4 @@ class browser_home {
   unique_fd stderr_;
 };
 
-}  // namespace nomad_iis::http
+}  // namespace nomad_iis::inspect

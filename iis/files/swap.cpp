@@ -1,4 +1,4 @@
-#include "adapters/http/swap.hpp"
+#include "iis/files/swap.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -15,17 +15,17 @@
 #include <random>
 #include <vector>
 
-#include "adapters/http/http_error.hpp"
 #include "common/beneath.hpp"
+#include "iis/files/file_error.hpp"
 
-namespace nomad_iis::http {
+namespace nomad_iis::files {
 namespace {
 
 /// Folder levels a merge descends (the walks' limit too).
 constexpr int max_merge_depth = 256;
 
-http_error fs_failure(const std::string& what, int err) {
-  return http_error(500, "filesystem_error", what + ": " + std::strerror(err));
+file_error fs_failure(const std::string& what, int err) {
+  return internal_error("filesystem_error", what + ": " + std::strerror(err));
 }
 
 struct live_stagings {
@@ -108,7 +108,7 @@ staging_dir::staging_dir(int parent_fd) {
     register_staging(id_);
     return;
   }
-  throw http_error(500, "filesystem_error", "cannot create a staging directory");
+  throw internal_error("filesystem_error", "cannot create a staging directory");
 }
 
 staging_dir::~staging_dir() {
@@ -298,4 +298,4 @@ void merge_links(int old_fd, int staged_fd) {
   merge_level(old_fd, staged_fd, 0);
 }
 
-}  // namespace nomad_iis::http
+}  // namespace nomad_iis::files

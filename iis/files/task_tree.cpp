@@ -1,4 +1,4 @@
-#include "adapters/http/task_tree.hpp"
+#include "iis/files/task_tree.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -13,11 +13,11 @@
 #include <memory>
 #include <mutex>
 
-#include "adapters/http/http_error.hpp"
-#include "adapters/http/swap.hpp"
 #include "common/beneath.hpp"
+#include "iis/files/file_error.hpp"
+#include "iis/files/swap.hpp"
 
-namespace nomad_iis::http {
+namespace nomad_iis::files {
 namespace {
 
 constexpr std::size_t max_path_length = 4096;
@@ -25,12 +25,12 @@ constexpr std::size_t max_component_length = 255;
 /// Symlinks followed in one resolution (the kernel's own limit).
 constexpr int max_links = 40;
 
-http_error bad_path(const std::string& why) {
+file_error bad_path(const std::string& why) {
   return bad_request("bad_path", why);
 }
 
-http_error fs_failure(const std::string& what, int err) {
-  return http_error(500, "filesystem_error", what + ": " + std::strerror(err));
+file_error fs_failure(const std::string& what, int err) {
+  return internal_error("filesystem_error", what + ": " + std::strerror(err));
 }
 
 bool is_within(std::string_view path, std::string_view dir) {
@@ -157,10 +157,10 @@ class walker {
  private:
   int cur() const { return stack_.back().get(); }
 
-  http_error outside() const {
+  file_error outside() const {
     return bad_path("\"" + shown_ + "\" is a symlink that leads outside the task directory");
   }
-  http_error nowhere() const {
+  file_error nowhere() const {
     return bad_path("\"" + shown_ + "\" is a symlink that leads nowhere");
   }
 
@@ -451,4 +451,4 @@ void walk_folder_files(
   });
 }
 
-}  // namespace nomad_iis::http
+}  // namespace nomad_iis::files

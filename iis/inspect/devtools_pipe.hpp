@@ -14,7 +14,7 @@
 
 #include "common/unique_fd.hpp"
 
-namespace nomad_iis::http {
+namespace nomad_iis::inspect {
 
 /// The browser answered a command with an error.
 struct devtools_error : std::runtime_error {
@@ -68,4 +68,4 @@ class devtools_pipe {
   std::map<std::string, int> unseen_events_;  ///< session + "\n" + method -> count
 };
 
-}  // namespace nomad_iis::http
+}  // namespace nomad_iis::inspect

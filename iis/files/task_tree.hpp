@@ -7,7 +7,7 @@
 // meanwhile cannot redirect an operation outside the task. The task's
 // secrets/ and private/ folders are known by identity (st_dev, st_ino), so
 // a link to them, a renamed one or a path through them is still refused.
-// Poco-free: the task actor's files module will own this later.
+// Poco-free: the task actor will drive it (issue 13).
 
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -21,7 +21,7 @@
 #include "common/staging_name.hpp"
 #include "common/unique_fd.hpp"
 
-namespace nomad_iis::http {
+namespace nomad_iis::files {
 
 /// What a filesystem object is, whatever its name.
 struct file_id {
@@ -39,7 +39,7 @@ using nomad_iis::staging_prefix;
 /// enters.
 class task_root {
  public:
-  /// Opens `path` (409 task_dir_missing when it is gone) and learns the
+  /// Opens `path` (conflict task_dir_missing when it is gone) and learns the
   /// identity of `secrets_name` (unless `allow_secrets`) and of private/,
   /// also those seen by earlier requests (the app may have renamed them).
   task_root(const std::string& path, const std::string& secrets_name, bool allow_secrets);
@@ -53,7 +53,7 @@ class task_root {
   std::optional<std::string> guarded(const struct stat& st) const;
   /// The message refusing the name of a top-level entry, or nullopt.
   std::optional<std::string> guarded_name(std::string_view name) const;
-  /// Throws 403 when `st` is a guarded folder.
+  /// Throws forbidden when `st` is a guarded folder.
   void check(const struct stat& st) const;
 
  private:
@@ -104,29 +104,29 @@ struct resolved_path {
 
 /// Refuses characters no API path may hold (NUL, control characters,
 /// backslashes) and encodings left after one decoding pass: they can only
-/// be an attempt at double-encoded traversal. Throws http_error 400.
+/// be an attempt at double-encoded traversal. Throws bad_request.
 void check_path_text(std::string_view s);
 
 /// The components of a decoded relative path ("." and empty ones dropped).
-/// Throws http_error 400 for absolute paths, "..", staging folders and
+/// Throws bad_request for absolute paths, "..", staging folders and
 /// over-long components.
 std::vector<std::string> split_relative(std::string_view path);
 
 /// Resolves `relative` (decoded) below `root`, following symlinks while
-/// they stay inside the task dir. Throws http_error 400 for traversal,
-/// symlinks that lead outside or nowhere and a file used as a folder, 403
-/// for a guarded folder on the way or as the result.
+/// they stay inside the task dir. Throws bad_request for traversal,
+/// symlinks that lead outside or nowhere and a file used as a folder,
+/// forbidden for a guarded folder on the way or as the result.
 resolved_path resolve_path(const task_root& root, std::string_view relative);
 
 /// Opens (creating as needed, mode 0755, owned like `entry.dir`) the missing
 /// folders of `entry`, never through a symlink, and returns the descriptor
-/// of the folder that holds the entry. Throws http_error 409 when something
-/// else is in the way, 403 for a guarded folder.
+/// of the folder that holds the entry. Throws conflict when something else
+/// is in the way, forbidden for a guarded folder.
 unique_fd open_parent(const task_root& root, const held_entry& entry);
 
 /// Opens an existing regular file of the tree for reading: through its
 /// folder's descriptor, O_NOFOLLOW|O_NONBLOCK, and only if it is still the
-/// object resolved. Throws http_error 404/400/409.
+/// object resolved. Throws not_found, bad_request or conflict.
 unique_fd open_regular_file(const held_entry& entry, const std::string& shown);
 
 /// A readable descriptor of an existing folder of the tree (the object
@@ -143,4 +143,4 @@ void walk_folder_files(
     int dir_fd, const task_root* root,
     const std::function<void(std::string_view relative, int fd, const struct stat& st)>& visit);
 
-}  // namespace nomad_iis::http
+}  // namespace nomad_iis::files

@@ -15,13 +15,15 @@
 #include <map>
 #include <thread>
 
-#include "adapters/http/http_error.hpp"
-#include "adapters/http/swap.hpp"
-#include "adapters/http/task_tree.hpp"
 #include "common/beneath.hpp"
+#include "iis/files/file_error.hpp"
+#include "iis/files/remove.hpp"
+#include "iis/files/staged_upload.hpp"
+#include "iis/files/swap.hpp"
+#include "iis/files/task_tree.hpp"
 #include "tests/http/test_util.hpp"
 
-using namespace nomad_iis::http;
+using namespace nomad_iis::files;
 using namespace nomad_iis::http::test;
 using nomad_iis::open_directory;
 using nomad_iis::unique_fd;
@@ -122,42 +124,32 @@ BOOST_AUTO_TEST_CASE(flipping_a_folder_and_a_link_never_leads_outside) {
           case 2: {  // DELETE: the entry moves into staging by descriptor
             auto r = resolve_path(root, "local/race/f.txt");
             if (!r.exists()) break;
-            staging_dir staging(r.entry.dir.get());
-            ::renameat(r.entry.dir.get(), r.entry.name.c_str(), staging.fd(), "old");
+            pending_delete removal(r, false);
+            removal.apply();
             break;
           }
-          case 3: {  // PUT of a zip: staged beside the target, exchanged into place
+          case 3: {  // PATCH of a zip: staged beside the target, merged, exchanged into place
             auto r = resolve_path(root, "local/race/sub");
+            check_upload_target(r, true);
             const auto& dest = r.target();
             staging_dir staging(dest.dir.get());
-            auto staged = staging.make_dir("new", 0755);
+            auto staged = staging.make_dir(staged_name, 0755);
             ::close(::openat(staged.get(), "x", O_CREAT | O_WRONLY, 0644));
-            apply_ownership(
-                staging.fd(), "new",
-                dest.exists() ? ownership_of(dest) : ownership_in(dest.dir.get(), 0755));
-            auto folder =
-                dest.missing.empty() ? unique_fd(::dup(dest.dir.get())) : open_parent(root, dest);
-            if (dest.exists()) {
-              unique_fd old(
-                  ::openat(folder.get(), dest.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW));
-              if (old) merge_links(old.get(), staged.get());
-            }
-            swap_into_place(staging.fd(), "new", folder.get(), dest.name, true, "old");
+            apply_ownership(staging.fd(), staged_name, upload_ownership(dest, true));
+            place_upload(root, dest, staging, true, false);
             break;
           }
           default: {  // emptying a folder
             auto r = resolve_path(root, "local/race/sub");
             if (!r.is_dir()) break;
-            const auto& victim = r.target();
-            staging_dir staging(victim.dir.get());
-            staging.make_dir("empty", 0700);
-            apply_ownership(staging.fd(), "empty", ownership_of(victim));
-            swap_into_place(staging.fd(), "empty", victim.dir.get(), victim.name, true, "old");
+            pending_delete removal(r, true);
+            removal.apply();
           }
         }
         ++ok[std::to_string(i % 5)];
-      } catch (const http_error& e) {
-        BOOST_REQUIRE_MESSAGE(e.status() < 500, e.what());
+      } catch (const file_error& e) {  // refused (a 4xx), never a failure (5xx)
+        BOOST_REQUIRE_MESSAGE(e.kind() != file_errc::internal && e.kind() != file_errc::no_space,
+                              e.what());
       }
     }
     BOOST_TEST_MESSAGE("flips: " << flip.flips());

@@ -1,4 +1,4 @@
-#include "adapters/http/devtools_pipe.hpp"
+#include "iis/inspect/devtools_pipe.hpp"
 
 #include <poll.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-namespace nomad_iis::http {
+namespace nomad_iis::inspect {
 namespace {
 
 /// One message holds at most a 4096x4096 PNG in base64 and then some.
@@ -159,4 +159,4 @@ void devtools_pipe::write_all(const std::string& text) {
   }
 }
 
-}  // namespace nomad_iis::http
+}  // namespace nomad_iis::inspect

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "adapters/http/http_error.hpp"
 #include "common/beneath.hpp"
+#include "iis/files/file_error.hpp"
 
-namespace nomad_iis::http {
+namespace nomad_iis::files {
 
 class scoped_temp_dir {
  public:
@@ -20,7 +20,7 @@ class scoped_temp_dir {
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
     if (!::mkdtemp(buf.data()))
-      throw http_error(500, "internal", "cannot create a temporary directory");
+      throw internal_error("internal", "cannot create a temporary directory");
     path_ = buf.data();
     base_ = open_directory(base);
     name_ = path_.substr(path_.rfind('/') + 1);
@@ -39,4 +39,4 @@ class scoped_temp_dir {
   std::string name_;
 };
 
-}  // namespace nomad_iis::http
+}  // namespace nomad_iis::files

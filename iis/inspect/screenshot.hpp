@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "adapters/http/browser_home.hpp"
+#include "iis/inspect/browser_home.hpp"
 
-namespace nomad_iis::http {
+namespace nomad_iis::inspect {
 
 /// The account browsers run as, created on first use; nullopt when the
 /// plugin is not root (the browser then runs as the plugin's user). Throws
@@ -37,11 +37,13 @@ std::string screenshot_url(const screenshot_request& req);
 std::vector<std::string> chromium_args(const screenshot_request& req,
                                        const std::string& profile_dir);
 
-/// Takes the screenshot and returns the PNG bytes. Throws http_error (504 on
-/// timeout, 502 when the browser or the page fails, 503 when it is missing).
+/// Takes the screenshot and returns the PNG bytes. Throws inspect_error
+/// (timeout; failed when the browser or the page fails; unavailable when it
+/// is missing).
 std::string take_screenshot(const screenshot_request& req);
 
-/// Checks and normalises the `path` query value ("" -> "/"); throws 400.
+/// Checks and normalises the `path` query value ("" -> "/"); throws
+/// inspect_error bad_request.
 std::string screenshot_path(const std::string& raw);
 
-}  // namespace nomad_iis::http
+}  // namespace nomad_iis::inspect

@@ -9,10 +9,10 @@
 
 #include <string>
 
-#include "adapters/http/task_tree.hpp"
 #include "common/unique_fd.hpp"
+#include "iis/files/task_tree.hpp"
 
-namespace nomad_iis::http {
+namespace nomad_iis::files {
 
 /// Whether `id` is the staging folder of a change in progress.
 bool is_live_staging(const file_id& id);
@@ -74,7 +74,7 @@ void apply_ownership(int dir_fd, const std::string& name, const ownership& own);
 /// there is exchanged atomically (renameat2 RENAME_EXCHANGE), so `staged`
 /// then holds the old entry; where the filesystem cannot exchange, the old
 /// entry is first moved to `aside` in staging. The old entry must be a
-/// folder when `expect_dir`, else a non-folder, and never a symlink: 409
+/// folder when `expect_dir`, else a non-folder, and never a symlink: conflict
 /// type_changed otherwise.
 void swap_into_place(int staging_fd, const std::string& staged, int dir_fd, const std::string& name,
                      bool expect_dir, const std::string& aside);
@@ -84,4 +84,4 @@ void swap_into_place(int staging_fd, const std::string& staged, int dir_fd, cons
 /// tree of a non-clean upload, staged files taking precedence.
 void merge_links(int old_fd, int staged_fd);
 
-}  // namespace nomad_iis::http
+}  // namespace nomad_iis::files

@@ -1,4 +1,4 @@
-#include "adapters/http/browser_home.hpp"
+#include "iis/inspect/browser_home.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,10 +9,10 @@
 #include <cstring>
 #include <vector>
 
-#include "adapters/http/http_error.hpp"
 #include "common/beneath.hpp"
+#include "iis/inspect/inspect_error.hpp"
 
-namespace nomad_iis::http {
+namespace nomad_iis::inspect {
 namespace {
 
 /// WebRTC sends UDP (STUN) to any address past the proxy unless the profile
@@ -23,8 +23,8 @@ constexpr std::string_view preferences =
     R"("multiple_routes_enabled":false,"nonproxied_udp_enabled":false}})";
 
 [[noreturn]] void fail(const std::string& what) {
-  throw http_error(
-      500, "internal",
+  throw inspect_error(
+      inspect_errc::internal, "internal",
       "cannot prepare the browser's directory (" + what + "): " + std::strerror(errno));
 }
 
@@ -92,4 +92,4 @@ void browser_home::create_home(const std::optional<run_as>& user) {
     if (::fchown(fd, user->uid, user->gid) != 0) fail("chown to the browser's user");
 }
 
-}  // namespace nomad_iis::http
+}  // namespace nomad_iis::inspect

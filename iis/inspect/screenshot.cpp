@@ -1,20 +1,22 @@
-#include "adapters/http/screenshot.hpp"
+#include "iis/inspect/screenshot.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <sstream>
+#include <climits>
+#include <memory>
+#include <stdexcept>
 
-#include <Poco/Base64Decoder.h>
+#include <openssl/evp.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "adapters/http/browser_home.hpp"
-#include "adapters/http/devtools_pipe.hpp"
-#include "adapters/http/http_error.hpp"
+#include "iis/inspect/browser_home.hpp"
+#include "iis/inspect/devtools_pipe.hpp"
+#include "iis/inspect/inspect_error.hpp"
 #include "iis/process.hpp"
 
-namespace nomad_iis::http {
+namespace nomad_iis::inspect {
 namespace {
 
 /// A proxy name that never resolves (see network_args).
@@ -132,7 +134,8 @@ std::string capture(devtools_pipe& cdp, const screenshot_request& req) {
                       }),
                       session);
   if (auto error = member(nav, "errorText"); !error.empty())
-    throw http_error(502, "screenshot_failed", "the page did not load: " + error);
+    throw inspect_error(inspect_errc::failed, "screenshot_failed",
+                        "the page did not load: " + error);
   cdp.wait_event("Page.loadEventFired", session, devtools_pipe::clock::time_point::max());
   for (int attempt = 1; attempt <= capture_attempts; ++attempt) {
     try {
@@ -145,16 +148,35 @@ std::string capture(devtools_pipe& cdp, const screenshot_request& req) {
     cdp.wait_event("Page.loadEventFired", session,
                    devtools_pipe::clock::now() + capture_retry_wait);
   }
-  throw http_error(502, "screenshot_failed", "the browser did not capture the page");
+  throw inspect_error(inspect_errc::failed, "screenshot_failed",
+                      "the browser did not capture the page");
+}
+
+/// Base64 as DevTools sends it (OpenSSL's decoder: padding, no line breaks
+/// needed). Malformed text is a plain runtime_error, an internal error.
+std::string decode_base64(const std::string& text) {
+  std::unique_ptr<EVP_ENCODE_CTX, void (*)(EVP_ENCODE_CTX*)> ctx(EVP_ENCODE_CTX_new(),
+                                                                 EVP_ENCODE_CTX_free);
+  if (!ctx || text.size() > static_cast<std::size_t>(INT_MAX))
+    throw std::runtime_error("cannot decode the browser's image");
+  std::string bytes(text.size() / 4 * 3 + 3, '\0');
+  auto* out = reinterpret_cast<unsigned char*>(bytes.data());
+  int used = 0, tail = 0;
+  EVP_DecodeInit(ctx.get());
+  if (EVP_DecodeUpdate(ctx.get(), out, &used, reinterpret_cast<const unsigned char*>(text.data()),
+                       static_cast<int>(text.size())) < 0 ||
+      EVP_DecodeFinal(ctx.get(), out + used, &tail) < 0)
+    throw std::runtime_error("the browser's image is not base64");
+  bytes.resize(static_cast<std::size_t>(used + tail));
+  return bytes;
 }
 
 std::string decode_png(const std::string& base64) {
-  std::istringstream in(base64);
-  Poco::Base64Decoder decoder(in);
-  std::string bytes((std::istreambuf_iterator<char>(decoder)), std::istreambuf_iterator<char>());
+  const std::string bytes = decode_base64(base64);
   static const std::string magic("\x89PNG\r\n\x1a\n", 8);
   if (bytes.compare(0, magic.size(), magic) != 0)
-    throw http_error(502, "screenshot_failed", "the browser produced no PNG image");
+    throw inspect_error(inspect_errc::failed, "screenshot_failed",
+                        "the browser produced no PNG image");
   return bytes;
 }
 
@@ -167,7 +189,7 @@ struct pipe_pair {
 pipe_pair make_pipe(bool browser_reads) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0)
-    throw http_error(500, "internal", "cannot create a pipe for the browser");
+    throw inspect_error(inspect_errc::internal, "internal", "cannot create a pipe for the browser");
   unique_fd r(fds[0]), w(fds[1]);
   return browser_reads ? pipe_pair{std::move(w), std::move(r)}
                        : pipe_pair{std::move(r), std::move(w)};
@@ -199,8 +221,8 @@ std::string run_browser(const screenshot_request& req, const browser_home& home)
   try {
     browser = iis::spawn_child(r);
   } catch (const std::exception& e) {
-    throw http_error(503, "screenshots_unavailable",
-                     "cannot start " + req.chromium_path + ": " + e.what());
+    throw inspect_error(inspect_errc::unavailable, "screenshots_unavailable",
+                        "cannot start " + req.chromium_path + ": " + e.what());
   }
   commands.theirs.reset();
   answers.theirs.reset();
@@ -209,15 +231,16 @@ std::string run_browser(const screenshot_request& req, const browser_home& home)
   try {
     return capture(cdp, req);
   } catch (const devtools_timeout&) {
-    throw http_error(504, "screenshot_timeout", "the browser did not finish in time");
+    throw inspect_error(inspect_errc::timeout, "screenshot_timeout",
+                        "the browser did not finish in time");
   } catch (const devtools_closed& e) {
     const auto ended = browser.wait_until(devtools_pipe::clock::now() + std::chrono::seconds(1));
-    throw http_error(502, "screenshot_failed",
-                     std::string(e.what()) + " (" +
-                         (ended ? "ended with " + iis::describe(*ended) : "still running") +
-                         "): " + home.stderr_tail(300));
+    throw inspect_error(inspect_errc::failed, "screenshot_failed",
+                        std::string(e.what()) + " (" +
+                            (ended ? "ended with " + iis::describe(*ended) : "still running") +
+                            "): " + home.stderr_tail(300));
   } catch (const devtools_error& e) {
-    throw http_error(502, "screenshot_failed", e.what());
+    throw inspect_error(inspect_errc::failed, "screenshot_failed", e.what());
   }
 }
 
@@ -226,12 +249,16 @@ std::string run_browser(const screenshot_request& req, const browser_home& home)
 std::string screenshot_path(const std::string& raw) {
   std::string p = raw.empty() ? "/" : raw;
   if (p.front() != '/') p = "/" + p;
-  if (p.size() > 2048) throw bad_request("bad_request", "the screenshot path is too long");
+  if (p.size() > 2048)
+    throw inspect_error(inspect_errc::bad_request, "bad_request",
+                        "the screenshot path is too long");
   for (unsigned char c : p)
     if (c < 0x21 || c == 0x7f || c == '\\')
-      throw bad_request("bad_request", "the screenshot path holds an invalid character");
+      throw inspect_error(inspect_errc::bad_request, "bad_request",
+                          "the screenshot path holds an invalid character");
   if (p.size() > 1 && p[1] == '/')
-    throw bad_request("bad_request", "the screenshot path must be a path, not a URL");
+    throw inspect_error(inspect_errc::bad_request, "bad_request",
+                        "the screenshot path must be a path, not a URL");
   return p;
 }
 
@@ -261,13 +288,14 @@ std::vector<std::string> chromium_args(const screenshot_request& req,
 
 std::string take_screenshot(const screenshot_request& req) {
   if (::access(req.chromium_path.c_str(), X_OK) != 0)
-    throw http_error(503, "screenshots_unavailable",
-                     "Chromium is not installed at " + req.chromium_path);
+    throw inspect_error(inspect_errc::unavailable, "screenshots_unavailable",
+                        "Chromium is not installed at " + req.chromium_path);
   // Chromium refuses root without --no-sandbox, and must never run so.
   if (::geteuid() == 0 && (!req.user || req.user->uid == 0))
-    throw http_error(503, "screenshots_unavailable", "no unprivileged user to run the browser as");
+    throw inspect_error(inspect_errc::unavailable, "screenshots_unavailable",
+                        "no unprivileged user to run the browser as");
   browser_home home(req.user);
   return decode_png(run_browser(req, home));
 }
 
-}  // namespace nomad_iis::http
+}  // namespace nomad_iis::inspect

@@ -7,13 +7,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "adapters/http/http_error.hpp"
-#include "adapters/http/remove.hpp"
-#include "adapters/http/swap.hpp"
 #include "common/beneath.hpp"
+#include "iis/files/file_error.hpp"
+#include "iis/files/remove.hpp"
+#include "iis/files/swap.hpp"
 #include "tests/http/test_util.hpp"
 
-using namespace nomad_iis::http;
+using namespace nomad_iis::files;
 using namespace nomad_iis::http::test;
 using nomad_iis::open_directory;
 using nomad_iis::unique_fd;
@@ -87,8 +87,8 @@ BOOST_AUTO_TEST_CASE(staging_dir_is_beside_the_target_and_removed) {
     BOOST_TEST(::write(f.get(), "abc", 3) == 3);
     // Created exclusively, never through a link.
     BOOST_REQUIRE(::symlinkat((t / "outside").c_str(), s.fd(), "link") == 0);
-    BOOST_CHECK_THROW(s.create_file("link", 0644), http_error);
-    BOOST_CHECK_THROW(s.create_file("data", 0644), http_error);
+    BOOST_CHECK_THROW(s.create_file("link", 0644), file_error);
+    BOOST_CHECK_THROW(s.create_file("data", 0644), file_error);
   }
   BOOST_TEST(staging_names(t / "site/local").empty());
   BOOST_TEST(!std::filesystem::exists(t / "outside"));
@@ -148,9 +148,9 @@ BOOST_AUTO_TEST_CASE(swap_refuses_a_changed_type_and_links) {
   auto dir = open_directory(t / "dir");
   staging_dir s(dir.get());
   s.make_dir("new", 0755);
-  BOOST_CHECK_THROW(swap_into_place(s.fd(), "new", dir.get(), "target", true, "aside"), http_error);
+  BOOST_CHECK_THROW(swap_into_place(s.fd(), "new", dir.get(), "target", true, "aside"), file_error);
   write_file(t / "dir/file", "x");
-  BOOST_CHECK_THROW(swap_into_place(s.fd(), "new", dir.get(), "file", true, "aside"), http_error);
+  BOOST_CHECK_THROW(swap_into_place(s.fd(), "new", dir.get(), "file", true, "aside"), file_error);
   BOOST_TEST(read_file(t / "outside/x") == "outside");
   BOOST_TEST(std::filesystem::is_symlink(t / "dir/target"));
 }

@@ -1,0 +1,21 @@
+#include "iis/inspect/inspect_error.hpp"
+
+namespace nomad_iis::inspect {
+
+const char* to_string(inspect_errc kind) {
+  switch (kind) {
+    case inspect_errc::bad_request:
+      return "bad_request";
+    case inspect_errc::failed:
+      return "failed";
+    case inspect_errc::unavailable:
+      return "unavailable";
+    case inspect_errc::timeout:
+      return "timeout";
+    case inspect_errc::internal:
+      return "internal";
+  }
+  return "internal";
+}
+
+}  // namespace nomad_iis::inspect
