@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "iis/files/file_error.hpp"
-#include "iis/files/folder_zip.hpp"
+#include "iis/files/folder_zip_stream.hpp"
 #include "iis/files/remove.hpp"
 #include "iis/files/staged_upload.hpp"
 #include "iis/files/swap.hpp"
@@ -75,7 +75,7 @@ struct upload_job::state {
   resolved_path target;
   ownership own;
   std::unique_ptr<staging_dir> staging;
-  unique_fd file;
+  unique_fd file;  ///< the staged file, or the folder a zip is extracted into
   std::unique_ptr<zip_extractor> zip;
   std::uint64_t received = 0;
   std::uint64_t files = 0;
@@ -95,9 +95,9 @@ void upload_job::prepare() {
   s->own = upload_ownership(dest, options_.is_zip);
   s->staging = std::make_unique<staging_dir>(dest.dir.get());
   if (options_.is_zip) {
-    unique_fd folder = s->staging->make_dir(staged_name, 0755);
-    apply_acls(folder.get(), s->own);  // before extraction: entries inherit its default ACL
-    s->zip = std::make_unique<zip_extractor>(std::move(folder), options_.limits);
+    s->file = s->staging->make_dir(staged_name, 0755);
+    apply_acls(s->file.get(), s->own);  // before extraction: entries inherit its default ACL
+    s->zip = std::make_unique<zip_extractor>(s->file.get(), options_.limits);
   } else {
     s->file = s->staging->create_file(staged_name, 0600);
   }
@@ -127,8 +127,8 @@ void upload_job::finish() {
     s.zip.reset();
   } else {
     s.files = 1;
-    s.file.reset();
   }
+  s.file.reset();
   apply_ownership(s.staging->fd(), staged_name, s.own);
 }
 
@@ -190,7 +190,8 @@ void delete_job::release() {
 struct download_job::state {
   std::unique_ptr<task_root> root;
   std::optional<file_reader> file;
-  std::unique_ptr<folder_zip> zip;
+  unique_fd folder;
+  std::unique_ptr<folder_zip_stream> zip;
 };
 
 download_job::download_job(file_target target, std::string task_name)
@@ -206,7 +207,11 @@ download_head download_job::open() {
   download_head head;
   const auto name = target.is_root() ? task_name_ : basename_of(target.relative);
   if (target.is_dir()) {
-    s->zip = std::make_unique<folder_zip>(open_folder(target.target()), s->root.get());
+    s->folder = open_folder(target.target());
+    s->zip = std::make_unique<folder_zip_stream>(
+        [dir = s->folder.get(), root = s->root.get()](const folder_visitor& visit) {
+          walk_folder_files(dir, root, visit);
+        });
     head.is_zip = true;
     head.filename = name + ".zip";
   } else {

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "common/unique_fd.hpp"
-#include "iis/files/zip_limits.hpp"
+#include "iis/files/zip_extractor.hpp"
 
 namespace nomad_iis::files {
 
@@ -57,8 +57,6 @@ class file_reader {
   std::uint64_t size_;
   std::uint64_t left_;
 };
-
-class task_paths;
 
 class upload_job {
  public:
