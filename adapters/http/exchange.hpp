@@ -50,6 +50,8 @@ struct body_piece {
   bool failed = false;
 };
 
+/// Every completion is called exactly once, also when the connection closes
+/// or the server stops meanwhile (then with failure).
 class exchange {
  public:
   virtual ~exchange() = default;
@@ -66,6 +68,8 @@ class exchange {
   /// Cuts the connection: a client told nothing else learns the response
   /// is incomplete.
   virtual void abort() = 0;
+  /// Whether the connection is closed (the client went, or the server stopped).
+  virtual bool gone() const = 0;
 };
 
 /// Where the server hands each request; called on an I/O thread.

@@ -38,11 +38,6 @@ using files::upload_job;
 /// The most of a body read per message round.
 constexpr std::size_t block_size = 1 << 20;
 
-std::string basename_of(const std::string& rel) {
-  auto slash = rel.rfind('/');
-  return slash == std::string::npos ? rel : rel.substr(slash + 1);
-}
-
 std::string upload_json(const files::upload_outcome& r) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
@@ -88,6 +83,16 @@ void under_lease(request_actor* self, std::string path, bool stop_pools, Work wo
           [self](caf::error& err) { answer_error(self, err); });
 }
 
+/// Removes what the change moved aside (the replaced tree) on a worker,
+/// then answers: when the client hears "done", the old content is gone.
+template <class Job>
+void answer_after_release(request_actor* self, std::shared_ptr<Job> job, std::string body) {
+  off_thread<caf::unit_t>(self, self->state.ctx->workers, [job] { job->release(); },
+                          [self, body = std::move(body)](job_result<caf::unit_t>) mutable {
+                            answer_json(self, std::move(body));
+                          });
+}
+
 // ---- DELETE ----
 
 void remove(request_actor* self, std::shared_ptr<delete_job> job) {
@@ -97,8 +102,7 @@ void remove(request_actor* self, std::shared_ptr<delete_job> job) {
         under_lease(
             self, job->lease_path(), false, [job] { job->apply(); },
             [self, job](std::vector<std::string>) {
-              answer_json(self, "{}");
-              release_on_worker(self, [job] { job->release(); });
+              answer_after_release(self, job, "{}");
             });
       });
 }
@@ -134,8 +138,7 @@ void finish_upload(request_actor* self, std::shared_ptr<upload_job> job) {
             [self, job](std::vector<std::string> stopped) {
               auto outcome = job->outcome();
               outcome.stopped_pools = std::move(stopped);
-              answer_json(self, upload_json(outcome));
-              release_on_worker(self, [job] { job->release(); });
+              answer_after_release(self, job, upload_json(outcome));
             });
       });
 }

@@ -96,6 +96,14 @@ std::optional<std::size_t> header_block_end(std::string_view bytes) {
   return std::nullopt;
 }
 
+std::string_view request_version(std::string_view head) {
+  head.remove_prefix(leading_line_breaks(head));
+  auto line = head.substr(0, head.find('\n'));
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  const auto space = line.rfind(' ');
+  return space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
+}
+
 std::optional<std::string> header_lines_problem(std::string_view head) {
   head.remove_prefix(leading_line_breaks(head));
   bool request_line = true;

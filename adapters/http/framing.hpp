@@ -17,6 +17,10 @@ namespace nomad_iis::http {
 /// its empty line), or nullopt while it is incomplete.
 std::optional<std::size_t> header_block_end(std::string_view bytes);
 
+/// The version token of a header block's request line ("HTTP/1.1"; what
+/// follows the target, whatever it is).
+std::string_view request_version(std::string_view head);
+
 /// What is wrong with the lines of a complete header block (request line
 /// first): folded lines, lines without a colon, header names that are not
 /// RFC 9110 tokens (whitespace before the colon), control characters in

@@ -2,8 +2,7 @@
 
 #include <sstream>
 
-#include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/HTTPServerResponse.h>
+#include <boost/beast/http.hpp>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -21,34 +20,16 @@ std::string error_json(std::string_view code, std::string_view message) {
   return buf.GetString();
 }
 
-void send_error(Poco::Net::HTTPServerResponse& response, int status, std::string_view code,
-                std::string_view message, const std::string& allow) {
-  if (response.sent()) return;
-  response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
-  if (!allow.empty()) response.set("Allow", allow);
-  if (status == 401) response.set("WWW-Authenticate", "Bearer");
-  send_json(response, error_json(code, message), status);
-}
-
 std::string error_response_text(int status, std::string_view code, std::string_view message) {
-  Poco::Net::HTTPResponse response(Poco::Net::HTTPMessage::HTTP_1_1,
-                                   static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
-  const auto body = error_json(code, message);
-  response.setKeepAlive(false);
-  response.setContentType("application/json; charset=utf-8");
-  response.setContentLength(static_cast<std::streamsize>(body.size()));
+  namespace bhttp = boost::beast::http;
+  bhttp::response<bhttp::string_body> res(static_cast<bhttp::status>(status), 11);
+  res.set(bhttp::field::content_type, "application/json; charset=utf-8");
+  res.keep_alive(false);
+  res.body() = error_json(code, message);
+  res.prepare_payload();
   std::ostringstream out;
-  response.write(out);
-  out << body;
+  out << res;
   return std::move(out).str();
-}
-
-void send_json(Poco::Net::HTTPServerResponse& response, const std::string& body, int status) {
-  response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
-  response.setContentType("application/json; charset=utf-8");
-  response.setChunkedTransferEncoding(false);
-  response.setContentLength(static_cast<std::streamsize>(body.size()));
-  response.sendBuffer(body.data(), body.size());
 }
 
 }  // namespace nomad_iis::http

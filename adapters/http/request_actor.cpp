@@ -12,11 +12,13 @@
 #include <Poco/URI.h>
 
 #include "actors/timeouts.hpp"
+#include "adapters/http/error_status.hpp"
 #include "adapters/http/http_error.hpp"
 #include "adapters/http/json_errors.hpp"
 #include "adapters/http/views.hpp"
 #include "common/logging.hpp"
 #include "iis/files/file_error.hpp"
+#include "iis/inspect/inspect_error.hpp"
 #include "messages/error.hpp"
 #include "messages/type_ids.hpp"
 
@@ -41,28 +43,6 @@ capability capability_for(route_id id) {
     default:
       return capability::filesystem_access;
   }
-}
-
-int status_of(files::file_errc kind) {
-  switch (kind) {
-    case files::file_errc::bad_request:
-      return 400;
-    case files::file_errc::forbidden:
-      return 403;
-    case files::file_errc::not_found:
-      return 404;
-    case files::file_errc::conflict:
-      return 409;
-    case files::file_errc::length_required:
-      return 411;
-    case files::file_errc::too_large:
-      return 413;
-    case files::file_errc::no_space:
-      return 507;
-    case files::file_errc::internal:
-      return 500;
-  }
-  return 500;
 }
 
 void log_request(request_actor* self, int status, const std::string& error) {
@@ -220,6 +200,9 @@ void route(request_actor* self) {
   with_task(self);
 }
 
+/// How often a request waiting for a slot looks again.
+constexpr auto slot_pause = std::chrono::milliseconds(50);
+
 }  // namespace
 
 std::string query_value(const request_state& st, const std::string& name,
@@ -287,7 +270,11 @@ void answer_failure(request_actor* self, std::exception_ptr e) {
     code = err.code();
     message = err.what();
   } catch (const files::file_error& err) {
-    status = status_of(err.kind());
+    status = http_status(err.kind());
+    code = err.code();
+    message = err.what();
+  } catch (const inspect::inspect_error& err) {
+    status = http_status(err.kind());
     code = err.code();
     message = err.what();
   } catch (const std::exception& err) {
@@ -317,13 +304,13 @@ void with_status(request_actor* self, std::function<void(msg::site_status)> next
 
 void take_slot(request_actor* self, limiter& gate, std::int64_t limit,
                std::chrono::milliseconds wait, std::function<void(bool)> granted) {
-  constexpr auto pause = std::chrono::milliseconds(50);
+  if (self->state.ex->gone()) return self->quit();  // nobody waits for the answer
   if (gate.try_acquire(limit)) return granted(true);
   if (wait <= std::chrono::milliseconds::zero()) return granted(false);
   self->state.on_look_again = [self, &gate, limit, wait, granted = std::move(granted)] {
-    take_slot(self, gate, limit, wait - pause, granted);
+    take_slot(self, gate, limit, wait - slot_pause, granted);
   };
-  self->delayed_send(self, pause, look_again{});
+  self->delayed_send(self, slot_pause, look_again{});
 }
 
 caf::behavior request_behavior(request_actor* self, std::shared_ptr<api_context> ctx,

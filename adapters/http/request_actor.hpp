@@ -12,10 +12,12 @@
 #include <string>
 
 #include <caf/actor.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "adapters/http/api_context.hpp"
 #include "adapters/http/exchange.hpp"
+#include "adapters/http/limiter.hpp"
 #include "adapters/http/router.hpp"
 #include "messages/management.hpp"
 

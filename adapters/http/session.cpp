@@ -1,6 +1,8 @@
 #include "adapters/http/session.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
@@ -40,10 +42,7 @@ class session_registry {
     open_[c.get()] = c;
     return true;
   }
-  bool closed() {
-    std::lock_guard lock(mutex_);
-    return closed_;
-  }
+  bool closed() const { return closed_; }
   void remove(closable* c) {
     std::lock_guard lock(mutex_);
     open_.erase(c);
@@ -61,7 +60,7 @@ class session_registry {
 
  private:
   std::mutex mutex_;
-  bool closed_ = false;
+  std::atomic<bool> closed_{false};
   std::unordered_map<closable*, std::weak_ptr<closable>> open_;
 };
 
@@ -103,12 +102,23 @@ std::optional<refusal> limit_problem(const bhttp::request_header<>& head, const 
     if (field.value().size() > l.max_field_value)
       return refusal{431, "headers_too_large", unreadable + "Field value too long" + limits};
   }
-  const unsigned major = head.version() / 10, minor = head.version() % 10;
-  if (major != 1)
-    return refusal{505, "http_version_not_supported",
-                   "HTTP version HTTP/" + std::to_string(major) + "." + std::to_string(minor) +
-                       " is not supported; use HTTP/1.1"};
   return std::nullopt;
+}
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+/// HTTP/1.x only: another version is 505, anything else is not HTTP.
+std::optional<refusal> version_problem(std::string_view version) {
+  const std::string shown(version.substr(0, 32));
+  if (version.size() == 8 && version.substr(0, 5) == "HTTP/" && is_digit(version[5]) &&
+      version[6] == '.' && is_digit(version[7])) {
+    if (version[5] == '1') return std::nullopt;
+    return refusal{505, "http_version_not_supported",
+                   "HTTP version " + shown + " is not supported; use HTTP/1.1"};
+  }
+  return refusal{400, "bad_request", unreadable + "not an HTTP request (version " + shown + ")"};
 }
 
 /// What Beast's parser refused, in the API's words.
@@ -161,16 +171,19 @@ class session : public exchange,
   }
 
   void read_body(std::size_t max, std::function<void(body_piece)> done) override {
+    if (gone()) return done({"", false, true});
     run([this, max, done = std::move(done)]() mutable { next_body(max, std::move(done)); });
   }
 
   void start_stream(stream_head head, std::function<void(bool)> done) override {
+    if (gone()) return done(false);
     run([this, head = std::move(head), done = std::move(done)]() mutable {
       begin_stream(std::move(head), std::move(done));
     });
   }
 
   void write_chunk(std::string bytes, std::function<void(bool)> done) override {
+    if (gone()) return done(false);
     run([this, bytes = std::move(bytes), done = std::move(done)]() mutable {
       chunk(std::move(bytes), std::move(done));
     });
@@ -183,6 +196,8 @@ class session : public exchange,
   void abort() override {
     run([this] { close(); });
   }
+
+  bool gone() const override { return gone_ || registry_->closed(); }
 
   void close_from_outside() override {
     asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->close(); });
@@ -256,11 +271,12 @@ class session : public exchange,
     disarm();
     head_started_ = false;
     const auto raw = pending().substr(0, end);
+    if (auto problem = version_problem(request_version(raw))) return refuse(std::move(*problem));
     if (auto problem = header_lines_problem(raw)) return refuse({400, "bad_request", *problem});
     if (auto problem = framing_problem(raw)) return refuse({400, "bad_request", *problem});
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(end + 1));
-    parser_->body_limit(boost::none);  // the API enforces its own limits
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());  // the API has its own
     beast::error_code ec;
     const auto used = parser_->put(asio::buffer(raw.data(), raw.size()), ec);
     if (ec) return refuse(parse_refusal(ec));
@@ -448,6 +464,7 @@ class session : public exchange,
   void close() {
     if (closed_) return;
     closed_ = true;
+    gone_ = true;
     disarm();
     beast::error_code ignored;
     socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -478,6 +495,8 @@ class session : public exchange,
   bool continue_pending_ = false;
   bool body_failed_ = false;
   bool closed_ = false;
+  /// closed_ for other threads.
+  std::atomic<bool> gone_{false};
 };
 
 }  // namespace

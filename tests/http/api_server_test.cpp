@@ -82,12 +82,15 @@ bool eventually(F done, std::chrono::milliseconds limit = 10s) {
   return true;
 }
 
-/// Staging folders left anywhere below `dir`.
+/// Staging folders left anywhere below `dir` (-1 while they are being
+/// removed under the walk).
 int staging_left(const fs::path& dir) {
   int n = 0;
-  for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.path().filename().string().rfind(".nomad-iis-staging-", 0) == 0) ++n;
-  return n;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(dir, ec), end;
+  for (; !ec && it != end; it.increment(ec))
+    if (it->path().filename().string().rfind(".nomad-iis-staging-", 0) == 0) ++n;
+  return ec ? -1 : n;
 }
 
 /// A blocking HTTP client connection for the test's own thread.
@@ -149,6 +152,7 @@ struct api_fixture {
   fs::path alloc_dir;
   std::string task_id = "alloc1/web/1000";
   std::string api;  ///< "/api/v1/allocs/alloc1/web"
+  bool started = false;
 
   api_fixture() {
     configure_actor_system(cfg);
@@ -163,6 +167,7 @@ struct api_fixture {
     driver.data_dir = (alloc_dir / "data").string();
     driver.placeholder_app_path.clear();
     driver.directory_security = false;
+    driver.allowed_apppool_identities = {"ApplicationPoolIdentity", "NetworkService"};
     caf::anon_send(actors.supervisor, msg::set_driver_config{driver, true});
     ctx = http::make_api_context(*sys, actors.supervisor, http::authenticator("", ""));
     ctx->set_driver(driver);
@@ -175,6 +180,11 @@ struct api_fixture {
 
   ~api_fixture() {
     server->stop();
+    if (started) {
+      caf::scoped_actor self{*sys};
+      self->request(actors.supervisor, 60s, msg::destroy_task{task_id, true})
+          .receive([] {}, [](caf::error&) {});
+    }
     for (const auto& a : {actors.fingerprinter, actors.hub, actors.supervisor, actors.workers,
                           ctx->workers, ctx->tools})
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
@@ -197,18 +207,19 @@ struct api_fixture {
     task.alloc_dir = alloc_dir.string();
     task.stdout_path = "/dev/null";
     task.stderr_path = "/dev/null";
-    task.ports.push_back({"httplabel", 23456, "127.0.0.1"});
+    task.ports.push_back({"httplabel", 23456, 0, "127.0.0.1"});
     auto config = test::sample_config(
         {{"start_mode", "AlwaysRunning"}, {"shutdown_time_limit", shutdown_limit}});
     caf::scoped_actor self{*sys};
-    auto started = std::async(std::launch::async, [&] { starts->next()(std::nullopt); });
+    auto front = std::async(std::launch::async, [&] { starts->next()(std::nullopt); });
     bool ok = false;
     std::string why;
     self->request(actors.supervisor, 30s, msg::start_task{task, config})
         .receive([&](msg::started_task&) { ok = true; },
                  [&](caf::error& e) { why = to_string(e); });
-    started.get();
     BOOST_REQUIRE_MESSAGE(ok, why);
+    front.get();
+    started = true;
   }
 
   void stop_task() {
@@ -266,7 +277,7 @@ BOOST_AUTO_TEST_CASE(five_hundred_slow_requests_hold_no_threads) {
 
   for (auto& c : stops) {
     auto res = c->read();
-    BOOST_TEST(res.result_int() == 200);
+    BOOST_TEST(res.result_int() == 200, res.body());
     BOOST_TEST(res.body().find("\"Stopped\"") != std::string::npos);
   }
   for (auto& c : open) c->close();
@@ -341,7 +352,7 @@ BOOST_AUTO_TEST_CASE(an_upload_a_delete_and_a_stop_task_happen_in_one_order) {
   auto put_result = put_answer.get();
   BOOST_TEST(put_result.result_int() == 200, put_result.body());
   BOOST_TEST(del_answer.result_int() == 200, del_answer.body());
-  BOOST_TEST(std::chrono::steady_clock::now() - del_sent > 1s);  // it waited for the PUT
+  BOOST_TEST((std::chrono::steady_clock::now() - del_sent > 1s));  // it waited for the PUT
   BOOST_TEST(!fs::exists(file));
   launcher->hold_graceful(false);
 
@@ -353,7 +364,7 @@ BOOST_AUTO_TEST_CASE(an_upload_a_delete_and_a_stop_task_happen_in_one_order) {
   std::this_thread::sleep_for(200ms);
   const auto stop_began = std::chrono::steady_clock::now();
   stop_task();
-  BOOST_TEST(std::chrono::steady_clock::now() - stop_began < 5s);
+  BOOST_TEST((std::chrono::steady_clock::now() - stop_began < 5s));
   late.send_raw(body.substr(1000));
   auto after_stop = late.read();
   std::string content;
