@@ -159,6 +159,23 @@ i = zipfile.ZipInfo('link'); i.create_system = 3; i.external_attr = (0o120777 <<
                  "zip entry \"link\": symlink entries are not allowed");
 }
 
+BOOST_AUTO_TEST_CASE(encrypted_and_exotic_entries_are_refused) {
+  temp_dir t;
+  write_file(t / "src/a.txt", "secret content");
+  BOOST_REQUIRE(run("cd '" + t / "src" + "' && zip -q -P password ../enc.zip a.txt") == 0);
+  expect_refused(t / "enc.zip", t / "out", file_errc::bad_request,
+                 "zip entry \"a.txt\": encrypted entries are not supported");
+  // Only stored and deflated entries: libarchive could inflate more, but
+  // every other decompressor is more code on the upload path.
+  make_zip(t / "bz.zip", R"(
+import zipfile
+with zipfile.ZipFile(zip_path, 'w', zipfile.ZIP_BZIP2) as z:
+    z.writestr('b.txt', 'bzip2 ' * 100))",
+           true);
+  expect_refused(t / "bz.zip", t / "out", file_errc::bad_request,
+                 "zip entry \"b.txt\": unsupported compression method bzip");
+}
+
 BOOST_AUTO_TEST_CASE(too_many_entries) {
   temp_dir t;
   make_zip(t / "many.zip", "for i in range(20): z.writestr('f%d' % i, 'x')");
