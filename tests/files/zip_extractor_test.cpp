@@ -362,6 +362,38 @@ open(zip_path, 'wb').write(data[:eocd] + rec + data[eocd:]))",
   expect_refused(t / "junk.zip", t / "out", file_errc::bad_request, "");
 }
 
+BOOST_AUTO_TEST_CASE(data_between_entries_is_refused) {
+  // libarchive's streaming reader steps over bytes that are no local
+  // header; such bytes are refused, whether the central directory counts
+  // them (honest offsets) or not (its offset points at the junk).
+  temp_dir t;
+  for (const bool honest : {true, false}) {
+    BOOST_TEST_CONTEXT((honest ? "offsets count the junk" : "offsets ignore the junk")) {
+      make_zip(t / "gap.zip",
+               R"(
+import io, struct, zipfile
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, 'w') as z:
+    z.writestr('one.txt', 'first entry')
+    z.writestr('two.txt', 'second entry')
+data = bytearray(buf.getvalue())
+second = data.find(b'PK\x03\x04', 1)
+junk = b'JUNK' * 5
+cd = data.find(b'PK\x01\x02')
+cd2 = data.find(b'PK\x01\x02', cd + 1)
+eocd = data.rfind(b'PK\x05\x06')
+if )" + std::string(honest ? "True" : "False") +
+                   R"(:
+    struct.pack_into('<I', data, cd2 + 42, second + len(junk))
+struct.pack_into('<I', data, eocd + 16, cd + len(junk))
+open(zip_path, 'wb').write(bytes(data[:second]) + junk + bytes(data[second:])))",
+               true);
+      expect_refused(t / "gap.zip", t / "out", file_errc::bad_request,
+                     "unexpected data between the entries");
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(zip64_archives_extract) {
   // Python writes zip64 records when forced: the trailer reader takes them.
   temp_dir t;
