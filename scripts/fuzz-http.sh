@@ -119,7 +119,7 @@ fi
 
 if [ -z "$only" ] || [ "$only" = files-zip ]; then
   build files-zip tests/files/fuzz_zip_extractor.cpp iis/files/zip_extractor.cpp \
-    iis/files/zip_trailer.cpp common/fiber.cpp common/beneath.cpp \
+    iis/files/zip_trailer.cpp common/fiber.cpp common/fiber_record.cpp common/beneath.cpp \
     -DBOOST_USE_UCONTEXT -DBOOST_USE_ASAN -larchive
   for chunk in 0 1 7 200; do zip_seeds "$fuzz_dir/files-zip/seed" "$chunk"; done
   zip_dict
