@@ -1,7 +1,7 @@
 // Boost.Context's fiber, ucontext back end (BOOST_USE_UCONTEXT, and
-// BOOST_USE_ASAN under the sanitizers: set for this file by CMake). Only this
-// file includes Boost.Context, so the back end cannot differ between two
-// translation units.
+// BOOST_USE_ASAN under the sanitizers: set by CMake). Only this file and
+// fiber_record.cpp include Boost.Context, so the back end cannot differ
+// between two translation units.
 
 #include "common/fiber.hpp"
 
@@ -21,36 +21,6 @@
 #if !defined(BOOST_USE_UCONTEXT)
 #error "common/fiber.cpp is built with BOOST_USE_UCONTEXT (see common/CMakeLists.txt)"
 #endif
-
-namespace boost::context::detail {
-
-// The ucontext back end keeps each thread's running record in Boost's
-// compiled library (libs/context/src/fiber.cpp). Debian builds that library
-// for the assembly (fcontext) back end only, so the two definitions it would
-// give live here, as Boost writes them: a per-thread record of the thread's
-// own context, made the first time a fiber runs on that thread.
-namespace {
-thread_local fiber_activation_record* current_record = nullptr;
-thread_local std::size_t record_users = 0;
-}  // namespace
-
-fiber_activation_record_initializer::fiber_activation_record_initializer() noexcept {
-  if (record_users++ == 0) current_record = new fiber_activation_record();
-}
-
-fiber_activation_record_initializer::~fiber_activation_record_initializer() {
-  if (--record_users == 0) {
-    delete current_record;
-    current_record = nullptr;
-  }
-}
-
-fiber_activation_record*& fiber_activation_record::current() noexcept {
-  thread_local fiber_activation_record_initializer initializer;
-  return current_record;
-}
-
-}  // namespace boost::context::detail
 
 namespace nomad_iis {
 namespace {

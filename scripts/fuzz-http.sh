@@ -2,6 +2,7 @@
 # Builds and runs the Management API's libFuzzer targets with ASan + UBSan:
 #   tests/http/fuzz_paths.cpp  path decoding and resolution (traversal, symlinks, secrets)
 #   tests/http/fuzz_zip.cpp    guarded zip extraction (zip-slip, links, bombs, malformed)
+#   tests/files/fuzz_zip_extractor.cpp   the same guards, libarchive fed in chunks (files-zip)
 # Standalone on purpose: neither CMake nor CI builds them.
 #
 #   scripts/fuzz-http.sh              each target for 120 s
@@ -9,7 +10,7 @@
 #   scripts/fuzz-http.sh 60 zip       only the zip target
 #   FUZZ_DIR=/tmp/f scripts/fuzz-http.sh   build, corpora and crash files there
 #
-# Needs Debian's clang, libclang-rt-14-dev and libpoco-dev. Crashes are
+# Needs Debian's clang, libclang-rt-14-dev, libpoco-dev and libarchive-dev. Crashes are
 # written as $FUZZ_DIR/<target>/crash-*; the script exits non-zero on one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +36,47 @@ run() {  # name extra-args...
   "$fuzz_dir/$name/fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix="$fuzz_dir/$name/" -print_final_stats=1 "$@" \
     "$fuzz_dir/$name/corpus" "$fuzz_dir/$name/seed"
+}
+
+zip_seeds() {  # dir [chunk]: the seed archives, each after the chunk-size byte if given
+  python3 - "$1" "${2:--1}" <<'PY'
+import io, sys, zipfile
+out, chunk = sys.argv[1], int(sys.argv[2])
+prefix, suffix = (bytes([chunk]), f"-{chunk}") if chunk >= 0 else (b'', '')
+def save(name, build, stream=False):
+    buf = io.BytesIO()
+    target = buf
+    class NoSeek(io.RawIOBase):  # forces data descriptors
+        def writable(self): return True
+        def write(self, b): return buf.write(b)
+    with zipfile.ZipFile(NoSeek() if stream else buf, 'w', zipfile.ZIP_DEFLATED) as z:
+        build(z)
+    open(f"{out}/{name}{suffix}.zip", 'wb').write(prefix + buf.getvalue())
+save('simple', lambda z: (z.writestr('a.txt', 'hello'), z.writestr('d/b.txt', 'x' * 300)))
+save('dirs', lambda z: (z.writestr('d/', ''), z.writestr('d/e/', ''), z.writestr('d/e/f', 'f')))
+save('stored', lambda z: z.writestr(zipfile.ZipInfo('s.bin'), b'\0\1\2' * 50))
+save('streamed', lambda z: (z.writestr('x', 'streamed'), z.writestr('y/z', 'data' * 50)), stream=True)
+def link(z):
+    i = zipfile.ZipInfo('l'); i.create_system = 3; i.external_attr = 0o120777 << 16
+    z.writestr(i, '/etc/passwd')
+save('link', link)
+save('slip', lambda z: z.writestr('../evil', 'e'))
+PY
+}
+
+zip_dict() {  # the zip signatures and name parts the zip targets share
+  cat >"$fuzz_dir/zip.dict" <<'DICT'
+"PK\x03\x04"
+"PK\x01\x02"
+"PK\x05\x06"
+"PK\x07\x08"
+"PK\x06\x06"
+"PK\x06\x07"
+"../"
+"/"
+"\x14\x00"
+"\x08\x00"
+DICT
 }
 
 if [ -z "$only" ] || [ "$only" = paths ]; then
@@ -70,39 +112,16 @@ fi
 
 if [ -z "$only" ] || [ "$only" = zip ]; then
   build zip tests/http/fuzz_zip.cpp adapters/http/zip_extract.cpp common/beneath.cpp
-  python3 - "$fuzz_dir/zip/seed" <<'PY'
-import io, sys, zipfile
-out = sys.argv[1]
-def save(name, build, stream=False):
-    buf = io.BytesIO()
-    target = buf
-    class NoSeek(io.RawIOBase):  # forces data descriptors
-        def writable(self): return True
-        def write(self, b): return buf.write(b)
-    with zipfile.ZipFile(NoSeek() if stream else buf, 'w', zipfile.ZIP_DEFLATED) as z:
-        build(z)
-    open(f"{out}/{name}.zip", 'wb').write(buf.getvalue())
-save('simple', lambda z: (z.writestr('a.txt', 'hello'), z.writestr('d/b.txt', 'x' * 300)))
-save('dirs', lambda z: (z.writestr('d/', ''), z.writestr('d/e/', ''), z.writestr('d/e/f', 'f')))
-save('stored', lambda z: z.writestr(zipfile.ZipInfo('s.bin'), b'\0\1\2' * 50))
-save('streamed', lambda z: (z.writestr('x', 'streamed'), z.writestr('y/z', 'data' * 50)), stream=True)
-def link(z):
-    i = zipfile.ZipInfo('l'); i.create_system = 3; i.external_attr = 0o120777 << 16
-    z.writestr(i, '/etc/passwd')
-save('link', link)
-save('slip', lambda z: z.writestr('../evil', 'e'))
-PY
-  cat >"$fuzz_dir/zip.dict" <<'DICT'
-"PK\x03\x04"
-"PK\x01\x02"
-"PK\x05\x06"
-"PK\x07\x08"
-"PK\x06\x06"
-"PK\x06\x07"
-"../"
-"/"
-"\x14\x00"
-"\x08\x00"
-DICT
+  zip_seeds "$fuzz_dir/zip/seed"
+  zip_dict
   run zip -max_len=4096 -dict="$fuzz_dir/zip.dict"
+fi
+
+if [ -z "$only" ] || [ "$only" = files-zip ]; then
+  build files-zip tests/files/fuzz_zip_extractor.cpp iis/files/zip_extractor.cpp \
+    iis/files/zip_trailer.cpp common/fiber.cpp common/fiber_record.cpp common/beneath.cpp \
+    -DBOOST_USE_UCONTEXT -DBOOST_USE_ASAN -larchive
+  for chunk in 0 1 7 200; do zip_seeds "$fuzz_dir/files-zip/seed" "$chunk"; done
+  zip_dict
+  run files-zip -max_len=4096 -dict="$fuzz_dir/zip.dict"
 fi

@@ -77,13 +77,17 @@ struct folder_zip_stream::impl {
         archive_write_open2(a.get(), this, nullptr, &impl::write_out, nullptr, nullptr) !=
             ARCHIVE_OK)
       throw zip_failed(a.get());
-    walk([&](std::string_view relative, int fd, const struct stat& st) {
-      stop_if_abandoned();
-      add(a.get(), relative, fd, st);
-    });
-    if (archive_write_close(a.get()) != ARCHIVE_OK) {
-      stop_if_abandoned();
-      throw zip_failed(a.get());
+    try {
+      walk([&](std::string_view relative, int fd, const struct stat& st) {
+        stop_if_abandoned();
+        add(a.get(), relative, fd, st);
+      });
+      if (archive_write_close(a.get()) != ARCHIVE_OK) throw zip_failed(a.get());
+    } catch (...) {
+      // archive_write_free still closes the zip, which is the only way it
+      // ends the entry's deflate stream: let that output go nowhere.
+      discard = true;
+      throw;
     }
   }
 
@@ -96,10 +100,7 @@ struct folder_zip_stream::impl {
     archive_entry_set_filetype(e.get(), folder ? AE_IFDIR : AE_IFREG);
     archive_entry_set_perm(e.get(), folder || (st.st_mode & S_IXUSR) != 0 ? 0755 : 0644);
     archive_entry_set_size(e.get(), folder ? 0 : st.st_size);
-    if (archive_write_header(a, e.get()) != ARCHIVE_OK) {
-      stop_if_abandoned();
-      throw zip_failed(a);
-    }
+    if (archive_write_header(a, e.get()) != ARCHIVE_OK) throw zip_failed(a);
     if (!folder) copy(a, fd, static_cast<std::uint64_t>(std::max<off_t>(st.st_size, 0)));
   }
 
@@ -111,22 +112,18 @@ struct folder_zip_stream::impl {
       const auto n = ::read(fd, buf.data(), std::min<std::uint64_t>(size, buf.size()));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return;
-      if (archive_write_data(a, buf.data(), static_cast<std::size_t>(n)) < 0) {
-        stop_if_abandoned();
-        throw zip_failed(a);
-      }
+      if (archive_write_data(a, buf.data(), static_cast<std::size_t>(n)) < 0) throw zip_failed(a);
       stop_if_abandoned();
       size -= static_cast<std::uint64_t>(n);
     }
   }
 
   /// libarchive's output: into the caller's chunk; a full chunk goes out.
+  /// Once abandoned or failed it is dropped: a write error would leave
+  /// libarchive unable to free what the current entry holds.
   static la_ssize_t write_out(archive* a, void* self, const void* data, std::size_t n) noexcept {
     auto& x = *static_cast<impl*>(self);
-    if (x.abandoned || !x.out) {
-      archive_set_error(a, ECANCELED, "the download was abandoned");
-      return ARCHIVE_FATAL;
-    }
+    if (x.abandoned || x.discard || !x.out) return static_cast<la_ssize_t>(n);
     try {
       x.out->append(static_cast<const char*>(data), n);
     } catch (const std::bad_alloc&) {
@@ -141,6 +138,7 @@ struct folder_zip_stream::impl {
   const std::size_t chunk_bytes;
   std::string* out = nullptr;  ///< the caller's chunk, during next()
   bool abandoned = false;
+  bool discard = false;  ///< the body failed: what libarchive still writes goes nowhere
   std::vector<char> buf;
   fiber worker{[this] { run(); }};  ///< last: destroyed first, after ~impl finished it
 };

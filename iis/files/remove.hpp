@@ -28,6 +28,7 @@ class pending_delete {
   /// folder beside it (with an empty folder of the same owner, mode and
   /// ACLs to swap in). Throws file_error. `target` must outlive the object.
   pending_delete(const resolved_path& target, bool empty_only);
+  pending_delete(resolved_path&&, bool) = delete;  ///< it holds the target's descriptors
 
   /// Moves the entry into the staging folder (or swaps the empty folder in).
   /// Throws file_error: not_found when it went meanwhile.

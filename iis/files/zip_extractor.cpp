@@ -207,6 +207,7 @@ struct zip_extractor::impl final : byte_reader {
     }
     archive_entry* entry = nullptr;
     while (true) {
+      watch_signature(static_cast<std::uint64_t>(archive_filter_bytes(a.get(), -1)));
       const int r = archive_read_next_header(a.get(), &entry);
       if (r == ARCHIVE_EOF) {
         // libarchive steps over bytes that are no record while it looks for
@@ -221,7 +222,13 @@ struct zip_extractor::impl final : byte_reader {
         if (r == ARCHIVE_WARN && name) throw refused(name, error_text(a.get()));
         throw malformed(error_text(a.get()));
       }
+      // libarchive also steps over bytes before a local header it finds.
+      if (signature != "PK\3\4") throw malformed("unexpected data between the entries");
       extract_entry(a.get(), entry);
+      if (archive_read_data_skip(a.get()) != ARCHIVE_OK) {  // its data descriptor
+        stop_if_abandoned();
+        throw refused(archive_entry_pathname(entry), data_failure(a.get()));
+      }
     }
     start_trailer(static_cast<std::uint64_t>(archive_filter_bytes(a.get(), -1)));
     a.reset();
@@ -366,6 +373,7 @@ struct zip_extractor::impl final : byte_reader {
     }
     x.block = chunk;
     x.handed += chunk.size();
+    x.fill_signature();
     *buf = chunk.data();
     return static_cast<la_ssize_t>(chunk.size());
   }
@@ -384,6 +392,23 @@ struct zip_extractor::impl final : byte_reader {
     pending_start = consumed;
     block = {};
     return pending.size() <= max_pending;
+  }
+
+  /// Collects the 4 bytes at `at` (where the next record must start) as
+  /// they are handed to libarchive.
+  void watch_signature(std::uint64_t at) {
+    signature.clear();
+    signature_at = at;
+    fill_signature();
+  }
+
+  void fill_signature() {
+    const std::uint64_t block_start = handed - block.size();
+    while (signature.size() < 4) {
+      const std::uint64_t pos = signature_at + signature.size();
+      if (pos >= handed || pos < pending_start) return;
+      signature += pos >= block_start ? block[pos - block_start] : pending[pos - pending_start];
+    }
   }
 
   /// The trailer reads on from `consumed`, the first byte libarchive left.
@@ -442,6 +467,8 @@ struct zip_extractor::impl final : byte_reader {
   std::uint64_t handed = 0;                          ///< bytes handed to libarchive
   std::string pending;  ///< handed bytes from pending_start on, before `block`
   std::uint64_t pending_start = 0;
+  std::string signature;  ///< the first bytes at signature_at, as they come
+  std::uint64_t signature_at = 0;
   std::string head;  ///< the trailer's first bytes, from `pending`
   std::size_t head_at = 0;
   std::string_view view;            ///< the trailer's bytes of the current chunk

@@ -95,12 +95,15 @@ BOOST_AUTO_TEST_CASE(refusals_name_the_problem) {
   const auto root = k.root();
   const std::string task_dir =
       "bad_request bad_path: the task directory itself cannot be deleted or emptied";
-  BOOST_TEST(error_of([&] { pending_delete(resolve_path(root, ""), false); }) == task_dir);
-  BOOST_TEST(error_of([&] { pending_delete(resolve_path(root, ""), true); }) == task_dir);
-  BOOST_TEST(error_of([&] { pending_delete(resolve_path(root, "local/up"), true); }) == task_dir);
-  BOOST_TEST(error_of([&] { pending_delete(resolve_path(root, "local/none"), false); }) ==
-             "not_found not_found: \"local/none\" does not exist");
-  BOOST_TEST(error_of([&] { pending_delete(resolve_path(root, "local/index.html"), true); }) ==
+  auto refusal = [&](const char* path, bool empty_only) {
+    const auto target = resolve_path(root, path);
+    return error_of([&] { pending_delete(target, empty_only); });
+  };
+  BOOST_TEST(refusal("", false) == task_dir);
+  BOOST_TEST(refusal("", true) == task_dir);
+  BOOST_TEST(refusal("local/up", true) == task_dir);
+  BOOST_TEST(refusal("local/none", false) == "not_found not_found: \"local/none\" does not exist");
+  BOOST_TEST(refusal("local/index.html", true) ==
              "conflict not_a_directory: \"local/index.html\" is not a folder");
   // Gone between the check and the move.
   const auto r = resolve_path(root, "local/index.html");

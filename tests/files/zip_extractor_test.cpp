@@ -159,6 +159,23 @@ i = zipfile.ZipInfo('link'); i.create_system = 3; i.external_attr = (0o120777 <<
                  "zip entry \"link\": symlink entries are not allowed");
 }
 
+BOOST_AUTO_TEST_CASE(encrypted_and_exotic_entries_are_refused) {
+  temp_dir t;
+  write_file(t / "src/a.txt", "secret content");
+  BOOST_REQUIRE(run("cd '" + t / "src" + "' && zip -q -P password ../enc.zip a.txt") == 0);
+  expect_refused(t / "enc.zip", t / "out", file_errc::bad_request,
+                 "zip entry \"a.txt\": encrypted entries are not supported");
+  // Only stored and deflated entries: libarchive could inflate more, but
+  // every other decompressor is more code on the upload path.
+  make_zip(t / "bz.zip", R"(
+import zipfile
+with zipfile.ZipFile(zip_path, 'w', zipfile.ZIP_BZIP2) as z:
+    z.writestr('b.txt', 'bzip2 ' * 100))",
+           true);
+  expect_refused(t / "bz.zip", t / "out", file_errc::bad_request,
+                 "zip entry \"b.txt\": unsupported compression method bzip");
+}
+
 BOOST_AUTO_TEST_CASE(too_many_entries) {
   temp_dir t;
   make_zip(t / "many.zip", "for i in range(20): z.writestr('f%d' % i, 'x')");
@@ -343,6 +360,38 @@ open(zip_path, 'wb').write(data[:eocd] + rec + data[eocd:]))",
   const auto central = ok.find("PK\1\2");
   write_file(t / "junk.zip", ok.substr(0, central) + "PK\x09\x09" + ok.substr(central));
   expect_refused(t / "junk.zip", t / "out", file_errc::bad_request, "");
+}
+
+BOOST_AUTO_TEST_CASE(data_between_entries_is_refused) {
+  // libarchive's streaming reader steps over bytes that are no local
+  // header; such bytes are refused, whether the central directory counts
+  // them (honest offsets) or not (its offset points at the junk).
+  temp_dir t;
+  for (const bool honest : {true, false}) {
+    BOOST_TEST_CONTEXT((honest ? "offsets count the junk" : "offsets ignore the junk")) {
+      make_zip(t / "gap.zip",
+               R"(
+import io, struct, zipfile
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, 'w') as z:
+    z.writestr('one.txt', 'first entry')
+    z.writestr('two.txt', 'second entry')
+data = bytearray(buf.getvalue())
+second = data.find(b'PK\x03\x04', 1)
+junk = b'JUNK' * 5
+cd = data.find(b'PK\x01\x02')
+cd2 = data.find(b'PK\x01\x02', cd + 1)
+eocd = data.rfind(b'PK\x05\x06')
+if )" + std::string(honest ? "True" : "False") +
+                   R"(:
+    struct.pack_into('<I', data, cd2 + 42, second + len(junk))
+struct.pack_into('<I', data, eocd + 16, cd + len(junk))
+open(zip_path, 'wb').write(bytes(data[:second]) + junk + bytes(data[second:])))",
+               true);
+      expect_refused(t / "gap.zip", t / "out", file_errc::bad_request,
+                     "unexpected data between the entries");
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(zip64_archives_extract) {
