@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs the Management API's libFuzzer targets with ASan + UBSan:
 #   tests/http/fuzz_paths.cpp  path decoding and resolution (traversal, symlinks, secrets)
-#   tests/http/fuzz_zip.cpp    guarded zip extraction (zip-slip, links, bombs, malformed)
-#   tests/files/fuzz_zip_extractor.cpp   the same guards, libarchive fed in chunks (files-zip)
+#   tests/files/fuzz_zip_extractor.cpp   guarded zip extraction (zip-slip, links, bombs,
+#                                        malformed), libarchive fed in chunks
 # Standalone on purpose: neither CMake nor CI builds them.
 #
 #   scripts/fuzz-http.sh              each target for 120 s
@@ -111,17 +111,10 @@ DICT
 fi
 
 if [ -z "$only" ] || [ "$only" = zip ]; then
-  build zip tests/http/fuzz_zip.cpp adapters/http/zip_extract.cpp common/beneath.cpp
-  zip_seeds "$fuzz_dir/zip/seed"
-  zip_dict
-  run zip -max_len=4096 -dict="$fuzz_dir/zip.dict"
-fi
-
-if [ -z "$only" ] || [ "$only" = files-zip ]; then
-  build files-zip tests/files/fuzz_zip_extractor.cpp iis/files/zip_extractor.cpp \
+  build zip tests/files/fuzz_zip_extractor.cpp iis/files/zip_extractor.cpp \
     iis/files/zip_trailer.cpp common/fiber.cpp common/fiber_record.cpp common/beneath.cpp \
     -DBOOST_USE_UCONTEXT -DBOOST_USE_ASAN -larchive
-  for chunk in 0 1 7 200; do zip_seeds "$fuzz_dir/files-zip/seed" "$chunk"; done
+  for chunk in 0 1 7 200; do zip_seeds "$fuzz_dir/zip/seed" "$chunk"; done
   zip_dict
-  run files-zip -max_len=4096 -dict="$fuzz_dir/zip.dict"
+  run zip -max_len=4096 -dict="$fuzz_dir/zip.dict"
 fi

@@ -8,8 +8,8 @@
 #include <string>
 #include <utility>
 
-#include <caf/actor.hpp>
 #include <spdlog/logger.h>
+#include <caf/actor.hpp>
 
 #include "adapters/http/auth.hpp"
 #include "adapters/http/limiter.hpp"

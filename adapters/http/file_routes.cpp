@@ -14,14 +14,14 @@
 #include <optional>
 #include <string>
 
-#include <caf/event_based_actor.hpp>
-#include <caf/send.hpp>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 
 #include "actors/timeouts.hpp"
-#include "adapters/http/http_error.hpp"
 #include "adapters/http/disposition.hpp"
+#include "adapters/http/http_error.hpp"
 #include "adapters/http/paths.hpp"
 #include "adapters/http/request_actor.hpp"
 #include "adapters/http/worker_steps.hpp"
@@ -61,8 +61,8 @@ void under_lease(request_actor* self, std::string path, bool stop_pools, Work wo
   auto task = self->state.task.task;
   self->request(task, timeouts::lifecycle, msg::begin_change{std::move(path), stop_pools})
       .then(
-          [self, task, work = std::move(work), done = std::move(done)](
-              msg::change_ticket& ticket) mutable {
+          [self, task, work = std::move(work),
+           done = std::move(done)](msg::change_ticket& ticket) mutable {
             auto release = [self, task, id = ticket.id](std::function<void()> next) {
               self->request(task, timeouts::lifecycle, msg::end_change{id})
                   .then([self, next] { guarded(self, next); },
@@ -87,10 +87,11 @@ void under_lease(request_actor* self, std::string path, bool stop_pools, Work wo
 /// then answers: when the client hears "done", the old content is gone.
 template <class Job>
 void answer_after_release(request_actor* self, std::shared_ptr<Job> job, std::string body) {
-  off_thread<caf::unit_t>(self, self->state.ctx->workers, [job] { job->release(); },
-                          [self, body = std::move(body)](job_result<caf::unit_t>) mutable {
-                            answer_json(self, std::move(body));
-                          });
+  off_thread<caf::unit_t>(
+      self, self->state.ctx->workers, [job] { job->release(); },
+      [self, body = std::move(body)](job_result<caf::unit_t>) mutable {
+        answer_json(self, std::move(body));
+      });
 }
 
 // ---- DELETE ----
@@ -101,9 +102,7 @@ void remove(request_actor* self, std::shared_ptr<delete_job> job) {
       [self, job](caf::unit_t) {
         under_lease(
             self, job->lease_path(), false, [job] { job->apply(); },
-            [self, job](std::vector<std::string>) {
-              answer_after_release(self, job, "{}");
-            });
+            [self, job](std::vector<std::string>) { answer_after_release(self, job, "{}"); });
       });
 }
 

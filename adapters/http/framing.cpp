@@ -56,7 +56,6 @@ std::size_t leading_line_breaks(std::string_view bytes) {
   return at;
 }
 
-
 bool equal_ignoring_case(std::string_view a, std::string_view b) {
   return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
 }

@@ -2,9 +2,9 @@
 
 #include <sstream>
 
-#include <boost/beast/http.hpp>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <boost/beast/http.hpp>
 
 namespace nomad_iis::http {
 

@@ -137,8 +137,9 @@ class session : public exchange,
                 public closable,
                 public std::enable_shared_from_this<session<Stream>> {
  public:
-  session(std::shared_ptr<asio::io_context> io, Stream stream, session_limits limits, std::shared_ptr<client_slot> slot,
-          std::string client, request_sink sink, std::shared_ptr<session_registry> registry)
+  session(std::shared_ptr<asio::io_context> io, Stream stream, session_limits limits,
+          std::shared_ptr<client_slot> slot, std::string client, request_sink sink,
+          std::shared_ptr<session_registry> registry)
       : io_(std::move(io)),
         stream_(std::move(stream)),
         timer_(stream_.get_executor()),
@@ -328,12 +329,12 @@ class session : public exchange,
     res->body() = std::move(r.body);
     res->prepare_payload();
     arm(limits_.idle_timeout, [this] { close(); });
-    bhttp::async_write(stream_, *res,
-                       [self = this->shared_from_this(), res, keep](beast::error_code ec,
-                                                                    std::size_t) {
-                         if (ec) return self->close();
-                         self->next_request(keep);
-                       });
+    bhttp::async_write(
+        stream_, *res,
+        [self = this->shared_from_this(), res, keep](beast::error_code ec, std::size_t) {
+          if (ec) return self->close();
+          self->next_request(keep);
+        });
   }
 
   void next_request(bool keep) {
@@ -352,7 +353,8 @@ class session : public exchange,
     if (!parser_ || parser_->is_done()) return done({"", true, false});
     if (continue_pending_) {
       continue_pending_ = false;
-      auto go_on = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, 11);
+      auto go_on =
+          std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, 11);
       return bhttp::async_write(
           stream_, *go_on,
           [self = this->shared_from_this(), go_on, max, done = std::move(done)](
@@ -375,7 +377,7 @@ class session : public exchange,
     bhttp::async_read_some(
         stream_, buffer_, *parser_,
         [self = this->shared_from_this(), max, done = std::move(done)](beast::error_code ec,
-                                                                      std::size_t) {
+                                                                       std::size_t) {
           self->disarm();
           if (ec == bhttp::error::need_buffer) ec = {};
           if (ec) {
@@ -453,7 +455,8 @@ class session : public exchange,
   void shut_down() {
     if constexpr (is_tls) {
       arm(std::chrono::seconds(2), [this] { close(); });
-      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) { self->close(); });
+      stream_.async_shutdown(
+          [self = this->shared_from_this()](beast::error_code) { self->close(); });
     } else {
       beast::error_code ignored;
       socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -507,13 +510,14 @@ void serve_connection(tcp::socket socket, std::shared_ptr<asio::io_context> io,
                       std::shared_ptr<session_registry> registry) {
   if (tls) {
     using tls_stream = asio::ssl::stream<tcp::socket>;
-    std::make_shared<session<tls_stream>>(std::move(io), tls_stream(std::move(socket), *tls), limits,
-                                          std::move(slot), std::move(client), std::move(sink),
-                                          std::move(registry))
+    std::make_shared<session<tls_stream>>(std::move(io), tls_stream(std::move(socket), *tls),
+                                          limits, std::move(slot), std::move(client),
+                                          std::move(sink), std::move(registry))
         ->start();
   } else {
-    std::make_shared<session<tcp::socket>>(std::move(io), std::move(socket), limits, std::move(slot),
-                                           std::move(client), std::move(sink), std::move(registry))
+    std::make_shared<session<tcp::socket>>(std::move(io), std::move(socket), limits,
+                                           std::move(slot), std::move(client), std::move(sink),
+                                           std::move(registry))
         ->start();
   }
 }

@@ -44,9 +44,8 @@ class session_registry;
 /// client's connection slot, given back on close.
 void serve_connection(boost::asio::ip::tcp::socket socket,
                       std::shared_ptr<boost::asio::io_context> io, boost::asio::ssl::context* tls,
-                      session_limits limits, std::shared_ptr<client_slot> slot,
-                      std::string client, request_sink sink,
-                      std::shared_ptr<session_registry> registry);
+                      session_limits limits, std::shared_ptr<client_slot> slot, std::string client,
+                      request_sink sink, std::shared_ptr<session_registry> registry);
 
 /// Registers open connections; close_all ends them (idle ones too) and
 /// every one accepted later.

@@ -53,13 +53,15 @@ inspect::screenshot_request screenshot_of(request_actor* self, const msg::site_s
 void send_dump(request_actor* self, std::shared_ptr<inspect::core_dump> dump) {
   using reader_ptr = std::shared_ptr<files::file_reader>;
   on_worker<reader_ptr>(
-      self, [dump] { return std::make_shared<files::file_reader>(files::file_reader::open_own(dump->path)); },
+      self,
+      [dump] {
+        return std::make_shared<files::file_reader>(files::file_reader::open_own(dump->path));
+      },
       [self, dump](reader_ptr reader) {
         stream_head head;
         head.content_type = "application/octet-stream";
-        head.headers.emplace_back(
-            "Content-Disposition",
-            content_disposition(attachment_name(self->state, "procdump", ".core")));
+        head.headers.emplace_back("Content-Disposition", content_disposition(attachment_name(
+                                                             self->state, "procdump", ".core")));
         head.length = reader->size();
         auto held = std::make_shared<std::pair<reader_ptr, std::shared_ptr<inspect::core_dump>>>(
             reader, dump);
@@ -89,9 +91,8 @@ void serve_screenshot(request_actor* self) {
             if (!png.ok()) return answer_failure(self, thrown_by(png));
             response r;
             r.content_type = "image/png";
-            r.headers.emplace_back(
-                "Content-Disposition",
-                content_disposition(attachment_name(self->state, "screenshot", ".png")));
+            r.headers.emplace_back("Content-Disposition", content_disposition(attachment_name(
+                                                              self->state, "screenshot", ".png")));
             r.body = std::move(*png.value);
             answer(self, std::move(r));
           });

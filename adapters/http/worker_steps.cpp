@@ -49,7 +49,8 @@ void written(request_actor* self, std::shared_ptr<stream_steps> steps, bool ok) 
 
 void stream_out(request_actor* self, stream_head head,
                 std::function<std::string(std::size_t)> next_block, std::function<void()> release) {
-  auto steps = std::make_shared<stream_steps>(stream_steps{std::move(next_block), std::move(release)});
+  auto steps =
+      std::make_shared<stream_steps>(stream_steps{std::move(next_block), std::move(release)});
   self->state.answered = true;
   self->state.on_written = [self, steps](bool ok) { written(self, steps, ok); };
   auto me = caf::actor_cast<caf::actor>(self);

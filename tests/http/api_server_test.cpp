@@ -233,7 +233,8 @@ struct api_fixture {
 
 /// The head of a PATCH/PUT whose body follows separately.
 std::string upload_head(const std::string& method, const std::string& target, std::size_t length) {
-  return method + " " + target + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n" +
+  return method + " " + target +
+         " HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n" +
          "Content-Length: " + std::to_string(length) + "\r\n\r\n";
 }
 
@@ -255,9 +256,9 @@ BOOST_AUTO_TEST_CASE(five_hundred_slow_requests_hold_no_threads) {
   // 200 uploads that send 100 bytes of their megabyte, then nothing.
   for (int i = 0; i < 200; ++i) {
     open.push_back(std::make_unique<client>(server->port()));
-    open.back()->send_raw(upload_head("PATCH", api + "/fs/local/slow" + std::to_string(i) + ".bin",
-                                      1 << 20) +
-                          std::string(100, 'x'));
+    open.back()->send_raw(
+        upload_head("PATCH", api + "/fs/local/slow" + std::to_string(i) + ".bin", 1 << 20) +
+        std::string(100, 'x'));
   }
   // 200 clients that send half a header block.
   for (int i = 0; i < 200; ++i) {
@@ -312,7 +313,8 @@ BOOST_AUTO_TEST_CASE(a_client_that_goes_mid_upload_or_download_leaves_nothing) {
   }
   BOOST_TEST(eventually([&] { return staging_left(task_dir()) == 0; }));
   BOOST_TEST(!fs::exists(task_dir() / "local" / "gone.bin"));
-  BOOST_TEST(eventually([&] { return open_fds() <= fds; }), "descriptors " << open_fds() << " > " << fds);
+  BOOST_TEST(eventually([&] { return open_fds() <= fds; }),
+             "descriptors " << open_fds() << " > " << fds);
   BOOST_TEST(eventually([&] { return self_status("Threads") <= threads; }));
   // No lease is left: a change on the same task goes through at once.
   auto c = connect();
@@ -345,7 +347,8 @@ BOOST_AUTO_TEST_CASE(an_upload_a_delete_and_a_stop_task_happen_in_one_order) {
   launcher->hold_graceful(true);
   auto put = connect();
   auto del = connect();
-  auto put_answer = std::async(std::launch::async, [&] { return put.call("PUT", api + "/fs/local/x.txt", "put"); });
+  auto put_answer = std::async(std::launch::async,
+                               [&] { return put.call("PUT", api + "/fs/local/x.txt", "put"); });
   std::this_thread::sleep_for(500ms);
   const auto del_sent = std::chrono::steady_clock::now();
   auto del_answer = del.call("DELETE", api + "/fs/local/x.txt");
