@@ -52,7 +52,7 @@ func binary(t *testing.T, env string) string {
 }
 
 // repoPath is a path relative to the repository root (found from the
-// physical working directory: go test runs in the GOPATH symlink).
+// physical working directory, in case the package dir is a symlink).
 func repoPath(parts ...string) string {
 	wd, err := os.Getwd()
 	if err == nil {
