@@ -43,7 +43,6 @@ type Agent struct {
 
 	mu         sync.Mutex
 	runners    map[string]*allocRunner
-	evalIDs    map[JobKey]string
 	taskSchema *hclspec.Spec
 	stopping   bool
 
@@ -73,7 +72,6 @@ func New(cfg *Config, log hclog.Logger) (*Agent, error) {
 		startSem:  make(chan struct{}, cfg.Client.StartConcurrency),
 		allocRoot: filepath.Join(cfg.DataDir, "alloc"),
 		runners:   map[string]*allocRunner{},
-		evalIDs:   map[JobKey]string{},
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.httpCtx, a.httpCancel = context.WithCancel(context.Background())

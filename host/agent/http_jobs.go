@@ -23,11 +23,16 @@ func (a *Agent) jobsRequest(w http.ResponseWriter, r *http.Request) (interface{}
 
 func (a *Agent) jobSpecific(w http.ResponseWriter, r *http.Request) (interface{}, error) {
 	path := strings.TrimPrefix(r.URL.Path, "/v1/job/")
-	id, suffix := splitSuffix(path, "allocations", "summary", "versions", "evaluations", "deployments", "deployment")
+	id, suffix := splitSuffix(path, "allocations", "summary", "versions", "evaluations", "deployments", "deployment",
+		"plan", "revert", "stable", "evaluate")
 	if id == "" || strings.Contains(id, "/") {
 		return nil, coded(http.StatusNotFound, "Invalid URL path")
 	}
 	key := JobKey{namespaceOf(r), id}
+	switch suffix {
+	case "plan", "revert", "stable", "evaluate":
+		return a.jobWrite(w, r, key, suffix)
+	}
 	if suffix != "" && r.Method != http.MethodGet {
 		return nil, errMethod
 	}
@@ -37,8 +42,16 @@ func (a *Agent) jobSpecific(w http.ResponseWriter, r *http.Request) (interface{}
 		if err != nil {
 			return nil, err
 		}
+		all, err := queryBool(r, "all")
+		if err != nil {
+			return nil, err
+		}
 		return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
 			list, idx, err := a.store.JobAllocs(key)
+			if err == nil && !all {
+				j, _ := a.store.Job(key)
+				list = jobInstanceAllocs(list, a.store.allocJobCreateIndexes(key), j)
+			}
 			if !withResources {
 				for _, s := range list {
 					s.AllocatedResources = nil
@@ -49,11 +62,35 @@ func (a *Agent) jobSpecific(w http.ResponseWriter, r *http.Request) (interface{}
 	case "summary":
 		return a.blockingQuery(w, r, func() (interface{}, uint64, error) { return a.store.Summary(key) })
 	case "versions":
+		diffs, err := queryBool(r, "diffs")
+		if err != nil {
+			return nil, err
+		}
 		return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
 			vs, idx, err := a.store.Versions(key)
-			return &JobVersionsResponse{Versions: vs, QueryMeta: QueryMeta{Index: idx, KnownLeader: true}}, idx, err
+			out := &JobVersionsResponse{Versions: vs, QueryMeta: QueryMeta{Index: idx, KnownLeader: true}}
+			if err == nil && diffs {
+				// Nomad's order: Diffs[i] goes from Versions[i+1] to Versions[i].
+				out.Diffs = []*JobDiff{}
+				for i := 0; i+1 < len(vs); i++ {
+					d, derr := diffJobs(vs[i+1], vs[i])
+					if derr != nil {
+						return nil, idx, derr
+					}
+					out.Diffs = append(out.Diffs, d)
+				}
+			}
+			return out, idx, err
 		})
-	case "evaluations", "deployments":
+	case "evaluations":
+		return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
+			if j, idx := a.store.Job(key); j == nil {
+				return nil, idx, ErrJobNotFound
+			}
+			list, idx := a.store.Evals(EvalFilter{Namespace: key.Namespace, JobID: key.ID})
+			return list, idx, nil
+		})
+	case "deployments":
 		return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
 			j, idx := a.store.Job(key)
 			if j == nil {
@@ -115,9 +152,9 @@ func (a *Agent) register(w http.ResponseWriter, r *http.Request, urlID string) (
 	if err != nil {
 		return nil, err
 	}
-	evalID := a.newEval(key)
+	a.sched.Enqueue(key)
 	setIndex(w, res.Index)
-	return &JobRegisterResponse{EvalID: evalID, EvalCreateIndex: res.Index, JobModifyIndex: res.Job.JobModifyIndex,
+	return &JobRegisterResponse{EvalID: res.EvalID, EvalCreateIndex: res.Index, JobModifyIndex: res.Job.JobModifyIndex,
 		Warnings: strings.Join(warnings, "\n"), QueryMeta: QueryMeta{Index: res.Index, KnownLeader: true}}, nil
 }
 
@@ -132,13 +169,13 @@ func (a *Agent) deregister(w http.ResponseWriter, r *http.Request, key JobKey) (
 	if err != nil {
 		return nil, err
 	}
-	_, idx, err := a.store.StopJob(key, purge)
+	_, eval, idx, err := a.store.StopJob(key, purge)
 	if err != nil {
 		return nil, err
 	}
-	evalID := a.newEval(key)
+	a.sched.Enqueue(key)
 	setIndex(w, idx)
-	return &JobDeregisterResponse{EvalID: evalID, EvalCreateIndex: idx, JobModifyIndex: idx,
+	return &JobDeregisterResponse{EvalID: eval.ID, EvalCreateIndex: idx, JobModifyIndex: idx,
 		QueryMeta: QueryMeta{Index: idx, KnownLeader: true}}, nil
 }
 

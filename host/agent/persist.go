@@ -22,6 +22,7 @@ type stateFile struct {
 	Versions  map[string][]*Job
 	Summaries map[string]*summaryMeta
 	Allocs    []*allocRecord
+	Evals     []*Evaluation `json:",omitempty"`
 }
 
 // snapshot renders the store (and the node id) as a state file.
@@ -37,6 +38,9 @@ func (s *Store) snapshot(nodeID string) ([]byte, error) {
 	}
 	for _, r := range s.allocs {
 		f.Allocs = append(f.Allocs, r)
+	}
+	for _, e := range s.evals {
+		f.Evals = append(f.Evals, e)
 	}
 	return json.Marshal(&f)
 }
@@ -82,6 +86,13 @@ func (s *Store) restore(b []byte) (string, error) {
 			r.Alloc.TaskStates = map[string]*TaskState{}
 		}
 		s.allocs[r.Alloc.ID] = r
+	}
+	for _, e := range f.Evals {
+		// A pending evaluation of a purged job has nothing left to look at.
+		if e.Status == EvalStatusPending && s.jobs[JobKey{e.Namespace, e.JobID}] == nil {
+			e.Status = EvalStatusComplete
+		}
+		s.evals[e.ID] = e
 	}
 	return f.NodeID, nil
 }

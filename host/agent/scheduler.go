@@ -11,8 +11,9 @@ import (
 
 // scheduler reconciles each job with its allocations on this node, one
 // job at a time: it places missing allocations (ports included), stops
-// those no longer wanted, replaces those whose group changed, and keeps
-// those whose group only changed its count.
+// those no longer wanted, replaces those a job update changes destructively
+// (groupUpdate, as Nomad's scheduler decides), updates the others in place
+// and scales by index.
 type scheduler struct {
 	a *Agent
 
@@ -114,15 +115,18 @@ func (s *scheduler) stopAlloc(id, why string) {
 
 func (s *scheduler) reconcile(key JobKey) {
 	a := s.a
+	snapshot := a.store.Index()
 	job, _ := a.store.Job(key)
 	var live []*allocRecord
 	for _, rec := range a.store.AllocRecords() {
 		al := rec.Alloc
-		if al.JobID == key.ID && al.Namespace == key.Namespace && al.DesiredStatus == AllocDesiredRun {
+		if al.JobID == key.ID && al.Namespace == key.Namespace && al.DesiredStatus == AllocDesiredRun &&
+			al.NextAllocation == "" {
 			live = append(live, rec)
 		}
 	}
-	defer a.store.EvalDone(key)
+	out := evalOutcome{Queued: map[string]int{}, Failed: map[string]*AllocMetric{}}
+	defer func() { a.store.EvalDone(key, snapshot, out) }()
 	if job == nil || job.Stop {
 		for _, rec := range live {
 			s.stopAlloc(rec.Alloc.ID, "alloc not needed due to job update")
@@ -136,6 +140,9 @@ func (s *scheduler) reconcile(key JobKey) {
 		return
 	}
 	byGroup := map[string][]*allocRecord{}
+	// resched: failed allocations to replace (evaluate with
+	// ForceReschedule), by group and index.
+	resched := map[string]map[int]string{}
 	for _, rec := range live {
 		al := rec.Alloc
 		g := groupOf(job, al.TaskGroup)
@@ -143,8 +150,20 @@ func (s *scheduler) reconcile(key JobKey) {
 		case g == nil:
 			s.stopAlloc(al.ID, "alloc not needed due to job update")
 			continue
-		case al.Job == nil || al.Job.Version != job.Version:
-			if !sameGroup(groupOf(al.Job, al.TaskGroup), g) {
+		case al.ClientStatus == AllocClientFailed && al.DesiredTransition.ForceReschedule != nil &&
+			*al.DesiredTransition.ForceReschedule:
+			if resched[al.TaskGroup] == nil {
+				resched[al.TaskGroup] = map[int]string{}
+			}
+			resched[al.TaskGroup][rec.GroupIndex] = al.ID
+			continue
+		case al.Job == nil || al.Job.Version != job.Version || al.Job.JobModifyIndex != job.JobModifyIndex:
+			if al.Job == nil {
+				s.stopAlloc(al.ID, "alloc is being updated due to job update")
+				continue
+			}
+			if why := groupUpdate(al.Job, job, al.TaskGroup); why != "" {
+				a.log.Debug("destructive update", "alloc", al.ID, "change", why)
 				s.stopAlloc(al.ID, "alloc is being updated due to job update")
 				continue
 			}
@@ -155,7 +174,7 @@ func (s *scheduler) reconcile(key JobKey) {
 		}
 		byGroup[al.TaskGroup] = append(byGroup[al.TaskGroup], rec)
 	}
-	evalID := a.evalID(key)
+	evalID := a.store.LatestEvalID(key)
 	for _, g := range job.TaskGroups {
 		keep := byGroup[g.Name]
 		sort.Slice(keep, func(i, j int) bool { return keep[i].GroupIndex < keep[j].GroupIndex })
@@ -176,36 +195,16 @@ func (s *scheduler) reconcile(key JobKey) {
 			if used[idx] {
 				continue
 			}
-			if err := s.place(job, g, idx, evalID); err != nil {
+			if err := s.place(job, g, idx, evalID, resched[g.Name][idx]); err != nil {
 				queued++
+				out.Failed[g.Name] = placementFailure(out.Failed[g.Name], job, err)
 				a.log.Warn("allocation not placed", "job", key.String(), "group", g.Name, "index", idx, "error", err)
 			}
 		}
+		out.Queued[g.Name] = queued
 		a.store.SetQueued(key, g.Name, queued)
 	}
 	a.gcAllocs(key)
-}
-
-// evalID is the ID of the job's latest evaluation.
-func (a *Agent) evalID(key JobKey) string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	id := a.evalIDs[key]
-	if id == "" {
-		id = pluginhost.NewUUID()
-		a.evalIDs[key] = id
-	}
-	return id
-}
-
-// newEval starts a new evaluation of a job and returns its ID.
-func (a *Agent) newEval(key JobKey) string {
-	id := pluginhost.NewUUID()
-	a.mu.Lock()
-	a.evalIDs[key] = id
-	a.mu.Unlock()
-	a.sched.Enqueue(key)
-	return id
 }
 
 // usedPorts maps host ports held by allocations whose tasks may still run.
@@ -226,23 +225,14 @@ func (a *Agent) usedPorts() map[int]string {
 // errNoStart is returned when the agent is exiting.
 var errNoStart = errors.New("the agent is shutting down")
 
-// place creates one allocation of a group and starts its runner.
-func (s *scheduler) place(job *Job, g *TaskGroup, idx int, evalID string) error {
+// place creates one allocation of a group and starts its runner; prev is
+// the failed allocation it replaces ("" if none), linked both ways.
+func (s *scheduler) place(job *Job, g *TaskGroup, idx int, evalID, prev string) error {
 	a := s.a
 	if a.isStopping() {
 		return errNoStart
 	}
-	var ports []Port
-	for _, n := range g.Networks {
-		ports = append(ports, n.ReservedPorts...)
-		for _, d := range n.DynamicPorts {
-			d.Value = 0
-			ports = append(ports, d)
-		}
-	}
-	for _, t := range g.Tasks {
-		ports = append(ports, t.taskPorts()...)
-	}
+	ports := groupPorts(g)
 	mapped, err := a.ports.assign(ports, a.usedPorts())
 	if err != nil {
 		return err
@@ -275,12 +265,45 @@ func (s *scheduler) place(job *Job, g *TaskGroup, idx int, evalID string) error 
 		Name: fmt.Sprintf("%s.%s[%d]", job.ID, g.Name, idx), NodeID: a.nodeID, NodeName: a.cfg.Name,
 		JobID: job.ID, Job: job, TaskGroup: g.Name, AllocatedResources: res,
 		DesiredStatus: AllocDesiredRun, ClientStatus: AllocClientPending, ClientDescription: "No tasks have started",
-		TaskStates: states,
+		TaskStates: states, PreviousAllocation: prev,
 	}
 	rec := &allocRecord{Alloc: al, GroupIndex: idx, Tasks: map[string]*taskRecord{}}
 	a.store.PutAlloc(rec)
+	if prev != "" {
+		_, _ = a.store.UpdateAlloc(prev, func(r *allocRecord) bool {
+			r.Alloc.NextAllocation = al.ID
+			return true
+		})
+	}
 	a.addRunner(a.store.AllocRecord(al.ID), runFresh)
 	return nil
+}
+
+// groupPorts lists the ports a group asks for (dynamic ones unassigned).
+func groupPorts(g *TaskGroup) []Port {
+	var ports []Port
+	for _, n := range g.Networks {
+		ports = append(ports, n.ReservedPorts...)
+		for _, d := range n.DynamicPorts {
+			d.Value = 0
+			ports = append(ports, d)
+		}
+	}
+	for _, t := range g.Tasks {
+		ports = append(ports, t.taskPorts()...)
+	}
+	return ports
+}
+
+// placementFailure adds one unplaced allocation to a group's AllocMetric:
+// the node was evaluated and exhausted in the dimension the error names.
+func placementFailure(m *AllocMetric, job *Job, err error) *AllocMetric {
+	if m != nil {
+		m.CoalescedFailures++
+		return m
+	}
+	return &AllocMetric{NodesEvaluated: 1, NodesInPool: 1, NodePool: job.NodePool, NodesExhausted: 1,
+		NodesAvailable: map[string]int{}, DimensionExhausted: map[string]int{err.Error(): 1}}
 }
 
 func isReserved(ports []Port, label string) bool {

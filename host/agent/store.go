@@ -81,6 +81,7 @@ type Store struct {
 	// evalPending marks jobs the scheduler has not looked at since their
 	// last register or stop (Nomad's pending evaluation).
 	evalPending map[JobKey]bool
+	evals       map[string]*Evaluation
 	changed     chan struct{}
 	onWrite     func()
 }
@@ -95,6 +96,7 @@ func NewStore(onWrite func()) *Store {
 		summary:     map[JobKey]*summaryMeta{},
 		allocs:      map[string]*allocRecord{},
 		evalPending: map[JobKey]bool{},
+		evals:       map[string]*Evaluation{},
 		changed:     make(chan struct{}),
 		onWrite:     onWrite,
 	}
@@ -156,6 +158,8 @@ type RegisterResult struct {
 	Job     *Job
 	Index   uint64
 	Changed bool
+	// EvalID is the evaluation the register created.
+	EvalID string
 }
 
 // UpsertJob registers a new job or a new version of one, with Nomad's
@@ -194,7 +198,8 @@ func (s *Store) UpsertJob(job *Job, enforce bool, modifyIndex uint64) (RegisterR
 			s.summary[key] = &summaryMeta{CreateIndex: index, ModifyIndex: index, Queued: map[string]int{}}
 		}
 		res.Job, res.Index = &j, index
-		return []string{tableJobs, tableSummary}
+		res.EvalID = s.newEvalLocked(index, key, &j, EvalTriggerJobRegister).ID
+		return []string{tableJobs, tableSummary, tableEvals}
 	})
 	return res, err
 }
@@ -241,9 +246,11 @@ func (s *Store) addVersionLocked(key JobKey, j *Job) {
 }
 
 // StopJob marks a job stopped (DELETE without purge) or removes it (purge).
-// Its allocations are stopped by the scheduler either way.
-func (s *Store) StopJob(key JobKey, purge bool) (*Job, uint64, error) {
+// Its allocations are stopped by the scheduler either way; the returned
+// evaluation is the deregister's.
+func (s *Store) StopJob(key JobKey, purge bool) (*Job, *Evaluation, uint64, error) {
 	var out *Job
+	var eval *Evaluation
 	var err error
 	idx := s.write(func(index uint64) []string {
 		existing := s.jobs[key]
@@ -255,9 +262,10 @@ func (s *Store) StopJob(key JobKey, purge bool) (*Job, uint64, error) {
 			delete(s.jobs, key)
 			delete(s.versions, key)
 			delete(s.summary, key)
-			delete(s.evalPending, key)
+			s.evalPending[key] = true
 			out = existing
-			return []string{tableJobs, tableSummary}
+			eval = s.newEvalLocked(index, key, existing, EvalTriggerJobDeregister)
+			return []string{tableJobs, tableSummary, tableEvals}
 		}
 		s.evalPending[key] = true
 		j := *existing
@@ -268,9 +276,14 @@ func (s *Store) StopJob(key JobKey, purge bool) (*Job, uint64, error) {
 		s.jobs[key] = &j
 		s.addVersionLocked(key, &j)
 		out = &j
-		return []string{tableJobs, tableSummary}
+		eval = s.newEvalLocked(index, key, &j, EvalTriggerJobDeregister)
+		return []string{tableJobs, tableSummary, tableEvals}
 	})
-	return out, idx, err
+	if eval != nil {
+		c := *eval
+		eval = &c
+	}
+	return out, eval, idx, err
 }
 
 // Job returns a stored job (nil if unknown) and the index to report.
@@ -410,21 +423,6 @@ func (s *Store) SetQueued(key JobKey, group string, n int) {
 			return []string{tableSummary, tableJobs}
 		}
 		return []string{tableSummary}
-	})
-}
-
-// EvalDone records that the scheduler has processed a job's latest
-// register or stop, and refreshes the job's status.
-func (s *Store) EvalDone(key JobKey) {
-	s.write(func(index uint64) []string {
-		if !s.evalPending[key] {
-			return nil
-		}
-		delete(s.evalPending, key)
-		if s.refreshJobLocked(key, index) {
-			return []string{tableJobs}
-		}
-		return []string{}
 	})
 }
 
@@ -684,20 +682,6 @@ func (a *Allocation) Stub() *AllocListStub {
 		st.JobType, st.JobVersion = a.Job.Type, a.Job.Version
 	}
 	return st
-}
-
-// sameGroup reports whether two versions of a group are equal for
-// placement (everything but Count): an allocation of an older version
-// with the same group can be kept.
-func sameGroup(a, b *TaskGroup) bool {
-	if a == nil || b == nil {
-		return false
-	}
-	x, y := *a, *b
-	x.Count, y.Count = nil, nil
-	bx, err1 := x.MarshalJSON()
-	by, err2 := y.MarshalJSON()
-	return err1 == nil && err2 == nil && string(bx) == string(by)
 }
 
 // groupOf returns a job's group by name.

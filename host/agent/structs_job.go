@@ -237,7 +237,7 @@ type JobDeregisterResponse struct {
 // JobVersionsResponse answers GET /v1/job/:id/versions (newest first).
 type JobVersionsResponse struct {
 	Versions []*Job
-	Diffs    []json.RawMessage
+	Diffs    []*JobDiff
 	QueryMeta
 }
 
