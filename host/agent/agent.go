@@ -31,6 +31,7 @@ type Agent struct {
 	ports     *portAllocator
 	host      *pluginhost.Host
 	sched     *scheduler
+	periodic  *periodicRunner
 	mon       *pluginMonitor
 	startSem  chan struct{}
 	allocRoot string
@@ -102,6 +103,7 @@ func New(cfg *Config, log hclog.Logger) (*Agent, error) {
 	a.persist = newPersister(statePath, func() ([]byte, error) { return a.store.snapshot(a.nodeID) })
 	a.store.onWrite = func() { a.persist.Dirty() }
 	a.sched = newScheduler(a)
+	a.periodic = newPeriodicRunner(a)
 	a.mon = newPluginMonitor(a)
 	return a, nil
 }
@@ -176,6 +178,7 @@ func (a *Agent) Start(ctx context.Context) error {
 	for _, key := range a.store.JobKeys() {
 		a.sched.Enqueue(key)
 	}
+	a.periodic.start()
 	if err := a.serveHTTP(); err != nil {
 		a.Shutdown(false)
 		return err
@@ -322,6 +325,7 @@ func (a *Agent) Shutdown(stopTasks bool) error {
 		_ = a.httpSrv.Close()
 		<-a.httpDone
 	}
+	a.periodic.stop()
 	a.sched.stop()
 	if stopTasks {
 		a.log.Info("stopping all tasks", "allocations", len(runners))

@@ -84,6 +84,12 @@ func (j *Job) Canonicalize(region string) {
 	if j.NodePool == "" {
 		j.NodePool = defaultNodePool
 	}
+	if j.Periodic != nil {
+		j.Periodic.canonicalize()
+	}
+	if j.ParameterizedJob != nil && j.ParameterizedJob.Payload == "" {
+		j.ParameterizedJob.Payload = DispatchPayloadOptional
+	}
 	for _, g := range j.TaskGroups {
 		if g != nil {
 			g.canonicalize(j)

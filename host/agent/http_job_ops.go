@@ -86,6 +86,10 @@ func (a *Agent) jobWrite(w http.ResponseWriter, r *http.Request, key JobKey, act
 		return a.jobStable(w, r, key)
 	case "evaluate":
 		return a.jobEvaluate(w, r, key)
+	case "dispatch":
+		return a.jobDispatch(w, r, key)
+	case "periodic/force":
+		return a.jobPeriodicForce(w, r, key)
 	}
 	return nil, coded(http.StatusNotFound, "Invalid URL path")
 }
@@ -125,7 +129,10 @@ func (a *Agent) jobPlan(w http.ResponseWriter, r *http.Request, key JobKey) (int
 	if cur != nil {
 		out.JobModifyIndex = cur.JobModifyIndex
 	}
-	a.planGroups(job, cur, out)
+	out.NextPeriodicLaunch = a.nextPeriodicLaunch(job)
+	if !job.isTemplate() {
+		a.planGroups(job, cur, out)
+	}
 	if req.Diff {
 		d, err := diffJobs(cur, job)
 		if err != nil {
@@ -276,8 +283,13 @@ func (a *Agent) jobEvaluate(w http.ResponseWriter, r *http.Request, key JobKey) 
 		return nil, err
 	}
 	j, _ := a.store.Job(key)
-	if j == nil {
+	switch {
+	case j == nil:
 		return nil, ErrJobNotFound
+	case j.IsPeriodic():
+		return nil, coded(http.StatusBadRequest, "can't evaluate periodic job")
+	case j.IsParameterized():
+		return nil, coded(http.StatusBadRequest, "can't evaluate parameterized job")
 	}
 	if req.EvalOptions.ForceReschedule {
 		a.store.ForceReschedule(key)

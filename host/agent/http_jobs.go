@@ -2,6 +2,7 @@ package agent
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -22,15 +23,13 @@ func (a *Agent) jobsRequest(w http.ResponseWriter, r *http.Request) (interface{}
 }
 
 func (a *Agent) jobSpecific(w http.ResponseWriter, r *http.Request) (interface{}, error) {
-	path := strings.TrimPrefix(r.URL.Path, "/v1/job/")
-	id, suffix := splitSuffix(path, "allocations", "summary", "versions", "evaluations", "deployments", "deployment",
-		"plan", "revert", "stable", "evaluate")
-	if id == "" || strings.Contains(id, "/") {
-		return nil, coded(http.StatusNotFound, "Invalid URL path")
+	id, suffix, err := jobPath(r)
+	if err != nil {
+		return nil, err
 	}
 	key := JobKey{namespaceOf(r), id}
 	switch suffix {
-	case "plan", "revert", "stable", "evaluate":
+	case "plan", "revert", "stable", "evaluate", "dispatch", "periodic/force":
 		return a.jobWrite(w, r, key, suffix)
 	}
 	if suffix != "" && r.Method != http.MethodGet {
@@ -116,6 +115,24 @@ func (a *Agent) jobSpecific(w http.ResponseWriter, r *http.Request) (interface{}
 		return a.deregister(w, r, key)
 	}
 	return nil, errMethod
+}
+
+// jobPath splits /v1/job/<id>[/<action>] on the escaped path: a child
+// job's ID holds a "/" ("batch/dispatch-1700000000-0a1b2c3d"), which
+// clients send as %2F.
+func jobPath(r *http.Request) (string, string, error) {
+	rest := strings.TrimPrefix(r.URL.EscapedPath(), "/v1/job/")
+	rawID, suffix, _ := strings.Cut(rest, "/")
+	id, err := url.PathUnescape(rawID)
+	if err != nil || id == "" {
+		return "", "", coded(http.StatusNotFound, "Invalid URL path")
+	}
+	switch suffix {
+	case "", "allocations", "summary", "versions", "evaluations", "deployments", "deployment",
+		"plan", "revert", "stable", "evaluate", "dispatch", "periodic/force":
+		return id, suffix, nil
+	}
+	return "", "", coded(http.StatusNotFound, "Invalid URL path")
 }
 
 // register is POST /v1/jobs and POST /v1/job/:id.

@@ -22,7 +22,8 @@ type stateFile struct {
 	Versions  map[string][]*Job
 	Summaries map[string]*summaryMeta
 	Allocs    []*allocRecord
-	Evals     []*Evaluation `json:",omitempty"`
+	Evals     []*Evaluation    `json:",omitempty"`
+	Launches  []periodicLaunch `json:",omitempty"`
 }
 
 // snapshot renders the store (and the node id) as a state file.
@@ -42,6 +43,7 @@ func (s *Store) snapshot(nodeID string) ([]byte, error) {
 	for _, e := range s.evals {
 		f.Evals = append(f.Evals, e)
 	}
+	f.Launches = s.launchList()
 	return json.Marshal(&f)
 }
 
@@ -93,6 +95,9 @@ func (s *Store) restore(b []byte) (string, error) {
 			e.Status = EvalStatusComplete
 		}
 		s.evals[e.ID] = e
+	}
+	for _, l := range f.Launches {
+		s.launches[JobKey{l.Namespace, l.ID}] = l.Launch
 	}
 	return f.NodeID, nil
 }

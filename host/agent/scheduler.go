@@ -48,11 +48,15 @@ func (s *scheduler) stop() {
 	}
 }
 
-// Enqueue asks for a job to be reconciled.
+// Enqueue asks for a job to be reconciled (and the periodic runner to
+// look at the jobs again: this is where every job change passes).
 func (s *scheduler) Enqueue(key JobKey) {
 	s.mu.Lock()
 	s.dirty[key] = true
 	s.mu.Unlock()
+	if s.a.periodic != nil {
+		s.a.periodic.Kick()
+	}
 	select {
 	case s.kick <- struct{}{}:
 	default:
@@ -127,7 +131,7 @@ func (s *scheduler) reconcile(key JobKey) {
 	}
 	out := evalOutcome{Queued: map[string]int{}, Failed: map[string]*AllocMetric{}}
 	defer func() { a.store.EvalDone(key, snapshot, out) }()
-	if job == nil || job.Stop {
+	if job == nil || job.Stop || job.isTemplate() {
 		for _, rec := range live {
 			s.stopAlloc(rec.Alloc.ID, "alloc not needed due to job update")
 		}

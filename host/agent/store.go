@@ -82,8 +82,10 @@ type Store struct {
 	// last register or stop (Nomad's pending evaluation).
 	evalPending map[JobKey]bool
 	evals       map[string]*Evaluation
-	changed     chan struct{}
-	onWrite     func()
+	// launches is each periodic job's last launch.
+	launches map[JobKey]time.Time
+	changed  chan struct{}
+	onWrite  func()
 }
 
 // NewStore returns an empty store; onWrite (may be nil) is called after
@@ -97,6 +99,7 @@ func NewStore(onWrite func()) *Store {
 		allocs:      map[string]*allocRecord{},
 		evalPending: map[JobKey]bool{},
 		evals:       map[string]*Evaluation{},
+		launches:    map[JobKey]time.Time{},
 		changed:     make(chan struct{}),
 		onWrite:     onWrite,
 	}
@@ -321,6 +324,7 @@ func (s *Store) Jobs(namespace, prefix string) ([]*JobListStub, uint64) {
 		out = append(out, &JobListStub{
 			ID: j.ID, ParentID: j.ParentID, Name: j.Name, Namespace: j.Namespace,
 			Datacenters: j.Datacenters, NodePool: j.NodePool, Type: j.Type, Priority: j.Priority,
+			Periodic: j.IsPeriodic(), ParameterizedJob: j.IsParameterized(),
 			Stop: j.Stop, Status: j.Status, StatusDescription: j.StatusDescription,
 			JobSummary: s.summaryLocked(k), CreateIndex: j.CreateIndex, ModifyIndex: j.ModifyIndex,
 			JobModifyIndex: j.JobModifyIndex, SubmitTime: j.SubmitTime,
@@ -379,7 +383,7 @@ func (s *Store) summaryLocked(key JobKey) *JobSummary {
 		meta = &summaryMeta{}
 	}
 	sum := &JobSummary{JobID: key.ID, Namespace: key.Namespace, Summary: map[string]TaskGroupSummary{},
-		Children: &JobChildrenSummary{}, CreateIndex: meta.CreateIndex, ModifyIndex: meta.ModifyIndex}
+		Children: s.childrenLocked(key), CreateIndex: meta.CreateIndex, ModifyIndex: meta.ModifyIndex}
 	if j := s.jobs[key]; j != nil {
 		for _, g := range j.TaskGroups {
 			sum.Summary[g.Name] = TaskGroupSummary{Queued: meta.Queued[g.Name]}
@@ -446,6 +450,13 @@ func (s *Store) QueuedJobs() []JobKey {
 // not terminal; pending while an evaluation is pending or allocations wait
 // to be placed; dead otherwise.
 func (s *Store) jobStatusLocked(key JobKey, j *Job) string {
+	// A periodic or parameterized parent runs nothing itself (Nomad).
+	if j.isTemplate() {
+		if j.Stop {
+			return JobStatusDead
+		}
+		return JobStatusRunning
+	}
 	for _, r := range s.allocs {
 		a := r.Alloc
 		if a.JobID == key.ID && a.Namespace == key.Namespace && !allocTerminal(a) {
@@ -506,6 +517,13 @@ func (s *Store) refreshJobLocked(key JobKey, index uint64) bool {
 	s.jobs[key] = &c
 	if vs := s.versions[key]; len(vs) > 0 && vs[0].Version == c.Version {
 		vs[0] = &c
+	}
+	// The parent's summary counts its children by status.
+	if c.ParentID != "" {
+		if m := s.summary[JobKey{key.Namespace, c.ParentID}]; m != nil {
+			m.ModifyIndex = index
+			s.tables[tableSummary] = index
+		}
 	}
 	return true
 }

@@ -39,6 +39,14 @@ type Job struct {
 	NodePool    string
 	TaskGroups  []*TaskGroup
 	Meta        map[string]string
+	// Periodic, ParameterizedJob: a job that runs nothing itself; its
+	// children (periodic launches, dispatches) run.
+	Periodic         *PeriodicConfig
+	ParameterizedJob *ParameterizedJobConfig
+	// Payload is a dispatched child's payload (plain, not snappy as Nomad
+	// stores it).
+	Payload                  []byte
+	DispatchIdempotencyToken string `json:",omitempty"`
 
 	// Set by the server.
 	Stop              bool
@@ -117,8 +125,10 @@ type Task struct {
 	KillSignal    string
 	LogConfig     *LogConfig
 	Artifacts     []*TaskArtifact
-	Leader        bool
-	ShutdownDelay time.Duration
+	// DispatchPayload names the file in local/ that gets a dispatch's payload.
+	DispatchPayload *DispatchPayloadConfig
+	Leader          bool
+	ShutdownDelay   time.Duration
 
 	// Extra holds members this host does not model.
 	Extra Extra `json:"-"`
