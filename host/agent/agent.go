@@ -23,19 +23,21 @@ import (
 
 // Agent is a running single-node host.
 type Agent struct {
-	cfg       *Config
-	log       hclog.Logger
-	store     *Store
-	persist   *persister
-	nodeID    string
-	ports     *portAllocator
-	host      *pluginhost.Host
-	sched     *scheduler
-	periodic  *periodicRunner
-	mon       *pluginMonitor
-	startSem  chan struct{}
-	allocRoot string
-	started   time.Time
+	cfg      *Config
+	log      hclog.Logger
+	store    *Store
+	persist  *persister
+	nodeID   string
+	ports    *portAllocator
+	host     *pluginhost.Host
+	sched    *scheduler
+	periodic *periodicRunner
+	// deployWatch follows the running deployments.
+	deployWatch *deploymentWatcher
+	mon         *pluginMonitor
+	startSem    chan struct{}
+	allocRoot   string
+	started     time.Time
 
 	// ctx ends when the agent exits; runners then abandon their tasks
 	// (which keep running) unless they were told to stop them.
@@ -104,6 +106,7 @@ func New(cfg *Config, log hclog.Logger) (*Agent, error) {
 	a.store.onWrite = func() { a.persist.Dirty() }
 	a.sched = newScheduler(a)
 	a.periodic = newPeriodicRunner(a)
+	a.deployWatch = newDeploymentWatcher(a)
 	a.mon = newPluginMonitor(a)
 	return a, nil
 }
@@ -179,6 +182,7 @@ func (a *Agent) Start(ctx context.Context) error {
 		a.sched.Enqueue(key)
 	}
 	a.periodic.start()
+	a.deployWatch.start()
 	if err := a.serveHTTP(); err != nil {
 		a.Shutdown(false)
 		return err
@@ -325,6 +329,7 @@ func (a *Agent) Shutdown(stopTasks bool) error {
 		_ = a.httpSrv.Close()
 		<-a.httpDone
 	}
+	a.deployWatch.stop()
 	a.periodic.stop()
 	a.sched.stop()
 	if stopTasks {

@@ -45,6 +45,8 @@ func (a *Agent) routes() http.Handler {
 	handle("/v1/evaluations", a.evalsList)
 	handle("/v1/evaluations/count", a.evalsList)
 	handle("/v1/evaluation/", a.evalSpecific)
+	handle("/v1/deployments", a.deploymentsList)
+	handle("/v1/deployment/", a.deploymentSpecific)
 	handle("/v1/allocations", a.allocsList)
 	handle("/v1/allocation/", a.allocSpecific)
 	handle("/v1/nodes", a.nodesList)
@@ -103,6 +105,8 @@ func errorCode(err error) (int, string) {
 		return http.StatusNotFound, ErrAllocNotFound.Error()
 	case errors.Is(err, ErrEvalNotFound):
 		return http.StatusNotFound, ErrEvalNotFound.Error()
+	case errors.Is(err, ErrDeploymentNotFound):
+		return http.StatusNotFound, ErrDeploymentNotFound.Error()
 	case errors.As(err, &ve):
 		return http.StatusBadRequest, ve.Error()
 	case errors.As(err, &ee):

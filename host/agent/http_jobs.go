@@ -89,16 +89,25 @@ func (a *Agent) jobSpecific(w http.ResponseWriter, r *http.Request) (interface{}
 			list, idx := a.store.Evals(EvalFilter{Namespace: key.Namespace, JobID: key.ID})
 			return list, idx, nil
 		})
-	case "deployments":
+	case "deployments", "deployment":
+		all, err := queryBool(r, "all")
+		if err != nil {
+			return nil, err
+		}
+		latest := suffix == "deployment"
 		return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
-			j, idx := a.store.Job(key)
-			if j == nil {
+			if j, idx := a.store.Job(key); j == nil {
 				return nil, idx, ErrJobNotFound
 			}
-			return []interface{}{}, idx, nil
+			list, idx := a.store.Deployments(key.Namespace, "", key.ID, all)
+			if !latest {
+				return list, idx, nil
+			}
+			if len(list) == 0 {
+				return nil, idx, nil
+			}
+			return list[0], idx, nil
 		})
-	case "deployment":
-		return nil, nil
 	}
 	switch r.Method {
 	case http.MethodGet:

@@ -165,6 +165,18 @@ var periodicFields = fieldMap{
 	"spec_type":        plain("SpecType"),
 }
 
+var updateFields = fieldMap{
+	"max_parallel":      plain("MaxParallel"),
+	"health_check":      plain("HealthCheck"),
+	"min_healthy_time":  with("MinHealthyTime", duration),
+	"healthy_deadline":  with("HealthyDeadline", duration),
+	"progress_deadline": with("ProgressDeadline", duration),
+	"auto_revert":       plain("AutoRevert"),
+	"auto_promote":      plain("AutoPromote"),
+	"canary":            plain("Canary"),
+	"stagger":           with("Stagger", duration),
+}
+
 var parameterizedFields = fieldMap{
 	"payload":       plain("Payload"),
 	"meta_required": plain("MetaRequired"),
@@ -189,6 +201,7 @@ func convertJob(id string, body map[string]interface{}) (map[string]interface{},
 		"meta":          with("Meta", blockMap),
 		"periodic":      with("Periodic", subBlock(periodicFields)),
 		"parameterized": with("ParameterizedJob", subBlock(parameterizedFields)),
+		"update":        with("Update", subBlock(updateFields)),
 	}.apply(body, "job "+id)
 	if err != nil {
 		return nil, err
@@ -240,12 +253,12 @@ func convertGroup(name string, body map[string]interface{}, path string) (map[st
 	}
 	delete(body, "task")
 	out, err := fieldMap{
-		"count":            plain("Count"),
-		"meta":             with("Meta", blockMap),
-		"restart":          with("RestartPolicy", subBlock(restartFields)),
-		"network":          with("Networks", convertNetworks),
-		"shutdown_delay":   with("ShutdownDelay", duration),
-		"dispatch_payload": with("DispatchPayload", subBlock(fieldMap{"file": plain("File")})),
+		"count":          plain("Count"),
+		"meta":           with("Meta", blockMap),
+		"restart":        with("RestartPolicy", subBlock(restartFields)),
+		"network":        with("Networks", convertNetworks),
+		"shutdown_delay": with("ShutdownDelay", duration),
+		"update":         with("Update", subBlock(updateFields)),
 	}.apply(body, path)
 	if err != nil {
 		return nil, err

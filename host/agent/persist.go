@@ -14,16 +14,17 @@ const stateFormat = 1
 
 // stateFile is what the agent writes to <data_dir>/state.json.
 type stateFile struct {
-	Format    int
-	NodeID    string
-	Index     uint64
-	Tables    map[string]uint64
-	Jobs      []*Job
-	Versions  map[string][]*Job
-	Summaries map[string]*summaryMeta
-	Allocs    []*allocRecord
-	Evals     []*Evaluation    `json:",omitempty"`
-	Launches  []periodicLaunch `json:",omitempty"`
+	Format      int
+	NodeID      string
+	Index       uint64
+	Tables      map[string]uint64
+	Jobs        []*Job
+	Versions    map[string][]*Job
+	Summaries   map[string]*summaryMeta
+	Allocs      []*allocRecord
+	Evals       []*Evaluation    `json:",omitempty"`
+	Launches    []periodicLaunch `json:",omitempty"`
+	Deployments []*Deployment    `json:",omitempty"`
 }
 
 // snapshot renders the store (and the node id) as a state file.
@@ -44,6 +45,9 @@ func (s *Store) snapshot(nodeID string) ([]byte, error) {
 		f.Evals = append(f.Evals, e)
 	}
 	f.Launches = s.launchList()
+	for _, d := range s.deployments {
+		f.Deployments = append(f.Deployments, d)
+	}
 	return json.Marshal(&f)
 }
 
@@ -95,6 +99,9 @@ func (s *Store) restore(b []byte) (string, error) {
 			e.Status = EvalStatusComplete
 		}
 		s.evals[e.ID] = e
+	}
+	for _, d := range f.Deployments {
+		s.deployments[d.ID] = d
 	}
 	for _, l := range f.Launches {
 		s.launches[JobKey{l.Namespace, l.ID}] = l.Launch

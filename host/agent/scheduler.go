@@ -132,6 +132,7 @@ func (s *scheduler) reconcile(key JobKey) {
 	out := evalOutcome{Queued: map[string]int{}, Failed: map[string]*AllocMetric{}}
 	defer func() { a.store.EvalDone(key, snapshot, out) }()
 	if job == nil || job.Stop || job.isTemplate() {
+		a.store.CancelDeployments(key, descStoppedJob)
 		for _, rec := range live {
 			s.stopAlloc(rec.Alloc.ID, "alloc not needed due to job update")
 		}
@@ -144,9 +145,14 @@ func (s *scheduler) reconcile(key JobKey) {
 		return
 	}
 	byGroup := map[string][]*allocRecord{}
+	// destructive: allocations a job update replaces, by group (at the
+	// pace of the group's deployment, if it has one).
+	destructive := map[string][]*allocRecord{}
 	// resched: failed allocations to replace (evaluate with
 	// ForceReschedule), by group and index.
 	resched := map[string]map[int]string{}
+	// inPlace: allocations that take the new job version as they run.
+	var inPlace []*allocRecord
 	for _, rec := range live {
 		al := rec.Alloc
 		g := groupOf(job, al.TaskGroup)
@@ -168,19 +174,28 @@ func (s *scheduler) reconcile(key JobKey) {
 			}
 			if why := groupUpdate(al.Job, job, al.TaskGroup); why != "" {
 				a.log.Debug("destructive update", "alloc", al.ID, "change", why)
-				s.stopAlloc(al.ID, "alloc is being updated due to job update")
+				destructive[al.TaskGroup] = append(destructive[al.TaskGroup], rec)
 				continue
 			}
-			_, _ = a.store.UpdateAlloc(al.ID, func(r *allocRecord) bool {
-				r.Alloc.Job = job
-				return true
-			})
+			inPlace = append(inPlace, rec)
 		}
 		byGroup[al.TaskGroup] = append(byGroup[al.TaskGroup], rec)
 	}
 	evalID := a.store.LatestEvalID(key)
+	deploy := s.deployment(job, byGroup, destructive)
+	for _, rec := range inPlace {
+		_, _ = a.store.UpdateAlloc(rec.Alloc.ID, func(r *allocRecord) bool {
+			r.Alloc.Job = job
+			// As in Nomad, an allocation updated in place joins the new
+			// deployment, whose health tracking starts again for it.
+			if deploy != nil && deploy.active() && deploy.TaskGroups[r.Alloc.TaskGroup] != nil {
+				r.Alloc.DeploymentID, r.Alloc.DeploymentStatus = deploy.ID, nil
+			}
+			return true
+		})
+	}
 	for _, g := range job.TaskGroups {
-		keep := byGroup[g.Name]
+		keep := append(byGroup[g.Name], s.rollDestructive(g, deploy, destructive[g.Name], live)...)
 		sort.Slice(keep, func(i, j int) bool { return keep[i].GroupIndex < keep[j].GroupIndex })
 		count := *g.Count
 		if job.Type == JobTypeSystem || job.Type == JobTypeSysBatch {
@@ -199,7 +214,11 @@ func (s *scheduler) reconcile(key JobKey) {
 			if used[idx] {
 				continue
 			}
-			if err := s.place(job, g, idx, evalID, resched[g.Name][idx]); err != nil {
+			deployID := ""
+			if deploy != nil && deploy.active() && deploy.TaskGroups[g.Name] != nil {
+				deployID = deploy.ID
+			}
+			if err := s.place(job, g, idx, evalID, resched[g.Name][idx], deployID); err != nil {
 				queued++
 				out.Failed[g.Name] = placementFailure(out.Failed[g.Name], job, err)
 				a.log.Warn("allocation not placed", "job", key.String(), "group", g.Name, "index", idx, "error", err)
@@ -208,7 +227,52 @@ func (s *scheduler) reconcile(key JobKey) {
 		out.Queued[g.Name] = queued
 		a.store.SetQueued(key, g.Name, queued)
 	}
+	if deploy != nil {
+		a.store.RecountDeployment(deploy.ID)
+	}
 	a.gcAllocs(key)
+}
+
+// deployment is the deployment of the job's version: created when a
+// service job whose groups roll has allocations to place or replace.
+func (s *scheduler) deployment(job *Job, kept, destructive map[string][]*allocRecord) *Deployment {
+	work := false
+	for _, g := range job.TaskGroups {
+		work = work || len(destructive[g.Name]) > 0 || len(kept[g.Name]) < *g.Count
+	}
+	return s.a.store.DeploymentFor(job, work)
+}
+
+// rollDestructive stops the allocations a deployment may replace now
+// (max_parallel minus its placements not yet healthy; none while it is
+// paused or after it failed) and returns the others, which keep running
+// their old version for now. Without a deployment all are replaced.
+func (s *scheduler) rollDestructive(g *TaskGroup, d *Deployment, dest, live []*allocRecord) []*allocRecord {
+	sort.Slice(dest, func(i, j int) bool { return dest[i].GroupIndex < dest[j].GroupIndex })
+	allow := len(dest)
+	if d != nil && d.TaskGroups[g.Name] != nil {
+		allow = 0
+		if d.Status == DeploymentStatusRunning {
+			inflight := 0
+			for _, rec := range live {
+				al := rec.Alloc
+				if al.DeploymentID == d.ID && al.TaskGroup == g.Name &&
+					(al.DeploymentStatus == nil || al.DeploymentStatus.Healthy == nil) {
+					inflight++
+				}
+			}
+			allow = *g.Update.MaxParallel - inflight
+		}
+	}
+	var kept []*allocRecord
+	for i, rec := range dest {
+		if i < allow {
+			s.stopAlloc(rec.Alloc.ID, "alloc is being updated due to job update")
+			continue
+		}
+		kept = append(kept, rec)
+	}
+	return kept
 }
 
 // usedPorts maps host ports held by allocations whose tasks may still run.
@@ -231,7 +295,7 @@ var errNoStart = errors.New("the agent is shutting down")
 
 // place creates one allocation of a group and starts its runner; prev is
 // the failed allocation it replaces ("" if none), linked both ways.
-func (s *scheduler) place(job *Job, g *TaskGroup, idx int, evalID, prev string) error {
+func (s *scheduler) place(job *Job, g *TaskGroup, idx int, evalID, prev, deploymentID string) error {
 	a := s.a
 	if a.isStopping() {
 		return errNoStart
@@ -269,7 +333,7 @@ func (s *scheduler) place(job *Job, g *TaskGroup, idx int, evalID, prev string) 
 		Name: fmt.Sprintf("%s.%s[%d]", job.ID, g.Name, idx), NodeID: a.nodeID, NodeName: a.cfg.Name,
 		JobID: job.ID, Job: job, TaskGroup: g.Name, AllocatedResources: res,
 		DesiredStatus: AllocDesiredRun, ClientStatus: AllocClientPending, ClientDescription: "No tasks have started",
-		TaskStates: states, PreviousAllocation: prev,
+		TaskStates: states, PreviousAllocation: prev, DeploymentID: deploymentID,
 	}
 	rec := &allocRecord{Alloc: al, GroupIndex: idx, Tasks: map[string]*taskRecord{}}
 	a.store.PutAlloc(rec)

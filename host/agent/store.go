@@ -83,9 +83,10 @@ type Store struct {
 	evalPending map[JobKey]bool
 	evals       map[string]*Evaluation
 	// launches is each periodic job's last launch.
-	launches map[JobKey]time.Time
-	changed  chan struct{}
-	onWrite  func()
+	launches    map[JobKey]time.Time
+	deployments map[string]*Deployment
+	changed     chan struct{}
+	onWrite     func()
 }
 
 // NewStore returns an empty store; onWrite (may be nil) is called after
@@ -100,6 +101,7 @@ func NewStore(onWrite func()) *Store {
 		evalPending: map[JobKey]bool{},
 		evals:       map[string]*Evaluation{},
 		launches:    map[JobKey]time.Time{},
+		deployments: map[string]*Deployment{},
 		changed:     make(chan struct{}),
 		onWrite:     onWrite,
 	}
@@ -693,7 +695,8 @@ func (a *Allocation) Stub() *AllocListStub {
 		AllocatedResources: a.AllocatedResources, DesiredStatus: a.DesiredStatus,
 		DesiredDescription: a.DesiredDescription, ClientStatus: a.ClientStatus,
 		ClientDescription: a.ClientDescription, TaskStates: a.TaskStates,
-		NextAllocation: a.NextAllocation, CreateIndex: a.CreateIndex, ModifyIndex: a.ModifyIndex,
+		NextAllocation: a.NextAllocation, PreviousAllocation: a.PreviousAllocation, DeploymentStatus: a.DeploymentStatus,
+		CreateIndex: a.CreateIndex, ModifyIndex: a.ModifyIndex,
 		CreateTime: a.CreateTime, ModifyTime: a.ModifyTime,
 	}
 	if a.Job != nil {

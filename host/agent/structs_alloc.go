@@ -64,6 +64,8 @@ type Allocation struct {
 	PreviousAllocation string
 	NextAllocation     string
 	DesiredTransition  DesiredTransition
+	DeploymentID       string
+	DeploymentStatus   *AllocDeploymentStatus
 	CreateIndex        uint64
 	ModifyIndex        uint64
 	AllocModifyIndex   uint64
@@ -101,6 +103,8 @@ type AllocListStub struct {
 	TaskStates         map[string]*TaskState
 	FollowupEvalID     string
 	NextAllocation     string
+	PreviousAllocation string
+	DeploymentStatus   *AllocDeploymentStatus
 	CreateIndex        uint64
 	ModifyIndex        uint64
 	CreateTime         int64

@@ -43,6 +43,8 @@ type Job struct {
 	// children (periodic launches, dispatches) run.
 	Periodic         *PeriodicConfig
 	ParameterizedJob *ParameterizedJobConfig
+	// Update is the job-level update block, merged into each group's.
+	Update *UpdateStrategy
 	// Payload is a dispatched child's payload (plain, not snappy as Nomad
 	// stores it).
 	Payload                  []byte
@@ -88,6 +90,9 @@ type TaskGroup struct {
 	RestartPolicy *RestartPolicy
 	Networks      []*NetworkResource
 	Meta          map[string]string
+	// Update makes a service job's updates deployments (rolling by
+	// max_parallel, health from the task states).
+	Update        *UpdateStrategy
 	ShutdownDelay *time.Duration
 
 	// Extra holds members this host does not model.
