@@ -88,10 +88,24 @@ func (w *deploymentWatcher) watch(d *Deployment, now time.Time) {
 	}
 	done := true
 	for name, st := range cur.TaskGroups {
+		awaiting := false
+		if st.DesiredCanaries > 0 && !st.Promoted {
+			done = false
+			healthy, _ := a.store.CanaryHealth(cur, name)
+			awaiting = healthy >= st.DesiredCanaries
+			if awaiting && st.AutoPromote {
+				if err := a.store.PromoteDeployment(cur.ID, []string{name}, false); err == nil {
+					a.log.Info("canaries promoted automatically", "deployment", d.ID, "group", name)
+					changed = true
+				}
+			}
+		}
 		switch {
 		case st.UnhealthyAllocs > 0:
 			w.fail(cur, descFailedAllocations)
 			return
+		case awaiting:
+			// Waiting for a promotion is no lack of progress.
 		case st.HealthyAllocs < st.DesiredTotal && now.After(st.RequireProgressBy):
 			a.log.Info("deployment missed its progress deadline", "deployment", d.ID, "group", name)
 			w.fail(cur, descProgressDeadline)

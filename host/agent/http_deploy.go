@@ -95,10 +95,9 @@ func (a *Agent) deploymentWrite(w http.ResponseWriter, r *http.Request, action, 
 		if err := decodeBody(r, &req); err != nil {
 			return nil, err
 		}
-		if !d.active() {
-			return nil, coded(http.StatusBadRequest, "can't promote terminal deployment")
+		if err := a.store.PromoteDeployment(id, req.Groups, req.All); err != nil {
+			return nil, err
 		}
-		return nil, coded(http.StatusBadRequest, "no canaries to promote")
 	case "allocation-health":
 		var req DeploymentAllocHealthRequest
 		if err := decodeBody(r, &req); err != nil {

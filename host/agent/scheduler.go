@@ -195,7 +195,13 @@ func (s *scheduler) reconcile(key JobKey) {
 		})
 	}
 	for _, g := range job.TaskGroups {
-		keep := append(byGroup[g.Name], s.rollDestructive(g, deploy, destructive[g.Name], live)...)
+		keep, canaryAt := s.groupUpdates(g, deploy, byGroup[g.Name], destructive[g.Name], live)
+		for _, idx := range canaryAt {
+			if err := s.place(job, g, idx, evalID, "", deploy.ID, true); err != nil {
+				out.Failed[g.Name] = placementFailure(out.Failed[g.Name], job, err)
+				a.log.Warn("canary not placed", "job", key.String(), "group", g.Name, "index", idx, "error", err)
+			}
+		}
 		sort.Slice(keep, func(i, j int) bool { return keep[i].GroupIndex < keep[j].GroupIndex })
 		count := *g.Count
 		if job.Type == JobTypeSystem || job.Type == JobTypeSysBatch {
@@ -218,7 +224,7 @@ func (s *scheduler) reconcile(key JobKey) {
 			if deploy != nil && deploy.active() && deploy.TaskGroups[g.Name] != nil {
 				deployID = deploy.ID
 			}
-			if err := s.place(job, g, idx, evalID, resched[g.Name][idx], deployID); err != nil {
+			if err := s.place(job, g, idx, evalID, resched[g.Name][idx], deployID, false); err != nil {
 				queued++
 				out.Failed[g.Name] = placementFailure(out.Failed[g.Name], job, err)
 				a.log.Warn("allocation not placed", "job", key.String(), "group", g.Name, "index", idx, "error", err)
@@ -237,10 +243,74 @@ func (s *scheduler) reconcile(key JobKey) {
 // service job whose groups roll has allocations to place or replace.
 func (s *scheduler) deployment(job *Job, kept, destructive map[string][]*allocRecord) *Deployment {
 	work := false
+	canary := map[string]bool{}
 	for _, g := range job.TaskGroups {
 		work = work || len(destructive[g.Name]) > 0 || len(kept[g.Name]) < *g.Count
+		canary[g.Name] = len(destructive[g.Name]) > 0
 	}
-	return s.a.store.DeploymentFor(job, work)
+	return s.a.store.DeploymentFor(job, work, canary)
+}
+
+// groupUpdates decides a group's allocations under its deployment: the
+// ones to keep, after stopping those replaced now, and the indexes where
+// canaries go. Before promotion the canaries run beside all the old
+// allocations; once promoted each takes the place of the old allocation
+// of its index and the rest roll; a failed deployment's canaries stop.
+func (s *scheduler) groupUpdates(g *TaskGroup, d *Deployment, kept, dest, live []*allocRecord) ([]*allocRecord, []int) {
+	var st *DeploymentState
+	if d != nil {
+		st = d.TaskGroups[g.Name]
+	}
+	if st == nil || st.DesiredCanaries == 0 {
+		return append(kept, s.rollDestructive(g, d, dest, live)...), nil
+	}
+	var canaries, others []*allocRecord
+	for _, rec := range kept {
+		if ds := rec.Alloc.DeploymentStatus; rec.Alloc.DeploymentID == d.ID && ds != nil && ds.Canary {
+			canaries = append(canaries, rec)
+		} else {
+			others = append(others, rec)
+		}
+	}
+	if !d.active() {
+		if d.Status == DeploymentStatusFailed {
+			for _, rec := range canaries {
+				s.stopAlloc(rec.Alloc.ID, "alloc not needed as deployment failed")
+			}
+			canaries = nil
+		}
+		return append(append(others, canaries...), s.rollDestructive(g, d, dest, live)...), nil
+	}
+	covered := map[int]bool{}
+	for _, rec := range canaries {
+		covered[rec.GroupIndex] = true
+	}
+	if !st.Promoted {
+		sort.Slice(dest, func(i, j int) bool { return dest[i].GroupIndex < dest[j].GroupIndex })
+		var at []int
+		need := st.DesiredCanaries - len(canaries)
+		for _, rec := range dest {
+			if need > 0 && !covered[rec.GroupIndex] {
+				at = append(at, rec.GroupIndex)
+				covered[rec.GroupIndex] = true
+				need--
+			}
+		}
+		// More canaries than allocations to replace: they share indexes.
+		for i := 0; need > 0; i, need = i+1, need-1 {
+			at = append(at, i%max(1, *g.Count))
+		}
+		return append(others, dest...), at
+	}
+	var rest []*allocRecord
+	for _, rec := range dest {
+		if covered[rec.GroupIndex] {
+			s.stopAlloc(rec.Alloc.ID, "alloc is being updated due to job update")
+			continue
+		}
+		rest = append(rest, rec)
+	}
+	return append(append(others, canaries...), s.rollDestructive(g, d, rest, live)...), nil
 }
 
 // rollDestructive stops the allocations a deployment may replace now
@@ -295,7 +365,7 @@ var errNoStart = errors.New("the agent is shutting down")
 
 // place creates one allocation of a group and starts its runner; prev is
 // the failed allocation it replaces ("" if none), linked both ways.
-func (s *scheduler) place(job *Job, g *TaskGroup, idx int, evalID, prev, deploymentID string) error {
+func (s *scheduler) place(job *Job, g *TaskGroup, idx int, evalID, prev, deploymentID string, canary bool) error {
 	a := s.a
 	if a.isStopping() {
 		return errNoStart
@@ -334,6 +404,9 @@ func (s *scheduler) place(job *Job, g *TaskGroup, idx int, evalID, prev, deploym
 		JobID: job.ID, Job: job, TaskGroup: g.Name, AllocatedResources: res,
 		DesiredStatus: AllocDesiredRun, ClientStatus: AllocClientPending, ClientDescription: "No tasks have started",
 		TaskStates: states, PreviousAllocation: prev, DeploymentID: deploymentID,
+	}
+	if canary {
+		al.DeploymentStatus = &AllocDeploymentStatus{Canary: true}
 	}
 	rec := &allocRecord{Alloc: al, GroupIndex: idx, Tasks: map[string]*taskRecord{}}
 	a.store.PutAlloc(rec)

@@ -35,8 +35,9 @@ func rollingGroups(j *Job) bool {
 
 // DeploymentFor returns (a copy of) the deployment of the job's current
 // version; with create, a job whose groups roll gets one when it has none,
-// and the job's older active deployments are cancelled.
-func (s *Store) DeploymentFor(job *Job, create bool) *Deployment {
+// and the job's older active deployments are cancelled. The groups in
+// canary (those with a destructive update) start with their canaries.
+func (s *Store) DeploymentFor(job *Job, create bool, canary map[string]bool) *Deployment {
 	var out *Deployment
 	s.write(func(index uint64) []string {
 		for _, d := range s.deployments {
@@ -67,9 +68,17 @@ func (s *Store) DeploymentFor(job *Job, create bool) *Deployment {
 				continue
 			}
 			u := g.Update
-			d.TaskGroups[g.Name] = &DeploymentState{AutoRevert: *u.AutoRevert, AutoPromote: *u.AutoPromote,
+			st := &DeploymentState{AutoRevert: *u.AutoRevert, AutoPromote: *u.AutoPromote,
 				ProgressDeadline: *u.ProgressDeadline, RequireProgressBy: now.Add(*u.ProgressDeadline).UTC(),
 				DesiredTotal: *g.Count, PlacedCanaries: []string{}}
+			if canary[g.Name] && *u.Canary > 0 {
+				st.DesiredCanaries = *u.Canary
+				d.StatusDescription = descNeedsPromotion + descTaskStates
+				if st.AutoPromote {
+					d.StatusDescription = descAutoPromotion + descTaskStates
+				}
+			}
+			d.TaskGroups[g.Name] = st
 		}
 		s.deployments[d.ID] = d
 		s.gcDeploymentsLocked(JobKey{job.Namespace, job.ID})
@@ -173,7 +182,9 @@ func (s *Store) SetAllocHealth(allocID string, healthy bool) error {
 			return nil
 		}
 		a := r.Alloc
-		a.DeploymentStatus = &AllocDeploymentStatus{Healthy: &healthy, Timestamp: time.Now().UTC(), ModifyIndex: index}
+		canary := a.DeploymentStatus != nil && a.DeploymentStatus.Canary
+		a.DeploymentStatus = &AllocDeploymentStatus{Healthy: &healthy, Timestamp: time.Now().UTC(), Canary: canary,
+			ModifyIndex: index}
 		a.ModifyIndex, a.ModifyTime = index, time.Now().UnixNano()
 		if d := s.deployments[a.DeploymentID]; d != nil {
 			c := copyDeployment(d)
@@ -195,6 +206,7 @@ func (s *Store) SetAllocHealth(allocID string, healthy bool) error {
 func (s *Store) recountLocked(d *Deployment) {
 	for _, st := range d.TaskGroups {
 		st.PlacedAllocs, st.HealthyAllocs, st.UnhealthyAllocs = 0, 0, 0
+		st.PlacedCanaries = []string{}
 	}
 	for _, r := range s.allocs {
 		a := r.Alloc
@@ -203,6 +215,9 @@ func (s *Store) recountLocked(d *Deployment) {
 			continue
 		}
 		st.PlacedAllocs++
+		if ds := a.DeploymentStatus; ds != nil && ds.Canary {
+			st.PlacedCanaries = append(st.PlacedCanaries, a.ID)
+		}
 		if ds := a.DeploymentStatus; ds != nil && ds.Healthy != nil {
 			if *ds.Healthy {
 				st.HealthyAllocs++
@@ -211,6 +226,83 @@ func (s *Store) recountLocked(d *Deployment) {
 			}
 		}
 	}
+}
+
+// CanaryHealth counts a deployment group's healthy canaries and placed ones.
+func (s *Store) CanaryHealth(d *Deployment, group string) (healthy, placed int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.allocs {
+		a := r.Alloc
+		if a.DeploymentID != d.ID || a.TaskGroup != group || a.DeploymentStatus == nil || !a.DeploymentStatus.Canary ||
+			a.DesiredStatus != AllocDesiredRun {
+			continue
+		}
+		placed++
+		if a.DeploymentStatus.Healthy != nil && *a.DeploymentStatus.Healthy {
+			healthy++
+		}
+	}
+	return healthy, placed
+}
+
+// PromoteDeployment promotes the canaries of some groups (all: every group
+// with canaries), as Nomad's: each must have all its canaries healthy.
+func (s *Store) PromoteDeployment(id string, groups []string, all bool) error {
+	var err error
+	s.write(func(index uint64) []string {
+		d := s.deployments[id]
+		switch {
+		case d == nil:
+			err = ErrDeploymentNotFound
+		case !d.active():
+			err = coded(http.StatusBadRequest, "can't promote terminal deployment")
+		}
+		if err != nil {
+			return nil
+		}
+		want := map[string]bool{}
+		for _, g := range groups {
+			want[g] = true
+		}
+		c := copyDeployment(d)
+		s.recountLocked(c)
+		promoted := 0
+		for name, st := range c.TaskGroups {
+			if st.DesiredCanaries == 0 || st.Promoted || (!all && !want[name]) {
+				continue
+			}
+			healthy := 0
+			for _, allocID := range st.PlacedCanaries {
+				if r := s.allocs[allocID]; r != nil && r.Alloc.DeploymentStatus != nil &&
+					r.Alloc.DeploymentStatus.Healthy != nil && *r.Alloc.DeploymentStatus.Healthy {
+					healthy++
+				}
+			}
+			if healthy < st.DesiredCanaries {
+				err = coded(http.StatusBadRequest, "Task group %q has %d/%d healthy allocations", name, healthy, st.DesiredCanaries)
+				return nil
+			}
+			st.Promoted = true
+			promoted++
+		}
+		if promoted == 0 {
+			err = coded(http.StatusBadRequest, "no canaries to promote")
+			return nil
+		}
+		if c.Status == DeploymentStatusRunning {
+			c.StatusDescription = descRunning + descTaskStates
+			for _, st := range c.TaskGroups {
+				if st.DesiredCanaries > 0 && !st.Promoted {
+					c.StatusDescription = descNeedsPromotion + descTaskStates
+				}
+			}
+		}
+		c.ModifyIndex, c.ModifyTime = index, time.Now().UnixNano()
+		s.deployments[id] = c
+		return []string{tableDeployments}
+	})
+	return err
 }
 
 // RecountDeployment refreshes a deployment's counts (after a placement).

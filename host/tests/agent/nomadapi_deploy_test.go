@@ -220,3 +220,94 @@ func TestDeploymentsWithNomadClient(t *testing.T) {
 		}
 	})
 }
+
+// TestCanaryDeploymentsWithNomadClient: with canary = 1 an update first
+// runs one canary beside the old allocations and waits for a promotion
+// (manual, or automatic with auto_promote once the canary is healthy);
+// then the canary takes an old allocation's place and the rest roll.
+func TestCanaryDeploymentsWithNomadClient(t *testing.T) {
+	a := startAgent(t, agentOptions{})
+	c := a.nomadClient()
+	jobs := c.Jobs()
+
+	job := apiJob(t, sampleJob(t, "canary-web", 2))
+	job.TaskGroups[0].Update = &nomad.UpdateStrategy{MaxParallel: ptr(1), Canary: ptr(1), MinHealthyTime: ptr(time.Second),
+		HealthyDeadline: ptr(20 * time.Second), ProgressDeadline: ptr(40 * time.Second)}
+	if _, _, err := jobs.Register(job, nil); err != nil {
+		t.Fatal(err)
+	}
+	first := latestDeployment(t, c, "canary-web", 0)
+	if first.TaskGroups["web"].DesiredCanaries != 0 {
+		t.Errorf("canaries on the first version: %+v", first.TaskGroups["web"])
+	}
+	waitDeployment(t, c, first.ID, func(d *nomad.Deployment) bool { return d.Status == "successful" })
+
+	job.TaskGroups[0].Tasks[0].Env["RELEASE"] = "1"
+	if _, _, err := jobs.Register(job, nil); err != nil {
+		t.Fatal(err)
+	}
+	d := latestDeployment(t, c, "canary-web", 1)
+	if !strings.HasPrefix(d.StatusDescription, "Deployment is running but requires manual promotion") ||
+		d.TaskGroups["web"].DesiredCanaries != 1 {
+		t.Errorf("canary deployment: %q %+v", d.StatusDescription, d.TaskGroups["web"])
+	}
+	d = waitDeployment(t, c, d.ID, func(d *nomad.Deployment) bool {
+		return len(d.TaskGroups["web"].PlacedCanaries) == 1 && d.TaskGroups["web"].HealthyAllocs == 1
+	})
+	canary := d.TaskGroups["web"].PlacedCanaries[0]
+	time.Sleep(1500 * time.Millisecond)
+	list, _, _ := jobs.Allocations("canary-web", false, nil)
+	old, running := 0, 0
+	for _, al := range list {
+		if al.DesiredStatus == "run" && al.ClientStatus == "running" {
+			running++
+			if al.JobVersion == 0 {
+				old++
+			}
+		}
+	}
+	if d, _, _ = c.Deployments().Info(d.ID, nil); d.Status != "running" || old != 2 || running != 3 {
+		t.Fatalf("before the promotion: deployment %s, %d running, %d of them old: %s", d.Status, running, old, describe(list))
+	}
+	al, _, err := c.Allocations().Info(canary, nil)
+	if err != nil || al.DeploymentStatus == nil || !al.DeploymentStatus.Canary || al.DeploymentID != d.ID {
+		t.Errorf("canary allocation: %+v %v", al, err)
+	}
+	if _, _, err := c.Deployments().PromoteAll(d.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	d = waitDeployment(t, c, d.ID, func(d *nomad.Deployment) bool { return d.Status != "running" })
+	if d.Status != "successful" || !d.TaskGroups["web"].Promoted {
+		t.Fatalf("after the promotion: %s %q %+v", d.Status, d.StatusDescription, d.TaskGroups["web"])
+	}
+	list = waitAllocs(t, c, "canary-web", false, func(list []*nomad.AllocationListStub) bool {
+		n := 0
+		for _, al := range list {
+			if al.DesiredStatus == "run" && al.ClientStatus == "running" && al.JobVersion == 1 {
+				n++
+			} else if al.DesiredStatus == "run" {
+				return false
+			}
+		}
+		return n == 2
+	})
+	kept := false
+	for _, al := range list {
+		kept = kept || (al.ID == canary && al.DesiredStatus == "run")
+	}
+	if !kept {
+		t.Errorf("the promoted canary was not kept: %s", describe(list))
+	}
+
+	// auto_promote: no manual step.
+	job.TaskGroups[0].Update.AutoPromote = ptr(true)
+	job.TaskGroups[0].Tasks[0].Env["RELEASE"] = "2"
+	if _, _, err := jobs.Register(job, nil); err != nil {
+		t.Fatal(err)
+	}
+	d = latestDeployment(t, c, "canary-web", 2)
+	d = waitDeployment(t, c, d.ID, func(d *nomad.Deployment) bool { return d.Status != "running" })
+	if d.Status != "successful" || !d.TaskGroups["web"].Promoted || len(d.TaskGroups["web"].PlacedCanaries) != 1 {
+		t.Errorf("auto promotion: %s %q %+v", d.Status, d.StatusDescription, d.TaskGroups["web"])
+	}
+}
