@@ -219,6 +219,28 @@ func TestDeploymentsWithNomadClient(t *testing.T) {
 			t.Errorf("deployment of a stopped job: %s %q", d.Status, d.StatusDescription)
 		}
 	})
+
+	t.Run("survive a restart", func(t *testing.T) {
+		before, _, err := jobs.Deployments("dep-web", true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !a.signalStop(time.Minute) {
+			t.Fatal("the agent did not stop")
+		}
+		a.start(true)
+		c = a.nomadClient()
+		after, _, err := c.Jobs().Deployments("dep-web", true, nil)
+		if err != nil || len(after) != len(before) {
+			t.Fatalf("deployments after a restart: %d (before %d) %v", len(after), len(before), err)
+		}
+		for i := range after {
+			if after[i].ID != before[i].ID || after[i].Status != before[i].Status ||
+				after[i].StatusDescription != before[i].StatusDescription {
+				t.Errorf("deployment %d: %+v, before %+v", i, after[i], before[i])
+			}
+		}
+	})
 }
 
 // TestCanaryDeploymentsWithNomadClient: with canary = 1 an update first

@@ -99,10 +99,14 @@ func persistedEnvs(t *testing.T, a *agentProc) map[string]map[string]string {
 }
 
 // persistedHandles reads the task "app"'s persisted TaskHandle of every
-// allocation in the agent's state file (nil where there is none).
+// allocation in the agent's state file (nil where there is none; none at
+// all before the agent first wrote the file).
 func persistedHandles(t *testing.T, a *agentProc) map[string]*driverpb.TaskHandle {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(a.dir, "data", "state.json"))
+	if os.IsNotExist(err) {
+		return map[string]*driverpb.TaskHandle{}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
