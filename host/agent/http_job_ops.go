@@ -90,6 +90,8 @@ func (a *Agent) jobWrite(w http.ResponseWriter, r *http.Request, key JobKey, act
 		return a.jobDispatch(w, r, key)
 	case "periodic/force":
 		return a.jobPeriodicForce(w, r, key)
+	case "scale":
+		return a.jobScale(w, r, key)
 	}
 	return nil, coded(http.StatusNotFound, "Invalid URL path")
 }

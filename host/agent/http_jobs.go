@@ -28,8 +28,9 @@ func (a *Agent) jobSpecific(w http.ResponseWriter, r *http.Request) (interface{}
 		return nil, err
 	}
 	key := JobKey{namespaceOf(r), id}
-	switch suffix {
-	case "plan", "revert", "stable", "evaluate", "dispatch", "periodic/force":
+	switch {
+	case suffix == "plan" || suffix == "revert" || suffix == "stable" || suffix == "evaluate" ||
+		suffix == "dispatch" || suffix == "periodic/force" || (suffix == "scale" && r.Method != http.MethodGet):
 		return a.jobWrite(w, r, key, suffix)
 	}
 	if suffix != "" && r.Method != http.MethodGet {
@@ -57,6 +58,16 @@ func (a *Agent) jobSpecific(w http.ResponseWriter, r *http.Request) (interface{}
 				}
 			}
 			return list, idx, err
+		})
+	case "scale":
+		return a.blockingQuery(w, r, func() (interface{}, uint64, error) { return a.jobScaleStatus(key) })
+	case "services":
+		// No services are registered by this host (none are run).
+		return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
+			if j, idx := a.store.Job(key); j == nil {
+				return nil, idx, ErrJobNotFound
+			}
+			return []interface{}{}, a.store.TableIndex(tableJobs), nil
 		})
 	case "summary":
 		return a.blockingQuery(w, r, func() (interface{}, uint64, error) { return a.store.Summary(key) })
@@ -138,7 +149,7 @@ func jobPath(r *http.Request) (string, string, error) {
 	}
 	switch suffix {
 	case "", "allocations", "summary", "versions", "evaluations", "deployments", "deployment",
-		"plan", "revert", "stable", "evaluate", "dispatch", "periodic/force":
+		"plan", "revert", "stable", "evaluate", "dispatch", "periodic/force", "scale", "services":
 		return id, suffix, nil
 	}
 	return "", "", coded(http.StatusNotFound, "Invalid URL path")

@@ -46,6 +46,8 @@ type summaryMeta struct {
 	ModifyIndex uint64
 	// Queued counts allocations that could not be placed, per group.
 	Queued map[string]int
+	// ScalingEvents are the groups' scaling events, newest first.
+	ScalingEvents map[string][]*ScalingEvent `json:",omitempty"`
 }
 
 // allocRecord is an allocation with the host's private bookkeeping.

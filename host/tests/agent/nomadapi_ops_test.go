@@ -233,6 +233,41 @@ func TestJobOperationsWithNomadClient(t *testing.T) {
 		}
 	})
 
+	t.Run("scale", func(t *testing.T) {
+		r, _, err := jobs.Scale("ops-web", "web", ptr(2), "more traffic", false, map[string]any{"by": "test"}, nil)
+		if err != nil || r.EvalID == "" {
+			t.Fatalf("Scale: %+v %v", r, err)
+		}
+		waitEval(t, c, r.EvalID)
+		waitAllocs(t, c, "ops-web", false, running(2))
+		if _, _, err := jobs.Scale("ops-web", "web", nil, "autoscaler failed", true, nil, nil); err != nil {
+			t.Fatalf("an error event: %v", err)
+		}
+		st, qm, err := jobs.ScaleStatus("ops-web", nil)
+		if err != nil || qm.LastIndex == 0 {
+			t.Fatal(err)
+		}
+		g := st.TaskGroups["web"]
+		if st.JobID != "ops-web" || g.Desired != 2 || g.Placed != 2 || g.Running != 2 || len(g.Events) != 2 {
+			t.Fatalf("scale status: %+v %+v", st, g)
+		}
+		if e := g.Events[1]; e.Count == nil || *e.Count != 2 || e.PreviousCount != 1 || e.Message != "more traffic" ||
+			e.EvalID == nil || *e.EvalID != r.EvalID || e.Meta["by"] != "test" {
+			t.Errorf("scaling event: %+v", e)
+		}
+		if e := g.Events[0]; e.Count != nil || !e.Error || e.Message != "autoscaler failed" || e.EvalID != nil {
+			t.Errorf("error event: %+v", e)
+		}
+		if _, _, err := jobs.Scale("ops-web", "nope", ptr(1), "", false, nil, nil); statusCode(err) != 400 ||
+			!strings.Contains(err.Error(), `task group "nope" specified for scaling does not exist in job`) {
+			t.Errorf("scale of an unknown group: %v", err)
+		}
+		services, _, err := jobs.Services("ops-web", nil)
+		if err != nil || len(services) != 0 {
+			t.Errorf("services: %v %v", services, err)
+		}
+	})
+
 	t.Run("placement failure", func(t *testing.T) {
 		port, err := pluginhost.FreePort()
 		if err != nil {
