@@ -64,7 +64,7 @@ type ObjectDiff struct {
 // Fields that are state, not specification, and so never diffed.
 var (
 	jobDiffSkip = setOf("ID", "TaskGroups", "Status", "StatusDescription", "Stable", "Version", "SubmitTime",
-		"CreateIndex", "ModifyIndex", "JobModifyIndex", "Update")
+		"CreateIndex", "ModifyIndex", "JobModifyIndex", "Update", "VersionTag", "Payload")
 	groupDiffSkip = setOf("Name", "Tasks")
 	taskDiffSkip  = setOf("Name")
 )

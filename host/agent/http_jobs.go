@@ -28,6 +28,15 @@ func (a *Agent) jobSpecific(w http.ResponseWriter, r *http.Request) (interface{}
 		return nil, err
 	}
 	key := JobKey{namespaceOf(r), id}
+	if tag, ok := strings.CutPrefix(suffix, "versions/"); ok {
+		return a.jobVersionTag(w, r, key, strings.TrimSuffix(tag, "/tag"))
+	}
+	if suffix == "submission" {
+		if r.Method != http.MethodGet {
+			return nil, errMethod
+		}
+		return a.jobSubmission(w, r, key)
+	}
 	switch {
 	case suffix == "plan" || suffix == "revert" || suffix == "stable" || suffix == "evaluate" ||
 		suffix == "dispatch" || suffix == "periodic/force" || (suffix == "scale" && r.Method != http.MethodGet):
@@ -80,15 +89,7 @@ func (a *Agent) jobSpecific(w http.ResponseWriter, r *http.Request) (interface{}
 			vs, idx, err := a.store.Versions(key)
 			out := &JobVersionsResponse{Versions: vs, QueryMeta: QueryMeta{Index: idx, KnownLeader: true}}
 			if err == nil && diffs {
-				// Nomad's order: Diffs[i] goes from Versions[i+1] to Versions[i].
-				out.Diffs = []*JobDiff{}
-				for i := 0; i+1 < len(vs); i++ {
-					d, derr := diffJobs(vs[i+1], vs[i])
-					if derr != nil {
-						return nil, idx, derr
-					}
-					out.Diffs = append(out.Diffs, d)
-				}
+				out.Diffs, err = versionDiffs(vs, r.URL.Query().Get("diff_tag"), r.URL.Query().Get("diff_version"))
 			}
 			return out, idx, err
 		})
@@ -149,8 +150,14 @@ func jobPath(r *http.Request) (string, string, error) {
 	}
 	switch suffix {
 	case "", "allocations", "summary", "versions", "evaluations", "deployments", "deployment",
-		"plan", "revert", "stable", "evaluate", "dispatch", "periodic/force", "scale", "services":
+		"plan", "revert", "stable", "evaluate", "dispatch", "periodic/force", "scale", "services", "submission":
 		return id, suffix, nil
+	}
+	// versions/<tag name>/tag
+	if name, ok := strings.CutPrefix(suffix, "versions/"); ok && strings.HasSuffix(name, "/tag") {
+		if tag, err := url.PathUnescape(strings.TrimSuffix(name, "/tag")); err == nil && tag != "" && !strings.Contains(tag, "/") {
+			return id, "versions/" + tag + "/tag", nil
+		}
 	}
 	return "", "", coded(http.StatusNotFound, "Invalid URL path")
 }
@@ -188,6 +195,9 @@ func (a *Agent) register(w http.ResponseWriter, r *http.Request, urlID string) (
 	res, err := a.store.UpsertJob(job, req.EnforceIndex, req.JobModifyIndex)
 	if err != nil {
 		return nil, err
+	}
+	if req.Submission != nil {
+		a.store.SetSubmission(key, res.Job.Version, req.Submission)
 	}
 	a.sched.Enqueue(key)
 	setIndex(w, res.Index)

@@ -22,9 +22,18 @@ type stateFile struct {
 	Versions    map[string][]*Job
 	Summaries   map[string]*summaryMeta
 	Allocs      []*allocRecord
-	Evals       []*Evaluation    `json:",omitempty"`
-	Launches    []periodicLaunch `json:",omitempty"`
-	Deployments []*Deployment    `json:",omitempty"`
+	Evals       []*Evaluation      `json:",omitempty"`
+	Launches    []periodicLaunch   `json:",omitempty"`
+	Deployments []*Deployment      `json:",omitempty"`
+	Submissions []submissionRecord `json:",omitempty"`
+}
+
+// submissionRecord is one stored job source.
+type submissionRecord struct {
+	Namespace  string
+	ID         string
+	Version    uint64
+	Submission *JobSubmission
 }
 
 // snapshot renders the store (and the node id) as a state file.
@@ -47,6 +56,11 @@ func (s *Store) snapshot(nodeID string) ([]byte, error) {
 	f.Launches = s.launchList()
 	for _, d := range s.deployments {
 		f.Deployments = append(f.Deployments, d)
+	}
+	for k, m := range s.submissions {
+		for v, sub := range m {
+			f.Submissions = append(f.Submissions, submissionRecord{Namespace: k.Namespace, ID: k.ID, Version: v, Submission: sub})
+		}
 	}
 	return json.Marshal(&f)
 }
@@ -102,6 +116,13 @@ func (s *Store) restore(b []byte) (string, error) {
 	}
 	for _, d := range f.Deployments {
 		s.deployments[d.ID] = d
+	}
+	for _, r := range f.Submissions {
+		k := JobKey{r.Namespace, r.ID}
+		if s.submissions[k] == nil {
+			s.submissions[k] = map[uint64]*JobSubmission{}
+		}
+		s.submissions[k][r.Version] = r.Submission
 	}
 	for _, l := range f.Launches {
 		s.launches[JobKey{l.Namespace, l.ID}] = l.Launch

@@ -87,6 +87,7 @@ type Store struct {
 	// launches is each periodic job's last launch.
 	launches    map[JobKey]time.Time
 	deployments map[string]*Deployment
+	submissions map[JobKey]map[uint64]*JobSubmission
 	changed     chan struct{}
 	onWrite     func()
 }
@@ -104,6 +105,7 @@ func NewStore(onWrite func()) *Store {
 		evals:       map[string]*Evaluation{},
 		launches:    map[JobKey]time.Time{},
 		deployments: map[string]*Deployment{},
+		submissions: map[JobKey]map[uint64]*JobSubmission{},
 		changed:     make(chan struct{}),
 		onWrite:     onWrite,
 	}
@@ -197,6 +199,11 @@ func (s *Store) UpsertJob(job *Job, enforce bool, modifyIndex uint64) (RegisterR
 				res.Changed = true
 			}
 		}
+		// A tag names one version: a new version starts without one.
+		j.VersionTag = nil
+		if existing != nil && existing.Version == j.Version {
+			j.VersionTag = existing.VersionTag
+		}
 		s.evalPending[key] = true
 		j.Status, j.StatusDescription = s.jobStatusLocked(key, &j), ""
 		s.jobs[key] = &j
@@ -229,7 +236,7 @@ func checkEnforce(existing *Job, modifyIndex uint64) error {
 func specChanged(a, b *Job) bool {
 	strip := func(j *Job) Job {
 		c := *j
-		c.Stop, c.Status, c.StatusDescription, c.Stable = false, "", "", false
+		c.Stop, c.Status, c.StatusDescription, c.Stable, c.VersionTag = false, "", "", false, nil
 		c.Version, c.SubmitTime, c.CreateIndex, c.ModifyIndex, c.JobModifyIndex = 0, 0, 0, 0, 0
 		return c
 	}
@@ -246,10 +253,7 @@ func (s *Store) addVersionLocked(key JobKey, j *Job) {
 	} else {
 		vs = append([]*Job{j}, vs...)
 	}
-	if len(vs) > maxTrackedVersions {
-		vs = vs[:maxTrackedVersions]
-	}
-	s.versions[key] = vs
+	s.versions[key] = trimVersions(vs)
 }
 
 // StopJob marks a job stopped (DELETE without purge) or removes it (purge).
@@ -279,6 +283,7 @@ func (s *Store) StopJob(key JobKey, purge bool) (*Job, *Evaluation, uint64, erro
 		j.Stop = true
 		j.ModifyIndex, j.JobModifyIndex = index, index
 		j.Version++
+		j.VersionTag = nil
 		j.Status = s.jobStatusLocked(key, &j)
 		s.jobs[key] = &j
 		s.addVersionLocked(key, &j)
@@ -355,7 +360,14 @@ func (s *Store) Versions(key JobKey) ([]*Job, uint64, error) {
 	if j == nil {
 		return nil, atLeastOne(s.tables[tableJobs]), ErrJobNotFound
 	}
-	return append([]*Job(nil), s.versions[key]...), j.ModifyIndex, nil
+	// The highest ModifyIndex: tagging an old version changes it too.
+	idx := j.ModifyIndex
+	for _, v := range s.versions[key] {
+		if v.ModifyIndex > idx {
+			idx = v.ModifyIndex
+		}
+	}
+	return append([]*Job(nil), s.versions[key]...), idx, nil
 }
 
 // JobVersion returns one version of a job (nil if not tracked).

@@ -62,6 +62,7 @@ type Job struct {
 	CreateIndex       uint64
 	ModifyIndex       uint64
 	JobModifyIndex    uint64
+	VersionTag        *JobVersionTag
 
 	// Extra holds members this host does not model.
 	Extra Extra `json:"-"`
@@ -222,6 +223,8 @@ type JobRegisterRequest struct {
 	JobModifyIndex uint64 `json:",omitempty"`
 	PolicyOverride bool   `json:",omitempty"`
 	PreserveCounts bool   `json:",omitempty"`
+	// Submission is the job's source, kept per version.
+	Submission *JobSubmission `json:",omitempty"`
 }
 
 // QueryMeta are the query fields Nomad adds to some responses.

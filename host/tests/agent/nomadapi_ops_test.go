@@ -159,6 +159,48 @@ func TestJobOperationsWithNomadClient(t *testing.T) {
 		}
 	})
 
+	t.Run("version tags and submissions", func(t *testing.T) {
+		if _, err := jobs.TagVersion("ops-web", 0, "golden", "the first", nil); err != nil {
+			t.Fatal(err)
+		}
+		v, _, err := jobs.VersionByTag("ops-web", "golden", nil)
+		if err != nil || *v.Version != 0 || v.VersionTag.Description != "the first" || v.VersionTag.TaggedTime == 0 {
+			t.Fatalf("VersionByTag: %+v %v", v, err)
+		}
+		if _, err := jobs.TagVersion("ops-web", 1, "golden", "", nil); statusCode(err) != 400 ||
+			!strings.Contains(err.Error(), `tag "golden" already exists on a different version`) {
+			t.Errorf("a second version with the same tag: %v", err)
+		}
+		vs, diffs, _, err := jobs.VersionsOpts("ops-web", &nomad.VersionsOptions{Diffs: true, DiffTag: "golden"}, nil)
+		if err != nil || len(diffs) != len(vs) || diffs[len(vs)-1].Type != "None" || diffs[1].Type != "Edited" {
+			t.Errorf("diffs against the tag: %d versions, %+v %v", len(vs), diffs, err)
+		}
+		if _, _, _, err := jobs.VersionsOpts("ops-web", &nomad.VersionsOptions{Diffs: true, DiffVersion: ptr(uint64(42))}, nil); statusCode(err) != 404 {
+			t.Errorf("diffs against a missing version: %v", err)
+		}
+		if _, err := jobs.UntagVersion("ops-web", "golden", nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := jobs.UntagVersion("ops-web", "golden", nil); statusCode(err) != 404 {
+			t.Errorf("untag twice: %v", err)
+		}
+		src := `job "ops-web" { group "web" { task "app" { driver = "iis" } } }`
+		r, _, err := jobs.RegisterOpts(apiJob(t, sampleJob(t, "ops-web", 1)),
+			&nomad.RegisterOptions{Submission: &nomad.JobSubmission{Source: src, Format: "hcl2"}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitEval(t, c, r.EvalID)
+		j, _, _ := jobs.Info("ops-web", nil)
+		sub, _, err := jobs.Submission("ops-web", int(*j.Version), nil)
+		if err != nil || sub.Source != src || sub.Format != "hcl2" {
+			t.Errorf("submission: %+v %v", sub, err)
+		}
+		if _, _, err := jobs.Submission("ops-web", 0, nil); statusCode(err) != 404 || !strings.Contains(err.Error(), "job source not found") {
+			t.Errorf("submission of a version sent without one: %v", err)
+		}
+	})
+
 	t.Run("evaluate", func(t *testing.T) {
 		id, wm, err := jobs.ForceEvaluate("ops-web", nil)
 		if err != nil || id == "" || wm.LastIndex == 0 {
