@@ -117,126 +117,166 @@ func (s *scheduler) stopAlloc(id, why string) {
 	}
 }
 
+// pass is one reconcile of a job: its live allocations sorted by what
+// the job's current version asks of them.
+type pass struct {
+	s      *scheduler
+	key    JobKey
+	job    *Job
+	live   []*allocRecord
+	evalID string
+	deploy *Deployment
+	out    evalOutcome
+	// byGroup: allocations kept as they are (or updated in place).
+	byGroup map[string][]*allocRecord
+	// destructive: allocations a job update replaces, by group (at the
+	// pace of the group's deployment, if it has one).
+	destructive map[string][]*allocRecord
+	// resched: failed allocations to replace (evaluate with
+	// ForceReschedule), by group and index.
+	resched map[string]map[int]string
+	// inPlace: allocations that take the new job version as they run.
+	inPlace []*allocRecord
+}
+
 func (s *scheduler) reconcile(key JobKey) {
 	a := s.a
 	snapshot := a.store.Index()
 	job, _ := a.store.Job(key)
-	var live []*allocRecord
+	p := &pass{s: s, key: key, job: job, out: evalOutcome{Queued: map[string]int{}, Failed: map[string]*AllocMetric{}},
+		byGroup: map[string][]*allocRecord{}, destructive: map[string][]*allocRecord{}, resched: map[string]map[int]string{}}
 	for _, rec := range a.store.AllocRecords() {
 		al := rec.Alloc
 		if al.JobID == key.ID && al.Namespace == key.Namespace && al.DesiredStatus == AllocDesiredRun &&
 			al.NextAllocation == "" {
-			live = append(live, rec)
+			p.live = append(p.live, rec)
 		}
 	}
-	out := evalOutcome{Queued: map[string]int{}, Failed: map[string]*AllocMetric{}}
-	defer func() { a.store.EvalDone(key, snapshot, out) }()
+	defer func() { a.store.EvalDone(key, snapshot, p.out) }()
+	defer a.gcAllocs(key)
 	if job == nil || job.Stop || job.isTemplate() {
-		a.store.CancelDeployments(key, descStoppedJob)
-		for _, rec := range live {
-			s.stopAlloc(rec.Alloc.ID, "alloc not needed due to job update")
-		}
-		if job != nil {
-			for _, g := range job.TaskGroups {
-				a.store.SetQueued(key, g.Name, 0)
-			}
-		}
-		a.gcAllocs(key)
+		p.stopAll()
 		return
 	}
-	byGroup := map[string][]*allocRecord{}
-	// destructive: allocations a job update replaces, by group (at the
-	// pace of the group's deployment, if it has one).
-	destructive := map[string][]*allocRecord{}
-	// resched: failed allocations to replace (evaluate with
-	// ForceReschedule), by group and index.
-	resched := map[string]map[int]string{}
-	// inPlace: allocations that take the new job version as they run.
-	var inPlace []*allocRecord
-	for _, rec := range live {
+	p.classify()
+	p.evalID = a.store.LatestEvalID(key)
+	p.deploy = s.deployment(job, p.byGroup, p.destructive)
+	p.updateInPlace()
+	for _, g := range job.TaskGroups {
+		p.reconcileGroup(g)
+	}
+	if p.deploy != nil {
+		a.store.RecountDeployment(p.deploy.ID)
+	}
+}
+
+// stopAll stops everything of a stopped, purged or template job.
+func (p *pass) stopAll() {
+	a := p.s.a
+	a.store.CancelDeployments(p.key, descStoppedJob)
+	for _, rec := range p.live {
+		p.s.stopAlloc(rec.Alloc.ID, "alloc not needed due to job update")
+	}
+	if p.job != nil {
+		for _, g := range p.job.TaskGroups {
+			a.store.SetQueued(p.key, g.Name, 0)
+		}
+	}
+}
+
+// classify sorts the live allocations: stopped (group gone), to
+// reschedule, destructive, in place, or kept.
+func (p *pass) classify() {
+	for _, rec := range p.live {
 		al := rec.Alloc
-		g := groupOf(job, al.TaskGroup)
 		switch {
-		case g == nil:
-			s.stopAlloc(al.ID, "alloc not needed due to job update")
+		case groupOf(p.job, al.TaskGroup) == nil:
+			p.s.stopAlloc(al.ID, "alloc not needed due to job update")
 			continue
 		case al.ClientStatus == AllocClientFailed && al.DesiredTransition.ForceReschedule != nil &&
 			*al.DesiredTransition.ForceReschedule:
-			if resched[al.TaskGroup] == nil {
-				resched[al.TaskGroup] = map[int]string{}
+			if p.resched[al.TaskGroup] == nil {
+				p.resched[al.TaskGroup] = map[int]string{}
 			}
-			resched[al.TaskGroup][rec.GroupIndex] = al.ID
+			p.resched[al.TaskGroup][rec.GroupIndex] = al.ID
 			continue
-		case al.Job == nil || al.Job.Version != job.Version || al.Job.JobModifyIndex != job.JobModifyIndex:
-			if al.Job == nil {
-				s.stopAlloc(al.ID, "alloc is being updated due to job update")
+		case al.Job == nil:
+			p.s.stopAlloc(al.ID, "alloc is being updated due to job update")
+			continue
+		case al.Job.Version != p.job.Version || al.Job.JobModifyIndex != p.job.JobModifyIndex:
+			if why := groupUpdate(al.Job, p.job, al.TaskGroup); why != "" {
+				p.s.a.log.Debug("destructive update", "alloc", al.ID, "change", why)
+				p.destructive[al.TaskGroup] = append(p.destructive[al.TaskGroup], rec)
 				continue
 			}
-			if why := groupUpdate(al.Job, job, al.TaskGroup); why != "" {
-				a.log.Debug("destructive update", "alloc", al.ID, "change", why)
-				destructive[al.TaskGroup] = append(destructive[al.TaskGroup], rec)
-				continue
-			}
-			inPlace = append(inPlace, rec)
+			p.inPlace = append(p.inPlace, rec)
 		}
-		byGroup[al.TaskGroup] = append(byGroup[al.TaskGroup], rec)
+		p.byGroup[al.TaskGroup] = append(p.byGroup[al.TaskGroup], rec)
 	}
-	evalID := a.store.LatestEvalID(key)
-	deploy := s.deployment(job, byGroup, destructive)
-	for _, rec := range inPlace {
-		_, _ = a.store.UpdateAlloc(rec.Alloc.ID, func(r *allocRecord) bool {
-			r.Alloc.Job = job
+}
+
+// deployID is the deployment new allocations of a group belong to ("" if
+// none).
+func (p *pass) deployID(group string) string {
+	if p.deploy != nil && p.deploy.active() && p.deploy.TaskGroups[group] != nil {
+		return p.deploy.ID
+	}
+	return ""
+}
+
+// updateInPlace gives the in-place allocations the job's new version.
+func (p *pass) updateInPlace() {
+	for _, rec := range p.inPlace {
+		deployID := p.deployID(rec.Alloc.TaskGroup)
+		_, _ = p.s.a.store.UpdateAlloc(rec.Alloc.ID, func(r *allocRecord) bool {
+			r.Alloc.Job = p.job
 			// As in Nomad, an allocation updated in place joins the new
 			// deployment, whose health tracking starts again for it.
-			if deploy != nil && deploy.active() && deploy.TaskGroups[r.Alloc.TaskGroup] != nil {
-				r.Alloc.DeploymentID, r.Alloc.DeploymentStatus = deploy.ID, nil
+			if deployID != "" {
+				r.Alloc.DeploymentID, r.Alloc.DeploymentStatus = deployID, nil
 			}
 			return true
 		})
 	}
-	for _, g := range job.TaskGroups {
-		keep, canaryAt := s.groupUpdates(g, deploy, byGroup[g.Name], destructive[g.Name], live)
-		for _, idx := range canaryAt {
-			if err := s.place(job, g, idx, evalID, "", deploy.ID, true); err != nil {
-				out.Failed[g.Name] = placementFailure(out.Failed[g.Name], job, err)
-				a.log.Warn("canary not placed", "job", key.String(), "group", g.Name, "index", idx, "error", err)
-			}
+}
+
+// reconcileGroup places canaries, stops the surplus and places what is
+// missing for one group.
+func (p *pass) reconcileGroup(g *TaskGroup) {
+	a := p.s.a
+	keep, canaryAt := p.s.groupUpdates(g, p.deploy, p.byGroup[g.Name], p.destructive[g.Name], p.live)
+	for _, idx := range canaryAt {
+		if err := p.s.place(p.job, g, idx, p.evalID, "", p.deploy.ID, true); err != nil {
+			p.out.Failed[g.Name] = placementFailure(p.out.Failed[g.Name], p.job, err)
+			a.log.Warn("canary not placed", "job", p.key.String(), "group", g.Name, "index", idx, "error", err)
 		}
-		sort.Slice(keep, func(i, j int) bool { return keep[i].GroupIndex < keep[j].GroupIndex })
-		count := *g.Count
-		if job.Type == JobTypeSystem || job.Type == JobTypeSysBatch {
-			count = 1
-		}
-		used := map[int]bool{}
-		for i, rec := range keep {
-			if i >= count {
-				s.stopAlloc(rec.Alloc.ID, "alloc not needed due to job update")
-				continue
-			}
-			used[rec.GroupIndex] = true
-		}
-		queued := 0
-		for idx := 0; idx < count; idx++ {
-			if used[idx] {
-				continue
-			}
-			deployID := ""
-			if deploy != nil && deploy.active() && deploy.TaskGroups[g.Name] != nil {
-				deployID = deploy.ID
-			}
-			if err := s.place(job, g, idx, evalID, resched[g.Name][idx], deployID, false); err != nil {
-				queued++
-				out.Failed[g.Name] = placementFailure(out.Failed[g.Name], job, err)
-				a.log.Warn("allocation not placed", "job", key.String(), "group", g.Name, "index", idx, "error", err)
-			}
-		}
-		out.Queued[g.Name] = queued
-		a.store.SetQueued(key, g.Name, queued)
 	}
-	if deploy != nil {
-		a.store.RecountDeployment(deploy.ID)
+	sort.Slice(keep, func(i, j int) bool { return keep[i].GroupIndex < keep[j].GroupIndex })
+	count := *g.Count
+	if p.job.Type == JobTypeSystem || p.job.Type == JobTypeSysBatch {
+		count = 1
 	}
-	a.gcAllocs(key)
+	used := map[int]bool{}
+	for i, rec := range keep {
+		if i >= count {
+			p.s.stopAlloc(rec.Alloc.ID, "alloc not needed due to job update")
+			continue
+		}
+		used[rec.GroupIndex] = true
+	}
+	queued := 0
+	for idx := 0; idx < count; idx++ {
+		if used[idx] {
+			continue
+		}
+		if err := p.s.place(p.job, g, idx, p.evalID, p.resched[g.Name][idx], p.deployID(g.Name), false); err != nil {
+			queued++
+			p.out.Failed[g.Name] = placementFailure(p.out.Failed[g.Name], p.job, err)
+			a.log.Warn("allocation not placed", "job", p.key.String(), "group", g.Name, "index", idx, "error", err)
+		}
+	}
+	p.out.Queued[g.Name] = queued
+	a.store.SetQueued(p.key, g.Name, queued)
 }
 
 // deployment is the deployment of the job's version: created when a

@@ -252,26 +252,35 @@ func TestJobOperationsWithNomadClient(t *testing.T) {
 	})
 
 	t.Run("allocations all", func(t *testing.T) {
-		if _, _, err := jobs.Deregister("ops-fail", true, nil); err != nil {
-			t.Fatal(err)
-		}
-		again := apiJob(t, sampleJob(t, "ops-fail", 1))
-		again.TaskGroups[0].Tasks[0].Config = map[string]interface{}{
-			"application": []interface{}{map[string]interface{}{"path": "local"}},
-			"binding":     []interface{}{map[string]interface{}{"type": "http", "port": "nolabel"}},
-		}
-		r, _, err := jobs.Register(again, nil)
+		// A job purged and registered again under the same ID: its
+		// allocations list only the new instance's, all=true also the old
+		// one's (still being stopped, so not yet collected).
+		first := apiJob(t, sampleJob(t, "ops-again", 1))
+		r, _, err := jobs.Register(first, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		waitEval(t, c, r.EvalID)
-		current, _, err := jobs.Allocations("ops-fail", false, nil)
-		if err != nil || len(current) != 1 || current[0].EvalID != r.EvalID {
+		old := waitAllocs(t, c, "ops-again", false, running(1))
+		if _, _, err := jobs.Deregister("ops-again", true, nil); err != nil {
+			t.Fatal(err)
+		}
+		r, _, err = jobs.Register(apiJob(t, sampleJob(t, "ops-again", 1)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitEval(t, c, r.EvalID)
+		current, _, err := jobs.Allocations("ops-again", false, nil)
+		if err != nil || len(current) != 1 || current[0].EvalID != r.EvalID || current[0].ID == old[0].ID {
 			t.Errorf("allocations of the new instance: %s %v", describe(current), err)
 		}
-		all, _, err := jobs.Allocations("ops-fail", true, nil)
-		if err != nil || len(all) < 2 {
-			t.Errorf("all=true: %s %v", describe(all), err)
+		all, _, err := jobs.Allocations("ops-again", true, nil)
+		found := false
+		for _, al := range all {
+			found = found || al.ID == old[0].ID
+		}
+		if err != nil || len(all) != 2 || !found {
+			t.Errorf("all=true: %s %v (want also %s)", describe(all), err, old[0].ID)
 		}
 	})
 
