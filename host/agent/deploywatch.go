@@ -196,21 +196,12 @@ func (w *deploymentWatcher) fail(d *Deployment, desc string) (*uint64, error) {
 			desc = fmt.Sprintf("%s - rolling back to job version %d", desc, target.Version)
 		}
 	}
-	if _, _, err := a.store.SetDeploymentStatus(d.ID, DeploymentStatusFailed, desc); err != nil {
+	if _, err := a.store.FailDeployment(d.ID, desc, target); err != nil {
 		return nil, err
 	}
 	a.log.Info("deployment failed", "deployment", d.ID, "job", key.String(), "reason", desc)
 	if target == nil {
 		return nil, nil
-	}
-	cur, _ := a.store.Job(key)
-	if cur == nil {
-		return nil, nil
-	}
-	j := *target
-	if _, err := a.store.UpsertJob(&j, true, cur.JobModifyIndex); err != nil {
-		a.log.Warn("auto revert failed", "job", key.String(), "error", err)
-		return nil, err
 	}
 	a.sched.Enqueue(key)
 	v := target.Version

@@ -177,45 +177,55 @@ type RegisterResult struct {
 func (s *Store) UpsertJob(job *Job, enforce bool, modifyIndex uint64) (RegisterResult, error) {
 	var res RegisterResult
 	var err error
-	key := JobKey{job.Namespace, job.ID}
 	s.write(func(index uint64) []string {
-		existing := s.jobs[key]
-		if enforce {
-			if err = checkEnforce(existing, modifyIndex); err != nil {
-				return nil
-			}
+		res, err = s.upsertJobLocked(index, job, enforce, modifyIndex)
+		if err != nil {
+			return nil
 		}
-		j := *job
-		j.ModifyIndex, j.JobModifyIndex, j.SubmitTime = index, index, time.Now().UnixNano()
-		j.Stable = false
-		if existing == nil {
-			j.CreateIndex, j.Version = index, 0
-			res.Changed = true
-		} else {
-			j.CreateIndex = existing.CreateIndex
-			j.Version = existing.Version
-			if specChanged(existing, &j) {
-				j.Version++
-				res.Changed = true
-			}
-		}
-		// A tag names one version: a new version starts without one.
-		j.VersionTag = nil
-		if existing != nil && existing.Version == j.Version {
-			j.VersionTag = existing.VersionTag
-		}
-		s.evalPending[key] = true
-		j.Status, j.StatusDescription = s.jobStatusLocked(key, &j), ""
-		s.jobs[key] = &j
-		s.addVersionLocked(key, &j)
-		if s.summary[key] == nil {
-			s.summary[key] = &summaryMeta{CreateIndex: index, ModifyIndex: index, Queued: map[string]int{}}
-		}
-		res.Job, res.Index = &j, index
-		res.EvalID = s.newEvalLocked(index, key, &j, EvalTriggerJobRegister).ID
 		return []string{tableJobs, tableSummary, tableEvals}
 	})
 	return res, err
+}
+
+// upsertJobLocked is UpsertJob inside a write at index.
+func (s *Store) upsertJobLocked(index uint64, job *Job, enforce bool, modifyIndex uint64) (RegisterResult, error) {
+	var res RegisterResult
+	key := JobKey{job.Namespace, job.ID}
+	existing := s.jobs[key]
+	if enforce {
+		if err := checkEnforce(existing, modifyIndex); err != nil {
+			return res, err
+		}
+	}
+	j := *job
+	j.ModifyIndex, j.JobModifyIndex, j.SubmitTime = index, index, time.Now().UnixNano()
+	j.Stable = false
+	if existing == nil {
+		j.CreateIndex, j.Version = index, 0
+		res.Changed = true
+	} else {
+		j.CreateIndex = existing.CreateIndex
+		j.Version = existing.Version
+		if specChanged(existing, &j) {
+			j.Version++
+			res.Changed = true
+		}
+	}
+	// A tag names one version: a new version starts without one.
+	j.VersionTag = nil
+	if existing != nil && existing.Version == j.Version {
+		j.VersionTag = existing.VersionTag
+	}
+	s.evalPending[key] = true
+	j.Status, j.StatusDescription = s.jobStatusLocked(key, &j), ""
+	s.jobs[key] = &j
+	s.addVersionLocked(key, &j)
+	if s.summary[key] == nil {
+		s.summary[key] = &summaryMeta{CreateIndex: index, ModifyIndex: index, Queued: map[string]int{}}
+	}
+	res.Job, res.Index = &j, index
+	res.EvalID = s.newEvalLocked(index, key, &j, EvalTriggerJobRegister).ID
+	return res, nil
 }
 
 func checkEnforce(existing *Job, modifyIndex uint64) error {

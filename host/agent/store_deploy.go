@@ -140,35 +140,62 @@ func (s *Store) SetDeploymentStatus(id, status, desc string) (*Deployment, uint6
 	var out *Deployment
 	var err error
 	idx := s.write(func(index uint64) []string {
-		d := s.deployments[id]
-		if d == nil {
-			err = ErrDeploymentNotFound
-			return nil
-		}
-		if !d.active() {
-			err = coded(http.StatusBadRequest, "can't update terminal deployment (status %s)", d.Status)
-			return nil
-		}
-		c := copyDeployment(d)
-		c.Status, c.StatusDescription, c.ModifyIndex, c.ModifyTime = status, desc, index, time.Now().UnixNano()
-		s.deployments[id] = c
-		out = copyDeployment(c)
-		tables := []string{tableDeployments}
-		if status == DeploymentStatusSuccessful {
-			key := JobKey{d.Namespace, d.JobID}
-			if j := s.jobs[key]; j != nil && j.Version == d.JobVersion && !j.Stable {
-				stable := *j
-				stable.Stable, stable.ModifyIndex = true, index
-				s.jobs[key] = &stable
-				if vs := s.versions[key]; len(vs) > 0 && vs[0].Version == stable.Version {
-					vs[0] = &stable
-				}
-				tables = append(tables, tableJobs)
-			}
-		}
+		var tables []string
+		out, tables, err = s.setDeploymentStatusLocked(index, id, status, desc)
 		return tables
 	})
 	return out, idx, err
+}
+
+// FailDeployment marks a deployment failed and, given a job version to go
+// back to (auto_revert), registers that version again in the same write,
+// as Nomad's deployment watcher does.
+func (s *Store) FailDeployment(id, desc string, revert *Job) (*RegisterResult, error) {
+	var res *RegisterResult
+	var err error
+	s.write(func(index uint64) []string {
+		var tables []string
+		if _, tables, err = s.setDeploymentStatusLocked(index, id, DeploymentStatusFailed, desc); err != nil || revert == nil {
+			return tables
+		}
+		j := *revert
+		r, rerr := s.upsertJobLocked(index, &j, false, 0)
+		if rerr != nil {
+			err = rerr
+			return tables
+		}
+		res = &r
+		return append(tables, tableJobs, tableSummary, tableEvals)
+	})
+	return res, err
+}
+
+func (s *Store) setDeploymentStatusLocked(index uint64, id, status, desc string) (*Deployment, []string, error) {
+	d := s.deployments[id]
+	if d == nil {
+		return nil, nil, ErrDeploymentNotFound
+	}
+	if !d.active() {
+		return nil, nil, coded(http.StatusBadRequest, "can't update terminal deployment (status %s)", d.Status)
+	}
+	c := copyDeployment(d)
+	c.Status, c.StatusDescription, c.ModifyIndex, c.ModifyTime = status, desc, index, time.Now().UnixNano()
+	s.deployments[id] = c
+	out := copyDeployment(c)
+	tables := []string{tableDeployments}
+	if status == DeploymentStatusSuccessful {
+		key := JobKey{d.Namespace, d.JobID}
+		if j := s.jobs[key]; j != nil && j.Version == d.JobVersion && !j.Stable {
+			stable := *j
+			stable.Stable, stable.ModifyIndex = true, index
+			s.jobs[key] = &stable
+			if vs := s.versions[key]; len(vs) > 0 && vs[0].Version == stable.Version {
+				vs[0] = &stable
+			}
+			tables = append(tables, tableJobs)
+		}
+	}
+	return out, tables, nil
 }
 
 // SetAllocHealth records an allocation's health in its deployment and
