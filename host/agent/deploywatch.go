@@ -21,12 +21,15 @@ type deploymentWatcher struct {
 	mu      sync.Mutex
 	started bool
 	once    sync.Once
+	// usable is the driver's last seen health, for placing what waited
+	// for it once it is healthy again.
+	usable bool
 }
 
 const deploymentTick = 200 * time.Millisecond
 
 func newDeploymentWatcher(a *Agent) *deploymentWatcher {
-	return &deploymentWatcher{a: a, quit: make(chan struct{}), done: make(chan struct{})}
+	return &deploymentWatcher{a: a, quit: make(chan struct{}), done: make(chan struct{}), usable: true}
 }
 
 func (w *deploymentWatcher) start() {
@@ -60,7 +63,18 @@ func (w *deploymentWatcher) loop() {
 		for _, d := range w.a.store.ActiveDeployments() {
 			w.watch(d, time.Now())
 		}
+		w.driverHealth()
 	}
+}
+
+// driverHealth places the allocations queued while the driver was not
+// healthy, once it is.
+func (w *deploymentWatcher) driverHealth() {
+	usable := w.a.driverUsable()
+	if usable && !w.usable {
+		w.a.sched.allocTerminal()
+	}
+	w.usable = usable
 }
 
 // watch looks at one active deployment once.

@@ -198,6 +198,9 @@ func (a *Agent) planGroups(job, cur *Job, out *JobPlanResponse) {
 			}
 			u.Place++
 			mapped, err := a.ports.assign(groupPorts(g), used)
+			if err == nil && !a.driverUsable() {
+				err = errMissingDriver
+			}
 			if err != nil {
 				out.FailedTGAllocs[g.Name] = placementFailure(out.FailedTGAllocs[g.Name], job, err)
 				continue

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 
+	"nomad_iis/gen/driverpb"
 	"nomad_iis/host/pluginhost"
 )
 
@@ -403,12 +404,30 @@ func (a *Agent) usedPorts() map[int]string {
 // errNoStart is returned when the agent is exiting.
 var errNoStart = errors.New("the agent is shutting down")
 
+// errMissingDriver: the driver's fingerprint says it is not healthy (or
+// not detected); Nomad's feasibility check filters such a node out.
+var errMissingDriver = errors.New("missing drivers")
+
+// driverUsable is false once the driver fingerprinted itself unhealthy or
+// undetected (before its first fingerprint it is taken as usable).
+func (a *Agent) driverUsable() bool {
+	drv := a.host.Driver()
+	if drv == nil {
+		return true
+	}
+	fp, _ := drv.Fingerprints.Latest()
+	return fp == nil || fp.GetHealth() == driverpb.FingerprintResponse_HEALTHY
+}
+
 // place creates one allocation of a group and starts its runner; prev is
 // the failed allocation it replaces ("" if none), linked both ways.
 func (s *scheduler) place(job *Job, g *TaskGroup, idx int, evalID, prev, deploymentID string, canary bool) error {
 	a := s.a
 	if a.isStopping() {
 		return errNoStart
+	}
+	if !a.driverUsable() {
+		return errMissingDriver
 	}
 	ports := groupPorts(g)
 	mapped, err := a.ports.assign(ports, a.usedPorts())
@@ -482,6 +501,10 @@ func placementFailure(m *AllocMetric, job *Job, err error) *AllocMetric {
 	if m != nil {
 		m.CoalescedFailures++
 		return m
+	}
+	if errors.Is(err, errMissingDriver) {
+		return &AllocMetric{NodesEvaluated: 1, NodesInPool: 1, NodePool: job.NodePool, NodesFiltered: 1,
+			NodesAvailable: map[string]int{}, ConstraintFiltered: map[string]int{errMissingDriver.Error(): 1}}
 	}
 	return &AllocMetric{NodesEvaluated: 1, NodesInPool: 1, NodePool: job.NodePool, NodesExhausted: 1,
 		NodesAvailable: map[string]int{}, DimensionExhausted: map[string]int{err.Error(): 1}}

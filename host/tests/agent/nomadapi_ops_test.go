@@ -3,6 +3,7 @@ package agent
 import (
 	"strings"
 	"testing"
+	"time"
 
 	nomad "github.com/hashicorp/nomad/api"
 
@@ -368,4 +369,49 @@ func TestJobOperationsWithNomadClient(t *testing.T) {
 			t.Errorf("blocked eval after the port freed: %+v", ev)
 		}
 	})
+}
+
+// TestUnhealthyDriverLeavesAllocationsQueued: while the driver
+// fingerprints itself unhealthy (its nginx binary does not run), nothing
+// is placed; the evaluation says why as Nomad's does ("missing drivers")
+// and leaves a blocked evaluation.
+func TestUnhealthyDriverLeavesAllocationsQueued(t *testing.T) {
+	a := startAgent(t, agentOptions{pluginConfig: `{"nginx_path": "/nonexistent/nginx"}`})
+	c := a.nomadClient()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n *nomad.Node
+		nodes, _, err := c.Nodes().List(nil)
+		if err == nil && len(nodes) == 1 {
+			n, _, err = c.Nodes().Info(nodes[0].ID, nil)
+		}
+		if err == nil && n != nil && n.Drivers["iis"] != nil && n.Drivers["iis"].Detected && !n.Drivers["iis"].Healthy {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the driver did not fingerprint unhealthy: %+v %v", n, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	job := apiJob(t, sampleJob(t, "sick", 1))
+	p, _, err := c.Jobs().Plan(job, false, nil)
+	if err != nil || p.FailedTGAllocs["web"] == nil || p.FailedTGAllocs["web"].ConstraintFiltered["missing drivers"] != 1 {
+		t.Errorf("plan: %+v %v", p, err)
+	}
+	r, _, err := c.Jobs().Register(job, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := waitEval(t, c, r.EvalID)
+	m := ev.FailedTGAllocs["web"]
+	if m == nil || m.NodesFiltered != 1 || m.ConstraintFiltered["missing drivers"] != 1 || ev.QueuedAllocations["web"] != 1 ||
+		ev.BlockedEval == "" {
+		t.Fatalf("eval: %+v (metric %+v)", ev, m)
+	}
+	if list, _, _ := c.Jobs().Allocations("sick", true, nil); len(list) != 0 {
+		t.Errorf("placed on an unhealthy driver: %s", describe(list))
+	}
+	if j, _, _ := c.Jobs().Info("sick", nil); *j.Status != "pending" {
+		t.Errorf("job status %q, want pending", *j.Status)
+	}
 }
