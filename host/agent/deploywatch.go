@@ -13,7 +13,8 @@ import (
 // a deployment fails on an unhealthy allocation or a missed
 // progress_deadline (rolling back to the last stable version with
 // auto_revert), and succeeds when every group has its count healthy (the
-// job version becomes stable).
+// job version becomes stable). On the same tick it places what waited for
+// the driver to be healthy again.
 type deploymentWatcher struct {
 	a       *Agent
 	quit    chan struct{}

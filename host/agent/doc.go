@@ -21,7 +21,8 @@
 //     node, and which job changes replace them (Nomad's tasksUpdated).
 //   - diff.go: Nomad's JobDiff (versions?diffs=true, plan).
 //   - periodic.go: launching periodic jobs; deploywatch.go: deployment
-//     health, progress, promotion, rollback.
+//     health, progress, promotion, rollback; scale.go: scaling;
+//     versions.go: version tags and job submissions.
 //   - allocrunner.go, taskrunner.go, restarts.go, artifacts.go, events.go:
 //     running allocations through the plugin.
 //   - pluginmon.go: re-dispensing a plugin that died and recovering tasks.
