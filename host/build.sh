@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Builds the Go host offline (Debian's Go 1.19 in GOPATH mode against
-# /usr/share/gocode) into ${BUILD_DIR:-build}/go and produces
-# ${BUILD_DIR:-build}/bin/nomad-iis-host.
+# Builds the Go host in module mode (host/go.mod + go.sum, dependencies from
+# the Go module proxy into the module cache) into ${BUILD_DIR:-build}/go and
+# produces ${BUILD_DIR:-build}/bin/nomad-iis-host (and the other host/cmd/*).
 #
 #   host/build.sh                  generate (if the protos changed), vet, build
 #   BUILD_DIR=build-x host/build.sh another build directory (relative to the repo root)
 #   host/build.sh --env            print the Go environment lines (for host/test.sh)
 #
 # Layout under $BUILD_DIR/go:
-#   gopath/src/nomad_iis/host -> <repo>/host   (symlink: sources stay in place)
-#   gopath/src/nomad_iis/gen/...               (generated from <repo>/proto, never committed)
-#   gocache/                                   (Go build cache)
+#   go.work                        the workspace: <repo>/host and gen/
+#   gen/                           module nomad_iis/gen, generated from <repo>/proto (never committed)
+#   tools/                         protoc-gen-go and protoc-gen-go-grpc, at the versions host/go.mod pins
+#   gocache/                       Go build cache
 set -euo pipefail
 
 HOST_DIR="$(cd "$(dirname "$0")" && pwd)"
@@ -21,48 +22,76 @@ case "$BUILD_DIR" in
   *) BUILD_DIR="$REPO/$BUILD_DIR" ;;
 esac
 GO_DIR="$BUILD_DIR/go"
-GP="$GO_DIR/gopath"
-GEN="$GP/src/nomad_iis/gen"
+GEN="$GO_DIR/gen"
 STAMP="$GO_DIR/protos.stamp"
 
-export GO111MODULE=off GOFLAGS= GOPATH="$GP:/usr/share/gocode" GOCACHE="$GO_DIR/gocache" CGO_ENABLED=0 GOPROXY=off
+# The Go that host/go.mod asks for: the one on PATH, else /usr/local/go (the
+# machine's own Go; Debian 12's golang-go is 1.19, too old for go.mod).
+need=$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$HOST_DIR/go.mod")
+go_ok() {
+  local v
+  v=$("$1" env GOVERSION 2>/dev/null) || return 1
+  v=${v#go}
+  [ "$(printf '%s\n%s\n' "$need" "$v" | sort -V | head -1)" = "$need" ]
+}
+GO=""
+for cand in "$(command -v go || true)" /usr/local/go/bin/go; do
+  if [ -n "$cand" ] && go_ok "$cand"; then GO="$cand"; break; fi
+done
+if [ -z "$GO" ]; then
+  echo "host/build.sh: needs Go >= $need (host/go.mod); found $(go version 2>/dev/null || echo none) on PATH and nothing newer in /usr/local/go" >&2
+  exit 1
+fi
+GOBIN_DIR="$(dirname "$GO")"
+
+export PATH="$GOBIN_DIR:$PATH" GO111MODULE=on GOFLAGS="-mod=readonly -buildvcs=false" GOWORK="$GO_DIR/go.work" \
+  GOCACHE="$GO_DIR/gocache" CGO_ENABLED=0 GOTOOLCHAIN=local
 
 if [ "${1:-}" = --env ]; then
-  printf 'export GO111MODULE=off GOFLAGS= GOPATH=%q GOCACHE=%q CGO_ENABLED=0 GOPROXY=off\n' "$GOPATH" "$GOCACHE"
+  printf 'export PATH=%q:"$PATH" GO111MODULE=on GOFLAGS="-mod=readonly -buildvcs=false" GOWORK=%q GOCACHE=%q CGO_ENABLED=0 GOTOOLCHAIN=local\n' \
+    "$GOBIN_DIR" "$GOWORK" "$GOCACHE"
   exit 0
 fi
 
-mkdir -p "$GP/src/nomad_iis" "$BUILD_DIR/bin"
-if [ "$(readlink "$GP/src/nomad_iis/host" 2>/dev/null || true)" != "$HOST_DIR" ]; then
-  rm -rf "$GP/src/nomad_iis/host"
-  ln -s "$HOST_DIR" "$GP/src/nomad_iis/host"
-fi
+mkdir -p "$GEN" "$GO_DIR/tools" "$BUILD_DIR/bin"
+# gen/ is its own module; its gRPC and protobuf versions are host/go.mod's.
+modver() { sed -n "s|^\s*$1 \(v[^ ]*\).*|\1|p" "$HOST_DIR/go.mod" | head -1; }
+gen_mod="module nomad_iis/gen
 
-# Regenerate the Go stubs only when a .proto is newer than the last run.
-protos=$(cd "$REPO/proto" && find . -name '*.proto' | sed 's|^\./||' | sort)
-if [ ! -f "$STAMP" ] || [ -n "$(find "$REPO/proto" -name '*.proto' -newer "$STAMP" | head -1)" ]; then
-  rm -rf "$GEN"
-  mkdir -p "$GEN"
-  # go-plugin 1.0.1 registers plugin.Empty and plugin.ConnInfo itself, so a Go
-  # binary that imported our controller/broker stubs would panic on a protobuf
-  # name conflict. They are generated (the contract is complete) but never
-  # imported; stdio.proto has no clash and gets its own package, which the
-  # host does use (Nomad's newer go-plugin opens StreamStdio at connect).
-  nonstdio=$(echo "$protos" | grep -v '^goplugin/stdio.proto$')
+go $need
+
+require (
+	google.golang.org/grpc $(modver google.golang.org/grpc)
+	google.golang.org/protobuf $(modver google.golang.org/protobuf)
+)"
+[ "$(cat "$GEN/go.mod" 2>/dev/null)" = "$gen_mod" ] || { echo "$gen_mod" >"$GEN/go.mod"; rm -f "$STAMP"; }
+work="go $need
+
+use (
+	$HOST_DIR
+	./gen
+)"
+[ "$(cat "$GOWORK" 2>/dev/null)" = "$work" ] || echo "$work" >"$GOWORK"
+
+# Regenerate the Go stubs when a .proto or host/go.mod (the generators'
+# versions) is newer than the last run.
+if [ ! -f "$STAMP" ] || [ "$HOST_DIR/go.mod" -nt "$STAMP" ] \
+  || [ -n "$(find "$REPO/proto" -name '*.proto' -newer "$STAMP" | head -1)" ]; then
+  (cd "$HOST_DIR" && go build -o "$GO_DIR/tools/" google.golang.org/protobuf/cmd/protoc-gen-go \
+    google.golang.org/grpc/cmd/protoc-gen-go-grpc)
+  find "$GEN" -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
+  protos=$(cd "$REPO/proto" && find . -name '*.proto' | sed 's|^\./||' | sort)
+  # go_package says nomad_iis/gen/<pkg>; module=nomad_iis/gen puts <pkg>/ in gen/.
+  # The goplugin stubs are generated (the contract is complete) but never
+  # imported: go-plugin registers the same plugin.* protobuf names itself.
   # shellcheck disable=SC2086
   (cd "$REPO/proto" && protoc -I . -I /usr/include \
-    --go_out="$GP/src" --go-grpc_out="$GP/src" $nonstdio)
-  stdio_pkg='nomad_iis/gen/gopluginstdio;gopluginstdio'
-  (cd "$REPO/proto" && protoc -I . -I /usr/include \
-    --go_opt="Mgoplugin/stdio.proto=$stdio_pkg" --go-grpc_opt="Mgoplugin/stdio.proto=$stdio_pkg" \
-    --go_out="$GP/src" --go-grpc_out="$GP/src" goplugin/stdio.proto)
+    --plugin=protoc-gen-go="$GO_DIR/tools/protoc-gen-go" \
+    --plugin=protoc-gen-go-grpc="$GO_DIR/tools/protoc-gen-go-grpc" \
+    --go_opt=module=nomad_iis/gen --go-grpc_opt=module=nomad_iis/gen \
+    --go_out="$GEN" --go-grpc_out="$GEN" $protos)
   touch "$STAMP"
 fi
-
-# Every directory under host/ with non-test Go files is a package to vet and
-# build (host/test.sh vets the test-only packages).
-mapfile -t pkgs < <(cd "$HOST_DIR" && find . -name '*.go' -not -name '*_test.go' -not -path './testdata/*' \
-  -printf '%h\n' | sort -u | sed 's|^\.|nomad_iis/host|')
 
 unformatted=$(cd "$HOST_DIR" && gofmt -l . 2>/dev/null | grep -v '^testdata/' || true)
 if [ -n "$unformatted" ]; then
@@ -70,11 +99,13 @@ if [ -n "$unformatted" ]; then
   echo "$unformatted" >&2
   exit 1
 fi
-go vet "${pkgs[@]}"
+# Every package with non-test Go files (host/test.sh vets the test-only ones).
+mapfile -t pkgs < <(cd "$HOST_DIR" && go list -f '{{if .GoFiles}}{{.ImportPath}}{{end}}' ./... | sed '/^$/d')
+(cd "$HOST_DIR" && go vet "${pkgs[@]}")
 built=()
 for dir in "$HOST_DIR"/cmd/*/; do
   name="$(basename "$dir")"
-  go build -o "$BUILD_DIR/bin/$name" "nomad_iis/host/cmd/$name"
+  (cd "$HOST_DIR" && go build -o "$BUILD_DIR/bin/$name" "nomad_iis/host/cmd/$name")
   built+=("$BUILD_DIR/bin/$name")
 done
 echo "host/build.sh: built ${built[*]}" >&2

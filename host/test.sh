@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Builds the Go host (host/build.sh) and runs its tests in GOPATH mode:
+# Builds the Go host (host/build.sh) and runs its tests in module mode:
 # unit tests (host/pluginhost, host/agent) and the integration tests in
 # host/tests (plugin protocol, Management API, and host/tests/agent: the
-# agent's Jobs API, placement, restart recovery, nomad-iis-ctl, the load
-# test and scripts/run.sh) against the real plugin binary.
+# agent's Jobs API, also through HashiCorp's own Go client, placement,
+# restart recovery, nomad-iis-ctl, the load test and scripts/run.sh) against
+# the real plugin binary.
 #
 #   host/test.sh                          all tests, plugin = $BUILD_DIR/bin/nomad_iis
 #   host/test.sh -run 'TestRecoverTask/crash'   extra `go test` flags
+#   host/test.sh -run . nomad_iis/host/tests/agent   one package
 #   NOMAD_IIS_PLUGIN=/path/to/nomad_iis host/test.sh
 #   TEST_TIMEOUT=30m host/test.sh
 set -euo pipefail
@@ -34,8 +36,15 @@ export NOMAD_IIS_HOST_BIN="${NOMAD_IIS_HOST_BIN:-$BUILD_DIR/bin/nomad-iis-host}"
 export NOMAD_IIS_CTL_BIN="${NOMAD_IIS_CTL_BIN:-$BUILD_DIR/bin/nomad-iis-ctl}"
 export NOMAD_IIS_LOADTEST_BIN="${NOMAD_IIS_LOADTEST_BIN:-$BUILD_DIR/bin/nomad-iis-loadtest}"
 
-mapfile -t pkgs < <(cd "$HOST_DIR" && find . -name '*_test.go' -not -path './testdata/*' -printf '%h\n' \
-  | sort -u | sed 's|^\.|nomad_iis/host|')
+cd "$HOST_DIR"
+# A trailing argument naming packages replaces the default (every package with tests).
+pkgs=()
+if [ $# -gt 0 ] && [[ "${!#}" == nomad_iis/* ]]; then
+  pkgs=("${!#}")
+  set -- "${@:1:$#-1}"
+else
+  mapfile -t pkgs < <(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./... | sed '/^$/d')
+fi
 go vet "${pkgs[@]}"
 # -p 1: packages one after another (the integration tests start real
 # processes); -count=1: never reuse cached results, the plugin may have changed.

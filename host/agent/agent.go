@@ -23,18 +23,21 @@ import (
 
 // Agent is a running single-node host.
 type Agent struct {
-	cfg       *Config
-	log       hclog.Logger
-	store     *Store
-	persist   *persister
-	nodeID    string
-	ports     *portAllocator
-	host      *pluginhost.Host
-	sched     *scheduler
-	mon       *pluginMonitor
-	startSem  chan struct{}
-	allocRoot string
-	started   time.Time
+	cfg      *Config
+	log      hclog.Logger
+	store    *Store
+	persist  *persister
+	nodeID   string
+	ports    *portAllocator
+	host     *pluginhost.Host
+	sched    *scheduler
+	periodic *periodicRunner
+	// deployWatch follows the running deployments.
+	deployWatch *deploymentWatcher
+	mon         *pluginMonitor
+	startSem    chan struct{}
+	allocRoot   string
+	started     time.Time
 
 	// ctx ends when the agent exits; runners then abandon their tasks
 	// (which keep running) unless they were told to stop them.
@@ -43,7 +46,6 @@ type Agent struct {
 
 	mu         sync.Mutex
 	runners    map[string]*allocRunner
-	evalIDs    map[JobKey]string
 	taskSchema *hclspec.Spec
 	stopping   bool
 
@@ -73,7 +75,6 @@ func New(cfg *Config, log hclog.Logger) (*Agent, error) {
 		startSem:  make(chan struct{}, cfg.Client.StartConcurrency),
 		allocRoot: filepath.Join(cfg.DataDir, "alloc"),
 		runners:   map[string]*allocRunner{},
-		evalIDs:   map[JobKey]string{},
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.httpCtx, a.httpCancel = context.WithCancel(context.Background())
@@ -104,6 +105,8 @@ func New(cfg *Config, log hclog.Logger) (*Agent, error) {
 	a.persist = newPersister(statePath, func() ([]byte, error) { return a.store.snapshot(a.nodeID) })
 	a.store.onWrite = func() { a.persist.Dirty() }
 	a.sched = newScheduler(a)
+	a.periodic = newPeriodicRunner(a)
+	a.deployWatch = newDeploymentWatcher(a)
 	a.mon = newPluginMonitor(a)
 	return a, nil
 }
@@ -178,6 +181,8 @@ func (a *Agent) Start(ctx context.Context) error {
 	for _, key := range a.store.JobKeys() {
 		a.sched.Enqueue(key)
 	}
+	a.periodic.start()
+	a.deployWatch.start()
 	if err := a.serveHTTP(); err != nil {
 		a.Shutdown(false)
 		return err
@@ -324,6 +329,8 @@ func (a *Agent) Shutdown(stopTasks bool) error {
 		_ = a.httpSrv.Close()
 		<-a.httpDone
 	}
+	a.deployWatch.stop()
+	a.periodic.stop()
 	a.sched.stop()
 	if stopTasks {
 		a.log.Info("stopping all tasks", "allocations", len(runners))

@@ -84,6 +84,25 @@ func (j *Job) Canonicalize(region string) {
 	if j.NodePool == "" {
 		j.NodePool = defaultNodePool
 	}
+	if j.Periodic != nil {
+		j.Periodic.canonicalize()
+	}
+	if j.Update != nil {
+		j.Update = j.Update.merged(defaultUpdate())
+		for _, g := range j.TaskGroups {
+			if g != nil {
+				g.Update = g.Update.merged(*j.Update)
+			}
+		}
+	}
+	for _, g := range j.TaskGroups {
+		if g != nil && g.Update != nil {
+			g.Update = g.Update.merged(defaultUpdate())
+		}
+	}
+	if j.ParameterizedJob != nil && j.ParameterizedJob.Payload == "" {
+		j.ParameterizedJob.Payload = DispatchPayloadOptional
+	}
 	for _, g := range j.TaskGroups {
 		if g != nil {
 			g.canonicalize(j)

@@ -42,6 +42,11 @@ func (a *Agent) routes() http.Handler {
 	handle("/v1/jobs/parse", a.jobsParse)
 	handle("/v1/job/", a.jobSpecific)
 	handle("/v1/validate/job", a.validateJob)
+	handle("/v1/evaluations", a.evalsList)
+	handle("/v1/evaluations/count", a.evalsList)
+	handle("/v1/evaluation/", a.evalSpecific)
+	handle("/v1/deployments", a.deploymentsList)
+	handle("/v1/deployment/", a.deploymentSpecific)
 	handle("/v1/allocations", a.allocsList)
 	handle("/v1/allocation/", a.allocSpecific)
 	handle("/v1/nodes", a.nodesList)
@@ -98,6 +103,10 @@ func errorCode(err error) (int, string) {
 		return http.StatusNotFound, ErrJobNotFound.Error()
 	case errors.Is(err, ErrAllocNotFound):
 		return http.StatusNotFound, ErrAllocNotFound.Error()
+	case errors.Is(err, ErrEvalNotFound):
+		return http.StatusNotFound, ErrEvalNotFound.Error()
+	case errors.Is(err, ErrDeploymentNotFound):
+		return http.StatusNotFound, ErrDeploymentNotFound.Error()
 	case errors.As(err, &ve):
 		return http.StatusBadRequest, ve.Error()
 	case errors.As(err, &ee):
@@ -176,6 +185,14 @@ func decodeBody(r *http.Request, out interface{}) error {
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 16<<20))
 	if err := dec.Decode(out); err != nil {
+		return coded(http.StatusBadRequest, "Failed to parse the request body as JSON: %v", err)
+	}
+	return nil
+}
+
+// decodeJSON decodes a body already read.
+func decodeJSON(b []byte, out interface{}) error {
+	if err := json.Unmarshal(b, out); err != nil {
 		return coded(http.StatusBadRequest, "Failed to parse the request body as JSON: %v", err)
 	}
 	return nil

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -22,12 +23,25 @@ func (a *Agent) jobsRequest(w http.ResponseWriter, r *http.Request) (interface{}
 }
 
 func (a *Agent) jobSpecific(w http.ResponseWriter, r *http.Request) (interface{}, error) {
-	path := strings.TrimPrefix(r.URL.Path, "/v1/job/")
-	id, suffix := splitSuffix(path, "allocations", "summary", "versions", "evaluations", "deployments", "deployment")
-	if id == "" || strings.Contains(id, "/") {
-		return nil, coded(http.StatusNotFound, "Invalid URL path")
+	id, suffix, err := jobPath(r)
+	if err != nil {
+		return nil, err
 	}
 	key := JobKey{namespaceOf(r), id}
+	if tag, ok := strings.CutPrefix(suffix, "versions/"); ok {
+		return a.jobVersionTag(w, r, key, strings.TrimSuffix(tag, "/tag"))
+	}
+	if suffix == "submission" {
+		if r.Method != http.MethodGet {
+			return nil, errMethod
+		}
+		return a.jobSubmission(w, r, key)
+	}
+	switch {
+	case suffix == "plan" || suffix == "revert" || suffix == "stable" || suffix == "evaluate" ||
+		suffix == "dispatch" || suffix == "periodic/force" || (suffix == "scale" && r.Method != http.MethodGet):
+		return a.jobWrite(w, r, key, suffix)
+	}
 	if suffix != "" && r.Method != http.MethodGet {
 		return nil, errMethod
 	}
@@ -37,8 +51,16 @@ func (a *Agent) jobSpecific(w http.ResponseWriter, r *http.Request) (interface{}
 		if err != nil {
 			return nil, err
 		}
+		all, err := queryBool(r, "all")
+		if err != nil {
+			return nil, err
+		}
 		return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
 			list, idx, err := a.store.JobAllocs(key)
+			if err == nil && !all {
+				j, _ := a.store.Job(key)
+				list = jobInstanceAllocs(list, a.store.allocJobCreateIndexes(key), j)
+			}
 			if !withResources {
 				for _, s := range list {
 					s.AllocatedResources = nil
@@ -46,23 +68,58 @@ func (a *Agent) jobSpecific(w http.ResponseWriter, r *http.Request) (interface{}
 			}
 			return list, idx, err
 		})
+	case "scale":
+		return a.blockingQuery(w, r, func() (interface{}, uint64, error) { return a.jobScaleStatus(key) })
+	case "services":
+		// No services are registered by this host (none are run).
+		return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
+			if j, idx := a.store.Job(key); j == nil {
+				return nil, idx, ErrJobNotFound
+			}
+			return []interface{}{}, a.store.TableIndex(tableJobs), nil
+		})
 	case "summary":
 		return a.blockingQuery(w, r, func() (interface{}, uint64, error) { return a.store.Summary(key) })
 	case "versions":
+		diffs, err := queryBool(r, "diffs")
+		if err != nil {
+			return nil, err
+		}
 		return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
 			vs, idx, err := a.store.Versions(key)
-			return &JobVersionsResponse{Versions: vs, QueryMeta: QueryMeta{Index: idx, KnownLeader: true}}, idx, err
+			out := &JobVersionsResponse{Versions: vs, QueryMeta: QueryMeta{Index: idx, KnownLeader: true}}
+			if err == nil && diffs {
+				out.Diffs, err = versionDiffs(vs, r.URL.Query().Get("diff_tag"), r.URL.Query().Get("diff_version"))
+			}
+			return out, idx, err
 		})
-	case "evaluations", "deployments":
+	case "evaluations":
 		return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
-			j, idx := a.store.Job(key)
-			if j == nil {
+			if j, idx := a.store.Job(key); j == nil {
 				return nil, idx, ErrJobNotFound
 			}
-			return []interface{}{}, idx, nil
+			list, idx := a.store.Evals(EvalFilter{Namespace: key.Namespace, JobID: key.ID})
+			return list, idx, nil
 		})
-	case "deployment":
-		return nil, nil
+	case "deployments", "deployment":
+		all, err := queryBool(r, "all")
+		if err != nil {
+			return nil, err
+		}
+		latest := suffix == "deployment"
+		return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
+			if j, idx := a.store.Job(key); j == nil {
+				return nil, idx, ErrJobNotFound
+			}
+			list, idx := a.store.Deployments(key.Namespace, "", key.ID, all)
+			if !latest {
+				return list, idx, nil
+			}
+			if len(list) == 0 {
+				return nil, idx, nil
+			}
+			return list[0], idx, nil
+		})
 	}
 	switch r.Method {
 	case http.MethodGet:
@@ -79,6 +136,30 @@ func (a *Agent) jobSpecific(w http.ResponseWriter, r *http.Request) (interface{}
 		return a.deregister(w, r, key)
 	}
 	return nil, errMethod
+}
+
+// jobPath splits /v1/job/<id>[/<action>] on the escaped path: a child
+// job's ID holds a "/" ("batch/dispatch-1700000000-0a1b2c3d"), which
+// clients send as %2F.
+func jobPath(r *http.Request) (string, string, error) {
+	rest := strings.TrimPrefix(r.URL.EscapedPath(), "/v1/job/")
+	rawID, suffix, _ := strings.Cut(rest, "/")
+	id, err := url.PathUnescape(rawID)
+	if err != nil || id == "" {
+		return "", "", coded(http.StatusNotFound, "Invalid URL path")
+	}
+	switch suffix {
+	case "", "allocations", "summary", "versions", "evaluations", "deployments", "deployment",
+		"plan", "revert", "stable", "evaluate", "dispatch", "periodic/force", "scale", "services", "submission":
+		return id, suffix, nil
+	}
+	// versions/<tag name>/tag
+	if name, ok := strings.CutPrefix(suffix, "versions/"); ok && strings.HasSuffix(name, "/tag") {
+		if tag, err := url.PathUnescape(strings.TrimSuffix(name, "/tag")); err == nil && tag != "" && !strings.Contains(tag, "/") {
+			return id, "versions/" + tag + "/tag", nil
+		}
+	}
+	return "", "", coded(http.StatusNotFound, "Invalid URL path")
 }
 
 // register is POST /v1/jobs and POST /v1/job/:id.
@@ -115,9 +196,12 @@ func (a *Agent) register(w http.ResponseWriter, r *http.Request, urlID string) (
 	if err != nil {
 		return nil, err
 	}
-	evalID := a.newEval(key)
+	if req.Submission != nil {
+		a.store.SetSubmission(key, res.Job.Version, req.Submission)
+	}
+	a.sched.Enqueue(key)
 	setIndex(w, res.Index)
-	return &JobRegisterResponse{EvalID: evalID, EvalCreateIndex: res.Index, JobModifyIndex: res.Job.JobModifyIndex,
+	return &JobRegisterResponse{EvalID: res.EvalID, EvalCreateIndex: res.Index, JobModifyIndex: res.Job.JobModifyIndex,
 		Warnings: strings.Join(warnings, "\n"), QueryMeta: QueryMeta{Index: res.Index, KnownLeader: true}}, nil
 }
 
@@ -132,13 +216,13 @@ func (a *Agent) deregister(w http.ResponseWriter, r *http.Request, key JobKey) (
 	if err != nil {
 		return nil, err
 	}
-	_, idx, err := a.store.StopJob(key, purge)
+	_, eval, idx, err := a.store.StopJob(key, purge)
 	if err != nil {
 		return nil, err
 	}
-	evalID := a.newEval(key)
+	a.sched.Enqueue(key)
 	setIndex(w, idx)
-	return &JobDeregisterResponse{EvalID: evalID, EvalCreateIndex: idx, JobModifyIndex: idx,
+	return &JobDeregisterResponse{EvalID: eval.ID, EvalCreateIndex: idx, JobModifyIndex: idx,
 		QueryMeta: QueryMeta{Index: idx, KnownLeader: true}}, nil
 }
 

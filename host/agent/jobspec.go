@@ -156,6 +156,33 @@ var logsFields = fieldMap{
 	"disabled":      plain("Disabled"),
 }
 
+var periodicFields = fieldMap{
+	"cron":             plain("Spec"),
+	"crons":            plain("Specs"),
+	"enabled":          plain("Enabled"),
+	"prohibit_overlap": plain("ProhibitOverlap"),
+	"time_zone":        plain("TimeZone"),
+	"spec_type":        plain("SpecType"),
+}
+
+var updateFields = fieldMap{
+	"max_parallel":      plain("MaxParallel"),
+	"health_check":      plain("HealthCheck"),
+	"min_healthy_time":  with("MinHealthyTime", duration),
+	"healthy_deadline":  with("HealthyDeadline", duration),
+	"progress_deadline": with("ProgressDeadline", duration),
+	"auto_revert":       plain("AutoRevert"),
+	"auto_promote":      plain("AutoPromote"),
+	"canary":            plain("Canary"),
+	"stagger":           with("Stagger", duration),
+}
+
+var parameterizedFields = fieldMap{
+	"payload":       plain("Payload"),
+	"meta_required": plain("MetaRequired"),
+	"meta_optional": plain("MetaOptional"),
+}
+
 func convertJob(id string, body map[string]interface{}) (map[string]interface{}, error) {
 	groups, err := labeled(body["group"], "job "+id+".group", convertGroup)
 	if err != nil {
@@ -163,15 +190,18 @@ func convertJob(id string, body map[string]interface{}) (map[string]interface{},
 	}
 	delete(body, "group")
 	out, err := fieldMap{
-		"region":      plain("Region"),
-		"namespace":   plain("Namespace"),
-		"name":        plain("Name"),
-		"type":        plain("Type"),
-		"priority":    plain("Priority"),
-		"all_at_once": plain("AllAtOnce"),
-		"datacenters": plain("Datacenters"),
-		"node_pool":   plain("NodePool"),
-		"meta":        with("Meta", blockMap),
+		"region":        plain("Region"),
+		"namespace":     plain("Namespace"),
+		"name":          plain("Name"),
+		"type":          plain("Type"),
+		"priority":      plain("Priority"),
+		"all_at_once":   plain("AllAtOnce"),
+		"datacenters":   plain("Datacenters"),
+		"node_pool":     plain("NodePool"),
+		"meta":          with("Meta", blockMap),
+		"periodic":      with("Periodic", subBlock(periodicFields)),
+		"parameterized": with("ParameterizedJob", subBlock(parameterizedFields)),
+		"update":        with("Update", subBlock(updateFields)),
 	}.apply(body, "job "+id)
 	if err != nil {
 		return nil, err
@@ -228,6 +258,7 @@ func convertGroup(name string, body map[string]interface{}, path string) (map[st
 		"restart":        with("RestartPolicy", subBlock(restartFields)),
 		"network":        with("Networks", convertNetworks),
 		"shutdown_delay": with("ShutdownDelay", duration),
+		"update":         with("Update", subBlock(updateFields)),
 	}.apply(body, path)
 	if err != nil {
 		return nil, err
@@ -312,19 +343,20 @@ func sortPorts(ports []interface{}) {
 
 func convertTask(name string, body map[string]interface{}, path string) (map[string]interface{}, error) {
 	out, err := fieldMap{
-		"driver":         plain("Driver"),
-		"user":           plain("User"),
-		"config":         with("Config", taskConfigBlock),
-		"env":            with("Env", blockMap),
-		"meta":           with("Meta", blockMap),
-		"resources":      with("Resources", convertResources),
-		"restart":        with("RestartPolicy", subBlock(restartFields)),
-		"kill_timeout":   with("KillTimeout", duration),
-		"kill_signal":    plain("KillSignal"),
-		"logs":           with("LogConfig", subBlock(logsFields)),
-		"artifact":       with("Artifacts", convertArtifacts),
-		"leader":         plain("Leader"),
-		"shutdown_delay": with("ShutdownDelay", duration),
+		"driver":           plain("Driver"),
+		"user":             plain("User"),
+		"config":           with("Config", taskConfigBlock),
+		"env":              with("Env", blockMap),
+		"meta":             with("Meta", blockMap),
+		"resources":        with("Resources", convertResources),
+		"restart":          with("RestartPolicy", subBlock(restartFields)),
+		"kill_timeout":     with("KillTimeout", duration),
+		"kill_signal":      plain("KillSignal"),
+		"logs":             with("LogConfig", subBlock(logsFields)),
+		"artifact":         with("Artifacts", convertArtifacts),
+		"leader":           plain("Leader"),
+		"shutdown_delay":   with("ShutdownDelay", duration),
+		"dispatch_payload": with("DispatchPayload", subBlock(fieldMap{"file": plain("File")})),
 	}.apply(body, path)
 	if err != nil {
 		return nil, err

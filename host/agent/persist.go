@@ -14,14 +14,26 @@ const stateFormat = 1
 
 // stateFile is what the agent writes to <data_dir>/state.json.
 type stateFile struct {
-	Format    int
-	NodeID    string
-	Index     uint64
-	Tables    map[string]uint64
-	Jobs      []*Job
-	Versions  map[string][]*Job
-	Summaries map[string]*summaryMeta
-	Allocs    []*allocRecord
+	Format      int
+	NodeID      string
+	Index       uint64
+	Tables      map[string]uint64
+	Jobs        []*Job
+	Versions    map[string][]*Job
+	Summaries   map[string]*summaryMeta
+	Allocs      []*allocRecord
+	Evals       []*Evaluation      `json:",omitempty"`
+	Launches    []periodicLaunch   `json:",omitempty"`
+	Deployments []*Deployment      `json:",omitempty"`
+	Submissions []submissionRecord `json:",omitempty"`
+}
+
+// submissionRecord is one stored job source.
+type submissionRecord struct {
+	Namespace  string
+	ID         string
+	Version    uint64
+	Submission *JobSubmission
 }
 
 // snapshot renders the store (and the node id) as a state file.
@@ -37,6 +49,18 @@ func (s *Store) snapshot(nodeID string) ([]byte, error) {
 	}
 	for _, r := range s.allocs {
 		f.Allocs = append(f.Allocs, r)
+	}
+	for _, e := range s.evals {
+		f.Evals = append(f.Evals, e)
+	}
+	f.Launches = s.launchList()
+	for _, d := range s.deployments {
+		f.Deployments = append(f.Deployments, d)
+	}
+	for k, m := range s.submissions {
+		for v, sub := range m {
+			f.Submissions = append(f.Submissions, submissionRecord{Namespace: k.Namespace, ID: k.ID, Version: v, Submission: sub})
+		}
 	}
 	return json.Marshal(&f)
 }
@@ -82,6 +106,26 @@ func (s *Store) restore(b []byte) (string, error) {
 			r.Alloc.TaskStates = map[string]*TaskState{}
 		}
 		s.allocs[r.Alloc.ID] = r
+	}
+	for _, e := range f.Evals {
+		// A pending evaluation of a purged job has nothing left to look at.
+		if e.Status == EvalStatusPending && s.jobs[JobKey{e.Namespace, e.JobID}] == nil {
+			e.Status = EvalStatusComplete
+		}
+		s.evals[e.ID] = e
+	}
+	for _, d := range f.Deployments {
+		s.deployments[d.ID] = d
+	}
+	for _, r := range f.Submissions {
+		k := JobKey{r.Namespace, r.ID}
+		if s.submissions[k] == nil {
+			s.submissions[k] = map[uint64]*JobSubmission{}
+		}
+		s.submissions[k][r.Version] = r.Submission
+	}
+	for _, l := range f.Launches {
+		s.launches[JobKey{l.Namespace, l.ID}] = l.Launch
 	}
 	return f.NodeID, nil
 }

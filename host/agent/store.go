@@ -46,6 +46,8 @@ type summaryMeta struct {
 	ModifyIndex uint64
 	// Queued counts allocations that could not be placed, per group.
 	Queued map[string]int
+	// ScalingEvents are the groups' scaling events, newest first.
+	ScalingEvents map[string][]*ScalingEvent `json:",omitempty"`
 }
 
 // allocRecord is an allocation with the host's private bookkeeping.
@@ -81,6 +83,11 @@ type Store struct {
 	// evalPending marks jobs the scheduler has not looked at since their
 	// last register or stop (Nomad's pending evaluation).
 	evalPending map[JobKey]bool
+	evals       map[string]*Evaluation
+	// launches is each periodic job's last launch.
+	launches    map[JobKey]time.Time
+	deployments map[string]*Deployment
+	submissions map[JobKey]map[uint64]*JobSubmission
 	changed     chan struct{}
 	onWrite     func()
 }
@@ -95,6 +102,10 @@ func NewStore(onWrite func()) *Store {
 		summary:     map[JobKey]*summaryMeta{},
 		allocs:      map[string]*allocRecord{},
 		evalPending: map[JobKey]bool{},
+		evals:       map[string]*Evaluation{},
+		launches:    map[JobKey]time.Time{},
+		deployments: map[string]*Deployment{},
+		submissions: map[JobKey]map[uint64]*JobSubmission{},
 		changed:     make(chan struct{}),
 		onWrite:     onWrite,
 	}
@@ -156,6 +167,8 @@ type RegisterResult struct {
 	Job     *Job
 	Index   uint64
 	Changed bool
+	// EvalID is the evaluation the register created.
+	EvalID string
 }
 
 // UpsertJob registers a new job or a new version of one, with Nomad's
@@ -164,39 +177,55 @@ type RegisterResult struct {
 func (s *Store) UpsertJob(job *Job, enforce bool, modifyIndex uint64) (RegisterResult, error) {
 	var res RegisterResult
 	var err error
-	key := JobKey{job.Namespace, job.ID}
 	s.write(func(index uint64) []string {
-		existing := s.jobs[key]
-		if enforce {
-			if err = checkEnforce(existing, modifyIndex); err != nil {
-				return nil
-			}
+		res, err = s.upsertJobLocked(index, job, enforce, modifyIndex)
+		if err != nil {
+			return nil
 		}
-		j := *job
-		j.ModifyIndex, j.JobModifyIndex, j.SubmitTime = index, index, time.Now().UnixNano()
-		j.Stable = false
-		if existing == nil {
-			j.CreateIndex, j.Version = index, 0
-			res.Changed = true
-		} else {
-			j.CreateIndex = existing.CreateIndex
-			j.Version = existing.Version
-			if specChanged(existing, &j) {
-				j.Version++
-				res.Changed = true
-			}
-		}
-		s.evalPending[key] = true
-		j.Status, j.StatusDescription = s.jobStatusLocked(key, &j), ""
-		s.jobs[key] = &j
-		s.addVersionLocked(key, &j)
-		if s.summary[key] == nil {
-			s.summary[key] = &summaryMeta{CreateIndex: index, ModifyIndex: index, Queued: map[string]int{}}
-		}
-		res.Job, res.Index = &j, index
-		return []string{tableJobs, tableSummary}
+		return []string{tableJobs, tableSummary, tableEvals}
 	})
 	return res, err
+}
+
+// upsertJobLocked is UpsertJob inside a write at index.
+func (s *Store) upsertJobLocked(index uint64, job *Job, enforce bool, modifyIndex uint64) (RegisterResult, error) {
+	var res RegisterResult
+	key := JobKey{job.Namespace, job.ID}
+	existing := s.jobs[key]
+	if enforce {
+		if err := checkEnforce(existing, modifyIndex); err != nil {
+			return res, err
+		}
+	}
+	j := *job
+	j.ModifyIndex, j.JobModifyIndex, j.SubmitTime = index, index, time.Now().UnixNano()
+	j.Stable = false
+	if existing == nil {
+		j.CreateIndex, j.Version = index, 0
+		res.Changed = true
+	} else {
+		j.CreateIndex = existing.CreateIndex
+		j.Version = existing.Version
+		if specChanged(existing, &j) {
+			j.Version++
+			res.Changed = true
+		}
+	}
+	// A tag names one version: a new version starts without one.
+	j.VersionTag = nil
+	if existing != nil && existing.Version == j.Version {
+		j.VersionTag = existing.VersionTag
+	}
+	s.evalPending[key] = true
+	j.Status, j.StatusDescription = s.jobStatusLocked(key, &j), ""
+	s.jobs[key] = &j
+	s.addVersionLocked(key, &j)
+	if s.summary[key] == nil {
+		s.summary[key] = &summaryMeta{CreateIndex: index, ModifyIndex: index, Queued: map[string]int{}}
+	}
+	res.Job, res.Index = &j, index
+	res.EvalID = s.newEvalLocked(index, key, &j, EvalTriggerJobRegister).ID
+	return res, nil
 }
 
 func checkEnforce(existing *Job, modifyIndex uint64) error {
@@ -217,7 +246,7 @@ func checkEnforce(existing *Job, modifyIndex uint64) error {
 func specChanged(a, b *Job) bool {
 	strip := func(j *Job) Job {
 		c := *j
-		c.Stop, c.Status, c.StatusDescription, c.Stable = false, "", "", false
+		c.Stop, c.Status, c.StatusDescription, c.Stable, c.VersionTag = false, "", "", false, nil
 		c.Version, c.SubmitTime, c.CreateIndex, c.ModifyIndex, c.JobModifyIndex = 0, 0, 0, 0, 0
 		return c
 	}
@@ -234,16 +263,15 @@ func (s *Store) addVersionLocked(key JobKey, j *Job) {
 	} else {
 		vs = append([]*Job{j}, vs...)
 	}
-	if len(vs) > maxTrackedVersions {
-		vs = vs[:maxTrackedVersions]
-	}
-	s.versions[key] = vs
+	s.versions[key] = trimVersions(vs)
 }
 
 // StopJob marks a job stopped (DELETE without purge) or removes it (purge).
-// Its allocations are stopped by the scheduler either way.
-func (s *Store) StopJob(key JobKey, purge bool) (*Job, uint64, error) {
+// Its allocations are stopped by the scheduler either way; the returned
+// evaluation is the deregister's.
+func (s *Store) StopJob(key JobKey, purge bool) (*Job, *Evaluation, uint64, error) {
 	var out *Job
+	var eval *Evaluation
 	var err error
 	idx := s.write(func(index uint64) []string {
 		existing := s.jobs[key]
@@ -255,22 +283,29 @@ func (s *Store) StopJob(key JobKey, purge bool) (*Job, uint64, error) {
 			delete(s.jobs, key)
 			delete(s.versions, key)
 			delete(s.summary, key)
-			delete(s.evalPending, key)
+			s.evalPending[key] = true
 			out = existing
-			return []string{tableJobs, tableSummary}
+			eval = s.newEvalLocked(index, key, existing, EvalTriggerJobDeregister)
+			return []string{tableJobs, tableSummary, tableEvals}
 		}
 		s.evalPending[key] = true
 		j := *existing
 		j.Stop = true
 		j.ModifyIndex, j.JobModifyIndex = index, index
 		j.Version++
+		j.VersionTag = nil
 		j.Status = s.jobStatusLocked(key, &j)
 		s.jobs[key] = &j
 		s.addVersionLocked(key, &j)
 		out = &j
-		return []string{tableJobs, tableSummary}
+		eval = s.newEvalLocked(index, key, &j, EvalTriggerJobDeregister)
+		return []string{tableJobs, tableSummary, tableEvals}
 	})
-	return out, idx, err
+	if eval != nil {
+		c := *eval
+		eval = &c
+	}
+	return out, eval, idx, err
 }
 
 // Job returns a stored job (nil if unknown) and the index to report.
@@ -308,6 +343,7 @@ func (s *Store) Jobs(namespace, prefix string) ([]*JobListStub, uint64) {
 		out = append(out, &JobListStub{
 			ID: j.ID, ParentID: j.ParentID, Name: j.Name, Namespace: j.Namespace,
 			Datacenters: j.Datacenters, NodePool: j.NodePool, Type: j.Type, Priority: j.Priority,
+			Periodic: j.IsPeriodic(), ParameterizedJob: j.IsParameterized(),
 			Stop: j.Stop, Status: j.Status, StatusDescription: j.StatusDescription,
 			JobSummary: s.summaryLocked(k), CreateIndex: j.CreateIndex, ModifyIndex: j.ModifyIndex,
 			JobModifyIndex: j.JobModifyIndex, SubmitTime: j.SubmitTime,
@@ -334,7 +370,14 @@ func (s *Store) Versions(key JobKey) ([]*Job, uint64, error) {
 	if j == nil {
 		return nil, atLeastOne(s.tables[tableJobs]), ErrJobNotFound
 	}
-	return append([]*Job(nil), s.versions[key]...), j.ModifyIndex, nil
+	// The highest ModifyIndex: tagging an old version changes it too.
+	idx := j.ModifyIndex
+	for _, v := range s.versions[key] {
+		if v.ModifyIndex > idx {
+			idx = v.ModifyIndex
+		}
+	}
+	return append([]*Job(nil), s.versions[key]...), idx, nil
 }
 
 // JobVersion returns one version of a job (nil if not tracked).
@@ -366,7 +409,7 @@ func (s *Store) summaryLocked(key JobKey) *JobSummary {
 		meta = &summaryMeta{}
 	}
 	sum := &JobSummary{JobID: key.ID, Namespace: key.Namespace, Summary: map[string]TaskGroupSummary{},
-		Children: &JobChildrenSummary{}, CreateIndex: meta.CreateIndex, ModifyIndex: meta.ModifyIndex}
+		Children: s.childrenLocked(key), CreateIndex: meta.CreateIndex, ModifyIndex: meta.ModifyIndex}
 	if j := s.jobs[key]; j != nil {
 		for _, g := range j.TaskGroups {
 			sum.Summary[g.Name] = TaskGroupSummary{Queued: meta.Queued[g.Name]}
@@ -413,21 +456,6 @@ func (s *Store) SetQueued(key JobKey, group string, n int) {
 	})
 }
 
-// EvalDone records that the scheduler has processed a job's latest
-// register or stop, and refreshes the job's status.
-func (s *Store) EvalDone(key JobKey) {
-	s.write(func(index uint64) []string {
-		if !s.evalPending[key] {
-			return nil
-		}
-		delete(s.evalPending, key)
-		if s.refreshJobLocked(key, index) {
-			return []string{tableJobs}
-		}
-		return []string{}
-	})
-}
-
 // QueuedJobs lists the jobs with allocations waiting to be placed.
 func (s *Store) QueuedJobs() []JobKey {
 	s.mu.Lock()
@@ -448,6 +476,13 @@ func (s *Store) QueuedJobs() []JobKey {
 // not terminal; pending while an evaluation is pending or allocations wait
 // to be placed; dead otherwise.
 func (s *Store) jobStatusLocked(key JobKey, j *Job) string {
+	// A periodic or parameterized parent runs nothing itself (Nomad).
+	if j.isTemplate() {
+		if j.Stop {
+			return JobStatusDead
+		}
+		return JobStatusRunning
+	}
 	for _, r := range s.allocs {
 		a := r.Alloc
 		if a.JobID == key.ID && a.Namespace == key.Namespace && !allocTerminal(a) {
@@ -508,6 +543,13 @@ func (s *Store) refreshJobLocked(key JobKey, index uint64) bool {
 	s.jobs[key] = &c
 	if vs := s.versions[key]; len(vs) > 0 && vs[0].Version == c.Version {
 		vs[0] = &c
+	}
+	// The parent's summary counts its children by status.
+	if c.ParentID != "" {
+		if m := s.summary[JobKey{key.Namespace, c.ParentID}]; m != nil {
+			m.ModifyIndex = index
+			s.tables[tableSummary] = index
+		}
 	}
 	return true
 }
@@ -677,27 +719,14 @@ func (a *Allocation) Stub() *AllocListStub {
 		AllocatedResources: a.AllocatedResources, DesiredStatus: a.DesiredStatus,
 		DesiredDescription: a.DesiredDescription, ClientStatus: a.ClientStatus,
 		ClientDescription: a.ClientDescription, TaskStates: a.TaskStates,
-		NextAllocation: a.NextAllocation, CreateIndex: a.CreateIndex, ModifyIndex: a.ModifyIndex,
+		NextAllocation: a.NextAllocation, PreviousAllocation: a.PreviousAllocation, DeploymentStatus: a.DeploymentStatus,
+		CreateIndex: a.CreateIndex, ModifyIndex: a.ModifyIndex,
 		CreateTime: a.CreateTime, ModifyTime: a.ModifyTime,
 	}
 	if a.Job != nil {
 		st.JobType, st.JobVersion = a.Job.Type, a.Job.Version
 	}
 	return st
-}
-
-// sameGroup reports whether two versions of a group are equal for
-// placement (everything but Count): an allocation of an older version
-// with the same group can be kept.
-func sameGroup(a, b *TaskGroup) bool {
-	if a == nil || b == nil {
-		return false
-	}
-	x, y := *a, *b
-	x.Count, y.Count = nil, nil
-	bx, err1 := x.MarshalJSON()
-	by, err2 := y.MarshalJSON()
-	return err1 == nil && err2 == nil && string(bx) == string(by)
 }
 
 // groupOf returns a job's group by name.

@@ -72,7 +72,7 @@ func TestStoreStatusFollowsAllocations(t *testing.T) {
 		DesiredStatus: AllocDesiredRun, ClientStatus: AllocClientPending,
 		TaskStates: map[string]*TaskState{"app": {State: TaskStatePending}}}, Tasks: map[string]*taskRecord{}}
 	s.PutAlloc(rec)
-	s.EvalDone(key)
+	s.EvalDone(key, s.Index(), evalOutcome{})
 	if j, _ := s.Job(key); j.Status != JobStatusRunning {
 		t.Errorf("with a pending alloc: %q", j.Status)
 	}
@@ -97,13 +97,14 @@ func TestStoreStatusFollowsAllocations(t *testing.T) {
 	if sum.Summary["web"].Complete != 1 {
 		t.Errorf("summary: %+v", sum.Summary)
 	}
-	if _, idx, err := s.StopJob(key, true); err != nil || idx == 0 {
-		t.Fatal(err)
+	_, ev, idx, err := s.StopJob(key, true)
+	if err != nil || idx == 0 || ev.TriggeredBy != EvalTriggerJobDeregister || ev.Status != EvalStatusPending {
+		t.Fatalf("purge: %v, eval %+v", err, ev)
 	}
 	if j, _ := s.Job(key); j != nil {
 		t.Error("purged job still readable")
 	}
-	if _, _, err := s.StopJob(key, false); !errors.Is(err, ErrJobNotFound) {
+	if _, _, _, err := s.StopJob(key, false); !errors.Is(err, ErrJobNotFound) {
 		t.Errorf("stop of a purged job: %v", err)
 	}
 }
@@ -120,8 +121,79 @@ func TestStoreSnapshotRoundTrip(t *testing.T) {
 	if err != nil || node != "node-1" {
 		t.Fatalf("restore: %v %q", err, node)
 	}
+	evs, _ := r.Evals(EvalFilter{Namespace: "*"})
+	if len(evs) != 1 || evs[0].JobID != "a" || evs[0].Status != EvalStatusPending {
+		t.Errorf("restored evaluations: %+v", evs)
+	}
 	j, _ := r.Job(JobKey{"default", "a"})
 	if j == nil || r.Index() != s.Index() || string(j.TaskGroups[0].Tasks[0].Config) != `{"application":[{"path":"local"}]}` {
 		t.Errorf("restored job %+v, index %d", j, r.Index())
+	}
+}
+
+func TestStoreEvaluations(t *testing.T) {
+	s := NewStore(nil)
+	key := JobKey{"default", "a"}
+	res, err := s.UpsertJob(testJob("a"), false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, idx, err := s.Eval(res.EvalID)
+	if err != nil || ev.Status != EvalStatusPending || ev.TriggeredBy != EvalTriggerJobRegister || ev.JobID != "a" ||
+		ev.CreateIndex != res.Index || ev.JobModifyIndex != res.Job.JobModifyIndex || idx != res.Index || ev.Type != "service" {
+		t.Fatalf("register's eval: %+v %v", ev, err)
+	}
+	if _, _, err := s.Eval("nope"); !errors.Is(err, ErrEvalNotFound) {
+		t.Errorf("unknown eval: %v", err)
+	}
+	// A pass that could not place one allocation: complete with the
+	// failure, and a blocked evaluation waits for room.
+	failed := placementFailure(nil, res.Job, errors.New("network: port collision"))
+	// An evaluation created after the pass began waits for the next one.
+	snapshot := s.Index()
+	later, _, _ := s.CreateEval(key, EvalTriggerJobRegister)
+	s.EvalDone(key, snapshot, evalOutcome{Queued: map[string]int{"web": 1}, Failed: map[string]*AllocMetric{"web": failed}})
+	if ev, _, _ := s.Eval(later.ID); ev.Status != EvalStatusPending {
+		t.Errorf("an evaluation newer than the pass: %+v", ev)
+	}
+	if j, _ := s.Job(key); j.Status != JobStatusPending {
+		t.Errorf("job status with an evaluation pending: %q", j.Status)
+	}
+	ev, _, _ = s.Eval(res.EvalID)
+	if ev.Status != EvalStatusComplete || ev.QueuedAllocations["web"] != 1 || ev.FailedTGAllocs["web"] == nil ||
+		ev.FailedTGAllocs["web"].DimensionExhausted["network: port collision"] != 1 || ev.BlockedEval == "" || ev.ModifyIndex <= res.Index {
+		t.Fatalf("after a failed placement: %+v", ev)
+	}
+	blocked, _, err := s.Eval(ev.BlockedEval)
+	if err != nil || blocked.Status != EvalStatusBlocked || blocked.PreviousEval != ev.ID || blocked.TriggeredBy != EvalTriggerQueuedAllocs {
+		t.Fatalf("blocked eval: %+v %v", blocked, err)
+	}
+	if s.LatestEvalID(key) != later.ID {
+		t.Errorf("latest eval %s, want the pending %s", s.LatestEvalID(key), later.ID)
+	}
+	// The next pass places it: the blocked evaluation completes.
+	s.EvalDone(key, s.Index(), evalOutcome{Queued: map[string]int{"web": 0}})
+	if ev, _, _ := s.Eval(later.ID); ev.Status != EvalStatusComplete {
+		t.Errorf("the later evaluation after the next pass: %+v", ev)
+	}
+	if b, _, _ := s.Eval(blocked.ID); b.Status != EvalStatusComplete {
+		t.Errorf("blocked eval after placement: %+v", b)
+	}
+	forced, _, err := s.CreateEval(key, EvalTriggerJobRegister)
+	if err != nil || forced.Status != EvalStatusPending || s.LatestEvalID(key) != forced.ID {
+		t.Fatalf("CreateEval: %+v %v", forced, err)
+	}
+	if _, _, err := s.CreateEval(JobKey{"default", "zzz"}, EvalTriggerJobRegister); !errors.Is(err, ErrJobNotFound) {
+		t.Errorf("CreateEval of an unknown job: %v", err)
+	}
+	list, _ := s.Evals(EvalFilter{Namespace: "default", JobID: "a"})
+	if len(list) != 4 || list[0].ID != forced.ID {
+		t.Errorf("list: %d, first %+v", len(list), list[0])
+	}
+	if list, _ := s.Evals(EvalFilter{Namespace: "*", Prefix: res.EvalID[:6]}); len(list) != 1 || list[0].ID != res.EvalID {
+		t.Errorf("prefix list: %+v", list)
+	}
+	if list, _ := s.Evals(EvalFilter{Namespace: "*", Status: EvalStatusPending}); len(list) != 1 {
+		t.Errorf("status filter: %+v", list)
 	}
 }

@@ -63,11 +63,23 @@ type Allocation struct {
 	TaskStates         map[string]*TaskState
 	PreviousAllocation string
 	NextAllocation     string
+	DesiredTransition  DesiredTransition
+	DeploymentID       string
+	DeploymentStatus   *AllocDeploymentStatus
 	CreateIndex        uint64
 	ModifyIndex        uint64
 	AllocModifyIndex   uint64
 	CreateTime         int64
 	ModifyTime         int64
+}
+
+// DesiredTransition is Nomad's: what the scheduler is asked to do with an
+// allocation (ForceReschedule: replace a failed one on the next pass).
+type DesiredTransition struct {
+	Migrate         *bool `json:",omitempty"`
+	Reschedule      *bool `json:",omitempty"`
+	ForceReschedule *bool `json:",omitempty"`
+	NoShutdownDelay *bool `json:",omitempty"`
 }
 
 // AllocListStub is an allocation as listed by GET /v1/job/:id/allocations
@@ -91,6 +103,8 @@ type AllocListStub struct {
 	TaskStates         map[string]*TaskState
 	FollowupEvalID     string
 	NextAllocation     string
+	PreviousAllocation string
+	DeploymentStatus   *AllocDeploymentStatus
 	CreateIndex        uint64
 	ModifyIndex        uint64
 	CreateTime         int64

@@ -39,6 +39,16 @@ type Job struct {
 	NodePool    string
 	TaskGroups  []*TaskGroup
 	Meta        map[string]string
+	// Periodic, ParameterizedJob: a job that runs nothing itself; its
+	// children (periodic launches, dispatches) run.
+	Periodic         *PeriodicConfig
+	ParameterizedJob *ParameterizedJobConfig
+	// Update is the job-level update block, merged into each group's.
+	Update *UpdateStrategy
+	// Payload is a dispatched child's payload (plain, not snappy as Nomad
+	// stores it).
+	Payload                  []byte
+	DispatchIdempotencyToken string `json:",omitempty"`
 
 	// Set by the server.
 	Stop              bool
@@ -52,6 +62,7 @@ type Job struct {
 	CreateIndex       uint64
 	ModifyIndex       uint64
 	JobModifyIndex    uint64
+	VersionTag        *JobVersionTag
 
 	// Extra holds members this host does not model.
 	Extra Extra `json:"-"`
@@ -80,6 +91,9 @@ type TaskGroup struct {
 	RestartPolicy *RestartPolicy
 	Networks      []*NetworkResource
 	Meta          map[string]string
+	// Update makes a service job's updates deployments (rolling by
+	// max_parallel, health from the task states).
+	Update        *UpdateStrategy
 	ShutdownDelay *time.Duration
 
 	// Extra holds members this host does not model.
@@ -117,8 +131,10 @@ type Task struct {
 	KillSignal    string
 	LogConfig     *LogConfig
 	Artifacts     []*TaskArtifact
-	Leader        bool
-	ShutdownDelay time.Duration
+	// DispatchPayload names the file in local/ that gets a dispatch's payload.
+	DispatchPayload *DispatchPayloadConfig
+	Leader          bool
+	ShutdownDelay   time.Duration
 
 	// Extra holds members this host does not model.
 	Extra Extra `json:"-"`
@@ -207,6 +223,8 @@ type JobRegisterRequest struct {
 	JobModifyIndex uint64 `json:",omitempty"`
 	PolicyOverride bool   `json:",omitempty"`
 	PreserveCounts bool   `json:",omitempty"`
+	// Submission is the job's source, kept per version.
+	Submission *JobSubmission `json:",omitempty"`
 }
 
 // QueryMeta are the query fields Nomad adds to some responses.
@@ -237,7 +255,7 @@ type JobDeregisterResponse struct {
 // JobVersionsResponse answers GET /v1/job/:id/versions (newest first).
 type JobVersionsResponse struct {
 	Versions []*Job
-	Diffs    []json.RawMessage
+	Diffs    []*JobDiff
 	QueryMeta
 }
 

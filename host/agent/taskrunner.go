@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -39,6 +41,7 @@ type taskRunner struct {
 	restarts *restartTracker
 
 	artifactsDone bool
+	payloadDone   bool
 	// live is 1 while the plugin runs the task (after a start or recovery,
 	// until it exited or was killed).
 	live int32
@@ -141,6 +144,14 @@ func (t *taskRunner) recover() bool {
 // work).
 func (t *taskRunner) start() (started, stop bool) {
 	a := t.r.a
+	if !t.payloadDone {
+		if err := t.writeDispatchPayload(); err != nil {
+			t.event(&TaskEvent{Type: EventSetupFailure, SetupError: err.Error(),
+				DisplayMessage: "failed to write the dispatch payload: " + err.Error()})
+			return false, false
+		}
+		t.payloadDone = true
+	}
 	if !t.artifactsDone {
 		if err := t.fetchArtifacts(); err != nil {
 			t.event(&TaskEvent{Type: EventArtifactFailed, DownloadError: err.Error(),
@@ -214,6 +225,31 @@ func (t *taskRunner) start() (started, stop bool) {
 		a.log.Error("writing state failed", "error", err)
 	}
 	return true, false
+}
+
+// writeDispatchPayload writes a dispatched job's payload to the task's
+// dispatch_payload file under local/, as Nomad's dispatch hook does. The
+// task dir is the task's to change: the write goes through an os.Root so
+// that no symlink in it leads out of local/.
+func (t *taskRunner) writeDispatchPayload() error {
+	dp := t.task.DispatchPayload
+	if dp == nil || dp.File == "" || !t.r.job.Dispatched {
+		return nil
+	}
+	if escapesTaskDir(dp.File) {
+		return fmt.Errorf("dispatch payload file %q escapes the task's local dir", dp.File)
+	}
+	root, err := os.OpenRoot(filepath.Join(t.ptr.Dir().Dir, "local"))
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if dir := filepath.Dir(filepath.Clean(dp.File)); dir != "." {
+		if err := root.MkdirAll(dir, 0o777); err != nil {
+			return err
+		}
+	}
+	return root.WriteFile(filepath.Clean(dp.File), t.r.job.Payload, 0o666)
 }
 
 func (t *taskRunner) fetchArtifacts() error {

@@ -61,6 +61,8 @@ func (j *Job) Validate(opts ValidateOptions) (warnings []string, err error) {
 	if len(j.TaskGroups) == 0 {
 		p.add("Job.TaskGroups", "missing job task groups")
 	}
+	j.validatePeriodic(&p)
+	j.validateParameterized(&p)
 	warnExtra("Job", j.Extra, &warnings)
 	groups := map[string]bool{}
 	for i, g := range j.TaskGroups {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestValidateNamesTheField(t *testing.T) {
@@ -58,7 +59,7 @@ func TestCanonicalizeDefaults(t *testing.T) {
 }
 
 func TestUnknownFieldsRoundTripAndWarn(t *testing.T) {
-	src := `{"ID":"a","Update":{"MaxParallel":2},"Affinities":null,"TaskGroups":[{"Name":"web","Services":[{"Name":"s"}],"Tasks":[{"Name":"app","Driver":"iis","Templates":[]}]}]}`
+	src := `{"ID":"a","Spreads":[{"Attribute":"x"}],"Update":{"MaxParallel":2},"Affinities":null,"TaskGroups":[{"Name":"web","Services":[{"Name":"s"}],"Tasks":[{"Name":"app","Driver":"iis","Templates":[]}]}]}`
 	var j Job
 	if err := json.Unmarshal([]byte(src), &j); err != nil {
 		t.Fatal(err)
@@ -67,7 +68,7 @@ func TestUnknownFieldsRoundTripAndWarn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"Update":{"MaxParallel":2}`, `"Services":[{"Name":"s"}]`, `"Templates":[]`} {
+	for _, want := range []string{`"Spreads":[{"Attribute":"x"}]`, `"Services":[{"Name":"s"}]`, `"Templates":[]`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("round trip lost %s: %s", want, out)
 		}
@@ -78,9 +79,15 @@ func TestUnknownFieldsRoundTripAndWarn(t *testing.T) {
 		t.Fatal(err)
 	}
 	joined := strings.Join(warnings, "\n")
-	if !strings.Contains(joined, "Job.Update") || !strings.Contains(joined, "Job.TaskGroups[web].Services") ||
+	if !strings.Contains(joined, "Job.Spreads") || !strings.Contains(joined, "Job.TaskGroups[web].Services") ||
 		strings.Contains(joined, "Templates") || strings.Contains(joined, "Affinities") {
 		t.Errorf("warnings: %q", warnings)
+	}
+	// The update block is modelled (deployments): merged into the group,
+	// Nomad's defaults filled in, no warning.
+	u := j.TaskGroups[0].Update
+	if strings.Contains(joined, "Update") || u == nil || *u.MaxParallel != 2 || *u.MinHealthyTime != 10*time.Second {
+		t.Errorf("update block: %+v, warnings %q", u, warnings)
 	}
 }
 

@@ -3,7 +3,7 @@
 //
 // The pieces map onto the agent's own subsystems:
 //
-//   - launch.go, driverclient.go, stdio.go: one plugin process behind
+//   - launch.go, driverclient.go: one plugin process behind
 //     go-plugin's client (the handshake, the gRPC connection, Kill, reattach).
 //   - loader.go: the plugin loader's two short-lived launches (PluginInfo and
 //     ConfigSchema; SetConfig validation).

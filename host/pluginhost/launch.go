@@ -51,7 +51,6 @@ type Instance struct {
 	rpc      *plugin.GRPCClient
 	driver   *DriverClient
 	reattach plugin.ReattachConfig
-	stdio    *stdioDrain
 }
 
 // KillResult reports how a plugin process ended after Kill.
@@ -92,8 +91,7 @@ func clientConfig(opts LaunchOptions) *plugin.ClientConfig {
 	}
 	return &plugin.ClientConfig{
 		HandshakeConfig: hs,
-		// Plugins (not only VersionedPlugins): go-plugin 1.0.1's reattach
-		// path never negotiates and dispenses from Plugins directly.
+		// Plugins as well as VersionedPlugins: a reattach does not negotiate.
 		Plugins:          pluginSet(),
 		VersionedPlugins: map[int]plugin.PluginSet{int(hs.ProtocolVersion): pluginSet()},
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
@@ -115,7 +113,7 @@ func Launch(opts LaunchOptions, purpose string) (*Instance, error) {
 	cmd.Env = append(cmd.Env, opts.Env...)
 	cfg.Cmd = cmd
 	client := plugin.NewClient(cfg)
-	inst, err := connect(client, opts.logger().Named(purpose))
+	inst, err := connect(client)
 	if err != nil {
 		client.Kill()
 		return nil, fmt.Errorf("launch %s (%s): %w", opts.Path, purpose, err)
@@ -130,14 +128,14 @@ func Reattach(opts LaunchOptions, rc plugin.ReattachConfig) (*Instance, error) {
 	cfg := clientConfig(opts)
 	cfg.Reattach = &rc
 	client := plugin.NewClient(cfg)
-	inst, err := connect(client, opts.logger().Named("reattach"))
+	inst, err := connect(client)
 	if err != nil {
 		return nil, fmt.Errorf("reattach to pid %d at %s: %w", rc.Pid, rc.Addr, err)
 	}
 	return inst, nil
 }
 
-func connect(client *plugin.Client, logger hclog.Logger) (*Instance, error) {
+func connect(client *plugin.Client) (*Instance, error) {
 	proto, err := client.Client()
 	if err != nil {
 		return nil, err
@@ -160,7 +158,6 @@ func connect(client *plugin.Client, logger hclog.Logger) (*Instance, error) {
 		driver:   raw.(*DriverClient),
 		reattach: *rc,
 	}
-	inst.stdio = startStdioDrain(inst.driver.Conn, logger)
 	return inst, nil
 }
 
@@ -199,7 +196,6 @@ func (i *Instance) WaitExit(timeout time.Duration) bool {
 // GRPCController/Shutdown, close the connection, wait up to 2 s, then
 // SIGKILL the plugin pid only.
 func (i *Instance) Kill() KillResult {
-	i.stdio.stop()
 	start := time.Now()
 	killed := make(chan struct{})
 	go func() {
@@ -223,7 +219,6 @@ func (i *Instance) Kill() KillResult {
 // Crash SIGKILLs the plugin process (and nothing else) and waits for it to
 // be gone. The gRPC connection breaks as it would for the agent.
 func (i *Instance) Crash() error {
-	i.stdio.stop()
 	if err := syscall.Kill(i.Pid(), syscall.SIGKILL); err != nil && err != syscall.ESRCH {
 		return fmt.Errorf("SIGKILL plugin pid %d: %w", i.Pid(), err)
 	}
@@ -239,6 +234,5 @@ func (i *Instance) Crash() error {
 // ReattachConfig. (The plugin's stdout/stderr pipes stay with this host
 // process; a real agent crash would close them.)
 func (i *Instance) Detach() {
-	i.stdio.stop()
 	_ = i.rpc.Conn.Close()
 }

@@ -52,7 +52,7 @@ func binary(t *testing.T, env string) string {
 }
 
 // repoPath is a path relative to the repository root (found from the
-// physical working directory: go test runs in the GOPATH symlink).
+// physical working directory, in case the package dir is a symlink).
 func repoPath(parts ...string) string {
 	wd, err := os.Getwd()
 	if err == nil {
@@ -109,8 +109,10 @@ type agentProc struct {
 	httpPort int
 	mgmtPort int
 	log      *syncBuffer
-	cmd      *exec.Cmd
-	exited   chan struct{}
+	// pluginConfig is passed as -plugin-config when set.
+	pluginConfig string
+	cmd          *exec.Cmd
+	exited       chan struct{}
 	// Address is the Jobs API URL.
 	Address string
 	Jobs    *apiclient.Jobs
@@ -120,6 +122,8 @@ type agentProc struct {
 type agentOptions struct {
 	// keepTasks starts the agent without -stop-on-exit.
 	keepTasks bool
+	// pluginConfig is the plugin's config block as JSON (-plugin-config).
+	pluginConfig string
 }
 
 // startAgent starts an agent in a new temp dir with the plugin's
@@ -136,7 +140,7 @@ func startAgent(t *testing.T, o agentOptions) *agentProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &agentProc{t: t, dir: dir, httpPort: hp, mgmtPort: mp, log: &syncBuffer{}}
+	a := &agentProc{t: t, dir: dir, httpPort: hp, mgmtPort: mp, log: &syncBuffer{}, pluginConfig: o.pluginConfig}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("agent log:\n%s", a.log.String())
@@ -155,6 +159,9 @@ func (a *agentProc) start(stopOnExit bool) {
 		"-bind", "127.0.0.1", "-http-port", strconv.Itoa(a.httpPort), "-plugin-startup", "short", "-log-level", "debug"}
 	if stopOnExit {
 		args = append(args, "-stop-on-exit")
+	}
+	if a.pluginConfig != "" {
+		args = append(args, "-plugin-config", a.pluginConfig)
 	}
 	args = append(args, "--", "--management-api-port="+strconv.Itoa(a.mgmtPort), "--management-api-bind=127.0.0.1")
 	cmd := exec.Command(binary(t, "NOMAD_IIS_HOST_BIN"), args...)

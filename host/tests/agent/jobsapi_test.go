@@ -178,6 +178,30 @@ func TestJobsAPI(t *testing.T) {
 	})
 
 	t.Run("blocking query wakes on change", func(t *testing.T) {
+		// The meta change above replaced the allocation (as Nomad does): let
+		// that settle first, so that nothing changes unless the test does.
+		settled := time.Now().Add(time.Minute)
+		for {
+			_, body, _ := a.do("GET", "/v1/job/api-web/allocations", nil)
+			var list []hostagent.AllocListStub
+			mustUnmarshal(t, body, &list)
+			running, done := 0, 0
+			for _, al := range list {
+				switch {
+				case al.DesiredStatus == "run" && al.ClientStatus == "running" && al.JobVersion == 1:
+					running++
+				case al.DesiredStatus == "stop" && al.ClientStatus == "complete":
+					done++
+				}
+			}
+			if running == 1 && done == len(list)-1 {
+				break
+			}
+			if time.Now().After(settled) {
+				t.Fatalf("the meta update did not settle: %s", body)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 		_, _, idx := a.do("GET", "/v1/job/api-web/allocations", nil)
 		start := time.Now()
 		_, _, same := a.do("GET", "/v1/job/api-web/allocations?index="+itoa(idx)+"&wait=300ms", nil)
@@ -222,7 +246,15 @@ func TestJobsAPI(t *testing.T) {
 			_, abody, _ := a.do("GET", "/v1/job/api-web/allocations", nil)
 			var list []hostagent.AllocListStub
 			mustUnmarshal(t, abody, &list)
-			if j.Stop && j.Status == "dead" && len(list) == 1 && list[0].DesiredStatus == "stop" && list[0].ClientStatus == "complete" {
+			// Two allocations: the first, replaced by the meta update, and
+			// its replacement; both stopped.
+			stopped := 0
+			for _, al := range list {
+				if al.DesiredStatus == "stop" && al.ClientStatus == "complete" {
+					stopped++
+				}
+			}
+			if j.Stop && j.Status == "dead" && len(list) == 2 && stopped == 2 {
 				break
 			}
 			if time.Now().After(deadline) {

@@ -87,7 +87,26 @@ func TestCountThreeDistinctPorts(t *testing.T) {
 // agent's state file (the TaskConfig inside each persisted TaskHandle).
 func persistedEnvs(t *testing.T, a *agentProc) map[string]map[string]string {
 	t.Helper()
+	out := map[string]map[string]string{}
+	for id, h := range persistedHandles(t, a) {
+		if h == nil {
+			t.Errorf("no task handle persisted for %s", id)
+			continue
+		}
+		out[id] = h.GetConfig().GetEnv()
+	}
+	return out
+}
+
+// persistedHandles reads the task "app"'s persisted TaskHandle of every
+// allocation in the agent's state file (nil where there is none; none at
+// all before the agent first wrote the file).
+func persistedHandles(t *testing.T, a *agentProc) map[string]*driverpb.TaskHandle {
+	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(a.dir, "data", "state.json"))
+	if os.IsNotExist(err) {
+		return map[string]*driverpb.TaskHandle{}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,14 +119,14 @@ func persistedEnvs(t *testing.T, a *agentProc) map[string]map[string]string {
 	if err := json.Unmarshal(raw, &state); err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]map[string]string{}
+	out := map[string]*driverpb.TaskHandle{}
 	for _, r := range state.Allocs {
 		h := &driverpb.TaskHandle{}
 		if err := proto.Unmarshal(r.Tasks["app"].Handle, h); err != nil || h.GetConfig() == nil {
-			t.Errorf("handle of %s: %v", r.Alloc.ID, err)
+			out[r.Alloc.ID] = nil
 			continue
 		}
-		out[r.Alloc.ID] = h.GetConfig().GetEnv()
+		out[r.Alloc.ID] = h
 	}
 	return out
 }

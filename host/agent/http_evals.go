@@ -1,0 +1,51 @@
+package agent
+
+import (
+	"net/http"
+	"strings"
+)
+
+// evalsList is GET /v1/evaluations (?prefix=, ?job=, ?status=,
+// ?namespace=, `*` for all) and GET /v1/evaluations/count.
+func (a *Agent) evalsList(w http.ResponseWriter, r *http.Request) (interface{}, error) {
+	if r.Method != http.MethodGet {
+		return nil, errMethod
+	}
+	q := r.URL.Query()
+	f := EvalFilter{Namespace: namespaceOf(r), Prefix: q.Get("prefix"), JobID: q.Get("job"), Status: q.Get("status")}
+	count := r.URL.Path == "/v1/evaluations/count"
+	return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
+		list, idx := a.store.Evals(f)
+		if count {
+			return &EvalCountResponse{Count: len(list), QueryMeta: QueryMeta{Index: idx, KnownLeader: true}}, idx, nil
+		}
+		return list, idx, nil
+	})
+}
+
+// evalSpecific is GET /v1/evaluation/:id and /v1/evaluation/:id/allocations.
+func (a *Agent) evalSpecific(w http.ResponseWriter, r *http.Request) (interface{}, error) {
+	if r.Method != http.MethodGet {
+		return nil, errMethod
+	}
+	id, suffix := splitSuffix(strings.TrimPrefix(r.URL.Path, "/v1/evaluation/"), "allocations")
+	if id == "" || strings.Contains(id, "/") {
+		return nil, coded(http.StatusNotFound, "Invalid URL path")
+	}
+	if suffix == "allocations" {
+		return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
+			list, idx := a.store.Allocs(func(al *Allocation) bool { return al.EvalID == id })
+			for _, s := range list {
+				s.AllocatedResources = nil
+			}
+			return list, idx, nil
+		})
+	}
+	return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
+		e, idx, err := a.store.Eval(id)
+		if err != nil {
+			return nil, idx, err
+		}
+		return e, idx, nil
+	})
+}
