@@ -392,7 +392,12 @@ msg::site_status site_status_of(task_actor_ptr self) {
     s.http_hostname = b.hostname;
     break;
   }
-  auto usage = st.api_cpu.update(site::sample_usage(self), std::chrono::steady_clock::now());
+  const auto now = std::chrono::steady_clock::now();
+  if (!st.api_usage_at || now - *st.api_usage_at >= timeouts::status_usage_window) {
+    st.api_usage = st.api_cpu.update(site::sample_usage(self), now);
+    st.api_usage_at = now;
+  }
+  const auto& usage = st.api_usage;
   for (const auto& pool : st.pool_views) {
     msg::pool_info info;
     info.name = plan.pools[pool.pool].name;

@@ -6,6 +6,7 @@
 // run one at a time, so they never race. The pools report how they look
 // after every change, so status reads are answered from here at once.
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -76,6 +77,9 @@ struct task_actor_state {
   /// The Management API samples on its own schedule; a separate tracker keeps
   /// Nomad's per-interval percentages undisturbed.
   cpu_tracker api_cpu{system_info::clock_ticks_per_second(), system_info::mhz_per_core()};
+  /// Its last sample, shared by the polls of timeouts::status_usage_window.
+  msg::task_stats api_usage;
+  std::optional<std::chrono::steady_clock::time_point> api_usage_at;
 
   /// A Management API file change holding the task (see msg::begin_change).
   std::optional<std::uint64_t> lease;

@@ -24,6 +24,10 @@ constexpr auto forced_destroy_drain = 2s;
 /// are restored anyway (the upload itself is staged before the lease).
 constexpr auto change_lease = 5min;
 
+/// Management API status polls within this span share one /proc sample of
+/// the task's processes (a CPU percentage needs a span to mean anything).
+constexpr auto status_usage_window = 250ms;
+
 /// How long an exiting plugin waits for its sites to start their idle pools
 /// (nobody answers their activation sockets until a recovery). Shutdown must
 /// end within 2 s, the gRPC server's drain included.
