@@ -1,12 +1,8 @@
 #pragma once
 // Open Management API connections per source address, so that one client's
 // idle or slow connections cannot take every descriptor (or thread) from the
-// others. A slot is one open connection; it travels with the connection
-// between the reactor and the threads and is given back when it closes.
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
+// others. A slot is one open connection, held by its session and given back
+// when it closes.
 
 #include <atomic>
 #include <cstddef>
@@ -53,21 +49,6 @@ class client_limits : public std::enable_shared_from_this<client_limits> {
   /// Applies to connections accepted from now on.
   void set_per_client(std::size_t n) { per_client_ = n; }
   std::size_t per_client() const { return per_client_; }
-
-  /// The client of a peer address: its IP address (IPv4-mapped IPv6 as IPv4).
-  static std::string client_of(const sockaddr_storage& peer) {
-    char text[INET6_ADDRSTRLEN] = "?";
-    if (peer.ss_family == AF_INET) {
-      ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(peer).sin_addr, text, sizeof text);
-    } else if (peer.ss_family == AF_INET6) {
-      const auto& a6 = reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr;
-      if (IN6_IS_ADDR_V4MAPPED(&a6))
-        ::inet_ntop(AF_INET, &a6.s6_addr[12], text, sizeof text);
-      else
-        ::inet_ntop(AF_INET6, &a6, text, sizeof text);
-    }
-    return text;
-  }
 
  private:
   void release(const std::string& client) {

@@ -3,15 +3,8 @@
 // around the swap, and the body streams in and out in blocks without a
 // thread waiting for the client.
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <memory>
-#include <optional>
 #include <string>
 
 #include <rapidjson/stringbuffer.h>
@@ -54,14 +47,34 @@ std::string upload_json(const files::upload_outcome& r) {
   return buf.GetString();
 }
 
-/// Holds the task for a change at `path`, runs `work` on a worker, releases
-/// the task, then `done`. The task's other operations wait meanwhile.
-template <class Work, class Done>
-void under_lease(request_actor* self, std::string path, bool stop_pools, Work work, Done done) {
+/// Releases what `job` staged on a worker, then answers the failure `e`.
+template <class Job>
+void fail_job(request_actor* self, const std::shared_ptr<Job>& job, std::exception_ptr e) {
+  release_on_worker(self, [job] { job->release(); });
+  answer_failure(self, std::move(e));
+}
+
+/// on_worker for a step of `job`: a step that fails leaves nothing staged.
+template <class T, class Job, class Work, class Then>
+void job_step(request_actor* self, std::shared_ptr<Job> job, Work work, Then then) {
+  off_thread<T>(self, self->state.ctx->workers, std::move(work),
+                [self, job, then = std::move(then)](job_result<T> r) mutable {
+                  if (!r.ok()) return fail_job(self, job, thrown_by(r));
+                  guarded(self, [&] { then(std::move(*r.value)); });
+                });
+}
+
+/// Holds the task for `job`'s change, runs `work` on a worker, releases the
+/// task, then `done` with the pools the hold stopped. The task's other
+/// operations wait meanwhile; a refused hold or a failed `work` leaves
+/// nothing staged.
+template <class Job, class Work, class Done>
+void under_lease(request_actor* self, std::shared_ptr<Job> job, bool stop_pools, Work work,
+                 Done done) {
   auto task = self->state.task.task;
-  self->request(task, timeouts::lifecycle, msg::begin_change{std::move(path), stop_pools})
+  self->request(task, timeouts::lifecycle, msg::begin_change{job->lease_path(), stop_pools})
       .then(
-          [self, task, work = std::move(work),
+          [self, task, job, work = std::move(work),
            done = std::move(done)](msg::change_ticket& ticket) mutable {
             auto release = [self, task, id = ticket.id](std::function<void()> next) {
               self->request(task, timeouts::lifecycle, msg::end_change{id})
@@ -70,17 +83,21 @@ void under_lease(request_actor* self, std::string path, bool stop_pools, Work wo
             };
             off_thread<caf::unit_t>(
                 self, self->state.ctx->workers, std::move(work),
-                [self, release, done = std::move(done),
+                [self, job, release, done = std::move(done),
                  stopped = std::move(ticket.stopped_pools)](job_result<caf::unit_t> r) mutable {
                   if (!r.ok()) {  // released before answering, so the pools come back
-                    return release([self, thrown = thrown_by(r)] { answer_failure(self, thrown); });
+                    return release(
+                        [self, job, thrown = thrown_by(r)] { fail_job(self, job, thrown); });
                   }
                   release([done = std::move(done), stopped = std::move(stopped)]() mutable {
                     done(std::move(stopped));
                   });
                 });
           },
-          [self](caf::error& err) { answer_error(self, err); });
+          [self, job](caf::error& err) {
+            release_on_worker(self, [job] { job->release(); });
+            answer_error(self, err);
+          });
 }
 
 /// Removes what the change moved aside (the replaced tree) on a worker,
@@ -97,11 +114,11 @@ void answer_after_release(request_actor* self, std::shared_ptr<Job> job, std::st
 // ---- DELETE ----
 
 void remove(request_actor* self, std::shared_ptr<delete_job> job) {
-  on_worker<caf::unit_t>(
-      self, [job] { job->prepare(); },
+  job_step<caf::unit_t>(
+      self, job, [job] { job->prepare(); },
       [self, job](caf::unit_t) {
         under_lease(
-            self, job->lease_path(), false, [job] { job->apply(); },
+            self, job, false, [job] { job->apply(); },
             [self, job](std::vector<std::string>) { answer_after_release(self, job, "{}"); });
       });
 }
@@ -129,11 +146,11 @@ void download(request_actor* self, std::shared_ptr<download_job> job) {
 // ---- PUT / PATCH ----
 
 void finish_upload(request_actor* self, std::shared_ptr<upload_job> job) {
-  on_worker<caf::unit_t>(
-      self, [job] { job->finish(); },
+  job_step<caf::unit_t>(
+      self, job, [job] { job->finish(); },
       [self, job](caf::unit_t) {
         under_lease(
-            self, job->lease_path(), job->stops_pools(), [job] { job->swap(); },
+            self, job, job->stops_pools(), [job] { job->swap(); },
             [self, job](std::vector<std::string> stopped) {
               auto outcome = job->outcome();
               outcome.stopped_pools = std::move(stopped);
@@ -145,12 +162,13 @@ void finish_upload(request_actor* self, std::shared_ptr<upload_job> job) {
 void pump_upload(request_actor* self, std::shared_ptr<upload_job> job) {
   self->state.on_body = [self, job](body_piece piece) {
     if (piece.failed) {  // cut or garbled: nothing was applied
-      release_on_worker(self, [job] { job->release(); });
-      throw bad_request("upload_incomplete", "the upload ended before its body was complete");
+      return fail_job(self, job,
+                      std::make_exception_ptr(bad_request(
+                          "upload_incomplete", "the upload ended before its body was complete")));
     }
     const bool end = piece.end;
-    on_worker<caf::unit_t>(
-        self, [job, bytes = std::move(piece.bytes)] { job->write(bytes); },
+    job_step<caf::unit_t>(
+        self, job, [job, bytes = std::move(piece.bytes)] { job->write(bytes); },
         [self, job, end](caf::unit_t) {
           if (end) return finish_upload(self, job);
           pump_upload(self, job);
@@ -162,8 +180,8 @@ void pump_upload(request_actor* self, std::shared_ptr<upload_job> job) {
 }
 
 void upload(request_actor* self, std::shared_ptr<upload_job> job) {
-  on_worker<caf::unit_t>(
-      self, [job] { job->prepare(); }, [self, job](caf::unit_t) { pump_upload(self, job); });
+  job_step<caf::unit_t>(
+      self, job, [job] { job->prepare(); }, [self, job](caf::unit_t) { pump_upload(self, job); });
 }
 
 /// PUT/PATCH as the request asks: 411/413 before a byte is received.

@@ -261,33 +261,27 @@ void answer_json(request_actor* self, std::string body, int status) {
 
 void answer_failure(request_actor* self, std::exception_ptr e) {
   auto& st = self->state;
-  int status = 500;
-  std::string code = "internal", message = "internal error";
+  http_error failure(500, "internal", "internal error");
   try {
     std::rethrow_exception(std::move(e));
   } catch (const http_error& err) {
-    status = err.status();
-    code = err.code();
-    message = err.what();
+    failure = err;
   } catch (const files::file_error& err) {
-    status = http_status(err.kind());
-    code = err.code();
-    message = err.what();
+    failure = to_http_error(err);
   } catch (const inspect::inspect_error& err) {
-    status = http_status(err.kind());
-    code = err.code();
-    message = err.what();
+    failure = to_http_error(err);
   } catch (const std::exception& err) {
     log_request(self, 500, err.what());
   } catch (...) {
   }
+  const std::string message = failure.what();
   if (st.answered) {  // mid-stream: only a cut connection tells the client
     log_request(self, 599, message);
     st.ex->abort();
     self->quit();
     return;
   }
-  answer_json(self, error_json(code, message), status);
+  answer_json(self, error_json(failure.code(), message), failure.status());
 }
 
 void answer_error(request_actor* self, const caf::error& err) {

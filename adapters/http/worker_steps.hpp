@@ -38,8 +38,8 @@ void on_worker(request_actor* self, Work work, Then then) {
 void stream_out(request_actor* self, stream_head head,
                 std::function<std::string(std::size_t)> next_block, std::function<void()> release);
 
-/// Runs `release` on a worker (a replaced tree or staging folder is removed
-/// there, after the client has its answer).
+/// Runs `release` on a worker, answering nobody (a staging folder or a
+/// finished stream's source is removed there, never on an actor's thread).
 void release_on_worker(request_actor* self, std::function<void()> release);
 
 }  // namespace nomad_iis::http
