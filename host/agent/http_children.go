@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"io"
 	"net/http"
 	"time"
 )
@@ -14,7 +15,22 @@ func (a *Agent) jobDispatch(w http.ResponseWriter, r *http.Request, key JobKey) 
 	if err := checkBodyJobID(req.JobID, key); err != nil {
 		return nil, err
 	}
-	out, err := a.store.DispatchJob(key, &req)
+	return a.dispatch(w, key, &req)
+}
+
+// jobDispatchPayload is POST /v1/job/:id/dispatch/payload: the body, as it
+// is, is the payload of a dispatch without meta.
+func (a *Agent) jobDispatchPayload(w http.ResponseWriter, r *http.Request, key JobKey) (interface{}, error) {
+	payload, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, 16<<20))
+	if err != nil {
+		return nil, coded(http.StatusBadRequest, "%v", err)
+	}
+	return a.dispatch(w, key, &JobDispatchRequest{Payload: payload})
+}
+
+// dispatch creates a dispatched child and queues its evaluation.
+func (a *Agent) dispatch(w http.ResponseWriter, key JobKey, req *JobDispatchRequest) (interface{}, error) {
+	out, err := a.store.DispatchJob(key, req)
 	if err != nil {
 		return nil, err
 	}

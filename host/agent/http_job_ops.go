@@ -88,6 +88,8 @@ func (a *Agent) jobWrite(w http.ResponseWriter, r *http.Request, key JobKey, act
 		return a.jobEvaluate(w, r, key)
 	case "dispatch":
 		return a.jobDispatch(w, r, key)
+	case "dispatch/payload":
+		return a.jobDispatchPayload(w, r, key)
 	case "periodic/force":
 		return a.jobPeriodicForce(w, r, key)
 	case "scale":

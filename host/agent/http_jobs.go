@@ -37,9 +37,15 @@ func (a *Agent) jobSpecific(w http.ResponseWriter, r *http.Request) (interface{}
 		}
 		return a.jobSubmission(w, r, key)
 	}
+	switch suffix {
+	case "actions":
+		return a.jobActions(w, r, key)
+	case "action":
+		return a.jobRunAction(w, r, key)
+	}
 	switch {
-	case suffix == "plan" || suffix == "revert" || suffix == "stable" || suffix == "evaluate" ||
-		suffix == "dispatch" || suffix == "periodic/force" || (suffix == "scale" && r.Method != http.MethodGet):
+	case suffix == "plan" || suffix == "revert" || suffix == "stable" || suffix == "evaluate" || suffix == "dispatch" ||
+		suffix == "dispatch/payload" || suffix == "periodic/force" || (suffix == "scale" && r.Method != http.MethodGet):
 		return a.jobWrite(w, r, key, suffix)
 	}
 	if suffix != "" && r.Method != http.MethodGet {
@@ -150,7 +156,8 @@ func jobPath(r *http.Request) (string, string, error) {
 	}
 	switch suffix {
 	case "", "allocations", "summary", "versions", "evaluations", "deployments", "deployment",
-		"plan", "revert", "stable", "evaluate", "dispatch", "periodic/force", "scale", "services", "submission":
+		"plan", "revert", "stable", "evaluate", "dispatch", "dispatch/payload", "periodic/force", "scale", "services",
+		"submission", "actions", "action":
 		return id, suffix, nil
 	}
 	// versions/<tag name>/tag

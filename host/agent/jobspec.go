@@ -11,7 +11,8 @@ import (
 // ParseJobHCL parses a job file in Nomad's HCL job syntax into the API's
 // JSON form. It covers what this host runs: job, group (count, network
 // with port blocks, restart, meta), task (driver, user, config, env, meta,
-// resources, restart, kill_timeout, kill_signal, logs, artifact, leader).
+// resources, restart, kill_timeout, kill_signal, logs, artifact, leader,
+// action).
 // Other blocks are passed through under their HCL names, so registering
 // the job reports them as ignored. HCL2 variables (var.x) are not
 // supported; ${NOMAD_*}-style run-time interpolations are kept.
@@ -342,6 +343,11 @@ func sortPorts(ports []interface{}) {
 }
 
 func convertTask(name string, body map[string]interface{}, path string) (map[string]interface{}, error) {
+	actions, err := labeled(body["action"], path+".action", convertAction)
+	if err != nil {
+		return nil, err
+	}
+	delete(body, "action")
 	out, err := fieldMap{
 		"driver":           plain("Driver"),
 		"user":             plain("User"),
@@ -358,6 +364,18 @@ func convertTask(name string, body map[string]interface{}, path string) (map[str
 		"shutdown_delay":   with("ShutdownDelay", duration),
 		"dispatch_payload": with("DispatchPayload", subBlock(fieldMap{"file": plain("File")})),
 	}.apply(body, path)
+	if err != nil {
+		return nil, err
+	}
+	out["Name"] = name
+	if len(actions) > 0 {
+		out["Actions"] = actions
+	}
+	return out, nil
+}
+
+func convertAction(name string, body map[string]interface{}, path string) (map[string]interface{}, error) {
+	out, err := fieldMap{"command": plain("Command"), "args": plain("Args")}.apply(body, path)
 	if err != nil {
 		return nil, err
 	}

@@ -135,6 +135,8 @@ type Task struct {
 	DispatchPayload *DispatchPayloadConfig
 	Leader          bool
 	ShutdownDelay   time.Duration
+	// Actions are the task's named commands (`action "name" { command, args }`).
+	Actions []*Action `json:",omitempty"`
 
 	// Extra holds members this host does not model.
 	Extra Extra `json:"-"`
@@ -154,6 +156,20 @@ func (t *Task) UnmarshalJSON(b []byte) error {
 
 // MarshalJSON encodes a task with its Extra members.
 func (t Task) MarshalJSON() ([]byte, error) { return marshalWithExtra(plainTask(t), t.Extra) }
+
+// Action is a command a task declares for `nomad action` to run in it.
+type Action struct {
+	Name    string
+	Command string
+	Args    []string
+}
+
+// JobAction is an action as GET /v1/job/:id/actions lists it.
+type JobAction struct {
+	Action
+	TaskName      string
+	TaskGroupName string
+}
 
 // Resources is a task's resources block.
 type Resources struct {

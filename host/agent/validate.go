@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 )
 
@@ -261,11 +262,38 @@ func (t *Task) validate(path string, ports []Port, opts ValidateOptions, p *prob
 			p.add(apath+".GetterMode", "mode %q must be any, file or dir", *a.GetterMode)
 		}
 	}
+	validateActions(path, t.Actions, p)
 	warnExtra(path, t.Extra, warnings)
 	if opts.TaskConfig != nil && t.Driver == opts.Driver && t.Name != "" {
 		if err := opts.TaskConfig(t, ports); err != nil {
 			p.add(path+".Config", "%v", err)
 		}
+	}
+}
+
+// validActionName is Nomad's rule for an action's name.
+var validActionName = regexp.MustCompile(`^[^\x00\s]{1,128}$`)
+
+// validateActions checks a task's actions as Nomad does (a command, a name
+// without whitespace, each name once).
+func validateActions(path string, actions []*Action, p *problems) {
+	seen := map[string]bool{}
+	for i, a := range actions {
+		apath := fmt.Sprintf("%s.Actions[%d]", path, i)
+		if a == nil {
+			p.add(apath, "action is null")
+			continue
+		}
+		if a.Command == "" {
+			p.add(apath+".Command", "Action %s validation failed: command cannot be empty", a.Name)
+		}
+		if !validActionName.MatchString(a.Name) {
+			p.add(apath+".Name", "Action %s validation failed: invalid name '%s'", a.Name, a.Name)
+		}
+		if seen[a.Name] {
+			p.add(apath+".Name", "Action %s defined multiple times", a.Name)
+		}
+		seen[a.Name] = true
 	}
 }
 
