@@ -5,16 +5,20 @@ import (
 	"strings"
 )
 
-// deploymentsList is GET /v1/deployments (?prefix=, ?namespace=).
+// deploymentsList is GET /v1/deployments (?prefix=, ?namespace=, and
+// Nomad's paging: ?filter=, ?per_page=, ?next_token=, ?reverse=), oldest
+// first as in Nomad.
 func (a *Agent) deploymentsList(w http.ResponseWriter, r *http.Request) (interface{}, error) {
 	if r.Method != http.MethodGet {
 		return nil, errMethod
 	}
 	ns, prefix := namespaceOf(r), r.URL.Query().Get("prefix")
-	return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
+	order, tok := listOrder(prefix, func(d *Deployment) uint64 { return d.CreateIndex }, func(d *Deployment) string { return d.ID })
+	return pagedQuery(a, w, r, func() ([]*Deployment, uint64) {
 		list, idx := a.store.Deployments(ns, prefix, "", true)
-		return list, idx, nil
-	})
+		order(list)
+		return list, idx
+	}, tok, func(d *Deployment) any { return d })
 }
 
 // deploymentSpecific is GET /v1/deployment/:id, GET

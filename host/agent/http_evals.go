@@ -2,7 +2,6 @@ package agent
 
 import (
 	"net/http"
-	"slices"
 	"strings"
 )
 
@@ -23,30 +22,22 @@ func (a *Agent) evalsList(w http.ResponseWriter, r *http.Request) (interface{}, 
 	if page.filter != "" && (f.JobID != "" || f.Status != "") {
 		return nil, coded(http.StatusBadRequest, "Filter expression cannot be used with other filter parameters")
 	}
-	count := r.URL.Path == "/v1/evaluations/count"
-	tok := createIndexIDToken(func(e *Evaluation) uint64 { return e.CreateIndex }, func(e *Evaluation) string { return e.ID })
-	if f.Prefix != "" {
-		tok = idToken(func(e *Evaluation) string { return e.ID })
-	}
-	var next string
-	out, err := a.blockingQuery(w, r, func() (interface{}, uint64, error) {
-		list, idx := a.store.Evals(f)
-		if f.Prefix != "" {
-			slices.SortFunc(list, func(x, y *Evaluation) int { return strings.Compare(x.ID, y.ID) })
-		} else {
-			slices.Reverse(list) // the store's order is newest first
-		}
-		if count {
-			page.perPage, page.nextToken, page.reverse = 0, "", false
-		}
-		list, next, err = paginate(list, page, tok, func(e *Evaluation) any { return e })
-		if count {
+	evalIndex := func(e *Evaluation) uint64 { return e.CreateIndex }
+	evalID := func(e *Evaluation) string { return e.ID }
+	self := func(e *Evaluation) any { return e }
+	if r.URL.Path == "/v1/evaluations/count" {
+		return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
+			list, idx := a.store.Evals(f)
+			list, _, err := paginate(list, pageOptions{filter: page.filter}, idToken(evalID), self)
 			return &EvalCountResponse{Count: len(list), QueryMeta: QueryMeta{Index: idx, KnownLeader: true}}, idx, err
-		}
-		return list, idx, err
-	})
-	setNextToken(w, next)
-	return out, err
+		})
+	}
+	order, tok := listOrder(f.Prefix, evalIndex, evalID)
+	return pagedQuery(a, w, r, func() ([]*Evaluation, uint64) {
+		list, idx := a.store.Evals(f)
+		order(list)
+		return list, idx
+	}, tok, self)
 }
 
 // evalSpecific is GET /v1/evaluation/:id and /v1/evaluation/:id/allocations.

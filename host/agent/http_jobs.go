@@ -12,10 +12,15 @@ func (a *Agent) jobsRequest(w http.ResponseWriter, r *http.Request) (interface{}
 	case http.MethodGet:
 		ns := namespaceOf(r)
 		prefix := r.URL.Query().Get("prefix")
-		return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
-			list, idx := a.store.Jobs(ns, prefix)
-			return list, idx, nil
-		})
+		// Nomad's order (namespace, ID); a filter sees the whole job.
+		return pagedQuery(a, w, r, func() ([]*JobListStub, uint64) { return a.store.Jobs(ns, prefix) },
+			namespaceIDToken(func(j *JobListStub) string { return j.Namespace }, func(j *JobListStub) string { return j.ID }),
+			func(s *JobListStub) any {
+				if j, _ := a.store.Job(JobKey{s.Namespace, s.ID}); j != nil {
+					return j
+				}
+				return s
+			})
 	case http.MethodPut, http.MethodPost:
 		return a.register(w, r, "")
 	}
@@ -279,7 +284,8 @@ func (a *Agent) validateJob(w http.ResponseWriter, r *http.Request) (interface{}
 }
 
 // allocsList is GET /v1/allocations (?prefix=, ?resources=true,
-// ?task_states=false).
+// ?task_states=false, and Nomad's paging), oldest first as in Nomad; a
+// filter sees the list stub.
 func (a *Agent) allocsList(w http.ResponseWriter, r *http.Request) (interface{}, error) {
 	if r.Method != http.MethodGet {
 		return nil, errMethod
@@ -296,7 +302,8 @@ func (a *Agent) allocsList(w http.ResponseWriter, r *http.Request) (interface{},
 			return nil, coded(http.StatusBadRequest, "Failed to parse value of \"task_states\" (%v) as a bool", s)
 		}
 	}
-	return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
+	order, tok := listOrder(prefix, func(s *AllocListStub) uint64 { return s.CreateIndex }, func(s *AllocListStub) string { return s.ID })
+	return pagedQuery(a, w, r, func() ([]*AllocListStub, uint64) {
 		list, idx := a.store.Allocs(func(al *Allocation) bool {
 			return strings.HasPrefix(al.ID, prefix) && (ns == "*" || al.Namespace == ns)
 		})
@@ -308,8 +315,9 @@ func (a *Agent) allocsList(w http.ResponseWriter, r *http.Request) (interface{},
 				s.TaskStates = nil
 			}
 		}
-		return list, idx, nil
-	})
+		order(list)
+		return list, idx
+	}, tok, func(s *AllocListStub) any { return s })
 }
 
 // allocSpecific is GET /v1/allocation/:id (a unique ID prefix works too).

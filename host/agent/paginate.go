@@ -126,3 +126,41 @@ func setNextToken(w http.ResponseWriter, token string) {
 		w.Header().Set("X-Nomad-NextToken", token)
 	}
 }
+
+// pagedQuery is a blocking list read paged by the request's options; read
+// returns the items in ascending token order.
+func pagedQuery[T any](a *Agent, w http.ResponseWriter, r *http.Request, read func() ([]T, uint64),
+	tok tokenizer[T], filterOn func(T) any) (interface{}, error) {
+	page, err := parsePageOptions(r)
+	if err != nil {
+		return nil, err
+	}
+	var next string
+	out, err := a.blockingQuery(w, r, func() (interface{}, uint64, error) {
+		list, idx := read()
+		var err error
+		list, next, err = paginate(list, page, tok, filterOn)
+		return list, idx, err
+	})
+	setNextToken(w, next)
+	return out, err
+}
+
+// byCreateIndex sorts oldest first (then by ID), Nomad's list order.
+func byCreateIndex[T any](list []T, index func(T) uint64, id func(T) string) {
+	slices.SortFunc(list, func(x, y T) int {
+		if c := cmp.Compare(index(x), index(y)); c != 0 {
+			return c
+		}
+		return strings.Compare(id(x), id(y))
+	})
+}
+
+// listOrder is the order and tokenizer of Nomad's evaluation, deployment
+// and allocation lists: by ID with a prefix, else by CreateIndex and ID.
+func listOrder[T any](prefix string, index func(T) uint64, id func(T) string) (func([]T), tokenizer[T]) {
+	if prefix != "" {
+		return func(list []T) { slices.SortFunc(list, func(x, y T) int { return strings.Compare(id(x), id(y)) }) }, idToken(id)
+	}
+	return func(list []T) { byCreateIndex(list, index, id) }, createIndexIDToken(index, id)
+}

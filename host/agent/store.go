@@ -350,10 +350,10 @@ func (s *Store) Jobs(namespace, prefix string) ([]*JobListStub, uint64) {
 		})
 	}
 	sort.Slice(out, func(a, b int) bool {
-		if out[a].ID != out[b].ID {
-			return out[a].ID < out[b].ID
+		if out[a].Namespace != out[b].Namespace {
+			return out[a].Namespace < out[b].Namespace
 		}
-		return out[a].Namespace < out[b].Namespace
+		return out[a].ID < out[b].ID
 	})
 	idx := s.tables[tableJobs]
 	if s.tables[tableSummary] > idx {
