@@ -40,6 +40,7 @@ func (a *Agent) routes() http.Handler {
 	handle := func(path string, h handlerFunc) { mux.HandleFunc(path, a.wrap(h)) }
 	handle("/v1/jobs", a.jobsRequest)
 	handle("/v1/jobs/parse", a.jobsParse)
+	handle("/v1/jobs/statuses", a.jobsStatuses)
 	handle("/v1/job/", a.jobSpecific)
 	handle("/v1/validate/job", a.validateJob)
 	handle("/v1/evaluations", a.evalsList)

@@ -112,6 +112,32 @@ func (d *Deployment) active() bool {
 	return d.Status == DeploymentStatusRunning || d.Status == DeploymentStatusPaused
 }
 
+// requiresPromotion: a running deployment with canaries not yet promoted.
+func (d *Deployment) requiresPromotion() bool {
+	if d.Status != DeploymentStatusRunning {
+		return false
+	}
+	for _, g := range d.TaskGroups {
+		if g.DesiredCanaries > 0 && !g.Promoted {
+			return true
+		}
+	}
+	return false
+}
+
+// allAutoPromote: a running deployment whose canary groups all auto-promote.
+func (d *Deployment) allAutoPromote() bool {
+	if d.Status != DeploymentStatusRunning || len(d.TaskGroups) == 0 {
+		return false
+	}
+	for _, g := range d.TaskGroups {
+		if g.DesiredCanaries > 0 && !g.AutoPromote {
+			return false
+		}
+	}
+	return true
+}
+
 // DeploymentState is one group's part of a deployment.
 type DeploymentState struct {
 	PlacedCanaries    []string
