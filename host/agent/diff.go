@@ -61,26 +61,23 @@ type ObjectDiff struct {
 	Objects []*ObjectDiff
 }
 
-// Fields that are state, not specification, and so never diffed.
+// The primitive fields Nomad leaves out of each level's diff.
 var (
-	jobDiffSkip = setOf("ID", "TaskGroups", "Status", "StatusDescription", "Stable", "Version", "SubmitTime",
-		"CreateIndex", "ModifyIndex", "JobModifyIndex", "Update", "VersionTag", "Payload")
-	groupDiffSkip = setOf("Name", "Tasks")
-	taskDiffSkip  = setOf("Name")
+	jobDiffSkip = []string{"ID", "Status", "StatusDescription", "Version", "Stable", "CreateIndex",
+		"ModifyIndex", "JobModifyIndex", "Update", "SubmitTime", "NomadTokenID", "VaultToken"}
+	groupDiffSkip = []string{"Name"}
+	taskDiffSkip  = []string{"Name", "Config"}
 )
 
-func setOf(names ...string) map[string]bool {
-	m := map[string]bool{}
-	for _, n := range names {
-		m[n] = true
-	}
-	return m
-}
-
-// diffJobs is Nomad's Job.Diff of old (nil: the job is new) and new
-// (nil: deleted), structurally over the jobs' JSON forms: primitive
-// fields, maps of strings as "Name[key]", nested objects as ObjectDiffs,
-// groups and tasks matched by name.
+// diffJobs is Nomad's Job.Diff (non-contextual) of old (nil: the job is
+// new) and new (nil: deleted), over the jobs' JSON forms, whose keys are
+// the Go field names Nomad's diff uses: a level's primitive fields and
+// string maps ("Priority", "Meta[release]"), then its nested blocks under
+// Nomad's object names ("Datacenters", "Constraint", "Periodic",
+// "RestartPolicy", "Update", "Network" with "Static Port"/"Dynamic Port",
+// "Config", "Resources", "LogConfig", "Artifact", "Action", ...); groups
+// and tasks matched by name and sorted, blocks Nomad does not diff left
+// out.
 func diffJobs(old, new *Job) (*JobDiff, error) {
 	o, err := toJSONMap(old)
 	if err != nil {
@@ -96,7 +93,11 @@ func diffJobs(old, new *Job) (*JobDiff, error) {
 	} else if old != nil {
 		d.ID = old.ID
 	}
-	d.Fields, d.Objects = diffMaps(o, n, jobDiffSkip)
+	d.Fields = fieldDiffs(flatPrimitive(o, jobDiffSkip), flatPrimitive(n, jobDiffSkip))
+	d.Objects = appendObj(d.Objects, stringSetDiff(strings_(o["Datacenters"]), strings_(n["Datacenters"]), "Datacenters"))
+	d.Objects = append(d.Objects, constraintDiffs(o, n)...)
+	d.Objects = appendObj(d.Objects, periodicDiff(asMap(o["Periodic"]), asMap(n["Periodic"])))
+	d.Objects = appendObj(d.Objects, parameterizedDiff(asMap(o["ParameterizedJob"]), asMap(n["ParameterizedJob"])))
 	if d.Type == DiffTypeEdited && len(d.Fields) == 0 && len(d.Objects) == 0 {
 		d.Type = DiffTypeNone
 	}
@@ -107,7 +108,9 @@ func diffJobs(old, new *Job) (*JobDiff, error) {
 	if new != nil {
 		ng = new.TaskGroups
 	}
-	for _, name := range unionNames(groupNames(og), groupNames(ng)) {
+	names := unionNames(groupNames(og), groupNames(ng))
+	sort.Strings(names)
+	for _, name := range names {
 		gd, err := diffGroups(findGroup(og, name), findGroup(ng, name), name)
 		if err != nil {
 			return nil, err
@@ -130,7 +133,13 @@ func diffGroups(old, new *TaskGroup, name string) (*TaskGroupDiff, error) {
 		return nil, err
 	}
 	d := &TaskGroupDiff{Type: diffType(o, n), Name: name}
-	d.Fields, d.Objects = diffMaps(o, n, groupDiffSkip)
+	d.Fields = fieldDiffs(flatPrimitive(o, groupDiffSkip), flatPrimitive(n, groupDiffSkip))
+	d.Objects = append(d.Objects, constraintDiffs(o, n)...)
+	for _, k := range []string{"RestartPolicy", "Migrate", "ReschedulePolicy", "EphemeralDisk", "Consul", "Disconnect"} {
+		d.Objects = appendObj(d.Objects, primitiveObjectDiff(asMap(o[k]), asMap(n[k]), nil, k))
+	}
+	d.Objects = appendObj(d.Objects, primitiveObjectDiff(asMap(o["Update"]), asMap(n["Update"]), []string{"Stagger"}, "Update"))
+	d.Objects = append(d.Objects, networkDiffs(list(o["Networks"]), list(n["Networks"]))...)
 	edited := len(d.Fields) > 0 || len(d.Objects) > 0
 	var ot, nt []*Task
 	if old != nil {
@@ -139,35 +148,43 @@ func diffGroups(old, new *TaskGroup, name string) (*TaskGroupDiff, error) {
 	if new != nil {
 		nt = new.Tasks
 	}
-	for _, tn := range unionNames(taskNames(ot), taskNames(nt)) {
-		var a, b *Task
-		for _, t := range ot {
-			if t.Name == tn {
-				a = t
-			}
-		}
-		for _, t := range nt {
-			if t.Name == tn {
-				b = t
-			}
-		}
-		ta, err := toJSONMap(a)
+	names := unionNames(taskNames(ot), taskNames(nt))
+	sort.Strings(names)
+	for _, tn := range names {
+		td, err := diffTasks(findTask(ot, tn), findTask(nt, tn), tn)
 		if err != nil {
 			return nil, err
-		}
-		tb, err := toJSONMap(b)
-		if err != nil {
-			return nil, err
-		}
-		td := &TaskDiff{Type: diffType(ta, tb), Name: tn}
-		td.Fields, td.Objects = diffMaps(ta, tb, taskDiffSkip)
-		if td.Type == DiffTypeEdited && len(td.Fields) == 0 && len(td.Objects) == 0 {
-			td.Type = DiffTypeNone
 		}
 		edited = edited || td.Type != DiffTypeNone
 		d.Tasks = append(d.Tasks, td)
 	}
 	if d.Type == DiffTypeEdited && !edited {
+		d.Type = DiffTypeNone
+	}
+	return d, nil
+}
+
+func diffTasks(old, new *Task, name string) (*TaskDiff, error) {
+	o, err := toJSONMap(old)
+	if err != nil {
+		return nil, err
+	}
+	n, err := toJSONMap(new)
+	if err != nil {
+		return nil, err
+	}
+	d := &TaskDiff{Type: diffType(o, n), Name: name}
+	d.Fields = fieldDiffs(flatPrimitive(o, taskDiffSkip), flatPrimitive(n, taskDiffSkip))
+	d.Objects = append(d.Objects, constraintDiffs(o, n)...)
+	d.Objects = appendObj(d.Objects, configDiff(asMap(o["Config"]), asMap(n["Config"])))
+	d.Objects = appendObj(d.Objects, resourcesDiff(asMap(o["Resources"]), asMap(n["Resources"])))
+	for _, k := range []string{"LogConfig", "DispatchPayload", "Vault", "Consul"} {
+		d.Objects = appendObj(d.Objects, primitiveObjectDiff(asMap(o[k]), asMap(n[k]), nil, k))
+	}
+	d.Objects = append(d.Objects, primitiveObjectSetDiff(list(o["Artifacts"]), list(n["Artifacts"]), nil, "Artifact",
+		func(m map[string]interface{}) string { return scalarString(m["RelativeDest"]) })...)
+	d.Objects = append(d.Objects, actionDiffs(list(o["Actions"]), list(n["Actions"]))...)
+	if d.Type == DiffTypeEdited && len(d.Fields) == 0 && len(d.Objects) == 0 {
 		d.Type = DiffTypeNone
 	}
 	return d, nil
@@ -187,90 +204,332 @@ func diffType(o, n map[string]interface{}) string {
 	return DiffTypeEdited
 }
 
-func diffMaps(o, n map[string]interface{}, skip map[string]bool) ([]*FieldDiff, []*ObjectDiff) {
-	var fields []*FieldDiff
-	var objects []*ObjectDiff
-	for _, k := range unionKeys(o, n) {
-		if skip[k] {
-			continue
-		}
-		a, b := o[k], n[k]
+// stringMaps are the members that are Go maps (flattened as "Name[key]");
+// other JSON objects are structs, which a primitive diff leaves out.
+var stringMaps = map[string]bool{"Meta": true, "Env": true, "GetterOptions": true, "GetterHeaders": true}
+
+// flatPrimitive is flatmap.Flatten(x, filter, true) over a JSON object:
+// its scalar members and its maps of strings as "Name[key]".
+func flatPrimitive(m map[string]interface{}, filter []string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := map[string]string{}
+	for k, v := range m {
 		switch {
-		case isScalar(a) && isScalar(b):
-			if f := diffField(k, a, b); f != nil {
-				fields = append(fields, f)
+		case v == nil:
+		case isScalar(v):
+			out[k] = scalarString(v)
+		case stringMaps[k] && isStringMap(v):
+			for mk, mv := range asMap(v) {
+				out[k+"["+mk+"]"] = scalarString(mv)
 			}
-		case isStringMap(a) && isStringMap(b):
-			am, bm := asMap(a), asMap(b)
-			for _, sk := range unionKeys(am, bm) {
-				if f := diffField(k+"["+sk+"]", am[sk], bm[sk]); f != nil {
-					fields = append(fields, f)
-				}
-			}
-		default:
-			objects = append(objects, diffValues(k, a, b)...)
 		}
 	}
-	return fields, objects
+	for _, f := range filter {
+		delete(out, f)
+	}
+	return out
 }
 
-// diffValues diffs a nested object or a list under the name k.
-func diffValues(k string, a, b interface{}) []*ObjectDiff {
-	al, aList := a.([]interface{})
-	bl, bList := b.([]interface{})
-	if (aList || a == nil) && (bList || b == nil) && (aList || bList) {
-		if allScalar(al) && allScalar(bl) {
-			// A list of primitives is a set (Datacenters): one field per
-			// element added or removed.
-			od := &ObjectDiff{Name: k}
-			have := map[string]bool{}
-			for _, v := range al {
-				have[scalarString(v)] = true
+// flatAll is flatmap.Flatten(x, nil, false): every leaf, maps as
+// "[key]", lists as "[i]" (a task's Config).
+func flatAll(prefix string, v interface{}, out map[string]string) {
+	switch t := v.(type) {
+	case map[string]interface{}:
+		for k, x := range t {
+			key := k
+			if prefix != "" {
+				key = prefix + "[" + k + "]"
 			}
-			want := map[string]bool{}
-			for _, v := range bl {
-				want[scalarString(v)] = true
-			}
-			for _, v := range unionKeys(boolMap(have), boolMap(want)) {
-				switch {
-				case have[v] && !want[v]:
-					od.Fields = append(od.Fields, &FieldDiff{Type: DiffTypeDeleted, Name: k, Old: v})
-				case want[v] && !have[v]:
-					od.Fields = append(od.Fields, &FieldDiff{Type: DiffTypeAdded, Name: k, New: v})
-				}
-			}
-			if len(od.Fields) == 0 {
-				return nil
-			}
-			od.Type = objectType(len(al) > 0, len(bl) > 0)
-			return []*ObjectDiff{od}
+			flatAll(key, x, out)
 		}
-		var out []*ObjectDiff
-		for i := 0; i < len(al) || i < len(bl); i++ {
-			var x, y interface{}
-			if i < len(al) {
-				x = al[i]
+	case []interface{}:
+		for i, x := range t {
+			flatAll(fmt.Sprintf("%s[%d]", prefix, i), x, out)
+		}
+	case nil:
+		out[prefix] = "nil"
+	default:
+		out[prefix] = scalarString(t)
+	}
+}
+
+// fieldDiffs compares two flattened objects, sorted as Nomad sorts them
+// (by name, old, new); an empty value counts as absent.
+func fieldDiffs(old, new map[string]string) []*FieldDiff {
+	var out []*FieldDiff
+	for k, ov := range old {
+		if f := fieldDiff(k, ov, new[k]); f != nil {
+			out = append(out, f)
+		}
+	}
+	for k, nv := range new {
+		if _, ok := old[k]; !ok {
+			if f := fieldDiff(k, "", nv); f != nil {
+				out = append(out, f)
 			}
-			if i < len(bl) {
-				y = bl[i]
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		if a.Old != b.Old {
+			return a.Old < b.Old
+		}
+		return a.New < b.New
+	})
+	return out
+}
+
+func fieldDiff(name, old, new string) *FieldDiff {
+	switch {
+	case old == new:
+		return nil
+	case old == "":
+		return &FieldDiff{Type: DiffTypeAdded, Name: name, New: new}
+	case new == "":
+		return &FieldDiff{Type: DiffTypeDeleted, Name: name, Old: old}
+	}
+	return &FieldDiff{Type: DiffTypeEdited, Name: name, Old: old, New: new}
+}
+
+// primitiveObjectDiff diffs a nested block's primitive fields; its type
+// follows from its fields' (nil when nothing differs).
+func primitiveObjectDiff(old, new map[string]interface{}, filter []string, name string) *ObjectDiff {
+	d := &ObjectDiff{Name: name, Fields: fieldDiffs(flatPrimitive(old, filter), flatPrimitive(new, filter))}
+	var added, deleted bool
+	for _, f := range d.Fields {
+		switch f.Type {
+		case DiffTypeEdited:
+			d.Type = DiffTypeEdited
+			return d
+		case DiffTypeAdded:
+			added = true
+		case DiffTypeDeleted:
+			deleted = true
+		}
+	}
+	switch {
+	case added && deleted:
+		d.Type = DiffTypeEdited
+	case added:
+		d.Type = DiffTypeAdded
+	case deleted:
+		d.Type = DiffTypeDeleted
+	default:
+		return nil
+	}
+	return d
+}
+
+// primitiveObjectSetDiff diffs two sets of blocks matched by key (Nomad's
+// DiffID, else the whole block).
+func primitiveObjectSetDiff(old, new []interface{}, filter []string, name string, key func(map[string]interface{}) string) []*ObjectDiff {
+	set := func(l []interface{}) map[string]map[string]interface{} {
+		out := map[string]map[string]interface{}{}
+		for _, x := range l {
+			m := asMap(x)
+			k := ""
+			if key != nil {
+				k = key(m)
 			}
-			out = append(out, diffValues(k, x, y)...)
+			if k == "" {
+				b, _ := json.Marshal(m)
+				k = string(b)
+			}
+			out[k] = m
 		}
 		return out
 	}
-	am, bm := asMap(a), asMap(b)
-	if am == nil && bm == nil {
-		if jsonEqual(a, b) {
-			return nil
-		}
-		return []*ObjectDiff{{Type: DiffTypeEdited, Name: k,
-			Fields: []*FieldDiff{{Type: DiffTypeEdited, Name: k, Old: scalarString(a), New: scalarString(b)}}}}
+	os, ns := set(old), set(new)
+	var out []*ObjectDiff
+	for k, o := range os {
+		out = appendObj(out, primitiveObjectDiff(o, ns[k], filter, name))
 	}
-	fields, objects := diffMaps(am, bm, nil)
-	if len(fields) == 0 && len(objects) == 0 {
+	for k, n := range ns {
+		if _, ok := os[k]; !ok {
+			out = appendObj(out, primitiveObjectDiff(nil, n, filter, name))
+		}
+	}
+	sortObjects(out)
+	return out
+}
+
+// constraintDiffs are a level's Constraint and Affinity sets.
+func constraintDiffs(o, n map[string]interface{}) []*ObjectDiff {
+	id := func(m map[string]interface{}) string {
+		return scalarString(m["LTarget"]) + " " + scalarString(m["Operand"]) + " " + scalarString(m["RTarget"])
+	}
+	out := primitiveObjectSetDiff(list(o["Constraints"]), list(n["Constraints"]), []string{"str"}, "Constraint", id)
+	return append(out, primitiveObjectSetDiff(list(o["Affinities"]), list(n["Affinities"]), []string{"str"}, "Affinity",
+		func(m map[string]interface{}) string { return id(m) + " " + scalarString(m["Weight"]) })...)
+}
+
+// stringSetDiff diffs two sets of strings, one field per element added
+// or removed, all named name.
+func stringSetDiff(old, new []string, name string) *ObjectDiff {
+	have, want := map[string]bool{}, map[string]bool{}
+	for _, v := range old {
+		have[v] = true
+	}
+	for _, v := range new {
+		want[v] = true
+	}
+	d := &ObjectDiff{Name: name}
+	var added, removed bool
+	for v := range have {
+		if !want[v] {
+			d.Fields = append(d.Fields, &FieldDiff{Type: DiffTypeDeleted, Name: name, Old: v})
+			removed = true
+		}
+	}
+	for v := range want {
+		if !have[v] {
+			d.Fields = append(d.Fields, &FieldDiff{Type: DiffTypeAdded, Name: name, New: v})
+			added = true
+		}
+	}
+	sort.Slice(d.Fields, func(i, j int) bool { return d.Fields[i].Old+d.Fields[i].New < d.Fields[j].Old+d.Fields[j].New })
+	switch {
+	case added && removed:
+		d.Type = DiffTypeEdited
+	case added:
+		d.Type = DiffTypeAdded
+	case removed:
+		d.Type = DiffTypeDeleted
+	default:
 		return nil
 	}
-	return []*ObjectDiff{{Type: objectType(am != nil, bm != nil), Name: k, Fields: fields, Objects: objects}}
+	return d
+}
+
+// blockDiff is the shape of Nomad's periodic, parameterized, resources,
+// network and action diffs: Added/Deleted/Edited by which side exists,
+// the primitive fields, then the sub-objects more adds.
+func blockDiff(old, new map[string]interface{}, filter []string, name string, more func(*ObjectDiff)) *ObjectDiff {
+	if jsonEqual(old, new) {
+		return nil
+	}
+	d := &ObjectDiff{Name: name, Type: objectType(old != nil, new != nil)}
+	d.Fields = fieldDiffs(flatPrimitive(old, filter), flatPrimitive(new, filter))
+	if more != nil {
+		more(d)
+	}
+	return d
+}
+
+func periodicDiff(old, new map[string]interface{}) *ObjectDiff {
+	return blockDiff(old, new, nil, "Periodic", func(d *ObjectDiff) {
+		d.Objects = appendObj(d.Objects, stringSetDiff(strings_(old["Specs"]), strings_(new["Specs"]), "Specs"))
+	})
+}
+
+func parameterizedDiff(old, new map[string]interface{}) *ObjectDiff {
+	return blockDiff(old, new, nil, "ParameterizedJob", func(d *ObjectDiff) {
+		d.Objects = appendObj(d.Objects, stringSetDiff(strings_(old["MetaOptional"]), strings_(new["MetaOptional"]), "MetaOptional"))
+		d.Objects = appendObj(d.Objects, stringSetDiff(strings_(old["MetaRequired"]), strings_(new["MetaRequired"]), "MetaRequired"))
+	})
+}
+
+func resourcesDiff(old, new map[string]interface{}) *ObjectDiff {
+	return blockDiff(old, new, nil, "Resources", func(d *ObjectDiff) {
+		d.Objects = append(d.Objects, networkDiffs(list(old["Networks"]), list(new["Networks"]))...)
+	})
+}
+
+// configDiff is a task's driver config, every leaf flattened.
+func configDiff(old, new map[string]interface{}) *ObjectDiff {
+	if jsonEqual(old, new) {
+		return nil
+	}
+	d := &ObjectDiff{Name: "Config", Type: objectType(len(old) > 0, len(new) > 0)}
+	o, n := map[string]string{}, map[string]string{}
+	flatAll("", old, o)
+	flatAll("", new, n)
+	delete(o, "")
+	delete(n, "")
+	d.Fields = fieldDiffs(o, n)
+	return d
+}
+
+// networkDiffs diffs networks as a set (a changed network is one deleted
+// and one added, as in Nomad) with their ports by label.
+func networkDiffs(old, new []interface{}) []*ObjectDiff {
+	key := func(m map[string]interface{}) string { b, _ := json.Marshal(m); return string(b) }
+	os, ns := map[string]map[string]interface{}{}, map[string]map[string]interface{}{}
+	for _, x := range old {
+		os[key(asMap(x))] = asMap(x)
+	}
+	for _, x := range new {
+		ns[key(asMap(x))] = asMap(x)
+	}
+	var out []*ObjectDiff
+	diff := func(o, n map[string]interface{}) *ObjectDiff {
+		return blockDiff(o, n, []string{"Device", "CIDR", "IP", "MBits"}, "Network", func(d *ObjectDiff) {
+			d.Objects = append(d.Objects, portDiffs(list(o["ReservedPorts"]), list(n["ReservedPorts"]), false)...)
+			d.Objects = append(d.Objects, portDiffs(list(o["DynamicPorts"]), list(n["DynamicPorts"]), true)...)
+		})
+	}
+	for k, o := range os {
+		if _, ok := ns[k]; !ok {
+			out = appendObj(out, diff(o, nil))
+		}
+	}
+	for k, n := range ns {
+		if _, ok := os[k]; !ok {
+			out = appendObj(out, diff(nil, n))
+		}
+	}
+	sortObjects(out)
+	return out
+}
+
+func portDiffs(old, new []interface{}, dynamic bool) []*ObjectDiff {
+	name, filter := "Static Port", []string(nil)
+	if dynamic {
+		name, filter = "Dynamic Port", []string{"Value", "IgnoreCollision"}
+	}
+	byLabel := func(l []interface{}) map[string]map[string]interface{} {
+		out := map[string]map[string]interface{}{}
+		for _, x := range l {
+			out[scalarString(asMap(x)["Label"])] = asMap(x)
+		}
+		return out
+	}
+	os, ns := byLabel(old), byLabel(new)
+	var out []*ObjectDiff
+	for l, o := range os {
+		out = appendObj(out, primitiveObjectDiff(o, ns[l], filter, name))
+	}
+	for l, n := range ns {
+		if _, ok := os[l]; !ok {
+			out = appendObj(out, primitiveObjectDiff(nil, n, filter, name))
+		}
+	}
+	sortObjects(out)
+	return out
+}
+
+// actionDiffs diffs actions by position, Args as a set.
+func actionDiffs(old, new []interface{}) []*ObjectDiff {
+	var out []*ObjectDiff
+	for i := 0; i < len(old) || i < len(new); i++ {
+		var o, n map[string]interface{}
+		if i < len(old) {
+			o = asMap(old[i])
+		}
+		if i < len(new) {
+			n = asMap(new[i])
+		}
+		out = appendObj(out, blockDiff(o, n, nil, "Action", func(d *ObjectDiff) {
+			d.Objects = appendObj(d.Objects, stringSetDiff(strings_(o["Args"]), strings_(n["Args"]), "Args"))
+		}))
+	}
+	sortObjects(out)
+	return out
 }
 
 func objectType(had, has bool) string {
@@ -283,18 +542,48 @@ func objectType(had, has bool) string {
 	return DiffTypeEdited
 }
 
-func diffField(name string, a, b interface{}) *FieldDiff {
-	if a == nil && b == nil {
-		return nil
+// diffTypeRank is Nomad's object order within a name: Edited, Added,
+// Deleted, None.
+var diffTypeRank = map[string]int{DiffTypeEdited: 0, DiffTypeAdded: 1, DiffTypeDeleted: 2, DiffTypeNone: 3}
+
+func sortObjects(l []*ObjectDiff) {
+	sort.SliceStable(l, func(i, j int) bool {
+		if l[i].Name != l[j].Name {
+			return l[i].Name < l[j].Name
+		}
+		if l[i].Type != l[j].Type {
+			return diffTypeRank[l[i].Type] < diffTypeRank[l[j].Type]
+		}
+		return len(l[i].Fields) < len(l[j].Fields)
+	})
+}
+
+func appendObj(l []*ObjectDiff, d *ObjectDiff) []*ObjectDiff {
+	if d == nil {
+		return l
 	}
-	x, y := scalarString(a), scalarString(b)
-	switch {
-	case a == nil:
-		return &FieldDiff{Type: DiffTypeAdded, Name: name, New: y}
-	case b == nil:
-		return &FieldDiff{Type: DiffTypeDeleted, Name: name, Old: x}
-	case x != y:
-		return &FieldDiff{Type: DiffTypeEdited, Name: name, Old: x, New: y}
+	return append(l, d)
+}
+
+func list(v interface{}) []interface{} {
+	l, _ := v.([]interface{})
+	return l
+}
+
+// strings_ is a JSON list of strings.
+func strings_(v interface{}) []string {
+	var out []string
+	for _, x := range list(v) {
+		out = append(out, scalarString(x))
+	}
+	return out
+}
+
+func findTask(ts []*Task, name string) *Task {
+	for _, t := range ts {
+		if t.Name == name {
+			return t
+		}
 	}
 	return nil
 }
@@ -333,15 +622,6 @@ func isScalar(v interface{}) bool {
 		return true
 	}
 	return false
-}
-
-func allScalar(l []interface{}) bool {
-	for _, v := range l {
-		if !isScalar(v) || v == nil {
-			return false
-		}
-	}
-	return true
 }
 
 func isStringMap(v interface{}) bool {
@@ -393,14 +673,6 @@ func unionKeys(a, b map[string]interface{}) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
-	return out
-}
-
-func boolMap(m map[string]bool) map[string]interface{} {
-	out := map[string]interface{}{}
-	for k := range m {
-		out[k] = true
-	}
 	return out
 }
 

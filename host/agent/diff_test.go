@@ -50,3 +50,88 @@ func TestDiffJobs(t *testing.T) {
 		t.Errorf("deleted job: %+v", d)
 	}
 }
+
+// TestDiffUsesNomadsObjectNames: nested blocks come out under the names
+// and shapes of Nomad's structs.Diff, not under their JSON member names.
+func TestDiffUsesNomadsObjectNames(t *testing.T) {
+	mk := func(group string) *Job {
+		var j Job
+		if err := json.Unmarshal([]byte(`{"ID":"a","TaskGroups":[`+group+`]}`), &j); err != nil {
+			t.Fatal(err)
+		}
+		j.Canonicalize("global")
+		return &j
+	}
+	old := mk(`{"Name":"web","Count":1,"Networks":[{"DynamicPorts":[{"Label":"http"}]}],
+		"Update":{"MaxParallel":1,"Stagger":30000000000},
+		"Tasks":[{"Name":"app","Driver":"iis","Config":{"application":[{"path":"local"}]},
+			"Resources":{"CPU":100,"MemoryMB":256},"Env":{"A":"1"},
+			"Artifacts":[{"GetterSource":"https://x/a.zip","RelativeDest":"local/a"}],
+			"Actions":[{"Name":"warm","Command":"curl","Args":["-s","a"]}]}]}`)
+	new := mk(`{"Name":"web","Count":3,"Networks":[{"DynamicPorts":[{"Label":"http"},{"Label":"admin"}]}],
+		"Update":{"MaxParallel":2,"Stagger":10000000000},
+		"Tasks":[{"Name":"app","Driver":"iis","Config":{"application":[{"path":"local/v2"}]},
+			"Resources":{"CPU":200,"MemoryMB":256},"Env":{"A":"2"},
+			"Artifacts":[{"GetterSource":"https://x/b.zip","RelativeDest":"local/a"}],
+			"Actions":[{"Name":"warm","Command":"curl","Args":["-s","b"]}]}]}`)
+	d, err := diffJobs(old, new)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := d.TaskGroups[0]
+	if len(g.Fields) != 1 || g.Fields[0].Name != "Count" || g.Fields[0].Old != "1" || g.Fields[0].New != "3" {
+		t.Errorf("group fields: %+v", g.Fields)
+	}
+	objs := map[string][]*ObjectDiff{}
+	for _, o := range g.Objects {
+		objs[o.Name] = append(objs[o.Name], o)
+	}
+	// Stagger is left out of the Update diff, as in Nomad.
+	if u := objs["Update"]; len(u) != 1 || len(u[0].Fields) != 1 || u[0].Fields[0].Name != "MaxParallel" {
+		t.Errorf("update: %+v", u)
+	}
+	// A changed network is one deleted and one added; ports by label.
+	net := objs["Network"]
+	if len(net) != 2 || net[0].Type != DiffTypeAdded || net[1].Type != DiffTypeDeleted {
+		t.Fatalf("networks: %+v", net)
+	}
+	labels := map[string]bool{}
+	for _, p := range net[0].Objects {
+		for _, f := range p.Fields {
+			if p.Name == "Dynamic Port" && p.Type == DiffTypeAdded && f.Name == "Label" {
+				labels[f.New] = true
+			}
+		}
+	}
+	if len(net[0].Objects) != 2 || !labels["http"] || !labels["admin"] {
+		t.Errorf("ports: %+v", net[0].Objects)
+	}
+	task := g.Tasks[0]
+	tf := map[string]*FieldDiff{}
+	for _, f := range task.Fields {
+		tf[f.Name] = f
+	}
+	if f := tf["Env[A]"]; f == nil || f.Old != "1" || f.New != "2" || len(task.Fields) != 1 {
+		t.Errorf("task fields: %+v", task.Fields)
+	}
+	to := map[string]*ObjectDiff{}
+	for _, o := range task.Objects {
+		to[o.Name] = o
+	}
+	if c := to["Config"]; c == nil || len(c.Fields) != 1 || c.Fields[0].Name != "application[0][path]" || c.Fields[0].New != "local/v2" {
+		t.Errorf("config: %+v", c)
+	}
+	if r := to["Resources"]; r == nil || r.Type != DiffTypeEdited || len(r.Fields) != 1 || r.Fields[0].Name != "CPU" {
+		t.Errorf("resources: %+v", r)
+	}
+	if a := to["Artifact"]; a == nil || a.Type != DiffTypeEdited || len(a.Fields) != 1 || a.Fields[0].Name != "GetterSource" {
+		t.Errorf("artifact (matched by RelativeDest): %+v", a)
+	}
+	if a := to["Action"]; a == nil || a.Type != DiffTypeEdited || len(a.Objects) != 1 || a.Objects[0].Name != "Args" ||
+		a.Objects[0].Type != DiffTypeEdited || len(a.Objects[0].Fields) != 2 {
+		t.Errorf("action: %+v", a)
+	}
+	if len(task.Objects) != 4 {
+		t.Errorf("task objects: %+v", task.Objects)
+	}
+}
