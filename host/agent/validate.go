@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // ValidationError lists every problem found in a job; each names the field
@@ -103,6 +104,7 @@ func (g *TaskGroup) validate(path string, j *Job, opts ValidateOptions, p *probl
 		p.add(path+".Tasks", "missing tasks for task group")
 	}
 	validateRestart(path+".RestartPolicy", g.RestartPolicy, p)
+	validateUpdate(path+".Update", j.Type, g.Update, p)
 	warnExtra(path, g.Extra, warnings)
 	ports := g.validateNetworks(path, p)
 	tasks := map[string]bool{}
@@ -268,6 +270,61 @@ func (t *Task) validate(path string, ports []Port, opts ValidateOptions, p *prob
 		if err := opts.TaskConfig(t, ports); err != nil {
 			p.add(path+".Config", "%v", err)
 		}
+	}
+}
+
+// validateUpdate checks a group's canonicalized update block with Nomad's
+// rules and messages (stagger, deprecated and unused by Nomad's
+// scheduler, must still be positive).
+func validateUpdate(path, jobType string, u *UpdateStrategy, p *problems) {
+	if u == nil {
+		return
+	}
+	if jobType != JobTypeService && jobType != JobTypeSystem {
+		p.add(path, "Job type %q does not allow update block", jobType)
+	}
+	dur := func(d *time.Duration) time.Duration {
+		if d == nil {
+			return 0
+		}
+		return *d
+	}
+	num := func(n *int) int {
+		if n == nil {
+			return 0
+		}
+		return *n
+	}
+	if hc := u.HealthCheck; hc != nil && *hc != "checks" && *hc != "task_states" && *hc != "manual" {
+		p.add(path+".HealthCheck", "Invalid health check given: %q", *hc)
+	}
+	if num(u.MaxParallel) < 0 {
+		p.add(path+".MaxParallel", "Max parallel can not be less than zero: %d < 0", num(u.MaxParallel))
+	}
+	if num(u.Canary) < 0 {
+		p.add(path+".Canary", "Canary count can not be less than zero: %d < 0", num(u.Canary))
+	}
+	if num(u.Canary) == 0 && u.AutoPromote != nil && *u.AutoPromote {
+		p.add(path+".AutoPromote", "Auto Promote requires a Canary count greater than zero")
+	}
+	minHealthy, healthy, progress := dur(u.MinHealthyTime), dur(u.HealthyDeadline), dur(u.ProgressDeadline)
+	if minHealthy < 0 {
+		p.add(path+".MinHealthyTime", "Minimum healthy time may not be less than zero: %v", minHealthy)
+	}
+	if healthy <= 0 {
+		p.add(path+".HealthyDeadline", "Healthy deadline must be greater than zero: %v", healthy)
+	}
+	if progress < 0 {
+		p.add(path+".ProgressDeadline", "Progress deadline must be zero or greater: %v", progress)
+	}
+	if minHealthy >= healthy {
+		p.add(path+".MinHealthyTime", "Minimum healthy time must be less than healthy deadline: %v > %v", minHealthy, healthy)
+	}
+	if progress != 0 && healthy >= progress {
+		p.add(path+".HealthyDeadline", "Healthy deadline must be less than progress deadline: %v > %v", healthy, progress)
+	}
+	if dur(u.Stagger) <= 0 {
+		p.add(path+".Stagger", "Stagger must be greater than zero: %v", dur(u.Stagger))
 	}
 }
 

@@ -105,3 +105,40 @@ func TestJSONTypeErrorsNameTheField(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateBlockIsValidatedAsNomadDoes: the merged update block of each
+// group, Nomad's rules and messages, stagger included.
+func TestUpdateBlockIsValidatedAsNomadDoes(t *testing.T) {
+	check := func(typ, update string) string {
+		var j Job
+		src := `{"ID":"u","Type":"` + typ + `","Update":` + update +
+			`,"TaskGroups":[{"Name":"web","Tasks":[{"Name":"app","Driver":"iis"}]}]}`
+		if err := json.Unmarshal([]byte(src), &j); err != nil {
+			t.Fatal(err)
+		}
+		j.Canonicalize("global")
+		_, err := j.Validate(ValidateOptions{Driver: "iis"})
+		if err == nil {
+			return ""
+		}
+		return err.Error()
+	}
+	if msg := check("service", `{"MaxParallel":2,"Stagger":5000000000}`); msg != "" {
+		t.Errorf("valid update block: %s", msg)
+	}
+	for update, want := range map[string]string{
+		`{"Stagger":-1}`:           "Job.TaskGroups[web].Update.Stagger: Stagger must be greater than zero: -1ns",
+		`{"HealthCheck":"consul"}`: `Job.TaskGroups[web].Update.HealthCheck: Invalid health check given: "consul"`,
+		`{"AutoPromote":true}`:     "Auto Promote requires a Canary count greater than zero",
+		`{"MinHealthyTime":60000000000,"HealthyDeadline":30000000000}`: "Minimum healthy time must be less than healthy deadline: 1m0s > 30s",
+		`{"HealthyDeadline":900000000000}`:                             "Healthy deadline must be less than progress deadline: 15m0s > 10m0s",
+		`{"MaxParallel":-1}`:                                           "Max parallel can not be less than zero: -1 < 0",
+	} {
+		if msg := check("service", update); !strings.Contains(msg, want) {
+			t.Errorf("%s: %q, want %q", update, msg, want)
+		}
+	}
+	if msg := check("batch", `{"MaxParallel":1}`); !strings.Contains(msg, `Job type "batch" does not allow update block`) {
+		t.Errorf("batch with update: %q", msg)
+	}
+}

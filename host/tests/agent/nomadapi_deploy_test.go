@@ -171,7 +171,9 @@ func TestDeploymentsWithNomadClient(t *testing.T) {
 
 	t.Run("pause, promote, fail", func(t *testing.T) {
 		job.TaskGroups[0].Tasks[0].Env["RELEASE"] = "4"
+		// Nomad requires min_healthy_time < healthy_deadline < progress_deadline.
 		job.TaskGroups[0].Update.MinHealthyTime = ptr(30 * time.Second)
+		job.TaskGroups[0].Update.HealthyDeadline = ptr(35 * time.Second)
 		if _, _, err := jobs.Register(job, nil); err != nil {
 			t.Fatal(err)
 		}
