@@ -168,6 +168,9 @@ func (s *scheduler) reconcile(key JobKey) {
 	}
 	if p.deploy != nil {
 		a.store.RecountDeployment(p.deploy.ID)
+		if p.deploy.active() {
+			p.out.DeploymentID = p.deploy.ID
+		}
 	}
 }
 

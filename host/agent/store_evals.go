@@ -25,6 +25,9 @@ var ErrEvalNotFound = errors.New("eval not found")
 type evalOutcome struct {
 	Queued map[string]int
 	Failed map[string]*AllocMetric
+	// DeploymentID is the deployment the pass placed under ("" if none),
+	// which clients following the evaluation go on to watch.
+	DeploymentID string
 }
 
 // newEvalLocked stores a pending evaluation of a job at index.
@@ -118,7 +121,7 @@ func (s *Store) EvalDone(key JobKey, snapshot uint64, out evalOutcome) {
 			finish(e, EvalStatusComplete, "")
 			c := s.evals[e.ID]
 			c.SnapshotIndex = snapshot
-			c.QueuedAllocations, c.FailedTGAllocs = out.Queued, nil
+			c.QueuedAllocations, c.FailedTGAllocs, c.DeploymentID = out.Queued, nil, out.DeploymentID
 			if queued > 0 {
 				c.FailedTGAllocs = out.Failed
 				if blocked != nil {

@@ -284,3 +284,9 @@ func (j *Jobs) Get(ctx context.Context, path string, out interface{}) error {
 	_, err := j.do(ctx, http.MethodGet, path, nil, nil, out)
 	return err
 }
+
+// Query reads a path with query options (a blocking query with
+// WaitIndex) and returns the answer's index.
+func (j *Jobs) Query(ctx context.Context, path string, q *QueryOptions, out interface{}) (uint64, error) {
+	return j.do(ctx, http.MethodGet, path, q, nil, out)
+}

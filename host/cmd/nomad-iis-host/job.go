@@ -21,7 +21,9 @@ func jobUsage() {
 	fmt.Fprint(os.Stderr, `usage: nomad-iis-host job <subcommand> [flags] ...
 
 subcommands:
-  run FILE        register a job (JSON, or HCL: .hcl/.nomad) and wait for its allocations
+  run FILE        register a job (JSON, or HCL: .hcl/.nomad) and follow its evaluation and
+                  deployment as "nomad job run" does (-detach: return at once; exit 2:
+                  allocations not placed, 1: deployment failed)
   status [ID]     list jobs, or show one job with its allocations and URLs
   stop ID         stop a job (-purge removes it)
   urls ID         print "<alloc ID> <port label> <URL>" for each running allocation
@@ -40,9 +42,9 @@ func cmdJob(args []string) error {
 	sub, rest := args[0], args[1:]
 	fs := flag.NewFlagSet("job "+sub, flag.ContinueOnError)
 	address := fs.String("address", os.Getenv("NOMAD_ADDR"), "the agent's HTTP API")
-	detach := fs.Bool("detach", false, "run: return after registering")
+	detach := fs.Bool("detach", false, "run: return after registering, without following the evaluation")
 	checkIndex := fs.Int64("check-index", -1, "run: register only if the job's modify index is this (0: only if new)")
-	timeout := fs.Duration("timeout", 2*time.Minute, "run: how long to wait for the allocations")
+	timeout := fs.Duration("timeout", 2*time.Minute, "run: how long to follow the evaluation and deployment")
 	purge := fs.Bool("purge", false, "stop: remove the job")
 	if err := fs.Parse(rest); err != nil {
 		return usagef("%v", err)
@@ -143,30 +145,69 @@ func parseJobFile(path string) (*agent.Job, error) {
 	return &job, nil
 }
 
+// jobRun registers a job and, unless detached, follows it as `nomad job
+// run` does: the evaluation (allocations placed, placement failures: exit
+// 2), then its deployment until it succeeds or fails (exit 1), or, for a
+// service job without one, until its allocations run.
 func jobRun(ctx context.Context, jobs *apiclient.Jobs, job *agent.Job, checkIndex int64, detach bool, timeout time.Duration) error {
 	resp, err := jobs.Register(ctx, job, checkIndex >= 0, uint64(maxInt64(checkIndex, 0)))
 	if err != nil {
 		return err
 	}
-	fmt.Printf("==> job %q registered: evaluation %s, job modify index %d\n", job.ID, resp.EvalID, resp.JobModifyIndex)
 	if resp.Warnings != "" {
-		fmt.Printf("    warnings:\n      %s\n", strings.ReplaceAll(resp.Warnings, "\n", "\n      "))
+		fmt.Printf("Job Warnings:\n%s\n\n", resp.Warnings)
 	}
-	if detach {
+	if detach || resp.EvalID == "" {
+		fmt.Printf("Job registration successful\n")
+		if resp.EvalID != "" {
+			fmt.Printf("Evaluation ID: %s\n", resp.EvalID)
+		}
 		return nil
 	}
-	want := 0
-	for _, g := range job.TaskGroups {
-		if g.Count == nil {
-			want++
-		} else {
-			want += *g.Count
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	m := &monitor{jobs: jobs, out: os.Stdout}
+	ev, err := m.evaluation(ctx, resp.EvalID)
+	if err != nil {
+		return waitError(ctx, err, timeout)
+	}
+	if ev.DeploymentID != "" {
+		status, err := m.deployment(ctx, ev.DeploymentID)
+		if err != nil {
+			return waitError(ctx, err, timeout)
+		}
+		if status != agent.DeploymentStatusSuccessful {
+			return &exitError{code: 1, msg: fmt.Sprintf("deployment %q %s", short(ev.DeploymentID), status)}
+		}
+		return nil
+	}
+	if len(ev.FailedTGAllocs) > 0 {
+		return &exitError{code: 2, msg: "failed to place all allocations"}
+	}
+	if job.Type == agent.JobTypeService || job.Type == agent.JobTypeSystem || job.Type == "" {
+		// No deployment to follow (no update block): wait for the
+		// allocations to run instead.
+		want := 0
+		for _, g := range job.TaskGroups {
+			if g.Count == nil {
+				want++
+			} else {
+				want += *g.Count
+			}
+		}
+		if _, err := jobs.WaitRunning(ctx, job.ID, want, timeout); err != nil {
+			return err
 		}
 	}
-	if _, err := jobs.WaitRunning(ctx, job.ID, want, timeout); err != nil {
-		return err
+	return nil
+}
+
+// waitError names the time box when the wait ran out.
+func waitError(ctx context.Context, err error, timeout time.Duration) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("still not done after -timeout %v: %w", timeout, err)
 	}
-	return jobStatus(ctx, jobs, job.ID)
+	return err
 }
 
 func jobList(ctx context.Context, jobs *apiclient.Jobs) error {

@@ -58,6 +58,10 @@ func main() {
 		os.Exit(2)
 	}
 	if err != nil {
+		if ee, ok := err.(*exitError); ok {
+			fmt.Fprintf(os.Stderr, "nomad-iis-host %s: %s\n", os.Args[1], ee.msg)
+			os.Exit(ee.code)
+		}
 		if ue, ok := err.(usageError); ok {
 			fmt.Fprintf(os.Stderr, "nomad-iis-host %s: %s\n", os.Args[1], ue.msg)
 			os.Exit(2)
