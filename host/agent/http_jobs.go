@@ -12,8 +12,21 @@ func (a *Agent) jobsRequest(w http.ResponseWriter, r *http.Request) (interface{}
 	case http.MethodGet:
 		ns := namespaceOf(r)
 		prefix := r.URL.Query().Get("prefix")
-		// Nomad's order (namespace, ID); a filter sees the whole job.
-		return pagedQuery(a, w, r, func() ([]*JobListStub, uint64) { return a.store.Jobs(ns, prefix) },
+		meta, err := queryBool(r, "meta")
+		if err != nil {
+			return nil, err
+		}
+		// Nomad's order (namespace, ID); a filter sees the whole job;
+		// ?meta=true adds each job's Meta.
+		return pagedQuery(a, w, r, func() ([]*JobListStub, uint64) {
+			list, idx := a.store.Jobs(ns, prefix)
+			for _, s := range list {
+				if j, _ := a.store.Job(JobKey{s.Namespace, s.ID}); j != nil && meta {
+					s.Meta = j.Meta
+				}
+			}
+			return list, idx
+		},
 			namespaceIDToken(func(j *JobListStub) string { return j.Namespace }, func(j *JobListStub) string { return j.ID }),
 			func(s *JobListStub) any {
 				if j, _ := a.store.Job(JobKey{s.Namespace, s.ID}); j != nil {
@@ -62,10 +75,7 @@ func (a *Agent) jobSpecific(w http.ResponseWriter, r *http.Request) (interface{}
 		if err != nil {
 			return nil, err
 		}
-		all, err := queryBool(r, "all")
-		if err != nil {
-			return nil, err
-		}
+		all, _ := strconv.ParseBool(r.URL.Query().Get("all")) // as Nomad, a malformed value is false
 		return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
 			list, idx, err := a.store.JobAllocs(key)
 			if err == nil && !all {
@@ -113,10 +123,7 @@ func (a *Agent) jobSpecific(w http.ResponseWriter, r *http.Request) (interface{}
 			return list, idx, nil
 		})
 	case "deployments", "deployment":
-		all, err := queryBool(r, "all")
-		if err != nil {
-			return nil, err
-		}
+		all, _ := strconv.ParseBool(r.URL.Query().Get("all")) // as Nomad, a malformed value is false
 		latest := suffix == "deployment"
 		return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
 			if j, idx := a.store.Job(key); j == nil {
