@@ -64,7 +64,8 @@ type ObjectDiff struct {
 // The primitive fields Nomad leaves out of each level's diff.
 var (
 	jobDiffSkip = []string{"ID", "Status", "StatusDescription", "Version", "Stable", "CreateIndex",
-		"ModifyIndex", "JobModifyIndex", "Update", "SubmitTime", "NomadTokenID", "VaultToken"}
+		"ModifyIndex", "JobModifyIndex", "Update", "SubmitTime", "NomadTokenID", "VaultToken",
+		"Payload"} // a []byte in Nomad's job, which its flatten skips
 	groupDiffSkip = []string{"Name"}
 	taskDiffSkip  = []string{"Name", "Config"}
 )

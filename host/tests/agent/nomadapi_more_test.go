@@ -290,7 +290,6 @@ func TestJobRunFollowsEvaluationAndDeployment(t *testing.T) {
 	// The same static port for a second job cannot be placed: exit 2 with
 	// Nomad's lines.
 	clash := apiJob(t, sampleJob(t, "run-clash", 1))
-	clash.TaskGroups[0].Networks = job.TaskGroups[0].Networks
 	allocs, _, _ := a.nomadClient().Jobs().Allocations("run-web", false, nil)
 	al, _, err := a.nomadClient().Allocations().Info(allocs[0].ID, nil)
 	if err != nil {
