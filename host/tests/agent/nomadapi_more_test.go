@@ -76,6 +76,7 @@ func TestJobsAPIRestWithNomadClient(t *testing.T) {
 		if err == nil || exit != -2 || !strings.Contains(err.Error(), "Unimplemented") {
 			t.Errorf("action exec: exit %d, err %v", exit, err)
 		}
+		t.Logf("action exec answered: %v", err)
 		_, err = jobs.ActionExec(ctx, alloc, "more-web", "app", false, nil, "nope",
 			strings.NewReader(""), &stdout, &stderr, nil, nil)
 		if err == nil || err.Error() != "action nope not found in task app" {
@@ -196,9 +197,17 @@ func TestJobsAPIRestWithNomadClient(t *testing.T) {
 		if err != nil || len(all) < 3 {
 			t.Fatalf("evaluations: %d %v", len(all), err)
 		}
-		for i := 1; i < len(all); i++ {
-			if all[i-1].CreateIndex > all[i].CreateIndex {
-				t.Fatalf("not oldest first: %d before %d", all[i-1].CreateIndex, all[i].CreateIndex)
+		// The server lists oldest first, as Nomad; HashiCorp's client
+		// sorts each page newest first.
+		_, body, _ := a.do("GET", "/v1/evaluations", nil)
+		var raw []struct {
+			ID          string
+			CreateIndex uint64
+		}
+		mustUnmarshal(t, body, &raw)
+		for i := 1; i < len(raw); i++ {
+			if raw[i-1].CreateIndex > raw[i].CreateIndex {
+				t.Fatalf("not oldest first: %d before %d", raw[i-1].CreateIndex, raw[i].CreateIndex)
 			}
 		}
 		var paged []string
@@ -216,11 +225,20 @@ func TestJobsAPIRestWithNomadClient(t *testing.T) {
 			}
 			q.NextToken = qm.NextToken
 		}
-		if len(paged) != len(all) || paged[0] != all[0].ID || paged[len(paged)-1] != all[len(all)-1].ID {
-			t.Errorf("paged %d of %d", len(paged), len(all))
+		seen := map[string]bool{}
+		for _, id := range paged {
+			seen[id] = true
+		}
+		if len(paged) != len(raw) || len(seen) != len(raw) {
+			t.Errorf("paged %d (%d distinct) of %d", len(paged), len(seen), len(raw))
+		}
+		for _, e := range raw {
+			if !seen[e.ID] {
+				t.Errorf("evaluation %s missing from the pages", e.ID)
+			}
 		}
 		rev, _, err := evals.List(&nomad.QueryOptions{Reverse: true, PerPage: 1})
-		if err != nil || len(rev) != 1 || rev[0].ID != all[len(all)-1].ID {
+		if err != nil || len(rev) != 1 || rev[0].ID != raw[len(raw)-1].ID {
 			t.Errorf("reverse: %+v %v", rev, err)
 		}
 		mine, _, err := evals.List(&nomad.QueryOptions{Filter: `JobID == "more-web" and TriggeredBy == "job-register"`})
@@ -286,6 +304,7 @@ func TestJobRunFollowsEvaluationAndDeployment(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("job run: exit %d\n%s\n%s", code, out, errOut)
 	}
+	t.Logf("job run:\n%s", out)
 
 	// The same static port for a second job cannot be placed: exit 2 with
 	// Nomad's lines.
