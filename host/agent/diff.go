@@ -94,8 +94,8 @@ func diffJobs(old, new *Job) (*JobDiff, error) {
 	} else if old != nil {
 		d.ID = old.ID
 	}
-	d.Fields = fieldDiffs(flatPrimitive(o, jobDiffSkip), flatPrimitive(n, jobDiffSkip))
-	d.Objects = appendObj(d.Objects, stringSetDiff(strings_(o["Datacenters"]), strings_(n["Datacenters"]), "Datacenters"))
+	d.Fields = fieldDiffs(flatPrimitive(o, jobDiffSkip), flatPrimitive(n, jobDiffSkip), false)
+	d.Objects = appendObj(d.Objects, changed(stringSetDiff(strings_(o["Datacenters"]), strings_(n["Datacenters"]), "Datacenters")))
 	d.Objects = append(d.Objects, constraintDiffs(o, n)...)
 	d.Objects = appendObj(d.Objects, periodicDiff(asMap(o["Periodic"]), asMap(n["Periodic"])))
 	d.Objects = appendObj(d.Objects, parameterizedDiff(asMap(o["ParameterizedJob"]), asMap(n["ParameterizedJob"])))
@@ -134,7 +134,7 @@ func diffGroups(old, new *TaskGroup, name string) (*TaskGroupDiff, error) {
 		return nil, err
 	}
 	d := &TaskGroupDiff{Type: diffType(o, n), Name: name}
-	d.Fields = fieldDiffs(flatPrimitive(o, groupDiffSkip), flatPrimitive(n, groupDiffSkip))
+	d.Fields = fieldDiffs(flatPrimitive(o, groupDiffSkip), flatPrimitive(n, groupDiffSkip), false)
 	d.Objects = append(d.Objects, constraintDiffs(o, n)...)
 	for _, k := range []string{"RestartPolicy", "Migrate", "ReschedulePolicy", "EphemeralDisk", "Consul", "Disconnect"} {
 		d.Objects = appendObj(d.Objects, primitiveObjectDiff(asMap(o[k]), asMap(n[k]), nil, k))
@@ -175,7 +175,7 @@ func diffTasks(old, new *Task, name string) (*TaskDiff, error) {
 		return nil, err
 	}
 	d := &TaskDiff{Type: diffType(o, n), Name: name}
-	d.Fields = fieldDiffs(flatPrimitive(o, taskDiffSkip), flatPrimitive(n, taskDiffSkip))
+	d.Fields = fieldDiffs(flatPrimitive(o, taskDiffSkip), flatPrimitive(n, taskDiffSkip), false)
 	d.Objects = append(d.Objects, constraintDiffs(o, n)...)
 	d.Objects = appendObj(d.Objects, configDiff(asMap(o["Config"]), asMap(n["Config"])))
 	d.Objects = appendObj(d.Objects, resourcesDiff(asMap(o["Resources"]), asMap(n["Resources"])))
@@ -257,23 +257,31 @@ func flatAll(prefix string, v interface{}, out map[string]string) {
 }
 
 // fieldDiffs compares two flattened objects, sorted as Nomad sorts them
-// (by name, old, new); an empty value counts as absent.
-func fieldDiffs(old, new map[string]string) []*FieldDiff {
+// (by name, old, new); an empty value counts as absent. Contextual (what
+// Nomad's plan and versions ask for inside nested blocks) keeps the
+// unchanged fields too, as None.
+func fieldDiffs(old, new map[string]string, contextual bool) []*FieldDiff {
 	var out []*FieldDiff
 	for k, ov := range old {
-		if f := fieldDiff(k, ov, new[k]); f != nil {
+		if f := fieldDiff(k, ov, new[k], contextual); f != nil {
 			out = append(out, f)
 		}
 	}
 	for k, nv := range new {
 		if _, ok := old[k]; !ok {
-			if f := fieldDiff(k, "", nv); f != nil {
+			if f := fieldDiff(k, "", nv, contextual); f != nil {
 				out = append(out, f)
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
+	sortFields(out)
+	return out
+}
+
+// sortFields is Nomad's field order: by name, old, new.
+func sortFields(l []*FieldDiff) {
+	sort.Slice(l, func(i, j int) bool {
+		a, b := l[i], l[j]
 		if a.Name != b.Name {
 			return a.Name < b.Name
 		}
@@ -282,11 +290,12 @@ func fieldDiffs(old, new map[string]string) []*FieldDiff {
 		}
 		return a.New < b.New
 	})
-	return out
 }
 
-func fieldDiff(name, old, new string) *FieldDiff {
+func fieldDiff(name, old, new string, contextual bool) *FieldDiff {
 	switch {
+	case old == new && contextual:
+		return &FieldDiff{Type: DiffTypeNone, Name: name, Old: old, New: new}
 	case old == new:
 		return nil
 	case old == "":
@@ -300,7 +309,7 @@ func fieldDiff(name, old, new string) *FieldDiff {
 // primitiveObjectDiff diffs a nested block's primitive fields; its type
 // follows from its fields' (nil when nothing differs).
 func primitiveObjectDiff(old, new map[string]interface{}, filter []string, name string) *ObjectDiff {
-	d := &ObjectDiff{Name: name, Fields: fieldDiffs(flatPrimitive(old, filter), flatPrimitive(new, filter))}
+	d := &ObjectDiff{Name: name, Fields: fieldDiffs(flatPrimitive(old, filter), flatPrimitive(new, filter), true)}
 	var added, deleted bool
 	for _, f := range d.Fields {
 		switch f.Type {
@@ -369,8 +378,8 @@ func constraintDiffs(o, n map[string]interface{}) []*ObjectDiff {
 		func(m map[string]interface{}) string { return id(m) + " " + scalarString(m["Weight"]) })...)
 }
 
-// stringSetDiff diffs two sets of strings, one field per element added
-// or removed, all named name.
+// stringSetDiff diffs two sets of strings, one field per element (None
+// for those in both), all named name.
 func stringSetDiff(old, new []string, name string) *ObjectDiff {
 	have, want := map[string]bool{}, map[string]bool{}
 	for _, v := range old {
@@ -385,6 +394,8 @@ func stringSetDiff(old, new []string, name string) *ObjectDiff {
 		if !want[v] {
 			d.Fields = append(d.Fields, &FieldDiff{Type: DiffTypeDeleted, Name: name, Old: v})
 			removed = true
+		} else {
+			d.Fields = append(d.Fields, &FieldDiff{Type: DiffTypeNone, Name: name, Old: v, New: v})
 		}
 	}
 	for v := range want {
@@ -393,7 +404,7 @@ func stringSetDiff(old, new []string, name string) *ObjectDiff {
 			added = true
 		}
 	}
-	sort.Slice(d.Fields, func(i, j int) bool { return d.Fields[i].Old+d.Fields[i].New < d.Fields[j].Old+d.Fields[j].New })
+	sortFields(d.Fields)
 	switch {
 	case added && removed:
 		d.Type = DiffTypeEdited
@@ -401,7 +412,19 @@ func stringSetDiff(old, new []string, name string) *ObjectDiff {
 		d.Type = DiffTypeAdded
 	case removed:
 		d.Type = DiffTypeDeleted
+	case len(d.Fields) == 0:
+		return nil
 	default:
+		d.Type = DiffTypeNone
+	}
+	return d
+}
+
+// changed drops a set diff that changed nothing (Nomad keeps those of
+// Datacenters and Specs out, not those of an action's Args or a
+// parameterized job's meta).
+func changed(d *ObjectDiff) *ObjectDiff {
+	if d == nil || d.Type == DiffTypeNone {
 		return nil
 	}
 	return d
@@ -415,7 +438,7 @@ func blockDiff(old, new map[string]interface{}, filter []string, name string, mo
 		return nil
 	}
 	d := &ObjectDiff{Name: name, Type: objectType(old != nil, new != nil)}
-	d.Fields = fieldDiffs(flatPrimitive(old, filter), flatPrimitive(new, filter))
+	d.Fields = fieldDiffs(flatPrimitive(old, filter), flatPrimitive(new, filter), true)
 	if more != nil {
 		more(d)
 	}
@@ -424,7 +447,7 @@ func blockDiff(old, new map[string]interface{}, filter []string, name string, mo
 
 func periodicDiff(old, new map[string]interface{}) *ObjectDiff {
 	return blockDiff(old, new, nil, "Periodic", func(d *ObjectDiff) {
-		d.Objects = appendObj(d.Objects, stringSetDiff(strings_(old["Specs"]), strings_(new["Specs"]), "Specs"))
+		d.Objects = appendObj(d.Objects, changed(stringSetDiff(strings_(old["Specs"]), strings_(new["Specs"]), "Specs")))
 	})
 }
 
@@ -452,7 +475,7 @@ func configDiff(old, new map[string]interface{}) *ObjectDiff {
 	flatAll("", new, n)
 	delete(o, "")
 	delete(n, "")
-	d.Fields = fieldDiffs(o, n)
+	d.Fields = fieldDiffs(o, n, true)
 	return d
 }
 

@@ -2,7 +2,9 @@ package agent
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestDiffJobs: Nomad's diff types and names for the usual changes.
@@ -86,9 +88,11 @@ func TestDiffUsesNomadsObjectNames(t *testing.T) {
 	for _, o := range g.Objects {
 		objs[o.Name] = append(objs[o.Name], o)
 	}
-	// Stagger is left out of the Update diff, as in Nomad.
-	if u := objs["Update"]; len(u) != 1 || len(u[0].Fields) != 1 || u[0].Fields[0].Name != "MaxParallel" {
-		t.Errorf("update: %+v", u)
+	// Stagger is left out of the Update diff, as in Nomad; nested blocks
+	// are contextual (their unchanged fields as None).
+	if u := objs["Update"]; len(u) != 1 || describeFields(edits(u[0].Fields)) != "Edited MaxParallel 1 -> 2" ||
+		hasField(u[0].Fields, "Stagger") || !hasField(u[0].Fields, "HealthCheck") {
+		t.Errorf("update: %s", describeFields(u[0].Fields))
 	}
 	// A changed network is one deleted and one added; ports by label.
 	net := objs["Network"]
@@ -121,17 +125,81 @@ func TestDiffUsesNomadsObjectNames(t *testing.T) {
 	if c := to["Config"]; c == nil || len(c.Fields) != 1 || c.Fields[0].Name != "application[0][path]" || c.Fields[0].New != "local/v2" {
 		t.Errorf("config: %+v", c)
 	}
-	if r := to["Resources"]; r == nil || r.Type != DiffTypeEdited || len(r.Fields) != 1 || r.Fields[0].Name != "CPU" {
-		t.Errorf("resources: %+v", r)
+	if r := to["Resources"]; r == nil || r.Type != DiffTypeEdited || describeFields(r.Fields) != "Edited CPU 100 -> 200, None MemoryMB 256 -> 256" {
+		t.Errorf("resources: %s", describeFields(r.Fields))
 	}
-	if a := to["Artifact"]; a == nil || a.Type != DiffTypeEdited || len(a.Fields) != 1 || a.Fields[0].Name != "GetterSource" {
-		t.Errorf("artifact (matched by RelativeDest): %+v", a)
+	if a := to["Artifact"]; a == nil || a.Type != DiffTypeEdited ||
+		describeFields(edits(a.Fields)) != "Edited GetterSource https://x/a.zip -> https://x/b.zip" || !hasField(a.Fields, "RelativeDest") {
+		t.Errorf("artifact (matched by RelativeDest): %s", describeFields(a.Fields))
 	}
 	if a := to["Action"]; a == nil || a.Type != DiffTypeEdited || len(a.Objects) != 1 || a.Objects[0].Name != "Args" ||
-		a.Objects[0].Type != DiffTypeEdited || len(a.Objects[0].Fields) != 2 {
-		t.Errorf("action: %+v", a)
+		a.Objects[0].Type != DiffTypeEdited || describeFields(a.Objects[0].Fields) != "Added Args  -> b, None Args -s -> -s, Deleted Args a -> " {
+		t.Errorf("action: %+v %s", a, describeFields(a.Objects[0].Fields))
 	}
 	if len(task.Objects) != 4 {
 		t.Errorf("task objects: %+v", task.Objects)
+	}
+}
+
+func edits(fs []*FieldDiff) []*FieldDiff {
+	var out []*FieldDiff
+	for _, f := range fs {
+		if f.Type != DiffTypeNone {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func hasField(fs []*FieldDiff, name string) bool {
+	for _, f := range fs {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func describeFields(fs []*FieldDiff) string {
+	var parts []string
+	for _, f := range fs {
+		parts = append(parts, f.Type+" "+f.Name+" "+f.Old+" -> "+f.New)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// TestPlanAnnotations: Nomad's plan annotations on a diff.
+func TestPlanAnnotations(t *testing.T) {
+	old := testJob("a")
+	scaled := testJob("a")
+	three := 3
+	scaled.TaskGroups[0].Count = &three
+	d, err := diffJobs(old, scaled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	annotateDiff(d)
+	if f := d.TaskGroups[0].Fields; len(f) != 1 || f[0].Name != "Count" || len(f[0].Annotations) != 1 || f[0].Annotations[0] != "forces create" {
+		t.Errorf("count: %s %+v", describeFields(f), f)
+	}
+	timeout := testJob("a")
+	kt := 42 * time.Second
+	timeout.TaskGroups[0].Tasks[0].KillTimeout = &kt
+	d, _ = diffJobs(old, timeout)
+	annotateDiff(d)
+	if a := d.TaskGroups[0].Tasks[0].Annotations; len(a) != 1 || a[0] != "forces in-place update" {
+		t.Errorf("kill timeout: %v", a)
+	}
+	env := testJob("a")
+	env.TaskGroups[0].Tasks[0].Env = map[string]string{"X": "1"}
+	d, _ = diffJobs(old, env)
+	annotateDiff(d)
+	if a := d.TaskGroups[0].Tasks[0].Annotations; len(a) != 1 || a[0] != "forces create/destroy update" {
+		t.Errorf("env: %v", a)
+	}
+	d, _ = diffJobs(nil, env)
+	annotateDiff(d)
+	if a := d.TaskGroups[0].Tasks[0].Annotations; len(a) != 1 || a[0] != "forces create" {
+		t.Errorf("new group: %v", a)
 	}
 }

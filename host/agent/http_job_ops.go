@@ -145,6 +145,7 @@ func (a *Agent) jobPlan(w http.ResponseWriter, r *http.Request, key JobKey) (int
 		for _, g := range d.TaskGroups {
 			g.Updates = updatesMap(out.Annotations.DesiredTGUpdates[g.Name])
 		}
+		annotateDiff(d)
 		out.Diff = d
 	}
 	if len(out.FailedTGAllocs) == 0 {

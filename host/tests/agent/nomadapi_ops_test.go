@@ -60,6 +60,10 @@ func TestJobOperationsWithNomadClient(t *testing.T) {
 			task.Fields[0].Type != "Added" || task.Fields[0].New != "2" {
 			t.Errorf("task diff: %+v", task)
 		}
+		// Nomad's plan annotation of the task (what `nomad job plan` prints).
+		if len(task.Annotations) != 1 || task.Annotations[0] != "forces create/destroy update" {
+			t.Errorf("task annotations: %v", task.Annotations)
+		}
 		scaled := apiJob(t, sampleJob(t, "ops-web", 1))
 		scaled.TaskGroups[0].Count = ptr(3)
 		p, _, err = jobs.Plan(scaled, false, nil)
