@@ -60,6 +60,9 @@ func (a *Agent) jobScale(w http.ResponseWriter, r *http.Request, key JobKey) (in
 	if err := decodeBody(r, &req); err != nil {
 		return nil, err
 	}
+	if job := req.Target["Job"]; job != "" && job != key.ID {
+		return nil, coded(http.StatusBadRequest, "job ID in payload did not match URL")
+	}
 	group := req.Target["Group"]
 	if group == "" {
 		return nil, coded(http.StatusBadRequest, "missing task group name for scaling action")

@@ -318,6 +318,11 @@ func TestJobOperationsWithNomadClient(t *testing.T) {
 			!strings.Contains(err.Error(), `task group "nope" specified for scaling does not exist in job`) {
 			t.Errorf("scale of an unknown group: %v", err)
 		}
+		other := &nomad.ScalingRequest{Count: ptr(int64(1)), Target: map[string]string{"Job": "other", "Group": "web"}}
+		if _, _, err := jobs.ScaleWithRequest("ops-web", other, nil); statusCode(err) != 400 ||
+			!strings.Contains(err.Error(), "job ID in payload did not match URL") {
+			t.Errorf("scale naming another job: %v", err)
+		}
 		services, _, err := jobs.Services("ops-web", nil)
 		if err != nil || len(services) != 0 {
 			t.Errorf("services: %v %v", services, err)
