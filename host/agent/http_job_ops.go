@@ -106,6 +106,15 @@ func checkBodyJobID(bodyID string, key JobKey) error {
 	return nil
 }
 
+// requireBodyJobID is revert's and stable's check: the body must name the
+// URL's job.
+func requireBodyJobID(bodyID string, key JobKey) error {
+	if bodyID == "" {
+		return coded(http.StatusBadRequest, "JobID must be specified")
+	}
+	return checkBodyJobID(bodyID, key)
+}
+
 func (a *Agent) jobPlan(w http.ResponseWriter, r *http.Request, key JobKey) (interface{}, error) {
 	var req JobPlanRequest
 	if err := decodeBody(r, &req); err != nil {
@@ -114,6 +123,9 @@ func (a *Agent) jobPlan(w http.ResponseWriter, r *http.Request, key JobKey) (int
 	job := req.Job
 	if job == nil {
 		return nil, coded(http.StatusBadRequest, "Job must be specified")
+	}
+	if job.ID == "" {
+		return nil, coded(http.StatusBadRequest, "Job must have a valid ID")
 	}
 	if job.ID != key.ID {
 		return nil, coded(http.StatusBadRequest, "Job ID does not match")
@@ -240,7 +252,7 @@ func (a *Agent) jobRevert(w http.ResponseWriter, r *http.Request, key JobKey) (i
 	if err := decodeBody(r, &req); err != nil {
 		return nil, err
 	}
-	if err := checkBodyJobID(req.JobID, key); err != nil {
+	if err := requireBodyJobID(req.JobID, key); err != nil {
 		return nil, err
 	}
 	target, cur, err := a.store.RevertTarget(key, req.JobVersion, req.EnforcePriorVersion)
@@ -263,7 +275,7 @@ func (a *Agent) jobStable(w http.ResponseWriter, r *http.Request, key JobKey) (i
 	if err := decodeBody(r, &req); err != nil {
 		return nil, err
 	}
-	if err := checkBodyJobID(req.JobID, key); err != nil {
+	if err := requireBodyJobID(req.JobID, key); err != nil {
 		return nil, err
 	}
 	idx, err := a.store.SetStable(key, req.JobVersion, req.Stable)
@@ -281,14 +293,18 @@ func (a *Agent) jobEvaluate(w http.ResponseWriter, r *http.Request, key JobKey) 
 		if err != nil {
 			return nil, coded(http.StatusBadRequest, "Failed to read the request body: %v", err)
 		}
-		if strings.TrimSpace(string(raw)) != "" && strings.TrimSpace(string(raw)) != "null" {
+		// As Nomad: no body evaluates the URL's job; a body must name it.
+		if strings.TrimSpace(string(raw)) != "" {
 			if err := decodeJSON(raw, &req); err != nil {
 				return nil, err
 			}
+			if req.JobID == "" {
+				return nil, coded(http.StatusBadRequest, "Job ID must be specified")
+			}
+			if req.JobID != key.ID {
+				return nil, coded(http.StatusBadRequest, "JobID not same as job name")
+			}
 		}
-	}
-	if err := checkBodyJobID(req.JobID, key); err != nil {
-		return nil, err
 	}
 	j, _ := a.store.Job(key)
 	switch {

@@ -191,8 +191,11 @@ func (a *Agent) register(w http.ResponseWriter, r *http.Request, urlID string) (
 	if job == nil {
 		return nil, coded(http.StatusBadRequest, "Job must be specified")
 	}
+	if job.ID == "" {
+		return nil, coded(http.StatusBadRequest, "Job ID hasn't been provided")
+	}
 	if urlID != "" && job.ID != urlID {
-		return nil, coded(http.StatusBadRequest, "Job ID does not match name (Job.ID %q, URL %q)", job.ID, urlID)
+		return nil, coded(http.StatusBadRequest, "Job ID does not match name")
 	}
 	if job.Namespace == "" {
 		job.Namespace = namespaceOf(r)

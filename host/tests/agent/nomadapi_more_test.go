@@ -114,6 +114,27 @@ func TestJobsAPIRestWithNomadClient(t *testing.T) {
 		}
 	})
 
+	t.Run("bad input as Nomad answers it", func(t *testing.T) {
+		for _, c := range []struct{ path, body, want string }{
+			{"/v1/job/more-web/revert", `{"JobVersion": 0}`, "JobID must be specified"},
+			{"/v1/job/more-web/stable", `{"JobID": "other", "Stable": true}`, "Job ID does not match"},
+			{"/v1/job/more-web/evaluate", `{"EvalOptions": {"ForceReschedule": false}}`, "Job ID must be specified"},
+			{"/v1/job/more-web/evaluate", `{"JobID": "other"}`, "JobID not same as job name"},
+			{"/v1/job/more-web/plan", `{"Job": {"Name": "x"}}`, "Job must have a valid ID"},
+			{"/v1/job/more-web", `{"Job": {"Name": "x"}}`, "Job ID hasn't been provided"},
+			{"/v1/job/more-web", `{"Job": {"ID": "other"}}`, "Job ID does not match name"},
+			{"/v1/job/more-web/scale", `{"Count": 1, "Target": {"Job": "other", "Group": "web"}}`, "job ID in payload did not match URL"},
+		} {
+			if code, body, _ := a.do("POST", c.path, c.body); code != 400 || string(body) != c.want {
+				t.Errorf("%s %s: %d %q, want 400 %q", c.path, c.body, code, body, c.want)
+			}
+		}
+		// Without a body, evaluate re-evaluates the URL's job.
+		if code, body, _ := a.do("POST", "/v1/job/more-web/evaluate", nil); code != 200 || !strings.Contains(string(body), `"EvalID"`) {
+			t.Errorf("evaluate without a body: %d %s", code, body)
+		}
+	})
+
 	t.Run("dispatch payload", func(t *testing.T) {
 		param := batchJob(t, "more-param")
 		param.ParameterizedJob = &nomad.ParameterizedJobConfig{Payload: "required"}
@@ -242,8 +263,21 @@ func TestJobsAPIRestWithNomadClient(t *testing.T) {
 			t.Errorf("reverse: %+v %v", rev, err)
 		}
 		mine, _, err := evals.List(&nomad.QueryOptions{Filter: `JobID == "more-web" and TriggeredBy == "job-register"`})
-		if err != nil || len(mine) != 1 || mine[0].ID != reg.EvalID {
-			t.Errorf("filter: %+v %v", mine, err)
+		want := 0
+		for _, e := range all {
+			if e.JobID == "more-web" && e.TriggeredBy == "job-register" {
+				want++
+			}
+		}
+		found := false
+		for _, e := range mine {
+			found = found || e.ID == reg.EvalID
+			if e.JobID != "more-web" {
+				t.Errorf("filter let %s of %s through", e.ID, e.JobID)
+			}
+		}
+		if err != nil || len(mine) != want || want < 2 || !found {
+			t.Errorf("filter: %d of %d %v", len(mine), want, err)
 		}
 		_, _, err = evals.List(&nomad.QueryOptions{Filter: `JobID ==`})
 		if statusCode(err) != 400 || !strings.Contains(err.Error(), "failed to read filter expression") {
