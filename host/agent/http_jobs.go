@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -104,10 +105,13 @@ func (a *Agent) jobSpecific(w http.ResponseWriter, r *http.Request) (interface{}
 	case "versions":
 		diffs, err := queryBool(r, "diffs")
 		if err != nil {
-			return nil, err
+			return nil, errors.New(err.Error()) // a 500 in Nomad
 		}
 		return a.blockingQuery(w, r, func() (interface{}, uint64, error) {
 			vs, idx, err := a.store.Versions(key)
+			if errors.Is(err, ErrJobNotFound) {
+				return nil, idx, coded(http.StatusNotFound, "job versions not found")
+			}
 			out := &JobVersionsResponse{Versions: vs, QueryMeta: QueryMeta{Index: idx, KnownLeader: true}}
 			if err == nil && diffs {
 				out.Diffs, err = versionDiffs(vs, r.URL.Query().Get("diff_tag"), r.URL.Query().Get("diff_version"))

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -202,7 +203,8 @@ func versionDiffs(vs []*Job, tag, version string) ([]*JobDiff, error) {
 	case version != "":
 		n, err := strconv.ParseUint(version, 10, 64)
 		if err != nil {
-			return nil, coded(http.StatusBadRequest, "Failed to parse value of %q (%v) as a uint64: %v", "diff_version", version, err)
+			// Nomad answers this with a 500.
+			return nil, fmt.Errorf("Failed to parse value of %q (%v) as a uint64: %v", "diff_version", version, err)
 		}
 		for _, v := range vs {
 			if v.Version == n {

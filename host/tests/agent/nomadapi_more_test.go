@@ -129,6 +129,20 @@ func TestJobsAPIRestWithNomadClient(t *testing.T) {
 				t.Errorf("%s %s: %d %q, want 400 %q", c.path, c.body, code, body, c.want)
 			}
 		}
+		for _, c := range []struct {
+			path string
+			code int
+			want string
+		}{
+			{"/v1/job/nope/versions", 404, "job versions not found"},
+			{"/v1/job/more-web/versions?diffs=maybe", 500, `Failed to parse value of "diffs" (maybe) as a bool: `},
+			{"/v1/job/more-web/versions?diffs=true&diff_version=x", 500, `Failed to parse value of "diff_version" (x) as a uint64: `},
+			{"/v1/evaluations?per_page=x", 400, "Expect a number for `per_page` query string parameter"},
+		} {
+			if code, body, _ := a.do("GET", c.path, nil); code != c.code || !strings.HasPrefix(string(body), c.want) {
+				t.Errorf("%s: %d %q, want %d %q", c.path, code, body, c.code, c.want)
+			}
+		}
 		// Without a body, evaluate re-evaluates the URL's job.
 		if code, body, _ := a.do("POST", "/v1/job/more-web/evaluate", nil); code != 200 || !strings.Contains(string(body), `"EvalID"`) {
 			t.Errorf("evaluate without a body: %d %s", code, body)
