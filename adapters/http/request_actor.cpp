@@ -105,9 +105,12 @@ void debug(request_actor* self) {
 }
 
 /// Lookup and status in one request; the task actor answers from its view.
+/// No timeout: both actors answer at once from their state (a task that is
+/// gone answers with an error), and a timeout costs every poll a trip
+/// through CAF's clock thread.
 void status(request_actor* self) {
   auto& st = self->state;
-  self->request(st.ctx->supervisor, timeouts::query,
+  self->request(st.ctx->supervisor, caf::infinite,
                 msg::find_site_status{st.route.alloc_id, st.route.task_name})
       .then(
           [self](msg::site_status& site) {
@@ -184,10 +187,12 @@ void route(request_actor* self) {
     r.body = error_json("method_not_allowed", st.head.method + " is not allowed here");
     return answer(self, std::move(r));
   }
-  try {
-    for (auto& [k, v] : Poco::URI(target).getQueryParameters()) st.query.emplace(k, v);
-  } catch (const Poco::Exception&) {
-    throw bad_request("bad_request", "the query string is malformed");
+  if (target.find('?') != std::string::npos) {
+    try {
+      for (auto& [k, v] : Poco::URI(target).getQueryParameters()) st.query.emplace(k, v);
+    } catch (const Poco::Exception&) {
+      throw bad_request("bad_request", "the query string is malformed");
+    }
   }
   auto cap = capability_for(st.route.id);
   if (!st.who.has(cap))

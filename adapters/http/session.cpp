@@ -83,6 +83,9 @@ struct refusal {
 
 const std::string unreadable = "the request could not be read: ";
 
+/// The longest a session's timer sleeps before it looks at its deadline.
+constexpr auto timer_tick = std::chrono::seconds(1);
+
 /// The largest header block the field limits allow, plus slack.
 std::size_t max_head_bytes(const session_limits& l) {
   return l.max_target + l.max_fields * (l.max_field_name + l.max_field_value + 4) + 1024;
@@ -218,19 +221,29 @@ class session : public exchange,
 
   tcp::socket& socket() { return beast::get_lowest_layer(stream_); }
 
-  /// Starts the timer; `expired` runs unless it is re-armed or disarmed first.
+  /// Starts the deadline; `expired` runs unless it is re-armed or disarmed
+  /// first. One wait is pending at a time and wakes at least every
+  /// `timer_tick` to look at the deadline, so moving it (several times per
+  /// request) costs no timer operation.
   template <class F>
   void arm(std::chrono::milliseconds after, F expired) {
-    const auto generation = ++timer_generation_;
-    timer_.expires_after(after);
-    timer_.async_wait([self = this->shared_from_this(), generation,
-                       expired = std::move(expired)](beast::error_code ec) {
-      if (!ec && generation == self->timer_generation_) expired();
-    });
+    deadline_ = std::chrono::steady_clock::now() + after;
+    on_deadline_ = std::move(expired);
+    if (!waiting_ || deadline_ < timer_.expiry()) wait_for_deadline();
   }
-  void disarm() {
-    ++timer_generation_;
-    timer_.cancel();
+  void disarm() { on_deadline_ = nullptr; }
+
+  void wait_for_deadline() {
+    waiting_ = true;
+    const auto generation = ++timer_generation_;
+    timer_.expires_at(std::min(deadline_, std::chrono::steady_clock::now() + timer_tick));
+    timer_.async_wait([self = this->shared_from_this(), generation](beast::error_code ec) {
+      if (generation != self->timer_generation_) return;  // a sooner wait replaced it
+      self->waiting_ = false;
+      if (ec || self->closed_ || !self->on_deadline_) return;
+      if (std::chrono::steady_clock::now() < self->deadline_) return self->wait_for_deadline();
+      std::exchange(self->on_deadline_, nullptr)();
+    });
   }
 
   // ---- the header block ----
@@ -469,6 +482,7 @@ class session : public exchange,
     closed_ = true;
     gone_ = true;
     disarm();
+    timer_.cancel();  // the pending wait holds this session
     beast::error_code ignored;
     socket().shutdown(tcp::socket::shutdown_both, ignored);
     socket().close(ignored);
@@ -478,6 +492,9 @@ class session : public exchange,
   Stream stream_;
   asio::steady_timer timer_;
   std::uint64_t timer_generation_ = 0;
+  bool waiting_ = false;
+  std::chrono::steady_clock::time_point deadline_;
+  std::function<void()> on_deadline_;
   session_limits limits_;
   std::shared_ptr<client_slot> slot_;
   std::string client_;
