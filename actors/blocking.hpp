@@ -6,7 +6,9 @@
 // holds up the ones behind it while another worker is free.
 
 #include <cstddef>
+#include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +21,7 @@
 #include <caf/unit.hpp>
 
 #include "iis/failure.hpp"
+#include "messages/error.hpp"
 #include "messages/site.hpp"
 
 namespace nomad_iis {
@@ -38,16 +41,17 @@ struct job_result {
   iis::failure error;
   /// What the job threw, for callers that answer with its own type.
   std::exception_ptr thrown;
+  /// A gated job that never ran: every slot of its gate stayed taken.
+  bool refused = false;
   bool ok() const { return value.has_value(); }
 };
 
-/// Runs `work()` on `pool` and then `then(job_result<T>)` on `self`'s thread
-/// (T = caf::unit_t for work that returns nothing).
-template <class T, class Self, class Work, class Then>
-void off_thread(Self* self, const caf::actor& pool, Work work, Then then) {
-  auto out = std::make_shared<job_result<T>>();
-  auto next = std::make_shared<Then>(std::move(then));
-  msg::blocking_job job{[out, work = std::move(work)]() mutable {
+namespace detail {
+
+/// `work` wrapped to keep its value or what it threw in `out`.
+template <class T, class Work>
+std::function<void()> capture_into(std::shared_ptr<job_result<T>> out, Work work) {
+  return [out, work = std::move(work)]() mutable {
     try {
       if constexpr (std::is_void_v<decltype(work())>) {
         work();
@@ -59,13 +63,47 @@ void off_thread(Self* self, const caf::actor& pool, Work work, Then then) {
       out->error = iis::failure_of(e, iis::errc::io_failure);
       out->thrown = std::current_exception();
     }
-  }};
+  };
+}
+
+/// Sends `job` to `pool` and then runs `then(*out)` on `self`'s thread.
+template <class T, class Self, class Job, class Then>
+void run_job(Self* self, const caf::actor& pool, Job job, std::shared_ptr<job_result<T>> out,
+             Then then) {
+  auto next = std::make_shared<Then>(std::move(then));
   self->request(pool, caf::infinite, std::move(job))
       .then([out, next]() { (*next)(std::move(*out)); },
             [out, next](caf::error& error) {
-              out->error = {iis::errc::io_failure, "blocking worker: " + self_error_text(error)};
+              if (code_of(error) == ec::busy) {
+                out->refused = true;
+                out->error = {iis::errc::io_failure, self_error_text(error)};
+              } else {
+                out->error = {iis::errc::io_failure, "blocking worker: " + self_error_text(error)};
+              }
               (*next)(std::move(*out));
             });
+}
+
+}  // namespace detail
+
+/// Runs `work()` on `pool` and then `then(job_result<T>)` on `self`'s thread
+/// (T = caf::unit_t for work that returns nothing).
+template <class T, class Self, class Work, class Then>
+void off_thread(Self* self, const caf::actor& pool, Work work, Then then) {
+  auto out = std::make_shared<job_result<T>>();
+  msg::blocking_job job{detail::capture_into<T>(out, std::move(work))};
+  detail::run_job<T>(self, pool, std::move(job), out, std::move(then));
+}
+
+/// off_thread behind `gate`: at most `limit` of its jobs run at once; one
+/// that finds no slot within `max_wait` never runs (`refused`).
+template <class T, class Self, class Work, class Then>
+void off_thread_gated(Self* self, const caf::actor& pool, std::string gate, std::int64_t limit,
+                      caf::timespan max_wait, Work work, Then then) {
+  auto out = std::make_shared<job_result<T>>();
+  msg::gated_job job{std::move(gate), limit, max_wait,
+                     detail::capture_into<T>(out, std::move(work))};
+  detail::run_job<T>(self, pool, std::move(job), out, std::move(then));
 }
 
 }  // namespace nomad_iis

@@ -32,6 +32,7 @@ enum class ec : std::uint8_t {
   port_in_use,       ///< a binding's address is taken (iis::errc::port_in_use)
   process_failed,    ///< a site process did not come up or went away (iis::errc::process_failed)
   io_failure,        ///< a file, socket or account could not be made (iis::errc::io_failure)
+  busy,              ///< every slot of a gated job (browsers, dumps) stayed taken too long
 };
 
 std::string to_string(ec code);

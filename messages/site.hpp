@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/timespan.hpp>
 
 #include "iis/backend.hpp"
 #include "iis/model.hpp"
@@ -23,6 +24,22 @@ namespace nomad_iis::msg {
 /// Blocking work for a worker actor (actors/blocking.hpp).
 struct blocking_job {
   std::function<void()> work;
+};
+
+/// A blocking job behind a named gate: at most `limit` of the gate's jobs
+/// run at once, the others wait in order; one that waited `max_wait`
+/// without a slot is refused with ec::busy and never runs.
+struct gated_job {
+  std::string gate;
+  std::int64_t limit = 1;
+  caf::timespan max_wait{};
+  std::function<void()> work;
+};
+
+/// The blocking pool's own reminder: refuse the jobs of `gate` that waited
+/// too long.
+struct gate_sweep {
+  std::string gate;
 };
 
 /// A process an actor watches has ended (from the launcher's monitor).
@@ -135,6 +152,8 @@ struct front_view {
 }  // namespace nomad_iis::msg
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::blocking_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::gated_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::gate_sweep)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::start_planned)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::get_site_snapshot)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::get_driver_state)

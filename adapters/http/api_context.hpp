@@ -1,7 +1,7 @@
 #pragma once
 // What every request actor of the Management API shares: the authenticator,
-// the supervisor, the blocking workers, the current driver config and the
-// gates for browsers and dumps.
+// the supervisor, the blocking workers (browsers and dumps behind the
+// gates of the `tools` pool) and the current driver config.
 
 #include <memory>
 #include <mutex>
@@ -12,7 +12,6 @@
 #include <caf/actor.hpp>
 
 #include "adapters/http/auth.hpp"
-#include "adapters/http/limiter.hpp"
 #include "config/driver_config.hpp"
 #include "iis/inspect/screenshot.hpp"
 
@@ -50,11 +49,10 @@ class api_context {
   caf::actor supervisor;
   /// Blocking workers for file work (short steps).
   caf::actor workers;
-  /// Blocking workers for browsers and dumps (long runs, gated below).
+  /// Blocking workers for browsers and dumps (long runs, each kind behind a
+  /// gate of its own: off_thread_gated).
   caf::actor tools;
   std::shared_ptr<spdlog::logger> log;
-  limiter screenshots;
-  limiter dumps;
   /// Who browsers run as (empty: the plugin's own user).
   inspect::browser_account_source browser_account;
 

@@ -205,9 +205,6 @@ void route(request_actor* self) {
   with_task(self);
 }
 
-/// How often a request waiting for a slot looks again.
-constexpr auto slot_pause = std::chrono::milliseconds(50);
-
 }  // namespace
 
 std::string query_value(const request_state& st, const std::string& name,
@@ -301,17 +298,6 @@ void with_status(request_actor* self, std::function<void(msg::site_status)> next
             [self](caf::error& err) { answer_error(self, err); });
 }
 
-void take_slot(request_actor* self, limiter& gate, std::int64_t limit,
-               std::chrono::milliseconds wait, std::function<void(bool)> granted) {
-  if (self->state.ex->gone()) return self->quit();  // nobody waits for the answer
-  if (gate.try_acquire(limit)) return granted(true);
-  if (wait <= std::chrono::milliseconds::zero()) return granted(false);
-  self->state.on_look_again = [self, &gate, limit, wait, granted = std::move(granted)] {
-    take_slot(self, gate, limit, wait - slot_pause, granted);
-  };
-  self->delayed_send(self, slot_pause, look_again{});
-}
-
 caf::behavior request_behavior(request_actor* self, std::shared_ptr<api_context> ctx,
                                std::shared_ptr<exchange> ex, request_head head) {
   auto& st = self->state;
@@ -328,9 +314,6 @@ caf::behavior request_behavior(request_actor* self, std::shared_ptr<api_context>
       [self](chunk_written& m) {
         if (auto next = std::exchange(self->state.on_written, nullptr))
           guarded(self, [&] { next(m.ok); });
-      },
-      [self](look_again&) {
-        if (auto next = std::exchange(self->state.on_look_again, nullptr)) guarded(self, next);
       },
   };
 }

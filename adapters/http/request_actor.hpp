@@ -17,7 +17,6 @@
 
 #include "adapters/http/api_context.hpp"
 #include "adapters/http/exchange.hpp"
-#include "adapters/http/limiter.hpp"
 #include "adapters/http/router.hpp"
 #include "messages/management.hpp"
 
@@ -33,9 +32,6 @@ struct chunk_written {
   bool ok = false;
 };
 
-/// Time to look again (for a free slot of a limiter).
-struct look_again {};
-
 struct request_state {
   std::shared_ptr<api_context> ctx;
   std::shared_ptr<exchange> ex;
@@ -48,7 +44,6 @@ struct request_state {
   /// What the next body piece or finished write goes to.
   std::function<void(body_piece)> on_body;
   std::function<void(bool)> on_written;
-  std::function<void()> on_look_again;
   /// Whether the answer is on its way (a failure after it cuts the connection).
   bool answered = false;
   static inline const char* name = "http_request";
@@ -95,12 +90,6 @@ std::string timestamp_now();
 /// The task's site status (task dir, pools, bindings), then `next`.
 void with_status(request_actor* self, std::function<void(msg::site_status)> next);
 
-/// Takes a slot of `gate` (at most `limit` in use), looking again every few
-/// milliseconds for up to `wait`; then `granted(true)`, or `granted(false)`.
-/// The caller gives the slot back with gate.release().
-void take_slot(request_actor* self, limiter& gate, std::int64_t limit,
-               std::chrono::milliseconds wait, std::function<void(bool)> granted);
-
 // Routes, one file each.
 void serve_files(request_actor* self);
 void serve_screenshot(request_actor* self);
@@ -110,4 +99,3 @@ void serve_procdump(request_actor* self);
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::http::body_arrived)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::http::chunk_written)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::http::look_again)

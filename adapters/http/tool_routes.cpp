@@ -1,6 +1,7 @@
 // GET .../screenshot and .../procdump: a browser or gcore runs on a blocking
 // worker while the request actor waits for its message; requests past the
-// concurrency limit wait for a slot without a thread.
+// concurrency limit wait in the pool's gate (actors/blocking.hpp), in order
+// and without a thread.
 
 #include <algorithm>
 #include <memory>
@@ -79,24 +80,24 @@ void send_dump(request_actor* self, std::shared_ptr<inspect::core_dump> dump) {
 void serve_screenshot(request_actor* self) {
   with_status(self, [self](msg::site_status site) {
     auto shot = screenshot_of(self, site);
-    auto& gate = self->state.ctx->screenshots;
     const auto limit = self->state.ctx->driver()->screenshot_concurrency;
-    take_slot(self, gate, limit, shot.timeout, [self, shot, &gate](bool granted) {
-      if (!granted)
-        throw http_error(503, "busy", "too many screenshots are being taken; try again later");
-      off_thread<std::string>(
-          self, self->state.ctx->tools, [shot] { return inspect::take_screenshot(shot); },
-          [self, &gate](job_result<std::string> png) {
-            gate.release();
-            if (!png.ok()) return answer_failure(self, thrown_by(png));
-            response r;
-            r.content_type = "image/png";
-            r.headers.emplace_back("Content-Disposition", content_disposition(attachment_name(
-                                                              self->state, "screenshot", ".png")));
-            r.body = std::move(*png.value);
-            answer(self, std::move(r));
-          });
-    });
+    off_thread_gated<std::string>(
+        self, self->state.ctx->tools, "screenshot", limit, shot.timeout,
+        [shot] { return inspect::take_screenshot(shot); },
+        [self](job_result<std::string> png) {
+          if (png.refused)
+            return answer_failure(self, std::make_exception_ptr(http_error(
+                                            503, "busy",
+                                            "too many screenshots are being taken; try again "
+                                            "later")));
+          if (!png.ok()) return answer_failure(self, thrown_by(png));
+          response r;
+          r.content_type = "image/png";
+          r.headers.emplace_back("Content-Disposition", content_disposition(attachment_name(
+                                                            self->state, "screenshot", ".png")));
+          r.body = std::move(*png.value);
+          answer(self, std::move(r));
+        });
   });
 }
 
@@ -112,24 +113,21 @@ void serve_procdump(request_actor* self) {
       throw conflict("no_worker", "the pool \"" + name + "\" has no running worker process");
     const auto pid = it->worker_pids.front();
     auto driver = st.ctx->driver();
-    auto& gate = st.ctx->dumps;
-    take_slot(self, gate, driver->procdump_concurrency, dump_queue_wait,
-              [self, pid, tool = driver->dump_tool_path(), &gate](bool granted) {
-                if (!granted)
-                  throw http_error(503, "busy", "too many dumps are being taken; try again later");
-                using dump_ptr = std::shared_ptr<inspect::core_dump>;
-                off_thread<dump_ptr>(
-                    self, self->state.ctx->tools,
-                    [tool, pid] {
-                      return std::make_shared<inspect::core_dump>(
-                          inspect::dump_process(tool, pid, dump_timeout));
-                    },
-                    [self, &gate](job_result<dump_ptr> dump) {
-                      gate.release();
-                      if (!dump.ok()) return answer_failure(self, thrown_by(dump));
-                      send_dump(self, std::move(*dump.value));
-                    });
-              });
+    using dump_ptr = std::shared_ptr<inspect::core_dump>;
+    off_thread_gated<dump_ptr>(
+        self, st.ctx->tools, "procdump", driver->procdump_concurrency, dump_queue_wait,
+        [tool = driver->dump_tool_path(), pid] {
+          return std::make_shared<inspect::core_dump>(
+              inspect::dump_process(tool, pid, dump_timeout));
+        },
+        [self](job_result<dump_ptr> dump) {
+          if (dump.refused)
+            return answer_failure(
+                self, std::make_exception_ptr(http_error(
+                          503, "busy", "too many dumps are being taken; try again later")));
+          if (!dump.ok()) return answer_failure(self, thrown_by(dump));
+          send_dump(self, std::move(*dump.value));
+        });
   });
 }
 

@@ -13,7 +13,7 @@ using namespace nomad_iis;
 
 namespace {
 
-constexpr auto last_ec = ec::io_failure;
+constexpr auto last_ec = ec::busy;
 
 const std::vector<iis::errc> all_errc{iis::errc::invalid_config, iis::errc::port_in_use,
                                       iis::errc::process_failed, iis::errc::io_failure,
