@@ -15,6 +15,7 @@
 #include "adapters/http/error_status.hpp"
 #include "adapters/http/http_error.hpp"
 #include "adapters/http/json_errors.hpp"
+#include "adapters/http/openapi_document.hpp"
 #include "adapters/http/views.hpp"
 #include "common/logging.hpp"
 #include "iis/files/file_error.hpp"
@@ -170,6 +171,8 @@ void route(request_actor* self) {
   auto& st = self->state;
   const auto& target = st.head.target;
   const std::string raw_path = target.substr(0, target.find('?'));
+  if (st.head.method == "GET" && raw_path == openapi_path)
+    return answer_json(self, std::string(openapi_document()));
   auto auth = st.ctx->auth.authenticate(st.head.api_key ? &*st.head.api_key : nullptr,
                                         st.head.authorization ? &*st.head.authorization : nullptr,
                                         std::chrono::system_clock::now());
@@ -209,6 +212,9 @@ void route(request_actor* self) {
 
 std::string query_value(const request_state& st, const std::string& name,
                         const std::string& fallback) {
+  const auto declared = query_parameters(st.route.id);
+  if (std::find(declared.begin(), declared.end(), name) == declared.end())
+    throw std::logic_error("the route reads the undeclared query parameter " + name);
   auto it = st.query.find(name);
   return it == st.query.end() ? fallback : it->second;
 }

@@ -55,7 +55,26 @@ route_match pick(std::string_view method, std::initializer_list<method_route> ta
 }  // namespace
 
 bool is_task_route(route_id id) {
-  return id != route_id::list_allocs && id != route_id::debug;
+  return id != route_id::list_allocs && id != route_id::debug && id != route_id::openapi;
+}
+
+std::vector<std::string_view> query_parameters(route_id id) {
+  switch (id) {
+    case route_id::list_allocs:
+      return {"job", "namespace", "task"};
+    case route_id::start:
+    case route_id::stop:
+    case route_id::recycle:
+    case route_id::procdump:
+      return {"appPoolName"};
+    case route_id::fs_put:
+    case route_id::fs_patch:
+      return {"clean"};
+    case route_id::screenshot:
+      return {"path", "width", "height"};
+    default:
+      return {};
+  }
 }
 
 route_match match_route(std::string_view method, std::string_view raw_path) {
@@ -64,6 +83,8 @@ route_match match_route(std::string_view method, std::string_view raw_path) {
   if (seg.size() < 4 || !seg[0].empty() || seg[1] != "api" || seg[2] != "v1") return {};
   if (seg.size() == 4 && seg[3] == "allocs") return pick(method, {{"GET", route_id::list_allocs}});
   if (seg.size() == 4 && seg[3] == "debug") return pick(method, {{"GET", route_id::debug}});
+  if (seg.size() == 4 && seg[3] == "openapi.json")
+    return pick(method, {{"GET", route_id::openapi}});
   if (seg[3] != "allocs" || seg.size() < 7 || seg[4].empty() || seg[5].empty()) return {};
 
   route_match m;

@@ -21,7 +21,12 @@ enum class route_id {
   fs_delete,    ///< DELETE .../fs/{path}
   screenshot,   ///< GET  .../screenshot
   procdump,     ///< GET  .../procdump
+  openapi,      ///< GET  /api/v1/openapi.json (public)
+  count_,       ///< not a route: how many there are
 };
+
+/// The path of the API's OpenAPI document, the one route without credentials.
+inline constexpr std::string_view openapi_path = "/api/v1/openapi.json";
 
 struct route_match {
   /// 200 when a route matched; else 404 or 405.
@@ -41,5 +46,9 @@ route_match match_route(std::string_view method, std::string_view raw_path);
 
 /// Whether a route addresses one task (needs alloc/task lookup).
 bool is_task_route(route_id id);
+
+/// The query parameters route `id` reads (the OpenAPI document lists the
+/// same ones; tests/http/openapi_test.cpp holds both to it).
+std::vector<std::string_view> query_parameters(route_id id);
 
 }  // namespace nomad_iis::http

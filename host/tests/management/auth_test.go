@@ -220,3 +220,30 @@ func hexIP(h string) string {
 	}
 	return net.IP(b[:]).String()
 }
+
+// TestOpenAPIDocumentIsPublic: the API's OpenAPI document is the one route
+// that needs no credentials; it names every route the other tests call, and
+// any other method on its path still asks for credentials first.
+func TestOpenAPIDocumentIsPublic(t *testing.T) {
+	e := startEnv(t, envOptions{})
+	r := get(t, noAuth, e.base+"/openapi.json")
+	expect(t, r, 200, "openapi without credentials")
+	var doc struct {
+		OpenAPI string                     `json:"openapi"`
+		Paths   map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(r.body, &doc); err != nil {
+		t.Fatalf("openapi.json is not JSON: %v", err)
+	}
+	if doc.OpenAPI != "3.1.0" {
+		t.Errorf("openapi = %q, want 3.1.0", doc.OpenAPI)
+	}
+	for _, p := range []string{"/api/v1/allocs", "/api/v1/debug", "/api/v1/allocs/{allocId}/{taskName}/status",
+		"/api/v1/allocs/{allocId}/{taskName}/fs/{path}", "/api/v1/allocs/{allocId}/{taskName}/screenshot"} {
+		if _, ok := doc.Paths[p]; !ok {
+			t.Errorf("the document lacks %s", p)
+		}
+	}
+	expect(t, call(t, noAuth, "POST", e.base+"/openapi.json", nil, ""), 401, "POST openapi without credentials")
+	expect(t, call(t, withKey(apiKey), "POST", e.base+"/openapi.json", nil, ""), 405, "POST openapi with the key")
+}
