@@ -87,15 +87,31 @@ bool principal::may_access_any_alloc() const {
   return unrestricted || std::find(allocs.begin(), allocs.end(), "*") != allocs.end();
 }
 
+namespace {
+
+using digest = std::array<unsigned char, SHA256_DIGEST_LENGTH>;
+
+digest sha256(std::string_view s) {
+  digest d{};
+  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d.data());
+  return d;
+}
+
+/// Equal digests, compared in constant time.
+bool same_digest(const digest& a, const digest& b) {
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace
+
 bool secrets_equal(std::string_view a, std::string_view b) {
-  unsigned char da[SHA256_DIGEST_LENGTH], db[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(a.data()), a.size(), da);
-  SHA256(reinterpret_cast<const unsigned char*>(b.data()), b.size(), db);
-  return CRYPTO_memcmp(da, db, sizeof da) == 0;
+  return same_digest(sha256(a), sha256(b));
 }
 
 authenticator::authenticator(std::string api_key, std::string jwt_secret)
-    : api_key_(std::move(api_key)), jwt_secret_(std::move(jwt_secret)) {
+    : api_key_(std::move(api_key)),
+      api_key_digest_(sha256(api_key_)),
+      jwt_secret_(std::move(jwt_secret)) {
   // Every JWT check makes and drops a Poco digest engine, whose OpenSSL
   // initializer is reference-counted: when concurrent checks bring the
   // count to zero, one thread frees Poco's OpenSSL state while another
@@ -108,7 +124,7 @@ auth_result authenticator::authenticate(const std::string* api_key_header,
                                         const std::string* authorization,
                                         std::chrono::system_clock::time_point now) const {
   if (!enabled()) return {principal{true, {}, {}, {}, {}}, ""};
-  if (api_key_header && !api_key_.empty() && secrets_equal(*api_key_header, api_key_))
+  if (api_key_header && !api_key_.empty() && same_digest(sha256(*api_key_header), api_key_digest_))
     return {principal{true, {}, {}, {}, {}}, ""};
   if (authorization && !jwt_secret_.empty()) {
     constexpr std::string_view scheme = "bearer ";

@@ -4,6 +4,7 @@
 // NomadIIS, audience ManagementApi) whose claims scope it to namespaces,
 // jobs and allocations and grant capabilities.
 
+#include <array>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -67,6 +68,8 @@ class authenticator {
   auth_result check_jwt(const std::string& token, std::chrono::system_clock::time_point now) const;
 
   std::string api_key_;
+  /// SHA-256 of api_key_, made once: a check hashes only what the client sent.
+  std::array<unsigned char, 32> api_key_digest_{};
   std::string jwt_secret_;
 };
 

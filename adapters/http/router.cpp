@@ -22,10 +22,14 @@ std::vector<std::string> split_raw(std::string_view path) {
 
 std::string decode_segment(const std::string& raw, const char* what) {
   std::string out;
-  try {
-    Poco::URI::decode(raw, out, false);
-  } catch (const Poco::Exception&) {
-    throw bad_request("bad_request", std::string("the ") + what + " is badly encoded");
+  if (raw.find('%') == std::string::npos) {
+    out = raw;  // nothing to decode
+  } else {
+    try {
+      Poco::URI::decode(raw, out, false);
+    } catch (const Poco::Exception&) {
+      throw bad_request("bad_request", std::string("the ") + what + " is badly encoded");
+    }
   }
   for (unsigned char c : out)
     if (c < 0x20 || c == '/' || c == 0x7f)

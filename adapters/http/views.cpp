@@ -41,7 +41,7 @@ void summary(writer& w, const msg::task_summary& t) {
 }  // namespace
 
 std::string status_json(const msg::site_status& s) {
-  rapidjson::StringBuffer buf;
+  rapidjson::StringBuffer buf(nullptr, 1024);  // one allocation for a task's status
   writer w(buf);
   w.StartObject();
   summary(w, s.task);
