@@ -116,7 +116,8 @@ caf::behavior blocking_pool(pool_ptr self, std::size_t workers, bool detached) {
             {std::move(job), rp, std::chrono::steady_clock::now() + wait});
         admit(self, gate);
         dispatch(self);
-        if (rp.pending()) self->delayed_send(self, wait, msg::gate_sweep{gate});
+        if (!self->state.gates[gate].waiting.empty())
+          self->delayed_send(self, wait, msg::gate_sweep{gate});
         return rp;
       },
       [self](msg::gate_sweep& m) {
