@@ -1,7 +1,7 @@
 #pragma once
 // What every request actor of the Management API shares: the authenticator,
-// the supervisor, the blocking workers, the current driver config and the
-// gates for browsers and dumps.
+// the supervisor, the tool workers, the current driver config and the gates
+// for browsers and dumps. (File work is the task actors'.)
 
 #include <memory>
 #include <mutex>
@@ -24,12 +24,11 @@ namespace nomad_iis::http {
 
 class api_context {
  public:
-  api_context(authenticator auth, caf::actor_system& sys, caf::actor supervisor, caf::actor workers,
-              caf::actor tools, std::shared_ptr<spdlog::logger> log)
+  api_context(authenticator auth, caf::actor_system& sys, caf::actor supervisor, caf::actor tools,
+              std::shared_ptr<spdlog::logger> log)
       : auth(std::move(auth)),
         sys(sys),
         supervisor(std::move(supervisor)),
-        workers(std::move(workers)),
         tools(std::move(tools)),
         log(std::move(log)),
         driver_(std::make_shared<config::driver_config>()) {}
@@ -48,8 +47,6 @@ class api_context {
   const authenticator auth;
   caf::actor_system& sys;
   caf::actor supervisor;
-  /// Blocking workers for file work (short steps).
-  caf::actor workers;
   /// Blocking workers for browsers and dumps (long runs, gated below).
   caf::actor tools;
   std::shared_ptr<spdlog::logger> log;

@@ -1,5 +1,6 @@
 #include "tests/iis/actor_site.hpp"
 
+#include <fstream>
 #include <filesystem>
 #include <future>
 #include <stdexcept>
@@ -139,16 +140,16 @@ void site_handle::hand_over(completion done) {
 }
 
 void site_handle::refresh_access() {
-  // A file change with no pool to stop: its end applies directory security.
+  // A file change with no pool to stop (the delete of a file made for it):
+  // its end applies directory security.
+  const std::string name = "refresh-access.tmp";
+  { std::ofstream(plan_.task_dir + "/" + name) << "x"; }
   engine_.system().spawn(
       [](caf::event_based_actor* self, caf::actor task, std::string path) {
-        self->request(task, caf::infinite, msg::begin_change{path, false})
-            .then([self, task](msg::change_ticket& ticket) {
-              self->request(task, caf::infinite, msg::end_change{ticket.id})
-                  .then([]() {}, [](caf::error&) {});
-            });
+        self->request(task, caf::infinite, msg::delete_path{{path, false}})
+            .then([]() {}, [](caf::error&) {});
       },
-      task_, plan_.task_dir);
+      task_, name);
 }
 
 site_snapshot site_handle::snapshot() const {
