@@ -18,8 +18,13 @@ struct blocking_pool_state {
 
 using pool_ptr = caf::stateful_actor<blocking_pool_state>*;
 
-caf::behavior blocking_worker() {
-  return {[](msg::blocking_job& job) { job.work(); }};
+/// Runs a job and answers its requester itself (the pool delegated it),
+/// then tells the pool it is free: the pool is off the answer's path.
+caf::behavior blocking_worker(caf::event_based_actor* self, caf::actor_addr pool) {
+  return {[self, pool](msg::blocking_job& job) {
+    job.work();
+    if (auto p = caf::actor_cast<caf::actor>(pool)) self->send(p, caf::ok_atom_v);
+  }};
 }
 
 void dispatch(pool_ptr self) {
@@ -29,25 +34,15 @@ void dispatch(pool_ptr self) {
     st.idle.pop_back();
     auto [job, rp] = std::move(st.queued.front());
     st.queued.pop_front();
-    auto finish = [self, worker](caf::response_promise promise,
-                                 std::optional<caf::error> error) mutable {
-      if (error)
-        promise.deliver(*error);
-      else
-        promise.deliver(caf::unit);
-      self->state.idle.push_back(worker);
-      dispatch(self);
-    };
-    self->request(worker, caf::infinite, std::move(job))
-        .then([finish, rp]() mutable { finish(rp, std::nullopt); },
-              [finish, rp](caf::error& error) mutable { finish(rp, error); });
+    rp.delegate(worker, std::move(job));
   }
 }
 
 caf::behavior blocking_pool(pool_ptr self, std::size_t workers, bool detached) {
   for (std::size_t i = 0; i < workers; ++i) {
-    auto worker = detached ? self->spawn<caf::detached + caf::linked>(blocking_worker)
-                           : self->spawn<caf::linked>(blocking_worker);
+    auto worker = detached
+                      ? self->spawn<caf::detached + caf::linked>(blocking_worker, self->address())
+                      : self->spawn<caf::linked>(blocking_worker, self->address());
     self->state.idle.push_back(worker);
   }
   return {
@@ -56,6 +51,10 @@ caf::behavior blocking_pool(pool_ptr self, std::size_t workers, bool detached) {
         self->state.queued.emplace_back(std::move(job), rp);
         dispatch(self);
         return rp;
+      },
+      [self](caf::ok_atom) {  // a worker is free again
+        self->state.idle.push_back(caf::actor_cast<caf::actor>(self->current_sender()));
+        dispatch(self);
       },
   };
 }

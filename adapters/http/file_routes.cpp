@@ -1,11 +1,12 @@
 // GET, PUT, PATCH and DELETE below .../fs/: the task's actor does the file
 // work (actors/task_files.hpp) in its order of operations; this file only
 // turns the request into its messages and moves the bytes: a body block by
-// block (each written before the next is read), a download a block per
-// message.
+// block (each answered once written; one more is read meanwhile), a
+// download a block per message.
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <rapidjson/stringbuffer.h>
@@ -93,22 +94,54 @@ void download(request_actor* self, msg::file_target target) {
 
 // ---- PUT / PATCH ----
 
-void pump_upload(request_actor* self, std::uint64_t id) {
-  self->state.on_body = [self, id](body_piece piece) {
+/// An upload's body on its way to the task: one block may be read from the
+/// socket while the task writes the one before, so the read overlaps the
+/// extraction and at most two blocks are held.
+struct upload_pump {
+  std::uint64_t id = 0;
+  bool writing = false;              ///< the task writes a block now
+  std::optional<body_piece> waiting;  ///< read meanwhile, sent next
+};
+
+void send_piece(request_actor* self, std::shared_ptr<upload_pump> pump, body_piece piece);
+
+void read_piece(request_actor* self, std::shared_ptr<upload_pump> pump) {
+  self->state.on_body = [self, pump](body_piece piece) {
     if (piece.failed)  // cut or garbled: nothing was applied; the task drops it when we end
       throw bad_request("upload_incomplete", "the upload ended before its body was complete");
-    auto next = [self, id, end = piece.end] {
-      if (!end) return pump_upload(self, id);
-      ask_task<msg::upload_done>(self, msg::upload_end{id}, [self](msg::upload_done& done) {
-        answer_json(self, upload_json(done));
-      });
-    };
-    if (piece.bytes.empty()) return next();
-    tell_task(self, msg::upload_block{id, std::move(piece.bytes)}, std::move(next));
+    if (pump->writing) {
+      pump->waiting = std::move(piece);
+      return;
+    }
+    send_piece(self, pump, std::move(piece));
   };
   auto me = caf::actor_cast<caf::actor>(self);
   self->state.ex->read_body(block_size,
                             [me](body_piece p) { caf::anon_send(me, body_arrived{std::move(p)}); });
+}
+
+void end_upload(request_actor* self, std::uint64_t id) {
+  ask_task<msg::upload_done>(self, msg::upload_end{id}, [self](msg::upload_done& done) {
+    answer_json(self, upload_json(done));
+  });
+}
+
+void send_piece(request_actor* self, std::shared_ptr<upload_pump> pump, body_piece piece) {
+  const bool end = piece.end;
+  if (!end) read_piece(self, pump);  // the next block arrives while this one is written
+  if (piece.bytes.empty()) {
+    if (end) end_upload(self, pump->id);
+    return;
+  }
+  pump->writing = true;
+  tell_task(self, msg::upload_block{pump->id, std::move(piece.bytes)}, [self, pump, end] {
+    pump->writing = false;
+    if (end) return end_upload(self, pump->id);
+    if (!pump->waiting) return;
+    auto next = std::move(*pump->waiting);
+    pump->waiting.reset();
+    send_piece(self, pump, std::move(next));
+  });
 }
 
 /// Where the route works: the decoded path below the task dir.
@@ -159,8 +192,11 @@ void serve_files(request_actor* self) {
     case route_id::fs_get:
       return download(self, target_of(st, *driver));
     default:
-      ask_task<msg::transfer_id>(self, upload_of(st, *driver),
-                                 [self](msg::transfer_id& t) { pump_upload(self, t.id); });
+      ask_task<msg::transfer_id>(self, upload_of(st, *driver), [self](msg::transfer_id& t) {
+        auto pump = std::make_shared<upload_pump>();
+        pump->id = t.id;
+        read_piece(self, pump);
+      });
   }
 }
 

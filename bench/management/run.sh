@@ -90,6 +90,7 @@ rows=()
 row() { rows+=("$(printf '| %-34s | %14s | %14s | %6s | %-8s | %8s |' "$@")"); }
 
 ROUNDS="${ROUNDS:-3}"
+median() { tr ' ' '\n' <<<"$*" | sed '/^$/d' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
 # ---- 1. status vs nginx ----
 if has_phase status; then
@@ -134,7 +135,6 @@ wrk_run() { wrk -t2 -c"$1" -d"${DURATION}s" --latency "${@:2}" 2>&1; }
 rps() { awk '/Requests\/sec/ {print $2}' <<<"$1"; }
 p99() { awk '$1 == "99%" {print $2}' <<<"$1"; }
 errors() { awk '/Non-2xx|Socket errors/' <<<"$1"; }
-median() { tr ' ' '\n' <<<"$*" | sed '/^$/d' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 to_ms() { awk '{ v=$1; if (v ~ /us$/) printf "%.3f\n", v/1000; else if (v ~ /ms$/) printf "%.3f\n", v+0; else printf "%.3f\n", v*1000 }' <<<"$1"; }
 declare -A RPS P99
 targets=(status default lean site)
