@@ -223,9 +223,8 @@ driver_actors spawn_driver(caf::actor_system& sys, std::shared_ptr<iis::backend>
   actors.file_workers = spawn_blocking_pool(sys, file_workers, detached_workers);
   actors.hub = sys.spawn(event_hub);
   actors.fingerprinter = sys.spawn(fingerprinter, backend, actors.workers);
-  actors.supervisor =
-      sys.spawn(supervisor, backend, actors.workers, actors.file_workers, actors.hub,
-                actors.fingerprinter);
+  actors.supervisor = sys.spawn(supervisor, backend, actors.workers, actors.file_workers,
+                                actors.hub, actors.fingerprinter);
   return actors;
 }
 

@@ -54,8 +54,8 @@ files::file_target target_of(self_ptr self, const msg::file_target& m) {
   const auto& st = self->state;
   files::file_target t;
   t.task_dir = st.task.task_dir();
-  t.secrets_dir = st.plan && !st.plan->secrets_dir.empty() ? st.plan->secrets_dir
-                                                           : t.task_dir + "/secrets";
+  t.secrets_dir =
+      st.plan && !st.plan->secrets_dir.empty() ? st.plan->secrets_dir : t.task_dir + "/secrets";
   t.allow_secrets = m.allow_secrets;
   t.path = m.path;
   return t;
@@ -236,22 +236,24 @@ caf::result<msg::upload_done> end_upload(self_ptr self, msg::upload_end& m) {
   if (!t || !t->upload) return no_transfer();
   auto job = t->upload;
   auto rp = self->make_response_promise();
-  // Complete from here on: a sender that goes no longer cancels it.
+  // Once its body checks out it is the task's: a sender that goes after
+  // that no longer cancels it (one that goes before leaves nothing).
   step<caf::unit_t>(
       self, m.id, rp, [job] { job->finish(); },
       [self, rp, job, id = m.id](caf::unit_t) mutable {
         self->state.transfers.open.erase(id);
-        run_change(self, job->lease_path(), job->stops_pools(), [job] { job->swap(); },
-                   [self, rp, job](caf::error err, std::vector<std::string> stopped) mutable {
-                     auto outcome = job->outcome();
-                     clean_up_then(self, job, [rp, err, outcome, stopped]() mutable {
-                       if (err)
-                         rp.deliver(err);
-                       else
-                         rp.deliver(msg::upload_done{outcome.bytes_received, outcome.files,
-                                                     std::move(stopped)});
-                     });
-                   });
+        run_change(
+            self, job->lease_path(), job->stops_pools(), [job] { job->swap(); },
+            [self, rp, job](caf::error err, std::vector<std::string> stopped) mutable {
+              auto outcome = job->outcome();
+              clean_up_then(self, job, [rp, err, outcome, stopped]() mutable {
+                if (err)
+                  rp.deliver(err);
+                else
+                  rp.deliver(
+                      msg::upload_done{outcome.bytes_received, outcome.files, std::move(stopped)});
+              });
+            });
       });
   return rp;
 }
@@ -267,15 +269,16 @@ caf::result<void> remove(self_ptr self, msg::delete_path& m) {
           rp.deliver(error_of(self, r));
           return release_off_thread(self, job);
         }
-        run_change(self, job->lease_path(), false, [job] { job->apply(); },
-                   [self, rp, job](caf::error err, std::vector<std::string>) mutable {
-                     clean_up_then(self, job, [rp, err]() mutable {
-                       if (err)
-                         rp.deliver(err);
-                       else
-                         rp.deliver(caf::unit);
-                     });
-                   });
+        run_change(
+            self, job->lease_path(), false, [job] { job->apply(); },
+            [self, rp, job](caf::error err, std::vector<std::string>) mutable {
+              clean_up_then(self, job, [rp, err]() mutable {
+                if (err)
+                  rp.deliver(err);
+                else
+                  rp.deliver(caf::unit);
+              });
+            });
       });
   return rp;
 }
@@ -284,8 +287,8 @@ caf::result<msg::download_started> begin_download(self_ptr self, msg::download_b
   if (!self->state.plan) return no_site();
   transfer t;
   t.owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
-  t.download = std::make_shared<files::download_job>(target_of(self, m.target),
-                                                     self->state.task.task_name);
+  t.download =
+      std::make_shared<files::download_job>(target_of(self, m.target), self->state.task.task_name);
   auto job = t.download;
   const auto id = add(self, std::move(t));
   auto rp = self->make_response_promise();
@@ -304,7 +307,9 @@ caf::result<msg::file_block> next_block(self_ptr self, msg::download_next& m) {
   auto rp = self->make_response_promise();
   step<std::string>(
       self, m.id, rp,
-      [job = t->download, max = static_cast<std::size_t>(std::min(m.max, max_block))] { return job->next_block(max); },
+      [job = t->download, max = static_cast<std::size_t>(std::min(m.max, max_block))] {
+        return job->next_block(max);
+      },
       [self, rp, id = m.id](std::string block) mutable {
         if (block.empty()) drop(self, id);  // the end: nothing more to read
         rp.deliver(msg::file_block{std::move(block)});

@@ -41,9 +41,9 @@ constexpr std::size_t tool_workers = 4;
 
 std::shared_ptr<api_context> make_api_context(caf::actor_system& sys, caf::actor supervisor,
                                               authenticator auth) {
-  return std::make_shared<api_context>(
-      std::move(auth), sys, std::move(supervisor), spawn_blocking_pool(sys, tool_workers, true),
-      logging::get("http"));
+  return std::make_shared<api_context>(std::move(auth), sys, std::move(supervisor),
+                                       spawn_blocking_pool(sys, tool_workers, true),
+                                       logging::get("http"));
 }
 
 request_sink make_request_sink(std::shared_ptr<api_context> ctx) {

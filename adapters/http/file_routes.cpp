@@ -99,7 +99,7 @@ void download(request_actor* self, msg::file_target target) {
 /// extraction and at most two blocks are held.
 struct upload_pump {
   std::uint64_t id = 0;
-  bool writing = false;              ///< the task writes a block now
+  bool writing = false;               ///< the task writes a block now
   std::optional<body_piece> waiting;  ///< read meanwhile, sent next
 };
 

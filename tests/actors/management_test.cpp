@@ -358,7 +358,7 @@ BOOST_AUTO_TEST_CASE(an_upload_a_delete_and_a_stop_task_apply_in_one_order) {
   ask_in_order(actors.supervisor, msg::stop_task{task_id, 3s, ""}, "stop", order);
   BOOST_TEST(order->empty());
   BOOST_TEST(!procs->called(signalled(front, "SIGQUIT")));  // the stop waits
-  BOOST_TEST(content_of(file) == "newnew");                  // the PUT is not swapped yet
+  BOOST_TEST(content_of(file) == "newnew");                 // the PUT is not swapped yet
   procs->hold_graceful = false;
   std::optional<bool> put_in_place_at_restart;
   procs->on_spawn = [&](const fake_launcher::process& p) {

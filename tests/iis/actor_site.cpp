@@ -1,7 +1,7 @@
 #include "tests/iis/actor_site.hpp"
 
-#include <fstream>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <stdexcept>
 
