@@ -54,6 +54,7 @@ void ask_task(request_actor* self, Message m, Then then) {
             [self](caf::error& err) { answer_error(self, err); });
 }
 
+/// ask_task for a message answered with nothing.
 template <class Message, class Then>
 void tell_task(request_actor* self, Message m, Then then) {
   self->request(self->state.task.task, timeouts::lifecycle, std::move(m))
