@@ -38,13 +38,20 @@ struct blocking_pool_state {
   std::vector<caf::actor> idle;
   std::deque<queued_job> queued;
   std::map<std::string, gate_state> gates;
+  /// The gate of the job each busy worker runs (none: not there).
+  std::map<caf::actor_addr, std::string> gate_of;
   static inline const char* name = "blocking_pool";
 };
 
 using pool_ptr = caf::stateful_actor<blocking_pool_state>*;
 
-caf::behavior blocking_worker() {
-  return {[](msg::blocking_job& job) { job.work(); }};
+/// Runs a job and answers its requester itself (the pool delegated it),
+/// then tells the pool it is free: the pool is off the answer's path.
+caf::behavior blocking_worker(caf::event_based_actor* self, caf::actor_addr pool) {
+  return {[self, pool](msg::blocking_job& job) {
+    job.work();
+    if (auto p = caf::actor_cast<caf::actor>(pool)) self->send(p, caf::ok_atom_v);
+  }};
 }
 
 void admit(pool_ptr self, const std::string& gate);
@@ -56,22 +63,8 @@ void dispatch(pool_ptr self) {
     st.idle.pop_back();
     auto next = std::move(st.queued.front());
     st.queued.pop_front();
-    auto finish = [self, worker, promise = next.promise,
-                   gate = next.gate](std::optional<caf::error> error) mutable {
-      if (error)
-        promise.deliver(*error);
-      else
-        promise.deliver(caf::unit);
-      self->state.idle.push_back(worker);
-      if (!gate.empty()) {
-        --self->state.gates[gate].in_use;
-        admit(self, gate);
-      }
-      dispatch(self);
-    };
-    self->request(worker, caf::infinite, std::move(next.job))
-        .then([finish]() mutable { finish(std::nullopt); },
-              [finish](caf::error& error) mutable { finish(error); });
+    if (!next.gate.empty()) st.gate_of[worker.address()] = next.gate;
+    next.promise.delegate(worker, std::move(next.job));
   }
 }
 
@@ -97,8 +90,9 @@ void admit(pool_ptr self, const std::string& gate) {
 
 caf::behavior blocking_pool(pool_ptr self, std::size_t workers, bool detached) {
   for (std::size_t i = 0; i < workers; ++i) {
-    auto worker = detached ? self->spawn<caf::detached + caf::linked>(blocking_worker)
-                           : self->spawn<caf::linked>(blocking_worker);
+    auto worker = detached
+                      ? self->spawn<caf::detached + caf::linked>(blocking_worker, self->address())
+                      : self->spawn<caf::linked>(blocking_worker, self->address());
     self->state.idle.push_back(worker);
   }
   return {
@@ -122,6 +116,18 @@ caf::behavior blocking_pool(pool_ptr self, std::size_t workers, bool detached) {
       },
       [self](msg::gate_sweep& m) {
         admit(self, m.gate);
+        dispatch(self);
+      },
+      [self](caf::ok_atom) {  // a worker is free again (and its gate's slot)
+        auto& st = self->state;
+        auto worker = caf::actor_cast<caf::actor>(self->current_sender());
+        st.idle.push_back(worker);
+        if (auto it = st.gate_of.find(worker.address()); it != st.gate_of.end()) {
+          --st.gates[it->second].in_use;
+          const auto gate = std::move(it->second);
+          st.gate_of.erase(it);
+          admit(self, gate);
+        }
         dispatch(self);
       },
   };

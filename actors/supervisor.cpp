@@ -96,7 +96,8 @@ caf::error no_such_task(const std::string& alloc_id, const std::string& task_nam
 
 caf::actor spawn_task(supervisor_ptr self, const std::string& task_id) {
   site_services services{self->state.backend, self->state.backend->processes(),
-                         self->state.backend->host(), self->state.workers};
+                         self->state.backend->host(), self->state.workers,
+                         self->state.file_workers};
   auto task = self->spawn<caf::monitored>(task_actor, services, self->state.hub, self->state.driver,
                                           self->address());
   self->state.tasks[task_id] = task;
@@ -108,10 +109,11 @@ caf::actor spawn_task(supervisor_ptr self, const std::string& task_id) {
 }  // namespace
 
 caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
-                         std::shared_ptr<iis::backend> backend, caf::actor workers, caf::actor hub,
-                         caf::actor fingerprinter) {
+                         std::shared_ptr<iis::backend> backend, caf::actor workers,
+                         caf::actor file_workers, caf::actor hub, caf::actor fingerprinter) {
   self->state.backend = std::move(backend);
   self->state.workers = std::move(workers);
+  self->state.file_workers = std::move(file_workers);
   self->state.hub = std::move(hub);
   self->state.fingerprinter = std::move(fingerprinter);
   self->set_down_handler([self](const caf::down_msg& down) {
@@ -218,10 +220,11 @@ driver_actors spawn_driver(caf::actor_system& sys, std::shared_ptr<iis::backend>
                            bool detached_workers) {
   driver_actors actors;
   actors.workers = spawn_blocking_pool(sys, blocking_workers, detached_workers);
+  actors.file_workers = spawn_blocking_pool(sys, file_workers, detached_workers);
   actors.hub = sys.spawn(event_hub);
   actors.fingerprinter = sys.spawn(fingerprinter, backend, actors.workers);
-  actors.supervisor =
-      sys.spawn(supervisor, backend, actors.workers, actors.hub, actors.fingerprinter);
+  actors.supervisor = sys.spawn(supervisor, backend, actors.workers, actors.file_workers,
+                                actors.hub, actors.fingerprinter);
   return actors;
 }
 
@@ -233,6 +236,12 @@ void configure_actor_system(caf::actor_system_config& cfg) {
                            if (ctx.size() == 1 && ctx.match_element<std::string>(0))
                              text += ": " + ctx.get_as<std::string>(0);
                            return text;
+                         });
+  cfg.add_error_category(caf::atom("files"),
+                         [](std::uint8_t, caf::atom_value, const caf::message& ctx) {
+                           return ctx.size() == 2 && ctx.match_element<std::string>(1)
+                                      ? ctx.get_as<std::string>(1)
+                                      : std::string("file operation failed");
                          });
 }
 

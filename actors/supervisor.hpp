@@ -18,7 +18,8 @@ namespace nomad_iis {
 
 struct supervisor_state {
   std::shared_ptr<iis::backend> backend;
-  caf::actor workers;  ///< blocking workers (actors/blocking.hpp)
+  caf::actor workers;       ///< blocking workers (actors/blocking.hpp)
+  caf::actor file_workers;  ///< the tasks' file steps (actors/task_files.hpp)
   caf::actor hub;
   caf::actor fingerprinter;
   config::driver_config driver;
@@ -33,12 +34,13 @@ struct supervisor_state {
 };
 
 caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
-                         std::shared_ptr<iis::backend> backend, caf::actor workers, caf::actor hub,
-                         caf::actor fingerprinter);
+                         std::shared_ptr<iis::backend> backend, caf::actor workers,
+                         caf::actor file_workers, caf::actor hub, caf::actor fingerprinter);
 
 /// The actors the adapters talk to.
 struct driver_actors {
   caf::actor workers;
+  caf::actor file_workers;
   caf::actor supervisor;
   caf::actor hub;
   caf::actor fingerprinter;
@@ -46,6 +48,8 @@ struct driver_actors {
 
 /// Blocking workers the driver's actors share (fork/exec, file system).
 constexpr std::size_t blocking_workers = 4;
+/// Blocking workers for the tasks' Management API file steps.
+constexpr std::size_t file_workers = 4;
 
 /// Spawns the blocking workers, hub, fingerprinter and supervisor for
 /// `backend`. `detached_workers` = false runs the workers on CAF's scheduler

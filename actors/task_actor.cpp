@@ -9,6 +9,8 @@
 #include <caf/all.hpp>
 
 #include "actors/driver_state.hpp"
+#include "actors/task_files.hpp"
+#include "actors/task_queue.hpp"
 #include "actors/task_site.hpp"
 #include "actors/timeouts.hpp"
 #include "common/logging.hpp"
@@ -18,7 +20,47 @@
 #include "messages/type_ids.hpp"
 
 namespace nomad_iis {
+
+namespace task_queue {
+
+void enqueue(task_actor_ptr self, std::function<void()> work) {
+  if (self->state.busy) {
+    self->state.queued.push_back(std::move(work));
+    return;
+  }
+  work();
+}
+
 namespace {
+
+void run_queued(task_actor_ptr self) {
+  while (!self->state.busy && !self->state.queued.empty()) {
+    auto next = std::move(self->state.queued.front());
+    self->state.queued.pop_front();
+    next();
+  }
+}
+
+}  // namespace
+
+void run_op(task_actor_ptr self, std::function<void(site::done_fn)> op,
+            std::function<void(std::optional<iis::failure>)> then) {
+  self->state.busy = true;
+  auto once = std::make_shared<bool>(false);
+  op([self, once, then = std::move(then)](std::optional<iis::failure> error) {
+    if (std::exchange(*once, true)) return;
+    self->state.busy = false;
+    if (then) then(std::move(error));
+    run_queued(self);
+  });
+}
+
+}  // namespace task_queue
+
+namespace {
+
+using task_queue::enqueue;
+using task_queue::run_op;
 
 auto log() {
   static auto logger = logging::get("task");
@@ -46,37 +88,6 @@ std::string encode_state(task_actor_ptr self) {
   st.started_at_ns = epoch_ns(self->state.started_at);
   st.site = site::save_state(self);
   return encode(st);
-}
-
-/// Queues `work` (which normally calls run_op) behind the operation in flight.
-void enqueue(task_actor_ptr self, std::function<void()> work) {
-  if (self->state.busy) {
-    self->state.queued.push_back(std::move(work));
-    return;
-  }
-  work();
-}
-
-void run_queued(task_actor_ptr self) {
-  while (!self->state.busy && !self->state.queued.empty()) {
-    auto next = std::move(self->state.queued.front());
-    self->state.queued.pop_front();
-    next();
-  }
-}
-
-/// Runs `op` (which starts one operation and calls its `done` once, on
-/// this actor's thread) and then `then`. Must only be called while not busy.
-void run_op(task_actor_ptr self, std::function<void(site::done_fn)> op,
-            std::function<void(std::optional<iis::failure>)> then) {
-  self->state.busy = true;
-  auto once = std::make_shared<bool>(false);
-  op([self, once, then = std::move(then)](std::optional<iis::failure> error) {
-    if (std::exchange(*once, true)) return;
-    self->state.busy = false;
-    if (then) then(std::move(error));
-    run_queued(self);
-  });
 }
 
 void publish(task_actor_ptr self, std::string message,
@@ -292,6 +303,7 @@ caf::result<void> destroy(task_actor_ptr self, msg::destroy_task& m) {
   auto rp = self->make_response_promise();
   enqueue(self, [self, rp]() mutable {
     auto finish = [self, rp]() mutable {
+      task_files::release_all(self);  // the task dir goes
       if (!self->state.plan) {
         rp.deliver(caf::unit);
         self->quit();
@@ -410,83 +422,6 @@ msg::site_status site_status_of(task_actor_ptr self) {
   return s;
 }
 
-void release_lease(task_actor_ptr self, caf::response_promise rp) {
-  auto& st = self->state;
-  auto pools = std::move(st.lease_pools);
-  st.lease.reset();
-  st.lease_pools.clear();
-  st.busy = false;
-  const bool restart = !pools.empty() && st.phase == task_phase::running;
-  // The pools' users get their rights on what the change made before the
-  // pools start again.
-  run_op(
-      self,
-      [self, pools, restart](site::done_fn done) {
-        site::refresh_access(self, [self, pools, restart, done] {
-          if (!restart) {
-            done(std::nullopt);
-            return;
-          }
-          site::run_on_pools(self, msg::pool_op::start, site::pool_indices(self, pools), false,
-                             done);
-        });
-      },
-      [rp](std::optional<iis::failure> error) mutable {
-        if (!rp.pending()) return;
-        if (error)
-          rp.deliver(to_error(*error, "restarting the pools failed: "));
-        else
-          rp.deliver(caf::unit);
-      });
-}
-
-caf::result<msg::change_ticket> begin_change(task_actor_ptr self, msg::begin_change& m) {
-  if (!self->state.plan)
-    return caf::make_error(ec::operation_failed, std::string("the task has no site"));
-  auto rp = self->make_response_promise<msg::change_ticket>();
-  enqueue(self, [self, rp, m]() mutable {
-    auto& st = self->state;
-    std::vector<std::string> to_stop;
-    if (m.stop_pools && st.phase == task_phase::running) {
-      auto serving = site::pools_serving(*st.plan, m.path);
-      for (const auto& pool : st.pool_views) {
-        const auto& name = st.plan->pools[pool.pool].name;
-        bool running =
-            pool.status == iis::pool_status::started || pool.status == iis::pool_status::starting;
-        if (running && std::find(serving.begin(), serving.end(), name) != serving.end())
-          to_stop.push_back(name);
-      }
-    }
-    auto grant = [self, rp](std::vector<std::string> stopped) mutable {
-      auto& st = self->state;
-      auto id = ++st.next_lease;
-      st.lease = id;
-      st.lease_pools = stopped;
-      st.busy = true;  // everything else waits until end_change
-      self->delayed_send(self, timeouts::change_lease, atom::lease_expired_v, id);
-      rp.deliver(msg::change_ticket{id, std::move(stopped)});
-    };
-    if (to_stop.empty()) {
-      grant({});
-      return;
-    }
-    run_op(
-        self,
-        [self, to_stop](site::done_fn done) {
-          site::run_on_pools(self, msg::pool_op::stop, site::pool_indices(self, to_stop), false,
-                             std::move(done));
-        },
-        [self, rp, grant, to_stop](std::optional<iis::failure> error) mutable {
-          if (error) {
-            rp.deliver(to_error(*error, "stopping the pools failed: "));
-            return;
-          }
-          grant(to_stop);
-        });
-  });
-  return rp;
-}
-
 msg::task_status status_of(task_actor_ptr self) {
   const auto& st = self->state;
   msg::task_status s;
@@ -538,6 +473,9 @@ caf::behavior task_actor(task_actor_ptr self, site_services services, caf::actor
   self->state.services = std::move(services);
   self->state.hub = std::move(hub);
   self->state.driver = std::move(driver);
+  // Only the senders of file transfers are monitored.
+  self->set_down_handler(
+      [self](const caf::down_msg& down) { task_files::owner_gone(self, down.source); });
   return {
       [self](msg::start_task& m) { return start(self, m); },
       [self](msg::start_planned& m) {
@@ -569,14 +507,12 @@ caf::behavior task_actor(task_actor_ptr self, site_services services, caf::actor
       },
       [self](msg::get_site_status&) { return site_status_of(self); },
       [self](msg::pool_command& m) { return pool_command(self, m); },
-      [self](msg::begin_change& m) { return begin_change(self, m); },
-      [self](msg::end_change& m) -> caf::result<void> {
-        if (!self->state.lease || *self->state.lease != m.id)
-          return caf::make_error(ec::invalid_argument, std::string("no such change in progress"));
-        auto rp = self->make_response_promise();
-        release_lease(self, rp);
-        return rp;
-      },
+      [self](msg::upload_begin& m) { return task_files::begin_upload(self, m); },
+      [self](msg::upload_block& m) { return task_files::write_block(self, m); },
+      [self](msg::upload_end& m) { return task_files::end_upload(self, m); },
+      [self](msg::delete_path& m) { return task_files::remove(self, m); },
+      [self](msg::download_begin& m) { return task_files::begin_download(self, m); },
+      [self](msg::download_next& m) { return task_files::next_block(self, m); },
       [self](atom::hand_over) -> caf::result<void> {
         auto& st = self->state;
         if (!st.plan || st.pools.empty() || !is_live(st.phase)) return caf::unit;
@@ -590,14 +526,6 @@ caf::behavior task_actor(task_actor_ptr self, site_services services, caf::actor
           });
         }
         return rp;
-      },
-      [self](atom::lease_expired, std::uint64_t id) {
-        auto& st = self->state;
-        if (!st.lease || *st.lease != id) return;
-        logging::log(*log(), spdlog::level::warn,
-                     "a file change did not finish in time; pools restored",
-                     {{"task_id", st.task.task_id}});
-        release_lease(self, caf::response_promise{});
       },
       [self](msg::pool_view& view) {
         auto& views = self->state.pool_views;

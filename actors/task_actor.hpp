@@ -2,8 +2,9 @@
 // One actor per allocation task. It owns the task's site: its data folder,
 // the front actor (the nginx holding the bindings) and one pool actor per
 // application pool, and it serialises every operation on the task: Nomad's
-// lifecycle RPCs and Management API requests arrive here as messages and
-// run one at a time, so they never race. The pools report how they look
+// lifecycle RPCs and Management API requests (pool commands, file changes:
+// task_files.hpp) arrive here as messages and run one at a time, so they
+// never race. The pools report how they look
 // after every change, so status reads are answered from here at once.
 
 #include <chrono>
@@ -20,6 +21,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/cpu_tracker.hpp"
+#include "actors/task_files.hpp"
 #include "common/system_info.hpp"
 #include "common/unique_fd.hpp"
 #include "config/driver_config.hpp"
@@ -34,12 +36,15 @@ namespace nomad_iis {
 enum class task_phase { created, starting, running, stopping, exited };
 
 /// What every task actor gets from the driver: the backend (it plans), its
-/// process and files-and-sockets ports, and the blocking workers.
+/// process and files-and-sockets ports, and the blocking workers (the
+/// file_workers run the Management API's file steps, so a long upload never
+/// delays a site's fork/exec).
 struct site_services {
   std::shared_ptr<iis::backend> backend;
   std::shared_ptr<iis::launcher> launcher;
   std::shared_ptr<iis::site_host> host;
   caf::actor workers;
+  caf::actor file_workers;
 };
 
 struct task_actor_state {
@@ -81,10 +86,8 @@ struct task_actor_state {
   msg::task_stats api_usage;
   std::optional<std::chrono::steady_clock::time_point> api_usage_at;
 
-  /// A Management API file change holding the task (see msg::begin_change).
-  std::optional<std::uint64_t> lease;
-  std::vector<std::string> lease_pools;
-  std::uint64_t next_lease = 0;
+  /// The Management API's uploads and downloads in progress (task_files.hpp).
+  task_files::transfers transfers;
 
   /// Told our identity once the site runs, for lookups by alloc and task name.
   caf::actor_addr supervisor;

@@ -20,10 +20,6 @@ constexpr auto default_kill = 5s;
 /// Force-destroying a running task: how long to drain before killing.
 constexpr auto forced_destroy_drain = 2s;
 
-/// How long a Management API file change may hold a task before its pools
-/// are restored anyway (the upload itself is staged before the lease).
-constexpr auto change_lease = 5min;
-
 /// Management API status polls within this span share one /proc sample of
 /// the task's processes (a CPU percentage needs a span to mean anything).
 constexpr auto status_usage_window = 250ms;

@@ -71,6 +71,7 @@ bool is_ours(const caf::error& err) {
 bool is_cafs(const caf::error& err) {
   return err && err.category() == caf::atom("system");
 }
+constexpr caf::atom_value files_category = caf::atom("files");
 
 }  // namespace
 
@@ -141,6 +142,20 @@ std::string message_of(const caf::error& err) {
   if (ctx.size() == 1 && ctx.match_element<std::string>(0)) return ctx.get_as<std::string>(0);
   if (is_ours(err)) return to_string(static_cast<ec>(err.code()));
   return caf::to_string(err);
+}
+
+caf::error to_error(const files::file_failure& failure) {
+  return caf::error(static_cast<std::uint8_t>(failure.kind), files_category,
+                    caf::make_message(failure.code, failure.message));
+}
+
+std::optional<files::file_failure> file_failure_of(const caf::error& err) {
+  if (!err || err.category() != files_category) return std::nullopt;
+  const auto& ctx = err.context();
+  if (ctx.size() != 2 || !ctx.match_element<std::string>(0) || !ctx.match_element<std::string>(1))
+    return std::nullopt;
+  return files::file_failure{static_cast<files::file_errc>(err.code()), ctx.get_as<std::string>(0),
+                             ctx.get_as<std::string>(1)};
 }
 
 }  // namespace nomad_iis

@@ -7,6 +7,7 @@
 // context string of an error says what failed.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,7 @@
 #include <caf/message.hpp>
 
 #include "iis/failure.hpp"
+#include "iis/files/file_error.hpp"
 
 namespace nomad_iis {
 
@@ -97,5 +99,13 @@ ec code_of(const caf::error& err);
 
 /// The human-readable context of an error made with caf::make_error(ec, text).
 std::string message_of(const caf::error& err);
+
+/// A refusal or failure of the task files module as an error of its own
+/// category ("files"): the Management API shows its kind, code and message
+/// as they are, not through the table above.
+caf::error to_error(const files::file_failure& failure);
+
+/// The file failure `err` carries, if it is one (made by to_error above).
+std::optional<files::file_failure> file_failure_of(const caf::error& err);
 
 }  // namespace nomad_iis

@@ -3,6 +3,7 @@
 
 #include <caf/type_id.hpp>
 
+#include "messages/files.hpp"
 #include "messages/management.hpp"
 #include "messages/messages.hpp"
 
@@ -34,16 +35,23 @@ CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::debug_info))
 CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::get_site_status))
 CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::site_status))
 CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::pool_command))
-CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::begin_change))
-CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::change_ticket))
-CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::end_change))
 CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::find_site_status))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::file_target))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::upload_begin))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::transfer_id))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::upload_block))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::upload_end))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::upload_done))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::delete_path))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::download_begin))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::download_started))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::download_next))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::file_block))
 
 CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, subscribe, "subscribe")
 CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, unsubscribe, "unsubscr")
 CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, tick, "tick")
 CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, get, "get")
-CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, lease_expired, "lease_exp")
 CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, hand_over, "hand_over")
 CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, poll, "poll")
 CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, wake, "wake")

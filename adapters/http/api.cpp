@@ -34,17 +34,16 @@ void raise_open_file_limit(spdlog::logger& log) {
   }
 }
 
-/// Blocking workers for the API's file steps, and for its browsers and dumps.
-constexpr std::size_t file_workers = 4;
+/// Blocking workers for the API's browsers and dumps.
 constexpr std::size_t tool_workers = 4;
 
 }  // namespace
 
 std::shared_ptr<api_context> make_api_context(caf::actor_system& sys, caf::actor supervisor,
                                               authenticator auth) {
-  return std::make_shared<api_context>(
-      std::move(auth), sys, std::move(supervisor), spawn_blocking_pool(sys, file_workers, true),
-      spawn_blocking_pool(sys, tool_workers, true), logging::get("http"));
+  return std::make_shared<api_context>(std::move(auth), sys, std::move(supervisor),
+                                       spawn_blocking_pool(sys, tool_workers, true),
+                                       logging::get("http"));
 }
 
 request_sink make_request_sink(std::shared_ptr<api_context> ctx) {

@@ -1,7 +1,7 @@
 #pragma once
 // What every request actor of the Management API shares: the authenticator,
-// the supervisor, the blocking workers (browsers and dumps behind the
-// gates of the `tools` pool) and the current driver config.
+// the supervisor, the tool workers (browsers and dumps behind the gates of
+// that pool) and the current driver config. (File work is the task actors'.)
 
 #include <memory>
 #include <mutex>
@@ -23,12 +23,11 @@ namespace nomad_iis::http {
 
 class api_context {
  public:
-  api_context(authenticator auth, caf::actor_system& sys, caf::actor supervisor, caf::actor workers,
-              caf::actor tools, std::shared_ptr<spdlog::logger> log)
+  api_context(authenticator auth, caf::actor_system& sys, caf::actor supervisor, caf::actor tools,
+              std::shared_ptr<spdlog::logger> log)
       : auth(std::move(auth)),
         sys(sys),
         supervisor(std::move(supervisor)),
-        workers(std::move(workers)),
         tools(std::move(tools)),
         log(std::move(log)),
         driver_(std::make_shared<config::driver_config>()) {}
@@ -47,8 +46,6 @@ class api_context {
   const authenticator auth;
   caf::actor_system& sys;
   caf::actor supervisor;
-  /// Blocking workers for file work (short steps).
-  caf::actor workers;
   /// Blocking workers for browsers and dumps (long runs, each kind behind a
   /// gate of its own: off_thread_gated).
   caf::actor tools;

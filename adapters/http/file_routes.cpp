@@ -1,10 +1,12 @@
-// GET, PUT, PATCH and DELETE below .../fs/: the file work runs on blocking
-// workers in steps, the task is held (begin_change ... end_change) only
-// around the swap, and the body streams in and out in blocks without a
-// thread waiting for the client.
+// GET, PUT, PATCH and DELETE below .../fs/: the task's actor does the file
+// work (actors/task_files.hpp) in its order of operations; this file only
+// turns the request into its messages and moves the bytes: a body block by
+// block (each answered once written; one more is read meanwhile), a
+// download a block per message.
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <rapidjson/stringbuffer.h>
@@ -18,20 +20,15 @@
 #include "adapters/http/paths.hpp"
 #include "adapters/http/request_actor.hpp"
 #include "adapters/http/worker_steps.hpp"
-#include "iis/files/transfer.hpp"
 #include "messages/type_ids.hpp"
 
 namespace nomad_iis::http {
 namespace {
 
-using files::delete_job;
-using files::download_job;
-using files::upload_job;
-
 /// The most of a body read per message round.
 constexpr std::size_t block_size = 1 << 20;
 
-std::string upload_json(const files::upload_outcome& r) {
+std::string upload_json(const msg::upload_done& r) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   w.StartObject();
@@ -47,147 +44,116 @@ std::string upload_json(const files::upload_outcome& r) {
   return buf.GetString();
 }
 
-/// Releases what `job` staged on a worker, then answers the failure `e`.
-template <class Job>
-void fail_job(request_actor* self, const std::shared_ptr<Job>& job, std::exception_ptr e) {
-  release_on_worker(self, [job] { job->release(); });
-  answer_failure(self, std::move(e));
+/// Sends `m` to the task; `then(reply)` on success, else the error as the
+/// answer. File steps may wait behind the task's other operations (a pool
+/// drain), so they get the lifecycle's patience.
+template <class Reply, class Message, class Then>
+void ask_task(request_actor* self, Message m, Then then) {
+  self->request(self->state.task.task, timeouts::lifecycle, std::move(m))
+      .then([self, then = std::move(then)](Reply& r) mutable { guarded(self, [&] { then(r); }); },
+            [self](caf::error& err) { answer_error(self, err); });
 }
 
-/// on_worker for a step of `job`: a step that fails leaves nothing staged.
-template <class T, class Job, class Work, class Then>
-void job_step(request_actor* self, std::shared_ptr<Job> job, Work work, Then then) {
-  off_thread<T>(self, self->state.ctx->workers, std::move(work),
-                [self, job, then = std::move(then)](job_result<T> r) mutable {
-                  if (!r.ok()) return fail_job(self, job, thrown_by(r));
-                  guarded(self, [&] { then(std::move(*r.value)); });
-                });
-}
-
-/// Holds the task for `job`'s change, runs `work` on a worker, releases the
-/// task, then `done` with the pools the hold stopped. The task's other
-/// operations wait meanwhile; a refused hold or a failed `work` leaves
-/// nothing staged.
-template <class Job, class Work, class Done>
-void under_lease(request_actor* self, std::shared_ptr<Job> job, bool stop_pools, Work work,
-                 Done done) {
-  auto task = self->state.task.task;
-  self->request(task, timeouts::lifecycle, msg::begin_change{job->lease_path(), stop_pools})
-      .then(
-          [self, task, job, work = std::move(work),
-           done = std::move(done)](msg::change_ticket& ticket) mutable {
-            auto release = [self, task, id = ticket.id](std::function<void()> next) {
-              self->request(task, timeouts::lifecycle, msg::end_change{id})
-                  .then([self, next] { guarded(self, next); },
-                        [self](caf::error& err) { answer_error(self, err); });
-            };
-            off_thread<caf::unit_t>(
-                self, self->state.ctx->workers, std::move(work),
-                [self, job, release, done = std::move(done),
-                 stopped = std::move(ticket.stopped_pools)](job_result<caf::unit_t> r) mutable {
-                  if (!r.ok()) {  // released before answering, so the pools come back
-                    return release(
-                        [self, job, thrown = thrown_by(r)] { fail_job(self, job, thrown); });
-                  }
-                  release([done = std::move(done), stopped = std::move(stopped)]() mutable {
-                    done(std::move(stopped));
-                  });
-                });
-          },
-          [self, job](caf::error& err) {
-            release_on_worker(self, [job] { job->release(); });
-            answer_error(self, err);
-          });
-}
-
-/// Removes what the change moved aside (the replaced tree) on a worker,
-/// then answers: when the client hears "done", the old content is gone.
-template <class Job>
-void answer_after_release(request_actor* self, std::shared_ptr<Job> job, std::string body) {
-  off_thread<caf::unit_t>(
-      self, self->state.ctx->workers, [job] { job->release(); },
-      [self, body = std::move(body)](job_result<caf::unit_t>) mutable {
-        answer_json(self, std::move(body));
-      });
+/// ask_task for a message answered with nothing.
+template <class Message, class Then>
+void tell_task(request_actor* self, Message m, Then then) {
+  self->request(self->state.task.task, timeouts::lifecycle, std::move(m))
+      .then([self, then = std::move(then)]() mutable { guarded(self, then); },
+            [self](caf::error& err) { answer_error(self, err); });
 }
 
 // ---- DELETE ----
 
-void remove(request_actor* self, std::shared_ptr<delete_job> job) {
-  job_step<caf::unit_t>(
-      self, job, [job] { job->prepare(); },
-      [self, job](caf::unit_t) {
-        under_lease(
-            self, job, false, [job] { job->apply(); },
-            [self, job](std::vector<std::string>) { answer_after_release(self, job, "{}"); });
-      });
+void remove(request_actor* self, msg::file_target target) {
+  tell_task(self, msg::delete_path{std::move(target)}, [self] { answer_json(self, "{}"); });
 }
 
 // ---- GET ----
 
-stream_head stream_head_of(const files::download_head& d) {
+stream_head stream_head_of(const msg::download_started& d) {
   stream_head h;
   h.content_type = d.is_zip ? "application/zip" : "application/octet-stream";
   h.headers.emplace_back("Content-Disposition", content_disposition(d.filename));
-  h.length = d.length;
+  if (d.has_length) h.length = d.length;
   return h;
 }
 
-void download(request_actor* self, std::shared_ptr<download_job> job) {
-  on_worker<files::download_head>(
-      self, [job] { return job->open(); },
-      [self, job](files::download_head head) {
+void download(request_actor* self, msg::file_target target) {
+  ask_task<msg::download_started>(
+      self, msg::download_begin{std::move(target)}, [self](msg::download_started& d) {
+        // The task ends the transfer at its last block or when we are gone.
         stream_out(
-            self, stream_head_of(head), [job](std::size_t max) { return job->next_block(max); },
-            [job] { job->release(); });
+            self, stream_head_of(d),
+            [self, id = d.id](std::size_t max, std::function<void(std::string)> got) {
+              ask_task<msg::file_block>(
+                  self, msg::download_next{id, max},
+                  [got = std::move(got)](msg::file_block& b) { got(std::move(b.bytes)); });
+            },
+            nullptr);
       });
 }
 
 // ---- PUT / PATCH ----
 
-void finish_upload(request_actor* self, std::shared_ptr<upload_job> job) {
-  job_step<caf::unit_t>(
-      self, job, [job] { job->finish(); },
-      [self, job](caf::unit_t) {
-        under_lease(
-            self, job, job->stops_pools(), [job] { job->swap(); },
-            [self, job](std::vector<std::string> stopped) {
-              auto outcome = job->outcome();
-              outcome.stopped_pools = std::move(stopped);
-              answer_after_release(self, job, upload_json(outcome));
-            });
-      });
-}
+/// An upload's body on its way to the task: one block may be read from the
+/// socket while the task writes the one before, so the read overlaps the
+/// extraction and at most two blocks are held.
+struct upload_pump {
+  std::uint64_t id = 0;
+  bool writing = false;               ///< the task writes a block now
+  std::optional<body_piece> waiting;  ///< read meanwhile, sent next
+};
 
-void pump_upload(request_actor* self, std::shared_ptr<upload_job> job) {
-  self->state.on_body = [self, job](body_piece piece) {
-    if (piece.failed) {  // cut or garbled: nothing was applied
-      return fail_job(self, job,
-                      std::make_exception_ptr(bad_request(
-                          "upload_incomplete", "the upload ended before its body was complete")));
+void send_piece(request_actor* self, std::shared_ptr<upload_pump> pump, body_piece piece);
+
+void read_piece(request_actor* self, std::shared_ptr<upload_pump> pump) {
+  self->state.on_body = [self, pump](body_piece piece) {
+    if (piece.failed)  // cut or garbled: nothing was applied; the task drops it when we end
+      throw bad_request("upload_incomplete", "the upload ended before its body was complete");
+    if (pump->writing) {
+      pump->waiting = std::move(piece);
+      return;
     }
-    const bool end = piece.end;
-    job_step<caf::unit_t>(
-        self, job, [job, bytes = std::move(piece.bytes)] { job->write(bytes); },
-        [self, job, end](caf::unit_t) {
-          if (end) return finish_upload(self, job);
-          pump_upload(self, job);
-        });
+    send_piece(self, pump, std::move(piece));
   };
   auto me = caf::actor_cast<caf::actor>(self);
   self->state.ex->read_body(block_size,
                             [me](body_piece p) { caf::anon_send(me, body_arrived{std::move(p)}); });
 }
 
-void upload(request_actor* self, std::shared_ptr<upload_job> job) {
-  job_step<caf::unit_t>(
-      self, job, [job] { job->prepare(); }, [self, job](caf::unit_t) { pump_upload(self, job); });
+void end_upload(request_actor* self, std::uint64_t id) {
+  ask_task<msg::upload_done>(self, msg::upload_end{id}, [self](msg::upload_done& done) {
+    answer_json(self, upload_json(done));
+  });
+}
+
+void send_piece(request_actor* self, std::shared_ptr<upload_pump> pump, body_piece piece) {
+  const bool end = piece.end;
+  if (!end) read_piece(self, pump);  // the next block arrives while this one is written
+  if (piece.bytes.empty()) {
+    if (end) end_upload(self, pump->id);
+    return;
+  }
+  pump->writing = true;
+  tell_task(self, msg::upload_block{pump->id, std::move(piece.bytes)}, [self, pump, end] {
+    pump->writing = false;
+    if (end) return end_upload(self, pump->id);
+    if (!pump->waiting) return;
+    auto next = std::move(*pump->waiting);
+    pump->waiting.reset();
+    send_piece(self, pump, std::move(next));
+  });
+}
+
+/// Where the route works: the decoded path below the task dir.
+msg::file_target target_of(const request_state& st, const config::driver_config& driver) {
+  return {decode_fs_path(st.route.fs_segments), driver.allow_secrets_access};
 }
 
 /// PUT/PATCH as the request asks: 411/413 before a byte is received.
-files::upload_options upload_options_of(const request_state& st,
-                                        const config::driver_config& driver) {
-  files::upload_options up;
+msg::upload_begin upload_of(const request_state& st, const config::driver_config& driver) {
+  msg::upload_begin up;
+  up.target = target_of(st, driver);
   up.stop_pools = st.route.id == route_id::fs_put;
   up.clean = query_flag(st, "clean");
   auto type = st.head.content_type.substr(0, st.head.content_type.find(';'));
@@ -198,49 +164,41 @@ files::upload_options upload_options_of(const request_state& st,
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   up.is_zip = type == "application/zip" || type == "application/x-zip-compressed";
   up.max_bytes = driver.upload_max_bytes;
-  up.limits = {driver.zip_max_entries, driver.zip_max_uncompressed_bytes, driver.zip_max_ratio};
+  up.zip_max_entries = driver.zip_max_entries;
+  up.zip_max_uncompressed_bytes = driver.zip_max_uncompressed_bytes;
+  up.zip_max_ratio = driver.zip_max_ratio;
   if (!st.head.chunked && !st.head.content_length)
     throw http_error(411, "length_required", "send the body with a Content-Length or chunked");
   // As the API has always answered: a plain file needs its length.
   if (st.head.chunked && !up.is_zip)
     throw http_error(411, "length_required", "single-file uploads need a Content-Length");
   if (st.head.content_length) {
+    up.has_length = true;
     up.content_length = *st.head.content_length;
-    if (*up.content_length > up.max_bytes)
+    if (up.content_length > up.max_bytes)
       throw http_error(413, "upload_too_large",
                        "the upload is larger than " + std::to_string(up.max_bytes) + " bytes");
   }
   return up;
 }
 
-/// What every file route needs: the task dir, as the task actor says.
-files::file_target target_of(const request_state& st, const msg::site_status& site) {
-  files::file_target t;
-  t.task_dir = site.task_dir;
-  t.secrets_dir = site.secrets_dir;
-  t.allow_secrets = st.ctx->driver()->allow_secrets_access;
-  t.path = decode_fs_path(st.route.fs_segments);
-  return t;
-}
-
 }  // namespace
 
 void serve_files(request_actor* self) {
-  with_status(self, [self](msg::site_status site) {
-    auto& st = self->state;
-    auto target = target_of(st, site);
-    switch (st.route.id) {
-      case route_id::fs_delete:
-        return remove(self, std::make_shared<delete_job>(std::move(target)));
-      case route_id::fs_get: {
-        auto name = st.task.summary.task_name;
-        return download(self, std::make_shared<download_job>(std::move(target), name));
-      }
-      default:
-        return upload(self, std::make_shared<upload_job>(std::move(target),
-                                                         upload_options_of(st, *st.ctx->driver())));
-    }
-  });
+  const auto& st = self->state;
+  const auto driver = st.ctx->driver();
+  switch (st.route.id) {
+    case route_id::fs_delete:
+      return remove(self, target_of(st, *driver));
+    case route_id::fs_get:
+      return download(self, target_of(st, *driver));
+    default:
+      ask_task<msg::transfer_id>(self, upload_of(st, *driver), [self](msg::transfer_id& t) {
+        auto pump = std::make_shared<upload_pump>();
+        pump->id = t.id;
+        read_piece(self, pump);
+      });
+  }
 }
 
 }  // namespace nomad_iis::http

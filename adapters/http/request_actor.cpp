@@ -293,6 +293,9 @@ void answer_failure(request_actor* self, std::exception_ptr e) {
 }
 
 void answer_error(request_actor* self, const caf::error& err) {
+  if (auto refused = file_failure_of(err))
+    return answer_failure(self, std::make_exception_ptr(files::file_error(
+                                    refused->kind, refused->code, refused->message)));
   const auto& r = route_of(err);
   answer_failure(self, std::make_exception_ptr(
                            http_error(r.http_status, std::string(r.http_error), http_text(err))));

@@ -1,7 +1,8 @@
 #pragma once
 // The HTTP adapter actor: one per request. It authenticates the request,
-// routes it, asks the supervisor and the task's actor by message, hands
-// file and tool work to blocking workers, and writes the answer when the
+// routes it, asks the supervisor and the task's actor by message (file
+// operations too: the task does them, this actor moves their bytes), hands
+// browsers and dumps to the tool workers, and writes the answer when the
 // replies arrive. No thread waits for it: a pool stop that drains for
 // minutes holds a mailbox entry, not a thread.
 

@@ -380,9 +380,16 @@ class session : public exchange,
           });
     }
     body_buffer_.resize(max);
+    fill_body(max, 0, std::move(done));
+  }
+
+  /// Reads the body into body_buffer_ (holding `have` bytes) until it holds
+  /// `max` or the body ends: a piece per socket read would be 64 KiB at
+  /// most, and each piece costs its receiver a round of messages.
+  void fill_body(std::size_t max, std::size_t have, std::function<void(body_piece)> done) {
     auto& body = parser_->get().body();
-    body.data = body_buffer_.data();
-    body.size = max;
+    body.data = body_buffer_.data() + have;
+    body.size = max - have;
     arm(limits_.idle_timeout, [this] {
       beast::error_code ignored;
       socket().cancel(ignored);
@@ -390,7 +397,7 @@ class session : public exchange,
     bhttp::async_read_some(
         stream_, buffer_, *parser_,
         [self = this->shared_from_this(), max, done = std::move(done)](beast::error_code ec,
-                                                                       std::size_t) {
+                                                                       std::size_t) mutable {
           self->disarm();
           if (ec == bhttp::error::need_buffer) ec = {};
           if (ec) {
@@ -398,6 +405,8 @@ class session : public exchange,
             return done({"", false, true});
           }
           const auto got = max - self->parser_->get().body().size;
+          if (got < max && !self->parser_->is_done())
+            return self->fill_body(max, got, std::move(done));
           done({std::string(self->body_buffer_.data(), got), self->parser_->is_done(), false});
         });
   }

@@ -66,12 +66,22 @@ void send_dump(request_actor* self, std::shared_ptr<inspect::core_dump> dump) {
         head.length = reader->size();
         auto held = std::make_shared<std::pair<reader_ptr, std::shared_ptr<inspect::core_dump>>>(
             reader, dump);
+        auto release = [held] {
+          held->first.reset();
+          held->second.reset();
+        };
         stream_out(
-            self, std::move(head), [reader](std::size_t max) { return reader->next_block(max); },
-            [held] {
-              held->first.reset();
-              held->second.reset();
-            });
+            self, std::move(head),
+            [self, reader, release](std::size_t max, std::function<void(std::string)> got) {
+              off_thread<std::string>(
+                  self, self->state.ctx->tools, [reader, max] { return reader->next_block(max); },
+                  [self, release, got = std::move(got)](job_result<std::string> block) {
+                    if (block.ok()) return got(std::move(*block.value));
+                    release_on_worker(self, release);  // the answer started: the cut tells
+                    answer_failure(self, thrown_by(block));
+                  });
+            },
+            release);
       });
 }
 

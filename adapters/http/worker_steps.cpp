@@ -15,7 +15,7 @@ namespace {
 constexpr std::size_t stream_block = 256 << 10;
 
 struct stream_steps {
-  std::function<std::string(std::size_t)> next_block;
+  block_source next;
   std::function<void()> release;
 };
 
@@ -27,30 +27,23 @@ void end_of(request_actor* self, const std::shared_ptr<stream_steps>& steps) {
 /// After each finished write: the next block, or the end.
 void written(request_actor* self, std::shared_ptr<stream_steps> steps, bool ok) {
   if (!ok) return end_of(self, steps);  // the client went away
-  off_thread<std::string>(
-      self, self->state.ctx->workers, [steps] { return steps->next_block(stream_block); },
-      [self, steps](job_result<std::string> r) {
-        if (!r.ok()) {  // the answer started: only a cut connection says it failed
-          release_on_worker(self, steps->release);
-          return answer_failure(self, thrown_by(r));
-        }
-        if (r.value->empty()) {
-          self->state.ex->end_stream();
-          return end_of(self, steps);
-        }
-        self->state.on_written = [self, steps](bool ok) { written(self, steps, ok); };
-        auto me = caf::actor_cast<caf::actor>(self);
-        self->state.ex->write_chunk(std::move(*r.value),
-                                    [me](bool ok) { caf::anon_send(me, chunk_written{ok}); });
-      });
+  steps->next(stream_block, [self, steps](std::string block) {
+    if (block.empty()) {
+      self->state.ex->end_stream();
+      return end_of(self, steps);
+    }
+    self->state.on_written = [self, steps](bool ok) { written(self, steps, ok); };
+    auto me = caf::actor_cast<caf::actor>(self);
+    self->state.ex->write_chunk(std::move(block),
+                                [me](bool ok) { caf::anon_send(me, chunk_written{ok}); });
+  });
 }
 
 }  // namespace
 
-void stream_out(request_actor* self, stream_head head,
-                std::function<std::string(std::size_t)> next_block, std::function<void()> release) {
-  auto steps =
-      std::make_shared<stream_steps>(stream_steps{std::move(next_block), std::move(release)});
+void stream_out(request_actor* self, stream_head head, block_source next,
+                std::function<void()> release) {
+  auto steps = std::make_shared<stream_steps>(stream_steps{std::move(next), std::move(release)});
   self->state.answered = true;
   self->state.on_written = [self, steps](bool ok) { written(self, steps, ok); };
   auto me = caf::actor_cast<caf::actor>(self);
@@ -60,7 +53,7 @@ void stream_out(request_actor* self, stream_head head,
 
 void release_on_worker(request_actor* self, std::function<void()> release) {
   if (!release) return;
-  off_thread<caf::unit_t>(self, self->state.ctx->workers, std::move(release),
+  off_thread<caf::unit_t>(self, self->state.ctx->tools, std::move(release),
                           [](job_result<caf::unit_t>) {});
 }
 

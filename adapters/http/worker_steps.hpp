@@ -1,7 +1,8 @@
 #pragma once
-// Steps a request actor hands to the blocking workers (actors/blocking.hpp):
-// the work runs there, the continuation back on the actor, and what the work
-// throws becomes the request's answer.
+// Steps of a request actor: work handed to the tool workers (browsers and
+// dumps; actors/blocking.hpp), whose continuation runs back on the actor and
+// whose exception becomes the request's answer, and a streamed answer fed
+// block by block from wherever its bytes come (a worker, the task's actor).
 
 #include <cstddef>
 #include <exception>
@@ -22,24 +23,29 @@ std::exception_ptr thrown_by(const job_result<T>& r) {
                   : std::make_exception_ptr(http_error(500, "internal", r.error.message));
 }
 
-/// Runs `work` on a blocking worker, then `then(value)` on `self`.
+/// Runs `work` on a tool worker, then `then(value)` on `self`.
 template <class T, class Work, class Then>
 void on_worker(request_actor* self, Work work, Then then) {
-  off_thread<T>(self, self->state.ctx->workers, std::move(work),
+  off_thread<T>(self, self->state.ctx->tools, std::move(work),
                 [self, then = std::move(then)](job_result<T> r) mutable {
                   if (!r.ok()) return answer_failure(self, thrown_by(r));
                   guarded(self, [&] { then(std::move(*r.value)); });
                 });
 }
 
-/// Streams the answer: `head`, then the blocks `next_block(max)` reads on a
-/// worker until it gives an empty one. `release` runs on a worker at the end,
-/// also when the client went away, and ends what the blocks came from.
-void stream_out(request_actor* self, stream_head head,
-                std::function<std::string(std::size_t)> next_block, std::function<void()> release);
+/// Fetches up to `max` bytes of a streamed answer and calls `got` with them
+/// on the actor ("" at the end); a failure it answers itself
+/// (answer_failure cuts the connection once the answer started).
+using block_source = std::function<void(std::size_t max, std::function<void(std::string)> got)>;
 
-/// Runs `release` on a worker, answering nobody (a staging folder or a
-/// finished stream's source is removed there, never on an actor's thread).
+/// Streams the answer: `head`, then the blocks of `next` until an empty one.
+/// `release` (may be empty) runs on a tool worker at the end, also when the
+/// client went away, and ends what the blocks came from.
+void stream_out(request_actor* self, stream_head head, block_source next,
+                std::function<void()> release);
+
+/// Runs `release` on a tool worker, answering nobody (a finished stream's
+/// source is removed there, never on an actor's thread).
 void release_on_worker(request_actor* self, std::function<void()> release);
 
 }  // namespace nomad_iis::http

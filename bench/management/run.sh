@@ -12,6 +12,10 @@
 #
 #   bench/management/run.sh                 plugin = $BUILD_DIR/bin/nomad_iis (BUILD_DIR=build)
 #   DURATION=5 FILES=500 bench/management/run.sh   shorter
+#   PHASES="upload" bench/management/run.sh        only some phases (status, upload,
+#                                                   download; download needs upload)
+#   PERF=1 PHASES=upload bench/management/run.sh   perf record -g the plugin during the
+#                                                   uploads ($PERF_OUT, default /tmp/niis-upload.perf)
 #
 # Needs: wrk, curl, zip, unzip, base64, the plugin and host/build.sh's
 # nomad-iis-host. Everything listens on 127.0.0.1 and is stopped by pid.
@@ -23,6 +27,8 @@ case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$REPO/$BUILD_DIR" ;; esac
 PLUGIN="${NOMAD_IIS_PLUGIN:-$BUILD_DIR/bin/nomad_iis}"
 HOST_BIN="$BUILD_DIR/bin/nomad-iis-host"
 DURATION="${DURATION:-10}"
+PHASES="${PHASES:-status upload download}"
+has_phase() { [[ " $PHASES " == *" $1 "* ]]; }
 FILES="${FILES:-2000}"
 FILE_KB="${FILE_KB:-100}"
 KEY="bench-key-$(date +%s%N)"
@@ -83,14 +89,17 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 rows=()
 row() { rows+=("$(printf '| %-34s | %14s | %14s | %6s | %-8s | %8s |' "$@")"); }
 
+ROUNDS="${ROUNDS:-3}"
+median() { tr ' ' '\n' <<<"$*" | sed '/^$/d' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+
 # ---- 1. status vs nginx ----
+if has_phase status; then
 # The baseline is a plain nginx serving a 1 KB file from disk, in two
 # configurations: Debian's defaults (a worker per core, access log) and the
 # leanest (one worker, no log); the ratio is taken against the faster of the
 # two in this run. The task's own site (front nginx proxying to its pool's
 # nginx) is listed too, for scale. Runs alternate, ROUNDS times, and each
 # row reports the median, so a noisy neighbour hits all of them alike.
-ROUNDS="${ROUNDS:-3}"
 head -c 1024 /dev/zero | tr '\0' 'a' >"$LOCAL/1k.txt"
 NGINX_DIR="$WORK/nginx"
 mkdir -p "$NGINX_DIR/www" "$NGINX_DIR/tmp" "$NGINX_DIR/logs"
@@ -126,7 +135,6 @@ wrk_run() { wrk -t2 -c"$1" -d"${DURATION}s" --latency "${@:2}" 2>&1; }
 rps() { awk '/Requests\/sec/ {print $2}' <<<"$1"; }
 p99() { awk '$1 == "99%" {print $2}' <<<"$1"; }
 errors() { awk '/Non-2xx|Socket errors/' <<<"$1"; }
-median() { tr ' ' '\n' <<<"$*" | sed '/^$/d' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 to_ms() { awk '{ v=$1; if (v ~ /us$/) printf "%.3f\n", v/1000; else if (v ~ /ms$/) printf "%.3f\n", v+0; else printf "%.3f\n", v*1000 }' <<<"$1"; }
 declare -A RPS P99
 targets=(status default lean site)
@@ -163,8 +171,10 @@ row "  the task's site, 1k.txt (req/s)" "" "${RPS[site]}" "" "" ""
 status8_out=$(measure status 8)
 row "status p99 latency (wrk -c8, ms)" "$(to_ms "$(p99 "$status8_out")")" "" "" "" ""
 stop_nginx
+fi
 
 # ---- 2. zip upload vs unzip ----
+if has_phase upload; then
 # Both sides write the same 2,000 files and are timed to the end of a sync.
 # Rounds alternate like the status runs. Every round of either side writes
 # a fresh folder and nothing is removed until all rounds are done: ext4
@@ -185,10 +195,12 @@ reset_peak
 for r in $(seq 1 "$ROUNDS"); do
   t0=$(now); unzip -q -o "$WORK/site.zip" -d "$WORK/unzipped$r"; sync; t1=$(now)
   unzip_runs+="$(seconds "$t0" "$t1") "
+  [ -z "${PERF:-}" ] || { perf record -g -p "$PLUGIN_PID" -o "${PERF_OUT:-/tmp/niis-upload.perf}.$r" 2>/dev/null & PERF_PID=$!; sleep 0.5; }
   t0=$(now)
   code=$(curl -s -o "$WORK/upload.json" -w '%{http_code}' -X PUT -H "X-Api-Key: $KEY" \
     -H "Content-Type: application/zip" --data-binary @"$WORK/site.zip" "$API/fs/local%2Fsite$r")
   sync; t1=$(now)
+  [ -z "${PERF:-}" ] || { kill -INT "$PERF_PID"; wait "$PERF_PID" || true; }
   [ "$code" = 200 ] || { echo "upload failed: $code $(cat "$WORK/upload.json")" >&2; exit 1; }
   upload_runs+="$(seconds "$t0" "$t1") "
 done
@@ -198,8 +210,10 @@ row "  each round: upload / unzip (s)" "${upload_runs% }" "${unzip_runs% }" "" "
 rm -rf "$WORK/site.zip" "$WORK/site" "$WORK"/unzipped*
 for r in $(seq 2 "$ROUNDS"); do rm -rf "$LOCAL/site$r"; done
 sync
+fi
 
 # ---- 3. folder download vs zip -r -1 ----
+if has_phase download; then
 zip_runs="" download_runs=""
 reset_peak
 for r in $(seq 1 "$ROUNDS"); do
@@ -217,6 +231,8 @@ done
 download_s=$(median "$download_runs") zip_s=$(median "$zip_runs")
 row "folder download as zip (s)" "$download_s" "$zip_s zip -r -1" "$(ratio "$download_s" "$zip_s")" "<= 0.9" "$(peak_mb)"
 row "  each round: download / zip (s)" "${download_runs% }" "${zip_runs% }" "" "" ""
+fi
+
 
 echo
 echo "Management API benchmarks ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"

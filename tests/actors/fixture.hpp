@@ -113,7 +113,8 @@ struct fixture {
     // flight: they end explicitly. Then no timer may fire on shutdown (the
     // test scheduler fires every pending one, and pools re-arm theirs).
     for (const auto& actor : answered_by_) caf::anon_send_exit(actor, caf::exit_reason::kill);
-    for (const auto& a : {actors.fingerprinter, actors.hub, actors.supervisor, actors.workers})
+    for (const auto& a :
+         {actors.fingerprinter, actors.hub, actors.supervisor, actors.workers, actors.file_workers})
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     for (int i = 0; i < 100; ++i) {
       sched.clock().cancel_all();

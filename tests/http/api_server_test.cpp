@@ -186,7 +186,7 @@ struct api_fixture {
           .receive([] {}, [](caf::error&) {});
     }
     for (const auto& a : {actors.fingerprinter, actors.hub, actors.supervisor, actors.workers,
-                          ctx->workers, ctx->tools})
+                          actors.file_workers, ctx->tools})
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     ctx.reset();
     sys.reset();

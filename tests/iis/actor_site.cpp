@@ -1,6 +1,7 @@
 #include "tests/iis/actor_site.hpp"
 
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <stdexcept>
 
@@ -139,16 +140,16 @@ void site_handle::hand_over(completion done) {
 }
 
 void site_handle::refresh_access() {
-  // A file change with no pool to stop: its end applies directory security.
+  // A file change with no pool to stop (the delete of a file made for it):
+  // its end applies directory security.
+  const std::string name = "refresh-access.tmp";
+  { std::ofstream(plan_.task_dir + "/" + name) << "x"; }
   engine_.system().spawn(
       [](caf::event_based_actor* self, caf::actor task, std::string path) {
-        self->request(task, caf::infinite, msg::begin_change{path, false})
-            .then([self, task](msg::change_ticket& ticket) {
-              self->request(task, caf::infinite, msg::end_change{ticket.id})
-                  .then([]() {}, [](caf::error&) {});
-            });
+        self->request(task, caf::infinite, msg::delete_path{{path, false}})
+            .then([]() {}, [](caf::error&) {});
       },
-      task_, plan_.task_dir);
+      task_, name);
 }
 
 site_snapshot site_handle::snapshot() const {
@@ -207,7 +208,8 @@ site_engine::~site_engine() {
 
 caf::actor site_engine::spawn_task(const task_context&, std::shared_ptr<site_observer> observer) {
   auto hub = system_->spawn(event_forwarder, std::move(observer));
-  site_services services{backend_, backend_->processes(), backend_->host(), workers_};
+  // One pool of workers for the site's steps and its file changes.
+  site_services services{backend_, backend_->processes(), backend_->host(), workers_, workers_};
   auto task = system_->spawn(task_actor, services, hub, driver_, caf::actor_addr{});
   // The forwarder ends with its task.
   task->attach_functor(
