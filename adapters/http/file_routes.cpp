@@ -196,7 +196,9 @@ files::upload_options upload_options_of(const request_state& st,
       type.end());
   std::transform(type.begin(), type.end(), type.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  up.is_zip = type == "application/zip" || type == "application/x-zip-compressed";
+  // "application-zip" is how nomad-iis's Management API document spells it.
+  up.is_zip = type == "application/zip" || type == "application/x-zip-compressed" ||
+              type == "application-zip";
   up.max_bytes = driver.upload_max_bytes;
   up.limits = {driver.zip_max_entries, driver.zip_max_uncompressed_bytes, driver.zip_max_ratio};
   if (!st.head.chunked && !st.head.content_length)
