@@ -369,8 +369,8 @@ caf::result<void> signal(task_actor_ptr self, msg::signal_task& m) {
                  {{"task_id", self->state.task.task_id}, {"signal", shown}});
     publish(self,
             "Signal " + shown +
-                " ignored: nomad-iis acts on SIGHUP or RECYCLE (recycle the pools), START or "
-                "STOP (start or stop the pools), SIGINT or SIGKILL (stop the site)",
+                " ignored: the iis driver acts on SIGHUP or RECYCLE (recycle the pools), START "
+                "or STOP (start or stop the pools), SIGINT or SIGKILL (stop the site)",
             {{"signal", shown}, {"operation", "ignored"}});
     return caf::unit;
   }

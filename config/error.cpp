@@ -11,9 +11,8 @@ constexpr std::size_t max_listed = 20;
 }  // namespace
 
 void problem_list::add(const config_error& error) {
-  const bool known = std::any_of(errors_.begin(), errors_.end(), [&](const config_error& e) {
-    return e.path() == error.path();
-  });
+  const bool known = std::any_of(errors_.begin(), errors_.end(),
+                                 [&](const config_error& e) { return e.path() == error.path(); });
   if (!known) errors_.push_back(error);
 }
 

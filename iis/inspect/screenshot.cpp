@@ -31,7 +31,7 @@ constexpr auto capture_retry_wait = std::chrono::milliseconds(500);
 /// The site's origin as the browser reaches it.
 struct site_origin {
   std::string scheme;  ///< "http" or "https"
-  std::string host;  ///< as in the URL: "127.0.0.1", "[::1]" or the binding's hostname
+  std::string host;    ///< as in the URL: "127.0.0.1", "[::1]" or the binding's hostname
   std::string port;
   std::string address;  ///< the binding's address as in a URL ("[::1]")
   std::string ip;       ///< the binding's address without brackets
@@ -54,8 +54,8 @@ site_origin origin_of(const screenshot_request& req) {
   auto rest = req.base_url.substr(sep + 3);
   auto colon = rest.rfind(':');
   o.address = o.host = colon == std::string::npos ? rest : rest.substr(0, colon);
-  o.port = colon == std::string::npos ? (o.scheme == "https" ? "443" : "80")
-                                      : rest.substr(colon + 1);
+  o.port =
+      colon == std::string::npos ? (o.scheme == "https" ? "443" : "80") : rest.substr(colon + 1);
   o.ip = o.address.size() > 2 && o.address.front() == '['
              ? o.address.substr(1, o.address.size() - 2)
              : o.address;

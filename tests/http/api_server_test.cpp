@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include <rapidjson/document.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -31,7 +32,6 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
-#include <rapidjson/document.h>
 
 #include "actors/supervisor.hpp"
 #include "adapters/http/api.hpp"
@@ -396,7 +396,8 @@ BOOST_AUTO_TEST_CASE(status_has_the_documented_application_pool_object) {
   auto doc = status();
   BOOST_TEST(std::string(doc["allocId"].GetString()) == "alloc1");
   BOOST_TEST(std::string(doc["taskName"].GetString()) == "web");
-  // nomad-iis's document: {"allocId","taskName","applicationPool":{"status","isWorkerProcessRunning"}}.
+  // nomad-iis's document:
+  // {"allocId","taskName","applicationPool":{"status","isWorkerProcessRunning"}}.
   BOOST_REQUIRE(doc["applicationPool"].IsObject());
   BOOST_TEST(doc["applicationPool"].MemberCount() == 2u);
   BOOST_TEST(std::string(doc["applicationPool"]["status"].GetString()) == "Started");

@@ -28,7 +28,9 @@ rapidjson::Document parse(const std::string& text) {
   return doc;
 }
 
-std::string text(const rapidjson::Value& v) { return {v.GetString(), v.GetStringLength()}; }
+std::string text(const rapidjson::Value& v) {
+  return {v.GetString(), v.GetStringLength()};
+}
 
 }  // namespace
 

@@ -98,7 +98,6 @@ struct link_fixture : site_fixture {
   }
 };
 
-
 /// The rights ("rwx", "r-x", ...) the ACL of `path` (access or default)
 /// gives `uid` by a named entry, after the mask; "none" without one.
 std::string named_rights(const std::string& path, uid_t uid, acl_type_t type = ACL_TYPE_ACCESS) {

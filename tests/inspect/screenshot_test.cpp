@@ -84,8 +84,8 @@ BOOST_AUTO_TEST_CASE(https_only_site_is_photographed_over_https_accepting_its_ce
   auto named = request("https://10.1.2.3:8443", "shot.example");
   BOOST_TEST(screenshot_url(named) == "https://shot.example:8443/x.html");
   // A plain http site's browser never ignores certificate errors.
-  BOOST_TEST(!has(chromium_args(request("http://127.0.0.1:8080"), "/p"),
-                  "--ignore-certificate-errors"));
+  BOOST_TEST(
+      !has(chromium_args(request("http://127.0.0.1:8080"), "/p"), "--ignore-certificate-errors"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
