@@ -186,10 +186,11 @@ void validate_applications(problem_list& p, const task_config& config) {
 void validate_pools(problem_list& p, const task_config& config) {
   std::map<std::string, const application_pool*> names;
   for (const application_pool& pool : config.application_pools) {
+    // Known even when its name is bad: its applications are no further problem.
+    auto [it, inserted] = names.emplace(pool.name, &pool);
     p.check([&] {
       const std::string path = pool_path(pool) + ".name";
       check_pool_name(path, pool.name);
-      auto [it, inserted] = names.emplace(pool.name, &pool);
       if (!inserted) {
         throw config_error(path,
                            quote(pool.name) + " is already used by " + pool_path(*it->second));

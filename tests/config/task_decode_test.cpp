@@ -199,10 +199,18 @@ BOOST_AUTO_TEST_CASE(wrong_types_in_applications) {
   doc = config_test::task();
   doc["applications"].list().push_back(config_test::application("b"));
   node vdir = config_test::vdir("a", "x");
-  vdir["extensions"] = node_list{config_test::extension("n", "v"), node_map{{"name", nullptr}}};
+  vdir["extensions"] =
+      node_list{config_test::extension("n", "v"), node_map{{"name", nullptr}, {"value", "v"}}};
   doc["applications"][1]["virtual_directories"].list().push_back(config_test::vdir("z", "z"));
   doc["applications"][1]["virtual_directories"].list().push_back(vdir);
   decode_fails(doc, "application[1].virtual_directory[1].extension[1].name", "is required");
+  // Without its value too, the block has two mistakes and the message names both.
+  doc["applications"][1]["virtual_directories"][1]["extensions"][1] = node_map{{"name", nullptr}};
+  const std::string both = decode_fails(doc, "", "2 problems: ");
+  BOOST_TEST(both.find("(1) application[1].virtual_directory[1].extension[1].name: is required") !=
+             std::string::npos);
+  BOOST_TEST(both.find("(2) application[1].virtual_directory[1].extension[1].value: is required") !=
+             std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(wrong_types_in_bindings_and_certificates) {
