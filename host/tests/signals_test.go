@@ -62,7 +62,13 @@ func (e *siteEnv) defaultPool(t *testing.T) (string, bool) {
 
 func TestSignalsStopStartAndRecycleThePools(t *testing.T) {
 	e := newSignalSite(t)
-	if st, running := e.defaultPool(t); st != "Started" || !running {
+	// The worker that served the first request shows up in the status soon after.
+	st, running := e.defaultPool(t)
+	for deadline := time.Now().Add(5 * time.Second); !running && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		st, running = e.defaultPool(t)
+	}
+	if st != "Started" || !running {
 		t.Fatalf("applicationPool of a serving site: %s running=%v", st, running)
 	}
 
@@ -79,22 +85,37 @@ func TestSignalsStopStartAndRecycleThePools(t *testing.T) {
 	e.mustServe(t)
 	e.waitEvent(t, "Application pool default started (signal START)", 5*time.Second)
 
-	before := e.pools(t)["default"].WorkerProcessIds
-	e.signal(t, "RECYCLE")
-	e.waitEvent(t, "Application pool default recycled (signal RECYCLE)", 5*time.Second)
-	e.signal(t, "SIGHUP")
-	e.waitEvent(t, "Application pool default recycled (signal SIGHUP)", 5*time.Second)
-	after := e.pools(t)["default"].WorkerProcessIds
-	if len(before) == 0 || len(after) == 0 || before[0] == after[0] {
-		t.Fatalf("worker pids before %v and after %v two recycles", before, after)
+	for _, sig := range []string{"RECYCLE", "SIGHUP"} {
+		before := e.workers(t)
+		e.signal(t, sig)
+		e.waitEvent(t, "Application pool default recycled (signal "+sig+")", 5*time.Second)
+		e.mustServe(t)
+		if after := e.workers(t); after[0] == before[0] {
+			t.Fatalf("worker pids before %v and after %v the %s recycle", before, after, sig)
+		}
 	}
-	e.mustServe(t)
+}
+
+// workers waits until the default pool reports a worker and returns the pids.
+func (e *siteEnv) workers(t *testing.T) []int {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pids := e.pools(t)["default"].WorkerProcessIds
+		if len(pids) > 0 {
+			return pids
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the default pool reports no worker")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func TestUnknownSignalIsIgnoredWithAnEvent(t *testing.T) {
 	e := newSignalSite(t)
 	wait := parkWait(e.task)
-	pids := e.pools(t)["default"].WorkerProcessIds
+	pids := e.workers(t)
 	// template { change_mode = "signal" change_signal = "SIGUSR1" }: an error
 	// here would make Nomad kill the task.
 	e.signal(t, "SIGUSR1")
