@@ -287,7 +287,6 @@ void validate_certificate(const std::string& path, const binding& b) {
   }
 }
 
-/// Checks the bindings; returns their ports in canonical form ("0080" -> "80").
 /// One binding's own checks; returns its port in canonical form.
 std::string validate_binding(problem_list& p, const std::string& path, const binding& b) {
   std::optional<int> static_port;
