@@ -183,6 +183,13 @@ std::optional<msg::pool_op> pool_op_for(const std::string& signal) {
   return std::nullopt;
 }
 
+/// SIGINT or SIGKILL (any spelling signal_from_name knows) stop the site, as
+/// they do on nomad-iis; 0 for any other signal.
+int site_stop_signal_for(const std::string& signal) {
+  const int number = iis::signal_from_name(signal);
+  return number == SIGINT || number == SIGKILL ? number : 0;
+}
+
 caf::result<msg::started_task> start_site(task_actor_ptr self, iis::site_plan plan);
 
 caf::result<msg::started_task> start(task_actor_ptr self, msg::start_task& m) {
@@ -263,34 +270,43 @@ caf::result<void> recover(task_actor_ptr self, msg::recover_task& m) {
   return rp;
 }
 
+/// Stops the site (apps get `app_signal`), then the task has exited with
+/// `result` and `event` (if any) is published. Called from the operation queue.
+void stop_site(task_actor_ptr self, caf::response_promise rp, std::chrono::milliseconds timeout,
+               int app_signal, msg::exit_result result, std::string event = {}) {
+  auto& st = self->state;
+  if (st.phase != task_phase::running) {
+    rp.deliver(caf::unit);
+    return;
+  }
+  st.phase = task_phase::stopping;
+  run_op(
+      self,
+      [self, timeout, app_signal](site::done_fn done) {
+        site::stop(self, timeout, app_signal, std::move(done));
+      },
+      [self, rp, result = std::move(result),
+       event = std::move(event)](std::optional<iis::failure> error) mutable {
+        if (error) {
+          self->state.phase = task_phase::running;
+          rp.deliver(to_error(*error, "stopping the site failed: "));
+          return;
+        }
+        if (!event.empty()) publish(self, event, {{"operation", "stopped"}});
+        mark_exited(self, std::move(result));
+        rp.deliver(caf::unit);
+      });
+}
+
 caf::result<void> stop(task_actor_ptr self, msg::stop_task& m) {
   if (!is_live(self->state.phase)) return caf::unit;
   auto rp = self->make_response_promise();
   auto timeout =
       m.timeout.count() > 0 ? m.timeout : std::chrono::milliseconds(timeouts::default_kill);
-  enqueue(self, [self, rp, timeout, signal = std::move(m.signal)]() mutable {
-    auto& st = self->state;
-    if (st.phase != task_phase::running) {
-      rp.deliver(caf::unit);
-      return;
-    }
-    st.phase = task_phase::stopping;
-    int app_signal = signal.empty() ? SIGTERM : iis::signal_from_name(signal);
-    if (app_signal == 0) app_signal = SIGTERM;
-    run_op(
-        self,
-        [self, timeout, app_signal](site::done_fn done) {
-          site::stop(self, timeout, app_signal, std::move(done));
-        },
-        [self, rp](std::optional<iis::failure> error) mutable {
-          if (error) {
-            self->state.phase = task_phase::running;
-            rp.deliver(to_error(*error, "stopping the site failed: "));
-            return;
-          }
-          mark_exited(self, msg::exit_result{});
-          rp.deliver(caf::unit);
-        });
+  int app_signal = m.signal.empty() ? SIGTERM : iis::signal_from_name(m.signal);
+  if (app_signal == 0) app_signal = SIGTERM;
+  enqueue(self, [self, rp, timeout, app_signal]() mutable {
+    stop_site(self, rp, timeout, app_signal, msg::exit_result{});
   });
   return rp;
 }
@@ -341,17 +357,39 @@ caf::result<void> destroy(task_actor_ptr self, msg::destroy_task& m) {
   return rp;
 }
 
+/// SIGINT/SIGKILL as on nomad-iis: the site stops and the task exits (clean,
+/// with the signal in its result), so Nomad's restart policy decides what next.
+caf::result<void> stop_by_signal(task_actor_ptr self, int number, const std::string& name) {
+  if (!is_live(self->state.phase)) return caf::unit;
+  auto rp = self->make_response_promise();
+  enqueue(self, [self, rp, number, name]() mutable {
+    stop_site(self, rp, std::chrono::milliseconds(timeouts::default_kill), number,
+              msg::exit_result{0, number, false, ""}, "Site stopped (signal " + name + ")");
+  });
+  return rp;
+}
+
 caf::result<void> signal(task_actor_ptr self, msg::signal_task& m) {
-  auto op = pool_op_for(m.signal);
-  if (!op)
-    return caf::make_error(ec::unsupported,
-                           "signal " + m.signal +
-                               " is not supported; use SIGHUP or RECYCLE (recycle every pool), "
-                               "START or STOP (start or stop every pool)");
+  const auto name = upper(m.signal);
+  if (int number = site_stop_signal_for(name)) return stop_by_signal(self, number, name);
+  auto op = pool_op_for(name);
+  if (!op) {
+    // nomad-iis ignores other signals; an error here would make Nomad kill
+    // the task (template change_mode = "signal" with SIGUSR1, say).
+    const auto shown = name.empty() ? std::string("(none)") : name;
+    logging::log(*log(), spdlog::level::info, "signal ignored",
+                 {{"task_id", self->state.task.task_id}, {"signal", shown}});
+    publish(self,
+            "Signal " + shown +
+                " ignored: the iis driver acts on SIGHUP or RECYCLE (recycle the pools), START "
+                "or STOP (start or stop the pools), SIGINT or SIGKILL (stop the site)",
+            {{"signal", shown}, {"operation", "ignored"}});
+    return caf::unit;
+  }
   if (self->state.phase != task_phase::running)
     return caf::make_error(ec::operation_failed, std::string("the task is not running"));
   auto rp = self->make_response_promise();
-  enqueue(self, [self, rp, op = *op, cause = "signal " + upper(m.signal)]() mutable {
+  enqueue(self, [self, rp, op = *op, cause = "signal " + name]() mutable {
     run_pool_op(self, rp, op, {}, cause);
   });
   return rp;
@@ -396,13 +434,17 @@ msg::site_status site_status_of(task_actor_ptr self) {
   if (!st.plan) return s;
   const auto& plan = *st.plan;
   if (!plan.secrets_dir.empty()) s.secrets_dir = plan.secrets_dir;
-  for (const auto& b : plan.bindings) {
-    if (b.type != config::binding_type::http) continue;
+  // The first http binding; a site with https bindings only is reached over https.
+  auto first = std::find_if(plan.bindings.begin(), plan.bindings.end(),
+                            [](const auto& b) { return b.type == config::binding_type::http; });
+  if (first == plan.bindings.end()) first = plan.bindings.begin();
+  if (first != plan.bindings.end()) {
+    const auto& b = *first;
     auto ip = b.ip.empty() || b.ip == "*" || b.ip == "0.0.0.0" ? std::string("127.0.0.1") : b.ip;
-    s.http_url = "http://" + (ip.find(':') != std::string::npos ? "[" + ip + "]" : ip) + ":" +
+    s.http_url = std::string(b.type == config::binding_type::http ? "http" : "https") + "://" +
+                 (ip.find(':') != std::string::npos ? "[" + ip + "]" : ip) + ":" +
                  std::to_string(b.port);
     s.http_hostname = b.hostname;
-    break;
   }
   const auto now = std::chrono::steady_clock::now();
   if (!st.api_usage_at || now - *st.api_usage_at >= timeouts::status_usage_window) {

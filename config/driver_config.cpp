@@ -75,73 +75,111 @@ driver_config decode_driver_config(std::string_view msgpack_bytes) {
   if (handle.get().type == msgpack::type::NIL) return config;  // a null block: defaults too
   const fields root(handle.get(), "");
 
-  if (auto v = get_bool(root, "enabled")) config.enabled = *v;
-  read_positive_duration(root, "fingerprint_interval", config.fingerprint_interval,
-                         min_fingerprint_interval, "10s");
-  if (auto v = get_bool(root, "directory_security")) config.directory_security = *v;
-  if (auto v = get_string_list(root, "allowed_target_websites")) {
-    config.allowed_target_websites = std::move(*v);
-  }
-  if (auto v = get_string_list(root, "allowed_apppool_identities")) {
+  problem_list p;
+  p.check([&] {
+    if (auto v = get_bool(root, "enabled")) config.enabled = *v;
+  });
+  p.check([&] {
+    read_positive_duration(root, "fingerprint_interval", config.fingerprint_interval,
+                           min_fingerprint_interval, "10s");
+  });
+  p.check([&] {
+    if (auto v = get_bool(root, "directory_security")) config.directory_security = *v;
+  });
+  p.check([&] {
+    if (auto v = get_string_list(root, "allowed_target_websites"))
+      config.allowed_target_websites = std::move(*v);
+  });
+  p.check([&] {
+    auto v = get_string_list(root, "allowed_apppool_identities");
+    if (!v) return;
     for (std::size_t i = 0; i < v->size(); ++i) {
-      detail::match_name(root.path_of("allowed_apppool_identities") + "[" + std::to_string(i) + "]",
-                         (*v)[i],
-                         {"ApplicationPoolIdentity", "LocalSystem", "LocalService",
-                          "NetworkService", "SpecificUser"},
-                         false);
+      p.check([&] {
+        detail::match_name(
+            root.path_of("allowed_apppool_identities") + "[" + std::to_string(i) + "]", (*v)[i],
+            {"ApplicationPoolIdentity", "LocalSystem", "LocalService", "NetworkService",
+             "SpecificUser"},
+            false);
+      });
     }
     config.allowed_apppool_identities = std::move(*v);
-  }
-  if (auto v = get_string_list(root, "allowed_apppool_users")) {
-    config.allowed_apppool_users = std::move(*v);
-  }
-  if (auto v = get_string_list(root, "allowed_host_paths")) {
+  });
+  p.check([&] {
+    if (auto v = get_string_list(root, "allowed_apppool_users"))
+      config.allowed_apppool_users = std::move(*v);
+  });
+  p.check([&] {
+    auto v = get_string_list(root, "allowed_host_paths");
+    if (!v) return;
     for (std::size_t i = 0; i < v->size(); ++i) {
-      (*v)[i] = checked_host_path(
-          root.path_of("allowed_host_paths") + "[" + std::to_string(i) + "]", (*v)[i]);
+      p.check([&] {
+        (*v)[i] = checked_host_path(
+            root.path_of("allowed_host_paths") + "[" + std::to_string(i) + "]", (*v)[i]);
+      });
     }
     config.allowed_host_paths = std::move(*v);
-  }
-  read_path(root, "placeholder_app_path", config.placeholder_app_path, true);
-  auto procdumps = detail::get_blocks(root, "procdumps", "procdump", 0, 1);
-  if (!procdumps.empty()) {
+  });
+  p.check([&] { read_path(root, "placeholder_app_path", config.placeholder_app_path, true); });
+  p.check([&] {
+    auto procdumps = detail::get_blocks(root, "procdumps", "procdump", 0, 1);
+    if (procdumps.empty()) return;
     procdump_config procdump;
-    read_path(procdumps.front(), "binary_path", procdump.binary_path, false);
-    if (auto v = get_bool(procdumps.front(), "accept_eula")) procdump.accept_eula = *v;
+    p.check([&] { read_path(procdumps.front(), "binary_path", procdump.binary_path, false); });
+    p.check([&] {
+      if (auto v = get_bool(procdumps.front(), "accept_eula")) procdump.accept_eula = *v;
+    });
     config.procdump = std::move(procdump);
-  }
+  });
 
-  read_path(root, "nginx_path", config.nginx_path, false);
-  read_path(root, "chromium_path", config.chromium_path, false);
-  read_path(root, "data_dir", config.data_dir, true);
-  if (!config.data_dir.empty() && config.data_dir.front() != '/') {
-    throw config_error("data_dir", detail::quote(config.data_dir) + " must be an absolute path");
-  }
-  if (auto v =
-          get_int(root, "rapid_fail_max_crashes", 1, std::numeric_limits<std::int32_t>::max())) {
-    config.rapid_fail_max_crashes = *v;
-  }
-  read_positive_duration(root, "rapid_fail_interval", config.rapid_fail_interval);
+  p.check([&] { read_path(root, "nginx_path", config.nginx_path, false); });
+  p.check([&] { read_path(root, "chromium_path", config.chromium_path, false); });
+  p.check([&] {
+    read_path(root, "data_dir", config.data_dir, true);
+    if (!config.data_dir.empty() && config.data_dir.front() != '/')
+      throw config_error("data_dir", detail::quote(config.data_dir) + " must be an absolute path");
+  });
+  p.check([&] {
+    if (auto v =
+            get_int(root, "rapid_fail_max_crashes", 1, std::numeric_limits<std::int32_t>::max()))
+      config.rapid_fail_max_crashes = *v;
+  });
+  p.check([&] { read_positive_duration(root, "rapid_fail_interval", config.rapid_fail_interval); });
 
   constexpr auto uint_max = std::numeric_limits<std::uint64_t>::max();
-  if (auto v = get_uint(root, "upload_max_bytes", 1, uint_max)) config.upload_max_bytes = *v;
-  if (auto v = get_uint(root, "zip_max_entries", 1, uint_max)) config.zip_max_entries = *v;
-  if (auto v = get_uint(root, "zip_max_uncompressed_bytes", 1, uint_max)) {
-    config.zip_max_uncompressed_bytes = *v;
-  }
-  if (auto v = get_uint(root, "zip_max_ratio", 0, 1000000)) config.zip_max_ratio = *v;
-  if (auto v = get_bool(root, "allow_secrets_access")) config.allow_secrets_access = *v;
-  if (auto v = get_int(root, "screenshot_concurrency", 1, max_concurrency)) {
-    config.screenshot_concurrency = *v;
-  }
-  read_positive_duration(root, "screenshot_timeout", config.screenshot_timeout);
-  if (auto v = get_int(root, "procdump_concurrency", 1, max_concurrency)) {
-    config.procdump_concurrency = *v;
-  }
-  read_positive_duration(root, "request_header_timeout", config.request_header_timeout);
-  if (auto v = get_int(root, "management_api_max_connections_per_client", 1, 1 << 20)) {
-    config.management_api_max_connections_per_client = *v;
-  }
+  p.check([&] {
+    if (auto v = get_uint(root, "upload_max_bytes", 1, uint_max)) config.upload_max_bytes = *v;
+  });
+  p.check([&] {
+    if (auto v = get_uint(root, "zip_max_entries", 1, uint_max)) config.zip_max_entries = *v;
+  });
+  p.check([&] {
+    if (auto v = get_uint(root, "zip_max_uncompressed_bytes", 1, uint_max))
+      config.zip_max_uncompressed_bytes = *v;
+  });
+  p.check([&] {
+    if (auto v = get_uint(root, "zip_max_ratio", 0, 1000000)) config.zip_max_ratio = *v;
+  });
+  p.check([&] {
+    if (auto v = get_bool(root, "allow_secrets_access")) config.allow_secrets_access = *v;
+  });
+  p.check([&] {
+    if (auto v = get_int(root, "screenshot_concurrency", 1, max_concurrency))
+      config.screenshot_concurrency = *v;
+  });
+  p.check([&] { read_positive_duration(root, "screenshot_timeout", config.screenshot_timeout); });
+  p.check([&] {
+    if (auto v = get_int(root, "procdump_concurrency", 1, max_concurrency))
+      config.procdump_concurrency = *v;
+  });
+  p.check([&] {
+    read_positive_duration(root, "request_header_timeout", config.request_header_timeout);
+  });
+  p.check([&] {
+    if (auto v = get_int(root, "management_api_max_connections_per_client", 1, 1 << 20))
+      config.management_api_max_connections_per_client = *v;
+  });
+  // Every bad option in one message, rather than only the first.
+  p.throw_if_any();
   return config;
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace nomad_iis::config {
 
@@ -21,6 +23,34 @@ class config_error : public std::runtime_error {
  private:
   std::string path_;
   std::string problem_;
+};
+
+/// The config_errors of one decode or validation, so that one message names
+/// every bad field instead of only the first.
+class problem_list {
+ public:
+  /// Runs `check` (one field or one rule); a config_error it throws is
+  /// recorded and the caller goes on with the next field.
+  template <class Check>
+  void check(Check&& check) {
+    try {
+      check();
+    } catch (const config_error& e) {
+      add(e);
+    }
+  }
+
+  /// Records `error` unless its field already has a problem (the first one
+  /// is the cause; what follows from it only repeats it).
+  void add(const config_error& error);
+  bool empty() const noexcept { return errors_.empty(); }
+
+  /// Nothing when empty; the one error as it is; else one config_error
+  /// (path "") reading "N problems: (1) <path>: <problem>; (2) ...".
+  void throw_if_any() const;
+
+ private:
+  std::vector<config_error> errors_;
 };
 
 }  // namespace nomad_iis::config

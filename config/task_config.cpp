@@ -27,14 +27,25 @@ std::string trim_slashes(std::string text) {
   return text.substr(first, last - first + 1);
 }
 
-std::vector<extension> decode_extensions(const fields& parent) {
+/// get_blocks whose error is recorded: a bad list reads as no blocks.
+std::vector<fields> blocks(problem_list& p, const fields& f, std::string_view key,
+                           std::string_view block_name, std::size_t min_items,
+                           std::size_t max_items) {
+  std::vector<fields> result;
+  p.check([&] { result = get_blocks(f, key, block_name, min_items, max_items); });
+  return result;
+}
+
+std::vector<extension> decode_extensions(problem_list& p, const fields& parent) {
   std::vector<extension> result;
-  for (const fields& block : get_blocks(parent, "extensions", "extension", 0, 0)) {
+  for (const fields& block : blocks(p, parent, "extensions", "extension", 0, 0)) {
     extension item;
-    item.name = get_required_string(block, "name");
-    auto value = get_string(block, "value");
-    if (!value) throw config_error(block.path_of("value"), "is required");
-    item.value = std::move(*value);
+    p.check([&] { item.name = get_required_string(block, "name"); });
+    p.check([&] {
+      auto value = get_string(block, "value");
+      if (!value) throw config_error(block.path_of("value"), "is required");
+      item.value = std::move(*value);
+    });
     result.push_back(std::move(item));
   }
   return result;
@@ -77,83 +88,98 @@ std::optional<unavailable_response> decode_unavailable_response(const fields& f)
              : unavailable_response::tcp_level;
 }
 
-application_pool decode_pool(const fields& f) {
+application_pool decode_pool(problem_list& p, const fields& f) {
   application_pool pool;
   pool.declared_at = f.path();
-  if (auto name = get_string(f, "name")) pool.name = std::move(*name);
-  pool.managed_pipeline_mode = decode_pipeline_mode(f);
-  pool.managed_runtime_version = decode_runtime_version(f);
-  pool.start_mode = decode_start_mode(f);
-  pool.idle_timeout = get_duration(f, "idle_timeout");
-  pool.disable_overlapped_recycle = get_bool(f, "disable_overlapped_recycle");
-  pool.periodic_restart = get_duration(f, "periodic_restart");
-  pool.enable_32bit_app_on_win64 = get_bool(f, "enable_32bit_app_on_win64");
-  pool.service_unavailable_response = decode_unavailable_response(f);
+  p.check([&] {
+    if (auto name = get_string(f, "name")) pool.name = std::move(*name);
+  });
+  p.check([&] { pool.managed_pipeline_mode = decode_pipeline_mode(f); });
+  p.check([&] { pool.managed_runtime_version = decode_runtime_version(f); });
+  p.check([&] { pool.start_mode = decode_start_mode(f); });
+  p.check([&] { pool.idle_timeout = get_duration(f, "idle_timeout"); });
+  p.check([&] { pool.disable_overlapped_recycle = get_bool(f, "disable_overlapped_recycle"); });
+  p.check([&] { pool.periodic_restart = get_duration(f, "periodic_restart"); });
+  p.check([&] { pool.enable_32bit_app_on_win64 = get_bool(f, "enable_32bit_app_on_win64"); });
+  p.check([&] { pool.service_unavailable_response = decode_unavailable_response(f); });
   // IIS accepts queueLength 10..65535; the original passed it through, so IIS enforced this.
-  pool.queue_length = get_int(f, "queue_length", 10, 65535);
-  pool.start_time_limit = get_duration(f, "start_time_limit");
-  pool.shutdown_time_limit = get_duration(f, "shutdown_time_limit");
-  if (auto identity = get_string(f, "identity")) {
+  p.check([&] { pool.queue_length = get_int(f, "queue_length", 10, 65535); });
+  p.check([&] { pool.start_time_limit = get_duration(f, "start_time_limit"); });
+  p.check([&] { pool.shutdown_time_limit = get_duration(f, "shutdown_time_limit"); });
+  p.check([&] {
+    auto identity = get_string(f, "identity");
+    if (!identity) return;
     match_name(f.path_of("identity"), *identity,
                {"ApplicationPoolIdentity", "LocalSystem", "LocalService", "NetworkService",
                 "SpecificUser"},
                false);
     pool.identity = std::move(*identity);
-  }
-  pool.username = get_nonempty_string(f, "username");
-  pool.password = get_nonempty_string(f, "password", /*secret=*/true);
-  pool.extensions = decode_extensions(f);
+  });
+  p.check([&] { pool.username = get_nonempty_string(f, "username"); });
+  p.check([&] { pool.password = get_nonempty_string(f, "password", /*secret=*/true); });
+  pool.extensions = decode_extensions(p, f);
   return pool;
 }
 
-virtual_directory decode_virtual_directory(const fields& f) {
+virtual_directory decode_virtual_directory(problem_list& p, const fields& f) {
   virtual_directory vdir;
-  vdir.alias = trim_slashes(get_required_string(f, "alias"));
-  if (vdir.alias.empty()) throw config_error(f.path_of("alias"), "must name a sub-path, not \"/\"");
-  vdir.path = get_required_string(f, "path");
-  vdir.extensions = decode_extensions(f);
+  p.check([&] {
+    vdir.alias = trim_slashes(get_required_string(f, "alias"));
+    if (vdir.alias.empty())
+      throw config_error(f.path_of("alias"), "must name a sub-path, not \"/\"");
+  });
+  p.check([&] { vdir.path = get_required_string(f, "path"); });
+  vdir.extensions = decode_extensions(p, f);
   return vdir;
 }
 
-application decode_application(const fields& f) {
+application decode_application(problem_list& p, const fields& f) {
   application app;
-  if (auto pool = get_string(f, "application_pool")) app.application_pool = std::move(*pool);
-  if (auto alias = get_string(f, "alias")) app.alias = trim_slashes(std::move(*alias));
-  app.path = get_required_string(f, "path");
-  app.enable_preload = get_bool(f, "enable_preload");
-  app.service_auto_start_enabled = get_bool(f, "service_auto_start_enabled");
-  app.service_auto_start_provider = get_nonempty_string(f, "service_auto_start_provider");
-  for (const fields& block : get_blocks(f, "virtual_directories", "virtual_directory", 0, 0)) {
-    app.virtual_directories.push_back(decode_virtual_directory(block));
+  p.check([&] {
+    if (auto pool = get_string(f, "application_pool")) app.application_pool = std::move(*pool);
+  });
+  p.check([&] {
+    if (auto alias = get_string(f, "alias")) app.alias = trim_slashes(std::move(*alias));
+  });
+  p.check([&] { app.path = get_required_string(f, "path"); });
+  p.check([&] { app.enable_preload = get_bool(f, "enable_preload"); });
+  p.check([&] { app.service_auto_start_enabled = get_bool(f, "service_auto_start_enabled"); });
+  p.check([&] {
+    app.service_auto_start_provider = get_nonempty_string(f, "service_auto_start_provider");
+  });
+  for (const fields& block : blocks(p, f, "virtual_directories", "virtual_directory", 0, 0)) {
+    app.virtual_directories.push_back(decode_virtual_directory(p, block));
   }
-  app.extensions = decode_extensions(f);
+  app.extensions = decode_extensions(p, f);
   return app;
 }
 
-certificate decode_certificate(const fields& f) {
+certificate decode_certificate(problem_list& p, const fields& f) {
   certificate cert;
   // Empty strings count as unset, as in the original's IsNullOrEmpty checks.
-  cert.thumbprint = get_nonempty_string(f, "thumbprint");
-  cert.pfx_file = get_nonempty_string(f, "pfx_file");
-  cert.password = get_nonempty_string(f, "password", /*secret=*/true);
-  cert.cert_file = get_nonempty_string(f, "cert_file");
-  cert.key_file = get_nonempty_string(f, "key_file");
-  cert.use_self_signed = get_bool(f, "use_self_signed").value_or(false);
+  p.check([&] { cert.thumbprint = get_nonempty_string(f, "thumbprint"); });
+  p.check([&] { cert.pfx_file = get_nonempty_string(f, "pfx_file"); });
+  p.check([&] { cert.password = get_nonempty_string(f, "password", /*secret=*/true); });
+  p.check([&] { cert.cert_file = get_nonempty_string(f, "cert_file"); });
+  p.check([&] { cert.key_file = get_nonempty_string(f, "key_file"); });
+  p.check([&] { cert.use_self_signed = get_bool(f, "use_self_signed").value_or(false); });
   return cert;
 }
 
-binding decode_binding(const fields& f) {
+binding decode_binding(problem_list& p, const fields& f) {
   binding result;
-  const std::string type = get_required_string(f, "type");
-  result.type = match_name(f.path_of("type"), type, {"http", "https"}, true) == 0
-                    ? binding_type::http
-                    : binding_type::https;
-  result.port = get_required_string(f, "port");
-  result.hostname = get_nonempty_string(f, "hostname");
-  result.require_sni = get_bool(f, "require_sni");
-  result.ip_address = get_nonempty_string(f, "ip_address");
-  auto certificates = get_blocks(f, "certificates", "certificate", 0, 1);
-  if (!certificates.empty()) result.certificate = decode_certificate(certificates.front());
+  p.check([&] {
+    const std::string type = get_required_string(f, "type");
+    result.type = match_name(f.path_of("type"), type, {"http", "https"}, true) == 0
+                      ? binding_type::http
+                      : binding_type::https;
+  });
+  p.check([&] { result.port = get_required_string(f, "port"); });
+  p.check([&] { result.hostname = get_nonempty_string(f, "hostname"); });
+  p.check([&] { result.require_sni = get_bool(f, "require_sni"); });
+  p.check([&] { result.ip_address = get_nonempty_string(f, "ip_address"); });
+  auto certificates = blocks(p, f, "certificates", "certificate", 0, 1);
+  if (!certificates.empty()) result.certificate = decode_certificate(p, certificates.front());
   return result;
 }
 
@@ -163,29 +189,32 @@ task_config decode_task_config(std::string_view msgpack_bytes) {
   const msgpack::object_handle handle = detail::unpack_whole(msgpack_bytes);
   const fields root(handle.get(), "");
 
+  problem_list p;
   task_config config;
-  config.target_website = get_nonempty_string(root, "target_website");
+  p.check([&] { config.target_website = get_nonempty_string(root, "target_website"); });
   // The deprecated spelling first, then the current one, as the original merged them.
-  for (const fields& block : get_blocks(root, "applicationPools", "applicationPool", 0, 0)) {
-    config.application_pools.push_back(decode_pool(block));
+  for (const fields& block : blocks(p, root, "applicationPools", "applicationPool", 0, 0)) {
+    config.application_pools.push_back(decode_pool(p, block));
   }
-  for (const fields& block : get_blocks(root, "application_pools", "application_pool", 0, 0)) {
-    config.application_pools.push_back(decode_pool(block));
+  for (const fields& block : blocks(p, root, "application_pools", "application_pool", 0, 0)) {
+    config.application_pools.push_back(decode_pool(p, block));
   }
-  for (const fields& block : get_blocks(root, "applications", "application", 1, 0)) {
-    config.applications.push_back(decode_application(block));
+  for (const fields& block : blocks(p, root, "applications", "application", 1, 0)) {
+    config.applications.push_back(decode_application(p, block));
   }
-  config.permit_iusr = get_bool(root, "permit_iusr").value_or(true);
-  for (const fields& block : get_blocks(root, "bindings", "binding", 0, 64)) {
-    config.bindings.push_back(decode_binding(block));
+  p.check([&] { config.permit_iusr = get_bool(root, "permit_iusr").value_or(true); });
+  for (const fields& block : blocks(p, root, "bindings", "binding", 0, 64)) {
+    config.bindings.push_back(decode_binding(p, block));
   }
   for (const fields& block :
-       get_blocks(root, "service_auto_start_providers", "service_auto_start_provider", 0, 0)) {
+       blocks(p, root, "service_auto_start_providers", "service_auto_start_provider", 0, 0)) {
     service_auto_start_provider provider;
-    provider.name = get_required_string(block, "name");
-    provider.type = get_required_string(block, "type");
+    p.check([&] { provider.name = get_required_string(block, "name"); });
+    p.check([&] { provider.type = get_required_string(block, "type"); });
     config.service_auto_start_providers.push_back(std::move(provider));
   }
+  // Every bad field in one message, rather than only the first.
+  p.throw_if_any();
   return config;
 }
 

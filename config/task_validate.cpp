@@ -147,47 +147,55 @@ std::optional<int> check_port(const std::string& path, const std::string& port) 
   return std::nullopt;
 }
 
-void validate_applications(const task_config& config) {
+void validate_applications(problem_list& p, const task_config& config) {
   std::map<std::string, std::size_t> aliases;
   for (std::size_t i = 0; i < config.applications.size(); ++i) {
     const application& app = config.applications[i];
     const std::string path = index_path("application", i);
-    if (app.application_pool.find_first_not_of(" \t") == std::string::npos) {
-      throw config_error(path + ".application_pool", "must not be empty");
-    }
-    if (!app.alias.empty()) check_alias(path + ".alias", app.alias);
-    auto [it, inserted] = aliases.emplace(app.alias, i);
-    if (!inserted) {
+    p.check([&] {
+      if (app.application_pool.find_first_not_of(" \t") == std::string::npos)
+        throw config_error(path + ".application_pool", "must not be empty");
+    });
+    p.check([&] {
+      if (!app.alias.empty()) check_alias(path + ".alias", app.alias);
+      auto [it, inserted] = aliases.emplace(app.alias, i);
+      if (inserted) return;
       throw config_error(
           path + ".alias",
           app.alias.empty()
               ? "a second root application (no alias); " + index_path("application", it->second) +
                     " is the root already"
               : quote(app.alias) + " is already used by " + index_path("application", it->second));
-    }
+    });
     std::map<std::string, std::size_t> vdir_aliases;
     for (std::size_t j = 0; j < app.virtual_directories.size(); ++j) {
-      const std::string vdir_path = path + "." + index_path("virtual_directory", j) + ".alias";
-      const std::string& alias = app.virtual_directories[j].alias;
-      check_alias(vdir_path, alias);
-      auto [vit, vinserted] = vdir_aliases.emplace(alias, j);
-      if (!vinserted) {
-        throw config_error(vdir_path, quote(alias) + " is already used by " + path + "." +
-                                          index_path("virtual_directory", vit->second));
-      }
+      p.check([&] {
+        const std::string vdir_path = path + "." + index_path("virtual_directory", j) + ".alias";
+        const std::string& alias = app.virtual_directories[j].alias;
+        check_alias(vdir_path, alias);
+        auto [vit, vinserted] = vdir_aliases.emplace(alias, j);
+        if (!vinserted) {
+          throw config_error(vdir_path, quote(alias) + " is already used by " + path + "." +
+                                            index_path("virtual_directory", vit->second));
+        }
+      });
     }
   }
 }
 
-void validate_pools(const task_config& config) {
+void validate_pools(problem_list& p, const task_config& config) {
   std::map<std::string, const application_pool*> names;
   for (const application_pool& pool : config.application_pools) {
-    const std::string path = pool_path(pool) + ".name";
-    check_pool_name(path, pool.name);
+    // Known even when its name is bad: its applications are no further problem.
     auto [it, inserted] = names.emplace(pool.name, &pool);
-    if (!inserted) {
-      throw config_error(path, quote(pool.name) + " is already used by " + pool_path(*it->second));
-    }
+    p.check([&] {
+      const std::string path = pool_path(pool) + ".name";
+      check_pool_name(path, pool.name);
+      if (!inserted) {
+        throw config_error(path,
+                           quote(pool.name) + " is already used by " + pool_path(*it->second));
+      }
+    });
   }
   for (std::size_t i = 0; i < config.applications.size(); ++i) {
     const std::string& wanted = config.applications[i].application_pool;
@@ -196,9 +204,9 @@ void validate_pools(const task_config& config) {
     for (const auto& [name, pool] : names) {
       if (name != default_pool_name) known.push_back(quote(name));
     }
-    throw config_error(
+    p.add(config_error(
         index_path("application", i) + ".application_pool",
-        "no application_pool is named " + quote(wanted) + " (declared: " + join(known) + ")");
+        "no application_pool is named " + quote(wanted) + " (declared: " + join(known) + ")"));
   }
 }
 
@@ -226,22 +234,22 @@ void validate_identity(const application_pool& pool, const driver_config& driver
   }
 }
 
-void validate_target_website(const task_config& config, const driver_config& driver) {
+void validate_target_website(problem_list& p, const task_config& config,
+                             const driver_config& driver) {
   if (!config.target_website) return;
   const std::string& site = *config.target_website;
   if (!contains(driver.allowed_target_websites, "*") &&
       !contains(driver.allowed_target_websites, site)) {
-    throw config_error("target_website", quote(site) + " is not allowed on this node");
-  }
-  if (site.compare(0, nomad_site_prefix.size(), nomad_site_prefix) == 0) {
-    throw config_error("target_website", quote(site) +
+    p.add(config_error("target_website", quote(site) + " is not allowed on this node"));
+  } else if (site.compare(0, nomad_site_prefix.size(), nomad_site_prefix) == 0) {
+    p.add(config_error("target_website", quote(site) +
                                              " is a website of another nomad task and cannot be a "
-                                             "target_website");
+                                             "target_website"));
   }
   for (std::size_t i = 0; i < config.applications.size(); ++i) {
     if (config.applications[i].alias.empty()) {
-      throw config_error(index_path("application", i) + ".alias",
-                         "a root application (no alias) is not allowed with a target_website");
+      p.add(config_error(index_path("application", i) + ".alias",
+                         "a root application (no alias) is not allowed with a target_website"));
     }
   }
 }
@@ -279,47 +287,59 @@ void validate_certificate(const std::string& path, const binding& b) {
   }
 }
 
+/// One binding's own checks; returns its port in canonical form.
+std::string validate_binding(problem_list& p, const std::string& path, const binding& b) {
+  std::optional<int> static_port;
+  p.check([&] {
+    static_port = check_port(path + ".port", b.port);
+    if (static_port && !b.hostname) {
+      throw config_error(path + ".port", "static port " + quote(b.port) +
+                                             " needs a hostname; without one use a port label "
+                                             "from the group's network block");
+    }
+  });
+  p.check([&] {
+    if (b.hostname) check_hostname(path + ".hostname", *b.hostname);
+  });
+  p.check([&] {
+    if (b.ip_address) check_ip_address(path + ".ip_address", *b.ip_address);
+  });
+  p.check([&] { validate_certificate(path, b); });
+  if (b.type == binding_type::https && b.require_sni.value_or(false) && !b.hostname) {
+    p.add(config_error(path + ".require_sni", "needs a hostname"));
+  }
+  return static_port ? std::to_string(*static_port) : b.port;
+}
+
 /// Checks the bindings; returns their ports in canonical form ("0080" -> "80").
-std::vector<std::string> validate_bindings(const task_config& config) {
+std::vector<std::string> validate_bindings(problem_list& p, const task_config& config) {
   std::vector<std::string> ports;
   // ip, port, hostname: two bindings with the same triple would collide in nginx as in IIS.
   std::map<std::tuple<std::string, std::string, std::string>, std::size_t> seen;
   for (std::size_t i = 0; i < config.bindings.size(); ++i) {
     const binding& b = config.bindings[i];
     const std::string path = index_path("binding", i);
-    const auto static_port = check_port(path + ".port", b.port);
-    if (b.hostname) check_hostname(path + ".hostname", *b.hostname);
-    if (static_port && !b.hostname) {
-      throw config_error(path + ".port", "static port " + quote(b.port) +
-                                             " needs a hostname; without one use a port label "
-                                             "from the group's network block");
-    }
-    if (b.ip_address) check_ip_address(path + ".ip_address", *b.ip_address);
-    validate_certificate(path, b);
-    if (b.type == binding_type::https && b.require_sni.value_or(false) && !b.hostname) {
-      throw config_error(path + ".require_sni", "needs a hostname");
-    }
+    const std::string port = validate_binding(p, path, b);
     const std::string ip = b.ip_address && *b.ip_address != "*" ? *b.ip_address : "";
-    const std::string port = static_port ? std::to_string(*static_port) : b.port;
     ports.push_back(port);
     auto [it, inserted] = seen.emplace(std::make_tuple(ip, port, b.hostname.value_or("")), i);
     if (!inserted) {
-      throw config_error(path, "has the same ip_address, port and hostname as " +
-                                   index_path("binding", it->second));
+      p.add(config_error(path, "has the same ip_address, port and hostname as " +
+                                   index_path("binding", it->second)));
     }
   }
   return ports;
 }
 
-void validate_providers(const task_config& config) {
+void validate_providers(problem_list& p, const task_config& config) {
   std::map<std::string, std::size_t> names;
   for (std::size_t i = 0; i < config.service_auto_start_providers.size(); ++i) {
     const auto& provider = config.service_auto_start_providers[i];
     auto [it, inserted] = names.emplace(provider.name, i);
     if (!inserted) {
-      throw config_error(index_path("service_auto_start_provider", i) + ".name",
+      p.add(config_error(index_path("service_auto_start_provider", i) + ".name",
                          quote(provider.name) + " is already used by " +
-                             index_path("service_auto_start_provider", it->second));
+                             index_path("service_auto_start_provider", it->second)));
     }
   }
 }
@@ -327,14 +347,15 @@ void validate_providers(const task_config& config) {
 }  // namespace
 
 void validate(task_config& config, const driver_config& driver) {
+  problem_list p;
   if (config.applications.empty()) {
-    throw config_error("application", "at least 1 application block must be given");
+    p.add(config_error("application", "at least 1 application block must be given"));
   }
   if (config.bindings.size() > 64) {
     throw config_error("binding", "at most 64 binding blocks are allowed");
   }
-  validate_applications(config);
-  validate_pools(config);
+  validate_applications(p, config);
+  validate_pools(p, config);
 
   // Work on a copy of the pools so a failed check leaves config untouched.
   std::vector<application_pool> pools = config.application_pools;
@@ -352,11 +373,13 @@ void validate(task_config& config, const driver_config& driver) {
   pools.erase(std::remove_if(pools.begin(), pools.end(),
                              [&](const application_pool& p) { return used.count(p.name) == 0; }),
               pools.end());
-  for (const application_pool& pool : pools) validate_identity(pool, driver);
+  for (const application_pool& pool : pools) p.check([&] { validate_identity(pool, driver); });
 
-  validate_target_website(config, driver);
-  std::vector<std::string> ports = validate_bindings(config);
-  validate_providers(config);
+  validate_target_website(p, config, driver);
+  std::vector<std::string> ports = validate_bindings(p, config);
+  validate_providers(p, config);
+  // Every broken rule in one message; config stays untouched then.
+  p.throw_if_any();
   config.application_pools = std::move(pools);
   for (std::size_t i = 0; i < ports.size(); ++i) config.bindings[i].port = std::move(ports[i]);
 }

@@ -190,6 +190,36 @@ std::string normalise_ip(const std::optional<std::string>& ip) {
   return bare;
 }
 
+/// The certificate of the https binding `field`; its files resolved as the
+/// path rules say.
+certificate_plan plan_certificate(const config::binding& binding, const std::string& field,
+                                  const std::string& hostname, const path_rules& rules) {
+  if (!binding.certificate) throw config_error(field + ".certificate", "is required for https");
+  const auto& cert = *binding.certificate;
+  const std::string cfield = field + ".certificate";
+  certificate_plan cp;
+  if (cert.thumbprint) {
+    throw config_error(cfield + ".thumbprint", "certificate stores do not exist on Linux");
+  } else if (cert.pfx_file) {
+    cp.from = certificate_plan::source::pfx_file;
+    cp.pfx_file = resolve_path(cfield + ".pfx_file", *cert.pfx_file, rules, path_use::certificate);
+    cp.pfx_password = cert.password.value_or("");
+  } else if (cert.cert_file && cert.key_file) {
+    cp.from = certificate_plan::source::pem_files;
+    cp.cert_file =
+        resolve_path(cfield + ".cert_file", *cert.cert_file, rules, path_use::certificate);
+    cp.key_file = resolve_path(cfield + ".key_file", *cert.key_file, rules, path_use::certificate);
+  } else if (cert.use_self_signed) {
+    cp.from = certificate_plan::source::self_signed;
+    if (!hostname.empty() && hostname != "localhost") cp.hostnames.push_back(hostname);
+    cp.hostnames.push_back("localhost");
+    cp.hostnames.push_back("127.0.0.1");
+  } else {
+    throw config_error(cfield, "needs pfx_file, cert_file + key_file or use_self_signed");
+  }
+  return cp;
+}
+
 }  // namespace
 
 site_plan plan_site(const config::task_config& config, const task_context& task,
@@ -226,6 +256,10 @@ site_plan plan_site(const config::task_config& config, const task_context& task,
                       config.service_auto_start_providers[i].name + "\"");
   }
 
+  // Every field the node refuses, in one message (config::validate's rules
+  // passed already; these need the node and the task's ports and folders).
+  config::problem_list problems;
+
   // ---- pools ----
   std::set<std::string> pool_names;
   for (const auto& pool : config.application_pools) {
@@ -245,19 +279,21 @@ site_plan plan_site(const config::task_config& config, const task_context& task,
         pool.service_unavailable_response.value_or(config::unavailable_response::http_level);
     out.queue_length = pool.queue_length.value_or(1000);  // IIS default
     if (*out.queue_length < 10 || *out.queue_length > 65535) {
-      throw config_error(field + ".queue_length", "must be between 10 and 65535");
+      problems.add(config_error(field + ".queue_length", "must be between 10 and 65535"));
     }
-    const std::string user = user_for_identity(pool, field, task, as_root);
-    if (as_root && pool.identity == "ApplicationPoolIdentity") {
-      // Created when the site starts (never here: planning also validates).
-      out.managed_user_comment =
-          managed_user_comment("pool " + task.alloc_id + "/" + task.task_name + "/" + pool.name);
-    } else if (!find_account(user)) {
-      throw config_error(field + (pool.identity == "SpecificUser" ? ".username" : ".identity"),
-                         "identity " + pool.identity + " runs as the Unix user \"" + user +
-                             "\", which does not exist on this node");
-    }
-    out.run_as_user = user;
+    problems.check([&] {
+      const std::string user = user_for_identity(pool, field, task, as_root);
+      if (as_root && pool.identity == "ApplicationPoolIdentity") {
+        // Created when the site starts (never here: planning also validates).
+        out.managed_user_comment =
+            managed_user_comment("pool " + task.alloc_id + "/" + task.task_name + "/" + pool.name);
+      } else if (!find_account(user)) {
+        throw config_error(field + (pool.identity == "SpecificUser" ? ".username" : ".identity"),
+                           "identity " + pool.identity + " runs as the Unix user \"" + user +
+                               "\", which does not exist on this node");
+      }
+      out.run_as_user = user;
+    });
     out.env = task.env;
     out.env["TMP"] = plan.tmp_dir;
     out.env["TEMP"] = plan.tmp_dir;
@@ -282,14 +318,16 @@ site_plan plan_site(const config::task_config& config, const task_context& task,
     const std::string field = "application[" + std::to_string(i) + "]";
     application_plan out;
     out.url_path = url_path_for("/", app.alias);
-    out.physical_path = resolve_path(field + ".path", app.path, rules, path_use::content);
+    problems.check([&] {
+      out.physical_path = resolve_path(field + ".path", app.path, rules, path_use::content);
+    });
     out.pool = app.application_pool;
     if (!pool_names.count(out.pool)) {
-      throw config_error(field + ".application_pool",
-                         "no application_pool is named \"" + out.pool + "\"");
+      problems.add(config_error(field + ".application_pool",
+                                "no application_pool is named \"" + out.pool + "\""));
     }
     if (!url_paths.insert(out.url_path).second) {
-      throw config_error(field + ".alias", "\"" + app.alias + "\" is used twice");
+      problems.add(config_error(field + ".alias", "\"" + app.alias + "\" is used twice"));
     }
     for (std::size_t j = 0; j < app.virtual_directories.size(); ++j) {
       const auto& vdir = app.virtual_directories[j];
@@ -297,9 +335,11 @@ site_plan plan_site(const config::task_config& config, const task_context& task,
       virtual_directory_plan vout;
       vout.url_path = url_path_for(out.url_path, vdir.alias);
       if (vout.url_path == out.url_path) {
-        throw config_error(vfield + ".alias", "must not be empty");
+        problems.add(config_error(vfield + ".alias", "must not be empty"));
       }
-      vout.physical_path = resolve_path(vfield + ".path", vdir.path, rules, path_use::content);
+      problems.check([&] {
+        vout.physical_path = resolve_path(vfield + ".path", vdir.path, rules, path_use::content);
+      });
       for (const auto& extension : vdir.extensions) {
         ignored.push_back(vfield + ".extension \"" + extension.name + "\"");
       }
@@ -329,66 +369,44 @@ site_plan plan_site(const config::task_config& config, const task_context& task,
     if (numeric) {
       const long port = binding.port.size() > 5 ? 0 : std::stol(binding.port);
       if (port < 1 || port > 65535) {
-        throw config_error(field + ".port",
-                           "static port " + binding.port + " must be between 1 and 65535");
+        problems.add(config_error(field + ".port",
+                                  "static port " + binding.port + " must be between 1 and 65535"));
       }
       out.port = static_cast<std::int32_t>(port);
     } else {
       auto it = std::find_if(task.ports.begin(), task.ports.end(),
                              [&](const port_mapping& p) { return p.label == binding.port; });
       if (it == task.ports.end()) {
-        throw config_error(field + ".port", "no port labelled \"" + binding.port +
-                                                "\" in the group's network block");
+        problems.add(config_error(field + ".port", "no port labelled \"" + binding.port +
+                                                       "\" in the group's network block"));
+      } else {
+        out.port = it->value;
       }
-      out.port = it->value;
     }
     if (!out.ip.empty()) {
       unsigned char buffer[16];
       if (::inet_pton(AF_INET, out.ip.c_str(), buffer) != 1 &&
           ::inet_pton(AF_INET6, out.ip.c_str(), buffer) != 1) {
-        throw config_error(field + ".ip_address", "\"" + out.ip + "\" is not an IP address");
+        problems.add(
+            config_error(field + ".ip_address", "\"" + out.ip + "\" is not an IP address"));
       }
     }
     auto [it, inserted] = listen_types.emplace(std::make_pair(out.ip, out.port), out.type);
-    if (!inserted && it->second != out.type) {
-      throw config_error(field, "mixes http and https on " +
-                                    (out.ip.empty() ? std::string("*") : out.ip) + ":" +
-                                    std::to_string(out.port));
+    if (!inserted && it->second != out.type && out.port > 0) {
+      problems.add(config_error(field, "mixes http and https on " +
+                                           (out.ip.empty() ? std::string("*") : out.ip) + ":" +
+                                           std::to_string(out.port)));
     }
     if (binding.type == config::binding_type::https) {
       out.require_sni = binding.require_sni.value_or(false);
-      if (!binding.certificate) throw config_error(field + ".certificate", "is required for https");
-      const auto& cert = *binding.certificate;
-      const std::string cfield = field + ".certificate";
-      certificate_plan cp;
-      if (cert.thumbprint) {
-        throw config_error(cfield + ".thumbprint", "certificate stores do not exist on Linux");
-      } else if (cert.pfx_file) {
-        cp.from = certificate_plan::source::pfx_file;
-        cp.pfx_file =
-            resolve_path(cfield + ".pfx_file", *cert.pfx_file, rules, path_use::certificate);
-        cp.pfx_password = cert.password.value_or("");
-      } else if (cert.cert_file && cert.key_file) {
-        cp.from = certificate_plan::source::pem_files;
-        cp.cert_file =
-            resolve_path(cfield + ".cert_file", *cert.cert_file, rules, path_use::certificate);
-        cp.key_file =
-            resolve_path(cfield + ".key_file", *cert.key_file, rules, path_use::certificate);
-      } else if (cert.use_self_signed) {
-        cp.from = certificate_plan::source::self_signed;
-        if (!out.hostname.empty() && out.hostname != "localhost")
-          cp.hostnames.push_back(out.hostname);
-        cp.hostnames.push_back("localhost");
-        cp.hostnames.push_back("127.0.0.1");
-      } else {
-        throw config_error(cfield, "needs pfx_file, cert_file + key_file or use_self_signed");
-      }
-      out.certificate = std::move(cp);
+      problems.check(
+          [&] { out.certificate = plan_certificate(binding, field, out.hostname, rules); });
     } else if (binding.require_sni) {
       ignored.push_back(field + ".require_sni (http binding)");
     }
     plan.bindings.push_back(std::move(out));
   }
+  problems.throw_if_any();
   return plan;
 }
 

@@ -82,7 +82,8 @@ struct site_status {
   std::string task_dir;
   std::string alloc_dir;
   std::string secrets_dir;
-  /// First http binding as a loopback-reachable URL ("http://127.0.0.1:23456"), "" if none.
+  /// First http binding as a loopback-reachable URL ("http://127.0.0.1:23456"); without
+  /// one the first https binding ("https://127.0.0.1:23457"); "" if none.
   std::string http_url;
   /// The binding's hostname when it has one (send it as Host), else "".
   std::string http_hostname;

@@ -162,7 +162,9 @@ msg::upload_begin upload_of(const request_state& st, const config::driver_config
       type.end());
   std::transform(type.begin(), type.end(), type.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  up.is_zip = type == "application/zip" || type == "application/x-zip-compressed";
+  // "application-zip" is how nomad-iis's Management API document spells it.
+  up.is_zip = type == "application/zip" || type == "application/x-zip-compressed" ||
+              type == "application-zip";
   up.max_bytes = driver.upload_max_bytes;
   up.zip_max_entries = driver.zip_max_entries;
   up.zip_max_uncompressed_bytes = driver.zip_max_uncompressed_bytes;

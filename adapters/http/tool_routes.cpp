@@ -31,7 +31,7 @@ std::string attachment_name(const request_state& st, const std::string& kind,
 
 inspect::screenshot_request screenshot_of(request_actor* self, const msg::site_status& site) {
   auto& st = self->state;
-  if (site.http_url.empty()) throw not_found("the task has no http binding");
+  if (site.http_url.empty()) throw not_found("the task has no http or https binding");
   auto driver = st.ctx->driver();
   inspect::screenshot_request shot;
   shot.chromium_path = driver->chromium_path;

@@ -53,6 +53,19 @@ std::string status_json(const msg::site_status& s) {
     pool(w, *def);
   else
     w.Null();
+  // The shape nomad-iis's Management API document shows: the default pool,
+  // else the first, as {"status","isWorkerProcessRunning"}.
+  w.Key("applicationPool");
+  if (!def && !s.pools.empty()) def = &s.pools.front();
+  if (def) {
+    w.StartObject();
+    str(w, "status", def->status);
+    w.Key("isWorkerProcessRunning");
+    w.Bool(def->worker_running);
+    w.EndObject();
+  } else {
+    w.Null();
+  }
   w.Key("applicationPools");
   w.StartArray();
   for (const auto& p : s.pools) pool(w, p);

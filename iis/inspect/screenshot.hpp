@@ -1,5 +1,6 @@
 #pragma once
-// Screenshots of a task's first http binding with headless Chromium: an
+// Screenshots of a task's first http binding (else its first https binding,
+// whose own certificate is accepted) with headless Chromium: an
 // unprivileged user with Chromium's own sandbox on, a fresh profile per shot,
 // network access to nothing but the site's origin, a time limit, and a limit
 // on browsers running at once (the caller's).
@@ -21,7 +22,7 @@ using browser_account_source = std::function<std::optional<run_as>()>;
 
 struct screenshot_request {
   std::string chromium_path;
-  std::string base_url;  ///< "http://127.0.0.1:23456"
+  std::string base_url;  ///< "http://127.0.0.1:23456" or "https://127.0.0.1:23457"
   std::string hostname;  ///< the binding's hostname, "" if none
   std::string path = "/";
   int width = 1280;
@@ -30,7 +31,7 @@ struct screenshot_request {
   std::optional<run_as> user;  ///< who the browser runs as (nullopt: the plugin's user)
 };
 
-/// The URL the browser opens ("http://host:port/path").
+/// The URL the browser opens ("http://host:port/path", or https).
 std::string screenshot_url(const screenshot_request& req);
 
 /// The browser's command line (without the program), exposed for tests.

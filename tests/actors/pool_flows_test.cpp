@@ -509,6 +509,72 @@ BOOST_AUTO_TEST_CASE(stop_task_sends_its_signal_to_the_application_processes) {
   BOOST_TEST(procs->live_site_processes() == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(signals_start_stop_and_recycle_the_pools_as_nomad_iis_does) {
+  auto task = start(static_plan(pool_block("default", config::start_mode::always_running)));
+  const auto pool = procs->master("pool-0");
+  auto stopped = ask_void(task, msg::signal_task{task_id, "STOP"});
+  BOOST_TEST(stopped->done);
+  BOOST_TEST(procs->called(signalled(pool, "SIGQUIT")));
+  BOOST_TEST(as_int(pool_of(task, 0).status) == as_int(iis::pool_status::stopped));
+  BOOST_TEST(events_with("Application pool default stopped (signal STOP)") == 1u);
+  auto started = ask_void(task, msg::signal_task{task_id, "start"});
+  BOOST_TEST(started->done);
+  BOOST_TEST(as_int(pool_of(task, 0).status) == as_int(iis::pool_status::started));
+  BOOST_TEST(events_with("Application pool default started (signal START)") == 1u);
+  const auto restarted = procs->master("pool-0");
+  for (const std::string sig : {"SIGHUP", "RECYCLE"}) {
+    const auto mark = procs->calls.size();
+    auto recycled = ask_void(task, msg::signal_task{task_id, sig});
+    BOOST_TEST(procs->calls_since(mark) ==
+               (std::vector<std::string>{signalled(restarted, "SIGHUP")}));
+    BOOST_TEST(recycled->done);
+    BOOST_TEST(events_with("Application pool default recycled (signal " + sig + ")") == 1u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_signal_is_ignored_with_an_event) {
+  auto task = start(static_plan(pool_block("default", config::start_mode::always_running)));
+  const auto mark = procs->calls.size();
+  auto waited = ask<msg::exit_result>(task, msg::wait_task{task_id});
+  // template { change_mode = "signal" change_signal = "SIGUSR1" }
+  auto sig = ask_void(task, msg::signal_task{task_id, "SIGUSR1"});
+  BOOST_TEST(sig->done);
+  BOOST_TEST(procs->calls_since(mark).empty());
+  BOOST_TEST(!waited->answered());
+  BOOST_TEST(snapshot(task).running);
+  BOOST_REQUIRE(events_with("Signal SIGUSR1 ignored") == 1u);
+  const auto ev = std::find_if(events->begin(), events->end(), [](const auto& e) {
+    return e.message.find("Signal SIGUSR1 ignored") != std::string::npos;
+  });
+  BOOST_TEST(ev->annotations.at("signal") == "SIGUSR1");
+  BOOST_TEST(ev->task_id == task_id);
+}
+
+BOOST_AUTO_TEST_CASE(sigint_and_sigkill_stop_the_site_and_end_the_task) {
+  for (const auto& [name, number] : {std::pair<std::string, int>{"SIGINT", SIGINT},
+                                     std::pair<std::string, int>{"SIGKILL", SIGKILL}}) {
+    BOOST_TEST_CONTEXT(name) {
+      auto task = start(app_plan(config::start_mode::always_running));
+      const auto front = procs->master("front");
+      const auto app = procs->live(fake_launcher::kind::app).at(0);
+      auto waited = ask<msg::exit_result>(task, msg::wait_task{task_id});
+      auto sig = ask_void(task, msg::signal_task{task_id, name});
+      BOOST_TEST(sig->done);
+      BOOST_TEST(procs->called(signalled(front, "SIGQUIT")));
+      // The application processes get the signal itself, as a StopTask's.
+      BOOST_TEST(procs->called(signalled(app, name)));
+      BOOST_TEST(procs->live_site_processes() == 0u);
+      BOOST_REQUIRE(waited->value);
+      BOOST_TEST(waited->value->exit_code == 0);
+      BOOST_TEST(waited->value->signal == number);
+      BOOST_TEST(waited->value->err.empty());
+      BOOST_TEST(events_with("Site stopped (signal " + name + ")") == 1u);
+      // A StopTask afterwards finds nothing left to stop.
+      BOOST_TEST(ask_void(task, msg::stop_task{task_id, 5s, ""})->done);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_recovered_site_is_taken_over_without_starting_anything) {
   auto first = start(static_and_app_plan(config::start_mode::always_running));
   const auto front = procs->master("front");

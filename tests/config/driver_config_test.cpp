@@ -153,4 +153,20 @@ BOOST_AUTO_TEST_CASE(data_dir_defaults) {
              cfg::default_data_dir(static_cast<std::uint32_t>(geteuid()), "/scratch"));
 }
 
+BOOST_AUTO_TEST_CASE(every_bad_option_is_named_in_one_message) {
+  node doc = config_test::driver();
+  doc["fingerprint_interval"] = "1s";
+  doc["data_dir"] = "relative/dir";
+  doc["allowed_host_paths"] = node_list{"/", "/srv/ok", "rel"};
+  doc["screenshot_concurrency"] = 0;
+  const std::string message = decode_fails(doc, "", "5 problems: ");
+  for (const char* expected :
+       {"fingerprint_interval: must be at least 10s", "data_dir: \"relative/dir\" must be",
+        "allowed_host_paths[0]: \"/\" would allow", "allowed_host_paths[2]: \"rel\" must be",
+        "screenshot_concurrency: must be between 1 and 64, got 0"}) {
+    BOOST_TEST_INFO("missing: " << expected);
+    BOOST_TEST(message.find(expected) != std::string::npos);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -199,10 +199,18 @@ BOOST_AUTO_TEST_CASE(wrong_types_in_applications) {
   doc = config_test::task();
   doc["applications"].list().push_back(config_test::application("b"));
   node vdir = config_test::vdir("a", "x");
-  vdir["extensions"] = node_list{config_test::extension("n", "v"), node_map{{"name", nullptr}}};
+  vdir["extensions"] =
+      node_list{config_test::extension("n", "v"), node_map{{"name", nullptr}, {"value", "v"}}};
   doc["applications"][1]["virtual_directories"].list().push_back(config_test::vdir("z", "z"));
   doc["applications"][1]["virtual_directories"].list().push_back(vdir);
   decode_fails(doc, "application[1].virtual_directory[1].extension[1].name", "is required");
+  // Without its value too, the block has two mistakes and the message names both.
+  doc["applications"][1]["virtual_directories"][1]["extensions"][1] = node_map{{"name", nullptr}};
+  const std::string both = decode_fails(doc, "", "2 problems: ");
+  BOOST_TEST(both.find("(1) application[1].virtual_directory[1].extension[1].name: is required") !=
+             std::string::npos);
+  BOOST_TEST(both.find("(2) application[1].virtual_directory[1].extension[1].value: is required") !=
+             std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(wrong_types_in_bindings_and_certificates) {
@@ -402,6 +410,48 @@ BOOST_AUTO_TEST_CASE(long_values_are_cut_in_messages) {
   doc["bindings"][0]["type"] = std::string(5000, 'x');
   const std::string message = decode_fails(doc, "binding[0].type", "...");
   BOOST_TEST(message.size() < 300u);
+}
+
+BOOST_AUTO_TEST_CASE(every_bad_field_is_named_in_one_message) {
+  node doc = config_test::task();
+  node pool = config_test::pool("api");
+  pool["queue_length"] = 5;
+  pool["start_mode"] = "Sometimes";
+  pool["idle_timeout"] = "soon";
+  doc["application_pools"].list().push_back(pool);
+  doc["applications"][0]["path"] = nullptr;
+  doc["applications"][0]["enable_preload"] = "yes";
+  doc["bindings"][0]["type"] = "ftp";
+  doc["permit_iusr"] = 3;
+  const std::string message = decode_fails(doc, "", "7 problems: (1) ");
+  for (const char* expected :
+       {"application_pool[0].start_mode: must be \"OnDemand\" or \"AlwaysRunning\", got "
+        "\"Sometimes\"",
+        "application_pool[0].idle_timeout: \"soon\" is not a duration",
+        "application_pool[0].queue_length: must be between 10 and 65535, got 5",
+        "application[0].path: is required", "application[0].enable_preload: expected a bool",
+        "binding[0].type: must be \"http\" or \"https\", got \"ftp\"",
+        "permit_iusr: expected a bool, got the number 3"}) {
+    BOOST_TEST_INFO("missing: " << expected);
+    BOOST_TEST(message.find(expected) != std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_single_bad_field_keeps_its_own_path) {
+  node doc = config_test::task();
+  doc["bindings"][0]["port"] = nullptr;
+  const std::string message = decode_fails(doc, "binding[0].port", "is required");
+  BOOST_TEST(message == "binding[0].port: is required");
+}
+
+BOOST_AUTO_TEST_CASE(a_config_with_many_mistakes_gets_a_bounded_message) {
+  node doc = config_test::task();
+  doc["bindings"].list().clear();
+  for (int i = 0; i < 30; ++i) doc["bindings"].list().push_back(config_test::binding("ftp", "p"));
+  const std::string message = decode_fails(doc, "", "30 problems: ");
+  BOOST_TEST(message.find("(20) binding[19].type") != std::string::npos);
+  BOOST_TEST(message.find("binding[20]") == std::string::npos);
+  BOOST_TEST(message.find("; and 10 more") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -391,4 +391,31 @@ BOOST_AUTO_TEST_CASE(decoded_then_validated_paths) {
   validate_fails(config, "binding[0].certificate[0]", "exactly one of");
 }
 
+BOOST_AUTO_TEST_CASE(every_broken_rule_is_named_in_one_message) {
+  cfg::task_config config = base();
+  config.application_pools = {make_pool("api", "application_pool[0]"),
+                              make_pool("api", "application_pool[1]")};
+  config.applications.push_back(make_app("x", "missing"));
+  config.applications.push_back(make_app("x"));
+  cfg::binding sni = https_binding(pem());
+  sni.require_sni = true;
+  config.bindings.push_back(sni);
+  cfg::binding no_cert = https_binding(pem(), "other");
+  no_cert.certificate.reset();
+  config.bindings.push_back(no_cert);
+  const auto before = config.application_pools.size();
+  const std::string message = validate_fails(config, "", "5 problems: ");
+  for (const char* expected :
+       {"application_pool[1].name: \"api\" is already used by application_pool[0]",
+        "application[1].application_pool: no application_pool is named \"missing\"",
+        "application[2].alias: \"x\" is already used by application[1]",
+        "binding[1].require_sni: needs a hostname",
+        "binding[2].certificate: an https binding needs a certificate block"}) {
+    BOOST_TEST_INFO("missing: " << expected);
+    BOOST_TEST(message.find(expected) != std::string::npos);
+  }
+  // A failed validation leaves the config as it was.
+  BOOST_TEST(config.application_pools.size() == before);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include <rapidjson/document.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -41,6 +42,7 @@
 #include "tests/actors/fake_backend.hpp"
 #include "tests/actors/task_configs.hpp"
 #include "tests/grpc/held_backend.hpp"
+#include "tests/http/test_util.hpp"
 
 using namespace nomad_iis;
 using namespace std::chrono_literals;
@@ -377,6 +379,64 @@ BOOST_AUTO_TEST_CASE(an_upload_a_delete_and_a_stop_task_happen_in_one_order) {
   else
     BOOST_TEST(content == "before", after_stop.result_int() << " " << after_stop.body());
   BOOST_TEST(eventually([&] { return staging_left(task_dir()) == 0; }));
+}
+
+BOOST_AUTO_TEST_CASE(status_has_the_documented_application_pool_object) {
+  start_task();
+  auto c = connect();
+  auto status = [&] {
+    auto res = c.call("GET", api + "/status");
+    BOOST_TEST(res.result_int() == 200, res.body());
+    rapidjson::Document doc;
+    doc.Parse(res.body().c_str());
+    BOOST_REQUIRE(!doc.HasParseError());
+    BOOST_REQUIRE(doc.IsObject());
+    return doc;
+  };
+  auto doc = status();
+  BOOST_TEST(std::string(doc["allocId"].GetString()) == "alloc1");
+  BOOST_TEST(std::string(doc["taskName"].GetString()) == "web");
+  // nomad-iis's document:
+  // {"allocId","taskName","applicationPool":{"status","isWorkerProcessRunning"}}.
+  BOOST_REQUIRE(doc["applicationPool"].IsObject());
+  BOOST_TEST(doc["applicationPool"].MemberCount() == 2u);
+  BOOST_TEST(std::string(doc["applicationPool"]["status"].GetString()) == "Started");
+  BOOST_TEST(doc["applicationPool"]["isWorkerProcessRunning"].GetBool());
+  // Beside what the status had before.
+  BOOST_REQUIRE(doc["defaultApplicationPool"].IsObject());
+  BOOST_TEST(std::string(doc["defaultApplicationPool"]["name"].GetString()) == "default");
+  BOOST_REQUIRE(doc["applicationPools"].IsArray());
+  BOOST_TEST(doc["applicationPools"].Size() == 1u);
+
+  auto stopped = c.call("PUT", api + "/stop");
+  BOOST_TEST(stopped.result_int() / 100 == 2, stopped.body());
+  doc = status();
+  BOOST_TEST(std::string(doc["applicationPool"]["status"].GetString()) == "Stopped");
+  BOOST_TEST(!doc["applicationPool"]["isWorkerProcessRunning"].GetBool());
+}
+
+BOOST_AUTO_TEST_CASE(a_zip_sent_as_application_zip_with_a_dash_is_extracted) {
+  start_task();
+  http::test::temp_dir tmp;
+  http::test::make_zip(tmp / "app.zip", "z.writestr('site/index.html', '<h1>zipped</h1>')");
+  const std::string zip = http::test::read_file(tmp / "app.zip");
+  auto c = connect();
+  int n = 0;
+  // The spelling of nomad-iis's Management API document, and the usual ones.
+  for (const std::string type : {"application-zip", "Application-Zip; x=y", "application/zip",
+                                 "application/x-zip-compressed"}) {
+    BOOST_TEST_CONTEXT(type) {
+      const std::string folder = "local/unzipped" + std::to_string(++n);
+      auto res = c.call("PATCH", api + "/fs/" + folder, zip, type);
+      BOOST_TEST(res.result_int() == 200, res.body());
+      BOOST_TEST(http::test::read_file((task_dir() / folder / "site" / "index.html").string()) ==
+                 "<h1>zipped</h1>");
+    }
+  }
+  // Any other type keeps the archive as one file.
+  auto raw = c.call("PATCH", api + "/fs/local/kept.zip", zip, "application/octet-stream");
+  BOOST_TEST(raw.result_int() == 200, raw.body());
+  BOOST_TEST(http::test::read_file((task_dir() / "local" / "kept.zip").string()) == zip);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <acl/libacl.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -97,6 +98,136 @@ struct link_fixture : site_fixture {
   }
 };
 
+/// The rights ("rwx", "r-x", ...) the ACL of `path` (access or default)
+/// gives `uid` by a named entry, after the mask; "none" without one.
+std::string named_rights(const std::string& path, uid_t uid, acl_type_t type = ACL_TYPE_ACCESS) {
+  acl_t acl = acl_get_file(path.c_str(), type);
+  if (!acl) return "no ACL";
+  auto bits = [](acl_entry_t entry) {
+    acl_permset_t set;
+    acl_get_permset(entry, &set);
+    return (acl_get_perm(set, ACL_READ) == 1 ? 4u : 0u) |
+           (acl_get_perm(set, ACL_WRITE) == 1 ? 2u : 0u) |
+           (acl_get_perm(set, ACL_EXECUTE) == 1 ? 1u : 0u);
+  };
+  std::optional<unsigned> rights;
+  unsigned mask = 7;
+  acl_entry_t entry;
+  for (int which = ACL_FIRST_ENTRY; acl_get_entry(acl, which, &entry) == 1;
+       which = ACL_NEXT_ENTRY) {
+    acl_tag_t tag;
+    acl_get_tag_type(entry, &tag);
+    if (tag == ACL_MASK) mask = bits(entry);
+    if (tag != ACL_USER) continue;
+    auto* qualifier = static_cast<uid_t*>(acl_get_qualifier(entry));
+    if (qualifier && *qualifier == uid) rights = bits(entry);
+    acl_free(qualifier);
+  }
+  acl_free(acl);
+  if (!rights) return "none";
+  const unsigned r = *rights & mask;
+  return {r & 4 ? 'r' : '-', r & 2 ? 'w' : '-', r & 1 ? 'x' : '-'};
+}
+
+/// "<mode in octal> <uid>:<gid>" of `path` (not following a link).
+std::string mode_and_owner(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return "gone";
+  char text[64];
+  std::snprintf(text, sizeof text, "%04o %u:%u", static_cast<unsigned>(st.st_mode & 07777),
+                static_cast<unsigned>(st.st_uid), static_cast<unsigned>(st.st_gid));
+  return text;
+}
+
+/// 0 when `account` can list `dir`, else errno.
+int try_list(const unix_account& account, const std::string& dir) {
+  return run_as(account, [&] {
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return errno;
+    ::closedir(d);
+    return 0;
+  });
+}
+
+/// 0 when `account` can create `path`, else errno.
+int try_create(const unix_account& account, const std::string& path) {
+  return run_as(account, [&] {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0) return errno;
+    ::close(fd);
+    return 0;
+  });
+}
+
+constexpr uid_t nobody = 65534;
+
+/// The task dir as Nomad (root) lays it out: the task dir, local/ and tmp/
+/// open to everyone (0777, tmp/ 01777) and owned by nobody, secrets/ and
+/// private/ root's; the driver's directory security then runs on start.
+struct security_fixture : site_fixture {
+  std::string task_dir = alloc.task_dir();
+  int rounds = 0;  ///< check_layout calls: its files get fresh names each time
+  security_fixture() {
+    for (const char* dir : {"", "/local", "/tmp"}) {
+      BOOST_REQUIRE(::chown((task_dir + dir).c_str(), nobody, nobody) == 0);
+      ::chmod((task_dir + dir).c_str(), 0777);
+    }
+    ::chmod((task_dir + "/tmp").c_str(), 01777);
+    ::chmod((task_dir + "/secrets").c_str(), 0755);
+    ::chmod((task_dir + "/private").c_str(), 0755);
+    ::chmod((task_dir + "/secrets/token.txt").c_str(), 0644);
+    alloc.write("local/b/x.txt", "pool b");
+  }
+
+  unix_account account_of(std::size_t pool) {
+    BOOST_REQUIRE(plan.pools.at(pool).run_as_user.has_value());
+    auto account = find_account(*plan.pools[pool].run_as_user);
+    BOOST_REQUIRE(account.has_value());
+    BOOST_REQUIRE(account->uid != 0u);
+    return *account;
+  }
+
+  /// What directory security must have set up for the pools' `users`.
+  void check_layout(const std::vector<unix_account>& users) {
+    const std::string round = std::to_string(++rounds);
+    // Owners stay as Nomad made them: no pool's user owns (and so could
+    // chmod) a folder of the task. Other users lose every right.
+    BOOST_TEST(mode_and_owner(task_dir) == "0770 65534:65534");
+    BOOST_TEST(mode_and_owner(task_dir + "/local") == "0770 65534:65534");
+    BOOST_TEST(mode_and_owner(task_dir + "/tmp") == "1770 65534:65534");
+    BOOST_TEST(mode_and_owner(task_dir + "/secrets") == "0700 0:0");
+    BOOST_TEST(mode_and_owner(task_dir + "/private") == "0700 0:0");
+    BOOST_TEST(mode_and_owner(task_dir + "/secrets/token.txt") == "0644 0:0");
+    BOOST_TEST(mode_and_owner(task_dir + "/local/site/file.txt").substr(5) == "0:0");
+    for (const auto& user : users) {
+      BOOST_TEST_CONTEXT("pool user " << user.name) {
+        // Through the task dir, never into it: tmp/ and local/ cannot be moved.
+        BOOST_TEST(named_rights(task_dir, user.uid) == "--x");
+        BOOST_TEST(named_rights(task_dir, user.uid, ACL_TYPE_DEFAULT) == "none");
+        // local/ and tmp/ writable, as IIS gives the pool identities, and
+        // inherited by what is made there later.
+        for (const char* dir : {"/local", "/tmp", "/local/site", "/local/b"}) {
+          BOOST_TEST(named_rights(task_dir + dir, user.uid) == "rwx", dir);
+          BOOST_TEST(named_rights(task_dir + dir, user.uid, ACL_TYPE_DEFAULT) == "rwx", dir);
+        }
+        BOOST_TEST(named_rights(task_dir + "/local/site/file.txt", user.uid) == "rw-");
+        // secrets/ and private/ stay the task's own.
+        for (const char* dir : {"/secrets", "/private", "/secrets/token.txt"})
+          BOOST_TEST(named_rights(task_dir + dir, user.uid) == "none", dir);
+        BOOST_TEST(try_list(user, task_dir + "/secrets") == EACCES);
+        BOOST_TEST(try_list(user, task_dir) == EACCES);
+        BOOST_TEST(try_create(user, task_dir + "/new.txt") == EACCES);
+        BOOST_TEST(try_create(user, task_dir + "/local/by-" + user.name + "-" + round) == 0);
+        BOOST_TEST(try_create(user, task_dir + "/tmp/by-" + user.name + "-" + round) == 0);
+      }
+    }
+    // Anyone else (here: daemon) gets nothing.
+    const auto other = find_account("daemon");
+    BOOST_REQUIRE(other.has_value());
+    BOOST_TEST(try_list(*other, task_dir + "/local") == EACCES);
+    BOOST_TEST(try_create(*other, task_dir + "/tmp/by-daemon-" + round) == EACCES);
+  }
+};
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(iis_sites)
@@ -209,6 +340,53 @@ BOOST_AUTO_TEST_CASE(folders_flipped_with_links_during_restarts_are_never_follow
     BOOST_TEST(after.at(path) == text, path << " changed: " << text << " -> " << after.at(path));
   }
   BOOST_TEST_MESSAGE(failed_starts << " of " << restarts << " starts failed while flipping");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(directory_modes, security_fixture)
+
+BOOST_AUTO_TEST_CASE(owners_and_modes_for_one_pool_user) {
+  if (::geteuid() != 0) return;  // only root changes rights
+  config.applications.push_back(make_app("local/site"));
+  start();
+  check_layout({account_of(0)});
+  BOOST_TEST(get("/file.txt").body == "static file content");
+}
+
+BOOST_AUTO_TEST_CASE(owners_and_modes_for_several_pool_users) {
+  if (::geteuid() != 0) return;
+  config.application_pools.push_back(make_pool("default"));
+  config.application_pools.push_back(make_pool("second"));
+  config.applications.push_back(make_app("local/site"));
+  config.applications.push_back(make_app("local/b", "b", "second"));
+  start();
+  const auto first = account_of(0), second = account_of(1);
+  BOOST_TEST(first.uid != second.uid);
+  check_layout({first, second});
+  BOOST_TEST(get("/file.txt").body == "static file content");
+  BOOST_TEST(get("/b/x.txt").body == "pool b");
+  // A restart applies it again: the same layout, no entry piled up, no owner
+  // changed. (Files the pools made since may gain the rights their create
+  // mode masked: folder_access_test.cpp.)
+  auto owners_and_entries = [&] {
+    auto all = fingerprint(task_dir);
+    for (auto& [path, text] : all) text = text.substr(text.find(' ') + 1);
+    return all;
+  };
+  const auto before = owners_and_entries();
+  BOOST_TEST(!run([&](completion done) { web->stop(std::chrono::seconds(5), "", done); }));
+  BOOST_TEST(!run([&](completion done) { web->start(done); }));
+  remember();
+  const auto after = owners_and_entries();
+  for (const auto& [path, text] : after) {
+    const auto was = before.find(path);
+    BOOST_TEST(
+        (was != before.end() && was->second == text),
+        path << ": " << (was == before.end() ? std::string("new") : was->second) << " -> " << text);
+  }
+  BOOST_TEST(after.size() == before.size());
+  check_layout({first, second});
 }
 
 BOOST_AUTO_TEST_SUITE_END()

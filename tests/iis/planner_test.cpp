@@ -392,6 +392,26 @@ BOOST_AUTO_TEST_CASE(ignored_options_are_listed) {
   BOOST_TEST(has("permit_iusr = false"));
 }
 
+BOOST_AUTO_TEST_CASE(every_field_the_node_refuses_is_named_at_once) {
+  config.applications[0].path = "../../etc";
+  config.bindings[0].port = "nope";
+  auto specific = make_pool("spec");
+  specific.identity = "SpecificUser";
+  specific.username = "no-such-user-nomad-iis";
+  config.application_pools.push_back(specific);
+  try {
+    plan(true);
+    BOOST_ERROR("a config with three refused fields was planned");
+  } catch (const config::config_error& e) {
+    const std::string message = e.what();
+    BOOST_TEST(e.path() == "");
+    BOOST_TEST(message.rfind("3 problems: ", 0) == 0u, message);
+    for (const char* field :
+         {"application_pool[spec].username: ", "application[0].path: ", "binding[0].port: "})
+      BOOST_TEST(message.find(field) != std::string::npos, field << " missing in " << message);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(target_website_is_refused) {
   config.target_website = "Default Web Site";
   BOOST_TEST(field_of_error() == "target_website");

@@ -73,6 +73,21 @@ BOOST_AUTO_TEST_CASE(hostname_binding_resolves_to_its_address_only) {
   BOOST_TEST(has(odd, "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 10.1.2.3"));
 }
 
+BOOST_AUTO_TEST_CASE(https_only_site_is_photographed_over_https_accepting_its_certificate) {
+  auto r = request("https://127.0.0.1:8443");
+  auto args = chromium_args(r, "/p");
+  BOOST_TEST(screenshot_url(r) == "https://127.0.0.1:8443/x.html");
+  BOOST_TEST(has(args, "--ignore-certificate-errors"));
+  // The network stays the site's alone.
+  BOOST_TEST(has(args, "--proxy-bypass-list=<-loopback>;127.0.0.1:8443"));
+  BOOST_TEST(has(args, "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"));
+  auto named = request("https://10.1.2.3:8443", "shot.example");
+  BOOST_TEST(screenshot_url(named) == "https://shot.example:8443/x.html");
+  // A plain http site's browser never ignores certificate errors.
+  BOOST_TEST(
+      !has(chromium_args(request("http://127.0.0.1:8080"), "/p"), "--ignore-certificate-errors"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(browser_home_dirs)

@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -211,6 +212,8 @@ type appOptions struct {
 	// configJSON replaces the task config (a "%d" is not expanded; use the
 	// port label "httplabel").
 	configJSON string
+	// https: the config's httplabel binding is https (the site is checked over https).
+	https bool
 }
 
 const staticConfig = `{
@@ -269,7 +272,11 @@ func (e *env) startApp(o appOptions) *app {
 		_ = task.StopWith(ctx, 2*time.Second, "")
 		_ = task.Destroy(ctx, true)
 	})
-	a := &app{alloc: alloc, task: task, siteURL: fmt.Sprintf("http://127.0.0.1:%d/", port),
+	scheme := "http"
+	if o.https {
+		scheme = "https"
+	}
+	a := &app{alloc: alloc, task: task, siteURL: fmt.Sprintf("%s://127.0.0.1:%d/", scheme, port),
 		api: fmt.Sprintf("%s/allocs/%s/app", e.base, alloc.ID())}
 	code, body := waitSite(t, a.siteURL+"index.html", 20*time.Second)
 	if code != 200 || !strings.Contains(body, staticMarker) {
@@ -281,7 +288,9 @@ func (e *env) startApp(o appOptions) *app {
 // localDir is the task's local/ directory.
 func (a *app) localDir() string { return a.task.Dir().LocalDir }
 
-var siteClient = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+// siteClient also takes an https site's self-signed certificate.
+var siteClient = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true,
+	TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 
 // fetchSite GETs a URL of the site itself (served by nginx).
 func fetchSite(url string) (int, string) {

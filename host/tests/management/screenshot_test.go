@@ -309,6 +309,34 @@ func TestScreenshotHostnameBinding(t *testing.T) {
 	}
 }
 
+// TestScreenshotHttpsOnlySite: a site whose only binding is https with a
+// self-signed certificate is photographed over https (the page sees
+// https:), its own resources load, and the other server stays unreached.
+func TestScreenshotHttpsOnlySite(t *testing.T) {
+	needChromium(t)
+	e := startEnv(t, envOptions{})
+	a := e.startApp(appOptions{https: true, configJSON: `{
+	  "application_pool": [{"identity": "ApplicationPoolIdentity"}],
+	  "application": [{"path": "local"}],
+	  "binding": [{"type": "https", "port": "httplabel", "certificate": [{"use_self_signed": true}]}]}`})
+	checkOwnResources(t, a)
+	c := startCanary(t)
+	writePage(t, a, "tls.html", fmt.Sprintf(`<html><body><script>
+	  document.documentElement.style.background = location.protocol == "https:" ? "#00c000" : "#c00000"
+	  </script><img src="%s/big.png"></body></html>`, c.base))
+	if img := screenshotPNG(t, a, "/tls.html"); img != nil {
+		if got := img.At(700, 500); !near(got, green) {
+			t.Errorf("the page was not loaded over https (pixel %v)", got)
+		}
+		if n := countColor(img, magenta); n > 0 {
+			t.Errorf("the screenshot shows the other server's content (%d pixels)", n)
+		}
+	}
+	if got := c.reached(); got != "" {
+		t.Errorf("the other server on 127.0.0.1 was reached: %s", got)
+	}
+}
+
 // browserProc is one process of a running browser.
 type browserProc struct {
 	pid, uid int
