@@ -92,6 +92,24 @@ void drop(self_ptr self, std::uint64_t id) {
   release_off_thread(self, std::move(t.download));
 }
 
+/// drop, then `answer` once what the transfer held is gone: a client that
+/// hears of a failure finds nothing of it staged.
+template <class Answer>
+void drop_then(self_ptr self, std::uint64_t id, Answer answer) {
+  auto& open = self->state.transfers.open;
+  auto it = open.find(id);
+  if (it == open.end()) return answer();
+  auto t = std::move(it->second);
+  open.erase(it);
+  off_thread<caf::unit_t>(
+      self, self->state.services.file_workers,
+      [upload = std::move(t.upload), download = std::move(t.download)] {
+        if (upload) upload->release();
+        if (download) download->release();
+      },
+      [answer = std::move(answer)](job_result<caf::unit_t>) mutable { answer(); });
+}
+
 std::uint64_t add(self_ptr self, transfer t) {
   const auto owner = caf::actor_cast<caf::actor>(t.owner);
   const auto id = ++self->state.transfers.next_id;
@@ -126,8 +144,8 @@ void step(self_ptr self, std::uint64_t id, caf::response_promise rp, Work work, 
                   it->second.busy = false;
                   if (it->second.abandoned) return drop(self, id);
                   if (!r.ok()) {
-                    rp.deliver(error_of(self, r));
-                    return drop(self, id);
+                    return drop_then(self, id,
+                                     [rp, err = error_of(self, r)]() mutable { rp.deliver(err); });
                   }
                   then(std::move(*r.value));
                 });
