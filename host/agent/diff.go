@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 )
 
@@ -80,11 +82,7 @@ var (
 // and tasks matched by name and sorted, blocks Nomad does not diff left
 // out.
 func diffJobs(old, new *Job) (*JobDiff, error) {
-	o, err := toJSONMap(old)
-	if err != nil {
-		return nil, err
-	}
-	n, err := toJSONMap(new)
+	o, n, err := toJSONMaps(old, new)
 	if err != nil {
 		return nil, err
 	}
@@ -125,11 +123,7 @@ func diffJobs(old, new *Job) (*JobDiff, error) {
 }
 
 func diffGroups(old, new *TaskGroup, name string) (*TaskGroupDiff, error) {
-	o, err := toJSONMap(old)
-	if err != nil {
-		return nil, err
-	}
-	n, err := toJSONMap(new)
+	o, n, err := toJSONMaps(old, new)
 	if err != nil {
 		return nil, err
 	}
@@ -166,11 +160,7 @@ func diffGroups(old, new *TaskGroup, name string) (*TaskGroupDiff, error) {
 }
 
 func diffTasks(old, new *Task, name string) (*TaskDiff, error) {
-	o, err := toJSONMap(old)
-	if err != nil {
-		return nil, err
-	}
-	n, err := toJSONMap(new)
+	o, n, err := toJSONMaps(old, new)
 	if err != nil {
 		return nil, err
 	}
@@ -612,6 +602,15 @@ func findTask(ts []*Task, name string) *Task {
 	return nil
 }
 
+// toJSONMaps is toJSONMap of both sides of a diff.
+func toJSONMaps(old, new interface{}) (o, n map[string]interface{}, err error) {
+	if o, err = toJSONMap(old); err != nil {
+		return nil, nil, err
+	}
+	n, err = toJSONMap(new)
+	return o, n, err
+}
+
 func toJSONMap(v interface{}) (map[string]interface{}, error) {
 	switch t := v.(type) {
 	case *Job:
@@ -692,12 +691,7 @@ func unionKeys(a, b map[string]interface{}) []string {
 	for k := range b {
 		seen[k] = true
 	}
-	out := make([]string, 0, len(seen))
-	for k := range seen {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(seen))
 }
 
 func unionNames(a, b []string) []string {

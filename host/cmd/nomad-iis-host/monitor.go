@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -115,12 +117,7 @@ func (m *monitor) evalFinished(ev *agent.Evaluation) {
 		return
 	}
 	m.info("Evaluation %q finished with status %q but failed to place all allocations:", short(ev.ID), ev.Status)
-	groups := make([]string, 0, len(ev.FailedTGAllocs))
-	for g := range ev.FailedTGAllocs {
-		groups = append(groups, g)
-	}
-	sort.Strings(groups)
-	for _, g := range groups {
+	for _, g := range slices.Sorted(maps.Keys(ev.FailedTGAllocs)) {
 		mt := ev.FailedTGAllocs[g]
 		noun := "allocation"
 		if mt.CoalescedFailures > 0 {
@@ -140,12 +137,7 @@ func (m *monitor) evalFinished(ev *agent.Evaluation) {
 func failureLines(mt *agent.AllocMetric) []string {
 	var out []string
 	add := func(m map[string]int, format string) {
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			out = append(out, fmt.Sprintf(format, k, m[k]))
 		}
 	}
@@ -215,12 +207,7 @@ func formatDeployment(d *agent.Deployment) string {
 		short(d.ID), d.JobID, d.JobVersion, d.Status, d.StatusDescription)
 	tw := tabwriter.NewWriter(&b, 0, 2, 2, ' ', 0)
 	fmt.Fprintln(tw, "    Task Group\tDesired\tPlaced\tHealthy\tUnhealthy\tProgress Deadline")
-	groups := make([]string, 0, len(d.TaskGroups))
-	for g := range d.TaskGroups {
-		groups = append(groups, g)
-	}
-	sort.Strings(groups)
-	for _, g := range groups {
+	for _, g := range slices.Sorted(maps.Keys(d.TaskGroups)) {
 		s := d.TaskGroups[g]
 		deadline := "N/A"
 		if !s.RequireProgressBy.IsZero() {
