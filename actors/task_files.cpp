@@ -261,7 +261,7 @@ caf::result<msg::upload_done> end_upload(self_ptr self, msg::upload_end& m) {
       [self, rp, job, id = m.id](caf::unit_t) mutable {
         self->state.transfers.open.erase(id);
         run_change(
-            self, job->lease_path(), job->stops_pools(), [job] { job->swap(); },
+            self, job->change_path(), job->stops_pools(), [job] { job->swap(); },
             [self, rp, job](caf::error err, std::vector<std::string> stopped) mutable {
               auto outcome = job->outcome();
               clean_up_then(self, job, [rp, err, outcome, stopped]() mutable {
@@ -288,7 +288,7 @@ caf::result<void> remove(self_ptr self, msg::delete_path& m) {
           return release_off_thread(self, job);
         }
         run_change(
-            self, job->lease_path(), false, [job] { job->apply(); },
+            self, job->change_path(), false, [job] { job->apply(); },
             [self, rp, job](caf::error err, std::vector<std::string>) mutable {
               clean_up_then(self, job, [rp, err]() mutable {
                 if (err)

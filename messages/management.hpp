@@ -98,24 +98,6 @@ struct pool_command {
   std::vector<std::string> pools;
 };
 
-/// Reserves the task for a file change at `path` (absolute, inside the task
-/// dir). With stop_pools, the pools serving it are stopped first. The reply
-/// comes when the change may proceed; the caller must send end_change.
-struct begin_change {
-  std::string path;
-  bool stop_pools = false;
-};
-
-struct change_ticket {
-  std::uint64_t id = 0;
-  std::vector<std::string> stopped_pools;  ///< restored by end_change
-};
-
-/// Releases the reservation and returns stopped pools to their former state.
-struct end_change {
-  std::uint64_t id = 0;
-};
-
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_summary& x) {
   return f(caf::meta::type_name("task_summary"), x.task_id, x.alloc_id, x.task_name, x.job_name,
@@ -182,21 +164,6 @@ typename Inspector::result_type inspect(Inspector& f, site_status& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pool_command& x) {
   return f(caf::meta::type_name("pool_command"), x.op, x.pools);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, begin_change& x) {
-  return f(caf::meta::type_name("begin_change"), x.path, x.stop_pools);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, change_ticket& x) {
-  return f(caf::meta::type_name("change_ticket"), x.id, x.stopped_pools);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, end_change& x) {
-  return f(caf::meta::type_name("end_change"), x.id);
 }
 
 }  // namespace nomad_iis::msg

@@ -58,10 +58,6 @@ route_match pick(std::string_view method, std::initializer_list<method_route> ta
 
 }  // namespace
 
-bool is_task_route(route_id id) {
-  return id != route_id::list_allocs && id != route_id::debug && id != route_id::openapi;
-}
-
 std::vector<std::string_view> query_parameters(route_id id) {
   switch (id) {
     case route_id::list_allocs:

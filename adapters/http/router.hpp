@@ -44,9 +44,6 @@ struct route_match {
 /// Throws http_error 400 when alloc or task segments are badly encoded.
 route_match match_route(std::string_view method, std::string_view raw_path);
 
-/// Whether a route addresses one task (needs alloc/task lookup).
-bool is_task_route(route_id id);
-
 /// The query parameters route `id` reads (the OpenAPI document lists the
 /// same ones; tests/http/openapi_test.cpp holds both to it).
 std::vector<std::string_view> query_parameters(route_id id);

@@ -36,7 +36,7 @@ std::string basename_of(const std::string& rel) {
   return slash == std::string::npos ? rel : rel.substr(slash + 1);
 }
 
-std::string lease_path_of(const file_target& t, const resolved_path& target) {
+std::string change_path_of(const file_target& t, const resolved_path& target) {
   return target.relative.empty() ? t.task_dir : t.task_dir + "/" + target.relative;
 }
 
@@ -137,8 +137,8 @@ void upload_job::swap() {
   place_upload(*s.root, s.target.target(), *s.staging, options_.is_zip, options_.clean);
 }
 
-std::string upload_job::lease_path() const {
-  return lease_path_of(target_, state_->target);
+std::string upload_job::change_path() const {
+  return change_path_of(target_, state_->target);
 }
 
 upload_outcome upload_job::outcome() const {
@@ -177,8 +177,8 @@ void delete_job::apply() {
   state_->removal->apply();
 }
 
-std::string delete_job::lease_path() const {
-  return lease_path_of(target_, state_->target);
+std::string delete_job::change_path() const {
+  return change_path_of(target_, state_->target);
 }
 
 void delete_job::release() {

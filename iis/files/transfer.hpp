@@ -71,7 +71,7 @@ class upload_job {
   /// Puts the staged content in place (the caller holds the task).
   void swap();
   /// The path the task actor knows the change by (task dir + relative).
-  std::string lease_path() const;
+  std::string change_path() const;
   bool stops_pools() const { return options_.stop_pools; }
   upload_outcome outcome() const;
   /// Removes what is left (the replaced tree, a staging folder).
@@ -92,7 +92,7 @@ class delete_job {
   void prepare();
   /// Moves it away (the caller holds the task).
   void apply();
-  std::string lease_path() const;
+  std::string change_path() const;
   void release();
 
  private:
