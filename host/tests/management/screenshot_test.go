@@ -404,8 +404,14 @@ func screenshotBrowsers() []browserProc {
 		if !sessions[p.sid] {
 			continue
 		}
-		ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", p.pid))
-		out = append(out, browserProc{p.pid, statusUID(strconv.Itoa(p.pid)), p.cmd, ns})
+		// A process that ends between these reads is left out: its uid and
+		// namespace are gone, not wrong.
+		ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", p.pid))
+		uid := statusUID(strconv.Itoa(p.pid))
+		if err != nil || uid < 0 {
+			continue
+		}
+		out = append(out, browserProc{p.pid, uid, p.cmd, ns})
 	}
 	return out
 }
