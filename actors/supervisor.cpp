@@ -95,11 +95,8 @@ caf::error no_such_task(const std::string& alloc_id, const std::string& task_nam
 }
 
 caf::actor spawn_task(supervisor_ptr self, const std::string& task_id) {
-  site_services services{self->state.backend, self->state.backend->processes(),
-                         self->state.backend->host(), self->state.workers,
-                         self->state.file_workers};
-  auto task = self->spawn<caf::monitored>(task_actor, services, self->state.hub, self->state.driver,
-                                          self->address());
+  auto task = self->spawn<caf::monitored>(task_actor, self->state.services, self->state.hub,
+                                          self->state.driver, self->address());
   self->state.tasks[task_id] = task;
   self->state.spawn_seq[task_id] = ++self->state.next_seq;
   self->state.task_ids[task.address()] = task_id;
@@ -108,12 +105,9 @@ caf::actor spawn_task(supervisor_ptr self, const std::string& task_id) {
 
 }  // namespace
 
-caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
-                         std::shared_ptr<iis::backend> backend, caf::actor workers,
-                         caf::actor file_workers, caf::actor hub, caf::actor fingerprinter) {
-  self->state.backend = std::move(backend);
-  self->state.workers = std::move(workers);
-  self->state.file_workers = std::move(file_workers);
+caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self, site_services services,
+                         caf::actor hub, caf::actor fingerprinter) {
+  self->state.services = std::move(services);
   self->state.hub = std::move(hub);
   self->state.fingerprinter = std::move(fingerprinter);
   self->set_down_handler([self](const caf::down_msg& down) {
@@ -201,8 +195,9 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
         // Reads the data dir: a blocking worker does it.
         auto rp = self->make_response_promise<msg::debug_info>();
         off_thread<std::vector<iis::dangling_item>>(
-            self, self->state.workers,
-            [backend = self->state.backend, data_dir = self->state.driver.effective_data_dir(),
+            self, self->state.services.workers,
+            [backend = self->state.services.backend,
+             data_dir = self->state.driver.effective_data_dir(),
              known] { return backend->list_dangling(data_dir, known); },
             [rp, info](job_result<std::vector<iis::dangling_item>> found) mutable {
               if (found.ok()) {
@@ -217,14 +212,21 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
 }
 
 driver_actors spawn_driver(caf::actor_system& sys, std::shared_ptr<iis::backend> backend,
-                           bool detached_workers) {
+                           bool detached_workers, inspect::inspector inspector) {
   driver_actors actors;
   actors.workers = spawn_blocking_pool(sys, blocking_workers, detached_workers);
   actors.file_workers = spawn_blocking_pool(sys, file_workers, detached_workers);
+  actors.tool_workers = spawn_blocking_pool(sys, tool_workers, detached_workers);
   actors.hub = sys.spawn(event_hub);
   actors.fingerprinter = sys.spawn(fingerprinter, backend, actors.workers);
-  actors.supervisor = sys.spawn(supervisor, backend, actors.workers, actors.file_workers,
-                                actors.hub, actors.fingerprinter);
+  site_services services{backend,
+                         backend->processes(),
+                         backend->host(),
+                         actors.workers,
+                         actors.file_workers,
+                         actors.tool_workers,
+                         std::move(inspector)};
+  actors.supervisor = sys.spawn(supervisor, std::move(services), actors.hub, actors.fingerprinter);
   return actors;
 }
 
@@ -237,12 +239,12 @@ void configure_actor_system(caf::actor_system_config& cfg) {
                              text += ": " + ctx.get_as<std::string>(0);
                            return text;
                          });
-  cfg.add_error_category(caf::atom("files"),
-                         [](std::uint8_t, caf::atom_value, const caf::message& ctx) {
-                           return ctx.size() == 2 && ctx.match_element<std::string>(1)
-                                      ? ctx.get_as<std::string>(1)
-                                      : std::string("file operation failed");
-                         });
+  // files and inspect: (code, message), shown as the message.
+  for (auto category : {caf::atom("files"), caf::atom("inspect")})
+    cfg.add_error_category(category, [](std::uint8_t, caf::atom_value, const caf::message& ctx) {
+      return ctx.size() == 2 && ctx.match_element<std::string>(1) ? ctx.get_as<std::string>(1)
+                                                                  : std::string("operation failed");
+    });
 }
 
 }  // namespace nomad_iis

@@ -6,20 +6,23 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/task_actor.hpp"
 #include "config/driver_config.hpp"
 #include "iis/backend.hpp"
+#include "iis/inspect/inspector.hpp"
 #include "messages/management.hpp"
 
 namespace nomad_iis {
 
 struct supervisor_state {
-  std::shared_ptr<iis::backend> backend;
-  caf::actor workers;       ///< blocking workers (actors/blocking.hpp)
-  caf::actor file_workers;  ///< the tasks' file steps (actors/task_files.hpp)
+  /// What every task actor gets; the backend and the blocking workers are
+  /// the supervisor's own too.
+  site_services services;
   caf::actor hub;
   caf::actor fingerprinter;
   config::driver_config driver;
@@ -33,29 +36,39 @@ struct supervisor_state {
   static inline const char* name = "supervisor";
 };
 
-caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
-                         std::shared_ptr<iis::backend> backend, caf::actor workers,
-                         caf::actor file_workers, caf::actor hub, caf::actor fingerprinter);
+caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self, site_services services,
+                         caf::actor hub, caf::actor fingerprinter);
 
 /// The actors the adapters talk to.
 struct driver_actors {
   caf::actor workers;
   caf::actor file_workers;
+  caf::actor tool_workers;
   caf::actor supervisor;
   caf::actor hub;
   caf::actor fingerprinter;
+
+  /// Every one of them, for whoever ends them (the blocking workers run on
+  /// threads of their own: an actor system waits for them).
+  std::vector<caf::actor> all() const {
+    return {fingerprinter, hub, supervisor, workers, file_workers, tool_workers};
+  }
 };
 
 /// Blocking workers the driver's actors share (fork/exec, file system).
 constexpr std::size_t blocking_workers = 4;
 /// Blocking workers for the tasks' Management API file steps.
 constexpr std::size_t file_workers = 4;
+/// Blocking workers for browsers and dumps (each kind behind a gate of its
+/// own: off_thread_gated), so a long dump never delays a file step.
+constexpr std::size_t tool_workers = 4;
 
 /// Spawns the blocking workers, hub, fingerprinter and supervisor for
-/// `backend`. `detached_workers` = false runs the workers on CAF's scheduler
-/// (the actor tests' deterministic coordinator).
+/// `backend`, the tasks looking inside themselves with `inspector`.
+/// `detached_workers` = false runs the workers on CAF's scheduler (the actor
+/// tests' deterministic coordinator).
 driver_actors spawn_driver(caf::actor_system& sys, std::shared_ptr<iis::backend> backend,
-                           bool detached_workers = true);
+                           bool detached_workers = true, inspect::inspector inspector = {});
 
 /// Registers the project's message types and error category.
 void configure_actor_system(caf::actor_system_config& cfg);

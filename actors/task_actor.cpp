@@ -10,6 +10,7 @@
 
 #include "actors/driver_state.hpp"
 #include "actors/task_files.hpp"
+#include "actors/task_inspect.hpp"
 #include "actors/task_queue.hpp"
 #include "actors/task_site.hpp"
 #include "actors/timeouts.hpp"
@@ -434,18 +435,9 @@ msg::site_status site_status_of(task_actor_ptr self) {
   if (!st.plan) return s;
   const auto& plan = *st.plan;
   if (!plan.secrets_dir.empty()) s.secrets_dir = plan.secrets_dir;
-  // The first http binding; a site with https bindings only is reached over https.
-  auto first = std::find_if(plan.bindings.begin(), plan.bindings.end(),
-                            [](const auto& b) { return b.type == config::binding_type::http; });
-  if (first == plan.bindings.end()) first = plan.bindings.begin();
-  if (first != plan.bindings.end()) {
-    const auto& b = *first;
-    auto ip = b.ip.empty() || b.ip == "*" || b.ip == "0.0.0.0" ? std::string("127.0.0.1") : b.ip;
-    s.http_url = std::string(b.type == config::binding_type::http ? "http" : "https") + "://" +
-                 (ip.find(':') != std::string::npos ? "[" + ip + "]" : ip) + ":" +
-                 std::to_string(b.port);
-    s.http_hostname = b.hostname;
-  }
+  auto address = task_inspect::address_of(plan);
+  s.http_url = std::move(address.url);
+  s.http_hostname = std::move(address.hostname);
   const auto now = std::chrono::steady_clock::now();
   if (!st.api_usage_at || now - *st.api_usage_at >= timeouts::status_usage_window) {
     st.api_usage = st.api_cpu.update(site::sample_usage(self), now);
@@ -555,6 +547,8 @@ caf::behavior task_actor(task_actor_ptr self, site_services services, caf::actor
       [self](msg::delete_path& m) { return task_files::remove(self, m); },
       [self](msg::download_begin& m) { return task_files::begin_download(self, m); },
       [self](msg::download_next& m) { return task_files::next_block(self, m); },
+      [self](msg::take_screenshot& m) { return task_inspect::screenshot(self, m); },
+      [self](msg::take_dump& m) { return task_inspect::dump(self, m); },
       [self](atom::hand_over) -> caf::result<void> {
         auto& st = self->state;
         if (!st.plan || st.pools.empty() || !is_live(st.phase)) return caf::unit;

@@ -26,6 +26,7 @@
 #include "common/unique_fd.hpp"
 #include "config/driver_config.hpp"
 #include "iis/backend.hpp"
+#include "iis/inspect/inspector.hpp"
 #include "iis/state_codec.hpp"
 #include "messages/management.hpp"
 #include "messages/messages.hpp"
@@ -36,15 +37,18 @@ namespace nomad_iis {
 enum class task_phase { created, starting, running, stopping, exited };
 
 /// What every task actor gets from the driver: the backend (it plans), its
-/// process and files-and-sockets ports, and the blocking workers (the
+/// process and files-and-sockets ports, the blocking workers (the
 /// file_workers run the Management API's file steps, so a long upload never
-/// delays a site's fork/exec).
+/// delays a site's fork/exec; the tool_workers run browsers and dumps) and
+/// the inspector that takes screenshots and dumps.
 struct site_services {
   std::shared_ptr<iis::backend> backend;
   std::shared_ptr<iis::launcher> launcher;
   std::shared_ptr<iis::site_host> host;
   caf::actor workers;
   caf::actor file_workers;
+  caf::actor tool_workers;
+  inspect::inspector inspector;
 };
 
 struct task_actor_state {

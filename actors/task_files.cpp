@@ -56,19 +56,20 @@ files::file_target target_of(self_ptr self, const msg::file_target& m) {
   t.task_dir = st.task.task_dir();
   t.secrets_dir =
       st.plan && !st.plan->secrets_dir.empty() ? st.plan->secrets_dir : t.task_dir + "/secrets";
-  t.allow_secrets = m.allow_secrets;
+  t.allow_secrets = st.driver.allow_secrets_access;
   t.path = m.path;
   return t;
 }
 
-files::upload_options options_of(const msg::upload_begin& m) {
+files::upload_options options_of(self_ptr self, const msg::upload_begin& m) {
+  const auto& driver = self->state.driver;
   files::upload_options o;
   o.stop_pools = m.stop_pools;
   o.clean = m.clean;
   o.is_zip = m.is_zip;
   if (m.has_length) o.content_length = m.content_length;
-  o.max_bytes = m.max_bytes;
-  o.limits = {m.zip_max_entries, m.zip_max_uncompressed_bytes, m.zip_max_ratio};
+  o.max_bytes = driver.upload_max_bytes;
+  o.limits = {driver.zip_max_entries, driver.zip_max_uncompressed_bytes, driver.zip_max_ratio};
   return o;
 }
 
@@ -227,9 +228,15 @@ void clean_up_then(self_ptr self, std::shared_ptr<Job> job, Answer answer) {
 
 caf::result<msg::transfer_id> begin_upload(self_ptr self, msg::upload_begin& m) {
   if (!self->state.plan) return no_site();
+  auto options = options_of(self, m);
+  if (options.content_length && *options.content_length > options.max_bytes)  // before a byte
+    return to_error(files::too_large(
+                        "upload_too_large",
+                        "the upload is larger than " + std::to_string(options.max_bytes) + " bytes")
+                        .failure());
   transfer t;
   t.owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
-  t.upload = std::make_shared<files::upload_job>(target_of(self, m.target), options_of(m));
+  t.upload = std::make_shared<files::upload_job>(target_of(self, m.target), std::move(options));
   auto job = t.upload;
   const auto id = add(self, std::move(t));
   auto rp = self->make_response_promise();
@@ -303,20 +310,32 @@ caf::result<void> remove(self_ptr self, msg::delete_path& m) {
 
 caf::result<msg::download_started> begin_download(self_ptr self, msg::download_begin& m) {
   if (!self->state.plan) return no_site();
+  auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());  // before the promise
+  auto rp = self->make_response_promise();                                // takes the sender
+  open_download(
+      self, owner,
+      std::make_shared<files::download_job>(target_of(self, m.target), self->state.task.task_name),
+      rp);
+  return rp;
+}
+
+void open_download(self_ptr self, const caf::actor_addr& owner,
+                   std::shared_ptr<files::download_job> job, caf::response_promise rp) {
+  if (!caf::actor_cast<caf::actor>(owner)) {  // nobody to read it
+    release_off_thread(self, std::move(job));
+    rp.deliver(caf::make_error(ec::operation_failed, "the requester is gone"));
+    return;
+  }
   transfer t;
-  t.owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
-  t.download =
-      std::make_shared<files::download_job>(target_of(self, m.target), self->state.task.task_name);
-  auto job = t.download;
+  t.owner = owner;
+  t.download = job;
   const auto id = add(self, std::move(t));
-  auto rp = self->make_response_promise();
   step<files::download_head>(
       self, id, rp, [job] { return job->open(); },
       [rp, id](files::download_head head) mutable {
         rp.deliver(msg::download_started{id, head.is_zip, head.filename, head.length.has_value(),
                                          head.length.value_or(0)});
       });
-  return rp;
 }
 
 caf::result<msg::file_block> next_block(self_ptr self, msg::download_next& m) {

@@ -14,6 +14,7 @@
 
 #include <caf/actor_addr.hpp>
 #include <caf/fwd.hpp>
+#include <caf/response_promise.hpp>
 #include <caf/result.hpp>
 
 #include "iis/files/transfer.hpp"
@@ -48,6 +49,11 @@ caf::result<msg::upload_done> end_upload(self_ptr self, msg::upload_end& m);
 caf::result<void> remove(self_ptr self, msg::delete_path& m);
 caf::result<msg::download_started> begin_download(self_ptr self, msg::download_begin& m);
 caf::result<msg::file_block> next_block(self_ptr self, msg::download_next& m);
+
+/// Opens `job` as a download read by `owner` (download_next), answering
+/// `rp` with what it sends: also for files the task made itself (a dump).
+void open_download(self_ptr self, const caf::actor_addr& owner,
+                   std::shared_ptr<files::download_job> job, caf::response_promise rp);
 
 /// The actor `owner` is gone: its transfers are released on a worker.
 void owner_gone(self_ptr self, const caf::actor_addr& owner);

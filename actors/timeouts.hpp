@@ -29,6 +29,11 @@ constexpr auto status_usage_window = 250ms;
 /// end within 2 s, the gRPC server's drain included.
 constexpr auto hand_over = 800ms;
 
+/// How long a core dump may wait for a free slot of its gate, and how long
+/// gcore may take.
+constexpr auto dump_queue_wait = 60s;
+constexpr auto dump_run = 5min;
+
 /// Minimum spacing between fingerprints, whatever the config says.
 constexpr auto min_fingerprint_interval = 10s;
 

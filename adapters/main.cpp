@@ -21,7 +21,7 @@
 
 #include "actors/supervisor.hpp"
 #include "actors/timeouts.hpp"
-#include "adapters/browser_user.hpp"
+#include "adapters/inspector.hpp"
 #include "adapters/grpc/plugin_server.hpp"
 #include "adapters/http/api.hpp"
 #include "adapters/plugin_options.hpp"
@@ -148,7 +148,7 @@ int main(int argc, char** argv) {
 
   // The composition root: the only place that picks the backend behind the port.
   std::shared_ptr<iis::backend> backend = iis::make_linux_backend();
-  auto actors = spawn_driver(*sys, backend);
+  auto actors = spawn_driver(*sys, backend, true, make_inspector());
 
   grpc_adapter::server_hooks hooks;
   hooks.request_exit = request_exit;
@@ -156,8 +156,8 @@ int main(int argc, char** argv) {
   // SetConfig that carries nomad_config); it binds in the background.
   std::shared_ptr<http::management_api> management_api;
   if (options.management_api_enabled())
-    management_api = std::make_shared<http::management_api>(
-        *sys, actors.supervisor, actors.fingerprinter, options, make_browser_account_source());
+    management_api =
+        std::make_shared<http::management_api>(*sys, actors.supervisor, actors.fingerprinter, options);
   hooks.on_config = [management_api](const config::driver_config& driver, bool long_lived) {
     if (!long_lived || !management_api) return;
     management_api->configure(driver);

@@ -72,6 +72,13 @@ bool is_cafs(const caf::error& err) {
   return err && err.category() == caf::atom("system");
 }
 constexpr caf::atom_value files_category = caf::atom("files");
+constexpr caf::atom_value inspect_category = caf::atom("inspect");
+
+/// The (code, message) context of an error made by one of the to_error below.
+bool has_code_and_message(const caf::error& err) {
+  const auto& ctx = err.context();
+  return ctx.size() == 2 && ctx.match_element<std::string>(0) && ctx.match_element<std::string>(1);
+}
 
 }  // namespace
 
@@ -150,12 +157,22 @@ caf::error to_error(const files::file_failure& failure) {
 }
 
 std::optional<files::file_failure> file_failure_of(const caf::error& err) {
-  if (!err || err.category() != files_category) return std::nullopt;
+  if (!err || err.category() != files_category || !has_code_and_message(err)) return std::nullopt;
   const auto& ctx = err.context();
-  if (ctx.size() != 2 || !ctx.match_element<std::string>(0) || !ctx.match_element<std::string>(1))
-    return std::nullopt;
   return files::file_failure{static_cast<files::file_errc>(err.code()), ctx.get_as<std::string>(0),
                              ctx.get_as<std::string>(1)};
+}
+
+caf::error to_error(const inspect::inspect_failure& failure) {
+  return caf::error(static_cast<std::uint8_t>(failure.kind), inspect_category,
+                    caf::make_message(failure.code, failure.message));
+}
+
+std::optional<inspect::inspect_failure> inspect_failure_of(const caf::error& err) {
+  if (!err || err.category() != inspect_category || !has_code_and_message(err)) return std::nullopt;
+  const auto& ctx = err.context();
+  return inspect::inspect_failure{static_cast<inspect::inspect_errc>(err.code()),
+                                  ctx.get_as<std::string>(0), ctx.get_as<std::string>(1)};
 }
 
 }  // namespace nomad_iis

@@ -17,6 +17,7 @@
 
 #include "iis/failure.hpp"
 #include "iis/files/file_error.hpp"
+#include "iis/inspect/inspect_error.hpp"
 
 namespace nomad_iis {
 
@@ -107,5 +108,12 @@ caf::error to_error(const files::file_failure& failure);
 
 /// The file failure `err` carries, if it is one (made by to_error above).
 std::optional<files::file_failure> file_failure_of(const caf::error& err);
+
+/// A failure of a look inside a task (a screenshot, a dump) as an error of
+/// its own category ("inspect"), shown as it is like a file failure.
+caf::error to_error(const inspect::inspect_failure& failure);
+
+/// The inspect failure `err` carries, if it is one.
+std::optional<inspect::inspect_failure> inspect_failure_of(const caf::error& err);
 
 }  // namespace nomad_iis

@@ -14,10 +14,10 @@
 
 namespace nomad_iis::msg {
 
-/// Where a file operation works, as the request names it.
+/// Where a file operation works, as the request names it (what it may
+/// reach and the limits of an upload are the task's driver config).
 struct file_target {
   std::string path;  ///< decoded, relative to the task dir
-  bool allow_secrets = false;
 };
 
 /// Opens an upload (PUT: stop_pools; PATCH: not). The task stages it and
@@ -29,10 +29,6 @@ struct upload_begin {
   bool is_zip = false;
   bool has_length = false;
   std::uint64_t content_length = 0;
-  std::uint64_t max_bytes = 0;
-  std::uint64_t zip_max_entries = 0;
-  std::uint64_t zip_max_uncompressed_bytes = 0;
-  std::uint64_t zip_max_ratio = 0;
 };
 
 struct transfer_id {
@@ -88,14 +84,13 @@ struct file_block {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, file_target& x) {
-  return f(caf::meta::type_name("file_target"), x.path, x.allow_secrets);
+  return f(caf::meta::type_name("file_target"), x.path);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, upload_begin& x) {
   return f(caf::meta::type_name("upload_begin"), x.target, x.stop_pools, x.clean, x.is_zip,
-           x.has_length, x.content_length, x.max_bytes, x.zip_max_entries,
-           x.zip_max_uncompressed_bytes, x.zip_max_ratio);
+           x.has_length, x.content_length);
 }
 
 template <class Inspector>

@@ -4,6 +4,7 @@
 #include <caf/type_id.hpp>
 
 #include "messages/files.hpp"
+#include "messages/inspect.hpp"
 #include "messages/management.hpp"
 #include "messages/messages.hpp"
 
@@ -47,6 +48,9 @@ CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::download_begin))
 CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::download_started))
 CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::download_next))
 CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::file_block))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::take_screenshot))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::screenshot_taken))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::take_dump))
 
 CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, subscribe, "subscribe")
 CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, unsubscribe, "unsubscr")

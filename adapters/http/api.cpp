@@ -10,7 +10,6 @@
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
 
-#include "actors/blocking.hpp"
 #include "adapters/http/api_context.hpp"
 #include "adapters/http/request_actor.hpp"
 #include "adapters/http/server.hpp"
@@ -34,15 +33,11 @@ void raise_open_file_limit(spdlog::logger& log) {
   }
 }
 
-/// Blocking workers for the API's browsers and dumps.
-constexpr std::size_t tool_workers = 4;
-
 }  // namespace
 
 std::shared_ptr<api_context> make_api_context(caf::actor_system& sys, caf::actor supervisor,
                                               authenticator auth) {
   return std::make_shared<api_context>(std::move(auth), sys, std::move(supervisor),
-                                       spawn_blocking_pool(sys, tool_workers, true),
                                        logging::get("http"));
 }
 
@@ -54,28 +49,25 @@ request_sink make_request_sink(std::shared_ptr<api_context> ctx) {
 
 struct management_api::impl {
   impl(caf::actor_system& sys, caf::actor supervisor, caf::actor fingerprinter,
-       const plugin_options& o, inspect::browser_account_source browser)
+       const plugin_options& o)
       : options(o),
         fingerprinter(std::move(fingerprinter)),
         log(logging::get("http")),
         ctx(make_api_context(sys, std::move(supervisor),
-                             authenticator(o.management_api_key, o.management_api_jwt_secret))) {
-    ctx->browser_account = std::move(browser);
-  }
+                             authenticator(o.management_api_key, o.management_api_jwt_secret))) {}
 
-  server_options server_opts() const {
+  server_options server_opts() {
     server_options s;
     s.port = static_cast<std::uint16_t>(options.management_api_port);
     s.bind = options.management_api_bind.empty() ? "0.0.0.0" : options.management_api_bind;
     if (!ctx->auth.enabled()) s.bind = "127.0.0.1";
     s.tls_cert = options.management_api_tls_cert;
     s.tls_key = options.management_api_tls_key;
-    if (auto driver = ctx->driver()) {
-      s.limits.header_timeout =
-          std::chrono::duration_cast<std::chrono::milliseconds>(driver->request_header_timeout);
-      s.max_connections_per_client =
-          static_cast<std::size_t>(driver->management_api_max_connections_per_client);
-    }
+    std::lock_guard<std::mutex> lock(mutex);
+    s.limits.header_timeout =
+        std::chrono::duration_cast<std::chrono::milliseconds>(driver.request_header_timeout);
+    s.max_connections_per_client =
+        static_cast<std::size_t>(driver.management_api_max_connections_per_client);
     return s;
   }
 
@@ -110,6 +102,8 @@ struct management_api::impl {
   }
 
   plugin_options options;
+  /// The server's settings of the driver config in effect (SetConfig).
+  config::driver_config driver;
   caf::actor fingerprinter;
   std::shared_ptr<spdlog::logger> log;
   std::shared_ptr<api_context> ctx;
@@ -121,10 +115,8 @@ struct management_api::impl {
 };
 
 management_api::management_api(caf::actor_system& sys, caf::actor supervisor,
-                               caf::actor fingerprinter, const plugin_options& options,
-                               inspect::browser_account_source browser)
-    : impl_(std::make_shared<impl>(sys, std::move(supervisor), std::move(fingerprinter), options,
-                                   std::move(browser))) {
+                               caf::actor fingerprinter, const plugin_options& options)
+    : impl_(std::make_shared<impl>(sys, std::move(supervisor), std::move(fingerprinter), options)) {
   raise_open_file_limit(*impl_->log);
 }
 
@@ -136,8 +128,8 @@ management_api::~management_api() {
 }
 
 void management_api::configure(const config::driver_config& driver) {
-  impl_->ctx->set_driver(driver);
   std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->driver = driver;
   if (impl_->server) {
     impl_->server->set_header_timeout(
         std::chrono::duration_cast<std::chrono::milliseconds>(driver.request_header_timeout));

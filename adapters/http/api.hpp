@@ -12,7 +12,6 @@
 #include "adapters/http/exchange.hpp"
 #include "adapters/plugin_options.hpp"
 #include "config/driver_config.hpp"
-#include "iis/inspect/screenshot.hpp"
 
 namespace caf {
 class actor_system;
@@ -20,9 +19,9 @@ class actor_system;
 
 namespace nomad_iis::http {
 
-class api_context;
+struct api_context;
 
-/// What the request actors share, with their blocking workers spawned in `sys`.
+/// What the request actors share.
 std::shared_ptr<api_context> make_api_context(caf::actor_system& sys, caf::actor supervisor,
                                               authenticator auth);
 
@@ -31,9 +30,8 @@ request_sink make_request_sink(std::shared_ptr<api_context> ctx);
 
 class management_api {
  public:
-  /// `browser` names the user screenshots' browsers run as.
   management_api(caf::actor_system& sys, caf::actor supervisor, caf::actor fingerprinter,
-                 const plugin_options& options, inspect::browser_account_source browser = {});
+                 const plugin_options& options);
   ~management_api();
 
   /// Applies a driver config; the first call starts the server.

@@ -36,6 +36,10 @@ int http_status(inspect::inspect_errc kind) {
       return 504;
     case inspect::inspect_errc::internal:
       return 500;
+    case inspect::inspect_errc::not_found:
+      return 404;
+    case inspect::inspect_errc::conflict:
+      return 409;
   }
   return 500;
 }

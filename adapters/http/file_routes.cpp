@@ -19,7 +19,7 @@
 #include "adapters/http/http_error.hpp"
 #include "adapters/http/paths.hpp"
 #include "adapters/http/request_actor.hpp"
-#include "adapters/http/worker_steps.hpp"
+#include "adapters/http/stream_out.hpp"
 #include "messages/type_ids.hpp"
 
 namespace nomad_iis::http {
@@ -44,24 +44,6 @@ std::string upload_json(const msg::upload_done& r) {
   return buf.GetString();
 }
 
-/// Sends `m` to the task; `then(reply)` on success, else the error as the
-/// answer. File steps may wait behind the task's other operations (a pool
-/// drain), so they get the lifecycle's patience.
-template <class Reply, class Message, class Then>
-void ask_task(request_actor* self, Message m, Then then) {
-  self->request(self->state.task.task, timeouts::lifecycle, std::move(m))
-      .then([self, then = std::move(then)](Reply& r) mutable { guarded(self, [&] { then(r); }); },
-            [self](caf::error& err) { answer_error(self, err); });
-}
-
-/// ask_task for a message answered with nothing.
-template <class Message, class Then>
-void tell_task(request_actor* self, Message m, Then then) {
-  self->request(self->state.task.task, timeouts::lifecycle, std::move(m))
-      .then([self, then = std::move(then)]() mutable { guarded(self, then); },
-            [self](caf::error& err) { answer_error(self, err); });
-}
-
 // ---- DELETE ----
 
 void remove(request_actor* self, msg::file_target target) {
@@ -79,18 +61,8 @@ stream_head stream_head_of(const msg::download_started& d) {
 }
 
 void download(request_actor* self, msg::file_target target) {
-  ask_task<msg::download_started>(
-      self, msg::download_begin{std::move(target)}, [self](msg::download_started& d) {
-        // The task ends the transfer at its last block or when we are gone.
-        stream_out(
-            self, stream_head_of(d),
-            [self, id = d.id](std::size_t max, std::function<void(std::string)> got) {
-              ask_task<msg::file_block>(
-                  self, msg::download_next{id, max},
-                  [got = std::move(got)](msg::file_block& b) { got(std::move(b.bytes)); });
-            },
-            nullptr);
-      });
+  ask_task<msg::download_started>(self, msg::download_begin{std::move(target)},
+                                  [self](msg::download_started& d) { stream_download(self, d); });
 }
 
 // ---- PUT / PATCH ----
@@ -146,14 +118,15 @@ void send_piece(request_actor* self, std::shared_ptr<upload_pump> pump, body_pie
 }
 
 /// Where the route works: the decoded path below the task dir.
-msg::file_target target_of(const request_state& st, const config::driver_config& driver) {
-  return {decode_fs_path(st.route.fs_segments), driver.allow_secrets_access};
+msg::file_target target_of(const request_state& st) {
+  return {decode_fs_path(st.route.fs_segments)};
 }
 
-/// PUT/PATCH as the request asks: 411/413 before a byte is received.
-msg::upload_begin upload_of(const request_state& st, const config::driver_config& driver) {
+/// PUT/PATCH as the request asks: 411 before a byte is received (413: the
+/// task, whose limits they are).
+msg::upload_begin upload_of(const request_state& st) {
   msg::upload_begin up;
-  up.target = target_of(st, driver);
+  up.target = target_of(st);
   up.stop_pools = st.route.id == route_id::fs_put;
   up.clean = query_flag(st, "clean");
   auto type = st.head.content_type.substr(0, st.head.content_type.find(';'));
@@ -165,10 +138,6 @@ msg::upload_begin upload_of(const request_state& st, const config::driver_config
   // "application-zip" is how nomad-iis's Management API document spells it.
   up.is_zip = type == "application/zip" || type == "application/x-zip-compressed" ||
               type == "application-zip";
-  up.max_bytes = driver.upload_max_bytes;
-  up.zip_max_entries = driver.zip_max_entries;
-  up.zip_max_uncompressed_bytes = driver.zip_max_uncompressed_bytes;
-  up.zip_max_ratio = driver.zip_max_ratio;
   if (!st.head.chunked && !st.head.content_length)
     throw http_error(411, "length_required", "send the body with a Content-Length or chunked");
   // As the API has always answered: a plain file needs its length.
@@ -177,9 +146,6 @@ msg::upload_begin upload_of(const request_state& st, const config::driver_config
   if (st.head.content_length) {
     up.has_length = true;
     up.content_length = *st.head.content_length;
-    if (up.content_length > up.max_bytes)
-      throw http_error(413, "upload_too_large",
-                       "the upload is larger than " + std::to_string(up.max_bytes) + " bytes");
   }
   return up;
 }
@@ -188,19 +154,28 @@ msg::upload_begin upload_of(const request_state& st, const config::driver_config
 
 void serve_files(request_actor* self) {
   const auto& st = self->state;
-  const auto driver = st.ctx->driver();
   switch (st.route.id) {
     case route_id::fs_delete:
-      return remove(self, target_of(st, *driver));
+      return remove(self, target_of(st));
     case route_id::fs_get:
-      return download(self, target_of(st, *driver));
+      return download(self, target_of(st));
     default:
-      ask_task<msg::transfer_id>(self, upload_of(st, *driver), [self](msg::transfer_id& t) {
+      ask_task<msg::transfer_id>(self, upload_of(st), [self](msg::transfer_id& t) {
         auto pump = std::make_shared<upload_pump>();
         pump->id = t.id;
         read_piece(self, pump);
       });
   }
+}
+
+// The task ends the transfer at its last block or when we are gone.
+void stream_download(request_actor* self, const msg::download_started& d) {
+  stream_out(self, stream_head_of(d),
+             [self, id = d.id](std::size_t max, std::function<void(std::string)> got) {
+               ask_task<msg::file_block>(
+                   self, msg::download_next{id, max},
+                   [got = std::move(got)](msg::file_block& b) { got(std::move(b.bytes)); });
+             });
 }
 
 }  // namespace nomad_iis::http

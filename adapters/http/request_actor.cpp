@@ -296,6 +296,9 @@ void answer_error(request_actor* self, const caf::error& err) {
   if (auto refused = file_failure_of(err))
     return answer_failure(self, std::make_exception_ptr(files::file_error(
                                     refused->kind, refused->code, refused->message)));
+  if (auto failed = inspect_failure_of(err))
+    return answer_failure(self, std::make_exception_ptr(inspect::inspect_error(
+                                    failed->kind, failed->code, failed->message)));
   const auto& r = route_of(err);
   answer_failure(self, std::make_exception_ptr(
                            http_error(r.http_status, std::string(r.http_error), http_text(err))));

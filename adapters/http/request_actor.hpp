@@ -1,10 +1,10 @@
 #pragma once
 // The HTTP adapter actor: one per request. It authenticates the request,
 // routes it, asks the supervisor and the task's actor by message (file
-// operations too: the task does them, this actor moves their bytes), hands
-// browsers and dumps to the tool workers, and writes the answer when the
-// replies arrive. No thread waits for it: a pool stop that drains for
-// minutes holds a mailbox entry, not a thread.
+// operations, screenshots and dumps too: the task does them, this actor
+// moves their bytes), and writes the answer when the replies arrive. No
+// thread waits for it: a pool stop that drains for minutes or a dump that
+// waits for its gate holds a mailbox entry, not a thread.
 
 #include <exception>
 #include <functional>
@@ -16,9 +16,11 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/timeouts.hpp"
 #include "adapters/http/api_context.hpp"
 #include "adapters/http/exchange.hpp"
 #include "adapters/http/router.hpp"
+#include "messages/files.hpp"
 #include "messages/management.hpp"
 
 namespace nomad_iis::http {
@@ -90,6 +92,28 @@ std::string timestamp_now();
 
 /// The task's site status (task dir, pools, bindings), then `next`.
 void with_status(request_actor* self, std::function<void(msg::site_status)> next);
+
+/// Sends `m` to the task; `then(reply)` on success, else the error as the
+/// answer. File steps, screenshots and dumps may wait behind the task's
+/// other operations or their gate, so they get the lifecycle's patience.
+template <class Reply, class Message, class Then>
+void ask_task(request_actor* self, Message m, Then then) {
+  self->request(self->state.task.task, timeouts::lifecycle, std::move(m))
+      .then([self, then = std::move(then)](Reply& r) mutable { guarded(self, [&] { then(r); }); },
+            [self](caf::error& err) { answer_error(self, err); });
+}
+
+/// ask_task for a message answered with nothing.
+template <class Message, class Then>
+void tell_task(request_actor* self, Message m, Then then) {
+  self->request(self->state.task.task, timeouts::lifecycle, std::move(m))
+      .then([self, then = std::move(then)]() mutable { guarded(self, then); },
+            [self](caf::error& err) { answer_error(self, err); });
+}
+
+/// Streams a download the task opened (a file, a folder as a zip, a dump),
+/// asking it for each block.
+void stream_download(request_actor* self, const msg::download_started& d);
 
 // Routes, one file each.
 void serve_files(request_actor* self);

@@ -197,10 +197,26 @@ struct download_job::state {
 download_job::download_job(file_target target, std::string task_name)
     : target_(std::move(target)), task_name_(std::move(task_name)) {}
 
+std::shared_ptr<download_job> download_job::of_own_file(std::string path, std::string filename,
+                                                        std::shared_ptr<void> keep) {
+  auto job = std::make_shared<download_job>(file_target{}, std::move(filename));
+  job->own_path_ = std::move(path);
+  job->keep_ = std::move(keep);
+  return job;
+}
+
 download_job::~download_job() = default;
 
 download_head download_job::open() {
   auto s = std::make_unique<state>();
+  if (!own_path_.empty()) {
+    s->file.emplace(file_reader::open_own(own_path_));
+    download_head head;
+    head.filename = task_name_;
+    head.length = s->file->size();
+    state_ = std::move(s);
+    return head;
+  }
   s->root = open_root(target_);
   const auto target = resolve_path(*s->root, target_.path);
   if (!target.exists()) throw not_found("\"" + target.relative + "\" does not exist");
@@ -237,6 +253,7 @@ std::string download_job::next_block(std::size_t max) {
 
 void download_job::release() {
   state_.reset();
+  keep_.reset();
 }
 
 }  // namespace nomad_iis::files

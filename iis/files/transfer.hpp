@@ -112,6 +112,10 @@ class download_job {
  public:
   /// `task_name` names the zip of the task dir itself.
   download_job(file_target target, std::string task_name);
+  /// A download of a file the plugin made itself outside the task dir (a
+  /// core dump): `keep` owns the file and goes with release().
+  static std::shared_ptr<download_job> of_own_file(std::string path, std::string filename,
+                                                   std::shared_ptr<void> keep);
   ~download_job();
   /// Resolves and opens the file or folder. Throws file_error.
   download_head open();
@@ -123,6 +127,8 @@ class download_job {
   struct state;
   file_target target_;
   std::string task_name_;
+  std::string own_path_;  ///< of_own_file: the file, named task_name_
+  std::shared_ptr<void> keep_;
   std::unique_ptr<state> state_;
 };
 

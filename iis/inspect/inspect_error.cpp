@@ -14,6 +14,10 @@ const char* to_string(inspect_errc kind) {
       return "timeout";
     case inspect_errc::internal:
       return "internal";
+    case inspect_errc::not_found:
+      return "not_found";
+    case inspect_errc::conflict:
+      return "conflict";
   }
   return "internal";
 }

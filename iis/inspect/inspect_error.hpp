@@ -18,10 +18,19 @@ enum class inspect_errc : std::uint8_t {
   unavailable,      ///< the helper is missing or cannot start (503)
   timeout,          ///< the helper did not finish in time (504)
   internal,         ///< anything else (500)
+  not_found,        ///< nothing to look at: no binding to open (404)
+  conflict,         ///< not now: the pool has no worker to dump (409)
 };
 
 /// "timeout"
 const char* to_string(inspect_errc kind);
+
+/// A failure as it travels in a message.
+struct inspect_failure {
+  inspect_errc kind = inspect_errc::internal;
+  std::string code;     ///< stable, machine-readable ("screenshot_timeout")
+  std::string message;  ///< for people
+};
 
 /// What the inspect module throws.
 class inspect_error : public std::runtime_error {
@@ -30,6 +39,7 @@ class inspect_error : public std::runtime_error {
       : std::runtime_error(message), kind_(kind), code_(std::move(code)) {}
   inspect_errc kind() const { return kind_; }
   const std::string& code() const { return code_; }
+  inspect_failure failure() const { return {kind_, code_, what()}; }
 
  private:
   inspect_errc kind_;

@@ -32,6 +32,7 @@
 #include "messages/site.hpp"
 #include "messages/type_ids.hpp"
 #include "tests/actors/fake_backend.hpp"
+#include "tests/actors/fake_inspector.hpp"
 #include "tests/actors/fake_launcher.hpp"
 #include "tests/actors/task_configs.hpp"
 
@@ -90,6 +91,8 @@ struct fixture {
   std::filesystem::path data_dir;   ///< the driver's data_dir
   config::driver_config driver;
   std::int32_t http_port = 0;  ///< the port label "httplabel"
+  /// What the tasks asked the inspector for (screenshots, dumps).
+  std::shared_ptr<inspected> inspections = std::make_shared<inspected>();
   driver_actors actors;
 
   fixture() {
@@ -104,7 +107,8 @@ struct fixture {
     driver.directory_security = false;
     driver.allowed_apppool_identities = {"ApplicationPoolIdentity", "NetworkService"};
     http_port = free_port();
-    actors = spawn_driver(sys, backend, /*detached_workers=*/false);
+    inspections->dir = root;
+    actors = spawn_driver(sys, backend, /*detached_workers=*/false, fake_inspector(inspections));
     configure(driver);
   }
 
@@ -113,9 +117,7 @@ struct fixture {
     // flight: they end explicitly. Then no timer may fire on shutdown (the
     // test scheduler fires every pending one, and pools re-arm theirs).
     for (const auto& actor : answered_by_) caf::anon_send_exit(actor, caf::exit_reason::kill);
-    for (const auto& a :
-         {actors.fingerprinter, actors.hub, actors.supervisor, actors.workers, actors.file_workers})
-      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    for (const auto& a : actors.all()) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     for (int i = 0; i < 100; ++i) {
       sched.clock().cancel_all();
       if (sched.run() == 0 && !sched.has_pending_timeout()) break;

@@ -39,10 +39,6 @@ msg::upload_begin upload_of(const std::string& path, std::uint64_t length, bool 
   m.stop_pools = put;
   m.has_length = true;
   m.content_length = length;
-  m.max_bytes = 1 << 30;
-  m.zip_max_entries = 1000;
-  m.zip_max_uncompressed_bytes = 1 << 30;
-  m.zip_max_ratio = 200;
   return m;
 }
 
@@ -333,7 +329,7 @@ BOOST_AUTO_TEST_CASE(an_upload_a_delete_and_a_stop_task_apply_in_one_order) {
   auto client = upload_client(task, upload_of("local/x.txt", 6, false), first);
   caf::anon_send(client, std::string("new"));
   run();
-  auto removed = ask_void(task, msg::delete_path{{"local/x.txt", false}});
+  auto removed = ask_void(task, msg::delete_path{{"local/x.txt"}});
   BOOST_TEST(removed->done);
   BOOST_TEST(!std::filesystem::exists(file));
   caf::anon_send(client, std::string("new"));
@@ -354,7 +350,7 @@ BOOST_AUTO_TEST_CASE(an_upload_a_delete_and_a_stop_task_apply_in_one_order) {
   run();
   BOOST_TEST(procs->calls.back() == signalled(pool, "SIGQUIT"));
   auto order = std::make_shared<std::vector<std::string>>();
-  ask_in_order(task, msg::delete_path{{"local/x.txt", false}}, "delete", order);
+  ask_in_order(task, msg::delete_path{{"local/x.txt"}}, "delete", order);
   ask_in_order(actors.supervisor, msg::stop_task{task_id, 3s, ""}, "stop", order);
   BOOST_TEST(order->empty());
   BOOST_TEST(!procs->called(signalled(front, "SIGQUIT")));  // the stop waits

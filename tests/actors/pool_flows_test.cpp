@@ -125,10 +125,15 @@ struct pool_fixture : fixture {
   }
 
   caf::actor spawn_task() {
-    auto task = sys.spawn(
-        nomad_iis::task_actor,
-        site_services{backend, procs, backend->host(), actors.workers, actors.file_workers},
-        actors.hub, driver, caf::actor_addr{});
+    auto task = sys.spawn(nomad_iis::task_actor,
+                          site_services{backend,
+                                        procs,
+                                        backend->host(),
+                                        actors.workers,
+                                        actors.file_workers,
+                                        actors.tool_workers,
+                                        {}},
+                          actors.hub, driver, caf::actor_addr{});
     own(task);
     return task;
   }

@@ -140,9 +140,7 @@ struct server_fixture {
     for (const auto& id : tasks) destroy(id);
     stub.reset();
     server->stop(2s);
-    for (const auto& a :
-         {actors.fingerprinter, actors.hub, actors.supervisor, actors.workers, actors.file_workers})
-      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    for (const auto& a : actors.all()) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     sys.reset();  // waits for every actor, the bridges included
     std::filesystem::remove_all(alloc_dir);
   }

@@ -172,7 +172,6 @@ struct api_fixture {
     driver.allowed_apppool_identities = {"ApplicationPoolIdentity", "NetworkService"};
     caf::anon_send(actors.supervisor, msg::set_driver_config{driver, true});
     ctx = http::make_api_context(*sys, actors.supervisor, http::authenticator("", ""));
-    ctx->set_driver(driver);
     http::server_options opts;
     opts.bind = "127.0.0.1";
     server = std::make_unique<http::http_server>(opts, http::make_request_sink(ctx));
@@ -187,9 +186,7 @@ struct api_fixture {
       self->request(actors.supervisor, 60s, msg::destroy_task{task_id, true})
           .receive([] {}, [](caf::error&) {});
     }
-    for (const auto& a : {actors.fingerprinter, actors.hub, actors.supervisor, actors.workers,
-                          actors.file_workers, ctx->tools})
-      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    for (const auto& a : actors.all()) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     ctx.reset();
     sys.reset();
     fs::remove_all(alloc_dir);

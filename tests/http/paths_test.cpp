@@ -93,11 +93,11 @@ BOOST_AUTO_TEST_CASE(kinds_map_to_the_apis_statuses) {
   BOOST_TEST(to_http_error(files::not_found("gone")).code() == "not_found");
 
   using inspect::inspect_errc;
-  const std::pair<inspect_errc, int> inspect_statuses[] = {{inspect_errc::bad_request, 400},
-                                                           {inspect_errc::failed, 502},
-                                                           {inspect_errc::unavailable, 503},
-                                                           {inspect_errc::timeout, 504},
-                                                           {inspect_errc::internal, 500}};
+  const std::pair<inspect_errc, int> inspect_statuses[] = {
+      {inspect_errc::bad_request, 400}, {inspect_errc::failed, 502},
+      {inspect_errc::unavailable, 503}, {inspect_errc::timeout, 504},
+      {inspect_errc::internal, 500},    {inspect_errc::not_found, 404},
+      {inspect_errc::conflict, 409}};
   for (const auto& [kind, status] : inspect_statuses) {
     const auto mapped =
         to_http_error(inspect::inspect_error(kind, "screenshot_timeout", "too slow"));

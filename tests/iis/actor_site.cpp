@@ -146,7 +146,7 @@ void site_handle::refresh_access() {
   { std::ofstream(plan_.task_dir + "/" + name) << "x"; }
   engine_.system().spawn(
       [](caf::event_based_actor* self, caf::actor task, std::string path) {
-        self->request(task, caf::infinite, msg::delete_path{{path, false}})
+        self->request(task, caf::infinite, msg::delete_path{{path}})
             .then([]() {}, [](caf::error&) {});
       },
       task_, name);
@@ -209,7 +209,8 @@ site_engine::~site_engine() {
 caf::actor site_engine::spawn_task(const task_context&, std::shared_ptr<site_observer> observer) {
   auto hub = system_->spawn(event_forwarder, std::move(observer));
   // One pool of workers for the site's steps and its file changes.
-  site_services services{backend_, backend_->processes(), backend_->host(), workers_, workers_};
+  site_services services{
+      backend_, backend_->processes(), backend_->host(), workers_, workers_, workers_, {}};
   auto task = system_->spawn(task_actor, services, hub, driver_, caf::actor_addr{});
   // The forwarder ends with its task.
   task->attach_functor(

@@ -1,4 +1,4 @@
-#include "adapters/http/worker_steps.hpp"
+#include "adapters/http/stream_out.hpp"
 
 #include <memory>
 
@@ -16,21 +16,15 @@ constexpr std::size_t stream_block = 256 << 10;
 
 struct stream_steps {
   block_source next;
-  std::function<void()> release;
 };
-
-void end_of(request_actor* self, const std::shared_ptr<stream_steps>& steps) {
-  release_on_worker(self, steps->release);
-  self->quit();
-}
 
 /// After each finished write: the next block, or the end.
 void written(request_actor* self, std::shared_ptr<stream_steps> steps, bool ok) {
-  if (!ok) return end_of(self, steps);  // the client went away
+  if (!ok) return self->quit();  // the client went away
   steps->next(stream_block, [self, steps](std::string block) {
     if (block.empty()) {
       self->state.ex->end_stream();
-      return end_of(self, steps);
+      return self->quit();
     }
     self->state.on_written = [self, steps](bool ok) { written(self, steps, ok); };
     auto me = caf::actor_cast<caf::actor>(self);
@@ -41,20 +35,13 @@ void written(request_actor* self, std::shared_ptr<stream_steps> steps, bool ok) 
 
 }  // namespace
 
-void stream_out(request_actor* self, stream_head head, block_source next,
-                std::function<void()> release) {
-  auto steps = std::make_shared<stream_steps>(stream_steps{std::move(next), std::move(release)});
+void stream_out(request_actor* self, stream_head head, block_source next) {
+  auto steps = std::make_shared<stream_steps>(stream_steps{std::move(next)});
   self->state.answered = true;
   self->state.on_written = [self, steps](bool ok) { written(self, steps, ok); };
   auto me = caf::actor_cast<caf::actor>(self);
   self->state.ex->start_stream(std::move(head),
                                [me](bool ok) { caf::anon_send(me, chunk_written{ok}); });
-}
-
-void release_on_worker(request_actor* self, std::function<void()> release) {
-  if (!release) return;
-  off_thread<caf::unit_t>(self, self->state.ctx->tools, std::move(release),
-                          [](job_result<caf::unit_t>) {});
 }
 
 }  // namespace nomad_iis::http
