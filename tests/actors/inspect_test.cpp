@@ -21,35 +21,34 @@ struct dump_record {
   std::optional<caf::error> error;
 };
 
+/// Reads the next block of the dump `rec` was started, and the rest after it.
+void read_next(caf::event_based_actor* self, caf::actor task, std::shared_ptr<dump_record> rec) {
+  self->request(task, caf::infinite, msg::download_next{rec->started->id, 7})
+      .then(
+          [self, task, rec](msg::file_block& b) {
+            if (b.bytes.empty()) {
+              rec->ended = true;
+              return;
+            }
+            rec->bytes += b.bytes;
+            read_next(self, task, rec);
+          },
+          [rec](caf::error& e) { rec->error = std::move(e); });
+}
+
 /// Asks for a dump and reads it to its end, as a request actor does.
 struct dump_fixture : fixture {
   std::shared_ptr<dump_record> read_dump(const caf::actor& task, const std::string& pool) {
     auto rec = std::make_shared<dump_record>();
     auto reader = sys.spawn(
         [rec, pool](caf::event_based_actor* self, caf::actor task) {
-          auto failed = [rec](caf::error& e) { rec->error = std::move(e); };
-          auto next = std::make_shared<std::function<void()>>();
-          *next = [self, task, rec, next, failed] {
-            self->request(task, caf::infinite, msg::download_next{rec->started->id, 7})
-                .then(
-                    [rec, next](msg::file_block& b) {
-                      if (b.bytes.empty()) {
-                        rec->ended = true;
-                        *next = nullptr;  // no cycle left behind
-                        return;
-                      }
-                      rec->bytes += b.bytes;
-                      (*next)();
-                    },
-                    failed);
-          };
           self->request(task, caf::infinite, msg::take_dump{pool})
               .then(
-                  [rec, next](msg::download_started& d) {
+                  [self, task, rec](msg::download_started& d) {
                     rec->started = d;
-                    (*next)();
+                    read_next(self, task, rec);
                   },
-                  failed);
+                  [rec](caf::error& e) { rec->error = std::move(e); });
         },
         task);
     own(reader);
