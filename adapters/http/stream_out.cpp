@@ -14,19 +14,15 @@ namespace {
 /// for bounded memory per request.
 constexpr std::size_t stream_block = 256 << 10;
 
-struct stream_steps {
-  block_source next;
-};
-
 /// After each finished write: the next block, or the end.
-void written(request_actor* self, std::shared_ptr<stream_steps> steps, bool ok) {
+void written(request_actor* self, std::shared_ptr<block_source> next, bool ok) {
   if (!ok) return self->quit();  // the client went away
-  steps->next(stream_block, [self, steps](std::string block) {
+  (*next)(stream_block, [self, next](std::string block) {
     if (block.empty()) {
       self->state.ex->end_stream();
       return self->quit();
     }
-    self->state.on_written = [self, steps](bool ok) { written(self, steps, ok); };
+    self->state.on_written = [self, next](bool ok) { written(self, next, ok); };
     auto me = caf::actor_cast<caf::actor>(self);
     self->state.ex->write_chunk(std::move(block),
                                 [me](bool ok) { caf::anon_send(me, chunk_written{ok}); });
@@ -36,9 +32,9 @@ void written(request_actor* self, std::shared_ptr<stream_steps> steps, bool ok) 
 }  // namespace
 
 void stream_out(request_actor* self, stream_head head, block_source next) {
-  auto steps = std::make_shared<stream_steps>(stream_steps{std::move(next)});
+  auto source = std::make_shared<block_source>(std::move(next));
   self->state.answered = true;
-  self->state.on_written = [self, steps](bool ok) { written(self, steps, ok); };
+  self->state.on_written = [self, source](bool ok) { written(self, source, ok); };
   auto me = caf::actor_cast<caf::actor>(self);
   self->state.ex->start_stream(std::move(head),
                                [me](bool ok) { caf::anon_send(me, chunk_written{ok}); });
