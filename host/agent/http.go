@@ -56,6 +56,7 @@ func (a *Agent) routes() http.Handler {
 	handle("/v1/agent/health", a.agentHealth)
 	handle("/v1/status/leader", a.statusLeader)
 	handle("/v1/client/fs/logs/", a.allocLogs)
+	handle("/v1/client/allocation/", a.allocClientRequest)
 	handle("/", func(http.ResponseWriter, *http.Request) (interface{}, error) {
 		return nil, coded(http.StatusNotFound, "Invalid URL path")
 	})

@@ -1,17 +1,13 @@
 package agent
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"sync/atomic"
 
 	"github.com/gorilla/websocket"
-
-	"nomad_iis/gen/driverpb"
 )
 
 // jobActions is GET /v1/job/:id/actions: every task's actions with their
@@ -42,9 +38,9 @@ var wsUpgrader = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { retu
 // jobRunAction is /v1/job/:id/action (a websocket, as `nomad action` and
 // the client's Jobs().ActionExec open it): it checks the request as
 // Nomad's client does and runs the action's command through the plugin's
-// ExecTaskStreaming. Every error closes the socket as Nomad's does (1011
-// for a 500, 1008 otherwise) with Nomad's message; the plugin's own error
-// is passed on as it comes (the iis driver has no exec yet).
+// ExecTaskStreaming, relaying its frames (exec_relay.go). Every error
+// closes the socket as Nomad's does (1011 for a 500, 1008 otherwise) with
+// Nomad's message; the plugin's own error is passed on as it comes.
 func (a *Agent) jobRunAction(w http.ResponseWriter, r *http.Request, key JobKey) (interface{}, error) {
 	if !websocket.IsWebSocketUpgrade(r) {
 		return nil, errors.New("websocket connection not found in context")
@@ -58,7 +54,11 @@ func (a *Agent) jobRunAction(w http.ResponseWriter, r *http.Request, key JobKey)
 		closeWs(conn, http.StatusBadRequest, err.Error())
 		return rawResponse(func(http.ResponseWriter) {}), nil
 	}
-	if err := a.runAction(r, key); err != nil {
+	taskID, cmd, err := a.actionTarget(r, key)
+	if err == nil {
+		err = a.relayExec(r.Context(), conn, taskID, cmd, r.URL.Query().Get("tty") == "true")
+	}
+	if err != nil {
 		code, msg := errorCode(err)
 		closeWs(conn, code, msg)
 	}
@@ -102,32 +102,32 @@ func closeWs(conn *websocket.Conn, code int, msg string) {
 	_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(ws, msg))
 }
 
-// runAction resolves ?allocID, ?task and ?action in Nomad's order with its
-// codes and messages, then asks the plugin to run the command.
-func (a *Agent) runAction(r *http.Request, key JobKey) error {
+// actionTarget resolves ?allocID, ?task and ?action in Nomad's order with
+// its codes and messages: the plugin's task and the action's command.
+func (a *Agent) actionTarget(r *http.Request, key JobKey) (string, []string, error) {
 	q := r.URL.Query()
 	if tty := q.Get("tty"); tty != "" {
 		if _, err := strconv.ParseBool(tty); err != nil {
-			return fmt.Errorf("tty value is not a boolean: %v", err)
+			return "", nil, fmt.Errorf("tty value is not a boolean: %v", err)
 		}
 	}
 	allocID, taskName, action := q.Get("allocID"), q.Get("task"), q.Get("action")
 	if allocID == "" {
-		return coded(http.StatusBadRequest, "must provide a valid alloc id")
+		return "", nil, coded(http.StatusBadRequest, "must provide a valid alloc id")
 	}
 	al, _ := a.store.Alloc(allocID)
 	if al == nil {
-		return coded(http.StatusNotFound, "Unknown allocation %q", allocID)
+		return "", nil, coded(http.StatusNotFound, "Unknown allocation %q", allocID)
 	}
 	if taskName == "" {
-		return coded(http.StatusBadRequest, "must provide task name")
+		return "", nil, coded(http.StatusBadRequest, "must provide task name")
 	}
 	if al.JobID != key.ID || al.Namespace != key.Namespace {
-		return coded(http.StatusBadRequest, "job %s does not have allocation %s", key.ID, allocID)
+		return "", nil, coded(http.StatusBadRequest, "job %s does not have allocation %s", key.ID, allocID)
 	}
 	task := allocTask(al, taskName)
 	if task == nil {
-		return coded(http.StatusBadRequest, "task %s not found in allocation %s", taskName, allocID)
+		return "", nil, coded(http.StatusBadRequest, "task %s not found in allocation %s", taskName, allocID)
 	}
 	var cmd []string
 	for _, act := range task.Actions {
@@ -136,20 +136,10 @@ func (a *Agent) runAction(r *http.Request, key JobKey) error {
 		}
 	}
 	if cmd == nil {
-		return coded(http.StatusBadRequest, "action %s not found in task %s", action, taskName)
+		return "", nil, coded(http.StatusBadRequest, "action %s not found in task %s", action, taskName)
 	}
-	ts := al.TaskStates[taskName]
-	if ts == nil {
-		return coded(http.StatusBadRequest, "unknown task name %q", taskName)
-	}
-	if ts.StartedAt.IsZero() {
-		return coded(http.StatusNotFound, "task %q not started yet.", taskName)
-	}
-	taskID := a.liveTaskID(allocID, taskName)
-	if taskID == "" {
-		return coded(http.StatusNotFound, "task %q is not running.", taskName)
-	}
-	return a.execInPlugin(r.Context(), taskID, cmd, q.Get("tty") == "true")
+	taskID, err := a.runningTask(al, taskName)
+	return taskID, cmd, err
 }
 
 // allocTask is the allocation's task of that name, from its job.
@@ -179,27 +169,4 @@ func (a *Agent) liveTaskID(allocID, task string) string {
 		}
 	}
 	return ""
-}
-
-// execInPlugin opens the plugin's ExecTaskStreaming as Nomad's driver
-// client does (a setup message first) and answers its first error as a
-// 500. This host does not relay exec output: a plugin that answers with
-// output gets the session closed with that said.
-func (a *Agent) execInPlugin(ctx context.Context, taskID string, cmd []string, tty bool) error {
-	stream, err := a.host.Client().Driver.ExecTaskStreaming(ctx)
-	if err != nil {
-		return err
-	}
-	setup := &driverpb.ExecTaskStreamingRequest_Setup{TaskId: taskID, Command: cmd, Tty: tty}
-	if err := stream.Send(&driverpb.ExecTaskStreamingRequest{Setup: setup}); err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	_ = stream.CloseSend()
-	if _, err := stream.Recv(); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		return err
-	}
-	return errors.New("the plugin answered exec with output, which this host does not relay")
 }
