@@ -45,6 +45,7 @@ void stream_out(request_actor* self, stream_head head, block_source next,
                 std::function<void()> release) {
   auto steps = std::make_shared<stream_steps>(stream_steps{std::move(next), std::move(release)});
   self->state.answered = true;
+  count_request(self, head.status);
   self->state.on_written = [self, steps](bool ok) { written(self, steps, ok); };
   auto me = caf::actor_cast<caf::actor>(self);
   self->state.ex->start_stream(std::move(head),

@@ -1,0 +1,118 @@
+#include "actors/task_metrics.hpp"
+
+#include <caf/all.hpp>
+
+#include "actors/blocking.hpp"
+#include "actors/task_site.hpp"
+#include "common/logging.hpp"
+#include "messages/error.hpp"
+#include "messages/type_ids.hpp"
+
+namespace nomad_iis::task_metrics {
+namespace {
+
+/// What the blocking worker reads: the request log and the processes' /proc.
+struct reading {
+  iis::request_totals requests;
+  iis::usage_sample usage;
+};
+
+using process_list = std::vector<std::pair<std::string, iis::process_ref>>;
+
+/// Every process of the site by pool name ("" = the front), as the views say.
+process_list site_processes(task_actor_ptr self) {
+  const auto& st = self->state;
+  process_list out;
+  if (st.front_view.master.pid) out.emplace_back("", st.front_view.master);
+  for (const auto& worker : st.front_view.workers) out.emplace_back("", worker);
+  for (const auto& view : st.pool_views)
+    for (const auto& process : view.all) out.emplace_back(st.plan->pools[view.pool].name, process);
+  return out;
+}
+
+std::uint64_t rss_of(const iis::usage_sample& usage, const std::string& pool) {
+  std::uint64_t sum = 0;
+  if (auto it = usage.by_pool.find(pool); it != usage.by_pool.end())
+    for (const auto& p : it->second) sum += p.rss_bytes;
+  return sum;
+}
+
+msg::task_metrics compose(task_actor_ptr self, const iis::usage_sample& usage) {
+  auto& st = self->state;
+  const auto& seconds = st.cpu_seconds.update(usage);
+  msg::task_metrics out;
+  auto add = [&](std::string name, std::int64_t index) -> msg::pool_metrics& {
+    msg::pool_metrics pool;
+    pool.rss_bytes = rss_of(usage, name);
+    if (auto it = seconds.find(name); it != seconds.end()) pool.cpu_seconds = it->second;
+    if (auto it = st.requests.pools.find(index); it != st.requests.pools.end())
+      pool.requests = it->second;
+    pool.name = std::move(name);
+    out.pools.push_back(std::move(pool));
+    return out.pools.back();
+  };
+  add("", iis::front_requests).workers = st.front_view.workers.size();
+  for (const auto& view : st.pool_views) {
+    auto& pool = add(st.plan->pools[view.pool].name, static_cast<std::int64_t>(view.pool));
+    pool.status = iis::to_string(view.status);
+    pool.workers = view.workers.size();
+    pool.counts = view.counts;
+  }
+  return out;
+}
+
+/// Counts and samples on a worker; then answers everyone waiting.
+void start_count(task_actor_ptr self) {
+  auto& st = self->state;
+  st.counting = true;
+  off_thread<reading>(
+      self, st.services.workers,
+      [host = st.services.host, launcher = st.services.launcher, plan = st.plan,
+       processes = site_processes(self)] {
+        reading r;
+        r.requests = host->count_requests(*plan);
+        for (const auto& [pool, ref] : processes)
+          if (auto usage = launcher->usage(ref)) r.usage.by_pool[pool].push_back(*usage);
+        return r;
+      },
+      [self](job_result<reading> result) {
+        auto& st = self->state;
+        st.counting = false;
+        iis::usage_sample usage;
+        if (result.ok()) {
+          st.requests = std::move(result.value->requests);
+          usage = std::move(result.value->usage);
+        } else {
+          logging::log(*logging::get("task"), spdlog::level::warn,
+                       "counting the site's requests failed",
+                       {{"task_id", st.task.task_id}, {"error", result.error.message}});
+        }
+        auto waiters = std::move(st.metrics_waiters);
+        st.metrics_waiters.clear();
+        if (waiters.empty()) return;
+        auto metrics = compose(self, usage);
+        for (auto& [rp, summary] : waiters) {
+          metrics.task = summary;
+          rp.deliver(metrics);
+        }
+      });
+}
+
+}  // namespace
+
+caf::result<msg::task_metrics> collect(task_actor_ptr self, msg::task_summary summary) {
+  auto& st = self->state;
+  if (!st.plan) return caf::make_error(ec::operation_failed, std::string("no site"));
+  auto rp = self->make_response_promise<msg::task_metrics>();
+  st.metrics_waiters.emplace_back(rp, std::move(summary));
+  if (!st.counting) start_count(self);
+  return rp;
+}
+
+void on_count_timer(task_actor_ptr self) {
+  auto& st = self->state;
+  if (st.plan && !st.counting) start_count(self);
+  self->delayed_send(self, count_interval, atom::count_requests_v);
+}
+
+}  // namespace nomad_iis::task_metrics
