@@ -45,6 +45,7 @@ class cpu_seconds_counter {
 
   /// Adds what each process used since the previous call; the totals by pool.
   const std::map<std::string, double>& update(const iis::usage_sample& sample);
+  const std::map<std::string, double>& seconds() const { return seconds_; }
 
  private:
   double ticks_per_second_;

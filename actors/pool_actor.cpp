@@ -143,7 +143,6 @@ bool record_crash(pool_actor_ptr self) {
   const bool trips =
       static_cast<std::int64_t>(st.crashes.size()) > st.pool().rapid_fail_max_crashes;
   if (trips) ++st.counts.rapid_fail_trips;
-  publish(self);
   return trips;
 }
 

@@ -202,7 +202,7 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
           if (--*remaining == 0) rp.deliver(std::move(*out));
         };
         for (const auto& [id, task] : self->state.tasks) {
-          self->request(task, timeouts::query, msg::get_task_metrics{})
+          self->request(task, timeouts::metrics_of_task, msg::get_task_metrics{})
               .then(
                   [out, one_done](msg::task_metrics& m) mutable {
                     out->tasks.push_back(std::move(m));

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -88,12 +89,14 @@ struct task_actor_state {
   std::optional<std::chrono::steady_clock::time_point> api_usage_at;
 
   /// The metrics (task_metrics.hpp): the request totals as last counted, a
-  /// count in flight and the scrapes waiting for it, CPU seconds by pool.
+  /// count in flight and the scrapes waiting for it, CPU seconds and memory
+  /// by pool.
   iis::request_totals requests;
   bool counting = false;
   std::vector<std::pair<caf::typed_response_promise<msg::task_metrics>, msg::task_summary>>
       metrics_waiters;
   cpu_seconds_counter cpu_seconds{system_info::clock_ticks_per_second()};
+  std::map<std::string, std::uint64_t> rss_bytes;  ///< by pool, at the last count
 
   /// The Management API's uploads and downloads in progress (task_files.hpp).
   task_files::transfers transfers;

@@ -30,20 +30,13 @@ process_list site_processes(task_actor_ptr self) {
   return out;
 }
 
-std::uint64_t rss_of(const iis::usage_sample& usage, const std::string& pool) {
-  std::uint64_t sum = 0;
-  if (auto it = usage.by_pool.find(pool); it != usage.by_pool.end())
-    for (const auto& p : it->second) sum += p.rss_bytes;
-  return sum;
-}
-
-msg::task_metrics compose(task_actor_ptr self, const iis::usage_sample& usage) {
+msg::task_metrics compose(task_actor_ptr self) {
   auto& st = self->state;
-  const auto& seconds = st.cpu_seconds.update(usage);
+  const auto& seconds = st.cpu_seconds.seconds();
   msg::task_metrics out;
   auto add = [&](std::string name, std::int64_t index) -> msg::pool_metrics& {
     msg::pool_metrics pool;
-    pool.rss_bytes = rss_of(usage, name);
+    if (auto it = st.rss_bytes.find(name); it != st.rss_bytes.end()) pool.rss_bytes = it->second;
     if (auto it = seconds.find(name); it != seconds.end()) pool.cpu_seconds = it->second;
     if (auto it = st.requests.pools.find(index); it != st.requests.pools.end())
       pool.requests = it->second;
@@ -59,6 +52,17 @@ msg::task_metrics compose(task_actor_ptr self, const iis::usage_sample& usage) {
     pool.counts = view.counts;
   }
   return out;
+}
+
+/// Takes in what a count read (nothing of it when it failed: the last
+/// numbers stay).
+void apply(task_actor_ptr self, reading r) {
+  auto& st = self->state;
+  st.requests = std::move(r.requests);
+  st.cpu_seconds.update(r.usage);
+  st.rss_bytes.clear();
+  for (const auto& [pool, processes] : r.usage.by_pool)
+    for (const auto& p : processes) st.rss_bytes[pool] += p.rss_bytes;
 }
 
 /// Counts and samples on a worker; then answers everyone waiting.
@@ -78,10 +82,8 @@ void start_count(task_actor_ptr self) {
       [self](job_result<reading> result) {
         auto& st = self->state;
         st.counting = false;
-        iis::usage_sample usage;
         if (result.ok()) {
-          st.requests = std::move(result.value->requests);
-          usage = std::move(result.value->usage);
+          apply(self, std::move(*result.value));
         } else {
           logging::log(*logging::get("task"), spdlog::level::warn,
                        "counting the site's requests failed",
@@ -90,7 +92,7 @@ void start_count(task_actor_ptr self) {
         auto waiters = std::move(st.metrics_waiters);
         st.metrics_waiters.clear();
         if (waiters.empty()) return;
-        auto metrics = compose(self, usage);
+        auto metrics = compose(self);
         for (auto& [rp, summary] : waiters) {
           metrics.task = summary;
           rp.deliver(metrics);
