@@ -19,8 +19,8 @@
 
 #include <caf/actor.hpp>
 #include <caf/response_promise.hpp>
-#include <caf/typed_response_promise.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include "actors/cpu_tracker.hpp"
 #include "actors/task_files.hpp"

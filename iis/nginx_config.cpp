@@ -278,8 +278,7 @@ std::string render_front_conf(const front_conf& conf) {
     out << "  access_log " << nginx_quote(conf.requests_log) << " nomad_iis_requests_front"
         << requests_buffer << ";\n";
   }
-  out
-      << "  server_tokens off;\n"
+  out << "  server_tokens off;\n"
       << "  client_max_body_size 30000000;  # IIS maxAllowedContentLength default\n"
       << "  map $http_host $nomad_iis_host {\n    \"\" $host;\n    default $http_host;\n  }\n"
       << "  map $http_upgrade $nomad_iis_connection {\n    default upgrade;\n    \"\" \"\";\n  }\n"

@@ -57,7 +57,8 @@ request_totals count_requests(const std::string& data_dir) {
   const auto size = static_cast<std::uint64_t>(st.st_size);
   if (size < totals.offset) totals.offset = 0;
   if (size == totals.offset) return totals;
-  const auto length = static_cast<std::size_t>(std::min<std::uint64_t>(size - totals.offset, max_read));
+  const auto length =
+      static_cast<std::size_t>(std::min<std::uint64_t>(size - totals.offset, max_read));
   const auto bytes = read_from(log.get(), totals.offset, length);
   const auto used = tally_requests(bytes, totals);
   if (used == 0) return totals;

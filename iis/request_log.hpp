@@ -27,8 +27,8 @@ struct request_tally {
 constexpr std::int64_t front_requests = -1;
 
 struct request_totals {
-  std::uint64_t offset = 0;  ///< bytes of the log counted so far
-  std::uint64_t malformed = 0;  ///< lines that were not "<pool> <status> <bytes>"
+  std::uint64_t offset = 0;                     ///< bytes of the log counted so far
+  std::uint64_t malformed = 0;                  ///< lines that were not "<pool> <status> <bytes>"
   std::map<std::int64_t, request_tally> pools;  ///< pool index (front_requests: the front)
 };
 

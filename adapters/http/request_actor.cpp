@@ -119,8 +119,7 @@ void serve_metrics(request_actor* self) {
             const bool node = st.who.unrestricted;
             if (!node) {
               auto hidden = [&](const msg::task_metrics& t) {
-                return !st.who.may_access(t.task.alloc_id, t.task.namespace_name,
-                                          t.task.job_name);
+                return !st.who.may_access(t.task.alloc_id, t.task.namespace_name, t.task.job_name);
               };
               all.tasks.erase(std::remove_if(all.tasks.begin(), all.tasks.end(), hidden),
                               all.tasks.end());

@@ -28,8 +28,9 @@ struct node_registry {
   prometheus::Family<prometheus::Histogram>& api_latency =
       prometheus::BuildHistogram()
           .Name("nomad_iis_management_api_request_duration_seconds")
-          .Help("Time from a Management API request's head to its answer (a streamed body's "
-                "first byte), by route and HTTP status code")
+          .Help(
+              "Time from a Management API request's head to its answer (a streamed body's "
+              "first byte), by route and HTTP status code")
           .Register(registry);
   prometheus::Family<prometheus::Counter>& grpc_calls =
       prometheus::BuildCounter()
@@ -132,9 +133,8 @@ void add_pool(task_families& out, const std::vector<ClientMetric::Label>& labels
           MetricType::Counter, labels, static_cast<double>(c.worker_crashes));
   out.add("nomad_iis_pool_recycles_total", "Recycles of the pool (requested or periodic)",
           MetricType::Counter, labels, static_cast<double>(c.recycles));
-  out.add("nomad_iis_pool_rapid_fail_trips_total",
-          "Times rapid-fail protection stopped the pool", MetricType::Counter, labels,
-          static_cast<double>(c.rapid_fail_trips));
+  out.add("nomad_iis_pool_rapid_fail_trips_total", "Times rapid-fail protection stopped the pool",
+          MetricType::Counter, labels, static_cast<double>(c.rapid_fail_trips));
   for (const char* state : pool_states) {
     out.add("nomad_iis_pool_state", "1 for the pool's current state, 0 for the others",
             MetricType::Gauge, with(labels, ClientMetric::Label{"state", state}),

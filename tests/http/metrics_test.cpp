@@ -89,8 +89,9 @@ BOOST_AUTO_TEST_CASE(task_series_carry_the_task_and_pool_labels) {
   BOOST_TEST(contains(text, "nomad_iis_pool_state{" + labels + ",state=\"Started\"} 1\n"));
   BOOST_TEST(contains(text, "nomad_iis_pool_state{" + labels + ",state=\"Stopped\"} 0\n"));
   // The front: its requests and processes, no pool state or counts.
-  const std::string front = "alloc_id=\"9480a9c9-676e-40eb-8181-b096021bdccd\",job=\"web\","
-                            "namespace=\"default\",pool=\"\",task=\"app\"";
+  const std::string front =
+      "alloc_id=\"9480a9c9-676e-40eb-8181-b096021bdccd\",job=\"web\","
+      "namespace=\"default\",pool=\"\",task=\"app\"";
   BOOST_TEST(contains(text, "nomad_iis_requests_total{" + front + ",code_class=\"4xx\"} 2\n"));
   BOOST_TEST(contains(text, "nomad_iis_workers{" + front + "} 1\n"));
   BOOST_TEST(!contains(text, "nomad_iis_pool_state{" + front));
@@ -115,9 +116,11 @@ BOOST_AUTO_TEST_CASE(node_series_only_when_asked) {
   BOOST_TEST(contains(text, "nomad_iis_pools{state=\"Starting\"} 0\n"));
   BOOST_TEST(contains(text, "nomad_iis_grpc_calls_total{method=\"StartTask\"} "));
   BOOST_TEST(contains(text, "# TYPE nomad_iis_management_api_request_duration_seconds histogram"));
-  BOOST_TEST(contains(text, "nomad_iis_management_api_requests_total{code=\"200\",route=\"status\"} "));
-  BOOST_TEST(contains(text, "nomad_iis_management_api_request_duration_seconds_bucket{code=\"200\","
-                            "route=\"status\",le=\"0.005\"} "));
+  BOOST_TEST(
+      contains(text, "nomad_iis_management_api_requests_total{code=\"200\",route=\"status\"} "));
+  BOOST_TEST(contains(text,
+                      "nomad_iis_management_api_request_duration_seconds_bucket{code=\"200\","
+                      "route=\"status\",le=\"0.005\"} "));
 }
 
 BOOST_AUTO_TEST_CASE(label_values_are_escaped) {

@@ -147,20 +147,29 @@ BOOST_AUTO_TEST_CASE(every_request_is_logged_once_for_its_pool) {
   // The front's own answers (denied paths, unknown hosts) inherit this one.
   BOOST_TEST(contains(text, "  " + log + "nomad_iis_requests_front buffer=64k flush=1s;"));
   // Each route, a stopped pool's answer and a waiting app log their pool, with stdout again.
-  BOOST_TEST(contains(text, "proxy_pass \"http://unix:run/pool-0.sock:\";\n"
-                            "      error_page 502 = @pool_down_0;\n"
-                            "      access_log /dev/stdout combined buffer=4k flush=1s;\n"
-                            "      " + log + "nomad_iis_requests_0 buffer=64k flush=1s;"));
-  BOOST_TEST(contains(text, "location \"/down/\" {\n      return 444;\n"
-                            "      access_log /dev/stdout combined buffer=4k flush=1s;\n"
-                            "      " + log + "nomad_iis_requests_0 "));
-  BOOST_TEST(contains(text, "location @pool_down_1 {  # pool api\n      return 444;\n"
-                            "      access_log /dev/stdout combined buffer=4k flush=1s;\n"
-                            "      " + log + "nomad_iis_requests_1 "));
-  BOOST_TEST(contains(text, "error_page 502 504 = @app_retry_3;\n      recursive_error_pages on;\n"
-                            "      access_log /dev/stdout combined buffer=4k flush=1s;\n"
-                            "      " + log + "nomad_iis_requests_1 buffer=64k flush=1s;\n"
-                            "      access_log \"/srv/data/run/activity-1.log\""));
+  BOOST_TEST(contains(text,
+                      "proxy_pass \"http://unix:run/pool-0.sock:\";\n"
+                      "      error_page 502 = @pool_down_0;\n"
+                      "      access_log /dev/stdout combined buffer=4k flush=1s;\n"
+                      "      " +
+                          log + "nomad_iis_requests_0 buffer=64k flush=1s;"));
+  BOOST_TEST(contains(text,
+                      "location \"/down/\" {\n      return 444;\n"
+                      "      access_log /dev/stdout combined buffer=4k flush=1s;\n"
+                      "      " +
+                          log + "nomad_iis_requests_0 "));
+  BOOST_TEST(contains(text,
+                      "location @pool_down_1 {  # pool api\n      return 444;\n"
+                      "      access_log /dev/stdout combined buffer=4k flush=1s;\n"
+                      "      " +
+                          log + "nomad_iis_requests_1 "));
+  BOOST_TEST(contains(text,
+                      "error_page 502 504 = @app_retry_3;\n      recursive_error_pages on;\n"
+                      "      access_log /dev/stdout combined buffer=4k flush=1s;\n"
+                      "      " +
+                          log +
+                          "nomad_iis_requests_1 buffer=64k flush=1s;\n"
+                          "      access_log \"/srv/data/run/activity-1.log\""));
   // Without a request log nothing of it is rendered.
   auto plain = sample_front("/srv/data");
   plain.requests_log.clear();
