@@ -5,6 +5,7 @@
 #include "actors/blocking.hpp"
 #include "actors/task_site.hpp"
 #include "common/logging.hpp"
+#include "iis/site_layout.hpp"
 #include "messages/error.hpp"
 #include "messages/type_ids.hpp"
 
@@ -15,7 +16,36 @@ namespace {
 struct reading {
   iis::request_totals requests;
   iis::usage_sample usage;
+  std::map<std::size_t, std::uint64_t> active;  ///< requests in progress by pool index
 };
+
+/// Where a pool's requests are in progress: connections the front holds
+/// open to its nginx workers (their socket) or its applications' ports.
+struct pool_endpoints {
+  std::size_t pool = 0;
+  std::vector<iis::process_ref> workers;
+  std::vector<std::int32_t> ports;
+};
+
+std::vector<pool_endpoints> endpoints_of(task_actor_ptr self) {
+  std::vector<pool_endpoints> out;
+  for (const auto& view : self->state.pool_views) {
+    pool_endpoints e{view.pool, view.workers, {}};
+    for (const auto& app : view.apps)
+      if (app.process.pid && app.port) e.ports.push_back(app.port);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+/// Requests in progress at one pool (/proc: a walk of its workers' fds).
+std::uint64_t active_requests(iis::site_host& host, const pool_endpoints& e) {
+  std::uint64_t n = 0;
+  if (!e.workers.empty())
+    n += host.open_unix_connections(e.workers, iis::layout::pool_bind_name(e.pool));
+  for (auto port : e.ports) n += host.open_tcp_connections(port);
+  return n;
+}
 
 using process_list = std::vector<std::pair<std::string, iis::process_ref>>;
 
@@ -50,6 +80,8 @@ msg::task_metrics compose(task_actor_ptr self) {
     pool.status = iis::to_string(view.status);
     pool.workers = view.workers.size();
     pool.counts = view.counts;
+    if (auto it = st.active_requests.find(view.pool); it != st.active_requests.end())
+      pool.active_requests = it->second;
   }
   return out;
 }
@@ -60,6 +92,7 @@ void apply(task_actor_ptr self, reading r) {
   auto& st = self->state;
   st.requests = std::move(r.requests);
   st.cpu_seconds.update(r.usage);
+  st.active_requests = std::move(r.active);
   st.rss_bytes.clear();
   for (const auto& [pool, processes] : r.usage.by_pool)
     for (const auto& p : processes) st.rss_bytes[pool] += p.rss_bytes;
@@ -72,9 +105,10 @@ void start_count(task_actor_ptr self) {
   off_thread<reading>(
       self, st.services.workers,
       [host = st.services.host, launcher = st.services.launcher, plan = st.plan,
-       processes = site_processes(self)] {
+       processes = site_processes(self), endpoints = endpoints_of(self)] {
         reading r;
         r.requests = host->count_requests(*plan);
+        for (const auto& e : endpoints) r.active[e.pool] = active_requests(*host, e);
         for (const auto& [pool, ref] : processes)
           if (auto usage = launcher->usage(ref)) r.usage.by_pool[pool].push_back(*usage);
         return r;

@@ -122,6 +122,7 @@ struct pool_metrics {
   double cpu_seconds = 0;  ///< of every process seen since the plugin began
   pool_counts counts;
   iis::request_tally requests;
+  std::uint64_t active_requests = 0;  ///< the front's connections to it now
 };
 
 struct task_metrics {
@@ -218,7 +219,7 @@ typename Inspector::result_type inspect(Inspector& f, pool_counts& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pool_metrics& x) {
   return f(caf::meta::type_name("pool_metrics"), x.name, x.status, x.workers, x.rss_bytes,
-           x.cpu_seconds, x.counts, x.requests);
+           x.cpu_seconds, x.counts, x.requests, x.active_requests);
 }
 
 template <class Inspector>

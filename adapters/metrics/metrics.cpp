@@ -126,6 +126,9 @@ void add_processes(task_families& out, const std::vector<ClientMetric::Label>& l
 
 void add_pool(task_families& out, const std::vector<ClientMetric::Label>& labels,
               const msg::pool_metrics& pool) {
+  out.add("nomad_iis_requests_active",
+          "Requests in progress at the pool: the front's connections to its workers at the scrape",
+          MetricType::Gauge, labels, static_cast<double>(pool.active_requests));
   const auto& c = pool.counts;
   out.add("nomad_iis_worker_starts_total", "Worker and application processes the pool started",
           MetricType::Counter, labels, static_cast<double>(c.worker_starts));

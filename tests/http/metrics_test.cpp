@@ -41,6 +41,7 @@ msg::task_metrics sample_task(std::string job = "web") {
   pool.counts = {3, 1, 2, 0};
   pool.requests.by_class = {0, 5, 1, 3, 0};
   pool.requests.bytes_sent = 4096;
+  pool.active_requests = 4;
   t.pools = {front, pool};
   return t;
 }
@@ -83,6 +84,7 @@ BOOST_AUTO_TEST_CASE(task_series_carry_the_task_and_pool_labels) {
   BOOST_TEST(contains(text, "nomad_iis_worker_resident_memory_bytes{" + labels + "} 9437184\n"));
   BOOST_TEST(contains(text, "nomad_iis_worker_cpu_seconds_total{" + labels + "} 1.25\n"));
   BOOST_TEST(contains(text, "nomad_iis_worker_starts_total{" + labels + "} 3\n"));
+  BOOST_TEST(contains(text, "nomad_iis_requests_active{" + labels + "} 4\n"));
   BOOST_TEST(contains(text, "nomad_iis_worker_crashes_total{" + labels + "} 1\n"));
   BOOST_TEST(contains(text, "nomad_iis_pool_recycles_total{" + labels + "} 2\n"));
   BOOST_TEST(contains(text, "nomad_iis_pool_rapid_fail_trips_total{" + labels + "} 0\n"));

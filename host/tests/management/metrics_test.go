@@ -185,6 +185,9 @@ func TestMetrics(t *testing.T) {
 	if v, ok := find(all, "nomad_iis_pool_state", merge(labels, map[string]string{"state": "Started"})); !ok || v != 1 {
 		t.Errorf("pool_state Started = %v (found %v)", v, ok)
 	}
+	if v, ok := find(all, "nomad_iis_requests_active", labels); !ok || v != 0 {
+		t.Errorf("requests active on an idle site = %v (found %v)", v, ok)
+	}
 	if v, ok := find(all, "nomad_iis_workers", labels); !ok || v < 1 {
 		t.Errorf("workers = %v (found %v)", v, ok)
 	}
