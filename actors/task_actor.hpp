@@ -96,7 +96,7 @@ struct task_actor_state {
   std::vector<std::pair<caf::typed_response_promise<msg::task_metrics>, msg::task_summary>>
       metrics_waiters;
   cpu_seconds_counter cpu_seconds{system_info::clock_ticks_per_second()};
-  std::map<std::string, std::uint64_t> rss_bytes;  ///< by pool, at the last count
+  std::map<std::string, std::uint64_t> rss_bytes;        ///< by pool, at the last count
   std::map<std::size_t, std::uint64_t> active_requests;  ///< by pool index, at the last count
 
   /// The Management API's uploads and downloads in progress (task_files.hpp).
