@@ -55,4 +55,24 @@ msg::task_stats cpu_tracker::update(const iis::usage_sample& sample,
   return stats;
 }
 
+cpu_seconds_counter::cpu_seconds_counter(std::int64_t ticks_per_second)
+    : ticks_per_second_(static_cast<double>(ticks_per_second > 0 ? ticks_per_second : 100)) {}
+
+const std::map<std::string, double>& cpu_seconds_counter::update(const iis::usage_sample& sample) {
+  std::map<std::int32_t, std::uint64_t> next;
+  for (const auto& [pool, processes] : sample.by_pool) {
+    auto& seconds = seconds_[pool];
+    for (const auto& p : processes) {
+      const auto ticks = p.user_ticks + p.system_ticks;
+      auto it = last_.find(p.pid);
+      // A pid seen with more ticks before is a new process under an old pid.
+      const auto before = it != last_.end() && it->second <= ticks ? it->second : 0;
+      seconds += static_cast<double>(ticks - before) / ticks_per_second_;
+      next[p.pid] = ticks;
+    }
+  }
+  last_ = std::move(next);
+  return seconds_;
+}
+
 }  // namespace nomad_iis

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <string>
 
 #include "iis/backend.hpp"
 #include "messages/messages.hpp"
@@ -32,6 +33,24 @@ class cpu_tracker {
   double mhz_per_core_;
   std::map<std::int32_t, last_times> last_;
   std::chrono::steady_clock::time_point last_at_{};
+};
+
+/// CPU seconds per pool that only grow: what every process used while it
+/// was seen, also after it ended. Sampled: what a process used between its
+/// last sample and its end is not counted, and a plugin restart starts over
+/// (counting the live processes' whole lives again).
+class cpu_seconds_counter {
+ public:
+  explicit cpu_seconds_counter(std::int64_t ticks_per_second);
+
+  /// Adds what each process used since the previous call; the totals by pool.
+  const std::map<std::string, double>& update(const iis::usage_sample& sample);
+  const std::map<std::string, double>& seconds() const { return seconds_; }
+
+ private:
+  double ticks_per_second_;
+  std::map<std::int32_t, std::uint64_t> last_;  ///< pid -> user + system ticks
+  std::map<std::string, double> seconds_;
 };
 
 }  // namespace nomad_iis

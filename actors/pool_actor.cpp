@@ -44,6 +44,7 @@ msg::pool_view view_of(pool_actor_ptr self) {
     if (app.runtime.handler)
       view.apps.push_back(iis::saved_app{app.runtime.app, app.runtime.port, app.process});
   }
+  view.counts = st.counts;
   return view;
 }
 
@@ -53,8 +54,13 @@ bool same_view(const msg::pool_view& a, const msg::pool_view& b) {
       return l.app == r.app && l.port == r.port && l.process == r.process;
     });
   };
+  const auto& x = a.counts;
+  const auto& y = b.counts;
+  const bool same_counts = x.worker_starts == y.worker_starts &&
+                           x.worker_crashes == y.worker_crashes && x.recycles == y.recycles &&
+                           x.rapid_fail_trips == y.rapid_fail_trips;
   return a.status == b.status && a.idle == b.idle && a.master == b.master &&
-         a.workers == b.workers && a.all == b.all && same_apps(a.apps, b.apps);
+         a.workers == b.workers && a.all == b.all && same_apps(a.apps, b.apps) && same_counts;
 }
 
 void publish(pool_actor_ptr self) {
@@ -74,6 +80,7 @@ void track(pool_actor_ptr self, const iis::process_ref& ref, role kind, std::siz
     if (it->second.ref == ref) return;  // already watched
     it->second = pool_actor_state::tracked{ref, kind, app};
   }
+  if (kind != role::master) ++self->state.counts.worker_starts;
   it->second.watch = watch_process(self, self->state.launcher(), ref);
   publish(self);
 }
@@ -130,9 +137,13 @@ bool record_crash(pool_actor_ptr self) {
   auto& st = self->state;
   const auto now = self->clock().now();
   st.crashes.push_back(now);
+  ++st.counts.worker_crashes;
   while (!st.crashes.empty() && now - st.crashes.front() > st.pool().rapid_fail_interval)
     st.crashes.pop_front();
-  return static_cast<std::int64_t>(st.crashes.size()) > st.pool().rapid_fail_max_crashes;
+  const bool trips =
+      static_cast<std::int64_t>(st.crashes.size()) > st.pool().rapid_fail_max_crashes;
+  if (trips) ++st.counts.rapid_fail_trips;
+  return trips;
 }
 
 void mark_stopped(pool_actor_ptr self) {

@@ -66,6 +66,8 @@ struct pool_actor_state {
   std::vector<app_state> apps;
   std::map<std::int32_t, tracked> processes;
   std::deque<time_point> crashes;
+  /// Starts, crashes, recycles and rapid-fail trips, for the metrics.
+  msg::pool_counts counts;
   /// Static content: the pool's listening socket, owned here and inherited
   /// by its nginx, so requests queue in its backlog while no nginx runs.
   /// Empty after a plugin restart until the pool next stops (nginx has it).

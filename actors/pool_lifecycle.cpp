@@ -637,6 +637,7 @@ void recycle_pool(pool_actor_ptr self, bool all, step done) {
                                 "application pool " + pool_name(self) + " is not started"}));
     return;
   }
+  ++st.counts.recycles;
   if (st.idle) {
     // No worker to recycle: the next start reads everything anew, unless
     // web.config moved an application between static content and a process.

@@ -152,6 +152,7 @@ void apply(pool_actor_ptr self, recovery_facts facts, finished_fn finished) {
   for (std::size_t i = 0; i < st.apps.size(); ++i) {
     if (st.apps[i].process.pid) track(self, st.apps[i].process, role::app, i);
   }
+  st.counts.worker_starts = 0;  // taken over, not started: counting begins now
   for (const auto& [index, old] : facts.dead_apps) {
     for (std::size_t i = 0; i < st.apps.size(); ++i) {
       if (st.apps[i].runtime.app != index) continue;

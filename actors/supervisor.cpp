@@ -185,6 +185,27 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self, site_servi
         }
         return rp;
       },
+      [self](msg::collect_metrics&) -> caf::result<msg::metrics_snapshot> {
+        // Every task answers from its state after one count of its request
+        // log; a task that cannot (gone, no site yet) is left out.
+        auto rp = self->make_response_promise<msg::metrics_snapshot>();
+        auto out = std::make_shared<msg::metrics_snapshot>();
+        auto remaining = std::make_shared<std::size_t>(self->state.tasks.size());
+        if (*remaining == 0) return msg::metrics_snapshot{};
+        auto one_done = [rp, out, remaining]() mutable {
+          if (--*remaining == 0) rp.deliver(std::move(*out));
+        };
+        for (const auto& [id, task] : self->state.tasks) {
+          self->request(task, timeouts::metrics_of_task, msg::get_task_metrics{})
+              .then(
+                  [out, one_done](msg::task_metrics& m) mutable {
+                    out->tasks.push_back(std::move(m));
+                    one_done();
+                  },
+                  [one_done](caf::error&) mutable { one_done(); });
+        }
+        return rp;
+      },
       [self](msg::get_debug_info&) -> caf::result<msg::debug_info> {
         msg::debug_info info;
         std::vector<std::string> known;

@@ -11,6 +11,7 @@
 #include "actors/driver_state.hpp"
 #include "actors/task_files.hpp"
 #include "actors/task_inspect.hpp"
+#include "actors/task_metrics.hpp"
 #include "actors/task_queue.hpp"
 #include "actors/task_site.hpp"
 #include "actors/timeouts.hpp"
@@ -510,6 +511,7 @@ caf::behavior task_actor(task_actor_ptr self, site_services services, caf::actor
   // Only the senders of file transfers are monitored.
   self->set_down_handler(
       [self](const caf::down_msg& down) { task_files::owner_gone(self, down.source); });
+  self->delayed_send(self, task_metrics::count_interval, atom::count_requests_v);
   return {
       [self](msg::start_task& m) { return start(self, m); },
       [self](msg::start_planned& m) {
@@ -540,6 +542,8 @@ caf::behavior task_actor(task_actor_ptr self, site_services services, caf::actor
         return stats;
       },
       [self](msg::get_site_status&) { return site_status_of(self); },
+      [self](msg::get_task_metrics&) { return task_metrics::collect(self, summary_of(self)); },
+      [self](atom::count_requests) { task_metrics::on_count_timer(self); },
       [self](msg::pool_command& m) { return pool_command(self, m); },
       [self](msg::upload_begin& m) { return task_files::begin_upload(self, m); },
       [self](msg::upload_block& m) { return task_files::write_block(self, m); },

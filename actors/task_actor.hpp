@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +20,7 @@
 #include <caf/actor.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include "actors/cpu_tracker.hpp"
 #include "actors/task_files.hpp"
@@ -89,6 +91,17 @@ struct task_actor_state {
   /// Its last sample, shared by the polls of timeouts::status_usage_window.
   msg::task_stats api_usage;
   std::optional<std::chrono::steady_clock::time_point> api_usage_at;
+
+  /// The metrics (task_metrics.hpp): the request totals as last counted, a
+  /// count in flight and the scrapes waiting for it, CPU seconds and memory
+  /// by pool.
+  iis::request_totals requests;
+  bool counting = false;
+  std::vector<std::pair<caf::typed_response_promise<msg::task_metrics>, msg::task_summary>>
+      metrics_waiters;
+  cpu_seconds_counter cpu_seconds{system_info::clock_ticks_per_second()};
+  std::map<std::string, std::uint64_t> rss_bytes;        ///< by pool, at the last count
+  std::map<std::size_t, std::uint64_t> active_requests;  ///< by pool index, at the last count
 
   /// The Management API's uploads and downloads in progress (task_files.hpp).
   task_files::transfers transfers;

@@ -34,6 +34,11 @@ constexpr auto hand_over = 800ms;
 constexpr auto dump_queue_wait = 60s;
 constexpr auto dump_run = 5min;
 
+/// How long the supervisor waits for one task's metrics (a count of its
+/// request log on a blocking worker); a task that takes longer is left out
+/// of that scrape rather than failing it.
+constexpr auto metrics_of_task = 5s;
+
 /// Minimum spacing between fingerprints, whatever the config says.
 constexpr auto min_fingerprint_interval = 10s;
 

@@ -11,6 +11,7 @@
 #include "iis/net_probe.hpp"
 #include "iis/nginx_log.hpp"
 #include "iis/pool_activity.hpp"
+#include "iis/request_counter.hpp"
 #include "iis/site_files.hpp"
 #include "iis/site_layout.hpp"
 #include "iis/site_setup.hpp"
@@ -94,6 +95,9 @@ class linux_site_host final : public site_host {
     return iis::worker_exit_reason(log_path, pid);
   }
   bool take_activity(const std::string& path) override { return iis::take_activity(path); }
+  request_totals count_requests(const site_plan& plan) override {
+    return iis::count_requests(plan.data_dir);
+  }
 
   std::optional<failure> check_bindable(const std::string& ip, std::int32_t port) override {
     return iis::check_bindable(ip, port);

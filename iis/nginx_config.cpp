@@ -79,13 +79,33 @@ bool is_denied(const std::string& url_path, const std::vector<std::string>& deni
   return std::find(denied.begin(), denied.end(), url_path) != denied.end();
 }
 
-/// A pool with an idle timeout: every request also appends to its activity
-/// log (a location's access_log replaces the inherited ones, so both again).
-void render_logs(std::ostringstream& out, const front_route& route) {
-  if (route.activity_log.empty()) return;
-  out << "      access_log " << stdout_log << ";\n"
-      << "      access_log " << nginx_quote(route.activity_log)
-      << " nomad_iis_activity buffer=4k flush=1s;\n";
+/// The request log's buffering: one write per 64 KiB or second (a whole
+/// number of lines, appended: lines of two workers never mix).
+constexpr const char* requests_buffer = " buffer=64k flush=1s";
+
+/// The request log line of a pool ("<pool> <status> <bytes>", request_log.hpp).
+std::string requests_format(std::size_t pool) {
+  return "nomad_iis_requests_" + std::to_string(pool);
+}
+
+/// A location's own logs: its pool's request log line and, with an idle
+/// timeout, the pool's activity log (a location's access_log replaces the
+/// inherited ones, so the task's stdout again too).
+void render_logs(std::ostringstream& out, const std::string& requests_log, std::size_t pool,
+                 const std::string& activity_log) {
+  if (requests_log.empty() && activity_log.empty()) return;
+  out << "      access_log " << stdout_log << ";\n";
+  if (!requests_log.empty())
+    out << "      access_log " << nginx_quote(requests_log) << " " << requests_format(pool)
+        << requests_buffer << ";\n";
+  if (!activity_log.empty())
+    out << "      access_log " << nginx_quote(activity_log)
+        << " nomad_iis_activity buffer=4k flush=1s;\n";
+}
+
+void render_logs(std::ostringstream& out, const std::string& requests_log,
+                 const front_route& route) {
+  render_logs(out, requests_log, route.pool, route.activity_log);
 }
 
 void render_read_timeout(std::ostringstream& out, const std::optional<duration>& timeout) {
@@ -97,19 +117,20 @@ void render_read_timeout(std::ostringstream& out, const std::optional<duration>&
 /// The way a request takes while an application process is idle or starting:
 /// the port refuses, so it waits on the backend's socket; the backend resets
 /// that socket once the app accepts, and the request goes to the port again.
-void render_app_waiting(std::ostringstream& out, const front_route& route) {
+void render_app_waiting(std::ostringstream& out, const std::string& requests_log,
+                        const front_route& route) {
   out << "    location @app_wait_" << route.app << " {  # the app starts on demand\n"
       << "      proxy_pass " << nginx_quote("http://unix:" + route.wait_socket + ":") << ";\n"
       << "      proxy_read_timeout " << seconds(route.wait_timeout) << ";\n"
       << "      error_page 502 504 = @app_retry_" << route.app << ";\n"
       << "      recursive_error_pages on;\n";
-  render_logs(out, route);
+  render_logs(out, requests_log, route);
   out << "    }\n"
       << "    location @app_retry_" << route.app << " {\n"
       << "      proxy_pass http://127.0.0.1:" << route.port << ";\n"
       << "      error_page 502 = @pool_down_" << route.pool << ";\n";
   render_read_timeout(out, route.read_timeout);
-  render_logs(out, route);
+  render_logs(out, requests_log, route);
   out << "    }\n";
 }
 
@@ -141,17 +162,22 @@ std::string render_routes(const front_conf& conf) {
     if (route.max_body_bytes)
       out << "      client_max_body_size " << *route.max_body_bytes << ";\n";
     render_read_timeout(out, route.read_timeout);
-    if (route.target != front_route::kind::unavailable) render_logs(out, route);
+    // A stopped pool's answers are its requests too, but no activity.
+    if (route.target == front_route::kind::unavailable)
+      render_logs(out, conf.requests_log, route.pool, "");
+    else
+      render_logs(out, conf.requests_log, route);
     out << "    }\n";
   }
   for (const auto& route : conf.routes) {
     if (route.target != front_route::kind::app_port || route.wait_socket.empty()) continue;
-    if (waiting_apps.insert(route.app).second) render_app_waiting(out, route);
+    if (waiting_apps.insert(route.app).second) render_app_waiting(out, conf.requests_log, route);
   }
   for (const auto& fallback : conf.fallbacks) {
     out << "    location @pool_down_" << fallback.pool << " {  # pool " << fallback.name << "\n"
-        << "      return " << (fallback.tcp_level ? 444 : 503) << ";\n"
-        << "    }\n";
+        << "      return " << (fallback.tcp_level ? 444 : 503) << ";\n";
+    render_logs(out, conf.requests_log, fallback.pool, "");
+    out << "    }\n";
   }
   return out.str();
 }
@@ -241,8 +267,18 @@ std::string render_front_conf(const front_conf& conf) {
               conf.shutdown_time_limit);
   out << "http {\n"
       << "  access_log " << stdout_log << ";\n"
-      << "  log_format nomad_iis_activity \".\";  # one byte per request: idle_timeout\n"
-      << "  server_tokens off;\n"
+      << "  log_format nomad_iis_activity \".\";  # one byte per request: idle_timeout\n";
+  if (!conf.requests_log.empty()) {
+    // One line per request for the metrics: the front's own answers, and
+    // each pool's in its locations.
+    out << "  log_format nomad_iis_requests_front \"- $status $bytes_sent\";\n";
+    for (const auto& fallback : conf.fallbacks)
+      out << "  log_format " << requests_format(fallback.pool) << " \"" << fallback.pool
+          << " $status $bytes_sent\";\n";
+    out << "  access_log " << nginx_quote(conf.requests_log) << " nomad_iis_requests_front"
+        << requests_buffer << ";\n";
+  }
+  out << "  server_tokens off;\n"
       << "  client_max_body_size 30000000;  # IIS maxAllowedContentLength default\n"
       << "  map $http_host $nomad_iis_host {\n    \"\" $host;\n    default $http_host;\n  }\n"
       << "  map $http_upgrade $nomad_iis_connection {\n    default upgrade;\n    \"\" \"\";\n  }\n"

@@ -56,6 +56,9 @@ struct front_conf {
   std::vector<pool_fallback> fallbacks;
   std::vector<std::string> denied_prefixes;  ///< URL prefixes answered with 404
   duration shutdown_time_limit = std::chrono::seconds(90);
+  /// Absolute path of the request log the metrics count (request_log.hpp);
+  /// "" = none.
+  std::string requests_log;
 };
 
 struct pool_conf {

@@ -19,6 +19,7 @@
 #include "iis/failure.hpp"
 #include "iis/model.hpp"
 #include "iis/process_types.hpp"
+#include "iis/request_log.hpp"
 
 namespace nomad_iis::iis {
 
@@ -127,6 +128,10 @@ class site_host {
   /// True (once) when the pool's access marker at `path` saw a request since
   /// the last call.
   virtual bool take_activity(const std::string& path) = 0;
+  /// Counts the front's request log from where the last count stopped and
+  /// keeps the new totals beside it; frees the disk space of what it read.
+  /// One call at a time per site.
+  virtual request_totals count_requests(const site_plan& plan) = 0;
 
   // ---- sockets ----
 

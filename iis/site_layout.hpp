@@ -43,6 +43,14 @@ inline std::string app_wait_socket(std::size_t app) {
 inline std::string activity_log(const std::string& data_dir, std::size_t pool) {
   return data_dir + "/run/activity-" + std::to_string(pool) + ".log";
 }
+/// The front appends "<pool> <status> <bytes>" per finished request
+/// (request_log.hpp); the counted totals and offset are kept beside it.
+inline std::string requests_log(const std::string& data_dir) {
+  return data_dir + "/logs/requests.log";
+}
+inline std::string request_totals_file(const std::string& data_dir) {
+  return data_dir + "/run/requests.totals";
+}
 /// Present while the pool is stopped (by request or rapid-fail protection).
 /// Nomad keeps StartTask's driver state only, so a recovery learns it here.
 inline std::string pool_stopped_marker(const std::string& data_dir, std::size_t pool) {

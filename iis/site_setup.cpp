@@ -223,6 +223,7 @@ void write_front_conf(const site_plan& plan, const std::vector<pool_routes>& rou
   conf.bindings = plan.bindings;
   conf.denied_prefixes = denied_url_prefixes(plan);
   conf.shutdown_time_limit = duration(0);
+  conf.requests_log = layout::requests_log(plan.data_dir);
   for (std::size_t p = 0; p < plan.pools.size(); ++p) {
     const auto& pool = plan.pools[p];
     conf.shutdown_time_limit = std::max(conf.shutdown_time_limit, pool.shutdown_time_limit);

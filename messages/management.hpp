@@ -10,6 +10,7 @@
 #include <caf/actor.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include "iis/request_log.hpp"
 #include "messages/messages.hpp"
 
 namespace nomad_iis::msg {
@@ -98,6 +99,44 @@ struct pool_command {
   std::vector<std::string> pools;
 };
 
+// ---- metrics (GET /api/v1/metrics) ----
+
+/// Task actor: its series now (the request log counted first).
+struct get_task_metrics {};
+
+/// What a pool actor counted since it began (a plugin restart starts again).
+struct pool_counts {
+  std::uint64_t worker_starts = 0;  ///< worker and application processes started
+  std::uint64_t worker_crashes = 0;
+  std::uint64_t recycles = 0;
+  std::uint64_t rapid_fail_trips = 0;  ///< rapid-fail protection stopped the pool
+};
+
+/// One pool's numbers; name "" is the site's front (its nginx, and the
+/// requests it answered itself).
+struct pool_metrics {
+  std::string name;
+  std::string status;  ///< as in site_status; "" for the front
+  std::uint64_t workers = 0;
+  std::uint64_t rss_bytes = 0;
+  double cpu_seconds = 0;  ///< of every process seen since the plugin began
+  pool_counts counts;
+  iis::request_tally requests;
+  std::uint64_t active_requests = 0;  ///< the front's connections to it now
+};
+
+struct task_metrics {
+  task_summary task;
+  std::vector<pool_metrics> pools;
+};
+
+/// Supervisor: every task's task_metrics.
+struct collect_metrics {};
+
+struct metrics_snapshot {
+  std::vector<task_metrics> tasks;
+};
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_summary& x) {
   return f(caf::meta::type_name("task_summary"), x.task_id, x.alloc_id, x.task_name, x.job_name,
@@ -166,4 +205,45 @@ typename Inspector::result_type inspect(Inspector& f, pool_command& x) {
   return f(caf::meta::type_name("pool_command"), x.op, x.pools);
 }
 
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, get_task_metrics&) {
+  return f(caf::meta::type_name("get_task_metrics"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pool_counts& x) {
+  return f(caf::meta::type_name("pool_counts"), x.worker_starts, x.worker_crashes, x.recycles,
+           x.rapid_fail_trips);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pool_metrics& x) {
+  return f(caf::meta::type_name("pool_metrics"), x.name, x.status, x.workers, x.rss_bytes,
+           x.cpu_seconds, x.counts, x.requests, x.active_requests);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_metrics& x) {
+  return f(caf::meta::type_name("task_metrics"), x.task, x.pools);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, collect_metrics&) {
+  return f(caf::meta::type_name("collect_metrics"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, metrics_snapshot& x) {
+  return f(caf::meta::type_name("metrics_snapshot"), x.tasks);
+}
+
 }  // namespace nomad_iis::msg
+
+namespace nomad_iis::iis {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, request_tally& x) {
+  return f(caf::meta::type_name("request_tally"), x.by_class, x.bytes_sent);
+}
+
+}  // namespace nomad_iis::iis

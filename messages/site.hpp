@@ -103,6 +103,7 @@ struct pool_view {
   std::vector<iis::process_ref> workers;  ///< live workers (nginx workers, app processes)
   std::vector<iis::process_ref> all;      ///< every process of the pool (usage)
   std::vector<iis::saved_app> apps;       ///< handler apps, for the driver state
+  pool_counts counts;                     ///< for the metrics
 };
 
 /// Reply to pool_prepare (and what a pool sends with front_reload).

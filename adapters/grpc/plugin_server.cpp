@@ -10,10 +10,12 @@
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/support/server_interceptor.h>
 
 #include "adapters/grpc/base_service.hpp"
 #include "adapters/grpc/driver_service.hpp"
 #include "adapters/grpc/goplugin_services.hpp"
+#include "adapters/metrics/metrics.hpp"
 
 namespace nomad_iis::grpc_adapter {
 namespace {
@@ -22,6 +24,17 @@ std::string env_or(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
   return v && *v ? std::string(v) : fallback;
 }
+
+/// Counts every call by method in the metrics as it begins; adds no
+/// interceptor to the call (nullptr), so the call itself is untouched.
+class call_counter final : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    metrics::count_grpc_call(info->method());
+    return nullptr;
+  }
+};
 
 /// A socket path nobody uses yet, in the folder go-plugin would pick.
 std::string fresh_socket_path() {
@@ -86,6 +99,9 @@ void plugin_server::start() {
   builder.RegisterService(&services_->controller);
   builder.RegisterService(&services_->broker);
   builder.RegisterService(&services_->stdio);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> counters;
+  counters.push_back(std::make_unique<call_counter>());
+  builder.experimental().SetInterceptorCreators(std::move(counters));
   server_ = builder.BuildAndStart();
   if (!server_) throw std::runtime_error("cannot serve gRPC on unix socket " + socket_path_);
   server_->GetHealthCheckService()->SetServingStatus("plugin", true);

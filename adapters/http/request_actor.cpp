@@ -17,6 +17,7 @@
 #include "adapters/http/json_errors.hpp"
 #include "adapters/http/openapi_document.hpp"
 #include "adapters/http/views.hpp"
+#include "adapters/metrics/metrics.hpp"
 #include "common/logging.hpp"
 #include "iis/files/file_error.hpp"
 #include "iis/inspect/inspect_error.hpp"
@@ -30,6 +31,7 @@ capability capability_for(route_id id) {
   switch (id) {
     case route_id::status:
     case route_id::list_allocs:
+    case route_id::metrics:
       return capability::status;
     case route_id::start:
     case route_id::stop:
@@ -105,6 +107,31 @@ void debug(request_actor* self) {
           [self](caf::error& err) { answer_error(self, err); });
 }
 
+/// Every task's series the credentials cover; the node's only for the API
+/// key (they sum over every task). The supervisor asks each task actor,
+/// which counts its request log on a worker: no thread waits.
+void serve_metrics(request_actor* self) {
+  auto& st = self->state;
+  self->request(st.ctx->supervisor, timeouts::query, msg::collect_metrics{})
+      .then(
+          [self](msg::metrics_snapshot& all) {
+            auto& st = self->state;
+            const bool node = st.who.unrestricted;
+            if (!node) {
+              auto hidden = [&](const msg::task_metrics& t) {
+                return !st.who.may_access(t.task.alloc_id, t.task.namespace_name, t.task.job_name);
+              };
+              all.tasks.erase(std::remove_if(all.tasks.begin(), all.tasks.end(), hidden),
+                              all.tasks.end());
+            }
+            response r;
+            r.content_type = std::string(metrics::content_type);
+            r.body = metrics::render(all.tasks, node);
+            answer(self, std::move(r));
+          },
+          [self](caf::error& err) { answer_error(self, err); });
+}
+
 /// Lookup and status in one request; the task actor answers from its view.
 /// No timeout: both actors answer at once from their state (a task that is
 /// gone answers with an error), and a timeout costs every poll a trip
@@ -171,8 +198,11 @@ void route(request_actor* self) {
   auto& st = self->state;
   const auto& target = st.head.target;
   const std::string raw_path = target.substr(0, target.find('?'));
-  if (st.head.method == "GET" && raw_path == openapi_path)
+  if (st.head.method == "GET" && raw_path == openapi_path) {
+    st.route.id = route_id::openapi;
+    st.routed = true;
     return answer_json(self, std::string(openapi_document()));
+  }
   auto auth = st.ctx->auth.authenticate(st.head.api_key ? &*st.head.api_key : nullptr,
                                         st.head.authorization ? &*st.head.authorization : nullptr,
                                         std::chrono::system_clock::now());
@@ -182,6 +212,7 @@ void route(request_actor* self) {
   }
   st.who = std::move(*auth.who);
   st.route = match_route(st.head.method, raw_path);
+  st.routed = st.route.status == 200;
   if (st.route.status == 404) throw not_found("no such route");
   if (st.route.status == 405) {
     response r;
@@ -202,6 +233,7 @@ void route(request_actor* self) {
     throw forbidden("the credentials lack the " + std::string(to_string(cap)) + " capability");
   if (st.route.id == route_id::list_allocs) return list_allocs(self);
   if (st.route.id == route_id::debug) return debug(self);
+  if (st.route.id == route_id::metrics) return serve_metrics(self);
   if (!st.who.may_access_alloc(st.route.alloc_id))
     throw forbidden("the credentials do not cover this allocation");
   if (st.route.id == route_id::status) return status(self);
@@ -250,10 +282,19 @@ std::string timestamp_now() {
   return buf;
 }
 
+void count_request(request_actor* self, int status) {
+  auto& st = self->state;
+  if (std::exchange(st.counted, true)) return;
+  const auto seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - st.started).count();
+  metrics::count_api_request(st.routed ? route_name(st.route.id) : "unmatched", status, seconds);
+}
+
 void answer(request_actor* self, response r) {
   auto& st = self->state;
   if (st.answered) return;
   st.answered = true;
+  count_request(self, r.status);
   if (r.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
   log_request(self, r.status, r.status >= 400 ? r.body : std::string());
   st.ex->respond(std::move(r));

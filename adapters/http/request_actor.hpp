@@ -49,6 +49,10 @@ struct request_state {
   std::function<void(bool)> on_written;
   /// Whether the answer is on its way (a failure after it cuts the connection).
   bool answered = false;
+  /// Whether a route matched (the metrics name it), and whether the answer
+  /// was counted in them.
+  bool routed = false;
+  bool counted = false;
   static inline const char* name = "http_request";
 };
 
@@ -59,6 +63,9 @@ caf::behavior request_behavior(request_actor* self, std::shared_ptr<api_context>
                                std::shared_ptr<exchange> ex, request_head head);
 
 // ---- steps shared by the route files ----
+
+/// Counts the request in the metrics (once; its status and time to answer).
+void count_request(request_actor* self, int status);
 
 /// Sends a JSON document (status 200 unless said) and ends the actor.
 void answer_json(request_actor* self, std::string body, int status = 200);

@@ -58,6 +58,42 @@ route_match pick(std::string_view method, std::initializer_list<method_route> ta
 
 }  // namespace
 
+std::string_view route_name(route_id id) {
+  switch (id) {
+    case route_id::list_allocs:
+      return "list_allocs";
+    case route_id::debug:
+      return "debug";
+    case route_id::metrics:
+      return "metrics";
+    case route_id::status:
+      return "status";
+    case route_id::start:
+      return "start";
+    case route_id::stop:
+      return "stop";
+    case route_id::recycle:
+      return "recycle";
+    case route_id::fs_get:
+      return "fs_get";
+    case route_id::fs_put:
+      return "fs_put";
+    case route_id::fs_patch:
+      return "fs_patch";
+    case route_id::fs_delete:
+      return "fs_delete";
+    case route_id::screenshot:
+      return "screenshot";
+    case route_id::procdump:
+      return "procdump";
+    case route_id::openapi:
+      return "openapi";
+    case route_id::count_:
+      break;
+  }
+  return "unmatched";
+}
+
 std::vector<std::string_view> query_parameters(route_id id) {
   switch (id) {
     case route_id::list_allocs:
@@ -83,6 +119,7 @@ route_match match_route(std::string_view method, std::string_view raw_path) {
   if (seg.size() < 4 || !seg[0].empty() || seg[1] != "api" || seg[2] != "v1") return {};
   if (seg.size() == 4 && seg[3] == "allocs") return pick(method, {{"GET", route_id::list_allocs}});
   if (seg.size() == 4 && seg[3] == "debug") return pick(method, {{"GET", route_id::debug}});
+  if (seg.size() == 4 && seg[3] == "metrics") return pick(method, {{"GET", route_id::metrics}});
   if (seg.size() == 4 && seg[3] == "openapi.json")
     return pick(method, {{"GET", route_id::openapi}});
   if (seg[3] != "allocs" || seg.size() < 7 || seg[4].empty() || seg[5].empty()) return {};

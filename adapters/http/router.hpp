@@ -11,6 +11,7 @@ namespace nomad_iis::http {
 enum class route_id {
   list_allocs,  ///< GET  /api/v1/allocs
   debug,        ///< GET  /api/v1/debug
+  metrics,      ///< GET  /api/v1/metrics
   status,       ///< GET  /api/v1/allocs/{alloc}/{task}/status
   start,        ///< PUT  .../start
   stop,         ///< PUT  .../stop
@@ -43,6 +44,9 @@ struct route_match {
 /// Matches `raw_path` (the request target without the query, not decoded).
 /// Throws http_error 400 when alloc or task segments are badly encoded.
 route_match match_route(std::string_view method, std::string_view raw_path);
+
+/// The route's name in logs and metrics ("status", "fs_get", ...).
+std::string_view route_name(route_id id);
 
 /// The query parameters route `id` reads (the OpenAPI document lists the
 /// same ones; tests/http/openapi_test.cpp holds both to it).

@@ -34,6 +34,7 @@ void written(request_actor* self, std::shared_ptr<block_source> next, bool ok) {
 void stream_out(request_actor* self, stream_head head, block_source next) {
   auto source = std::make_shared<block_source>(std::move(next));
   self->state.answered = true;
+  count_request(self, head.status);
   self->state.on_written = [self, source](bool ok) { written(self, source, ok); };
   auto me = caf::actor_cast<caf::actor>(self);
   self->state.ex->start_stream(std::move(head),

@@ -80,6 +80,7 @@ front_conf sample_front(const std::string& data_dir) {
   conf.routes = {root, api, down, lazy};
   conf.fallbacks = {{0, "default", false}, {1, "api", true}};
   conf.denied_prefixes = {"/secrets/", "/files/secrets/"};
+  conf.requests_log = data_dir + "/logs/requests.log";
   return conf;
 }
 
@@ -135,6 +136,44 @@ BOOST_AUTO_TEST_CASE(on_demand_app_waits_for_its_start_and_idle_pools_log_activi
                       "proxy_pass http://127.0.0.1:30123;\n"
                       "      error_page 502 = @pool_down_1;"));
   BOOST_TEST(!contains(text, "@app_wait_0"));
+}
+
+BOOST_AUTO_TEST_CASE(every_request_is_logged_once_for_its_pool) {
+  const std::string text = render_front_conf(sample_front("/srv/data"));
+  const std::string log = "access_log \"/srv/data/logs/requests.log\" ";
+  BOOST_TEST(contains(text, "log_format nomad_iis_requests_front \"- $status $bytes_sent\";"));
+  BOOST_TEST(contains(text, "log_format nomad_iis_requests_0 \"0 $status $bytes_sent\";"));
+  BOOST_TEST(contains(text, "log_format nomad_iis_requests_1 \"1 $status $bytes_sent\";"));
+  // The front's own answers (denied paths, unknown hosts) inherit this one.
+  BOOST_TEST(contains(text, "  " + log + "nomad_iis_requests_front buffer=64k flush=1s;"));
+  // Each route, a stopped pool's answer and a waiting app log their pool, with stdout again.
+  BOOST_TEST(contains(text,
+                      "proxy_pass \"http://unix:run/pool-0.sock:\";\n"
+                      "      error_page 502 = @pool_down_0;\n"
+                      "      access_log /dev/stdout combined buffer=4k flush=1s;\n"
+                      "      " +
+                          log + "nomad_iis_requests_0 buffer=64k flush=1s;"));
+  BOOST_TEST(contains(text,
+                      "location \"/down/\" {\n      return 444;\n"
+                      "      access_log /dev/stdout combined buffer=4k flush=1s;\n"
+                      "      " +
+                          log + "nomad_iis_requests_0 "));
+  BOOST_TEST(contains(text,
+                      "location @pool_down_1 {  # pool api\n      return 444;\n"
+                      "      access_log /dev/stdout combined buffer=4k flush=1s;\n"
+                      "      " +
+                          log + "nomad_iis_requests_1 "));
+  BOOST_TEST(contains(text,
+                      "error_page 502 504 = @app_retry_3;\n      recursive_error_pages on;\n"
+                      "      access_log /dev/stdout combined buffer=4k flush=1s;\n"
+                      "      " +
+                          log +
+                          "nomad_iis_requests_1 buffer=64k flush=1s;\n"
+                          "      access_log \"/srv/data/run/activity-1.log\""));
+  // Without a request log nothing of it is rendered.
+  auto plain = sample_front("/srv/data");
+  plain.requests_log.clear();
+  BOOST_TEST(!contains(render_front_conf(plain), "nomad_iis_requests"));
 }
 
 BOOST_AUTO_TEST_CASE(pool_conf_serves_locations_from_a_socket) {
