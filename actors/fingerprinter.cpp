@@ -56,8 +56,12 @@ void probe(state_ptr self) {
         return backend->probe(path);
       },
       [self](job_result<iis::backend_info> probed) {
-        auto info =
-            probed.ok() ? *probed.value : iis::backend_info{false, "", probed.error.message};
+        iis::backend_info info;
+        if (probed.ok()) {
+          info = *probed.value;
+        } else {
+          info.reason = probed.error.message;
+        }
         self->send(self, msg::probe_result{info.healthy, info.version, info.reason,
                                            info.cgroup_version, info.cgroup_mountpoint});
       });

@@ -52,7 +52,6 @@ struct backend_info {
   std::string reason;   ///< why not healthy
   std::string cgroup_version;     ///< "v1", "v2", "" = resource limits not enforced
   std::string cgroup_mountpoint;  ///< "/sys/fs/cgroup"
-  std::string cgroup_reason;      ///< why cgroup_version is ""
 };
 
 /// A site folder or process that no tracked task owns (for the debug endpoint).

@@ -325,14 +325,16 @@ cgroup_system probe_cgroups() {
 cgroup_system usable_cgroups() {
   auto system = probe_cgroups();
   if (system.version == cgroup_version::none) return system;
-  if (::geteuid() != 0) {
-    system = {cgroup_version::none, "", {}, "the plugin does not run as root"};
-    return system;
-  }
+  auto unusable = [](std::string reason) {
+    cgroup_system none;
+    none.reason = std::move(reason);
+    return none;
+  };
+  if (::geteuid() != 0) return unusable("the plugin does not run as root");
   try {
     create_cgroup(child_cgroup(system.own, "nomad_iis"));
   } catch (const std::exception& e) {
-    system = {cgroup_version::none, "", {}, std::string("cannot create cgroups: ") + e.what()};
+    return unusable(std::string("cannot create cgroups: ") + e.what());
   }
   return system;
 }

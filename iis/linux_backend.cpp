@@ -97,7 +97,6 @@ class linux_backend final : public backend {
     auto info = run_probe(nginx_path);
     info.cgroup_version = to_string(cgroups_.version);
     info.cgroup_mountpoint = cgroups_.mountpoint;
-    info.cgroup_reason = cgroups_.reason;
     return info;
   }
 
