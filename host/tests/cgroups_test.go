@@ -92,8 +92,14 @@ func appWorker(t *testing.T, e *siteEnv) int {
 }
 
 func memoryAppEnv(t *testing.T, spec pluginhost.TaskSpec) *siteEnv {
+	return memoryAppEnvWithPool(t, spec, `{"name": "default"}`)
+}
+
+// memoryAppEnvWithPool runs the httpPlatform app in the pool `pool` (HCL-JSON).
+func memoryAppEnvWithPool(t *testing.T, spec pluginhost.TaskSpec, pool string) *siteEnv {
 	spec.Name = "app"
 	spec.Config = []byte(`{
+  "application_pool": [` + pool + `],
   "application": [{"path": "local"}],
   "binding": [{"type": "http", "port": "httplabel"}]
 }`)
@@ -105,8 +111,30 @@ func memoryAppEnv(t *testing.T, spec pluginhost.TaskSpec) *siteEnv {
 	return e
 }
 
+// onlineCPUs counts /sys/devices/system/cpu/online ("0-1,3" = 3), as sysconf does.
+func onlineCPUs(t *testing.T) int {
+	t.Helper()
+	data, err := os.ReadFile("/sys/devices/system/cpu/online")
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := 0
+	for _, part := range strings.Split(strings.TrimSpace(string(data)), ",") {
+		first, last, found := strings.Cut(part, "-")
+		a, _ := strconv.Atoi(first)
+		b := a
+		if found {
+			b, _ = strconv.Atoi(last)
+		}
+		count += b - a + 1
+	}
+	return count
+}
+
 func TestTaskCgroupCarriesNomadLimits(t *testing.T) {
-	e := memoryAppEnv(t, pluginhost.TaskSpec{CPUShares: 250, MemoryMB: 96, MemoryMaxMB: 128})
+	// cpu_limit 25000 = a quarter of all CPUs for the pool.
+	e := memoryAppEnvWithPool(t, pluginhost.TaskSpec{CPUShares: 250, MemoryMB: 96, MemoryMaxMB: 128},
+		`{"name": "default", "cpu_limit": 25000}`)
 	mountpoint, version := cgroupsOrSkip(t, e)
 	e.start(t)
 	pid := appWorker(t, e)
@@ -130,6 +158,10 @@ func TestTaskCgroupCarriesNomadLimits(t *testing.T) {
 		if got := readCgroupFile(t, cpuScope, "cpu.shares"); got != "250" {
 			t.Errorf("%s/cpu.shares = %s, want 250", cpuScope, got)
 		}
+		quota := strconv.Itoa(25000 * onlineCPUs(t))
+		if got := readCgroupFile(t, filepath.Join(cpuScope, "pool-0"), "cpu.cfs_quota_us"); got != quota {
+			t.Errorf("pool-0 cpu.cfs_quota_us = %s, want %s (cpu_limit 25000)", got, quota)
+		}
 	} else {
 		if got := readCgroupFile(t, scope, "memory.max"); got != strconv.Itoa(128*mib) {
 			t.Errorf("memory.max = %s", got)
@@ -140,6 +172,10 @@ func TestTaskCgroupCarriesNomadLimits(t *testing.T) {
 		// runc's conversion of 250 shares.
 		if got := readCgroupFile(t, scope, "cpu.weight"); got != "10" {
 			t.Errorf("cpu.weight = %s, want 10", got)
+		}
+		quota := strconv.Itoa(25000*onlineCPUs(t)) + " 100000"
+		if got := readCgroupFile(t, leaf, "cpu.max"); got != quota {
+			t.Errorf("pool-0 cpu.max = %s, want %s", got, quota)
 		}
 	}
 	// The front is in the task's cgroup too, in its own leaf.
@@ -217,4 +253,53 @@ time.sleep(120)
 		t.Fatalf("the task ended with %+v, want oom_killed", result.GetResult())
 	}
 	e.waitEvent(t, "killed: out of memory", 5*time.Second)
+}
+
+func TestOOMKillAfterARecoveryIsReported(t *testing.T) {
+	e := memoryAppEnv(t, pluginhost.TaskSpec{MemoryMB: 64})
+	mountpoint, version := cgroupsOrSkip(t, e)
+	e.start(t)
+	first := appWorker(t, e)
+	scope := filepath.Dir(cgroupDir(t, mountpoint, version, first, "memory"))
+
+	ctx := ctxTimeout(t, 2*time.Minute)
+	if _, err := e.host.Restart(ctx); err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	e.host.track()
+	if err := e.task.Recover(ctx, true); err != nil {
+		t.Fatalf("RecoverTask: %v", err)
+	}
+	// The recovered task knows its cgroup: the kill is news, the leftovers go with it.
+	if code, body, err := get(e.url("/allocate?mb=200")); err == nil && code == 200 {
+		t.Fatalf("allocating 200 MiB in a 64 MiB task answered 200: %q", body)
+	}
+	e.waitEvent(t, "worker "+strconv.Itoa(first)+" of application pool default killed: out of memory", 20*time.Second)
+	if err := e.task.StopWith(ctx, 2*time.Second, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.task.Destroy(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(scope); !os.IsNotExist(err) {
+		t.Errorf("the task's cgroup %s is still there after destroy (%v)", scope, err)
+	}
+}
+
+func TestWorkerOverPrivateMemoryLimitRecyclesThePool(t *testing.T) {
+	// 40 MiB private memory allowed; the task itself may use 300 MiB.
+	e := memoryAppEnvWithPool(t, pluginhost.TaskSpec{MemoryMB: 300},
+		`{"name": "default", "private_memory_limit": 40960}`)
+	e.start(t)
+	first := appWorker(t, e)
+	if code, body, err := get(e.url("/allocate?mb=80")); err != nil || code != 200 {
+		t.Fatalf("allocating 80 MiB: %d %q %v", code, body, err)
+	}
+	ev := e.waitEvent(t, "recycled (private_memory_limit 40960 KB", 20*time.Second)
+	if !strings.Contains(ev.GetMessage(), "worker "+strconv.Itoa(first)) {
+		t.Errorf("the event %q does not name worker %d", ev.GetMessage(), first)
+	}
+	if again := appWorker(t, e); again == first {
+		t.Fatalf("worker %d still answers after the recycle", first)
+	}
 }
