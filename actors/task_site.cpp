@@ -368,8 +368,8 @@ void front_died(task_actor_ptr self, iis::exit_status status,
   // workers (they keep the ports) and the pools go. Killed (or gone
   // unseen) with an OOM kill in its cgroup: the kernel took it for memory.
   const bool killed = !status.known || status.signal == SIGKILL;
-  const bool oom = killed && self->state.services.host->oom_kills(
-                                 *self->state.plan, iis::layout::front_instance) > 0;
+  const bool oom = killed && self->state.services.host->oom_kills(*self->state.plan,
+                                                                  iis::layout::front_instance) > 0;
   kill_children(self, [self, status, oom, done](std::optional<iis::failure>) {
     msg::exit_result result;
     const std::int32_t code = status.known ? status.code : -1;

@@ -64,8 +64,12 @@ bool has_word(const std::string& list, const std::string& word) {
 std::string unescape(const std::string& field) {
   std::string out;
   for (std::size_t i = 0; i < field.size(); ++i) {
-    if (field[i] == '\\' && i + 3 < field.size()) {
-      out += static_cast<char>(std::stoi(field.substr(i + 1, 3), nullptr, 8));
+    const bool octal =
+        i + 3 < field.size() && std::all_of(field.begin() + i + 1, field.begin() + i + 4,
+                                            [](char c) { return c >= '0' && c <= '7'; });
+    if (field[i] == '\\' && octal) {
+      out += static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 +
+                               (field[i + 3] - '0'));
       i += 3;
     } else {
       out += field[i];
@@ -132,19 +136,14 @@ std::string trimmed(std::string text) {
   return text;
 }
 
-/// v2 is ours when our cgroup offers cpu and memory and we may hand them to
-/// a child: our cgroup is the root, or they are enabled below it already
-/// (a cgroup with processes cannot enable them itself).
-bool v2_usable(const std::string& own_dir, bool is_root, std::string& reason) {
-  const auto offered = read_small_file(own_dir + "/cgroup.controllers").value_or("");
-  const auto enabled = read_small_file(own_dir + "/cgroup.subtree_control").value_or("");
+/// v2 is ours when the root of its mount offers cpu and memory (a root
+/// cgroup may enable them for its children whatever processes it holds).
+bool v2_usable(const std::string& root, std::string& reason) {
+  const auto offered = read_small_file(root + "/cgroup.controllers").value_or("");
   for (const char* needed : {"cpu", "memory"}) {
     if (!has_word(offered, needed)) {
-      reason = std::string("cgroup v2 at ") + own_dir + " offers no " + needed + " controller";
-      return false;
-    }
-    if (!is_root && !has_word(enabled, needed)) {
-      reason = std::string("cgroup v2 at ") + own_dir + " does not delegate " + needed;
+      reason = std::string("cgroup v2 at ") + root + " offers no " + needed +
+               " controller (bound to v1?)";
       return false;
     }
   }
@@ -220,9 +219,11 @@ void kill_member(pid_t pid, const cgroup_dirs& group) {
   const auto own = read_small_file("/proc/" + std::to_string(pid) + "/cgroup").value_or("");
   bool member = false;
   for (const auto& dir : group.unique_dirs()) {
-    const auto name = fs::path(dir).filename().string();
-    member = member || own.find("/" + name + "/") != std::string::npos ||
-             own.find("/" + name + "\n") != std::string::npos;
+    // From the nomad_iis parent on, a path names one task's cgroup on any mount.
+    const auto parent = dir.find("/nomad_iis/");
+    const auto tail = parent == std::string::npos ? dir : dir.substr(parent);
+    member = member || own.find(tail + "/") != std::string::npos ||
+             own.find(tail + "\n") != std::string::npos;
   }
   if (member) ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
 }
@@ -266,8 +267,9 @@ void apply_v1(const cgroup_dirs& group, const resource_limits& limits) {
 
 void apply_v2(const std::string& dir, const resource_limits& limits) {
   if (limits.cpu_shares > 0)
-    write_file(dir + "/cpu.weight",
-               std::to_string(cpu_weight_from_shares(static_cast<std::uint64_t>(limits.cpu_shares))));
+    write_file(
+        dir + "/cpu.weight",
+        std::to_string(cpu_weight_from_shares(static_cast<std::uint64_t>(limits.cpu_shares))));
   if (limits.cpu_quota_us > 0) write_file(dir + "/cpu.max", format_quota(limits));
   if (limits.memory_max_bytes > 0) {
     write_file(dir + "/memory.max", std::to_string(limits.memory_max_bytes));
@@ -297,12 +299,15 @@ cgroup_system probe_cgroups() {
   const auto mounts = read_mounts();
   const auto own = read_own_paths();
   std::string v2_reason = "no cgroup v2 mount";
-  if (auto v2 = mounts.find(""); v2 != mounts.end() && own.count("")) {
-    const auto dir = dir_under(v2->second, own.at(""));
-    if (v2_usable(dir, dir == v2->second.point, v2_reason)) {
+  // v2 forbids processes beside enabled children: our own cgroup (it holds
+  // the plugin) cannot be the parent, the root of the mount is, as Nomad's
+  // nomad.slice.
+  if (auto v2 = mounts.find(""); v2 != mounts.end()) {
+    const auto& root = v2->second.point;
+    if (v2_usable(root, v2_reason)) {
       system.version = cgroup_version::v2;
-      system.mountpoint = v2->second.point;
-      system.own = {cgroup_version::v2, {{"", dir}}};
+      system.mountpoint = root;
+      system.own = {cgroup_version::v2, {{"", root}}};
       return system;
     }
   }
@@ -450,9 +455,8 @@ cgroup_dirs decode_cgroup(const std::string& text) {
     const auto dir = lines[i].substr(tab + 1);
     if (controller == "-") controller.clear();
     const fs::path path(dir);
-    const bool dotted = std::any_of(path.begin(), path.end(), [](const fs::path& part) {
-      return part == "." || part == "..";
-    });
+    const bool dotted = std::any_of(
+        path.begin(), path.end(), [](const fs::path& part) { return part == "." || part == ".."; });
     if (!path.is_absolute() || dotted || !is_cgroup_fs(dir))
       throw std::invalid_argument("cgroup record names " + dir + ", not a cgroup");
     group.by_controller[controller] = dir;

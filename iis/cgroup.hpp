@@ -4,9 +4,11 @@
 // and memory limits, and a leaf below it for the front and for each pool, so
 // a pool's OOM kills are counted apart and a pool can get its own cpu quota.
 // cgroup v2 when its controllers are usable, else v1 with a directory per
-// controller. The parent sits below the plugin's own cgroup in every
+// controller. On v1 the parent sits below the plugin's own cgroup in every
 // hierarchy, so whatever limits the plugin's placer set (systemd, a
-// container) still hold for the sites it starts.
+// container) still hold for the sites it starts; v2 allows no processes
+// beside a cgroup's enabled children, so there it sits at the root of the
+// mount, as Nomad's nomad.slice does.
 
 #include <sys/types.h>
 
@@ -28,7 +30,8 @@ const char* to_string(cgroup_version version);
 struct cgroup_system {
   cgroup_version version = cgroup_version::none;
   std::string mountpoint;  ///< the v2 mount, or where the v1 hierarchies are mounted
-  /// Our own cgroup in every hierarchy we use; the nomad_iis parent goes below.
+  /// Where the nomad_iis parent goes: our own cgroup in each v1 hierarchy,
+  /// the root of the v2 mount.
   cgroup_dirs own;
   std::string reason;  ///< why version is none
 };

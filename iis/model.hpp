@@ -45,8 +45,8 @@ struct resource_limits {
   std::int64_t cpu_period_us = 100000;
 
   bool any() const {
-    return cpu_shares > 0 || memory_max_bytes > 0 || memory_low_bytes > 0 ||
-           !cpuset_cpus.empty() || cpu_quota_us > 0;
+    return cpu_shares > 0 || memory_max_bytes > 0 || memory_low_bytes > 0 || !cpuset_cpus.empty() ||
+           cpu_quota_us > 0;
   }
 };
 

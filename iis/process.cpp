@@ -95,7 +95,7 @@ struct exec_plan {
   int out_fd;
   int err_fd;
   bool switch_user;
-  std::vector<int>& raised;  ///< sized for inherit_fds
+  std::vector<int>& raised;               ///< sized for inherit_fds
   const std::vector<unique_fd>& cgroups;  ///< cgroup.procs files, opened for writing
 };
 

@@ -36,8 +36,8 @@ std::int64_t cpu_quota_us(std::int64_t cpu_limit, long cpus) {
 std::vector<site_event> prepare_cgroups(const site_plan& plan) {
   if (plan.cgroup.empty()) {
     if (!asks_for_limits(plan)) return {};
-    const auto why = plan.cgroup_unavailable.empty() ? std::string("no cgroups")
-                                                     : plan.cgroup_unavailable;
+    const auto why =
+        plan.cgroup_unavailable.empty() ? std::string("no cgroups") : plan.cgroup_unavailable;
     return {{"resource limits are not enforced: " + why, {{"cgroups", why}}}};
   }
   try {
@@ -60,8 +60,7 @@ std::vector<site_event> prepare_cgroups(const site_plan& plan) {
   return {};
 }
 
-std::vector<std::string> instance_cgroup_procs(const site_plan& plan,
-                                               const std::string& instance) {
+std::vector<std::string> instance_cgroup_procs(const site_plan& plan, const std::string& instance) {
   if (plan.cgroup.empty()) return {};
   return procs_files(child_cgroup(plan.cgroup, instance));
 }

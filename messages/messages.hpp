@@ -269,8 +269,8 @@ struct probe_result {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, probe_result& x) {
-  return f(caf::meta::type_name("probe_result"), x.healthy, x.version, x.reason,
-           x.cgroup_version, x.cgroup_mountpoint);
+  return f(caf::meta::type_name("probe_result"), x.healthy, x.version, x.reason, x.cgroup_version,
+           x.cgroup_mountpoint);
 }
 
 }  // namespace nomad_iis::msg
