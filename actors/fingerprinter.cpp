@@ -56,9 +56,14 @@ void probe(state_ptr self) {
         return backend->probe(path);
       },
       [self](job_result<iis::backend_info> probed) {
-        auto info =
-            probed.ok() ? *probed.value : iis::backend_info{false, "", probed.error.message};
-        self->send(self, msg::probe_result{info.healthy, info.version, info.reason});
+        iis::backend_info info;
+        if (probed.ok()) {
+          info = *probed.value;
+        } else {
+          info.reason = probed.error.message;
+        }
+        self->send(self, msg::probe_result{info.healthy, info.version, info.reason,
+                                           info.cgroup_version, info.cgroup_mountpoint});
       });
 }
 
@@ -80,6 +85,13 @@ msg::fingerprint make_fingerprint(const config::driver_config& driver, const msg
   fp.attributes["driver.iis.directory_security_enabled"] = bool_attr(driver.directory_security);
   fp.attributes["driver.iis.target_websites_enabled"] =
       bool_attr(!driver.allowed_target_websites.empty());
+  // Nomad's own os.cgroups.version ("1", "2") for the cgroups the driver
+  // uses, which on a hybrid machine may differ from the client's.
+  fp.attributes["driver.iis.resource_limits_enabled"] = bool_attr(!probe.cgroup_version.empty());
+  if (!probe.cgroup_version.empty()) {
+    fp.attributes["driver.iis.cgroups.version"] = string_attr(probe.cgroup_version.substr(1));
+    fp.attributes["driver.iis.cgroups.mountpoint"] = string_attr(probe.cgroup_mountpoint);
+  }
   if (api.management_api_enabled) {
     fp.attributes["driver.iis.management_api_enabled"] = bool_attr(true);
     fp.attributes["driver.iis.management_api_port"] = int_attr(api.management_api_port);

@@ -248,6 +248,8 @@ caf::behavior pool_actor(pool_actor_ptr self, site_context ctx, std::size_t inde
     st.apps.push_back(std::move(app));
   }
   if (origin.recovered) recover(self, *origin.recovered);
+  took_oom_kill(self);  // kills before now are not news
+  arm_memory_check(self);
   publish(self);
   return {
       [self](msg::pool_prepare) -> caf::result<msg::pool_prepared> {
@@ -313,6 +315,7 @@ caf::behavior pool_actor(pool_actor_ptr self, site_context ctx, std::size_t inde
       [self](atom::wake) { on_activation(self); },
       [self](atom::idle_check, std::uint64_t generation) { on_idle_check(self, generation); },
       [self](atom::periodic, std::uint64_t generation) { on_periodic(self, generation); },
+      [self](atom::memory_check, std::uint64_t generation) { on_memory_check(self, generation); },
   };
 }
 

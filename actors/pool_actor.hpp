@@ -77,6 +77,10 @@ struct pool_actor_state {
   /// Timers are delayed messages that carry a generation; a newer one wins.
   std::uint64_t periodic_generation = 0;
   std::uint64_t idle_generation = 0;
+  std::uint64_t memory_generation = 0;
+  /// OOM kills counted in the pool's cgroup when we last looked: a rise at
+  /// a worker's exit means the kernel killed it for memory.
+  std::uint64_t oom_kills = 0;
   /// The front's routes still show an application by its old kind.
   bool front_stale = false;
 

@@ -125,6 +125,11 @@ void repair_pool_master(pool_actor_ptr self, iis::process_ref old, iis::exit_sta
 /// An application process is gone: a new one (same port when free).
 void restart_app(pool_actor_ptr self, std::size_t index, iis::process_ref old,
                  iis::exit_status status, finished_fn finished);
+/// Whether the pool's cgroup counted an OOM kill since the last look.
+bool took_oom_kill(pool_actor_ptr self);
+/// private_memory_limit: looks at the workers every timeouts::private_memory_check.
+void arm_memory_check(pool_actor_ptr self);
+void on_memory_check(pool_actor_ptr self, std::uint64_t generation);
 void arm_periodic_restart(pool_actor_ptr self);
 void on_periodic(pool_actor_ptr self, std::uint64_t generation);
 

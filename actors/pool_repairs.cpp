@@ -10,6 +10,7 @@
 
 #include "actors/blocking.hpp"
 #include "actors/pool_flows.hpp"
+#include "actors/timeouts.hpp"
 #include "iis/site_layout.hpp"
 
 namespace nomad_iis::pool {
@@ -257,6 +258,10 @@ void on_exit(pool_actor_ptr self, const iis::process_ref& ref, iis::exit_status 
   if (it == st.processes.end() || !(it->second.ref == ref)) return;
   const auto item = it->second;
   st.processes.erase(it);
+  // Counted as a crash below, as IIS counts a w3wp the system killed.
+  if (took_oom_kill(self))
+    emit(self, "worker " + std::to_string(ref.pid) + " of application pool " + pool_name(self) +
+                   " killed: out of memory");
   // An idle pool's exits belong to its idle stop or its start on demand.
   const bool expected = st.status != iis::pool_status::started || item.retiring || st.idle;
   operation repair;
@@ -305,6 +310,64 @@ void rapid_fail_stop(pool_actor_ptr self, finished_fn finished) {
                    " worker crashes within " + iis::seconds_text(pool.rapid_fail_interval) +
                    " (limit " + std::to_string(pool.rapid_fail_max_crashes) + ")");
     finished();
+  });
+}
+
+bool took_oom_kill(pool_actor_ptr self) {
+  auto& st = self->state;
+  const auto count = st.host().oom_kills(st.plan(), iis::layout::pool_instance(st.index));
+  const bool rose = count > st.oom_kills;
+  st.oom_kills = count;
+  return rose;
+}
+
+void arm_memory_check(pool_actor_ptr self) {
+  auto& st = self->state;
+  if (st.pool().private_memory_limit_kb <= 0) return;
+  self->delayed_send(self, timeouts::private_memory_check, atom::memory_check_v,
+                     ++st.memory_generation);
+}
+
+namespace {
+
+/// A worker above the pool's private_memory_limit, and what it holds.
+std::optional<std::pair<iis::process_ref, std::uint64_t>> over_private_limit(pool_actor_ptr self) {
+  auto& st = self->state;
+  const auto limit = static_cast<std::uint64_t>(st.pool().private_memory_limit_kb) * 1024;
+  for (const auto& [pid, item] : st.processes) {
+    if (item.retiring || item.kind == role::master) continue;
+    const auto bytes = st.launcher().private_bytes(item.ref);
+    if (bytes && *bytes > limit) return std::make_pair(item.ref, *bytes);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void on_memory_check(pool_actor_ptr self, std::uint64_t generation) {
+  auto& st = self->state;
+  if (generation != st.memory_generation) return;
+  const auto over =
+      st.status == iis::pool_status::started && !st.idle ? over_private_limit(self) : std::nullopt;
+  if (!over) {
+    arm_memory_check(self);
+    return;
+  }
+  run_exclusive(self, [self, over = *over](finished_fn finished) {
+    if (self->state.status != iis::pool_status::started) {
+      arm_memory_check(self);
+      finished();
+      return;
+    }
+    recycle_pool(self, true, [self, over, finished](std::optional<iis::failure> error) {
+      const auto limit_kb = self->state.pool().private_memory_limit_kb;
+      emit(self, "application pool " + pool_name(self) + " recycled (private_memory_limit " +
+                     std::to_string(limit_kb) + " KB: worker " + std::to_string(over.first.pid) +
+                     " held " + std::to_string(over.second / 1024) + " KB)" +
+                     (error ? ": " + error->message : ""));
+      arm_memory_check(self);
+      finished();
+    });
   });
 }
 

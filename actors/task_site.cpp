@@ -365,14 +365,20 @@ void refresh_access(task_actor_ptr self, std::function<void()> done) {
 void front_died(task_actor_ptr self, iis::exit_status status,
                 std::function<void(msg::exit_result)> done) {
   // The front holds the bindings: without it the site is down. Its orphaned
-  // workers (they keep the ports) and the pools go.
-  kill_children(self, [self, status, done](std::optional<iis::failure>) {
+  // workers (they keep the ports) and the pools go. Killed (or gone
+  // unseen) with an OOM kill in its cgroup: the kernel took it for memory.
+  const bool killed = !status.known || status.signal == SIGKILL;
+  const bool oom = killed && self->state.services.host->oom_kills(*self->state.plan,
+                                                                  iis::layout::front_instance) > 0;
+  kill_children(self, [self, status, oom, done](std::optional<iis::failure>) {
     msg::exit_result result;
     const std::int32_t code = status.known ? status.code : -1;
     result.signal = status.known ? status.signal : 0;
     result.exit_code = code != 0 ? code : (result.signal != 0 ? 128 + result.signal : 1);
+    result.oom_killed = oom;
     result.err = "the front nginx of site " + self->state.plan->site_name + " exited (" +
-                 iis::describe(status) + "); the site is down";
+                 (oom ? std::string("killed: out of memory") : iis::describe(status)) +
+                 "); the site is down";
     done(std::move(result));
   });
 }

@@ -24,6 +24,9 @@ constexpr auto forced_destroy_drain = 2s;
 /// the task's processes (a CPU percentage needs a span to mean anything).
 constexpr auto status_usage_window = 250ms;
 
+/// How often a pool with a private_memory_limit looks at its workers.
+constexpr auto private_memory_check = 5s;
+
 /// How long an exiting plugin waits for its sites to start their idle pools
 /// (nobody answers their activation sockets until a recovery). Shutdown must
 /// end within 2 s, the gRPC server's drain included.

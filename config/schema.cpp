@@ -86,6 +86,8 @@ spec_ptr application_pool_spec() {
       a("queue_length", "number"),
       a("start_time_limit", "string"),
       a("shutdown_time_limit", "string"),
+      a("cpu_limit", "number"),
+      a("private_memory_limit", "number"),
       d("identity", "string", "\"ApplicationPoolIdentity\""),
       a("username", "string"),
       a("password", "string"),

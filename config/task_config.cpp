@@ -106,6 +106,9 @@ application_pool decode_pool(problem_list& p, const fields& f) {
   p.check([&] { pool.queue_length = get_int(f, "queue_length", 10, 65535); });
   p.check([&] { pool.start_time_limit = get_duration(f, "start_time_limit"); });
   p.check([&] { pool.shutdown_time_limit = get_duration(f, "shutdown_time_limit"); });
+  // IIS's cpu.limit (1/1000 of a percent) and privateMemory (KB), with their ranges.
+  p.check([&] { pool.cpu_limit = get_int(f, "cpu_limit", 0, 100000); });
+  p.check([&] { pool.private_memory_limit = get_int(f, "private_memory_limit", 0, 4294967295); });
   p.check([&] {
     auto identity = get_string(f, "identity");
     if (!identity) return;

@@ -35,6 +35,12 @@ struct application_pool {
   std::optional<std::int64_t> queue_length;
   std::optional<duration> start_time_limit;
   std::optional<duration> shutdown_time_limit;
+  /// IIS's cpu.limit: at most this many 1/1000 of a percent of all CPUs
+  /// (throttled through the pool's cgroup); 0 = none.
+  std::optional<std::int64_t> cpu_limit;
+  /// IIS's recycling.periodicRestart.privateMemory, in KB: a worker whose
+  /// private memory passes it recycles the pool; 0 = none.
+  std::optional<std::int64_t> private_memory_limit;
   /// ApplicationPoolIdentity | LocalSystem | LocalService | NetworkService | SpecificUser
   std::string identity = "ApplicationPoolIdentity";
   std::optional<std::string> username;

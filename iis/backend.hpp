@@ -48,8 +48,10 @@ struct usage_sample {
 /// What the fingerprint reports about the web server.
 struct backend_info {
   bool healthy = false;
-  std::string version;  ///< "nginx/1.22.1"
-  std::string reason;   ///< why not healthy
+  std::string version;            ///< "nginx/1.22.1"
+  std::string reason;             ///< why not healthy
+  std::string cgroup_version;     ///< "v1", "v2", "" = resource limits not enforced
+  std::string cgroup_mountpoint;  ///< "/sys/fs/cgroup"
 };
 
 /// A site folder or process that no tracked task owns (for the debug endpoint).

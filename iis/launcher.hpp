@@ -63,6 +63,9 @@ class launcher {
   virtual bool shutting_down(const process_ref& worker) = 0;
   /// CPU time and memory (stats, Management API status); nullopt when gone.
   virtual std::optional<process_usage> usage(const process_ref& process) = 0;
+  /// Memory only this process holds, in bytes (IIS's private bytes; a pool's
+  /// private_memory_limit); nullopt when gone. Reads /proc: quick.
+  virtual std::optional<std::uint64_t> private_bytes(const process_ref& process) = 0;
 
   virtual bool accepts_tcp(const std::string& ip, std::int32_t port) = 0;
   /// `name` relative to `dir` (the site's data dir).

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <set>
 
+#include "iis/cgroup.hpp"
 #include "iis/linux_backend.hpp"
 #include "iis/process.hpp"
 
@@ -85,18 +86,32 @@ std::vector<std::int32_t> live_pids(const fs::path& run_dir) {
 
 class linux_backend final : public backend {
  public:
-  linux_backend() : launcher_(make_linux_launcher()), host_(make_linux_site_host()) {
+  linux_backend()
+      : launcher_(make_linux_launcher()),
+        host_(make_linux_site_host()),
+        cgroups_(usable_cgroups()) {
     raise_fd_limit();
   }
 
-  backend_info probe(const std::string& nginx_path) override { return run_probe(nginx_path); }
+  backend_info probe(const std::string& nginx_path) override {
+    auto info = run_probe(nginx_path);
+    info.cgroup_version = to_string(cgroups_.version);
+    info.cgroup_mountpoint = cgroups_.mountpoint;
+    return info;
+  }
 
   std::shared_ptr<launcher> processes() override { return launcher_; }
   std::shared_ptr<site_host> host() override { return host_; }
 
   site_plan plan_site(const config::task_config& config, const task_context& task,
                       const config::driver_config& driver) override {
-    return iis::plan_site(config, task, driver);
+    auto plan = iis::plan_site(config, task, driver);
+    if (cgroups_.version == cgroup_version::none) {
+      plan.cgroup_unavailable = cgroups_.reason;
+    } else {
+      plan.cgroup = task_cgroup(cgroups_, plan.site_name);
+    }
+    return plan;
   }
 
   std::vector<dangling_item> list_dangling(const std::string& data_dir,
@@ -120,6 +135,8 @@ class linux_backend final : public backend {
  private:
   std::shared_ptr<launcher> launcher_;
   std::shared_ptr<site_host> host_;
+  /// Probed once: where the sites' cgroups go (cgroup.hpp).
+  cgroup_system cgroups_;
 };
 
 }  // namespace

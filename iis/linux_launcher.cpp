@@ -36,6 +36,9 @@ class linux_launcher final : public launcher {
   std::optional<process_usage> usage(const process_ref& process) override {
     return read_usage(process);
   }
+  std::optional<std::uint64_t> private_bytes(const process_ref& process) override {
+    return read_private_bytes(process);
+  }
 
   bool accepts_tcp(const std::string& ip, std::int32_t port) override {
     return iis::accepts_tcp(ip, port);

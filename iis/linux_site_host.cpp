@@ -12,6 +12,7 @@
 #include "iis/nginx_log.hpp"
 #include "iis/pool_activity.hpp"
 #include "iis/request_counter.hpp"
+#include "iis/site_cgroup.hpp"
 #include "iis/site_files.hpp"
 #include "iis/site_layout.hpp"
 #include "iis/site_setup.hpp"
@@ -42,6 +43,11 @@ class linux_site_host final : public site_host {
     std::ifstream in(layout::environment_file(plan.data_dir), std::ios::binary);
     const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     if (!bytes.empty()) decode_environment(bytes, plan);
+    try {
+      load_cgroup(plan);
+    } catch (const std::exception&) {
+      plan.cgroup = {};  // a record we do not trust: its processes run on, unlimited by us
+    }
     return true;
   }
   std::vector<app_runtime> read_pool_apps(const site_plan& plan, std::size_t pool) override {
@@ -90,6 +96,9 @@ class linux_site_host final : public site_host {
   void trim_log(const std::string& log_path) override { iis::trim_log(log_path); }
   std::string last_emergency(const std::string& log_path) override {
     return iis::last_emergency(log_path);
+  }
+  std::uint64_t oom_kills(const site_plan& plan, const std::string& instance) override {
+    return instance_oom_kills(plan, instance);
   }
   std::string worker_exit_reason(const std::string& log_path, std::int32_t pid) override {
     return iis::worker_exit_reason(log_path, pid);

@@ -1,5 +1,7 @@
 #include "iis/model.hpp"
 
+#include <algorithm>
+
 namespace nomad_iis::iis {
 
 const char* process_handler::element_name() const {
@@ -41,6 +43,19 @@ std::string join(const std::vector<std::string>& items, const char* separator) {
     out += item;
   }
   return out;
+}
+
+std::vector<std::string> cgroup_dirs::unique_dirs() const {
+  std::vector<std::string> dirs;
+  for (const auto& [controller, dir] : by_controller)
+    if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
+  return dirs;
+}
+
+std::string cgroup_dirs::dir_of(const std::string& controller) const {
+  if (version == cgroup_version::v2) return by_controller.count("") ? by_controller.at("") : "";
+  auto it = by_controller.find(controller);
+  return it == by_controller.end() ? std::string() : it->second;
 }
 
 }  // namespace nomad_iis::iis

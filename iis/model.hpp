@@ -35,6 +35,37 @@ struct port_mapping {
   std::string host_ip;
 };
 
+/// Limits for a cgroup (cgroup.hpp); 0 or "" leaves a limit unset.
+struct resource_limits {
+  std::int64_t cpu_shares = 0;        ///< resources.cpu: cpu.shares / cpu.weight
+  std::int64_t memory_max_bytes = 0;  ///< hard: memory_max, else memory
+  std::int64_t memory_low_bytes = 0;  ///< soft: memory, when memory_max is above it
+  std::string cpuset_cpus;            ///< resources.cores ("0-1,3")
+  std::int64_t cpu_quota_us = 0;      ///< per cpu_period_us (a pool's cpu_limit)
+  std::int64_t cpu_period_us = 100000;
+
+  bool any() const {
+    return cpu_shares > 0 || memory_max_bytes > 0 || memory_low_bytes > 0 || !cpuset_cpus.empty() ||
+           cpu_quota_us > 0;
+  }
+};
+
+enum class cgroup_version { none, v1, v2 };
+
+/// A cgroup across the hierarchies in use (cgroup.hpp works on it): one
+/// directory per v1 controller (co-mounted controllers share one) or the one
+/// v2 directory (key "").
+struct cgroup_dirs {
+  cgroup_version version = cgroup_version::none;
+  std::map<std::string, std::string> by_controller;
+
+  bool empty() const { return by_controller.empty(); }
+  /// Each directory once.
+  std::vector<std::string> unique_dirs() const;
+  /// The directory that holds `controller`'s files; "" when not in use.
+  std::string dir_of(const std::string& controller) const;
+};
+
 /// What Nomad told us about the task (StartTask's TaskConfig, minus the job config).
 struct task_context {
   std::string task_id;  ///< "<alloc>/<task>/<hex>": never a path
@@ -50,6 +81,9 @@ struct task_context {
   std::string user;
   std::map<std::string, std::string> env;
   std::vector<port_mapping> ports;
+  /// TaskConfig.resources as cgroup limits (Nomad's memory oversubscription:
+  /// memory_max is the hard limit and memory the soft one).
+  resource_limits resources;
 
   /// <alloc_dir>/<task_name>
   std::string task_dir() const { return alloc_dir + "/" + task_name; }
@@ -107,6 +141,12 @@ struct pool_plan {
   /// created when the site starts and removed when the site is destroyed.
   std::string managed_user_comment;
   std::map<std::string, std::string> env;  ///< task env + TMP/TEMP
+  /// cpu_limit (IIS units: 1/1000 of a percent of all CPUs) as a quota on
+  /// the pool's cgroup; 0 = none.
+  std::int64_t cpu_limit = 0;
+  /// private_memory_limit in KB (IIS's privateMemory): a worker above it
+  /// recycles the pool; 0 = none.
+  std::int64_t private_memory_limit_kb = 0;
   std::int64_t rapid_fail_max_crashes = 5;
   duration rapid_fail_interval = std::chrono::minutes(5);
 };
@@ -143,6 +183,14 @@ struct site_plan {
   std::vector<binding_plan> bindings;
   std::vector<pool_plan> pools;
   std::vector<application_plan> applications;
+  /// The task's limits (TaskConfig.resources) for its cgroup.
+  resource_limits resources;
+  /// The task's cgroup (the front and each pool get a leaf named as their
+  /// nginx instance); empty when the machine offers none we can use, and
+  /// cgroup_unavailable says why. Not in the driver state: a recovery reads
+  /// it back from the site's data_dir (site_host::load_site).
+  cgroup_dirs cgroup;
+  std::string cgroup_unavailable;
   /// Options that have no meaning on this backend, reported once as a task event.
   std::vector<std::string> ignored_options;
 };

@@ -248,6 +248,7 @@ site_plan plan_site(const config::task_config& config, const task_context& task,
   plan.nginx_path = driver.nginx_path;
   plan.placeholder_app_path = driver.placeholder_app_path;
   plan.directory_security = driver.directory_security;
+  plan.resources = task.resources;
 
   auto& ignored = plan.ignored_options;
   if (!config.permit_iusr) ignored.push_back("permit_iusr = false");
@@ -278,6 +279,8 @@ site_plan plan_site(const config::task_config& config, const task_context& task,
     out.unavailable =
         pool.service_unavailable_response.value_or(config::unavailable_response::http_level);
     out.queue_length = pool.queue_length.value_or(1000);  // IIS default
+    out.cpu_limit = pool.cpu_limit.value_or(0);
+    out.private_memory_limit_kb = pool.private_memory_limit.value_or(0);
     if (*out.queue_length < 10 || *out.queue_length > 65535) {
       problems.add(config_error(field + ".queue_length", "must be between 10 and 65535"));
     }

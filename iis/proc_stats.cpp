@@ -38,4 +38,23 @@ std::optional<process_usage> read_usage(const process_ref& process) {
   }
 }
 
+std::optional<std::uint64_t> read_private_bytes(const process_ref& process) {
+  const auto rollup = read_small_file("/proc/" + std::to_string(process.pid) + "/smaps_rollup");
+  if (!rollup) return std::nullopt;
+  // Read after the file: a PID reused in between fails this check.
+  const auto usage = read_usage(process);
+  if (!usage) return std::nullopt;
+  std::istringstream lines(*rollup);
+  std::string key;
+  std::uint64_t kb = 0;
+  std::uint64_t total_kb = 0;
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream fields(line);
+    if (!(fields >> key >> kb)) continue;
+    if (key == "Private_Clean:" || key == "Private_Dirty:" || key == "Swap:") total_kb += kb;
+  }
+  return total_kb * 1024;
+}
+
 }  // namespace nomad_iis::iis

@@ -58,10 +58,11 @@ enum spawn_stage : int {
   stage_chdir,
   stage_exec,
   stage_redirect,
-  stage_nnp
+  stage_nnp,
+  stage_cgroup
 };
-constexpr std::array<const char*, 6> stage_names{"setsid", "set user",        "chdir",
-                                                 "exec",   "redirect output", "no new privileges"};
+constexpr std::array<const char*, 7> stage_names{
+    "setsid", "set user", "chdir", "exec", "redirect output", "no new privileges", "join cgroup"};
 
 /// The fields after the command name of /proc/<pid>/stat (field 3 first).
 std::optional<std::vector<std::string>> read_stat_fields(pid_t pid) {
@@ -94,7 +95,8 @@ struct exec_plan {
   int out_fd;
   int err_fd;
   bool switch_user;
-  std::vector<int>& raised;  ///< sized for inherit_fds
+  std::vector<int>& raised;               ///< sized for inherit_fds
+  const std::vector<unique_fd>& cgroups;  ///< cgroup.procs files, opened for writing
 };
 
 /// Everything in the forked child until exec: async-signal-safe calls only.
@@ -116,6 +118,10 @@ struct exec_plan {
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   // Own session: a site outlives the plugin, a helper's group can be killed whole.
   if (::setsid() < 0) child_fail(report, stage_setsid);
+  // Before anything runs as the account: "0" is the writer itself.
+  for (const auto& cgroup : plan.cgroups) {
+    if (::write(cgroup.get(), "0", 1) != 1) child_fail(report, stage_cgroup);
+  }
   const int in = ::fcntl(plan.in_fd, F_DUPFD_CLOEXEC, first_raised);
   const int out = ::fcntl(plan.out_fd, F_DUPFD_CLOEXEC, first_raised);
   const int err = ::fcntl(plan.err_fd, F_DUPFD_CLOEXEC, first_raised);
@@ -153,6 +159,7 @@ std::string failure_message(const child_failure& failure, const spawn_request& r
   std::string what = stage_names[static_cast<std::size_t>(failure.stage) % stage_names.size()];
   if (failure.stage == stage_exec) what += " " + request.path;
   if (failure.stage == stage_chdir) what += " " + request.cwd;
+  if (failure.stage == stage_cgroup) what += " " + join(request.cgroup_procs);
   if (failure.stage == stage_user && request.account) {
     const auto& account = *request.account;
     what += " " + (account.name.empty() ? std::to_string(account.uid) : account.name);
@@ -284,6 +291,11 @@ child_process spawn_child(const spawn_request& request) {
   unique_fd report_read(pipe_fds[0]);
   unique_fd report_write(pipe_fds[1]);
   std::vector<int> raised(request.inherit_fds.size(), -1);
+  std::vector<unique_fd> cgroups;
+  for (const auto& file : request.cgroup_procs) {
+    cgroups.emplace_back(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!cgroups.back()) throw std::runtime_error("open " + file + ": " + std::strerror(errno));
+  }
   const exec_plan plan{request,
                        argv.data(),
                        envp.data(),
@@ -291,7 +303,8 @@ child_process spawn_child(const spawn_request& request) {
                        request.stdout_fd >= 0 ? request.stdout_fd : dev_null.get(),
                        request.stderr_fd >= 0 ? request.stderr_fd : dev_null.get(),
                        request.account && ::geteuid() == 0,
-                       raised};
+                       raised,
+                       cgroups};
 
   // Signals stay blocked across fork so no handler of ours runs in the
   // child before it has reset them all.

@@ -38,6 +38,9 @@ struct spawn_request {
   /// listening socket handed to nginx through NGINX="3;", Chromium's
   /// --remote-debugging-pipe ends).
   std::vector<int> inherit_fds;
+  /// cgroup.procs files (cgroup.hpp's procs_files) the child joins before
+  /// exec, so it and all it forks count against the task's limits from the start.
+  std::vector<std::string> cgroup_procs;
 };
 
 /// How a process ended, as far as we can know (only our own children give a status).

@@ -76,7 +76,8 @@ class site_host {
   virtual std::vector<site_event> prepare_site(const site_plan& plan) = 0;
   /// Applies directory security again (after a file change); what it left alone.
   virtual std::vector<site_event> secure_site(const site_plan& plan) = 0;
-  /// Kills nothing: removes the data dir and the pools' own users. What stayed.
+  /// Removes the task's cgroup (killing what was left in it), the data dir
+  /// and the pools' own users. What stayed.
   virtual std::vector<std::string> remove_site(const site_plan& plan) = 0;
   /// Removes the pools' own users unless a process of theirs runs; the ones that stayed.
   virtual std::vector<std::string> remove_pool_users(const site_plan& plan) = 0;
@@ -123,6 +124,9 @@ class site_host {
   virtual void trim_log(const std::string& log_path) = 0;
   /// The last [emerg] line of an nginx alert log ("" = none).
   virtual std::string last_emergency(const std::string& log_path) = 0;
+  /// OOM kills so far in the cgroup of `instance` ("front", a pool's
+  /// instance); 0 when the site has no cgroup. Quick.
+  virtual std::uint64_t oom_kills(const site_plan& plan, const std::string& instance) = 0;
   /// Why nginx says its worker `pid` exited ("" = it does not say).
   virtual std::string worker_exit_reason(const std::string& log_path, std::int32_t pid) = 0;
   /// True (once) when the pool's access marker at `path` saw a request since

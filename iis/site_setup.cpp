@@ -19,6 +19,7 @@
 #include "iis/net_probe.hpp"
 #include "iis/nginx_config.hpp"
 #include "iis/nginx_log.hpp"
+#include "iis/site_cgroup.hpp"
 #include "iis/site_files.hpp"
 #include "iis/site_layout.hpp"
 #include "iis/state_codec.hpp"
@@ -101,6 +102,7 @@ std::vector<site_event> prepare_site(const site_plan& plan) {
   }
   ensure_pool_users(plan);
   create_site_dirs(plan);
+  for (auto& event : prepare_cgroups(plan)) events.push_back(std::move(event));
   write_file_atomic(layout::environment_file(plan.data_dir), encode_environment(plan), 0600);
   copy_placeholder(plan);
   for (auto& event : secure_site(plan)) events.push_back(std::move(event));
@@ -134,8 +136,10 @@ std::vector<site_event> secure_site(const site_plan& plan) {
 }
 
 std::vector<std::string> remove_site(const site_plan& plan) {
+  auto left = remove_cgroups(plan);
   remove_tree(plan.data_dir);
-  return remove_pool_users(plan);
+  for (auto& user : remove_pool_users(plan)) left.push_back(std::move(user));
+  return left;
 }
 
 std::vector<app_runtime> read_pool_apps(const site_plan& plan, std::size_t pool) {
@@ -270,6 +274,7 @@ spawn_request nginx_request(const site_plan& plan, const std::string& instance, 
     request.env.push_back("NGINX=3;");
   }
   request.cwd = plan.data_dir;  // sockets are named relative to it
+  request.cgroup_procs = instance_cgroup_procs(plan, instance);
   return request;
 }
 
@@ -278,10 +283,11 @@ app_launch app_request(const site_plan& plan, const app_runtime& app, std::int32
   if (!app.handler)
     throw backend_error(errc::invalid_config,
                         "application " + plan_app.url_path + " has no handler");
-  const pool_plan* pool = &plan.pools.front();
-  for (const auto& candidate : plan.pools) {
-    if (candidate.name == plan_app.pool) pool = &candidate;
+  std::size_t pool_index = 0;
+  for (std::size_t i = 0; i < plan.pools.size(); ++i) {
+    if (plan.pools[i].name == plan_app.pool) pool_index = i;
   }
+  const pool_plan* pool = &plan.pools[pool_index];
   const std::string alloc_dir = fs::path(plan.task_dir).parent_path().string();
   auto command = build_app_command(*app.handler, plan_app, *pool, port, alloc_dir);
   app_launch launch;
@@ -290,6 +296,7 @@ app_launch app_request(const site_plan& plan, const app_runtime& app, std::int32
     launch.log = open_app_log(alloc_dir, command.stdout_log_path, command.request.account);
   }
   launch.request = std::move(command.request);
+  launch.request.cgroup_procs = instance_cgroup_procs(plan, layout::pool_instance(pool_index));
   return launch;
 }
 

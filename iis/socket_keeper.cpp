@@ -61,6 +61,8 @@ process_ref start_keeper(int socket_fd, const keeper_spec& spec) {
                           spec.activate->args.end());
       request.env = spec.activate->env;
       request.cwd = spec.activate->cwd;
+      // The pool's nginx it may become counts against the pool's cgroup.
+      request.cgroup_procs = spec.activate->cgroup_procs;
     }
   } else {
     const auto sleep = find_executable(holder_program, "/", holder_path, std::nullopt);

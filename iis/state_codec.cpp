@@ -56,6 +56,10 @@ void write_pool(writer& w, const pool_plan& pool) {
   if (pool.run_as_user) put(w, "run_as_user", *pool.run_as_user);
   // Absent in handles of earlier releases (their pools share www-data).
   if (!pool.managed_user_comment.empty()) put(w, "managed_user_comment", pool.managed_user_comment);
+  // Absent in handles of earlier releases and when unset (0).
+  if (pool.cpu_limit > 0) put(w, "cpu_limit", pool.cpu_limit);
+  if (pool.private_memory_limit_kb > 0)
+    put(w, "private_memory_limit_kb", pool.private_memory_limit_kb);
   put(w, "rapid_fail_max_crashes", pool.rapid_fail_max_crashes);
   put(w, "rapid_fail_interval_ms", pool.rapid_fail_interval.count());
   w.EndObject();
@@ -192,6 +196,9 @@ pool_plan read_pool(const value& v) {
   if (has(v, "queue_length")) pool.queue_length = number(v, "queue_length");
   if (has(v, "run_as_user")) pool.run_as_user = text(v, "run_as_user");
   if (has(v, "managed_user_comment")) pool.managed_user_comment = text(v, "managed_user_comment");
+  if (has(v, "cpu_limit")) pool.cpu_limit = number(v, "cpu_limit");
+  if (has(v, "private_memory_limit_kb"))
+    pool.private_memory_limit_kb = number(v, "private_memory_limit_kb");
   pool.rapid_fail_max_crashes = number(v, "rapid_fail_max_crashes");
   pool.rapid_fail_interval = duration(number(v, "rapid_fail_interval_ms"));
   return pool;

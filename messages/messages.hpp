@@ -263,11 +263,14 @@ struct probe_result {
   bool healthy = false;
   std::string version;
   std::string reason;
+  std::string cgroup_version;  ///< "v1", "v2", "" = no limits enforced
+  std::string cgroup_mountpoint;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, probe_result& x) {
-  return f(caf::meta::type_name("probe_result"), x.healthy, x.version, x.reason);
+  return f(caf::meta::type_name("probe_result"), x.healthy, x.version, x.reason, x.cgroup_version,
+           x.cgroup_mountpoint);
 }
 
 }  // namespace nomad_iis::msg

@@ -66,5 +66,6 @@ CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, wake, "wake")
 CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, idle_check, "idle_chk")
 CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, periodic, "periodic")
 CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, count_requests, "count_reqs")
+CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, memory_check, "mem_check")
 
 CAF_END_TYPE_ID_BLOCK(nomad_iis)

@@ -35,6 +35,31 @@ void fill_usage(drivers::TaskResourceUsage* out, const msg::resource_usage& u) {
   mem->add_measured_fields(drivers::MemoryUsage::RSS);
 }
 
+constexpr std::int64_t mib = 1024 * 1024;
+
+/// Nomad's resources as the exec driver applies them: with memory_max above
+/// memory (oversubscription), memory_max is the hard limit and memory the
+/// soft one; else memory is the hard limit.
+iis::resource_limits limits_of(const drivers::Resources& resources) {
+  const auto& allocated = resources.allocated_resources();
+  const auto& linux_resources = resources.linux_resources();
+  iis::resource_limits limits;
+  limits.cpu_shares = allocated.cpu().cpu_shares() > 0 ? allocated.cpu().cpu_shares()
+                                                       : linux_resources.cpu_shares();
+  const auto memory = allocated.memory().memory_mb();
+  const auto memory_max = allocated.memory().memory_max_mb();
+  if (memory > 0 && memory_max > memory) {
+    limits.memory_max_bytes = memory_max * mib;
+    limits.memory_low_bytes = memory * mib;
+  } else if (memory > 0) {
+    limits.memory_max_bytes = memory * mib;
+  } else {
+    limits.memory_max_bytes = linux_resources.memory_limit_bytes();
+  }
+  limits.cpuset_cpus = linux_resources.cpuset_cpus();
+  return limits;
+}
+
 }  // namespace
 
 iis::task_context to_context(const drivers::TaskConfig& config) {
@@ -51,6 +76,7 @@ iis::task_context to_context(const drivers::TaskConfig& config) {
   ctx.stderr_path = config.stderr_path();
   ctx.user = config.user();
   ctx.env.insert(config.env().begin(), config.env().end());
+  ctx.resources = limits_of(config.resources());
   for (const auto& p : config.resources().ports())
     ctx.ports.push_back({p.label(), p.value(), p.to(), p.host_ip()});
   // Old jobs with a task-level network: their ports come in allocated_resources.

@@ -37,6 +37,13 @@ type siteEnv struct {
 
 func newSiteEnv(t *testing.T, taskConfig string) *siteEnv {
 	t.Helper()
+	return newSiteEnvSpec(t, pluginhost.TaskSpec{Name: "app", Config: []byte(taskConfig)})
+}
+
+// newSiteEnvSpec is newSiteEnv for a task spec of the test's own (resources);
+// its Name must be "app".
+func newSiteEnvSpec(t *testing.T, spec pluginhost.TaskSpec) *siteEnv {
+	t.Helper()
 	apiPort, err := pluginhost.FreePort()
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +64,7 @@ func newSiteEnv(t *testing.T, taskConfig string) *siteEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(alloc.Close)
-	task, err := alloc.NewTask(pluginhost.TaskSpec{Name: "app", Config: []byte(taskConfig)})
+	task, err := alloc.NewTask(spec)
 	if err != nil {
 		t.Fatal(err)
 	}

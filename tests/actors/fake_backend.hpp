@@ -25,7 +25,7 @@ class fake_backend final : public iis::backend {
       : launcher_(std::move(launcher)), as_root_(as_root) {}
 
   /// What the next probes answer.
-  iis::backend_info probe_answer{true, "nginx/1.22.1", ""};
+  iis::backend_info probe_answer{true, "nginx/1.22.1", "", "v1", "/sys/fs/cgroup"};
   /// The nginx paths probed, in order.
   std::vector<std::string> probes;
 

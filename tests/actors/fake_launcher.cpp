@@ -390,6 +390,12 @@ bool fake_launcher::shutting_down(const iis::process_ref& worker) {
   return p && p->shutting_down;
 }
 
+std::optional<std::uint64_t> fake_launcher::private_bytes(const iis::process_ref& ref) {
+  if (!live_entry(ref)) return std::nullopt;
+  auto it = private_by_pid.find(ref.pid);
+  return it == private_by_pid.end() ? 0 : it->second;
+}
+
 std::optional<iis::process_usage> fake_launcher::usage(const iis::process_ref& ref) {
   if (!live_entry(ref)) return std::nullopt;
   auto it = usage_by_pid.find(ref.pid);

@@ -73,6 +73,8 @@ class fake_launcher final : public iis::launcher {
   std::vector<std::string> calls;
   /// CPU and memory reported by usage(); live processes not listed report zeros.
   std::map<std::int32_t, iis::process_usage> usage_by_pid;
+  /// What private_bytes() reports; live processes not listed hold nothing.
+  std::map<std::int32_t, std::uint64_t> private_by_pid;
 
   bool called(const std::string& call) const;
   /// Calls recorded since call number `from` (an earlier calls.size()).
@@ -129,6 +131,7 @@ class fake_launcher final : public iis::launcher {
                                               const std::string& cwd) override;
   bool shutting_down(const iis::process_ref& worker) override;
   std::optional<iis::process_usage> usage(const iis::process_ref& process) override;
+  std::optional<std::uint64_t> private_bytes(const iis::process_ref& process) override;
   bool accepts_tcp(const std::string& ip, std::int32_t port) override;
   bool accepts_unix(const std::string& dir, const std::string& name) override;
   std::uint64_t watch_exit(const iis::process_ref& process,

@@ -37,8 +37,12 @@ BOOST_AUTO_TEST_CASE(fingerprint_comes_at_once_then_every_interval) {
   BOOST_TEST(fp.attributes.at("driver.iis.directory_security_enabled").bool_value ==
              driver.directory_security);
   BOOST_TEST(fp.attributes.count("driver.iis.management_api_enabled") == 0u);
+  // The cgroups the backend uses, as Nomad's os.cgroups.version spells the version.
+  BOOST_TEST(fp.attributes.at("driver.iis.resource_limits_enabled").bool_value == true);
+  BOOST_TEST(fp.attributes.at("driver.iis.cgroups.version").string_value == "1");
+  BOOST_TEST(fp.attributes.at("driver.iis.cgroups.mountpoint").string_value == "/sys/fs/cgroup");
 
-  backend->probe_answer = {false, "", "/usr/sbin/nginx: No such file or directory"};
+  backend->probe_answer = {false, "", "/usr/sbin/nginx: No such file or directory", "", ""};
   advance(29s);
   BOOST_TEST(backend->probes.size() == 1u);
   BOOST_TEST(seen->size() == 1u);
@@ -47,6 +51,8 @@ BOOST_AUTO_TEST_CASE(fingerprint_comes_at_once_then_every_interval) {
   BOOST_REQUIRE(seen->size() == 2u);
   BOOST_TEST(static_cast<int>(seen->back().health) == static_cast<int>(msg::health::unhealthy));
   BOOST_TEST(seen->back().description.find("No such file") != std::string::npos);
+  BOOST_TEST(seen->back().attributes.at("driver.iis.resource_limits_enabled").bool_value == false);
+  BOOST_TEST(seen->back().attributes.count("driver.iis.cgroups.version") == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(fingerprint_reflects_config_and_management_api) {

@@ -121,6 +121,10 @@ BOOST_AUTO_TEST_CASE(every_feature) {
   BOOST_TEST(web.queue_length.value_or(0) == 5000);
   BOOST_TEST(web.start_time_limit->count() == 90000);
   BOOST_TEST(web.shutdown_time_limit->count() == 90500);
+  BOOST_TEST(web.cpu_limit.value_or(0) == 50000);
+  BOOST_TEST(web.private_memory_limit.value_or(0) == 1048576);
+  BOOST_TEST(!config.application_pools[1].cpu_limit);
+  BOOST_TEST(!config.application_pools[1].private_memory_limit);
   BOOST_TEST(web.username.value_or("") == "www-data");
   BOOST_TEST(!web.password);
   BOOST_TEST_REQUIRE(web.extensions.size() == 2u);

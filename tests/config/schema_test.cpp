@@ -116,7 +116,9 @@ BOOST_AUTO_TEST_CASE(task_schema_matches_the_original_surface) {
   BOOST_TEST(child(pool, "queue_length").type == "number");
   BOOST_TEST(child(pool, "idle_timeout").type == "string");
   BOOST_TEST(child(pool, "extensions").name == "extension");
-  BOOST_TEST(pool.attributes.size() == 16u);
+  BOOST_TEST(child(pool, "cpu_limit").type == "number");
+  BOOST_TEST(child(pool, "private_memory_limit").type == "number");
+  BOOST_TEST(pool.attributes.size() == 18u);
 
   const spec& app = *applications.nested;
   BOOST_TEST(child(app, "application_pool").default_value->value == "\"default\"");

@@ -412,6 +412,21 @@ BOOST_AUTO_TEST_CASE(long_values_are_cut_in_messages) {
   BOOST_TEST(message.size() < 300u);
 }
 
+BOOST_AUTO_TEST_CASE(pool_limits_keep_iis_ranges) {
+  node pool = config_test::pool("api");
+  pool["cpu_limit"] = 100001;
+  decode_fails(with_pool(pool), "application_pool[0].cpu_limit", "100000");
+  pool["cpu_limit"] = -1;
+  decode_fails(with_pool(pool), "application_pool[0].cpu_limit", "");
+  pool["cpu_limit"] = 25000;
+  pool["private_memory_limit"] = std::int64_t{4294967296};
+  decode_fails(with_pool(pool), "application_pool[0].private_memory_limit", "4294967295");
+  pool["private_memory_limit"] = 512000;
+  const auto config = cfg::decode_task_config(config_test::pack(with_pool(pool)));
+  BOOST_TEST(config.application_pools.at(0).cpu_limit.value_or(0) == 25000);
+  BOOST_TEST(config.application_pools.at(0).private_memory_limit.value_or(0) == 512000);
+}
+
 BOOST_AUTO_TEST_CASE(every_bad_field_is_named_in_one_message) {
   node doc = config_test::task();
   node pool = config_test::pool("api");

@@ -136,7 +136,8 @@ node extension(const std::string& name, const std::string& value) {
 }
 
 node pool(const std::string& name) {
-  return node_map{{"disable_overlapped_recycle", nullptr},
+  return node_map{{"cpu_limit", nullptr},
+                  {"disable_overlapped_recycle", nullptr},
                   {"enable_32bit_app_on_win64", nullptr},
                   {"extensions", node_list{}},
                   {"identity", "ApplicationPoolIdentity"},
@@ -146,6 +147,7 @@ node pool(const std::string& name) {
                   {"name", name},
                   {"password", nullptr},
                   {"periodic_restart", nullptr},
+                  {"private_memory_limit", nullptr},
                   {"queue_length", nullptr},
                   {"service_unavailable_response", nullptr},
                   {"shutdown_time_limit", nullptr},

@@ -106,6 +106,10 @@ class held_launcher final : public iis::launcher {
     std::lock_guard<std::mutex> lock(mutex_);
     return fake_.usage(process);
   }
+  std::optional<std::uint64_t> private_bytes(const iis::process_ref& process) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return fake_.private_bytes(process);
+  }
   bool accepts_tcp(const std::string& ip, std::int32_t port) override {
     std::lock_guard<std::mutex> lock(mutex_);
     return fake_.accepts_tcp(ip, port);

@@ -347,7 +347,11 @@ BOOST_AUTO_TEST_CASE(pool_options_are_carried) {
   pool.start_time_limit = std::chrono::seconds(5);
   pool.shutdown_time_limit = std::chrono::seconds(7);
   pool.periodic_restart = std::chrono::hours(29);
+  pool.cpu_limit = 30000;
+  pool.private_memory_limit = 204800;
   const auto p = plan().pools[0];
+  BOOST_TEST(p.cpu_limit == 30000);
+  BOOST_TEST(p.private_memory_limit_kb == 204800);
   BOOST_TEST(!p.overlapped_recycle);
   BOOST_TEST((p.unavailable == config::unavailable_response::tcp_level));
   BOOST_TEST(*p.queue_length == 50);

@@ -41,7 +41,12 @@ BOOST_AUTO_TEST_CASE(round_trip_keeps_everything_but_secrets) {
   pool.overlapped_recycle = false;
   pool.start_mode = config::start_mode::always_running;
   pool.idle_timeout = std::chrono::seconds(45);
+  pool.cpu_limit = 25000;
+  pool.private_memory_limit_kb = 512000;
   plan.pools.push_back(pool);
+  pool_plan plain;  // no limits: no keys, as in handles of earlier releases
+  plain.name = "plain";
+  plan.pools.push_back(plain);
   application_plan app;
   app.url_path = "/api/";
   app.physical_path = "/alloc/web/local/api";
@@ -56,6 +61,7 @@ BOOST_AUTO_TEST_CASE(round_trip_keeps_everything_but_secrets) {
   saved.idle = true;
   saved.apps.push_back(saved_app{0, 40001, process_ref{1400, 6}});
   state.pools.push_back(saved);
+  state.pools.push_back(saved_pool{});
 
   const auto back = decode_state(encode_state(state));
   BOOST_TEST(back.plan.site_name == "a-web");
@@ -71,6 +77,12 @@ BOOST_AUTO_TEST_CASE(round_trip_keeps_everything_but_secrets) {
   BOOST_TEST(encode_state(state).find("QUOTE") == std::string::npos);
   BOOST_TEST(back.plan.pools[0].periodic_restart->count() == 300000);
   BOOST_TEST(*back.plan.pools[0].queue_length == 42);
+  BOOST_TEST(back.plan.pools[0].cpu_limit == 25000);
+  BOOST_TEST(back.plan.pools[0].private_memory_limit_kb == 512000);
+  BOOST_TEST(back.plan.pools[1].cpu_limit == 0);
+  BOOST_TEST(back.plan.pools[1].private_memory_limit_kb == 0);
+  // The site's cgroup is not in Nomad's state: a recovery reads it from the data dir.
+  BOOST_TEST(back.plan.cgroup.empty());
   BOOST_TEST(!back.plan.pools[0].overlapped_recycle);
   BOOST_TEST((back.plan.pools[0].unavailable == config::unavailable_response::tcp_level));
   BOOST_TEST(back.plan.applications[0].virtual_directories[0].url_path == "/api/img/");

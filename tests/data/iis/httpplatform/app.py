@@ -13,8 +13,13 @@ def main():
     port = int(args[args.index("--port") + 1]) if "--port" in args else int(
         os.environ["HTTP_PLATFORM_PORT"])
 
+    held = []
+
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
+            if self.path.startswith("/allocate?mb="):
+                # Memory limit tests: holds (and touches) this many MiB.
+                held.append(bytearray(int(self.path.split("=", 1)[1]) << 20))
             body = ("%s pid=%d port=%d env_port=%s path=%s tmp=%s uid=%d\n" % (
                 os.environ.get("GREETING", ""), os.getpid(), port,
                 os.environ.get("HTTP_PLATFORM_PORT"), self.path,
