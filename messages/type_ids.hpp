@@ -3,6 +3,7 @@
 
 #include <caf/type_id.hpp>
 
+#include "messages/exec.hpp"
 #include "messages/files.hpp"
 #include "messages/management.hpp"
 #include "messages/messages.hpp"
@@ -47,6 +48,13 @@ CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::download_begin))
 CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::download_started))
 CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::download_next))
 CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::file_block))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::exec_open))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::exec_opened))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::exec_begin))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::exec_input))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::exec_resize))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::exec_output))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::exec_exited))
 
 CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, subscribe, "subscribe")
 CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, unsubscribe, "unsubscr")

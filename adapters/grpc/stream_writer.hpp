@@ -18,16 +18,15 @@
 
 namespace nomad_iis::grpc_adapter {
 
-template <class Response>
-class stream_writer;
-
 /// What the bridge actor holds: post() and finish() are safe at any time.
+/// `Reactor` is the stream's reactor: a server-streaming one, or a
+/// bidirectional one (exec_stream.hpp) that writes the same way.
 /// The mutex guards only the channel's own fields and is never held while
 /// calling into gRPC, so a gRPC thread waits at most for a few assignments.
-template <class Response>
+template <class Response, class Reactor = grpc::ServerWriteReactor<Response>>
 class stream_channel {
  public:
-  stream_channel(grpc::ServerWriteReactor<Response>* writer, std::size_t max_queued)
+  stream_channel(Reactor* writer, std::size_t max_queued)
       : writer_(writer), max_queued_(max_queued) {}
 
   void post(Response message) {
@@ -59,9 +58,13 @@ class stream_channel {
     writer_->Finish(std::move(status));
   }
 
- private:
-  friend class stream_writer<Response>;
+  /// The stream is finishing (or finished): nothing more goes out.
+  bool finishing() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return finishing_;
+  }
 
+  /// The reactor's OnWriteDone.
   void write_done(bool ok) {
     enum class step { none, write, finish } next = step::none;
     grpc::Status status;
@@ -85,9 +88,10 @@ class stream_channel {
     if (next == step::finish) writer_->Finish(std::move(status));
   }
 
+ private:
   /// Used only up to the one Finish: gRPC calls OnDone (which deletes the
   /// reactor) only after it and after the last write completed.
-  grpc::ServerWriteReactor<Response>* const writer_;
+  Reactor* const writer_;
   const std::size_t max_queued_;
   std::mutex mutex_;
   std::deque<Response> queue_;

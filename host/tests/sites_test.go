@@ -37,6 +37,12 @@ type siteEnv struct {
 
 func newSiteEnv(t *testing.T, taskConfig string) *siteEnv {
 	t.Helper()
+	return newSiteEnvWithEnv(t, taskConfig, nil)
+}
+
+// newSiteEnvWithEnv is newSiteEnv with the task's `env { ... }` block.
+func newSiteEnvWithEnv(t *testing.T, taskConfig string, env map[string]string) *siteEnv {
+	t.Helper()
 	apiPort, err := pluginhost.FreePort()
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +63,7 @@ func newSiteEnv(t *testing.T, taskConfig string) *siteEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(alloc.Close)
-	task, err := alloc.NewTask(pluginhost.TaskSpec{Name: "app", Config: []byte(taskConfig)})
+	task, err := alloc.NewTask(pluginhost.TaskSpec{Name: "app", Config: []byte(taskConfig), Env: env})
 	if err != nil {
 		t.Fatal(err)
 	}
