@@ -18,7 +18,8 @@ void pump(exec_session_ptr self) {
         // Sent from the worker at once, so every output message is in the
         // client's mailbox before exec_exited.
         return process->pump([&client](iis::exec_stream stream, std::string bytes) {
-          caf::anon_send(client, msg::exec_output{stream == iis::exec_stream::err, std::move(bytes)});
+          caf::anon_send(client,
+                         msg::exec_output{stream == iis::exec_stream::err, std::move(bytes)});
         });
       },
       [self](job_result<iis::exit_status> ended) {

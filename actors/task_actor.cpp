@@ -426,11 +426,13 @@ caf::result<msg::exec_opened> open_exec(task_actor_ptr self, msg::exec_open& m) 
     return to_error(iis::failure_of(e, iis::errc::invalid_config));
   }
   logging::log(*log(), spdlog::level::info, "exec",
-               {{"task_id", st.task.task_id}, {"pool", request.pool},
-                {"command", request.command.front()}, {"tty", m.tty ? "true" : "false"}});
-  auto session = self->spawn(exec_session, st.services.launcher, st.services.workers,
-                             caf::actor_cast<caf::actor>(self), std::move(m.client),
-                             std::move(request));
+               {{"task_id", st.task.task_id},
+                {"pool", request.pool},
+                {"command", request.command.front()},
+                {"tty", m.tty ? "true" : "false"}});
+  auto session =
+      self->spawn(exec_session, st.services.launcher, st.services.workers,
+                  caf::actor_cast<caf::actor>(self), std::move(m.client), std::move(request));
   auto rp = self->make_response_promise();
   rp.delegate(session, msg::exec_begin{});
   return rp;

@@ -8,7 +8,8 @@ namespace nomad_iis::iis {
 namespace {
 
 const pool_plan& chosen_pool(const site_plan& plan) {
-  if (plan.pools.empty()) throw backend_error(errc::invalid_config, "the site has no application pool");
+  if (plan.pools.empty())
+    throw backend_error(errc::invalid_config, "the site has no application pool");
   const auto& first = plan.pools.front();
   auto named = first.env.find(exec_pool_variable);
   if (named == first.env.end() || named->second.empty()) return first;
@@ -18,8 +19,8 @@ const pool_plan& chosen_pool(const site_plan& plan) {
   std::string known;
   for (const auto& p : plan.pools) known += (known.empty() ? "" : ", ") + p.name;
   throw backend_error(errc::invalid_config, std::string(exec_pool_variable) + " names pool \"" +
-                                                named->second + "\", which the site lacks (pools: " +
-                                                known + ")");
+                                                named->second +
+                                                "\", which the site lacks (pools: " + known + ")");
 }
 
 }  // namespace

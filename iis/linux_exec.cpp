@@ -141,7 +141,7 @@ class linux_exec_process final : public exec_process {
   unique_fd wake_;
   const bool tty_;
 
-  std::mutex mutex_;  ///< guards the requests below, never held across a system call but write(2) on the eventfd
+  std::mutex mutex_;  ///< guards the requests below, held for assignments only
   std::string queued_;
   bool close_requested_ = false;
   bool cancelled_ = false;
@@ -254,11 +254,10 @@ std::shared_ptr<exec_process> start_exec_process(const exec_request& request) {
   auto found = find_executable(program, request.cwd, path_env, spawn.account);
   if (!found) {
     const std::string user = spawn.account ? spawn.account->name : "the plugin's user";
-    throw backend_error(errc::not_found,
-                        "exec: \"" + program + "\": no executable file that " + user +
-                            " may run " +
-                            (program.find('/') == std::string::npos ? "in PATH=" + path_env
-                                                                    : "at that path"));
+    throw backend_error(
+        errc::not_found,
+        "exec: \"" + program + "\": no executable file that " + user + " may run " +
+            (program.find('/') == std::string::npos ? "in PATH=" + path_env : "at that path"));
   }
   spawn.path = *found;
   auto fds = request.tty ? open_pty() : open_pipes();

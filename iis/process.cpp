@@ -62,9 +62,13 @@ enum spawn_stage : int {
   stage_nnp,
   stage_tty
 };
-constexpr std::array<const char*, 7> stage_names{
-    "setsid",          "set user",          "chdir", "exec", "redirect output",
-    "no new privileges", "controlling terminal"};
+constexpr std::array<const char*, 7> stage_names{"setsid",
+                                                 "set user",
+                                                 "chdir",
+                                                 "exec",
+                                                 "redirect output",
+                                                 "no new privileges",
+                                                 "controlling terminal"};
 
 /// The fields after the command name of /proc/<pid>/stat (field 3 first).
 std::optional<std::vector<std::string>> read_stat_fields(pid_t pid) {

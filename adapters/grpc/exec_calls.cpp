@@ -1,6 +1,8 @@
 #include "adapters/grpc/exec_calls.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
@@ -43,16 +45,18 @@ stream_response exited_response(const msg::exec_exited& ended) {
 /// session (held back until it exists), output goes to the channel.
 struct stream_bridge_state {
   caf::actor session;
-  std::vector<caf::message> held;  ///< input that came before the session
+  /// Input and sizes that came before the session, sent once it is there.
+  std::vector<std::function<void(const caf::actor&)>> held;
 };
 
 caf::behavior stream_bridge(caf::stateful_actor<stream_bridge_state>* self,
                             std::shared_ptr<exec_channel> channel, caf::actor supervisor) {
-  auto relay = [self](caf::message m) {
+  auto relay = [self](auto m) {
+    auto send = [self, m](const caf::actor& session) { self->send(session, m); };
     if (self->state.session)
-      self->send(self->state.session, std::move(m));
+      send(self->state.session);
     else
-      self->state.held.push_back(std::move(m));
+      self->state.held.push_back(std::move(send));
   };
   return {
       [=](msg::exec_open& open) {
@@ -61,7 +65,7 @@ caf::behavior stream_bridge(caf::stateful_actor<stream_bridge_state>* self,
             .then(
                 [self](msg::exec_opened& opened) {
                   self->state.session = opened.session;
-                  for (auto& m : self->state.held) self->send(opened.session, std::move(m));
+                  for (auto& send : self->state.held) send(opened.session);
                   self->state.held.clear();
                 },
                 [self, channel](caf::error& err) {
@@ -69,8 +73,8 @@ caf::behavior stream_bridge(caf::stateful_actor<stream_bridge_state>* self,
                   self->quit();
                 });
       },
-      [relay](msg::exec_input& m) { relay(caf::make_message(std::move(m))); },
-      [relay](msg::exec_resize& m) { relay(caf::make_message(m)); },
+      [relay](msg::exec_input& m) { relay(std::move(m)); },
+      [relay](msg::exec_resize& m) { relay(m); },
       [channel](msg::exec_output& out) {
         stream_response response;
         auto* io = out.is_stderr ? response.mutable_stderr() : response.mutable_stdout();
@@ -115,7 +119,8 @@ class exec_stream final : public bidi_reactor {
       const auto& setup = request_.setup();
       caf::anon_send(bridge_, msg::exec_open{setup.task_id(),
                                              {setup.command().begin(), setup.command().end()},
-                                             setup.tty(), caf::actor{}});
+                                             setup.tty(),
+                                             caf::actor{}});
     }
     if (request_.has_tty_size()) {
       caf::anon_send(bridge_,
@@ -161,10 +166,8 @@ bidi_reactor* exec_streaming(caf::actor_system& sys, const caf::actor& superviso
 grpc::ServerUnaryReactor* exec_unary(caf::actor_system& sys, const caf::actor& supervisor,
                                      const drivers::ExecTaskRequest& request,
                                      drivers::ExecTaskResponse* response) {
-  msg::exec_open open{request.task_id(),
-                      {request.command().begin(), request.command().end()},
-                      false,
-                      caf::actor{}};
+  msg::exec_open open{
+      request.task_id(), {request.command().begin(), request.command().end()}, false, caf::actor{}};
   const auto limit = std::chrono::seconds(request.timeout().seconds()) +
                      std::chrono::nanoseconds(request.timeout().nanos());
   return new unary_call([&](std::shared_ptr<call_finisher> call) {
@@ -183,8 +186,8 @@ grpc::ServerUnaryReactor* exec_unary(caf::actor_system& sys, const caf::actor& s
                 self->quit();
               });
       if (limit.count() > 0) {  // 0: no limit
-        self->delayed_send(self, std::chrono::duration_cast<caf::timespan>(limit),
-                           atom::tick_v, std::uint64_t{0});
+        self->delayed_send(self, std::chrono::duration_cast<caf::timespan>(limit), atom::tick_v,
+                           std::uint64_t{0});
       }
       return {
           [out, err](msg::exec_output& m) { keep(m.is_stderr ? *err : *out, m.bytes); },

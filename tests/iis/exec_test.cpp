@@ -62,7 +62,8 @@ exec_request command(std::vector<std::string> argv, bool tty = false) {
 
 /// Pumps `process` on a thread of its own, as the exec session does.
 std::future<exit_status> pump_async(std::shared_ptr<exec_process> process, collected& into) {
-  return std::async(std::launch::async, [process, sink = into.sink()] { return process->pump(sink); });
+  return std::async(std::launch::async,
+                    [process, sink = into.sink()] { return process->pump(sink); });
 }
 
 }  // namespace
@@ -77,7 +78,7 @@ BOOST_AUTO_TEST_CASE(the_first_pool_runs_commands_unless_the_task_env_names_anot
   BOOST_TEST(request.cwd == "/alloc/app");
   BOOST_TEST(has(request.env, "GREETING=hi"));
   BOOST_TEST(has(request.env, "PATH=/usr/local/bin:/usr/bin:/bin"));  // a shell needs one
-  BOOST_TEST(!has(request.env, "TERM=xterm-256color"));              // no terminal
+  BOOST_TEST(!has(request.env, "TERM=xterm-256color"));               // no terminal
 
   request = plan_exec(two_pools({{exec_pool_variable, "b"}, {"PATH", "/opt/bin"}}), {"id"}, true);
   BOOST_TEST(request.pool == "b");
@@ -127,7 +128,7 @@ BOOST_AUTO_TEST_CASE(a_terminal_is_the_controlling_tty_and_takes_resizes) {
   BOOST_TEST(got.out.find("/dev/pts/") != std::string::npos, got.out);
   BOOST_TEST(got.out.find("24 99") != std::string::npos, got.out);
   BOOST_TEST(got.out.find("pts/") != got.out.rfind("pts/"), got.out);  // ps shows its tty
-  BOOST_TEST(got.err.empty());  // one stream on a terminal
+  BOOST_TEST(got.err.empty());                                         // one stream on a terminal
 }
 
 BOOST_AUTO_TEST_CASE(cancel_kills_the_command_and_what_it_started) {
