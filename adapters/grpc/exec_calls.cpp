@@ -90,7 +90,7 @@ caf::behavior stream_bridge(caf::stateful_actor<stream_bridge_state>* self,
         closed_err.mutable_stderr()->set_close(true);
         channel->post(std::move(closed_err));
         channel->post(exited_response(ended));
-        channel->finish(grpc::Status::OK);
+        channel->finish(grpc::Status::OK, true);  // after the frames above
         self->quit();
       },
   };

@@ -44,21 +44,23 @@ class stream_channel {
     writer_->StartWrite(&current_);
   }
 
-  void finish(grpc::Status status) {
+  /// Ends the stream with `status`: at once, dropping what is queued, or with
+  /// `drain` once the queued messages are written (exec's last frames).
+  void finish(grpc::Status status, bool drain = false) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (finishing_) return;
       finishing_ = true;
-      queue_.clear();
+      if (!drain) queue_.clear();
       if (writing_) {
-        pending_status_ = std::move(status);  // finished once the write in flight completes
+        pending_status_ = std::move(status);  // finished once the writes in flight complete
         return;
       }
     }
     writer_->Finish(std::move(status));
   }
 
-  /// The stream is finishing (or finished): nothing more goes out.
+  /// finish() was called: nothing more is taken.
   bool finishing() {
     std::lock_guard<std::mutex> lock(mutex_);
     return finishing_;
@@ -71,17 +73,18 @@ class stream_channel {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       writing_ = false;
-      if (finishing_) {
-        next = step::finish;
-        status = std::move(pending_status_);
-      } else if (!ok) {  // the client went away; OnCancel finishes the stream
+      if (!ok) {  // the client went away; OnCancel finishes the stream unless we are
         failed_ = true;
         queue_.clear();
-      } else if (!queue_.empty()) {
+      }
+      if (!queue_.empty()) {
         current_ = std::move(queue_.front());
         queue_.pop_front();
         writing_ = true;
         next = step::write;
+      } else if (finishing_) {
+        next = step::finish;
+        status = std::move(pending_status_);
       }
     }
     if (next == step::write) writer_->StartWrite(&current_);

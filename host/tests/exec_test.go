@@ -16,7 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"nomad_iis/gen/driverpb"
-	"nomad_iis/pluginhost"
+	"nomad_iis/host/pluginhost"
 )
 
 // `nomad alloc exec` (ExecTaskStreaming) and script checks (ExecTask),
