@@ -35,7 +35,9 @@ const execPools = `{
 
 func newExecSite(t *testing.T, env map[string]string) *siteEnv {
 	t.Helper()
-	e := newSiteEnvWithEnv(t, execPools, env)
+	identities := map[string]interface{}{
+		"allowed_apppool_identities": []string{"ApplicationPoolIdentity", "LocalService"}}
+	e := newSiteEnvWith(t, identities, execPools, env)
 	writeFile(t, filepath.Join(e.task.Dir().LocalDir, "a", "index.html"), "exec-a")
 	writeFile(t, filepath.Join(e.task.Dir().LocalDir, "b", "index.html"), "exec-b")
 	e.start(t)
@@ -180,7 +182,7 @@ func TestExecTTY(t *testing.T) {
 		t.Fatalf("exec with a tty: %+v", out)
 	}
 	if !strings.Contains(out.stdout, "/dev/pts/") || !strings.Contains(out.stdout, "33 101") ||
-		!strings.Contains(out.stdout, "term=xterm-256color") {
+		!strings.Contains(out.stdout, "term=xterm") { // the task env's TERM, or xterm-256color
 		t.Fatalf("exec with a tty: stdout %q, want a /dev/pts path, size 33 101 and a TERM", out.stdout)
 	}
 	// Input closed on a terminal is end-of-file: cat ends.

@@ -37,17 +37,18 @@ type siteEnv struct {
 
 func newSiteEnv(t *testing.T, taskConfig string) *siteEnv {
 	t.Helper()
-	return newSiteEnvWithEnv(t, taskConfig, nil)
+	return newSiteEnvWith(t, nil, taskConfig, nil)
 }
 
-// newSiteEnvWithEnv is newSiteEnv with the task's `env { ... }` block.
-func newSiteEnvWithEnv(t *testing.T, taskConfig string, env map[string]string) *siteEnv {
+// newSiteEnvWith is newSiteEnv with an agent-side plugin config and the
+// task's `env { ... }` block.
+func newSiteEnvWith(t *testing.T, pluginConfig map[string]interface{}, taskConfig string, env map[string]string) *siteEnv {
 	t.Helper()
 	apiPort, err := pluginhost.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := startHostWithArgs(t, nil, []string{
+	h := startHostWithArgs(t, pluginConfig, []string{
 		fmt.Sprintf("--management-api-port=%d", apiPort), "--management-api-key=" + mgmtKey,
 		"--management-api-bind=127.0.0.1"})
 	port, err := pluginhost.FreePort()
