@@ -147,6 +147,7 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self, site_servi
       [self](msg::inspect_task& m) { return forward<msg::task_status>(self, m.task_id, m); },
       [self](msg::signal_task& m) { return forward<void>(self, m.task_id, m); },
       [self](msg::sample_stats& m) { return forward<msg::task_stats>(self, m.task_id, m); },
+      [self](msg::exec_open& m) { return forward<msg::exec_opened>(self, m.task_id, m); },
       [self](msg::task_summary& summary) {
         if (self->state.tasks.count(summary.task_id) != 0)
           self->state.summaries[summary.task_id] = std::move(summary);

@@ -9,6 +9,7 @@
 #include <caf/all.hpp>
 
 #include "actors/driver_state.hpp"
+#include "actors/exec_session.hpp"
 #include "actors/task_files.hpp"
 #include "actors/task_inspect.hpp"
 #include "actors/task_metrics.hpp"
@@ -414,6 +415,31 @@ caf::expected<std::vector<std::string>> known_pools(task_actor_ptr self,
   return names;
 }
 
+/// `nomad alloc exec`: the command runs in a pool's context (iis::plan_exec)
+/// in a session of its own, which answers with itself once it started.
+caf::result<msg::exec_opened> open_exec(task_actor_ptr self, msg::exec_open& m) {
+  auto& st = self->state;
+  if (st.phase != task_phase::running || !st.plan)
+    return caf::make_error(ec::operation_failed, std::string("the task is not running"));
+  iis::exec_request request;
+  try {
+    request = iis::plan_exec(*st.plan, std::move(m.command), m.tty);
+  } catch (const std::exception& e) {
+    return to_error(iis::failure_of(e, iis::errc::invalid_config));
+  }
+  logging::log(*log(), spdlog::level::info, "exec",
+               {{"task_id", st.task.task_id},
+                {"pool", request.pool},
+                {"command", request.command.front()},
+                {"tty", m.tty ? "true" : "false"}});
+  auto session =
+      self->spawn(exec_session, st.services.launcher, st.services.workers,
+                  caf::actor_cast<caf::actor>(self), std::move(m.client), std::move(request));
+  auto rp = self->make_response_promise();
+  rp.delegate(session, msg::exec_begin{});
+  return rp;
+}
+
 caf::result<void> pool_command(task_actor_ptr self, msg::pool_command& m) {
   if (self->state.phase != task_phase::running || !self->state.plan)
     return caf::make_error(ec::operation_failed, std::string("the task is not running"));
@@ -545,6 +571,7 @@ caf::behavior task_actor(task_actor_ptr self, site_services services, caf::actor
       [self](msg::get_task_metrics&) { return task_metrics::collect(self, summary_of(self)); },
       [self](atom::count_requests) { task_metrics::on_count_timer(self); },
       [self](msg::pool_command& m) { return pool_command(self, m); },
+      [self](msg::exec_open& m) { return open_exec(self, m); },
       [self](msg::upload_begin& m) { return task_files::begin_upload(self, m); },
       [self](msg::upload_block& m) { return task_files::write_block(self, m); },
       [self](msg::upload_end& m) { return task_files::end_upload(self, m); },

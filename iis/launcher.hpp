@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "iis/exec.hpp"
 #include "iis/model.hpp"
 #include "iis/process_types.hpp"
 
@@ -45,6 +46,9 @@ class launcher {
   /// Starts a process (fork/exec). May take milliseconds: call it from a
   /// blocking worker, never from an actor's own thread.
   virtual process_ref spawn(const spawn_request& request) = 0;
+
+  /// Starts a command of `nomad alloc exec` (exec.hpp); blocking like spawn().
+  virtual std::shared_ptr<exec_process> start_exec(const exec_request& request) = 0;
 
   /// Starts a socket keeper that holds `fd` (socket_keeper.hpp); blocking like spawn().
   virtual process_ref start_keeper(int fd, const keeper_spec& spec) = 0;

@@ -1,6 +1,7 @@
 // make_linux_launcher(): the launcher port on Linux.
 
 #include "iis/launcher.hpp"
+#include "iis/linux_exec.hpp"
 #include "iis/net_probe.hpp"
 #include "iis/proc_stats.hpp"
 #include "iis/process_monitor.hpp"
@@ -12,6 +13,10 @@ namespace {
 class linux_launcher final : public launcher {
  public:
   process_ref spawn(const spawn_request& request) override { return spawn_process(request); }
+
+  std::shared_ptr<exec_process> start_exec(const exec_request& request) override {
+    return start_exec_process(request);
+  }
 
   process_ref start_keeper(int fd, const keeper_spec& spec) override {
     const auto keeper = iis::start_keeper(fd, spec);

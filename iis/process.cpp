@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -59,10 +60,12 @@ enum spawn_stage : int {
   stage_exec,
   stage_redirect,
   stage_nnp,
-  stage_cgroup
+  stage_cgroup,
+  stage_tty
 };
-constexpr std::array<const char*, 7> stage_names{
-    "setsid", "set user", "chdir", "exec", "redirect output", "no new privileges", "join cgroup"};
+constexpr std::array<const char*, 8> stage_names{
+    "setsid",          "set user",          "chdir",       "exec",
+    "redirect output", "no new privileges", "join cgroup", "controlling terminal"};
 
 /// The fields after the command name of /proc/<pid>/stat (field 3 first).
 std::optional<std::vector<std::string>> read_stat_fields(pid_t pid) {
@@ -134,6 +137,7 @@ struct exec_plan {
   if (::dup2(in, 0) != 0 || ::dup2(out, 1) != 1 || ::dup2(err, 2) != 2) {
     child_fail(report, stage_redirect);
   }
+  if (request.controlling_tty && ::ioctl(0, TIOCSCTTY, 0) != 0) child_fail(report, stage_tty);
   if (plan.switch_user) {
     const auto& account = *request.account;
     if (::setgroups(account.groups.size(), account.groups.data()) != 0 ||
@@ -299,7 +303,7 @@ child_process spawn_child(const spawn_request& request) {
   const exec_plan plan{request,
                        argv.data(),
                        envp.data(),
-                       dev_null.get(),
+                       request.stdin_fd >= 0 ? request.stdin_fd : dev_null.get(),
                        request.stdout_fd >= 0 ? request.stdout_fd : dev_null.get(),
                        request.stderr_fd >= 0 ? request.stderr_fd : dev_null.get(),
                        request.account && ::geteuid() == 0,

@@ -62,9 +62,9 @@ class child_process {
   std::optional<exit_status> exited_;
 };
 
-/// Starts the process in a new session with stdin on /dev/null and no other
-/// inherited descriptors than `inherit_fds`. Throws std::runtime_error naming
-/// the cause when fork or exec fails ("exec /x/y: No such file or directory").
+/// Starts the process in a new session with stdin on the request's stdin_fd (or /dev/null) and no
+/// other inherited descriptors than `inherit_fds`. Throws std::runtime_error naming the cause when
+/// fork or exec fails ("exec /x/y: No such file or directory").
 child_process spawn_child(const spawn_request& request);
 
 /// spawn_child for processes that outlive the call (the site's nginx and

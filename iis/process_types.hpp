@@ -26,6 +26,7 @@ struct spawn_request {
   std::vector<std::string> args;  ///< argv, argv[0] included
   std::vector<std::string> env;   ///< "NAME=value", the whole environment
   std::string cwd;                ///< entered after the account switch; "" = ours
+  int stdin_fd = -1;              ///< -1 = /dev/null
   int stdout_fd = -1;             ///< -1 = /dev/null
   int stderr_fd = -1;             ///< -1 = /dev/null
   /// Switch to this account (its uid, gid and `groups` as the supplementary
@@ -34,6 +35,9 @@ struct spawn_request {
   /// PR_SET_NO_NEW_PRIVS: nothing it runs regains privileges through a
   /// setuid program (the browser, which loads pages an app controls).
   bool no_new_privs = false;
+  /// stdin is a terminal (a pty's slave end) that becomes the controlling
+  /// terminal of the child's new session (`nomad alloc exec -t`).
+  bool controlling_tty = false;
   /// Descriptors the child keeps, as 3, 4, ... in this order (a pool's
   /// listening socket handed to nginx through NGINX="3;", Chromium's
   /// --remote-debugging-pipe ends).

@@ -3,6 +3,7 @@
 
 #include <caf/type_id.hpp>
 
+#include "messages/exec.hpp"
 #include "messages/files.hpp"
 #include "messages/inspect.hpp"
 #include "messages/management.hpp"
@@ -55,6 +56,13 @@ CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::get_task_metrics))
 CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::task_metrics))
 CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::collect_metrics))
 CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::metrics_snapshot))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::exec_open))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::exec_opened))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::exec_begin))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::exec_input))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::exec_resize))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::exec_output))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::exec_exited))
 
 CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, subscribe, "subscribe")
 CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, unsubscribe, "unsubscr")

@@ -7,6 +7,7 @@
 
 #include "actors/timeouts.hpp"
 #include "adapters/grpc/conversions.hpp"
+#include "adapters/grpc/exec_calls.hpp"
 #include "adapters/grpc/schema_proto.hpp"
 #include "adapters/grpc/stream_writer.hpp"
 #include "adapters/grpc/unary_call.hpp"
@@ -64,7 +65,7 @@ grpc::ServerUnaryReactor* driver_service::Capabilities(grpc::CallbackServerConte
                                                        drivers::CapabilitiesResponse* response) {
   auto* caps = response->mutable_capabilities();
   caps->set_send_signals(true);
-  caps->set_exec(false);
+  caps->set_exec(true);
   caps->set_fs_isolation(drivers::DriverCapabilities::NONE);
   caps->add_network_isolation_modes(drivers::NetworkIsolationSpec::HOST);
   caps->set_mount_configs(drivers::DriverCapabilities::NO_MOUNTS);
@@ -193,11 +194,15 @@ grpc::ServerUnaryReactor* driver_service::SignalTask(grpc::CallbackServerContext
                   lifecycle_timeout(), [] { return grpc::Status::OK; });
 }
 
-grpc::ServerUnaryReactor* driver_service::ExecTask(grpc::CallbackServerContext* ctx,
-                                                   const drivers::ExecTaskRequest*,
-                                                   drivers::ExecTaskResponse*) {
-  return finish_now(ctx, {grpc::StatusCode::UNIMPLEMENTED,
-                          "the iis driver does not support exec (capabilities.exec = false)"});
+grpc::ServerUnaryReactor* driver_service::ExecTask(grpc::CallbackServerContext*,
+                                                   const drivers::ExecTaskRequest* request,
+                                                   drivers::ExecTaskResponse* response) {
+  return exec_unary(sys_, actors_.supervisor, *request, response);
+}
+
+grpc::ServerBidiReactor<drivers::ExecTaskStreamingRequest, drivers::ExecTaskStreamingResponse>*
+driver_service::ExecTaskStreaming(grpc::CallbackServerContext*) {
+  return exec_streaming(sys_, actors_.supervisor);
 }
 
 grpc::ServerUnaryReactor* driver_service::Init(grpc::CallbackServerContext* ctx,

@@ -53,6 +53,8 @@ class driver_service final : public drivers::Driver::CallbackService {
   grpc::ServerUnaryReactor* ExecTask(grpc::CallbackServerContext* ctx,
                                      const drivers::ExecTaskRequest* request,
                                      drivers::ExecTaskResponse* response) override;
+  grpc::ServerBidiReactor<drivers::ExecTaskStreamingRequest, drivers::ExecTaskStreamingResponse>*
+  ExecTaskStreaming(grpc::CallbackServerContext* ctx) override;
   grpc::ServerUnaryReactor* Init(grpc::CallbackServerContext* ctx,
                                  const drivers::InitRequest* request,
                                  drivers::InitResponse* response) override;

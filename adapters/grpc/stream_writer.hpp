@@ -18,16 +18,15 @@
 
 namespace nomad_iis::grpc_adapter {
 
-template <class Response>
-class stream_writer;
-
 /// What the bridge actor holds: post() and finish() are safe at any time.
+/// `Reactor` is the stream's reactor: a server-streaming one, or a
+/// bidirectional one (exec_stream.hpp) that writes the same way.
 /// The mutex guards only the channel's own fields and is never held while
 /// calling into gRPC, so a gRPC thread waits at most for a few assignments.
-template <class Response>
+template <class Response, class Reactor = grpc::ServerWriteReactor<Response>>
 class stream_channel {
  public:
-  stream_channel(grpc::ServerWriteReactor<Response>* writer, std::size_t max_queued)
+  stream_channel(Reactor* writer, std::size_t max_queued)
       : writer_(writer), max_queued_(max_queued) {}
 
   void post(Response message) {
@@ -45,49 +44,57 @@ class stream_channel {
     writer_->StartWrite(&current_);
   }
 
-  void finish(grpc::Status status) {
+  /// Ends the stream with `status`: at once, dropping what is queued, or with
+  /// `drain` once the queued messages are written (exec's last frames).
+  void finish(grpc::Status status, bool drain = false) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (finishing_) return;
       finishing_ = true;
-      queue_.clear();
+      if (!drain) queue_.clear();
       if (writing_) {
-        pending_status_ = std::move(status);  // finished once the write in flight completes
+        pending_status_ = std::move(status);  // finished once the writes in flight complete
         return;
       }
     }
     writer_->Finish(std::move(status));
   }
 
- private:
-  friend class stream_writer<Response>;
+  /// finish() was called: nothing more is taken.
+  bool finishing() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return finishing_;
+  }
 
+  /// The reactor's OnWriteDone.
   void write_done(bool ok) {
     enum class step { none, write, finish } next = step::none;
     grpc::Status status;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       writing_ = false;
-      if (finishing_) {
-        next = step::finish;
-        status = std::move(pending_status_);
-      } else if (!ok) {  // the client went away; OnCancel finishes the stream
+      if (!ok) {  // the client went away; OnCancel finishes the stream unless we are
         failed_ = true;
         queue_.clear();
-      } else if (!queue_.empty()) {
+      }
+      if (!queue_.empty()) {
         current_ = std::move(queue_.front());
         queue_.pop_front();
         writing_ = true;
         next = step::write;
+      } else if (finishing_) {
+        next = step::finish;
+        status = std::move(pending_status_);
       }
     }
     if (next == step::write) writer_->StartWrite(&current_);
     if (next == step::finish) writer_->Finish(std::move(status));
   }
 
+ private:
   /// Used only up to the one Finish: gRPC calls OnDone (which deletes the
   /// reactor) only after it and after the last write completed.
-  grpc::ServerWriteReactor<Response>* const writer_;
+  Reactor* const writer_;
   const std::size_t max_queued_;
   std::mutex mutex_;
   std::deque<Response> queue_;

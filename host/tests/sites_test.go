@@ -37,18 +37,31 @@ type siteEnv struct {
 
 func newSiteEnv(t *testing.T, taskConfig string) *siteEnv {
 	t.Helper()
-	return newSiteEnvSpec(t, pluginhost.TaskSpec{Name: "app", Config: []byte(taskConfig)})
+	return newSiteEnvWith(t, nil, taskConfig, nil)
+}
+
+// newSiteEnvWith is newSiteEnv with an agent-side plugin config and the
+// task's `env { ... }` block.
+func newSiteEnvWith(t *testing.T, pluginConfig map[string]interface{}, taskConfig string, env map[string]string) *siteEnv {
+	t.Helper()
+	return newSiteEnvFull(t, pluginConfig, pluginhost.TaskSpec{Name: "app", Config: []byte(taskConfig), Env: env})
 }
 
 // newSiteEnvSpec is newSiteEnv for a task spec of the test's own (resources);
 // its Name must be "app".
 func newSiteEnvSpec(t *testing.T, spec pluginhost.TaskSpec) *siteEnv {
 	t.Helper()
+	return newSiteEnvFull(t, nil, spec)
+}
+
+// newSiteEnvFull starts the host (with `pluginConfig`) and the task `spec`.
+func newSiteEnvFull(t *testing.T, pluginConfig map[string]interface{}, spec pluginhost.TaskSpec) *siteEnv {
+	t.Helper()
 	apiPort, err := pluginhost.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := startHostWithArgs(t, nil, []string{
+	h := startHostWithArgs(t, pluginConfig, []string{
 		fmt.Sprintf("--management-api-port=%d", apiPort), "--management-api-key=" + mgmtKey,
 		"--management-api-bind=127.0.0.1"})
 	port, err := pluginhost.FreePort()

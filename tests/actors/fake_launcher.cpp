@@ -1,5 +1,7 @@
 #include "tests/actors/fake_launcher.hpp"
 
+#include "iis/failure.hpp"
+
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -309,6 +311,11 @@ iis::process_ref fake_launcher::spawn(const iis::spawn_request& request) {
   if (master && workers_at_once) fork_generation(table_.at(ref.pid));
   if (on_spawn) on_spawn(table_.at(ref.pid));
   return ref;
+}
+
+std::shared_ptr<iis::exec_process> fake_launcher::start_exec(const iis::exec_request& request) {
+  calls.push_back("start_exec " + request.command.front());
+  throw iis::backend_error(iis::errc::process_failed, "the fake launcher starts no commands");
 }
 
 iis::process_ref fake_launcher::start_keeper(int fd, const iis::keeper_spec&) {

@@ -124,6 +124,8 @@ class fake_launcher final : public iis::launcher {
 
   iis::process_ref spawn(const iis::spawn_request& request) override;
   iis::process_ref start_keeper(int fd, const iis::keeper_spec& spec) override;
+  /// Nothing runs here: refused (recorded as "start_exec <argv[0]>").
+  std::shared_ptr<iis::exec_process> start_exec(const iis::exec_request& request) override;
   bool signal(const iis::process_ref& process, int signal) override;
   bool alive(const iis::process_ref& process) override;
   std::vector<iis::process_ref> children(const iis::process_ref& parent) override;

@@ -9,6 +9,8 @@
 // that touched a finished call's request or response shows up under ASan
 // (heap-use-after-free); here every call must still end cleanly.
 
+#include <signal.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -399,6 +401,121 @@ BOOST_AUTO_TEST_CASE(cancelled_streams_end_cleanly) {
       }
       BOOST_TEST(cancelled(reader->Finish()));
     }
+  }
+}
+
+/// ExecTaskStreaming's outcome, read to its end.
+struct exec_outcome {
+  std::string out, err;
+  int closes = 0;
+  bool exited = false;
+  int exit_code = -1;
+  grpc::Status status;
+};
+
+using exec_stream =
+    grpc::ClientReaderWriter<drivers::ExecTaskStreamingRequest, drivers::ExecTaskStreamingResponse>;
+
+exec_outcome read_to_end(exec_stream& stream) {
+  exec_outcome got;
+  drivers::ExecTaskStreamingResponse response;
+  while (stream.Read(&response)) {
+    got.out += response.stdout().data();
+    got.err += response.stderr().data();
+    got.closes += response.stdout().close() + response.stderr().close();
+    if (response.exited()) {
+      got.exited = true;
+      got.exit_code = response.result().exit_code();
+    }
+  }
+  got.status = stream.Finish();
+  return got;
+}
+
+std::unique_ptr<exec_stream> open_exec(drivers::Driver::Stub& stub, grpc::ClientContext& ctx,
+                                       const std::string& id, std::vector<std::string> command) {
+  auto stream = stub.ExecTaskStreaming(&ctx);
+  drivers::ExecTaskStreamingRequest setup;
+  setup.mutable_setup()->set_task_id(id);
+  for (auto& arg : command) setup.mutable_setup()->add_command(arg);
+  BOOST_REQUIRE(stream->Write(setup));
+  return stream;
+}
+
+BOOST_AUTO_TEST_CASE(exec_answers_with_output_and_exit_code) {
+  auto id = start_running();
+  grpc::ClientContext ctx;
+  drivers::ExecTaskRequest request;
+  request.set_task_id(id);
+  for (const char* arg : {"/bin/sh", "-c", "pwd; echo oops >&2; exit 4"}) request.add_command(arg);
+  drivers::ExecTaskResponse response;
+  auto status = stub->ExecTask(&ctx, request, &response);
+  BOOST_REQUIRE_MESSAGE(status.ok(), status.error_message());
+  BOOST_TEST(response.stdout() == (alloc_dir / "web").string() + "\n");  // the task dir
+  BOOST_TEST(response.stderr() == "oops\n");
+  BOOST_TEST(response.result().exit_code() == 4);
+
+  grpc::ClientContext timed;
+  request.clear_command();
+  for (const char* arg : {"/bin/sleep", "30"}) request.add_command(arg);
+  request.mutable_timeout()->set_nanos(300'000'000);
+  const auto begun = std::chrono::steady_clock::now();
+  status = stub->ExecTask(&timed, request, &response);
+  BOOST_TEST(status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED);
+  BOOST_TEST((std::chrono::steady_clock::now() - begun < 10s));
+
+  grpc::ClientContext unknown;
+  request.set_task_id("no/such/task");
+  status = stub->ExecTask(&unknown, request, &response);
+  BOOST_TEST(status.error_code() == grpc::StatusCode::NOT_FOUND);
+}
+
+BOOST_AUTO_TEST_CASE(an_exec_stream_takes_input_and_ends_with_the_exit) {
+  auto id = start_running();
+  grpc::ClientContext ctx;
+  auto stream = open_exec(*stub, ctx, id, {"/bin/sh", "-c", "cat; echo done >&2; exit 2"});
+  drivers::ExecTaskStreamingRequest input;
+  input.mutable_stdin()->set_data("typed ");
+  BOOST_TEST(stream->Write(input));
+  BOOST_TEST(stream->Write(drivers::ExecTaskStreamingRequest{}));  // a heartbeat
+  input.mutable_stdin()->set_data("text\n");
+  input.mutable_stdin()->set_close(true);
+  BOOST_TEST(stream->Write(input));
+  stream->WritesDone();
+  auto got = read_to_end(*stream);
+  BOOST_REQUIRE_MESSAGE(got.status.ok(), got.status.error_message());
+  BOOST_TEST(got.out == "typed text\n");
+  BOOST_TEST(got.err == "done\n");
+  BOOST_TEST(got.closes == 2);
+  BOOST_TEST(got.exited);
+  BOOST_TEST(got.exit_code == 2);
+
+  grpc::ClientContext missing;
+  got = read_to_end(*open_exec(*stub, missing, id, {"no-such-command-for-exec"}));
+  BOOST_TEST(got.status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  BOOST_TEST(got.status.error_message().find("no-such-command-for-exec") != std::string::npos,
+             got.status.error_message());
+}
+
+BOOST_AUTO_TEST_CASE(a_cancelled_exec_stream_kills_its_command) {
+  auto id = start_running();
+  for (int i = 0, n = iterations(6); i < n; ++i) {
+    grpc::ClientContext ctx;
+    auto stream = open_exec(*stub, ctx, id, {"/bin/sh", "-c", "echo $$; exec sleep 600"});
+    drivers::ExecTaskStreamingResponse response;
+    BOOST_REQUIRE(stream->Read(&response));
+    const int pid = std::stoi(response.stdout().data());
+    BOOST_REQUIRE(::kill(pid, 0) == 0);
+    ctx.TryCancel();
+    while (stream->Read(&response)) {
+    }
+    BOOST_TEST(cancelled(stream->Finish()));
+    bool gone = false;
+    for (int tries = 0; tries < 200 && !gone; ++tries) {
+      gone = ::kill(pid, 0) != 0;  // our child, reaped by the session: no zombie
+      if (!gone) std::this_thread::sleep_for(50ms);
+    }
+    BOOST_TEST(gone, "the command " << pid << " outlived its exec stream");
   }
 }
 

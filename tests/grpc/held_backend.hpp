@@ -21,6 +21,7 @@
 
 #include "iis/failure.hpp"
 #include "iis/launcher.hpp"
+#include "iis/linux_exec.hpp"
 #include "tests/actors/fake_launcher.hpp"
 
 namespace nomad_iis::test {
@@ -75,6 +76,10 @@ class held_launcher final : public iis::launcher {
   iis::process_ref start_keeper(int fd, const iis::keeper_spec& spec) override {
     std::lock_guard<std::mutex> lock(mutex_);
     return fake_.start_keeper(fd, spec);
+  }
+  /// Exec'd commands are real processes (the Linux backend's).
+  std::shared_ptr<iis::exec_process> start_exec(const iis::exec_request& request) override {
+    return iis::start_exec_process(request);
   }
   /// Graceful stops (SIGQUIT, SIGTERM) are held until their time limit.
   void hold_graceful(bool hold) {

@@ -1,0 +1,87 @@
+#pragma once
+// Messages of `nomad alloc exec`: the adapter's bridge asks the supervisor
+// to open a command in a task (exec_open); the task picks the pool whose
+// context it runs in and starts an exec session, which answers exec_opened
+// with itself. The bridge sends it input and terminal sizes; the session
+// sends the bridge the output and, last, exec_exited. When either side
+// goes away the other learns it (monitors) and the command is killed.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/meta/type_name.hpp>
+
+namespace nomad_iis::msg {
+
+struct exec_open {
+  std::string task_id;
+  std::vector<std::string> command;
+  bool tty = false;
+  caf::actor client;  ///< gets exec_output and exec_exited
+};
+
+struct exec_opened {
+  caf::actor session;  ///< takes exec_input and exec_resize
+};
+
+/// The session's first message, from the task that spawned it.
+struct exec_begin {};
+
+struct exec_input {
+  std::string bytes;
+  bool close = false;  ///< end of input after `bytes`
+};
+
+struct exec_resize {
+  std::int32_t rows = 0;
+  std::int32_t cols = 0;
+};
+
+struct exec_output {
+  bool is_stderr = false;
+  std::string bytes;
+};
+
+struct exec_exited {
+  std::int32_t exit_code = 0;
+  std::int32_t signal = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, exec_open& x) {
+  return f(caf::meta::type_name("exec_open"), x.task_id, x.command, x.tty, x.client);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, exec_opened& x) {
+  return f(caf::meta::type_name("exec_opened"), x.session);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, exec_begin&) {
+  return f(caf::meta::type_name("exec_begin"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, exec_input& x) {
+  return f(caf::meta::type_name("exec_input"), x.bytes, x.close);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, exec_resize& x) {
+  return f(caf::meta::type_name("exec_resize"), x.rows, x.cols);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, exec_output& x) {
+  return f(caf::meta::type_name("exec_output"), x.is_stderr, x.bytes);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, exec_exited& x) {
+  return f(caf::meta::type_name("exec_exited"), x.exit_code, x.signal);
+}
+
+}  // namespace nomad_iis::msg
