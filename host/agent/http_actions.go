@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 )
@@ -93,11 +94,21 @@ func readWsHandshake(conn *websocket.Conn, r *http.Request) error {
 	return nil
 }
 
-// closeWs sends Nomad's close frame for an HTTP status and message.
+// closeWs sends Nomad's close frame for an HTTP status and message. A
+// control frame carries at most 125 bytes, the code's two included: a
+// longer message is cut at a character boundary, or no frame would go.
 func closeWs(conn *websocket.Conn, code int, msg string) {
 	ws := websocket.ClosePolicyViolation
 	if code == http.StatusInternalServerError {
 		ws = websocket.CloseInternalServerErr
+	}
+	const maxText = 123
+	if len(msg) > maxText {
+		cut := maxText
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut]
 	}
 	_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(ws, msg))
 }

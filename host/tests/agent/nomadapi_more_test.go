@@ -29,6 +29,7 @@ func TestJobsAPIRestWithNomadClient(t *testing.T) {
 	web.TaskGroups[0].Tasks[0].Actions = []*nomad.Action{
 		{Name: "warm-up", Command: "curl", Args: []string{"-s", "http://localhost/"}},
 		{Name: "flush", Command: "cmd.exe", Args: []string{"/c", "echo"}},
+		{Name: "answer", Command: "/bin/sh", Args: []string{"-c", "read x; echo \"got:$x uid:$(id -u)\"; exit 3"}},
 	}
 	reg, _, err := jobs.Register(web, nil)
 	if err != nil {
@@ -44,7 +45,7 @@ func TestJobsAPIRestWithNomadClient(t *testing.T) {
 			Args                                   []string
 		}
 		mustUnmarshal(t, body, &list)
-		if code != 200 || len(list) != 2 || list[0].Name != "warm-up" || list[0].Command != "curl" ||
+		if code != 200 || len(list) != 3 || list[0].Name != "warm-up" || list[0].Command != "curl" ||
 			list[0].TaskName != "app" || list[0].TaskGroupName != "web" || len(list[0].Args) != 2 || list[1].Name != "flush" {
 			t.Errorf("actions: %d %s", code, body)
 		}
@@ -69,14 +70,21 @@ func TestJobsAPIRestWithNomadClient(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		var stdout, stderr bytes.Buffer
-		// The iis driver has no exec: the plugin's own answer comes back,
-		// as Nomad's client relays it.
-		exit, err := jobs.ActionExec(ctx, alloc, "more-web", "app", false, nil, "warm-up",
-			strings.NewReader(""), &stdout, &stderr, nil, nil)
-		if err == nil || exit != -2 || !strings.Contains(err.Error(), "Unimplemented") {
-			t.Errorf("action exec: exit %d, err %v", exit, err)
+		// The action runs in the task through the plugin's exec, its stdin,
+		// output and exit code relayed in Nomad's frames.
+		exit, err := jobs.ActionExec(ctx, alloc, "more-web", "app", false, nil, "answer",
+			strings.NewReader("hi\n"), &stdout, &stderr, nil, nil)
+		if err != nil || exit != 3 || !strings.HasPrefix(stdout.String(), "got:hi uid:") ||
+			strings.TrimSpace(stdout.String()) == "got:hi uid:0" {
+			t.Errorf("action exec: exit %d, err %v, stdout %q, stderr %q", exit, err, stdout.String(), stderr.String())
 		}
-		t.Logf("action exec answered: %v", err)
+		t.Logf("action exec answered: exit %d, %q", exit, stdout.String())
+		// A command the task cannot run: the plugin's refusal, as Nomad's client relays it.
+		exit, err = jobs.ActionExec(ctx, alloc, "more-web", "app", false, nil, "flush",
+			strings.NewReader(""), &stdout, &stderr, nil, nil)
+		if err == nil || exit != -2 || !strings.Contains(err.Error(), "cmd.exe") {
+			t.Errorf("unrunnable action: exit %d, err %v", exit, err)
+		}
 		_, err = jobs.ActionExec(ctx, alloc, "more-web", "app", false, nil, "nope",
 			strings.NewReader(""), &stdout, &stderr, nil, nil)
 		if err == nil || err.Error() != "action nope not found in task app" {
@@ -98,8 +106,8 @@ func TestJobsAPIRestWithNomadClient(t *testing.T) {
 			}
 			return ce
 		}
-		q := url.Values{"allocID": {alloc.ID}, "task": {"app"}, "action": {"warm-up"}}
-		if ce := closeOf(q.Encode()); ce.Code != websocket.CloseInternalServerErr || !strings.Contains(ce.Text, "Unimplemented") {
+		q := url.Values{"allocID": {alloc.ID}, "task": {"app"}, "action": {"flush"}}
+		if ce := closeOf(q.Encode()); ce.Code != websocket.CloseInternalServerErr || !strings.Contains(ce.Text, "no executable file") {
 			t.Errorf("exec close: %+v", ce)
 		}
 		q.Set("allocID", "00000000-0000-0000-0000-000000000000")
@@ -111,6 +119,39 @@ func TestJobsAPIRestWithNomadClient(t *testing.T) {
 		q.Set("task", "")
 		if ce := closeOf(q.Encode()); ce.Code != websocket.ClosePolicyViolation || ce.Text != "must provide task name" {
 			t.Errorf("no task close: %+v", ce)
+		}
+	})
+
+	t.Run("alloc exec", func(t *testing.T) {
+		alloc, _, err := c.Allocations().Info(allocs[0].ID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var stdout, stderr bytes.Buffer
+		// As `nomad alloc exec`: stdin in, stdout and stderr apart, the exit code.
+		exit, err := c.Allocations().Exec(ctx, alloc, "app", false,
+			[]string{"/bin/sh", "-c", "cat; echo oops >&2; exit 5"},
+			strings.NewReader("hello from stdin"), &stdout, &stderr, nil, nil)
+		if err != nil || exit != 5 || stdout.String() != "hello from stdin" || stderr.String() != "oops\n" {
+			t.Errorf("alloc exec: exit %d, err %v, stdout %q, stderr %q", exit, err, stdout.String(), stderr.String())
+		}
+		// A terminal: the command sees a tty.
+		stdout.Reset()
+		exit, err = c.Allocations().Exec(ctx, alloc, "app", true, []string{"/bin/sh", "-c", "tty"},
+			strings.NewReader(""), &stdout, &stderr, nil, nil)
+		if err != nil || exit != 0 || !strings.HasPrefix(stdout.String(), "/dev/pts/") {
+			t.Errorf("alloc exec -t: exit %d, err %v, stdout %q", exit, err, stdout.String())
+		}
+		// Nomad's refusals, in its order.
+		_, err = c.Allocations().Exec(ctx, alloc, "", false, []string{"id"}, strings.NewReader(""), &stdout, &stderr, nil, nil)
+		if err == nil || !strings.Contains(err.Error(), "must provide task name") {
+			t.Errorf("alloc exec without a task: %v", err)
+		}
+		_, err = c.Allocations().Exec(ctx, alloc, "nope", false, []string{"id"}, strings.NewReader(""), &stdout, &stderr, nil, nil)
+		if err == nil || !strings.Contains(err.Error(), `unknown task name "nope"`) {
+			t.Errorf("alloc exec in an unknown task: %v", err)
 		}
 	})
 
