@@ -34,6 +34,18 @@ func (a *Agent) allocExec(w http.ResponseWriter, r *http.Request, allocID string
 		}
 		tty = b
 	}
+	return a.serveExec(w, r, func() (string, []string, error) {
+		taskID, err := a.execTarget(allocID, q.Get("task"), command)
+		return taskID, command, err
+	}, tty)
+}
+
+// serveExec is an exec websocket as Nomad's agent serves one: upgrade, the
+// optional browser handshake, then `resolve` (the plugin's task and the
+// command) and the relay; every error closes the socket with Nomad's code
+// and message.
+func (a *Agent) serveExec(w http.ResponseWriter, r *http.Request,
+	resolve func() (string, []string, error), tty bool) (interface{}, error) {
 	if !websocket.IsWebSocketUpgrade(r) {
 		return nil, errors.New("websocket connection not found in context")
 	}
@@ -46,9 +58,9 @@ func (a *Agent) allocExec(w http.ResponseWriter, r *http.Request, allocID string
 		closeWs(conn, http.StatusBadRequest, err.Error())
 		return rawResponse(func(http.ResponseWriter) {}), nil
 	}
-	taskID, err := a.execTarget(allocID, q.Get("task"), command)
+	taskID, cmd, err := resolve()
 	if err == nil {
-		err = a.relayExec(r.Context(), conn, taskID, command, tty)
+		err = a.relayExec(r.Context(), conn, taskID, cmd, tty)
 	}
 	if err != nil {
 		code, msg := errorCode(err)

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -43,27 +42,8 @@ var wsUpgrader = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { retu
 // closes the socket as Nomad's does (1011 for a 500, 1008 otherwise) with
 // Nomad's message; the plugin's own error is passed on as it comes.
 func (a *Agent) jobRunAction(w http.ResponseWriter, r *http.Request, key JobKey) (interface{}, error) {
-	if !websocket.IsWebSocketUpgrade(r) {
-		return nil, errors.New("websocket connection not found in context")
-	}
-	conn, err := wsUpgrader.Upgrade(w, r, nil)
-	if err != nil {
-		return nil, fmt.Errorf("failed to upgrade connection: %v", err)
-	}
-	defer conn.Close()
-	if err := readWsHandshake(conn, r); err != nil {
-		closeWs(conn, http.StatusBadRequest, err.Error())
-		return rawResponse(func(http.ResponseWriter) {}), nil
-	}
-	taskID, cmd, err := a.actionTarget(r, key)
-	if err == nil {
-		err = a.relayExec(r.Context(), conn, taskID, cmd, r.URL.Query().Get("tty") == "true")
-	}
-	if err != nil {
-		code, msg := errorCode(err)
-		closeWs(conn, code, msg)
-	}
-	return rawResponse(func(http.ResponseWriter) {}), nil
+	return a.serveExec(w, r, func() (string, []string, error) { return a.actionTarget(r, key) },
+		r.URL.Query().Get("tty") == "true")
 }
 
 // readWsHandshake reads the optional first message (?ws_handshake=true)
