@@ -344,11 +344,11 @@ cgroup_system usable_cgroups() {
   return system;
 }
 
-void place_in_task_cgroup(const cgroup_dirs& task, pid_t pid, const std::string& leaf) {
-  if (task.empty()) return;
+std::vector<std::string> task_leaf_procs(const cgroup_dirs& task, const std::string& leaf) {
+  if (task.empty()) return {};
   const auto group = child_cgroup(task, leaf);
   create_cgroup(group);
-  place_pid(group, pid);
+  return procs_files(group);
 }
 
 cgroup_dirs task_cgroup(const cgroup_system& system, const std::string& site_name) {

@@ -43,11 +43,11 @@ cgroup_system probe_cgroups();
 /// (root, a writable hierarchy); version none with the reason when not.
 cgroup_system usable_cgroups();
 
-/// Puts `pid` into the leaf `leaf` ("exec" for commands run in the task)
-/// of the task's cgroup `task` (site_plan::cgroup), creating the leaf when
-/// missing; nothing when the task has no cgroup. For processes that are
-/// not started through spawn_request::cgroup_procs. Throws std::system_error.
-void place_in_task_cgroup(const cgroup_dirs& task, pid_t pid, const std::string& leaf = "exec");
+/// The cgroup.procs files of the leaf `leaf` ("exec" for commands run in
+/// the task) of the task's cgroup `task` (site_plan::cgroup), created when
+/// missing, for a child to join before it execs (spawn_request::cgroup_procs);
+/// none when the task has no cgroup. Throws std::system_error.
+std::vector<std::string> task_leaf_procs(const cgroup_dirs& task, const std::string& leaf);
 
 /// The cgroup of the task whose site is `site_name` (a name the planner made
 /// filesystem-safe; checked again here: [A-Za-z0-9._-], no leading '.', at

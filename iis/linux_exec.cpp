@@ -86,11 +86,8 @@ exec_fds open_pipes() {
 /// The task's cgroup leaf "exec", which the child joins before it execs (so
 /// what it forks counts toward the task's limits too).
 std::vector<std::string> exec_cgroup_procs(const exec_request& request) {
-  if (request.cgroup.version == cgroup_version::none) return {};
   try {
-    const auto leaf = child_cgroup(request.cgroup, "exec");
-    create_cgroup(leaf);
-    return procs_files(leaf);
+    return task_leaf_procs(request.cgroup, "exec");
   } catch (const std::exception& e) {
     throw backend_error(errc::io_failure, std::string("exec: the task's cgroup: ") + e.what());
   }
