@@ -28,17 +28,35 @@ caf::error task_error(caf::error error) {
   return error;
 }
 
+const msg::task_summary* newest_task(supervisor_ptr self, const std::string& alloc_id,
+                                     const std::string& task_name);
+
+/// Points the status board's (alloc_id, task_name) at the newest such task.
+void update_board(supervisor_ptr self, const std::string& alloc_id, const std::string& task_name) {
+  auto& st = self->state;
+  if (!st.board) return;
+  std::shared_ptr<status_cell> cell;
+  if (const auto* best = newest_task(self, alloc_id, task_name))
+    cell = st.status_cells[best->task_id];
+  st.board->assign(alloc_id, task_name, std::move(cell));
+}
+
 /// Forgets a task whose actor is gone or going (destroyed, or down).
 void forget_task(supervisor_ptr self, const caf::actor_addr& addr) {
   auto it = self->state.task_ids.find(addr);
   if (it == self->state.task_ids.end()) return;
-  auto task = self->state.tasks.find(it->second);
-  if (task != self->state.tasks.end() && task->second.address() == addr) {
-    self->state.tasks.erase(task);
-    self->state.summaries.erase(it->second);
-    self->state.spawn_seq.erase(it->second);
-  }
+  const auto id = it->second;
   self->state.task_ids.erase(it);
+  auto task = self->state.tasks.find(id);
+  if (task == self->state.tasks.end() || task->second.address() != addr) return;
+  self->state.tasks.erase(task);
+  self->state.spawn_seq.erase(id);
+  self->state.status_cells.erase(id);
+  auto summary = self->state.summaries.find(id);
+  if (summary == self->state.summaries.end()) return;
+  const auto gone = std::move(summary->second);
+  self->state.summaries.erase(summary);
+  update_board(self, gone.alloc_id, gone.task_name);
 }
 
 /// Relays `m` to the task's actor and its reply (of type Reply, or none for
@@ -95,8 +113,10 @@ caf::error no_such_task(const std::string& alloc_id, const std::string& task_nam
 }
 
 caf::actor spawn_task(supervisor_ptr self, const std::string& task_id) {
+  auto cell = std::make_shared<status_cell>();
+  self->state.status_cells[task_id] = cell;
   auto task = self->spawn<caf::monitored>(task_actor, self->state.services, self->state.hub,
-                                          self->state.driver, self->address());
+                                          self->state.driver, self->address(), std::move(cell));
   self->state.tasks[task_id] = task;
   self->state.spawn_seq[task_id] = ++self->state.next_seq;
   self->state.task_ids[task.address()] = task_id;
@@ -106,7 +126,9 @@ caf::actor spawn_task(supervisor_ptr self, const std::string& task_id) {
 }  // namespace
 
 caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self, site_services services,
-                         caf::actor hub, caf::actor fingerprinter) {
+                         caf::actor hub, caf::actor fingerprinter,
+                         std::shared_ptr<status_board> board) {
+  self->state.board = std::move(board);
   self->state.services = std::move(services);
   self->state.hub = std::move(hub);
   self->state.fingerprinter = std::move(fingerprinter);
@@ -149,8 +171,10 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self, site_servi
       [self](msg::sample_stats& m) { return forward<msg::task_stats>(self, m.task_id, m); },
       [self](msg::exec_open& m) { return forward<msg::exec_opened>(self, m.task_id, m); },
       [self](msg::task_summary& summary) {
-        if (self->state.tasks.count(summary.task_id) != 0)
-          self->state.summaries[summary.task_id] = std::move(summary);
+        if (self->state.tasks.count(summary.task_id) == 0) return;
+        const auto alloc_id = summary.alloc_id, task_name = summary.task_name;
+        self->state.summaries[summary.task_id] = std::move(summary);
+        update_board(self, alloc_id, task_name);
       },
       [self](msg::find_task& m) -> caf::result<msg::found_task> {
         auto* best = newest_task(self, m.alloc_id, m.task_name);
@@ -248,7 +272,9 @@ driver_actors spawn_driver(caf::actor_system& sys, std::shared_ptr<iis::backend>
                          actors.file_workers,
                          actors.tool_workers,
                          std::move(inspector)};
-  actors.supervisor = sys.spawn(supervisor, std::move(services), actors.hub, actors.fingerprinter);
+  actors.statuses = std::make_shared<status_board>();
+  actors.supervisor =
+      sys.spawn(supervisor, std::move(services), actors.hub, actors.fingerprinter, actors.statuses);
   return actors;
 }
 

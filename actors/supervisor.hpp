@@ -11,6 +11,7 @@
 #include <caf/actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/status_board.hpp"
 #include "actors/task_actor.hpp"
 #include "config/driver_config.hpp"
 #include "iis/backend.hpp"
@@ -33,11 +34,16 @@ struct supervisor_state {
   /// Spawn order per task id: among tasks of one alloc and name, the newest wins.
   std::map<std::string, std::uint64_t> spawn_seq;
   std::uint64_t next_seq = 0;
+  /// Each task's status cell, and the board mapping (alloc, task name) to
+  /// the newest task's one: the supervisor is the board's only writer.
+  std::map<std::string, std::shared_ptr<status_cell>> status_cells;
+  std::shared_ptr<status_board> board;
   static inline const char* name = "supervisor";
 };
 
 caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self, site_services services,
-                         caf::actor hub, caf::actor fingerprinter);
+                         caf::actor hub, caf::actor fingerprinter,
+                         std::shared_ptr<status_board> board);
 
 /// The actors the adapters talk to.
 struct driver_actors {
@@ -47,6 +53,8 @@ struct driver_actors {
   caf::actor supervisor;
   caf::actor hub;
   caf::actor fingerprinter;
+  /// The tasks' published statuses (status_board.hpp), for the Management API.
+  std::shared_ptr<status_board> statuses;
 
   /// Every one of them, for whoever ends them (the blocking workers run on
   /// threads of their own: an actor system waits for them).

@@ -483,6 +483,20 @@ msg::site_status site_status_of(task_actor_ptr self) {
   return s;
 }
 
+}  // namespace
+
+msg::site_status published_status(task_actor_ptr self) {
+  auto s = site_status_of(self);
+  if (auto& cell = self->state.status) {
+    const auto sampled_at =
+        self->state.api_usage_at.value_or(std::chrono::steady_clock::time_point{});
+    cell->publish(std::make_shared<status_snapshot>(s, sampled_at));
+  }
+  return s;
+}
+
+namespace {
+
 msg::task_status status_of(task_actor_ptr self) {
   const auto& st = self->state;
   msg::task_status s;
@@ -529,8 +543,10 @@ void on_front_died(task_actor_ptr self, iis::exit_status status) {
 }  // namespace
 
 caf::behavior task_actor(task_actor_ptr self, site_services services, caf::actor hub,
-                         config::driver_config driver, caf::actor_addr supervisor) {
+                         config::driver_config driver, caf::actor_addr supervisor,
+                         std::shared_ptr<status_cell> status) {
   self->state.supervisor = std::move(supervisor);
+  self->state.status = std::move(status);
   self->state.services = std::move(services);
   self->state.hub = std::move(hub);
   self->state.driver = std::move(driver);
@@ -567,7 +583,7 @@ caf::behavior task_actor(task_actor_ptr self, site_services services, caf::actor
         stats.task_id = self->state.task.task_id;
         return stats;
       },
-      [self](msg::get_site_status&) { return site_status_of(self); },
+      [self](msg::get_site_status&) { return published_status(self); },
       [self](msg::get_task_metrics&) { return task_metrics::collect(self, summary_of(self)); },
       [self](atom::count_requests) { task_metrics::on_count_timer(self); },
       [self](msg::pool_command& m) { return pool_command(self, m); },
@@ -597,6 +613,7 @@ caf::behavior task_actor(task_actor_ptr self, site_services services, caf::actor
       [self](msg::pool_view& view) {
         auto& views = self->state.pool_views;
         if (view.pool < views.size()) views[view.pool] = std::move(view);
+        published_status(self);
       },
       [self](msg::front_view& view) { self->state.front_view = std::move(view); },
       [self](msg::front_died& died) { on_front_died(self, died.status); },

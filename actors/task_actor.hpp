@@ -23,6 +23,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/cpu_tracker.hpp"
+#include "actors/status_board.hpp"
 #include "actors/task_files.hpp"
 #include "common/system_info.hpp"
 #include "common/unique_fd.hpp"
@@ -108,14 +109,21 @@ struct task_actor_state {
 
   /// Told our identity once the site runs, for lookups by alloc and task name.
   caf::actor_addr supervisor;
+  /// Where our status is published for the Management API (status_board.hpp).
+  std::shared_ptr<status_cell> status;
 
   static inline const char* name = "task";
 };
 
 using task_actor_ptr = caf::stateful_actor<task_actor_state>*;
 
+/// The site's status now, published to the task's status cell too: called
+/// wherever the status changes (the pools' views) and for each status read.
+msg::site_status published_status(task_actor_ptr self);
+
 /// Handles start_task or recover_task first, then the rest of the lifecycle.
 caf::behavior task_actor(task_actor_ptr self, site_services services, caf::actor hub,
-                         config::driver_config driver, caf::actor_addr supervisor);
+                         config::driver_config driver, caf::actor_addr supervisor,
+                         std::shared_ptr<status_cell> status);
 
 }  // namespace nomad_iis

@@ -105,6 +105,7 @@ void spawn_children(task_actor_ptr self, std::optional<iis::saved_site> saved) {
     if (saved && p < saved->pools.size()) origin.recovered = saved->pools[p];
     st.pools.push_back(self->spawn(pool_actor, ctx, p, st.front, origin));
   }
+  published_status(self);
   // They hold sockets and timers of this task only: they end with it.
   self->attach_functor([front = st.front, pools = st.pools](const caf::error&) {
     caf::anon_send_exit(front, caf::exit_reason::user_shutdown);
@@ -237,6 +238,7 @@ void recover(task_actor_ptr self, iis::saved_site saved) {
   st.pool_views.assign(st.plan->pools.size(), msg::pool_view{});
   for (std::size_t p = 0; p < st.pool_views.size(); ++p) st.pool_views[p].pool = p;
   st.recovering = std::move(saved);
+  published_status(self);
 }
 
 void settle(task_actor_ptr self, done_fn done) {

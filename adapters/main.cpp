@@ -157,7 +157,8 @@ int main(int argc, char** argv) {
   std::shared_ptr<http::management_api> management_api;
   if (options.management_api_enabled())
     management_api =
-        std::make_shared<http::management_api>(*sys, actors.supervisor, actors.fingerprinter, options);
+        std::make_shared<http::management_api>(*sys, actors.supervisor, actors.fingerprinter,
+                                               actors.statuses, options);
   hooks.on_config = [management_api](const config::driver_config& driver, bool long_lived) {
     if (!long_lived || !management_api) return;
     management_api->configure(driver);

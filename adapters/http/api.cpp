@@ -11,6 +11,7 @@
 #include <caf/send.hpp>
 
 #include "adapters/http/api_context.hpp"
+#include "adapters/http/published_status.hpp"
 #include "adapters/http/request_actor.hpp"
 #include "adapters/http/server.hpp"
 #include "common/logging.hpp"
@@ -36,24 +37,26 @@ void raise_open_file_limit(spdlog::logger& log) {
 }  // namespace
 
 std::shared_ptr<api_context> make_api_context(caf::actor_system& sys, caf::actor supervisor,
+                                              std::shared_ptr<const status_board> statuses,
                                               authenticator auth) {
   return std::make_shared<api_context>(std::move(auth), sys, std::move(supervisor),
-                                       logging::get("http"));
+                                       std::move(statuses), logging::get("http"));
 }
 
 request_sink make_request_sink(std::shared_ptr<api_context> ctx) {
   return [ctx = std::move(ctx)](std::shared_ptr<exchange> ex, request_head head) {
+    if (serve_published_status(*ctx, *ex, head)) return;
     ctx->sys.spawn(request_behavior, ctx, std::move(ex), std::move(head));
   };
 }
 
 struct management_api::impl {
   impl(caf::actor_system& sys, caf::actor supervisor, caf::actor fingerprinter,
-       const plugin_options& o)
+       std::shared_ptr<const status_board> statuses, const plugin_options& o)
       : options(o),
         fingerprinter(std::move(fingerprinter)),
         log(logging::get("http")),
-        ctx(make_api_context(sys, std::move(supervisor),
+        ctx(make_api_context(sys, std::move(supervisor), std::move(statuses),
                              authenticator(o.management_api_key, o.management_api_jwt_secret))) {}
 
   server_options server_opts() {
@@ -115,8 +118,11 @@ struct management_api::impl {
 };
 
 management_api::management_api(caf::actor_system& sys, caf::actor supervisor,
-                               caf::actor fingerprinter, const plugin_options& options)
-    : impl_(std::make_shared<impl>(sys, std::move(supervisor), std::move(fingerprinter), options)) {
+                               caf::actor fingerprinter,
+                               std::shared_ptr<const status_board> statuses,
+                               const plugin_options& options)
+    : impl_(std::make_shared<impl>(sys, std::move(supervisor), std::move(fingerprinter),
+                                   std::move(statuses), options)) {
   raise_open_file_limit(*impl_->log);
 }
 

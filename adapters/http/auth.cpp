@@ -1,8 +1,11 @@
 #include "adapters/http/auth.hpp"
 
 #include <algorithm>
+#include <memory>
+#include <stdexcept>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include <Poco/Crypto/Crypto.h>
@@ -91,9 +94,18 @@ namespace {
 
 using digest = std::array<unsigned char, SHA256_DIGEST_LENGTH>;
 
+/// SHA-256 fetched from OpenSSL's provider once: SHA256() looks it up by
+/// name on every call, under a lock, which every API-key request paid.
+const EVP_MD* sha256_md() {
+  static const auto md = std::unique_ptr<EVP_MD, void (*)(EVP_MD*)>(
+      EVP_MD_fetch(nullptr, "SHA256", nullptr), EVP_MD_free);
+  return md.get();
+}
+
 digest sha256(std::string_view s) {
   digest d{};
-  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d.data());
+  if (EVP_Digest(s.data(), s.size(), d.data(), nullptr, sha256_md(), nullptr) != 1)
+    throw std::runtime_error("SHA-256 failed");
   return d;
 }
 

@@ -8,10 +8,8 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
-#include <Poco/Exception.h>
-#include <Poco/URI.h>
-
 #include "actors/timeouts.hpp"
+#include "adapters/http/admission.hpp"
 #include "adapters/http/error_status.hpp"
 #include "adapters/http/http_error.hpp"
 #include "adapters/http/json_errors.hpp"
@@ -27,39 +25,9 @@
 namespace nomad_iis::http {
 namespace {
 
-capability capability_for(route_id id) {
-  switch (id) {
-    case route_id::status:
-    case route_id::list_allocs:
-    case route_id::metrics:
-      return capability::status;
-    case route_id::start:
-    case route_id::stop:
-    case route_id::recycle:
-      return capability::app_pool_lifecycle;
-    case route_id::screenshot:
-      return capability::screenshots;
-    case route_id::procdump:
-      return capability::procdump;
-    case route_id::debug:
-      return capability::debug;
-    default:
-      return capability::filesystem_access;
-  }
-}
-
 void log_request(request_actor* self, int status, const std::string& error) {
-  auto& st = self->state;
-  auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - st.started)
-                .count();
-  auto level = status >= 500 ? spdlog::level::warn : spdlog::level::debug;
-  if (!st.ctx->log->should_log(level)) return;
-  logging::fields f{{"method", st.head.method},
-                    {"path", st.head.target.substr(0, st.head.target.find('?'))},
-                    {"status", std::to_string(status)},
-                    {"ms", std::to_string(static_cast<long>(ms))}};
-  if (!error.empty()) f.emplace_back("error", error);
-  logging::log(*st.ctx->log, level, "management api request", f);
+  const auto& st = self->state;
+  log_answer(*st.ctx->log, st.head, st.started, status, error);
 }
 
 void check_task_access(const request_state& st, const msg::task_summary& s) {
@@ -193,27 +161,20 @@ void with_task(request_actor* self) {
           [self](caf::error& err) { answer_error(self, err); });
 }
 
-/// Authentication first, then the route, the capability and the scope.
+/// The OpenAPI document before anything; then admission, and the route.
 void route(request_actor* self) {
   auto& st = self->state;
   const auto& target = st.head.target;
-  const std::string raw_path = target.substr(0, target.find('?'));
-  if (st.head.method == "GET" && raw_path == openapi_path) {
+  if (st.head.method == "GET" && target.substr(0, target.find('?')) == openapi_path) {
     st.route.id = route_id::openapi;
     st.routed = true;
     return answer_json(self, std::string(openapi_document()));
   }
-  auto auth = st.ctx->auth.authenticate(st.head.api_key ? &*st.head.api_key : nullptr,
-                                        st.head.authorization ? &*st.head.authorization : nullptr,
-                                        std::chrono::system_clock::now());
-  if (!auth.who) {
-    logging::log(*st.ctx->log, spdlog::level::debug, "request refused", {{"reason", auth.why}});
-    throw http_error(401, "unauthorized", "missing or invalid credentials");
-  }
-  st.who = std::move(*auth.who);
-  st.route = match_route(st.head.method, raw_path);
+  auto admitted = admit(st.ctx->auth, st.head, st.ctx->log.get());
+  st.who = std::move(admitted.who);
+  st.route = std::move(admitted.route);
+  st.query = std::move(admitted.query);
   st.routed = st.route.status == 200;
-  if (st.route.status == 404) throw not_found("no such route");
   if (st.route.status == 405) {
     response r;
     r.status = 405;
@@ -221,23 +182,18 @@ void route(request_actor* self) {
     r.body = error_json("method_not_allowed", st.head.method + " is not allowed here");
     return answer(self, std::move(r));
   }
-  if (target.find('?') != std::string::npos) {
-    try {
-      for (auto& [k, v] : Poco::URI(target).getQueryParameters()) st.query.emplace(k, v);
-    } catch (const Poco::Exception&) {
-      throw bad_request("bad_request", "the query string is malformed");
-    }
+  switch (st.route.id) {
+    case route_id::list_allocs:
+      return list_allocs(self);
+    case route_id::debug:
+      return debug(self);
+    case route_id::metrics:
+      return serve_metrics(self);
+    case route_id::status:
+      return status(self);
+    default:
+      return with_task(self);
   }
-  auto cap = capability_for(st.route.id);
-  if (!st.who.has(cap))
-    throw forbidden("the credentials lack the " + std::string(to_string(cap)) + " capability");
-  if (st.route.id == route_id::list_allocs) return list_allocs(self);
-  if (st.route.id == route_id::debug) return debug(self);
-  if (st.route.id == route_id::metrics) return serve_metrics(self);
-  if (!st.who.may_access_alloc(st.route.alloc_id))
-    throw forbidden("the credentials do not cover this allocation");
-  if (st.route.id == route_id::status) return status(self);
-  with_task(self);
 }
 
 }  // namespace

@@ -10,7 +10,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 
 #include "adapters/http/client_limits.hpp"
@@ -21,12 +20,22 @@ namespace nomad_iis::http {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
+/// One io_context per I/O thread, each connection on one of them: its
+/// handlers run in order on that thread without a strand, and threads never
+/// hand each other a connection's work.
+std::vector<std::shared_ptr<asio::io_context>> make_contexts(int threads) {
+  std::vector<std::shared_ptr<asio::io_context>> contexts;
+  for (int i = 0; i < std::max(1, threads); ++i)
+    contexts.push_back(std::make_shared<asio::io_context>(1));
+  return contexts;
+}
+
 struct http_server::impl {
   impl(server_options o, request_sink s)
       : opts(std::move(o)),
         sink(std::move(s)),
-        io(std::make_shared<asio::io_context>()),
-        acceptor(asio::make_strand(*io)),
+        contexts(make_contexts(opts.io_threads)),
+        acceptor(*contexts.front()),
         limits(std::make_shared<client_limits>(opts.max_connections_per_client)),
         registry(make_session_registry()),
         header_timeout_ms(opts.limits.header_timeout.count()) {}
@@ -50,16 +59,16 @@ struct http_server::impl {
 
   void accept() {
     // `this` outlives the accept loop: stop() closes the acceptor and joins.
-    acceptor.async_accept(asio::make_strand(*io),
-                          [self = this](boost::system::error_code ec, tcp::socket socket) {
-                            if (ec == asio::error::operation_aborted || !self->acceptor.is_open())
-                              return;
-                            if (!ec) self->admit(std::move(socket));
-                            self->accept();
-                          });
+    auto io = contexts[next_context++ % contexts.size()];
+    acceptor.async_accept(io->get_executor(), [self = this, io](boost::system::error_code ec,
+                                                                connection_socket socket) {
+      if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) return;
+      if (!ec) self->admit(std::move(socket), io);
+      self->accept();
+    });
   }
 
-  void admit(tcp::socket socket) {
+  void admit(connection_socket socket, const std::shared_ptr<asio::io_context>& io) {
     boost::system::error_code ec;
     const auto peer = socket.remote_endpoint(ec);
     if (ec) return;
@@ -76,9 +85,9 @@ struct http_server::impl {
   }
 
   /// Plain HTTP gets a JSON 503; TLS is closed before its handshake.
-  void refuse_over_limit(tcp::socket socket, const std::string& client) {
+  void refuse_over_limit(connection_socket socket, const std::string& client) {
     if (tls) return;
-    auto conn = std::make_shared<tcp::socket>(std::move(socket));
+    auto conn = std::make_shared<connection_socket>(std::move(socket));
     auto text = std::make_shared<std::string>(error_response_text(
         503, "too_many_connections",
         "this client (" + client + ") has " + std::to_string(limits->per_client()) +
@@ -86,14 +95,15 @@ struct http_server::impl {
     asio::async_write(*conn, asio::buffer(*text),
                       [conn, text](boost::system::error_code, std::size_t) {
                         boost::system::error_code ignored;
-                        conn->shutdown(tcp::socket::shutdown_both, ignored);
+                        conn->shutdown(connection_socket::shutdown_both, ignored);
                       });
   }
 
   server_options opts;
   request_sink sink;
-  /// Shared with the connections: one an actor still holds keeps it.
-  std::shared_ptr<asio::io_context> io;
+  /// Shared with the connections: one an actor still holds keeps its context.
+  std::vector<std::shared_ptr<asio::io_context>> contexts;
+  std::size_t next_context = 0;  ///< the accept loop's only
   tcp::acceptor acceptor;
   std::optional<asio::ssl::context> tls;
   std::shared_ptr<client_limits> limits;
@@ -120,8 +130,7 @@ void http_server::start() {
                              std::to_string(impl_->opts.port) + ": " + e.what());
   }
   impl_->accept();
-  const int n = std::max(1, impl_->opts.io_threads);
-  for (int i = 0; i < n; ++i) impl_->threads.emplace_back([io = impl_->io] { io->run(); });
+  for (auto& io : impl_->contexts) impl_->threads.emplace_back([io] { io->run(); });
 }
 
 void http_server::stop() {

@@ -168,7 +168,7 @@ class session : public exchange,
     }
   }
 
-  // ---- exchange: called from actors, run on the connection's strand ----
+  // ---- exchange: called from actors, run on the connection's thread ----
 
   void respond(response r) override {
     run([this, r = std::move(r)]() mutable { send(std::move(r), false); });
@@ -208,18 +208,21 @@ class session : public exchange,
   }
 
  private:
-  static constexpr bool is_tls = !std::is_same_v<Stream, tcp::socket>;
+  static constexpr bool is_tls = !std::is_same_v<Stream, connection_socket>;
   using stream_response = bhttp::response<bhttp::buffer_body>;
 
-  /// Runs `f` on the strand with this session kept alive.
+  /// Runs `f` on the connection's thread with this session kept alive: at
+  /// once when called there (a status read answered while its header block
+  /// is handled), else posted.
   template <class F>
   void run(F f) {
     if (registry_->closed()) return;  // the server stopped; nothing runs posts
+    if (io_->get_executor().running_in_this_thread()) return f();
     asio::post(stream_.get_executor(),
                [self = this->shared_from_this(), f = std::move(f)]() mutable { f(); });
   }
 
-  tcp::socket& socket() { return beast::get_lowest_layer(stream_); }
+  connection_socket& socket() { return beast::get_lowest_layer(stream_); }
 
   /// Starts the deadline; `expired` runs unless it is re-armed or disarmed
   /// first. One wait is pending at a time and wakes at least every
@@ -481,7 +484,7 @@ class session : public exchange,
           [self = this->shared_from_this()](beast::error_code) { self->close(); });
     } else {
       beast::error_code ignored;
-      socket().shutdown(tcp::socket::shutdown_send, ignored);
+      socket().shutdown(connection_socket::shutdown_send, ignored);
       close();
     }
   }
@@ -493,13 +496,16 @@ class session : public exchange,
     disarm();
     timer_.cancel();  // the pending wait holds this session
     beast::error_code ignored;
-    socket().shutdown(tcp::socket::shutdown_both, ignored);
+    socket().shutdown(connection_socket::shutdown_both, ignored);
     socket().close(ignored);
   }
 
   std::shared_ptr<asio::io_context> io_;  ///< first: destroyed after the socket
   Stream stream_;
-  asio::steady_timer timer_;
+  asio::basic_waitable_timer<std::chrono::steady_clock,
+                             asio::wait_traits<std::chrono::steady_clock>,
+                             asio::io_context::executor_type>
+      timer_;
   std::uint64_t timer_generation_ = 0;
   bool waiting_ = false;
   std::chrono::steady_clock::time_point deadline_;
@@ -530,20 +536,20 @@ class session : public exchange,
 
 }  // namespace
 
-void serve_connection(tcp::socket socket, std::shared_ptr<asio::io_context> io,
+void serve_connection(connection_socket socket, std::shared_ptr<asio::io_context> io,
                       asio::ssl::context* tls, session_limits limits,
                       std::shared_ptr<client_slot> slot, std::string client, request_sink sink,
                       std::shared_ptr<session_registry> registry) {
   if (tls) {
-    using tls_stream = asio::ssl::stream<tcp::socket>;
+    using tls_stream = asio::ssl::stream<connection_socket>;
     std::make_shared<session<tls_stream>>(std::move(io), tls_stream(std::move(socket), *tls),
                                           limits, std::move(slot), std::move(client),
                                           std::move(sink), std::move(registry))
         ->start();
   } else {
-    std::make_shared<session<tcp::socket>>(std::move(io), std::move(socket), limits,
-                                           std::move(slot), std::move(client), std::move(sink),
-                                           std::move(registry))
+    std::make_shared<session<connection_socket>>(std::move(io), std::move(socket), limits,
+                                                 std::move(slot), std::move(client),
+                                                 std::move(sink), std::move(registry))
         ->start();
   }
 }

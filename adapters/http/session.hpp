@@ -6,7 +6,7 @@
 // in order, and a client that does not read its answers stops being read.
 // Requests that cannot be read get the API's JSON error and a closed
 // connection. No thread waits here: every step is an asynchronous operation
-// on the connection's strand.
+// on the connection's own I/O thread.
 
 #include <chrono>
 #include <cstddef>
@@ -21,6 +21,11 @@
 #include "adapters/http/exchange.hpp"
 
 namespace nomad_iis::http {
+
+/// A connection's socket, bound to its I/O thread's context (no
+/// type-erased executor on every operation).
+using connection_socket =
+    boost::asio::basic_stream_socket<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
 
 /// Limits and timeouts every connection applies (copied at accept).
 struct session_limits {
@@ -42,10 +47,10 @@ class session_registry;
 /// Serves the accepted `socket` until it closes; the connection keeps `io`
 /// (its socket's context) alive. `tls` is null for plain HTTP. `slot` is the
 /// client's connection slot, given back on close.
-void serve_connection(boost::asio::ip::tcp::socket socket,
-                      std::shared_ptr<boost::asio::io_context> io, boost::asio::ssl::context* tls,
-                      session_limits limits, std::shared_ptr<client_slot> slot, std::string client,
-                      request_sink sink, std::shared_ptr<session_registry> registry);
+void serve_connection(connection_socket socket, std::shared_ptr<boost::asio::io_context> io,
+                      boost::asio::ssl::context* tls, session_limits limits,
+                      std::shared_ptr<client_slot> slot, std::string client, request_sink sink,
+                      std::shared_ptr<session_registry> registry);
 
 /// Registers open connections; close_all ends them (idle ones too) and
 /// every one accepted later.

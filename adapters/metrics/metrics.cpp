@@ -3,6 +3,7 @@
 #include <array>
 #include <map>
 #include <sstream>
+#include <vector>
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -160,11 +161,30 @@ void add_node(task_families& out, const std::vector<msg::task_metrics>& tasks) {
 
 }  // namespace
 
-void count_api_request(std::string_view route, int status, double seconds) {
+/// The series of one route and code. Add() finds them under the family's
+/// lock; each thread keeps those it used (a few dozen at most: the series
+/// are never removed), so a request counts without locking or allocating.
+struct api_series {
+  std::string route;
+  int code;
+  prometheus::Counter* requests;
+  prometheus::Histogram* latency;
+};
+
+api_series& api_series_of(std::string_view route, int status) {
+  thread_local std::vector<api_series> used;
+  for (auto& s : used)
+    if (s.code == status && s.route == route) return s;
   auto& node = node_series();
   const prometheus::Labels labels{{"route", std::string(route)}, {"code", std::to_string(status)}};
-  node.api_requests.Add(labels).Increment();
-  node.api_latency.Add(labels, latency_buckets()).Observe(seconds);
+  return used.emplace_back(api_series{std::string(route), status, &node.api_requests.Add(labels),
+                                      &node.api_latency.Add(labels, latency_buckets())});
+}
+
+void count_api_request(std::string_view route, int status, double seconds) {
+  auto& series = api_series_of(route, status);
+  series.requests->Increment();
+  series.latency->Observe(seconds);
 }
 
 void count_grpc_call(std::string_view method) {

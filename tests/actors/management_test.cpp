@@ -158,6 +158,46 @@ BOOST_AUTO_TEST_CASE(site_status_by_alloc_and_name_is_answered_by_the_task) {
   BOOST_TEST(static_cast<int>(code_of(*other->error)) == static_cast<int>(ec::task_not_found));
 }
 
+BOOST_AUTO_TEST_CASE(the_status_board_shows_the_newest_task_as_its_pools_change) {
+  BOOST_TEST(!actors.statuses->find("alloc1", "web"));
+  start_running();
+  auto published = actors.statuses->find("alloc1", "web");
+  BOOST_REQUIRE(published);
+  BOOST_TEST(published->status().task.task_id == task_id);
+  BOOST_REQUIRE(published->status().pools.size() == 1u);
+  BOOST_TEST(published->status().pools[0].status == "Started");
+  BOOST_TEST(!actors.statuses->find("alloc1", "api"));
+  BOOST_TEST(!actors.statuses->find("alloc2", "web"));
+  // A pool command is answered after its effect is published.
+  auto stopped = ask_void(task_actor(), msg::pool_command{msg::pool_op::stop, {}});
+  BOOST_REQUIRE(!stopped->error);
+  published = actors.statuses->find("alloc1", "web");
+  BOOST_TEST(published->status().pools[0].status == "Stopped");
+  BOOST_TEST(published->status().pools[0].worker_pids.empty());
+  // A restart of the task under a new id takes over the name; when it goes,
+  // the older task answers again, and nothing once both are gone.
+  const std::string restarted = "alloc1/web/0000cafe";
+  start_running(restarted);
+  BOOST_TEST(actors.statuses->find("alloc1", "web")->status().task.task_id == restarted);
+  BOOST_REQUIRE(!ask_void(actors.supervisor, msg::destroy_task{restarted, true})->error);
+  BOOST_TEST(actors.statuses->find("alloc1", "web")->status().task.task_id == task_id);
+  BOOST_REQUIRE(!ask_void(actors.supervisor, msg::destroy_task{task_id, true})->error);
+  BOOST_TEST(!actors.statuses->find("alloc1", "web"));
+}
+
+BOOST_AUTO_TEST_CASE(a_status_read_publishes_a_fresh_usage_sample) {
+  start_running();
+  const auto before = actors.statuses->find("alloc1", "web");
+  BOOST_REQUIRE(before);
+  auto status = ask<msg::site_status>(actors.supervisor, msg::find_site_status{"alloc1", "web"});
+  BOOST_REQUIRE(status->value);
+  const auto after = actors.statuses->find("alloc1", "web");
+  BOOST_REQUIRE(after);
+  BOOST_TEST(after != before);
+  BOOST_TEST((after->sampled_at() > std::chrono::steady_clock::time_point{}));
+  BOOST_TEST(after->status().pools[0].worker_pids == status->value->pools[0].worker_pids);
+}
+
 BOOST_AUTO_TEST_CASE(pool_commands_check_pool_names) {
   start_running();
   auto task = task_actor();

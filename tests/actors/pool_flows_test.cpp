@@ -133,7 +133,8 @@ struct pool_fixture : fixture {
                                         actors.file_workers,
                                         actors.tool_workers,
                                         {}},
-                          actors.hub, driver, caf::actor_addr{});
+                          actors.hub, driver, caf::actor_addr{},
+                          std::make_shared<nomad_iis::status_cell>());
     own(task);
     return task;
   }

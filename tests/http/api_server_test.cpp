@@ -171,7 +171,8 @@ struct api_fixture {
     driver.directory_security = false;
     driver.allowed_apppool_identities = {"ApplicationPoolIdentity", "NetworkService"};
     caf::anon_send(actors.supervisor, msg::set_driver_config{driver, true});
-    ctx = http::make_api_context(*sys, actors.supervisor, http::authenticator("", ""));
+    ctx = http::make_api_context(*sys, actors.supervisor, actors.statuses,
+                                 http::authenticator("", ""));
     http::server_options opts;
     opts.bind = "127.0.0.1";
     server = std::make_unique<http::http_server>(opts, http::make_request_sink(ctx));

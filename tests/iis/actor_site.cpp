@@ -211,7 +211,8 @@ caf::actor site_engine::spawn_task(const task_context&, std::shared_ptr<site_obs
   // One pool of workers for the site's steps and its file changes.
   site_services services{
       backend_, backend_->processes(), backend_->host(), workers_, workers_, workers_, {}};
-  auto task = system_->spawn(task_actor, services, hub, driver_, caf::actor_addr{});
+  auto task = system_->spawn(task_actor, services, hub, driver_, caf::actor_addr{},
+                             std::make_shared<status_cell>());
   // The forwarder ends with its task.
   task->attach_functor(
       [hub](const caf::error&) { caf::anon_send_exit(hub, caf::exit_reason::user_shutdown); });
