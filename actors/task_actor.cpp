@@ -485,6 +485,10 @@ msg::site_status site_status_of(task_actor_ptr self) {
 
 }  // namespace
 
+caf::error no_site_error() {
+  return caf::make_error(ec::operation_failed, std::string("the task has no site"));
+}
+
 msg::site_status published_status(task_actor_ptr self) {
   auto s = site_status_of(self);
   if (auto& cell = self->state.status) {
@@ -562,7 +566,7 @@ caf::behavior task_actor(task_actor_ptr self, site_services services, caf::actor
       },
       [self](msg::get_site_snapshot) { return site::snapshot(self); },
       [self](msg::get_driver_state) -> caf::result<std::string> {
-        if (!self->state.plan) return caf::make_error(ec::operation_failed, std::string("no site"));
+        if (!self->state.plan) return no_site_error();
         return encode_state(self);
       },
       [self](msg::recover_task& m) { return recover(self, m); },
@@ -577,7 +581,7 @@ caf::behavior task_actor(task_actor_ptr self, site_services services, caf::actor
         return rp;
       },
       [self](msg::sample_stats&) -> caf::result<msg::task_stats> {
-        if (!self->state.plan) return caf::make_error(ec::operation_failed, std::string("no site"));
+        if (!self->state.plan) return no_site_error();
         auto stats =
             self->state.cpu.update(site::sample_usage(self), std::chrono::steady_clock::now());
         stats.task_id = self->state.task.task_id;

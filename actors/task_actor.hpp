@@ -117,6 +117,9 @@ struct task_actor_state {
 
 using task_actor_ptr = caf::stateful_actor<task_actor_state>*;
 
+/// What a request that needs the task's site gets before it has one.
+caf::error no_site_error();
+
 /// The site's status now, published to the task's status cell too: called
 /// wherever the status changes (the pools' views) and for each status read.
 msg::site_status published_status(task_actor_ptr self);

@@ -22,10 +22,6 @@ auto log() {
   return logger;
 }
 
-caf::error no_site() {
-  return caf::make_error(ec::operation_failed, std::string("the task has no site"));
-}
-
 caf::error no_transfer() {
   return caf::make_error(ec::invalid_argument, std::string("no such transfer in progress"));
 }
@@ -178,7 +174,7 @@ void run_change(self_ptr self, std::string path, bool stop_pools, std::function<
                 change_done done) {
   task_queue::enqueue(self, [self, path = std::move(path), stop_pools, apply = std::move(apply),
                              done = std::move(done)]() mutable {
-    if (!self->state.plan) return done(no_site(), {});
+    if (!self->state.plan) return done(no_site_error(), {});
     auto to_stop = stop_pools ? serving_pools(self, path) : std::vector<std::string>{};
     auto failed = std::make_shared<caf::error>();
     task_queue::run_op(
@@ -227,7 +223,7 @@ void clean_up_then(self_ptr self, std::shared_ptr<Job> job, Answer answer) {
 }  // namespace
 
 caf::result<msg::transfer_id> begin_upload(self_ptr self, msg::upload_begin& m) {
-  if (!self->state.plan) return no_site();
+  if (!self->state.plan) return no_site_error();
   auto options = options_of(self, m);
   if (options.content_length && *options.content_length > options.max_bytes)  // before a byte
     return to_error(files::too_large(
@@ -284,7 +280,7 @@ caf::result<msg::upload_done> end_upload(self_ptr self, msg::upload_end& m) {
 }
 
 caf::result<void> remove(self_ptr self, msg::delete_path& m) {
-  if (!self->state.plan) return no_site();
+  if (!self->state.plan) return no_site_error();
   auto job = std::make_shared<files::delete_job>(target_of(self, m.target));
   auto rp = self->make_response_promise();
   off_thread<caf::unit_t>(
@@ -309,7 +305,7 @@ caf::result<void> remove(self_ptr self, msg::delete_path& m) {
 }
 
 caf::result<msg::download_started> begin_download(self_ptr self, msg::download_begin& m) {
-  if (!self->state.plan) return no_site();
+  if (!self->state.plan) return no_site_error();
   auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());  // before the promise
   auto rp = self->make_response_promise();                                // takes the sender
   open_download(

@@ -26,10 +26,6 @@ caf::error refusal(inspect_errc kind, std::string code, std::string message) {
   return to_error(inspect::inspect_failure{kind, std::move(code), std::move(message)});
 }
 
-caf::error no_site() {
-  return caf::make_error(ec::operation_failed, std::string("the task has no site"));
-}
-
 /// What a failed job threw, as the error its requester gets.
 template <class T>
 caf::error error_of(const job_result<T>& r, const char* busy_text) {
@@ -71,7 +67,7 @@ site_address address_of(const iis::site_plan& plan) {
 
 caf::result<msg::screenshot_taken> screenshot(self_ptr self, msg::take_screenshot& m) {
   auto& st = self->state;
-  if (!st.plan) return no_site();
+  if (!st.plan) return no_site_error();
   const auto address = address_of(*st.plan);
   if (address.url.empty())
     return refusal(inspect_errc::not_found, "not_found", "the task has no http or https binding");
@@ -105,7 +101,7 @@ caf::result<msg::screenshot_taken> screenshot(self_ptr self, msg::take_screensho
 
 caf::result<msg::download_started> dump(self_ptr self, msg::take_dump& m) {
   auto& st = self->state;
-  if (!st.plan) return no_site();
+  if (!st.plan) return no_site_error();
   auto view = std::find_if(st.pool_views.begin(), st.pool_views.end(), [&](const auto& v) {
     return v.pool < st.plan->pools.size() && st.plan->pools[v.pool].name == m.pool;
   });

@@ -138,7 +138,7 @@ void start_count(task_actor_ptr self) {
 
 caf::result<msg::task_metrics> collect(task_actor_ptr self, msg::task_summary summary) {
   auto& st = self->state;
-  if (!st.plan) return caf::make_error(ec::operation_failed, std::string("no site"));
+  if (!st.plan) return no_site_error();
   auto rp = self->make_response_promise<msg::task_metrics>();
   st.metrics_waiters.emplace_back(rp, std::move(summary));
   if (!st.counting) start_count(self);

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -104,6 +105,7 @@ struct http_server::impl {
   /// Shared with the connections: one an actor still holds keeps its context.
   std::vector<std::shared_ptr<asio::io_context>> contexts;
   std::size_t next_context = 0;  ///< the accept loop's only
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
   tcp::acceptor acceptor;
   std::optional<asio::ssl::context> tls;
   std::shared_ptr<client_limits> limits;
@@ -130,7 +132,11 @@ void http_server::start() {
                              std::to_string(impl_->opts.port) + ": " + e.what());
   }
   impl_->accept();
-  for (auto& io : impl_->contexts) impl_->threads.emplace_back([io] { io->run(); });
+  for (auto& io : impl_->contexts) {
+    // A context without a connection has no work, and run() would return.
+    impl_->keep_running.push_back(asio::make_work_guard(*io));
+    impl_->threads.emplace_back([io] { io->run(); });
+  }
 }
 
 void http_server::stop() {
@@ -142,6 +148,7 @@ void http_server::stop() {
     self->acceptor.close(ignored);
   });
   close_all(*impl_->registry);
+  impl_->keep_running.clear();
   // With the acceptor and every connection closed, the threads run out of
   // work; what an actor answers later is dropped (the registry is closed).
   for (auto& t : impl_->threads) t.join();

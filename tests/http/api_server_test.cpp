@@ -9,7 +9,9 @@
 
 #include <dirent.h>
 #include <sys/socket.h>
+
 #include <unistd.h>
+#include <optional>
 
 #include <atomic>
 #include <chrono>
@@ -117,9 +119,22 @@ class client {
     return read();
   }
 
+  /// An answer that does not come within 30 s fails the test instead of hanging it.
   bhttp::response<bhttp::string_body> read() {
     bhttp::response<bhttp::string_body> res;
-    bhttp::read(socket_, buffer_, res);
+    std::optional<boost::system::error_code> result;
+    bhttp::async_read(socket_, buffer_, res,
+                      [&](boost::system::error_code ec, std::size_t) { result = ec; });
+    io_.restart();
+    io_.run_for(30s);
+    if (!result) {
+      boost::system::error_code ignored;
+      socket_.cancel(ignored);
+      io_.restart();
+      io_.run();
+      throw std::runtime_error("no answer within 30 s");
+    }
+    if (*result) throw boost::system::system_error(*result);
     return res;
   }
 
@@ -411,6 +426,32 @@ BOOST_AUTO_TEST_CASE(status_has_the_documented_application_pool_object) {
   doc = status();
   BOOST_TEST(std::string(doc["applicationPool"]["status"].GetString()) == "Stopped");
   BOOST_TEST(!doc["applicationPool"]["isWorkerProcessRunning"].GetBool());
+}
+
+BOOST_AUTO_TEST_CASE(every_connection_is_served_and_sees_the_last_change) {
+  start_task();
+  auto pool_status = [&](client& c) {
+    auto res = c.call("GET", api + "/status");
+    BOOST_REQUIRE_MESSAGE(res.result_int() == 200, res.body());
+    rapidjson::Document doc;
+    doc.Parse(res.body().c_str());
+    BOOST_REQUIRE(!doc.HasParseError() && doc.IsObject());
+    return std::string(doc["applicationPool"]["status"].GetString());
+  };
+  // Connections come and go across the server's I/O threads; each is
+  // answered, and a change made on one is what the next one reads.
+  for (int round = 0; round < 6; ++round) {
+    const bool stop = round % 2 == 0;
+    {
+      auto changer = connect();
+      auto res = changer.call("PUT", api + (stop ? "/stop" : "/start"));
+      BOOST_REQUIRE_MESSAGE(res.result_int() == 200, res.body());
+    }
+    for (int i = 0; i < 4; ++i) {
+      auto reader = connect();
+      BOOST_TEST(pool_status(reader) == (stop ? "Stopped" : "Started"));
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(a_zip_sent_as_application_zip_with_a_dash_is_extracted) {
