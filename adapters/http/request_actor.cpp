@@ -16,6 +16,7 @@
 #include "adapters/http/http_error.hpp"
 #include "adapters/http/json_errors.hpp"
 #include "adapters/http/openapi_document.hpp"
+#include "adapters/http/ui.hpp"
 #include "adapters/http/views.hpp"
 #include "adapters/metrics/metrics.hpp"
 #include "common/logging.hpp"
@@ -202,6 +203,10 @@ void route(request_actor* self) {
     st.route.id = route_id::openapi;
     st.routed = true;
     return answer_json(self, std::string(openapi_document()));
+  }
+  if (st.head.method == "GET" && is_ui_path(raw_path)) {
+    st.counted = true;  // the dashboard's files are not API requests
+    return answer(self, ui_response(raw_path, st.head.if_none_match));
   }
   auto auth = st.ctx->auth.authenticate(st.head.api_key ? &*st.head.api_key : nullptr,
                                         st.head.authorization ? &*st.head.authorization : nullptr,
