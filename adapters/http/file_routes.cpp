@@ -62,8 +62,9 @@ stream_head stream_head_of(const msg::download_started& d) {
 }
 
 void list(request_actor* self, msg::file_target target) {
-  ask_task<msg::folder_listing>(self, msg::list_folder{std::move(target)},
-                                [self](msg::folder_listing& l) { answer_json(self, listing_json(l)); });
+  ask_task<msg::folder_listing>(
+      self, msg::list_folder{std::move(target)},
+      [self](msg::folder_listing& l) { answer_json(self, listing_json(l)); });
 }
 
 void download(request_actor* self, msg::file_target target) {

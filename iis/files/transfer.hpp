@@ -141,7 +141,7 @@ struct listed_entry {
 };
 
 struct folder_listing {
-  std::string path;  ///< normalised, "" for the task dir itself
+  std::string path;                   ///< normalised, "" for the task dir itself
   std::vector<listed_entry> entries;  ///< sorted by name
 };
 
