@@ -326,7 +326,10 @@ caf::result<msg::folder_listing> list(self_ptr self, msg::list_folder& m) {
       self, self->state.services.file_workers,
       [target = target_of(self, m.target)] { return files::list_folder(target); },
       [self, rp](job_result<files::folder_listing> r) mutable {
-        if (!r.ok()) return rp.deliver(error_of(self, r));
+        if (!r.ok()) {
+          rp.deliver(error_of(self, r));
+          return;
+        }
         msg::folder_listing out{std::move(r.value->path), {}};
         for (auto& e : r.value->entries)
           out.entries.push_back({std::move(e.name), std::move(e.type), e.size, e.modified});

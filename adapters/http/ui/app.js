@@ -41,6 +41,10 @@ async function showDashboard(allocs) {
   $('dashboard').hidden = false;
   $('sign-out').hidden = false;
   $('who').textContent = isJwt(token.get()) ? 'signed in with a JWT' : 'signed in with the API key';
+  $('tasks').replaceChildren();
+  $('files').replaceChildren();
+  $('files').hidden = true;
+  $('rps-legend').replaceChildren();
   tasks = new Tasks($('tasks'), $('files'));
   chart = new RateChart($('rps'), $('rps-legend'));
   tasks.show(allocs);

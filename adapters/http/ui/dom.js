@@ -1,4 +1,4 @@
-// DOM helpers: elements are built with textContent only (never innerHTML),
+// DOM helpers: elements are built from text nodes only (never parsed HTML),
 // so a task, job or file name cannot become markup.
 
 /// el('button', {class: 'x', onclick: f}, 'text', child)
