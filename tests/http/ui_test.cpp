@@ -61,7 +61,7 @@ BOOST_AUTO_TEST_CASE(every_file_is_served_with_the_policy_its_type_and_etag) {
       etags.insert(etag);
       BOOST_TEST(header(r, "Cache-Control") == "no-cache");
       // A client holding it gets 304 and no body; a weak or listed tag too.
-      for (const std::string inm : {etag, "W/" + etag, "\"other\", " + etag}) {
+      for (const std::string& inm : {etag, "W/" + etag, "\"other\", " + etag}) {
         const auto again = ui_response("/ui/" + std::string(a.name), inm);
         BOOST_TEST(again.status == 304);
         BOOST_TEST(again.body.empty());
