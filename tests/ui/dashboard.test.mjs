@@ -142,6 +142,7 @@ async function stopNode() {
 let browser;
 let page;
 let shots = 0;
+const requests = []; // every request the page made: [url, headers]
 
 async function snap(name) {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
@@ -169,6 +170,7 @@ before(async () => {
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 }, acceptDownloads: true });
   page = await context.newPage();
   page.on('pageerror', (err) => console.error('page error:', err));
+  page.on('request', (r) => requests.push([r.url(), r.headers()]));
   await page.goto(`${node.mgmt}/ui/`);
 }, { timeout: 180000 });
 
@@ -246,6 +248,17 @@ test('a screenshot thumbnail appears', async () => {
   const width = await until('the image to load', () => img.evaluate((i) => i.complete && i.naturalWidth));
   assert.ok(width >= 640, `screenshot width ${width}`);
   await snap('screenshot');
+});
+
+test('a process dump downloads as an ELF core of the worker', async () => {
+  await poolRow().getByRole('button', { name: 'Dump', exact: true }).click();
+  const [dump] = await Promise.all([page.waitForEvent('download', { timeout: 120000 }),
+    page.locator('#confirm-ok').click()]);
+  assert.match(dump.suggestedFilename(), /procdump.*\.core$/);
+  const head = fs.readFileSync(await dump.path()).subarray(0, 4);
+  assert.deepEqual([...head], [0x7f, 0x45, 0x4c, 0x46]);
+  await card().locator('.note').filter({ hasText: 'dump: saved' }).waitFor();
+  assert.equal((await site(node.app)).status, 200);
 });
 
 test('the file browser lists folders', async () => {
@@ -344,4 +357,17 @@ test('a refused upload shows the API\'s own message', async () => {
   await page.locator('#files .error').filter({ hasText: refused.message }).waitFor();
   assert.equal((await site(node.app)).status, 200);
   await snap('refused-upload');
+});
+
+test('the key went only in the X-Api-Key header, never in a URL', async () => {
+  const api = requests.filter(([url]) => new URL(url).pathname.startsWith('/api/v1/'));
+  assert.ok(api.length > 20, `only ${api.length} API requests`);
+  for (const [url, headers] of requests) {
+    assert.ok(!url.includes(node.key), `the key is in ${url}`);
+    assert.ok(!headers.cookie, `a cookie went to ${url}`);
+  }
+  const signedIn = api.filter(([, h]) => h['x-api-key'] === node.key);
+  const wrong = api.filter(([, h]) => h['x-api-key'] === 'not-the-key');
+  assert.equal(signedIn.length + wrong.length, api.length, 'an API request without the key header');
+  assert.equal(wrong.length, 1);
 });
