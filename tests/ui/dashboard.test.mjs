@@ -11,7 +11,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -26,6 +26,18 @@ const PLUGIN = process.env.NOMAD_IIS_PLUGIN ?? path.join(BUILD, 'bin/nomad_iis')
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(REPO, process.env.UI_ARTIFACTS ?? path.join(BUILD, 'ui-artifacts'));
 const JOB_FILE = path.join(REPO, 'examples/jobs/static-app.json');
+
+/// An HS256 token with the claims the API reads (signed here: the test's
+/// own issuer, as the Go tests sign theirs).
+function jwt(capabilities) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({
+    iss: 'NomadIIS', aud: 'ManagementApi', iat: now, nbf: now - 60, exp: now + 3600,
+    namespace: '*', jobName: '*', allocId: '*', capabilities,
+  })}`;
+  return `${body}.${createHmac('sha256', node.jwtSecret).update(body).digest('base64url')}`;
+}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -60,6 +72,7 @@ const node = {
   runDir: '',
   agent: null,
   key: randomBytes(16).toString('hex'),
+  jwtSecret: randomBytes(32).toString('hex'),
   mgmt: '',
   app: '',
   allocId: '',
@@ -93,13 +106,16 @@ async function startNode() {
   fs.chmodSync(node.runDir, 0o755); // the pools' users traverse it
   const keyFile = path.join(node.runDir, 'api-key');
   fs.writeFileSync(keyFile, node.key + '\n', { mode: 0o600 });
+  const jwtFile = path.join(node.runDir, 'jwt-secret');
+  fs.writeFileSync(jwtFile, node.jwtSecret + '\n', { mode: 0o600 });
   const addrFile = path.join(node.runDir, 'addr');
   const [httpPort, mgmtPort] = [await freePort(), await freePort()];
   const log = fs.openSync(path.join(node.runDir, 'agent.log'), 'w');
   node.agent = spawn(HOST_BIN, ['agent', '-data-dir', path.join(node.runDir, 'data'), '-plugin', PLUGIN,
     '-bind', '127.0.0.1', '-http-port', String(httpPort), '-stop-on-exit', '-addr-file', addrFile,
     '-log-level', 'warn', '--', `--management-api-port=${mgmtPort}`,
-    `--management-api-key-file=${keyFile}`, '--management-api-bind=127.0.0.1'],
+    `--management-api-key-file=${keyFile}`, `--management-api-jwt-secret-file=${jwtFile}`,
+    '--management-api-bind=127.0.0.1'],
   { stdio: ['ignore', log, log] });
   fs.closeSync(log);
   const addr = await until('the host to start', async () => {
@@ -359,7 +375,26 @@ test('a refused upload shows the API\'s own message', async () => {
   await snap('refused-upload');
 });
 
-test('the key went only in the X-Api-Key header, never in a URL', async () => {
+test('a JWT signs in as a Bearer token; a capability it lacks shows the API\'s 403 message', async () => {
+  const token = jwt(['Status']);
+  await page.click('#sign-out');
+  await page.locator('#sign-in').waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  await page.fill('#token', token);
+  await page.click('#sign-in-form button[type=submit]');
+  await poolRow().locator('td.state').filter({ hasText: 'Started' }).waitFor();
+  assert.equal(await page.textContent('#who'), 'signed in with a JWT');
+  await poolRow().getByRole('button', { name: 'Stop', exact: true }).click();
+  await page.locator('#confirm-ok').click();
+  await card().locator('.error').filter({ hasText: 'the credentials lack the AppPoolLifecycle capability' }).waitFor();
+  assert.equal((await site(node.app)).status, 200);
+  const bearer = requests.filter(([, h]) => h.authorization === `Bearer ${token}`);
+  assert.ok(bearer.length > 0, 'no request carried the JWT as a Bearer token');
+  assert.ok(requests.every(([url]) => !url.includes(token)), 'the JWT went into a URL');
+  await snap('jwt-forbidden');
+});
+
+test('the credentials went only in headers, never in a URL', async () => {
   const api = requests.filter(([url]) => new URL(url).pathname.startsWith('/api/v1/'));
   assert.ok(api.length > 20, `only ${api.length} API requests`);
   for (const [url, headers] of requests) {
@@ -368,6 +403,8 @@ test('the key went only in the X-Api-Key header, never in a URL', async () => {
   }
   const signedIn = api.filter(([, h]) => h['x-api-key'] === node.key);
   const wrong = api.filter(([, h]) => h['x-api-key'] === 'not-the-key');
-  assert.equal(signedIn.length + wrong.length, api.length, 'an API request without the key header');
+  const bearer = api.filter(([, h]) => /^Bearer /.test(h.authorization ?? ''));
+  assert.equal(signedIn.length + wrong.length + bearer.length, api.length,
+    'an API request without credentials in a header');
   assert.equal(wrong.length, 1);
 });
