@@ -598,6 +598,7 @@ caf::behavior task_actor(task_actor_ptr self, site_services services, caf::actor
       [self](msg::delete_path& m) { return task_files::remove(self, m); },
       [self](msg::download_begin& m) { return task_files::begin_download(self, m); },
       [self](msg::download_next& m) { return task_files::next_block(self, m); },
+      [self](msg::list_folder& m) { return task_files::list(self, m); },
       [self](msg::take_screenshot& m) { return task_inspect::screenshot(self, m); },
       [self](msg::take_dump& m) { return task_inspect::dump(self, m); },
       [self](atom::hand_over) -> caf::result<void> {

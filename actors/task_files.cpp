@@ -315,6 +315,25 @@ caf::result<msg::download_started> begin_download(self_ptr self, msg::download_b
   return rp;
 }
 
+caf::result<msg::folder_listing> list(self_ptr self, msg::list_folder& m) {
+  if (!self->state.plan) return no_site();
+  auto rp = self->make_response_promise<msg::folder_listing>();
+  off_thread<files::folder_listing>(
+      self, self->state.services.file_workers,
+      [target = target_of(self, m.target)] { return files::list_folder(target); },
+      [self, rp](job_result<files::folder_listing> r) mutable {
+        if (!r.ok()) {
+          rp.deliver(error_of(self, r));
+          return;
+        }
+        msg::folder_listing out{std::move(r.value->path), {}};
+        for (auto& e : r.value->entries)
+          out.entries.push_back({std::move(e.name), std::move(e.type), e.size, e.modified});
+        rp.deliver(std::move(out));
+      });
+  return rp;
+}
+
 void open_download(self_ptr self, const caf::actor_addr& owner,
                    std::shared_ptr<files::download_job> job, caf::response_promise rp) {
   if (!caf::actor_cast<caf::actor>(owner)) {  // nobody to read it

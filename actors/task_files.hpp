@@ -49,6 +49,8 @@ caf::result<msg::upload_done> end_upload(self_ptr self, msg::upload_end& m);
 caf::result<void> remove(self_ptr self, msg::delete_path& m);
 caf::result<msg::download_started> begin_download(self_ptr self, msg::download_begin& m);
 caf::result<msg::file_block> next_block(self_ptr self, msg::download_next& m);
+/// A folder's entries, read on a file worker (no transfer, no change).
+caf::result<msg::folder_listing> list(self_ptr self, msg::list_folder& m);
 
 /// Opens `job` as a download read by `owner` (download_next), answering
 /// `rp` with what it sends: also for files the task made itself (a dump).

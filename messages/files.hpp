@@ -82,6 +82,38 @@ struct file_block {
   std::string bytes;
 };
 
+/// Lists a folder's entries; answered with folder_listing.
+struct list_folder {
+  file_target target;
+};
+
+struct listed_entry {
+  std::string name;
+  std::string type;  ///< "file", "directory", "symlink" or "other"
+  std::uint64_t size = 0;
+  std::int64_t modified = 0;  ///< seconds since the epoch
+};
+
+struct folder_listing {
+  std::string path;  ///< normalised, "" for the task dir
+  std::vector<listed_entry> entries;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, list_folder& x) {
+  return f(caf::meta::type_name("list_folder"), x.target);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, listed_entry& x) {
+  return f(caf::meta::type_name("listed_entry"), x.name, x.type, x.size, x.modified);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, folder_listing& x) {
+  return f(caf::meta::type_name("folder_listing"), x.path, x.entries);
+}
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, file_target& x) {
   return f(caf::meta::type_name("file_target"), x.path);

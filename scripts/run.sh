@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 REPO="$(pwd)"
 
 if [ "${SKIP_SETUP:-0}" != 1 ]; then
-  scripts/setup.sh
+  SKIP_NPM="${SKIP_NPM:-1}" scripts/setup.sh  # the browser tests' packages are not needed here
 fi
 
 HTTP_PORT="${HTTP_PORT:-4646}"
@@ -120,6 +120,9 @@ Jobs API (Nomad's HTTP API, served by nomad-iis-host):
 Management API (key: $KEY):
   $MGMT_URL
   curl -s -H 'X-Api-Key: $KEY' $MGMT_URL/allocs/$ALLOC_ID/app/status
+
+Dashboard (sign in with the key above):
+  http://127.0.0.1:$MGMT_PORT/ui/
 
 Management CLI:
   NOMAD_ADDR=$NOMAD_ADDR NOMAD_IIS_API_KEY=$KEY build/bin/nomad-iis-ctl status --job static-app

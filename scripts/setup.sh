@@ -6,6 +6,7 @@
 #   scripts/setup.sh                 packages + release build
 #   SKIP_APT=1 scripts/setup.sh      build only
 #   BUILD_DIR=build-asan CMAKE_ARGS=-DNOMAD_IIS_SANITIZE=ON scripts/setup.sh
+#   SKIP_NPM=1 scripts/setup.sh      without the browser tests' npm packages
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,18 @@ if [ "${SKIP_APT:-0}" != 1 ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
+  # Debian's nodejs comes without npm (NodeSource's bundles it).
+  if ! command -v npm >/dev/null; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
+  fi
+fi
+
+# The dashboard's browser tests: playwright-core, pinned by
+# tests/ui/package-lock.json (it drives Debian's chromium; no browser download).
+if [ "${SKIP_NPM:-0}" != 1 ]; then
+  (cd tests/ui && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
 BUILD_DIR="${BUILD_DIR:-build}"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Sets up the machine, builds, and runs every test: the C++ unit and
 # integration suites (CTest), the Go host's integration tests against the
-# real plugin, nginx and processes, and the C++ suites once more under
-# AddressSanitizer + UndefinedBehaviorSanitizer.
+# real plugin, nginx and processes, the dashboard in a real browser
+# (tests/ui: chromium driven by playwright-core against a live dev host),
+# and the C++ suites once more under AddressSanitizer +
+# UndefinedBehaviorSanitizer.
 #
 #   scripts/test.sh              everything
 #   SKIP_ASAN=1 scripts/test.sh  without the sanitizer pass
@@ -11,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 if [ -z "${SKIP_ASAN:-}" ]; then
-  SKIP_APT=1 SKIP_GO=1 BUILD_DIR=build-asan \
+  SKIP_APT=1 SKIP_GO=1 SKIP_NPM=1 BUILD_DIR=build-asan \
     CMAKE_ARGS="-DNOMAD_IIS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug" scripts/setup.sh
 fi
 
@@ -22,6 +24,9 @@ if [ -x host/test.sh ]; then
   echo "== Go host integration tests" >&2
   BUILD_DIR=build host/test.sh
 fi
+
+echo "== Dashboard in a real browser (tests/ui)" >&2
+(cd tests/ui && BUILD_DIR=build npm test)
 
 if [ -z "${SKIP_ASAN:-}" ]; then
   echo "== C++ tests (ASan + UBSan)" >&2

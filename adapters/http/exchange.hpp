@@ -19,6 +19,7 @@ struct request_head {
   std::string target;  ///< as sent: path plus query, not decoded
   std::optional<std::string> api_key;
   std::optional<std::string> authorization;
+  std::string if_none_match;  ///< for the dashboard's files (ui.cpp)
   std::string content_type;
   std::optional<std::uint64_t> content_length;
   bool chunked = false;

@@ -20,6 +20,7 @@
 #include "adapters/http/paths.hpp"
 #include "adapters/http/request_actor.hpp"
 #include "adapters/http/stream_out.hpp"
+#include "adapters/http/views.hpp"
 #include "messages/type_ids.hpp"
 
 namespace nomad_iis::http {
@@ -58,6 +59,12 @@ stream_head stream_head_of(const msg::download_started& d) {
   h.headers.emplace_back("Content-Disposition", content_disposition(d.filename));
   if (d.has_length) h.length = d.length;
   return h;
+}
+
+void list(request_actor* self, msg::file_target target) {
+  ask_task<msg::folder_listing>(
+      self, msg::list_folder{std::move(target)},
+      [self](msg::folder_listing& l) { answer_json(self, listing_json(l)); });
 }
 
 void download(request_actor* self, msg::file_target target) {
@@ -158,6 +165,7 @@ void serve_files(request_actor* self) {
     case route_id::fs_delete:
       return remove(self, target_of(st));
     case route_id::fs_get:
+      if (query_flag(st, "list")) return list(self, target_of(st));
       return download(self, target_of(st));
     default:
       ask_task<msg::transfer_id>(self, upload_of(st), [self](msg::transfer_id& t) {

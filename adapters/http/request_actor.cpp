@@ -14,6 +14,7 @@
 #include "adapters/http/http_error.hpp"
 #include "adapters/http/json_errors.hpp"
 #include "adapters/http/openapi_document.hpp"
+#include "adapters/http/ui.hpp"
 #include "adapters/http/views.hpp"
 #include "adapters/metrics/metrics.hpp"
 #include "common/logging.hpp"
@@ -161,14 +162,20 @@ void with_task(request_actor* self) {
           [self](caf::error& err) { answer_error(self, err); });
 }
 
-/// The OpenAPI document before anything; then admission, and the route.
+/// The OpenAPI document and the dashboard's files before anything (both
+/// public); then admission, and the route.
 void route(request_actor* self) {
   auto& st = self->state;
   const auto& target = st.head.target;
-  if (st.head.method == "GET" && target.substr(0, target.find('?')) == openapi_path) {
+  const std::string raw_path = target.substr(0, target.find('?'));
+  if (st.head.method == "GET" && raw_path == openapi_path) {
     st.route.id = route_id::openapi;
     st.routed = true;
     return answer_json(self, std::string(openapi_document()));
+  }
+  if (st.head.method == "GET" && is_ui_path(raw_path)) {
+    st.counted = true;  // the dashboard's files are not API requests
+    return answer(self, ui_response(raw_path, st.head.if_none_match));
   }
   auto admitted = admit(st.ctx->auth, st.head, st.ctx->log.get());
   st.who = std::move(admitted.who);

@@ -103,6 +103,8 @@ std::vector<std::string_view> query_parameters(route_id id) {
     case route_id::recycle:
     case route_id::procdump:
       return {"appPoolName"};
+    case route_id::fs_get:
+      return {"list"};
     case route_id::fs_put:
     case route_id::fs_patch:
       return {"clean"};

@@ -313,6 +313,7 @@ class session : public exchange,
     if (auto it = req.find(bhttp::field::authorization); it != req.end())
       h.authorization = std::string(it->value());
     h.content_type = std::string(req[bhttp::field::content_type]);
+    h.if_none_match = std::string(req[bhttp::field::if_none_match]);
     if (auto length = parser_->content_length()) h.content_length = *length;
     h.chunked = parser_->chunked();
     h.client = client_;

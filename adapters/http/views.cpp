@@ -1,5 +1,9 @@
 #include "adapters/http/views.hpp"
 
+#include <ctime>
+
+#include <rapidjson/encodings.h>
+#include <rapidjson/stream.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -38,7 +42,47 @@ void summary(writer& w, const msg::task_summary& t) {
   str(w, "taskGroupName", t.group_name);
 }
 
+bool is_utf8(const std::string& s) {
+  rapidjson::StringStream in(s.c_str());
+  rapidjson::StringBuffer ignored;
+  while (static_cast<std::size_t>(in.Tell()) < s.size())
+    if (!rapidjson::UTF8<>::Validate(in, ignored)) return false;
+  return true;
+}
+
+/// "2026-12-06T20:30:46Z"
+std::string iso_time(std::int64_t seconds) {
+  const auto t = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 }  // namespace
+
+std::string listing_json(const msg::folder_listing& listing) {
+  rapidjson::StringBuffer buf;
+  writer w(buf);
+  w.StartObject();
+  str(w, "path", listing.path);
+  w.Key("entries");
+  w.StartArray();
+  for (const auto& e : listing.entries) {
+    if (!is_utf8(e.name)) continue;
+    w.StartObject();
+    str(w, "name", e.name);
+    str(w, "type", e.type);
+    w.Key("size");
+    w.Uint64(e.size);
+    str(w, "modified", iso_time(e.modified));
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return buf.GetString();
+}
 
 std::string status_json(const msg::site_status& s) {
   rapidjson::StringBuffer buf(nullptr, 1024);  // one allocation for a task's status

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/beneath.hpp"
 #include "iis/files/file_error.hpp"
 #include "iis/files/folder_zip_stream.hpp"
 #include "iis/files/remove.hpp"
@@ -254,6 +255,43 @@ std::string download_job::next_block(std::size_t max) {
 void download_job::release() {
   state_.reset();
   keep_.reset();
+}
+
+// ---- listing ----
+
+namespace {
+
+const char* type_of(const struct stat& st) {
+  if (S_ISREG(st.st_mode)) return "file";
+  if (S_ISDIR(st.st_mode)) return "directory";
+  if (S_ISLNK(st.st_mode)) return "symlink";
+  return "other";
+}
+
+}  // namespace
+
+folder_listing list_folder(const file_target& t) {
+  const auto root = open_root(t);
+  const auto target = resolve_path(*root, t.path);
+  if (!target.exists()) throw not_found("\"" + target.relative + "\" does not exist");
+  if (!target.is_dir())
+    throw bad_request("not_a_folder", "\"" + target.relative + "\" is a file, not a folder");
+  const unique_fd folder = open_folder(target.target());
+  folder_listing out;
+  out.path = target.relative;
+  walk_beneath(folder.get(), [&](const walk_entry& e) {
+    if (e.depth == 0) return walk_step::enter;
+    if (is_staging_name(e.name)) return walk_step::skip;
+    if (S_ISDIR(e.st.st_mode) && (is_live_staging(file_id::of(e.st)) || root->guarded(e.st)))
+      return walk_step::skip;
+    out.entries.push_back({e.name, type_of(e.st),
+                           S_ISREG(e.st.st_mode) ? static_cast<std::uint64_t>(e.st.st_size) : 0,
+                           static_cast<std::int64_t>(e.st.st_mtim.tv_sec)});
+    return walk_step::skip;
+  });
+  std::sort(out.entries.begin(), out.entries.end(),
+            [](const listed_entry& a, const listed_entry& b) { return a.name < b.name; });
+  return out;
 }
 
 }  // namespace nomad_iis::files

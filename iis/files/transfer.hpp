@@ -132,4 +132,22 @@ class download_job {
   std::unique_ptr<state> state_;
 };
 
+/// One entry of a folder listing, as lstat saw it (a symlink is not followed).
+struct listed_entry {
+  std::string name;
+  std::string type;  ///< "file", "directory", "symlink" or "other"
+  std::uint64_t size = 0;
+  std::int64_t modified = 0;  ///< mtime, seconds since the epoch
+};
+
+struct folder_listing {
+  std::string path;                   ///< normalised, "" for the task dir itself
+  std::vector<listed_entry> entries;  ///< sorted by name
+};
+
+/// The entries of the folder `target.path` names, without what a folder
+/// download leaves out (staging folders, guarded folders). Throws
+/// file_error: not_found, bad_request when it is a file.
+folder_listing list_folder(const file_target& target);
+
 }  // namespace nomad_iis::files

@@ -8,7 +8,8 @@ add_executable(task_files_tests
   swap_test.cpp
   remove_test.cpp
   staged_upload_test.cpp
-  race_test.cpp)
+  race_test.cpp
+  listing_test.cpp)
 target_link_libraries(task_files_tests PRIVATE nomad_iis_task_files Boost::unit_test_framework
   ${ACL_LIBRARY})
 add_test(NAME task_files_tests COMMAND task_files_tests)

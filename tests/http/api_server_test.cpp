@@ -39,6 +39,7 @@
 #include "adapters/http/api.hpp"
 #include "adapters/http/api_context.hpp"
 #include "adapters/http/server.hpp"
+#include "adapters/http/ui.hpp"
 #include "common/logging.hpp"
 #include "messages/type_ids.hpp"
 #include "tests/actors/fake_backend.hpp"
@@ -115,6 +116,12 @@ class client {
       req.body() = body;
       req.prepare_payload();
     }
+    bhttp::write(socket_, req);
+    return read();
+  }
+
+  /// Sends a request built by the caller and reads its answer.
+  bhttp::response<bhttp::string_body> send(bhttp::request<bhttp::string_body>& req) {
     bhttp::write(socket_, req);
     return read();
   }
@@ -476,6 +483,55 @@ BOOST_AUTO_TEST_CASE(a_zip_sent_as_application_zip_with_a_dash_is_extracted) {
   auto raw = c.call("PATCH", api + "/fs/local/kept.zip", zip, "application/octet-stream");
   BOOST_TEST(raw.result_int() == 200, raw.body());
   BOOST_TEST(http::test::read_file((task_dir() / "local" / "kept.zip").string()) == zip);
+}
+
+BOOST_AUTO_TEST_CASE(the_dashboard_is_served_with_its_policy_before_credentials) {
+  auto c = connect();
+  auto page = c.call("GET", "/ui/");
+  BOOST_TEST(page.result_int() == 200);
+  BOOST_TEST(std::string(page[bhttp::field::content_type]) == "text/html; charset=utf-8");
+  BOOST_TEST(std::string(page["Content-Security-Policy"]) ==
+             std::string(http::ui_content_security_policy));
+  BOOST_TEST(std::string(page["X-Content-Type-Options"]) == "nosniff");
+  BOOST_TEST(page.body().find("<script type=\"module\" src=\"/ui/app.js\"></script>") !=
+             std::string::npos);
+  const std::string etag(page[bhttp::field::etag]);
+  BOOST_TEST(!etag.empty());
+  bhttp::request<bhttp::string_body> again(bhttp::verb::get, "/ui/", 11);
+  again.set(bhttp::field::host, "x");
+  again.set(bhttp::field::if_none_match, etag);
+  auto cached = c.send(again);
+  BOOST_TEST(cached.result_int() == 304);
+  BOOST_TEST(cached.body().empty());
+  BOOST_TEST(std::string(cached["Content-Security-Policy"]) ==
+             std::string(http::ui_content_security_policy));
+}
+
+BOOST_AUTO_TEST_CASE(a_folder_is_listed_as_json_with_list_true) {
+  start_task();
+  http::test::write_file((task_dir() / "local" / "index.html").string(), "hello");
+  fs::create_directories(task_dir() / "local" / "css");
+  auto c = connect();
+  auto res = c.call("GET", api + "/fs/local?list=true");
+  BOOST_TEST(res.result_int() == 200, res.body());
+  BOOST_TEST(std::string(res[bhttp::field::content_type]).rfind("application/json", 0) == 0u);
+  rapidjson::Document doc;
+  doc.Parse(res.body().c_str());
+  BOOST_REQUIRE(!doc.HasParseError());
+  BOOST_TEST(std::string(doc["path"].GetString()) == "local");
+  BOOST_REQUIRE(doc["entries"].Size() == 2u);
+  BOOST_TEST(std::string(doc["entries"][0]["name"].GetString()) == "css");
+  BOOST_TEST(std::string(doc["entries"][0]["type"].GetString()) == "directory");
+  BOOST_TEST(std::string(doc["entries"][1]["name"].GetString()) == "index.html");
+  BOOST_TEST(doc["entries"][1]["size"].GetUint64() == 5u);
+  // Without it the folder is still a zip; a file cannot be listed.
+  auto zip = c.call("GET", api + "/fs/local");
+  BOOST_TEST(std::string(zip[bhttp::field::content_type]) == "application/zip");
+  auto file = c.call("GET", api + "/fs/local/index.html?list=true");
+  BOOST_TEST(file.result_int() == 400);
+  BOOST_TEST(file.body().find("not_a_folder") != std::string::npos);
+  auto bad = c.call("GET", api + "/fs/local?list=maybe");
+  BOOST_TEST(bad.result_int() == 400);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -194,6 +194,14 @@ BOOST_AUTO_TEST_CASE(the_views_answer_what_the_document_says) {
   info.dangling.push_back({"old-site", "/var/lib/x", {7}});
   BOOST_TEST(schema_problem(component_schema("DebugInfo"), debug_json(info)) == "");
   BOOST_TEST(schema_problem(component_schema("Error"), error_json("busy", "try later")) == "");
+  msg::folder_listing listing{"local",
+                              {{"index.html", "file", 5, 1700000000},
+                               {"css", "directory", 0, 0},
+                               {std::string("bad\xff"), "file", 1, 0}}};
+  const auto listed = listing_json(listing);
+  BOOST_TEST(schema_problem(component_schema("FolderListing"), listed) == "");
+  BOOST_TEST(listed.find("\"2023-11-14T22:13:20Z\"") != std::string::npos);
+  BOOST_TEST(listed.find("bad") == std::string::npos);  // not UTF-8: left out
   // A field the document does not know fails: the check can fail.
   BOOST_TEST(schema_problem(component_schema("Error"), R"({"error":"x","message":"y","z":1})") !=
              "");
