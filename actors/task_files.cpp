@@ -316,7 +316,7 @@ caf::result<msg::download_started> begin_download(self_ptr self, msg::download_b
 }
 
 caf::result<msg::folder_listing> list(self_ptr self, msg::list_folder& m) {
-  if (!self->state.plan) return no_site();
+  if (!self->state.plan) return no_site_error();
   auto rp = self->make_response_promise<msg::folder_listing>();
   off_thread<files::folder_listing>(
       self, self->state.services.file_workers,
