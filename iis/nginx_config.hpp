@@ -59,6 +59,10 @@ struct front_conf {
   /// Absolute path of the request log the metrics count (request_log.hpp);
   /// "" = none.
   std::string requests_log;
+  /// Absolute path of the open-requests log (front_status.hpp); "" = none.
+  std::string open_requests_log;
+  /// Absolute path of the unix socket serving stub_status; "" = none.
+  std::string status_socket;
 };
 
 struct pool_conf {
