@@ -280,8 +280,7 @@ spawn_request nginx_request(const site_plan& plan, const std::string& instance, 
   // A front that was killed left its status socket behind, and nginx's bind
   // to an existing file fails: a new front starts without it. (logs/ is the
   // plugin's alone; nothing else can have put something there.)
-  if (instance == layout::front_instance)
-    ::unlink(layout::status_socket(plan.data_dir).c_str());
+  if (instance == layout::front_instance) ::unlink(layout::status_socket(plan.data_dir).c_str());
   return request;
 }
 

@@ -32,8 +32,8 @@ capability capability_for(route_id id) {
     case route_id::status:
     case route_id::list_allocs:
     case route_id::metrics:
-    case route_id::pool_workers:
-    case route_id::open_requests:
+    case route_id::workers:
+    case route_id::requests:
       return capability::status;
     case route_id::start:
     case route_id::stop:
@@ -203,9 +203,9 @@ void with_task(request_actor* self) {
                   return serve_screenshot(self);
                 case route_id::procdump:
                   return serve_procdump(self);
-                case route_id::pool_workers:
+                case route_id::workers:
                   return pool_workers(self);
-                case route_id::open_requests:
+                case route_id::requests:
                   return open_requests(self);
                 default:
                   return serve_files(self);
