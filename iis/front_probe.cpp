@@ -21,6 +21,7 @@
 
 #include "common/unique_fd.hpp"
 #include "iis/proc_file.hpp"
+#include "iis/site_layout.hpp"
 
 namespace nomad_iis::iis {
 namespace {
@@ -107,7 +108,14 @@ std::optional<std::uint64_t> backlog_of(nlmsghdr* h, dev_t dev, ino_t ino) {
 
 }  // namespace
 
-std::optional<connection_counts> read_stub_status(const std::string& socket_path) {
+std::string status_socket_name(const std::string& data_dir) {
+  return layout::status_socket(data_dir).substr(data_dir.size() + 1);
+}
+
+std::optional<connection_counts> read_stub_status(const std::string& dir, const std::string& name) {
+  const unique_fd dir_fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!dir_fd) return std::nullopt;
+  const std::string socket_path = "/proc/self/fd/" + std::to_string(dir_fd.get()) + "/" + name;
   asio::io_context io;
   asio::local::stream_protocol::socket socket(io);
   boost::beast::flat_buffer buffer;

@@ -13,9 +13,14 @@
 
 namespace nomad_iis::iis {
 
-/// The front's connections by state; nullopt when its status socket does not
-/// answer within a second.
-std::optional<connection_counts> read_stub_status(const std::string& socket_path);
+/// The front's status socket relative to `data_dir`, the working directory
+/// of its nginx: nginx binds it by that name and the plugin reaches it
+/// through the folder, so a long data dir never overflows sun_path.
+std::string status_socket_name(const std::string& data_dir);
+
+/// The front's connections by state from the socket `name` in `dir`;
+/// nullopt when it does not answer within a second.
+std::optional<connection_counts> read_stub_status(const std::string& dir, const std::string& name);
 
 /// Connections waiting to be accepted on the listening unix socket whose
 /// file is `socket_path` (matched by the file's device and inode, which a

@@ -113,7 +113,7 @@ class linux_site_host final : public site_host {
     iis::read_open_requests(layout::open_requests_log(plan.data_dir), front_master, state);
   }
   std::optional<connection_counts> front_connections(const site_plan& plan) override {
-    return read_stub_status(layout::status_socket(plan.data_dir));
+    return read_stub_status(plan.data_dir, status_socket_name(plan.data_dir));
   }
 
   std::optional<failure> check_bindable(const std::string& ip, std::int32_t port) override {

@@ -61,7 +61,8 @@ struct front_conf {
   std::string requests_log;
   /// Absolute path of the open-requests log (front_status.hpp); "" = none.
   std::string open_requests_log;
-  /// Absolute path of the unix socket serving stub_status; "" = none.
+  /// The unix socket serving stub_status, relative to the data_dir (nginx's
+  /// working directory: an absolute path may not fit sun_path); "" = none.
   std::string status_socket;
 };
 

@@ -16,6 +16,7 @@
 #include "iis/app_command.hpp"
 #include "iis/certificates.hpp"
 #include "iis/failure.hpp"
+#include "iis/front_probe.hpp"
 #include "iis/net_probe.hpp"
 #include "iis/nginx_config.hpp"
 #include "iis/nginx_log.hpp"
@@ -229,7 +230,7 @@ void write_front_conf(const site_plan& plan, const std::vector<pool_routes>& rou
   conf.shutdown_time_limit = duration(0);
   conf.requests_log = layout::requests_log(plan.data_dir);
   conf.open_requests_log = layout::open_requests_log(plan.data_dir);
-  conf.status_socket = layout::status_socket(plan.data_dir);
+  conf.status_socket = status_socket_name(plan.data_dir);
   for (std::size_t p = 0; p < plan.pools.size(); ++p) {
     const auto& pool = plan.pools[p];
     conf.shutdown_time_limit = std::max(conf.shutdown_time_limit, pool.shutdown_time_limit);

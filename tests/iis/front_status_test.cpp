@@ -155,11 +155,16 @@ BOOST_AUTO_TEST_CASE(open_requests_log_is_read_on_freed_and_pruned_by_worker) {
   BOOST_TEST(state.open.begin()->second.path == "/five");
 }
 
-BOOST_AUTO_TEST_CASE(stub_status_is_read_from_a_real_nginx) {
+BOOST_AUTO_TEST_CASE(stub_status_is_read_from_a_real_nginx_in_a_long_folder) {
   test::temp_dir root;
-  const std::string dir = root.path();
+  // Longer than sun_path (108): nginx binds by a name relative to its
+  // working directory, the plugin connects through the folder.
+  const std::string dir = root.path() + "/" + std::string(60, 'd') + "/" + std::string(60, 'e');
   std::filesystem::create_directories(dir + "/tmp");
-  const std::string socket = dir + "/status.sock";
+  std::filesystem::create_directories(dir + "/logs");
+  BOOST_REQUIRE(dir.size() + std::string("/logs/status.sock").size() > 108u);
+  const std::string socket = "logs/status.sock";
+  BOOST_TEST(status_socket_name(dir) == socket);
   std::ofstream(dir + "/nginx.conf")
       << "worker_processes 1;\npid " << dir << "/nginx.pid;\nerror_log " << dir
       << "/error.log;\nevents { worker_connections 64; }\nhttp {\n  client_body_temp_path " << dir
@@ -167,8 +172,8 @@ BOOST_AUTO_TEST_CASE(stub_status_is_read_from_a_real_nginx) {
       << "/tmp;\n  uwsgi_temp_path " << dir << "/tmp;\n  scgi_temp_path " << dir
       << "/tmp;\n  access_log off;\n  server {\n    listen unix:" << socket
       << ";\n    location / { stub_status; }\n  }\n}\n";
-  const std::string start =
-      "/usr/sbin/nginx -p " + dir + "/ -c " + dir + "/nginx.conf -e " + dir + "/error.log";
+  const std::string start = "cd " + dir + " && /usr/sbin/nginx -p " + dir + "/ -c " + dir +
+                            "/nginx.conf -e " + dir + "/error.log";
   BOOST_REQUIRE(std::system(start.c_str()) == 0);
   struct stopper {
     std::string pid_file;
@@ -178,10 +183,12 @@ BOOST_AUTO_TEST_CASE(stub_status_is_read_from_a_real_nginx) {
       if (in >> pid && pid > 0) ::kill(pid, SIGQUIT);
     }
   } stop{dir + "/nginx.pid"};
-  BOOST_REQUIRE(test::eventually([&] { return read_stub_status(socket).has_value(); }));
+  const unique_fd dir_fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  BOOST_REQUIRE(test::eventually([&] { return read_stub_status(dir, socket).has_value(); }));
   // A connection that sent nothing waits; one with half a request head is reading.
-  auto idle = connect_to(socket);
-  auto partial = connect_to(socket);
+  const std::string short_path = "/proc/self/fd/" + std::to_string(dir_fd.get()) + "/" + socket;
+  auto idle = connect_to(short_path);
+  auto partial = connect_to(short_path);
   BOOST_REQUIRE(idle);
   BOOST_REQUIRE(partial);
   const std::string head = "GET / HTTP/1.1\r\n";
@@ -189,11 +196,12 @@ BOOST_AUTO_TEST_CASE(stub_status_is_read_from_a_real_nginx) {
                 static_cast<ssize_t>(head.size()));
   std::optional<connection_counts> counts;
   BOOST_TEST(test::eventually([&] {
-    counts = read_stub_status(socket);
+    counts = read_stub_status(dir, socket);
     return counts && counts->waiting == 1u && counts->reading == 1u;
   }));
   if (counts) BOOST_TEST(counts->writing == 0u);  // the asking connection is left out
-  BOOST_TEST(!read_stub_status(dir + "/missing.sock"));
+  BOOST_TEST(!read_stub_status(dir, "missing.sock"));
+  BOOST_TEST(!read_stub_status(dir + "/missing-dir", socket));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
