@@ -589,6 +589,8 @@ caf::behavior task_actor(task_actor_ptr self, site_services services, caf::actor
       },
       [self](msg::get_site_status&) { return published_status(self); },
       [self](msg::get_task_metrics&) { return task_metrics::collect(self, summary_of(self)); },
+      [self](msg::get_pool_workers& m) { return task_metrics::pool_workers(self, m.pool); },
+      [self](msg::get_open_requests&) { return task_metrics::open_requests(self); },
       [self](atom::count_requests) { task_metrics::on_count_timer(self); },
       [self](msg::pool_command& m) { return pool_command(self, m); },
       [self](msg::exec_open& m) { return open_exec(self, m); },

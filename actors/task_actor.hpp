@@ -94,15 +94,18 @@ struct task_actor_state {
   std::optional<std::chrono::steady_clock::time_point> api_usage_at;
 
   /// The metrics (task_metrics.hpp): the request totals as last counted, a
-  /// count in flight and the scrapes waiting for it, CPU seconds and memory
-  /// by pool.
+  /// count in flight and the answers waiting for it, CPU seconds and memory
+  /// by pool, what the front said, the requests it has open.
   iis::request_totals requests;
   bool counting = false;
-  std::vector<std::pair<caf::typed_response_promise<msg::task_metrics>, msg::task_summary>>
-      metrics_waiters;
+  std::vector<std::function<void()>> count_waiters;
   cpu_seconds_counter cpu_seconds{system_info::clock_ticks_per_second()};
+  iis::usage_sample usage;                               ///< every process, at the last count
   std::map<std::string, std::uint64_t> rss_bytes;        ///< by pool, at the last count
   std::map<std::size_t, std::uint64_t> active_requests;  ///< by pool index, at the last count
+  std::map<std::size_t, std::uint64_t> queued_requests;  ///< by pool index, at the last count
+  std::optional<iis::connection_counts> connections;     ///< the front's, at the last count
+  iis::open_requests open_requests;
 
   /// The Management API's uploads and downloads in progress (task_files.hpp).
   task_files::transfers transfers;

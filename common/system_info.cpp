@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <limits>
 #include <string>
 
 namespace nomad_iis::system_info {
@@ -13,6 +14,20 @@ std::int64_t clock_ticks_per_second() {
     return v > 0 ? static_cast<std::int64_t>(v) : 100;
   }();
   return ticks;
+}
+
+std::int64_t boot_time() {
+  static const std::int64_t booted = [] {
+    std::ifstream in("/proc/stat");
+    std::string key;
+    std::int64_t value = 0;
+    while (in >> key) {
+      if (key == "btime" && in >> value) return value;
+      in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+    }
+    return std::int64_t{0};
+  }();
+  return booted;
 }
 
 std::int64_t cpu_cores() {

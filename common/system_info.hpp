@@ -11,6 +11,10 @@ namespace nomad_iis::system_info {
 /// Clock ticks per second (sysconf(_SC_CLK_TCK)), the unit of /proc CPU times.
 std::int64_t clock_ticks_per_second();
 
+/// When the machine booted, Unix seconds (/proc/stat's btime; 0 when
+/// unknown): a process started start_ticks / clock_ticks_per_second() later.
+std::int64_t boot_time();
+
 /// Number of online CPU cores.
 std::int64_t cpu_cores();
 

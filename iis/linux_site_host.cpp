@@ -7,6 +7,7 @@
 #include <iterator>
 
 #include "iis/activation_socket.hpp"
+#include "iis/front_probe.hpp"
 #include "iis/linux_backend.hpp"
 #include "iis/net_probe.hpp"
 #include "iis/nginx_log.hpp"
@@ -107,6 +108,13 @@ class linux_site_host final : public site_host {
   request_totals count_requests(const site_plan& plan) override {
     return iis::count_requests(plan.data_dir);
   }
+  void read_open_requests(const site_plan& plan, const process_ref& front_master,
+                          open_requests& state) override {
+    iis::read_open_requests(layout::open_requests_log(plan.data_dir), front_master, state);
+  }
+  std::optional<connection_counts> front_connections(const site_plan& plan) override {
+    return read_stub_status(plan.data_dir, status_socket_name(plan.data_dir));
+  }
 
   std::optional<failure> check_bindable(const std::string& ip, std::int32_t port) override {
     return iis::check_bindable(ip, port);
@@ -127,6 +135,9 @@ class linux_site_host final : public site_host {
   std::size_t open_tcp_connections(std::int32_t port) override {
     return iis::open_tcp_connections(port);
   }
+  std::uint64_t queued_connections(const site_plan& plan, const std::string& name) override {
+    return listen_backlog(plan.data_dir + "/" + name);
+  }
 
   unique_fd hold_site_lock(const std::string& lock_path) override {
     return iis::hold_site_lock(lock_path);
@@ -142,6 +153,8 @@ class linux_site_host final : public site_host {
 
 }  // namespace
 
-std::shared_ptr<site_host> make_linux_site_host() { return std::make_shared<linux_site_host>(); }
+std::shared_ptr<site_host> make_linux_site_host() {
+  return std::make_shared<linux_site_host>();
+}
 
 }  // namespace nomad_iis::iis

@@ -88,12 +88,14 @@ std::string requests_format(std::size_t pool) {
   return "nomad_iis_requests_" + std::to_string(pool);
 }
 
-/// A location's own logs: its pool's request log line and, with an idle
-/// timeout, the pool's activity log (a location's access_log replaces the
-/// inherited ones, so the task's stdout again too).
-void render_logs(std::ostringstream& out, const std::string& requests_log, std::size_t pool,
+/// A location's own logs: its pool's request log line, with an idle timeout
+/// the pool's activity log, and the open-requests log's end line (a
+/// location's access_log replaces the inherited ones, so the task's stdout
+/// again too).
+void render_logs(std::ostringstream& out, const front_conf& conf, std::size_t pool,
                  const std::string& activity_log) {
-  if (requests_log.empty() && activity_log.empty()) return;
+  const auto& requests_log = conf.requests_log;
+  if (requests_log.empty() && activity_log.empty() && conf.open_requests_log.empty()) return;
   out << "      access_log " << stdout_log << ";\n";
   if (!requests_log.empty())
     out << "      access_log " << nginx_quote(requests_log) << " " << requests_format(pool)
@@ -101,11 +103,35 @@ void render_logs(std::ostringstream& out, const std::string& requests_log, std::
   if (!activity_log.empty())
     out << "      access_log " << nginx_quote(activity_log)
         << " nomad_iis_activity buffer=4k flush=1s;\n";
+  if (!conf.open_requests_log.empty())
+    out << "      access_log " << nginx_quote(conf.open_requests_log) << " nomad_iis_end"
+        << requests_buffer << ";\n";
 }
 
-void render_logs(std::ostringstream& out, const std::string& requests_log,
-                 const front_route& route) {
-  render_logs(out, requests_log, route.pool, route.activity_log);
+void render_logs(std::ostringstream& out, const front_conf& conf, const front_route& route) {
+  render_logs(out, conf, route.pool, route.activity_log);
+}
+
+/// The open-requests log's start line of a pool: the subrequest that
+/// auth_request makes at the access phase, logged (log_subrequest) and
+/// answered 204 at once, so the request goes on.
+std::string start_uri(std::size_t pool) {
+  return "/__nomad_iis/start/" + std::to_string(pool);
+}
+
+void render_start(std::ostringstream& out, const front_conf& conf, const front_route& route) {
+  if (!conf.open_requests_log.empty())
+    out << "      auth_request " << start_uri(route.pool) << ";\n";
+}
+
+void render_start_locations(std::ostringstream& out, const front_conf& conf) {
+  if (conf.open_requests_log.empty()) return;
+  for (const auto& fallback : conf.fallbacks)
+    out << "    location = " << start_uri(fallback.pool) << " {\n"
+        << "      internal;\n      log_subrequest on;\n"
+        << "      access_log " << nginx_quote(conf.open_requests_log) << " nomad_iis_start_"
+        << fallback.pool << requests_buffer << ";\n"
+        << "      return 204;\n    }\n";
 }
 
 void render_read_timeout(std::ostringstream& out, const std::optional<duration>& timeout) {
@@ -117,21 +143,42 @@ void render_read_timeout(std::ostringstream& out, const std::optional<duration>&
 /// The way a request takes while an application process is idle or starting:
 /// the port refuses, so it waits on the backend's socket; the backend resets
 /// that socket once the app accepts, and the request goes to the port again.
-void render_app_waiting(std::ostringstream& out, const std::string& requests_log,
-                        const front_route& route) {
+void render_app_waiting(std::ostringstream& out, const front_conf& conf, const front_route& route) {
   out << "    location @app_wait_" << route.app << " {  # the app starts on demand\n"
       << "      proxy_pass " << nginx_quote("http://unix:" + route.wait_socket + ":") << ";\n"
       << "      proxy_read_timeout " << seconds(route.wait_timeout) << ";\n"
       << "      error_page 502 504 = @app_retry_" << route.app << ";\n"
       << "      recursive_error_pages on;\n";
-  render_logs(out, requests_log, route);
+  render_logs(out, conf, route);
   out << "    }\n"
       << "    location @app_retry_" << route.app << " {\n"
       << "      proxy_pass http://127.0.0.1:" << route.port << ";\n"
       << "      error_page 502 = @pool_down_" << route.pool << ";\n";
   render_read_timeout(out, route.read_timeout);
-  render_logs(out, requests_log, route);
+  render_logs(out, conf, route);
   out << "    }\n";
+}
+
+/// The open-requests log's lines (front_status.hpp): a start per pool, one end.
+void render_open_requests_formats(std::ostringstream& out, const front_conf& conf) {
+  if (conf.open_requests_log.empty()) return;
+  for (const auto& fallback : conf.fallbacks)
+    out << "  log_format nomad_iis_start_" << fallback.pool
+        << " \"s $pid $connection $connection_requests $msec $remote_addr $request_method "
+           "$request_uri "
+        << fallback.pool << "\";\n";
+  out << "  log_format nomad_iis_end \"e $pid $connection $connection_requests\";\n";
+}
+
+/// nginx's stub_status on a unix socket in a folder only the plugin can
+/// enter: connection counts for the metrics, reachable by no visitor and
+/// counted in no request log.
+void render_status_server(std::ostringstream& out, const front_conf& conf) {
+  if (conf.status_socket.empty()) return;
+  out << "  server {  # connection counts for the plugin\n"
+      << "    listen " << nginx_quote("unix:" + conf.status_socket) << ";\n"
+      << "    access_log off;\n"
+      << "    location / { stub_status; }\n  }\n";
 }
 
 std::string render_routes(const front_conf& conf) {
@@ -163,22 +210,25 @@ std::string render_routes(const front_conf& conf) {
       out << "      client_max_body_size " << *route.max_body_bytes << ";\n";
     render_read_timeout(out, route.read_timeout);
     // A stopped pool's answers are its requests too, but no activity.
-    if (route.target == front_route::kind::unavailable)
-      render_logs(out, conf.requests_log, route.pool, "");
-    else
-      render_logs(out, conf.requests_log, route);
+    if (route.target == front_route::kind::unavailable) {
+      render_logs(out, conf, route.pool, "");
+    } else {
+      render_logs(out, conf, route);
+      render_start(out, conf, route);
+    }
     out << "    }\n";
   }
   for (const auto& route : conf.routes) {
     if (route.target != front_route::kind::app_port || route.wait_socket.empty()) continue;
-    if (waiting_apps.insert(route.app).second) render_app_waiting(out, conf.requests_log, route);
+    if (waiting_apps.insert(route.app).second) render_app_waiting(out, conf, route);
   }
   for (const auto& fallback : conf.fallbacks) {
     out << "    location @pool_down_" << fallback.pool << " {  # pool " << fallback.name << "\n"
         << "      return " << (fallback.tcp_level ? 444 : 503) << ";\n";
-    render_logs(out, conf.requests_log, fallback.pool, "");
+    render_logs(out, conf, fallback.pool, "");
     out << "    }\n";
   }
+  render_start_locations(out, conf);
   return out.str();
 }
 
@@ -278,6 +328,7 @@ std::string render_front_conf(const front_conf& conf) {
     out << "  access_log " << nginx_quote(conf.requests_log) << " nomad_iis_requests_front"
         << requests_buffer << ";\n";
   }
+  render_open_requests_formats(out, conf);
   out << "  server_tokens off;\n"
       << "  client_max_body_size 30000000;  # IIS maxAllowedContentLength default\n"
       << "  map $http_host $nomad_iis_host {\n    \"\" $host;\n    default $http_host;\n  }\n"
@@ -325,6 +376,7 @@ std::string render_front_conf(const front_conf& conf) {
       out << "    return 400;\n  }\n";
     }
   }
+  render_status_server(out, conf);
   out << "}\n";
   return out.str();
 }

@@ -59,6 +59,11 @@ struct front_conf {
   /// Absolute path of the request log the metrics count (request_log.hpp);
   /// "" = none.
   std::string requests_log;
+  /// Absolute path of the open-requests log (front_status.hpp); "" = none.
+  std::string open_requests_log;
+  /// The unix socket serving stub_status, relative to the data_dir (nginx's
+  /// working directory: an absolute path may not fit sun_path); "" = none.
+  std::string status_socket;
 };
 
 struct pool_conf {

@@ -17,6 +17,7 @@
 
 #include "common/unique_fd.hpp"
 #include "iis/failure.hpp"
+#include "iis/front_status.hpp"
 #include "iis/model.hpp"
 #include "iis/process_types.hpp"
 #include "iis/request_log.hpp"
@@ -136,6 +137,13 @@ class site_host {
   /// keeps the new totals beside it; frees the disk space of what it read.
   /// One call at a time per site.
   virtual request_totals count_requests(const site_plan& plan) = 0;
+  /// Reads the front's open-requests log on from `state` (front_status.hpp);
+  /// requests of workers no longer under `front_master` are dropped.
+  virtual void read_open_requests(const site_plan& plan, const process_ref& front_master,
+                                  open_requests& state) = 0;
+  /// The front's client connections by state (its stub_status, reachable by
+  /// the plugin only); nullopt when it does not answer.
+  virtual std::optional<connection_counts> front_connections(const site_plan& plan) = 0;
 
   // ---- sockets ----
 
@@ -154,6 +162,9 @@ class site_host {
                                             const std::string& bound_name) = 0;
   /// Connections open to a loopback `port`.
   virtual std::size_t open_tcp_connections(std::int32_t port) = 0;
+  /// Connections waiting to be accepted on the listening unix socket `name`
+  /// (relative to the data dir): requests held for a pool.
+  virtual std::uint64_t queued_connections(const site_plan& plan, const std::string& name) = 0;
 
   // ---- socket keepers (launcher::start_keeper starts them) ----
 

@@ -48,6 +48,15 @@ inline std::string activity_log(const std::string& data_dir, std::size_t pool) {
 inline std::string requests_log(const std::string& data_dir) {
   return data_dir + "/logs/requests.log";
 }
+/// The front appends a line when a request reaches a pool and one when it
+/// ends (front_status.hpp); logs/ is the plugin's alone.
+inline std::string open_requests_log(const std::string& data_dir) {
+  return data_dir + "/logs/open-requests.log";
+}
+/// The front's stub_status, for the plugin only (logs/ is 0700).
+inline std::string status_socket(const std::string& data_dir) {
+  return data_dir + "/logs/status.sock";
+}
 inline std::string request_totals_file(const std::string& data_dir) {
   return data_dir + "/run/requests.totals";
 }

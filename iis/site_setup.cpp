@@ -16,6 +16,7 @@
 #include "iis/app_command.hpp"
 #include "iis/certificates.hpp"
 #include "iis/failure.hpp"
+#include "iis/front_probe.hpp"
 #include "iis/net_probe.hpp"
 #include "iis/nginx_config.hpp"
 #include "iis/nginx_log.hpp"
@@ -228,6 +229,8 @@ void write_front_conf(const site_plan& plan, const std::vector<pool_routes>& rou
   conf.denied_prefixes = denied_url_prefixes(plan);
   conf.shutdown_time_limit = duration(0);
   conf.requests_log = layout::requests_log(plan.data_dir);
+  conf.open_requests_log = layout::open_requests_log(plan.data_dir);
+  conf.status_socket = status_socket_name(plan.data_dir);
   for (std::size_t p = 0; p < plan.pools.size(); ++p) {
     const auto& pool = plan.pools[p];
     conf.shutdown_time_limit = std::max(conf.shutdown_time_limit, pool.shutdown_time_limit);
@@ -275,6 +278,10 @@ spawn_request nginx_request(const site_plan& plan, const std::string& instance, 
   }
   request.cwd = plan.data_dir;  // sockets are named relative to it
   request.cgroup_procs = instance_cgroup_procs(plan, instance);
+  // A front that was killed left its status socket behind, and nginx's bind
+  // to an existing file fails: a new front starts without it. (logs/ is the
+  // plugin's alone; nothing else can have put something there.)
+  if (instance == layout::front_instance) ::unlink(layout::status_socket(plan.data_dir).c_str());
   return request;
 }
 

@@ -27,7 +27,7 @@ constexpr auto yes = retry::yes;
 // not retryable (a restart would fail the same way). HTTP: a failed backend
 // operation is 409 "operation_failed", whatever the reason.
 // clang-format off
-constexpr std::array<row, 14> table{{
+constexpr std::array<row, 15> table{{
   // ec                    backend failure              name                gRPC code                       Nomad retries  HTTP  "error"              replaced texts: gRPC, HTTP
   {ec::none,             {},                        {"none",             rpc_code::internal,            unsaid, 409, "operation_failed", "", ""}},
   {ec::task_not_found,   {},                        {"task_not_found",   rpc_code::not_found,           unsaid, 404, "not_found",        "", "no such allocation and task on this node"}},
@@ -43,6 +43,7 @@ constexpr std::array<row, 14> table{{
   {ec::process_failed,   iis::errc::process_failed, {"process_failed",   rpc_code::failed_precondition, yes,    409, "operation_failed", "", ""}},
   {ec::io_failure,       iis::errc::io_failure,     {"io_failure",       rpc_code::failed_precondition, yes,    409, "operation_failed", "", ""}},
   {ec::busy,             {},                        {"busy",             rpc_code::aborted,             unsaid, 503, "busy",             "", ""}},
+  {ec::pool_not_found,   {},                        {"pool_not_found",   rpc_code::not_found,           unsaid, 404, "not_found",        "", ""}},
 }};
 
 // Errors CAF raises on its own.
@@ -61,7 +62,7 @@ constexpr bool in_enum_order() {
   return true;
 }
 static_assert(in_enum_order(), "the error table has one row per ec, in enum order");
-static_assert(table.size() == static_cast<std::size_t>(ec::busy) + 1,
+static_assert(table.size() == static_cast<std::size_t>(ec::pool_not_found) + 1,
               "every ec has a row in the error table");
 
 // An empty caf::error (code 0: no error) has no category to ask.

@@ -36,6 +36,7 @@ enum class ec : std::uint8_t {
   process_failed,    ///< a site process did not come up or went away (iis::errc::process_failed)
   io_failure,        ///< a file, socket or account could not be made (iis::errc::io_failure)
   busy,              ///< every slot of a gated job (browsers, dumps) stayed taken too long
+  pool_not_found,    ///< a path names an application pool the task does not have
 };
 
 std::string to_string(ec code);

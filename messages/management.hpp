@@ -10,6 +10,7 @@
 #include <caf/actor.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include "iis/front_status.hpp"
 #include "iis/request_log.hpp"
 #include "messages/messages.hpp"
 
@@ -123,11 +124,54 @@ struct pool_metrics {
   pool_counts counts;
   iis::request_tally requests;
   std::uint64_t active_requests = 0;  ///< the front's connections to it now
+  /// Connections waiting to be accepted on its socket or its starting apps'
+  /// wait sockets: requests the front holds for it now.
+  std::uint64_t queued_requests = 0;
 };
 
 struct task_metrics {
   task_summary task;
   std::vector<pool_metrics> pools;
+  bool connections_known = false;  ///< the front answered its status
+  iis::connection_counts connections;
+};
+
+// ---- pools' workers and requests in progress ----
+
+/// Task actor: one pool's worker processes, sampled now.
+struct get_pool_workers {
+  std::string pool;
+};
+
+struct worker_info {
+  std::int32_t pid = 0;
+  std::int64_t started_ms = 0;  ///< Unix time of its start, milliseconds
+  std::uint64_t rss_bytes = 0;
+  double cpu_seconds = 0;
+};
+
+struct pool_workers {
+  std::string pool;
+  std::string status;
+  /// Requests the pool finished since the site began (the request log: per
+  /// pool, not per process).
+  std::uint64_t requests_served = 0;
+  std::vector<worker_info> workers;
+};
+
+/// Task actor: the requests the front is serving now (its open-requests log).
+struct get_open_requests {};
+
+struct request_info {
+  std::string method;
+  std::string path;
+  std::string client;
+  std::string pool;
+  double elapsed_seconds = 0;
+};
+
+struct open_request_list {
+  std::vector<request_info> requests;
 };
 
 /// Supervisor: every task's task_metrics.
@@ -219,12 +263,44 @@ typename Inspector::result_type inspect(Inspector& f, pool_counts& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pool_metrics& x) {
   return f(caf::meta::type_name("pool_metrics"), x.name, x.status, x.workers, x.rss_bytes,
-           x.cpu_seconds, x.counts, x.requests, x.active_requests);
+           x.cpu_seconds, x.counts, x.requests, x.active_requests, x.queued_requests);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_metrics& x) {
-  return f(caf::meta::type_name("task_metrics"), x.task, x.pools);
+  return f(caf::meta::type_name("task_metrics"), x.task, x.pools, x.connections_known,
+           x.connections);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, get_pool_workers& x) {
+  return f(caf::meta::type_name("get_pool_workers"), x.pool);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, worker_info& x) {
+  return f(caf::meta::type_name("worker_info"), x.pid, x.started_ms, x.rss_bytes, x.cpu_seconds);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pool_workers& x) {
+  return f(caf::meta::type_name("pool_workers"), x.pool, x.status, x.requests_served, x.workers);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, get_open_requests&) {
+  return f(caf::meta::type_name("get_open_requests"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, request_info& x) {
+  return f(caf::meta::type_name("request_info"), x.method, x.path, x.client, x.pool,
+           x.elapsed_seconds);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, open_request_list& x) {
+  return f(caf::meta::type_name("open_request_list"), x.requests);
 }
 
 template <class Inspector>
@@ -244,6 +320,11 @@ namespace nomad_iis::iis {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, request_tally& x) {
   return f(caf::meta::type_name("request_tally"), x.by_class, x.bytes_sent);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, connection_counts& x) {
+  return f(caf::meta::type_name("connection_counts"), x.reading, x.writing, x.waiting);
 }
 
 }  // namespace nomad_iis::iis

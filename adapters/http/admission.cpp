@@ -13,6 +13,8 @@ capability capability_for(route_id id) {
     case route_id::status:
     case route_id::list_allocs:
     case route_id::metrics:
+    case route_id::workers:
+    case route_id::requests:
       return capability::status;
     case route_id::start:
     case route_id::stop:

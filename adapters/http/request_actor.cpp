@@ -133,6 +133,22 @@ void pools(request_actor* self, msg::pool_op op) {
           [self](caf::error& err) { answer_error(self, err); });
 }
 
+/// A pool's workers, sampled by the task actor's next count.
+void pool_workers(request_actor* self) {
+  auto& st = self->state;
+  self->request(st.task.task, timeouts::query, msg::get_pool_workers{st.route.pool_name})
+      .then([self](msg::pool_workers& pool) { answer_json(self, pool_workers_json(pool)); },
+            [self](caf::error& err) { answer_error(self, err); });
+}
+
+/// The requests the task's front has open, as its log says after a read.
+void open_requests(request_actor* self) {
+  auto& st = self->state;
+  self->request(st.task.task, timeouts::query, msg::get_open_requests{})
+      .then([self](msg::open_request_list& list) { answer_json(self, open_requests_json(list)); },
+            [self](caf::error& err) { answer_error(self, err); });
+}
+
 void with_task(request_actor* self) {
   auto& st = self->state;
   self->request(st.ctx->supervisor, timeouts::query,
@@ -154,6 +170,10 @@ void with_task(request_actor* self) {
                   return serve_screenshot(self);
                 case route_id::procdump:
                   return serve_procdump(self);
+                case route_id::workers:
+                  return pool_workers(self);
+                case route_id::requests:
+                  return open_requests(self);
                 default:
                   return serve_files(self);
               }

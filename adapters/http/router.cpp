@@ -86,6 +86,10 @@ std::string_view route_name(route_id id) {
       return "screenshot";
     case route_id::procdump:
       return "procdump";
+    case route_id::workers:
+      return "pool_workers";
+    case route_id::requests:
+      return "open_requests";
     case route_id::openapi:
       return "openapi";
     case route_id::count_:
@@ -134,6 +138,9 @@ route_match match_route(std::string_view method, std::string_view raw_path) {
                       {"PATCH", route_id::fs_patch},
                       {"DELETE", route_id::fs_delete}});
     m.fs_segments.assign(seg.begin() + 7, seg.end());
+  } else if (action == "pools" && seg.size() == 9 && !seg[7].empty() && seg[8] == "workers") {
+    m = pick(method, {{"GET", route_id::workers}});
+    if (m.status == 200) m.pool_name = decode_segment(seg[7], "pool name");
   } else if (seg.size() != 7) {
     return {};
   } else if (action == "status") {
@@ -148,6 +155,8 @@ route_match match_route(std::string_view method, std::string_view raw_path) {
     m = pick(method, {{"GET", route_id::screenshot}});
   } else if (action == "procdump") {
     m = pick(method, {{"GET", route_id::procdump}});
+  } else if (action == "requests") {
+    m = pick(method, {{"GET", route_id::requests}});
   } else {
     return {};
   }

@@ -22,6 +22,8 @@ enum class route_id {
   fs_delete,    ///< DELETE .../fs/{path}
   screenshot,   ///< GET  .../screenshot
   procdump,     ///< GET  .../procdump
+  workers,      ///< GET  .../pools/{pool}/workers
+  requests,     ///< GET  .../requests
   openapi,      ///< GET  /api/v1/openapi.json (public)
   count_,       ///< not a route: how many there are
 };
@@ -35,6 +37,7 @@ struct route_match {
   route_id id = route_id::list_allocs;
   std::string alloc_id;   ///< decoded
   std::string task_name;  ///< decoded
+  std::string pool_name;  ///< decoded; workers only
   /// The raw (still encoded) segments after "fs/"; decode with decode_fs_path.
   std::vector<std::string> fs_segments;
   /// For 405: the methods the path accepts ("GET, PUT").

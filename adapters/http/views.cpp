@@ -1,5 +1,6 @@
 #include "adapters/http/views.hpp"
 
+#include <cstdio>
 #include <ctime>
 
 #include <rapidjson/encodings.h>
@@ -162,6 +163,63 @@ std::string debug_json(const msg::debug_info& info) {
     w.StartArray();
     for (auto pid : d.pids) w.Int(pid);
     w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return buf.GetString();
+}
+
+std::string rfc3339_utc(std::int64_t unix_ms) {
+  const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  ::gmtime_r(&seconds, &tm);
+  char buf[40];
+  const auto n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(unix_ms % 1000));
+  return buf;
+}
+
+std::string pool_workers_json(const msg::pool_workers& pool) {
+  rapidjson::StringBuffer buf;
+  writer w(buf);
+  w.StartObject();
+  str(w, "appPoolName", pool.pool);
+  str(w, "status", pool.status);
+  w.Key("requestsServed");
+  w.Uint64(pool.requests_served);
+  w.Key("workers");
+  w.StartArray();
+  for (const auto& worker : pool.workers) {
+    w.StartObject();
+    w.Key("pid");
+    w.Int(worker.pid);
+    str(w, "startTime", rfc3339_utc(worker.started_ms));
+    w.Key("rssBytes");
+    w.Uint64(worker.rss_bytes);
+    w.Key("cpuSeconds");
+    w.Double(worker.cpu_seconds);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return buf.GetString();
+}
+
+std::string open_requests_json(const msg::open_request_list& list) {
+  rapidjson::StringBuffer buf;
+  writer w(buf);
+  w.StartObject();
+  w.Key("requests");
+  w.StartArray();
+  for (const auto& r : list.requests) {
+    w.StartObject();
+    str(w, "method", r.method);
+    str(w, "path", r.path);
+    str(w, "clientAddress", r.client);
+    str(w, "appPoolName", r.pool);
+    w.Key("elapsedSeconds");
+    w.Double(r.elapsed_seconds);
     w.EndObject();
   }
   w.EndArray();

@@ -130,6 +130,10 @@ void add_pool(task_families& out, const std::vector<ClientMetric::Label>& labels
   out.add("nomad_iis_requests_active",
           "Requests in progress at the pool: the front's connections to its workers at the scrape",
           MetricType::Gauge, labels, static_cast<double>(pool.active_requests));
+  out.add("nomad_iis_requests_queued",
+          "Requests the front holds for the pool at the scrape: connections not yet accepted on "
+          "its socket, or on its applications' wait sockets while they start",
+          MetricType::Gauge, labels, static_cast<double>(pool.queued_requests));
   const auto& c = pool.counts;
   out.add("nomad_iis_worker_starts_total", "Worker and application processes the pool started",
           MetricType::Counter, labels, static_cast<double>(c.worker_starts));
@@ -144,6 +148,21 @@ void add_pool(task_families& out, const std::vector<ClientMetric::Label>& labels
             MetricType::Gauge, with(labels, ClientMetric::Label{"state", state}),
             pool.status == state ? 1 : 0);
   }
+}
+
+/// The front's client connections by state (its stub_status), pool "".
+void add_connections(task_families& out, const msg::task_metrics& task) {
+  if (!task.connections_known) return;
+  const auto labels = labels_of(task.task, "");
+  const std::pair<const char*, std::uint64_t> states[] = {{"reading", task.connections.reading},
+                                                          {"writing", task.connections.writing},
+                                                          {"waiting", task.connections.waiting}};
+  for (const auto& [state, count] : states)
+    out.add("nomad_iis_connections",
+            "Client connections of the site's front at the scrape, by state: reading a request "
+            "head, writing (a request in progress), waiting (idle keep-alive)",
+            MetricType::Gauge, with(labels, ClientMetric::Label{"state", state}),
+            static_cast<double>(count));
 }
 
 void add_node(task_families& out, const std::vector<msg::task_metrics>& tasks) {
@@ -202,6 +221,7 @@ std::string render(const std::vector<msg::task_metrics>& tasks, bool node) {
       add_processes(out, labels, pool);
       if (!pool.name.empty()) add_pool(out, labels, pool);
     }
+    add_connections(out, task);
   }
   if (node) add_node(out, tasks);
   auto families = out.take();

@@ -13,7 +13,7 @@ using namespace nomad_iis;
 
 namespace {
 
-constexpr auto last_ec = ec::busy;
+constexpr auto last_ec = ec::pool_not_found;
 
 const std::vector<iis::errc> all_errc{iis::errc::invalid_config, iis::errc::port_in_use,
                                       iis::errc::process_failed, iis::errc::io_failure,
@@ -60,6 +60,7 @@ BOOST_AUTO_TEST_CASE(errors_from_before_the_table_keep_their_status_codes) {
       {ec::invalid_argument, rpc_code::invalid_argument, retry::unsaid, 400, "invalid_argument"},
       {ec::operation_failed, rpc_code::internal, retry::unsaid, 409, "operation_failed"},
       {ec::shutting_down, rpc_code::aborted, retry::unsaid, 503, "shutting_down"},
+      {ec::pool_not_found, rpc_code::not_found, retry::unsaid, 404, "not_found"},
   };
   for (const auto& want : cases) {
     const auto& route = route_of(caf::make_error(want.code, std::string("x")));

@@ -42,7 +42,10 @@ msg::task_metrics sample_task(std::string job = "web") {
   pool.requests.by_class = {0, 5, 1, 3, 0};
   pool.requests.bytes_sent = 4096;
   pool.active_requests = 4;
+  pool.queued_requests = 6;
   t.pools = {front, pool};
+  t.connections_known = true;
+  t.connections = {1, 2, 7};
   return t;
 }
 
@@ -98,6 +101,23 @@ BOOST_AUTO_TEST_CASE(task_series_carry_the_task_and_pool_labels) {
   BOOST_TEST(contains(text, "nomad_iis_workers{" + front + "} 1\n"));
   BOOST_TEST(!contains(text, "nomad_iis_pool_state{" + front));
   BOOST_TEST(!contains(text, "nomad_iis_worker_starts_total{" + front));
+}
+
+BOOST_AUTO_TEST_CASE(connections_are_the_fronts_and_queues_the_pools) {
+  auto task = sample_task();
+  const auto text = metrics::render({task}, false);
+  const std::string front =
+      "alloc_id=\"9480a9c9-676e-40eb-8181-b096021bdccd\",job=\"web\","
+      "namespace=\"default\",pool=\"\",task=\"app\"";
+  BOOST_TEST(contains(text, "# TYPE nomad_iis_connections gauge\n"));
+  BOOST_TEST(contains(text, "nomad_iis_connections{" + front + ",state=\"reading\"} 1\n"));
+  BOOST_TEST(contains(text, "nomad_iis_connections{" + front + ",state=\"writing\"} 2\n"));
+  BOOST_TEST(contains(text, "nomad_iis_connections{" + front + ",state=\"waiting\"} 7\n"));
+  BOOST_TEST(contains(text, "nomad_iis_requests_queued{" + labels + "} 6\n"));
+  BOOST_TEST(!contains(text, "nomad_iis_requests_queued{" + front));
+  // A front that did not answer its status gives no connection series at all.
+  task.connections_known = false;
+  BOOST_TEST(!contains(metrics::render({task}, false), "nomad_iis_connections"));
 }
 
 BOOST_AUTO_TEST_CASE(node_series_only_when_asked) {

@@ -53,8 +53,10 @@ const rapidjson::Value& deref(const rapidjson::Value& v) {
 
 /// A concrete path for a documented template.
 std::string instantiate(std::string path) {
-  const std::vector<std::pair<std::string, std::string>> values{
-      {"{allocId}", "alloc1"}, {"{taskName}", "web"}, {"{path}", "local/site"}};
+  const std::vector<std::pair<std::string, std::string>> values{{"{allocId}", "alloc1"},
+                                                                {"{taskName}", "web"},
+                                                                {"{path}", "local/site"},
+                                                                {"{poolName}", "default"}};
   for (const auto& [name, value] : values)
     if (auto at = path.find(name); at != std::string::npos) path.replace(at, name.size(), value);
   return path;
@@ -202,6 +204,19 @@ BOOST_AUTO_TEST_CASE(the_views_answer_what_the_document_says) {
   BOOST_TEST(schema_problem(component_schema("FolderListing"), listed) == "");
   BOOST_TEST(listed.find("\"2023-11-14T22:13:20Z\"") != std::string::npos);
   BOOST_TEST(listed.find("bad") == std::string::npos);  // not UTF-8: left out
+  msg::pool_workers workers;
+  workers.pool = "default";
+  workers.status = "Started";
+  workers.requests_served = 12;
+  workers.workers = {{42, 1796589219127, 4096, 0.25}};
+  BOOST_TEST(schema_problem(component_schema("PoolWorkers"), pool_workers_json(workers)) == "");
+  BOOST_TEST(pool_workers_json(workers).find("\"startTime\":\"2026-12-06T20:33:39.127Z\"") !=
+             std::string::npos);
+  msg::open_request_list open;
+  open.requests = {{"GET", "/slow", "127.0.0.1", "default", 2.5}};
+  BOOST_TEST(schema_problem(component_schema("OpenRequests"), open_requests_json(open)) == "");
+  open.requests.clear();
+  BOOST_TEST(schema_problem(component_schema("OpenRequests"), open_requests_json(open)) == "");
   // A field the document does not know fails: the check can fail.
   BOOST_TEST(schema_problem(component_schema("Error"), R"({"error":"x","message":"y","z":1})") !=
              "");

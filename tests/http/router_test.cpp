@@ -57,6 +57,23 @@ BOOST_AUTO_TEST_CASE(wrong_methods_are_405_with_allow) {
   BOOST_TEST(match_route("HEAD", "/api/v1/allocs/a/t/status").status == 405);
 }
 
+BOOST_AUTO_TEST_CASE(pool_workers_and_requests_routes) {
+  auto m = match_route("GET", "/api/v1/allocs/a/t/pools/my%20pool/workers");
+  BOOST_TEST(m.status == 200);
+  BOOST_TEST((m.id == route_id::workers));
+  BOOST_TEST(m.alloc_id == "a");
+  BOOST_TEST(m.pool_name == "my pool");
+  BOOST_TEST((match_route("GET", "/api/v1/allocs/a/t/requests").id == route_id::requests));
+  for (const char* p : {"/api/v1/allocs/a/t/pools", "/api/v1/allocs/a/t/pools/p",
+                        "/api/v1/allocs/a/t/pools//workers", "/api/v1/allocs/a/t/pools/p/x",
+                        "/api/v1/allocs/a/t/pools/p/workers/x", "/api/v1/allocs/a/t/requests/x"})
+    BOOST_TEST(match_route("GET", p).status == 404, p);
+  m = match_route("PUT", "/api/v1/allocs/a/t/pools/p/workers");
+  BOOST_TEST(m.status == 405);
+  BOOST_TEST(m.allow == "GET");
+  BOOST_CHECK_THROW(match_route("GET", "/api/v1/allocs/a/t/pools/p%2Fq/workers"), http_error);
+}
+
 BOOST_AUTO_TEST_CASE(bad_alloc_encoding_is_400) {
   BOOST_CHECK_THROW(match_route("GET", "/api/v1/allocs/a%zz/t/status"), http_error);
   BOOST_CHECK_THROW(match_route("GET", "/api/v1/allocs/a%2Fb/t/status"), http_error);

@@ -21,6 +21,12 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+std::size_t count_of(const std::string& text, const std::string& part) {
+  std::size_t n = 0;
+  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
 /// `nginx -t` on a rendered file; returns its exit code and output.
 std::pair<int, std::string> nginx_test(const std::string& data_dir, const std::string& instance) {
   const std::string out = data_dir + "/nginx-t.txt";
@@ -81,6 +87,8 @@ front_conf sample_front(const std::string& data_dir) {
   conf.fallbacks = {{0, "default", false}, {1, "api", true}};
   conf.denied_prefixes = {"/secrets/", "/files/secrets/"};
   conf.requests_log = data_dir + "/logs/requests.log";
+  conf.open_requests_log = data_dir + "/logs/open-requests.log";
+  conf.status_socket = "logs/status.sock";  // relative: a long data dir must still fit
   return conf;
 }
 
@@ -174,6 +182,46 @@ BOOST_AUTO_TEST_CASE(every_request_is_logged_once_for_its_pool) {
   auto plain = sample_front("/srv/data");
   plain.requests_log.clear();
   BOOST_TEST(!contains(render_front_conf(plain), "nomad_iis_requests"));
+}
+
+BOOST_AUTO_TEST_CASE(requests_reaching_a_pool_are_logged_when_they_start_and_end) {
+  const std::string text = render_front_conf(sample_front("/srv/data"));
+  const std::string log = "access_log \"/srv/data/logs/open-requests.log\" ";
+  BOOST_TEST(
+      contains(text,
+               "log_format nomad_iis_start_1 \"s $pid $connection $connection_requests $msec "
+               "$remote_addr $request_method $request_uri 1\";"));
+  BOOST_TEST(
+      contains(text, "log_format nomad_iis_end \"e $pid $connection $connection_requests\";"));
+  // The start: a logged subrequest at the access phase, answered 204 at once.
+  BOOST_TEST(contains(text,
+                      "location = /__nomad_iis/start/1 {\n      internal;\n"
+                      "      log_subrequest on;\n      " +
+                          log +
+                          "nomad_iis_start_1 buffer=64k flush=1s;\n"
+                          "      return 204;"));
+  BOOST_TEST(contains(text, log + "nomad_iis_end buffer=64k flush=1s;\n      auth_request "
+                                  "/__nomad_iis/start/0;\n    }"));
+  // Routes to a pool start one; the front's own answers do not.
+  BOOST_TEST(count_of(text, "auth_request /__nomad_iis/start/1;") == 3u * 2u);  // /api/ and /lazy/
+  BOOST_TEST(!contains(text, "location \"/down/\" {\n      return 444;\n      auth_request"));
+  // The end line in every location that logs a pool's request.
+  BOOST_TEST(contains(text, "location @pool_down_1 {"));
+  auto plain = sample_front("/srv/data");
+  plain.open_requests_log.clear();
+  BOOST_TEST(!contains(render_front_conf(plain), "nomad_iis_start"));
+  BOOST_TEST(!contains(render_front_conf(plain), "auth_request"));
+}
+
+BOOST_AUTO_TEST_CASE(stub_status_listens_on_the_plugins_socket_only) {
+  const std::string text = render_front_conf(sample_front("/srv/data"));
+  BOOST_TEST(contains(text,
+                      "    listen \"unix:logs/status.sock\";\n    access_log off;\n"
+                      "    location / { stub_status; }"));
+  BOOST_TEST(count_of(text, "stub_status") == 1u);
+  auto plain = sample_front("/srv/data");
+  plain.status_socket.clear();
+  BOOST_TEST(!contains(render_front_conf(plain), "stub_status"));
 }
 
 BOOST_AUTO_TEST_CASE(pool_conf_serves_locations_from_a_socket) {

@@ -1,0 +1,39 @@
+#pragma once
+// Reads what the site's front exposes to the plugin alone (front_status.hpp):
+// its stub_status over the unix socket in logs/, the backlogs of the
+// listening unix sockets where requests wait for a pool (sock_diag), and
+// the open-requests log. Each call blocks briefly: blocking workers only.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "iis/front_status.hpp"
+#include "iis/model.hpp"
+
+namespace nomad_iis::iis {
+
+/// The front's status socket relative to `data_dir`, the working directory
+/// of its nginx: nginx binds it by that name and the plugin reaches it
+/// through the folder, so a long data dir never overflows sun_path.
+std::string status_socket_name(const std::string& data_dir);
+
+/// The front's connections by state from the socket `name` in `dir`;
+/// nullopt when it does not answer within a second.
+std::optional<connection_counts> read_stub_status(const std::string& dir, const std::string& name);
+
+/// Connections waiting to be accepted on the listening unix socket whose
+/// file is `socket_path` (matched by the file's device and inode, which a
+/// hard link shares, so every site's "run/pool-0.bind" stays apart); 0 when
+/// no socket listens there.
+std::uint64_t listen_backlog(const std::string& socket_path);
+
+/// Reads the open-requests log on from `state.offset` (from its first data
+/// when nothing was read yet) and frees the blocks read; a shorter log
+/// (a new one) is read from its start with nothing open. Requests of
+/// workers that are no longer children of `front_master` are dropped: they
+/// died with their worker.
+void read_open_requests(const std::string& log_path, const process_ref& front_master,
+                        open_requests& state);
+
+}  // namespace nomad_iis::iis
