@@ -47,11 +47,12 @@ struct driver_actors {
   caf::actor supervisor;
   caf::actor hub;
   caf::actor fingerprinter;
+  caf::actor websites;  ///< the node websites (website_actor.hpp)
 
   /// Every one of them, for whoever ends them (the blocking workers run on
   /// threads of their own: an actor system waits for them).
   std::vector<caf::actor> all() const {
-    return {fingerprinter, hub, supervisor, workers, file_workers, tool_workers};
+    return {fingerprinter, hub, supervisor, websites, workers, file_workers, tool_workers};
   }
 };
 
