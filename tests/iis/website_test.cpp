@@ -56,7 +56,11 @@ struct website_fixture {
     config.target_website = "shop";
     config.applications.push_back(make_app("local/site", alias));
     config.application_pools.push_back(make_pool("default"));
-    return plan_site(config, test_task(alloc, 0), driver, false);
+    auto plan = plan_site(config, test_task(alloc, 0), driver, false);
+    // What prepare_site makes: the folders of the task's logs.
+    std::filesystem::create_directories(plan.data_dir + "/logs");
+    std::filesystem::create_directories(plan.data_dir + "/run");
+    return plan;
   }
 
   static std::vector<pool_routes> static_routes() {
@@ -113,6 +117,7 @@ BOOST_AUTO_TEST_CASE(nginx_checks_every_member_change) {
   const auto shop_b = task_plan("b", "app-b");
   const auto key_a = website_member_key(shop_a.site_name);
   const auto key_b = website_member_key(shop_b.site_name);
+  BOOST_TEST(key_a != key_b);
   prepare_website(website, {});
   update_website_member(website, key_a, &shop_a, static_routes());
   update_website_member(website, key_b, &shop_b, static_routes());
