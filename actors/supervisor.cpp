@@ -243,15 +243,15 @@ driver_actors spawn_driver(caf::actor_system& sys, std::shared_ptr<iis::backend>
   actors.tool_workers = spawn_blocking_pool(sys, tool_workers, detached_workers);
   actors.hub = sys.spawn(event_hub);
   actors.fingerprinter = sys.spawn(fingerprinter, backend, actors.workers);
-  site_services services{backend,
-                         backend->processes(),
-                         backend->host(),
-                         actors.workers,
-                         actors.file_workers,
-                         actors.tool_workers,
-                         std::move(inspector),
-                         sys.spawn(website_actor, backend->processes(), backend->host(),
-                                   actors.workers)};
+  site_services services{
+      backend,
+      backend->processes(),
+      backend->host(),
+      actors.workers,
+      actors.file_workers,
+      actors.tool_workers,
+      std::move(inspector),
+      sys.spawn(website_actor, backend->processes(), backend->host(), actors.workers)};
   actors.websites = services.websites;
   actors.supervisor = sys.spawn(supervisor, std::move(services), actors.hub, actors.fingerprinter);
   return actors;

@@ -13,8 +13,8 @@
 #include "actors/front_actor.hpp"
 #include "actors/pool_actor.hpp"
 #include "actors/website_front.hpp"
-#include "iis/website.hpp"
 #include "iis/site_layout.hpp"
+#include "iis/website.hpp"
 #include "messages/error.hpp"
 #include "messages/type_ids.hpp"
 

@@ -82,8 +82,8 @@ std::vector<ready_target> binding_targets(const website& site, poller::time_poin
   for (const auto& binding : plan.bindings) {
     if (!listens.insert({binding.ip, binding.port}).second) continue;
     ready_target target;
-    target.what = "binding " + iis::address_text(binding.ip, binding.port) + " of website " +
-                  plan.website;
+    target.what =
+        "binding " + iis::address_text(binding.ip, binding.port) + " of website " + plan.website;
     target.ip = binding.ip;
     target.port = binding.port;
     target.owner = site.master;
@@ -119,8 +119,8 @@ void start_site(website_actor_ptr self, const std::string& name, const std::stri
   auto task_plan = site.members.at(key).plan;
   off_thread<iis::process_ref>(
       self, self->state.workers,
-      [plan = site.plan, keys = member_keys(site), key, task_plan, routes,
-       host = self->state.host, launcher = self->state.launcher] {
+      [plan = site.plan, keys = member_keys(site), key, task_plan, routes, host = self->state.host,
+       launcher = self->state.launcher] {
         host->prepare_website(*plan, keys);
         host->update_website_member(*plan, key, task_plan.get(), routes);
         auto logs = open_logs(*plan);
@@ -145,8 +145,7 @@ void start_site(website_actor_ptr self, const std::string& name, const std::stri
         site.stopping = false;
         watch_process(self, *self->state.launcher, site.master);
         const auto deadline = self->clock().now() + start_limit;
-        wait_ready(self, self->state.polls, context_of(self, site),
-                   binding_targets(site, deadline),
+        wait_ready(self, self->state.polls, context_of(self, site), binding_targets(site, deadline),
                    [self, name, rp, finished, fail](std::optional<iis::failure> error) mutable {
                      auto& site = self->state.sites.at(name);
                      if (error) {
@@ -186,22 +185,21 @@ void reload_site(website_actor_ptr self, const std::string& name, served_promise
       [self, name, old_workers, rp, finished](bool reloaded) mutable {
         auto& st = self->state;
         if (!reloaded) {
-          const auto log = iis::layout::alert_log(st.sites.at(name).plan->data_dir,
-                                                  iis::layout::front_instance);
+          const auto log =
+              iis::layout::alert_log(st.sites.at(name).plan->data_dir, iis::layout::front_instance);
           const auto why = st.host->last_emergency(log);
-          rp.deliver(to_error({iis::errc::process_failed,
-                               "the nginx of website " + name + " did not reload" +
-                                   (why.empty() ? "" : ": " + why)}));
+          rp.deliver(to_error({iis::errc::process_failed, "the nginx of website " + name +
+                                                              " did not reload" +
+                                                              (why.empty() ? "" : ": " + why)}));
           finished();
           return;
         }
-        wait_retired(self, st.polls, *st.launcher, old_workers,
-                     self->clock().now() + retire_limit,
-                     [self, name, old_workers, rp, finished]() mutable {
-                       rp.deliver(
-                           msg::website_served{self->state.sites.at(name).master, old_workers});
-                       finished();
-                     });
+        wait_retired(
+            self, st.polls, *st.launcher, old_workers, self->clock().now() + retire_limit,
+            [self, name, old_workers, rp, finished]() mutable {
+              rp.deliver(msg::website_served{self->state.sites.at(name).master, old_workers});
+              finished();
+            });
       });
 }
 
@@ -276,10 +274,10 @@ caf::result<msg::website_served> join(website_actor_ptr self, msg::website_join&
   const auto key = iis::website_member_key(m.plan->site_name);
   auto paths = iis::claimed_paths(*m.plan);
   if (auto clash = conflict(*site, key, paths)) {
-    return to_error({iis::errc::invalid_config,
-                     "target_website: application alias \"" + clash->first +
-                         "\" is already served in website \"" + name + "\" by task " +
-                         clash->second});
+    return to_error({iis::errc::invalid_config, "target_website: application alias \"" +
+                                                    clash->first +
+                                                    "\" is already served in website \"" + name +
+                                                    "\" by task " + clash->second});
   }
   if (m.recovered.pid && !site->master.pid && self->state.launcher->alive(m.recovered)) {
     // A plugin restart: the website's nginx served on meanwhile.

@@ -35,7 +35,7 @@ struct website_actor_state {
   struct website {
     std::shared_ptr<const iis::site_plan> plan;  ///< iis::plan_website
     iis::process_ref master;
-    bool stopping = false;                 ///< its exit is expected
+    bool stopping = false;                  ///< its exit is expected
     std::map<std::string, member> members;  ///< by member key
   };
 
@@ -44,7 +44,7 @@ struct website_actor_state {
   std::shared_ptr<iis::site_host> host;
   caf::actor workers;
   std::map<std::string, website> sites;  ///< by website name
-  operation_queue ops;  ///< one start, reload or stop at a time
+  operation_queue ops;                   ///< one start, reload or stop at a time
   poller polls;
 
   static inline const char* name = "websites";

@@ -20,9 +20,9 @@ namespace nomad_iis {
 struct website_front_state {
   site_context ctx;
   caf::actor websites;
-  std::string key;                        ///< iis::website_member_key
-  std::vector<iis::pool_routes> routes;   ///< by pool index
-  iis::process_ref master;                ///< the website's nginx while the task is in it
+  std::string key;                       ///< iis::website_member_key
+  std::vector<iis::pool_routes> routes;  ///< by pool index
+  iis::process_ref master;               ///< the website's nginx while the task is in it
 
   static inline const char* name = "website_front";
 };

@@ -69,17 +69,17 @@ std::string checked_host_path(const std::string& field, const std::string& path)
 bool is_website_name(const std::string& name) {
   if (name.empty() || name.size() > 64 || name.front() == '.') return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_';
   });
 }
 
 /// A website's binding: a static port, and for https PEM files given by
 /// absolute path or a self-signed certificate.
 void check_website_binding(const std::string& path, binding& b) {
-  const bool numeric = !b.port.empty() && b.port.size() <= 5 &&
-                       std::all_of(b.port.begin(), b.port.end(),
-                                   [](char c) { return c >= '0' && c <= '9'; });
+  const bool numeric =
+      !b.port.empty() && b.port.size() <= 5 &&
+      std::all_of(b.port.begin(), b.port.end(), [](char c) { return c >= '0' && c <= '9'; });
   if (!numeric || std::stol(b.port) < 1 || std::stol(b.port) > 65535)
     throw config_error(path + ".port", detail::quote(b.port) +
                                            " must be a static port (1-65535): a website "
@@ -96,8 +96,7 @@ void check_website_binding(const std::string& path, binding& b) {
   if (cert.thumbprint || cert.pfx_file)
     throw config_error(cert_path, "a website takes cert_file + key_file or use_self_signed");
   if (cert.use_self_signed == (cert.cert_file || cert.key_file))
-    throw config_error(cert_path,
-                       "exactly one of cert_file + key_file or use_self_signed = true");
+    throw config_error(cert_path, "exactly one of cert_file + key_file or use_self_signed = true");
   for (const auto* file : {&cert.cert_file, &cert.key_file}) {
     if (!cert.use_self_signed && (!*file || (*file)->front() != '/'))
       throw config_error(cert_path, "cert_file and key_file must both be absolute paths");
@@ -109,8 +108,8 @@ website_config decode_website(problem_list& p, const fields& f) {
   p.check([&] {
     site.name = detail::get_required_string(f, "name");
     if (!is_website_name(site.name))
-      throw config_error(f.path_of("name"), detail::quote(site.name) +
-                                                " must be 1-64 characters of [A-Za-z0-9._-]");
+      throw config_error(f.path_of("name"),
+                         detail::quote(site.name) + " must be 1-64 characters of [A-Za-z0-9._-]");
   });
   p.check([&] {
     auto root = detail::get_nonempty_string(f, "physical_path");

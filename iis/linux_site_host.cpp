@@ -155,6 +155,8 @@ class linux_site_host final : public site_host {
 
 }  // namespace
 
-std::shared_ptr<site_host> make_linux_site_host() { return std::make_shared<linux_site_host>(); }
+std::shared_ptr<site_host> make_linux_site_host() {
+  return std::make_shared<linux_site_host>();
+}
 
 }  // namespace nomad_iis::iis

@@ -2,9 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -81,8 +81,8 @@ std::vector<site_event> prepare_website(const site_plan& website,
   return events;
 }
 
-void update_website_member(const site_plan& website, const std::string& key,
-                           const site_plan* task, const std::vector<pool_routes>& routes) {
+void update_website_member(const site_plan& website, const std::string& key, const site_plan* task,
+                           const std::vector<pool_routes>& routes) {
   const auto& dir = website.data_dir;
   const std::string locations = layout::website_member_locations(dir, key);
   const std::string http = layout::website_member_http(dir, key);
@@ -101,8 +101,7 @@ void update_website_member(const site_plan& website, const std::string& key,
         member.denied_prefixes.end());
     fs::remove(link, error);
     fs::create_symlink(task->data_dir, link, error);
-    if (error)
-      throw backend_error(errc::io_failure, "link " + link + ": " + error.message());
+    if (error) throw backend_error(errc::io_failure, "link " + link + ": " + error.message());
     write_file_atomic(http, render_member_http(member), 0644);
     write_file_atomic(locations, render_member_locations(member), 0644);
   } else {

@@ -20,8 +20,8 @@ std::vector<site_event> prepare_website(const site_plan& website,
 /// Writes a task's fragments (`task` set) or removes them (`task` null),
 /// then runs `nginx -t`: when nginx refuses, the previous fragments come
 /// back and the error quotes nginx, so a reload never meets a bad config.
-void update_website_member(const site_plan& website, const std::string& key,
-                           const site_plan* task, const std::vector<pool_routes>& routes);
+void update_website_member(const site_plan& website, const std::string& key, const site_plan* task,
+                           const std::vector<pool_routes>& routes);
 
 /// The website's nginx master as its pid file names it, if that process is
 /// an nginx master working in the website's folder.

@@ -49,6 +49,16 @@ func (e *websiteEnv) url(path string) string {
 // (saying `name`) under `alias` of the website.
 func (e *websiteEnv) task(t *testing.T, name, alias string) *pluginhost.TaskRunner {
 	t.Helper()
+	return e.taskWith(t, name, fmt.Sprintf(`{
+  "target_website": "shop",
+  "application_pool": [{"identity": "ApplicationPoolIdentity"}],
+  "application": [{"alias": %q, "path": "local"}]
+}`, alias))
+}
+
+// taskWith is task with a job config of the test's own.
+func (e *websiteEnv) taskWith(t *testing.T, name, config string) *pluginhost.TaskRunner {
+	t.Helper()
 	alloc, err := e.host.NewAlloc(pluginhost.AllocOptions{
 		JobID: "shop-" + name,
 		Root:  filepath.Join(e.host.Dir, "allocs"),
@@ -57,11 +67,6 @@ func (e *websiteEnv) task(t *testing.T, name, alias string) *pluginhost.TaskRunn
 		t.Fatal(err)
 	}
 	t.Cleanup(alloc.Close)
-	config := fmt.Sprintf(`{
-  "target_website": "shop",
-  "application_pool": [{"identity": "ApplicationPoolIdentity"}],
-  "application": [{"alias": %q, "path": "local"}]
-}`, alias)
 	task, err := alloc.NewTask(pluginhost.TaskSpec{Name: "app", Config: []byte(config)})
 	if err != nil {
 		t.Fatal(err)
@@ -174,6 +179,14 @@ func TestSharedWebsite(t *testing.T) {
 		}
 	}
 	env.mustSay(t, "/a/who.txt", "task-a")
+
+	// A website the node does not declare is refused, naming the field.
+	undeclared := env.taskWith(t, "task-x",
+		`{"target_website": "nope", "application": [{"alias": "x", "path": "local"}]}`)
+	if _, err := undeclared.Start(ctx); err == nil ||
+		!strings.Contains(err.Error(), "target_website") || !strings.Contains(err.Error(), `"nope"`) {
+		t.Errorf("StartTask with target_website \"nope\": %v, want an error naming target_website and \"nope\"", err)
+	}
 
 	// task-a leaves while 20 clients load task-b: the website reloads
 	// without one failed request for task-b.

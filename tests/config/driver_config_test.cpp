@@ -177,13 +177,15 @@ node website(const std::string& name, node_list bindings, node root = nullptr) {
 BOOST_AUTO_TEST_CASE(website_blocks_declare_the_node_websites) {
   node doc = config_test::driver();
   node https = config_test::binding("https", "8443");
-  https["certificates"] = node_list{config_test::node_map{
-      {"cert_file", "/etc/ssl/a.crt"}, {"key_file", "/etc/ssl/a.key"}, {"password", nullptr},
-      {"pfx_file", nullptr}, {"thumbprint", nullptr}, {"use_self_signed", nullptr}}};
-  doc["websites"] =
-      node_list{website("shop", node_list{config_test::binding("http", "08080"), https},
-                        "/srv/www/shop/"),
-                website("api", node_list{config_test::binding("http", "9090")})};
+  https["certificates"] = node_list{config_test::node_map{{"cert_file", "/etc/ssl/a.crt"},
+                                                          {"key_file", "/etc/ssl/a.key"},
+                                                          {"password", nullptr},
+                                                          {"pfx_file", nullptr},
+                                                          {"thumbprint", nullptr},
+                                                          {"use_self_signed", nullptr}}};
+  doc["websites"] = node_list{
+      website("shop", node_list{config_test::binding("http", "08080"), https}, "/srv/www/shop/"),
+      website("api", node_list{config_test::binding("http", "9090")})};
   const auto config = decode(doc);
   BOOST_TEST_REQUIRE(config.websites.size() == 2u);
   const auto* shop = config.find_website("shop");
