@@ -19,8 +19,9 @@ import (
 
 // websiteEnv is a host with the node website "shop" on a free port.
 type websiteEnv struct {
-	host *testHost
-	port int
+	host    *testHost
+	port    int
+	apiPort int
 }
 
 func newWebsiteEnv(t *testing.T) *websiteEnv {
@@ -29,7 +30,11 @@ func newWebsiteEnv(t *testing.T) *websiteEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := startHost(t, map[string]interface{}{
+	apiPort, err := pluginhost.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startHostWithArgs(t, map[string]interface{}{
 		"allowed_target_websites": []string{"shop"},
 		"website": []map[string]interface{}{{
 			"name": "shop",
@@ -37,8 +42,9 @@ func newWebsiteEnv(t *testing.T) *websiteEnv {
 				"type": "http", "port": fmt.Sprint(port), "ip_address": "127.0.0.1",
 			}},
 		}},
-	})
-	return &websiteEnv{host: h, port: port}
+	}, []string{fmt.Sprintf("--management-api-port=%d", apiPort), "--management-api-key=" + mgmtKey,
+		"--management-api-bind=127.0.0.1"})
+	return &websiteEnv{host: h, port: port, apiPort: apiPort}
 }
 
 func (e *websiteEnv) url(path string) string {
@@ -76,6 +82,14 @@ func (e *websiteEnv) taskWith(t *testing.T, name, config string) *pluginhost.Tas
 	}
 	writeFile(t, filepath.Join(task.Dir().LocalDir, "who.txt"), name)
 	return task
+}
+
+// api is the Management API of a task's allocation (siteEnv.api's checks).
+func (e *websiteEnv) api(t *testing.T, task *pluginhost.TaskRunner, method, path string) []byte {
+	t.Helper()
+	site := &siteEnv{apiBase: fmt.Sprintf("http://127.0.0.1:%d/api/v1/allocs/%s/app", e.apiPort,
+		task.Alloc().ID())}
+	return site.api(t, method, path)
 }
 
 // start starts the task; it is stopped and destroyed when the test ends.
@@ -187,6 +201,21 @@ func TestSharedWebsite(t *testing.T) {
 		!strings.Contains(err.Error(), "target_website") || !strings.Contains(err.Error(), `"nope"`) {
 		t.Errorf("StartTask with target_website \"nope\": %v, want an error naming target_website and \"nope\"", err)
 	}
+
+	// task-b's pool is its own in the website: stop, start and recycle it
+	// through the Management API; task-a keeps serving.
+	if status := string(env.api(t, b, "GET", "/status")); !strings.Contains(status, `"Started"`) {
+		t.Errorf("status of task-b: %s, want its pool Started", status)
+	}
+	env.api(t, b, "PUT", "/stop?appPoolName=default")
+	if code, _, _ := get(env.url("/b/who.txt")); code != http.StatusServiceUnavailable {
+		t.Errorf("GET /b/who.txt with task-b's pool stopped: HTTP %d, want 503", code)
+	}
+	env.mustSay(t, "/a/who.txt", "task-a")
+	env.api(t, b, "PUT", "/start?appPoolName=default")
+	env.mustSay(t, "/b/who.txt", "task-b")
+	env.api(t, b, "PUT", "/recycle?appPoolName=default")
+	env.mustSay(t, "/b/who.txt", "task-b")
 
 	// task-a leaves while 20 clients load task-b: the website reloads
 	// without one failed request for task-b.
