@@ -73,7 +73,10 @@ std::string website_member_key(const std::string& site_name) {
 
 std::vector<std::string> claimed_paths(const site_plan& plan) {
   std::vector<std::string> paths;
-  for (const auto& app : plan.applications) paths.push_back(app.url_path);
+  for (const auto& app : plan.applications) {
+    paths.push_back(app.url_path);
+    for (const auto& vdir : app.virtual_directories) paths.push_back(vdir.url_path);
+  }
   return paths;
 }
 

@@ -21,7 +21,8 @@ site_plan plan_website(const config::website_config& site, const config::driver_
 /// link to the task's data_dir): 16 hex digits of FNV-1a over the site name.
 std::string website_member_key(const std::string& site_name);
 
-/// The URL prefixes a task's applications claim in a website.
+/// The URL prefixes a task's applications and virtual directories claim in
+/// a website (each a location there: no two tasks may share one).
 std::vector<std::string> claimed_paths(const site_plan& plan);
 
 }  // namespace nomad_iis::iis

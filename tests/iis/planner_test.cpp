@@ -487,6 +487,10 @@ BOOST_AUTO_TEST_CASE(websites_are_planned_from_their_blocks) {
   BOOST_TEST(website_member_key("a-web") == website_member_key("a-web"));
   BOOST_TEST(website_member_key("a-web") != website_member_key("b-web"));
   BOOST_TEST(website_member_key("a-web").size() == 16u);
+  // What a task claims in a website: its applications and virtual directories.
+  site_plan task;
+  task.applications.push_back(application_plan{"/a/", "/x", "default", {{"/a/img/", "/y"}}});
+  BOOST_TEST((claimed_paths(task) == std::vector<std::string>{"/a/", "/a/img/"}));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
