@@ -298,3 +298,33 @@ func TestSharedWebsiteRecovery(t *testing.T) {
 	env.mustSay(t, "/c/who.txt", "task-c")
 	env.mustSay(t, "/b/who.txt", "task-b")
 }
+
+// An application process (httpPlatform) in a website: the website proxies
+// to its port, and a recycle moves it to a new one with a website reload,
+// while a static task beside it keeps serving.
+func TestSharedWebsiteWithAnAppProcess(t *testing.T) {
+	env := newWebsiteEnv(t)
+	static := env.task(t, "task-s", "s")
+	app := env.task(t, "task-p", "p")
+	src := filepath.Join("..", "..", "tests", "data", "iis", "httpplatform")
+	if err := pluginhost.CopyDir(src, app.Dir().LocalDir); err != nil {
+		t.Fatal(err)
+	}
+	env.start(t, static)
+	env.start(t, app)
+	code, body, err := getEventually(env.url("/p/hello"), 20*time.Second)
+	if err != nil || code != http.StatusOK || !strings.Contains(body, "hello from httpPlatform") {
+		t.Fatalf("GET /p/hello: HTTP %d %q (%v)", code, body, err)
+	}
+	load := startLoad(env.url("/s/who.txt"), "task-s", 10)
+	env.api(t, app, "PUT", "/recycle?appPoolName=default")
+	time.Sleep(200 * time.Millisecond)
+	ok, fail, errs := load.finish()
+	if fail > 0 || ok == 0 {
+		t.Errorf("task-s during task-p's recycle: %d ok, %d failed %v", ok, fail, errs)
+	}
+	code, body, err = getEventually(env.url("/p/hello"), 20*time.Second)
+	if err != nil || code != http.StatusOK || !strings.Contains(body, "hello from httpPlatform") {
+		t.Fatalf("GET /p/hello after the recycle: HTTP %d %q (%v)", code, body, err)
+	}
+}
