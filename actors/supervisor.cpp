@@ -9,6 +9,7 @@
 #include "actors/fingerprinter.hpp"
 #include "actors/task_actor.hpp"
 #include "actors/timeouts.hpp"
+#include "actors/website_actor.hpp"
 #include "common/logging.hpp"
 #include "messages/error.hpp"
 #include "messages/type_ids.hpp"
@@ -139,6 +140,7 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self, site_servi
       [self](msg::set_driver_config& cfg) {
         self->state.driver = cfg.driver;
         self->send(self->state.fingerprinter, cfg);
+        if (self->state.services.websites) self->send(self->state.services.websites, cfg);
       },
       [self](msg::start_task& m) -> caf::result<caf::message> {
         if (m.task.task_id.empty())
@@ -265,13 +267,16 @@ driver_actors spawn_driver(caf::actor_system& sys, std::shared_ptr<iis::backend>
   actors.tool_workers = spawn_blocking_pool(sys, tool_workers, detached_workers);
   actors.hub = sys.spawn(event_hub);
   actors.fingerprinter = sys.spawn(fingerprinter, backend, actors.workers);
-  site_services services{backend,
-                         backend->processes(),
-                         backend->host(),
-                         actors.workers,
-                         actors.file_workers,
-                         actors.tool_workers,
-                         std::move(inspector)};
+  site_services services{
+      backend,
+      backend->processes(),
+      backend->host(),
+      actors.workers,
+      actors.file_workers,
+      actors.tool_workers,
+      std::move(inspector),
+      sys.spawn(website_actor, backend->processes(), backend->host(), actors.workers)};
+  actors.websites = services.websites;
   actors.statuses = std::make_shared<status_board>();
   actors.supervisor =
       sys.spawn(supervisor, std::move(services), actors.hub, actors.fingerprinter, actors.statuses);

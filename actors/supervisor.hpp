@@ -55,11 +55,12 @@ struct driver_actors {
   caf::actor fingerprinter;
   /// The tasks' published statuses (status_board.hpp), for the Management API.
   std::shared_ptr<status_board> statuses;
+  caf::actor websites;  ///< the node websites (website_actor.hpp)
 
   /// Every one of them, for whoever ends them (the blocking workers run on
   /// threads of their own: an actor system waits for them).
   std::vector<caf::actor> all() const {
-    return {fingerprinter, hub, supervisor, workers, file_workers, tool_workers};
+    return {fingerprinter, hub, supervisor, websites, workers, file_workers, tool_workers};
   }
 };
 

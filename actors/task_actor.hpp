@@ -52,6 +52,8 @@ struct site_services {
   caf::actor file_workers;
   caf::actor tool_workers;
   inspect::inspector inspector;
+  /// The node websites' actor (website_actor.hpp) for tasks with a target_website.
+  caf::actor websites;
 };
 
 struct task_actor_state {

@@ -12,7 +12,9 @@
 #include "actors/blocking.hpp"
 #include "actors/front_actor.hpp"
 #include "actors/pool_actor.hpp"
+#include "actors/website_front.hpp"
 #include "iis/site_layout.hpp"
+#include "iis/website.hpp"
 #include "messages/error.hpp"
 #include "messages/type_ids.hpp"
 
@@ -96,7 +98,10 @@ void spawn_children(task_actor_ptr self, std::optional<iis::saved_site> saved) {
                          self->address()};
   std::optional<iis::process_ref> front;
   if (saved) front = saved->front;
-  st.front = self->spawn(front_actor, ctx, front);
+  if (st.plan->website.empty())
+    st.front = self->spawn(front_actor, ctx, front);
+  else
+    st.front = self->spawn(website_front, ctx, st.services.websites, front);
   st.pools.clear();
   st.pool_views.assign(st.plan->pools.size(), msg::pool_view{});
   for (std::size_t p = 0; p < st.plan->pools.size(); ++p) {
@@ -142,6 +147,12 @@ void kill_children(task_actor_ptr self, done_fn done) {
 /// A start failed: everything goes, the pools' users too (Nomad destroys no
 /// task whose start failed), then `done(error)`.
 void abort_start(task_actor_ptr self, const iis::failure& error, done_fn done) {
+  const auto& plan = *self->state.plan;
+  if (!plan.website.empty() && !self->state.front) {
+    // Joined, but no website_front yet to take the task out again.
+    self->send(self->state.services.websites,
+               msg::website_leave{plan.website, iis::website_member_key(plan.site_name)});
+  }
   kill_children(self, [self, error, done](std::optional<iis::failure>) {
     off_thread<caf::unit_t>(
         self, self->state.services.workers,
@@ -178,11 +189,40 @@ void launch_all(task_actor_ptr self, std::vector<iis::pool_routes> routes, done_
             [finish](std::optional<iis::failure> error) { finish(1, std::move(error)); });
 }
 
+/// A task in a node website first joins it: an alias another task serves
+/// there refuses the start before anything is made. Then `next()`.
+void join_website(task_actor_ptr self, iis::process_ref recovered,
+                  std::function<void(std::optional<iis::failure>)> next) {
+  auto& st = self->state;
+  if (st.plan->website.empty()) {
+    next(std::nullopt);
+    return;
+  }
+  self->request(st.services.websites, caf::infinite,
+                msg::website_join{st.task.task_id, st.plan, recovered, self->address()})
+      .then([next](msg::website_served&) { next(std::nullopt); },
+            [next](caf::error& error) { next(failure_of(error, iis::errc::invalid_config)); });
+}
+
+void prepare(task_actor_ptr self, done_fn done);
+
 }  // namespace
 
 void start(task_actor_ptr self, iis::site_plan plan, done_fn done) {
   auto& st = self->state;
   st.plan = std::make_shared<const iis::site_plan>(std::move(plan));
+  join_website(self, {}, [self, done](std::optional<iis::failure> error) {
+    if (error)
+      done(error);
+    else
+      prepare(self, done);
+  });
+}
+
+namespace {
+
+void prepare(task_actor_ptr self, done_fn done) {
+  auto& st = self->state;
   off_thread<prepared_site>(
       self, st.services.workers,
       [plan = st.plan, host = st.services.host] {
@@ -215,6 +255,8 @@ void start(task_actor_ptr self, iis::site_plan plan, done_fn done) {
             });
       });
 }
+
+}  // namespace
 
 void recover(task_actor_ptr self, iis::saved_site saved) {
   auto& st = self->state;
@@ -254,10 +296,17 @@ void settle(task_actor_ptr self, done_fn done) {
       [self, done](job_result<std::shared_ptr<unique_fd>> lock) {
         auto& st = self->state;
         if (lock.ok()) st.site_lock = std::move(**lock.value);
-        auto saved = std::move(*st.recovering);
-        st.recovering.reset();
-        spawn_children(self, std::move(saved));
-        ask_pools(self, msg::pool_sync{}, done);
+        join_website(self, st.recovering->front, [self, done](std::optional<iis::failure> error) {
+          auto& st = self->state;
+          auto saved = std::move(*st.recovering);
+          st.recovering.reset();
+          if (error) {
+            done(error);
+            return;
+          }
+          spawn_children(self, std::move(saved));
+          ask_pools(self, msg::pool_sync{}, done);
+        });
       });
 }
 
@@ -458,7 +507,8 @@ iis::usage_sample sample_usage(task_actor_ptr self) {
   auto add = [&sample, &launcher](const std::string& pool, const iis::process_ref& ref) {
     if (auto usage = launcher.usage(ref)) sample.by_pool[pool].push_back(*usage);
   };
-  if (st.front_view.master.pid) add("", st.front_view.master);
+  // A node website's nginx is the node's, not the task's.
+  if (st.front_view.master.pid && st.plan->website.empty()) add("", st.front_view.master);
   for (const auto& worker : st.front_view.workers) add("", worker);
   for (const auto& view : st.pool_views) {
     for (const auto& process : view.all) add(st.plan->pools[view.pool].name, process);

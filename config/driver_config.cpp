@@ -2,11 +2,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <limits>
 
 #include "config/error.hpp"
 #include "config/msgpack_reader.hpp"
+#include "config/task_config.hpp"
 #include "config/text.hpp"
 
 namespace nomad_iis::config {
@@ -64,6 +66,65 @@ std::string checked_host_path(const std::string& field, const std::string& path)
   return out;
 }
 
+bool is_website_name(const std::string& name) {
+  if (name.empty() || name.size() > 64 || name.front() == '.') return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_';
+  });
+}
+
+/// A website's binding: a static port, and for https PEM files given by
+/// absolute path or a self-signed certificate.
+void check_website_binding(const std::string& path, binding& b) {
+  const bool numeric =
+      !b.port.empty() && b.port.size() <= 5 &&
+      std::all_of(b.port.begin(), b.port.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!numeric || std::stol(b.port) < 1 || std::stol(b.port) > 65535)
+    throw config_error(path + ".port", detail::quote(b.port) +
+                                           " must be a static port (1-65535): a website "
+                                           "belongs to the node, not to a group network");
+  b.port = std::to_string(std::stol(b.port));
+  if (b.type == binding_type::http) {
+    if (b.certificate)
+      throw config_error(path + ".certificate", "only https bindings take a certificate block");
+    return;
+  }
+  const std::string cert_path = path + ".certificate[0]";
+  if (!b.certificate) throw config_error(path + ".certificate", "an https binding needs one");
+  const auto& cert = *b.certificate;
+  if (cert.thumbprint || cert.pfx_file)
+    throw config_error(cert_path, "a website takes cert_file + key_file or use_self_signed");
+  if (cert.use_self_signed == (cert.cert_file || cert.key_file))
+    throw config_error(cert_path, "exactly one of cert_file + key_file or use_self_signed = true");
+  for (const auto* file : {&cert.cert_file, &cert.key_file}) {
+    if (!cert.use_self_signed && (!*file || (*file)->front() != '/'))
+      throw config_error(cert_path, "cert_file and key_file must both be absolute paths");
+  }
+}
+
+website_config decode_website(problem_list& p, const fields& f) {
+  website_config site;
+  p.check([&] {
+    site.name = detail::get_required_string(f, "name");
+    if (!is_website_name(site.name))
+      throw config_error(f.path_of("name"),
+                         detail::quote(site.name) + " must be 1-64 characters of [A-Za-z0-9._-]");
+  });
+  p.check([&] {
+    auto root = detail::get_nonempty_string(f, "physical_path");
+    if (root) site.physical_path = checked_host_path(f.path_of("physical_path"), *root);
+  });
+  std::vector<fields> bindings;
+  p.check([&] { bindings = detail::get_blocks(f, "bindings", "binding", 1, 64); });
+  for (std::size_t i = 0; i < bindings.size(); ++i) {
+    binding b = decode_binding(p, bindings[i]);
+    p.check([&] { check_website_binding(bindings[i].path(), b); });
+    site.bindings.push_back(std::move(b));
+  }
+  return site;
+}
+
 }  // namespace
 
 driver_config decode_driver_config(std::string_view msgpack_bytes) {
@@ -118,6 +179,15 @@ driver_config decode_driver_config(std::string_view msgpack_bytes) {
       });
     }
     config.allowed_host_paths = std::move(*v);
+  });
+  p.check([&] {
+    for (const fields& block : detail::get_blocks(root, "websites", "website", 0, 0)) {
+      auto site = decode_website(p, block);
+      if (config.find_website(site.name))
+        p.add(config_error(block.path_of("name"), detail::quote(site.name) + " is declared twice"));
+      else
+        config.websites.push_back(std::move(site));
+    }
   });
   p.check([&] { read_path(root, "placeholder_app_path", config.placeholder_app_path, true); });
   p.check([&] {
@@ -188,6 +258,13 @@ std::string default_data_dir(std::uint32_t uid, std::string_view tmpdir) {
   std::string base = !tmpdir.empty() && tmpdir.front() == '/' ? std::string(tmpdir) : "/tmp";
   while (!base.empty() && base.back() == '/') base.pop_back();
   return base + "/nomad_iis-" + std::to_string(uid);
+}
+
+const website_config* driver_config::find_website(const std::string& name) const {
+  for (const auto& site : websites) {
+    if (site.name == name) return &site;
+  }
+  return nullptr;
 }
 
 std::string driver_config::effective_data_dir() const {

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/binding.hpp"
 #include "config/duration.hpp"
 
 namespace nomad_iis::config {
@@ -19,11 +20,25 @@ struct procdump_config {
   bool accept_eula = false;  ///< kept for job-file compatibility; gcore has no EULA
 };
 
+/// A `website { ... }` block: a node-level site the operator declares. Tasks
+/// whose target_website names it (and allowed_target_websites allows it) add
+/// their applications to it instead of getting a site of their own.
+struct website_config {
+  std::string name;  ///< [A-Za-z0-9._-], unique
+  /// Static ports only (there is no group network at node level); https
+  /// takes cert_file + key_file (absolute) or use_self_signed.
+  std::vector<binding> bindings;
+  /// Served at "/" (no task may claim it; absolute); nullopt = "/" answers 404.
+  std::optional<std::string> physical_path;
+};
+
 struct driver_config {
   bool enabled = true;
   duration fingerprint_interval = std::chrono::seconds(30);  ///< at least 10s
   bool directory_security = true;
   std::vector<std::string> allowed_target_websites;
+  /// The node's websites (`website` blocks) a target_website may name.
+  std::vector<website_config> websites;
   std::vector<std::string> allowed_apppool_identities{"ApplicationPoolIdentity"};
   std::vector<std::string> allowed_apppool_users;
   /// Absolute host folders an application or virtual directory may name
@@ -64,6 +79,8 @@ struct driver_config {
   std::string dump_tool_path() const {
     return procdump ? procdump->binary_path : procdump_config{}.binary_path;
   }
+  /// The website block named `name`; nullptr when none is declared.
+  const website_config* find_website(const std::string& name) const;
   /// data_dir with its default applied (default_data_dir for geteuid() and $TMPDIR).
   std::string effective_data_dir() const;
 };

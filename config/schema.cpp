@@ -160,6 +160,12 @@ spec_ptr make_driver_config_schema() {
       d("allowed_apppool_identities", "list(string)", "[\"ApplicationPoolIdentity\"]"),
       a("allowed_apppool_users", "list(string)"),
       a("allowed_host_paths", "list(string)"),
+      {"websites",
+       block_list("website", object({
+                                 a("name", "string", true),
+                                 a("physical_path", "string"),
+                                 {"bindings", block_list("binding", binding_spec(), 1, 64)},
+                             }))},
       d("placeholder_app_path", "string", "\"/var/www/html\""),
       {"procdumps", block_list("procdump", procdump, 0, 1)},
       // Linux backend.

@@ -169,6 +169,8 @@ certificate decode_certificate(problem_list& p, const fields& f) {
   return cert;
 }
 
+}  // namespace
+
 binding decode_binding(problem_list& p, const fields& f) {
   binding result;
   p.check([&] {
@@ -185,8 +187,6 @@ binding decode_binding(problem_list& p, const fields& f) {
   if (!certificates.empty()) result.certificate = decode_certificate(p, certificates.front());
   return result;
 }
-
-}  // namespace
 
 task_config decode_task_config(std::string_view msgpack_bytes) {
   const msgpack::object_handle handle = detail::unpack_whole(msgpack_bytes);

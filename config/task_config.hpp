@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/binding.hpp"
 #include "config/driver_config.hpp"
 #include "config/duration.hpp"
 
@@ -68,28 +69,6 @@ struct application {
   std::vector<extension> extensions;
 };
 
-struct certificate {
-  std::optional<std::string> thumbprint;  ///< Windows certificate store only: refused on Linux
-  std::optional<std::string> pfx_file;
-  std::optional<std::string> password;   ///< pfx password, a secret
-  std::optional<std::string> cert_file;  ///< PEM
-  std::optional<std::string> key_file;   ///< PEM (PKCS#8 or traditional)
-  bool use_self_signed = false;
-};
-
-enum class binding_type { http, https };
-
-struct binding {
-  binding_type type = binding_type::http;
-  /// A port label of the group network, or a static port number (validate() leaves
-  /// static ports in canonical decimal form, 1..65535).
-  std::string port;
-  std::optional<std::string> hostname;
-  std::optional<bool> require_sni;
-  std::optional<std::string> ip_address;
-  std::optional<config::certificate> certificate;
-};
-
 struct service_auto_start_provider {
   std::string name;
   std::string type;
@@ -104,6 +83,15 @@ struct task_config {
   std::vector<binding> bindings;  ///< 0..64
   std::vector<service_auto_start_provider> service_auto_start_providers;
 };
+
+namespace detail {
+class fields;
+}
+class problem_list;
+
+/// One `binding { ... }` block (the task config's, and a driver-config
+/// website's); bad fields are recorded in `p`.
+binding decode_binding(problem_list& p, const detail::fields& f);
 
 /// Decodes the cty-msgpack bytes of StartTask's msgpack_driver_config.
 /// Throws config_error naming the field path and the bad value.

@@ -20,6 +20,7 @@
 #include "iis/socket_keeper.hpp"
 #include "iis/state_codec.hpp"
 #include "iis/unix_users.hpp"
+#include "iis/website_setup.hpp"
 
 namespace nomad_iis::iis {
 namespace {
@@ -57,6 +58,18 @@ class linux_site_host final : public site_host {
   void write_pool_conf(const site_plan& plan, std::size_t pool,
                        const std::vector<app_runtime>& apps) override {
     iis::write_pool_conf(plan, pool, apps);
+  }
+  std::vector<site_event> prepare_website(const site_plan& website,
+                                          const std::vector<std::string>& member_keys) override {
+    return iis::prepare_website(website, member_keys);
+  }
+  void update_website_member(const site_plan& website, const std::string& key,
+                             const site_plan* task,
+                             const std::vector<pool_routes>& routes) override {
+    iis::update_website_member(website, key, task, routes);
+  }
+  process_ref running_website_master(const site_plan& website) override {
+    return iis::running_website_master(website);
   }
   void write_front_conf(const site_plan& plan, const std::vector<pool_routes>& routes) override {
     iis::write_front_conf(plan, routes);

@@ -193,6 +193,12 @@ struct site_plan {
   std::string cgroup_unavailable;
   /// Options that have no meaning on this backend, reported once as a task event.
   std::vector<std::string> ignored_options;
+  /// A task's plan: the node website (target_website) its applications join
+  /// instead of a front of their own ("" = its own, on `bindings`). The
+  /// website's own plan (plan_website): the website's name.
+  std::string website;
+  /// The website's own plan: the folder served at "/" ("" = none, 404).
+  std::string website_root;
 };
 
 /// "90s" or "1500ms".

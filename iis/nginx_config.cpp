@@ -84,53 +84,53 @@ bool is_denied(const std::string& url_path, const std::vector<std::string>& deni
 constexpr const char* requests_buffer = " buffer=64k flush=1s";
 
 /// The request log line of a pool ("<pool> <status> <bytes>", request_log.hpp).
-std::string requests_format(std::size_t pool) {
-  return "nomad_iis_requests_" + std::to_string(pool);
+std::string requests_format(const std::string& label, std::size_t pool) {
+  return "nomad_iis_requests_" + label + std::to_string(pool);
 }
 
 /// A location's own logs: its pool's request log line, with an idle timeout
 /// the pool's activity log, and the open-requests log's end line (a
 /// location's access_log replaces the inherited ones, so the task's stdout
 /// again too).
-void render_logs(std::ostringstream& out, const front_conf& conf, std::size_t pool,
+void render_logs(std::ostringstream& out, const front_member& member, std::size_t pool,
                  const std::string& activity_log) {
-  const auto& requests_log = conf.requests_log;
-  if (requests_log.empty() && activity_log.empty() && conf.open_requests_log.empty()) return;
+  const auto& requests_log = member.requests_log;
+  if (requests_log.empty() && activity_log.empty() && member.open_requests_log.empty()) return;
   out << "      access_log " << stdout_log << ";\n";
   if (!requests_log.empty())
-    out << "      access_log " << nginx_quote(requests_log) << " " << requests_format(pool)
-        << requests_buffer << ";\n";
+    out << "      access_log " << nginx_quote(requests_log) << " "
+        << requests_format(member.label, pool) << requests_buffer << ";\n";
   if (!activity_log.empty())
     out << "      access_log " << nginx_quote(activity_log)
         << " nomad_iis_activity buffer=4k flush=1s;\n";
-  if (!conf.open_requests_log.empty())
-    out << "      access_log " << nginx_quote(conf.open_requests_log) << " nomad_iis_end"
-        << requests_buffer << ";\n";
+  if (!member.open_requests_log.empty())
+    out << "      access_log " << nginx_quote(member.open_requests_log) << " nomad_iis_end_"
+        << member.label << requests_buffer << ";\n";
 }
 
-void render_logs(std::ostringstream& out, const front_conf& conf, const front_route& route) {
-  render_logs(out, conf, route.pool, route.activity_log);
+void render_logs(std::ostringstream& out, const front_member& member, const front_route& route) {
+  render_logs(out, member, route.pool, route.activity_log);
 }
 
 /// The open-requests log's start line of a pool: the subrequest that
 /// auth_request makes at the access phase, logged (log_subrequest) and
 /// answered 204 at once, so the request goes on.
-std::string start_uri(std::size_t pool) {
-  return "/__nomad_iis/start/" + std::to_string(pool);
+std::string start_uri(const std::string& label, std::size_t pool) {
+  return "/__nomad_iis/start/" + label + std::to_string(pool);
 }
 
-void render_start(std::ostringstream& out, const front_conf& conf, const front_route& route) {
-  if (!conf.open_requests_log.empty())
-    out << "      auth_request " << start_uri(route.pool) << ";\n";
+void render_start(std::ostringstream& out, const front_member& member, const front_route& route) {
+  if (!member.open_requests_log.empty())
+    out << "      auth_request " << start_uri(member.label, route.pool) << ";\n";
 }
 
-void render_start_locations(std::ostringstream& out, const front_conf& conf) {
-  if (conf.open_requests_log.empty()) return;
-  for (const auto& fallback : conf.fallbacks)
-    out << "    location = " << start_uri(fallback.pool) << " {\n"
+void render_start_locations(std::ostringstream& out, const front_member& member) {
+  if (member.open_requests_log.empty()) return;
+  for (const auto& fallback : member.fallbacks)
+    out << "    location = " << start_uri(member.label, fallback.pool) << " {\n"
         << "      internal;\n      log_subrequest on;\n"
-        << "      access_log " << nginx_quote(conf.open_requests_log) << " nomad_iis_start_"
-        << fallback.pool << requests_buffer << ";\n"
+        << "      access_log " << nginx_quote(member.open_requests_log) << " nomad_iis_start_"
+        << member.label << fallback.pool << requests_buffer << ";\n"
         << "      return 204;\n    }\n";
 }
 
@@ -143,46 +143,27 @@ void render_read_timeout(std::ostringstream& out, const std::optional<duration>&
 /// The way a request takes while an application process is idle or starting:
 /// the port refuses, so it waits on the backend's socket; the backend resets
 /// that socket once the app accepts, and the request goes to the port again.
-void render_app_waiting(std::ostringstream& out, const front_conf& conf, const front_route& route) {
-  out << "    location @app_wait_" << route.app << " {  # the app starts on demand\n"
+void render_app_waiting(std::ostringstream& out, const front_member& member,
+                        const front_route& route) {
+  const std::string& label = member.label;
+  out << "    location @app_wait_" << label << route.app << " {  # the app starts on demand\n"
       << "      proxy_pass " << nginx_quote("http://unix:" + route.wait_socket + ":") << ";\n"
       << "      proxy_read_timeout " << seconds(route.wait_timeout) << ";\n"
-      << "      error_page 502 504 = @app_retry_" << route.app << ";\n"
+      << "      error_page 502 504 = @app_retry_" << label << route.app << ";\n"
       << "      recursive_error_pages on;\n";
-  render_logs(out, conf, route);
+  render_logs(out, member, route);
   out << "    }\n"
-      << "    location @app_retry_" << route.app << " {\n"
+      << "    location @app_retry_" << label << route.app << " {\n"
       << "      proxy_pass http://127.0.0.1:" << route.port << ";\n"
-      << "      error_page 502 = @pool_down_" << route.pool << ";\n";
+      << "      error_page 502 = @pool_down_" << label << route.pool << ";\n";
   render_read_timeout(out, route.read_timeout);
-  render_logs(out, conf, route);
+  render_logs(out, member, route);
   out << "    }\n";
 }
 
-/// The open-requests log's lines (front_status.hpp): a start per pool, one end.
-void render_open_requests_formats(std::ostringstream& out, const front_conf& conf) {
-  if (conf.open_requests_log.empty()) return;
-  for (const auto& fallback : conf.fallbacks)
-    out << "  log_format nomad_iis_start_" << fallback.pool
-        << " \"s $pid $connection $connection_requests $msec $remote_addr $request_method "
-           "$request_uri "
-        << fallback.pool << "\";\n";
-  out << "  log_format nomad_iis_end \"e $pid $connection $connection_requests\";\n";
-}
-
-/// nginx's stub_status on a unix socket in a folder only the plugin can
-/// enter: connection counts for the metrics, reachable by no visitor and
-/// counted in no request log.
-void render_status_server(std::ostringstream& out, const front_conf& conf) {
-  if (conf.status_socket.empty()) return;
-  out << "  server {  # connection counts for the plugin\n"
-      << "    listen " << nginx_quote("unix:" + conf.status_socket) << ";\n"
-      << "    access_log off;\n"
-      << "    location / { stub_status; }\n  }\n";
-}
-
-std::string render_routes(const front_conf& conf) {
+std::string render_routes(const front_member& conf) {
   std::ostringstream out;
+  const std::string& label = conf.label;
   render_denied(out, conf.denied_prefixes, "    ");
   std::set<std::size_t> waiting_apps;
   for (const auto& route : conf.routes) {
@@ -191,14 +172,14 @@ std::string render_routes(const front_conf& conf) {
     switch (route.target) {
       case front_route::kind::pool_socket:
         out << "      proxy_pass " << nginx_quote("http://unix:" + route.socket + ":") << ";\n"
-            << "      error_page 502 = @pool_down_" << route.pool << ";\n";
+            << "      error_page 502 = @pool_down_" << label << route.pool << ";\n";
         break;
       case front_route::kind::app_port:
         out << "      proxy_pass http://127.0.0.1:" << route.port << ";\n";
         if (route.wait_socket.empty()) {
-          out << "      error_page 502 = @pool_down_" << route.pool << ";\n";
+          out << "      error_page 502 = @pool_down_" << label << route.pool << ";\n";
         } else {
-          out << "      error_page 502 = @app_wait_" << route.app << ";\n"
+          out << "      error_page 502 = @app_wait_" << label << route.app << ";\n"
               << "      recursive_error_pages on;\n";
         }
         break;
@@ -223,13 +204,45 @@ std::string render_routes(const front_conf& conf) {
     if (waiting_apps.insert(route.app).second) render_app_waiting(out, conf, route);
   }
   for (const auto& fallback : conf.fallbacks) {
-    out << "    location @pool_down_" << fallback.pool << " {  # pool " << fallback.name << "\n"
+    out << "    location @pool_down_" << label << fallback.pool << " {  # pool " << fallback.name
+        << "\n"
         << "      return " << (fallback.tcp_level ? 444 : 503) << ";\n";
     render_logs(out, conf, fallback.pool, "");
     out << "    }\n";
   }
   render_start_locations(out, conf);
   return out.str();
+}
+
+/// The log formats of a member's request log lines and of its open-requests
+/// log's lines (front_status.hpp): a start per pool, one end.
+std::string render_formats(const front_member& member) {
+  std::ostringstream out;
+  if (!member.requests_log.empty()) {
+    for (const auto& fallback : member.fallbacks)
+      out << "  log_format " << requests_format(member.label, fallback.pool) << " \""
+          << fallback.pool << " $status $bytes_sent\";\n";
+  }
+  if (!member.open_requests_log.empty()) {
+    for (const auto& fallback : member.fallbacks)
+      out << "  log_format nomad_iis_start_" << member.label << fallback.pool
+          << " \"s $pid $connection $connection_requests $msec $remote_addr $request_method "
+             "$request_uri "
+          << fallback.pool << "\";\n";
+    out << "  log_format nomad_iis_end_" << member.label
+        << " \"e $pid $connection $connection_requests\";\n";
+  }
+  return out.str();
+}
+
+/// nginx's stub_status on a unix socket in a folder only the plugin can
+/// enter: connection counts for the metrics, reachable by no visitor and
+/// counted in no request log.
+std::string render_status_server(const std::string& status_socket) {
+  if (status_socket.empty()) return {};
+  return "  server {  # connection counts for the plugin\n    listen " +
+         nginx_quote("unix:" + status_socket) +
+         ";\n    access_log off;\n    location / { stub_status; }\n  }\n";
 }
 
 /// The bindings that share one listening address.
@@ -310,25 +323,30 @@ std::vector<std::string> nginx_arguments(const std::string& nginx_path, const st
           "daemon off;"};
 }
 
-std::string render_front_conf(const front_conf& conf) {
+namespace {
+
+/// What a task's front and a node website share: the main and http
+/// settings, then one server per binding around `server_body`. `http_extra`
+/// goes into the http block (log formats, includes).
+struct front_skeleton {
+  std::string heading;
+  std::string data_dir;
+  std::optional<nginx_identity> worker_identity;
+  duration shutdown_time_limit{};
+  const std::vector<binding_plan>* bindings = nullptr;
+  std::string http_extra;
+  std::string server_body;
+};
+
+std::string render_skeleton(const front_skeleton& conf) {
   std::ostringstream out;
-  out << "# nginx front of site " << conf.site_name << " (generated by nomad_iis; do not edit)\n";
+  out << conf.heading;
   render_main(out, conf.data_dir, layout::front_instance, conf.worker_identity, 1, 4096,
               conf.shutdown_time_limit);
   out << "http {\n"
       << "  access_log " << stdout_log << ";\n"
-      << "  log_format nomad_iis_activity \".\";  # one byte per request: idle_timeout\n";
-  if (!conf.requests_log.empty()) {
-    // One line per request for the metrics: the front's own answers, and
-    // each pool's in its locations.
-    out << "  log_format nomad_iis_requests_front \"- $status $bytes_sent\";\n";
-    for (const auto& fallback : conf.fallbacks)
-      out << "  log_format " << requests_format(fallback.pool) << " \"" << fallback.pool
-          << " $status $bytes_sent\";\n";
-    out << "  access_log " << nginx_quote(conf.requests_log) << " nomad_iis_requests_front"
-        << requests_buffer << ";\n";
-  }
-  render_open_requests_formats(out, conf);
+      << "  log_format nomad_iis_activity \".\";  # one byte per request: idle_timeout\n"
+      << conf.http_extra;
   out << "  server_tokens off;\n"
       << "  client_max_body_size 30000000;  # IIS maxAllowedContentLength default\n"
       << "  map $http_host $nomad_iis_host {\n    \"\" $host;\n    default $http_host;\n  }\n"
@@ -343,24 +361,24 @@ std::string render_front_conf(const front_conf& conf) {
       << "  proxy_read_timeout 120s;\n"
       << "  proxy_send_timeout 120s;\n";
   render_temp_paths(out, conf.data_dir, layout::front_instance);
-  const std::string routes = render_routes(conf);
-  for (const auto& group : group_bindings(conf.bindings)) {
+  const auto& bindings = *conf.bindings;
+  for (const auto& group : group_bindings(bindings)) {
     const std::string address = listen_address(group.ip, group.port);
     const std::string ssl = group.https ? " ssl http2" : "";
     std::optional<std::size_t> catch_all_binding;  // a binding without host name
     std::optional<std::size_t> plain_tls_binding;  // a certificate for clients without SNI
     for (std::size_t index : group.bindings) {
-      if (conf.bindings[index].hostname.empty() && !catch_all_binding) catch_all_binding = index;
-      if (!conf.bindings[index].require_sni && !plain_tls_binding) plain_tls_binding = index;
+      if (bindings[index].hostname.empty() && !catch_all_binding) catch_all_binding = index;
+      if (!bindings[index].require_sni && !plain_tls_binding) plain_tls_binding = index;
     }
     for (std::size_t index : group.bindings) {
-      const auto& binding = conf.bindings[index];
+      const auto& binding = bindings[index];
       out << "  server {  # binding " << index << "\n"
           << "    listen " << address << ssl
           << (catch_all_binding == index ? " default_server" : "") << ";\n"
           << "    server_name " << nginx_quote(binding.hostname) << ";\n";
       if (group.https) render_ssl(out, conf.data_dir, index);
-      out << routes << "  }\n";
+      out << conf.server_body << "  }\n";
     }
     if (!catch_all_binding) {
       // IIS answers "400 Bad Request - Invalid Hostname" for unknown hosts; with
@@ -376,9 +394,76 @@ std::string render_front_conf(const front_conf& conf) {
       out << "    return 400;\n  }\n";
     }
   }
-  render_status_server(out, conf);
   out << "}\n";
   return out.str();
+}
+
+}  // namespace
+
+std::string render_front_conf(const front_conf& conf) {
+  const front_member own{"",
+                         conf.routes,
+                         conf.fallbacks,
+                         conf.denied_prefixes,
+                         conf.requests_log,
+                         conf.open_requests_log};
+  front_skeleton skeleton;
+  skeleton.heading =
+      "# nginx front of site " + conf.site_name + " (generated by nomad_iis; do not edit)\n";
+  skeleton.data_dir = conf.data_dir;
+  skeleton.worker_identity = conf.worker_identity;
+  skeleton.shutdown_time_limit = conf.shutdown_time_limit;
+  skeleton.bindings = &conf.bindings;
+  if (!conf.requests_log.empty()) {
+    // One line per request for the metrics: the front's own answers, and
+    // each pool's in its locations.
+    skeleton.http_extra = "  log_format nomad_iis_requests_front \"- $status $bytes_sent\";\n" +
+                          render_formats(own) + "  access_log " + nginx_quote(conf.requests_log) +
+                          " nomad_iis_requests_front" + requests_buffer + ";\n";
+  } else {
+    skeleton.http_extra = render_formats(own);
+  }
+  skeleton.http_extra += render_status_server(conf.status_socket);
+  skeleton.server_body = render_routes(own);
+  return render_skeleton(skeleton);
+}
+
+std::string render_website_conf(const website_conf& conf) {
+  front_skeleton skeleton;
+  skeleton.heading =
+      "# nginx of node website " + conf.site_name + " (generated by nomad_iis; do not edit)\n";
+  skeleton.data_dir = conf.data_dir;
+  skeleton.worker_identity = conf.worker_identity;
+  skeleton.shutdown_time_limit = conf.shutdown_time_limit;
+  skeleton.bindings = &conf.bindings;
+  // Each task's fragments: nginx reads them on every start and reload.
+  skeleton.http_extra = "  include " + nginx_quote(conf.members_dir + "/*.http") + ";\n";
+  std::ostringstream body;
+  render_denied(body, {"/secrets/"}, "    ");
+  if (!conf.root_dir.empty()) {
+    std::string root = conf.root_dir;
+    while (root.size() > 1 && root.back() == '/') root.pop_back();
+    body << "    location / {  # the website's own root\n"
+         << "      root " << nginx_quote(root) << ";\n"
+         << "      index Default.htm default.htm index.htm index.html Default.html "
+            "default.html iisstart.htm;\n"
+         << "    }\n"
+         << "    location ~* \"(^|/)web\\.config$\" { return 404; }\n";
+  } else {
+    body << "    location / { return 404; }  # no root: only the tasks' applications\n";
+  }
+  body << "    include " << nginx_quote(conf.members_dir + "/*.conf") << ";\n";
+  skeleton.server_body = body.str();
+  return render_skeleton(skeleton);
+}
+
+std::string render_member_locations(const front_member& member) {
+  return "    # task " + member.label + " (generated by nomad_iis; do not edit)\n" +
+         render_routes(member);
+}
+
+std::string render_member_http(const front_member& member) {
+  return render_formats(member);
 }
 
 std::string render_pool_conf(const pool_conf& conf) {

@@ -66,6 +66,32 @@ struct front_conf {
   std::string status_socket;
 };
 
+/// One task's part of a node website (iis/website.hpp): its routes, what it
+/// denies and its request log, rendered into fragments the website includes.
+struct front_member {
+  /// Names its @pool_down / @app_wait locations and log formats apart from
+  /// the other members' ("m<key>_").
+  std::string label;
+  std::vector<front_route> routes;
+  std::vector<pool_fallback> fallbacks;
+  std::vector<std::string> denied_prefixes;
+  std::string requests_log;
+  /// Start and end lines of its requests (front_status.hpp); "" = none.
+  std::string open_requests_log;
+};
+
+/// A node website: the bindings, the root folder, and the members'
+/// fragments included from `members_dir`.
+struct website_conf {
+  std::string site_name;
+  std::string data_dir;
+  std::optional<nginx_identity> worker_identity;
+  std::vector<binding_plan> bindings;
+  std::string root_dir;  ///< served at "/"; "" = 404
+  std::string members_dir;
+  duration shutdown_time_limit = std::chrono::seconds(90);
+};
+
 struct pool_conf {
   std::string site_name;
   std::string pool_name;
@@ -86,6 +112,11 @@ struct pool_conf {
 
 std::string render_front_conf(const front_conf& conf);
 std::string render_pool_conf(const pool_conf& conf);
+std::string render_website_conf(const website_conf& conf);
+/// A member's locations (included in each server of the website).
+std::string render_member_locations(const front_member& member);
+/// A member's http-level directives (its request log formats).
+std::string render_member_http(const front_member& member);
 
 /// URL prefixes that must never be served: "/secrets/" and every prefix that
 /// maps into the task's secrets directory through an application or vdir.

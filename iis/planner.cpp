@@ -220,15 +220,41 @@ certificate_plan plan_certificate(const config::binding& binding, const std::str
   return cp;
 }
 
+/// A target_website must be a website block of the driver config that
+/// allowed_target_websites allows; its tasks bring no bindings and no root
+/// application (the website owns both).
+void check_target_website(const config::task_config& config, const config::driver_config& driver) {
+  const std::string& name = *config.target_website;
+  const auto& allowed = driver.allowed_target_websites;
+  if (!driver.find_website(name)) {
+    throw config_error("target_website", "\"" + name +
+                                             "\" is not declared on this node (no website block "
+                                             "with that name in the driver config)");
+  }
+  if (std::find(allowed.begin(), allowed.end(), name) == allowed.end() &&
+      std::find(allowed.begin(), allowed.end(), "*") == allowed.end()) {
+    throw config_error("target_website", "\"" + name +
+                                             "\" is not allowed on this node (driver option "
+                                             "allowed_target_websites)");
+  }
+  if (!config.bindings.empty()) {
+    throw config_error("binding", "a task in target_website \"" + name +
+                                      "\" is served on the website's bindings; remove them");
+  }
+  for (std::size_t i = 0; i < config.applications.size(); ++i) {
+    if (url_path_for("/", config.applications[i].alias) == "/") {
+      throw config_error("application[" + std::to_string(i) + "].alias",
+                         "a task in target_website \"" + name +
+                             "\" cannot claim \"/\": the website owns its root");
+    }
+  }
+}
+
 }  // namespace
 
 site_plan plan_site(const config::task_config& config, const task_context& task,
                     const config::driver_config& driver, bool as_root) {
-  if (config.target_website) {
-    throw config_error("target_website",
-                       "there are no pre-existing websites on Linux; the task always gets its "
-                       "own site");
-  }
+  if (config.target_website) check_target_website(config, driver);
   if (task.alloc_dir.empty() || task.alloc_dir.front() != '/') {
     throw config_error("", "the task has no absolute alloc_dir");
   }
@@ -249,6 +275,7 @@ site_plan plan_site(const config::task_config& config, const task_context& task,
   plan.placeholder_app_path = driver.placeholder_app_path;
   plan.directory_security = driver.directory_security;
   plan.resources = task.resources;
+  plan.website = config.target_website.value_or("");
 
   auto& ignored = plan.ignored_options;
   if (!config.permit_iusr) ignored.push_back("permit_iusr = false");

@@ -93,6 +93,20 @@ class site_host {
   /// Renders and writes the front's configuration from every pool's routes.
   virtual void write_front_conf(const site_plan& plan, const std::vector<pool_routes>& routes) = 0;
 
+  // ---- node websites (iis/website.hpp): `website` is plan_website()'s plan ----
+
+  /// Folders, certificates, configuration, a bind check; fragments of tasks
+  /// not in `member_keys` go. Only while the website's nginx does not run.
+  virtual std::vector<site_event> prepare_website(const site_plan& website,
+                                                  const std::vector<std::string>& member_keys) = 0;
+  /// Writes (`task` set) or removes a task's fragments, checked with
+  /// `nginx -t`; a refused change is undone and thrown (invalid_config).
+  virtual void update_website_member(const site_plan& website, const std::string& key,
+                                     const site_plan* task,
+                                     const std::vector<pool_routes>& routes) = 0;
+  /// The website's nginx master, if one runs in its folder.
+  virtual process_ref running_website_master(const site_plan& website) = 0;
+
   // ---- how the site's processes start, and what they left ----
 
   /// How an nginx instance of the site starts (output fds left to the

@@ -96,4 +96,24 @@ inline std::string environment_file(const std::string& data_dir) {
 
 constexpr const char* front_instance = "front";
 
+// ---- a node website (iis/website.hpp): its data_dir is the website's own ----
+
+/// The tasks' fragments of the website's configuration, and their links.
+inline std::string website_members_dir(const std::string& data_dir) {
+  return data_dir + "/members";
+}
+/// A task's locations, included in every server of the website.
+inline std::string website_member_locations(const std::string& data_dir, const std::string& key) {
+  return data_dir + "/members/" + key + ".conf";
+}
+/// A task's http-level directives (its request log formats).
+inline std::string website_member_http(const std::string& data_dir, const std::string& key) {
+  return data_dir + "/members/" + key + ".http";
+}
+/// Relative to the website's data_dir: a link to the task's data_dir, so
+/// the task's sockets keep short names ("members/<key>/run/pool-0.sock").
+inline std::string website_member_link(const std::string& key) {
+  return "members/" + key;
+}
+
 }  // namespace nomad_iis::iis::layout

@@ -95,6 +95,16 @@ void check_bindings(const site_plan& plan) {
 
 }  // namespace
 
+std::optional<nginx_identity> front_identity() {
+  return identity_for(std::string("www-data"));
+}
+
+std::vector<site_event> prepare_bindings(const site_plan& plan) {
+  auto events = prepare_certificates(plan);
+  check_bindings(plan);
+  return events;
+}
+
 std::vector<site_event> prepare_site(const site_plan& plan) {
   std::vector<site_event> events;
   if (!plan.ignored_options.empty()) {
@@ -220,21 +230,15 @@ front_route route_of(const site_plan& plan, const pool_routes& pool_state,
 
 }  // namespace
 
-void write_front_conf(const site_plan& plan, const std::vector<pool_routes>& routes) {
-  front_conf conf;
-  conf.site_name = plan.site_name;
-  conf.data_dir = plan.data_dir;
-  conf.worker_identity = identity_for(std::string("www-data"));
-  conf.bindings = plan.bindings;
-  conf.denied_prefixes = denied_url_prefixes(plan);
-  conf.shutdown_time_limit = duration(0);
-  conf.requests_log = layout::requests_log(plan.data_dir);
-  conf.open_requests_log = layout::open_requests_log(plan.data_dir);
-  conf.status_socket = status_socket_name(plan.data_dir);
+front_member member_of(const site_plan& plan, const std::vector<pool_routes>& routes,
+                       const std::string& socket_prefix) {
+  front_member member;
+  member.denied_prefixes = denied_url_prefixes(plan);
+  member.requests_log = layout::requests_log(plan.data_dir);
+  member.open_requests_log = layout::open_requests_log(plan.data_dir);
   for (std::size_t p = 0; p < plan.pools.size(); ++p) {
     const auto& pool = plan.pools[p];
-    conf.shutdown_time_limit = std::max(conf.shutdown_time_limit, pool.shutdown_time_limit);
-    conf.fallbacks.push_back(
+    member.fallbacks.push_back(
         pool_fallback{p, pool.name, pool.unavailable == config::unavailable_response::tcp_level});
   }
   std::set<std::string> app_paths;
@@ -252,14 +256,35 @@ void write_front_conf(const site_plan& plan, const std::vector<pool_routes>& rou
     if (!by_app[i]) continue;  // its pool has not told its routes yet
     const auto& app = plan.applications[i];
     auto route = route_of(plan, *pool_of[i], *by_app[i]);
+    if (!route.socket.empty()) route.socket = socket_prefix + route.socket;
+    if (!route.wait_socket.empty()) route.wait_socket = socket_prefix + route.wait_socket;
     route.url_path = app.url_path;
-    conf.routes.push_back(route);
+    member.routes.push_back(route);
     for (const auto& vdir : app.virtual_directories) {
       if (app_paths.count(vdir.url_path)) continue;  // an application of its own wins
       route.url_path = vdir.url_path;
-      conf.routes.push_back(route);
+      member.routes.push_back(route);
     }
   }
+  return member;
+}
+
+void write_front_conf(const site_plan& plan, const std::vector<pool_routes>& routes) {
+  const auto member = member_of(plan, routes, "");
+  front_conf conf;
+  conf.site_name = plan.site_name;
+  conf.data_dir = plan.data_dir;
+  conf.worker_identity = identity_for(std::string("www-data"));
+  conf.bindings = plan.bindings;
+  conf.denied_prefixes = member.denied_prefixes;
+  conf.shutdown_time_limit = duration(0);
+  for (const auto& pool : plan.pools)
+    conf.shutdown_time_limit = std::max(conf.shutdown_time_limit, pool.shutdown_time_limit);
+  conf.requests_log = member.requests_log;
+  conf.open_requests_log = member.open_requests_log;
+  conf.status_socket = status_socket_name(plan.data_dir);
+  conf.fallbacks = member.fallbacks;
+  conf.routes = member.routes;
   make_dir(layout::temp_dir(plan.data_dir, layout::front_instance), 0711);
   write_file_atomic(layout::conf(plan.data_dir, layout::front_instance), render_front_conf(conf));
 }

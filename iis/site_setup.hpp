@@ -10,6 +10,7 @@
 
 #include "common/unique_fd.hpp"
 #include "iis/model.hpp"
+#include "iis/nginx_config.hpp"
 #include "iis/process.hpp"
 #include "iis/site_host.hpp"
 #include "iis/web_config.hpp"
@@ -32,6 +33,19 @@ std::vector<app_runtime> read_pool_apps(const site_plan& plan, std::size_t pool)
 
 /// Renders and writes the pool's nginx configuration (its static applications).
 void write_pool_conf(const site_plan& plan, std::size_t pool, const std::vector<app_runtime>& apps);
+
+/// A task's routes as a front or a node website renders them; sockets are
+/// named with `socket_prefix` (a website reaches the task's data_dir
+/// through a link).
+front_member member_of(const site_plan& plan, const std::vector<pool_routes>& routes,
+                       const std::string& socket_prefix);
+
+/// Who a front's (and a website's) workers run as; nullopt unless root.
+std::optional<nginx_identity> front_identity();
+
+/// The bindings' certificates (into the data_dir) and a check that each
+/// can be bound now; the events worth reporting.
+std::vector<site_event> prepare_bindings(const site_plan& plan);
 
 /// Renders and writes the front's configuration from every pool's routes.
 void write_front_conf(const site_plan& plan, const std::vector<pool_routes>& routes);

@@ -10,7 +10,10 @@
 namespace nomad_iis::iis {
 namespace {
 
-constexpr int state_version = 1;
+/// 2: a task in a node website (plan.website) records the website's name;
+/// version 1 handles (sites of their own) still decode.
+constexpr int state_version = 2;
+constexpr int oldest_state_version = 1;
 using writer = rapidjson::Writer<rapidjson::StringBuffer>;
 using value = rapidjson::Value;
 
@@ -124,6 +127,7 @@ void write_plan(writer& w, const site_plan& plan) {
   }
   w.EndArray();
   put_strings(w, "ignored_options", plan.ignored_options);
+  if (!plan.website.empty()) put(w, "website", plan.website);
   w.EndObject();
 }
 
@@ -250,6 +254,7 @@ site_plan read_plan(const value& v) {
     plan.applications.push_back(std::move(app));
   }
   plan.ignored_options = strings(v, "ignored_options");
+  if (has(v, "website")) plan.website = text(v, "website");
   return plan;
 }
 
@@ -295,7 +300,8 @@ saved_site decode_state(std::string_view bytes) {
                              rapidjson::GetParseError_En(document.GetParseError()));
   }
   if (!document.IsObject() || !document.HasMember("version") || !document["version"].IsInt() ||
-      document["version"].GetInt() != state_version) {
+      document["version"].GetInt() < oldest_state_version ||
+      document["version"].GetInt() > state_version) {
     throw std::runtime_error("saved state has an unknown version");
   }
   saved_site state;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include <caf/actor_addr.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/timespan.hpp>
 
@@ -150,6 +151,41 @@ struct front_view {
   std::vector<iis::process_ref> workers;
 };
 
+// ---- website actor (node websites, actors/website_actor.hpp) ----
+
+/// A task joins the website its plan names (plan->website): refused when the
+/// website is not declared or another task already serves one of its
+/// aliases there. `recovered`: the website's nginx as the task's handle
+/// recorded it, adopted when the website actor knows of none (a plugin
+/// restart). Answered with website_served (no old workers).
+struct website_join {
+  std::string task_id;
+  std::shared_ptr<const iis::site_plan> plan;
+  iis::process_ref recovered;
+  caf::actor_addr owner;  ///< the task actor: told front_died when the website's nginx dies
+};
+
+/// A task's routes changed: its fragments are written and checked with
+/// `nginx -t`, then the website starts (first use) or reloads. Answered
+/// with website_served.
+struct website_routes {
+  std::string website;
+  std::string key;  ///< iis::website_member_key of the task's site name
+  std::vector<iis::pool_routes> routes;
+};
+
+/// The task leaves: its fragments go and the website reloads, or stops with
+/// its last task. Answered with website_served.
+struct website_leave {
+  std::string website;
+  std::string key;
+};
+
+struct website_served {
+  iis::process_ref master;                    ///< pid 0: the website's nginx is not running
+  std::vector<iis::process_ref> old_workers;  ///< a reload's old workers (they may still drain)
+};
+
 }  // namespace nomad_iis::msg
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::blocking_job)
@@ -177,3 +213,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::front_left)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::front_kill)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::front_died)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::front_view)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::website_join)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::website_routes)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::website_leave)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::website_served)

@@ -132,7 +132,8 @@ struct pool_fixture : fixture {
                                         actors.workers,
                                         actors.file_workers,
                                         actors.tool_workers,
-                                        {}},
+                                        {},
+                                        actors.websites},
                           actors.hub, driver, caf::actor_addr{},
                           std::make_shared<nomad_iis::status_cell>());
     own(task);

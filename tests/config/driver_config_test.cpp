@@ -169,4 +169,51 @@ BOOST_AUTO_TEST_CASE(every_bad_option_is_named_in_one_message) {
   }
 }
 
+node website(const std::string& name, node_list bindings, node root = nullptr) {
+  return config_test::node_map{
+      {"bindings", std::move(bindings)}, {"name", name}, {"physical_path", std::move(root)}};
+}
+
+BOOST_AUTO_TEST_CASE(website_blocks_declare_the_node_websites) {
+  node doc = config_test::driver();
+  node https = config_test::binding("https", "8443");
+  https["certificates"] = node_list{config_test::node_map{{"cert_file", "/etc/ssl/a.crt"},
+                                                          {"key_file", "/etc/ssl/a.key"},
+                                                          {"password", nullptr},
+                                                          {"pfx_file", nullptr},
+                                                          {"thumbprint", nullptr},
+                                                          {"use_self_signed", nullptr}}};
+  doc["websites"] = node_list{
+      website("shop", node_list{config_test::binding("http", "08080"), https}, "/srv/www/shop/"),
+      website("api", node_list{config_test::binding("http", "9090")})};
+  const auto config = decode(doc);
+  BOOST_TEST_REQUIRE(config.websites.size() == 2u);
+  const auto* shop = config.find_website("shop");
+  BOOST_TEST_REQUIRE(shop != nullptr);
+  BOOST_TEST(shop->physical_path.value() == "/srv/www/shop");
+  BOOST_TEST_REQUIRE(shop->bindings.size() == 2u);
+  BOOST_TEST(shop->bindings[0].port == "8080");
+  BOOST_TEST(shop->bindings[1].certificate->cert_file.value() == "/etc/ssl/a.crt");
+  BOOST_TEST(!config.find_website("api")->physical_path);
+  BOOST_TEST(config.find_website("other") == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(website_blocks_refuse_what_a_node_cannot_serve) {
+  node doc = config_test::driver();
+  doc["websites"] = node_list{website("a b", node_list{config_test::binding("http", "80")})};
+  decode_fails(doc, "website[0].name", "must be 1-64 characters");
+  doc["websites"] = node_list{website("shop", node_list{config_test::binding("http", "web")})};
+  decode_fails(doc, "website[0].binding[0].port", "must be a static port");
+  doc["websites"] = node_list{website("shop", node_list{})};
+  decode_fails(doc, "website[0].binding", "at least 1");
+  doc["websites"] = node_list{website("shop", node_list{config_test::binding("https", "443")})};
+  decode_fails(doc, "website[0].binding[0].certificate", "an https binding needs one");
+  doc["websites"] =
+      node_list{website("shop", node_list{config_test::binding("http", "80")}, "relative")};
+  decode_fails(doc, "website[0].physical_path", "must be an absolute path");
+  doc["websites"] = node_list{website("shop", node_list{config_test::binding("http", "80")}),
+                              website("shop", node_list{config_test::binding("http", "81")})};
+  decode_fails(doc, "website[1].name", "declared twice");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

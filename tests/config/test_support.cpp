@@ -218,6 +218,7 @@ node driver() {
                   {"screenshot_concurrency", 2},
                   {"screenshot_timeout", "30s"},
                   {"upload_max_bytes", static_cast<std::uint64_t>(4294967296ull)},
+                  {"websites", node_list{}},
                   {"zip_max_entries", 100000},
                   {"zip_max_ratio", 200},
                   {"zip_max_uncompressed_bytes", static_cast<std::uint64_t>(8589934592ull)}};

@@ -210,7 +210,7 @@ caf::actor site_engine::spawn_task(const task_context&, std::shared_ptr<site_obs
   auto hub = system_->spawn(event_forwarder, std::move(observer));
   // One pool of workers for the site's steps and its file changes.
   site_services services{
-      backend_, backend_->processes(), backend_->host(), workers_, workers_, workers_, {}};
+      backend_, backend_->processes(), backend_->host(), workers_, workers_, workers_, {}, {}};
   auto task = system_->spawn(task_actor, services, hub, driver_, caf::actor_addr{},
                              std::make_shared<status_cell>());
   // The forwarder ends with its task.

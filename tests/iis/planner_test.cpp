@@ -9,6 +9,7 @@
 #include "iis/model.hpp"
 #include "iis/process.hpp"
 #include "iis/unix_users.hpp"
+#include "iis/website.hpp"
 #include "test_support.hpp"
 
 using namespace nomad_iis;
@@ -416,9 +417,80 @@ BOOST_AUTO_TEST_CASE(every_field_the_node_refuses_is_named_at_once) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(target_website_is_refused) {
+BOOST_AUTO_TEST_CASE(target_website_must_be_declared_and_allowed) {
   config.target_website = "Default Web Site";
   BOOST_TEST(field_of_error() == "target_website");
+  config::website_config shop;
+  shop.name = "shop";
+  config::binding binding;
+  binding.port = "8080";
+  shop.bindings.push_back(binding);
+  driver.websites.push_back(shop);
+  config.target_website = "shop";
+  config.bindings.clear();
+  config.applications[0].alias = "app";
+  // Declared but not allowed.
+  try {
+    plan();
+    BOOST_FAIL("planned a website that allowed_target_websites does not allow");
+  } catch (const config::config_error& e) {
+    BOOST_TEST(e.path() == "target_website");
+    BOOST_TEST(std::string(e.what()).find("allowed_target_websites") != std::string::npos);
+  }
+  driver.allowed_target_websites = {"shop"};
+  const auto p = plan();
+  BOOST_TEST(p.website == "shop");
+  BOOST_TEST(p.bindings.empty());
+  BOOST_TEST(p.applications.at(0).url_path == "/app/");
+}
+
+BOOST_AUTO_TEST_CASE(a_task_in_a_website_brings_no_bindings_and_no_root) {
+  config::website_config shop;
+  shop.name = "shop";
+  driver.websites.push_back(shop);
+  driver.allowed_target_websites = {"*"};
+  config.target_website = "shop";
+  config.applications[0].alias = "app";
+  BOOST_TEST(field_of_error() == "binding");
+  config.bindings.clear();
+  config.applications[0].alias = "/";
+  BOOST_TEST(field_of_error() == "application[0].alias");
+}
+
+BOOST_AUTO_TEST_CASE(websites_are_planned_from_their_blocks) {
+  config::website_config shop;
+  shop.name = "shop";
+  shop.physical_path = "/srv/www/shop";
+  config::binding plain;
+  plain.port = "8080";
+  plain.ip_address = "[::1]";
+  config::binding tls;
+  tls.type = config::binding_type::https;
+  tls.port = "8443";
+  tls.hostname = "shop.example";
+  tls.certificate = config::certificate{};
+  tls.certificate->use_self_signed = true;
+  shop.bindings = {plain, tls};
+  const auto p = plan_website(shop, driver);
+  BOOST_TEST(p.website == "shop");
+  BOOST_TEST(p.data_dir == driver.data_dir + "/websites/shop");
+  BOOST_TEST(p.website_root == "/srv/www/shop");
+  BOOST_TEST(p.stdout_path == p.data_dir + "/logs/access.log");
+  BOOST_TEST_REQUIRE(p.bindings.size() == 2u);
+  BOOST_TEST(p.bindings[0].ip == "::1");
+  BOOST_TEST(p.bindings[0].port == 8080);
+  BOOST_TEST((p.bindings[1].certificate->from == certificate_plan::source::self_signed));
+  BOOST_TEST(p.bindings[1].certificate->hostnames.at(0) == "shop.example");
+  shop.bindings[0].ip_address = "not-an-ip";
+  BOOST_CHECK_THROW(plan_website(shop, driver), config::config_error);
+  // Keys are stable, short and differ by site.
+  BOOST_TEST(website_member_key("a-web") == website_member_key("a-web"));
+  BOOST_TEST(website_member_key("a-web") != website_member_key("b-web"));
+  BOOST_TEST(website_member_key("a-web").size() == 16u);
+  // What a task claims in a website: its applications and virtual directories.
+  site_plan task;
+  task.applications.push_back(application_plan{"/a/", "/x", "default", {{"/a/img/", "/y"}}});
+  BOOST_TEST((claimed_paths(task) == std::vector<std::string>{"/a/", "/a/img/"}));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -97,9 +97,30 @@ BOOST_AUTO_TEST_CASE(round_trip_keeps_everything_but_secrets) {
   BOOST_TEST((back.pools[0].apps[0].process == process_ref{1400, 6}));
 }
 
+BOOST_AUTO_TEST_CASE(a_task_in_a_website_records_it) {
+  saved_site state;
+  state.plan.site_name = "a-web";
+  state.plan.data_dir = "/d/sites/a-web";
+  state.front = process_ref{700, 9};
+  const auto own = encode_state(state);
+  BOOST_TEST(own.find("\"website\"") == std::string::npos);  // as version 1 wrote it
+  BOOST_TEST(decode_state(own).plan.website.empty());
+  state.plan.website = "shop";
+  const auto text = encode_state(state);
+  BOOST_TEST(text.find("\"version\":2") != std::string::npos);
+  const auto back = decode_state(text);
+  BOOST_TEST(back.plan.website == "shop");
+  BOOST_TEST((back.front == process_ref{700, 9}));
+  // A version 1 handle (no website) still decodes.
+  std::string v1 = own;
+  v1.replace(v1.find("\"version\":2"), 11, "\"version\":1");
+  BOOST_TEST(decode_state(v1).plan.site_name == "a-web");
+}
+
 BOOST_AUTO_TEST_CASE(bad_bytes_are_errors) {
   BOOST_CHECK_THROW(decode_state("not json"), std::runtime_error);
   BOOST_CHECK_THROW(decode_state("{\"version\":7}"), std::runtime_error);
+  BOOST_CHECK_THROW(decode_state("{\"version\":0}"), std::runtime_error);
   BOOST_CHECK_THROW(decode_state("{\"version\":1,\"plan\":{}}"), std::runtime_error);
 }
 
