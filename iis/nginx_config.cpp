@@ -88,6 +88,11 @@ std::string requests_format(const std::string& label, std::size_t pool) {
   return "nomad_iis_requests_" + label + std::to_string(pool);
 }
 
+/// The open-requests log's end line format of a member (one per http block).
+std::string end_format(const std::string& label) {
+  return label.empty() ? "nomad_iis_end" : "nomad_iis_end_" + label;
+}
+
 /// A location's own logs: its pool's request log line, with an idle timeout
 /// the pool's activity log, and the open-requests log's end line (a
 /// location's access_log replaces the inherited ones, so the task's stdout
@@ -104,8 +109,8 @@ void render_logs(std::ostringstream& out, const front_member& member, std::size_
     out << "      access_log " << nginx_quote(activity_log)
         << " nomad_iis_activity buffer=4k flush=1s;\n";
   if (!member.open_requests_log.empty())
-    out << "      access_log " << nginx_quote(member.open_requests_log) << " nomad_iis_end_"
-        << member.label << requests_buffer << ";\n";
+    out << "      access_log " << nginx_quote(member.open_requests_log) << " "
+        << end_format(member.label) << requests_buffer << ";\n";
 }
 
 void render_logs(std::ostringstream& out, const front_member& member, const front_route& route) {
@@ -229,7 +234,7 @@ std::string render_formats(const front_member& member) {
           << " \"s $pid $connection $connection_requests $msec $remote_addr $request_method "
              "$request_uri "
           << fallback.pool << "\";\n";
-    out << "  log_format nomad_iis_end_" << member.label
+    out << "  log_format " << end_format(member.label)
         << " \"e $pid $connection $connection_requests\";\n";
   }
   return out.str();
