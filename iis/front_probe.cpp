@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/unique_fd.hpp"
+#include "iis/consumed_log.hpp"
 #include "iis/proc_file.hpp"
 #include "iis/site_layout.hpp"
 
@@ -33,7 +34,6 @@ constexpr auto status_timeout = std::chrono::seconds(1);
 /// At most this much of the open-requests log per chunk, and chunks per call.
 constexpr std::size_t max_chunk = 16u << 20;
 constexpr int max_chunks = 16;
-constexpr off_t page = 4096;
 
 /// The parent pid of `pid` (field 4 of /proc/<pid>/stat), 0 when gone.
 std::int32_t parent_of(std::int32_t pid) {
@@ -46,19 +46,6 @@ std::int32_t parent_of(std::int32_t pid) {
   std::int32_t ppid = 0;
   rest >> state >> ppid;
   return ppid;
-}
-
-std::string read_at(int fd, std::uint64_t offset, std::size_t length) {
-  std::string bytes(length, '\0');
-  std::size_t got = 0;
-  while (got < length) {
-    const auto n = ::pread(fd, bytes.data() + got, length - got, static_cast<off_t>(offset + got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  bytes.resize(got);
-  return bytes;
 }
 
 /// Sends one sock_diag dump request for listening unix sockets with their
@@ -174,12 +161,11 @@ void read_open_requests(const std::string& log_path, const process_ref& front_ma
   for (int chunk = 0; chunk < max_chunks && state.offset < size; ++chunk) {
     const auto length =
         static_cast<std::size_t>(std::min<std::uint64_t>(size - state.offset, max_chunk));
-    const auto used = track_requests(read_at(log.get(), state.offset, length), state);
+    const auto used = track_requests(read_log_at(log.get(), state.offset, length), state);
     if (used == 0) break;
     state.offset += used;
   }
-  const off_t done = static_cast<off_t>(state.offset) / page * page;
-  if (done > 0) (void)::fallocate(log.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, done);
+  free_consumed(log.get(), state.offset);
   for (auto it = state.open.begin(); it != state.open.end();) {
     if (front_master.pid == 0 || parent_of(it->second.worker) != front_master.pid)
       it = state.open.erase(it);

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "common/unique_fd.hpp"
+#include "iis/consumed_log.hpp"
 #include "iis/site_files.hpp"
 #include "iis/site_layout.hpp"
 
@@ -18,7 +19,6 @@ namespace {
 /// At most this much of the log per count, so one call stays short; the
 /// rest waits for the next.
 constexpr std::size_t max_read = 16u << 20;
-constexpr off_t page = 4096;
 
 request_totals load_totals(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -29,19 +29,6 @@ request_totals load_totals(const std::string& path) {
   } catch (const std::invalid_argument&) {
     return {};  // torn or foreign: counting starts again
   }
-}
-
-std::string read_from(int fd, std::uint64_t offset, std::size_t length) {
-  std::string bytes(length, '\0');
-  std::size_t got = 0;
-  while (got < length) {
-    const auto n = ::pread(fd, bytes.data() + got, length - got, static_cast<off_t>(offset + got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  bytes.resize(got);
-  return bytes;
 }
 
 }  // namespace
@@ -59,16 +46,13 @@ request_totals count_requests(const std::string& data_dir) {
   if (size == totals.offset) return totals;
   const auto length =
       static_cast<std::size_t>(std::min<std::uint64_t>(size - totals.offset, max_read));
-  const auto bytes = read_from(log.get(), totals.offset, length);
+  const auto bytes = read_log_at(log.get(), totals.offset, length);
   const auto used = tally_requests(bytes, totals);
   if (used == 0) return totals;
   totals.offset += used;
   write_file_atomic(totals_path, encode_request_totals(totals));
-  // Counted bytes are kept only as totals; their blocks go (best effort: a
-  // file system without hole punching keeps them).
-  const off_t counted = static_cast<off_t>(totals.offset) / page * page;
-  if (counted > 0)
-    (void)::fallocate(log.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, counted);
+  // Counted bytes are kept only as totals; their blocks go.
+  free_consumed(log.get(), totals.offset);
   return totals;
 }
 
