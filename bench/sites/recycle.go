@@ -9,6 +9,7 @@ import (
 
 	"nomad_iis/bench/benchkit"
 	"nomad_iis/gen/driverpb"
+	"nomad_iis/host/pluginhost"
 )
 
 // recyclePhase serves the static 1 KiB file with wrk -c64 while the task's
@@ -26,44 +27,61 @@ func recyclePhase(ctx context.Context, e *env, t *table) error {
 	}
 	events := e.host.Driver().Events
 	seen := len(events.Events())
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var signalled int
-	var signalErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(*recycleEach)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				if err := task.Runner.Signal(ctx, "RECYCLE"); err != nil && signalErr == nil {
-					signalErr = err
-				}
-				signalled++
-			}
-		}
-	}()
+	stop := recycleEvery(ctx, task.Runner, *recycleEach)
 	r, err := benchkit.Wrk(task.URL+"1k.bin", 2, 64, *recycleFor)
-	close(stop)
-	wg.Wait()
+	signalled, signalErr := stop()
 	if err != nil {
 		return err
 	}
 	if signalErr != nil {
 		return fmt.Errorf("SignalTask RECYCLE: %w", signalErr)
 	}
-	time.Sleep(500 * time.Millisecond) // the last recycle's event
-	recycled := countRecycles(events.Events()[seen:], task.Runner.TaskID())
-	name := fmt.Sprintf("static 1 KiB, wrk -c64 for %v, recycled every %v", *recycleFor, *recycleEach)
+	// The last recycles' events may still be on their way.
+	recycled := 0
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		recycled = countRecycles(events.Events()[seen:], task.Runner.TaskID())
+		if recycled >= signalled || time.Now().After(deadline) {
+			break
+		}
+	}
+	name := fmt.Sprintf("recycle every %v, 1 KiB, wrk -c64 %v", *recycleEach, *recycleFor)
 	t.info(name+": req/s", fmt.Sprintf("%.0f", r.RPS), "")
-	t.check(name+": recycles (task events / signals)", fmt.Sprintf("%d / %d", recycled, signalled), "", "",
+	t.check(name+": recycles (events / signals)", fmt.Sprintf("%d / %d", recycled, signalled), "", "",
 		"all", signalled > 0 && recycled >= signalled)
 	t.check(name+": errors (non-2xx + socket)", fmt.Sprint(r.Errors), "", "", "0", r.Errors == 0)
 	return nil
+}
+
+// recycleEvery sends SignalTask "RECYCLE" to the task every interval until
+// the returned stop is called; stop says how many were sent and the first
+// error.
+func recycleEvery(ctx context.Context, task *pluginhost.TaskRunner, interval time.Duration) func() (int, error) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var sent int
+	var firstErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				if err := task.Signal(ctx, "RECYCLE"); err != nil && firstErr == nil {
+					firstErr = err
+				}
+				sent++
+			}
+		}
+	}()
+	return func() (int, error) {
+		close(done)
+		wg.Wait()
+		return sent, firstErr
+	}
 }
 
 // countRecycles counts the task's "... recycled" events.
