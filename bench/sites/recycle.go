@@ -53,16 +53,27 @@ func recyclePhase(ctx context.Context, e *env, t *table) error {
 }
 
 // recycleEvery sends SignalTask "RECYCLE" to the task every interval until
-// the returned stop is called; stop says how many were sent and the first
-// error.
+// the returned stop is called, each call in its own goroutine so that a
+// slow recycle does not stretch the interval; stop waits for the calls and
+// says how many were sent and the first error.
 func recycleEvery(ctx context.Context, task *pluginhost.TaskRunner, interval time.Duration) func() (int, error) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
+	var mu sync.Mutex
 	var sent int
 	var firstErr error
-	wg.Add(1)
-	go func() {
+	signal := func() {
 		defer wg.Done()
+		err := task.Signal(ctx, "RECYCLE")
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	ticking := make(chan struct{})
+	go func() {
+		defer close(ticking)
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
 		for {
@@ -70,15 +81,15 @@ func recycleEvery(ctx context.Context, task *pluginhost.TaskRunner, interval tim
 			case <-done:
 				return
 			case <-tick.C:
-				if err := task.Signal(ctx, "RECYCLE"); err != nil && firstErr == nil {
-					firstErr = err
-				}
+				wg.Add(1)
 				sent++
+				go signal()
 			}
 		}
 	}()
 	return func() (int, error) {
 		close(done)
+		<-ticking
 		wg.Wait()
 		return sent, firstErr
 	}
