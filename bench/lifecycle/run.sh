@@ -8,7 +8,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$REPO"
 BUILD_DIR="${BUILD_DIR:-build}"
-BUILD_DIR="$BUILD_DIR" bench/build.sh
+BUILD_DIR="$BUILD_DIR" bench/build.sh >&2
 # Many nginx instances: raise the descriptor limit if we may.
 ulimit -n 65536 2>/dev/null || true
 exec "$BUILD_DIR/bin/bench-lifecycle" -plugin "$BUILD_DIR/bin/nomad_iis" "$@"

@@ -16,7 +16,7 @@ REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$REPO"
 BUILD_DIR="${BUILD_DIR:-build}"
 command -v wrk >/dev/null || { echo "run.sh: wrk is missing" >&2; exit 2; }
-BUILD_DIR="$BUILD_DIR" bench/build.sh
+BUILD_DIR="$BUILD_DIR" bench/build.sh >&2
 # Many nginx instances: raise the descriptor limit if we may.
 ulimit -n 65536 2>/dev/null || true
 exec "$BUILD_DIR/bin/bench-sites" -plugin "${NOMAD_IIS_PLUGIN:-$BUILD_DIR/bin/nomad_iis}" \
