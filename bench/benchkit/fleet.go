@@ -32,9 +32,9 @@ func (t *Task) TimedStop(ctx context.Context) (time.Duration, error) {
 	return time.Since(t0), nil
 }
 
-// StartMany makes n tasks (jobs jobPrefix-0, -1, ...) and calls StartTask
-// on them, parallel at a time. Every task made is returned, started or
-// not, so that the caller removes them all; the error is the first one.
+// StartMany starts n tasks (jobs jobPrefix-0, -1, ...) with StartNewTask,
+// parallel at a time. The tasks started are returned (nil where a start
+// failed) for the caller to remove; the error is the first one.
 func StartMany(ctx context.Context, h *pluginhost.Host, dir, jobPrefix string, n, parallel int,
 	config []byte, files string) ([]*Task, error) {
 	tasks := make([]*Task, n)
@@ -48,11 +48,8 @@ func StartMany(ctx context.Context, h *pluginhost.Host, dir, jobPrefix string, n
 		go func(i int) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			task, err := NewTask(h, dir, fmt.Sprintf("%s-%d", jobPrefix, i), config, files)
-			if err == nil {
-				tasks[i] = task
-				_, err = task.Runner.Start(ctx)
-			}
+			task, err := StartNewTask(ctx, h, dir, fmt.Sprintf("%s-%d", jobPrefix, i), config, files)
+			tasks[i] = task
 			if err != nil {
 				mu.Lock()
 				if firstErr == nil {

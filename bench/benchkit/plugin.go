@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	hclog "github.com/hashicorp/go-hclog"
@@ -63,7 +65,7 @@ type Task struct {
 // local/ from files (a directory copied as an artifact would be); nothing
 // is started yet.
 func NewTask(h *pluginhost.Host, dir, jobID string, config []byte, files string) (*Task, error) {
-	port, err := pluginhost.FreePort()
+	port, err := freshPort()
 	if err != nil {
 		return nil, err
 	}
@@ -85,6 +87,49 @@ func NewTask(h *pluginhost.Host, dir, jobID string, config []byte, files string)
 		}
 	}
 	return &Task{Alloc: alloc, Runner: runner, Port: port, URL: "http://127.0.0.1:" + strconv.Itoa(port) + "/"}, nil
+}
+
+// StartNewTask makes a task and calls StartTask on it. Other processes on
+// the machine take ports from the same range, so when the task's port was
+// taken between FreePort and the site's bind, the task is removed and a new
+// one, on a new port, is started (three tries).
+func StartNewTask(ctx context.Context, h *pluginhost.Host, dir, jobID string, config []byte, files string) (*Task, error) {
+	for try := 1; ; try++ {
+		task, err := NewTask(h, dir, jobID, config, files)
+		if err != nil {
+			return nil, err
+		}
+		_, err = task.Runner.Start(ctx)
+		if err == nil {
+			return task, nil
+		}
+		task.Remove(ctx)
+		if try == 3 || !strings.Contains(err.Error(), "address already in use") {
+			return nil, fmt.Errorf("StartTask: %w", err)
+		}
+	}
+}
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
+
+// freshPort is a free port that no task or nginx of this run was given
+// before, so those started at the same time never share one.
+func freshPort() (int, error) {
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for {
+		port, err := pluginhost.FreePort()
+		if err != nil {
+			return 0, err
+		}
+		if !portsGiven[port] {
+			portsGiven[port] = true
+			return port, nil
+		}
+	}
 }
 
 // Remove stops and destroys the task and closes its log collectors.

@@ -43,14 +43,11 @@ func appPhase(ctx context.Context, e *env, t *table) error {
 	if err := os.WriteFile(filepath.Join(files, "benchapp"), binary, 0o755); err != nil {
 		return err
 	}
-	task, err := benchkit.NewTask(e.host, e.dir, "app", e.config, files)
+	task, err := benchkit.StartNewTask(ctx, e.host, e.dir, "app", e.config, files)
 	if err != nil {
 		return err
 	}
 	defer task.Remove(ctx)
-	if _, err := task.Runner.Start(ctx); err != nil {
-		return fmt.Errorf("StartTask: %w", err)
-	}
 	if err := benchkit.FirstOK(task.URL, 30*time.Second); err != nil {
 		return err
 	}

@@ -42,18 +42,11 @@ func memoryPhase(ctx context.Context, e *env, t *table) error {
 		}
 	}()
 	for i := 0; i < *fleet; i++ {
-		port, err := pluginhost.FreePort()
-		if err != nil {
-			return err
-		}
-		n, err := benchkit.StartNginx(*nginxPath, filepath.Join(fleetDir, strconv.Itoa(i)), e.static, port)
+		_, n, err := benchkit.NginxColdStart(*nginxPath, filepath.Join(fleetDir, strconv.Itoa(i)), e.static, "/1k.bin")
 		if err != nil {
 			return err
 		}
 		nginxes = append(nginxes, n)
-		if err := benchkit.FirstOK(n.URL("/1k.bin"), 10*time.Second); err != nil {
-			return err
-		}
 	}
 	time.Sleep(time.Second)
 	nginxPSS, nginxCount := benchkit.TotalPSSKiB(pluginhost.ProcessesMentioning(fleetDir))

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"nomad_iis/bench/benchkit"
-	"nomad_iis/host/pluginhost"
 )
 
 // side is one server under wrk: a site or its baseline.
@@ -71,12 +70,9 @@ func addComparison(t *table, name string, site, base *side, p99Target bool) {
 // startStatic starts a static task serving e.static and waits for its
 // first 200.
 func startStatic(ctx context.Context, e *env, job string) (*benchkit.Task, error) {
-	task, err := benchkit.NewTask(e.host, e.dir, job, e.config, e.static)
+	task, err := benchkit.StartNewTask(ctx, e.host, e.dir, job, e.config, e.static)
 	if err != nil {
 		return nil, err
-	}
-	if _, err := task.Runner.Start(ctx); err != nil {
-		return nil, fmt.Errorf("StartTask: %w", err)
 	}
 	if err := benchkit.FirstOK(task.URL+"1k.bin", 20*time.Second); err != nil {
 		task.Remove(ctx)
@@ -93,18 +89,11 @@ func staticPhase(ctx context.Context, e *env, t *table) error {
 		return err
 	}
 	defer task.Remove(ctx)
-	port, err := pluginhost.FreePort()
-	if err != nil {
-		return err
-	}
-	nginx, err := benchkit.StartNginx(*nginxPath, filepath.Join(e.dir, "nginx-static"), e.static, port)
+	_, nginx, err := benchkit.NginxColdStart(*nginxPath, filepath.Join(e.dir, "nginx-static"), e.static, "/1k.bin")
 	if err != nil {
 		return err
 	}
 	defer nginx.Stop()
-	if err := benchkit.FirstOK(nginx.URL("/1k.bin"), 10*time.Second); err != nil {
-		return err
-	}
 	for _, file := range []struct{ name, label string }{{"1k.bin", "1 KiB"}, {"100k.bin", "100 KiB"}} {
 		for _, conns := range []int{64, 8} {
 			site := &side{url: task.URL + file.name}
