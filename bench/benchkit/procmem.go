@@ -49,3 +49,20 @@ func procField(file, name string) int64 {
 	}
 	return -1
 }
+
+// PSSByProgram sums PSSKiB over pids per program name (/proc/<pid>/comm)
+// and counts the processes of each.
+func PSSByProgram(pids []int) (kib map[string]int64, count map[string]int) {
+	kib, count = map[string]int64{}, map[string]int{}
+	for _, pid := range pids {
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		v := PSSKiB(pid)
+		if err != nil || v < 0 {
+			continue
+		}
+		name := strings.TrimSpace(string(comm))
+		kib[name] += v
+		count[name]++
+	}
+	return kib, count
+}

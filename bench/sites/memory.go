@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"nomad_iis/bench/benchkit"
@@ -30,6 +32,7 @@ func memoryPhase(ctx context.Context, e *env, t *table) error {
 	time.Sleep(time.Second)
 	sitePids := taskProcesses(e)
 	sitePSS, siteCount := benchkit.TotalPSSKiB(sitePids)
+	breakdown := byProgram(sitePids)
 	pluginPSS := benchkit.PSSKiB(e.host.Driver().Pid())
 	benchkit.RemoveAll(ctx, tasks, *parallel)
 	tasks = nil
@@ -55,6 +58,7 @@ func memoryPhase(ctx context.Context, e *env, t *table) error {
 	t.ratio(fmt.Sprintf("%d static tasks vs %d nginx: total PSS, MiB", *fleet, *fleet), "%.1f",
 		mib(sitePSS), mib(nginxPSS), "<= 1.5", func(r float64) bool { return r <= 1.5 })
 	t.info("  serving processes counted", strconv.Itoa(siteCount), strconv.Itoa(nginxCount))
+	t.note("PSS of the %d tasks by program, MiB (processes): %s", *fleet, breakdown)
 	t.info(fmt.Sprintf("  plugin PSS with %d tasks (not in the total), MiB", *fleet),
 		fmt.Sprintf("%.1f", mib(pluginPSS)), "")
 	return nil
@@ -76,4 +80,20 @@ func taskProcesses(e *env) []int {
 		}
 	}
 	return out
+}
+
+// byProgram renders the PSS of pids per program, largest first:
+// "nginx 900.1 (800), nomad_iis_keepe 40.2 (200)".
+func byProgram(pids []int) string {
+	kib, count := benchkit.PSSByProgram(pids)
+	names := make([]string, 0, len(kib))
+	for name := range kib {
+		names = append(names, name)
+	}
+	sort.Slice(names, func(i, j int) bool { return kib[names[i]] > kib[names[j]] })
+	parts := make([]string, 0, len(names))
+	for _, name := range names {
+		parts = append(parts, fmt.Sprintf("%s %.1f (%d)", name, float64(kib[name])/1024, count[name]))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -8,7 +8,13 @@ import (
 // table collects the rows: metric | site | nginx (or direct) | ratio |
 // target | met?.
 type table struct {
-	rows [][6]string
+	rows  [][6]string
+	notes []string
+}
+
+// note adds a line printed under the table.
+func (t *table) note(format string, args ...any) {
+	t.notes = append(t.notes, fmt.Sprintf(format, args...))
 }
 
 // info adds a row without a target.
@@ -56,5 +62,11 @@ func (t *table) print(w io.Writer) {
 	fmt.Fprintf(w, "|-%s-|-%s-|-%s-|-%s-|-%s-|-%s-|\n", sep[0], sep[1], sep[2], sep[3], sep[4], sep[5])
 	for _, r := range t.rows {
 		line(r)
+	}
+	if len(t.notes) > 0 {
+		fmt.Fprintln(w)
+	}
+	for _, n := range t.notes {
+		fmt.Fprintln(w, n)
 	}
 }
