@@ -8,19 +8,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
-	"path/filepath"
-	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	hclog "github.com/hashicorp/go-hclog"
-
-	"nomad_iis/host/pluginhost"
+	"nomad_iis/bench/benchkit"
 )
 
 var (
@@ -32,12 +25,6 @@ var (
 	site     = flag.String("local", "host/testdata/static-app", "files copied into each task's local/")
 )
 
-type app struct {
-	alloc *pluginhost.Alloc
-	task  *pluginhost.TaskRunner
-	url   string
-}
-
 func main() {
 	flag.Parse()
 	if err := run(); err != nil {
@@ -47,152 +34,72 @@ func main() {
 }
 
 func run() error {
-	dir, err := os.MkdirTemp("", "niis-bench-")
+	dir, err := benchkit.TempDir()
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	_ = os.Chmod(dir, 0o755)
-	defer func() { pluginhost.KillPids(pluginhost.ProcessesMentioning(dir)) }()
+	defer benchkit.KillLeftovers(dir)
 	taskConfig, err := os.ReadFile(*config)
 	if err != nil {
 		return err
 	}
 	ctx := context.Background()
-	h, err := pluginhost.Start(ctx, pluginhost.Config{
-		Launch: pluginhost.LaunchOptions{
-			Path:         *plugin,
-			Logger:       hclog.New(&hclog.LoggerOptions{Name: "bench", Level: hclog.Error, Output: io.Discard}),
-			StartTimeout: 30 * time.Second,
-		},
-		PluginConfig: []byte(fmt.Sprintf(`{"data_dir": %q}`, filepath.Join(dir, "data"))),
-		Startup:      pluginhost.StartupShort,
-	})
+	h, err := benchkit.StartPlugin(ctx, *plugin, dir)
 	if err != nil {
-		return fmt.Errorf("agent start: %w", err)
+		return err
 	}
 	defer h.Shutdown()
-
-	newApp := func(i int) (*app, error) {
-		port, err := pluginhost.FreePort()
-		if err != nil {
-			return nil, err
-		}
-		alloc, err := h.NewAlloc(pluginhost.AllocOptions{
-			JobID: "bench-" + strconv.Itoa(i),
-			Ports: []pluginhost.Port{{Label: "httplabel", Value: port, HostIP: "127.0.0.1"}},
-			Root:  filepath.Join(dir, "allocs"),
-		})
-		if err != nil {
-			return nil, err
-		}
-		task, err := alloc.NewTask(pluginhost.TaskSpec{Name: "app", Config: taskConfig})
-		if err != nil {
-			return nil, err
-		}
-		if err := pluginhost.CopyDir(*site, task.Dir().LocalDir); err != nil {
-			return nil, err
-		}
-		return &app{alloc: alloc, task: task, url: fmt.Sprintf("http://127.0.0.1:%d/", port)}, nil
-	}
-	client := &http.Client{Timeout: 2 * time.Second}
-	firstOK := func(url string, deadline time.Duration) error {
-		end := time.Now().Add(deadline)
-		for time.Now().Before(end) {
-			if resp, err := client.Get(url); err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					return nil
-				}
-			}
-			time.Sleep(time.Millisecond)
-		}
-		return fmt.Errorf("%s never answered 200", url)
-	}
 
 	// 1. StartTask -> first 200, and StopTask, one task at a time.
 	var startMs, stopMs []float64
 	for i := 0; i < *starts; i++ {
-		a, err := newApp(i)
+		a, err := benchkit.NewTask(h, dir, "bench-"+strconv.Itoa(i), taskConfig, *site)
 		if err != nil {
 			return err
 		}
-		t0 := time.Now()
-		if _, err := a.task.Start(ctx); err != nil {
-			return fmt.Errorf("StartTask: %w", err)
-		}
-		if err := firstOK(a.url, 10*time.Second); err != nil {
+		d, err := a.StartToFirstOK(ctx, "")
+		if err != nil {
+			a.Remove(ctx)
 			return err
 		}
-		startMs = append(startMs, ms(time.Since(t0)))
-		t1 := time.Now()
-		if err := a.task.StopWith(ctx, 5*time.Second, ""); err != nil {
-			return fmt.Errorf("StopTask: %w", err)
+		startMs = append(startMs, benchkit.Ms(d))
+		d, err = a.TimedStop(ctx)
+		a.Remove(ctx)
+		if err != nil {
+			return err
 		}
-		stopMs = append(stopMs, ms(time.Since(t1)))
-		_ = a.task.Destroy(ctx, true)
-		a.alloc.Close()
+		stopMs = append(stopMs, benchkit.Ms(d))
 	}
 
 	// 2. Many live tasks: the plugin's own memory, then recovery after kill -9.
-	apps := make([]*app, *live)
-	rssBefore := rssKiB(h.Driver().Pid())
-	var mu sync.Mutex
-	var firstErr error
-	sem := make(chan struct{}, *parallel)
-	var wg sync.WaitGroup
+	rssBefore := benchkit.RSSKiB(h.Driver().Pid())
 	fillStart := time.Now()
-	for i := range apps {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(i int) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			a, err := newApp(1000 + i)
-			if err == nil {
-				_, err = a.task.Start(ctx)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
-			apps[i] = a
-		}(i)
-	}
-	wg.Wait()
+	apps, err := benchkit.StartMany(ctx, h, dir, "bench-live", *live, *parallel, taskConfig, *site)
 	fill := time.Since(fillStart)
-	defer func() {
-		for _, a := range apps {
-			if a != nil {
-				_ = a.task.StopWith(ctx, 2*time.Second, "")
-				_ = a.task.Destroy(ctx, true)
-				a.alloc.Close()
-			}
-		}
-	}()
-	if firstErr != nil {
-		return fmt.Errorf("starting %d tasks: %w", *live, firstErr)
+	defer func() { benchkit.RemoveAll(ctx, apps, *parallel) }()
+	if err != nil {
+		return fmt.Errorf("starting %d tasks: %w", *live, err)
 	}
 	for _, a := range apps {
-		if err := firstOK(a.url, 10*time.Second); err != nil {
+		if err := benchkit.FirstOK(a.URL, 10*time.Second); err != nil {
 			return err
 		}
 	}
 	time.Sleep(time.Second)
-	rssLive := rssKiB(h.Driver().Pid())
+	rssLive := benchkit.RSSKiB(h.Driver().Pid())
 
 	if err := h.Crash(ctx); err != nil {
 		return err
 	}
 	t0 := time.Now()
 	errs := make(chan error, len(apps))
+	var wg sync.WaitGroup
 	for _, a := range apps {
 		wg.Add(1)
-		go func(a *app) {
+		go func(a *benchkit.Task) {
 			defer wg.Done()
-			errs <- a.task.Recover(ctx, false)
+			errs <- a.Runner.Recover(ctx, false)
 		}(a)
 	}
 	wg.Wait()
@@ -208,11 +115,11 @@ func run() error {
 		}
 	}
 	for _, a := range apps {
-		if err := firstOK(a.url, 5*time.Second); err != nil {
+		if err := benchkit.FirstOK(a.URL, 5*time.Second); err != nil {
 			return fmt.Errorf("after recovery: %w", err)
 		}
 	}
-	rssRecovered := rssKiB(h.Driver().Pid())
+	rssRecovered := benchkit.RSSKiB(h.Driver().Pid())
 
 	fmt.Printf("%-52s %14s %12s %s\n", "measurement", "value", "target", "")
 	row := func(name, value, target string, ok bool) {
@@ -222,54 +129,15 @@ func run() error {
 		}
 		fmt.Printf("%-52s %14s %12s %s\n", name, value, target, verdict)
 	}
-	med := median(startMs)
+	med := benchkit.Median(startMs)
 	row(fmt.Sprintf("StartTask -> first 200, median of %d", len(startMs)), fmt.Sprintf("%.1f ms", med), "< 150 ms", med < 150)
-	row(fmt.Sprintf("StartTask -> first 200, max of %d", len(startMs)), fmt.Sprintf("%.1f ms", max(startMs)), "", true)
-	row(fmt.Sprintf("StopTask, median of %d", len(stopMs)), fmt.Sprintf("%.1f ms", median(stopMs)), "", true)
+	row(fmt.Sprintf("StartTask -> first 200, max of %d", len(startMs)), fmt.Sprintf("%.1f ms", benchkit.Max(startMs)), "", true)
+	row(fmt.Sprintf("StopTask, median of %d", len(stopMs)), fmt.Sprintf("%.1f ms", benchkit.Median(stopMs)), "", true)
 	row("plugin RSS, idle", fmt.Sprintf("%.1f MB", float64(rssBefore)/1024), "", true)
 	row(fmt.Sprintf("plugin RSS with %d live tasks (nginx excluded)", *live), fmt.Sprintf("%.1f MB", float64(rssLive)/1024), "< 150 MB", float64(rssLive)/1024 < 150)
 	row(fmt.Sprintf("starting %d tasks, %d at a time", *live, *parallel), fmt.Sprintf("%.1f s", fill.Seconds()), "", true)
-	row(fmt.Sprintf("RecoverTask of all %d after kill -9", *live), fmt.Sprintf("%.0f ms", ms(recoverAll)), "< 2000 ms", ms(recoverAll) < 2000 && failed == 0)
+	row(fmt.Sprintf("RecoverTask of all %d after kill -9", *live), fmt.Sprintf("%.0f ms", benchkit.Ms(recoverAll)), "< 2000 ms", benchkit.Ms(recoverAll) < 2000 && failed == 0)
 	row("RecoverTask failures", strconv.Itoa(failed), "0", failed == 0)
 	row("plugin RSS after recovery", fmt.Sprintf("%.1f MB", float64(rssRecovered)/1024), "", true)
 	return nil
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func median(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	if len(s) == 0 {
-		return 0
-	}
-	return s[len(s)/2]
-}
-
-func max(xs []float64) float64 {
-	m := 0.0
-	for _, x := range xs {
-		if x > m {
-			m = x
-		}
-	}
-	return m
-}
-
-// rssKiB is VmRSS of a process.
-func rssKiB(pid int) int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			f := strings.Fields(line)
-			if len(f) >= 2 {
-				v, _ := strconv.ParseInt(f[1], 10, 64)
-				return v
-			}
-		}
-	}
-	return -1
 }
