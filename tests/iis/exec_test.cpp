@@ -67,10 +67,11 @@ class driver {
     arm();
     while (!done()) {
       if (until && until()) return true;
-      std::unique_lock lock(mutex_);
-      if (!changed_.wait_until(lock, deadline, [&] { return !ready_.empty(); })) return false;
-      const auto what = ready_.front();
-      ready_.erase(ready_.begin());
+      std::unique_lock lock(events_->mutex);
+      if (!events_->changed.wait_until(lock, deadline, [&] { return !events_->ready.empty(); }))
+        return false;
+      const auto what = events_->ready.front();
+      events_->ready.erase(events_->ready.begin());
       lock.unlock();
       handle(what);
     }
@@ -92,11 +93,18 @@ class driver {
  private:
   bool done() const { return status && !open_[0] && !open_[1]; }
 
+  /// Shared with the callbacks: one may still run as the driver goes.
+  struct events {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::vector<ready_what> ready;
+  };
+
   std::function<void()> wake(ready_what what) {
-    return [this, what] {
-      std::lock_guard lock(mutex_);
-      ready_.push_back(what);
-      changed_.notify_all();
+    return [events = events_, what] {
+      std::lock_guard lock(events->mutex);
+      events->ready.push_back(what);
+      events->changed.notify_all();
     };
   }
 
@@ -150,9 +158,7 @@ class driver {
 
   static constexpr std::size_t chunk = 64 * 1024;
   std::shared_ptr<exec_process> process_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::vector<ready_what> ready_;
+  std::shared_ptr<events> events_ = std::make_shared<events>();
   bool open_[2] = {true, true};
   bool armed_[2] = {false, false};
   bool exit_armed_ = false;
