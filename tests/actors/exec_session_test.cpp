@@ -120,8 +120,8 @@ void receive_one(caf::scoped_actor& client, received& got, bool ack,
 BOOST_FIXTURE_TEST_SUITE(exec_sessions, session_fixture)
 
 BOOST_AUTO_TEST_CASE(output_stops_at_the_credit_until_acknowledged_and_arrives_whole_in_order) {
-  // seq 1 6000000: 47 MB, far past the pipe and the credit.
-  auto session = open({"/usr/bin/seq", "1", "6000000"});
+  // seq 1 3000000: 21 MB, far past the pipe and the credit.
+  auto session = open({"/usr/bin/seq", "1", "3000000"});
   received got;
   while (!got.timed_out && got.chunks < msg::exec_output_credit + 1)
     receive_one(client, got, false, std::chrono::milliseconds(1500));
@@ -151,7 +151,7 @@ BOOST_AUTO_TEST_CASE(output_stops_at_the_credit_until_acknowledged_and_arrives_w
   BOOST_REQUIRE(got.exited);
   BOOST_TEST(got.out.empty());
   BOOST_TEST(in_order);
-  BOOST_TEST(next == 6000001u);
+  BOOST_TEST(next == 3000001u);
   BOOST_TEST(got.exited->exit_code == 0);
   BOOST_TEST(got.largest <= msg::exec_output_chunk);
 }
