@@ -162,9 +162,16 @@ void run_pool_op(task_actor_ptr self, caf::response_promise rp, msg::pool_op op,
       });
 }
 
+/// The commands of `nomad alloc exec` end with the task: killed, and their
+/// clients get how they ended (they go away by themselves, monitored).
+void end_exec_sessions(task_actor_ptr self) {
+  for (const auto& session : self->state.exec_sessions) self->send(session, msg::exec_end{});
+}
+
 void mark_exited(task_actor_ptr self, msg::exit_result result) {
   auto& st = self->state;
   if (st.phase == task_phase::exited) return;
+  end_exec_sessions(self);  // a stop ended them already; an exit of its own ends them here
   st.phase = task_phase::exited;
   st.completed_at = caf::make_timestamp();
   st.result = std::move(result);
@@ -273,6 +280,18 @@ caf::result<void> recover(task_actor_ptr self, msg::recover_task& m) {
   return rp;
 }
 
+/// A monitored actor went: an exec session, or the sender of a transfer.
+void on_down(task_actor_ptr self, const caf::down_msg& down) {
+  auto& sessions = self->state.exec_sessions;
+  auto it = std::find_if(sessions.begin(), sessions.end(),
+                         [&](const caf::actor& s) { return s.address() == down.source; });
+  if (it != sessions.end()) {
+    sessions.erase(it);
+    return;
+  }
+  task_files::owner_gone(self, down.source);
+}
+
 /// Stops the site (apps get `app_signal`), then the task has exited with
 /// `result` and `event` (if any) is published. Called from the operation queue.
 void stop_site(task_actor_ptr self, caf::response_promise rp, std::chrono::milliseconds timeout,
@@ -283,6 +302,7 @@ void stop_site(task_actor_ptr self, caf::response_promise rp, std::chrono::milli
     return;
   }
   st.phase = task_phase::stopping;
+  end_exec_sessions(self);
   run_op(
       self,
       [self, timeout, app_signal](site::done_fn done) {
@@ -343,6 +363,7 @@ caf::result<void> destroy(task_actor_ptr self, msg::destroy_task& m) {
     };
     if (self->state.phase == task_phase::running) {
       self->state.phase = task_phase::stopping;
+      end_exec_sessions(self);
       run_op(
           self,
           [self](site::done_fn done) {
@@ -435,6 +456,8 @@ caf::result<msg::exec_opened> open_exec(task_actor_ptr self, msg::exec_open& m) 
   auto session =
       self->spawn(exec_session, st.services.launcher, st.services.workers,
                   caf::actor_cast<caf::actor>(self), std::move(m.client), std::move(request));
+  self->monitor(session);
+  st.exec_sessions.push_back(session);
   auto rp = self->make_response_promise();
   rp.delegate(session, msg::exec_begin{});
   return rp;
@@ -554,9 +577,8 @@ caf::behavior task_actor(task_actor_ptr self, site_services services, caf::actor
   self->state.services = std::move(services);
   self->state.hub = std::move(hub);
   self->state.driver = std::move(driver);
-  // Only the senders of file transfers are monitored.
-  self->set_down_handler(
-      [self](const caf::down_msg& down) { task_files::owner_gone(self, down.source); });
+  // Only exec sessions and the senders of file transfers are monitored.
+  self->set_down_handler([self](const caf::down_msg& down) { on_down(self, down); });
   self->delayed_send(self, task_metrics::count_interval, atom::count_requests_v);
   return {
       [self](msg::start_task& m) { return start(self, m); },

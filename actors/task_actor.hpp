@@ -109,6 +109,9 @@ struct task_actor_state {
   std::optional<iis::connection_counts> connections;     ///< the front's, at the last count
   iis::open_requests open_requests;
 
+  /// Its running `nomad alloc exec` sessions (monitored); its stop ends them.
+  std::vector<caf::actor> exec_sessions;
+
   /// The Management API's uploads and downloads in progress (task_files.hpp).
   task_files::transfers transfers;
 

@@ -3,6 +3,7 @@
 // task's application pools: its Unix user, its environment, the task dir)
 // and the running command the launcher starts for it.
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -36,25 +37,48 @@ exec_request plan_exec(const site_plan& plan, std::vector<std::string> command, 
 
 enum class exec_stream : std::uint8_t { out, err };
 
-/// One running exec'd command. write(), close_input(), resize() and cancel()
-/// are safe from any thread and never block: pump() carries them out.
+/// What one read of a command's output found: some bytes, the stream's end,
+/// or (neither) nothing yet.
+struct exec_read {
+  std::string bytes;
+  bool ended = false;  ///< at its end (stderr on a terminal always is)
+};
+
+/// One running exec'd command, driven by one owner (its exec session) from
+/// one thread at a time. Nothing here blocks: the descriptors are
+/// non-blocking, and the await_* calls arm one-shot watches in the
+/// launcher's one watch thread instead of waiting. `on_ready` runs there (or
+/// at once on the caller's thread when there is nothing to wait for) and must
+/// only send a message. Destroying it drops its watches and kills its process
+/// group.
 class exec_process {
  public:
-  using output_fn = std::function<void(exec_stream, std::string)>;
+  using ready_fn = std::function<void()>;
   virtual ~exec_process() = default;
 
-  /// Moves input in and output to `on_output` until the command has ended
-  /// and its output is read, or until cancel(); then kills its process group
-  /// and says how it ended. Blocks: run it on a worker of its own.
-  virtual exit_status pump(const output_fn& on_output) = 0;
+  /// At most `max` bytes that `stream` holds now.
+  virtual exec_read read(exec_stream stream, std::size_t max) = 0;
+  /// Calls `on_ready` once read(stream) finds bytes or the end.
+  virtual void await_output(exec_stream stream, ready_fn on_ready) = 0;
 
-  virtual void write(std::string bytes) = 0;
-  /// End of input: the pipe closes, or a terminal reads end-of-file.
-  virtual void close_input() = 0;
+  /// Queues `bytes` for the command's input (and its end after them with
+  /// `close`) and writes what it takes now. False while some stays queued:
+  /// await_input(), then write({}, false) again.
+  virtual bool write(std::string bytes, bool close) = 0;
+  /// Calls `on_ready` once the input takes more (or its reader is gone).
+  virtual void await_input(ready_fn on_ready) = 0;
+
   /// The terminal's new size (TIOCSWINSZ); ignored without a terminal.
   virtual void resize(std::uint16_t rows, std::uint16_t cols) = 0;
-  /// Ends pump() at once; the command is killed.
-  virtual void cancel() = 0;
+
+  /// How it ended, once it has; nullopt while it runs. It stays unreaped
+  /// (its PID pinned to its group) until the object goes.
+  virtual std::optional<exit_status> exited() = 0;
+  /// Calls `on_ready` once it has ended.
+  virtual void await_exit(ready_fn on_ready) = 0;
+
+  /// SIGKILL to its process group; its end then comes as any other.
+  virtual void kill() = 0;
 };
 
 }  // namespace nomad_iis::iis

@@ -1,16 +1,15 @@
 #include "iis/linux_exec.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
-#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <utility>
@@ -19,11 +18,10 @@
 #include "iis/cgroup.hpp"
 #include "iis/failure.hpp"
 #include "iis/process.hpp"
+#include "iis/process_monitor.hpp"
 
 namespace nomad_iis::iis {
 namespace {
-
-constexpr std::size_t read_chunk = 32 * 1024;
 
 [[noreturn]] void fail(const std::string& what) {
   throw backend_error(errc::process_failed, "exec: " + what + ": " + std::strerror(errno));
@@ -93,158 +91,147 @@ std::vector<std::string> exec_cgroup_procs(const exec_request& request) {
   }
 }
 
+/// The watches an exec'd command can have armed, one of each at a time.
+enum watch_slot : std::size_t { out_watch, err_watch, input_watch, exit_watch, watch_slots };
+
 class linux_exec_process final : public exec_process {
  public:
-  linux_exec_process(child_process child, exec_fds fds, bool tty)
-      : child_(std::move(child)),
+  linux_exec_process(child_process child, exec_fds fds, bool tty,
+                     std::shared_ptr<process_monitor> monitor)
+      : monitor_(std::move(monitor)),
+        child_(std::move(child)),
         input_(std::move(fds.input)),
         output_(std::move(fds.output)),
         errors_(std::move(fds.errors)),
-        wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
         tty_(tty) {
-    if (!wake_) fail("eventfd");
     for (int fd : {input_.get(), output_.get(), errors_.get()})
       if (fd >= 0) set_nonblocking(fd);
   }
 
-  exit_status pump(const output_fn& on_output) override;
+  /// The watches go before the descriptors they name; child_ then kills the group.
+  ~linux_exec_process() override {
+    for (std::size_t slot = 0; slot < watch_slots; ++slot) drop_watch(slot);
+  }
 
-  void write(std::string bytes) override {
-    change([&] { queued_ += bytes; });
+  exec_read read(exec_stream stream, std::size_t max) override;
+  void await_output(exec_stream stream, ready_fn on_ready) override {
+    const auto slot = stream == exec_stream::err ? err_watch : out_watch;
+    arm(slot, output_of(stream), std::move(on_ready), &process_monitor::watch_readable);
   }
-  void close_input() override {
-    change([&] { close_requested_ = true; });
+
+  bool write(std::string bytes, bool close) override;
+  void await_input(ready_fn on_ready) override {
+    arm(input_watch, input_, std::move(on_ready), &process_monitor::watch_writable);
   }
+
   void resize(std::uint16_t rows, std::uint16_t cols) override {
-    change([&] { size_ = winsize{rows, cols, 0, 0}; });
+    const winsize size{rows, cols, 0, 0};
+    if (tty_) ::ioctl(input_.get(), TIOCSWINSZ, &size);
   }
-  void cancel() override {
-    change([&] { cancelled_ = true; });
+
+  std::optional<exit_status> exited() override {
+    return child_.wait_until(std::chrono::steady_clock::now());
+  }
+  void await_exit(ready_fn on_ready) override {
+    if (child_.pidfd() < 0 || exited()) {
+      on_ready();
+      return;
+    }
+    drop_watch(exit_watch);
+    watches_[exit_watch] = monitor_->watch_readable(child_.pidfd(), std::move(on_ready));
+  }
+
+  void kill() override {
+    // Unreaped, so its PID still names its group: this reaches nobody else.
+    if (child_.pidfd() >= 0) ::kill(-child_.ref().pid, SIGKILL);
+    child_.signal(SIGKILL);  // in case it left its group
   }
 
  private:
-  template <class Change>
-  void change(Change&& apply) {
-    {
-      std::lock_guard lock(mutex_);
-      apply();
+  using watch_fn = std::uint64_t (process_monitor::*)(int, std::function<void()>);
+
+  unique_fd& output_of(exec_stream stream) {
+    return stream == exec_stream::err ? errors_ : output_;
+  }
+  /// Watches `fd` for `slot`; a closed one is ready at once (its end).
+  void arm(std::size_t slot, const unique_fd& fd, ready_fn on_ready, watch_fn watch) {
+    drop_watch(slot);
+    if (!fd) {
+      on_ready();
+      return;
     }
-    const std::uint64_t one = 1;
-    ssize_t ignored = ::write(wake_.get(), &one, sizeof one);
-    (void)ignored;
+    watches_[slot] = ((*monitor_).*watch)(fd.get(), std::move(on_ready));
+  }
+  /// Before its descriptor closes: the monitor must not watch a reused number.
+  void drop_watch(std::size_t slot) {
+    if (watches_[slot]) monitor_->unwatch(watches_[slot]);
+    watches_[slot] = 0;
+  }
+  void close_input() {
+    drop_watch(input_watch);
+    input_.reset();
   }
 
-  /// Takes what the other threads asked for; false once cancelled.
-  bool take_requests();
-  /// Writes what is pending; closes the input once asked and all is written.
-  void feed_input();
-  /// Reads what `fd` has now; false at its end.
-  bool drain(unique_fd& fd, exec_stream stream, const output_fn& on_output);
-
+  std::shared_ptr<process_monitor> monitor_;
   child_process child_;
-  unique_fd input_;
-  unique_fd output_;
-  unique_fd errors_;
-  unique_fd wake_;
+  unique_fd input_;   ///< its stdin; the pty master for a terminal
+  unique_fd output_;  ///< its stdout; a second descriptor of that master for a terminal
+  unique_fd errors_;  ///< its stderr; empty for a terminal
   const bool tty_;
-
-  std::mutex mutex_;  ///< guards the requests below, held for assignments only
-  std::string queued_;
-  bool close_requested_ = false;
-  bool cancelled_ = false;
-  std::optional<winsize> size_;
-
-  // pump()'s own.
-  std::string pending_;
-  bool closing_ = false;
+  std::uint64_t watches_[watch_slots] = {};
+  std::string pending_;   ///< input not yet taken
+  bool closing_ = false;  ///< the input ends once pending_ is written
+  std::string buffer_;    ///< read()'s, reused
 };
 
-bool linux_exec_process::take_requests() {
-  std::uint64_t count = 0;
-  ssize_t ignored = ::read(wake_.get(), &count, sizeof count);
-  (void)ignored;
-  std::optional<winsize> size;
-  {
-    std::lock_guard lock(mutex_);
-    if (cancelled_) return false;
-    pending_ += std::move(queued_);
-    queued_.clear();
-    closing_ = closing_ || close_requested_;
-    size.swap(size_);
-  }
-  if (size && tty_) ::ioctl(input_.get(), TIOCSWINSZ, &*size);
-  return true;
+exec_read linux_exec_process::read(exec_stream stream, std::size_t max) {
+  auto& fd = output_of(stream);
+  if (!fd) return {{}, true};
+  buffer_.resize(max);
+  ssize_t got = 0;
+  do {
+    got = ::read(fd.get(), buffer_.data(), max);
+  } while (got < 0 && errno == EINTR);
+  if (got > 0) return {buffer_.substr(0, static_cast<std::size_t>(got)), false};
+  if (got < 0 && errno == EAGAIN) return {};
+  // End of file, or EIO: the terminal's other side is gone.
+  drop_watch(stream == exec_stream::err ? err_watch : out_watch);
+  fd.reset();
+  return {{}, true};
 }
 
-void linux_exec_process::feed_input() {
-  if (!input_) return;
+bool linux_exec_process::write(std::string bytes, bool close) {
+  pending_ += bytes;
+  closing_ = closing_ || close;
+  if (!input_) pending_.clear();  // the command closed its input: nowhere to go
   while (!pending_.empty()) {
     const ssize_t wrote = ::write(input_.get(), pending_.data(), pending_.size());
     if (wrote < 0) {
-      if (errno == EAGAIN || errno == EINTR) return;
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return false;
       pending_.clear();  // the command closed its input: what is left has nowhere to go
+      if (!tty_) close_input();
       break;
     }
     pending_.erase(0, static_cast<std::size_t>(wrote));
   }
-  if (!closing_) return;
+  if (!closing_ || !input_) return true;
   if (tty_) {
     // A terminal has no end of its own: the line discipline's EOF character.
     const char eof = 4;
-    if (::write(input_.get(), &eof, 1) == 1) closing_ = false;
-    return;
+    const ssize_t wrote = ::write(input_.get(), &eof, 1);
+    if (wrote < 0 && errno == EAGAIN) return false;
+    closing_ = false;
+    return true;
   }
-  input_.reset();
-}
-
-bool linux_exec_process::drain(unique_fd& fd, exec_stream stream, const output_fn& on_output) {
-  char buffer[read_chunk];
-  while (true) {
-    const ssize_t got = ::read(fd.get(), buffer, sizeof buffer);
-    if (got > 0) {
-      on_output(stream, std::string(buffer, static_cast<std::size_t>(got)));
-      continue;
-    }
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0 && errno == EAGAIN) return true;
-    return false;  // end of file, or EIO: the terminal's other side is gone
-  }
-}
-
-exit_status linux_exec_process::pump(const output_fn& on_output) {
-  std::optional<exit_status> ended;
-  while (!ended) {
-    if (!take_requests()) break;
-    feed_input();
-    // The terminal's one descriptor serves input and output; pipes have three.
-    const int in_fd = tty_ ? -1 : input_.get();
-    const short in_events = pending_.empty() && !(tty_ && closing_) ? 0 : POLLOUT;
-    pollfd watched[5] = {{wake_.get(), POLLIN, 0},
-                         {child_.pidfd(), POLLIN, 0},
-                         {output_.get(), POLLIN, 0},
-                         {errors_.get(), POLLIN, 0},
-                         {in_events ? (tty_ ? output_.get() : in_fd) : -1, in_events, 0}};
-    if (::poll(watched, 5, -1) < 0 && errno != EINTR) break;
-    if (watched[2].revents && !drain(output_, exec_stream::out, on_output)) output_.reset();
-    if (watched[3].revents && !drain(errors_, exec_stream::err, on_output)) errors_.reset();
-    if (watched[4].revents & (POLLERR | POLLHUP)) {
-      pending_.clear();
-      if (!tty_) input_.reset();
-    }
-    // What is left once it ended is all it wrote; something it left running
-    // may hold the output open, so no waiting for its end.
-    if (watched[1].revents) ended = child_.wait_until(std::chrono::steady_clock::now());
-  }
-  if (ended) {
-    if (output_) drain(output_, exec_stream::out, on_output);
-    if (errors_) drain(errors_, exec_stream::err, on_output);
-  }
-  return child_.kill_group();
+  close_input();
+  return true;
 }
 
 }  // namespace
 
-std::shared_ptr<exec_process> start_exec_process(const exec_request& request) {
+std::shared_ptr<exec_process> start_exec_process(const exec_request& request,
+                                                 std::shared_ptr<process_monitor> monitor) {
   spawn_request spawn;
   spawn.args = request.command;
   spawn.env = request.env;
@@ -282,7 +269,8 @@ std::shared_ptr<exec_process> start_exec_process(const exec_request& request) {
   fds.child_in.reset();
   fds.child_out.reset();
   fds.child_err.reset();
-  return std::make_shared<linux_exec_process>(std::move(child), std::move(fds), request.tty);
+  return std::make_shared<linux_exec_process>(std::move(child), std::move(fds), request.tty,
+                                              std::move(monitor));
 }
 
 }  // namespace nomad_iis::iis

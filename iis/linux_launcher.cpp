@@ -15,12 +15,12 @@ class linux_launcher final : public launcher {
   process_ref spawn(const spawn_request& request) override { return spawn_process(request); }
 
   std::shared_ptr<exec_process> start_exec(const exec_request& request) override {
-    return start_exec_process(request);
+    return start_exec_process(request, monitor_);
   }
 
   process_ref start_keeper(int fd, const keeper_spec& spec) override {
     const auto keeper = iis::start_keeper(fd, spec);
-    monitor_.watch(keeper, [](exit_status) {});  // reaps it once stopped
+    monitor_->watch(keeper, [](exit_status) {});  // reaps it once stopped
     return keeper;
   }
 
@@ -54,15 +54,16 @@ class linux_launcher final : public launcher {
 
   std::uint64_t watch_exit(const process_ref& process,
                            std::function<void(exit_status)> on_exit) override {
-    return monitor_.watch(process, std::move(on_exit));
+    return monitor_->watch(process, std::move(on_exit));
   }
   std::uint64_t watch_readable(int fd, std::function<void()> on_ready) override {
-    return monitor_.watch_readable(fd, std::move(on_ready));
+    return monitor_->watch_readable(fd, std::move(on_ready));
   }
-  void unwatch(std::uint64_t id) override { monitor_.unwatch(id); }
+  void unwatch(std::uint64_t id) override { monitor_->unwatch(id); }
 
  private:
-  process_monitor monitor_;
+  /// Shared with the exec'd commands, which watch their pipes in it.
+  std::shared_ptr<process_monitor> monitor_ = std::make_shared<process_monitor>();
 };
 
 }  // namespace

@@ -52,11 +52,20 @@ std::uint64_t process_monitor::watch(const process_ref& process, callback on_exi
 }
 
 std::uint64_t process_monitor::watch_readable(int fd, std::function<void()> on_ready) {
+  return watch_fd(fd, EPOLLIN, std::move(on_ready));
+}
+
+std::uint64_t process_monitor::watch_writable(int fd, std::function<void()> on_ready) {
+  return watch_fd(fd, EPOLLOUT, std::move(on_ready));
+}
+
+std::uint64_t process_monitor::watch_fd(int fd, std::uint32_t events,
+                                        std::function<void()> on_ready) {
   std::lock_guard lock(mutex_);
   const std::uint64_t id = next_id_++;
   entries_.emplace(id, entry{fd, unique_fd{}, process_ref{}, nullptr, std::move(on_ready)});
   epoll_event event{};
-  event.events = EPOLLIN | EPOLLONESHOT;
+  event.events = events | EPOLLONESHOT;
   event.data.u64 = id;
   if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &event) != 0) {
     entries_.erase(id);

@@ -4,7 +4,8 @@
 // here (waitid on the pidfd) so they never linger as zombies; a recovered
 // process is not our child and ends with an unknown status. The same epoll
 // set also reports pending connections on the listening sockets of idle
-// application pools (socket activation), so 200 idle sites cost no threads.
+// application pools (socket activation) and the pipes of exec'd commands,
+// so 200 idle sites or 100 script checks cost no threads.
 
 #include <cstdint>
 #include <functional>
@@ -36,6 +37,9 @@ class process_monitor {
   /// Calls `on_ready` once when `fd` becomes readable (a listening socket: a
   /// connection waits). The fd stays the caller's: unwatch() before closing it.
   std::uint64_t watch_readable(int fd, std::function<void()> on_ready);
+  /// Calls `on_ready` once when `fd` takes a write (or its reader is gone);
+  /// the same rules as watch_readable().
+  std::uint64_t watch_writable(int fd, std::function<void()> on_ready);
 
   /// Forgets a watch; its callback may still run if the event raced with this.
   void unwatch(std::uint64_t id);
@@ -49,9 +53,11 @@ class process_monitor {
     unique_fd pidfd;  ///< ours, for watch()
     process_ref process;
     callback on_exit;
-    std::function<void()> on_ready;  ///< set for watch_readable()
+    std::function<void()> on_ready;  ///< set for watch_readable() and watch_writable()
   };
 
+  /// One-shot watch of `fd` for `events` (EPOLLIN or EPOLLOUT).
+  std::uint64_t watch_fd(int fd, std::uint32_t events, std::function<void()> on_ready);
   void run();
   void finish(std::uint64_t id);
 

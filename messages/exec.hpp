@@ -3,9 +3,14 @@
 // to open a command in a task (exec_open); the task picks the pool whose
 // context it runs in and starts an exec session, which answers exec_opened
 // with itself. The bridge sends it input and terminal sizes; the session
-// sends the bridge the output and, last, exec_exited. When either side
-// goes away the other learns it (monitors) and the command is killed.
+// sends the bridge the output and, last, exec_exited. Output is credited:
+// the bridge acknowledges each exec_output once written out (exec_ack) and
+// the session keeps at most exec_output_credit unacknowledged, so a command
+// that floods its output waits on a full pipe instead of filling memory.
+// When the bridge goes away the command is killed; when its task stops or
+// goes (exec_end) too, and the bridge gets exec_exited.
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -44,6 +49,25 @@ struct exec_output {
   std::string bytes;
 };
 
+/// The bridge wrote one exec_output out: the session may send one more.
+struct exec_ack {};
+
+/// exec_output a session sends before it waits for an exec_ack.
+inline constexpr std::size_t exec_output_credit = 8;
+/// The most one exec_output carries (a read of the command's pipe).
+inline constexpr std::size_t exec_output_chunk = 64 * 1024;
+
+/// From the task: its stop ends the command (killed; exec_exited follows).
+struct exec_end {};
+
+/// What a session's watch found (the command's output, input or end).
+enum class exec_watch : std::uint8_t { out, err, input, exit };
+
+/// A session's own message from the launcher's watch thread.
+struct exec_ready {
+  exec_watch watch = exec_watch::out;
+};
+
 struct exec_exited {
   std::int32_t exit_code = 0;
   std::int32_t signal = 0;
@@ -77,6 +101,21 @@ typename Inspector::result_type inspect(Inspector& f, exec_resize& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, exec_output& x) {
   return f(caf::meta::type_name("exec_output"), x.is_stderr, x.bytes);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, exec_ack&) {
+  return f(caf::meta::type_name("exec_ack"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, exec_end&) {
+  return f(caf::meta::type_name("exec_end"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, exec_ready& x) {
+  return f(caf::meta::type_name("exec_ready"), x.watch);
 }
 
 template <class Inspector>

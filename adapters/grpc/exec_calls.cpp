@@ -42,7 +42,8 @@ stream_response exited_response(const msg::exec_exited& ended) {
 }
 
 /// Relays one streaming session: input and sizes from the reactor go to the
-/// session (held back until it exists), output goes to the channel.
+/// session (held back until it exists), output goes to the channel, and
+/// each completed write goes back to the session as its credit (exec_ack).
 struct stream_bridge_state {
   caf::actor session;
   /// Input and sizes that came before the session, sent once it is there.
@@ -75,11 +76,16 @@ caf::behavior stream_bridge(caf::stateful_actor<stream_bridge_state>* self,
       },
       [relay](msg::exec_input& m) { relay(std::move(m)); },
       [relay](msg::exec_resize& m) { relay(m); },
-      [channel](msg::exec_output& out) {
+      [self, channel](msg::exec_output& out) {
+        if (!self->state.session)
+          self->state.session = caf::actor_cast<caf::actor>(self->current_sender());
         stream_response response;
         auto* io = out.is_stderr ? response.mutable_stderr() : response.mutable_stdout();
         io->set_data(std::move(out.bytes));
         channel->post(std::move(response));
+      },
+      [self](msg::exec_ack ack) {
+        if (self->state.session) self->send(self->state.session, ack);
       },
       [self, channel](const msg::exec_exited& ended) {
         // Each stream closes, then the result: what Nomad's executor sends.
@@ -102,6 +108,7 @@ caf::behavior stream_bridge(caf::stateful_actor<stream_bridge_state>* self,
 class exec_stream final : public bidi_reactor {
  public:
   exec_stream(caf::actor_system& sys, const caf::actor& supervisor)
+      // Unbounded, yet never long: the session's credit bounds the output.
       : channel_(std::make_shared<exec_channel>(this, std::numeric_limits<std::size_t>::max())) {
     bridge_ = sys.spawn(stream_bridge, channel_, supervisor);
     StartRead(&request_);
@@ -132,7 +139,11 @@ class exec_stream final : public bidi_reactor {
     if (!channel_->finishing()) StartRead(&request_);
   }
 
-  void OnWriteDone(bool ok) override { channel_->write_done(ok); }
+  /// One frame is out: the session may read one more chunk of output.
+  void OnWriteDone(bool ok) override {
+    caf::anon_send(bridge_, msg::exec_ack{});
+    channel_->write_done(ok);
+  }
 
   void OnCancel() override {
     caf::anon_send_exit(bridge_, caf::exit_reason::user_shutdown);
@@ -190,7 +201,10 @@ grpc::ServerUnaryReactor* exec_unary(caf::actor_system& sys, const caf::actor& s
                            std::uint64_t{0});
       }
       return {
-          [out, err](msg::exec_output& m) { keep(m.is_stderr ? *err : *out, m.bytes); },
+          [self, out, err](msg::exec_output& m) {
+            keep(m.is_stderr ? *err : *out, m.bytes);
+            self->send(caf::actor_cast<caf::actor>(self->current_sender()), msg::exec_ack{});
+          },
           [self, call, out, err, response](const msg::exec_exited& ended) {
             answer(*call, [&] {
               response->set_stdout(*out);

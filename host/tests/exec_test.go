@@ -292,3 +292,139 @@ func TestExecKillsTheCommandWhenTheClientGoesAway(t *testing.T) {
 		}
 	}
 }
+
+// procStatus is a field of /proc/<pid>/status ("Threads", "VmRSS": kB).
+func procStatus(t *testing.T, pid int, field string) int {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, field+":") {
+			n, err := strconv.Atoi(strings.Fields(line)[1])
+			if err != nil {
+				t.Fatalf("%s in /proc/%d/status: %q", field, pid, line)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no %s in /proc/%d/status", field, pid)
+	return 0
+}
+
+// firstOutput reads frames up to the first stdout data.
+func (s *execSession) firstOutput(t *testing.T) string {
+	t.Helper()
+	for {
+		resp, err := s.stream.Recv()
+		if err != nil {
+			t.Fatalf("before the first output: %v", err)
+		}
+		if data := resp.GetStdout().GetData(); len(data) > 0 {
+			return string(data)
+		}
+	}
+}
+
+// Script checks run side by side: their sessions wait on the plugin's one
+// watch thread, not on a thread each.
+func TestExecManySessionsAddNoThreads(t *testing.T) {
+	e := newExecSite(t, nil)
+	pid := e.host.Driver().Pid()
+	e.runExec(t, "/bin/true") // the exec path has run once
+	before := procStatus(t, pid, "Threads")
+	const count = 50
+	sessions := make([]*execSession, count)
+	for i := range sessions {
+		sessions[i] = e.openExec(t, []string{"/bin/sh", "-c", "echo up; sleep 2"}, false)
+		sessions[i].input(t, "", true)
+	}
+	for _, s := range sessions {
+		if got := s.firstOutput(t); got != "up\n" {
+			t.Fatalf("first output %q, want up", got)
+		}
+	}
+	during := procStatus(t, pid, "Threads")
+	// gRPC may start a few threads of its own for 50 streams; a thread per session would add 50.
+	if during > before+10 {
+		t.Fatalf("the plugin has %d threads with %d sessions running, %d before", during, count, before)
+	}
+	for i, s := range sessions {
+		if out := s.wait(); out.err != nil || out.result == nil || out.result.GetExitCode() != 0 {
+			t.Fatalf("session %d: %+v", i, out)
+		}
+	}
+	t.Logf("threads: %d before, %d with %d sessions", before, during, count)
+}
+
+// A command that floods its output is held by the client's pace: the plugin
+// keeps a few chunks in flight, not the output.
+func TestExecFloodIsBoundedByTheClient(t *testing.T) {
+	e := newExecSite(t, nil)
+	pid := e.host.Driver().Pid()
+	e.runExec(t, "/bin/true")
+	baseline := procStatus(t, pid, "VmRSS")
+	const last = 25000000 // seq 1 25000000: 209 MB
+	s := e.openExec(t, []string{"/usr/bin/seq", "1", strconv.Itoa(last)}, false)
+	s.input(t, "", true)
+	peak := baseline
+	next, line, frames := 1, []byte{}, 0
+	var result *driverpb.ExitResult
+	for result == nil {
+		resp, err := s.stream.Recv()
+		if err != nil {
+			t.Fatalf("after %d lines: %v", next-1, err)
+		}
+		for _, c := range resp.GetStdout().GetData() {
+			if c != '\n' {
+				line = append(line, c)
+				continue
+			}
+			if string(line) != strconv.Itoa(next) {
+				t.Fatalf("line %d is %q", next, line)
+			}
+			next++
+			line = line[:0]
+		}
+		if resp.GetExited() {
+			result = resp.GetResult()
+		}
+		frames++
+		if frames%32 == 0 {
+			if rss := procStatus(t, pid, "VmRSS"); rss > peak {
+				peak = rss
+			}
+			time.Sleep(10 * time.Millisecond) // a slow client: the command must wait for it
+		}
+	}
+	if next != last+1 || result.GetExitCode() != 0 {
+		t.Fatalf("got %d lines and %+v, want %d and exit code 0", next-1, result, last)
+	}
+	if grown := peak - baseline; grown > 64*1024 {
+		t.Fatalf("the plugin's RSS grew by %d kB (from %d kB) while 209 MB flowed", grown, baseline)
+	}
+	t.Logf("RSS %d kB before, peak %d kB, %d frames", baseline, peak, frames)
+}
+
+// StopTask ends the task's exec sessions: the command is killed and the
+// client gets its end (128 + SIGKILL), as the task's other processes end.
+func TestExecEndsAtStopTask(t *testing.T) {
+	e := newExecSite(t, nil)
+	s := e.openExec(t, []string{"/bin/sh", "-c", "echo pid=$$; exec sleep 600"}, false)
+	first := s.firstOutput(t)
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(first, "pid=")))
+	if err != nil {
+		t.Fatalf("first output %q", first)
+	}
+	if err := e.task.StopWith(ctxTimeout(t, 30*time.Second), 2*time.Second, ""); err != nil {
+		t.Fatalf("StopTask: %v", err)
+	}
+	out := s.wait()
+	if out.err != nil || out.result == nil || out.result.GetExitCode() != 137 || out.result.GetSignal() != 9 {
+		t.Fatalf("the session at StopTask: %+v, want exit code 137 (signal 9)", out)
+	}
+	if left := pluginhost.WaitPidsGone([]int{pid}, 10*time.Second); len(left) > 0 {
+		t.Fatalf("the command %d outlived StopTask", pid)
+	}
+}

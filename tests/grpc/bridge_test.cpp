@@ -519,6 +519,61 @@ BOOST_AUTO_TEST_CASE(a_cancelled_exec_stream_kills_its_command) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(exec_output_past_the_credit_flows_as_the_client_reads) {
+  // Each written frame is the session's credit: without acknowledgements
+  // these would stop after the first few chunks.
+  auto id = start_running();
+  grpc::ClientContext ctx;
+  auto stream = open_exec(*stub, ctx, id, {"/bin/sh", "-c", "head -c 33554432 /dev/zero; exit 5"});
+  drivers::ExecTaskStreamingRequest input;
+  input.mutable_stdin()->set_close(true);
+  BOOST_TEST(stream->Write(input));
+  stream->WritesDone();
+  auto got = read_to_end(*stream);
+  BOOST_REQUIRE_MESSAGE(got.status.ok(), got.status.error_message());
+  BOOST_TEST(got.out.size() == 33554432u);
+  BOOST_TEST(got.exit_code == 5);
+
+  // The unary form keeps 1 MiB of each stream and takes the rest as it comes.
+  grpc::ClientContext unary;
+  drivers::ExecTaskRequest request;
+  request.set_task_id(id);
+  for (const char* arg : {"/bin/sh", "-c", "head -c 8388608 /dev/zero; echo end >&2; exit 6"})
+    request.add_command(arg);
+  drivers::ExecTaskResponse response;
+  auto status = stub->ExecTask(&unary, request, &response);
+  BOOST_REQUIRE_MESSAGE(status.ok(), status.error_message());
+  BOOST_TEST(response.stdout().size() == 1024u * 1024u);
+  BOOST_TEST(response.stderr() == "end\n");
+  BOOST_TEST(response.result().exit_code() == 6);
+}
+
+BOOST_AUTO_TEST_CASE(stop_task_ends_a_running_exec_session_with_its_exit_code) {
+  auto id = start_running();
+  grpc::ClientContext ctx;
+  auto stream = open_exec(*stub, ctx, id, {"/bin/sh", "-c", "echo $$; exec sleep 600"});
+  drivers::ExecTaskStreamingResponse first;
+  BOOST_REQUIRE(stream->Read(&first));
+  const int pid = std::stoi(first.stdout().data());
+  grpc::ClientContext stop_ctx;
+  stop_ctx.set_deadline(std::chrono::system_clock::now() + 30s);
+  drivers::StopTaskRequest stop;
+  stop.set_task_id(id);
+  drivers::StopTaskResponse stopped;
+  auto status = stub->StopTask(&stop_ctx, stop, &stopped);
+  BOOST_REQUIRE_MESSAGE(status.ok(), status.error_message());
+  auto got = read_to_end(*stream);
+  BOOST_REQUIRE_MESSAGE(got.status.ok(), got.status.error_message());
+  BOOST_TEST(got.exited);
+  BOOST_TEST(got.exit_code == 128 + SIGKILL);
+  bool gone = false;
+  for (int tries = 0; tries < 200 && !gone; ++tries) {
+    gone = ::kill(pid, 0) != 0;  // reaped by the session as it ends
+    if (!gone) std::this_thread::sleep_for(50ms);
+  }
+  BOOST_TEST(gone, "the command " << pid << " outlived StopTask");
+}
+
 BOOST_AUTO_TEST_CASE(stopping_the_server_cancels_open_calls) {
   auto id = start_running();
   std::vector<std::unique_ptr<wait_call>> waits;

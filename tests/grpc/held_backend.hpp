@@ -21,7 +21,6 @@
 
 #include "iis/failure.hpp"
 #include "iis/launcher.hpp"
-#include "iis/linux_exec.hpp"
 #include "tests/actors/fake_launcher.hpp"
 
 namespace nomad_iis::test {
@@ -77,9 +76,9 @@ class held_launcher final : public iis::launcher {
     std::lock_guard<std::mutex> lock(mutex_);
     return fake_.start_keeper(fd, spec);
   }
-  /// Exec'd commands are real processes (the Linux backend's).
+  /// Exec'd commands are real processes, watched by the Linux launcher's thread.
   std::shared_ptr<iis::exec_process> start_exec(const iis::exec_request& request) override {
-    return iis::start_exec_process(request);
+    return real_->start_exec(request);
   }
   /// Graceful stops (SIGQUIT, SIGTERM) are held until their time limit.
   void hold_graceful(bool hold) {
@@ -143,6 +142,7 @@ class held_launcher final : public iis::launcher {
   }
 
   std::shared_ptr<held_starts> starts_;
+  std::shared_ptr<iis::launcher> real_ = iis::make_linux_launcher();
   std::mutex mutex_;
   fake_launcher fake_;
 };
