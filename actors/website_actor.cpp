@@ -1,6 +1,5 @@
 #include "actors/website_actor.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -95,18 +94,6 @@ std::vector<ready_target> binding_targets(const website& site, poller::time_poin
   return targets;
 }
 
-/// Opens the website's log files as its nginx's stdout and stderr.
-iis::output_fds open_logs(const iis::site_plan& plan) {
-  iis::output_fds fds;
-  const int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW;
-  fds.out.reset(::open(plan.stdout_path.c_str(), flags, 0640));
-  fds.err.reset(::open(plan.stderr_path.c_str(), flags, 0640));
-  if (!fds.complete())
-    throw iis::backend_error(iis::errc::io_failure, "cannot open the logs of website " +
-                                                        plan.website + " in " + plan.data_dir);
-  return fds;
-}
-
 /// First use: folders, configuration, the task's fragments, then its nginx;
 /// done once every binding accepts.
 void start_site(website_actor_ptr self, const std::string& name, const std::string& key,
@@ -123,7 +110,7 @@ void start_site(website_actor_ptr self, const std::string& name, const std::stri
        launcher = self->state.launcher] {
         host->prepare_website(*plan, keys);
         host->update_website_member(*plan, key, task_plan.get(), routes);
-        auto logs = open_logs(*plan);
+        auto logs = host->open_website_logs(*plan);
         auto request = host->nginx_request(*plan, iis::layout::front_instance, -1);
         request.stdout_fd = logs.out.get();
         request.stderr_fd = logs.err.get();

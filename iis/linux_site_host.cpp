@@ -68,6 +68,9 @@ class linux_site_host final : public site_host {
                              const std::vector<pool_routes>& routes) override {
     iis::update_website_member(website, key, task, routes);
   }
+  output_fds open_website_logs(const site_plan& website) override {
+    return iis::open_website_logs(website);
+  }
   process_ref running_website_master(const site_plan& website) override {
     return iis::running_website_master(website);
   }

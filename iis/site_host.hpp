@@ -104,6 +104,8 @@ class site_host {
   virtual void update_website_member(const site_plan& website, const std::string& key,
                                      const site_plan* task,
                                      const std::vector<pool_routes>& routes) = 0;
+  /// The website's log files, opened as its nginx's stdout and stderr.
+  virtual output_fds open_website_logs(const site_plan& website) = 0;
   /// The website's nginx master, if one runs in its folder.
   virtual process_ref running_website_master(const site_plan& website) = 0;
 

@@ -1,5 +1,6 @@
 #include "iis/website_setup.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -115,6 +116,17 @@ void update_website_member(const site_plan& website, const std::string& key, con
                         "website " + website.website + " refused the task's applications: " + why);
   }
   if (!task) fs::remove(link, error);
+}
+
+output_fds open_website_logs(const site_plan& website) {
+  output_fds fds;
+  const int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW;
+  fds.out.reset(::open(website.stdout_path.c_str(), flags, 0640));
+  fds.err.reset(::open(website.stderr_path.c_str(), flags, 0640));
+  if (!fds.complete())
+    throw backend_error(errc::io_failure, "cannot open the logs of website " + website.website +
+                                              " in " + website.data_dir);
+  return fds;
 }
 
 process_ref running_website_master(const site_plan& website) {

@@ -23,6 +23,10 @@ std::vector<site_event> prepare_website(const site_plan& website,
 void update_website_member(const site_plan& website, const std::string& key, const site_plan* task,
                            const std::vector<pool_routes>& routes);
 
+/// The website's log files (in its own folder, never through a link) opened
+/// as its nginx's stdout and stderr. Throws backend_error (io_failure).
+output_fds open_website_logs(const site_plan& website);
+
 /// The website's nginx master as its pid file names it, if that process is
 /// an nginx master working in the website's folder.
 process_ref running_website_master(const site_plan& website);
