@@ -112,6 +112,14 @@ func (e *websiteEnv) mustSay(t *testing.T, path, want string) {
 	}
 }
 
+// mustBeGone: the website answers 404 for an alias whose task `task` left it.
+func (e *websiteEnv) mustBeGone(t *testing.T, path, task string) {
+	t.Helper()
+	if code, _, err := get(e.url(path)); err != nil || code != http.StatusNotFound {
+		t.Errorf("GET %s after %s left: HTTP %d (%v), want 404", path, task, code, err)
+	}
+}
+
 // loadLoop runs `workers` clients GETting url back to back until finish().
 type loadLoop struct {
 	stop     chan struct{}
@@ -238,9 +246,7 @@ func TestSharedWebsite(t *testing.T) {
 	if ok < 100 {
 		t.Errorf("only %d requests for task-b succeeded during the load", ok)
 	}
-	if code, _, err := get(env.url("/a/who.txt")); err != nil || code != http.StatusNotFound {
-		t.Errorf("GET /a/who.txt after task-a left: HTTP %d (%v), want 404", code, err)
-	}
+	env.mustBeGone(t, "/a/who.txt", "task-a")
 	env.mustSay(t, "/b/who.txt", "task-b")
 
 	// The alias is free again.
@@ -289,9 +295,7 @@ func TestSharedWebsiteRecovery(t *testing.T) {
 	if err := a.StopWith(ctx, 5*time.Second, ""); err != nil {
 		t.Fatalf("StopTask task-a after recovery: %v", err)
 	}
-	if code, _, err := get(env.url("/a/who.txt")); err != nil || code != http.StatusNotFound {
-		t.Errorf("GET /a/who.txt after task-a left: HTTP %d (%v), want 404", code, err)
-	}
+	env.mustBeGone(t, "/a/who.txt", "task-a")
 	env.mustSay(t, "/b/who.txt", "task-b")
 	again := env.task(t, "task-c", "c")
 	env.start(t, again)
