@@ -2,6 +2,7 @@ package pluginhost
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -9,6 +10,25 @@ import (
 	"syscall"
 	"time"
 )
+
+// ProcStatus is a numeric field of /proc/<pid>/status ("Threads"; "VmRSS"
+// and "VmHWM" in kB).
+func ProcStatus(pid int, field string) (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, field+":") {
+			n, err := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%s in /proc/%d/status: %q", field, pid, line)
+			}
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
 
 // PidAlive reports whether pid exists and is not a zombie.
 func PidAlive(pid int) bool {

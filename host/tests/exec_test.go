@@ -296,21 +296,11 @@ func TestExecKillsTheCommandWhenTheClientGoesAway(t *testing.T) {
 // procStatus is a field of /proc/<pid>/status ("Threads", "VmRSS": kB).
 func procStatus(t *testing.T, pid int, field string) int {
 	t.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	n, err := pluginhost.ProcStatus(pid, field)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, field+":") {
-			n, err := strconv.Atoi(strings.Fields(line)[1])
-			if err != nil {
-				t.Fatalf("%s in /proc/%d/status: %q", field, pid, line)
-			}
-			return n
-		}
-	}
-	t.Fatalf("no %s in /proc/%d/status", field, pid)
-	return 0
+	return int(n)
 }
 
 // firstOutput reads frames up to the first stdout data.

@@ -541,22 +541,14 @@ func noStaging(t *testing.T, dir string) {
 	})
 }
 
-// procStatusKB reads a VmXXX value of /proc/<pid>/status in kB.
+// procStatusKB reads a field of /proc/<pid>/status ("Threads"; VmXXX in kB).
 func procStatusKB(t *testing.T, pid int, field string) int64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	n, err := pluginhost.ProcStatus(pid, field)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, field+":") {
-			var n int64
-			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, field+":")), "%d", &n)
-			return n
-		}
-	}
-	t.Fatalf("no %s in /proc/%d/status", field, pid)
-	return 0
+	return n
 }
 
 // ---- raw connections ----
