@@ -32,6 +32,24 @@ func (t *Task) TimedStop(ctx context.Context) (time.Duration, error) {
 	return time.Since(t0), nil
 }
 
+// StartStopOnce makes a fresh task (job `job`), times StartTask to the first
+// 200 of `path` and then StopTask, and removes the task.
+func StartStopOnce(ctx context.Context, h *pluginhost.Host, dir, job string, config []byte,
+	files, path string) (start, stop time.Duration, err error) {
+	task, err := NewTask(h, dir, job, config, files)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer task.Remove(ctx)
+	if start, err = task.StartToFirstOK(ctx, path); err != nil {
+		return 0, 0, err
+	}
+	if stop, err = task.TimedStop(ctx); err != nil {
+		return 0, 0, err
+	}
+	return start, stop, nil
+}
+
 // StartMany starts n tasks (jobs jobPrefix-0, -1, ...) with StartNewTask,
 // parallel at a time. The tasks started are returned (nil where a start
 // failed) for the caller to remove; the error is the first one.

@@ -54,22 +54,13 @@ func run() error {
 	// 1. StartTask -> first 200, and StopTask, one task at a time.
 	var startMs, stopMs []float64
 	for i := 0; i < *starts; i++ {
-		a, err := benchkit.NewTask(h, dir, "bench-"+strconv.Itoa(i), taskConfig, *site)
+		started, stopped, err := benchkit.StartStopOnce(ctx, h, dir, "bench-"+strconv.Itoa(i),
+			taskConfig, *site, "")
 		if err != nil {
 			return err
 		}
-		d, err := a.StartToFirstOK(ctx, "")
-		if err != nil {
-			a.Remove(ctx)
-			return err
-		}
-		startMs = append(startMs, benchkit.Ms(d))
-		d, err = a.TimedStop(ctx)
-		a.Remove(ctx)
-		if err != nil {
-			return err
-		}
-		stopMs = append(stopMs, benchkit.Ms(d))
+		startMs = append(startMs, benchkit.Ms(started))
+		stopMs = append(stopMs, benchkit.Ms(stopped))
 	}
 
 	// 2. Many live tasks: the plugin's own memory, then recovery after kill -9.

@@ -14,22 +14,13 @@ import (
 func startPhase(ctx context.Context, e *env, t *table) error {
 	var site, nginx, stop []float64
 	for i := 0; i < *starts; i++ {
-		task, err := benchkit.NewTask(e.host, e.dir, "start-"+strconv.Itoa(i), e.config, e.static)
+		started, stopped, err := benchkit.StartStopOnce(ctx, e.host, e.dir, "start-"+strconv.Itoa(i),
+			e.config, e.static, "1k.bin")
 		if err != nil {
 			return err
 		}
-		d, err := task.StartToFirstOK(ctx, "1k.bin")
-		if err != nil {
-			task.Remove(ctx)
-			return err
-		}
-		site = append(site, benchkit.Ms(d))
-		d, err = task.TimedStop(ctx)
-		task.Remove(ctx)
-		if err != nil {
-			return err
-		}
-		stop = append(stop, benchkit.Ms(d))
+		site = append(site, benchkit.Ms(started))
+		stop = append(stop, benchkit.Ms(stopped))
 		prefix := filepath.Join(e.dir, "nginx-cold", strconv.Itoa(i))
 		d, n, err := benchkit.NginxColdStart(*nginxPath, prefix, e.static, "/1k.bin")
 		if err != nil {
