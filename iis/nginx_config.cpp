@@ -150,6 +150,38 @@ void render_read_timeout(std::ostringstream& out, const std::optional<duration>&
       << "      proxy_send_timeout " << seconds(*timeout) << ";\n";
 }
 
+/// The upstream of a pool's socket or an application's port: its idle
+/// connections are kept, so a request costs no connect here and no accept
+/// there.
+std::string upstream_name(const std::string& label, const front_route& route) {
+  if (route.target == front_route::kind::pool_socket)
+    return "nomad_iis_pool_" + label + std::to_string(route.pool);
+  return "nomad_iis_port_" + label + std::to_string(route.port);
+}
+
+/// A pool's nginx only serves files, so a request may go again on a new
+/// connection when a recycle's old workers close the kept one it was sent
+/// on, POSTs too. An application closing a kept connection is retried by
+/// nginx for idempotent requests only. Kept connections go after a second
+/// unused: a pool's idle check counts the connections open to it (a long
+/// request keeps a pool awake), and common app servers close theirs after a
+/// few seconds (Node's 5s); under load a second is never reached.
+std::string render_upstreams(const front_member& member) {
+  std::ostringstream out;
+  std::set<std::string> seen;
+  for (const auto& route : member.routes) {
+    if (route.target == front_route::kind::unavailable) continue;
+    const auto name = upstream_name(member.label, route);
+    if (!seen.insert(name).second) continue;
+    const std::string server = route.target == front_route::kind::pool_socket
+                                   ? nginx_quote("unix:" + route.socket)
+                                   : "127.0.0.1:" + std::to_string(route.port);
+    out << "  upstream " << name << " {\n    server " << server
+        << ";\n    keepalive 64;\n    keepalive_timeout 1s;\n  }\n";
+  }
+  return out.str();
+}
+
 /// The way a request takes while an application process is idle or starting:
 /// the port refuses, so it waits on the backend's socket; the backend resets
 /// that socket once the app accepts, and the request goes to the port again.
@@ -164,7 +196,7 @@ void render_app_waiting(std::ostringstream& out, const front_member& member,
   render_logs(out, member, route);
   out << "    }\n"
       << "    location @app_retry_" << label << route.app << " {\n"
-      << "      proxy_pass http://127.0.0.1:" << route.port << ";\n"
+      << "      proxy_pass http://" << upstream_name(label, route) << ";\n"
       << "      error_page 502 = @pool_down_" << label << route.pool << ";\n";
   render_read_timeout(out, route.read_timeout);
   render_logs(out, member, route);
@@ -181,11 +213,12 @@ std::string render_routes(const front_member& conf) {
     out << "    location " << nginx_quote(route.url_path) << " {\n";
     switch (route.target) {
       case front_route::kind::pool_socket:
-        out << "      proxy_pass " << nginx_quote("http://unix:" + route.socket + ":") << ";\n"
+        out << "      proxy_pass http://" << upstream_name(label, route) << ";\n"
+            << "      proxy_next_upstream error timeout non_idempotent;\n"
             << "      error_page 502 = @pool_down_" << label << route.pool << ";\n";
         break;
       case front_route::kind::app_port:
-        out << "      proxy_pass http://127.0.0.1:" << route.port << ";\n";
+        out << "      proxy_pass http://" << upstream_name(label, route) << ";\n";
         if (route.wait_socket.empty()) {
           out << "      error_page 502 = @pool_down_" << label << route.pool << ";\n";
         } else {
@@ -224,10 +257,12 @@ std::string render_routes(const front_member& conf) {
   return out.str();
 }
 
-/// The log formats of a member's request log lines and of its open-requests
-/// log's lines (front_status.hpp): a start per pool, one end.
-std::string render_formats(const front_member& member) {
+/// A member's http-level parts: its upstreams, the log formats of its
+/// request log lines and of its open-requests log's lines (front_status.hpp):
+/// a start per pool, one end.
+std::string render_http_parts(const front_member& member) {
   std::ostringstream out;
+  out << render_upstreams(member);
   if (!member.requests_log.empty()) {
     for (const auto& fallback : member.fallbacks)
       out << "  log_format " << requests_format(member.label, fallback.pool) << " \""
@@ -437,10 +472,11 @@ std::string render_front_conf(const front_conf& conf) {
     // One line per request for the metrics: the front's own answers, and
     // each pool's in its locations.
     skeleton.http_extra = "  log_format nomad_iis_requests_front \"- $status $bytes_sent\";\n" +
-                          render_formats(own) + "  access_log " + nginx_quote(conf.requests_log) +
-                          " nomad_iis_requests_front" + requests_buffer + ";\n";
+                          render_http_parts(own) + "  access_log " +
+                          nginx_quote(conf.requests_log) + " nomad_iis_requests_front" +
+                          requests_buffer + ";\n";
   } else {
-    skeleton.http_extra = render_formats(own);
+    skeleton.http_extra = render_http_parts(own);
   }
   skeleton.http_extra += render_status_server(conf.status_socket);
   skeleton.server_body = render_routes(own);
@@ -478,7 +514,7 @@ std::string render_member_locations(const front_member& member) {
 }
 
 std::string render_member_http(const front_member& member) {
-  return render_formats(member);
+  return render_http_parts(member);
 }
 
 std::string render_pool_conf(const pool_conf& conf) {

@@ -115,7 +115,7 @@ std::string render_pool_conf(const pool_conf& conf);
 std::string render_website_conf(const website_conf& conf);
 /// A member's locations (included in each server of the website).
 std::string render_member_locations(const front_member& member);
-/// A member's http-level directives (its request log formats).
+/// A member's http-level directives (its upstreams and request log formats).
 std::string render_member_http(const front_member& member);
 
 /// URL prefixes that must never be served: "/secrets/" and every prefix that

@@ -109,9 +109,20 @@ BOOST_AUTO_TEST_CASE(front_conf_has_servers_routes_and_fallbacks) {
   BOOST_TEST(contains(text, "server_name \"shop.example\";"));
   BOOST_TEST(contains(text, "listen 127.0.0.1:18443 ssl http2;"));
   BOOST_TEST(contains(text, "ssl_reject_handshake on;"));  // only SNI bindings on 18443
-  BOOST_TEST(contains(text, "proxy_pass \"http://unix:run/pool-0.sock:\";"));
+  // Pools and applications are upstreams whose connections are kept.
+  BOOST_TEST(contains(text,
+                      "upstream nomad_iis_pool_0 {\n    server \"unix:run/pool-0.sock\";\n"
+                      "    keepalive 64;\n    keepalive_timeout 1s;\n  }"));
+  BOOST_TEST(contains(text,
+                      "proxy_pass http://nomad_iis_pool_0;\n"
+                      "      proxy_next_upstream error timeout non_idempotent;"));
   BOOST_TEST(contains(text, "error_page 502 = @pool_down_0;"));
-  BOOST_TEST(contains(text, "proxy_pass http://127.0.0.1:30123;"));
+  BOOST_TEST(contains(text,
+                      "upstream nomad_iis_port_30123 {\n    server 127.0.0.1:30123;\n"
+                      "    keepalive 64;\n    keepalive_timeout 1s;\n  }"));
+  BOOST_TEST(contains(text, "proxy_pass http://nomad_iis_port_30123;"));
+  // Applications are retried by nginx for idempotent requests only.
+  BOOST_TEST(!contains(text, "proxy_pass http://nomad_iis_port_30123;\n      proxy_next_upstream"));
   BOOST_TEST(contains(text, "client_max_body_size 1000;"));
   BOOST_TEST(contains(text, "proxy_read_timeout 30s;"));
   BOOST_TEST(contains(text, "location \"/down/\" {\n      return 444;"));
@@ -128,7 +139,7 @@ BOOST_AUTO_TEST_CASE(on_demand_app_waits_for_its_start_and_idle_pools_log_activi
   // The port refuses while the app is idle: wait on the backend's socket,
   // then (reset once the app accepts) ask the port again, else 503/444.
   BOOST_TEST(contains(text,
-                      "location \"/lazy/\" {\n      proxy_pass http://127.0.0.1:30124;\n"
+                      "location \"/lazy/\" {\n      proxy_pass http://nomad_iis_port_30124;\n"
                       "      error_page 502 = @app_wait_3;\n      recursive_error_pages on;"));
   BOOST_TEST(contains(text, "location @app_wait_3 {"));
   BOOST_TEST(contains(text,
@@ -136,12 +147,12 @@ BOOST_AUTO_TEST_CASE(on_demand_app_waits_for_its_start_and_idle_pools_log_activi
                       "      proxy_read_timeout 25s;\n"
                       "      error_page 502 504 = @app_retry_3;"));
   BOOST_TEST(contains(text,
-                      "location @app_retry_3 {\n      proxy_pass http://127.0.0.1:30124;\n"
+                      "location @app_retry_3 {\n      proxy_pass http://nomad_iis_port_30124;\n"
                       "      error_page 502 = @pool_down_1;"));
   BOOST_TEST(contains(text, "access_log \"/srv/data/run/activity-1.log\" nomad_iis_activity"));
   // Pools that never idle keep the plain routes.
   BOOST_TEST(contains(text,
-                      "proxy_pass http://127.0.0.1:30123;\n"
+                      "proxy_pass http://nomad_iis_port_30123;\n"
                       "      error_page 502 = @pool_down_1;"));
   BOOST_TEST(!contains(text, "@app_wait_0"));
 }
@@ -156,7 +167,8 @@ BOOST_AUTO_TEST_CASE(every_request_is_logged_once_for_its_pool) {
   BOOST_TEST(contains(text, "  " + log + "nomad_iis_requests_front buffer=64k flush=1s;"));
   // Each route, a stopped pool's answer and a waiting app log their pool, with stdout again.
   BOOST_TEST(contains(text,
-                      "proxy_pass \"http://unix:run/pool-0.sock:\";\n"
+                      "proxy_pass http://nomad_iis_pool_0;\n"
+                      "      proxy_next_upstream error timeout non_idempotent;\n"
                       "      error_page 502 = @pool_down_0;\n"
                       "      access_log /dev/stdout combined buffer=4k flush=1s;\n"
                       "      " +

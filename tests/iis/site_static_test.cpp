@@ -6,12 +6,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <thread>
 
 #include "config/error.hpp"
 #include "iis/net_probe.hpp"
+#include "iis/pool_activity.hpp"
+#include "iis/site_layout.hpp"
 #include "iis/unix_users.hpp"
 #include "site_fixture.hpp"
 
@@ -210,6 +213,24 @@ BOOST_AUTO_TEST_CASE(overlapped_recycle_loses_no_request) {
   for (const auto& worker : before) {
     BOOST_TEST(eventually([&] { return !pid_alive(worker.pid); }));
   }
+}
+
+BOOST_AUTO_TEST_CASE(the_front_keeps_its_connection_to_a_pool_for_a_second) {
+  config.application_pools.push_back(running_pool("default"));
+  config.applications.push_back(make_app("local/site"));
+  start();
+  const auto workers = web->snapshot().pools[0].workers;
+  BOOST_REQUIRE(!workers.empty());
+  const auto open = [&] { return open_unix_connections(workers, layout::pool_bind_name(0)); };
+  // Requests one after another reuse one connection: the pool accepts no new one each time.
+  std::size_t most = 0;
+  for (int i = 0; i < 20; ++i) {
+    BOOST_TEST(get("/file.txt").status == 200);
+    most = std::max(most, open());
+  }
+  BOOST_TEST(most == 1u);
+  // Unused for a second it goes, so an idle pool has none open.
+  BOOST_TEST(eventually([&] { return open() == 0u; }));
 }
 
 BOOST_AUTO_TEST_CASE(non_overlapped_recycle_restarts_the_pool) {

@@ -104,12 +104,15 @@ BOOST_AUTO_TEST_CASE(member_fragments_name_their_locations_apart) {
   member.routes.push_back(route);
   const auto locations = render_member_locations(member);
   BOOST_TEST(contains(locations, "location \"/app/\""));
-  BOOST_TEST(contains(locations, "http://unix:members/abc/run/pool-0.sock:"));
+  BOOST_TEST(contains(locations, "proxy_pass http://nomad_iis_pool_mabc_0;"));
   BOOST_TEST(contains(locations, "error_page 502 = @pool_down_mabc_0;"));
   BOOST_TEST(contains(locations, "location @pool_down_mabc_0"));
   BOOST_TEST(contains(locations, "\"/t/logs/requests.log\" nomad_iis_requests_mabc_0"));
   BOOST_TEST(contains(render_member_http(member),
                       "log_format nomad_iis_requests_mabc_0 \"0 $status $bytes_sent\";"));
+  BOOST_TEST(contains(render_member_http(member),
+                      "upstream nomad_iis_pool_mabc_0 {\n"
+                      "    server \"unix:members/abc/run/pool-0.sock\";"));
 }
 
 BOOST_AUTO_TEST_CASE(nginx_checks_every_member_change) {
@@ -123,7 +126,10 @@ BOOST_AUTO_TEST_CASE(nginx_checks_every_member_change) {
   update_website_member(website, key_b, &shop_b, static_routes());
   const auto fragment_a = read(layout::website_member_locations(website.data_dir, key_a));
   BOOST_TEST(contains(fragment_a, "location \"/app-a/\""));
-  BOOST_TEST(contains(fragment_a, "members/" + key_a + "/run/pool-0.sock"));
+  // Its pool's socket, through the task's link, is an upstream of its own.
+  BOOST_TEST(contains(fragment_a, "proxy_pass http://nomad_iis_pool_m" + key_a + "_0;"));
+  BOOST_TEST(contains(read(layout::website_member_http(website.data_dir, key_a)),
+                      "server \"unix:members/" + key_a + "/run/pool-0.sock\";"));
   BOOST_TEST(std::filesystem::read_symlink(website.data_dir + "/members/" + key_a) ==
              shop_a.data_dir);
 
