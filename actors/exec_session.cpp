@@ -74,6 +74,14 @@ void pump_output(exec_session_ptr self) {
   if (st.exited && !st.out.open && !st.err.open) finish(self);
 }
 
+/// The pipe took everything queued: the client may send that many chunks more.
+void acknowledge_input(exec_session_ptr self) {
+  auto& st = self->state;
+  if (st.inputs_taken == 0 || !st.client) return;
+  self->send(st.client, msg::exec_input_ack{st.inputs_taken});
+  st.inputs_taken = 0;
+}
+
 void on_ready(exec_session_ptr self, msg::exec_watch watch) {
   auto& st = self->state;
   if (!st.process) return;
@@ -88,7 +96,9 @@ void on_ready(exec_session_ptr self, msg::exec_watch watch) {
     }
     case msg::exec_watch::input:
       st.input_armed = false;
-      if (!st.process->write({}, false)) {
+      if (st.process->write({}, false)) {
+        acknowledge_input(self);
+      } else {
         st.input_armed = true;
         st.process->await_input(ready(self, msg::exec_watch::input));
       }
@@ -103,8 +113,10 @@ void on_ready(exec_session_ptr self, msg::exec_watch watch) {
 
 void on_input(exec_session_ptr self, msg::exec_input& m) {
   auto& st = self->state;
-  if (!st.process) return;
-  if (!st.process->write(std::move(m.bytes), m.close) && !st.input_armed) {
+  ++st.inputs_taken;
+  if (!st.process || st.process->write(std::move(m.bytes), m.close)) {
+    if (!st.input_armed) acknowledge_input(self);
+  } else if (!st.input_armed) {
     st.input_armed = true;
     st.process->await_input(ready(self, msg::exec_watch::input));
   }

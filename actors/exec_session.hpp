@@ -12,6 +12,7 @@
 // killed too and the client gets its end.
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 
@@ -36,8 +37,9 @@ struct exec_session_state {
     bool armed = false;
   };
   stream out, err;
-  std::size_t in_flight = 0;  ///< exec_output not yet acknowledged
-  bool input_armed = false;   ///< input queued, waiting for the command to take it
+  std::size_t in_flight = 0;       ///< exec_output not yet acknowledged
+  bool input_armed = false;        ///< input queued, waiting for the command to take it
+  std::uint32_t inputs_taken = 0;  ///< exec_input in the pipe, not yet acknowledged
   /// How the command ended; its output is then read to the end (or to what
   /// is there: something it left running may hold it open), then exec_exited.
   std::optional<iis::exit_status> exited;

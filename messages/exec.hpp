@@ -7,6 +7,10 @@
 // the bridge acknowledges each exec_output once written out (exec_ack) and
 // the session keeps at most exec_output_credit unacknowledged, so a command
 // that floods its output waits on a full pipe instead of filling memory.
+// Input is credited the other way: the session acknowledges the input chunks
+// the command's pipe has taken (exec_input_ack) and the reactor reads at
+// most exec_input_credit chunks ahead, so a command that does not read its
+// stdin holds the client back instead of filling memory.
 // When the bridge goes away the command is killed; when its task stops or
 // goes (exec_end) too, and the bridge gets exec_exited.
 
@@ -57,6 +61,14 @@ inline constexpr std::size_t exec_output_credit = 8;
 /// The most one exec_output carries (a read of the command's pipe).
 inline constexpr std::size_t exec_output_chunk = 64 * 1024;
 
+/// The command's pipe took `inputs` more exec_input: the client may send as many more.
+struct exec_input_ack {
+  std::uint32_t inputs = 0;
+};
+
+/// exec_input a client sends before it waits for an exec_input_ack.
+inline constexpr std::uint32_t exec_input_credit = 8;
+
 /// From the task: its stop ends the command (killed; exec_exited follows).
 struct exec_end {};
 
@@ -106,6 +118,11 @@ typename Inspector::result_type inspect(Inspector& f, exec_output& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, exec_ack&) {
   return f(caf::meta::type_name("exec_ack"));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, exec_input_ack& x) {
+  return f(caf::meta::type_name("exec_input_ack"), x.inputs);
 }
 
 template <class Inspector>

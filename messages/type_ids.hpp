@@ -72,6 +72,7 @@ CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::exec_exited))
 CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::exec_ack))
 CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::exec_end))
 CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::exec_ready))
+CAF_ADD_TYPE_ID(nomad_iis, (nomad_iis::msg::exec_input_ack))
 
 CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, subscribe, "subscribe")
 CAF_ADD_ATOM(nomad_iis, nomad_iis::atom, unsubscribe, "unsubscr")

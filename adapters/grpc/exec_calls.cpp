@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,6 +43,52 @@ stream_response exited_response(const msg::exec_exited& ended) {
   return response;
 }
 
+/// Input credit on the reactor's side: it reads the client's next frame only
+/// while fewer than msg::exec_input_credit of its input chunks wait for the
+/// command's pipe; the rest waits in HTTP/2's flow control, at the client.
+/// A read is started only while the stream is not finishing, so it comes
+/// before the Finish that leads to OnDone (and the reactor's delete).
+class read_gate {
+ public:
+  read_gate(bidi_reactor* reactor, stream_request* request, std::shared_ptr<exec_channel> channel)
+      : reactor_(reactor), request_(request), channel_(std::move(channel)) {}
+
+  /// An input chunk is about to go to the session: counted first, so its
+  /// acknowledgement cannot come before.
+  void counting_input() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++unacknowledged_;
+  }
+
+  /// After it went: whether to read on now; if not, the acknowledgement that
+  /// frees credit starts the next read.
+  bool read_on() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (unacknowledged_ < msg::exec_input_credit) return true;
+    paused_ = true;
+    return false;
+  }
+
+  /// The session's exec_input_ack (on the bridge's thread).
+  void acknowledged(std::uint32_t inputs) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      unacknowledged_ -= std::min(inputs, unacknowledged_);
+      if (!paused_ || unacknowledged_ >= msg::exec_input_credit) return;
+      paused_ = false;  // no read is outstanding while paused: this is the only one
+    }
+    channel_->unless_finishing([this] { reactor_->StartRead(request_); });
+  }
+
+ private:
+  bidi_reactor* const reactor_;
+  stream_request* const request_;
+  const std::shared_ptr<exec_channel> channel_;
+  std::mutex mutex_;
+  std::uint32_t unacknowledged_ = 0;
+  bool paused_ = false;
+};
+
 /// Relays one streaming session: input and sizes from the reactor go to the
 /// session (held back until it exists), output goes to the channel, and
 /// each completed write goes back to the session as its credit (exec_ack).
@@ -51,7 +99,8 @@ struct stream_bridge_state {
 };
 
 caf::behavior stream_bridge(caf::stateful_actor<stream_bridge_state>* self,
-                            std::shared_ptr<exec_channel> channel, caf::actor supervisor) {
+                            std::shared_ptr<exec_channel> channel, std::shared_ptr<read_gate> gate,
+                            caf::actor supervisor) {
   auto relay = [self](auto m) {
     auto send = [self, m](const caf::actor& session) { self->send(session, m); };
     if (self->state.session)
@@ -87,6 +136,7 @@ caf::behavior stream_bridge(caf::stateful_actor<stream_bridge_state>* self,
       [self](msg::exec_ack ack) {
         if (self->state.session) self->send(self->state.session, ack);
       },
+      [gate](msg::exec_input_ack ack) { gate->acknowledged(ack.inputs); },
       [self, channel](const msg::exec_exited& ended) {
         // Each stream closes, then the result: what Nomad's executor sends.
         stream_response closed_out;
@@ -109,8 +159,9 @@ class exec_stream final : public bidi_reactor {
  public:
   exec_stream(caf::actor_system& sys, const caf::actor& supervisor)
       // Unbounded, yet never long: the session's credit bounds the output.
-      : channel_(std::make_shared<exec_channel>(this, std::numeric_limits<std::size_t>::max())) {
-    bridge_ = sys.spawn(stream_bridge, channel_, supervisor);
+      : channel_(std::make_shared<exec_channel>(this, std::numeric_limits<std::size_t>::max())),
+        gate_(std::make_shared<read_gate>(this, &request_, channel_)) {
+    bridge_ = sys.spawn(stream_bridge, channel_, gate_, supervisor);
     StartRead(&request_);
   }
 
@@ -134,7 +185,10 @@ class exec_stream final : public bidi_reactor {
                      msg::exec_resize{request_.tty_size().height(), request_.tty_size().width()});
     }
     if (request_.has_stdin()) {
+      gate_->counting_input();
       caf::anon_send(bridge_, msg::exec_input{request_.stdin().data(), request_.stdin().close()});
+      // Nothing after this: once paused, an acknowledgement may start the next read.
+      if (!gate_->read_on()) return;
     }
     if (!channel_->finishing()) StartRead(&request_);
   }
@@ -157,8 +211,9 @@ class exec_stream final : public bidi_reactor {
 
  private:
   std::shared_ptr<exec_channel> channel_;
+  stream_request request_;  ///< before gate_, which points at it
+  std::shared_ptr<read_gate> gate_;
   caf::actor bridge_;
-  stream_request request_;
   bool set_up_ = false;  ///< OnReadDone's own: reads never overlap
 };
 
@@ -205,6 +260,7 @@ grpc::ServerUnaryReactor* exec_unary(caf::actor_system& sys, const caf::actor& s
             keep(m.is_stderr ? *err : *out, m.bytes);
             self->send(caf::actor_cast<caf::actor>(self->current_sender()), msg::exec_ack{});
           },
+          [](msg::exec_input_ack) {},  // its one input, the end, was taken
           [self, call, out, err, response](const msg::exec_exited& ended) {
             answer(*call, [&] {
               response->set_stdout(*out);

@@ -21,8 +21,9 @@ namespace nomad_iis::grpc_adapter {
 /// What the bridge actor holds: post() and finish() are safe at any time.
 /// `Reactor` is the stream's reactor: a server-streaming one, or a
 /// bidirectional one (exec_stream.hpp) that writes the same way.
-/// The mutex guards only the channel's own fields and is never held while
-/// calling into gRPC, so a gRPC thread waits at most for a few assignments.
+/// The mutex guards only the channel's own fields and is held while calling
+/// into gRPC only by unless_finishing(), so a gRPC thread waits at most for a
+/// few assignments or the start of one read.
 template <class Response, class Reactor = grpc::ServerWriteReactor<Response>>
 class stream_channel {
  public:
@@ -58,6 +59,16 @@ class stream_channel {
       }
     }
     writer_->Finish(std::move(status));
+  }
+
+  /// Runs `start` (a bidirectional stream's StartRead from outside gRPC's
+  /// threads) unless finish() was called, under the lock, so it comes before
+  /// the Finish. The one call into gRPC under the lock: gRPC never runs a
+  /// reaction inside a Start call (reads and writes are not inlined).
+  template <class Start>
+  void unless_finishing(Start&& start) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!finishing_) start();
   }
 
   /// finish() was called: nothing more is taken.

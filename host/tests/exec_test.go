@@ -397,6 +397,45 @@ func TestExecFloodIsBoundedByTheClient(t *testing.T) {
 	t.Logf("RSS %d kB before, peak %d kB, %d frames", baseline, peak, frames)
 }
 
+// A command that never reads its input holds its client back: the plugin
+// reads only a few input frames ahead of the command's pipe, and HTTP/2's
+// flow control keeps the rest at the client, so the plugin's memory stays
+// flat however much the client tries to send.
+func TestExecInputIsBoundedByTheCommand(t *testing.T) {
+	e := newExecSite(t, nil)
+	pid := e.host.Driver().Pid()
+	e.runExec(t, "/bin/true")
+	baseline := procStatus(t, pid, "VmRSS")
+	s := e.openExec(t, []string{"/bin/sh", "-c", "echo up; exec sleep 600"}, false)
+	if first := s.firstOutput(t); first != "up\n" {
+		t.Fatalf("first output %q", first)
+	}
+	const chunks = 512 // 512 MiB offered
+	frame := &driverpb.ExecTaskStreamingRequest{
+		Stdin: &driverpb.ExecTaskStreamingIOOperation{Data: []byte(strings.Repeat("x", 1<<20))}}
+	sent := make(chan int, 1)
+	go func() {
+		n := 0
+		for ; n < chunks; n++ {
+			if s.stream.Send(frame) != nil {
+				break
+			}
+		}
+		sent <- n
+	}()
+	time.Sleep(3 * time.Second)
+	rss := procStatus(t, pid, "VmRSS")
+	s.cancel()
+	n := <-sent
+	if n == chunks {
+		t.Fatalf("the client sent all %d MiB to a command that reads nothing", chunks)
+	}
+	if grown := rss - baseline; grown > 64*1024 {
+		t.Fatalf("the plugin's RSS grew by %d kB (from %d kB) with %d MiB offered", grown, baseline, n)
+	}
+	t.Logf("RSS %d kB before, %d kB with the input held back; the client got %d MiB out", baseline, rss, n)
+}
+
 // StopTask ends the task's exec sessions: the command is killed and the
 // client gets its end (128 + SIGKILL), as the task's other processes end.
 func TestExecEndsAtStopTask(t *testing.T) {

@@ -2,7 +2,8 @@
 // output is credited (at most msg::exec_output_credit chunks unacknowledged,
 // the command waits on its full pipe meanwhile), many sessions share the
 // launcher's one watch thread, and a task's exec_end or its going ends the
-// command with 128 + signal.
+// command with 128 + signal. Input is acknowledged once the command's pipe
+// took it (exec_input_ack), which is the client's credit.
 
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
@@ -11,6 +12,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,8 +72,9 @@ struct session_fixture {
     return c;
   }
 
-  /// A started session whose client is the test's scoped actor.
-  caf::actor open(std::vector<std::string> argv) {
+  /// A started session whose client is the test's scoped actor; its input
+  /// ends at once unless `end_input` is false.
+  caf::actor open(std::vector<std::string> argv, bool end_input = true) {
     auto session = sys.spawn(exec_session, launcher, workers, task,
                              caf::actor_cast<caf::actor>(client), command(argv));
     std::optional<caf::actor> opened;
@@ -79,7 +82,7 @@ struct session_fixture {
         .receive([&](msg::exec_opened& o) { opened = o.session; },
                  [&](caf::error& e) { BOOST_FAIL("exec_begin: " << caf::to_string(e)); });
     BOOST_REQUIRE(opened);
-    client->send(*opened, msg::exec_input{{}, true});
+    if (end_input) client->send(*opened, msg::exec_input{{}, true});
     return *opened;
   }
 
@@ -154,6 +157,41 @@ BOOST_AUTO_TEST_CASE(output_stops_at_the_credit_until_acknowledged_and_arrives_w
   BOOST_TEST(next == 3000001u);
   BOOST_TEST(got.exited->exit_code == 0);
   BOOST_TEST(got.largest <= msg::exec_output_chunk);
+}
+
+BOOST_AUTO_TEST_CASE(input_is_acknowledged_only_once_the_command_takes_it) {
+  // The command reads its input after a second: until then its pipe holds
+  // at most one 64 KiB chunk, and the rest waits unacknowledged.
+  auto session = open({"/bin/sh", "-c", "sleep 1; wc -c"}, false);
+  const std::string chunk(64 * 1024, 'x');
+  for (int i = 0; i < 4; ++i) client->send(session, msg::exec_input{chunk, false});
+  client->send(session, msg::exec_input{{}, true});
+  std::uint32_t acknowledged = 0;
+  std::optional<std::uint32_t> before_the_read;
+  received got;
+  const auto start = std::chrono::steady_clock::now();
+  while (!got.exited && !got.timed_out) {
+    if (!before_the_read && std::chrono::steady_clock::now() - start > 600ms)
+      before_the_read = acknowledged;
+    client->receive([&](msg::exec_input_ack& ack) { acknowledged += ack.inputs; },
+                    [&](msg::exec_output& m) {
+                      got.out += m.bytes;
+                      client->send(caf::actor_cast<caf::actor>(client->current_sender()),
+                                   msg::exec_ack{});
+                    },
+                    [&](const msg::exec_exited& m) { got.exited = m; },
+                    caf::after(std::chrono::milliseconds(100)) >> [] {});
+    if (std::chrono::steady_clock::now() - start > 30s) got.timed_out = true;
+  }
+  BOOST_REQUIRE(got.exited);
+  BOOST_REQUIRE(before_the_read);
+  BOOST_TEST(*before_the_read <= 1u, "acknowledged before the command read: " << *before_the_read);
+  BOOST_TEST(got.out == "262144\n");
+  // Everything it took, the end included, was acknowledged.
+  for (int i = 0; i < 20 && acknowledged < 5; ++i)
+    client->receive([&](msg::exec_input_ack& ack) { acknowledged += ack.inputs; },
+                    caf::after(std::chrono::milliseconds(100)) >> [] {});
+  BOOST_TEST(acknowledged == 5u);
 }
 
 BOOST_AUTO_TEST_CASE(fifty_idle_sessions_add_no_threads) {
