@@ -48,9 +48,12 @@ std::int32_t parent_of(std::int32_t pid) {
   return ppid;
 }
 
-/// Sends one sock_diag dump request for listening unix sockets with their
-/// file and queue lengths; the answer is read by for_each_listener.
-bool request_listeners(int fd) {
+constexpr std::uint8_t tcp_established = 1;  // the kernel's state numbers, which unix sockets share
+constexpr std::uint8_t tcp_listen = 10;
+
+/// Sends one sock_diag dump request for listening and connected unix
+/// sockets with their file and queue lengths; read by waiting_requests.
+bool request_sockets(int fd) {
   struct {
     nlmsghdr header;
     unix_diag_req request;
@@ -59,7 +62,7 @@ bool request_listeners(int fd) {
   message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
   message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   message.request.sdiag_family = AF_UNIX;
-  message.request.udiag_states = 1u << 10;  // TCP_LISTEN
+  message.request.udiag_states = (1u << tcp_listen) | (1u << tcp_established);
   message.request.udiag_show = UDIAG_SHOW_VFS | UDIAG_SHOW_RQLEN;
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
@@ -73,8 +76,10 @@ std::uint32_t kernel_dev(dev_t dev) {
   return static_cast<std::uint32_t>((::major(dev) << 20) | ::minor(dev));
 }
 
-/// The backlog of the dumped socket `h` if its file is (dev, ino).
-std::optional<std::uint64_t> backlog_of(nlmsghdr* h, dev_t dev, ino_t ino) {
+/// The requests waiting at the dumped socket `h` if its file is (dev, ino):
+/// a listener's connections not yet accepted, or one for a connection it
+/// accepted (which carries the listener's file) holding bytes not yet read.
+std::optional<std::uint64_t> waiting_at(nlmsghdr* h, dev_t dev, ino_t ino) {
   auto* m = static_cast<unix_diag_msg*>(NLMSG_DATA(h));
   int length = static_cast<int>(h->nlmsg_len - NLMSG_LENGTH(sizeof *m));
   std::optional<unix_diag_vfs> vfs;
@@ -90,7 +95,8 @@ std::optional<std::uint64_t> backlog_of(nlmsghdr* h, dev_t dev, ino_t ino) {
   }
   if (!vfs || !rqlen || vfs->udiag_vfs_ino != ino || vfs->udiag_vfs_dev != kernel_dev(dev))
     return std::nullopt;
-  return rqlen->udiag_rqueue;  // of a listener: connections not yet accepted
+  if (m->udiag_state == tcp_listen) return rqlen->udiag_rqueue;  // connections not yet accepted
+  return rqlen->udiag_rqueue > 0 ? 1 : 0;                        // bytes not yet read
 }
 
 }  // namespace
@@ -127,11 +133,11 @@ std::optional<connection_counts> read_stub_status(const std::string& dir, const 
   return parse_stub_status(response.body());
 }
 
-std::uint64_t listen_backlog(const std::string& socket_path) {
+std::uint64_t waiting_requests(const std::string& socket_path) {
   struct stat file {};
   if (::stat(socket_path.c_str(), &file) != 0 || !S_ISSOCK(file.st_mode)) return 0;
   const unique_fd fd(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
-  if (!fd || !request_listeners(fd.get())) return 0;
+  if (!fd || !request_sockets(fd.get())) return 0;
   std::uint64_t total = 0;
   std::vector<char> buffer(1u << 16);
   for (;;) {
@@ -142,7 +148,7 @@ std::uint64_t listen_backlog(const std::string& socket_path) {
     for (auto* h = reinterpret_cast<nlmsghdr*>(buffer.data()); NLMSG_OK(h, length);
          h = NLMSG_NEXT(h, length)) {
       if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) return total;
-      if (auto backlog = backlog_of(h, file.st_dev, file.st_ino)) total += *backlog;
+      if (auto waiting = waiting_at(h, file.st_dev, file.st_ino)) total += *waiting;
     }
   }
 }

@@ -22,11 +22,13 @@ std::string status_socket_name(const std::string& data_dir);
 /// nullopt when it does not answer within a second.
 std::optional<connection_counts> read_stub_status(const std::string& dir, const std::string& name);
 
-/// Connections waiting to be accepted on the listening unix socket whose
-/// file is `socket_path` (matched by the file's device and inode, which a
-/// hard link shares, so every site's "run/pool-0.bind" stays apart); 0 when
-/// no socket listens there.
-std::uint64_t listen_backlog(const std::string& socket_path);
+/// Requests waiting at the listening unix socket whose file is
+/// `socket_path` (matched by the file's device and inode, which a hard link
+/// shares, so every site's "run/pool-0.bind" stays apart): connections not
+/// yet accepted, and accepted ones holding a request their worker has not
+/// read (the front sends one request at a time on a kept connection); 0
+/// when no socket listens there.
+std::uint64_t waiting_requests(const std::string& socket_path);
 
 /// Reads the open-requests log on from `state.offset` (from its first data
 /// when nothing was read yet) and frees the blocks read; a shorter log

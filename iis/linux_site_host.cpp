@@ -152,7 +152,7 @@ class linux_site_host final : public site_host {
     return iis::open_tcp_connections(port);
   }
   std::uint64_t queued_connections(const site_plan& plan, const std::string& name) override {
-    return listen_backlog(plan.data_dir + "/" + name);
+    return waiting_requests(plan.data_dir + "/" + name);
   }
 
   unique_fd hold_site_lock(const std::string& lock_path) override {

@@ -96,26 +96,32 @@ BOOST_AUTO_TEST_CASE(malformed_lines_open_nothing) {
   BOOST_TEST(state.open.empty());
 }
 
-BOOST_AUTO_TEST_CASE(listen_backlog_counts_unaccepted_connections_of_that_file_only) {
+BOOST_AUTO_TEST_CASE(waiting_requests_count_unaccepted_and_unread_connections_of_that_file_only) {
   test::temp_dir root;
   std::filesystem::create_directories(root.path() + "/a/run");
   std::filesystem::create_directories(root.path() + "/b/run");
   // Both bound under the same relative name, as every site's pool sockets are.
   auto a = listen_unix(root.path() + "/a", "run/p.bind", "run/p.sock", 10);
   auto b = listen_unix(root.path() + "/b", "run/p.bind", "run/p.sock", 10);
-  BOOST_TEST(listen_backlog(root.path() + "/a/run/p.sock") == 0u);
+  BOOST_TEST(waiting_requests(root.path() + "/a/run/p.sock") == 0u);
   auto c1 = connect_to(root.path() + "/a/run/p.sock");
   auto c2 = connect_to(root.path() + "/a/run/p.sock");
   auto c3 = connect_to(root.path() + "/b/run/p.bind");
   BOOST_REQUIRE(c1);
   BOOST_REQUIRE(c2);
   BOOST_REQUIRE(c3);
-  BOOST_TEST(listen_backlog(root.path() + "/a/run/p.sock") == 2u);
-  BOOST_TEST(listen_backlog(root.path() + "/a/run/p.bind") == 2u);  // the same socket
-  BOOST_TEST(listen_backlog(root.path() + "/b/run/p.sock") == 1u);
+  BOOST_TEST(waiting_requests(root.path() + "/a/run/p.sock") == 2u);
+  BOOST_TEST(waiting_requests(root.path() + "/a/run/p.bind") == 2u);  // the same socket
+  BOOST_TEST(waiting_requests(root.path() + "/b/run/p.sock") == 1u);
   unique_fd accepted(::accept(a.get(), nullptr, nullptr));
-  BOOST_TEST(listen_backlog(root.path() + "/a/run/p.sock") == 1u);
-  BOOST_TEST(listen_backlog(root.path() + "/missing.sock") == 0u);
+  BOOST_TEST(waiting_requests(root.path() + "/a/run/p.sock") == 1u);
+  // An accepted connection holding a request nobody read waits too; once read it does not.
+  BOOST_REQUIRE(::write(c1.get(), "GET / HTTP/1.1\r\n\r\n", 18) == 18);
+  BOOST_TEST(waiting_requests(root.path() + "/a/run/p.sock") == 2u);
+  char request[18];
+  BOOST_REQUIRE(::read(accepted.get(), request, sizeof request) == 18);
+  BOOST_TEST(waiting_requests(root.path() + "/a/run/p.sock") == 1u);
+  BOOST_TEST(waiting_requests(root.path() + "/missing.sock") == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(open_requests_log_is_read_on_freed_and_pruned_by_worker) {
