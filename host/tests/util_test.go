@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -52,7 +53,11 @@ var httpClient = &http.Client{
 
 // get fetches url and returns status and body.
 func get(url string) (int, string, error) {
-	resp, err := httpClient.Get(url)
+	return getWith(httpClient, url)
+}
+
+func getWith(client *http.Client, url string) (int, string, error) {
+	resp, err := client.Get(url)
 	if err != nil {
 		return 0, "", err
 	}
@@ -73,56 +78,84 @@ func getEventually(url string, timeout time.Duration) (int, string, error) {
 	}
 }
 
-// prober GETs a URL in a loop and counts failures (non-2xx/3xx, transport
-// errors, timeouts).
+// probe says how a prober asks: with which client, from how many loops at
+// once, how long each waits between its requests, and what it takes as ok.
+type probe struct {
+	client   *http.Client
+	clients  int
+	interval time.Duration
+	want     string // "": any 2xx or 3xx; else a 200 whose trimmed body is want
+}
+
+// prober GETs a URL in loops and counts failures (transport errors,
+// timeouts, answers the probe does not take).
 type prober struct {
-	url  string
 	stop chan struct{}
-	done chan struct{}
+	wg   sync.WaitGroup
 
 	mu       sync.Mutex
 	ok, fail int
 	errs     []string
 }
 
+// startProber GETs url every interval, one request per connection.
 func startProber(url string, interval time.Duration) *prober {
-	p := &prober{url: url, stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		for {
-			code, _, err := get(url)
-			p.mu.Lock()
-			switch {
-			case err != nil:
-				p.fail++
-				p.note(err.Error())
-			case code >= 200 && code < 400:
-				p.ok++
-			default:
-				p.fail++
-				p.note(fmt.Sprintf("HTTP %d", code))
+	return probe{client: httpClient, clients: 1, interval: interval}.start(url)
+}
+
+func (pr probe) start(url string) *prober {
+	p := &prober{stop: make(chan struct{})}
+	for i := 0; i < pr.clients; i++ {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			for {
+				code, body, err := getWith(pr.client, url)
+				p.count(pr.problem(code, body, err))
+				select {
+				case <-p.stop:
+					return
+				case <-time.After(pr.interval):
+				}
 			}
-			p.mu.Unlock()
-			select {
-			case <-p.stop:
-				return
-			case <-time.After(interval):
-			}
-		}
-	}()
+		}()
+	}
 	return p
 }
 
-func (p *prober) note(e string) {
-	if len(p.errs) < 5 {
-		p.errs = append(p.errs, time.Now().Format("15:04:05.000")+" "+e)
+// problem is what is wrong with one answer, "" when it is ok.
+func (pr probe) problem(code int, body string, err error) string {
+	switch {
+	case err != nil:
+		return err.Error()
+	case pr.want == "" && code >= 200 && code < 400:
+		return ""
+	case pr.want == "":
+		return fmt.Sprintf("HTTP %d", code)
+	case code == http.StatusOK && strings.TrimSpace(body) == pr.want:
+		return ""
+	default:
+		return fmt.Sprintf("HTTP %d %q", code, body)
 	}
 }
 
-// finish stops the loop and returns successes, failures and the first errors.
+func (p *prober) count(problem string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if problem == "" {
+		p.ok++
+		return
+	}
+	p.fail++
+	if len(p.errs) < 5 {
+		p.errs = append(p.errs, time.Now().Format("15:04:05.000")+" "+problem)
+	}
+}
+
+// finish stops the loops and returns successes, failures and the first errors.
 func (p *prober) finish() (int, int, []string) {
 	close(p.stop)
-	<-p.done
+	p.wg.Wait()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.ok, p.fail, p.errs

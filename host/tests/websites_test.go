@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -120,60 +118,10 @@ func (e *websiteEnv) mustBeGone(t *testing.T, path, task string) {
 	}
 }
 
-// loadLoop runs `workers` clients GETting url back to back until finish().
-type loadLoop struct {
-	stop     chan struct{}
-	wg       sync.WaitGroup
-	ok, fail atomic.Int64
-	mu       sync.Mutex
-	errs     []string
-}
-
-func startLoad(url, want string, workers int) *loadLoop {
-	l := &loadLoop{stop: make(chan struct{})}
-	client := &http.Client{Timeout: 5 * time.Second}
-	for i := 0; i < workers; i++ {
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			for {
-				select {
-				case <-l.stop:
-					return
-				default:
-				}
-				resp, err := client.Get(url)
-				if err != nil {
-					l.note(err.Error())
-					continue
-				}
-				body := make([]byte, 64)
-				n, _ := resp.Body.Read(body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body[:n])) != want {
-					l.note(fmt.Sprintf("HTTP %d %q", resp.StatusCode, body[:n]))
-					continue
-				}
-				l.ok.Add(1)
-			}
-		}()
-	}
-	return l
-}
-
-func (l *loadLoop) note(e string) {
-	l.fail.Add(1)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.errs) < 5 {
-		l.errs = append(l.errs, time.Now().Format("15:04:05.000")+" "+e)
-	}
-}
-
-func (l *loadLoop) finish() (int64, int64, []string) {
-	close(l.stop)
-	l.wg.Wait()
-	return l.ok.Load(), l.fail.Load(), l.errs
+// startLoad runs `workers` clients GETting url back to back on kept
+// connections; only a 200 saying want counts as ok.
+func startLoad(url, want string, workers int) *prober {
+	return probe{client: &http.Client{Timeout: 5 * time.Second}, clients: workers, want: want}.start(url)
 }
 
 func TestSharedWebsite(t *testing.T) {
