@@ -221,16 +221,16 @@ BOOST_AUTO_TEST_CASE(the_front_keeps_its_connection_to_a_pool_for_a_second) {
   start();
   const auto workers = web->snapshot().pools[0].workers;
   BOOST_REQUIRE(!workers.empty());
-  const auto open = [&] { return open_unix_connections(workers, layout::pool_bind_name(0)); };
+  const auto kept = [&] { return open_unix_connections(workers, layout::pool_bind_name(0)); };
   // Requests one after another reuse one connection: the pool accepts no new one each time.
   std::size_t most = 0;
   for (int i = 0; i < 20; ++i) {
     BOOST_TEST(get("/file.txt").status == 200);
-    most = std::max(most, open());
+    most = std::max(most, kept());
   }
   BOOST_TEST(most == 1u);
   // Unused for a second it goes, so an idle pool has none open.
-  BOOST_TEST(eventually([&] { return open() == 0u; }));
+  BOOST_TEST(eventually([&] { return kept() == 0u; }));
 }
 
 BOOST_AUTO_TEST_CASE(non_overlapped_recycle_restarts_the_pool) {
