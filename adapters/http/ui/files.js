@@ -123,8 +123,9 @@ export class FileBrowser {
     if (!(await confirmAction(`Delete ${isDir ? 'the folder' : ''} "${path}"${isDir ? ' and everything in it' : ''}?`))) return;
     try {
       await call(fsPath(this.task, path), { method: 'DELETE' });
-      this.note.textContent = `deleted ${path}`;
       await this.load(this.path);
+      /// After the reload, so that the note never shows beside the deleted row.
+      this.note.textContent = `deleted ${path}`;
     } catch (err) {
       showError(err, this.message);
     }
