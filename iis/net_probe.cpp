@@ -15,9 +15,7 @@
 #include "iis/process.hpp"
 
 namespace nomad_iis::iis {
-namespace {
 
-/// A socket address for `ip`:`port`; `for_connect` maps the wildcards to loopback.
 bool make_address(const std::string& ip, std::int32_t port, bool for_connect,
                   sockaddr_storage& storage, socklen_t& length) {
   std::memset(&storage, 0, sizeof storage);
@@ -45,8 +43,6 @@ bool make_address(const std::string& ip, std::int32_t port, bool for_connect,
   return false;
 }
 
-}  // namespace
-
 std::optional<failure> check_bindable(const std::string& ip, std::int32_t port) {
   sockaddr_storage address{};
   socklen_t length = 0;
@@ -61,15 +57,18 @@ std::optional<failure> check_bindable(const std::string& ip, std::int32_t port) 
     ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   }
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), length) != 0) {
-    const int error = errno;
-    std::string reason = std::strerror(error);
-    for (auto& c : reason) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    const errc code = error == EADDRINUSE ? errc::port_in_use
-                      : error == EACCES   ? errc::invalid_config
-                                          : errc::io_failure;
-    return failure{code, reason};
+    return bind_failure(errno);
   }
   return std::nullopt;
+}
+
+failure bind_failure(int error) {
+  std::string reason = std::strerror(error);
+  for (auto& c : reason) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const errc code = error == EADDRINUSE ? errc::port_in_use
+                    : error == EACCES   ? errc::invalid_config
+                                        : errc::io_failure;
+  return failure{code, reason};
 }
 
 std::int32_t pick_loopback_port() {

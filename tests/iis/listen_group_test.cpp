@@ -1,0 +1,337 @@
+#define BOOST_TEST_DYN_LINK
+#include <boost/test/unit_test.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+
+#include "iis/failure.hpp"
+#include "iis/front_probe.hpp"
+#include "iis/listen_group.hpp"
+#include "iis/net_probe.hpp"
+#include "iis/process.hpp"
+#include "test_support.hpp"
+
+using namespace nomad_iis::iis;
+using namespace nomad_iis::iis::test;
+using nomad_iis::unique_fd;
+namespace http = boost::beast::http;
+namespace fs = std::filesystem;
+
+namespace {
+
+unique_fd connect_local(int port) {
+  unique_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  BOOST_REQUIRE(::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  return fd;
+}
+
+/// How many connections wait on `member` (accepted here, without blocking).
+int take_pending(int member) {
+  int taken = 0;
+  while (true) {
+    unique_fd client(::accept4(member, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!client) return taken;
+    ++taken;
+  }
+}
+
+/// `count` connections to `port`; then which members (by position) took how many.
+std::vector<int> spread(int port, const std::vector<int>& members, int count) {
+  std::vector<unique_fd> clients;
+  for (int i = 0; i < count; ++i) clients.push_back(connect_local(port));
+  std::vector<int> taken;
+  for (int member : members) taken.push_back(take_pending(member));
+  return taken;
+}
+
+/// A loopback connect() returns with the connection queued: accepts need not wait.
+void set_nonblocking_accepts(const std::vector<int>& members) {
+  for (int member : members) ::fcntl(member, F_SETFL, ::fcntl(member, F_GETFL) | O_NONBLOCK);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(iis_unit)
+BOOST_AUTO_TEST_SUITE(listen_group)
+
+BOOST_AUTO_TEST_CASE(members_share_the_address_and_the_program_picks_who_accepts) {
+  const int port = free_port();
+  auto first = join_listen_group("127.0.0.1", port, 64);
+  auto second = join_listen_group("127.0.0.1", port, 64);
+  set_nonblocking_accepts({first.get(), second.get()});
+  // Not a member: the address is taken for everyone else.
+  const auto other = check_bindable("127.0.0.1", port);
+  BOOST_REQUIRE(other.has_value());
+  BOOST_TEST(static_cast<int>(other->code) == static_cast<int>(errc::port_in_use));
+
+  steer_listen_group(first.get(), 1);
+  BOOST_TEST((spread(port, {first.get(), second.get()}, 16) == std::vector<int>{0, 16}));
+  steer_listen_group(second.get(), 0);  // one program for the whole group, set from any member
+  BOOST_TEST((spread(port, {first.get(), second.get()}, 16) == std::vector<int>{16, 0}));
+}
+
+BOOST_AUTO_TEST_CASE(a_closed_member_leaves_its_slot_to_the_last) {
+  const int port = free_port();
+  auto a = join_listen_group("127.0.0.1", port, 64);
+  auto b = join_listen_group("127.0.0.1", port, 64);
+  auto c = join_listen_group("127.0.0.1", port, 64);
+  set_nonblocking_accepts({b.get(), c.get()});
+  steer_listen_group(c.get(), 2);
+  BOOST_TEST((spread(port, {b.get(), c.get()}, 8) == std::vector<int>{0, 8}));
+  a.reset();  // c moves into slot 0
+  steer_listen_group(c.get(), 0);
+  BOOST_TEST((spread(port, {b.get(), c.get()}, 8) == std::vector<int>{0, 8}));
+  steer_listen_group(c.get(), 1);
+  BOOST_TEST((spread(port, {b.get(), c.get()}, 8) == std::vector<int>{8, 0}));
+  // Past the end: spread by hash, as without a program; nothing is refused.
+  steer_listen_group(c.get(), 2);
+  const auto hashed = spread(port, {b.get(), c.get()}, 64);
+  BOOST_TEST(hashed[0] + hashed[1] == 64);
+  BOOST_TEST(hashed[0] > 0);
+  BOOST_TEST(hashed[1] > 0);
+}
+
+BOOST_AUTO_TEST_CASE(another_user_cannot_join_the_group) {
+  const auto account = find_account("www-data");
+  if (::geteuid() != 0 || !account) {
+    BOOST_TEST_MESSAGE("needs root and the www-data user");
+    return;
+  }
+  const int port = free_port();
+  auto member = join_listen_group("127.0.0.1", port, 64);
+  // A task's user could otherwise take a share of the site's connections.
+  const int code = run_as(*account, [port] {
+    try {
+      join_listen_group("127.0.0.1", port, 64);
+      return 0;
+    } catch (const backend_error& e) {
+      return e.code() == errc::port_in_use ? 3 : 4;
+    }
+  });
+  BOOST_TEST(code == 3);
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_address_is_a_config_error) {
+  BOOST_CHECK_EXCEPTION(join_listen_group("300.1.2.3", 80, 64), backend_error,
+                        [](const backend_error& e) {
+                          return e.code() == errc::invalid_config &&
+                                 std::string(e.what()).find("300.1.2.3") != std::string::npos;
+                        });
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---- the design it serves, with real nginx: generations swap under
+// kept-alive load without a failed request ----
+
+namespace {
+
+/// One nginx master of a generation: its own member of the group, its own
+/// folder, stub_status on a unix socket there.
+struct generation {
+  std::string dir;
+  unique_fd member;
+  child_process process;
+
+  generation(const std::string& root, const std::string& name, int port, const std::string& body)
+      : dir(root + "/" + name), member(join_listen_group("127.0.0.1", port, 511)) {
+    fs::create_directories(dir + "/www");
+    std::ofstream(dir + "/www/index.html") << body;
+    fs::permissions(dir, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+    fs::permissions(dir + "/www", fs::perms::owner_all | fs::perms::group_exec |
+                                      fs::perms::others_exec | fs::perms::others_read);
+    std::ofstream(dir + "/nginx.conf")
+        << "daemon off; worker_processes 1; pid " << dir << "/nginx.pid;\n"
+        << "error_log " << dir << "/error.log warn;\n"
+        << "events { worker_connections 512; }\n"
+        << "http { access_log off; keepalive_requests 50;\n"
+        << "  server { listen 127.0.0.1:" << port << "; root " << dir << "/www; }\n"
+        << "  server { listen unix:" << dir << "/status.sock; location / { stub_status; } }\n"
+        << "}\n";
+    spawn_request request;
+    request.path = "/usr/sbin/nginx";
+    request.args = {"nginx", "-p", dir + "/", "-c", dir + "/nginx.conf", "-e", dir + "/error.log"};
+    request.env = {"NGINX=3;"};  // nginx's own way to take over listening sockets
+    request.inherit_fds = {member.get()};
+    process = spawn_child(request);
+  }
+  ~generation() {
+    if (is_alive(process.ref())) process.kill_group();
+  }
+  std::optional<connection_counts> connections() const {
+    return read_stub_status(dir, "status.sock");
+  }
+  bool ready() const { return connections().has_value(); }
+};
+
+/// Clients on kept-alive connections, each sending GET / one after another
+/// and opening a new connection only when nginx ends one (Connection: close).
+/// Every other client pauses between requests, so its connection is often
+/// idle: what an nginx that quits closes at once.
+class kept_alive_load {
+ public:
+  kept_alive_load(int port, int clients) {
+    for (int i = 0; i < clients; ++i) {
+      const auto pause = std::chrono::milliseconds(i % 2 ? 3 : 0);
+      threads_.emplace_back([this, port, pause] { run(port, pause); });
+    }
+  }
+  ~kept_alive_load() { stop(); }
+  void stop() {
+    done_ = true;
+    for (auto& thread : threads_) {
+      if (thread.joinable()) thread.join();
+    }
+  }
+  int failed() const { return failed_; }
+  int served() const { return served_; }
+  std::string last_failure() const {
+    std::lock_guard lock(mutex_);
+    return last_failure_;
+  }
+  std::map<std::string, int> bodies() const {
+    std::lock_guard lock(mutex_);
+    return bodies_;
+  }
+
+ private:
+  void run(int port, std::chrono::milliseconds pause) {
+    boost::asio::io_context io;
+    const boost::asio::ip::tcp::endpoint target(boost::asio::ip::make_address("127.0.0.1"),
+                                                static_cast<unsigned short>(port));
+    while (!done_) {
+      boost::asio::ip::tcp::socket socket(io);
+      try {
+        socket.connect(target);
+        bool open = true;
+        while (open && !done_) {
+          http::request<http::empty_body> request{http::verb::get, "/", 11};
+          request.set(http::field::host, "localhost");
+          http::write(socket, request);
+          boost::beast::flat_buffer buffer;
+          http::response<http::string_body> response;
+          http::read(socket, buffer, response);
+          open = response.keep_alive();
+          {
+            std::lock_guard lock(mutex_);
+            if (response.result_int() == 200) {
+              ++served_;
+              ++bodies_[response.body()];
+            } else {
+              ++failed_;
+              last_failure_ = "status " + std::to_string(response.result_int());
+            }
+          }
+          std::this_thread::sleep_for(pause);
+        }
+      } catch (const std::exception& e) {
+        std::lock_guard lock(mutex_);
+        ++failed_;
+        last_failure_ = e.what();
+      }
+    }
+  }
+
+  std::atomic<bool> done_{false};
+  std::atomic<int> failed_{0};
+  std::atomic<int> served_{0};
+  mutable std::mutex mutex_;
+  std::string last_failure_;
+  std::map<std::string, int> bodies_;
+  std::vector<std::thread> threads_;
+};
+
+/// Which generation answers each of `count` new connections.
+std::map<std::string, int> new_connections(int port, int count) {
+  std::map<std::string, int> bodies;
+  for (int i = 0; i < count; ++i) ++bodies[http_get("127.0.0.1", port, "/").body];
+  return bodies;
+}
+
+/// The old generation, once no client is left on it (or after `limit`), quits.
+void retire(generation& old, std::chrono::milliseconds limit) {
+  eventually(
+      [&] {
+        const auto counts = old.connections();
+        return counts && counts->reading + counts->writing + counts->waiting == 0;
+      },
+      limit);
+  old.process.signal(SIGQUIT);
+  BOOST_TEST(old.process.wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(10))
+                 .has_value());
+  old.member.reset();  // only now does its slot go to the last member
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(iis_sites)
+BOOST_AUTO_TEST_SUITE(listen_group_generations)
+
+BOOST_AUTO_TEST_CASE(generations_swap_under_kept_alive_load_without_a_failed_request) {
+  if (::geteuid() != 0 || !fs::exists("/usr/sbin/nginx")) {
+    BOOST_TEST_MESSAGE("needs root and nginx");
+    return;
+  }
+  temp_dir root;
+  fs::permissions(root.path(),
+                  fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+  const int port = free_port();
+  auto a = std::make_unique<generation>(root.path(), "a", port, "A");
+  BOOST_REQUIRE(eventually([&] { return a->ready(); }));
+  kept_alive_load load(port, 4);
+  BOOST_REQUIRE(eventually([&] { return load.served() > 100; }));
+
+  // A recycle: the new generation joins (slot 1), is ready, and takes every new connection.
+  auto b = std::make_unique<generation>(root.path(), "b", port, "B");
+  BOOST_REQUIRE(eventually([&] { return b->ready(); }));
+  steer_listen_group(b->member.get(), 1);
+  // Every new connection goes to b while a still runs and serves its own.
+  BOOST_TEST((new_connections(port, 20) == std::map<std::string, int>{{"B", 20}}));
+  BOOST_TEST(eventually([&] { return load.bodies()["B"] > 100; }));
+  retire(*a, std::chrono::seconds(5));
+  a.reset();
+
+  // The next one: b now sits in slot 0, so the newest is slot 1 again.
+  const int before_c = load.bodies()["B"];
+  auto c = std::make_unique<generation>(root.path(), "c", port, "C");
+  BOOST_REQUIRE(eventually([&] { return c->ready(); }));
+  steer_listen_group(c->member.get(), 1);
+  BOOST_TEST((new_connections(port, 20) == std::map<std::string, int>{{"C", 20}}));
+  BOOST_TEST(eventually([&] { return load.bodies()["C"] > 100; }));
+  retire(*b, std::chrono::seconds(5));
+  b.reset();
+  const auto served_by_c = load.bodies()["C"];
+  BOOST_TEST(eventually([&] { return load.bodies()["C"] > served_by_c + 100; }));
+  load.stop();
+
+  BOOST_TEST(load.failed() == 0, "failed: " << load.failed() << ", last: " << load.last_failure());
+  BOOST_TEST(before_c > 100);
+  // Nothing is left on the retired generations' address: only c answers.
+  const auto response = http_get("127.0.0.1", port, "/");
+  BOOST_TEST(response.body == "C");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+BOOST_AUTO_TEST_SUITE_END()
