@@ -26,35 +26,47 @@ const webConfig = `<?xml version="1.0" encoding="utf-8"?>
 
 var appPort = regexp.MustCompile(`port=(\d+)`)
 
-// appPhase: small responses of a process-hosted app through the site
-// against the same app process reached directly on its own port.
-func appPhase(ctx context.Context, e *env, t *table) error {
+// startApp starts a task whose pool's worker is the bench app and waits for
+// its first answer; the caller removes the task.
+func startApp(ctx context.Context, e *env, name string) (*benchkit.Task, string, error) {
 	files := filepath.Join(e.dir, "files", "app")
 	if err := os.MkdirAll(files, 0o755); err != nil {
-		return err
+		return nil, "", err
 	}
 	if err := os.WriteFile(filepath.Join(files, "web.config"), []byte(webConfig), 0o644); err != nil {
-		return err
+		return nil, "", err
 	}
 	binary, err := os.ReadFile(*appPath)
 	if err != nil {
-		return fmt.Errorf("the app's binary: %w", err)
+		return nil, "", fmt.Errorf("the app's binary: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(files, "benchapp"), binary, 0o755); err != nil {
-		return err
+		return nil, "", err
 	}
-	task, err := benchkit.StartNewTask(ctx, e.host, e.dir, "app", e.config, files)
+	task, err := benchkit.StartNewTask(ctx, e.host, e.dir, name, e.config, files)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := benchkit.FirstOK(task.URL, 30*time.Second); err != nil {
+		task.Remove(ctx)
+		return nil, "", err
+	}
+	body, err := benchkit.Get(task.URL)
+	if err != nil {
+		task.Remove(ctx)
+		return nil, "", err
+	}
+	return task, body, nil
+}
+
+// appPhase: small responses of a process-hosted app through the site
+// against the same app process reached directly on its own port.
+func appPhase(ctx context.Context, e *env, t *table) error {
+	task, body, err := startApp(ctx, e, "app")
 	if err != nil {
 		return err
 	}
 	defer task.Remove(ctx)
-	if err := benchkit.FirstOK(task.URL, 30*time.Second); err != nil {
-		return err
-	}
-	body, err := benchkit.Get(task.URL)
-	if err != nil {
-		return err
-	}
 	m := appPort.FindStringSubmatch(body)
 	if m == nil {
 		return fmt.Errorf("the app's answer %q names no port", body)

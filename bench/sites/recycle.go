@@ -12,23 +12,37 @@ import (
 	"nomad_iis/host/pluginhost"
 )
 
-// recyclePhase serves the static 1 KiB file with wrk -c64 while the task's
-// pools are recycled every second (SignalTask "RECYCLE", the plugin
-// protocol's way); no request may fail. The task events confirm each
-// recycle.
+// recyclePhase serves the static 1 KiB file, then the bench app, with wrk
+// -c64 while the task's pools are recycled every second (SignalTask
+// "RECYCLE", the plugin protocol's way); no request may fail. The task
+// events confirm each recycle.
 func recyclePhase(ctx context.Context, e *env, t *table) error {
 	task, err := startStatic(ctx, e, "recycle")
 	if err != nil {
 		return err
 	}
-	defer task.Remove(ctx)
-	if _, err := benchkit.Wrk(task.URL+"1k.bin", 2, 64, time.Second); err != nil {
+	err = recycleUnderLoad(ctx, e, t, task, task.URL+"1k.bin", "1 KiB")
+	task.Remove(ctx)
+	if err != nil {
+		return err
+	}
+	app, _, err := startApp(ctx, e, "recycle-app")
+	if err != nil {
+		return err
+	}
+	defer app.Remove(ctx)
+	return recycleUnderLoad(ctx, e, t, app, app.URL, "httpPlatform app")
+}
+
+// recycleUnderLoad runs wrk on url while recycling the task; three rows.
+func recycleUnderLoad(ctx context.Context, e *env, t *table, task *benchkit.Task, url, what string) error {
+	if _, err := benchkit.Wrk(url, 2, 64, time.Second); err != nil {
 		return err
 	}
 	events := e.host.Driver().Events
 	seen := len(events.Events())
 	stop := recycleEvery(ctx, task.Runner, *recycleEach)
-	r, err := benchkit.Wrk(task.URL+"1k.bin", 2, 64, *recycleFor)
+	r, err := benchkit.Wrk(url, 2, 64, *recycleFor)
 	signalled, signalErr := stop()
 	if err != nil {
 		return err
@@ -44,7 +58,7 @@ func recyclePhase(ctx context.Context, e *env, t *table) error {
 			break
 		}
 	}
-	name := fmt.Sprintf("recycle every %v, 1 KiB, wrk -c64 %v", *recycleEach, *recycleFor)
+	name := fmt.Sprintf("recycle every %v, %s, wrk -c64 %v", *recycleEach, what, *recycleFor)
 	t.info(name+": req/s", fmt.Sprintf("%.0f", r.RPS), "")
 	t.check(name+": recycles (events / signals)", fmt.Sprintf("%d / %d", recycled, signalled), "", "",
 		"all", signalled > 0 && recycled >= signalled)
