@@ -3,7 +3,6 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <set>
 
 #include <caf/all.hpp>
 
@@ -15,18 +14,30 @@
 namespace nomad_iis {
 namespace {
 
+/// How long a new generation (or, in place, new workers) may take to run.
 constexpr auto reload_limit = std::chrono::seconds(10);
+/// In place: how long old workers may take to stop accepting.
 constexpr auto retire_limit = std::chrono::seconds(5);
+/// How long a retired generation's clients get to leave before it quits
+/// (busy ones leave within keepalive_requests; idle ones are closed then).
+constexpr auto drain_limit = std::chrono::seconds(5);
+constexpr auto drain_interval = std::chrono::milliseconds(50);
 
 using finished_fn = std::function<void()>;
+using retired = front_actor_state::retired;
 
 void publish(front_actor_ptr self) {
   auto& st = self->state;
-  msg::front_view view{st.master, {}};
+  msg::front_view view;
+  view.master = st.master;
+  view.generation = st.generation;
+  view.draining = st.draining.master;
+  view.draining_generation = st.draining.generation;
   for (const auto& [pid, worker] : st.workers) {
     if (!worker.retiring) view.workers.push_back(worker.ref);
   }
-  if (st.last_view && st.last_view->master == view.master && st.last_view->workers == view.workers)
+  if (st.last_view && st.last_view->master == view.master &&
+      st.last_view->workers == view.workers && st.last_view->draining == view.draining)
     return;
   st.last_view = view;
   if (auto owner = caf::actor_cast<caf::actor>(st.ctx.owner)) self->send(owner, std::move(view));
@@ -40,21 +51,28 @@ std::string front_log(front_actor_ptr self) {
   return iis::layout::alert_log(self->state.ctx.plan->data_dir, iis::layout::front_instance);
 }
 
-void track_worker(front_actor_ptr self, const iis::process_ref& ref) {
+std::vector<int> fds_of(const std::vector<unique_fd>& members) {
+  std::vector<int> fds;
+  for (const auto& member : members) fds.push_back(member.get());
+  return fds;
+}
+
+void track_worker(front_actor_ptr self, const iis::process_ref& ref, bool retiring = false) {
   auto& st = self->state;
   if (st.workers.count(ref.pid) && st.workers[ref.pid].ref == ref) return;
-  st.workers[ref.pid] = front_actor_state::worker{ref, false};
+  st.workers[ref.pid] = front_actor_state::worker{ref, retiring};
   watch_process(self, *st.ctx.launcher, ref);
 }
 
 std::vector<iis::process_ref> front_processes(front_actor_ptr self) {
   std::vector<iis::process_ref> out;
   if (self->state.master.pid) out.push_back(self->state.master);
+  if (self->state.draining.master.pid) out.push_back(self->state.draining.master);
   for (const auto& [pid, worker] : self->state.workers) out.push_back(worker.ref);
   return out;
 }
 
-/// Learns the front's new workers (at least one that is not retiring).
+/// Learns the current master's new workers (at least one that is not retiring).
 void adopt(front_actor_ptr self, poller::time_point deadline,
            std::function<void(std::vector<iis::process_ref>)> next) {
   auto adopted = std::make_shared<std::vector<iis::process_ref>>();
@@ -79,13 +97,33 @@ void adopt(front_actor_ptr self, poller::time_point deadline,
       deadline, adopt_interval, [adopted, next = std::move(next)](bool) { next(*adopted); });
 }
 
-/// Writes the config on a blocking worker.
-void write_conf(front_actor_ptr self, std::function<void(std::optional<iis::failure>)> next) {
+/// Marks every known worker as retiring; returns them.
+std::vector<iis::process_ref> retire_workers(front_actor_ptr self) {
+  std::vector<iis::process_ref> old;
+  for (auto& [pid, worker] : self->state.workers) {
+    if (worker.retiring) continue;
+    worker.retiring = true;
+    old.push_back(worker.ref);
+  }
+  return old;
+}
+
+void unretire(front_actor_ptr self, const std::vector<iis::process_ref>& workers) {
+  for (const auto& worker : workers) {
+    auto it = self->state.workers.find(worker.pid);
+    if (it != self->state.workers.end() && it->second.ref == worker) it->second.retiring = false;
+  }
+}
+
+/// Writes the configuration of `generation` on a blocking worker.
+void write_conf(front_actor_ptr self, std::uint32_t generation,
+                std::function<void(std::optional<iis::failure>)> next) {
   auto plan = self->state.ctx.plan;
   off_thread<caf::unit_t>(
       self, self->state.ctx.workers,
-      [plan, host = self->state.ctx.host, routes = self->state.routes, log = front_log(self)] {
-        host->write_front_conf(*plan, routes);
+      [plan, host = self->state.ctx.host, routes = self->state.routes, log = front_log(self),
+       generation] {
+        host->write_front_conf(*plan, routes, generation);
         host->trim_log(log);
       },
       [next](job_result<caf::unit_t> written) {
@@ -96,130 +134,117 @@ void write_conf(front_actor_ptr self, std::function<void(std::optional<iis::fail
       });
 }
 
-std::vector<ready_target> binding_targets(front_actor_ptr self, poller::time_point deadline,
-                                          iis::duration limit) {
-  const auto& plan = *self->state.ctx.plan;
-  std::vector<ready_target> targets;
-  std::set<std::pair<std::string, std::int32_t>> listens;
-  for (const auto& binding : plan.bindings) {
-    if (!listens.insert({binding.ip, binding.port}).second) continue;
-    ready_target target;
-    target.what = "binding " + iis::address_text(binding.ip, binding.port);
-    target.ip = binding.ip;
-    target.port = binding.port;
-    target.owner = self->state.master;
-    target.owner_log = front_log(self);
-    target.deadline = deadline;
-    target.limit_text = iis::seconds_text(limit);
-    targets.push_back(target);
-  }
-  return targets;
+/// A generation the blocking worker started.
+struct spawned_generation {
+  iis::process_ref master;
+  std::shared_ptr<std::vector<unique_fd>> members;
+  std::shared_ptr<unique_fd> reader;  ///< the stdout FIFO's reader, held until it runs
+};
+
+/// Joins the listen groups and starts generation `number` with `outputs`
+/// (null: the task's FIFOs, opened now whether or not logmon reads them).
+void spawn_generation(front_actor_ptr self, std::uint32_t number, outputs_ptr outputs,
+                      std::function<void(job_result<spawned_generation>)> next) {
+  auto& st = self->state;
+  off_thread<spawned_generation>(
+      self, st.ctx.workers,
+      [plan = st.ctx.plan, launcher = st.ctx.launcher, host = st.ctx.host, outputs, number] {
+        spawned_generation out;
+        // Held until it runs: nginx's open of /dev/stdout must not block.
+        out.reader = std::make_shared<unique_fd>(host->hold_fifo_reader(plan->stdout_path));
+        iis::output_fds own;
+        if (!outputs) {
+          const auto err_reader = host->hold_fifo_reader(plan->stderr_path);
+          host->try_open_outputs(*plan, own);
+        }
+        const auto& fds = outputs ? *outputs : own;
+        out.members = std::make_shared<std::vector<unique_fd>>(host->join_front_groups(*plan));
+        auto request = host->front_request(*plan, number, fds_of(*out.members));
+        request.stdout_fd = fds.out.get();
+        request.stderr_fd = fds.err.get();
+        try {
+          out.master = launcher->spawn(request);
+        } catch (const std::exception& e) {
+          throw iis::backend_error(iis::code_of(e, iis::errc::process_failed),
+                                   std::string("nginx (front): ") + e.what());
+        }
+        return out;
+      },
+      std::move(next));
 }
 
-struct spawned_front {
-  iis::process_ref master;
-  std::shared_ptr<unique_fd> reader;  ///< the FIFO's reader, held until the front runs
-};
+/// Waits until the current master runs a worker (its sockets are ours, so
+/// a connect proves nothing).
+void wait_workers(front_actor_ptr self, iis::duration limit,
+                  std::function<void(std::optional<iis::failure>)> next) {
+  auto& st = self->state;
+  ready_target target;
+  target.what = "the front nginx";
+  target.nginx_workers = true;
+  target.owner = st.master;
+  target.owner_log = front_log(self);
+  target.deadline = self->clock().now() + limit;
+  target.limit_text = iis::seconds_text(limit);
+  wait_ready(self, st.polls, st.ctx, {target}, std::move(next));
+}
 
 void start(front_actor_ptr self, caf::typed_response_promise<msg::front_view> rp,
            finished_fn finished) {
   auto& st = self->state;
   iis::duration limit = std::chrono::seconds(1);
   for (const auto& pool : st.ctx.plan->pools) limit = std::max(limit, pool.start_time_limit);
-  const auto deadline = self->clock().now() + limit;
-  auto fail = [self, rp, finished](const iis::failure& error) mutable {
+  auto fail = [rp, finished](const iis::failure& error) mutable {
     rp.deliver(to_error(error));
     finished();
   };
-  write_conf(self, [self, rp, finished, fail, deadline,
-                    limit](std::optional<iis::failure> error) mutable {
-    if (error) {
-      fail(*error);
-      return;
-    }
+  auto started = [self, rp, finished]() mutable {
+    self->state.started = true;
+    publish(self);
+    rp.deliver(*self->state.last_view);
+    finished();
+  };
+  write_conf(self, 1, [self, fail, started, limit](std::optional<iis::failure> error) mutable {
+    if (error) return fail(*error);
     auto& st = self->state;
     open_outputs(
-        self, st.polls, st.ctx, deadline, false, [] { return false; },
-        [self, rp, finished, fail, deadline, limit](std::optional<iis::failure> error,
-                                                    outputs_ptr outputs) mutable {
-          if (error) {
-            fail(*error);
-            return;
-          }
-          auto& st = self->state;
-          auto plan = st.ctx.plan;
-          off_thread<spawned_front>(
-              self, st.ctx.workers,
-              [plan, launcher = st.ctx.launcher, host = st.ctx.host, outputs] {
-                auto request = host->nginx_request(*plan, iis::layout::front_instance, -1);
-                request.stdout_fd = outputs->out.get();
-                request.stderr_fd = outputs->err.get();
-                spawned_front out;
-                // Held until the front runs: its open of /dev/stdout must not block.
-                out.reader = std::make_shared<unique_fd>(host->hold_fifo_reader(plan->stdout_path));
-                try {
-                  out.master = launcher->spawn(request);
-                } catch (const std::exception& e) {
-                  throw iis::backend_error(iis::code_of(e, iis::errc::process_failed),
-                                           std::string("nginx (front): ") + e.what());
-                }
-                return out;
-              },
-              [self, rp, finished, fail, deadline,
-               limit](job_result<spawned_front> spawned) mutable {
-                if (!spawned.ok()) {
-                  fail(spawned.error);
-                  return;
-                }
-                auto& st = self->state;
-                auto reader = spawned.value->reader;
-                st.master = spawned.value->master;
-                watch_process(self, *st.ctx.launcher, st.master);
-                // Its workers from the moment nginx forks them: should the
-                // start fail later (the master died), the kill finds them.
-                adopt(self, deadline, [](auto) {});
-                wait_ready(
-                    self, st.polls, st.ctx, binding_targets(self, deadline, limit),
-                    [self, rp, finished, fail, reader](std::optional<iis::failure> error) mutable {
-                      if (error) {
-                        fail(*error);
-                        return;
-                      }
-                      adopt(self, self->clock().now() + adopt_limit,
-                            [self, rp, finished, reader](auto) mutable {
-                              reader->reset();
-                              self->state.started = true;
-                              publish(self);
-                              rp.deliver(*self->state.last_view);
-                              finished();
-                            });
-                    });
+        self, st.polls, st.ctx, self->clock().now() + limit, false, [] { return false; },
+        [self, fail, started, limit](std::optional<iis::failure> error,
+                                     outputs_ptr outputs) mutable {
+          if (error) return fail(*error);
+          spawn_generation(self, 1, outputs, [self, fail, started, limit](auto spawned) mutable {
+            if (!spawned.ok()) return fail(spawned.error);
+            auto& st = self->state;
+            auto reader = spawned.value->reader;
+            st.master = spawned.value->master;
+            st.generation = 1;
+            st.members = std::move(*spawned.value->members);
+            watch_process(self, *st.ctx.launcher, st.master);
+            // Its workers from the moment nginx forks them: should the start
+            // fail later (the master died), the kill finds them.
+            adopt(self, self->clock().now() + limit, [](auto) {});
+            wait_workers(self, limit, [self, fail, started, reader](auto error) mutable {
+              if (error) return fail(*error);
+              adopt(self, self->clock().now() + adopt_limit, [started, reader](auto) mutable {
+                reader->reset();
+                started();
               });
+            });
+          });
         });
   });
 }
 
-void reload(front_actor_ptr self, caf::typed_response_promise<msg::front_reloaded> rp,
-            finished_fn finished) {
-  auto& st = self->state;
-  if (!st.master.pid) {
-    rp.deliver(msg::front_reloaded{});
-    finished();
-    return;
-  }
-  write_conf(self, [self, rp, finished](std::optional<iis::failure> error) mutable {
+/// An earlier release's front (its sockets its own): SIGHUP, as it was reloaded then.
+void reload_in_place(front_actor_ptr self, caf::typed_response_promise<msg::front_reloaded> rp,
+                     finished_fn finished) {
+  write_conf(self, self->state.generation, [self, rp, finished](auto error) mutable {
     if (error) {
       rp.deliver(to_error(*error));
       finished();
       return;
     }
     auto& st = self->state;
-    std::vector<iis::process_ref> old_workers;
-    for (auto& [pid, worker] : st.workers) {
-      if (worker.retiring) continue;
-      worker.retiring = true;
-      old_workers.push_back(worker.ref);
-    }
+    const auto old_workers = retire_workers(self);
     // nginx reopens /dev/stdout (the task's stdout FIFO) while it reloads;
     // with no reader that open would block its master until logmon came back.
     auto reader =
@@ -231,10 +256,7 @@ void reload(front_actor_ptr self, caf::typed_response_promise<msg::front_reloade
           reader->reset();  // new workers run: the master opened its logs
           auto& st = self->state;
           if (adopted.empty()) {
-            for (const auto& worker : old_workers) {
-              auto it = st.workers.find(worker.pid);
-              if (it != st.workers.end() && it->second.ref == worker) it->second.retiring = false;
-            }
+            unretire(self, old_workers);
             const auto why = st.ctx.host->last_emergency(front_log(self));
             rp.deliver(to_error({iis::errc::process_failed, "the front nginx did not reload" +
                                                                 (why.empty() ? "" : ": " + why)}));
@@ -250,9 +272,161 @@ void reload(front_actor_ptr self, caf::typed_response_promise<msg::front_reloade
   });
 }
 
+/// The retired generation's processes are gone (or were killed): its sockets go.
+void retire_finished(front_actor_ptr self, const iis::process_ref& master, finished_fn finished) {
+  auto& st = self->state;
+  if (st.draining.master == master) st.draining = retired{};
+  publish(self);
+  finished();
+}
+
+/// Once the retired generation's clients left (or drain_limit passed), it
+/// quits; what it still serves gets the pools' shutdown time limit.
+void drain(front_actor_ptr self, finished_fn finished) {
+  auto& st = self->state;
+  const auto master = st.draining.master;
+  const auto generation = st.draining.generation;
+  auto empty = std::make_shared<bool>(false);
+  auto asking = std::make_shared<bool>(false);
+  st.polls.start(
+      self,
+      [self, empty, asking, generation] {
+        if (*empty || *asking) return *empty;
+        *asking = true;
+        off_thread<bool>(
+            self, self->state.ctx.workers,
+            [plan = self->state.ctx.plan, host = self->state.ctx.host, generation] {
+              const auto left = host->front_connections(*plan, generation);
+              return !left || left->reading + left->writing + left->waiting == 0;
+            },
+            [empty, asking](job_result<bool> gone) {
+              *asking = false;
+              *empty = !gone.ok() || *gone.value;
+            });
+        return false;
+      },
+      self->clock().now() + drain_limit, drain_interval,
+      [self, master, finished](bool) {
+        auto& st = self->state;
+        if (!(st.draining.master == master)) return finished();  // a stop or kill took it
+        st.ctx.launcher->signal(master, SIGQUIT);
+        std::vector<iis::process_ref> old{master};
+        for (const auto& [pid, worker] : st.workers)
+          if (worker.retiring) old.push_back(worker.ref);
+        iis::duration limit{};
+        for (const auto& pool : st.ctx.plan->pools)
+          limit = std::max(limit, pool.shutdown_time_limit);
+        wait_gone(self, st.polls, *st.ctx.launcher, old, self->clock().now() + limit + kill_grace,
+                  [self, master, finished](std::vector<iis::process_ref> left) {
+                    auto& st = self->state;
+                    const auto killed = kill_all(*st.ctx.launcher, left);
+                    wait_gone(self, st.polls, *st.ctx.launcher, killed,
+                              self->clock().now() + kill_grace, [self, master, finished](auto) {
+                                retire_finished(self, master, finished);
+                              });
+                  });
+      });
+}
+
+/// The new generation did not run: it goes, the current one stays as it was.
+void roll_back(front_actor_ptr self, retired previous, const std::vector<iis::process_ref>& old,
+               const iis::failure& error, caf::typed_response_promise<msg::front_reloaded> rp,
+               finished_fn finished) {
+  auto& st = self->state;
+  const auto failed = st.master;
+  std::vector<iis::process_ref> doomed{failed};
+  for (auto it = st.workers.begin(); it != st.workers.end();) {
+    if (!it->second.retiring) {
+      doomed.push_back(it->second.ref);
+      it = st.workers.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  kill_all(*st.ctx.launcher, doomed);
+  st.master = previous.master;
+  st.generation = previous.generation;
+  st.members = std::move(previous.members);  // the failed one's members close here
+  unretire(self, old);
+  const auto why = st.ctx.host->last_emergency(front_log(self));
+  rp.deliver(to_error({error.code, "the front nginx did not start a new generation: " +
+                                       error.message + (why.empty() ? "" : " (" + why + ")")}));
+  publish(self);
+  finished();
+}
+
+/// A new generation takes the new connections once its workers run; the
+/// reload is answered then, and the old generation drains.
+void swap_generation(front_actor_ptr self, caf::typed_response_promise<msg::front_reloaded> rp,
+                     finished_fn finished) {
+  const auto next = self->state.generation + 1;
+  write_conf(self, next, [self, rp, finished, next](auto error) mutable {
+    if (error) {
+      rp.deliver(to_error(*error));
+      return finished();
+    }
+    try {
+      // While the new member joins: everything still to the current one (slot 0).
+      self->state.ctx.host->steer_front_groups(fds_of(self->state.members), 0);
+    } catch (const std::exception& e) {
+      rp.deliver(to_error(iis::failure_of(e, iis::errc::io_failure)));
+      return finished();
+    }
+    spawn_generation(self, next, nullptr, [self, rp, finished, next](auto spawned) mutable {
+      if (!spawned.ok()) {
+        rp.deliver(to_error(spawned.error));
+        return finished();
+      }
+      auto& st = self->state;
+      retired previous{st.master, st.generation, std::move(st.members)};
+      const auto old = retire_workers(self);
+      auto reader = spawned.value->reader;
+      st.master = spawned.value->master;
+      st.generation = next;
+      st.members = std::move(*spawned.value->members);
+      watch_process(self, *st.ctx.launcher, st.master);
+      auto kept = std::make_shared<retired>(std::move(previous));
+      wait_workers(self, reload_limit, [self, rp, finished, kept, old, reader](auto error) mutable {
+        if (!error) {
+          try {
+            self->state.ctx.host->steer_front_groups(fds_of(self->state.members), 1);
+          } catch (const std::exception& e) {
+            error = iis::failure_of(e, iis::errc::io_failure);
+          }
+        }
+        if (error) return roll_back(self, std::move(*kept), old, *error, rp, finished);
+        adopt(self, self->clock().now() + adopt_limit,
+              [self, rp, finished, kept, old, reader](auto) mutable {
+                reader->reset();
+                self->state.draining = std::move(*kept);
+                publish(self);
+                rp.deliver(msg::front_reloaded{old});
+                drain(self, finished);
+              });
+      });
+    });
+  });
+}
+
+void reload(front_actor_ptr self, caf::typed_response_promise<msg::front_reloaded> rp,
+            finished_fn finished) {
+  auto& st = self->state;
+  if (!st.master.pid) {
+    rp.deliver(msg::front_reloaded{});
+    finished();
+  } else if (st.members.empty()) {
+    reload_in_place(self, rp, finished);
+  } else {
+    swap_generation(self, rp, finished);
+  }
+}
+
 void forget_all(front_actor_ptr self) {
-  self->state.master = iis::process_ref{};
-  self->state.workers.clear();
+  auto& st = self->state;
+  st.master = iis::process_ref{};
+  st.members.clear();
+  st.draining = retired{};
+  st.workers.clear();
 }
 
 void on_exit(front_actor_ptr self, const iis::process_ref& ref, iis::exit_status status) {
@@ -289,21 +463,64 @@ void on_exit(front_actor_ptr self, const iis::process_ref& ref, iis::exit_status
   });
 }
 
+/// A plugin restart: the generations that run become ours again. The
+/// current one's sockets are taken back from its master (an earlier
+/// release's are its own: it reloads in place); an older one still
+/// draining is steered away from and drained again.
+void recover(front_actor_ptr self, std::vector<iis::front_generation> recovered) {
+  auto& st = self->state;
+  const auto current = recovered.back();
+  recovered.pop_back();
+  st.master = current.master;
+  st.generation = current.number;
+  st.started = true;
+  watch_process(self, *st.ctx.launcher, st.master);
+  for (const auto& worker : st.ctx.launcher->children(st.master)) track_worker(self, worker);
+  for (std::size_t i = 0; i < recovered.size(); ++i) {
+    const auto& old = recovered[i];
+    if (i + 1 < recovered.size()) {
+      st.ctx.launcher->signal(old.master, SIGQUIT);  // more than one: keep to two
+      continue;
+    }
+    st.draining = retired{old.master, old.number, {}};
+    watch_process(self, *st.ctx.launcher, old.master);
+    for (const auto& worker : st.ctx.launcher->children(old.master))
+      track_worker(self, worker, true);
+  }
+  if (current.number == 0) return;
+  run_exclusive(self, [self](finished_fn finished) {
+    auto& st = self->state;
+    off_thread<std::shared_ptr<std::vector<unique_fd>>>(
+        self, st.ctx.workers,
+        [plan = st.ctx.plan, host = st.ctx.host, master = st.master,
+         draining = st.draining.master] {
+          auto members =
+              std::make_shared<std::vector<unique_fd>>(host->take_front_members(*plan, master));
+          // Two generations: the newest joined last, slot 1.
+          if (draining.pid && !members->empty()) host->steer_front_groups(fds_of(*members), 1);
+          return members;
+        },
+        [self, finished](job_result<std::shared_ptr<std::vector<unique_fd>>> taken) {
+          auto& st = self->state;
+          if (taken.ok()) st.members = std::move(**taken.value);
+          if (st.draining.master.pid)
+            drain(self, finished);
+          else
+            finished();
+        });
+  });
+}
+
 }  // namespace
 
 caf::behavior front_actor(front_actor_ptr self, site_context ctx,
-                          std::optional<iis::process_ref> recovered) {
+                          std::vector<iis::front_generation> recovered) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.ops.after_each([self] { publish(self); });
   st.routes.resize(st.ctx.plan->pools.size());
   for (std::size_t p = 0; p < st.routes.size(); ++p) st.routes[p].pool = p;
-  if (recovered) {
-    st.master = *recovered;
-    st.started = true;
-    watch_process(self, *st.ctx.launcher, st.master);
-    for (const auto& worker : st.ctx.launcher->children(st.master)) track_worker(self, worker);
-  }
+  if (!recovered.empty()) recover(self, std::move(recovered));
   publish(self);
   return {
       [self](msg::front_start& m) -> caf::result<msg::front_view> {
@@ -324,11 +541,16 @@ caf::behavior front_actor(front_actor_ptr self, site_context ctx,
                       [self, rp](finished_fn finished) mutable { reload(self, rp, finished); });
         return rp;
       },
+      [self](msg::front_routes& m) {
+        if (m.routes.pool < self->state.routes.size())
+          self->state.routes[m.routes.pool] = std::move(m.routes);
+      },
       [self](msg::front_stop& m) -> caf::result<msg::front_left> {
         auto rp = self->make_response_promise<msg::front_left>();
         auto& st = self->state;
         st.expected_exit = true;
         if (st.master.pid) st.ctx.launcher->signal(st.master, SIGQUIT);
+        if (st.draining.master.pid) st.ctx.launcher->signal(st.draining.master, SIGQUIT);
         wait_gone(self, st.polls, *st.ctx.launcher, front_processes(self),
                   self->clock().now() + m.timeout, [self, rp](auto left) mutable {
                     // What did not drain stays known: the front_kill that

@@ -3,6 +3,14 @@
 // routes each application to its pool (the pool's socket, or the port of
 // its application process). Owned by the task actor; the pool actors ask
 // it to reload when their routes change. Reloads run one at a time.
+//
+// A reload starts a new generation: an nginx master of its own on new
+// members of the bindings' listen groups (iis/listen_group.hpp), which
+// takes every new connection once its workers run, while the previous
+// generation keeps the connections it has until their requests run out
+// (keepalive_requests) and is then stopped. No client connection is closed
+// under a request. A front an earlier release started (generation 0, its
+// sockets its own) reloads in place (SIGHUP).
 
 #include <cstdint>
 #include <deque>
@@ -24,7 +32,18 @@ namespace nomad_iis {
 
 struct front_actor_state {
   site_context ctx;
+  /// The current generation: its master, number and our copies of its
+  /// listening sockets (empty: it reloads in place).
   iis::process_ref master;
+  std::uint32_t generation = 0;
+  std::vector<unique_fd> members;
+  /// The previous generation while its clients leave (master pid 0: none).
+  struct retired {
+    iis::process_ref master;
+    std::uint32_t generation = 0;
+    std::vector<unique_fd> members;  ///< closed once its processes are gone
+  };
+  retired draining;
   struct worker {
     iis::process_ref ref;
     bool retiring = false;
@@ -42,8 +61,9 @@ struct front_actor_state {
 
 using front_actor_ptr = caf::stateful_actor<front_actor_state>*;
 
-/// `recovered`: the front nginx of a site started by an earlier plugin.
+/// `recovered`: the front generations a site started by an earlier plugin
+/// runs, oldest first (the last is the current one).
 caf::behavior front_actor(front_actor_ptr self, site_context ctx,
-                          std::optional<iis::process_ref> recovered);
+                          std::vector<iis::front_generation> recovered);
 
 }  // namespace nomad_iis

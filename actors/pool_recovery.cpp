@@ -188,7 +188,12 @@ void recover(pool_actor_ptr self, const iis::saved_pool& saved) {
       state->runtime.handler = iis::process_handler{};  // refined from web.config
     }
   }
-  run_exclusive(self, [self, saved, status](finished_fn finished) {
+  run_exclusive(self, [self, saved, status](finished_fn recovered) {
+    // The front learns the routes it serves now, for its next configuration.
+    finished_fn finished = [self, recovered] {
+      self->send(self->state.front, msg::front_routes{routes_of(self)});
+      recovered();
+    };
     auto plan = self->state.ctx.plan;
     auto launcher = self->state.ctx.launcher;
     pool_job<recovery_facts>(

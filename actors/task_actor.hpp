@@ -73,6 +73,8 @@ struct task_actor_state {
   unique_fd site_lock;
   /// A recovered site until settle() spawns its front and pools.
   std::optional<iis::saved_site> recovering;
+  /// Its front's generations that run, oldest first (the last is current).
+  std::vector<iis::front_generation> recovered_fronts;
   task_phase phase = task_phase::created;
   caf::timestamp started_at{};
   caf::timestamp completed_at{};

@@ -127,12 +127,20 @@ void start_count(task_actor_ptr self) {
   off_thread<reading>(
       self, st.services.workers,
       [host = st.services.host, launcher = st.services.launcher, plan = st.plan,
-       processes = site_processes(self), endpoints = endpoints_of(self),
-       front = st.front_view.master, open = st.open_requests]() mutable {
+       processes = site_processes(self), endpoints = endpoints_of(self), front = st.front_view,
+       open = st.open_requests]() mutable {
         reading r;
         r.requests = host->count_requests(*plan);
-        r.connections = host->front_connections(*plan);
-        host->read_open_requests(*plan, front, open);
+        r.connections = host->front_connections(*plan, front.generation);
+        if (front.draining.pid && r.connections) {
+          // The previous generation's clients are the site's too until they leave.
+          if (auto old = host->front_connections(*plan, front.draining_generation)) {
+            r.connections->reading += old->reading;
+            r.connections->writing += old->writing;
+            r.connections->waiting += old->waiting;
+          }
+        }
+        host->read_open_requests(*plan, {front.master, front.draining}, open);
         r.open = std::move(open);
         for (const auto& e : endpoints) {
           r.active[e.pool] = active_requests(*host, e);

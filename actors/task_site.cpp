@@ -99,9 +99,10 @@ void spawn_children(task_actor_ptr self, std::optional<iis::saved_site> saved) {
   std::optional<iis::process_ref> front;
   if (saved) front = saved->front;
   if (st.plan->website.empty())
-    st.front = self->spawn(front_actor, ctx, front);
+    st.front = self->spawn(front_actor, ctx, std::move(st.recovered_fronts));
   else
     st.front = self->spawn(website_front, ctx, st.services.websites, front);
+  st.recovered_fronts.clear();
   st.pools.clear();
   st.pool_views.assign(st.plan->pools.size(), msg::pool_view{});
   for (std::size_t p = 0; p < st.plan->pools.size(); ++p) {
@@ -261,7 +262,17 @@ void prepare(task_actor_ptr self, done_fn done) {
 void recover(task_actor_ptr self, iis::saved_site saved) {
   auto& st = self->state;
   auto& plan = saved.plan;
-  if (saved.front.pid <= 0 || !st.services.launcher->alive(saved.front)) {
+  // A task's own front has moved on from the handle's master when it
+  // reloaded (a new generation); its pid files say which run now.
+  std::vector<iis::front_generation> fronts;
+  if (plan.website.empty()) fronts = st.services.host->running_front_generations(plan);
+  if (plan.website.empty() && fronts.empty() && saved.front.pid > 0 &&
+      st.services.launcher->alive(saved.front))
+    fronts.push_back({0, saved.front});  // no pid file names it: reloads in place
+  const bool front_runs = plan.website.empty()
+                              ? !fronts.empty()
+                              : saved.front.pid > 0 && st.services.launcher->alive(saved.front);
+  if (!front_runs) {
     // Nomad starts such a task anew (its users are made again) or not at all:
     // the pools' own users go unless a process of theirs still runs.
     off_thread<caf::unit_t>(
@@ -276,7 +287,8 @@ void recover(task_actor_ptr self, iis::saved_site saved) {
                              " is gone");
   }
   st.plan = std::make_shared<const iis::site_plan>(plan);
-  st.front_view.master = saved.front;
+  st.front_view.master = fronts.empty() ? saved.front : fronts.back().master;
+  st.recovered_fronts = std::move(fronts);
   st.pool_views.assign(st.plan->pools.size(), msg::pool_view{});
   for (std::size_t p = 0; p < st.pool_views.size(); ++p) st.pool_views[p].pool = p;
   st.recovering = std::move(saved);

@@ -11,9 +11,15 @@ namespace {
 
 /// The task sees the website's master as its front; its workers are the
 /// website's, not the task's (no usage, no views of them).
+msg::front_view website_view(website_front_ptr self) {
+  msg::front_view view;
+  view.master = self->state.master;
+  return view;
+}
+
 void publish(website_front_ptr self) {
   if (auto owner = caf::actor_cast<caf::actor>(self->state.ctx.owner))
-    self->send(owner, msg::front_view{self->state.master, {}});
+    self->send(owner, website_view(self));
 }
 
 /// Sends the task's routes to the website; `next(served or error)`.
@@ -67,9 +73,13 @@ caf::behavior website_front(website_front_ptr self, site_context ctx, caf::actor
           if (error)
             rp.deliver(std::move(error));
           else
-            rp.deliver(msg::front_view{self->state.master, {}});
+            rp.deliver(website_view(self));
         });
         return rp;
+      },
+      [self](msg::front_routes& m) {
+        if (m.routes.pool < self->state.routes.size())
+          self->state.routes[m.routes.pool] = std::move(m.routes);
       },
       [self](msg::front_reload& m) -> caf::result<msg::front_reloaded> {
         if (m.routes.pool < self->state.routes.size())

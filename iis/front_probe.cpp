@@ -10,6 +10,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -101,8 +102,8 @@ std::optional<std::uint64_t> waiting_at(nlmsghdr* h, dev_t dev, ino_t ino) {
 
 }  // namespace
 
-std::string status_socket_name(const std::string& data_dir) {
-  return layout::status_socket(data_dir).substr(data_dir.size() + 1);
+std::string status_socket_name(const std::string& data_dir, std::uint32_t generation) {
+  return layout::front_status_socket(data_dir, generation).substr(data_dir.size() + 1);
 }
 
 std::optional<connection_counts> read_stub_status(const std::string& dir, const std::string& name) {
@@ -153,7 +154,7 @@ std::uint64_t waiting_requests(const std::string& socket_path) {
   }
 }
 
-void read_open_requests(const std::string& log_path, const process_ref& front_master,
+void read_open_requests(const std::string& log_path, const std::vector<process_ref>& front_masters,
                         open_requests& state) {
   const unique_fd log(::open(log_path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
   struct stat st {};
@@ -173,7 +174,11 @@ void read_open_requests(const std::string& log_path, const process_ref& front_ma
   }
   free_consumed(log.get(), state.offset);
   for (auto it = state.open.begin(); it != state.open.end();) {
-    if (front_master.pid == 0 || parent_of(it->second.worker) != front_master.pid)
+    const auto parent = parent_of(it->second.worker);
+    const bool served =
+        std::any_of(front_masters.begin(), front_masters.end(),
+                    [parent](const process_ref& m) { return m.pid && m.pid == parent; });
+    if (!served)
       it = state.open.erase(it);
     else
       ++it;

@@ -7,16 +7,17 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "iis/front_status.hpp"
 #include "iis/model.hpp"
 
 namespace nomad_iis::iis {
 
-/// The front's status socket relative to `data_dir`, the working directory
+/// The status socket of front `generation` relative to `data_dir`, the working directory
 /// of its nginx: nginx binds it by that name and the plugin reaches it
 /// through the folder, so a long data dir never overflows sun_path.
-std::string status_socket_name(const std::string& data_dir);
+std::string status_socket_name(const std::string& data_dir, std::uint32_t generation);
 
 /// The front's connections by state from the socket `name` in `dir`;
 /// nullopt when it does not answer within a second.
@@ -33,9 +34,9 @@ std::uint64_t waiting_requests(const std::string& socket_path);
 /// Reads the open-requests log on from `state.offset` (from its first data
 /// when nothing was read yet) and frees the blocks read; a shorter log
 /// (a new one) is read from its start with nothing open. Requests of
-/// workers that are no longer children of `front_master` are dropped: they
-/// died with their worker.
-void read_open_requests(const std::string& log_path, const process_ref& front_master,
+/// workers that are children of none of `front_masters` (the front's
+/// generations) are dropped: they died with their worker.
+void read_open_requests(const std::string& log_path, const std::vector<process_ref>& front_masters,
                         open_requests& state);
 
 }  // namespace nomad_iis::iis

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "iis/model.hpp"
@@ -47,9 +48,16 @@ struct pool_fallback {
   bool tcp_level = false;
 };
 
+/// Requests on one client connection of a front generation: a retired
+/// generation's busy connections end within this many requests.
+constexpr int generation_keepalive_requests = 100;
+
 struct front_conf {
   std::string site_name;
   std::string data_dir;
+  /// Its pid file (layout::front_pid_file) and keepalive_requests; 0 = a
+  /// front of an earlier release.
+  std::uint32_t generation = 0;
   std::optional<nginx_identity> worker_identity;
   std::vector<binding_plan> bindings;  ///< https ones use layout::cert_file/key_file
   std::vector<front_route> routes;
@@ -111,6 +119,10 @@ struct pool_conf {
 };
 
 std::string render_front_conf(const front_conf& conf);
+/// The distinct addresses (ip, port) a front listens on, in the order its
+/// configuration names them.
+std::vector<std::pair<std::string, std::int32_t>> listen_addresses(
+    const std::vector<binding_plan>& bindings);
 std::string render_pool_conf(const pool_conf& conf);
 std::string render_website_conf(const website_conf& conf);
 /// A member's locations (included in each server of the website).

@@ -17,6 +17,7 @@
 
 #include "common/unique_fd.hpp"
 #include "iis/failure.hpp"
+#include "iis/front_generations.hpp"
 #include "iis/front_status.hpp"
 #include "iis/model.hpp"
 #include "iis/process_types.hpp"
@@ -90,8 +91,9 @@ class site_host {
   /// Renders and writes the pool's nginx configuration (its static applications).
   virtual void write_pool_conf(const site_plan& plan, std::size_t pool,
                                const std::vector<app_runtime>& apps) = 0;
-  /// Renders and writes the front's configuration from every pool's routes.
-  virtual void write_front_conf(const site_plan& plan, const std::vector<pool_routes>& routes) = 0;
+  /// Renders and writes the configuration of front `generation` from every pool's routes.
+  virtual void write_front_conf(const site_plan& plan, const std::vector<pool_routes>& routes,
+                                std::uint32_t generation) = 0;
 
   // ---- node websites (iis/website.hpp): `website` is plan_website()'s plan ----
 
@@ -154,12 +156,31 @@ class site_host {
   /// One call at a time per site.
   virtual request_totals count_requests(const site_plan& plan) = 0;
   /// Reads the front's open-requests log on from `state` (front_status.hpp);
-  /// requests of workers no longer under `front_master` are dropped.
-  virtual void read_open_requests(const site_plan& plan, const process_ref& front_master,
+  /// requests of workers under none of `front_masters` are dropped.
+  virtual void read_open_requests(const site_plan& plan,
+                                  const std::vector<process_ref>& front_masters,
                                   open_requests& state) = 0;
-  /// The front's client connections by state (its stub_status, reachable by
-  /// the plugin only); nullopt when it does not answer.
-  virtual std::optional<connection_counts> front_connections(const site_plan& plan) = 0;
+  /// The client connections of front `generation` by state (its
+  /// stub_status, reachable by the plugin only); nullopt when it does not answer.
+  virtual std::optional<connection_counts> front_connections(const site_plan& plan,
+                                                             std::uint32_t generation) = 0;
+
+  // ---- the front's generations (front_generations.hpp) ----
+
+  /// A new member of each binding address's listen group, in the front
+  /// configuration's order. Throws backend_error naming the binding.
+  virtual std::vector<unique_fd> join_front_groups(const site_plan& plan) = 0;
+  /// New connections of the groups of `members` go to slot `index`. Quick.
+  virtual void steer_front_groups(const std::vector<int>& members, std::uint32_t index) = 0;
+  /// How front `generation` starts on `members` (output fds left to the caller).
+  virtual spawn_request front_request(const site_plan& plan, std::uint32_t generation,
+                                      const std::vector<int>& members) = 0;
+  /// The site's running front generations, oldest first.
+  virtual std::vector<front_generation> running_front_generations(const site_plan& plan) = 0;
+  /// Copies of the members a running generation's master listens on; empty
+  /// for a front that is not on listen groups (an earlier release's).
+  virtual std::vector<unique_fd> take_front_members(const site_plan& plan,
+                                                    const process_ref& master) = 0;
 
   // ---- sockets ----
 

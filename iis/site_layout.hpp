@@ -4,6 +4,7 @@
 // stay short whatever the data_dir path (sun_path holds 108 bytes).
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace nomad_iis::iis::layout {
@@ -95,6 +96,20 @@ inline std::string environment_file(const std::string& data_dir) {
 }
 
 constexpr const char* front_instance = "front";
+
+/// A front generation's pid file. Generation 0 is a front an earlier release
+/// started (nginx bound its own sockets, so it reloads in place); the
+/// plugin's own generations count from 1 and listen on members of the
+/// bindings' SO_REUSEPORT groups (listen_group.hpp).
+inline std::string front_pid_file(const std::string& data_dir, std::uint32_t generation) {
+  if (generation == 0) return pid_file(data_dir, front_instance);
+  return data_dir + "/run/front-" + std::to_string(generation) + ".pid";
+}
+/// A front generation's stub_status socket (see status_socket()).
+inline std::string front_status_socket(const std::string& data_dir, std::uint32_t generation) {
+  if (generation == 0) return status_socket(data_dir);
+  return data_dir + "/logs/status-" + std::to_string(generation) + ".sock";
+}
 
 // ---- a node website (iis/website.hpp): its data_dir is the website's own ----
 

@@ -269,7 +269,8 @@ front_member member_of(const site_plan& plan, const std::vector<pool_routes>& ro
   return member;
 }
 
-void write_front_conf(const site_plan& plan, const std::vector<pool_routes>& routes) {
+void write_front_conf(const site_plan& plan, const std::vector<pool_routes>& routes,
+                      std::uint32_t generation) {
   const auto member = member_of(plan, routes, "");
   front_conf conf;
   conf.site_name = plan.site_name;
@@ -282,7 +283,8 @@ void write_front_conf(const site_plan& plan, const std::vector<pool_routes>& rou
     conf.shutdown_time_limit = std::max(conf.shutdown_time_limit, pool.shutdown_time_limit);
   conf.requests_log = member.requests_log;
   conf.open_requests_log = member.open_requests_log;
-  conf.status_socket = status_socket_name(plan.data_dir);
+  conf.generation = generation;
+  conf.status_socket = status_socket_name(plan.data_dir, generation);
   conf.fallbacks = member.fallbacks;
   conf.routes = member.routes;
   make_dir(layout::temp_dir(plan.data_dir, layout::front_instance), 0711);

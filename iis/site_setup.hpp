@@ -48,7 +48,8 @@ std::optional<nginx_identity> front_identity();
 std::vector<site_event> prepare_bindings(const site_plan& plan);
 
 /// Renders and writes the front's configuration from every pool's routes.
-void write_front_conf(const site_plan& plan, const std::vector<pool_routes>& routes);
+void write_front_conf(const site_plan& plan, const std::vector<pool_routes>& routes,
+                      std::uint32_t generation);
 
 /// How an nginx instance of the site starts (output fds left to the caller);
 /// `listener` >= 0 is handed over as fd 3 (NGINX="3;").

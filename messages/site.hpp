@@ -120,13 +120,20 @@ struct front_start {
   std::vector<iis::pool_routes> routes;
 };
 
-/// A pool's routes changed: render, SIGHUP, wait until the old workers stop
-/// accepting. Answered with front_reloaded.
+/// A pool's routes changed: a new front generation takes the new
+/// connections (an earlier release's front: SIGHUP), answered with
+/// front_reloaded once it does; the old one finishes its clients' requests.
 struct front_reload {
   iis::pool_routes routes;
 };
 struct front_reloaded {
   std::vector<iis::process_ref> old_workers;  ///< they may still drain
+};
+
+/// A recovered pool's routes, for the front's next configuration (a front
+/// recovered after a plugin restart knows none): no reload.
+struct front_routes {
+  iis::pool_routes routes;
 };
 
 /// The site stops: SIGQUIT, wait up to `timeout`. Answered with front_left.
@@ -147,8 +154,12 @@ struct front_died {
 
 /// What the front actor tells its task actor after every change.
 struct front_view {
-  iis::process_ref master;
+  iis::process_ref master;  ///< the current generation's
   std::vector<iis::process_ref> workers;
+  std::uint32_t generation = 0;
+  /// The previous generation while it finishes its connections (pid 0: none).
+  iis::process_ref draining;
+  std::uint32_t draining_generation = 0;
 };
 
 // ---- website actor (node websites, actors/website_actor.hpp) ----
@@ -208,6 +219,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::pool_prepared)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::front_start)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::front_reload)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::front_reloaded)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::front_routes)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::front_stop)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::front_left)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::front_kill)

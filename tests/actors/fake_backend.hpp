@@ -3,8 +3,10 @@
 // backend's real planner, its processes are the launcher the test gives (a
 // fake_launcher, or the gRPC tests' held_launcher), its files the Linux site
 // host below the test's folder, its web server probe answers what the test
-// says, and no site dangles.
+// says, and no site dangles. The front's listening sockets are not made
+// (fake_site_host).
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <memory>
@@ -14,9 +16,26 @@
 
 #include "iis/backend.hpp"
 #include "iis/linux_backend.hpp"
+#include "iis/linux_site_host.hpp"
+#include "iis/nginx_config.hpp"
 #include "tests/actors/fake_launcher.hpp"
 
 namespace nomad_iis::test {
+
+/// The Linux site host, but the front's listening sockets are not made:
+/// its nginx masters are rows of a table that listen on nothing (a real
+/// socket would hold the binding's port, which the tests share between
+/// their tasks).
+class fake_site_host final : public iis::linux_site_host {
+ public:
+  std::vector<unique_fd> join_front_groups(const iis::site_plan& plan) override {
+    std::vector<unique_fd> members;
+    for (std::size_t i = 0; i < iis::listen_addresses(plan.bindings).size(); ++i)
+      members.emplace_back(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    return members;
+  }
+  void steer_front_groups(const std::vector<int>&, std::uint32_t) override {}
+};
 
 class fake_backend final : public iis::backend {
  public:
@@ -49,7 +68,7 @@ class fake_backend final : public iis::backend {
  private:
   std::shared_ptr<iis::launcher> launcher_;
   bool as_root_;
-  std::shared_ptr<iis::site_host> host_ = iis::make_linux_site_host();
+  std::shared_ptr<iis::site_host> host_ = std::make_shared<fake_site_host>();
 };
 
 }  // namespace nomad_iis::test

@@ -465,6 +465,7 @@ BOOST_AUTO_TEST_CASE(crashes_are_repaired_until_rapid_fail_protection_stops_the_
                          "crashes within 300s (limit 3)") == 1u);
   BOOST_TEST(procs->live(fake_launcher::kind::pool).empty());
   BOOST_TEST(procs->live(fake_launcher::kind::app).empty());
+  advance(1s);  // the front's previous generation (before the pool went down) drains
   BOOST_TEST(procs->live(fake_launcher::kind::worker).size() == 1u);  // the front's
 }
 
@@ -770,11 +771,17 @@ BOOST_AUTO_TEST_CASE(an_overlapped_recycle_starts_the_new_application_before_the
   const auto apps = procs->live(fake_launcher::kind::app);
   BOOST_REQUIRE(apps.size() == 2u);
   const auto fresh = apps[1];
+  // The front's new generation takes the new connections; the old one
+  // drains, is told to quit and (held here) ends when the test says.
+  advance(1s);
+  BOOST_TEST(procs->called(signalled(front, "SIGQUIT")));
+  procs->finish(front.pid);
+  advance(gone_interval);
   // The new process first, then the front switches to it, then the old
   // one is asked to go.
   const auto calls = procs->calls_since(mark);
   const auto spawned = std::find(calls.begin(), calls.end(), "spawn app /bin/sh");
-  const auto reloaded = std::find(calls.begin(), calls.end(), signalled(front, "SIGHUP"));
+  const auto reloaded = std::find(calls.begin(), calls.end(), "spawn nginx front");
   const auto termed = std::find(calls.begin(), calls.end(), signalled(old, "SIGTERM"));
   BOOST_TEST((spawned < reloaded && reloaded < termed && termed != calls.end()));
   const auto view = pool_of(task, 0);
@@ -795,22 +802,28 @@ BOOST_AUTO_TEST_CASE(stopping_an_application_pool_takes_it_off_the_front_first) 
   const auto app = procs->live(fake_launcher::kind::app).at(0);
   const auto mark = procs->calls.size();
   auto stopped = ask_void(task, msg::pool_command{msg::pool_op::stop, {"api"}});
+  advance(1s);  // the front's previous generation drains and quits
   BOOST_TEST(stopped->done);
   // Its port is a plain TCP port someone else may take once the process is
   // gone: the front stops proxying to it before the process is asked to go.
   const auto calls = procs->calls_since(mark);
-  const auto reloaded = std::find(calls.begin(), calls.end(), signalled(front, "SIGHUP"));
+  const auto reloaded = std::find(calls.begin(), calls.end(), "spawn nginx front");
   const auto termed = std::find(calls.begin(), calls.end(), signalled(app, "SIGTERM"));
   BOOST_TEST((reloaded < termed && termed != calls.end()));
   BOOST_TEST(!procs->is_alive(app.pid));
   BOOST_TEST(as_int(pool_of(task, 0).status) == as_int(iis::pool_status::stopped));
   // Started again: a new process, and the front routes to it.
   auto started = ask_void(task, msg::pool_command{msg::pool_op::start, {"api"}});
+  advance(1s);
   BOOST_TEST(started->done);
   const auto apps = procs->live(fake_launcher::kind::app);
   BOOST_REQUIRE(apps.size() == 1u);
   BOOST_TEST((pool_of(task, 0).workers == apps));
-  BOOST_TEST(procs->count_calls(signalled(front, "SIGHUP")) == 2u);
+  // Reloaded twice: a new generation each time, the previous one gone.
+  const auto since = procs->calls_since(mark);
+  BOOST_TEST(std::count(since.begin(), since.end(), "spawn nginx front") == 2);
+  BOOST_TEST(procs->live(fake_launcher::kind::front).size() == 1u);
+  BOOST_TEST(!procs->is_alive(front.pid));
 }
 
 BOOST_AUTO_TEST_CASE(a_recovery_replaces_a_pool_master_that_died_meanwhile_and_its_workers) {

@@ -134,15 +134,15 @@ BOOST_AUTO_TEST_CASE(open_requests_log_is_read_on_freed_and_pruned_by_worker) {
            " 1 1733516000.000 127.0.0.1 GET " + path + " 0\n";
   };
   open_requests state;
-  read_open_requests(log, parent, state);  // no log yet
+  read_open_requests(log, {parent}, state);  // no log yet
   BOOST_TEST(state.open.empty());
   // A dead worker's request goes (pid 1 is nobody's child of ours).
   append(log, start(self, 1, "/one") + start(self, 2, "/two") + start(1, 3, "/init"));
-  read_open_requests(log, parent, state);
+  read_open_requests(log, {parent}, state);
   BOOST_TEST(state.open.size() == 2u);
   const std::string filler(8192, '#');  // a skipped line fills two pages
   append(log, filler + "\ne " + std::to_string(self) + " 1 1\n");
-  read_open_requests(log, parent, state);
+  read_open_requests(log, {parent}, state);
   BOOST_REQUIRE(state.open.size() == 1u);
   BOOST_TEST(state.open.begin()->second.path == "/two");
   struct stat st {};
@@ -151,14 +151,20 @@ BOOST_AUTO_TEST_CASE(open_requests_log_is_read_on_freed_and_pruned_by_worker) {
   // Read afresh (a plugin restart): the holes are skipped, the rest read again.
   open_requests again;
   append(log, start(self, 4, "/four"));
-  read_open_requests(log, parent, again);
+  read_open_requests(log, {parent}, again);
   BOOST_TEST(again.open.size() == 1u);  // "/two" started before what was kept
   BOOST_TEST(again.open.begin()->second.path == "/four");
   // A new log (shorter than what was read) starts over.
   std::ofstream(log, std::ios::trunc) << start(self, 5, "/five");
-  read_open_requests(log, parent, state);
+  read_open_requests(log, {parent}, state);
   BOOST_REQUIRE(state.open.size() == 1u);
   BOOST_TEST(state.open.begin()->second.path == "/five");
+  // A worker of a retired generation's master still counts while it serves.
+  const process_ref current{1, 0};
+  read_open_requests(log, {current, parent}, state);
+  BOOST_TEST(state.open.size() == 1u);
+  read_open_requests(log, {current}, state);
+  BOOST_TEST(state.open.empty());
 }
 
 BOOST_AUTO_TEST_CASE(stub_status_is_read_from_a_real_nginx_in_a_long_folder) {
@@ -170,7 +176,8 @@ BOOST_AUTO_TEST_CASE(stub_status_is_read_from_a_real_nginx_in_a_long_folder) {
   std::filesystem::create_directories(dir + "/logs");
   BOOST_REQUIRE(dir.size() + std::string("/logs/status.sock").size() > 108u);
   const std::string socket = "logs/status.sock";
-  BOOST_TEST(status_socket_name(dir) == socket);
+  BOOST_TEST(status_socket_name(dir, 0) == socket);
+  BOOST_TEST(status_socket_name(dir, 3) == "logs/status-3.sock");
   std::ofstream(dir + "/nginx.conf")
       << "worker_processes 1;\npid " << dir << "/nginx.pid;\nerror_log " << dir
       << "/error.log;\nevents { worker_connections 64; }\nhttp {\n  client_body_temp_path " << dir

@@ -15,12 +15,6 @@
 #include <mutex>
 #include <thread>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http.hpp>
-
 #include "iis/failure.hpp"
 #include "iis/front_probe.hpp"
 #include "iis/listen_group.hpp"
@@ -31,7 +25,6 @@
 using namespace nomad_iis::iis;
 using namespace nomad_iis::iis::test;
 using nomad_iis::unique_fd;
-namespace http = boost::beast::http;
 namespace fs = std::filesystem;
 
 namespace {
@@ -186,83 +179,6 @@ struct generation {
   bool ready() const { return connections().has_value(); }
 };
 
-/// Clients on kept-alive connections, each sending GET / one after another
-/// and opening a new connection only when nginx ends one (Connection: close).
-/// Every other client pauses between requests, so its connection is often
-/// idle: what an nginx that quits closes at once.
-class kept_alive_load {
- public:
-  kept_alive_load(int port, int clients) {
-    for (int i = 0; i < clients; ++i) {
-      const auto pause = std::chrono::milliseconds(i % 2 ? 3 : 0);
-      threads_.emplace_back([this, port, pause] { run(port, pause); });
-    }
-  }
-  ~kept_alive_load() { stop(); }
-  void stop() {
-    done_ = true;
-    for (auto& thread : threads_) {
-      if (thread.joinable()) thread.join();
-    }
-  }
-  int failed() const { return failed_; }
-  int served() const { return served_; }
-  std::string last_failure() const {
-    std::lock_guard lock(mutex_);
-    return last_failure_;
-  }
-  std::map<std::string, int> bodies() const {
-    std::lock_guard lock(mutex_);
-    return bodies_;
-  }
-
- private:
-  void run(int port, std::chrono::milliseconds pause) {
-    boost::asio::io_context io;
-    const boost::asio::ip::tcp::endpoint target(boost::asio::ip::make_address("127.0.0.1"),
-                                                static_cast<unsigned short>(port));
-    while (!done_) {
-      boost::asio::ip::tcp::socket socket(io);
-      try {
-        socket.connect(target);
-        bool open = true;
-        while (open && !done_) {
-          http::request<http::empty_body> request{http::verb::get, "/", 11};
-          request.set(http::field::host, "localhost");
-          http::write(socket, request);
-          boost::beast::flat_buffer buffer;
-          http::response<http::string_body> response;
-          http::read(socket, buffer, response);
-          open = response.keep_alive();
-          {
-            std::lock_guard lock(mutex_);
-            if (response.result_int() == 200) {
-              ++served_;
-              ++bodies_[response.body()];
-            } else {
-              ++failed_;
-              last_failure_ = "status " + std::to_string(response.result_int());
-            }
-          }
-          std::this_thread::sleep_for(pause);
-        }
-      } catch (const std::exception& e) {
-        std::lock_guard lock(mutex_);
-        ++failed_;
-        last_failure_ = e.what();
-      }
-    }
-  }
-
-  std::atomic<bool> done_{false};
-  std::atomic<int> failed_{0};
-  std::atomic<int> served_{0};
-  mutable std::mutex mutex_;
-  std::string last_failure_;
-  std::map<std::string, int> bodies_;
-  std::vector<std::thread> threads_;
-};
-
 /// Which generation answers each of `count` new connections.
 std::map<std::string, int> new_connections(int port, int count) {
   std::map<std::string, int> bodies;
@@ -300,7 +216,7 @@ BOOST_AUTO_TEST_CASE(generations_swap_under_kept_alive_load_without_a_failed_req
   const int port = free_port();
   auto a = std::make_unique<generation>(root.path(), "a", port, "A");
   BOOST_REQUIRE(eventually([&] { return a->ready(); }));
-  kept_alive_load load(port, 4);
+  kept_alive_load load(port, "/", 4);
   BOOST_REQUIRE(eventually([&] { return load.served() > 100; }));
 
   // A recycle: the new generation joins (slot 1), is ready, and takes every new connection.

@@ -236,6 +236,31 @@ BOOST_AUTO_TEST_CASE(stub_status_listens_on_the_plugins_socket_only) {
   BOOST_TEST(!contains(render_front_conf(plain), "stub_status"));
 }
 
+BOOST_AUTO_TEST_CASE(a_front_generation_has_its_own_pid_file_and_ends_kept_connections) {
+  // An earlier release's front (generation 0): as it was rendered then.
+  const std::string legacy = render_front_conf(sample_front("/srv/data"));
+  BOOST_TEST(contains(legacy, "pid \"/srv/data/run/front.pid\";\n"));
+  BOOST_TEST(!contains(legacy, "keepalive_requests"));
+  auto third = sample_front("/srv/data");
+  third.generation = 3;
+  const std::string text = render_front_conf(third);
+  BOOST_TEST(contains(text, "pid \"/srv/data/run/front-3.pid\";\n"));
+  BOOST_TEST(layout::front_pid_file("/srv/data", 3) == "/srv/data/run/front-3.pid");
+  BOOST_TEST(layout::front_status_socket("/srv/data", 3) == "/srv/data/logs/status-3.sock");
+  // A retired generation's busy connections end within this many requests.
+  BOOST_TEST(contains(text, "  keepalive_requests 100;\n"));
+  BOOST_TEST(count_of(text, "keepalive_requests") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(the_listen_addresses_are_the_distinct_bindings_in_order) {
+  const auto conf = sample_front("/srv/data");
+  const auto addresses = listen_addresses(conf.bindings);
+  BOOST_REQUIRE(addresses.size() == 2u);
+  BOOST_TEST(addresses[0].first == "127.0.0.1");
+  BOOST_TEST(addresses[0].second == 18080);
+  BOOST_TEST(addresses[1].second == 18443);
+}
+
 BOOST_AUTO_TEST_CASE(pool_conf_serves_locations_from_a_socket) {
   pool_conf conf;
   conf.site_name = "s";

@@ -260,11 +260,7 @@ BOOST_AUTO_TEST_CASE(idle_pools_wake_after_a_plugin_restart) {
 }
 
 BOOST_AUTO_TEST_CASE(idle_pools_start_as_the_plugin_exits_and_serve_while_it_is_gone) {
-  copy_data("httpplatform", "local/py");
-  config.application_pools.push_back(idling_pool("default"));
-  config.application_pools.push_back(idling_pool("py"));
-  config.applications.push_back(make_app("local/site"));
-  config.applications.push_back(make_app("local/py", "py", "py"));
+  add_site_and_py_app([](const std::string& name) { return idling_pool(name); });
   start();
   BOOST_TEST(workers("default").empty());
   BOOST_TEST(workers("py").empty());

@@ -12,9 +12,9 @@
 #include <set>
 
 #include "iis/backend.hpp"
-#include "tests/iis/actor_site.hpp"
 #include "iis/unix_users.hpp"
 #include "test_support.hpp"
+#include "tests/iis/actor_site.hpp"
 
 namespace nomad_iis::iis::test {
 
@@ -54,8 +54,10 @@ struct site_fixture {
       run([&](completion done) { web->destroy(done); }, std::chrono::seconds(20));
       web.reset();
     }
-    for (const auto& item : engine->list_dangling({})) {
-      for (int pid : item.pids) seen.insert(pid);
+    if (engine) {  // none while a lost plugin is not recovered yet
+      for (const auto& item : engine->list_dangling({})) {
+        for (int pid : item.pids) seen.insert(pid);
+      }
     }
     // Children first: an nginx master killed alone leaves its workers running.
     for (int pid : seen) kill_tree(pid);
@@ -125,6 +127,16 @@ struct site_fixture {
     std::filesystem::copy(std::string(IIS_TEST_DATA_DIR) + "/" + name, target,
                           std::filesystem::copy_options::recursive |
                               std::filesystem::copy_options::overwrite_existing);
+  }
+
+  /// Pool "default" serving local/site at /, and pool "py" running the
+  /// httpPlatform test app at /py/; each made by `pool` (its name).
+  void add_site_and_py_app(config::application_pool (*pool)(const std::string&) = running_pool) {
+    copy_data("httpplatform", "local/py");
+    config.application_pools.push_back(pool("default"));
+    config.application_pools.push_back(pool("py"));
+    config.applications.push_back(make_app("local/site"));
+    config.applications.push_back(make_app("local/py", "py", "py"));
   }
 };
 

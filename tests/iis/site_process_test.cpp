@@ -23,13 +23,7 @@ std::string field(const std::string& body, const std::string& key) {
 }
 
 struct platform_fixture : site_fixture {
-  platform_fixture() {
-    copy_data("httpplatform", "local/py");
-    config.application_pools.push_back(running_pool("default"));
-    config.application_pools.push_back(running_pool("py"));
-    config.applications.push_back(make_app("local/site"));
-    config.applications.push_back(make_app("local/py", "py", "py"));
-  }
+  platform_fixture() { add_site_and_py_app(); }
   int app_pid() {
     const auto workers = pool(web->snapshot(), "py").workers;
     return workers.empty() ? 0 : workers.front().pid;
@@ -83,6 +77,27 @@ BOOST_AUTO_TEST_CASE(overlapped_recycle_switches_to_a_new_process) {
   BOOST_TEST(field(body, "pid") == std::to_string(new_pid));
   BOOST_TEST(field(body, "port") != old_port);
   BOOST_TEST(eventually([&] { return !pid_alive(old_pid); }, std::chrono::seconds(15)));
+}
+
+BOOST_AUTO_TEST_CASE(an_app_recycle_under_kept_alive_load_loses_no_request) {
+  start();
+  const int old_pid = app_pid();
+  const auto first_front = web->snapshot().front;
+  // The front moves to a new generation for the new process's port while
+  // clients keep their connections: none is closed under a request.
+  kept_alive_load load(port, "/py/", 4);
+  BOOST_REQUIRE(eventually([&] { return load.served() > 50; }));
+  for (int i = 0; i < 3; ++i) {
+    BOOST_TEST(!run([&](completion done) { web->recycle_pools({"py"}, done); }));
+    remember();
+    const int served = load.served();
+    BOOST_TEST(eventually([&] { return load.served() > served + 50; }));
+  }
+  load.stop();
+  BOOST_TEST(load.failed() == 0, "failed: " << load.failed() << ", last: " << load.last_failure());
+  BOOST_TEST(app_pid() != old_pid);
+  BOOST_TEST(web->snapshot().front.pid != first_front.pid);
+  BOOST_TEST(eventually([&] { return !pid_alive(first_front.pid); }));
 }
 
 BOOST_AUTO_TEST_CASE(crashed_app_is_restarted_and_reported) {

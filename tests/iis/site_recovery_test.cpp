@@ -3,6 +3,15 @@
 
 #include <thread>
 
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "iis/front_generations.hpp"
+#include "iis/process.hpp"
+#include "iis/site_layout.hpp"
+#include "iis/site_setup.hpp"
+#include "iis/state_codec.hpp"
 #include "iis/unix_users.hpp"
 #include "site_fixture.hpp"
 
@@ -17,17 +26,34 @@ std::vector<int> sorted(std::vector<int> pids) {
   return pids;
 }
 
+/// The site's part of a task handle (the driver state Nomad keeps).
+saved_site site_of(const std::string& handle) {
+  rapidjson::Document doc;
+  doc.Parse(handle.c_str());
+  BOOST_REQUIRE(!doc.HasParseError() && doc.HasMember("site"));
+  return decode_state(doc["site"].GetString());
+}
+
+/// `handle` with its site's part replaced by `site`.
+std::string with_site(const std::string& handle, const saved_site& site) {
+  rapidjson::Document doc;
+  doc.Parse(handle.c_str());
+  const auto encoded = encode_state(site);
+  doc["site"].SetString(encoded.c_str(), static_cast<rapidjson::SizeType>(encoded.size()),
+                        doc.GetAllocator());
+  rapidjson::StringBuffer out;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(out);
+  doc.Accept(writer);
+  return out.GetString();
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(iis_sites)
 BOOST_FIXTURE_TEST_SUITE(recovery, site_fixture)
 
 BOOST_AUTO_TEST_CASE(recovered_site_keeps_serving_with_the_same_processes) {
-  copy_data("httpplatform", "local/py");
-  config.application_pools.push_back(running_pool("default"));
-  config.application_pools.push_back(running_pool("py"));
-  config.applications.push_back(make_app("local/site"));
-  config.applications.push_back(make_app("local/py", "py", "py"));
+  add_site_and_py_app();
   start();
   const auto before = web->snapshot();
   const std::string state = web->save_state();
@@ -68,6 +94,75 @@ BOOST_AUTO_TEST_CASE(recovered_site_keeps_serving_with_the_same_processes) {
   const auto pids = all_pids(web->snapshot());
   BOOST_TEST(!run([&](completion done) { web->stop(std::chrono::seconds(5), "", done); }));
   for (int pid : pids) BOOST_TEST(!pid_alive(pid), "pid " << pid);
+}
+
+BOOST_AUTO_TEST_CASE(a_front_on_a_later_generation_is_recovered_and_moves_on_without_a_failure) {
+  add_site_and_py_app();
+  start();
+  // Nomad keeps StartTask's handle: it names the first generation's master.
+  const std::string state = web->save_state();
+  const auto first = web->snapshot().front;
+  BOOST_TEST(!run([&](completion done) { web->recycle_pools({"py"}, done); }));
+  remember();
+  const auto second = web->snapshot().front;
+  BOOST_TEST(second.pid != first.pid);
+  BOOST_TEST(eventually([&] { return !pid_alive(first.pid); }));
+
+  lose_plugin();
+  BOOST_TEST(get("/py/").status == 200);
+  recover_plugin(state);
+  const auto after = web->snapshot();
+  BOOST_TEST(after.running);
+  BOOST_TEST((after.front == second));
+
+  // Its sockets came back from its master: the next generation joins them
+  // and takes over under load without a failed request.
+  kept_alive_load load(port, "/file.txt", 4);
+  BOOST_REQUIRE(eventually([&] { return load.served() > 50; }));
+  BOOST_TEST(!run([&](completion done) { web->recycle_pools({"py"}, done); }));
+  remember();
+  const int served = load.served();
+  BOOST_TEST(eventually([&] { return load.served() > served + 50; }));
+  const auto third = web->snapshot().front;
+  BOOST_TEST(third.pid != second.pid);
+  BOOST_TEST(eventually([&] { return !pid_alive(second.pid); }));
+  load.stop();
+  BOOST_TEST(load.failed() == 0, "failed: " << load.failed() << ", last: " << load.last_failure());
+  BOOST_TEST(get("/py/").status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(a_front_of_an_earlier_release_is_recovered_and_reloads_in_place) {
+  config.application_pools.push_back(running_pool("default"));
+  config.applications.push_back(make_app("local/site"));
+  start();
+  const std::string state = web->save_state();
+  lose_plugin();
+  // The front as releases before generations ran it: it bound its own
+  // sockets and named itself in run/front.pid.
+  kill_tree(site_of(state).front.pid);
+  BOOST_REQUIRE(eventually([&] { return get("/file.txt").status == 0; }));
+  pool_routes routes;
+  routes.apps.push_back(app_runtime{});
+  write_front_conf(plan, {routes}, 0);
+  const auto legacy = spawn_process(nginx_request(plan, layout::front_instance, -1));
+  seen.insert(legacy.pid);
+  BOOST_REQUIRE(eventually([&] { return get("/file.txt").status == 200; }));
+  auto saved = site_of(state);
+  saved.front = legacy;
+
+  recover_plugin(with_site(state, saved));
+  BOOST_TEST((web->snapshot().front == legacy));
+  // A change of routes reloads it in place (its sockets are not in a group).
+  BOOST_TEST(!run([&](completion done) { web->stop_pools({"default"}, done); }));
+  BOOST_TEST(get("/file.txt").status == 503);
+  BOOST_TEST(!run([&](completion done) { web->start_pools({"default"}, done); }));
+  remember();
+  BOOST_TEST(get("/file.txt").body == "static file content");
+  BOOST_TEST((web->snapshot().front == legacy));
+  const auto fronts = running_front_generations(plan);
+  BOOST_REQUIRE(fronts.size() == 1u);
+  BOOST_TEST(fronts[0].number == 0u);
+  BOOST_TEST((fronts[0].master == legacy));
 }
 
 BOOST_AUTO_TEST_CASE(a_pool_stopped_on_request_stays_stopped_after_a_plugin_restart) {

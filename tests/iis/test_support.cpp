@@ -14,6 +14,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -96,6 +101,72 @@ void fake_alloc::write(const std::string& relative, const std::string& content) 
   const fs::path path = fs::path(task_dir()) / relative;
   fs::create_directories(path.parent_path());
   std::ofstream(path, std::ios::binary) << content;
+}
+
+kept_alive_load::kept_alive_load(int port, std::string path, int clients) : path_(std::move(path)) {
+  for (int i = 0; i < clients; ++i) {
+    const auto pause = std::chrono::milliseconds(i % 2 ? 3 : 0);
+    threads_.emplace_back([this, port, pause] { run(port, pause); });
+  }
+}
+
+kept_alive_load::~kept_alive_load() {
+  stop();
+}
+
+void kept_alive_load::stop() {
+  done_ = true;
+  for (auto& thread : threads_) {
+    if (thread.joinable()) thread.join();
+  }
+}
+
+std::string kept_alive_load::last_failure() const {
+  std::lock_guard lock(mutex_);
+  return last_failure_;
+}
+
+std::map<std::string, int> kept_alive_load::bodies() const {
+  std::lock_guard lock(mutex_);
+  return bodies_;
+}
+
+void kept_alive_load::run(int port, std::chrono::milliseconds pause) {
+  namespace http = boost::beast::http;
+  boost::asio::io_context io;
+  const boost::asio::ip::tcp::endpoint target(boost::asio::ip::make_address("127.0.0.1"),
+                                              static_cast<unsigned short>(port));
+  while (!done_) {
+    boost::asio::ip::tcp::socket socket(io);
+    try {
+      socket.connect(target);
+      bool open = true;
+      while (open && !done_) {
+        http::request<http::empty_body> request{http::verb::get, path_, 11};
+        request.set(http::field::host, "localhost");
+        http::write(socket, request);
+        boost::beast::flat_buffer buffer;
+        http::response<http::string_body> response;
+        http::read(socket, buffer, response);
+        open = response.keep_alive();
+        {
+          std::lock_guard lock(mutex_);
+          if (response.result_int() == 200) {
+            ++served_;
+            ++bodies_[response.body()];
+          } else {
+            ++failed_;
+            last_failure_ = "status " + std::to_string(response.result_int());
+          }
+        }
+        std::this_thread::sleep_for(pause);
+      }
+    } catch (const std::exception& e) {
+      std::lock_guard lock(mutex_);
+      ++failed_;
+      last_failure_ = e.what();
+    }
+  }
 }
 
 int free_port() {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -97,6 +98,39 @@ struct tls_result {
 /// GET over TLS (no verification) with SNI `server_name`; reports the SANs.
 tls_result https_get(const std::string& ip, int port, const std::string& path,
                      const std::string& server_name);
+
+/// Clients on kept-alive connections, each sending GET `path` one after
+/// another and opening a new connection only when the server ends one
+/// (Connection: close). Every other client pauses 3 ms between requests,
+/// so its connection is often idle: what an nginx that quits closes at once.
+/// A request without a 200 counts as failed, and so does a connection
+/// lost under a request.
+class kept_alive_load {
+ public:
+  kept_alive_load(int port, std::string path, int clients);
+  ~kept_alive_load();
+  kept_alive_load(const kept_alive_load&) = delete;
+  kept_alive_load& operator=(const kept_alive_load&) = delete;
+  /// Stops the clients (each after its request in flight).
+  void stop();
+  int failed() const { return failed_; }
+  int served() const { return served_; }
+  std::string last_failure() const;
+  /// How often each answer came.
+  std::map<std::string, int> bodies() const;
+
+ private:
+  void run(int port, std::chrono::milliseconds pause);
+
+  std::string path_;
+  std::atomic<bool> done_{false};
+  std::atomic<int> failed_{0};
+  std::atomic<int> served_{0};
+  mutable std::mutex mutex_;
+  std::string last_failure_;
+  std::map<std::string, int> bodies_;
+  std::vector<std::thread> threads_;
+};
 
 /// Records events and exits; lets a test wait for one.
 class recording_observer : public site_observer {

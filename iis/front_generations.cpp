@@ -1,0 +1,136 @@
+#include "iis/front_generations.hpp"
+
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "iis/failure.hpp"
+#include "iis/listen_group.hpp"
+#include "iis/net_probe.hpp"
+#include "iis/nginx_config.hpp"
+#include "iis/process.hpp"
+#include "iis/site_layout.hpp"
+#include "iis/site_setup.hpp"
+
+namespace nomad_iis::iis {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int front_backlog = 511;  // nginx's own default
+
+/// The generation a file in run/ is the pid file of, if it is one.
+std::optional<std::uint32_t> generation_of(const std::string& name) {
+  if (name == "front.pid") return 0;
+  const std::string prefix = "front-";
+  const std::string suffix = ".pid";
+  if (name.size() <= prefix.size() + suffix.size() || name.rfind(prefix, 0) != 0 ||
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return std::nullopt;
+  const auto digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+  if (digits.empty() || digits.size() > 9 ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  const auto number = static_cast<std::uint32_t>(std::stoul(digits));
+  if (number == 0) return std::nullopt;
+  return number;
+}
+
+/// The front master a pid file names, if it runs in the site's folder on front.conf.
+process_ref front_master_of(const site_plan& plan, const std::string& pid_file) {
+  std::ifstream in(pid_file);
+  std::int32_t pid = 0;
+  if (!(in >> pid) || pid <= 0) return {};
+  const auto ticks = read_start_ticks(pid);
+  const auto conf = layout::conf(plan.data_dir, layout::front_instance);
+  if (!ticks || command_line(pid).find(" -c " + conf) == std::string::npos) return {};
+  std::error_code error;
+  const auto cwd = fs::read_symlink("/proc/" + std::to_string(pid) + "/cwd", error);
+  if (error || cwd != fs::path(plan.data_dir)) return {};
+  return process_ref{pid, *ticks};
+}
+
+/// Whether `fd` is a listening member of a listen group bound to `ip`:`port`.
+bool is_member_on(int fd, const std::string& ip, std::int32_t port) {
+  int value = 0;
+  socklen_t size = sizeof value;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &value, &size) != 0 || !value) return false;
+  size = sizeof value;
+  if (::getsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &value, &size) != 0 || !value) return false;
+  sockaddr_storage want{};
+  socklen_t want_length = 0;
+  if (!make_address(ip, port, false, want, want_length)) return false;
+  sockaddr_storage bound{};
+  socklen_t bound_length = sizeof bound;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_length) != 0) return false;
+  return bound_length == want_length && std::memcmp(&bound, &want, want_length) == 0;
+}
+
+}  // namespace
+
+std::vector<unique_fd> join_front_groups(const site_plan& plan) {
+  std::vector<unique_fd> members;
+  for (const auto& [ip, port] : listen_addresses(plan.bindings)) {
+    try {
+      members.push_back(join_listen_group(ip, port, front_backlog));
+    } catch (const backend_error& e) {
+      throw backend_error(e.code(), "binding " + address_text(ip, port) + ": " + e.what());
+    }
+  }
+  return members;
+}
+
+void steer_front_groups(const std::vector<int>& members, std::uint32_t index) {
+  for (int member : members) steer_listen_group(member, index);
+}
+
+spawn_request front_request(const site_plan& plan, std::uint32_t generation,
+                            const std::vector<int>& members) {
+  auto request = nginx_request(plan, layout::front_instance, -1);
+  std::string inherited = "NGINX=";
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    request.inherit_fds.push_back(members[i]);
+    inherited += std::to_string(3 + i) + ";";
+  }
+  request.env.push_back(inherited);
+  // A killed generation left its status socket behind, and nginx's bind to
+  // an existing file fails. (logs/ is the plugin's alone.)
+  ::unlink(layout::front_status_socket(plan.data_dir, generation).c_str());
+  return request;
+}
+
+std::vector<front_generation> running_front_generations(const site_plan& plan) {
+  std::vector<front_generation> out;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(layout::run_dir(plan.data_dir), error)) {
+    const auto number = generation_of(entry.path().filename().string());
+    if (!number) continue;
+    const auto master = front_master_of(plan, entry.path().string());
+    if (master.pid) out.push_back({*number, master});
+  }
+  std::sort(out.begin(), out.end(), [](const front_generation& a, const front_generation& b) {
+    return a.number < b.number;
+  });
+  return out;
+}
+
+std::vector<unique_fd> take_front_members(const site_plan& plan, const process_ref& master) {
+  const auto pidfd = open_pidfd(master);
+  if (!pidfd || !is_alive(master)) return {};
+  std::vector<unique_fd> members;
+  int fd = 3;
+  for (const auto& [ip, port] : listen_addresses(plan.bindings)) {
+    unique_fd member(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), fd++, 0)));
+    if (!member || !is_member_on(member.get(), ip, port)) return {};
+    set_cloexec(member.get());
+    members.push_back(std::move(member));
+  }
+  return members;
+}
+
+}  // namespace nomad_iis::iis

@@ -1,0 +1,47 @@
+#pragma once
+// The front's generations on the machine. Each generation is an nginx
+// master of its own on members of the bindings' listen groups
+// (listen_group.hpp): the plugin makes the members, hands them to the new
+// master, and steers new connections to it while the previous generation
+// finishes the connections it has. Here: the members, the spawn request,
+// the generations that run (their pid files), and the members a running
+// generation holds (after a plugin restart).
+
+#include <cstdint>
+#include <vector>
+
+#include "common/unique_fd.hpp"
+#include "iis/model.hpp"
+#include "iis/process_types.hpp"
+
+namespace nomad_iis::iis {
+
+/// A front generation that runs.
+struct front_generation {
+  std::uint32_t number = 0;  ///< 0: started by an earlier release (layout::front_pid_file)
+  process_ref master;
+};
+
+/// A new member of the listen group of each distinct binding address, in
+/// the order the front's configuration lists them (listen_addresses()).
+/// Throws backend_error naming the binding (port_in_use, ...).
+std::vector<unique_fd> join_front_groups(const site_plan& plan);
+
+/// From now on the groups of `members` send new connections to slot `index`.
+void steer_front_groups(const std::vector<int>& members, std::uint32_t index);
+
+/// How front generation `generation` (>= 1) starts, listening on `members`
+/// (handed over as fds 3, 4, ... with NGINX="3;4;...", nginx's own way).
+spawn_request front_request(const site_plan& plan, std::uint32_t generation,
+                            const std::vector<int>& members);
+
+/// The front generations of the site that run, oldest first: masters named
+/// by a front pid file that work in the site's folder on its front.conf.
+std::vector<front_generation> running_front_generations(const site_plan& plan);
+
+/// Copies of the members the running `master` of a generation >= 1 listens
+/// on, checked to be listen group members on the site's addresses; empty
+/// when they are not.
+std::vector<unique_fd> take_front_members(const site_plan& plan, const process_ref& master);
+
+}  // namespace nomad_iis::iis
