@@ -24,7 +24,7 @@ constexpr auto drain_limit = std::chrono::seconds(5);
 constexpr auto drain_interval = std::chrono::milliseconds(50);
 
 using finished_fn = std::function<void()>;
-using retired = front_actor_state::retired;
+using other_generation = front_actor_state::other_generation;
 
 void publish(front_actor_ptr self) {
   auto& st = self->state;
@@ -67,6 +67,7 @@ void track_worker(front_actor_ptr self, const iis::process_ref& ref, bool retiri
 std::vector<iis::process_ref> front_processes(front_actor_ptr self) {
   std::vector<iis::process_ref> out;
   if (self->state.master.pid) out.push_back(self->state.master);
+  if (self->state.starting.master.pid) out.push_back(self->state.starting.master);
   if (self->state.draining.master.pid) out.push_back(self->state.draining.master);
   for (const auto& [pid, worker] : self->state.workers) out.push_back(worker.ref);
   return out;
@@ -173,15 +174,15 @@ void spawn_generation(front_actor_ptr self, std::uint32_t number, outputs_ptr ou
       std::move(next));
 }
 
-/// Waits until the current master runs a worker (its sockets are ours, so
-/// a connect proves nothing).
-void wait_workers(front_actor_ptr self, iis::duration limit,
+/// Waits until `master` runs a worker (its sockets are ours, so a connect
+/// proves nothing).
+void wait_workers(front_actor_ptr self, const iis::process_ref& master, iis::duration limit,
                   std::function<void(std::optional<iis::failure>)> next) {
   auto& st = self->state;
   ready_target target;
   target.what = "the front nginx";
   target.nginx_workers = true;
-  target.owner = st.master;
+  target.owner = master;
   target.owner_log = front_log(self);
   target.deadline = self->clock().now() + limit;
   target.limit_text = iis::seconds_text(limit);
@@ -222,7 +223,7 @@ void start(front_actor_ptr self, caf::typed_response_promise<msg::front_view> rp
             // Its workers from the moment nginx forks them: should the start
             // fail later (the master died), the kill finds them.
             adopt(self, self->clock().now() + limit, [](auto) {});
-            wait_workers(self, limit, [self, fail, started, reader](auto error) mutable {
+            wait_workers(self, st.master, limit, [self, fail, started, reader](auto error) mutable {
               if (error) return fail(*error);
               adopt(self, self->clock().now() + adopt_limit, [started, reader](auto) mutable {
                 reader->reset();
@@ -275,7 +276,7 @@ void reload_in_place(front_actor_ptr self, caf::typed_response_promise<msg::fron
 /// The retired generation's processes are gone (or were killed): its sockets go.
 void retire_finished(front_actor_ptr self, const iis::process_ref& master, finished_fn finished) {
   auto& st = self->state;
-  if (st.draining.master == master) st.draining = retired{};
+  if (st.draining.master == master) st.draining = other_generation{};
   publish(self);
   finished();
 }
@@ -328,35 +329,44 @@ void drain(front_actor_ptr self, finished_fn finished) {
       });
 }
 
-/// The new generation did not run: it goes, the current one stays as it was.
-void roll_back(front_actor_ptr self, retired previous, const std::vector<iis::process_ref>& old,
-               const iis::failure& error, caf::typed_response_promise<msg::front_reloaded> rp,
-               finished_fn finished) {
+/// The next generation did not run: it goes; the current one never stopped serving.
+void abandon_next(front_actor_ptr self, const iis::failure& error,
+                  caf::typed_response_promise<msg::front_reloaded> rp, finished_fn finished) {
   auto& st = self->state;
-  const auto failed = st.master;
-  std::vector<iis::process_ref> doomed{failed};
-  for (auto it = st.workers.begin(); it != st.workers.end();) {
-    if (!it->second.retiring) {
-      doomed.push_back(it->second.ref);
-      it = st.workers.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  kill_all(*st.ctx.launcher, doomed);
-  st.master = previous.master;
-  st.generation = previous.generation;
-  st.members = std::move(previous.members);  // the failed one's members close here
-  unretire(self, old);
+  if (st.starting.master.pid) kill_all(*st.ctx.launcher, {st.starting.master});
+  st.starting = other_generation{};  // its members close here
   const auto why = st.ctx.host->last_emergency(front_log(self));
   rp.deliver(to_error({error.code, "the front nginx did not start a new generation: " +
                                        error.message + (why.empty() ? "" : " (" + why + ")")}));
-  publish(self);
   finished();
 }
 
+/// The next generation runs: it takes every new connection and becomes
+/// the current one; the current one drains.
+void promote_next(front_actor_ptr self, std::shared_ptr<unique_fd> reader,
+                  caf::typed_response_promise<msg::front_reloaded> rp, finished_fn finished) {
+  auto& st = self->state;
+  try {
+    st.ctx.host->steer_front_groups(fds_of(st.starting.members), 1);
+  } catch (const std::exception& e) {
+    return abandon_next(self, iis::failure_of(e, iis::errc::io_failure), rp, finished);
+  }
+  const auto old = retire_workers(self);
+  st.draining = other_generation{st.master, st.generation, std::move(st.members)};
+  st.master = st.starting.master;
+  st.generation = st.starting.generation;
+  st.members = std::move(st.starting.members);
+  st.starting = other_generation{};
+  adopt(self, self->clock().now() + adopt_limit, [self, rp, finished, old, reader](auto) mutable {
+    reader->reset();
+    publish(self);
+    rp.deliver(msg::front_reloaded{old});
+    drain(self, finished);
+  });
+}
+
 /// A new generation takes the new connections once its workers run; the
-/// reload is answered then, and the old generation drains.
+/// change is answered then, and the old generation drains.
 void swap_generation(front_actor_ptr self, caf::typed_response_promise<msg::front_reloaded> rp,
                      finished_fn finished) {
   const auto next = self->state.generation + 1;
@@ -378,32 +388,20 @@ void swap_generation(front_actor_ptr self, caf::typed_response_promise<msg::fron
         return finished();
       }
       auto& st = self->state;
-      retired previous{st.master, st.generation, std::move(st.members)};
-      const auto old = retire_workers(self);
+      const auto master = spawned.value->master;
+      st.starting = other_generation{master, next, std::move(*spawned.value->members)};
+      watch_process(self, *st.ctx.launcher, master);
       auto reader = spawned.value->reader;
-      st.master = spawned.value->master;
-      st.generation = next;
-      st.members = std::move(*spawned.value->members);
-      watch_process(self, *st.ctx.launcher, st.master);
-      auto kept = std::make_shared<retired>(std::move(previous));
-      wait_workers(self, reload_limit, [self, rp, finished, kept, old, reader](auto error) mutable {
-        if (!error) {
-          try {
-            self->state.ctx.host->steer_front_groups(fds_of(self->state.members), 1);
-          } catch (const std::exception& e) {
-            error = iis::failure_of(e, iis::errc::io_failure);
-          }
-        }
-        if (error) return roll_back(self, std::move(*kept), old, *error, rp, finished);
-        adopt(self, self->clock().now() + adopt_limit,
-              [self, rp, finished, kept, old, reader](auto) mutable {
-                reader->reset();
-                self->state.draining = std::move(*kept);
-                publish(self);
-                rp.deliver(msg::front_reloaded{old});
-                drain(self, finished);
-              });
-      });
+      wait_workers(
+          self, master, reload_limit, [self, rp, finished, master, reader](auto error) mutable {
+            if (!(self->state.starting.master == master)) {  // a stop or kill took it
+              rp.deliver(
+                  to_error({iis::errc::process_failed, "the front stopped during the change"}));
+              return finished();
+            }
+            if (error) return abandon_next(self, *error, rp, finished);
+            promote_next(self, reader, rp, finished);
+          });
     });
   });
 }
@@ -425,7 +423,8 @@ void forget_all(front_actor_ptr self) {
   auto& st = self->state;
   st.master = iis::process_ref{};
   st.members.clear();
-  st.draining = retired{};
+  st.starting = other_generation{};
+  st.draining = other_generation{};
   st.workers.clear();
 }
 
@@ -482,7 +481,7 @@ void recover(front_actor_ptr self, std::vector<iis::front_generation> recovered)
       st.ctx.launcher->signal(old.master, SIGQUIT);  // more than one: keep to two
       continue;
     }
-    st.draining = retired{old.master, old.number, {}};
+    st.draining = other_generation{old.master, old.number, {}};
     watch_process(self, *st.ctx.launcher, old.master);
     for (const auto& worker : st.ctx.launcher->children(old.master))
       track_worker(self, worker, true);
@@ -550,7 +549,8 @@ caf::behavior front_actor(front_actor_ptr self, site_context ctx,
         auto& st = self->state;
         st.expected_exit = true;
         if (st.master.pid) st.ctx.launcher->signal(st.master, SIGQUIT);
-        if (st.draining.master.pid) st.ctx.launcher->signal(st.draining.master, SIGQUIT);
+        for (const auto* other : {&st.starting, &st.draining})
+          if (other->master.pid) st.ctx.launcher->signal(other->master, SIGQUIT);
         wait_gone(self, st.polls, *st.ctx.launcher, front_processes(self),
                   self->clock().now() + m.timeout, [self, rp](auto left) mutable {
                     // What did not drain stays known: the front_kill that

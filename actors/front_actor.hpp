@@ -37,13 +37,17 @@ struct front_actor_state {
   iis::process_ref master;
   std::uint32_t generation = 0;
   std::vector<unique_fd> members;
-  /// The previous generation while its clients leave (master pid 0: none).
-  struct retired {
+  /// A generation other than the current one (master pid 0: none).
+  struct other_generation {
     iis::process_ref master;
     std::uint32_t generation = 0;
-    std::vector<unique_fd> members;  ///< closed once its processes are gone
+    std::vector<unique_fd> members;  ///< our copies, closed once its processes are gone
   };
-  retired draining;
+  /// The next generation until its workers run; only then is it current
+  /// (its exit before that fails the change, not the site).
+  other_generation starting;
+  /// The previous generation while its clients leave.
+  other_generation draining;
   struct worker {
     iis::process_ref ref;
     bool retiring = false;

@@ -796,6 +796,27 @@ BOOST_AUTO_TEST_CASE(an_overlapped_recycle_starts_the_new_application_before_the
   BOOST_TEST(events_with("exited") == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(a_front_generation_that_dies_starting_fails_the_change_not_the_site) {
+  auto task = start(app_plan(config::start_mode::always_running));
+  const auto front = procs->master("front");
+  const auto front_workers = procs->current_workers(front);
+  procs->workers_at_once = false;  // the next generation forks no worker yet
+  auto recycled = ask_void(task, msg::pool_command{msg::pool_op::recycle, {"api"}});
+  const auto fronts = procs->live(fake_launcher::kind::front);
+  BOOST_REQUIRE(fronts.size() == 2u);
+  const auto next = fronts[0].pid == front.pid ? fronts[1] : fronts[0];
+  procs->crash(next.pid, SIGSEGV);
+  advance(gone_interval);
+  BOOST_REQUIRE(recycled->error);
+  BOOST_TEST(message_of(*recycled->error).find("did not start a new generation") !=
+             std::string::npos);
+  // The current generation never stopped serving, and the site runs on.
+  BOOST_TEST(procs->is_alive(front.pid));
+  for (const auto& worker : front_workers) BOOST_TEST(procs->is_alive(worker.pid));
+  BOOST_TEST(snapshot(task).running);
+  BOOST_TEST((snapshot(task).front == front));
+}
+
 BOOST_AUTO_TEST_CASE(stopping_an_application_pool_takes_it_off_the_front_first) {
   auto task = start(app_plan(config::start_mode::always_running));
   const auto front = procs->master("front");
