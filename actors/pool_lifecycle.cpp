@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include <caf/all.hpp>
 
@@ -490,6 +491,35 @@ void restart(pool_actor_ptr self, step done) {
 
 /// Overlapped, step 2: a new process for each application on a new port,
 /// the front switches, the old ones drain.
+/// The front did not take the new processes: it still routes to the old
+/// ones, which stay (with their records); the new ones go.
+void keep_old_apps(pool_actor_ptr self, const std::vector<std::size_t>& handlers,
+                   const std::vector<iis::process_ref>& started,
+                   const std::vector<iis::app_runtime>& old,
+                   const std::vector<iis::process_ref>& olds, const iis::failure& error,
+                   step done) {
+  auto& st = self->state;
+  std::vector<std::tuple<std::size_t, iis::process_ref, std::int32_t>> records;
+  for (std::size_t k = 0; k < handlers.size(); ++k) {
+    auto& app = st.apps[handlers[k]];
+    app.process = olds[k];
+    app.runtime.port = old[k].port;
+    if (olds[k].pid) records.emplace_back(app.runtime.app, olds[k], old[k].port);
+  }
+  set_retiring(self, olds, false);
+  kill_all(st.launcher(), started);
+  forget(self, started);
+  // The front kept the routes of the change that failed: the old ones again.
+  self->send(st.front, msg::front_routes{routes_of(self)});
+  pool_job<caf::unit_t>(
+      self,
+      [plan = st.ctx.plan, host = st.ctx.host, records] {
+        for (const auto& [app, process, port] : records)
+          host->record_app(*plan, app, process, port);
+      },
+      [self, error, done](job_result<caf::unit_t>) { done(recycle_failure(self, error)); });
+}
+
 void recycle_apps(pool_actor_ptr self, step done) {
   auto& st = self->state;
   std::vector<std::size_t> handlers;
@@ -552,7 +582,7 @@ void recycle_apps(pool_actor_ptr self, step done) {
               }
               return started;
             },
-            [self, handlers, ports, olds, done,
+            [self, handlers, ports, old, olds, done,
              epoch = st.ops.epoch()](job_result<std::vector<iis::process_ref>> spawned) {
               if (self->state.ops.epoch() != epoch) {
                 if (spawned.ok()) kill_all(self->state.launcher(), *spawned.value);
@@ -582,45 +612,49 @@ void recycle_apps(pool_actor_ptr self, step done) {
                 target.limit_text = iis::seconds_text(limit);
                 targets.push_back(target);
               }
-              wait_ready(
-                  self, st.polls, st.ctx, targets,
-                  [self, handlers, ports, started, olds, done](std::optional<iis::failure> error) {
-                    auto& st = self->state;
-                    if (error) {
-                      kill_all(st.launcher(), started);
-                      forget(self, started);
-                      done(recycle_failure(self, *error));
-                      return;
-                    }
-                    std::vector<iis::process_ref> old_apps;
-                    for (std::size_t k = 0; k < handlers.size(); ++k) {
-                      auto& app = st.apps[handlers[k]];
-                      if (app.process.pid) old_apps.push_back(app.process);
-                      app.process = started[k];
-                      app.runtime.port = ports[k];
-                    }
-                    set_retiring(self, old_apps, true);
-                    set_retiring(self, started, false);
-                    const auto limit = st.pool().shutdown_time_limit;
-                    reload_front(self, [self, old_apps, limit, done](
-                                           std::optional<iis::failure> error,
-                                           std::vector<iis::process_ref> old_front) {
-                      // Old front workers may still proxy to the old processes:
-                      // let them drain first, then stop the old processes.
-                      auto& st = self->state;
-                      wait_gone(self, st.polls, st.launcher(), old_front,
-                                self->clock().now() + limit, [self, old_apps, limit](auto) {
-                                  auto& st = self->state;
-                                  for (const auto& app : old_apps)
-                                    st.launcher().signal(app, SIGTERM);
-                                  wait_gone(self, st.polls, st.launcher(), old_apps,
-                                            self->clock().now() + limit, [self](auto left) {
-                                              kill_all(self->state.launcher(), left);
-                                            });
-                                });
-                      done(error);
-                    });
-                  });
+              wait_ready(self, st.polls, st.ctx, targets,
+                         [self, handlers, ports, started, old, olds,
+                          done](std::optional<iis::failure> error) {
+                           auto& st = self->state;
+                           if (error) {
+                             kill_all(st.launcher(), started);
+                             forget(self, started);
+                             done(recycle_failure(self, *error));
+                             return;
+                           }
+                           std::vector<iis::process_ref> old_apps;
+                           for (std::size_t k = 0; k < handlers.size(); ++k) {
+                             auto& app = st.apps[handlers[k]];
+                             if (app.process.pid) old_apps.push_back(app.process);
+                             app.process = started[k];
+                             app.runtime.port = ports[k];
+                           }
+                           set_retiring(self, old_apps, true);
+                           set_retiring(self, started, false);
+                           const auto limit = st.pool().shutdown_time_limit;
+                           reload_front(self, [self, handlers, started, old, olds, old_apps, limit,
+                                               done](std::optional<iis::failure> error,
+                                                     std::vector<iis::process_ref> old_front) {
+                             if (error) {
+                               keep_old_apps(self, handlers, started, *old, *olds, *error, done);
+                               return;
+                             }
+                             // Old front workers may still proxy to the old processes:
+                             // let them drain first, then stop the old processes.
+                             auto& st = self->state;
+                             wait_gone(self, st.polls, st.launcher(), old_front,
+                                       self->clock().now() + limit, [self, old_apps, limit](auto) {
+                                         auto& st = self->state;
+                                         for (const auto& app : old_apps)
+                                           st.launcher().signal(app, SIGTERM);
+                                         wait_gone(self, st.polls, st.launcher(), old_apps,
+                                                   self->clock().now() + limit, [self](auto left) {
+                                                     kill_all(self->state.launcher(), left);
+                                                   });
+                                       });
+                             done(error);
+                           });
+                         });
             });
       });
 }

@@ -800,6 +800,7 @@ BOOST_AUTO_TEST_CASE(a_front_generation_that_dies_starting_fails_the_change_not_
   auto task = start(app_plan(config::start_mode::always_running));
   const auto front = procs->master("front");
   const auto front_workers = procs->current_workers(front);
+  const auto old_app = procs->live(fake_launcher::kind::app).at(0);
   procs->workers_at_once = false;  // the next generation forks no worker yet
   auto recycled = ask_void(task, msg::pool_command{msg::pool_op::recycle, {"api"}});
   const auto fronts = procs->live(fake_launcher::kind::front);
@@ -815,6 +816,12 @@ BOOST_AUTO_TEST_CASE(a_front_generation_that_dies_starting_fails_the_change_not_
   for (const auto& worker : front_workers) BOOST_TEST(procs->is_alive(worker.pid));
   BOOST_TEST(snapshot(task).running);
   BOOST_TEST((snapshot(task).front == front));
+  // The front still routes to the old process: it stays, the new one goes.
+  advance(10s);
+  BOOST_TEST(procs->is_alive(old_app.pid));
+  BOOST_TEST(!procs->called(signalled(old_app, "SIGTERM")));
+  BOOST_TEST((procs->live(fake_launcher::kind::app) == std::vector<iis::process_ref>{old_app}));
+  BOOST_TEST((pool_of(task, 0).workers == std::vector<iis::process_ref>{old_app}));
 }
 
 BOOST_AUTO_TEST_CASE(stopping_an_application_pool_takes_it_off_the_front_first) {
