@@ -314,9 +314,7 @@ void drain(front_actor_ptr self, finished_fn finished) {
         std::vector<iis::process_ref> old{master};
         for (const auto& [pid, worker] : st.workers)
           if (worker.retiring) old.push_back(worker.ref);
-        iis::duration limit{};
-        for (const auto& pool : st.ctx.plan->pools)
-          limit = std::max(limit, pool.shutdown_time_limit);
+        const auto limit = iis::longest_shutdown_time_limit(*st.ctx.plan);
         wait_gone(self, st.polls, *st.ctx.launcher, old, self->clock().now() + limit + kill_grace,
                   [self, master, finished](std::vector<iis::process_ref> left) {
                     auto& st = self->state;
@@ -524,9 +522,7 @@ caf::behavior front_actor(front_actor_ptr self, site_context ctx,
   return {
       [self](msg::front_start& m) -> caf::result<msg::front_view> {
         auto rp = self->make_response_promise<msg::front_view>();
-        for (auto& routes : m.routes) {
-          if (routes.pool < self->state.routes.size()) self->state.routes[routes.pool] = routes;
-        }
+        for (auto& routes : m.routes) keep_routes(self->state.routes, std::move(routes));
         self->state.expected_exit = false;
         run_exclusive(self,
                       [self, rp](finished_fn finished) mutable { start(self, rp, finished); });
@@ -534,16 +530,12 @@ caf::behavior front_actor(front_actor_ptr self, site_context ctx,
       },
       [self](msg::front_reload& m) -> caf::result<msg::front_reloaded> {
         auto rp = self->make_response_promise<msg::front_reloaded>();
-        if (m.routes.pool < self->state.routes.size())
-          self->state.routes[m.routes.pool] = std::move(m.routes);
+        keep_routes(self->state.routes, std::move(m.routes));
         run_exclusive(self,
                       [self, rp](finished_fn finished) mutable { reload(self, rp, finished); });
         return rp;
       },
-      [self](msg::front_routes& m) {
-        if (m.routes.pool < self->state.routes.size())
-          self->state.routes[m.routes.pool] = std::move(m.routes);
-      },
+      [self](msg::front_routes& m) { keep_routes(self->state.routes, std::move(m.routes)); },
       [self](msg::front_stop& m) -> caf::result<msg::front_left> {
         auto rp = self->make_response_promise<msg::front_left>();
         auto& st = self->state;

@@ -84,6 +84,10 @@ void open_outputs(caf::event_based_actor* self, poller& polls, const site_contex
       });
 }
 
+void keep_routes(std::vector<iis::pool_routes>& routes, iis::pool_routes changed) {
+  if (changed.pool < routes.size()) routes[changed.pool] = std::move(changed);
+}
+
 void emit(caf::event_based_actor* self, const site_context& ctx, const std::string& message,
           std::map<std::string, std::string> annotations) {
   annotations.emplace("site", ctx.plan->site_name);

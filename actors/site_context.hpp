@@ -66,6 +66,9 @@ void open_outputs(caf::event_based_actor* self, poller& polls, const site_contex
                   std::function<bool()> give_up,
                   std::function<void(std::optional<iis::failure> error, outputs_ptr)> next);
 
+/// One pool's routes as a front keeps them (by pool index; another index is ignored).
+void keep_routes(std::vector<iis::pool_routes>& routes, iis::pool_routes changed);
+
 /// A task event from the site ("site" annotation added) to the task actor.
 void emit(caf::event_based_actor* self, const site_context& ctx, const std::string& message,
           std::map<std::string, std::string> annotations = {});

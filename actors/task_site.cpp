@@ -264,14 +264,14 @@ void recover(task_actor_ptr self, iis::saved_site saved) {
   auto& plan = saved.plan;
   // A task's own front has moved on from the handle's master when it
   // reloaded (a new generation); its pid files say which run now.
+  const bool saved_runs = saved.front.pid > 0 && st.services.launcher->alive(saved.front);
   std::vector<iis::front_generation> fronts;
-  if (plan.website.empty()) fronts = st.services.host->running_front_generations(plan);
-  if (plan.website.empty() && fronts.empty() && saved.front.pid > 0 &&
-      st.services.launcher->alive(saved.front))
-    fronts.push_back({0, saved.front});  // no pid file names it: reloads in place
-  const bool front_runs = plan.website.empty()
-                              ? !fronts.empty()
-                              : saved.front.pid > 0 && st.services.launcher->alive(saved.front);
+  if (plan.website.empty()) {
+    fronts = st.services.host->running_front_generations(plan);
+    if (fronts.empty() && saved_runs)
+      fronts.push_back({0, saved.front});  // no pid file names it: reloads in place
+  }
+  const bool front_runs = plan.website.empty() ? !fronts.empty() : saved_runs;
   if (!front_runs) {
     // Nomad starts such a task anew (its users are made again) or not at all:
     // the pools' own users go unless a process of theirs still runs.

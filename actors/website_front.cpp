@@ -65,9 +65,7 @@ caf::behavior website_front(website_front_ptr self, site_context ctx, caf::actor
   publish(self);
   return {
       [self](msg::front_start& m) -> caf::result<msg::front_view> {
-        for (auto& routes : m.routes) {
-          if (routes.pool < self->state.routes.size()) self->state.routes[routes.pool] = routes;
-        }
+        for (auto& routes : m.routes) keep_routes(self->state.routes, std::move(routes));
         auto rp = self->make_response_promise<msg::front_view>();
         send_routes(self, [self, rp](msg::website_served, caf::error error) mutable {
           if (error)
@@ -77,13 +75,9 @@ caf::behavior website_front(website_front_ptr self, site_context ctx, caf::actor
         });
         return rp;
       },
-      [self](msg::front_routes& m) {
-        if (m.routes.pool < self->state.routes.size())
-          self->state.routes[m.routes.pool] = std::move(m.routes);
-      },
+      [self](msg::front_routes& m) { keep_routes(self->state.routes, std::move(m.routes)); },
       [self](msg::front_reload& m) -> caf::result<msg::front_reloaded> {
-        if (m.routes.pool < self->state.routes.size())
-          self->state.routes[m.routes.pool] = std::move(m.routes);
+        keep_routes(self->state.routes, std::move(m.routes));
         auto rp = self->make_response_promise<msg::front_reloaded>();
         send_routes(self, [rp](msg::website_served served, caf::error error) mutable {
           if (error)

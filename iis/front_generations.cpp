@@ -1,13 +1,10 @@
 #include "iis/front_generations.hpp"
 
 #include <sys/socket.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include "iis/failure.hpp"
 #include "iis/listen_group.hpp"
@@ -39,20 +36,6 @@ std::optional<std::uint32_t> generation_of(const std::string& name) {
   const auto number = static_cast<std::uint32_t>(std::stoul(digits));
   if (number == 0) return std::nullopt;
   return number;
-}
-
-/// The front master a pid file names, if it runs in the site's folder on front.conf.
-process_ref front_master_of(const site_plan& plan, const std::string& pid_file) {
-  std::ifstream in(pid_file);
-  std::int32_t pid = 0;
-  if (!(in >> pid) || pid <= 0) return {};
-  const auto ticks = read_start_ticks(pid);
-  const auto conf = layout::conf(plan.data_dir, layout::front_instance);
-  if (!ticks || command_line(pid).find(" -c " + conf) == std::string::npos) return {};
-  std::error_code error;
-  const auto cwd = fs::read_symlink("/proc/" + std::to_string(pid) + "/cwd", error);
-  if (error || cwd != fs::path(plan.data_dir)) return {};
-  return process_ref{pid, *ticks};
 }
 
 /// Whether `fd` is a listening member of a listen group bound to `ip`:`port`.
@@ -110,7 +93,8 @@ std::vector<front_generation> running_front_generations(const site_plan& plan) {
   for (const auto& entry : fs::directory_iterator(layout::run_dir(plan.data_dir), error)) {
     const auto number = generation_of(entry.path().filename().string());
     if (!number) continue;
-    const auto master = front_master_of(plan, entry.path().string());
+    const auto master = running_nginx_master(plan.data_dir, entry.path().string(),
+                                             layout::conf(plan.data_dir, layout::front_instance));
     if (master.pid) out.push_back({*number, master});
   }
   std::sort(out.begin(), out.end(), [](const front_generation& a, const front_generation& b) {
@@ -125,9 +109,8 @@ std::vector<unique_fd> take_front_members(const site_plan& plan, const process_r
   std::vector<unique_fd> members;
   int fd = 3;
   for (const auto& [ip, port] : listen_addresses(plan.bindings)) {
-    unique_fd member(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), fd++, 0)));
+    unique_fd member = copy_fd_of(pidfd, fd++);
     if (!member || !is_member_on(member.get(), ip, port)) return {};
-    set_cloexec(member.get());
     members.push_back(std::move(member));
   }
   return members;

@@ -24,6 +24,12 @@ const char* to_string(pool_status status) {
   return "Unknown";
 }
 
+duration longest_shutdown_time_limit(const site_plan& plan) {
+  duration longest{0};
+  for (const auto& pool : plan.pools) longest = std::max(longest, pool.shutdown_time_limit);
+  return longest;
+}
+
 std::string seconds_text(duration value) {
   const auto ms = value.count();
   if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";

@@ -201,6 +201,10 @@ struct site_plan {
   std::string website_root;
 };
 
+/// The longest shutdown_time_limit of the site's pools (0 without pools):
+/// how long the front's workers finish requests in progress when it quits.
+duration longest_shutdown_time_limit(const site_plan& plan);
+
 /// "90s" or "1500ms".
 std::string seconds_text(duration value);
 /// "1.2.3.4:80", "[::1]:80", "*:80".

@@ -484,6 +484,12 @@ unique_fd open_pidfd(const process_ref& ref) {
   return pidfd;
 }
 
+unique_fd copy_fd_of(const unique_fd& pidfd, int fd) {
+  unique_fd copy(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0)));
+  if (copy) set_cloexec(copy.get());
+  return copy;
+}
+
 bool send_signal(const process_ref& ref, int signal) {
   const auto pidfd = open_pidfd(ref);
   return pidfd && pidfd_send_signal(pidfd.get(), signal) == 0;

@@ -129,4 +129,8 @@ void set_cloexec(int fd);
 /// reused PID is never hit); empty when it is gone.
 unique_fd open_pidfd(const process_ref& ref);
 
+/// A close-on-exec copy of descriptor `fd` of the process behind `pidfd`
+/// (pidfd_getfd: ptrace rights on it); empty when it cannot be had.
+unique_fd copy_fd_of(const unique_fd& pidfd, int fd);
+
 }  // namespace nomad_iis::iis

@@ -278,9 +278,7 @@ void write_front_conf(const site_plan& plan, const std::vector<pool_routes>& rou
   conf.worker_identity = identity_for(std::string("www-data"));
   conf.bindings = plan.bindings;
   conf.denied_prefixes = member.denied_prefixes;
-  conf.shutdown_time_limit = duration(0);
-  for (const auto& pool : plan.pools)
-    conf.shutdown_time_limit = std::max(conf.shutdown_time_limit, pool.shutdown_time_limit);
+  conf.shutdown_time_limit = longest_shutdown_time_limit(plan);
   conf.requests_log = member.requests_log;
   conf.open_requests_log = member.open_requests_log;
   conf.generation = generation;
@@ -305,10 +303,6 @@ spawn_request nginx_request(const site_plan& plan, const std::string& instance, 
   }
   request.cwd = plan.data_dir;  // sockets are named relative to it
   request.cgroup_procs = instance_cgroup_procs(plan, instance);
-  // A front that was killed left its status socket behind, and nginx's bind
-  // to an existing file fails: a new front starts without it. (logs/ is the
-  // plugin's alone; nothing else can have put something there.)
-  if (instance == layout::front_instance) ::unlink(layout::status_socket(plan.data_dir).c_str());
   return request;
 }
 
@@ -363,19 +357,25 @@ bool pool_stopped_marked(const site_plan& plan, std::size_t pool) {
   return ::access(layout::pool_stopped_marker(plan.data_dir, pool).c_str(), F_OK) == 0;
 }
 
-process_ref running_pool_master(const site_plan& plan, std::size_t pool) {
-  std::ifstream in(layout::pid_file(plan.data_dir, layout::pool_instance(pool)));
+process_ref running_nginx_master(const std::string& data_dir, const std::string& pid_file,
+                                 const std::string& conf) {
+  std::ifstream in(pid_file);
   std::int32_t pid = 0;
   if (!(in >> pid) || pid <= 0) return {};
   const auto ticks = read_start_ticks(pid);
   // Its own config names it (also while a keeper's exec is still starting
   // up, before nginx retitles itself "nginx: master process").
-  const auto conf = layout::conf(plan.data_dir, layout::pool_instance(pool));
   if (!ticks || command_line(pid).find(" -c " + conf) == std::string::npos) return {};
   std::error_code error;
   const auto cwd = fs::read_symlink("/proc/" + std::to_string(pid) + "/cwd", error);
-  if (error || cwd != fs::path(plan.data_dir)) return {};
+  if (error || cwd != fs::path(data_dir)) return {};
   return process_ref{pid, *ticks};
+}
+
+process_ref running_pool_master(const site_plan& plan, std::size_t pool) {
+  const auto instance = layout::pool_instance(pool);
+  return running_nginx_master(plan.data_dir, layout::pid_file(plan.data_dir, instance),
+                              layout::conf(plan.data_dir, instance));
 }
 
 std::optional<std::pair<process_ref, std::int32_t>> running_app(const site_plan& plan,

@@ -67,6 +67,11 @@ void record_app(const site_plan& plan, std::size_t app, const process_ref& proce
 void persist_pool_stopped(const site_plan& plan, std::size_t pool, bool stopped);
 bool pool_stopped_marked(const site_plan& plan, std::size_t pool);
 
+/// The process `pid_file` names, if it runs nginx on `conf` with
+/// `data_dir` as its working directory (a site's instance).
+process_ref running_nginx_master(const std::string& data_dir, const std::string& pid_file,
+                                 const std::string& conf);
+
 /// The pool's nginx master as its pid file names it, if that process is an
 /// nginx master working in this site's folder.
 process_ref running_pool_master(const site_plan& plan, std::size_t pool);

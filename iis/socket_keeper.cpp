@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -103,7 +102,7 @@ std::optional<kept_socket> take_back_socket(const std::string& record_path) {
   if (!keeper) return std::nullopt;
   const auto pidfd = open_pidfd(*keeper);
   if (!pidfd || !is_alive(*keeper)) return std::nullopt;  // not a zombie either
-  unique_fd socket(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), 3, 0)));
+  unique_fd socket = copy_fd_of(pidfd, 3);
   if (!socket) return std::nullopt;
   // The keeper may have become the pool's nginx: make sure 3 is still a listener.
   int listening = 0;
@@ -111,7 +110,6 @@ std::optional<kept_socket> take_back_socket(const std::string& record_path) {
   if (::getsockopt(socket.get(), SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) != 0 || !listening) {
     return std::nullopt;
   }
-  set_cloexec(socket.get());
   return kept_socket{std::move(socket), *keeper};
 }
 

@@ -200,6 +200,20 @@ void retire(generation& old, std::chrono::milliseconds limit) {
   old.member.reset();  // only now does its slot go to the last member
 }
 
+/// A recycle from `old` to a new generation answering `body`: it joins as
+/// slot 1, and once ready every new connection goes to it while `old` still
+/// serves its own; then `old` drains and quits.
+std::unique_ptr<generation> swap_to(std::unique_ptr<generation> old, const std::string& root,
+                                    int port, const std::string& body, kept_alive_load& load) {
+  auto next = std::make_unique<generation>(root, body, port, body);
+  BOOST_REQUIRE(eventually([&] { return next->ready(); }));
+  steer_listen_group(next->member.get(), 1);
+  BOOST_TEST((new_connections(port, 20) == std::map<std::string, int>{{body, 20}}));
+  BOOST_TEST(eventually([&] { return load.bodies()[body] > 100; }));
+  retire(*old, std::chrono::seconds(5));
+  return next;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(iis_sites)
@@ -220,24 +234,10 @@ BOOST_AUTO_TEST_CASE(generations_swap_under_kept_alive_load_without_a_failed_req
   BOOST_REQUIRE(eventually([&] { return load.served() > 100; }));
 
   // A recycle: the new generation joins (slot 1), is ready, and takes every new connection.
-  auto b = std::make_unique<generation>(root.path(), "b", port, "B");
-  BOOST_REQUIRE(eventually([&] { return b->ready(); }));
-  steer_listen_group(b->member.get(), 1);
-  // Every new connection goes to b while a still runs and serves its own.
-  BOOST_TEST((new_connections(port, 20) == std::map<std::string, int>{{"B", 20}}));
-  BOOST_TEST(eventually([&] { return load.bodies()["B"] > 100; }));
-  retire(*a, std::chrono::seconds(5));
-  a.reset();
-
+  auto b = swap_to(std::move(a), root.path(), port, "B", load);
   // The next one: b now sits in slot 0, so the newest is slot 1 again.
   const int before_c = load.bodies()["B"];
-  auto c = std::make_unique<generation>(root.path(), "c", port, "C");
-  BOOST_REQUIRE(eventually([&] { return c->ready(); }));
-  steer_listen_group(c->member.get(), 1);
-  BOOST_TEST((new_connections(port, 20) == std::map<std::string, int>{{"C", 20}}));
-  BOOST_TEST(eventually([&] { return load.bodies()["C"] > 100; }));
-  retire(*b, std::chrono::seconds(5));
-  b.reset();
+  auto c = swap_to(std::move(b), root.path(), port, "C", load);
   const auto served_by_c = load.bodies()["C"];
   BOOST_TEST(eventually([&] { return load.bodies()["C"] > served_by_c + 100; }));
   load.stop();
