@@ -1,5 +1,6 @@
 #include "actors/front_actor.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -142,14 +143,26 @@ struct spawned_generation {
   std::shared_ptr<unique_fd> reader;  ///< the stdout FIFO's reader, held until it runs
 };
 
-/// Joins the listen groups and starts generation `number` with `outputs`
-/// (null: the task's FIFOs, opened now whether or not logmon reads them).
+/// Copies of the current members, for a generation that replaces a dead
+/// master on them (what queued in their backlogs is served then).
+std::shared_ptr<std::vector<unique_fd>> copy_members(front_actor_ptr self) {
+  auto copies = std::make_shared<std::vector<unique_fd>>();
+  for (const auto& member : self->state.members)
+    copies->emplace_back(::fcntl(member.get(), F_DUPFD_CLOEXEC, 3));
+  return copies;
+}
+
+/// Joins the listen groups (or takes `reuse`) and starts generation
+/// `number` with `outputs` (null: the task's FIFOs, opened now whether or
+/// not logmon reads them).
 void spawn_generation(front_actor_ptr self, std::uint32_t number, outputs_ptr outputs,
-                      std::function<void(job_result<spawned_generation>)> next) {
+                      std::function<void(job_result<spawned_generation>)> next,
+                      std::shared_ptr<std::vector<unique_fd>> reuse = nullptr) {
   auto& st = self->state;
   off_thread<spawned_generation>(
       self, st.ctx.workers,
-      [plan = st.ctx.plan, launcher = st.ctx.launcher, host = st.ctx.host, outputs, number] {
+      [plan = st.ctx.plan, launcher = st.ctx.launcher, host = st.ctx.host, outputs, number,
+       served = iis::front_served_pool(st.routes), reuse] {
         spawned_generation out;
         // Held until it runs: nginx's open of /dev/stdout must not block.
         out.reader = std::make_shared<unique_fd>(host->hold_fifo_reader(plan->stdout_path));
@@ -159,8 +172,10 @@ void spawn_generation(front_actor_ptr self, std::uint32_t number, outputs_ptr ou
           host->try_open_outputs(*plan, own);
         }
         const auto& fds = outputs ? *outputs : own;
-        out.members = std::make_shared<std::vector<unique_fd>>(host->join_front_groups(*plan));
-        auto request = host->front_request(*plan, number, fds_of(*out.members));
+        out.members =
+            reuse ? reuse
+                  : std::make_shared<std::vector<unique_fd>>(host->join_front_groups(*plan));
+        auto request = host->front_request(*plan, number, fds_of(*out.members), served);
         request.stdout_fd = fds.out.get();
         request.stderr_fd = fds.err.get();
         try {
@@ -426,15 +441,78 @@ void forget_all(front_actor_ptr self) {
   st.workers.clear();
 }
 
+void report_died(front_actor_ptr self, iis::exit_status status) {
+  auto& st = self->state;
+  st.expected_exit = true;
+  if (auto owner = caf::actor_cast<caf::actor>(st.ctx.owner))
+    self->send(owner, msg::front_died{status});
+}
+
+/// Tells the task actor, for the pool whose files the front serves, that
+/// one of its processes ended and what replaced it.
+void report_served_exit(front_actor_ptr self, std::size_t pool, const iis::process_ref& ref,
+                        bool master, std::string reason, iis::process_ref replacement) {
+  if (auto owner = caf::actor_cast<caf::actor>(self->state.ctx.owner))
+    self->send(owner, msg::served_exit{pool, ref, master, std::move(reason), replacement});
+}
+
+/// A front that serves a pool's files lost its master: as a pool's nginx
+/// would be, it is replaced, on the same members (what queued in their
+/// backlogs is served then), once its orphaned workers are gone.
+void repair_master(front_actor_ptr self, iis::process_ref old, iis::exit_status status,
+                   std::size_t pool, finished_fn finished) {
+  auto& st = self->state;
+  auto give_up = [self, status, finished](const iis::failure& error) {
+    auto& st = self->state;
+    st.repairing = false;
+    if (st.master.pid) kill_all(*st.ctx.launcher, {st.master});
+    emit(self, st.ctx, "the front nginx could not be restarted: " + error.message);
+    report_died(self, status);
+    finished();
+  };
+  const auto orphans = kill_all(*st.ctx.launcher, retire_workers(self));
+  wait_gone(self, st.polls, *st.ctx.launcher, orphans, self->clock().now() + kill_grace,
+            [self, old, status, pool, finished, give_up](auto) {
+              const auto next = self->state.generation + 1;
+              write_conf(self, next, [=](auto error) {
+                if (error) return give_up(*error);
+                spawn_generation(
+                    self, next, nullptr,
+                    [=](auto spawned) {
+                      if (!spawned.ok()) return give_up(spawned.error);
+                      auto& st = self->state;
+                      st.master = spawned.value->master;
+                      st.generation = next;
+                      watch_process(self, *st.ctx.launcher, st.master);
+                      auto reader = spawned.value->reader;
+                      wait_workers(self, st.master, reload_limit, [=](auto error) {
+                        if (error) return give_up(*error);
+                        adopt(self, self->clock().now() + adopt_limit, [=](auto) {
+                          reader->reset();
+                          self->state.repairing = false;
+                          publish(self);
+                          report_served_exit(self, pool, old, true, iis::describe(status),
+                                             self->state.master);
+                          finished();
+                        });
+                      });
+                    },
+                    copy_members(self));
+              });
+            });
+}
+
 void on_exit(front_actor_ptr self, const iis::process_ref& ref, iis::exit_status status) {
   auto& st = self->state;
   if (st.master == ref) {
     st.master = iis::process_ref{};
-    if (!st.expected_exit && st.started) {
-      st.expected_exit = true;
-      if (auto owner = caf::actor_cast<caf::actor>(st.ctx.owner))
-        self->send(owner, msg::front_died{status});
-    }
+    if (st.expected_exit || !st.started || st.repairing) return;  // a repair's start fails
+    const auto served = iis::front_served_pool(st.routes);
+    if (!served || st.members.empty()) return report_died(self, status);
+    st.repairing = true;
+    run_exclusive(self, [self, ref, status, pool = *served](finished_fn finished) {
+      repair_master(self, ref, status, pool, finished);
+    });
     return;
   }
   auto it = st.workers.find(ref.pid);
@@ -451,6 +529,11 @@ void on_exit(front_actor_ptr self, const iis::process_ref& ref, iis::exit_status
           [self, ref, finished](std::vector<iis::process_ref> adopted) {
             std::string reason = self->state.ctx.host->worker_exit_reason(front_log(self), ref.pid);
             if (reason.empty()) reason = "status unknown";
+            if (const auto served = iis::front_served_pool(self->state.routes)) {
+              report_served_exit(self, *served, ref, false, reason,
+                                 adopted.empty() ? iis::process_ref{} : adopted[0]);
+              return finished();
+            }
             std::string message =
                 "front worker " + std::to_string(ref.pid) + " exited (" + reason + ")";
             if (!adopted.empty()) message += "; restarted as " + std::to_string(adopted[0].pid);

@@ -56,6 +56,7 @@ struct front_actor_state {
   std::vector<iis::pool_routes> routes;  ///< by pool index
   bool started = false;
   bool expected_exit = false;  ///< a stop or kill was asked: no front_died
+  bool repairing = false;      ///< a dead master of a front serving files is replaced
   poller polls;
   operation_queue ops;  ///< a start or reload runs; others wait in order
   std::optional<msg::front_view> last_view;

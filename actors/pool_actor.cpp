@@ -34,6 +34,7 @@ msg::pool_view view_of(pool_actor_ptr self) {
   view.pool = st.index;
   view.status = st.status;
   view.idle = st.idle;
+  view.front_serves = st.front_serves;
   view.master = st.master;
   if (st.master.pid) view.all.push_back(st.master);
   for (const auto& [pid, item] : st.processes) {
@@ -59,8 +60,9 @@ bool same_view(const msg::pool_view& a, const msg::pool_view& b) {
   const bool same_counts = x.worker_starts == y.worker_starts &&
                            x.worker_crashes == y.worker_crashes && x.recycles == y.recycles &&
                            x.rapid_fail_trips == y.rapid_fail_trips;
-  return a.status == b.status && a.idle == b.idle && a.master == b.master &&
-         a.workers == b.workers && a.all == b.all && same_apps(a.apps, b.apps) && same_counts;
+  return a.status == b.status && a.idle == b.idle && a.front_serves == b.front_serves &&
+         a.master == b.master && a.workers == b.workers && a.all == b.all &&
+         same_apps(a.apps, b.apps) && same_counts;
 }
 
 void publish(pool_actor_ptr self) {
@@ -127,6 +129,10 @@ bool has_apps(pool_actor_ptr self) {
   return std::any_of(apps.begin(), apps.end(), [](const auto& a) { return a.runtime.handler; });
 }
 
+bool can_front_serve(pool_actor_ptr self) {
+  return self->state.pool().single_hop && has_static(self) && !has_apps(self);
+}
+
 bool can_idle(pool_actor_ptr self) {
   const auto& pool = self->state.pool();
   return pool.start_mode == config::start_mode::on_demand ||
@@ -151,6 +157,7 @@ void mark_stopped(pool_actor_ptr self) {
   st.status = iis::pool_status::stopped;
   st.idle = false;
   st.waking = false;
+  st.front_serves = false;
   st.master = iis::process_ref{};
   for (auto& app : st.apps) app.process = iis::process_ref{};
   publish(self);
@@ -312,6 +319,7 @@ caf::behavior pool_actor(pool_actor_ptr self, site_context ctx, std::size_t inde
         self->state.polls.tick(self, id);
         publish(self);
       },
+      [self](msg::served_exit& exit) { on_served_exit(self, exit); },
       [self](atom::wake) { on_activation(self); },
       [self](atom::idle_check, std::uint64_t generation) { on_idle_check(self, generation); },
       [self](atom::periodic, std::uint64_t generation) { on_periodic(self, generation); },

@@ -60,7 +60,10 @@ struct pool_actor_state {
   /// Started without a worker: OnDemand before its first request, or
   /// stopped by idle_timeout. IIS still shows such a pool as Started.
   bool idle = false;
-  bool waking = false;        ///< a start on demand is queued or running
+  bool waking = false;  ///< a start on demand is queued or running
+  /// The front serves the pool's files (pool_plan::single_hop): the pool
+  /// runs no process of its own; the front's are its workers.
+  bool front_serves = false;
   bool handing_over = false;  ///< the plugin exits: no waiting for logmon
   iis::process_ref master;    ///< the pool's nginx (static content)
   std::vector<app_state> apps;

@@ -277,6 +277,9 @@ void woken(pool_actor_ptr self, const std::string& reason, poller::time_point be
   emit(self, "application pool " + pool_name(self) + " started " + reason + " in " +
                  std::to_string(took.count()) + "ms");
   finished();
+  // Not while the plugin exits: the keeper's socket must keep its nginx.
+  if (can_front_serve(self) && !st.handing_over)
+    run_exclusive(self, [self](finished_fn done) { serve_from_front(self, done); });
 }
 
 }  // namespace
@@ -380,6 +383,57 @@ void wake_pool(pool_actor_ptr self, std::string reason, finished_fn finished,
   });
 }
 
+void serve_from_front(pool_actor_ptr self, finished_fn finished) {
+  auto& st = self->state;
+  if (st.status != iis::pool_status::started || st.idle || st.front_serves || !st.master.pid ||
+      !can_front_serve(self) || st.handing_over) {
+    finished();
+    return;
+  }
+  st.front_serves = true;
+  reload_front(self, [self, finished](std::optional<iis::failure> error,
+                                      std::vector<iis::process_ref> old_front) {
+    auto& st = self->state;
+    if (error) {
+      st.front_serves = false;  // the pool's nginx serves on
+      emit(self, "application pool " + pool_name(self) +
+                     ": the front could not take over its files: " + error->message);
+      finished();
+      return;
+    }
+    st.host().persist_front_serves(st.plan(), st.index, true);
+    // The front's previous generation may still proxy to the pool's nginx:
+    // it goes once that generation has.
+    const auto master = st.master;
+    const auto own = pool_processes(self);
+    set_retiring(self, own, true);
+    st.master = iis::process_ref{};
+    publish(self);
+    finished();
+    const auto limit = st.pool().shutdown_time_limit;
+    wait_gone(self, st.polls, st.launcher(), old_front, self->clock().now() + limit,
+              [self, master, own, limit](auto) {
+                auto& st = self->state;
+                st.launcher().signal(master, SIGQUIT);
+                wait_gone(self, st.polls, st.launcher(), own, self->clock().now() + limit,
+                          [self](auto left) { kill_all(self->state.launcher(), left); });
+              });
+  });
+}
+
+void proxy_from_front(pool_actor_ptr self, step next) {
+  auto& st = self->state;
+  st.front_serves = false;
+  st.host().persist_front_serves(st.plan(), st.index, false);
+  reload_front(self, [self, next](std::optional<iis::failure> error, auto) {
+    if (error) {
+      self->state.front_serves = true;  // it still serves them
+      self->state.host().persist_front_serves(self->state.plan(), self->state.index, true);
+    }
+    next(error);
+  });
+}
+
 void arm_idle_check(pool_actor_ptr self) {
   auto& st = self->state;
   const auto& timeout = st.pool().idle_timeout;
@@ -403,6 +457,18 @@ void idle_stop(pool_actor_ptr self, finished_fn finished) {
     st.last_activity = self->clock().now();  // a request came in since the check
     arm_idle_check(self);
     finished();
+    return;
+  }
+  if (st.front_serves && st.pool().start_mode == config::start_mode::always_running) {
+    // IIS keeps an AlwaysRunning pool's worker running: the front's next
+    // generation brings fresh ones.
+    emit(self, "application pool " + pool_name(self) + " idle for " +
+                   iis::seconds_text(*st.pool().idle_timeout) +
+                   "; worker stopped, starting a new one (AlwaysRunning)");
+    reload_front(self, [self, finished](std::optional<iis::failure>, auto) {
+      arm_idle_check(self);
+      finished();
+    });
     return;
   }
   // Own the sockets before the workers go, so requests from now on wait
@@ -457,10 +523,18 @@ void idle_stop(pool_actor_ptr self, finished_fn finished) {
     }
     start_keepers(self, std::move(keepers), proceed);
   };
-  if (has_static(self))
+  if (st.front_serves) {
+    // The front proxies to the pool's socket again, where requests wait for
+    // a start on demand.
+    open_listener(self, [self, proceed](std::optional<iis::failure> error) {
+      if (error) return proceed(error);
+      proxy_from_front(self, proceed);
+    });
+  } else if (has_static(self)) {
     open_listener(self, open_waits);
-  else
+  } else {
     open_waits(std::nullopt);
+  }
 }
 
 }  // namespace

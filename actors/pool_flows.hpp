@@ -47,6 +47,8 @@ std::vector<iis::process_ref> pool_processes(pool_actor_ptr self);
 bool has_static(pool_actor_ptr self);
 bool has_apps(pool_actor_ptr self);
 bool can_idle(pool_actor_ptr self);
+/// The front may serve the pool's files: single_hop, static content only.
+bool can_front_serve(pool_actor_ptr self);
 /// Records a crash; true when rapid-fail protection trips.
 bool record_crash(pool_actor_ptr self);
 /// Stopped with no process.
@@ -89,6 +91,11 @@ std::vector<ready_target> pool_targets(pool_actor_ptr self);
 void adopt_workers(pool_actor_ptr self, iis::process_ref master, poller::time_point deadline,
                    std::function<void(std::vector<iis::process_ref> adopted)> next);
 void start_pool(pool_actor_ptr self, step done);
+/// The front starts serving the pool's files; the pool's own nginx (a start
+/// on demand ran it) goes once the front's previous generation is gone.
+void serve_from_front(pool_actor_ptr self, finished_fn finished);
+/// The front goes back to proxying to the pool's socket (an idle stop).
+void proxy_from_front(pool_actor_ptr self, step next);
 void stop_pool(pool_actor_ptr self, step done);
 void recycle_pool(pool_actor_ptr self, bool all, step done);
 void prepare(pool_actor_ptr self, std::function<void(std::optional<iis::failure>)> done);
@@ -118,6 +125,9 @@ void hand_over(pool_actor_ptr self, finished_fn finished);
 
 // ---- pool_repairs.cpp ----
 void on_exit(pool_actor_ptr self, const iis::process_ref& ref, iis::exit_status status);
+/// A process of the front that serves the pool's files ended: its event,
+/// counted as a crash (rapid-fail protection).
+void on_served_exit(pool_actor_ptr self, const msg::served_exit& exit);
 void rapid_fail_stop(pool_actor_ptr self, finished_fn finished);
 /// The pool's nginx master is gone: a new one on the pool's socket.
 void repair_pool_master(pool_actor_ptr self, iis::process_ref old, iis::exit_status status,

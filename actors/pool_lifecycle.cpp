@@ -26,6 +26,12 @@ void pick_ports(pool_actor_ptr self) {
   }
 }
 
+/// An AlwaysRunning pool whose files the front may serve starts that way.
+bool serves_at_start(pool_actor_ptr self) {
+  return can_front_serve(self) &&
+         self->state.pool().start_mode == config::start_mode::always_running;
+}
+
 /// Writes the pool's nginx config and opens its socket.
 void write_conf_and_listen(pool_actor_ptr self, step next) {
   if (!has_static(self)) {
@@ -66,6 +72,22 @@ void finish_start(pool_actor_ptr self, step done) {
     started({});
 }
 
+/// Started by the front's next generation serving the files.
+void start_in_front(pool_actor_ptr self, step done, std::function<void(iis::failure)> fail) {
+  auto& st = self->state;
+  st.front_serves = true;
+  reload_front(self, [self, done, fail](std::optional<iis::failure> error, auto) {
+    auto& st = self->state;
+    if (error) {
+      st.front_serves = false;
+      fail(*error);
+      return;
+    }
+    st.host().persist_front_serves(st.plan(), st.index, true);
+    finish_start(self, done);
+  });
+}
+
 /// Spawns the pool's processes with the task's outputs and waits until they accept.
 void spawn_and_wait(pool_actor_ptr self, step next) {
   const auto limit = self->state.pool().start_time_limit;
@@ -100,6 +122,7 @@ iis::pool_routes routes_of(pool_actor_ptr self) {
   iis::pool_routes routes;
   routes.pool = st.index;
   routes.down = st.status == iis::pool_status::stopped || st.status == iis::pool_status::stopping;
+  routes.front_serves = st.front_serves;
   routes.apps = app_runtimes(self);
   return routes;
 }
@@ -340,14 +363,27 @@ void prepare(pool_actor_ptr self, std::function<void(std::optional<iis::failure>
       done(iis::failure_of(e, iis::errc::io_failure));
       return;
     }
-    self->state.status = iis::pool_status::starting;
-    self->state.front_stale = false;
+    auto& st = self->state;
+    st.status = iis::pool_status::starting;
+    st.front_stale = false;
+    if (serves_at_start(self)) {
+      // The front's first generation serves the files: nothing of our own runs.
+      st.front_serves = true;
+      st.host().persist_front_serves(st.plan(), st.index, true);
+      done(std::nullopt);
+      return;
+    }
     write_conf_and_listen(self, done);
   });
 }
 
 void launch(pool_actor_ptr self, step done) {
   auto& st = self->state;
+  if (st.front_serves) {
+    st.idle = false;
+    finish_start(self, done);
+    return;
+  }
   if (st.pool().start_mode == config::start_mode::on_demand) {
     // OnDemand: the first request starts the worker (IIS's startMode).
     st.status = iis::pool_status::started;
@@ -390,6 +426,10 @@ void start_pool(pool_actor_ptr self, step done) {
       pick_ports(self);
     } catch (const std::exception& e) {
       fail(iis::failure_of(e, iis::errc::io_failure));
+      return;
+    }
+    if (serves_at_start(self)) {
+      start_in_front(self, done, fail);
       return;
     }
     write_conf_and_listen(self, [self, done, fail](std::optional<iis::failure> error) {
@@ -451,6 +491,11 @@ void stop_pool(pool_actor_ptr self, step done) {
   }
   st.status = iis::pool_status::stopping;
   st.host().persist_pool_stopped(st.plan(), st.index, true);
+  const bool front_served = st.front_serves;
+  if (front_served) {
+    st.front_serves = false;
+    st.host().persist_front_serves(st.plan(), st.index, false);
+  }
   ++st.periodic_generation;
   ++st.idle_generation;
   disarm_activation(self);
@@ -468,9 +513,10 @@ void stop_pool(pool_actor_ptr self, step done) {
                                            " survived SIGKILL"}));
           });
   };
-  if (has_apps(self)) {
+  if (has_apps(self) || front_served) {
     // Application ports are plain TCP ports that someone else may take once
-    // the process is gone: the front stops proxying to them first.
+    // the process is gone: the front stops proxying to them first. A front
+    // that served the files answers 503/444 from its next generation on.
     reload_front(self, [proceed](std::optional<iis::failure>, auto) { proceed(); });
   } else {
     proceed();  // the front answers 503/444 by itself once the socket is gone
@@ -701,6 +747,14 @@ void recycle_pool(pool_actor_ptr self, bool all, step done) {
       return;
     }
     auto& st = self->state;
+    if (st.front_serves) {
+      // A new generation of the front with fresh workers takes the new
+      // connections; the old one finishes what it has.
+      reload_front(self, [self, done](std::optional<iis::failure> error, auto) {
+        done(error ? std::optional<iis::failure>(recycle_failure(self, *error)) : std::nullopt);
+      });
+      return;
+    }
     if (!st.master.pid || !has_static(self)) {
       recycle_apps(self, done);
       return;

@@ -20,6 +20,7 @@ struct recovery_facts {
   std::vector<std::tuple<std::size_t, iis::process_ref, std::int32_t>> live_apps;  ///< plan index
   std::vector<std::pair<std::size_t, iis::process_ref>> dead_apps;                 ///< plan index
   std::shared_ptr<unique_fd> kept_listener;
+  bool front_serves = false;  ///< its marker: the front served the files
 };
 
 recovery_facts gather(const iis::site_plan& plan, std::size_t index, const iis::saved_pool& saved,
@@ -32,6 +33,7 @@ recovery_facts gather(const iis::site_plan& plan, std::size_t index, const iis::
     // Keep the saved kinds; a restart will report the problem.
   }
   facts.master = host.running_pool_master(plan, index);
+  facts.front_serves = plan.pools[index].single_hop && host.front_serves_marked(plan, index);
   if (!facts.master.pid && launcher.alive(saved.master)) facts.master = saved.master;
   for (const auto& app : saved.apps) {
     if (auto running = host.running_app(plan, app.app))
@@ -113,6 +115,16 @@ void apply(pool_actor_ptr self, recovery_facts facts, finished_fn finished) {
   st.master = iis::process_ref{};
   for (auto& app : st.apps) app.process = iis::process_ref{};
   if (st.status == iis::pool_status::stopped) {
+    finished();
+    return;
+  }
+  if (!facts.master.pid && facts.live_apps.empty() && facts.front_serves && can_front_serve(self)) {
+    // The front (recovered with the site) serves the files: nothing of ours runs.
+    st.idle = false;
+    st.front_serves = true;
+    st.counts.worker_starts = 0;
+    arm_periodic_restart(self);
+    arm_idle_check(self);
     finished();
     return;
   }

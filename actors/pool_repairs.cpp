@@ -296,6 +296,18 @@ void on_exit(pool_actor_ptr self, const iis::process_ref& ref, iis::exit_status 
     run_exclusive(self, std::move(repair));
 }
 
+void on_served_exit(pool_actor_ptr self, const msg::served_exit& exit) {
+  auto& st = self->state;
+  if (!st.front_serves || st.status != iis::pool_status::started) return;
+  std::string message = "worker " + std::to_string(exit.process.pid) +
+                        (exit.master ? " (nginx master)" : "") + " of pool " + pool_name(self) +
+                        " exited (" + exit.reason + ")";
+  if (exit.replacement.pid) message += "; restarted as " + std::to_string(exit.replacement.pid);
+  emit(self, message);
+  if (record_crash(self))
+    run_exclusive(self, [self](finished_fn finished) { rapid_fail_stop(self, finished); });
+}
+
 void rapid_fail_stop(pool_actor_ptr self, finished_fn finished) {
   auto& st = self->state;
   if (st.status != iis::pool_status::started) {

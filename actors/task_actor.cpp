@@ -646,6 +646,10 @@ caf::behavior task_actor(task_actor_ptr self, site_services services, caf::actor
       },
       [self](msg::front_view& view) { self->state.front_view = std::move(view); },
       [self](msg::front_died& died) { on_front_died(self, died.status); },
+      [self](msg::served_exit& exit) {
+        const auto& pools = self->state.pools;
+        if (exit.pool < pools.size()) self->send(pools[exit.pool], std::move(exit));
+      },
       [self](msg::task_event& ev) {
         const auto& st = self->state;
         ev.task_id = st.task.task_id;

@@ -507,6 +507,10 @@ iis::site_snapshot snapshot(task_actor_ptr self) {
     pool.status = view.status;
     pool.supervisor = view.master;
     pool.workers = view.workers;
+    if (view.front_serves) {  // the front's processes are the pool's
+      pool.supervisor = st.front_view.master;
+      pool.workers = st.front_view.workers;
+    }
     out.pools.push_back(std::move(pool));
   }
   return out;
@@ -519,9 +523,13 @@ iis::usage_sample sample_usage(task_actor_ptr self) {
   auto add = [&sample, &launcher](const std::string& pool, const iis::process_ref& ref) {
     if (auto usage = launcher.usage(ref)) sample.by_pool[pool].push_back(*usage);
   };
-  // A node website's nginx is the node's, not the task's.
-  if (st.front_view.master.pid && st.plan->website.empty()) add("", st.front_view.master);
-  for (const auto& worker : st.front_view.workers) add("", worker);
+  // A node website's nginx is the node's, not the task's. A front that
+  // serves a pool's files counts as that pool.
+  std::string front_name;
+  for (const auto& view : st.pool_views)
+    if (view.front_serves) front_name = st.plan->pools[view.pool].name;
+  if (st.front_view.master.pid && st.plan->website.empty()) add(front_name, st.front_view.master);
+  for (const auto& worker : st.front_view.workers) add(front_name, worker);
   for (const auto& view : st.pool_views) {
     for (const auto& process : view.all) add(st.plan->pools[view.pool].name, process);
   }

@@ -214,6 +214,9 @@ driver_config decode_driver_config(std::string_view msgpack_bytes) {
       config.rapid_fail_max_crashes = *v;
   });
   p.check([&] { read_positive_duration(root, "rapid_fail_interval", config.rapid_fail_interval); });
+  p.check([&] {
+    if (auto v = get_bool(root, "single_hop_static")) config.single_hop_static = *v;
+  });
 
   constexpr auto uint_max = std::numeric_limits<std::uint64_t>::max();
   p.check([&] {

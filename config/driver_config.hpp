@@ -58,6 +58,9 @@ struct driver_config {
   /// Rapid-fail protection: this many worker crashes within the interval stop the pool.
   std::int64_t rapid_fail_max_crashes = 5;
   duration rapid_fail_interval = std::chrono::minutes(5);
+  /// A site whose only pool serves static files over http is served by one
+  /// nginx (the front's workers as the pool's user) instead of two.
+  bool single_hop_static = false;
 
   // ---- Management API limits ----
   std::uint64_t upload_max_bytes = 4ull << 30;

@@ -73,8 +73,12 @@ void steer_front_groups(const std::vector<int>& members, std::uint32_t index) {
 }
 
 spawn_request front_request(const site_plan& plan, std::uint32_t generation,
-                            const std::vector<int>& members) {
-  auto request = nginx_request(plan, layout::front_instance, -1);
+                            const std::vector<int>& members,
+                            std::optional<std::size_t> served_pool) {
+  auto request = nginx_request(
+      plan, served_pool ? layout::pool_instance(*served_pool) : layout::front_instance, -1);
+  // The front's own configuration and logs, wherever its processes are counted.
+  request.args = nginx_arguments(plan.nginx_path, plan.data_dir, layout::front_instance);
   std::string inherited = "NGINX=";
   for (std::size_t i = 0; i < members.size(); ++i) {
     request.inherit_fds.push_back(members[i]);

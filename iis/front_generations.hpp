@@ -8,6 +8,7 @@
 // generation holds (after a plugin restart).
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "common/unique_fd.hpp"
@@ -33,7 +34,8 @@ void steer_front_groups(const std::vector<int>& members, std::uint32_t index);
 /// How front generation `generation` (>= 1) starts, listening on `members`
 /// (handed over as fds 3, 4, ... with NGINX="3;4;...", nginx's own way).
 spawn_request front_request(const site_plan& plan, std::uint32_t generation,
-                            const std::vector<int>& members);
+                            const std::vector<int>& members,
+                            std::optional<std::size_t> served_pool = std::nullopt);
 
 /// The front generations of the site that run, oldest first: masters named
 /// by a front pid file that work in the site's folder on its front.conf.

@@ -98,6 +98,12 @@ class linux_site_host : public site_host {
   bool pool_stopped_marked(const site_plan& plan, std::size_t pool) override {
     return iis::pool_stopped_marked(plan, pool);
   }
+  void persist_front_serves(const site_plan& plan, std::size_t pool, bool serves) override {
+    iis::persist_front_serves(plan, pool, serves);
+  }
+  bool front_serves_marked(const site_plan& plan, std::size_t pool) override {
+    return iis::front_serves_marked(plan, pool);
+  }
   process_ref running_pool_master(const site_plan& plan, std::size_t pool) override {
     return iis::running_pool_master(plan, pool);
   }
@@ -142,8 +148,9 @@ class linux_site_host : public site_host {
     iis::steer_front_groups(members, index);
   }
   spawn_request front_request(const site_plan& plan, std::uint32_t generation,
-                              const std::vector<int>& members) override {
-    return iis::front_request(plan, generation, members);
+                              const std::vector<int>& members,
+                              std::optional<std::size_t> served_pool) override {
+    return iis::front_request(plan, generation, members, served_pool);
   }
   std::vector<front_generation> running_front_generations(const site_plan& plan) override {
     return iis::running_front_generations(plan);

@@ -149,6 +149,10 @@ struct pool_plan {
   std::int64_t private_memory_limit_kb = 0;
   std::int64_t rapid_fail_max_crashes = 5;
   duration rapid_fail_interval = std::chrono::minutes(5);
+  /// The site's only pool, on http bindings, with single_hop_static on:
+  /// while its content is static the front serves it (its workers as the
+  /// pool's user) instead of proxying to the pool's own nginx.
+  bool single_hop = false;
 };
 
 /// An application that web.config hands to a process (aspNetCore or httpPlatform).

@@ -22,10 +22,11 @@ struct nginx_identity {
 
 /// Where the front sends one URL prefix.
 struct front_route {
-  enum class kind { pool_socket, app_port, unavailable };
+  enum class kind { pool_socket, app_port, unavailable, files };
   std::string url_path;  ///< "/" or "/alias/"
   kind target = kind::pool_socket;
   std::string socket;      ///< pool_socket: relative to the data_dir
+  std::string directory;   ///< files: the folder served at url_path
   std::int32_t port = 0;   ///< app_port: on 127.0.0.1
   std::size_t pool = 0;    ///< index of the pool; names the @pool_down_<n> fallback
   bool tcp_level = false;  ///< unavailable: close the connection instead of 503
@@ -72,6 +73,9 @@ struct front_conf {
   /// The unix socket serving stub_status, relative to the data_dir (nginx's
   /// working directory: an absolute path may not fit sun_path); "" = none.
   std::string status_socket;
+  int worker_processes = 1;
+  /// With a `files` route: the MIME types file ("" = a small built-in table).
+  std::string mime_types_path = "/etc/nginx/mime.types";
 };
 
 /// One task's part of a node website (iis/website.hpp): its routes, what it

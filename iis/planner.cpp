@@ -436,6 +436,15 @@ site_plan plan_site(const config::task_config& config, const task_context& task,
     }
     plan.bindings.push_back(std::move(out));
   }
+  // The private key of an https binding never reaches the pool's user.
+  const bool http_only = !plan.bindings.empty() &&
+                         std::all_of(plan.bindings.begin(), plan.bindings.end(), [](const auto& b) {
+                           return b.type == config::binding_type::http;
+                         });
+  // A memory limit recycles a pool by its own workers' memory: it keeps them.
+  if (driver.single_hop_static && plan.pools.size() == 1 && plan.website.empty() && http_only &&
+      plan.pools[0].private_memory_limit_kb == 0)
+    plan.pools[0].single_hop = true;
   problems.throw_if_any();
   return plan;
 }

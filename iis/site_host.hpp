@@ -43,8 +43,18 @@ struct app_runtime {
 struct pool_routes {
   std::size_t pool = 0;
   bool down = false;  ///< stopped or stopping: its applications answer 503/444
+  /// The front serves the pool's static content itself (pool_plan::single_hop).
+  bool front_serves = false;
   std::vector<app_runtime> apps;
 };
+
+/// The pool whose content the front serves, if one does (its workers run
+/// as that pool's user, in its cgroup).
+inline std::optional<std::size_t> front_served_pool(const std::vector<pool_routes>& routes) {
+  for (const auto& pool : routes)
+    if (pool.front_serves && !pool.down) return pool.pool;
+  return std::nullopt;
+}
 
 /// An application process of the pool: its spawn request with its log
 /// descriptor (stdoutLogEnabled) opened below the task without following links.
@@ -122,6 +132,10 @@ class site_host {
   /// Records a started application ("pid start_ticks port") for recoveries.
   virtual void record_app(const site_plan& plan, std::size_t app, const process_ref& process,
                           std::int32_t port) = 0;
+  /// Writes or removes the marker of a pool whose content the front serves
+  /// (how a recovery tells that from a pool whose nginx died). Quick.
+  virtual void persist_front_serves(const site_plan& plan, std::size_t pool, bool serves) = 0;
+  virtual bool front_serves_marked(const site_plan& plan, std::size_t pool) = 0;
   /// Writes or removes the pool's stopped marker.
   virtual void persist_pool_stopped(const site_plan& plan, std::size_t pool, bool stopped) = 0;
   virtual bool pool_stopped_marked(const site_plan& plan, std::size_t pool) = 0;
@@ -172,9 +186,11 @@ class site_host {
   virtual std::vector<unique_fd> join_front_groups(const site_plan& plan) = 0;
   /// New connections of the groups of `members` go to slot `index`. Quick.
   virtual void steer_front_groups(const std::vector<int>& members, std::uint32_t index) = 0;
-  /// How front `generation` starts on `members` (output fds left to the caller).
+  /// How front `generation` starts on `members` (output fds left to the
+  /// caller), in the cgroup of `served_pool` when it serves one.
   virtual spawn_request front_request(const site_plan& plan, std::uint32_t generation,
-                                      const std::vector<int>& members) = 0;
+                                      const std::vector<int>& members,
+                                      std::optional<std::size_t> served_pool) = 0;
   /// The site's running front generations, oldest first.
   virtual std::vector<front_generation> running_front_generations(const site_plan& plan) = 0;
   /// Copies of the members a running generation's master listens on; empty

@@ -66,6 +66,10 @@ inline std::string request_totals_file(const std::string& data_dir) {
 inline std::string pool_stopped_marker(const std::string& data_dir, std::size_t pool) {
   return data_dir + "/run/pool-" + std::to_string(pool) + ".stopped";
 }
+/// Present while the front serves the pool's content itself (single hop).
+inline std::string front_serves_marker(const std::string& data_dir, std::size_t pool) {
+  return data_dir + "/run/pool-" + std::to_string(pool) + ".front";
+}
 /// Who keeps an idle pool's listening socket (or an app's wait socket) while
 /// the plugin may be gone (see socket_keeper.hpp).
 inline std::string pool_keeper_record(const std::string& data_dir, std::size_t pool) {

@@ -208,6 +208,10 @@ front_route route_of(const site_plan& plan, const pool_routes& pool_state,
   if (pool.idle_timeout && pool.idle_timeout->count() > 0) {
     route.activity_log = layout::activity_log(plan.data_dir, pool_state.pool);
   }
+  if (!state.handler && pool_state.front_serves && !pool_state.down) {
+    route.target = front_route::kind::files;  // member_of names the folder
+    return route;
+  }
   if (!state.handler) {
     route.target = front_route::kind::pool_socket;
     route.socket = layout::socket_name(pool_state.pool);
@@ -259,10 +263,13 @@ front_member member_of(const site_plan& plan, const std::vector<pool_routes>& ro
     if (!route.socket.empty()) route.socket = socket_prefix + route.socket;
     if (!route.wait_socket.empty()) route.wait_socket = socket_prefix + route.wait_socket;
     route.url_path = app.url_path;
+    const bool files = route.target == front_route::kind::files;
+    if (files) route.directory = app.physical_path;
     member.routes.push_back(route);
     for (const auto& vdir : app.virtual_directories) {
       if (app_paths.count(vdir.url_path)) continue;  // an application of its own wins
       route.url_path = vdir.url_path;
+      if (files) route.directory = vdir.physical_path;
       member.routes.push_back(route);
     }
   }
@@ -275,7 +282,12 @@ void write_front_conf(const site_plan& plan, const std::vector<pool_routes>& rou
   front_conf conf;
   conf.site_name = plan.site_name;
   conf.data_dir = plan.data_dir;
-  conf.worker_identity = identity_for(std::string("www-data"));
+  const auto served = front_served_pool(routes);
+  // Serving a pool's files, its workers read them as the pool's user.
+  conf.worker_identity = identity_for(served ? plan.pools[*served].run_as_user
+                                             : std::optional<std::string>("www-data"));
+  std::error_code missing;
+  if (!fs::exists(conf.mime_types_path, missing)) conf.mime_types_path.clear();
   conf.bindings = plan.bindings;
   conf.denied_prefixes = member.denied_prefixes;
   conf.shutdown_time_limit = longest_shutdown_time_limit(plan);
@@ -342,19 +354,38 @@ void record_app(const site_plan& plan, std::size_t app, const process_ref& proce
   }
 }
 
-void persist_pool_stopped(const site_plan& plan, std::size_t pool, bool stopped) {
-  const auto marker = layout::pool_stopped_marker(plan.data_dir, pool);
-  if (!stopped) {
+namespace {
+
+/// Best effort: a recovery without a marker falls back on the driver state.
+void set_marker(const std::string& marker, bool present) {
+  if (!present) {
     ::unlink(marker.c_str());
     return;
   }
-  // Best effort: without it a recovery would start the pool again, no worse.
   const int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
   if (fd >= 0) ::close(fd);
 }
 
+bool has_marker(const std::string& marker) {
+  return ::access(marker.c_str(), F_OK) == 0;
+}
+
+}  // namespace
+
+void persist_pool_stopped(const site_plan& plan, std::size_t pool, bool stopped) {
+  set_marker(layout::pool_stopped_marker(plan.data_dir, pool), stopped);
+}
+
 bool pool_stopped_marked(const site_plan& plan, std::size_t pool) {
-  return ::access(layout::pool_stopped_marker(plan.data_dir, pool).c_str(), F_OK) == 0;
+  return has_marker(layout::pool_stopped_marker(plan.data_dir, pool));
+}
+
+void persist_front_serves(const site_plan& plan, std::size_t pool, bool serves) {
+  set_marker(layout::front_serves_marker(plan.data_dir, pool), serves);
+}
+
+bool front_serves_marked(const site_plan& plan, std::size_t pool) {
+  return has_marker(layout::front_serves_marker(plan.data_dir, pool));
 }
 
 process_ref running_nginx_master(const std::string& data_dir, const std::string& pid_file,

@@ -66,6 +66,8 @@ void record_app(const site_plan& plan, std::size_t app, const process_ref& proce
 /// Writes or removes the pool's stopped marker (see layout::pool_stopped_marker).
 void persist_pool_stopped(const site_plan& plan, std::size_t pool, bool stopped);
 bool pool_stopped_marked(const site_plan& plan, std::size_t pool);
+void persist_front_serves(const site_plan& plan, std::size_t pool, bool serves);
+bool front_serves_marked(const site_plan& plan, std::size_t pool);
 
 /// The process `pid_file` names, if it runs nginx on `conf` with
 /// `data_dir` as its working directory (a site's instance).

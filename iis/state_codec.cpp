@@ -65,6 +65,8 @@ void write_pool(writer& w, const pool_plan& pool) {
     put(w, "private_memory_limit_kb", pool.private_memory_limit_kb);
   put(w, "rapid_fail_max_crashes", pool.rapid_fail_max_crashes);
   put(w, "rapid_fail_interval_ms", pool.rapid_fail_interval.count());
+  // Absent in handles of earlier releases: their fronts always proxied.
+  if (pool.single_hop) put_bool(w, "single_hop", true);
   w.EndObject();
 }
 
@@ -205,6 +207,7 @@ pool_plan read_pool(const value& v) {
     pool.private_memory_limit_kb = number(v, "private_memory_limit_kb");
   pool.rapid_fail_max_crashes = number(v, "rapid_fail_max_crashes");
   pool.rapid_fail_interval = duration(number(v, "rapid_fail_interval_ms"));
+  pool.single_hop = has(v, "single_hop") && flag(v, "single_hop");
   return pool;
 }
 

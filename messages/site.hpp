@@ -100,6 +100,8 @@ struct pool_view {
   std::size_t pool = 0;
   iis::pool_status status = iis::pool_status::stopped;
   bool idle = false;
+  /// The front serves the pool's files: its master and workers are the pool's.
+  bool front_serves = false;
   iis::process_ref master;
   std::vector<iis::process_ref> workers;  ///< live workers (nginx workers, app processes)
   std::vector<iis::process_ref> all;      ///< every process of the pool (usage)
@@ -150,6 +152,17 @@ struct front_kill {};
 /// The front's master exited on its own: the site is down.
 struct front_died {
   iis::exit_status status;
+};
+
+/// A process of a front that serves a pool's files ended on its own and was
+/// replaced (`replacement` pid 0: it was not). The task actor hands it to
+/// that pool: its crash count and its event.
+struct served_exit {
+  std::size_t pool = 0;
+  iis::process_ref process;
+  bool master = false;
+  std::string reason;  ///< "signal 9"
+  iis::process_ref replacement;
 };
 
 /// What the front actor tells its task actor after every change.
@@ -224,6 +237,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::front_stop)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::front_left)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::front_kill)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::front_died)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::served_exit)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::front_view)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::website_join)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nomad_iis::msg::website_routes)
