@@ -307,13 +307,20 @@ void drain(front_actor_ptr self, finished_fn finished) {
   st.polls.start(
       self,
       [self, empty, asking, generation] {
+        // Connections the kernel queued for it before the steering moved are
+        // still to be accepted: closing its sockets now would reset them.
+        auto& st = self->state;
+        if (st.ctx.host->queued_front_connections(fds_of(st.draining.members)) > 0) {
+          *empty = false;  // and then counted
+          return false;
+        }
         if (*empty || *asking) return *empty;
         *asking = true;
         off_thread<bool>(
             self, self->state.ctx.workers,
             [plan = self->state.ctx.plan, host = self->state.ctx.host, generation] {
               const auto left = host->front_connections(*plan, generation);
-              return !left || left->reading + left->writing + left->waiting == 0;
+              return !left || left->active == 0;
             },
             [empty, asking](job_result<bool> gone) {
               *asking = false;

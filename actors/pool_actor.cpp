@@ -34,7 +34,7 @@ msg::pool_view view_of(pool_actor_ptr self) {
   view.pool = st.index;
   view.status = st.status;
   view.idle = st.idle;
-  view.front_serves = st.front_serves;
+  view.front_serves = st.front_serves && !st.taking_over;
   view.master = st.master;
   if (st.master.pid) view.all.push_back(st.master);
   for (const auto& [pid, item] : st.processes) {

@@ -64,6 +64,9 @@ struct pool_actor_state {
   /// The front serves the pool's files (pool_plan::single_hop): the pool
   /// runs no process of its own; the front's are its workers.
   bool front_serves = false;
+  /// The front's change to serving the files runs: its processes are not
+  /// the pool's yet.
+  bool taking_over = false;
   bool handing_over = false;  ///< the plugin exits: no waiting for logmon
   iis::process_ref master;    ///< the pool's nginx (static content)
   std::vector<app_state> apps;

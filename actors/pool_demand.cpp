@@ -391,9 +391,11 @@ void serve_from_front(pool_actor_ptr self, finished_fn finished) {
     return;
   }
   st.front_serves = true;
+  st.taking_over = true;
   reload_front(self, [self, finished](std::optional<iis::failure> error,
                                       std::vector<iis::process_ref> old_front) {
     auto& st = self->state;
+    st.taking_over = false;
     if (error) {
       st.front_serves = false;  // the pool's nginx serves on
       emit(self, "application pool " + pool_name(self) +
@@ -465,9 +467,29 @@ void idle_stop(pool_actor_ptr self, finished_fn finished) {
     emit(self, "application pool " + pool_name(self) + " idle for " +
                    iis::seconds_text(*st.pool().idle_timeout) +
                    "; worker stopped, starting a new one (AlwaysRunning)");
-    reload_front(self, [self, finished](std::optional<iis::failure>, auto) {
-      arm_idle_check(self);
-      finished();
+    const auto began = self->clock().now();
+    reload_front(self, [self, finished, began](std::optional<iis::failure> error,
+                                               std::vector<iis::process_ref> old_front) {
+      auto& st = self->state;
+      if (error) {
+        emit(self, "application pool " + pool_name(self) +
+                       ": no fresh worker (AlwaysRunning): " + error->message);
+        arm_idle_check(self);
+        return finished();
+      }
+      // As IIS's: the idle worker is gone when the new one is reported.
+      wait_gone(self, st.polls, st.launcher(), old_front,
+                self->clock().now() + st.pool().shutdown_time_limit, [self, finished, began](auto) {
+                  auto& st = self->state;
+                  st.last_activity = self->clock().now();
+                  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      st.last_activity - began);
+                  emit(self, "application pool " + pool_name(self) +
+                                 " started again (AlwaysRunning) in " +
+                                 std::to_string(took.count()) + "ms");
+                  arm_idle_check(self);
+                  finished();
+                });
     });
     return;
   }

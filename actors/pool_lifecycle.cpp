@@ -76,8 +76,10 @@ void finish_start(pool_actor_ptr self, step done) {
 void start_in_front(pool_actor_ptr self, step done, std::function<void(iis::failure)> fail) {
   auto& st = self->state;
   st.front_serves = true;
+  st.taking_over = true;
   reload_front(self, [self, done, fail](std::optional<iis::failure> error, auto) {
     auto& st = self->state;
+    st.taking_over = false;
     if (error) {
       st.front_serves = false;
       fail(*error);

@@ -498,7 +498,7 @@ msg::site_status site_status_of(task_actor_ptr self) {
     msg::pool_info info;
     info.name = plan.pools[pool.pool].name;
     info.status = iis::to_string(pool.status);
-    for (const auto& w : pool.workers) info.worker_pids.push_back(w.pid);
+    for (const auto& w : site::pool_workers(self, pool)) info.worker_pids.push_back(w.pid);
     info.worker_running = !info.worker_pids.empty();
     if (auto it = usage.by_pool.find(info.name); it != usage.by_pool.end()) info.usage = it->second;
     s.pools.push_back(std::move(info));

@@ -63,12 +63,14 @@ std::uint64_t active_requests(iis::site_host& host, const pool_endpoints& e) {
 
 using process_list = std::vector<std::pair<std::string, iis::process_ref>>;
 
-/// Every process of the site by pool name ("" = the front), as the views say.
+/// Every process of the site by pool name ("" = the front, unless it serves a
+/// pool's files), as the views say.
 process_list site_processes(task_actor_ptr self) {
   const auto& st = self->state;
   process_list out;
-  if (st.front_view.master.pid) out.emplace_back("", st.front_view.master);
-  for (const auto& worker : st.front_view.workers) out.emplace_back("", worker);
+  const auto front_name = site::front_served_pool(self);
+  if (st.front_view.master.pid) out.emplace_back(front_name, st.front_view.master);
+  for (const auto& worker : st.front_view.workers) out.emplace_back(front_name, worker);
   for (const auto& view : st.pool_views)
     for (const auto& process : view.all) out.emplace_back(st.plan->pools[view.pool].name, process);
   return out;
@@ -92,7 +94,7 @@ msg::task_metrics compose(task_actor_ptr self) {
   for (const auto& view : st.pool_views) {
     auto& pool = add(st.plan->pools[view.pool].name, static_cast<std::int64_t>(view.pool));
     pool.status = iis::to_string(view.status);
-    pool.workers = view.workers.size();
+    pool.workers = site::pool_workers(self, view).size();
     pool.counts = view.counts;
     if (auto it = st.active_requests.find(view.pool); it != st.active_requests.end())
       pool.active_requests = it->second;
@@ -193,7 +195,7 @@ msg::pool_workers workers_of(task_actor_ptr self, std::size_t pool) {
   for (const auto& view : st.pool_views) {
     if (view.pool != pool) continue;
     out.status = iis::to_string(view.status);
-    for (const auto& worker : view.workers) {
+    for (const auto& worker : site::pool_workers(self, view)) {
       msg::worker_info info;
       info.pid = worker.pid;
       info.started_ms = system_info::boot_time() * 1000 +

@@ -496,6 +496,21 @@ std::string save_state(task_actor_ptr self) {
   return iis::encode_state(state);
 }
 
+std::string front_served_pool(task_actor_ptr self) {
+  const auto& st = self->state;
+  for (const auto& view : st.pool_views)
+    if (view.front_serves && st.plan) return st.plan->pools[view.pool].name;
+  return {};
+}
+
+iis::process_ref pool_supervisor(task_actor_ptr self, const msg::pool_view& view) {
+  return view.front_serves ? self->state.front_view.master : view.master;
+}
+
+const std::vector<iis::process_ref>& pool_workers(task_actor_ptr self, const msg::pool_view& view) {
+  return view.front_serves ? self->state.front_view.workers : view.workers;
+}
+
 iis::site_snapshot snapshot(task_actor_ptr self) {
   const auto& st = self->state;
   iis::site_snapshot out;
@@ -505,12 +520,8 @@ iis::site_snapshot snapshot(task_actor_ptr self) {
     iis::pool_snapshot pool;
     pool.name = st.plan ? st.plan->pools[view.pool].name : "";
     pool.status = view.status;
-    pool.supervisor = view.master;
-    pool.workers = view.workers;
-    if (view.front_serves) {  // the front's processes are the pool's
-      pool.supervisor = st.front_view.master;
-      pool.workers = st.front_view.workers;
-    }
+    pool.supervisor = pool_supervisor(self, view);
+    pool.workers = pool_workers(self, view);
     out.pools.push_back(std::move(pool));
   }
   return out;
@@ -525,9 +536,7 @@ iis::usage_sample sample_usage(task_actor_ptr self) {
   };
   // A node website's nginx is the node's, not the task's. A front that
   // serves a pool's files counts as that pool.
-  std::string front_name;
-  for (const auto& view : st.pool_views)
-    if (view.front_serves) front_name = st.plan->pools[view.pool].name;
+  const auto front_name = front_served_pool(self);
   if (st.front_view.master.pid && st.plan->website.empty()) add(front_name, st.front_view.master);
   for (const auto& worker : st.front_view.workers) add(front_name, worker);
   for (const auto& view : st.pool_views) {

@@ -57,6 +57,15 @@ std::vector<std::size_t> pool_indices(task_actor_ptr self, const std::vector<std
 /// The pools serving files at or below `task_path` (an absolute path).
 std::vector<std::string> pools_serving(const iis::site_plan& plan, const std::string& task_path);
 
+/// The name of the pool whose files the front serves ("" when none): the
+/// front's processes are that pool's.
+std::string front_served_pool(task_actor_ptr self);
+
+/// The nginx master and workers serving `view`'s pool: the front's when it
+/// serves the pool's files, the pool's own otherwise.
+iis::process_ref pool_supervisor(task_actor_ptr self, const msg::pool_view& view);
+const std::vector<iis::process_ref>& pool_workers(task_actor_ptr self, const msg::pool_view& view);
+
 std::string save_state(task_actor_ptr self);
 iis::site_snapshot snapshot(task_actor_ptr self);
 iis::usage_sample sample_usage(task_actor_ptr self);

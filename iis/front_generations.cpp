@@ -72,6 +72,12 @@ void steer_front_groups(const std::vector<int>& members, std::uint32_t index) {
   for (int member : members) steer_listen_group(member, index);
 }
 
+std::size_t queued_front_connections(const std::vector<int>& members) {
+  std::size_t queued = 0;
+  for (int member : members) queued += queued_connections(member);
+  return queued;
+}
+
 spawn_request front_request(const site_plan& plan, std::uint32_t generation,
                             const std::vector<int>& members,
                             std::optional<std::size_t> served_pool) {

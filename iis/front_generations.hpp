@@ -30,6 +30,8 @@ std::vector<unique_fd> join_front_groups(const site_plan& plan);
 
 /// From now on the groups of `members` send new connections to slot `index`.
 void steer_front_groups(const std::vector<int>& members, std::uint32_t index);
+/// Connections waiting in the accept queues of `members`.
+std::size_t queued_front_connections(const std::vector<int>& members);
 
 /// How front generation `generation` (>= 1) starts, listening on `members`
 /// (handed over as fds 3, 4, ... with NGINX="3;4;...", nginx's own way).

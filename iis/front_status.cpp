@@ -73,9 +73,11 @@ std::optional<connection_counts> parse_stub_status(std::string_view text) {
   const auto reading = after(text, "Reading: ");
   const auto writing = after(text, "Writing: ");
   const auto waiting = after(text, "Waiting: ");
-  if (!reading || !writing || !waiting || text.find("Active connections: ") != 0)
+  const auto active = after(text, "Active connections: ");
+  if (!reading || !writing || !waiting || !active || text.find("Active connections: ") != 0)
     return std::nullopt;
-  return connection_counts{*reading, *writing > 0 ? *writing - 1 : 0, *waiting};
+  return connection_counts{*reading, *writing > 0 ? *writing - 1 : 0, *waiting,
+                           *active > 0 ? *active - 1 : 0};
 }
 
 std::size_t track_requests(std::string_view text, open_requests& state) {

@@ -22,6 +22,9 @@ struct connection_counts {
   std::uint64_t reading = 0;  ///< reading a request head
   std::uint64_t writing = 0;  ///< a request in progress (reading its body, waiting, answering)
   std::uint64_t waiting = 0;  ///< idle keep-alive connections
+  /// Every open client connection: also those accepted and not yet counted
+  /// as one of the above (nginx counts them in none for a moment).
+  std::uint64_t active = 0;
 };
 
 /// The counts of a stub_status page; nullopt when `text` is not one. The

@@ -2,6 +2,7 @@
 
 #include <linux/filter.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -50,6 +51,15 @@ void steer_listen_group(int member, std::uint32_t index) {
     throw backend_error(errc::io_failure,
                         std::string("SO_ATTACH_REUSEPORT_CBPF: ") + std::strerror(errno));
   }
+}
+
+std::size_t queued_connections(int member) {
+  tcp_info info{};
+  socklen_t size = sizeof info;
+  if (::getsockopt(member, IPPROTO_TCP, TCP_INFO, &info, &size) != 0 ||
+      info.tcpi_state != TCP_LISTEN)
+    return 0;
+  return info.tcpi_unacked;  // a listener's accept queue
 }
 
 }  // namespace nomad_iis::iis

@@ -6,6 +6,7 @@
 // newest generation's, while older generations keep serving the
 // connections they already have until those end.
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -25,5 +26,10 @@ unique_fd join_listen_group(const std::string& ip, std::int32_t port, int backlo
 /// closes; an index past the end spreads connections over the members by
 /// hash, as without a program. Throws backend_error (io_failure).
 void steer_listen_group(int member, std::uint32_t index);
+
+/// Connections the kernel completed for `member` that no process accepted
+/// yet (0 when it is not a listening TCP socket): they would be reset if it
+/// closed now.
+std::size_t queued_connections(int member);
 
 }  // namespace nomad_iis::iis

@@ -8,6 +8,9 @@ namespace nomad_iis::iis {
 namespace {
 
 constexpr std::string_view totals_header = "nomad-iis request totals 1";
+/// A worker of a sole static pool's front runs as the pool's user and holds
+/// the log: lines naming pools no site has must not grow the totals.
+constexpr std::size_t max_counted_pools = 1024;
 
 template <class T>
 bool number(std::string_view text, T& out) {
@@ -34,6 +37,7 @@ bool tally_line(std::string_view line, request_totals& totals) {
   if (!line.empty() || (pool_text != "-" && (!number(pool_text, pool) || pool < 0)) ||
       !number(status_text, status) || status < 100 || status > 599 || !number(bytes_text, bytes))
     return false;
+  if (!totals.pools.count(pool) && totals.pools.size() >= max_counted_pools) return false;
   auto& tally = totals.pools[pool];
   ++tally.by_class[static_cast<std::size_t>(status / 100 - 1)];
   tally.bytes_sent += bytes;

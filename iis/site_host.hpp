@@ -186,6 +186,8 @@ class site_host {
   virtual std::vector<unique_fd> join_front_groups(const site_plan& plan) = 0;
   /// New connections of the groups of `members` go to slot `index`. Quick.
   virtual void steer_front_groups(const std::vector<int>& members, std::uint32_t index) = 0;
+  /// Connections the kernel queued on `members` that no nginx accepted yet. Quick.
+  virtual std::size_t queued_front_connections(const std::vector<int>& members) = 0;
   /// How front `generation` starts on `members` (output fds left to the
   /// caller), in the cgroup of `served_pool` when it serves one.
   virtual spawn_request front_request(const site_plan& plan, std::uint32_t generation,

@@ -2,6 +2,7 @@ package benchkit
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -17,8 +18,20 @@ import (
 )
 
 // StartPlugin launches the plugin binary as a Nomad client would, with its
-// data dir under dir, and hands back the host that owns it.
-func StartPlugin(ctx context.Context, binary, dir string, args ...string) (*pluginhost.Host, error) {
+// data dir under dir and the driver options of options (a JSON object, ""
+// for none), and hands back the host that owns it.
+func StartPlugin(ctx context.Context, binary, dir, options string, args ...string) (*pluginhost.Host, error) {
+	config := map[string]any{}
+	if options != "" {
+		if err := json.Unmarshal([]byte(options), &config); err != nil {
+			return nil, fmt.Errorf("plugin options %q: %w", options, err)
+		}
+	}
+	config["data_dir"] = filepath.Join(dir, "data")
+	pluginConfig, err := json.Marshal(config)
+	if err != nil {
+		return nil, err
+	}
 	h, err := pluginhost.Start(ctx, pluginhost.Config{
 		Launch: pluginhost.LaunchOptions{
 			Path:         binary,
@@ -26,7 +39,7 @@ func StartPlugin(ctx context.Context, binary, dir string, args ...string) (*plug
 			Logger:       hclog.New(&hclog.LoggerOptions{Name: "bench", Level: hclog.Error, Output: io.Discard}),
 			StartTimeout: 30 * time.Second,
 		},
-		PluginConfig: []byte(fmt.Sprintf(`{"data_dir": %q}`, filepath.Join(dir, "data"))),
+		PluginConfig: pluginConfig,
 		Startup:      pluginhost.StartupShort,
 	})
 	if err != nil {

@@ -45,7 +45,7 @@ func run() error {
 		return err
 	}
 	ctx := context.Background()
-	h, err := benchkit.StartPlugin(ctx, *plugin, dir)
+	h, err := benchkit.StartPlugin(ctx, *plugin, dir, "")
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ var (
 	parallel    = flag.Int("parallel", 8, "concurrent StartTask calls while starting the tasks")
 	starts      = flag.Int("starts", 20, "cold starts per side for the start and stop rows")
 	phases      = flag.String("phases", "static,app,recycle,start,memory", "phases to run, comma separated")
+	options     = flag.String("plugin-options", "", `driver options of the plugin, a JSON object ('{"single_hop_static": true}')`)
 )
 
 // env is what every phase works with.
@@ -68,7 +69,7 @@ func run() error {
 		return err
 	}
 	ctx := context.Background()
-	h, err := benchkit.StartPlugin(ctx, *pluginPath, dir)
+	h, err := benchkit.StartPlugin(ctx, *pluginPath, dir, *options)
 	if err != nil {
 		return err
 	}

@@ -322,14 +322,19 @@ func TestKilledWorkerIsRestartedWithAnEvent(t *testing.T) {
 		t.Fatalf("GET /: %d %v", code, err)
 	}
 	// The OnDemand pool answered its first request with the worker it woke;
-	// the plugin learns that worker's PID a moment later.
+	// the plugin learns that worker's PID a moment later, and the front takes
+	// the files over right after (single_hop_static): its worker is the one.
 	var workers []int
-	for deadline := time.Now().Add(5 * time.Second); len(workers) == 0; {
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		seen := e.pools(t)["default"].WorkerProcessIds
+		time.Sleep(300 * time.Millisecond)
 		workers = e.pools(t)["default"].WorkerProcessIds
-		if len(workers) == 0 && time.Now().After(deadline) {
-			t.Fatal("pool default reports no worker")
+		if len(workers) > 0 && fmt.Sprint(seen) == fmt.Sprint(workers) {
+			break
 		}
-		time.Sleep(20 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("pool default reports no steady worker: %v", workers)
+		}
 	}
 	if err := syscall.Kill(workers[0], syscall.SIGKILL); err != nil {
 		t.Fatal(err)

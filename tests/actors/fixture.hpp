@@ -105,6 +105,10 @@ struct fixture {
     driver.data_dir = data_dir.string();
     driver.placeholder_app_path.clear();
     driver.directory_security = false;
+    // These flows drive the pools' own nginx (the second hop every site
+    // with https, several pools or an application process keeps); the
+    // front serving a sole pool's files is tests/iis/site_single_hop_test.
+    driver.single_hop_static = false;
     driver.allowed_apppool_identities = {"ApplicationPoolIdentity", "NetworkService"};
     http_port = free_port();
     inspections->dir = root;

@@ -17,6 +17,7 @@
 #include "actors/driver_state.hpp"
 #include "actors/task_actor.hpp"
 #include "config/task_config.hpp"
+#include "iis/site_layout.hpp"
 #include "iis/state_codec.hpp"
 #include "tests/actors/fixture.hpp"
 
@@ -875,6 +876,134 @@ BOOST_AUTO_TEST_CASE(a_recovery_replaces_a_pool_master_that_died_meanwhile_and_i
   // The old worker still accepts on the pool's socket, serving what the old
   // nginx was told: it must go as well.
   BOOST_TEST(!procs->is_alive(orphan.pid));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+/// single_hop_static on: the front serves the sole static pool's files.
+struct single_hop_fixture : pool_fixture {
+  single_hop_fixture() { driver.single_hop_static = true; }
+
+  iis::site_plan always_running_plan() {
+    return static_plan(pool_block("default", config::start_mode::always_running));
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(single_hop_flows, single_hop_fixture)
+
+BOOST_AUTO_TEST_CASE(an_always_running_pool_is_served_by_the_front_with_nothing_of_its_own) {
+  const auto plan = always_running_plan();
+  BOOST_REQUIRE(plan.pools[0].single_hop);
+  auto task = start(plan);
+  BOOST_TEST(!procs->called("spawn nginx pool-0"));
+  BOOST_TEST(procs->count_calls("spawn keeper") == 0u);
+  const auto front = procs->master("front");
+  const auto view = pool_of(task, 0);
+  BOOST_TEST(as_int(view.status) == as_int(iis::pool_status::started));
+  BOOST_TEST((view.supervisor == front));
+  BOOST_TEST((view.workers == procs->current_workers(front)));
+  // The Management API's status names them as the pool's workers.
+  auto status = ask<msg::site_status>(task, msg::get_site_status{});
+  BOOST_REQUIRE(status->value);
+  BOOST_REQUIRE(status->value->pools.size() == 1u);
+  BOOST_TEST(status->value->pools[0].worker_running);
+  BOOST_TEST(status->value->pools[0].worker_pids ==
+             std::vector<std::int32_t>{procs->current_workers(front).at(0).pid});
+  BOOST_TEST(std::filesystem::exists(iis::layout::front_serves_marker(plan.data_dir, 0)));
+  const auto saved = iis::decode_state(decode_driver_state(state).site);
+  BOOST_TEST(saved.pools[0].master.pid == 0);
+  BOOST_TEST(saved.plan.pools[0].single_hop);
+}
+
+BOOST_AUTO_TEST_CASE(a_recycle_a_stop_and_a_start_are_generations_of_the_front) {
+  auto task = start(always_running_plan());
+  const auto first = procs->master("front");
+  auto recycled = ask_void(task, msg::pool_command{msg::pool_op::recycle, {"default"}});
+  advance(10s);
+  BOOST_TEST(recycled->done);
+  const auto second = procs->master("front");
+  BOOST_TEST(second.pid != first.pid);
+  BOOST_TEST(!procs->is_alive(first.pid));
+  BOOST_TEST((pool_of(task, 0).supervisor == second));
+
+  auto stopped = ask_void(task, msg::pool_command{msg::pool_op::stop, {"default"}});
+  advance(10s);
+  BOOST_TEST(stopped->done);
+  const auto view = pool_of(task, 0);
+  BOOST_TEST(as_int(view.status) == as_int(iis::pool_status::stopped));
+  BOOST_TEST(view.workers.empty());
+  const auto answering = procs->master("front");  // its 503s
+  BOOST_TEST(answering.pid != second.pid);
+  BOOST_TEST(snapshot(task).running);
+
+  auto started = ask_void(task, msg::pool_command{msg::pool_op::start, {"default"}});
+  advance(10s);
+  BOOST_TEST(started->done);
+  BOOST_TEST(procs->master("front").pid != answering.pid);
+  BOOST_TEST((pool_of(task, 0).supervisor == procs->master("front")));
+  BOOST_TEST(!procs->called("spawn nginx pool-0"));
+}
+
+BOOST_AUTO_TEST_CASE(a_stop_does_not_wait_for_the_serving_generation_to_drain) {
+  auto task = start(always_running_plan());
+  const auto serving = procs->master("front");
+  procs->hold_graceful = true;  // its connections stay open
+  auto stopped = ask_void(task, msg::pool_command{msg::pool_op::stop, {"default"}});
+  advance(1s);
+  BOOST_TEST(stopped->done);
+  BOOST_TEST(as_int(pool_of(task, 0).status) == as_int(iis::pool_status::stopped));
+  // Its clients get five seconds, then the pool's shutdown time limit.
+  advance(5s + always_running_plan().pools[0].shutdown_time_limit + 10s);
+  BOOST_TEST(!procs->is_alive(serving.pid));
+}
+
+BOOST_AUTO_TEST_CASE(front_worker_crashes_are_the_pools_and_trip_rapid_fail_protection) {
+  auto plan = always_running_plan();
+  plan.pools[0].rapid_fail_max_crashes = 1;
+  auto task = start(plan);
+  const auto front = procs->master("front");
+  const auto worker = procs->current_workers(front).at(0);
+  procs->crash(worker.pid, SIGSEGV);
+  advance(1s);
+  BOOST_TEST(events_with("worker " + std::to_string(worker.pid) + " of pool default exited") == 1u);
+  BOOST_TEST(as_int(pool_of(task, 0).status) == as_int(iis::pool_status::started));
+  procs->crash(procs->current_workers(front).at(0).pid, SIGSEGV);
+  advance(10s);
+  BOOST_TEST(events_with("stopped by rapid-fail protection") == 1u);
+  BOOST_TEST(as_int(pool_of(task, 0).status) == as_int(iis::pool_status::stopped));
+  BOOST_TEST(snapshot(task).running);  // the front answers 503 for it
+}
+
+BOOST_AUTO_TEST_CASE(a_dead_front_master_is_replaced_on_the_same_sockets) {
+  auto task = start(always_running_plan());
+  const auto front = procs->master("front");
+  const auto orphan = procs->current_workers(front).at(0);
+  procs->crash(front.pid, SIGKILL);
+  advance(10s);
+  const auto fresh = procs->master("front");
+  BOOST_REQUIRE(fresh.pid != 0);
+  BOOST_TEST(fresh.pid != front.pid);
+  BOOST_TEST(!procs->is_alive(orphan.pid));
+  BOOST_TEST(snapshot(task).running);
+  BOOST_TEST(events_with("(nginx master) of pool default exited (signal 9); restarted as " +
+                         std::to_string(fresh.pid)) == 1u);
+  BOOST_TEST((pool_of(task, 0).supervisor == fresh));
+}
+
+BOOST_AUTO_TEST_CASE(two_pools_or_the_option_off_keep_the_pools_nginx) {
+  config::task_config cfg;
+  cfg.application_pools = {pool_block("default", config::start_mode::always_running),
+                           pool_block("b", config::start_mode::always_running)};
+  cfg.applications = {app_block("local", "default"), app_block(app_folder("b"), "b", "b")};
+  const auto two = plan(cfg);
+  BOOST_TEST(two.pools.size() == 2u);
+  BOOST_TEST(!two.pools[0].single_hop);
+  driver.single_hop_static = false;
+  BOOST_TEST(!always_running_plan().pools[0].single_hop);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -192,6 +192,9 @@ struct api_fixture {
     driver.placeholder_app_path.clear();
     driver.directory_security = false;
     driver.allowed_apppool_identities = {"ApplicationPoolIdentity", "NetworkService"};
+    // Every spawn of a front waits for the test's release: the pool's stops
+    // and starts here are its own nginx's, not new generations of the front.
+    driver.single_hop_static = false;
     caf::anon_send(actors.supervisor, msg::set_driver_config{driver, true});
     ctx = http::make_api_context(*sys, actors.supervisor, actors.statuses,
                                  http::authenticator("", ""));

@@ -53,6 +53,7 @@ BOOST_AUTO_TEST_CASE(stub_status_counts_leave_out_the_asking_connection) {
   BOOST_TEST(counts->reading == 1u);
   BOOST_TEST(counts->writing == 1u);
   BOOST_TEST(counts->waiting == 1u);
+  BOOST_TEST(counts->active == 3u);  // one accepted, not yet reading
   BOOST_TEST(!parse_stub_status("<html>502 Bad Gateway</html>"));
   BOOST_TEST(!parse_stub_status("Active connections: 1 \nReading: x Writing: 1 Waiting: 0 \n"));
   BOOST_TEST(!parse_stub_status(""));

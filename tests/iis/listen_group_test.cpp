@@ -105,6 +105,23 @@ BOOST_AUTO_TEST_CASE(a_closed_member_leaves_its_slot_to_the_last) {
   BOOST_TEST(hashed[1] > 0);
 }
 
+BOOST_AUTO_TEST_CASE(a_member_tells_how_many_connections_wait_for_an_accept) {
+  const int port = free_port();
+  auto steered_away = join_listen_group("127.0.0.1", port, 64);
+  auto member = join_listen_group("127.0.0.1", port, 64);
+  set_nonblocking_accepts({member.get()});
+  steer_listen_group(member.get(), 1);
+  BOOST_TEST(queued_connections(member.get()) == 0u);
+  std::vector<unique_fd> clients;
+  for (int i = 0; i < 3; ++i) clients.push_back(connect_local(port));
+  BOOST_TEST(queued_connections(member.get()) == 3u);
+  BOOST_TEST(queued_connections(steered_away.get()) == 0u);
+  BOOST_TEST(take_pending(member.get()) == 3);
+  BOOST_TEST(queued_connections(member.get()) == 0u);
+  unique_fd not_listening(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  BOOST_TEST(queued_connections(not_listening.get()) == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(another_user_cannot_join_the_group) {
   const auto account = find_account("www-data");
   if (::geteuid() != 0 || !account) {

@@ -305,6 +305,35 @@ BOOST_AUTO_TEST_CASE(nginx_accepts_the_rendered_files) {
   BOOST_TEST(pool_rc == 0, pool_out);
 }
 
+BOOST_AUTO_TEST_CASE(a_front_serving_files_aliases_them_and_nginx_accepts_it) {
+  temp_dir root;
+  const std::string data_dir = root.path() + "/data";
+  make_data_dir(data_dir);
+  auto front = sample_front(data_dir);
+  front.bindings.pop_back();  // http only
+  front.routes[0].target = front_route::kind::files;
+  front.routes[0].directory = root.path() + "/site";
+  front.worker_processes = 2;
+  const std::string text = render_front_conf(front);
+  BOOST_TEST(contains(text, "location \"/\" {\n      alias \"" + root.path() + "/site/\";"));
+  BOOST_TEST(!contains(text, "nomad_iis_pool_0"));  // no upstream of the pool
+  BOOST_TEST(contains(text, "worker_processes 2;"));
+  BOOST_TEST(contains(text, "absolute_redirect off;"));
+  BOOST_TEST(contains(text, "index Default.htm default.htm"));
+  BOOST_TEST(contains(text, "location ~* \"(^|/)web\\.config$\" { return 404; }"));
+  // Its requests are still logged and counted as the pool's.
+  BOOST_TEST(
+      contains(text, "access_log " + nginx_quote(front.requests_log) + " nomad_iis_requests_0"));
+  BOOST_TEST(contains(text, "auth_request /__nomad_iis/start/0;"));
+  std::ofstream(layout::conf(data_dir, layout::front_instance)) << text;
+  auto [rc, out] = nginx_test(data_dir, layout::front_instance);
+  BOOST_TEST(rc == 0, out);
+  // Without a files route the front stays one worker, with no file settings.
+  const auto proxying = render_front_conf(sample_front(data_dir));
+  BOOST_TEST(contains(proxying, "worker_processes 1;"));
+  BOOST_TEST(!contains(proxying, "absolute_redirect"));
+}
+
 BOOST_AUTO_TEST_CASE(catch_all_server_uses_a_non_sni_certificate) {
   front_conf conf = sample_front("/d");
   conf.bindings[2].require_sni = false;

@@ -278,6 +278,24 @@ BOOST_AUTO_TEST_CASE(https_certificate_sources) {
   BOOST_TEST(field_of_error() == "binding[0].certificate.thumbprint");
 }
 
+BOOST_AUTO_TEST_CASE(single_hop_is_for_a_sole_pool_on_http_bindings_without_a_memory_limit) {
+  BOOST_TEST(!plan().pools[0].single_hop);  // off by default
+  driver.single_hop_static = true;
+  BOOST_TEST(plan().pools[0].single_hop);
+  // The private key of an https binding stays out of the pool user's processes.
+  config.bindings[0].type = config::binding_type::https;
+  config.bindings[0].certificate = config::certificate{};
+  config.bindings[0].certificate->use_self_signed = true;
+  BOOST_TEST(!plan().pools[0].single_hop);
+  config.bindings[0] = http_binding();
+  config.application_pools[0].private_memory_limit = 100000;
+  BOOST_TEST(!plan().pools[0].single_hop);
+  config.application_pools[0].private_memory_limit.reset();
+  config.application_pools.push_back(make_pool("second"));
+  BOOST_TEST(!plan().pools[0].single_hop);
+  BOOST_TEST(!plan().pools[1].single_hop);
+}
+
 BOOST_AUTO_TEST_CASE(http_and_https_cannot_share_a_port) {
   config::binding second = http_binding();
   second.type = config::binding_type::https;

@@ -53,6 +53,17 @@ BOOST_AUTO_TEST_CASE(malformed_lines_are_counted_apart) {
   BOOST_TEST(t.pools.empty());
 }
 
+BOOST_AUTO_TEST_CASE(lines_for_endless_pools_do_not_grow_the_totals) {
+  request_totals t;
+  std::string text;
+  for (int pool = 0; pool < 5000; ++pool) text += std::to_string(pool) + " 200 1\n";
+  tally_requests(text, t);
+  BOOST_TEST(t.pools.size() == 1024u);
+  BOOST_TEST(t.malformed == 5000u - 1024u);
+  tally_requests("7 200 1\n", t);  // a pool already counted still counts
+  BOOST_TEST(count(t, 7, 2) == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(totals_round_trip_and_refuse_what_they_did_not_write) {
   request_totals t;
   t.offset = 123456789012ull;

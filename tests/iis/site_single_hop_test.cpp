@@ -6,8 +6,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -25,6 +29,50 @@ namespace {
 std::vector<int> sorted(std::vector<int> pids) {
   std::sort(pids.begin(), pids.end());
   return pids;
+}
+
+/// fd number -> what /proc/<pid>/fd/<fd> links to.
+std::map<int, std::string> descriptors(int pid) {
+  std::map<int, std::string> out;
+  const auto dir = "/proc/" + std::to_string(pid) + "/fd";
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::error_code error;
+    const auto target = std::filesystem::read_symlink(entry.path(), error);
+    if (!error) out[std::stoi(entry.path().filename().string())] = target.string();
+  }
+  return out;
+}
+
+/// Socket inode -> "tcp listen <port>", "tcp <state>", "unix <path>" or "unix" (unnamed).
+std::map<unsigned long long, std::string> socket_owners() {
+  std::map<unsigned long long, std::string> out;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout;
+      unsigned long long inode = 0;
+      if (!(fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >>
+            timeout >> inode))
+        continue;
+      const auto port = std::stoi(local.substr(local.rfind(':') + 1), nullptr, 16);
+      out[inode] = state == "0A" ? "tcp listen " + std::to_string(port) : "tcp " + state;
+    }
+  }
+  std::ifstream in("/proc/net/unix");
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string num, refs, protocol, flags, type, state, path;
+    unsigned long long inode = 0;
+    if (!(fields >> num >> refs >> protocol >> flags >> type >> state >> inode)) continue;
+    fields >> path;
+    out[inode] = path.empty() ? "unix" : "unix " + path;
+  }
+  return out;
 }
 
 /// single_hop_static on: the site's only pool serves static files over http,
@@ -110,6 +158,40 @@ BOOST_AUTO_TEST_CASE(the_front_serves_the_files_as_the_pools_user_with_no_nginx_
   BOOST_TEST(!check_bindable("127.0.0.1", port).has_value());
 }
 
+BOOST_AUTO_TEST_CASE(a_front_worker_holds_only_the_tasks_own_files_and_sockets) {
+  // It runs as the pool's user, which can read its descriptors (and ptrace it).
+  config.application_pools.push_back(running_pool("default"));
+  start();
+  BOOST_REQUIRE(eventually([&] { return front_serves(); }));
+  const auto worker = the_pool().workers.at(0).pid;
+  // Its unix sockets are named relative to its folder (sun_path is short).
+  const auto folder = std::filesystem::read_symlink("/proc/" + std::to_string(worker) + "/cwd");
+  BOOST_TEST(folder.string() == plan.data_dir);
+  const auto sockets = socket_owners();
+  std::size_t listeners = 0;
+  for (const auto& [fd, target] : descriptors(worker)) {
+    BOOST_TEST_MESSAGE(fd << " -> " << target);
+    unsigned long long inode = 0;
+    if (std::sscanf(target.c_str(), "socket:[%llu]", &inode) == 1) {
+      const auto owner = sockets.find(inode);
+      BOOST_REQUIRE_MESSAGE(owner != sockets.end(),
+                            "socket " << target << " is neither tcp nor unix");
+      const auto& what = owner->second;
+      if (what == "tcp listen " + std::to_string(port)) ++listeners;
+      const auto named = what.substr(what.find(' ') + 1);
+      BOOST_TEST((what == "tcp listen " + std::to_string(port) || what == "unix" ||
+                  (what.rfind("unix ", 0) == 0 && named.find("..") == std::string::npos &&
+                   (named.front() != '/' || named.rfind(plan.data_dir + "/", 0) == 0))),
+                 "fd " << fd << ": " << what);
+    } else if (target.rfind("anon_inode:", 0) != 0 && target.rfind("pipe:", 0) != 0) {
+      BOOST_TEST((target == "/dev/null" || target.rfind(plan.data_dir + "/", 0) == 0 ||
+                  target.rfind(task.alloc_dir + "/", 0) == 0),
+                 "fd " << fd << ": " << target);
+    }
+  }
+  BOOST_TEST(listeners >= 1u);
+}
+
 BOOST_AUTO_TEST_CASE(a_recycle_under_kept_alive_load_loses_no_request) {
   config.application_pools.push_back(running_pool("default"));
   start();
@@ -129,6 +211,21 @@ BOOST_AUTO_TEST_CASE(a_recycle_under_kept_alive_load_loses_no_request) {
   for (const auto& worker : after)
     BOOST_TEST((std::find(before.begin(), before.end(), worker) == before.end()));
   for (const auto& worker : before) BOOST_TEST(eventually([&] { return !pid_alive(worker.pid); }));
+}
+
+BOOST_AUTO_TEST_CASE(recycles_while_an_on_demand_pool_wakes_under_load_lose_no_request) {
+  config.application_pools.push_back(make_pool("default"));
+  start();
+  kept_alive_load load(port, "/file.txt", 4);
+  for (int i = 0; i < 30; ++i) {
+    const auto error = run([&](completion done) { web->recycle_pools({"default"}, done); });
+    BOOST_TEST(!error.has_value(), *error);
+  }
+  remember();
+  const int served = load.served();
+  BOOST_TEST(eventually([&] { return load.served() > served + 50; }));
+  load.stop();
+  BOOST_TEST(load.failed() == 0, "failed: " << load.failed() << ", last: " << load.last_failure());
 }
 
 BOOST_AUTO_TEST_CASE(a_stopped_pool_answers_503_and_serves_again_once_started) {
@@ -156,7 +253,13 @@ BOOST_AUTO_TEST_CASE(a_first_request_wakes_the_pool_then_the_front_takes_its_fil
   BOOST_TEST(
       eventually([&] { return front_serves() && pool_nginx() == 0; }, std::chrono::seconds(15)));
   remember();
-  BOOST_TEST(get("/file.txt").status == 200);
+  // Requests keep it running: the front's workers stay.
+  const auto serving = the_pool().workers;
+  for (int i = 0; i < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    BOOST_TEST(get("/file.txt").status == 200);
+  }
+  for (const auto& worker : serving) BOOST_TEST(pid_alive(worker.pid));
   // Idle: the front waits on the pool's socket again, and a request wakes it.
   BOOST_REQUIRE(observer->wait_for({"application pool default idle for 2s; worker stopped"},
                                    std::chrono::seconds(10)));

@@ -216,6 +216,7 @@ BOOST_AUTO_TEST_CASE(overlapped_recycle_loses_no_request) {
 }
 
 BOOST_AUTO_TEST_CASE(the_front_keeps_its_connection_to_a_pool_for_a_second) {
+  driver.single_hop_static = false;  // the hop whose connection this is
   config.application_pools.push_back(running_pool("default"));
   config.applications.push_back(make_app("local/site"));
   start();
