@@ -130,13 +130,9 @@ output_fds open_website_logs(const site_plan& website) {
 }
 
 process_ref running_website_master(const site_plan& website) {
-  std::ifstream in(layout::pid_file(website.data_dir, layout::front_instance));
-  std::int32_t pid = 0;
-  if (!(in >> pid) || pid <= 0) return {};
-  const auto ticks = read_start_ticks(pid);
-  const auto conf = layout::conf(website.data_dir, layout::front_instance);
-  if (!ticks || command_line(pid).find(" -c " + conf) == std::string::npos) return {};
-  return process_ref{pid, *ticks};
+  return running_nginx_master(website.data_dir,
+                              layout::pid_file(website.data_dir, layout::front_instance),
+                              layout::conf(website.data_dir, layout::front_instance));
 }
 
 }  // namespace nomad_iis::iis
