@@ -331,7 +331,7 @@ void adopt_workers(pool_actor_ptr self, iis::process_ref master, poller::time_po
       self,
       [self, master, adopted] {
         auto& st = self->state;
-        std::vector<iis::process_ref> fresh;
+        std::vector<iis::process_ref> fresh, known;
         std::size_t current = 0;
         for (const auto& child : st.launcher().children(master)) {
           auto it = st.processes.find(child.pid);
@@ -341,6 +341,9 @@ void adopt_workers(pool_actor_ptr self, iis::process_ref master, poller::time_po
             fresh.push_back(child);
             ++current;
           } else if (it->second.ref == child && !it->second.retiring) {
+            // Already tracked by another wait (a start's, a crash's): one of
+            // the new workers all the same.
+            known.push_back(child);
             ++current;
           }
         }
@@ -348,6 +351,7 @@ void adopt_workers(pool_actor_ptr self, iis::process_ref master, poller::time_po
           track(self, child, role::worker);
           adopted->push_back(child);
         }
+        if (current >= 1) adopted->insert(adopted->end(), known.begin(), known.end());
         return current >= 1;
       },
       deadline, adopt_interval, [adopted, next = std::move(next)](bool) { next(*adopted); });
