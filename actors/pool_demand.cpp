@@ -263,19 +263,24 @@ void fail_wake(pool_actor_ptr self, finished_fn finished, const iis::failure& er
   });
 }
 
+/// A worker serves again: its event, and the idle clock starts anew.
+void report_started(pool_actor_ptr self, const std::string& reason, poller::time_point began) {
+  auto& st = self->state;
+  st.last_activity = self->clock().now();
+  arm_idle_check(self);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(st.last_activity - began);
+  emit(self, "application pool " + pool_name(self) + " started " + reason + " in " +
+                 std::to_string(took.count()) + "ms");
+}
+
 void woken(pool_actor_ptr self, const std::string& reason, poller::time_point began,
            finished_fn finished) {
   release_waiters(self);
   auto& st = self->state;
   st.idle = false;
   st.waking = false;
-  st.last_activity = self->clock().now();
-  self->state.host().take_activity(iis::layout::activity_log(st.plan().data_dir, st.index));
-  arm_idle_check(self);
-  const auto took =
-      std::chrono::duration_cast<std::chrono::milliseconds>(self->clock().now() - began);
-  emit(self, "application pool " + pool_name(self) + " started " + reason + " in " +
-                 std::to_string(took.count()) + "ms");
+  st.host().take_activity(iis::layout::activity_log(st.plan().data_dir, st.index));
+  report_started(self, reason, began);
   finished();
   // Not while the plugin exits: the keeper's socket must keep its nginx.
   if (can_front_serve(self) && !st.handing_over)
@@ -390,20 +395,15 @@ void serve_from_front(pool_actor_ptr self, finished_fn finished) {
     finished();
     return;
   }
-  st.front_serves = true;
-  st.taking_over = true;
-  reload_front(self, [self, finished](std::optional<iis::failure> error,
-                                      std::vector<iis::process_ref> old_front) {
+  hand_files_to_front(self, [self, finished](std::optional<iis::failure> error,
+                                             std::vector<iis::process_ref> old_front) {
     auto& st = self->state;
-    st.taking_over = false;
-    if (error) {
-      st.front_serves = false;  // the pool's nginx serves on
+    if (error) {  // the pool's nginx serves on
       emit(self, "application pool " + pool_name(self) +
                      ": the front could not take over its files: " + error->message);
       finished();
       return;
     }
-    st.host().persist_front_serves(st.plan(), st.index, true);
     // The front's previous generation may still proxy to the pool's nginx:
     // it goes once that generation has.
     const auto master = st.master;
@@ -480,14 +480,7 @@ void idle_stop(pool_actor_ptr self, finished_fn finished) {
       // As IIS's: the idle worker is gone when the new one is reported.
       wait_gone(self, st.polls, st.launcher(), old_front,
                 self->clock().now() + st.pool().shutdown_time_limit, [self, finished, began](auto) {
-                  auto& st = self->state;
-                  st.last_activity = self->clock().now();
-                  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      st.last_activity - began);
-                  emit(self, "application pool " + pool_name(self) +
-                                 " started again (AlwaysRunning) in " +
-                                 std::to_string(took.count()) + "ms");
-                  arm_idle_check(self);
+                  report_started(self, "again (AlwaysRunning)", began);
                   finished();
                 });
     });

@@ -83,6 +83,11 @@ void analyse_apps(pool_actor_ptr self,
 void reload_front(
     pool_actor_ptr self,
     std::function<void(std::optional<iis::failure>, std::vector<iis::process_ref>)> next);
+/// The front's next generation serves the pool's files (its marker written
+/// once it does); `next` gets the front's processes it replaced.
+void hand_files_to_front(
+    pool_actor_ptr self,
+    std::function<void(std::optional<iis::failure>, std::vector<iis::process_ref>)> next);
 /// Spawns the pool's nginx (static content) and, unless `master_only`,
 /// its application processes.
 void spawn_pool(pool_actor_ptr self, outputs_ptr outputs, step next, bool master_only = false);

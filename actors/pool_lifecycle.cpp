@@ -74,18 +74,8 @@ void finish_start(pool_actor_ptr self, step done) {
 
 /// Started by the front's next generation serving the files.
 void start_in_front(pool_actor_ptr self, step done, std::function<void(iis::failure)> fail) {
-  auto& st = self->state;
-  st.front_serves = true;
-  st.taking_over = true;
-  reload_front(self, [self, done, fail](std::optional<iis::failure> error, auto) {
-    auto& st = self->state;
-    st.taking_over = false;
-    if (error) {
-      st.front_serves = false;
-      fail(*error);
-      return;
-    }
-    st.host().persist_front_serves(st.plan(), st.index, true);
+  hand_files_to_front(self, [self, done, fail](std::optional<iis::failure> error, auto) {
+    if (error) return fail(*error);
     finish_start(self, done);
   });
 }
@@ -191,6 +181,24 @@ void reload_front(
           [self, next, epoch = self->state.ops.epoch()](caf::error& error) {
             if (self->state.ops.epoch() == epoch) next(failure_of(error), {});
           });
+}
+
+void hand_files_to_front(
+    pool_actor_ptr self,
+    std::function<void(std::optional<iis::failure>, std::vector<iis::process_ref>)> next) {
+  auto& st = self->state;
+  st.front_serves = true;
+  st.taking_over = true;
+  reload_front(self, [self, next](std::optional<iis::failure> error,
+                                  std::vector<iis::process_ref> old_front) {
+    auto& st = self->state;
+    st.taking_over = false;
+    if (error)
+      st.front_serves = false;
+    else
+      st.host().persist_front_serves(st.plan(), st.index, true);
+    next(error, std::move(old_front));
+  });
 }
 
 void spawn_pool(pool_actor_ptr self, outputs_ptr outputs, step next, bool master_only) {
