@@ -183,6 +183,21 @@ int free_port() {
 
 namespace {
 
+/// A connect a signal interrupted goes on in the kernel: wait for its outcome.
+bool connect_finishes(int fd, int timeout_ms) {
+  pollfd writable{fd, POLLOUT, 0};
+  int ready = 0;
+  do {
+    ready = ::poll(&writable, 1, timeout_ms);
+  } while (ready < 0 && errno == EINTR);
+  if (ready == 0) errno = ETIMEDOUT;
+  int failure = 0;
+  socklen_t size = sizeof failure;
+  if (ready <= 0 || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &size) != 0) return false;
+  errno = failure;
+  return failure == 0;
+}
+
 int connect_to(const std::string& ip, int port, int timeout_ms, std::string& error) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   timeval timeout{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
@@ -192,7 +207,8 @@ int connect_to(const std::string& ip, int port, int timeout_ms, std::string& err
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<std::uint16_t>(port));
   ::inet_pton(AF_INET, ip.c_str(), &address.sin_addr);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 &&
+      !(errno == EINTR && connect_finishes(fd, timeout_ms))) {
     error = std::string("connect: ") + std::strerror(errno);
     ::close(fd);
     return -1;
@@ -221,18 +237,28 @@ void parse_response(const std::string& raw, http_response& response) {
 
 namespace {
 
+ssize_t send_all(int fd, const std::string& data) {
+  std::size_t sent = 0;
+  while (sent < data.size()) {
+    const ssize_t n = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return n;
+    sent += static_cast<std::size_t>(n);
+  }
+  return static_cast<ssize_t>(sent);
+}
+
 http_response exchange(const std::string& ip, int port, const std::string& request,
                        int timeout_ms) {
   http_response response;
   const int fd = connect_to(ip, port, timeout_ms, response.error);
   if (fd < 0) return response;
-  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) < 0) {
-    response.error = std::string("send: ") + std::strerror(errno);
-  }
+  if (send_all(fd, request) < 0) response.error = std::string("send: ") + std::strerror(errno);
   std::string raw;
   char buffer[8192];
   while (true) {
     const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n < 0 && errno == EINTR) continue;  // the test process's children exit meanwhile
     if (n < 0) {
       if (raw.empty()) response.error = std::string("recv: ") + std::strerror(errno);
       break;
