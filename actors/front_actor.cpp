@@ -8,6 +8,7 @@
 #include <caf/all.hpp>
 
 #include "actors/blocking.hpp"
+#include "actors/timeouts.hpp"
 #include "iis/site_layout.hpp"
 #include "messages/error.hpp"
 #include "messages/type_ids.hpp"
@@ -19,10 +20,12 @@ namespace {
 constexpr auto reload_limit = std::chrono::seconds(10);
 /// In place: how long old workers may take to stop accepting.
 constexpr auto retire_limit = std::chrono::seconds(5);
-/// How long a retired generation's clients get to leave before it quits
+/// How long an older generation's clients get to leave before it quits
 /// (busy ones leave within keepalive_requests; idle ones are closed then).
-constexpr auto drain_limit = std::chrono::seconds(5);
+constexpr auto drain_limit = std::chrono::seconds(10);
 constexpr auto drain_interval = std::chrono::milliseconds(50);
+/// Generations draining side by side beyond this: the oldest quits at once.
+constexpr std::size_t max_draining = 32;
 
 using finished_fn = std::function<void()>;
 using other_generation = front_actor_state::other_generation;
@@ -32,8 +35,7 @@ void publish(front_actor_ptr self) {
   msg::front_view view;
   view.master = st.master;
   view.generation = st.generation;
-  view.draining = st.draining.master;
-  view.draining_generation = st.draining.generation;
+  for (const auto& old : st.draining) view.draining.push_back({old.generation, old.master});
   for (const auto& [pid, worker] : st.workers) {
     if (!worker.retiring) view.workers.push_back(worker.ref);
   }
@@ -69,7 +71,7 @@ std::vector<iis::process_ref> front_processes(front_actor_ptr self) {
   std::vector<iis::process_ref> out;
   if (self->state.master.pid) out.push_back(self->state.master);
   if (self->state.starting.master.pid) out.push_back(self->state.starting.master);
-  if (self->state.draining.master.pid) out.push_back(self->state.draining.master);
+  for (const auto& old : self->state.draining) out.push_back(old.master);
   for (const auto& [pid, worker] : self->state.workers) out.push_back(worker.ref);
   return out;
 }
@@ -288,37 +290,75 @@ void reload_in_place(front_actor_ptr self, caf::typed_response_promise<msg::fron
   });
 }
 
-/// The retired generation's processes are gone (or were killed): its sockets go.
-void retire_finished(front_actor_ptr self, const iis::process_ref& master, finished_fn finished) {
-  auto& st = self->state;
-  if (st.draining.master == master) st.draining = other_generation{};
-  publish(self);
-  finished();
+other_generation* find_draining(front_actor_ptr self, const iis::process_ref& master) {
+  for (auto& old : self->state.draining)
+    if (old.master == master) return &old;
+  return nullptr;
 }
 
-/// Once the retired generation's clients left (or drain_limit passed), it
-/// quits; what it still serves gets the pools' shutdown time limit.
-void drain(front_actor_ptr self, finished_fn finished) {
+/// A draining generation's processes are gone (or were killed): its sockets go.
+void forget_draining(front_actor_ptr self, const iis::process_ref& master) {
+  auto& draining = self->state.draining;
+  draining.erase(std::remove_if(draining.begin(), draining.end(),
+                                [&](const other_generation& old) { return old.master == master; }),
+                 draining.end());
+  publish(self);
+}
+
+/// The draining generation of `master` quits now; what it still serves
+/// gets the pools' shutdown time limit.
+void quit_draining(front_actor_ptr self, const iis::process_ref& master) {
   auto& st = self->state;
-  const auto master = st.draining.master;
-  const auto generation = st.draining.generation;
+  auto* old = find_draining(self, master);
+  if (!old || old->quitting) return;
+  old->quitting = true;
+  st.ctx.launcher->signal(master, SIGQUIT);
+  std::vector<iis::process_ref> processes{master};
+  processes.insert(processes.end(), old->workers.begin(), old->workers.end());
+  const auto limit = iis::longest_shutdown_time_limit(*st.ctx.plan);
+  wait_gone(self, st.polls, *st.ctx.launcher, processes, self->clock().now() + limit + kill_grace,
+            [self, master](std::vector<iis::process_ref> left) {
+              auto& st = self->state;
+              const auto killed = kill_all(*st.ctx.launcher, left);
+              wait_gone(self, st.polls, *st.ctx.launcher, killed, self->clock().now() + kill_grace,
+                        [self, master](auto) { forget_draining(self, master); });
+            });
+}
+
+/// Keeps at most max_draining generations draining: the oldest go first.
+void limit_draining(front_actor_ptr self) {
+  std::vector<iis::process_ref> active;
+  for (const auto& old : self->state.draining)
+    if (!old.quitting) active.push_back(old.master);
+  for (std::size_t i = 0; i + max_draining < active.size(); ++i) quit_draining(self, active[i]);
+}
+
+/// Once the clients of the draining generation of `master` left (after
+/// timeouts::front_drain_minimum), or drain_limit passed, it quits. Beside the changes:
+/// any number of generations drain at once.
+void drain(front_actor_ptr self, const iis::process_ref& master) {
+  const auto since = self->clock().now();
   auto empty = std::make_shared<bool>(false);
   auto asking = std::make_shared<bool>(false);
-  st.polls.start(
+  self->state.polls.start(
       self,
-      [self, empty, asking, generation] {
+      [self, master, since, empty, asking] {
+        auto& st = self->state;
+        const auto* old = find_draining(self, master);
+        if (!old || old->quitting) return true;  // a stop, a kill or the limit took it
         // Connections the kernel queued for it before the steering moved are
         // still to be accepted: closing its sockets now would reset them.
-        auto& st = self->state;
-        if (st.ctx.host->queued_front_connections(fds_of(st.draining.members)) > 0) {
+        if (st.ctx.host->queued_front_connections(fds_of(old->members)) > 0) {
           *empty = false;  // and then counted
           return false;
         }
-        if (*empty || *asking) return *empty;
+        if (self->clock().now() - since < timeouts::front_drain_minimum) return false;
+        if (*empty) return true;
+        if (*asking) return false;
         *asking = true;
         off_thread<bool>(
-            self, self->state.ctx.workers,
-            [plan = self->state.ctx.plan, host = self->state.ctx.host, generation] {
+            self, st.ctx.workers,
+            [plan = st.ctx.plan, host = st.ctx.host, generation = old->generation] {
               const auto left = host->front_connections(*plan, generation);
               return !left || left->active == 0;
             },
@@ -328,25 +368,7 @@ void drain(front_actor_ptr self, finished_fn finished) {
             });
         return false;
       },
-      self->clock().now() + drain_limit, drain_interval,
-      [self, master, finished](bool) {
-        auto& st = self->state;
-        if (!(st.draining.master == master)) return finished();  // a stop or kill took it
-        st.ctx.launcher->signal(master, SIGQUIT);
-        std::vector<iis::process_ref> old{master};
-        for (const auto& [pid, worker] : st.workers)
-          if (worker.retiring) old.push_back(worker.ref);
-        const auto limit = iis::longest_shutdown_time_limit(*st.ctx.plan);
-        wait_gone(self, st.polls, *st.ctx.launcher, old, self->clock().now() + limit + kill_grace,
-                  [self, master, finished](std::vector<iis::process_ref> left) {
-                    auto& st = self->state;
-                    const auto killed = kill_all(*st.ctx.launcher, left);
-                    wait_gone(self, st.polls, *st.ctx.launcher, killed,
-                              self->clock().now() + kill_grace, [self, master, finished](auto) {
-                                retire_finished(self, master, finished);
-                              });
-                  });
-      });
+      since + drain_limit, drain_interval, [self, master](bool) { quit_draining(self, master); });
 }
 
 /// The next generation did not run: it goes; the current one never stopped serving.
@@ -367,26 +389,77 @@ void promote_next(front_actor_ptr self, std::shared_ptr<unique_fd> reader,
                   caf::typed_response_promise<msg::front_reloaded> rp, finished_fn finished) {
   auto& st = self->state;
   try {
-    st.ctx.host->steer_front_groups(fds_of(st.starting.members), 1);
+    st.ctx.host->steer_front_groups(fds_of(st.steering), fds_of(st.starting.members));
   } catch (const std::exception& e) {
     return abandon_next(self, iis::failure_of(e, iis::errc::io_failure), rp, finished);
   }
   const auto old = retire_workers(self);
-  st.draining = other_generation{st.master, st.generation, std::move(st.members)};
+  const auto previous = st.master;
+  st.draining.push_back(
+      other_generation{st.master, st.generation, std::move(st.members), old, false});
   st.master = st.starting.master;
   st.generation = st.starting.generation;
   st.members = std::move(st.starting.members);
   st.starting = other_generation{};
+  drain(self, previous);
+  limit_draining(self);
   adopt(self, self->clock().now() + adopt_limit, [self, rp, finished, old, reader](auto) mutable {
     reader->reset();
     publish(self);
     rp.deliver(msg::front_reloaded{old});
-    drain(self, finished);
+    finished();
+  });
+}
+
+/// The groups' steering, made once (and again after a plugin restart, in
+/// place of the one the previous plugin made) on copies of the current members.
+void with_steering(front_actor_ptr self, std::function<void(std::optional<iis::failure>)> next) {
+  auto& st = self->state;
+  if (!st.steering.empty()) return next(std::nullopt);
+  using maps = std::shared_ptr<std::vector<unique_fd>>;
+  off_thread<maps>(
+      self, st.ctx.workers,
+      [host = st.ctx.host, members = copy_members(self)] {
+        return std::make_shared<std::vector<unique_fd>>(
+            host->attach_front_steering(fds_of(*members)));
+      },
+      [self, next](job_result<maps> made) {
+        if (!made.ok())
+          return next(iis::failure{made.error.code,
+                                   "steering the bindings' connections: " + made.error.message});
+        self->state.steering = std::move(**made.value);
+        next(std::nullopt);
+      });
+}
+
+/// Generation `next` starts; once its workers run it takes the new connections.
+void start_next(front_actor_ptr self, std::uint32_t next,
+                caf::typed_response_promise<msg::front_reloaded> rp, finished_fn finished) {
+  spawn_generation(self, next, nullptr, [self, rp, finished, next](auto spawned) mutable {
+    if (!spawned.ok()) {
+      rp.deliver(to_error(spawned.error));
+      return finished();
+    }
+    auto& st = self->state;
+    const auto master = spawned.value->master;
+    st.starting = other_generation{master, next, std::move(*spawned.value->members), {}, false};
+    watch_process(self, *st.ctx.launcher, master);
+    auto reader = spawned.value->reader;
+    wait_workers(
+        self, master, reload_limit, [self, rp, finished, master, reader](auto error) mutable {
+          if (!(self->state.starting.master == master)) {  // a stop or kill took it
+            rp.deliver(
+                to_error({iis::errc::process_failed, "the front stopped during the change"}));
+            return finished();
+          }
+          if (error) return abandon_next(self, *error, rp, finished);
+          promote_next(self, reader, rp, finished);
+        });
   });
 }
 
 /// A new generation takes the new connections once its workers run; the
-/// change is answered then, and the old generation drains.
+/// change is answered then, and the current one drains.
 void swap_generation(front_actor_ptr self, caf::typed_response_promise<msg::front_reloaded> rp,
                      finished_fn finished) {
   const auto next = self->state.generation + 1;
@@ -395,33 +468,13 @@ void swap_generation(front_actor_ptr self, caf::typed_response_promise<msg::fron
       rp.deliver(to_error(*error));
       return finished();
     }
-    try {
-      // While the new member joins: everything still to the current one (slot 0).
-      self->state.ctx.host->steer_front_groups(fds_of(self->state.members), 0);
-    } catch (const std::exception& e) {
-      rp.deliver(to_error(iis::failure_of(e, iis::errc::io_failure)));
-      return finished();
-    }
-    spawn_generation(self, next, nullptr, [self, rp, finished, next](auto spawned) mutable {
-      if (!spawned.ok()) {
-        rp.deliver(to_error(spawned.error));
+    // Made before the new member joins: until it runs, every connection goes to the current one.
+    with_steering(self, [self, rp, finished, next](auto error) mutable {
+      if (error) {
+        rp.deliver(to_error(*error));
         return finished();
       }
-      auto& st = self->state;
-      const auto master = spawned.value->master;
-      st.starting = other_generation{master, next, std::move(*spawned.value->members)};
-      watch_process(self, *st.ctx.launcher, master);
-      auto reader = spawned.value->reader;
-      wait_workers(
-          self, master, reload_limit, [self, rp, finished, master, reader](auto error) mutable {
-            if (!(self->state.starting.master == master)) {  // a stop or kill took it
-              rp.deliver(
-                  to_error({iis::errc::process_failed, "the front stopped during the change"}));
-              return finished();
-            }
-            if (error) return abandon_next(self, *error, rp, finished);
-            promote_next(self, reader, rp, finished);
-          });
+      start_next(self, next, rp, finished);
     });
   });
 }
@@ -443,8 +496,9 @@ void forget_all(front_actor_ptr self) {
   auto& st = self->state;
   st.master = iis::process_ref{};
   st.members.clear();
+  st.steering.clear();
   st.starting = other_generation{};
-  st.draining = other_generation{};
+  st.draining.clear();
   st.workers.clear();
 }
 
@@ -552,8 +606,9 @@ void on_exit(front_actor_ptr self, const iis::process_ref& ref, iis::exit_status
 
 /// A plugin restart: the generations that run become ours again. The
 /// current one's sockets are taken back from its master (an earlier
-/// release's are its own: it reloads in place); an older one still
-/// draining is steered away from and drained again.
+/// release's are its own: it reloads in place); older ones drain again,
+/// once new connections are steered to the current one (the previous
+/// plugin may have gone mid-change).
 void recover(front_actor_ptr self, std::vector<iis::front_generation> recovered) {
   auto& st = self->state;
   const auto current = recovered.back();
@@ -563,37 +618,32 @@ void recover(front_actor_ptr self, std::vector<iis::front_generation> recovered)
   st.started = true;
   watch_process(self, *st.ctx.launcher, st.master);
   for (const auto& worker : st.ctx.launcher->children(st.master)) track_worker(self, worker);
-  for (std::size_t i = 0; i < recovered.size(); ++i) {
-    const auto& old = recovered[i];
-    if (i + 1 < recovered.size()) {
-      st.ctx.launcher->signal(old.master, SIGQUIT);  // more than one: keep to two
-      continue;
-    }
-    st.draining = other_generation{old.master, old.number, {}};
+  for (const auto& old : recovered) {
+    auto workers = st.ctx.launcher->children(old.master);
+    for (const auto& worker : workers) track_worker(self, worker, true);
+    st.draining.push_back(other_generation{old.master, old.number, {}, std::move(workers), false});
     watch_process(self, *st.ctx.launcher, old.master);
-    for (const auto& worker : st.ctx.launcher->children(old.master))
-      track_worker(self, worker, true);
   }
-  if (current.number == 0) return;
-  run_exclusive(self, [self](finished_fn finished) {
+  auto drain_all = [self] {
+    for (const auto& old : self->state.draining) drain(self, old.master);
+  };
+  if (current.number == 0) return drain_all();
+  run_exclusive(self, [self, drain_all](finished_fn finished) {
     auto& st = self->state;
     off_thread<std::shared_ptr<std::vector<unique_fd>>>(
         self, st.ctx.workers,
-        [plan = st.ctx.plan, host = st.ctx.host, master = st.master,
-         draining = st.draining.master] {
-          auto members =
-              std::make_shared<std::vector<unique_fd>>(host->take_front_members(*plan, master));
-          // Two generations: the newest joined last, slot 1.
-          if (draining.pid && !members->empty()) host->steer_front_groups(fds_of(*members), 1);
-          return members;
+        [plan = st.ctx.plan, host = st.ctx.host, master = st.master] {
+          return std::make_shared<std::vector<unique_fd>>(host->take_front_members(*plan, master));
         },
-        [self, finished](job_result<std::shared_ptr<std::vector<unique_fd>>> taken) {
+        [self, finished, drain_all](job_result<std::shared_ptr<std::vector<unique_fd>>> taken) {
           auto& st = self->state;
           if (taken.ok()) st.members = std::move(**taken.value);
-          if (st.draining.master.pid)
-            drain(self, finished);
-          else
+          if (st.draining.empty()) return finished();
+          with_steering(self, [self, finished, drain_all](auto error) {
+            if (error) emit(self, self->state.ctx, "the front's " + error->message);
+            drain_all();
             finished();
+          });
         });
   });
 }
@@ -631,8 +681,8 @@ caf::behavior front_actor(front_actor_ptr self, site_context ctx,
         auto& st = self->state;
         st.expected_exit = true;
         if (st.master.pid) st.ctx.launcher->signal(st.master, SIGQUIT);
-        for (const auto* other : {&st.starting, &st.draining})
-          if (other->master.pid) st.ctx.launcher->signal(other->master, SIGQUIT);
+        if (st.starting.master.pid) st.ctx.launcher->signal(st.starting.master, SIGQUIT);
+        for (const auto& old : st.draining) st.ctx.launcher->signal(old.master, SIGQUIT);
         wait_gone(self, st.polls, *st.ctx.launcher, front_processes(self),
                   self->clock().now() + m.timeout, [self, rp](auto left) mutable {
                     // What did not drain stays known: the front_kill that

@@ -6,11 +6,11 @@
 //
 // A reload starts a new generation: an nginx master of its own on new
 // members of the bindings' listen groups (iis/listen_group.hpp), which
-// takes every new connection once its workers run, while the previous
-// generation keeps the connections it has until their requests run out
-// (keepalive_requests) and is then stopped. No client connection is closed
-// under a request. A front an earlier release started (generation 0, its
-// sockets its own) reloads in place (SIGHUP).
+// takes every new connection once its workers run. Older generations keep
+// the connections they have, side by side, until their clients leave (or
+// drain_limit), and are then stopped; no client connection is closed under
+// a request. A front an earlier release started (generation 0, its sockets
+// its own) reloads in place (SIGHUP).
 
 #include <cstdint>
 #include <deque>
@@ -37,17 +37,22 @@ struct front_actor_state {
   iis::process_ref master;
   std::uint32_t generation = 0;
   std::vector<unique_fd> members;
+  /// The steering of the bindings' listen groups, one map per member
+  /// (empty: not made yet; a restarted plugin's program steers until then).
+  std::vector<unique_fd> steering;
   /// A generation other than the current one (master pid 0: none).
   struct other_generation {
     iis::process_ref master;
     std::uint32_t generation = 0;
-    std::vector<unique_fd> members;  ///< our copies, closed once its processes are gone
+    std::vector<unique_fd> members;         ///< our copies, closed once its processes are gone
+    std::vector<iis::process_ref> workers;  ///< a draining one's, as it was retired
+    bool quitting = false;                  ///< SIGQUIT sent: its clients are being let go
   };
   /// The next generation until its workers run; only then is it current
   /// (its exit before that fails the change, not the site).
   other_generation starting;
-  /// The previous generation while its clients leave.
-  other_generation draining;
+  /// Older generations while their clients leave, oldest first.
+  std::deque<other_generation> draining;
   struct worker {
     iis::process_ref ref;
     bool retiring = false;

@@ -134,15 +134,18 @@ void start_count(task_actor_ptr self) {
         reading r;
         r.requests = host->count_requests(*plan);
         r.connections = host->front_connections(*plan, front.generation);
-        if (front.draining.pid && r.connections) {
-          // The previous generation's clients are the site's too until they leave.
-          if (auto old = host->front_connections(*plan, front.draining_generation)) {
-            r.connections->reading += old->reading;
-            r.connections->writing += old->writing;
-            r.connections->waiting += old->waiting;
-          }
+        std::vector<iis::process_ref> masters{front.master};
+        for (const auto& old : front.draining) {
+          masters.push_back(old.master);
+          // Older generations' clients are the site's too until they leave.
+          const auto counts =
+              r.connections ? host->front_connections(*plan, old.number) : std::nullopt;
+          if (!counts) continue;
+          r.connections->reading += counts->reading;
+          r.connections->writing += counts->writing;
+          r.connections->waiting += counts->waiting;
         }
-        host->read_open_requests(*plan, {front.master, front.draining}, open);
+        host->read_open_requests(*plan, masters, open);
         r.open = std::move(open);
         for (const auto& e : endpoints) {
           r.active[e.pool] = active_requests(*host, e);

@@ -42,6 +42,11 @@ constexpr auto dump_run = 5min;
 /// of that scrape rather than failing it.
 constexpr auto metrics_of_task = 5s;
 
+/// An older front generation drains at least this long: connections the
+/// kernel began on its members before the steering moved complete late
+/// under load.
+constexpr auto front_drain_minimum = 1s;
+
 /// Minimum spacing between fingerprints, whatever the config says.
 constexpr auto min_fingerprint_interval = 10s;
 

@@ -68,8 +68,15 @@ std::vector<unique_fd> join_front_groups(const site_plan& plan) {
   return members;
 }
 
-void steer_front_groups(const std::vector<int>& members, std::uint32_t index) {
-  for (int member : members) steer_listen_group(member, index);
+std::vector<unique_fd> attach_front_steering(const std::vector<int>& members) {
+  std::vector<unique_fd> maps;
+  for (int member : members) maps.push_back(attach_listen_steering(member));
+  return maps;
+}
+
+void steer_front_groups(const std::vector<int>& maps, const std::vector<int>& members) {
+  for (std::size_t i = 0; i < maps.size() && i < members.size(); ++i)
+    steer_listen_group(maps[i], members[i]);
 }
 
 std::size_t queued_front_connections(const std::vector<int>& members) {

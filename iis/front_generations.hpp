@@ -2,8 +2,8 @@
 // The front's generations on the machine. Each generation is an nginx
 // master of its own on members of the bindings' listen groups
 // (listen_group.hpp): the plugin makes the members, hands them to the new
-// master, and steers new connections to it while the previous generation
-// finishes the connections it has. Here: the members, the spawn request,
+// master, and steers new connections to it while the previous generations
+// finish the connections they have. Here: the members, the spawn request,
 // the generations that run (their pid files), and the members a running
 // generation holds (after a plugin restart).
 
@@ -21,6 +21,9 @@ namespace nomad_iis::iis {
 struct front_generation {
   std::uint32_t number = 0;  ///< 0: started by an earlier release (layout::front_pid_file)
   process_ref master;
+  bool operator==(const front_generation& other) const {
+    return number == other.number && master == other.master;
+  }
 };
 
 /// A new member of the listen group of each distinct binding address, in
@@ -28,8 +31,11 @@ struct front_generation {
 /// Throws backend_error naming the binding (port_in_use, ...).
 std::vector<unique_fd> join_front_groups(const site_plan& plan);
 
-/// From now on the groups of `members` send new connections to slot `index`.
-void steer_front_groups(const std::vector<int>& members, std::uint32_t index);
+/// Steering for the groups of `members` that sends their new connections
+/// to `members`: one map per group, in the same order. Blocking.
+std::vector<unique_fd> attach_front_steering(const std::vector<int>& members);
+/// From now on the groups `maps` steer send new connections to `members`.
+void steer_front_groups(const std::vector<int>& maps, const std::vector<int>& members);
 /// Connections waiting in the accept queues of `members`.
 std::size_t queued_front_connections(const std::vector<int>& members);
 

@@ -144,8 +144,11 @@ class linux_site_host : public site_host {
   std::vector<unique_fd> join_front_groups(const site_plan& plan) override {
     return iis::join_front_groups(plan);
   }
-  void steer_front_groups(const std::vector<int>& members, std::uint32_t index) override {
-    iis::steer_front_groups(members, index);
+  std::vector<unique_fd> attach_front_steering(const std::vector<int>& members) override {
+    return iis::attach_front_steering(members);
+  }
+  void steer_front_groups(const std::vector<int>& maps, const std::vector<int>& members) override {
+    iis::steer_front_groups(maps, members);
   }
   std::size_t queued_front_connections(const std::vector<int>& members) override {
     return iis::queued_front_connections(members);

@@ -1,12 +1,15 @@
 #include "iis/listen_group.hpp"
 
-#include <linux/filter.h>
+#include <bpf/bpf.h>
+#include <linux/bpf.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "iis/failure.hpp"
 #include "iis/net_probe.hpp"
@@ -41,15 +44,93 @@ unique_fd join_listen_group(const std::string& ip, std::int32_t port, int backlo
   return fd;
 }
 
-void steer_listen_group(int member, std::uint32_t index) {
-  // One instruction: return `index`, the member that takes the connection.
-  sock_filter program[] = {{BPF_RET | BPF_K, 0, 0, index}};
-  sock_fprog fprog{};
-  fprog.len = 1;
-  fprog.filter = program;
-  if (::setsockopt(member, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &fprog, sizeof fprog) != 0) {
+namespace {
+
+bpf_insn instruction(std::uint8_t code, std::uint8_t dst, std::uint8_t src, std::int16_t off,
+                     std::int32_t imm) {
+  bpf_insn out{};
+  out.code = code;
+  out.dst_reg = dst & 0xf;
+  out.src_reg = src & 0xf;
+  out.off = off;
+  out.imm = imm;
+  return out;
+}
+
+/// The SK_REUSEPORT program: select the socket in slot 0 of `map`; SK_PASS
+/// either way (an empty slot leaves the pick to the kernel's hash).
+unique_fd load_steering_program(int map) {
+  const bpf_insn program[] = {
+      instruction(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6, BPF_REG_1, 0, 0),  // r6 = ctx
+      instruction(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, -4, 0),           // key = 0
+      instruction(BPF_LD | BPF_DW | BPF_IMM, BPF_REG_2, BPF_PSEUDO_MAP_FD, 0, map),
+      instruction(0, 0, 0, 0, 0),                                             // (its high half)
+      instruction(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_3, BPF_REG_10, 0, 0),  // r3 = &key
+      instruction(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_3, 0, 0, -4),
+      instruction(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_4, 0, 0, 0),  // flags
+      instruction(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_6, 0, 0),
+      instruction(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_sk_select_reuseport),
+      instruction(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, SK_PASS),
+      instruction(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+  };
+  const int fd = ::bpf_prog_load(BPF_PROG_TYPE_SK_REUSEPORT, "iis_steer", "GPL", program,
+                                 sizeof program / sizeof program[0], nullptr);
+  if (fd < 0) {
     throw backend_error(errc::io_failure,
-                        std::string("SO_ATTACH_REUSEPORT_CBPF: ") + std::strerror(errno));
+                        std::string("loading the steering program: ") + std::strerror(-fd));
+  }
+  return unique_fd(fd);
+}
+
+std::uint64_t cookie_of(int socket) {
+  std::uint64_t cookie = 0;
+  socklen_t size = sizeof cookie;
+  if (::getsockopt(socket, SOL_SOCKET, SO_COOKIE, &cookie, &size) != 0) return 0;
+  return cookie;
+}
+
+/// Puts `member` in slot 0 (EBUSY while another map still holds it).
+int put_in_slot(int map, int member) {
+  const std::uint32_t key = 0;
+  std::uint64_t current = 0;
+  if (::bpf_map_lookup_elem(map, &key, &current) == 0 && current == cookie_of(member)) return 0;
+  const std::uint64_t value = static_cast<std::uint64_t>(member);
+  return ::bpf_map_update_elem(map, &key, &value, BPF_ANY) == 0 ? 0 : errno;
+}
+
+}  // namespace
+
+unique_fd attach_listen_steering(int member) {
+  const int map_fd = ::bpf_map_create(BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, "iis_steer",
+                                      sizeof(std::uint32_t), sizeof(std::uint64_t), 1, nullptr);
+  if (map_fd < 0) {
+    throw backend_error(errc::io_failure,
+                        std::string("creating the steering map: ") + std::strerror(-map_fd));
+  }
+  unique_fd map(map_fd);
+  const auto program = load_steering_program(map.get());
+  const int fd = program.get();
+  if (::setsockopt(member, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &fd, sizeof fd) != 0) {
+    throw backend_error(errc::io_failure,
+                        std::string("SO_ATTACH_REUSEPORT_EBPF: ") + std::strerror(errno));
+  }
+  // The program it replaced lets go of its map (and the member) a grace period later.
+  int error = put_in_slot(map.get(), member);
+  for (int tries = 0; error == EBUSY && tries < 200; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    error = put_in_slot(map.get(), member);
+  }
+  if (error != 0) {
+    throw backend_error(errc::io_failure,
+                        std::string("steering to the member: ") + std::strerror(error));
+  }
+  return map;
+}
+
+void steer_listen_group(int map, int member) {
+  if (const int error = put_in_slot(map, member); error != 0) {
+    throw backend_error(errc::io_failure,
+                        std::string("steering to the member: ") + std::strerror(error));
   }
 }
 

@@ -1,10 +1,11 @@
 #pragma once
 // Listening sockets that generations of one nginx share an address with.
 // Each generation listens on its own member of one SO_REUSEPORT group (only
-// sockets of the same user may join it, and the plugin is root); a classic
-// BPF program on the group sends every new connection to one member, the
-// newest generation's, while older generations keep serving the
-// connections they already have until those end.
+// sockets of the same user may join it, and the plugin is root); an eBPF
+// program on the group sends every new connection to one member, the
+// newest generation's, named in a one-slot REUSEPORT_SOCKARRAY map, while
+// any number of older generations keep serving the connections they
+// already have until those end.
 
 #include <cstddef>
 #include <cstdint>
@@ -20,12 +21,18 @@ namespace nomad_iis::iis {
 /// non-group socket has it), io_failure.
 unique_fd join_listen_group(const std::string& ip, std::int32_t port, int backlog);
 
-/// Sends every new connection of the group `member` belongs to, from now
-/// on, to the member at `index`. Members are numbered in the order they
-/// joined, and the kernel moves the last one into the slot of a member that
-/// closes; an index past the end spreads connections over the members by
-/// hash, as without a program. Throws backend_error (io_failure).
-void steer_listen_group(int member, std::uint32_t index);
+/// Attaches a steering program to the group `member` belongs to (in place
+/// of any other, a restarted plugin's included) that sends every new
+/// connection to `member`; returns the program's map, which steers the
+/// group from then on. While its slot is empty (the member it names
+/// closed), connections spread over the members by hash, as without a
+/// program. Blocking: a replaced program's map lets go of `member` only
+/// after an RCU grace period. Throws backend_error (io_failure).
+unique_fd attach_listen_steering(int member);
+
+/// From now on the group `map` steers sends every new connection to
+/// `member` (of that group). Quick. Throws backend_error (io_failure).
+void steer_listen_group(int map, int member);
 
 /// Connections the kernel completed for `member` that no process accepted
 /// yet (0 when it is not a listening TCP socket): they would be reset if it

@@ -184,8 +184,13 @@ class site_host {
   /// A new member of each binding address's listen group, in the front
   /// configuration's order. Throws backend_error naming the binding.
   virtual std::vector<unique_fd> join_front_groups(const site_plan& plan) = 0;
-  /// New connections of the groups of `members` go to slot `index`. Quick.
-  virtual void steer_front_groups(const std::vector<int>& members, std::uint32_t index) = 0;
+  /// Steering that sends the new connections of the groups of `members`
+  /// to `members`, whatever other members the groups hold: one map per
+  /// group, in order. Blocking (a restarted plugin's maps let go late).
+  virtual std::vector<unique_fd> attach_front_steering(const std::vector<int>& members) = 0;
+  /// From now on the groups `maps` steer send new connections to `members`. Quick.
+  virtual void steer_front_groups(const std::vector<int>& maps,
+                                  const std::vector<int>& members) = 0;
   /// Connections the kernel queued on `members` that no nginx accepted yet. Quick.
   virtual std::size_t queued_front_connections(const std::vector<int>& members) = 0;
   /// How front `generation` starts on `members` (output fds left to the

@@ -170,9 +170,8 @@ struct front_view {
   iis::process_ref master;  ///< the current generation's
   std::vector<iis::process_ref> workers;
   std::uint32_t generation = 0;
-  /// The previous generation while it finishes its connections (pid 0: none).
-  iis::process_ref draining;
-  std::uint32_t draining_generation = 0;
+  /// Older generations while they finish their connections, oldest first.
+  std::vector<iis::front_generation> draining;
 };
 
 // ---- website actor (node websites, actors/website_actor.hpp) ----

@@ -34,7 +34,13 @@ class fake_site_host final : public iis::linux_site_host {
       members.emplace_back(::open("/dev/null", O_RDONLY | O_CLOEXEC));
     return members;
   }
-  void steer_front_groups(const std::vector<int>&, std::uint32_t) override {}
+  std::vector<unique_fd> attach_front_steering(const std::vector<int>& members) override {
+    std::vector<unique_fd> maps;
+    for (std::size_t i = 0; i < members.size(); ++i)
+      maps.emplace_back(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    return maps;
+  }
+  void steer_front_groups(const std::vector<int>&, const std::vector<int>&) override {}
 };
 
 class fake_backend final : public iis::backend {

@@ -16,6 +16,7 @@
 
 #include "actors/driver_state.hpp"
 #include "actors/task_actor.hpp"
+#include "actors/timeouts.hpp"
 #include "config/task_config.hpp"
 #include "iis/site_layout.hpp"
 #include "iis/state_codec.hpp"
@@ -466,7 +467,7 @@ BOOST_AUTO_TEST_CASE(crashes_are_repaired_until_rapid_fail_protection_stops_the_
                          "crashes within 300s (limit 3)") == 1u);
   BOOST_TEST(procs->live(fake_launcher::kind::pool).empty());
   BOOST_TEST(procs->live(fake_launcher::kind::app).empty());
-  advance(1s);  // the front's previous generation (before the pool went down) drains
+  advance(timeouts::front_drain_minimum + 1s);  // the front's previous generation drains
   BOOST_TEST(procs->live(fake_launcher::kind::worker).size() == 1u);  // the front's
 }
 
@@ -774,7 +775,7 @@ BOOST_AUTO_TEST_CASE(an_overlapped_recycle_starts_the_new_application_before_the
   const auto fresh = apps[1];
   // The front's new generation takes the new connections; the old one
   // drains, is told to quit and (held here) ends when the test says.
-  advance(1s);
+  advance(timeouts::front_drain_minimum + 1s);
   BOOST_TEST(procs->called(signalled(front, "SIGQUIT")));
   procs->finish(front.pid);
   advance(gone_interval);
@@ -843,7 +844,7 @@ BOOST_AUTO_TEST_CASE(stopping_an_application_pool_takes_it_off_the_front_first) 
   BOOST_TEST(as_int(pool_of(task, 0).status) == as_int(iis::pool_status::stopped));
   // Started again: a new process, and the front routes to it.
   auto started = ask_void(task, msg::pool_command{msg::pool_op::start, {"api"}});
-  advance(1s);
+  advance(timeouts::front_drain_minimum + 1s);  // and both older generations drain
   BOOST_TEST(started->done);
   const auto apps = procs->live(fake_launcher::kind::app);
   BOOST_REQUIRE(apps.size() == 1u);

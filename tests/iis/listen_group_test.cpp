@@ -78,31 +78,53 @@ BOOST_AUTO_TEST_CASE(members_share_the_address_and_the_program_picks_who_accepts
   BOOST_REQUIRE(other.has_value());
   BOOST_TEST(static_cast<int>(other->code) == static_cast<int>(errc::port_in_use));
 
-  steer_listen_group(first.get(), 1);
+  const auto steering = attach_listen_steering(second.get());
   BOOST_TEST((spread(port, {first.get(), second.get()}, 16) == std::vector<int>{0, 16}));
-  steer_listen_group(second.get(), 0);  // one program for the whole group, set from any member
+  steer_listen_group(steering.get(), first.get());  // one map for the whole group
+  BOOST_TEST((spread(port, {first.get(), second.get()}, 16) == std::vector<int>{16, 0}));
+  steer_listen_group(steering.get(), first.get());  // again: nothing changes, nothing fails
   BOOST_TEST((spread(port, {first.get(), second.get()}, 16) == std::vector<int>{16, 0}));
 }
 
-BOOST_AUTO_TEST_CASE(a_closed_member_leaves_its_slot_to_the_last) {
+BOOST_AUTO_TEST_CASE(the_pick_holds_whichever_members_join_or_close) {
   const int port = free_port();
   auto a = join_listen_group("127.0.0.1", port, 64);
   auto b = join_listen_group("127.0.0.1", port, 64);
   auto c = join_listen_group("127.0.0.1", port, 64);
-  set_nonblocking_accepts({b.get(), c.get()});
-  steer_listen_group(c.get(), 2);
-  BOOST_TEST((spread(port, {b.get(), c.get()}, 8) == std::vector<int>{0, 8}));
-  a.reset();  // c moves into slot 0
-  steer_listen_group(c.get(), 0);
-  BOOST_TEST((spread(port, {b.get(), c.get()}, 8) == std::vector<int>{0, 8}));
-  steer_listen_group(c.get(), 1);
-  BOOST_TEST((spread(port, {b.get(), c.get()}, 8) == std::vector<int>{8, 0}));
-  // Past the end: spread by hash, as without a program; nothing is refused.
-  steer_listen_group(c.get(), 2);
+  set_nonblocking_accepts({a.get(), b.get(), c.get()});
+  const auto steering = attach_listen_steering(b.get());
+  BOOST_TEST((spread(port, {a.get(), b.get(), c.get()}, 8) == std::vector<int>{0, 8, 0}));
+  // Generations drain side by side: a new member gets nothing until it is picked...
+  auto d = join_listen_group("127.0.0.1", port, 64);
+  set_nonblocking_accepts({d.get()});
+  BOOST_TEST(
+      (spread(port, {a.get(), b.get(), c.get(), d.get()}, 8) == std::vector<int>{0, 8, 0, 0}));
+  // ...and an older one that closes moves nothing.
+  a.reset();
+  BOOST_TEST((spread(port, {b.get(), c.get(), d.get()}, 8) == std::vector<int>{8, 0, 0}));
+  steer_listen_group(steering.get(), d.get());
+  BOOST_TEST((spread(port, {b.get(), c.get(), d.get()}, 8) == std::vector<int>{0, 0, 8}));
+  // The picked member closed: spread by hash, as without a program; nothing is refused.
+  d.reset();
   const auto hashed = spread(port, {b.get(), c.get()}, 64);
   BOOST_TEST(hashed[0] + hashed[1] == 64);
   BOOST_TEST(hashed[0] > 0);
   BOOST_TEST(hashed[1] > 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_restarted_plugin_steers_the_group_again) {
+  const int port = free_port();
+  auto first = join_listen_group("127.0.0.1", port, 64);
+  auto second = join_listen_group("127.0.0.1", port, 64);
+  set_nonblocking_accepts({first.get(), second.get()});
+  // The plugin that made it is gone (killed): its program and map stay with the group.
+  attach_listen_steering(first.get()).reset();
+  BOOST_TEST((spread(port, {first.get(), second.get()}, 16) == std::vector<int>{16, 0}));
+  // The next one replaces them; the member is free once the old map is.
+  const auto steering = attach_listen_steering(first.get());
+  BOOST_TEST((spread(port, {first.get(), second.get()}, 16) == std::vector<int>{16, 0}));
+  steer_listen_group(steering.get(), second.get());
+  BOOST_TEST((spread(port, {first.get(), second.get()}, 16) == std::vector<int>{0, 16}));
 }
 
 BOOST_AUTO_TEST_CASE(a_member_tells_how_many_connections_wait_for_an_accept) {
@@ -110,7 +132,7 @@ BOOST_AUTO_TEST_CASE(a_member_tells_how_many_connections_wait_for_an_accept) {
   auto steered_away = join_listen_group("127.0.0.1", port, 64);
   auto member = join_listen_group("127.0.0.1", port, 64);
   set_nonblocking_accepts({member.get()});
-  steer_listen_group(member.get(), 1);
+  const auto steering = attach_listen_steering(member.get());
   BOOST_TEST(queued_connections(member.get()) == 0u);
   std::vector<unique_fd> clients;
   for (int i = 0; i < 3; ++i) clients.push_back(connect_local(port));
@@ -214,21 +236,35 @@ void retire(generation& old, std::chrono::milliseconds limit) {
   old.process.signal(SIGQUIT);
   BOOST_TEST(old.process.wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(10))
                  .has_value());
-  old.member.reset();  // only now does its slot go to the last member
+  old.member.reset();
 }
 
-/// A recycle from `old` to a new generation answering `body`: it joins as
-/// slot 1, and once ready every new connection goes to it while `old` still
-/// serves its own; then `old` drains and quits.
-std::unique_ptr<generation> swap_to(std::unique_ptr<generation> old, const std::string& root,
-                                    int port, const std::string& body, kept_alive_load& load) {
+/// A new generation answering `body` joins the group, and once ready every
+/// new connection goes to it while the older ones still serve their own.
+std::unique_ptr<generation> start_next(int steering, const std::string& root, int port,
+                                       const std::string& body, kept_alive_load& load) {
   auto next = std::make_unique<generation>(root, body, port, body);
   BOOST_REQUIRE(eventually([&] { return next->ready(); }));
-  steer_listen_group(next->member.get(), 1);
+  steer_listen_group(steering, next->member.get());
   BOOST_TEST((new_connections(port, 20) == std::map<std::string, int>{{body, 20}}));
   BOOST_TEST(eventually([&] { return load.bodies()[body] > 100; }));
+  return next;
+}
+
+/// A recycle from `old` to a new generation answering `body`; then `old`
+/// drains and quits.
+std::unique_ptr<generation> swap_to(std::unique_ptr<generation> old, int steering,
+                                    const std::string& root, int port, const std::string& body,
+                                    kept_alive_load& load) {
+  auto next = start_next(steering, root, port, body, load);
   retire(*old, std::chrono::seconds(5));
   return next;
+}
+
+bool can_run_nginx() {
+  if (::geteuid() == 0 && fs::exists("/usr/sbin/nginx")) return true;
+  BOOST_TEST_MESSAGE("needs root and nginx");
+  return false;
 }
 
 }  // namespace
@@ -237,24 +273,21 @@ BOOST_AUTO_TEST_SUITE(iis_sites)
 BOOST_AUTO_TEST_SUITE(listen_group_generations)
 
 BOOST_AUTO_TEST_CASE(generations_swap_under_kept_alive_load_without_a_failed_request) {
-  if (::geteuid() != 0 || !fs::exists("/usr/sbin/nginx")) {
-    BOOST_TEST_MESSAGE("needs root and nginx");
-    return;
-  }
+  if (!can_run_nginx()) return;
   temp_dir root;
   fs::permissions(root.path(),
                   fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
   const int port = free_port();
   auto a = std::make_unique<generation>(root.path(), "a", port, "A");
   BOOST_REQUIRE(eventually([&] { return a->ready(); }));
+  const auto steering = attach_listen_steering(a->member.get());
   kept_alive_load load(port, "/", 4);
   BOOST_REQUIRE(eventually([&] { return load.served() > 100; }));
 
-  // A recycle: the new generation joins (slot 1), is ready, and takes every new connection.
-  auto b = swap_to(std::move(a), root.path(), port, "B", load);
-  // The next one: b now sits in slot 0, so the newest is slot 1 again.
+  // A recycle: the new generation joins, is ready, and takes every new connection.
+  auto b = swap_to(std::move(a), steering.get(), root.path(), port, "B", load);
   const int before_c = load.bodies()["B"];
-  auto c = swap_to(std::move(b), root.path(), port, "C", load);
+  auto c = swap_to(std::move(b), steering.get(), root.path(), port, "C", load);
   const auto served_by_c = load.bodies()["C"];
   BOOST_TEST(eventually([&] { return load.bodies()["C"] > served_by_c + 100; }));
   load.stop();
@@ -264,6 +297,31 @@ BOOST_AUTO_TEST_CASE(generations_swap_under_kept_alive_load_without_a_failed_req
   // Nothing is left on the retired generations' address: only c answers.
   const auto response = http_get("127.0.0.1", port, "/");
   BOOST_TEST(response.body == "C");
+}
+
+BOOST_AUTO_TEST_CASE(generations_drain_side_by_side_without_a_failed_request) {
+  if (!can_run_nginx()) return;
+  temp_dir root;
+  fs::permissions(root.path(),
+                  fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+  const int port = free_port();
+  auto a = std::make_unique<generation>(root.path(), "a", port, "A");
+  BOOST_REQUIRE(eventually([&] { return a->ready(); }));
+  const auto steering = attach_listen_steering(a->member.get());
+  kept_alive_load load(port, "/", 4);
+  BOOST_REQUIRE(eventually([&] { return load.served() > 100; }));
+
+  // Two recycles in a row: a and b still run (and hold their members) when c takes over.
+  auto b = start_next(steering.get(), root.path(), port, "B", load);
+  auto c = start_next(steering.get(), root.path(), port, "C", load);
+  const auto served_by_c = load.bodies()["C"];
+  BOOST_TEST(eventually([&] { return load.bodies()["C"] > served_by_c + 100; }));
+  retire(*b, std::chrono::seconds(5));  // the middle one first: the pick does not move
+  BOOST_TEST((new_connections(port, 20) == std::map<std::string, int>{{"C", 20}}));
+  retire(*a, std::chrono::seconds(5));
+  BOOST_TEST((new_connections(port, 20) == std::map<std::string, int>{{"C", 20}}));
+  load.stop();
+  BOOST_TEST(load.failed() == 0, "failed: " << load.failed() << ", last: " << load.last_failure());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -243,7 +243,8 @@ BOOST_AUTO_TEST_CASE(a_stopped_pool_answers_503_and_serves_again_once_started) {
 
 BOOST_AUTO_TEST_CASE(a_first_request_wakes_the_pool_then_the_front_takes_its_files_over) {
   auto pool_block = make_pool("default");
-  pool_block.idle_timeout = std::chrono::seconds(2);
+  // Longer than the takeover (the front's previous generation drains a second first).
+  pool_block.idle_timeout = std::chrono::seconds(4);
   config.application_pools.push_back(pool_block);
   start();
   BOOST_TEST(the_pool().workers.empty(), "OnDemand: no worker before the first request");
@@ -256,12 +257,14 @@ BOOST_AUTO_TEST_CASE(a_first_request_wakes_the_pool_then_the_front_takes_its_fil
   // Requests keep it running: the front's workers stay.
   const auto serving = the_pool().workers;
   for (int i = 0; i < 3; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(700));
     BOOST_TEST(get("/file.txt").status == 200);
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
   }
-  for (const auto& worker : serving) BOOST_TEST(pid_alive(worker.pid));
+  for (const auto& worker : serving)
+    BOOST_TEST(pid_alive(worker.pid),
+               "worker " << worker.pid << "; events: " << join(observer->messages(), " | "));
   // Idle: the front waits on the pool's socket again, and a request wakes it.
-  BOOST_REQUIRE(observer->wait_for({"application pool default idle for 2s; worker stopped"},
+  BOOST_REQUIRE(observer->wait_for({"application pool default idle for 4s; worker stopped"},
                                    std::chrono::seconds(10)));
   BOOST_TEST(eventually([&] { return the_pool().supervisor.pid == 0; }));
   BOOST_TEST(get("/file.txt").status == 200);
