@@ -282,8 +282,9 @@ void reload_in_place(front_actor_ptr self, caf::typed_response_promise<msg::fron
             return;
           }
           wait_retired(self, st.polls, *st.ctx.launcher, old_workers,
-                       self->clock().now() + retire_limit, [rp, finished, old_workers]() mutable {
-                         rp.deliver(msg::front_reloaded{old_workers});
+                       self->clock().now() + retire_limit,
+                       [rp, finished, old_workers, adopted]() mutable {
+                         rp.deliver(msg::front_reloaded{old_workers, adopted});
                          finished();
                        });
         });
@@ -403,12 +404,13 @@ void promote_next(front_actor_ptr self, std::shared_ptr<unique_fd> reader,
   st.starting = other_generation{};
   drain(self, previous);
   limit_draining(self);
-  adopt(self, self->clock().now() + adopt_limit, [self, rp, finished, old, reader](auto) mutable {
-    reader->reset();
-    publish(self);
-    rp.deliver(msg::front_reloaded{old});
-    finished();
-  });
+  adopt(self, self->clock().now() + adopt_limit,
+        [self, rp, finished, old, reader](std::vector<iis::process_ref> adopted) mutable {
+          reader->reset();
+          publish(self);
+          rp.deliver(msg::front_reloaded{old, std::move(adopted)});
+          finished();
+        });
 }
 
 /// The groups' steering, made once (and again after a plugin restart, in
@@ -442,6 +444,12 @@ void start_next(front_actor_ptr self, std::uint32_t next,
     }
     auto& st = self->state;
     const auto master = spawned.value->master;
+    if (st.expected_exit) {  // stopped or killed while it spawned: it must not outlive that
+      watch_process(self, *st.ctx.launcher, master);
+      kill_all(*st.ctx.launcher, {master});
+      rp.deliver(to_error({iis::errc::process_failed, "the front stopped during the change"}));
+      return finished();
+    }
     st.starting = other_generation{master, next, std::move(*spawned.value->members), {}, false};
     watch_process(self, *st.ctx.launcher, master);
     auto reader = spawned.value->reader;
@@ -543,8 +551,13 @@ void repair_master(front_actor_ptr self, iis::process_ref old, iis::exit_status 
                       if (!spawned.ok()) return give_up(spawned.error);
                       auto& st = self->state;
                       st.master = spawned.value->master;
-                      st.generation = next;
                       watch_process(self, *st.ctx.launcher, st.master);
+                      if (st.expected_exit) {  // stopped meanwhile
+                        kill_all(*st.ctx.launcher, {st.master});
+                        st.repairing = false;
+                        return finished();
+                      }
+                      st.generation = next;
                       auto reader = spawned.value->reader;
                       wait_workers(self, st.master, reload_limit, [=](auto error) {
                         if (error) return give_up(*error);

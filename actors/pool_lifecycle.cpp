@@ -175,8 +175,14 @@ void reload_front(
   self->request(self->state.front, caf::infinite, msg::front_reload{routes_of(self)})
       .then(
           [self, next, epoch = self->state.ops.epoch()](msg::front_reloaded& reloaded) {
-            if (self->state.ops.epoch() == epoch)
-              next(std::nullopt, std::move(reloaded.old_workers));
+            if (self->state.ops.epoch() != epoch) return;
+            auto& st = self->state;
+            // Serving our files, the front's new workers are ours.
+            if (st.front_serves && !st.taking_over) {
+              st.counts.worker_starts += reloaded.new_workers.size();
+              publish(self);
+            }
+            next(std::nullopt, std::move(reloaded.old_workers));
           },
           [self, next, epoch = self->state.ops.epoch()](caf::error& error) {
             if (self->state.ops.epoch() == epoch) next(failure_of(error), {});

@@ -644,7 +644,11 @@ caf::behavior task_actor(task_actor_ptr self, site_services services, caf::actor
         if (view.pool < views.size()) views[view.pool] = std::move(view);
         published_status(self);
       },
-      [self](msg::front_view& view) { self->state.front_view = std::move(view); },
+      [self](msg::front_view& view) {
+        self->state.front_view = std::move(view);
+        // The front's workers are the pool's when it serves its files.
+        if (!site::front_served_pool(self).empty()) published_status(self);
+      },
       [self](msg::front_died& died) { on_front_died(self, died.status); },
       [self](msg::served_exit& exit) {
         const auto& pools = self->state.pools;

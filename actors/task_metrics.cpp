@@ -34,19 +34,26 @@ struct pool_endpoints {
   std::size_t pool = 0;
   std::vector<iis::process_ref> workers;
   std::vector<std::int32_t> ports;
-  std::vector<std::string> queues;  ///< listening sockets, relative to the data dir
+  std::vector<std::string> queues;          ///< listening sockets, relative to the data dir
+  std::vector<std::int32_t> binding_ports;  ///< the front serves its files: its accept queues
 };
 
 std::vector<pool_endpoints> endpoints_of(task_actor_ptr self) {
   const auto& plan = *self->state.plan;
   std::vector<pool_endpoints> out;
   for (const auto& view : self->state.pool_views) {
-    pool_endpoints e{view.pool, view.workers, {}, {iis::layout::socket_name(view.pool)}};
+    pool_endpoints e{view.pool, view.workers, {}, {iis::layout::socket_name(view.pool)}, {}};
     for (const auto& app : view.apps)
       if (app.process.pid && app.port) e.ports.push_back(app.port);
     for (std::size_t a = 0; a < plan.applications.size(); ++a)
       if (plan.applications[a].pool == plan.pools[view.pool].name)
         e.queues.push_back(iis::layout::app_wait_socket(a));
+    if (view.front_serves) {
+      for (const auto& binding : plan.bindings)
+        if (std::find(e.binding_ports.begin(), e.binding_ports.end(), binding.port) ==
+            e.binding_ports.end())
+          e.binding_ports.push_back(binding.port);
+    }
     out.push_back(std::move(e));
   }
   return out;
@@ -151,6 +158,7 @@ void start_count(task_actor_ptr self) {
           r.active[e.pool] = active_requests(*host, e);
           for (const auto& queue : e.queues)
             r.queued[e.pool] += host->queued_connections(*plan, queue);
+          for (auto port : e.binding_ports) r.queued[e.pool] += host->queued_tcp_connections(port);
         }
         for (const auto& [pool, ref] : processes)
           if (auto usage = launcher->usage(ref)) r.usage.by_pool[pool].push_back(*usage);

@@ -83,7 +83,7 @@ caf::behavior website_front(website_front_ptr self, site_context ctx, caf::actor
           if (error)
             rp.deliver(std::move(error));
           else
-            rp.deliver(msg::front_reloaded{std::move(served.old_workers)});
+            rp.deliver(msg::front_reloaded{std::move(served.old_workers), {}});
         });
         return rp;
       },

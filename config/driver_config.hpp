@@ -60,7 +60,7 @@ struct driver_config {
   duration rapid_fail_interval = std::chrono::minutes(5);
   /// A site whose only pool serves static files over http is served by one
   /// nginx (the front's workers as the pool's user) instead of two.
-  bool single_hop_static = false;
+  bool single_hop_static = true;
 
   // ---- Management API limits ----
   std::uint64_t upload_max_bytes = 4ull << 30;

@@ -185,6 +185,9 @@ class linux_site_host : public site_host {
   std::size_t open_tcp_connections(std::int32_t port) override {
     return iis::open_tcp_connections(port);
   }
+  std::size_t queued_tcp_connections(std::int32_t port) override {
+    return iis::queued_tcp_connections(port);
+  }
   std::uint64_t queued_connections(const site_plan& plan, const std::string& name) override {
     return waiting_requests(plan.data_dir + "/" + name);
   }

@@ -441,9 +441,10 @@ site_plan plan_site(const config::task_config& config, const task_context& task,
                          std::all_of(plan.bindings.begin(), plan.bindings.end(), [](const auto& b) {
                            return b.type == config::binding_type::http;
                          });
-  // A memory limit recycles a pool by its own workers' memory: it keeps them.
+  // A memory limit recycles a pool by its own workers' memory, and a
+  // non-overlapped recycle stops them before new ones start: both keep them.
   if (driver.single_hop_static && plan.pools.size() == 1 && plan.website.empty() && http_only &&
-      plan.pools[0].private_memory_limit_kb == 0)
+      plan.pools[0].private_memory_limit_kb == 0 && plan.pools[0].overlapped_recycle)
     plan.pools[0].single_hop = true;
   problems.throw_if_any();
   return plan;

@@ -31,18 +31,25 @@ void collect_socket_inodes(std::int32_t pid, std::set<std::uint64_t>& inodes) {
   ::closedir(handle);
 }
 
-std::size_t count_tcp(const std::string& table, std::int32_t port) {
+/// Sums, over the sockets of `table` on local `port` in `state`, 1 each
+/// (`queues` false) or their receive queue (a listener's: its accept queue).
+std::size_t count_tcp(const std::string& table, std::int32_t port, const std::string& state,
+                      bool queues) {
   std::ifstream in(table);
   std::string line;
   std::getline(in, line);  // header
   std::size_t count = 0;
   while (std::getline(in, line)) {
     std::istringstream fields(line);
-    std::string slot, local, remote, state;
-    if (!(fields >> slot >> local >> remote >> state)) continue;
+    std::string slot, local, remote, st, tx_rx;
+    if (!(fields >> slot >> local >> remote >> st >> tx_rx)) continue;
     const auto colon = local.rfind(':');
-    if (colon == std::string::npos || state != "01") continue;  // 01 = ESTABLISHED
-    if (std::strtol(local.c_str() + colon + 1, nullptr, 16) == port) ++count;
+    if (colon == std::string::npos || st != state) continue;
+    if (std::strtol(local.c_str() + colon + 1, nullptr, 16) != port) continue;
+    const auto rx = tx_rx.find(':');
+    count += !queues                   ? 1
+             : rx == std::string::npos ? 0
+                                       : std::strtoul(tx_rx.c_str() + rx + 1, nullptr, 16);
   }
   return count;
 }
@@ -81,7 +88,15 @@ std::size_t open_unix_connections(const std::vector<process_ref>& processes,
 }
 
 std::size_t open_tcp_connections(std::int32_t port) {
-  return count_tcp("/proc/net/tcp", port) + count_tcp("/proc/net/tcp6", port);
+  // 01: ESTABLISHED
+  return count_tcp("/proc/net/tcp", port, "01", false) +
+         count_tcp("/proc/net/tcp6", port, "01", false);
+}
+
+std::size_t queued_tcp_connections(std::int32_t port) {
+  // 0A: LISTEN
+  return count_tcp("/proc/net/tcp", port, "0A", true) +
+         count_tcp("/proc/net/tcp6", port, "0A", true);
 }
 
 }  // namespace nomad_iis::iis

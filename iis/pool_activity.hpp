@@ -22,5 +22,7 @@ std::size_t open_unix_connections(const std::vector<process_ref>& processes,
 
 /// Established TCP connections whose local port is `port` (/proc/net/tcp{,6}).
 std::size_t open_tcp_connections(std::int32_t port);
+/// Connections that listeners on `port` completed and no process accepted yet.
+std::size_t queued_tcp_connections(std::int32_t port);
 
 }  // namespace nomad_iis::iis

@@ -222,6 +222,8 @@ class site_host {
                                             const std::string& bound_name) = 0;
   /// Connections open to a loopback `port`.
   virtual std::size_t open_tcp_connections(std::int32_t port) = 0;
+  /// Connections waiting in the accept queues of the listeners on `port`.
+  virtual std::size_t queued_tcp_connections(std::int32_t port) = 0;
   /// Connections waiting to be accepted on the listening unix socket `name`
   /// (relative to the data dir): requests held for a pool.
   virtual std::uint64_t queued_connections(const site_plan& plan, const std::string& name) = 0;

@@ -130,6 +130,7 @@ struct front_reload {
 };
 struct front_reloaded {
   std::vector<iis::process_ref> old_workers;  ///< they may still drain
+  std::vector<iis::process_ref> new_workers;  ///< the ones that took over
 };
 
 /// A recovered pool's routes, for the front's next configuration (a front

@@ -217,7 +217,7 @@ node driver() {
                   {"request_header_timeout", "10s"},
                   {"screenshot_concurrency", 2},
                   {"screenshot_timeout", "30s"},
-                  {"single_hop_static", false},
+                  {"single_hop_static", true},
                   {"upload_max_bytes", static_cast<std::uint64_t>(4294967296ull)},
                   {"websites", node_list{}},
                   {"zip_max_entries", 100000},

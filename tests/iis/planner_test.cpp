@@ -279,7 +279,9 @@ BOOST_AUTO_TEST_CASE(https_certificate_sources) {
 }
 
 BOOST_AUTO_TEST_CASE(single_hop_is_for_a_sole_pool_on_http_bindings_without_a_memory_limit) {
-  BOOST_TEST(!plan().pools[0].single_hop);  // off by default
+  BOOST_TEST(plan().pools[0].single_hop);  // on by default
+  driver.single_hop_static = false;
+  BOOST_TEST(!plan().pools[0].single_hop);
   driver.single_hop_static = true;
   BOOST_TEST(plan().pools[0].single_hop);
   // The private key of an https binding stays out of the pool user's processes.
@@ -291,6 +293,9 @@ BOOST_AUTO_TEST_CASE(single_hop_is_for_a_sole_pool_on_http_bindings_without_a_me
   config.application_pools[0].private_memory_limit = 100000;
   BOOST_TEST(!plan().pools[0].single_hop);
   config.application_pools[0].private_memory_limit.reset();
+  config.application_pools[0].disable_overlapped_recycle = true;
+  BOOST_TEST(!plan().pools[0].single_hop);
+  config.application_pools[0].disable_overlapped_recycle.reset();
   config.application_pools.push_back(make_pool("second"));
   BOOST_TEST(!plan().pools[0].single_hop);
   BOOST_TEST(!plan().pools[1].single_hop);

@@ -145,8 +145,11 @@ func stopWorkers(t *testing.T, pids []int, sig syscall.Signal) {
 // requests route (method, path without its query string, client, pool) and
 // in nomad_iis_requests_queued; once the pool runs again they are answered
 // and leave both. Idle keep-alive connections show as waiting connections.
+// The front's view of a pool behind it: open requests it proxies, and the
+// pool socket's queue (a pool served by the front alone has
+// TestQueueOfAPoolTheFrontServes).
 func TestOpenRequestsAndQueue(t *testing.T) {
-	e := startEnv(t, envOptions{})
+	e := startEnv(t, envOptions{config: map[string]interface{}{"single_hop_static": false}})
 	a := e.startApp(appOptions{})
 	aID := a.alloc.ID()
 	// The pool starts on demand: its workers show once it told the task.
@@ -312,4 +315,74 @@ func TestOpenRequestsAndQueue(t *testing.T) {
 		expect(t, get(t, withBearer(jwtFor(aID, []string{"Status"}, func(c claims) { c["jobName"] = "other-app" })), a.api+"/requests"), 403, "JWT of another job")
 		expect(t, get(t, withBearer(jwtFor(aID, []string{"Status"}, nil)), a.api+"/requests"), 200, "JWT of the task")
 	})
+}
+
+// One hop: the front's workers are the pool's. Frozen, they accept nothing:
+// requests wait in the kernel's accept queue of the bindings, counted as
+// queued for the pool, and none is open.
+func TestQueueOfAPoolTheFrontServes(t *testing.T) {
+	e := startEnv(t, envOptions{})
+	a := e.startApp(appOptions{})
+	status := a.status(t).Pools[0]
+	for deadline := time.Now().Add(10 * time.Second); len(status.WorkerIDs) == 0; status = a.status(t).Pools[0] {
+		if time.Now().After(deadline) {
+			t.Fatalf("the pool shows no workers: %+v", status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	labels := map[string]string{"alloc_id": a.alloc.ID(), "pool": status.Name}
+	queued := func() float64 {
+		_, all := e.scrape(t, withKey(apiKey))
+		v, _ := find(all, "nomad_iis_requests_queued", labels)
+		return v
+	}
+	if v := queued(); v != 0 {
+		t.Fatalf("queued on an idle site = %v", v)
+	}
+	stopWorkers(t, status.WorkerIDs, syscall.SIGSTOP)
+	thawed := false
+	thaw := func() {
+		if !thawed {
+			thawed = true
+			stopWorkers(t, status.WorkerIDs, syscall.SIGCONT)
+		}
+	}
+	defer thaw()
+	const held = 3
+	var wg sync.WaitGroup
+	codes := make([]int, held)
+	client := *siteClient
+	client.Timeout = 60 * time.Second
+	for i := 0; i < held; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if resp, err := client.Get(a.siteURL + "index.html"); err == nil {
+				codes[i] = resp.StatusCode
+				resp.Body.Close()
+			}
+		}(i)
+	}
+	for deadline := time.Now().Add(15 * time.Second); queued() < held; {
+		if time.Now().After(deadline) {
+			t.Fatalf("with the front's workers frozen: queued %v, want %d", queued(), held)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if open := a.openRequests(t); len(open) != 0 {
+		t.Errorf("nothing was accepted, yet open requests %+v", open)
+	}
+	thaw()
+	wg.Wait()
+	for i, code := range codes {
+		if code != 200 {
+			t.Errorf("held request %d answered %d", i, code)
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); queued() != 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the answers: queued %v", queued())
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
 }
