@@ -1,7 +1,9 @@
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -13,6 +15,7 @@
 #include <thread>
 
 #include "iis/activation_socket.hpp"
+#include "iis/listen_group.hpp"
 #include "iis/net_probe.hpp"
 #include "iis/pool_activity.hpp"
 #include "iis/process.hpp"
@@ -144,6 +147,39 @@ BOOST_AUTO_TEST_CASE(open_connections_are_counted_per_process_and_port) {
   accepted.reset();
   BOOST_TEST(open_unix_connections({self}, "c.bind") == 0u);
   BOOST_TEST(open_tcp_connections(pick_loopback_port()) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(connections_no_one_accepted_are_counted_per_port) {
+  const int port = pick_loopback_port();
+  auto first = join_listen_group("127.0.0.1", port, 16);
+  auto second = join_listen_group("127.0.0.1", port, 16);  // an older generation's
+  for (int member : {first.get(), second.get()})
+    ::fcntl(member, F_SETFL, ::fcntl(member, F_GETFL) | O_NONBLOCK);
+  BOOST_TEST(queued_tcp_connections(port) == 0u);
+  std::vector<unique_fd> clients;
+  for (int i = 0; i < 3; ++i) {
+    unique_fd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    BOOST_REQUIRE(::connect(client.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) ==
+                  0);
+    clients.push_back(std::move(client));
+  }
+  // Whichever member the kernel picked: every one counts.
+  BOOST_TEST(queued_tcp_connections(port) == 3u);
+  BOOST_TEST(open_tcp_connections(port) == 3u);  // the clients' ends are not on it
+  std::vector<unique_fd> accepted;
+  for (int member : {first.get(), second.get()}) {
+    while (true) {
+      unique_fd one(::accept4(member, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+      if (!one) break;
+      accepted.push_back(std::move(one));
+    }
+  }
+  BOOST_TEST(accepted.size() == 3u);
+  BOOST_TEST(queued_tcp_connections(port) == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
