@@ -10,6 +10,7 @@
 #include "actors/blocking.hpp"
 #include "actors/task_actor.hpp"
 #include "actors/task_files.hpp"
+#include "actors/task_site.hpp"
 #include "actors/timeouts.hpp"
 #include "iis/files/transfer.hpp"
 #include "iis/inspect/inspect_error.hpp"
@@ -108,7 +109,9 @@ caf::result<msg::download_started> dump(self_ptr self, msg::take_dump& m) {
   if (view == st.pool_views.end())
     return refusal(inspect_errc::bad_request, "unknown_pool",
                    "the task has no application pool \"" + m.pool + "\"");
-  if (view->workers.empty())
+  // The front's workers when it serves the pool's files.
+  const auto& workers = site::pool_workers(self, *view);
+  if (workers.empty())
     return refusal(inspect_errc::conflict, "no_worker",
                    "the pool \"" + m.pool + "\" has no running worker process");
   const auto& tools = st.services.inspector;
@@ -120,7 +123,7 @@ caf::result<msg::download_started> dump(self_ptr self, msg::take_dump& m) {
   off_thread_gated<dump_ptr>(
       self, st.services.tool_workers, "procdump", st.driver.procdump_concurrency,
       timeouts::dump_queue_wait,
-      [take = tools.dump, tool = st.driver.dump_tool_path(), pid = view->workers.front().pid] {
+      [take = tools.dump, tool = st.driver.dump_tool_path(), pid = workers.front().pid] {
         return take(tool, pid, timeouts::dump_run);
       },
       [self, rp, owner](job_result<dump_ptr> made) mutable {
