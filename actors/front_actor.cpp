@@ -434,6 +434,13 @@ void with_steering(front_actor_ptr self, std::function<void(std::optional<iis::f
       });
 }
 
+/// A stop or kill came while a new generation started: the change fails.
+void stopped_during_change(caf::typed_response_promise<msg::front_reloaded> rp,
+                           finished_fn finished) {
+  rp.deliver(to_error({iis::errc::process_failed, "the front stopped during the change"}));
+  finished();
+}
+
 /// Generation `next` starts; once its workers run it takes the new connections.
 void start_next(front_actor_ptr self, std::uint32_t next,
                 caf::typed_response_promise<msg::front_reloaded> rp, finished_fn finished) {
@@ -447,22 +454,18 @@ void start_next(front_actor_ptr self, std::uint32_t next,
     if (st.expected_exit) {  // stopped or killed while it spawned: it must not outlive that
       watch_process(self, *st.ctx.launcher, master);
       kill_all(*st.ctx.launcher, {master});
-      rp.deliver(to_error({iis::errc::process_failed, "the front stopped during the change"}));
-      return finished();
+      return stopped_during_change(rp, finished);
     }
     st.starting = other_generation{master, next, std::move(*spawned.value->members), {}, false};
     watch_process(self, *st.ctx.launcher, master);
     auto reader = spawned.value->reader;
-    wait_workers(
-        self, master, reload_limit, [self, rp, finished, master, reader](auto error) mutable {
-          if (!(self->state.starting.master == master)) {  // a stop or kill took it
-            rp.deliver(
-                to_error({iis::errc::process_failed, "the front stopped during the change"}));
-            return finished();
-          }
-          if (error) return abandon_next(self, *error, rp, finished);
-          promote_next(self, reader, rp, finished);
-        });
+    wait_workers(self, master, reload_limit,
+                 [self, rp, finished, master, reader](auto error) mutable {
+                   if (!(self->state.starting.master == master))  // a stop or kill took it
+                     return stopped_during_change(rp, finished);
+                   if (error) return abandon_next(self, *error, rp, finished);
+                   promote_next(self, reader, rp, finished);
+                 });
   });
 }
 

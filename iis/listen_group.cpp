@@ -89,6 +89,11 @@ std::uint64_t cookie_of(int socket) {
   return cookie;
 }
 
+backend_error steering_failure(int error) {
+  return backend_error(errc::io_failure,
+                       std::string("steering to the member: ") + std::strerror(error));
+}
+
 /// Puts `member` in slot 0 (EBUSY while another map still holds it).
 int put_in_slot(int map, int member) {
   const std::uint32_t key = 0;
@@ -120,18 +125,12 @@ unique_fd attach_listen_steering(int member) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
     error = put_in_slot(map.get(), member);
   }
-  if (error != 0) {
-    throw backend_error(errc::io_failure,
-                        std::string("steering to the member: ") + std::strerror(error));
-  }
+  if (error != 0) throw steering_failure(error);
   return map;
 }
 
 void steer_listen_group(int map, int member) {
-  if (const int error = put_in_slot(map, member); error != 0) {
-    throw backend_error(errc::io_failure,
-                        std::string("steering to the member: ") + std::strerror(error));
-  }
+  if (const int error = put_in_slot(map, member); error != 0) throw steering_failure(error);
 }
 
 std::size_t queued_connections(int member) {

@@ -29,18 +29,21 @@ namespace nomad_iis::test {
 class fake_site_host final : public iis::linux_site_host {
  public:
   std::vector<unique_fd> join_front_groups(const iis::site_plan& plan) override {
-    std::vector<unique_fd> members;
-    for (std::size_t i = 0; i < iis::listen_addresses(plan.bindings).size(); ++i)
-      members.emplace_back(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-    return members;
+    return placeholders(iis::listen_addresses(plan.bindings).size());
   }
   std::vector<unique_fd> attach_front_steering(const std::vector<int>& members) override {
-    std::vector<unique_fd> maps;
-    for (std::size_t i = 0; i < members.size(); ++i)
-      maps.emplace_back(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-    return maps;
+    return placeholders(members.size());
   }
   void steer_front_groups(const std::vector<int>&, const std::vector<int>&) override {}
+
+ private:
+  /// Descriptors that stand for sockets and maps: /dev/null, one each.
+  static std::vector<unique_fd> placeholders(std::size_t count) {
+    std::vector<unique_fd> fds;
+    for (std::size_t i = 0; i < count; ++i)
+      fds.emplace_back(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    return fds;
+  }
 };
 
 class fake_backend final : public iis::backend {

@@ -261,6 +261,25 @@ std::unique_ptr<generation> swap_to(std::unique_ptr<generation> old, int steerin
   return next;
 }
 
+/// Generation "A" on a fresh port, steered to, under kept-alive load.
+struct first_generation_under_load {
+  temp_dir root;
+  int port = free_port();
+  std::unique_ptr<generation> first;
+  unique_fd steering;
+  std::unique_ptr<kept_alive_load> load;
+
+  first_generation_under_load() {
+    fs::permissions(root.path(),
+                    fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+    first = std::make_unique<generation>(root.path(), "a", port, "A");
+    BOOST_REQUIRE(eventually([&] { return first->ready(); }));
+    steering = attach_listen_steering(first->member.get());
+    load = std::make_unique<kept_alive_load>(port, "/", 4);
+    BOOST_REQUIRE(eventually([&] { return load->served() > 100; }));
+  }
+};
+
 bool can_run_nginx() {
   if (::geteuid() == 0 && fs::exists("/usr/sbin/nginx")) return true;
   BOOST_TEST_MESSAGE("needs root and nginx");
@@ -274,20 +293,14 @@ BOOST_AUTO_TEST_SUITE(listen_group_generations)
 
 BOOST_AUTO_TEST_CASE(generations_swap_under_kept_alive_load_without_a_failed_request) {
   if (!can_run_nginx()) return;
-  temp_dir root;
-  fs::permissions(root.path(),
-                  fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
-  const int port = free_port();
-  auto a = std::make_unique<generation>(root.path(), "a", port, "A");
-  BOOST_REQUIRE(eventually([&] { return a->ready(); }));
-  const auto steering = attach_listen_steering(a->member.get());
-  kept_alive_load load(port, "/", 4);
-  BOOST_REQUIRE(eventually([&] { return load.served() > 100; }));
+  first_generation_under_load site;
+  auto& load = *site.load;
+  const int port = site.port;
 
   // A recycle: the new generation joins, is ready, and takes every new connection.
-  auto b = swap_to(std::move(a), steering.get(), root.path(), port, "B", load);
+  auto b = swap_to(std::move(site.first), site.steering.get(), site.root.path(), port, "B", load);
   const int before_c = load.bodies()["B"];
-  auto c = swap_to(std::move(b), steering.get(), root.path(), port, "C", load);
+  auto c = swap_to(std::move(b), site.steering.get(), site.root.path(), port, "C", load);
   const auto served_by_c = load.bodies()["C"];
   BOOST_TEST(eventually([&] { return load.bodies()["C"] > served_by_c + 100; }));
   load.stop();
@@ -301,19 +314,14 @@ BOOST_AUTO_TEST_CASE(generations_swap_under_kept_alive_load_without_a_failed_req
 
 BOOST_AUTO_TEST_CASE(generations_drain_side_by_side_without_a_failed_request) {
   if (!can_run_nginx()) return;
-  temp_dir root;
-  fs::permissions(root.path(),
-                  fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
-  const int port = free_port();
-  auto a = std::make_unique<generation>(root.path(), "a", port, "A");
-  BOOST_REQUIRE(eventually([&] { return a->ready(); }));
-  const auto steering = attach_listen_steering(a->member.get());
-  kept_alive_load load(port, "/", 4);
-  BOOST_REQUIRE(eventually([&] { return load.served() > 100; }));
+  first_generation_under_load site;
+  auto& load = *site.load;
+  const int port = site.port;
+  auto& a = site.first;
 
   // Two recycles in a row: a and b still run (and hold their members) when c takes over.
-  auto b = start_next(steering.get(), root.path(), port, "B", load);
-  auto c = start_next(steering.get(), root.path(), port, "C", load);
+  auto b = start_next(site.steering.get(), site.root.path(), port, "B", load);
+  auto c = start_next(site.steering.get(), site.root.path(), port, "C", load);
   const auto served_by_c = load.bodies()["C"];
   BOOST_TEST(eventually([&] { return load.bodies()["C"] > served_by_c + 100; }));
   retire(*b, std::chrono::seconds(5));  // the middle one first: the pick does not move

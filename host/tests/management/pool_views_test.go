@@ -141,6 +141,39 @@ func stopWorkers(t *testing.T, pids []int, sig syscall.Signal) {
 	}
 }
 
+// holdRequests freezes the workers (SIGSTOP) and sends a request to each
+// URL, which they hold. thaw lets them run (once; the caller also defers
+// it); answers then waits for the requests and gives their status codes.
+func holdRequests(t *testing.T, workers []int, urls []string) (thaw func(), answers func() []int) {
+	t.Helper()
+	stopWorkers(t, workers, syscall.SIGSTOP)
+	thawed := false
+	thaw = func() {
+		if !thawed {
+			thawed = true
+			stopWorkers(t, workers, syscall.SIGCONT)
+		}
+	}
+	var wg sync.WaitGroup
+	codes := make([]int, len(urls))
+	client := *siteClient
+	client.Timeout = 60 * time.Second
+	for i, url := range urls {
+		wg.Add(1)
+		go func(i int, url string) {
+			defer wg.Done()
+			if resp, err := client.Get(url); err == nil {
+				codes[i] = resp.StatusCode
+				resp.Body.Close()
+			}
+		}(i, url)
+	}
+	return thaw, func() []int {
+		wg.Wait()
+		return codes
+	}
+}
+
 // TestOpenRequestsAndQueue: requests held by a frozen pool show in the
 // requests route (method, path without its query string, client, pool) and
 // in nomad_iis_requests_queued; once the pool runs again they are answered
@@ -171,31 +204,13 @@ func TestOpenRequestsAndQueue(t *testing.T) {
 		t.Fatalf("queued on an idle site = %v (found %v)", v, ok)
 	}
 
-	stopWorkers(t, status.WorkerIDs, syscall.SIGSTOP)
-	thawed := false
-	thaw := func() {
-		if !thawed {
-			thawed = true
-			stopWorkers(t, status.WorkerIDs, syscall.SIGCONT)
-		}
-	}
-	defer thaw()
 	const held = 3
-	var wg sync.WaitGroup
-	codes := make([]int, held)
-	client := *siteClient
-	client.Timeout = 60 * time.Second
-	for i := 0; i < held; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			resp, err := client.Get(fmt.Sprintf("%sindex.html?token=secret-%d", a.siteURL, i))
-			if err == nil {
-				codes[i] = resp.StatusCode
-				resp.Body.Close()
-			}
-		}(i)
+	urls := make([]string, held)
+	for i := range urls {
+		urls[i] = fmt.Sprintf("%sindex.html?token=secret-%d", a.siteURL, i)
 	}
+	thaw, answers := holdRequests(t, status.WorkerIDs, urls)
+	defer thaw()
 
 	deadline := time.Now().Add(15 * time.Second)
 	var open []openRequest
@@ -229,8 +244,7 @@ func TestOpenRequestsAndQueue(t *testing.T) {
 	}
 
 	thaw()
-	wg.Wait()
-	for i, code := range codes {
+	for i, code := range answers() {
 		if code != 200 {
 			t.Errorf("held request %d answered %d", i, code)
 		}
@@ -339,30 +353,13 @@ func TestQueueOfAPoolTheFrontServes(t *testing.T) {
 	if v := queued(); v != 0 {
 		t.Fatalf("queued on an idle site = %v", v)
 	}
-	stopWorkers(t, status.WorkerIDs, syscall.SIGSTOP)
-	thawed := false
-	thaw := func() {
-		if !thawed {
-			thawed = true
-			stopWorkers(t, status.WorkerIDs, syscall.SIGCONT)
-		}
-	}
-	defer thaw()
 	const held = 3
-	var wg sync.WaitGroup
-	codes := make([]int, held)
-	client := *siteClient
-	client.Timeout = 60 * time.Second
-	for i := 0; i < held; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			if resp, err := client.Get(a.siteURL + "index.html"); err == nil {
-				codes[i] = resp.StatusCode
-				resp.Body.Close()
-			}
-		}(i)
+	urls := make([]string, held)
+	for i := range urls {
+		urls[i] = a.siteURL + "index.html"
 	}
+	thaw, answers := holdRequests(t, status.WorkerIDs, urls)
+	defer thaw()
 	for deadline := time.Now().Add(15 * time.Second); queued() < held; {
 		if time.Now().After(deadline) {
 			t.Fatalf("with the front's workers frozen: queued %v, want %d", queued(), held)
@@ -373,8 +370,7 @@ func TestQueueOfAPoolTheFrontServes(t *testing.T) {
 		t.Errorf("nothing was accepted, yet open requests %+v", open)
 	}
 	thaw()
-	wg.Wait()
-	for i, code := range codes {
+	for i, code := range answers() {
 		if code != 200 {
 			t.Errorf("held request %d answered %d", i, code)
 		}
