@@ -240,16 +240,17 @@ BOOST_AUTO_TEST_CASE(a_front_generation_has_its_own_pid_file_and_ends_kept_conne
   // An earlier release's front (generation 0): as it was rendered then.
   const std::string legacy = render_front_conf(sample_front("/srv/data"));
   BOOST_TEST(contains(legacy, "pid \"/srv/data/run/front.pid\";\n"));
-  BOOST_TEST(!contains(legacy, "keepalive_requests"));
+  BOOST_TEST(!contains(legacy, "keepalive_time "));
   auto third = sample_front("/srv/data");
   third.generation = 3;
   const std::string text = render_front_conf(third);
   BOOST_TEST(contains(text, "pid \"/srv/data/run/front-3.pid\";\n"));
   BOOST_TEST(layout::front_pid_file("/srv/data", 3) == "/srv/data/run/front-3.pid");
   BOOST_TEST(layout::front_status_socket("/srv/data", 3) == "/srv/data/logs/status-3.sock");
-  // A retired generation's busy connections end within this many requests.
-  BOOST_TEST(contains(text, "  keepalive_requests 100;\n"));
-  BOOST_TEST(count_of(text, "keepalive_requests") == 1u);
+  // A retired generation's busy connections end a second after they began.
+  BOOST_TEST(contains(text, "  keepalive_time 1s;\n"));
+  BOOST_TEST(count_of(text, "keepalive_time ") == 1u);
+  BOOST_TEST(!contains(text, "keepalive_requests"));
 }
 
 BOOST_AUTO_TEST_CASE(the_listen_addresses_are_the_distinct_bindings_in_order) {
@@ -279,6 +280,7 @@ BOOST_AUTO_TEST_CASE(pool_conf_serves_locations_from_a_socket) {
   BOOST_TEST(contains(text, "location \"/img/\" {\n      alias \"/alloc/web/local/img/\";"));
   BOOST_TEST(contains(text, "web\\.config"));
   BOOST_TEST(contains(text, "absolute_redirect off;"));
+  BOOST_TEST(contains(text, "tcp_nopush on;"));
   BOOST_TEST(contains(text, "/srv/data/logs/pool-2.log\" alert;"));
 }
 
@@ -319,6 +321,7 @@ BOOST_AUTO_TEST_CASE(a_front_serving_files_aliases_them_and_nginx_accepts_it) {
   BOOST_TEST(!contains(text, "nomad_iis_pool_0"));  // no upstream of the pool
   BOOST_TEST(contains(text, "worker_processes 2;"));
   BOOST_TEST(contains(text, "absolute_redirect off;"));
+  BOOST_TEST(contains(text, "tcp_nopush on;"));  // header and file in one segment
   BOOST_TEST(contains(text, "index Default.htm default.htm"));
   BOOST_TEST(contains(text, "location ~* \"(^|/)web\\.config$\" { return 404; }"));
   // Its requests are still logged and counted as the pool's.
