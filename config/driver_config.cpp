@@ -217,6 +217,10 @@ driver_config decode_driver_config(std::string_view msgpack_bytes) {
   p.check([&] {
     if (auto v = get_bool(root, "single_hop_static")) config.single_hop_static = *v;
   });
+  p.check([&] {
+    if (auto v = get_int(root, "front_worker_connections", 64, 1 << 20))
+      config.front_worker_connections = *v;
+  });
 
   constexpr auto uint_max = std::numeric_limits<std::uint64_t>::max();
   p.check([&] {

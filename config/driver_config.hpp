@@ -61,6 +61,10 @@ struct driver_config {
   /// A site whose only pool serves static files over http is served by one
   /// nginx (the front's workers as the pool's user) instead of two.
   bool single_hop_static = true;
+  /// Connections one worker of a site's front holds at once (a client's, and
+  /// an application's or pool's behind it). nginx sets them all up when the
+  /// worker starts, about 0.4 KiB each, whether used or not.
+  std::int64_t front_worker_connections = 1024;
 
   // ---- Management API limits ----
   std::uint64_t upload_max_bytes = 4ull << 30;

@@ -175,6 +175,7 @@ spec_ptr make_driver_config_schema() {
       d("rapid_fail_max_crashes", "number", "5"),
       d("rapid_fail_interval", "string", "\"5m\""),
       d("single_hop_static", "bool", "true"),
+      d("front_worker_connections", "number", "1024"),
       // Management API limits.
       d("upload_max_bytes", "number", "4294967296"),
       d("zip_max_entries", "number", "100000"),

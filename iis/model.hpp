@@ -203,6 +203,9 @@ struct site_plan {
   std::string website;
   /// The website's own plan: the folder served at "/" ("" = none, 404).
   std::string website_root;
+  /// Connections one front worker holds (front_worker_connections); handles
+  /// of earlier releases ran 4096.
+  std::int64_t front_worker_connections = 4096;
 };
 
 /// The longest shutdown_time_limit of the site's pools (0 without pools):

@@ -75,6 +75,7 @@ struct front_conf {
   /// working directory: an absolute path may not fit sun_path); "" = none.
   std::string status_socket;
   int worker_processes = 1;
+  std::int64_t worker_connections = 1024;
   /// With a `files` route: the MIME types file ("" = a small built-in table).
   std::string mime_types_path = "/etc/nginx/mime.types";
 };
@@ -103,6 +104,7 @@ struct website_conf {
   std::string root_dir;  ///< served at "/"; "" = 404
   std::string members_dir;
   duration shutdown_time_limit = std::chrono::seconds(90);
+  std::int64_t worker_connections = 1024;
 };
 
 struct pool_conf {

@@ -274,6 +274,7 @@ site_plan plan_site(const config::task_config& config, const task_context& task,
   plan.nginx_path = driver.nginx_path;
   plan.placeholder_app_path = driver.placeholder_app_path;
   plan.directory_security = driver.directory_security;
+  plan.front_worker_connections = driver.front_worker_connections;
   plan.resources = task.resources;
   plan.website = config.target_website.value_or("");
 

@@ -294,6 +294,7 @@ void write_front_conf(const site_plan& plan, const std::vector<pool_routes>& rou
   conf.requests_log = member.requests_log;
   conf.open_requests_log = member.open_requests_log;
   conf.generation = generation;
+  conf.worker_connections = plan.front_worker_connections;
   conf.status_socket = status_socket_name(plan.data_dir, generation);
   conf.fallbacks = member.fallbacks;
   conf.routes = member.routes;

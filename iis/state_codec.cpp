@@ -82,6 +82,7 @@ void write_plan(writer& w, const site_plan& plan) {
   put(w, "nginx_path", plan.nginx_path);
   put(w, "placeholder_app_path", plan.placeholder_app_path);
   put_bool(w, "directory_security", plan.directory_security);
+  put(w, "front_worker_connections", plan.front_worker_connections);
   w.Key("bindings");
   w.StartArray();
   for (const auto& b : plan.bindings) {
@@ -223,6 +224,9 @@ site_plan read_plan(const value& v) {
   plan.nginx_path = text(v, "nginx_path");
   plan.placeholder_app_path = text(v, "placeholder_app_path");
   plan.directory_security = flag(v, "directory_security");
+  // Absent in handles of earlier releases: their fronts keep what they ran.
+  if (has(v, "front_worker_connections"))
+    plan.front_worker_connections = number(v, "front_worker_connections");
   for (const auto& b : array(v, "bindings").GetArray()) {
     binding_plan out;
     out.type = number(b, "https") == 1 ? config::binding_type::https : config::binding_type::http;

@@ -20,6 +20,7 @@ site_plan plan_website(const config::website_config& site, const config::driver_
   plan.stdout_path = plan.data_dir + "/logs/access.log";
   plan.stderr_path = plan.data_dir + "/logs/error.log";
   plan.nginx_path = driver.nginx_path;
+  plan.front_worker_connections = driver.front_worker_connections;
   plan.website_root = site.physical_path.value_or("");
   config::problem_list problems;
   for (std::size_t i = 0; i < site.bindings.size(); ++i) {

@@ -76,6 +76,7 @@ std::vector<site_event> prepare_website(const site_plan& website,
   conf.bindings = website.bindings;
   conf.root_dir = website.website_root;
   conf.members_dir = layout::website_members_dir(dir);
+  conf.worker_connections = website.front_worker_connections;
   write_file_atomic(layout::conf(dir, layout::front_instance), render_website_conf(conf), 0644);
   if (auto why = test_config(website); !why.empty())
     throw backend_error(errc::invalid_config, "website " + website.website + ": " + why);

@@ -77,6 +77,14 @@ BOOST_AUTO_TEST_CASE(other_durations_must_be_positive) {
   decode_fails(doc, "management_api_max_connections_per_client", "must be between 1 and");
 }
 
+BOOST_AUTO_TEST_CASE(a_front_worker_holds_at_least_64_connections) {
+  node doc = config_test::driver();
+  doc["front_worker_connections"] = 4096;
+  BOOST_TEST(decode(doc).front_worker_connections == 4096);
+  doc["front_worker_connections"] = 16;
+  decode_fails(doc, "front_worker_connections", "must be between 64 and");
+}
+
 BOOST_AUTO_TEST_CASE(lists_and_blocks) {
   node doc = config_test::driver();
   doc["allowed_apppool_identities"] = node_list{"NetworkService", "Root"};

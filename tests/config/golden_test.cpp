@@ -177,6 +177,7 @@ BOOST_AUTO_TEST_CASE(empty_driver_config_gives_the_defaults) {
   BOOST_TEST(decoded.rapid_fail_max_crashes == defaults.rapid_fail_max_crashes);
   BOOST_TEST(decoded.rapid_fail_interval.count() == defaults.rapid_fail_interval.count());
   BOOST_TEST(decoded.single_hop_static == defaults.single_hop_static);
+  BOOST_TEST(decoded.front_worker_connections == 1024);
   BOOST_TEST(decoded.upload_max_bytes == defaults.upload_max_bytes);
   BOOST_TEST(decoded.zip_max_entries == defaults.zip_max_entries);
   BOOST_TEST(decoded.zip_max_uncompressed_bytes == defaults.zip_max_uncompressed_bytes);
@@ -212,6 +213,7 @@ BOOST_AUTO_TEST_CASE(full_driver_config) {
   BOOST_TEST(config.rapid_fail_max_crashes == 3);
   BOOST_TEST(config.rapid_fail_interval.count() == 600000);
   BOOST_TEST(config.single_hop_static);
+  BOOST_TEST(config.front_worker_connections == 8192);
   BOOST_TEST(config.upload_max_bytes == 10737418240ull);  // uint64 on the wire
   BOOST_TEST(config.zip_max_entries == 70000u);           // uint32 on the wire
   BOOST_TEST(config.zip_max_uncompressed_bytes == 21474836480ull);

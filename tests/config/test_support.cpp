@@ -207,6 +207,7 @@ node driver() {
                   {"directory_security", true},
                   {"enabled", true},
                   {"fingerprint_interval", "30s"},
+                  {"front_worker_connections", 1024},
                   {"management_api_max_connections_per_client", 512},
                   {"nginx_path", "/usr/sbin/nginx"},
                   {"placeholder_app_path", "/var/www/html"},

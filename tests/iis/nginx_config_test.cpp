@@ -316,10 +316,12 @@ BOOST_AUTO_TEST_CASE(a_front_serving_files_aliases_them_and_nginx_accepts_it) {
   front.routes[0].target = front_route::kind::files;
   front.routes[0].directory = root.path() + "/site";
   front.worker_processes = 2;
+  front.worker_connections = 1500;
   const std::string text = render_front_conf(front);
   BOOST_TEST(contains(text, "location \"/\" {\n      alias \"" + root.path() + "/site/\";"));
   BOOST_TEST(!contains(text, "nomad_iis_pool_0"));  // no upstream of the pool
   BOOST_TEST(contains(text, "worker_processes 2;"));
+  BOOST_TEST(contains(text, "worker_rlimit_nofile 3000;\nevents {\n  worker_connections 1500;\n}"));
   BOOST_TEST(contains(text, "absolute_redirect off;"));
   BOOST_TEST(contains(text, "tcp_nopush on;"));  // header and file in one segment
   BOOST_TEST(contains(text, "index Default.htm default.htm"));

@@ -278,6 +278,12 @@ BOOST_AUTO_TEST_CASE(https_certificate_sources) {
   BOOST_TEST(field_of_error() == "binding[0].certificate.thumbprint");
 }
 
+BOOST_AUTO_TEST_CASE(the_fronts_connections_come_from_the_driver) {
+  BOOST_TEST(plan().front_worker_connections == 1024);
+  driver.front_worker_connections = 3000;
+  BOOST_TEST(plan().front_worker_connections == 3000);
+}
+
 BOOST_AUTO_TEST_CASE(single_hop_is_for_a_sole_pool_on_http_bindings_without_a_memory_limit) {
   BOOST_TEST(plan().pools[0].single_hop);  // on by default
   driver.single_hop_static = false;

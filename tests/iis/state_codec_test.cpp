@@ -21,6 +21,7 @@ BOOST_AUTO_TEST_CASE(round_trip_keeps_everything_but_secrets) {
   plan.stderr_path = "/alloc/alloc/logs/.web.stderr.fifo";
   plan.nginx_path = "/usr/sbin/nginx";
   plan.directory_security = false;
+  plan.front_worker_connections = 2048;
   binding_plan binding;
   binding.type = config::binding_type::https;
   binding.ip = "10.0.0.1";
@@ -66,6 +67,7 @@ BOOST_AUTO_TEST_CASE(round_trip_keeps_everything_but_secrets) {
   const auto back = decode_state(encode_state(state));
   BOOST_TEST(back.plan.site_name == "a-web");
   BOOST_TEST(back.plan.directory_security == false);
+  BOOST_TEST(back.plan.front_worker_connections == 2048);
   BOOST_TEST(back.plan.bindings[0].ip == "10.0.0.1");
   BOOST_TEST(back.plan.bindings[0].require_sni);
   BOOST_TEST((back.plan.bindings[0].certificate->from == certificate_plan::source::pfx_file));
@@ -95,6 +97,18 @@ BOOST_AUTO_TEST_CASE(round_trip_keeps_everything_but_secrets) {
   BOOST_TEST(back.plan.pools[0].idle_timeout->count() == 45000);
   BOOST_TEST(back.pools[0].apps[0].port == 40001);
   BOOST_TEST((back.pools[0].apps[0].process == process_ref{1400, 6}));
+}
+
+BOOST_AUTO_TEST_CASE(a_handle_of_an_earlier_release_keeps_its_fronts_connections) {
+  saved_site state;
+  state.plan.site_name = "old";
+  state.plan.front_worker_connections = 1024;
+  auto text = encode_state(state);
+  const std::string key = "\"front_worker_connections\":1024,";
+  const auto at = text.find(key);
+  BOOST_REQUIRE(at != std::string::npos);
+  text.erase(at, key.size());  // as earlier releases wrote it
+  BOOST_TEST(decode_state(text).plan.front_worker_connections == 4096);
 }
 
 BOOST_AUTO_TEST_CASE(a_task_in_a_website_records_it) {

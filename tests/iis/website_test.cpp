@@ -82,7 +82,10 @@ BOOST_AUTO_TEST_CASE(website_conf_includes_the_members_and_serves_its_root) {
   conf.data_dir = "/d";
   conf.bindings = website.bindings;
   conf.members_dir = "/d/members";
+  conf.worker_connections = 2000;
   std::string text = render_website_conf(conf);
+  BOOST_TEST(contains(text, "worker_connections 2000;"));
+  BOOST_TEST(website.front_worker_connections == 1024);  // the driver's
   BOOST_TEST(contains(text, "include \"/d/members/*.http\";"));
   BOOST_TEST(contains(text, "include \"/d/members/*.conf\";"));
   BOOST_TEST(contains(text, "location / { return 404; }"));
