@@ -2,6 +2,7 @@ package tests
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -96,19 +97,23 @@ func TestSignalsStopStartAndRecycleThePools(t *testing.T) {
 	}
 }
 
-// workers waits until the default pool reports a worker and returns the pids.
+// workers waits until the default pool reports the same workers twice,
+// 300 ms apart, and returns their pids. An OnDemand pool answers its first
+// request with the worker it woke; the plugin learns that worker's PID a
+// moment later, and the front takes the files over right after
+// (single_hop_static): its worker is then the pool's.
 func (e *siteEnv) workers(t *testing.T) []int {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		seen := e.pools(t)["default"].WorkerProcessIds
+		time.Sleep(300 * time.Millisecond)
 		pids := e.pools(t)["default"].WorkerProcessIds
-		if len(pids) > 0 {
+		if len(pids) > 0 && fmt.Sprint(seen) == fmt.Sprint(pids) {
 			return pids
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the default pool reports no worker")
+			t.Fatalf("the default pool reports no steady worker: %v", pids)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -321,21 +321,7 @@ func TestKilledWorkerIsRestartedWithAnEvent(t *testing.T) {
 	if code, _, err := getEventually(e.url("/"), 10*time.Second); err != nil || code != 200 {
 		t.Fatalf("GET /: %d %v", code, err)
 	}
-	// The OnDemand pool answered its first request with the worker it woke;
-	// the plugin learns that worker's PID a moment later, and the front takes
-	// the files over right after (single_hop_static): its worker is the one.
-	var workers []int
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		seen := e.pools(t)["default"].WorkerProcessIds
-		time.Sleep(300 * time.Millisecond)
-		workers = e.pools(t)["default"].WorkerProcessIds
-		if len(workers) > 0 && fmt.Sprint(seen) == fmt.Sprint(workers) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pool default reports no steady worker: %v", workers)
-		}
-	}
+	workers := e.workers(t)
 	if err := syscall.Kill(workers[0], syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
