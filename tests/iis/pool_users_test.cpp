@@ -20,6 +20,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "actors/driver_state.hpp"
+#include "iis/state_codec.hpp"
 #include "iis/unix_users.hpp"
 #include "site_fixture.hpp"
 
@@ -198,6 +200,9 @@ BOOST_AUTO_TEST_CASE(handles_of_earlier_releases_keep_www_data) {
   site.remember();
   BOOST_TEST(worker_uid(site) == 33);
   BOOST_TEST(site.web->save_state().find("managed_user_comment") == std::string::npos);
+  // Its front keeps the connections that release gave it.
+  const auto resaved = decode_driver_state(site.web->save_state());
+  BOOST_TEST(decode_state(resaved.site).plan.front_worker_connections == 4096);
   BOOST_TEST(!run([&](completion done) { site.web->destroy(done); }));
   site.web.reset();
   BOOST_TEST(find_account("www-data").has_value());  // never ours to remove
