@@ -21,7 +21,7 @@ constexpr auto reload_limit = std::chrono::seconds(10);
 /// In place: how long old workers may take to stop accepting.
 constexpr auto retire_limit = std::chrono::seconds(5);
 /// How long an older generation's clients get to leave before it quits
-/// (busy ones leave within keepalive_time; idle ones are closed then).
+/// (busy ones leave within keepalive_requests; idle ones are closed then).
 constexpr auto drain_limit = std::chrono::seconds(10);
 constexpr auto drain_interval = std::chrono::milliseconds(50);
 /// Generations draining side by side beyond this: the oldest quits at once.

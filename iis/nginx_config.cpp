@@ -531,10 +531,10 @@ std::string render_front_conf(const front_conf& conf) {
   skeleton.http_extra += render_status_server(conf.status_socket);
   skeleton.pid_file = layout::front_pid_file(conf.data_dir, conf.generation);
   if (conf.generation > 0) {
-    // A retired generation keeps its clients until each connection is
-    // older than this and nginx answers its next request "Connection: close".
+    // A retired generation keeps its clients until each connection's
+    // requests run out and nginx answers "Connection: close".
     skeleton.http_extra +=
-        "  keepalive_time " + std::to_string(generation_keepalive_seconds) + "s;\n";
+        "  keepalive_requests " + std::to_string(generation_keepalive_requests) + ";\n";
   }
   if (serves_files(conf.routes)) {
     skeleton.http_extra += file_serving(conf.mime_types_path);

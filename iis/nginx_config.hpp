@@ -49,15 +49,14 @@ struct pool_fallback {
   bool tcp_level = false;
 };
 
-/// How long a client connection of a front generation is kept: a retired
-/// generation's busy connections end this long after they began, whatever
-/// their pace (a request count would end fast ones early and slow ones late).
-constexpr int generation_keepalive_seconds = 1;
+/// Requests on one client connection of a front generation: a retired
+/// generation's busy connections end within this many requests.
+constexpr int generation_keepalive_requests = 100;
 
 struct front_conf {
   std::string site_name;
   std::string data_dir;
-  /// Its pid file (layout::front_pid_file) and keepalive_time; 0 = a
+  /// Its pid file (layout::front_pid_file) and keepalive_requests; 0 = a
   /// front of an earlier release.
   std::uint32_t generation = 0;
   std::optional<nginx_identity> worker_identity;

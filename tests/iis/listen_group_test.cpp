@@ -198,7 +198,7 @@ struct generation {
         << "daemon off; worker_processes 1; pid " << dir << "/nginx.pid;\n"
         << "error_log " << dir << "/error.log warn;\n"
         << "events { worker_connections 512; }\n"
-        << "http { access_log off; keepalive_time 1s;\n"
+        << "http { access_log off; keepalive_requests 50;\n"
         << "  server { listen 127.0.0.1:" << port << "; root " << dir << "/www; }\n"
         << "  server { listen unix:" << dir << "/status.sock; location / { stub_status; } }\n"
         << "}\n";

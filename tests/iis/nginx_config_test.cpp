@@ -240,17 +240,16 @@ BOOST_AUTO_TEST_CASE(a_front_generation_has_its_own_pid_file_and_ends_kept_conne
   // An earlier release's front (generation 0): as it was rendered then.
   const std::string legacy = render_front_conf(sample_front("/srv/data"));
   BOOST_TEST(contains(legacy, "pid \"/srv/data/run/front.pid\";\n"));
-  BOOST_TEST(!contains(legacy, "keepalive_time "));
+  BOOST_TEST(!contains(legacy, "keepalive_requests"));
   auto third = sample_front("/srv/data");
   third.generation = 3;
   const std::string text = render_front_conf(third);
   BOOST_TEST(contains(text, "pid \"/srv/data/run/front-3.pid\";\n"));
   BOOST_TEST(layout::front_pid_file("/srv/data", 3) == "/srv/data/run/front-3.pid");
   BOOST_TEST(layout::front_status_socket("/srv/data", 3) == "/srv/data/logs/status-3.sock");
-  // A retired generation's busy connections end a second after they began.
-  BOOST_TEST(contains(text, "  keepalive_time 1s;\n"));
-  BOOST_TEST(count_of(text, "keepalive_time ") == 1u);
-  BOOST_TEST(!contains(text, "keepalive_requests"));
+  // A retired generation's busy connections end within this many requests.
+  BOOST_TEST(contains(text, "  keepalive_requests 100;\n"));
+  BOOST_TEST(count_of(text, "keepalive_requests") == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(the_listen_addresses_are_the_distinct_bindings_in_order) {
