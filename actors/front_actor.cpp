@@ -24,6 +24,8 @@ constexpr auto retire_limit = std::chrono::seconds(5);
 /// (busy ones leave within keepalive_requests; idle ones are closed then).
 constexpr auto drain_limit = std::chrono::seconds(10);
 constexpr auto drain_interval = std::chrono::milliseconds(50);
+/// With a new answer, how often the older generations' queues are looked at.
+constexpr auto cut_interval = std::chrono::milliseconds(5);
 /// Generations draining side by side beyond this: the oldest quits at once.
 constexpr std::size_t max_draining = 32;
 
@@ -372,6 +374,55 @@ void drain(front_actor_ptr self, const iis::process_ref& master) {
       since + drain_limit, drain_interval, [self, master](bool) { quit_draining(self, master); });
 }
 
+/// Whether a member of a draining generation may still get a connection
+/// the kernel began before the steering moved: one in its accept queue, or
+/// (for front_drain_minimum) a handshake open on its port.
+bool may_get_more(front_actor_ptr self, const std::vector<int>& members,
+                  caf::actor_clock::time_point since) {
+  auto& host = *self->state.ctx.host;
+  if (host.queued_front_connections(members) > 0) return true;
+  if (self->clock().now() - since >= timeouts::front_drain_minimum) return false;
+  try {
+    return host.handshaking_front_connections(members) > 0;
+  } catch (const iis::backend_error&) {
+    return true;  // unknown: the minimum holds
+  }
+}
+
+/// The pool's answer changed: every older generation ends its clients'
+/// kept connections, each as soon as nothing the kernel began for it is left
+/// to accept (QUIT: nginx closes the idle ones and ends a busy one after its
+/// request), and `done` once their workers took that in. Their processes
+/// may outlive the reply with requests asked before the change.
+void end_draining(front_actor_ptr self, std::function<void()> done) {
+  const auto since = self->clock().now();
+  self->state.polls.start(
+      self,
+      [self, since] {
+        auto& st = self->state;
+        std::vector<iis::process_ref> ready;
+        for (const auto& old : st.draining)
+          if (!old.quitting && !may_get_more(self, fds_of(old.members), since))
+            ready.push_back(old.master);
+        for (const auto& master : ready) quit_draining(self, master);
+        return std::all_of(st.draining.begin(), st.draining.end(),
+                           [](const other_generation& old) { return old.quitting; });
+      },
+      since + drain_limit, cut_interval,
+      [self, done](bool) {
+        auto& st = self->state;
+        std::vector<iis::process_ref> masters;
+        std::vector<iis::process_ref> workers;
+        for (const auto& old : st.draining) {
+          masters.push_back(old.master);
+          workers.insert(workers.end(), old.workers.begin(), old.workers.end());
+        }
+        for (const auto& master : masters) quit_draining(self, master);  // past the limit
+        wait_retired(self, st.polls, *st.ctx.launcher, std::move(workers),
+                     self->clock().now() + retire_limit, done);
+      });
+}
+
 /// The next generation did not run: it goes; the current one never stopped serving.
 void abandon_next(front_actor_ptr self, const iis::failure& error,
                   caf::typed_response_promise<msg::front_reloaded> rp, finished_fn finished) {
@@ -386,7 +437,7 @@ void abandon_next(front_actor_ptr self, const iis::failure& error,
 
 /// The next generation runs: it takes every new connection and becomes
 /// the current one; the current one drains.
-void promote_next(front_actor_ptr self, std::shared_ptr<unique_fd> reader,
+void promote_next(front_actor_ptr self, msg::front_change change, std::shared_ptr<unique_fd> reader,
                   caf::typed_response_promise<msg::front_reloaded> rp, finished_fn finished) {
   auto& st = self->state;
   try {
@@ -405,11 +456,15 @@ void promote_next(front_actor_ptr self, std::shared_ptr<unique_fd> reader,
   drain(self, previous);
   limit_draining(self);
   adopt(self, self->clock().now() + adopt_limit,
-        [self, rp, finished, old, reader](std::vector<iis::process_ref> adopted) mutable {
+        [self, change, rp, finished, old, reader](std::vector<iis::process_ref> adopted) mutable {
           reader->reset();
           publish(self);
-          rp.deliver(msg::front_reloaded{old, std::move(adopted)});
-          finished();
+          auto answer = [rp, finished, old, adopted]() mutable {
+            rp.deliver(msg::front_reloaded{old, adopted});
+            finished();
+          };
+          if (change == msg::front_change::new_answer) return end_draining(self, answer);
+          answer();
         });
 }
 
@@ -442,9 +497,9 @@ void stopped_during_change(caf::typed_response_promise<msg::front_reloaded> rp,
 }
 
 /// Generation `next` starts; once its workers run it takes the new connections.
-void start_next(front_actor_ptr self, std::uint32_t next,
+void start_next(front_actor_ptr self, std::uint32_t next, msg::front_change change,
                 caf::typed_response_promise<msg::front_reloaded> rp, finished_fn finished) {
-  spawn_generation(self, next, nullptr, [self, rp, finished, next](auto spawned) mutable {
+  spawn_generation(self, next, nullptr, [self, rp, finished, next, change](auto spawned) mutable {
     if (!spawned.ok()) {
       rp.deliver(to_error(spawned.error));
       return finished();
@@ -460,38 +515,38 @@ void start_next(front_actor_ptr self, std::uint32_t next,
     watch_process(self, *st.ctx.launcher, master);
     auto reader = spawned.value->reader;
     wait_workers(self, master, reload_limit,
-                 [self, rp, finished, master, reader](auto error) mutable {
+                 [self, rp, finished, master, reader, change](auto error) mutable {
                    if (!(self->state.starting.master == master))  // a stop or kill took it
                      return stopped_during_change(rp, finished);
                    if (error) return abandon_next(self, *error, rp, finished);
-                   promote_next(self, reader, rp, finished);
+                   promote_next(self, change, reader, rp, finished);
                  });
   });
 }
 
 /// A new generation takes the new connections once its workers run; the
 /// change is answered then, and the current one drains.
-void swap_generation(front_actor_ptr self, caf::typed_response_promise<msg::front_reloaded> rp,
-                     finished_fn finished) {
+void swap_generation(front_actor_ptr self, msg::front_change change,
+                     caf::typed_response_promise<msg::front_reloaded> rp, finished_fn finished) {
   const auto next = self->state.generation + 1;
-  write_conf(self, next, [self, rp, finished, next](auto error) mutable {
+  write_conf(self, next, [self, rp, finished, next, change](auto error) mutable {
     if (error) {
       rp.deliver(to_error(*error));
       return finished();
     }
     // Made before the new member joins: until it runs, every connection goes to the current one.
-    with_steering(self, [self, rp, finished, next](auto error) mutable {
+    with_steering(self, [self, rp, finished, next, change](auto error) mutable {
       if (error) {
         rp.deliver(to_error(*error));
         return finished();
       }
-      start_next(self, next, rp, finished);
+      start_next(self, next, change, rp, finished);
     });
   });
 }
 
-void reload(front_actor_ptr self, caf::typed_response_promise<msg::front_reloaded> rp,
-            finished_fn finished) {
+void reload(front_actor_ptr self, msg::front_change change,
+            caf::typed_response_promise<msg::front_reloaded> rp, finished_fn finished) {
   auto& st = self->state;
   if (!st.master.pid) {
     rp.deliver(msg::front_reloaded{});
@@ -499,7 +554,7 @@ void reload(front_actor_ptr self, caf::typed_response_promise<msg::front_reloade
   } else if (st.members.empty()) {
     reload_in_place(self, rp, finished);
   } else {
-    swap_generation(self, rp, finished);
+    swap_generation(self, change, rp, finished);
   }
 }
 
@@ -687,8 +742,9 @@ caf::behavior front_actor(front_actor_ptr self, site_context ctx,
       [self](msg::front_reload& m) -> caf::result<msg::front_reloaded> {
         auto rp = self->make_response_promise<msg::front_reloaded>();
         keep_routes(self->state.routes, std::move(m.routes));
-        run_exclusive(self,
-                      [self, rp](finished_fn finished) mutable { reload(self, rp, finished); });
+        run_exclusive(self, [self, rp, change = m.change](finished_fn finished) mutable {
+          reload(self, change, rp, finished);
+        });
         return rp;
       },
       [self](msg::front_routes& m) { keep_routes(self->state.routes, std::move(m.routes)); },

@@ -355,33 +355,34 @@ void wake_pool(pool_actor_ptr self, std::string reason, finished_fn finished,
                         return;
                       }
                       auto& st = self->state;
-                      wait_ready(
-                          self, st.polls, st.ctx, pool_targets(self),
-                          [self, reason, finished, began,
-                           port_moved](std::optional<iis::failure> error) {
-                            if (error) {
-                              fail_wake(self, finished, *error);
-                              return;
-                            }
-                            auto adopted = [self, reason, finished, began, port_moved](auto) {
-                              if (!port_moved) {
-                                woken(self, reason, began, finished);
-                                return;
-                              }
-                              reload_front(self, [self, reason, finished, began](
-                                                     std::optional<iis::failure> error, auto) {
-                                if (error)
-                                  fail_wake(self, finished, *error);
-                                else
-                                  woken(self, reason, began, finished);
-                              });
-                            };
-                            if (self->state.master.pid)
-                              adopt_workers(self, self->state.master,
-                                            self->clock().now() + adopt_limit, adopted);
-                            else
-                              adopted(std::vector<iis::process_ref>{});
-                          });
+                      wait_ready(self, st.polls, st.ctx, pool_targets(self),
+                                 [self, reason, finished, began,
+                                  port_moved](std::optional<iis::failure> error) {
+                                   if (error) {
+                                     fail_wake(self, finished, *error);
+                                     return;
+                                   }
+                                   auto adopted = [self, reason, finished, began,
+                                                   port_moved](auto) {
+                                     if (!port_moved) {
+                                       woken(self, reason, began, finished);
+                                       return;
+                                     }
+                                     reload_front(self, msg::front_change::same_answer,
+                                                  [self, reason, finished, began](
+                                                      std::optional<iis::failure> error, auto) {
+                                                    if (error)
+                                                      fail_wake(self, finished, *error);
+                                                    else
+                                                      woken(self, reason, began, finished);
+                                                  });
+                                   };
+                                   if (self->state.master.pid)
+                                     adopt_workers(self, self->state.master,
+                                                   self->clock().now() + adopt_limit, adopted);
+                                   else
+                                     adopted(std::vector<iis::process_ref>{});
+                                 });
                     });
               });
         });
@@ -395,45 +396,47 @@ void serve_from_front(pool_actor_ptr self, finished_fn finished) {
     finished();
     return;
   }
-  hand_files_to_front(self, [self, finished](std::optional<iis::failure> error,
-                                             std::vector<iis::process_ref> old_front) {
-    auto& st = self->state;
-    if (error) {  // the pool's nginx serves on
-      emit(self, "application pool " + pool_name(self) +
-                     ": the front could not take over its files: " + error->message);
-      finished();
-      return;
-    }
-    // The front's previous generation may still proxy to the pool's nginx:
-    // it goes once that generation has.
-    const auto master = st.master;
-    const auto own = pool_processes(self);
-    set_retiring(self, own, true);
-    st.master = iis::process_ref{};
-    publish(self);
-    finished();
-    const auto limit = st.pool().shutdown_time_limit;
-    wait_gone(self, st.polls, st.launcher(), old_front, self->clock().now() + limit,
-              [self, master, own, limit](auto) {
-                auto& st = self->state;
-                st.launcher().signal(master, SIGQUIT);
-                wait_gone(self, st.polls, st.launcher(), own, self->clock().now() + limit,
-                          [self](auto left) { kill_all(self->state.launcher(), left); });
-              });
-  });
+  hand_files_to_front(
+      self, msg::front_change::same_answer,
+      [self, finished](std::optional<iis::failure> error, std::vector<iis::process_ref> old_front) {
+        auto& st = self->state;
+        if (error) {  // the pool's nginx serves on
+          emit(self, "application pool " + pool_name(self) +
+                         ": the front could not take over its files: " + error->message);
+          finished();
+          return;
+        }
+        // The front's previous generation may still proxy to the pool's nginx:
+        // it goes once that generation has.
+        const auto master = st.master;
+        const auto own = pool_processes(self);
+        set_retiring(self, own, true);
+        st.master = iis::process_ref{};
+        publish(self);
+        finished();
+        const auto limit = st.pool().shutdown_time_limit;
+        wait_gone(self, st.polls, st.launcher(), old_front, self->clock().now() + limit,
+                  [self, master, own, limit](auto) {
+                    auto& st = self->state;
+                    st.launcher().signal(master, SIGQUIT);
+                    wait_gone(self, st.polls, st.launcher(), own, self->clock().now() + limit,
+                              [self](auto left) { kill_all(self->state.launcher(), left); });
+                  });
+      });
 }
 
 void proxy_from_front(pool_actor_ptr self, step next) {
   auto& st = self->state;
   st.front_serves = false;
   st.host().persist_front_serves(st.plan(), st.index, false);
-  reload_front(self, [self, next](std::optional<iis::failure> error, auto) {
-    if (error) {
-      self->state.front_serves = true;  // it still serves them
-      self->state.host().persist_front_serves(self->state.plan(), self->state.index, true);
-    }
-    next(error);
-  });
+  reload_front(
+      self, msg::front_change::same_answer, [self, next](std::optional<iis::failure> error, auto) {
+        if (error) {
+          self->state.front_serves = true;  // it still serves them
+          self->state.host().persist_front_serves(self->state.plan(), self->state.index, true);
+        }
+        next(error);
+      });
 }
 
 void arm_idle_check(pool_actor_ptr self) {
@@ -468,22 +471,24 @@ void idle_stop(pool_actor_ptr self, finished_fn finished) {
                    iis::seconds_text(*st.pool().idle_timeout) +
                    "; worker stopped, starting a new one (AlwaysRunning)");
     const auto began = self->clock().now();
-    reload_front(self, [self, finished, began](std::optional<iis::failure> error,
-                                               std::vector<iis::process_ref> old_front) {
-      auto& st = self->state;
-      if (error) {
-        emit(self, "application pool " + pool_name(self) +
-                       ": no fresh worker (AlwaysRunning): " + error->message);
-        arm_idle_check(self);
-        return finished();
-      }
-      // As IIS's: the idle worker is gone when the new one is reported.
-      wait_gone(self, st.polls, st.launcher(), old_front,
-                self->clock().now() + st.pool().shutdown_time_limit, [self, finished, began](auto) {
-                  report_started(self, "again (AlwaysRunning)", began);
-                  finished();
-                });
-    });
+    reload_front(self, msg::front_change::same_answer,
+                 [self, finished, began](std::optional<iis::failure> error,
+                                         std::vector<iis::process_ref> old_front) {
+                   auto& st = self->state;
+                   if (error) {
+                     emit(self, "application pool " + pool_name(self) +
+                                    ": no fresh worker (AlwaysRunning): " + error->message);
+                     arm_idle_check(self);
+                     return finished();
+                   }
+                   // As IIS's: the idle worker is gone when the new one is reported.
+                   wait_gone(self, st.polls, st.launcher(), old_front,
+                             self->clock().now() + st.pool().shutdown_time_limit,
+                             [self, finished, began](auto) {
+                               report_started(self, "again (AlwaysRunning)", began);
+                               finished();
+                             });
+                 });
     return;
   }
   // Own the sockets before the workers go, so requests from now on wait

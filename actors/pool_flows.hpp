@@ -80,13 +80,14 @@ void write_conf(pool_actor_ptr self, bool trim_alert_log, step next);
 void analyse_apps(pool_actor_ptr self,
                   std::function<void(std::optional<iis::failure>, bool changed)> next);
 /// The front routes the pool's applications anew; hands back its old workers.
+/// A stop or start is a new_answer (msg::front_change).
 void reload_front(
-    pool_actor_ptr self,
+    pool_actor_ptr self, msg::front_change change,
     std::function<void(std::optional<iis::failure>, std::vector<iis::process_ref>)> next);
 /// The front's next generation serves the pool's files (its marker written
 /// once it does); `next` gets the front's processes it replaced.
 void hand_files_to_front(
-    pool_actor_ptr self,
+    pool_actor_ptr self, msg::front_change change,
     std::function<void(std::optional<iis::failure>, std::vector<iis::process_ref>)> next);
 /// Spawns the pool's nginx (static content) and, unless `master_only`,
 /// its application processes.

@@ -74,10 +74,11 @@ void finish_start(pool_actor_ptr self, step done) {
 
 /// Started by the front's next generation serving the files.
 void start_in_front(pool_actor_ptr self, step done, std::function<void(iis::failure)> fail) {
-  hand_files_to_front(self, [self, done, fail](std::optional<iis::failure> error, auto) {
-    if (error) return fail(*error);
-    finish_start(self, done);
-  });
+  hand_files_to_front(self, msg::front_change::new_answer,
+                      [self, done, fail](std::optional<iis::failure> error, auto) {
+                        if (error) return fail(*error);
+                        finish_start(self, done);
+                      });
 }
 
 /// Spawns the pool's processes with the task's outputs and waits until they accept.
@@ -169,10 +170,10 @@ void analyse_apps(pool_actor_ptr self,
 }
 
 void reload_front(
-    pool_actor_ptr self,
+    pool_actor_ptr self, msg::front_change change,
     std::function<void(std::optional<iis::failure>, std::vector<iis::process_ref>)> next) {
   self->state.front_stale = false;
-  self->request(self->state.front, caf::infinite, msg::front_reload{routes_of(self)})
+  self->request(self->state.front, caf::infinite, msg::front_reload{routes_of(self), change})
       .then(
           [self, next, epoch = self->state.ops.epoch()](msg::front_reloaded& reloaded) {
             if (self->state.ops.epoch() != epoch) return;
@@ -190,21 +191,22 @@ void reload_front(
 }
 
 void hand_files_to_front(
-    pool_actor_ptr self,
+    pool_actor_ptr self, msg::front_change change,
     std::function<void(std::optional<iis::failure>, std::vector<iis::process_ref>)> next) {
   auto& st = self->state;
   st.front_serves = true;
   st.taking_over = true;
-  reload_front(self, [self, next](std::optional<iis::failure> error,
-                                  std::vector<iis::process_ref> old_front) {
-    auto& st = self->state;
-    st.taking_over = false;
-    if (error)
-      st.front_serves = false;
-    else
-      st.host().persist_front_serves(st.plan(), st.index, true);
-    next(error, std::move(old_front));
-  });
+  reload_front(
+      self, change,
+      [self, next](std::optional<iis::failure> error, std::vector<iis::process_ref> old_front) {
+        auto& st = self->state;
+        st.taking_over = false;
+        if (error)
+          st.front_serves = false;
+        else
+          st.host().persist_front_serves(st.plan(), st.index, true);
+        next(error, std::move(old_front));
+      });
 }
 
 void spawn_pool(pool_actor_ptr self, outputs_ptr outputs, step next, bool master_only) {
@@ -473,12 +475,13 @@ void start_pool(pool_actor_ptr self, step done) {
             return;
           }
           // The front routes the applications to their ports again.
-          reload_front(self, [done, fail](std::optional<iis::failure> error, auto) {
-            if (error)
-              fail(*error);
-            else
-              done(std::nullopt);
-          });
+          reload_front(self, msg::front_change::new_answer,
+                       [done, fail](std::optional<iis::failure> error, auto) {
+                         if (error)
+                           fail(*error);
+                         else
+                           done(std::nullopt);
+                       });
         });
         return;
       }
@@ -492,12 +495,13 @@ void start_pool(pool_actor_ptr self, step done) {
           return;
         }
         // The front learns the application processes' new ports.
-        reload_front(self, [self, done, fail](std::optional<iis::failure> error, auto) {
-          if (error)
-            fail(*error);
-          else
-            finish_start(self, done);
-        });
+        reload_front(self, msg::front_change::new_answer,
+                     [self, done, fail](std::optional<iis::failure> error, auto) {
+                       if (error)
+                         fail(*error);
+                       else
+                         finish_start(self, done);
+                     });
       });
     });
   });
@@ -537,7 +541,8 @@ void stop_pool(pool_actor_ptr self, step done) {
     // Application ports are plain TCP ports that someone else may take once
     // the process is gone: the front stops proxying to them first. A front
     // that served the files answers 503/444 from its next generation on.
-    reload_front(self, [proceed](std::optional<iis::failure>, auto) { proceed(); });
+    reload_front(self, msg::front_change::new_answer,
+                 [proceed](std::optional<iis::failure>, auto) { proceed(); });
   } else {
     proceed();  // the front answers 503/444 by itself once the socket is gone
   }
@@ -678,49 +683,52 @@ void recycle_apps(pool_actor_ptr self, step done) {
                 target.limit_text = iis::seconds_text(limit);
                 targets.push_back(target);
               }
-              wait_ready(self, st.polls, st.ctx, targets,
-                         [self, handlers, ports, started, old, olds,
-                          done](std::optional<iis::failure> error) {
-                           auto& st = self->state;
-                           if (error) {
-                             kill_all(st.launcher(), started);
-                             forget(self, started);
-                             done(recycle_failure(self, *error));
-                             return;
-                           }
-                           std::vector<iis::process_ref> old_apps;
-                           for (std::size_t k = 0; k < handlers.size(); ++k) {
-                             auto& app = st.apps[handlers[k]];
-                             if (app.process.pid) old_apps.push_back(app.process);
-                             app.process = started[k];
-                             app.runtime.port = ports[k];
-                           }
-                           set_retiring(self, old_apps, true);
-                           set_retiring(self, started, false);
-                           const auto limit = st.pool().shutdown_time_limit;
-                           reload_front(self, [self, handlers, started, old, olds, old_apps, limit,
-                                               done](std::optional<iis::failure> error,
-                                                     std::vector<iis::process_ref> old_front) {
-                             if (error) {
-                               keep_old_apps(self, handlers, started, *old, *olds, *error, done);
-                               return;
-                             }
-                             // Old front workers may still proxy to the old processes:
-                             // let them drain first, then stop the old processes.
-                             auto& st = self->state;
-                             wait_gone(self, st.polls, st.launcher(), old_front,
-                                       self->clock().now() + limit, [self, old_apps, limit](auto) {
-                                         auto& st = self->state;
-                                         for (const auto& app : old_apps)
-                                           st.launcher().signal(app, SIGTERM);
-                                         wait_gone(self, st.polls, st.launcher(), old_apps,
-                                                   self->clock().now() + limit, [self](auto left) {
-                                                     kill_all(self->state.launcher(), left);
-                                                   });
-                                       });
-                             done(error);
-                           });
-                         });
+              wait_ready(
+                  self, st.polls, st.ctx, targets,
+                  [self, handlers, ports, started, old, olds,
+                   done](std::optional<iis::failure> error) {
+                    auto& st = self->state;
+                    if (error) {
+                      kill_all(st.launcher(), started);
+                      forget(self, started);
+                      done(recycle_failure(self, *error));
+                      return;
+                    }
+                    std::vector<iis::process_ref> old_apps;
+                    for (std::size_t k = 0; k < handlers.size(); ++k) {
+                      auto& app = st.apps[handlers[k]];
+                      if (app.process.pid) old_apps.push_back(app.process);
+                      app.process = started[k];
+                      app.runtime.port = ports[k];
+                    }
+                    set_retiring(self, old_apps, true);
+                    set_retiring(self, started, false);
+                    const auto limit = st.pool().shutdown_time_limit;
+                    reload_front(
+                        self, msg::front_change::same_answer,
+                        [self, handlers, started, old, olds, old_apps, limit, done](
+                            std::optional<iis::failure> error,
+                            std::vector<iis::process_ref> old_front) {
+                          if (error) {
+                            keep_old_apps(self, handlers, started, *old, *olds, *error, done);
+                            return;
+                          }
+                          // Old front workers may still proxy to the old processes:
+                          // let them drain first, then stop the old processes.
+                          auto& st = self->state;
+                          wait_gone(self, st.polls, st.launcher(), old_front,
+                                    self->clock().now() + limit, [self, old_apps, limit](auto) {
+                                      auto& st = self->state;
+                                      for (const auto& app : old_apps)
+                                        st.launcher().signal(app, SIGTERM);
+                                      wait_gone(self, st.polls, st.launcher(), old_apps,
+                                                self->clock().now() + limit, [self](auto left) {
+                                                  kill_all(self->state.launcher(), left);
+                                                });
+                                    });
+                          done(error);
+                        });
+                  });
             });
       });
 }
@@ -770,9 +778,11 @@ void recycle_pool(pool_actor_ptr self, bool all, step done) {
     if (st.front_serves) {
       // A new generation of the front with fresh workers takes the new
       // connections; the old one finishes what it has.
-      reload_front(self, [self, done](std::optional<iis::failure> error, auto) {
-        done(error ? std::optional<iis::failure>(recycle_failure(self, *error)) : std::nullopt);
-      });
+      reload_front(
+          self, msg::front_change::same_answer,
+          [self, done](std::optional<iis::failure> error, auto) {
+            done(error ? std::optional<iis::failure>(recycle_failure(self, *error)) : std::nullopt);
+          });
       return;
     }
     if (!st.master.pid || !has_static(self)) {

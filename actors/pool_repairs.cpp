@@ -239,13 +239,14 @@ void restart_app(pool_actor_ptr self, std::size_t index, iis::process_ref old,
                                report();
                                return;
                              }
-                             reload_front(self, [self, what, report, finished](
-                                                    std::optional<iis::failure> error, auto) {
-                               if (error)
-                                 give_up(self, finished, what, *error);
-                               else
-                                 report();
-                             });
+                             reload_front(self, msg::front_change::same_answer,
+                                          [self, what, report, finished](
+                                              std::optional<iis::failure> error, auto) {
+                                            if (error)
+                                              give_up(self, finished, what, *error);
+                                            else
+                                              report();
+                                          });
                            });
               });
         });

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
-#include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -22,8 +21,10 @@
 
 #include "common/unique_fd.hpp"
 #include "iis/consumed_log.hpp"
+#include "iis/failure.hpp"
 #include "iis/proc_file.hpp"
 #include "iis/site_layout.hpp"
+#include "iis/sock_diag.hpp"
 
 namespace nomad_iis::iis {
 namespace {
@@ -52,23 +53,14 @@ std::int32_t parent_of(std::int32_t pid) {
 constexpr std::uint8_t tcp_established = 1;  // the kernel's state numbers, which unix sockets share
 constexpr std::uint8_t tcp_listen = 10;
 
-/// Sends one sock_diag dump request for listening and connected unix
-/// sockets with their file and queue lengths; read by waiting_requests.
-bool request_sockets(int fd) {
-  struct {
-    nlmsghdr header;
-    unix_diag_req request;
-  } message{};
-  message.header.nlmsg_len = sizeof message;
-  message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  message.request.sdiag_family = AF_UNIX;
-  message.request.udiag_states = (1u << tcp_listen) | (1u << tcp_established);
-  message.request.udiag_show = UDIAG_SHOW_VFS | UDIAG_SHOW_RQLEN;
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  return ::sendto(fd, &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel),
-                  sizeof kernel) == static_cast<ssize_t>(sizeof message);
+/// The sock_diag dump request for listening and connected unix sockets
+/// with their file and queue lengths; read by waiting_requests.
+unix_diag_req waiting_sockets_request() {
+  unix_diag_req request{};
+  request.sdiag_family = AF_UNIX;
+  request.udiag_states = (1u << tcp_listen) | (1u << tcp_established);
+  request.udiag_show = UDIAG_SHOW_VFS | UDIAG_SHOW_RQLEN;
+  return request;
 }
 
 /// The kernel's own dev_t (MKDEV: major << 20 | minor), which sock_diag
@@ -80,12 +72,12 @@ std::uint32_t kernel_dev(dev_t dev) {
 /// The requests waiting at the dumped socket `h` if its file is (dev, ino):
 /// a listener's connections not yet accepted, or one for a connection it
 /// accepted (which carries the listener's file) holding bytes not yet read.
-std::optional<std::uint64_t> waiting_at(nlmsghdr* h, dev_t dev, ino_t ino) {
-  auto* m = static_cast<unix_diag_msg*>(NLMSG_DATA(h));
-  int length = static_cast<int>(h->nlmsg_len - NLMSG_LENGTH(sizeof *m));
+std::optional<std::uint64_t> waiting_at(const nlmsghdr& h, dev_t dev, ino_t ino) {
+  const auto* m = static_cast<const unix_diag_msg*>(NLMSG_DATA(&h));
+  int length = static_cast<int>(h.nlmsg_len - NLMSG_LENGTH(sizeof *m));
   std::optional<unix_diag_vfs> vfs;
   std::optional<unix_diag_rqlen> rqlen;
-  for (auto* a = reinterpret_cast<rtattr*>(m + 1); RTA_OK(a, length); a = RTA_NEXT(a, length)) {
+  for (const auto* a = reinterpret_cast<const rtattr*>(m + 1); RTA_OK(a, length); a = RTA_NEXT(a, length)) {
     if (a->rta_type == UNIX_DIAG_VFS && RTA_PAYLOAD(a) >= sizeof(unix_diag_vfs)) {
       vfs.emplace();
       std::memcpy(&*vfs, RTA_DATA(a), sizeof *vfs);
@@ -137,21 +129,15 @@ std::optional<connection_counts> read_stub_status(const std::string& dir, const 
 std::uint64_t waiting_requests(const std::string& socket_path) {
   struct stat file {};
   if (::stat(socket_path.c_str(), &file) != 0 || !S_ISSOCK(file.st_mode)) return 0;
-  const unique_fd fd(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
-  if (!fd || !request_sockets(fd.get())) return 0;
   std::uint64_t total = 0;
-  std::vector<char> buffer(1u << 16);
-  for (;;) {
-    const auto n = ::recv(fd.get(), buffer.data(), buffer.size(), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return total;
-    auto length = static_cast<unsigned>(n);
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buffer.data()); NLMSG_OK(h, length);
-         h = NLMSG_NEXT(h, length)) {
-      if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) return total;
-      if (auto waiting = waiting_at(h, file.st_dev, file.st_ino)) total += *waiting;
-    }
+  try {
+    dump_sockets(waiting_sockets_request(), [&](const nlmsghdr& socket) {
+      if (auto waiting = waiting_at(socket, file.st_dev, file.st_ino)) total += *waiting;
+    });
+  } catch (const backend_error&) {
+    // what was counted before stands
   }
+  return total;
 }
 
 void read_open_requests(const std::string& log_path, const std::vector<process_ref>& front_masters,

@@ -153,6 +153,9 @@ class linux_site_host : public site_host {
   std::size_t queued_front_connections(const std::vector<int>& members) override {
     return iis::queued_front_connections(members);
   }
+  std::size_t handshaking_front_connections(const std::vector<int>& members) override {
+    return iis::handshaking_front_connections(members);
+  }
   spawn_request front_request(const site_plan& plan, std::uint32_t generation,
                               const std::vector<int>& members,
                               std::optional<std::size_t> served_pool) override {

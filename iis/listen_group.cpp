@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
+#include <linux/inet_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -9,10 +10,14 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "iis/failure.hpp"
 #include "iis/net_probe.hpp"
+#include "iis/sock_diag.hpp"
 
 namespace nomad_iis::iis {
 
@@ -140,6 +145,43 @@ std::size_t queued_connections(int member) {
       info.tcpi_state != TCP_LISTEN)
     return 0;
   return info.tcpi_unacked;  // a listener's accept queue
+}
+
+namespace {
+
+/// The family and port `member` is bound to; nullopt when it is not a listening TCP socket.
+std::optional<std::pair<int, std::uint16_t>> listening_port(int member) {
+  tcp_info info{};
+  socklen_t size = sizeof info;
+  if (::getsockopt(member, IPPROTO_TCP, TCP_INFO, &info, &size) != 0 ||
+      info.tcpi_state != TCP_LISTEN)
+    return std::nullopt;
+  sockaddr_storage bound{};
+  socklen_t length = sizeof bound;
+  if (::getsockname(member, reinterpret_cast<sockaddr*>(&bound), &length) != 0) return std::nullopt;
+  if (bound.ss_family == AF_INET)
+    return std::pair{AF_INET, reinterpret_cast<const sockaddr_in&>(bound).sin_port};
+  if (bound.ss_family == AF_INET6)
+    return std::pair{AF_INET6, reinterpret_cast<const sockaddr_in6&>(bound).sin6_port};
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::size_t handshaking_connections(int member) {
+  const auto bound = listening_port(member);
+  if (!bound) return 0;
+  inet_diag_req_v2 request{};
+  request.sdiag_family = static_cast<std::uint8_t>(bound->first);
+  request.sdiag_protocol = IPPROTO_TCP;
+  request.idiag_states = 1u << TCP_SYN_RECV;
+  std::size_t count = 0;
+  dump_sockets(request, [&](const nlmsghdr& socket) {
+    if (socket.nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) return;
+    const auto* diag = static_cast<const inet_diag_msg*>(NLMSG_DATA(&socket));
+    if (diag->id.idiag_sport == bound->second) ++count;
+  });
+  return count;
 }
 
 }  // namespace nomad_iis::iis

@@ -39,4 +39,11 @@ void steer_listen_group(int map, int member);
 /// closed now.
 std::size_t queued_connections(int member);
 
+/// Connections whose handshake the kernel began on the port `member`
+/// listens on and has not completed (SYN_RECV), on any member of its group:
+/// the kernel does not say whose. Those that began on a member that closes
+/// are lost, so a member may close at once only when this is 0. Throws
+/// backend_error (io_failure) when the kernel cannot be asked.
+std::size_t handshaking_connections(int member);
+
 }  // namespace nomad_iis::iis

@@ -193,6 +193,9 @@ class site_host {
                                   const std::vector<int>& members) = 0;
   /// Connections the kernel queued on `members` that no nginx accepted yet. Quick.
   virtual std::size_t queued_front_connections(const std::vector<int>& members) = 0;
+  /// Handshakes open on the ports of `members`, whichever member they began
+  /// on (listen_group.hpp). Quick; throws backend_error.
+  virtual std::size_t handshaking_front_connections(const std::vector<int>& members) = 0;
   /// How front `generation` starts on `members` (output fds left to the
   /// caller), in the cgroup of `served_pool` when it serves one.
   virtual spawn_request front_request(const site_plan& plan, std::uint32_t generation,

@@ -122,11 +122,19 @@ struct front_start {
   std::vector<iis::pool_routes> routes;
 };
 
+/// Whether a change of the front changes what the pool answers (a stop or
+/// a start) or only who answers it (a recycle, a takeover, new ports).
+enum class front_change : std::uint8_t { same_answer, new_answer };
+
 /// A pool's routes changed: a new front generation takes the new
 /// connections (an earlier release's front: SIGHUP), answered with
-/// front_reloaded once it does; the old one finishes its clients' requests.
+/// front_reloaded once it does; the old one finishes its clients'
+/// requests. With a new answer, the old ones end their clients' kept
+/// connections and are gone before the reply, so that no request after it
+/// gets the previous answer.
 struct front_reload {
   iis::pool_routes routes;
+  front_change change = front_change::same_answer;
 };
 struct front_reloaded {
   std::vector<iis::process_ref> old_workers;  ///< they may still drain

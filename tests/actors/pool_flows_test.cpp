@@ -953,13 +953,30 @@ BOOST_AUTO_TEST_CASE(a_stop_does_not_wait_for_the_serving_generation_to_drain) {
   auto task = start(always_running_plan());
   const auto serving = procs->master("front");
   procs->hold_graceful = true;  // its connections stay open
+  const auto serving_workers = procs->current_workers(serving);
   auto stopped = ask_void(task, msg::pool_command{msg::pool_op::stop, {"default"}});
   advance(1s);
   BOOST_TEST(stopped->done);
   BOOST_TEST(as_int(pool_of(task, 0).status) == as_int(iis::pool_status::stopped));
+  // But it no longer keeps its clients' connections: none gets 200 after the stop.
+  BOOST_TEST(procs->called(signalled(serving, "SIGQUIT")));
+  BOOST_TEST(procs->retiring_workers(serving) == serving_workers);
   // Its clients get five seconds, then the pool's shutdown time limit.
   advance(5s + always_running_plan().pools[0].shutdown_time_limit + 10s);
   BOOST_TEST(!procs->is_alive(serving.pid));
+}
+
+BOOST_AUTO_TEST_CASE(a_recycle_lets_the_previous_generations_clients_stay) {
+  auto task = start(always_running_plan());
+  const auto serving = procs->master("front");
+  auto recycled = ask_void(task, msg::pool_command{msg::pool_op::recycle, {"default"}});
+  advance(100ms);
+  BOOST_TEST(recycled->done);
+  BOOST_TEST(procs->master("front").pid != serving.pid);
+  // The answer is the same: its kept connections go on until they end or it drained.
+  BOOST_TEST(!procs->called(signalled(serving, "SIGQUIT")));
+  advance(timeouts::front_drain_minimum + 1s);
+  BOOST_TEST(procs->called(signalled(serving, "SIGQUIT")));
 }
 
 BOOST_AUTO_TEST_CASE(front_worker_crashes_are_the_pools_and_trip_rapid_fail_protection) {

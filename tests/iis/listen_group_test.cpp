@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -142,6 +143,30 @@ BOOST_AUTO_TEST_CASE(a_member_tells_how_many_connections_wait_for_an_accept) {
   BOOST_TEST(queued_connections(member.get()) == 0u);
   unique_fd not_listening(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   BOOST_TEST(queued_connections(not_listening.get()) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_member_tells_how_many_handshakes_its_port_has_open) {
+  const int port = free_port();
+  auto other_port = join_listen_group("127.0.0.1", free_port(), 64);
+  auto member = join_listen_group("127.0.0.1", port, 64);
+  // With deferred accepts the kernel keeps a connection in SYN_RECV until
+  // its first byte: a handshake that stays open as long as the test needs.
+  const int wait_seconds = 30;
+  BOOST_REQUIRE(::setsockopt(member.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &wait_seconds,
+                             sizeof wait_seconds) == 0);
+  BOOST_TEST(handshaking_connections(member.get()) == 0u);
+  auto first = connect_local(port);
+  auto second = connect_local(port);
+  BOOST_TEST(handshaking_connections(member.get()) == 2u);
+  BOOST_TEST(handshaking_connections(other_port.get()) == 0u);
+  BOOST_TEST(queued_connections(member.get()) == 0u);
+  BOOST_REQUIRE(::write(first.get(), "x", 1) == 1);
+  for (int i = 0; i < 100 && queued_connections(member.get()) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  BOOST_TEST(handshaking_connections(member.get()) == 1u);
+  BOOST_TEST(queued_connections(member.get()) == 1u);
+  unique_fd not_listening(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  BOOST_TEST(handshaking_connections(not_listening.get()) == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(another_user_cannot_join_the_group) {

@@ -241,6 +241,23 @@ BOOST_AUTO_TEST_CASE(a_stopped_pool_answers_503_and_serves_again_once_started) {
   BOOST_TEST(eventually([&] { return front_serves(); }));
 }
 
+BOOST_AUTO_TEST_CASE(once_a_stop_or_start_is_answered_no_kept_connection_gets_the_old_answer) {
+  config.application_pools.push_back(running_pool("default"));
+  start();
+  kept_connection before_stop(port);
+  BOOST_REQUIRE(before_stop.get("/file.txt") == 200);
+  BOOST_TEST(!run([&](completion done) { web->stop_pools({"default"}, done); }));
+  // Closed (a client then opens a new connection and gets 503), never 200.
+  const int after_stop = before_stop.get("/file.txt");
+  BOOST_TEST((after_stop == 0 || after_stop == 503), "got " << after_stop);
+  kept_connection before_start(port);
+  BOOST_REQUIRE(before_start.get("/file.txt") == 503);
+  BOOST_TEST(!run([&](completion done) { web->start_pools({"default"}, done); }));
+  const int after_start = before_start.get("/file.txt");
+  BOOST_TEST((after_start == 0 || after_start == 200), "got " << after_start);
+  BOOST_TEST(get("/file.txt").status == 200);
+}
+
 BOOST_AUTO_TEST_CASE(a_first_request_wakes_the_pool_then_the_front_takes_its_files_over) {
   auto pool_block = make_pool("default");
   // Longer than the takeover (the front's previous generation drains a second first).

@@ -169,6 +169,32 @@ void kept_alive_load::run(int port, std::chrono::milliseconds pause) {
   }
 }
 
+struct kept_connection::impl {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket{io};
+};
+
+kept_connection::kept_connection(int port) : impl_(std::make_unique<impl>()) {
+  impl_->socket.connect(
+      {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+}
+
+kept_connection::~kept_connection() = default;
+
+int kept_connection::get(const std::string& path) {
+  namespace http = boost::beast::http;
+  http::request<http::empty_body> request{http::verb::get, path, 11};
+  request.set(http::field::host, "localhost");
+  boost::beast::error_code error;
+  http::write(impl_->socket, request, error);
+  if (error) return 0;
+  boost::beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  http::read(impl_->socket, buffer, response, error);
+  if (error) return 0;
+  return response.result_int();
+}
+
 int free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in address{};

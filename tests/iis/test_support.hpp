@@ -132,6 +132,23 @@ class kept_alive_load {
   std::vector<std::thread> threads_;
 };
 
+/// One client's connection to 127.0.0.1:`port`, kept between requests as a
+/// browser keeps it.
+class kept_connection {
+ public:
+  explicit kept_connection(int port);
+  ~kept_connection();
+  kept_connection(const kept_connection&) = delete;
+  kept_connection& operator=(const kept_connection&) = delete;
+  /// The status of a GET of `path` on this connection; 0 when the server
+  /// had closed it (a client then opens a new one).
+  int get(const std::string& path);
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
 /// Records events and exits; lets a test wait for one.
 class recording_observer : public site_observer {
  public:
