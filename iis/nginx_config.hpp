@@ -51,7 +51,7 @@ struct pool_fallback {
 
 /// Requests on one client connection of a front generation: a retired
 /// generation's busy connections end within this many requests.
-constexpr int generation_keepalive_requests = 100;
+constexpr int generation_keepalive_requests = 1000;
 
 struct front_conf {
   std::string site_name;

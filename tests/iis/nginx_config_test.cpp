@@ -248,7 +248,7 @@ BOOST_AUTO_TEST_CASE(a_front_generation_has_its_own_pid_file_and_ends_kept_conne
   BOOST_TEST(layout::front_pid_file("/srv/data", 3) == "/srv/data/run/front-3.pid");
   BOOST_TEST(layout::front_status_socket("/srv/data", 3) == "/srv/data/logs/status-3.sock");
   // A retired generation's busy connections end within this many requests.
-  BOOST_TEST(contains(text, "  keepalive_requests 100;\n"));
+  BOOST_TEST(contains(text, "  keepalive_requests 1000;\n"));
   BOOST_TEST(count_of(text, "keepalive_requests") == 1u);
 }
 
