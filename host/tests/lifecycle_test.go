@@ -164,9 +164,25 @@ func mustBeRunning(t *testing.T, task *pluginhost.TaskRunner) {
 
 // taskProcesses returns the live processes that belong to this test's
 // tasks (found by the test's private dir in cmdline, env or cwd).
+// taskProcesses are the processes of the host's tasks once no new one has
+// appeared for half a second: an OnDemand pool's front takes its files over
+// with a new generation right after the first answer.
 func taskProcesses(t *testing.T, h *testHost) []int {
 	t.Helper()
-	pids := pluginhost.ProcessesMentioning(h.Dir)
+	seen := map[int]bool{}
+	var pids []int
+	quiet := 0
+	for deadline := time.Now().Add(15 * time.Second); quiet < 5 && time.Now().Before(deadline); {
+		pids = pluginhost.ProcessesMentioning(h.Dir)
+		quiet++
+		for _, pid := range pids {
+			if !seen[pid] {
+				seen[pid] = true
+				quiet = 0
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if len(pids) == 0 {
 		t.Fatalf("no process mentions %s in its command line, environment or cwd; cannot follow the task's processes", h.Dir)
 	}
