@@ -129,9 +129,9 @@ enum class front_change : std::uint8_t { same_answer, new_answer };
 /// A pool's routes changed: a new front generation takes the new
 /// connections (an earlier release's front: SIGHUP), answered with
 /// front_reloaded once it does; the old one finishes its clients'
-/// requests. With a new answer, the old ones end their clients' kept
-/// connections and are gone before the reply, so that no request after it
-/// gets the previous answer.
+/// requests. With a new answer, the old ones have begun to end their
+/// clients' kept connections (QUIT taken in) by the reply, so that no
+/// request sent after it gets the previous answer.
 struct front_reload {
   iis::pool_routes routes;
   front_change change = front_change::same_answer;
