@@ -368,9 +368,8 @@ void destroy(task_actor_ptr self, done_fn done) {
           else if (!removed.ok())
             done(removed.error);
           else if (!removed.value->empty())
-            done(iis::failure{
-                iis::errc::io_failure,
-                "the pools' Unix users " + iis::join(*removed.value) + " could not be removed"});
+            done(iis::failure{iis::errc::io_failure,
+                              "could not remove: " + iis::join(*removed.value)});
           else
             done(std::nullopt);
         });

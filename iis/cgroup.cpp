@@ -428,9 +428,14 @@ std::vector<std::string> remove_cgroup(const cgroup_dirs& group,
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  std::vector<std::string> left;
-  for (const auto& dir : group.unique_dirs()) remove_tree(dir, left);
-  return left;
+  while (true) {
+    std::vector<std::string> left;
+    for (const auto& dir : group.unique_dirs()) remove_tree(dir, left);
+    // A killed member nobody reaped yet (init reaps a recovered task's
+    // processes) keeps its cgroup busy a moment after it left cgroup.procs.
+    if (left.empty() || std::chrono::steady_clock::now() >= deadline) return left;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 std::string encode_cgroup(const cgroup_dirs& group) {

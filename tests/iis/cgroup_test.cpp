@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "iis/cgroup.hpp"
+#include "iis/model.hpp"
 #include "iis/proc_file.hpp"
 #include "iis/process.hpp"
 
@@ -209,6 +210,24 @@ BOOST_AUTO_TEST_CASE(a_running_pid_is_placed, *boost::unit_test::precondition(cg
     procs >> listed;
     BOOST_TEST(listed == child.ref().pid, dir);
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_killed_member_not_yet_reaped_does_not_keep_the_group,
+                     *boost::unit_test::precondition(cgroups_writable)) {
+  scratch_cgroup scratch;
+  const auto leaf = child_cgroup(scratch.task, "pool-0");
+  create_cgroup(leaf);
+  auto child = spawn_child(shell("exec sleep 60", leaf));
+  BOOST_REQUIRE(child.signal(SIGKILL));
+  // Its parent (init, for a recovered task's processes) reaps it a moment later.
+  std::thread reaper([&child] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    child.wait_until(std::chrono::steady_clock::now() + seconds(5));
+  });
+  const auto left = remove_cgroup(scratch.task, seconds(5));
+  reaper.join();
+  BOOST_TEST(left.empty(), join(left));
+  for (const auto& dir : scratch.task.unique_dirs()) BOOST_TEST(!std::filesystem::exists(dir), dir);
 }
 
 BOOST_AUTO_TEST_CASE(an_oom_kill_over_the_task_limit_is_counted_in_the_leaf,
