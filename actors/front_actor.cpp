@@ -374,16 +374,14 @@ void drain(front_actor_ptr self, const iis::process_ref& master) {
       since + drain_limit, drain_interval, [self, master](bool) { quit_draining(self, master); });
 }
 
-/// Whether a member of a draining generation may still get a connection
-/// the kernel began before the steering moved: one in its accept queue, or
-/// (for front_drain_minimum) a handshake open on its port.
-bool may_get_more(front_actor_ptr self, const std::vector<int>& members,
-                  caf::actor_clock::time_point since) {
-  auto& host = *self->state.ctx.host;
-  if (host.queued_front_connections(members) > 0) return true;
+/// Whether a handshake the kernel began before the steering moved may still
+/// complete on an older generation's member: within front_drain_minimum, one
+/// open on the site's ports (every generation listens on the same ones).
+bool handshakes_pending(front_actor_ptr self, caf::actor_clock::time_point since) {
+  auto& st = self->state;
   if (self->clock().now() - since >= timeouts::front_drain_minimum) return false;
   try {
-    return host.handshaking_front_connections(members) > 0;
+    return st.ctx.host->handshaking_front_connections(fds_of(st.members)) > 0;
   } catch (const iis::backend_error&) {
     return true;  // unknown: the minimum holds
   }
@@ -400,9 +398,10 @@ void end_draining(front_actor_ptr self, std::function<void()> done) {
       self,
       [self, since] {
         auto& st = self->state;
-        std::vector<iis::process_ref> ready;
+        if (handshakes_pending(self, since)) return false;
+        std::vector<iis::process_ref> ready;  // nothing queued for them is left to accept
         for (const auto& old : st.draining)
-          if (!old.quitting && !may_get_more(self, fds_of(old.members), since))
+          if (!old.quitting && st.ctx.host->queued_front_connections(fds_of(old.members)) == 0)
             ready.push_back(old.master);
         for (const auto& master : ready) quit_draining(self, master);
         return std::all_of(st.draining.begin(), st.draining.end(),

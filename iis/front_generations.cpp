@@ -85,12 +85,6 @@ std::size_t queued_front_connections(const std::vector<int>& members) {
   return queued;
 }
 
-std::size_t handshaking_front_connections(const std::vector<int>& members) {
-  std::size_t open = 0;
-  for (int member : members) open += handshaking_connections(member);
-  return open;
-}
-
 spawn_request front_request(const site_plan& plan, std::uint32_t generation,
                             const std::vector<int>& members,
                             std::optional<std::size_t> served_pool) {

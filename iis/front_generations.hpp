@@ -38,8 +38,6 @@ std::vector<unique_fd> attach_front_steering(const std::vector<int>& members);
 void steer_front_groups(const std::vector<int>& maps, const std::vector<int>& members);
 /// Connections waiting in the accept queues of `members`.
 std::size_t queued_front_connections(const std::vector<int>& members);
-/// Handshakes open on the ports of `members` (on any member). Throws backend_error.
-std::size_t handshaking_front_connections(const std::vector<int>& members);
 
 /// How front generation `generation` (>= 1) starts, listening on `members`
 /// (handed over as fds 3, 4, ... with NGINX="3;4;...", nginx's own way).

@@ -77,7 +77,8 @@ std::optional<std::uint64_t> waiting_at(const nlmsghdr& h, dev_t dev, ino_t ino)
   int length = static_cast<int>(h.nlmsg_len - NLMSG_LENGTH(sizeof *m));
   std::optional<unix_diag_vfs> vfs;
   std::optional<unix_diag_rqlen> rqlen;
-  for (const auto* a = reinterpret_cast<const rtattr*>(m + 1); RTA_OK(a, length); a = RTA_NEXT(a, length)) {
+  for (const auto* a = reinterpret_cast<const rtattr*>(m + 1); RTA_OK(a, length);
+       a = RTA_NEXT(a, length)) {
     if (a->rta_type == UNIX_DIAG_VFS && RTA_PAYLOAD(a) >= sizeof(unix_diag_vfs)) {
       vfs.emplace();
       std::memcpy(&*vfs, RTA_DATA(a), sizeof *vfs);

@@ -10,6 +10,7 @@
 #include "iis/activation_socket.hpp"
 #include "iis/front_probe.hpp"
 #include "iis/linux_backend.hpp"
+#include "iis/listen_group.hpp"
 #include "iis/net_probe.hpp"
 #include "iis/nginx_log.hpp"
 #include "iis/pool_activity.hpp"
@@ -154,7 +155,7 @@ class linux_site_host : public site_host {
     return iis::queued_front_connections(members);
   }
   std::size_t handshaking_front_connections(const std::vector<int>& members) override {
-    return iis::handshaking_front_connections(members);
+    return iis::handshaking_connections(members);
   }
   spawn_request front_request(const site_plan& plan, std::uint32_t generation,
                               const std::vector<int>& members,

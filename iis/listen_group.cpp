@@ -10,7 +10,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <optional>
+#include <set>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -138,24 +140,21 @@ void steer_listen_group(int map, int member) {
   if (const int error = put_in_slot(map, member); error != 0) throw steering_failure(error);
 }
 
-std::size_t queued_connections(int member) {
-  tcp_info info{};
-  socklen_t size = sizeof info;
-  if (::getsockopt(member, IPPROTO_TCP, TCP_INFO, &info, &size) != 0 ||
-      info.tcpi_state != TCP_LISTEN)
-    return 0;
-  return info.tcpi_unacked;  // a listener's accept queue
-}
-
 namespace {
 
-/// The family and port `member` is bound to; nullopt when it is not a listening TCP socket.
-std::optional<std::pair<int, std::uint16_t>> listening_port(int member) {
+/// `member`'s TCP_INFO when it is a listening TCP socket.
+std::optional<tcp_info> listener_info(int member) {
   tcp_info info{};
   socklen_t size = sizeof info;
   if (::getsockopt(member, IPPROTO_TCP, TCP_INFO, &info, &size) != 0 ||
       info.tcpi_state != TCP_LISTEN)
     return std::nullopt;
+  return info;
+}
+
+/// The address family and port (network order) `member` listens on.
+std::optional<std::pair<int, std::uint16_t>> listening_port(int member) {
+  if (!listener_info(member)) return std::nullopt;
   sockaddr_storage bound{};
   socklen_t length = sizeof bound;
   if (::getsockname(member, reinterpret_cast<sockaddr*>(&bound), &length) != 0) return std::nullopt;
@@ -166,21 +165,34 @@ std::optional<std::pair<int, std::uint16_t>> listening_port(int member) {
   return std::nullopt;
 }
 
-}  // namespace
-
-std::size_t handshaking_connections(int member) {
-  const auto bound = listening_port(member);
-  if (!bound) return 0;
+/// TCP sockets of `family` in SYN_RECV on one of `ports` (network order): one dump.
+std::size_t handshakes_on(int family, const std::set<std::uint16_t>& ports) {
   inet_diag_req_v2 request{};
-  request.sdiag_family = static_cast<std::uint8_t>(bound->first);
+  request.sdiag_family = static_cast<std::uint8_t>(family);
   request.sdiag_protocol = IPPROTO_TCP;
   request.idiag_states = 1u << TCP_SYN_RECV;
   std::size_t count = 0;
   dump_sockets(request, [&](const nlmsghdr& socket) {
     if (socket.nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) return;
     const auto* diag = static_cast<const inet_diag_msg*>(NLMSG_DATA(&socket));
-    if (diag->id.idiag_sport == bound->second) ++count;
+    if (ports.count(diag->id.idiag_sport)) ++count;
   });
+  return count;
+}
+
+}  // namespace
+
+std::size_t queued_connections(int member) {
+  const auto info = listener_info(member);
+  return info ? info->tcpi_unacked : 0;  // a listener's accept queue
+}
+
+std::size_t handshaking_connections(const std::vector<int>& members) {
+  std::map<int, std::set<std::uint16_t>> ports;  // by address family
+  for (int member : members)
+    if (const auto bound = listening_port(member)) ports[bound->first].insert(bound->second);
+  std::size_t count = 0;
+  for (const auto& [family, wanted] : ports) count += handshakes_on(family, wanted);
   return count;
 }
 

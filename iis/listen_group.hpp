@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/unique_fd.hpp"
 
@@ -39,11 +40,12 @@ void steer_listen_group(int map, int member);
 /// closed now.
 std::size_t queued_connections(int member);
 
-/// Connections whose handshake the kernel began on the port `member`
-/// listens on and has not completed (SYN_RECV), on any member of its group:
-/// the kernel does not say whose. Those that began on a member that closes
-/// are lost, so a member may close at once only when this is 0. Throws
-/// backend_error (io_failure) when the kernel cannot be asked.
-std::size_t handshaking_connections(int member);
+/// Connections whose handshake the kernel began on the ports `members`
+/// listen on and has not completed (SYN_RECV), on any member of their
+/// groups: the kernel does not say whose. Those that began on a member that
+/// closes are lost, so a member may close at once only when this is 0 (one
+/// dump per address family; members that do not listen count nothing).
+/// Throws backend_error (io_failure) when the kernel cannot be asked.
+std::size_t handshaking_connections(const std::vector<int>& members);
 
 }  // namespace nomad_iis::iis

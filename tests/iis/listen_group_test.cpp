@@ -154,19 +154,20 @@ BOOST_AUTO_TEST_CASE(a_member_tells_how_many_handshakes_its_port_has_open) {
   const int wait_seconds = 30;
   BOOST_REQUIRE(::setsockopt(member.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &wait_seconds,
                              sizeof wait_seconds) == 0);
-  BOOST_TEST(handshaking_connections(member.get()) == 0u);
+  BOOST_TEST(handshaking_connections({member.get()}) == 0u);
   auto first = connect_local(port);
   auto second = connect_local(port);
-  BOOST_TEST(handshaking_connections(member.get()) == 2u);
-  BOOST_TEST(handshaking_connections(other_port.get()) == 0u);
+  BOOST_TEST(handshaking_connections({member.get()}) == 2u);
+  BOOST_TEST(handshaking_connections({other_port.get()}) == 0u);
+  BOOST_TEST(handshaking_connections({member.get(), other_port.get()}) == 2u);
   BOOST_TEST(queued_connections(member.get()) == 0u);
   BOOST_REQUIRE(::write(first.get(), "x", 1) == 1);
   for (int i = 0; i < 100 && queued_connections(member.get()) == 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  BOOST_TEST(handshaking_connections(member.get()) == 1u);
+  BOOST_TEST(handshaking_connections({member.get()}) == 1u);
   BOOST_TEST(queued_connections(member.get()) == 1u);
   unique_fd not_listening(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  BOOST_TEST(handshaking_connections(not_listening.get()) == 0u);
+  BOOST_TEST(handshaking_connections({not_listening.get()}) == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(another_user_cannot_join_the_group) {
