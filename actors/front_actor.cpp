@@ -78,29 +78,34 @@ std::vector<iis::process_ref> front_processes(front_actor_ptr self) {
   return out;
 }
 
-/// Learns the current master's new workers (at least one that is not retiring).
+/// Learns the current master's workers, once at least one runs that is not
+/// retiring: `next` gets them all, also those another wait learned first (a
+/// start's wait may see a crashed worker's replacement before the crash's
+/// own wait does); nothing at the deadline.
 void adopt(front_actor_ptr self, poller::time_point deadline,
            std::function<void(std::vector<iis::process_ref>)> next) {
-  auto adopted = std::make_shared<std::vector<iis::process_ref>>();
+  auto current = std::make_shared<std::vector<iis::process_ref>>();
   self->state.polls.start(
       self,
-      [self, adopted] {
+      [self, current] {
         auto& st = self->state;
-        std::size_t current = 0;
+        current->clear();
         for (const auto& child : st.ctx.launcher->children(st.master)) {
           auto it = st.workers.find(child.pid);
           if (it == st.workers.end()) {
             if (st.ctx.launcher->shutting_down(child)) continue;
             track_worker(self, child);
-            adopted->push_back(child);
-            ++current;
+            current->push_back(child);
           } else if (it->second.ref == child && !it->second.retiring) {
-            ++current;
+            current->push_back(child);
           }
         }
-        return current >= 1;
+        return !current->empty();
       },
-      deadline, adopt_interval, [adopted, next = std::move(next)](bool) { next(*adopted); });
+      deadline, adopt_interval,
+      [current, next = std::move(next)](bool held) {
+        next(held ? *current : std::vector<iis::process_ref>{});
+      });
 }
 
 /// Marks every known worker as retiring; returns them.

@@ -340,7 +340,8 @@ BOOST_AUTO_TEST_CASE(a_request_during_the_plugins_recovery_starts_one_nginx) {
     request.join();
     BOOST_TEST(served.status == 200, "round " << round << ": " << served.status);
     BOOST_TEST(get("/file.txt").status == 200);
-    BOOST_TEST(pool_masters(data_dir, 0).size() == 1u, "round " << round);
+    const auto masters = pool_masters(data_dir, 0).size();
+    BOOST_TEST(masters == 1u, "round " << round << ": " << masters << " nginx masters of the pool");
     // Stopping the pool stops every nginx it has: none is unknown to the site.
     BOOST_REQUIRE(!run([&](completion done) { web->stop_pools({}, done); }));
     BOOST_TEST(eventually([&] { return pool_masters(data_dir, 0).empty(); }),

@@ -388,7 +388,8 @@ BOOST_AUTO_TEST_CASE(rapid_fail_protection_stops_the_pool) {
                           });
     if (!replaced) {  // which events came instead tells why
       std::string d = "killed " + std::to_string(worker.pid) + "; workers:";
-      for (const auto& w : web->snapshot().pools[0].workers) d += " " + std::to_string(w.pid);
+      const auto now = web->snapshot();  // kept: the loop below reads into it
+      for (const auto& w : now.pools.at(0).workers) d += " " + std::to_string(w.pid);
       for (const auto& m : observer->messages()) d += "\n  " + m;
       BOOST_FAIL(d);
     }
