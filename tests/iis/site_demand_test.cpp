@@ -340,8 +340,13 @@ BOOST_AUTO_TEST_CASE(a_request_during_the_plugins_recovery_starts_one_nginx) {
     request.join();
     BOOST_TEST(served.status == 200, "round " << round << ": " << served.status);
     BOOST_TEST(get("/file.txt").status == 200);
+    // One nginx serves: the pool's own, or the front once it took the files
+    // over (the pool's own then goes after a drain of at least a second).
     const auto masters = pool_masters(data_dir, 0).size();
-    BOOST_TEST(masters == 1u, "round " << round << ": " << masters << " nginx masters of the pool");
+    const auto now = web->snapshot();
+    const bool front_serves = now.pools.at(0).supervisor == now.front;
+    BOOST_TEST((masters == 1u || (masters == 0u && front_serves)),
+               "round " << round << ": " << masters << " nginx masters of the pool");
     // Stopping the pool stops every nginx it has: none is unknown to the site.
     BOOST_REQUIRE(!run([&](completion done) { web->stop_pools({}, done); }));
     BOOST_TEST(eventually([&] { return pool_masters(data_dir, 0).empty(); }),
