@@ -102,10 +102,7 @@ void adopt(front_actor_ptr self, poller::time_point deadline,
         }
         return !current->empty();
       },
-      deadline, adopt_interval,
-      [current, next = std::move(next)](bool held) {
-        next(held ? *current : std::vector<iis::process_ref>{});
-      });
+      deadline, adopt_interval, [current, next = std::move(next)](bool) { next(*current); });
 }
 
 /// Marks every known worker as retiring; returns them.

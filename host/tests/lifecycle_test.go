@@ -163,10 +163,9 @@ func mustBeRunning(t *testing.T, task *pluginhost.TaskRunner) {
 }
 
 // taskProcesses returns the live processes that belong to this test's
-// tasks (found by the test's private dir in cmdline, env or cwd).
-// taskProcesses are the processes of the host's tasks once no new one has
-// appeared for half a second: an OnDemand pool's front takes its files over
-// with a new generation right after the first answer.
+// tasks (found by the test's private dir in cmdline, env or cwd), once no
+// new one has appeared for half a second: an OnDemand pool's front takes
+// its files over with a new generation right after the first answer.
 func taskProcesses(t *testing.T, h *testHost) []int {
 	t.Helper()
 	seen := map[int]bool{}
